@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/usherhq/usher"
+)
+
+const accountCols = `id, tenant_id, person_id, identity_id, state, auth_system, connection_id, email, username, phone, role_id, plan_id,
+	primary_group_id, group_ids, admin_role, language, created_at, updated_at, activated_at, deactivated_at`
+
+func scanAccount(r scanner) (usher.Account, error) {
+	var a usher.Account
+	var groups string
+	var act, deact sql.NullTime
+	err := r.Scan(&a.ID, &a.TenantID, &a.PersonID, &a.IdentityID, &a.State, &a.AuthSystem, &a.ConnectionID, &a.Email, &a.Username, &a.Phone,
+		&a.RoleID, &a.PlanID, &a.PrimaryGroupID, &groups, &a.AdminRole, &a.Language, &a.CreatedAt, &a.UpdatedAt, &act, &deact)
+	a.GroupIDs = splitList(groups)
+	a.ActivatedAt, a.DeactivatedAt = ptrTime(act), ptrTime(deact)
+	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+	return a, err
+}
+
+// LoginIDs returns the login identifiers of a, normalized, keyed by kind.
+func LoginIDs(a *usher.Account) map[string]string {
+	ids := map[string]string{}
+	if a.Email != "" {
+		ids[usher.FieldEmail] = a.Email
+	}
+	if a.Username != "" {
+		ids[usher.FieldUsername] = strings.ToLower(a.Username)
+	}
+	if a.Phone != "" {
+		ids[usher.FieldPhone] = a.Phone
+	}
+	return ids
+}
+
+// InsertAccount stores a with its login identifiers. It does not claim a
+// seat: the caller claims one with ClaimSeat in the same transaction. A login
+// identifier already used in the tenant is a conflict naming its field; a
+// second account for the same person is a conflict on "person_id".
+func (t *Tx) InsertAccount(ctx context.Context, tenant string, a *usher.Account) error {
+	if a.ID == "" {
+		a.ID = NewID()
+	}
+	a.TenantID, a.CreatedAt, a.UpdatedAt = tenant, t.now, t.now
+	if a.GroupIDs == nil {
+		a.GroupIDs = []string{}
+	}
+	res, err := t.q.ExecContext(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,NULL) ON CONFLICT DO NOTHING`,
+		a.ID, tenant, a.PersonID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID,
+		a.PrimaryGroupID, strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, t.now, nullTime(a.ActivatedAt))
+	if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return usher.Conflict("person_id", "the person already has an account")
+	}
+	return t.addLoginIDs(ctx, tenant, a.ID, LoginIDs(a))
+}
+
+// addLoginIDs claims identifiers for account in one statement; those that
+// did not insert were taken.
+func (t *Tx) addLoginIDs(ctx context.Context, tenant, account string, ids map[string]string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	w := &where{}
+	var vals []string
+	for _, kind := range []string{usher.FieldEmail, usher.FieldUsername, usher.FieldPhone} {
+		v, ok := ids[kind]
+		if !ok {
+			continue
+		}
+		vals = append(vals, "("+w.next(tenant)+","+w.next(v)+","+w.next(kind)+","+w.next(account)+")")
+	}
+	rows, err := t.q.QueryContext(ctx, `INSERT INTO login_ids (tenant_id, value, kind, account_id) VALUES `+strings.Join(vals, ",")+
+		` ON CONFLICT DO NOTHING RETURNING kind`, w.args...)
+	if err != nil {
+		return fmt.Errorf("insert login identifiers: %w", err)
+	}
+	defer rows.Close()
+	inserted := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return err
+		}
+		inserted[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, kind := range []string{usher.FieldEmail, usher.FieldUsername, usher.FieldPhone} {
+		if v, ok := ids[kind]; ok && !inserted[kind] {
+			return usher.Conflict(kind, "%s is already a sign-in %s of another account in this tenant", v, kind)
+		}
+	}
+	return nil
+}
+
+// Account returns account id of tenant.
+func (t *Tx) Account(ctx context.Context, tenant, id string) (usher.Account, error) {
+	a, err := scanAccount(t.q.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
+	if notFound(err) {
+		return a, usher.NotFound("account_id", "account")
+	}
+	return a, err
+}
+
+// AccountOfPerson returns the account of person, if any.
+func (t *Tx) AccountOfPerson(ctx context.Context, tenant, person string) (usher.Account, error) {
+	a, err := scanAccount(t.q.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND person_id = $2`+t.forUpdate(), tenant, person))
+	if notFound(err) {
+		return a, usher.NotFound("person_id", "account")
+	}
+	return a, err
+}
+
+// AccountByLogin finds the account whose email, username or phone is value
+// (already normalized).
+func (t *Tx) AccountByLogin(ctx context.Context, tenant, value string) (usher.Account, error) {
+	a, err := scanAccount(t.q.QueryRowContext(ctx, `SELECT `+prefixed("a.", accountCols)+` FROM login_ids l JOIN accounts a ON a.id = l.account_id
+		WHERE l.tenant_id = $1 AND l.value = $2`, tenant, value))
+	if notFound(err) {
+		return a, usher.NotFound("identifier", "account")
+	}
+	return a, err
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AccountFilter narrows a list of accounts.
+type AccountFilter struct {
+	State          string
+	PlanID         string
+	RoleID         string
+	GroupID        string
+	AuthSystem     string
+	AdminRole      string
+	OrganizationID string
+	Login          string // exact email, username or phone (normalized)
+}
+
+// Accounts lists tenant's accounts.
+func (t *Tx) Accounts(ctx context.Context, tenant string, f AccountFilter, o ListOptions) ([]usher.Account, string, error) {
+	w := &where{}
+	w.add("tenant_id = ?", tenant)
+	if f.State != "" {
+		w.add("state = ?", f.State)
+	}
+	if f.PlanID != "" {
+		w.add("plan_id = ?", f.PlanID)
+	}
+	if f.RoleID != "" {
+		w.add("role_id = ?", f.RoleID)
+	}
+	if f.GroupID != "" {
+		w.add("(primary_group_id = ? OR ',' || group_ids || ',' LIKE ?)", f.GroupID, "%,"+f.GroupID+",%")
+	}
+	if f.AuthSystem != "" {
+		w.add("auth_system = ?", f.AuthSystem)
+	}
+	if f.AdminRole != "" {
+		w.add("admin_role = ?", f.AdminRole)
+	}
+	if f.OrganizationID != "" {
+		w.add("person_id IN (SELECT id FROM persons WHERE tenant_id = ? AND organization_id = ?)", tenant, f.OrganizationID)
+	}
+	if f.Login != "" {
+		w.add("id IN (SELECT account_id FROM login_ids WHERE tenant_id = ? AND value = ?)", tenant, f.Login)
+	}
+	return page(ctx, t.q, `SELECT `+accountCols+` FROM accounts`, w, o, scanAccount, func(x usher.Account) string { return x.ID })
+}
+
+// UpdateAccount writes a, replacing its login identifiers when they changed
+// from old. Seats are the caller's: see ClaimSeat and ReleaseSeat.
+func (t *Tx) UpdateAccount(ctx context.Context, tenant string, old, a *usher.Account) error {
+	a.UpdatedAt = t.now
+	res, err := t.q.ExecContext(ctx, `UPDATE accounts SET identity_id = $3, state = $4, auth_system = $5, connection_id = $6, email = $7, username = $8,
+		phone = $9, role_id = $10, plan_id = $11, primary_group_id = $12, group_ids = $13, admin_role = $14, language = $15, updated_at = $16,
+		activated_at = $17, deactivated_at = $18 WHERE tenant_id = $1 AND id = $2`,
+		tenant, a.ID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID, a.PrimaryGroupID,
+		strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, nullTime(a.ActivatedAt), nullTime(a.DeactivatedAt))
+	if err != nil {
+		return fmt.Errorf("update account: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return usher.NotFound("account_id", "account")
+	}
+	oldIDs, newIDs := LoginIDs(old), LoginIDs(a)
+	changed := map[string]string{}
+	for k, v := range newIDs {
+		if oldIDs[k] != v {
+			changed[k] = v
+		}
+	}
+	for k, v := range oldIDs {
+		if newIDs[k] != v {
+			if _, err := t.q.ExecContext(ctx, `DELETE FROM login_ids WHERE tenant_id = $1 AND value = $2 AND account_id = $3`, tenant, v, a.ID); err != nil {
+				return fmt.Errorf("remove login identifier: %w", err)
+			}
+		}
+	}
+	return t.addLoginIDs(ctx, tenant, a.ID, changed)
+}
+
+// ClaimSeat gives account a free seat of plan. It returns ErrSeatsFull when
+// every seat is taken and not found when the plan is not the tenant's.
+func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error {
+	var q string
+	if t.dialect == Postgres {
+		// SKIP LOCKED: concurrent creations each take a different free row
+		// instead of queueing on one counter.
+		q = `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
+			WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL LIMIT 1 FOR UPDATE SKIP LOCKED)`
+	} else {
+		q = `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
+			WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL LIMIT 1)`
+	}
+	res, err := t.q.ExecContext(ctx, q, tenant, plan, account)
+	if err != nil {
+		return fmt.Errorf("claim seat: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	p, err := t.Plan(ctx, tenant, plan)
+	if err != nil {
+		return err
+	}
+	return &usher.Error{Code: usher.CodeSeatsFull, Field: "plan_id", Message: fmt.Sprintf("plan %q has no free seat (%d of %d used)", p.Name, p.SeatsUsed, p.Seats)}
+}
+
+// ReleaseSeat frees the seat account holds, if any.
+func (t *Tx) ReleaseSeat(ctx context.Context, tenant, account string) error {
+	_, err := t.q.ExecContext(ctx, `UPDATE plan_seats SET account_id = NULL WHERE tenant_id = $1 AND account_id = $2`, tenant, account)
+	if err != nil {
+		return fmt.Errorf("release seat: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/usherhq/usher"
+)
+
+const msgCols = `id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, state, attempts, last_error, dedupe_key, created_at, next_attempt_at, sent_at`
+
+func scanMsg(r scanner) (usher.Message, error) {
+	var m usher.Message
+	var sent sql.NullTime
+	err := r.Scan(&m.ID, &m.TenantID, &m.Kind, &m.Channel, &m.To, &m.AccountID, &m.Language, &m.Subject, &m.Body, &m.State, &m.Attempts,
+		&m.LastError, &m.DedupeKey, &m.CreatedAt, &m.NextAttempt, &sent)
+	m.SentAt = ptrTime(sent)
+	m.CreatedAt, m.NextAttempt = m.CreatedAt.UTC(), m.NextAttempt.UTC()
+	return m, err
+}
+
+// QueueMessage adds m to the outbox in the current transaction. A message
+// with the same dedupe key already queued is left as it is (queued reports
+// false): the same event never sends the same person a message twice.
+func (t *Tx) QueueMessage(ctx context.Context, tenant string, m *usher.Message) (queued bool, err error) {
+	if m.ID == "" {
+		m.ID = NewID()
+	}
+	if m.DedupeKey == "" {
+		m.DedupeKey = m.ID
+	}
+	m.TenantID, m.State, m.CreatedAt, m.NextAttempt = tenant, usher.MessageQueued, t.now, t.now
+	res, err := t.q.ExecContext(ctx, `INSERT INTO messages (id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, state, dedupe_key, created_at, next_attempt_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT DO NOTHING`,
+		m.ID, tenant, m.Kind, m.Channel, m.To, m.AccountID, m.Language, m.Subject, m.Body, m.State, m.DedupeKey, t.now, t.now)
+	if err != nil {
+		return false, fmt.Errorf("queue message: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// MessageFilter narrows the outbox.
+type MessageFilter struct {
+	AccountID string
+	State     string
+	Kind      string
+	Channel   string
+}
+
+// Messages lists tenant's messages, oldest first.
+func (t *Tx) Messages(ctx context.Context, tenant string, f MessageFilter, o ListOptions) ([]usher.Message, string, error) {
+	w := &where{}
+	w.add("tenant_id = ?", tenant)
+	if f.AccountID != "" {
+		w.add("account_id = ?", f.AccountID)
+	}
+	if f.State != "" {
+		w.add("state = ?", f.State)
+	}
+	if f.Kind != "" {
+		w.add("kind = ?", f.Kind)
+	}
+	if f.Channel != "" {
+		w.add("channel = ?", f.Channel)
+	}
+	return page(ctx, t.q, `SELECT `+msgCols+` FROM messages`, w, o, scanMsg, func(x usher.Message) string { return x.ID })
+}
+
+// Message returns message id of tenant.
+func (t *Tx) Message(ctx context.Context, tenant, id string) (usher.Message, error) {
+	m, err := scanMsg(t.q.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages WHERE tenant_id = $1 AND id = $2`, tenant, id))
+	if notFound(err) {
+		return m, usher.NotFound("message_id", "message")
+	}
+	return m, err
+}
+
+// ClaimMessages leases up to n due messages of every tenant for lease. Two
+// workers never hold the same message: on PostgreSQL the rows are locked
+// with SKIP LOCKED, on SQLite the single writer serializes claims. A claim
+// counts as an attempt, so a worker that dies mid-send still moves the
+// message towards its retry limit.
+func (t *Tx) ClaimMessages(ctx context.Context, n int, lease time.Duration) ([]usher.Message, error) {
+	skip := ""
+	if t.dialect == Postgres {
+		skip = " FOR UPDATE SKIP LOCKED"
+	}
+	rows, err := t.q.QueryContext(ctx, `UPDATE messages SET lease_until = $1, attempts = attempts + 1 WHERE id IN (
+		SELECT id FROM messages WHERE state = 'queued' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+		ORDER BY next_attempt_at LIMIT $3`+skip+`) RETURNING `+msgCols, t.now.Add(lease), t.now, n)
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	defer rows.Close()
+	var out []usher.Message
+	for rows.Next() {
+		m, err := scanMsg(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MarkSent records delivery of a claimed message.
+func (t *Tx) MarkSent(ctx context.Context, id string) error {
+	_, err := t.q.ExecContext(ctx, `UPDATE messages SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = '' WHERE id = $1`, id, t.now)
+	return err
+}
+
+// MarkFailed records a failed attempt: the message is retried at retryAt,
+// or abandoned when retryAt is nil.
+func (t *Tx) MarkFailed(ctx context.Context, id, lastError string, retryAt *time.Time) error {
+	var err error
+	if retryAt == nil {
+		_, err = t.q.ExecContext(ctx, `UPDATE messages SET state = 'abandoned', last_error = $2, lease_until = NULL WHERE id = $1`, id, lastError)
+	} else {
+		_, err = t.q.ExecContext(ctx, `UPDATE messages SET last_error = $2, lease_until = NULL, next_attempt_at = $3 WHERE id = $1`, id, lastError, retryAt.UTC())
+	}
+	return err
+}

@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/usherhq/usher"
+)
+
+// Activation is a stored activation secret: only its hash is kept.
+type Activation struct {
+	ID         string
+	AccountID  string
+	SecretHash string
+	Kind       string // "link", "code", "otp"
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+}
+
+// InsertActivation stores a.
+func (t *Tx) InsertActivation(ctx context.Context, tenant string, a *Activation) error {
+	if a.ID == "" {
+		a.ID = NewID()
+	}
+	a.CreatedAt = t.now
+	_, err := t.q.ExecContext(ctx, `INSERT INTO activations (id, tenant_id, account_id, secret_hash, kind, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+		a.ID, tenant, a.AccountID, a.SecretHash, a.Kind, t.now, a.ExpiresAt.UTC())
+	if err != nil {
+		return fmt.Errorf("insert activation: %w", err)
+	}
+	return nil
+}
+
+// RevokeActivations makes every unused secret of account unusable.
+func (t *Tx) RevokeActivations(ctx context.Context, tenant, account string) error {
+	_, err := t.q.ExecContext(ctx, `UPDATE activations SET used_at = $3 WHERE tenant_id = $1 AND account_id = $2 AND used_at IS NULL`, tenant, account, t.now)
+	return err
+}
+
+// Activations lists account's activation secrets, newest last.
+func (t *Tx) Activations(ctx context.Context, tenant, account string) ([]Activation, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT id, account_id, secret_hash, kind, created_at, expires_at, used_at FROM activations
+		WHERE tenant_id = $1 AND account_id = $2 ORDER BY id`, tenant, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Activation
+	for rows.Next() {
+		var a Activation
+		var used sql.NullTime
+		if err := rows.Scan(&a.ID, &a.AccountID, &a.SecretHash, &a.Kind, &a.CreatedAt, &a.ExpiresAt, &used); err != nil {
+			return nil, err
+		}
+		a.UsedAt = ptrTime(used)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// InsertToken stores an API token with the hash of its secret.
+func (t *Tx) InsertToken(ctx context.Context, tenant string, tok *usher.APIToken, secretHash string) error {
+	if tok.ID == "" {
+		tok.ID = NewID()
+	}
+	tok.TenantID, tok.CreatedAt = tenant, t.now
+	_, err := t.q.ExecContext(ctx, `INSERT INTO api_tokens (id, tenant_id, name, role, secret_hash, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+		tok.ID, tenant, tok.Name, tok.Role, secretHash, t.now, nullTime(tok.ExpiresAt))
+	if isUnique(err) {
+		return usher.Conflict("token", "token already exists")
+	}
+	if err != nil {
+		return fmt.Errorf("insert token: %w", err)
+	}
+	return nil
+}
+
+// EnsureToken stores a token with a fixed id unless it exists with the same
+// hash; a changed secret replaces the old hash.
+func (t *Tx) EnsureToken(ctx context.Context, tok *usher.APIToken, secretHash string) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO api_tokens (id, tenant_id, name, role, secret_hash, created_at) VALUES ($1,$2,$3,$4,$5,$6)
+		ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, revoked_at = NULL`, tok.ID, tok.TenantID, tok.Name, tok.Role, secretHash, t.now)
+	if err != nil {
+		return fmt.Errorf("ensure token: %w", err)
+	}
+	return nil
+}
+
+const tokenCols = `id, tenant_id, name, role, created_at, expires_at, revoked_at`
+
+func scanToken(r scanner) (usher.APIToken, error) {
+	var tok usher.APIToken
+	var exp, rev sql.NullTime
+	err := r.Scan(&tok.ID, &tok.TenantID, &tok.Name, &tok.Role, &tok.CreatedAt, &exp, &rev)
+	tok.ExpiresAt, tok.RevokedAt = ptrTime(exp), ptrTime(rev)
+	tok.CreatedAt = tok.CreatedAt.UTC()
+	return tok, err
+}
+
+// TokenByHash returns the token whose secret hashes to hash, whatever its tenant.
+func (t *Tx) TokenByHash(ctx context.Context, hash string) (usher.APIToken, error) {
+	tok, err := scanToken(t.q.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE secret_hash = $1`, hash))
+	if notFound(err) {
+		return tok, usher.ErrUnauthorized
+	}
+	return tok, err
+}
+
+// Tokens lists tenant's tokens ("" lists operator tokens).
+func (t *Tx) Tokens(ctx context.Context, tenant string, o ListOptions) ([]usher.APIToken, string, error) {
+	w := &where{}
+	w.add("tenant_id = ?", tenant)
+	return page(ctx, t.q, `SELECT `+tokenCols+` FROM api_tokens`, w, o, scanToken, func(x usher.APIToken) string { return x.ID })
+}
+
+// RevokeToken revokes token id of tenant.
+func (t *Tx) RevokeToken(ctx context.Context, tenant, id string) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`, tenant, id, t.now)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return usher.NotFound("token_id", "token")
+	}
+	return nil
+}
+
+// IdentityByEmail returns the identity that signs in with email.
+func (t *Tx) IdentityByEmail(ctx context.Context, email string) (usher.Identity, error) {
+	var id usher.Identity
+	err := t.q.QueryRowContext(ctx, `SELECT id, email, created_at FROM identities WHERE email = $1`, email).Scan(&id.ID, &id.Email, &id.CreatedAt)
+	if notFound(err) {
+		return id, usher.NotFound("email", "identity")
+	}
+	return id, err
+}
+
+// InsertIdentity stores a new identity; a taken email is a conflict.
+func (t *Tx) InsertIdentity(ctx context.Context, id *usher.Identity, passwordHash string) error {
+	if id.ID == "" {
+		id.ID = NewID()
+	}
+	id.CreatedAt = t.now
+	res, err := t.q.ExecContext(ctx, `INSERT INTO identities (id, email, password_hash, created_at, updated_at) VALUES ($1,$2,$3,$4,$4) ON CONFLICT DO NOTHING`,
+		id.ID, id.Email, passwordHash, t.now)
+	if err != nil {
+		return fmt.Errorf("insert identity: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return usher.Conflict("email", "an identity with this email exists")
+	}
+	return nil
+}
