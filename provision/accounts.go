@@ -1,0 +1,498 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/store"
+)
+
+// Routes: which way in asks for an account. The corporate SSO rule of seed
+// 000 depends on it.
+const (
+	// RouteNewUser creates a person and an account together: the "new
+	// internal user" wizard, manual creation, import, SCIM, registration.
+	RouteNewUser = "new_user"
+	// RouteAccountForPerson is "create user account" on an existing person,
+	// where the administrator chooses the authentication system.
+	RouteAccountForPerson = "account_for_person"
+)
+
+// PersonInput is a person's directory data as a way in supplies it.
+type PersonInput struct {
+	OrganizationID string `json:"organization_id,omitempty"`
+	FirstName      string `json:"first_name,omitempty"`
+	LastName       string `json:"last_name,omitempty"`
+	Email          string `json:"email,omitempty"`
+	Phone          string `json:"phone,omitempty"`
+	DepartmentID   string `json:"department_id,omitempty"`
+	JobProfileID   string `json:"job_profile_id,omitempty"`
+	Language       string `json:"language,omitempty"`
+	ExternalID     string `json:"external_id,omitempty"`
+}
+
+// Defaults a way in carries (a sign-up link, a connection's just-in-time
+// settings); they take precedence over the tenant's defaults.
+type Defaults struct {
+	RoleID, PlanID, DepartmentID, JobProfileID string
+}
+
+// AccountInput asks for an account, for an existing person (PersonID) or a
+// new one (Person).
+type AccountInput struct {
+	Route          string
+	PersonID       string
+	Person         *PersonInput
+	AuthSystem     string // "" lets the rules choose
+	ConnectionID   string
+	Email          string // login identifiers; email and phone default to the person's
+	Username       string
+	Phone          string
+	RoleID         string
+	PlanID         string
+	PrimaryGroupID string
+	GroupIDs       []string
+	Language       string
+	AdminRole      string
+	Defaults       Defaults
+	// MessageKind is the activation message to send: "invitation" by
+	// default, "welcome" for seed 002's first site relationship.
+	MessageKind string
+	// Active creates the account already active (an identity provider that
+	// vouches for the person, for example); no activation is sent.
+	Active bool
+	// FieldPrefix is put before field names in errors ("row 17: ").
+	FieldPrefix string
+}
+
+// Created is what CreateAccount made.
+type Created struct {
+	Person   usher.Person    `json:"person"`
+	Account  usher.Account   `json:"account"`
+	Messages []usher.Message `json:"messages"`
+}
+
+// CreateAccount is the one path by which an account comes to exist.
+func (s *Service) CreateAccount(ctx context.Context, actor Actor, tenant usher.Tenant, in AccountInput) (Created, error) {
+	if err := actor.require(usher.AdminUser); err != nil {
+		return Created{}, err
+	}
+	if in.AdminRole == usher.AdminTenant {
+		if err := actor.require(usher.PrincipalOperator); err != nil {
+			return Created{}, usher.Forbidden("only an operator can grant tenant-administrator rights")
+		}
+	} else if in.AdminRole == usher.AdminUser {
+		if err := actor.require(usher.AdminTenant); err != nil {
+			return Created{}, usher.Forbidden("only a tenant administrator can grant user-administrator rights")
+		}
+	} else if in.AdminRole != "" {
+		return Created{}, usher.Invalid("admin_role", "must be %q, %q or empty", usher.AdminUser, usher.AdminTenant)
+	}
+	if tenant.DeactivatedAt != nil {
+		return Created{}, usher.Forbidden("the tenant is deactivated")
+	}
+	p, err := s.plan(ctx, tenant, &in)
+	if err != nil {
+		return Created{}, err
+	}
+	var out Created
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		out = Created{}
+		var person usher.Person
+		if in.Person != nil {
+			if in.PersonID != "" {
+				return usher.Invalid(in.FieldPrefix+"person_id", "give either person_id or a new person, not both")
+			}
+			person = p.person
+			if err := tx.InsertPerson(ctx, tenant.ID, &person); err != nil {
+				return prefix(in.FieldPrefix, err)
+			}
+		} else {
+			person = p.person
+		}
+		acct := p.account
+		acct.PersonID = person.ID
+		if err := tx.InsertAccount(ctx, tenant.ID, &acct); err != nil {
+			return prefix(in.FieldPrefix, err)
+		}
+		if err := tx.ClaimSeat(ctx, tenant.ID, acct.PlanID, acct.ID); err != nil {
+			return prefix(in.FieldPrefix, err)
+		}
+		details := map[string]string{"plan_id": acct.PlanID, "auth_system": acct.AuthSystem, "route": in.Route}
+		if in.Person != nil {
+			details["person_created"] = "true"
+		}
+		if acct.AdminRole != "" {
+			details["admin_role"] = acct.AdminRole
+		}
+		if err := audit(ctx, tx, tenant.ID, actor, "account.created", "account", acct.ID, details); err != nil {
+			return err
+		}
+		msgs, err := s.activate(ctx, tx, tenant, person, acct, in.MessageKind)
+		if err != nil {
+			return err
+		}
+		out = Created{Person: person, Account: acct, Messages: msgs}
+		return nil
+	})
+	return out, err
+}
+
+// planned is a validated account (and person) ready to write.
+type planned struct {
+	person  usher.Person
+	account usher.Account
+}
+
+// plan validates in against the tenant's rules and resolves every default,
+// reading from the read pool so the write transaction stays short.
+func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInput) (planned, error) {
+	r := s.st.Read()
+	var errs usher.Errors
+	fail := func(err error) {
+		var e *usher.Error
+		if errors.As(err, &e) {
+			c := *e
+			c.Field = in.FieldPrefix + c.Field
+			errs = append(errs, &c)
+			return
+		}
+		errs = append(errs, &usher.Error{Code: usher.CodeInternal, Err: err})
+	}
+	var p planned
+	var org usher.Organization
+	switch {
+	case in.Person != nil:
+		person, err := cleanPerson(*in.Person, tenant)
+		if err != nil {
+			return p, prefix(in.FieldPrefix, err)
+		}
+		if person.OrganizationID == "" {
+			org, err = r.InternalOrganization(ctx, tenant.ID)
+		} else {
+			org, err = r.Organization(ctx, tenant.ID, person.OrganizationID)
+		}
+		if err != nil {
+			return p, prefix(in.FieldPrefix, err)
+		}
+		if org.DeactivatedAt != nil {
+			return p, usher.Invalid(in.FieldPrefix+"organization_id", "the organization is deactivated")
+		}
+		person.OrganizationID = org.ID
+		person.ID = store.NewID()
+		p.person = person
+	case in.PersonID != "":
+		person, err := r.Person(ctx, tenant.ID, in.PersonID)
+		if err != nil {
+			return p, prefix(in.FieldPrefix, err)
+		}
+		if person.DeactivatedAt != nil {
+			return p, usher.Invalid(in.FieldPrefix+"person_id", "the person is deactivated")
+		}
+		if org, err = r.Organization(ctx, tenant.ID, person.OrganizationID); err != nil {
+			return p, err
+		}
+		p.person = person
+	default:
+		return p, usher.Invalid(in.FieldPrefix+"person", "give person_id or the new person's details")
+	}
+	person := &p.person
+
+	// Defaults: the way in's, then the tenant's.
+	pick := func(vals ...string) string {
+		for _, v := range vals {
+			if v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	st := tenant.Settings
+	person.DepartmentID = pick(person.DepartmentID, in.Defaults.DepartmentID, st.DefaultDepartmentID)
+	person.JobProfileID = pick(person.JobProfileID, in.Defaults.JobProfileID, st.DefaultJobProfileID)
+	a := usher.Account{
+		ID:             store.NewID(),
+		State:          usher.StateInvited,
+		RoleID:         pick(in.RoleID, in.Defaults.RoleID, st.DefaultRoleID),
+		PlanID:         pick(in.PlanID, in.Defaults.PlanID, st.DefaultPlanID),
+		PrimaryGroupID: in.PrimaryGroupID,
+		GroupIDs:       dedupe(in.GroupIDs),
+		AdminRole:      in.AdminRole,
+	}
+	var err error
+	if a.Email, err = NormalizeEmail("email", pick(in.Email, person.Email)); err != nil {
+		fail(err)
+	}
+	if a.Phone, err = NormalizePhone("phone", pick(in.Phone, person.Phone)); err != nil {
+		fail(err)
+	}
+	if a.Username, err = CheckUsername("username", in.Username); err != nil {
+		fail(err)
+	}
+	a.Language = pick(in.Language, person.Language, st.DefaultLanguage)
+	if a.Language != "" && !slices.Contains(st.Languages, a.Language) {
+		fail(usher.Invalid("language", "%q is not one of the tenant's languages (%s)", a.Language, strings.Join(st.Languages, ", ")))
+	}
+	if person.Language == "" {
+		person.Language = a.Language
+	}
+	if in.Person != nil && person.Email == "" {
+		person.Email = a.Email
+	}
+	if in.Person != nil && person.Phone == "" {
+		person.Phone = a.Phone
+	}
+
+	// Required fields, after defaults: whatever the way in, the same rule.
+	for _, f := range st.RequiredFields {
+		missing := false
+		switch f {
+		case usher.FieldFirstName:
+			missing = person.FirstName == ""
+		case usher.FieldLastName:
+			missing = person.LastName == ""
+		case usher.FieldEmail:
+			missing = a.Email == ""
+		case usher.FieldPhone:
+			missing = a.Phone == ""
+		case usher.FieldUsername:
+			missing = a.Username == ""
+		case usher.FieldJobProfile:
+			missing = person.JobProfileID == ""
+			f = "job_profile_id"
+		case usher.FieldDepartment:
+			missing = person.DepartmentID == ""
+			f = "department_id"
+		case usher.FieldRole:
+			missing = a.RoleID == ""
+			f = "role_id"
+		case usher.FieldLanguage:
+			missing = a.Language == ""
+		case usher.FieldLogin:
+			if a.Email == "" && (a.Username == "" || a.Phone == "") {
+				fail(usher.Invalid("email", "give an email, or a username and a phone number"))
+			}
+			continue
+		}
+		if missing {
+			fail(usher.Invalid(f, "is required in this tenant"))
+		}
+	}
+	if a.Email == "" && a.Username == "" && a.Phone == "" {
+		fail(usher.Invalid("email", "an account needs an email, a username or a phone number to sign in with"))
+	}
+	if a.PlanID == "" {
+		fail(usher.Invalid("plan_id", "is required: the tenant has no default plan"))
+	}
+	if a.PrimaryGroupID != "" && slices.Contains(a.GroupIDs, a.PrimaryGroupID) {
+		a.GroupIDs = slices.DeleteFunc(a.GroupIDs, func(g string) bool { return g == a.PrimaryGroupID })
+	}
+
+	// Every referenced catalogue entry must be an active one of this tenant, of the right kind.
+	refs := []struct{ field, kind, id string }{
+		{"role_id", usher.KindRole, a.RoleID},
+		{"department_id", usher.KindDepartment, person.DepartmentID},
+		{"job_profile_id", usher.KindJobProfile, person.JobProfileID},
+		{"primary_group_id", usher.KindGroup, a.PrimaryGroupID},
+	}
+	for i, g := range a.GroupIDs {
+		refs = append(refs, struct{ field, kind, id string }{fmt.Sprintf("group_ids[%d]", i), usher.KindGroup, g})
+	}
+	var ids []string
+	for _, ref := range refs {
+		if ref.id != "" {
+			ids = append(ids, ref.id)
+		}
+	}
+	found, err := r.ActiveAttributes(ctx, tenant.ID, ids)
+	if err != nil {
+		return p, err
+	}
+	for _, ref := range refs {
+		if ref.id != "" && found[ref.id] != ref.kind {
+			fail(usher.NotFound(ref.field, strings.TrimSuffix(strings.ReplaceAll(ref.kind, "_", " "), "s")))
+		}
+	}
+
+	// Authentication system: the "new internal user" rule of seed 000.
+	if err := s.chooseAuth(ctx, r, tenant, org, in, &a); err != nil {
+		fail(err)
+	}
+	if in.Active {
+		a.State = usher.StateActive
+		now := s.now().UTC()
+		a.ActivatedAt = &now
+	}
+	if len(errs) > 0 {
+		return p, errs.Err()
+	}
+	p.account = a
+	return p, nil
+}
+
+// chooseAuth decides the account's authentication system. For an internal
+// person in a tenant with a corporate SSO connection, a new account must use
+// that connection (seed 000): otherwise leaving the company would not end
+// the access. Only "create user account" on an existing person may choose
+// usher's password instead, and only while the connection is not enforced.
+func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tenant, org usher.Organization, in *AccountInput, a *usher.Account) error {
+	switch in.AuthSystem {
+	case "", usher.AuthPassword, usher.AuthConnection:
+	default:
+		return usher.Invalid("auth_system", "must be %q or %q", usher.AuthPassword, usher.AuthConnection)
+	}
+	var conn *usher.Connection
+	if in.ConnectionID != "" {
+		c, err := r.Connection(ctx, tenant.ID, in.ConnectionID)
+		if err != nil {
+			return err
+		}
+		if c.DeactivatedAt != nil {
+			return usher.Invalid("connection_id", "the connection is deactivated")
+		}
+		conn = &c
+	} else if org.Kind == usher.OrgInternal || in.AuthSystem == usher.AuthConnection {
+		c, err := s.tenantConnection(ctx, r, tenant, a.Email)
+		if err != nil {
+			return err
+		}
+		conn = c
+	}
+	switch {
+	case in.AuthSystem == usher.AuthConnection && conn == nil:
+		return usher.Invalid("auth_system", "the tenant has no corporate SSO connection to use")
+	case conn == nil || (in.AuthSystem == usher.AuthPassword && org.Kind == usher.OrgExternal && in.ConnectionID == ""):
+		a.AuthSystem = usher.AuthPassword
+	case in.AuthSystem == usher.AuthPassword:
+		if org.Kind == usher.OrgInternal && (in.Route != RouteAccountForPerson || conn.Enforced) {
+			return usher.Invalid("auth_system", "internal users of this tenant sign in with the corporate SSO connection %q", conn.Name)
+		}
+		a.AuthSystem = usher.AuthPassword
+	default:
+		a.AuthSystem, a.ConnectionID = usher.AuthConnection, conn.ID
+	}
+	return nil
+}
+
+// tenantConnection finds the connection for email's domain, or the
+// tenant's only active connection. Several connections and no matching
+// domain is ambiguous: the caller must name one.
+func (s *Service) tenantConnection(ctx context.Context, r *store.Tx, tenant usher.Tenant, email string) (*usher.Connection, error) {
+	if email != "" {
+		c, err := r.ConnectionForDomain(ctx, tenant.ID, EmailDomain(email))
+		if err == nil {
+			return &c, nil
+		}
+		if !errors.Is(err, usher.ErrNotFound) {
+			return nil, err
+		}
+	}
+	conns, _, err := r.Connections(ctx, tenant.ID, true, store.ListOptions{Limit: 2})
+	if err != nil {
+		return nil, err
+	}
+	switch len(conns) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &conns[0], nil
+	}
+	return nil, usher.Invalid("connection_id", "the tenant has several SSO connections and none owns this email's domain: choose one")
+}
+
+func cleanPerson(in PersonInput, tenant usher.Tenant) (usher.Person, error) {
+	var errs usher.Errors
+	p := usher.Person{OrganizationID: in.OrganizationID, DepartmentID: in.DepartmentID, JobProfileID: in.JobProfileID, Language: in.Language}
+	var err error
+	if p.FirstName, err = CleanText("first_name", in.FirstName, 100); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if p.LastName, err = CleanText("last_name", in.LastName, 100); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if p.Email, err = NormalizeEmail("email", in.Email); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if p.Phone, err = NormalizePhone("phone", in.Phone); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if p.ExternalID, err = CleanText("external_id", in.ExternalID, 200); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if p.Language != "" && !slices.Contains(tenant.Settings.Languages, p.Language) {
+		errs = append(errs, usher.Invalid("language", "%q is not one of the tenant's languages (%s)", p.Language, strings.Join(tenant.Settings.Languages, ", ")))
+	}
+	return p, errs.Err()
+}
+
+func dedupe(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// prefix puts p before the field of a usher error ("row 17: email").
+func prefix(p string, err error) error {
+	if p == "" {
+		return err
+	}
+	var e *usher.Error
+	if errors.As(err, &e) && e.Field != "" {
+		c := *e
+		c.Field = p + c.Field
+		return &c
+	}
+	return err
+}
+
+// activate creates the account's activation and queues its messages on
+// every channel the tenant enables and the person has an address for.
+func (s *Service) activate(ctx context.Context, tx *store.Tx, tenant usher.Tenant, person usher.Person, a usher.Account, kind string) ([]usher.Message, error) {
+	if a.State != usher.StateInvited {
+		return nil, nil
+	}
+	if kind == "" {
+		kind = "invitation"
+	}
+	var link string
+	if a.AuthSystem == usher.AuthPassword {
+		secret, hash := NewSecret()
+		ttl := time.Duration(tenant.Settings.ActivationTTLHours) * time.Hour
+		if ttl <= 0 {
+			ttl = 7 * 24 * time.Hour
+		}
+		act := &store.Activation{AccountID: a.ID, SecretHash: hash, Kind: "link", ExpiresAt: tx.Now().Add(ttl)}
+		if err := tx.InsertActivation(ctx, tenant.ID, act); err != nil {
+			return nil, err
+		}
+		link = s.links.Activation(tenant, secret)
+	} else {
+		link = s.links.SignIn(tenant)
+	}
+	var out []usher.Message
+	for _, ch := range []struct{ channel, to string }{
+		{usher.ChannelEmail, a.Email}, {usher.ChannelSMS, a.Phone},
+	} {
+		if ch.to == "" || (ch.channel == usher.ChannelEmail && !tenant.Settings.EmailEnabled) || (ch.channel == usher.ChannelSMS && !tenant.Settings.SMSEnabled) {
+			continue
+		}
+		m := render(kind, ch.channel, tenant, person, a, link)
+		m.AccountID, m.To, m.Channel, m.Language = a.ID, ch.to, ch.channel, a.Language
+		m.DedupeKey = kind + ":" + a.ID + ":" + link + ":" + ch.channel
+		m.DedupeKey = HashSecret(m.DedupeKey)
+		if _, err := tx.QueueMessage(ctx, tenant.ID, &m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

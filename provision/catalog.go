@@ -1,0 +1,455 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/store"
+)
+
+// AttributeInput creates or changes a role, department, job profile or group.
+type AttributeInput struct {
+	Key         string  `json:"key"`
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Deactivated *bool   `json:"deactivated,omitempty"`
+}
+
+func validKind(kind string) error {
+	switch kind {
+	case usher.KindRole, usher.KindDepartment, usher.KindJobProfile, usher.KindGroup:
+		return nil
+	}
+	return usher.Invalid("kind", "unknown catalogue %q", kind)
+}
+
+// CreateAttribute adds an entry to one of the tenant's catalogues.
+func (s *Service) CreateAttribute(ctx context.Context, actor Actor, tenant, kind string, in AttributeInput) (usher.Attribute, error) {
+	if err := actor.require(usher.AdminTenant); err != nil {
+		return usher.Attribute{}, err
+	}
+	if err := validKind(kind); err != nil {
+		return usher.Attribute{}, err
+	}
+	a := usher.Attribute{}
+	var errs usher.Errors
+	var err error
+	if a.Key, err = CheckKey("key", in.Key); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if in.Name == nil || *in.Name == "" {
+		errs = append(errs, usher.Invalid("name", "is required"))
+	} else if a.Name, err = CleanText("name", *in.Name, 200); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if in.Description != nil {
+		if a.Description, err = CleanText("description", *in.Description, 2000); err != nil {
+			errs = append(errs, err.(*usher.Error))
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return a, err
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertAttribute(ctx, tenant, kind, &a); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant, actor, kind+".created", kind, a.ID, map[string]string{"key": a.Key})
+	})
+	return a, err
+}
+
+// UpdateAttribute renames, describes, deactivates or reactivates an entry.
+func (s *Service) UpdateAttribute(ctx context.Context, actor Actor, tenant, kind, id string, in AttributeInput) (usher.Attribute, error) {
+	if err := actor.require(usher.AdminTenant); err != nil {
+		return usher.Attribute{}, err
+	}
+	if err := validKind(kind); err != nil {
+		return usher.Attribute{}, err
+	}
+	if in.Key != "" {
+		return usher.Attribute{}, usher.Invalid("key", "cannot be changed")
+	}
+	var a usher.Attribute
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if a, err = tx.Attribute(ctx, tenant, kind, id); err != nil {
+			return err
+		}
+		if in.Name != nil {
+			if a.Name, err = CleanText("name", *in.Name, 200); err != nil {
+				return err
+			}
+			if a.Name == "" {
+				return usher.Invalid("name", "is required")
+			}
+		}
+		if in.Description != nil {
+			if a.Description, err = CleanText("description", *in.Description, 2000); err != nil {
+				return err
+			}
+		}
+		action := kind + ".updated"
+		if in.Deactivated != nil {
+			a.DeactivatedAt = deactivation(*in.Deactivated, a.DeactivatedAt, tx)
+			if *in.Deactivated {
+				action = kind + ".deactivated"
+			}
+		}
+		if err := tx.UpdateAttribute(ctx, tenant, kind, &a); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant, actor, action, kind, a.ID, nil)
+	})
+	return a, err
+}
+
+// PlanInput creates or changes a plan.
+type PlanInput struct {
+	Key         string  `json:"key"`
+	Name        *string `json:"name,omitempty"`
+	Seats       *int    `json:"seats,omitempty"`
+	Deactivated *bool   `json:"deactivated,omitempty"`
+}
+
+const maxSeats = 10_000_000
+
+// CreatePlan adds a user plan with its seats. Operators set licence seats.
+func (s *Service) CreatePlan(ctx context.Context, actor Actor, tenant string, in PlanInput) (usher.Plan, error) {
+	if err := actor.require(usher.PrincipalOperator); err != nil {
+		return usher.Plan{}, usher.Forbidden("only an operator sets licence seats")
+	}
+	var p usher.Plan
+	var errs usher.Errors
+	var err error
+	if p.Key, err = CheckKey("key", in.Key); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if in.Name == nil || *in.Name == "" {
+		errs = append(errs, usher.Invalid("name", "is required"))
+	} else if p.Name, err = CleanText("name", *in.Name, 200); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if in.Seats == nil {
+		errs = append(errs, usher.Invalid("seats", "is required"))
+	} else if *in.Seats < 0 || *in.Seats > maxSeats {
+		errs = append(errs, usher.Invalid("seats", "must be between 0 and %d", maxSeats))
+	} else {
+		p.Seats = *in.Seats
+	}
+	if err := errs.Err(); err != nil {
+		return p, err
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertPlan(ctx, tenant, &p); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant, actor, "plan.created", "plan", p.ID, map[string]string{"seats": fmt.Sprint(p.Seats)})
+	})
+	return p, err
+}
+
+// UpdatePlan renames a plan, changes its seats or deactivates it.
+func (s *Service) UpdatePlan(ctx context.Context, actor Actor, tenant, id string, in PlanInput) (usher.Plan, error) {
+	if err := actor.require(usher.PrincipalOperator); err != nil {
+		return usher.Plan{}, usher.Forbidden("only an operator changes plans and seats")
+	}
+	if in.Key != "" {
+		return usher.Plan{}, usher.Invalid("key", "cannot be changed")
+	}
+	var p usher.Plan
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if p, err = tx.Plan(ctx, tenant, id); err != nil {
+			return err
+		}
+		details := map[string]string{}
+		if in.Name != nil {
+			if p.Name, err = CleanText("name", *in.Name, 200); err != nil {
+				return err
+			}
+			if p.Name == "" {
+				return usher.Invalid("name", "is required")
+			}
+		}
+		if in.Seats != nil {
+			if *in.Seats < 0 || *in.Seats > maxSeats {
+				return usher.Invalid("seats", "must be between 0 and %d", maxSeats)
+			}
+			details["seats_from"], details["seats_to"] = fmt.Sprint(p.Seats), fmt.Sprint(*in.Seats)
+			p.Seats = *in.Seats
+		}
+		if in.Deactivated != nil {
+			p.DeactivatedAt = deactivation(*in.Deactivated, p.DeactivatedAt, tx)
+		}
+		if err := tx.UpdatePlan(ctx, tenant, &p); err != nil {
+			return err
+		}
+		if p, err = tx.Plan(ctx, tenant, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant, actor, "plan.updated", "plan", p.ID, details)
+	})
+	return p, err
+}
+
+// OrganizationInput creates or changes an organization or site.
+type OrganizationInput struct {
+	Name        *string `json:"name,omitempty"`
+	Kind        string  `json:"kind,omitempty"`      // on create: "external" (default) or "internal" for a site of the internal one
+	ParentID    string  `json:"parent_id,omitempty"` // on create: makes it a site
+	Deactivated *bool   `json:"deactivated,omitempty"`
+}
+
+// CreateOrganization adds an external organization, or a site of any organization.
+func (s *Service) CreateOrganization(ctx context.Context, actor Actor, tenant string, in OrganizationInput) (usher.Organization, error) {
+	if err := actor.require(usher.AdminUser); err != nil {
+		return usher.Organization{}, err
+	}
+	o := usher.Organization{Kind: usher.OrgExternal, ParentID: in.ParentID}
+	if in.Name == nil || *in.Name == "" {
+		return o, usher.Invalid("name", "is required")
+	}
+	var err error
+	if o.Name, err = CleanText("name", *in.Name, 200); err != nil {
+		return o, err
+	}
+	switch in.Kind {
+	case "", usher.OrgExternal:
+	case usher.OrgInternal:
+		if in.ParentID == "" {
+			return o, usher.Invalid("kind", "the tenant has one internal organization; an internal site needs parent_id")
+		}
+		o.Kind = usher.OrgInternal
+	default:
+		return o, usher.Invalid("kind", "must be internal or external")
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if o.ParentID != "" {
+			parent, err := tx.Organization(ctx, tenant, o.ParentID)
+			if err != nil {
+				return usher.NotFound("parent_id", "organization")
+			}
+			if parent.DeactivatedAt != nil {
+				return usher.Invalid("parent_id", "the organization is deactivated")
+			}
+			// A site belongs to its organization's side.
+			o.Kind = parent.Kind
+		}
+		if err := tx.InsertOrganization(ctx, tenant, &o); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant, actor, "organization.created", "organization", o.ID, map[string]string{"kind": o.Kind})
+	})
+	return o, err
+}
+
+// UpdateOrganization renames or (de)activates an organization.
+func (s *Service) UpdateOrganization(ctx context.Context, actor Actor, tenant, id string, in OrganizationInput) (usher.Organization, error) {
+	if err := actor.require(usher.AdminUser); err != nil {
+		return usher.Organization{}, err
+	}
+	if in.Kind != "" || in.ParentID != "" {
+		return usher.Organization{}, usher.Invalid("kind", "kind and parent_id cannot be changed")
+	}
+	var o usher.Organization
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if o, err = tx.Organization(ctx, tenant, id); err != nil {
+			return err
+		}
+		if in.Name != nil {
+			if o.Name, err = CleanText("name", *in.Name, 200); err != nil {
+				return err
+			}
+			if o.Name == "" {
+				return usher.Invalid("name", "is required")
+			}
+		}
+		if in.Deactivated != nil {
+			if *in.Deactivated && o.Kind == usher.OrgInternal && o.ParentID == "" {
+				return usher.Invalid("deactivated", "the tenant's own organization cannot be deactivated")
+			}
+			o.DeactivatedAt = deactivation(*in.Deactivated, o.DeactivatedAt, tx)
+		}
+		if err := tx.UpdateOrganization(ctx, tenant, &o); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant, actor, "organization.updated", "organization", o.ID, nil)
+	})
+	return o, err
+}
+
+// ConnectionInput creates or changes a corporate SSO connection.
+type ConnectionInput struct {
+	usher.Connection
+	Deactivated *bool `json:"deactivated,omitempty"`
+}
+
+// SaveConnection creates (id "") or replaces a connection's configuration.
+func (s *Service) SaveConnection(ctx context.Context, actor Actor, tenant, id string, in ConnectionInput) (usher.Connection, error) {
+	if err := actor.require(usher.AdminTenant); err != nil {
+		return usher.Connection{}, err
+	}
+	c := in.Connection
+	var errs usher.Errors
+	var err error
+	if c.Name, err = CleanText("name", c.Name, 200); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	} else if c.Name == "" {
+		errs = append(errs, usher.Invalid("name", "is required"))
+	}
+	if c.Protocol != "oidc" && c.Protocol != "saml" {
+		errs = append(errs, usher.Invalid("protocol", "must be oidc or saml"))
+	}
+	domains := make([]string, 0, len(c.Domains))
+	for i, d := range c.Domains {
+		n, err := NormalizeEmail("domains", "x@"+d)
+		if err != nil {
+			errs = append(errs, usher.Invalid(fmt.Sprintf("domains[%d]", i), "%q is not an email domain", d))
+			continue
+		}
+		if d := EmailDomain(n); !slices.Contains(domains, d) {
+			domains = append(domains, d)
+		}
+	}
+	c.Domains = domains
+	if c.Protocol == "oidc" && c.Issuer == "" {
+		errs = append(errs, usher.Invalid("issuer", "is required for an OpenID Connect connection"))
+	}
+	if c.Protocol == "saml" && c.MetadataURL == "" {
+		errs = append(errs, usher.Invalid("metadata_url", "is required for a SAML connection"))
+	}
+	if err := errs.Err(); err != nil {
+		return c, err
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		for _, ref := range []struct{ field, kind, id string }{
+			{"jit_role_id", usher.KindRole, c.JITRoleID}, {"jit_department_id", usher.KindDepartment, c.JITDepartmentID},
+			{"jit_job_profile_id", usher.KindJobProfile, c.JITJobProfileID},
+		} {
+			if ref.id != "" {
+				if _, err := tx.Attribute(ctx, tenant, ref.kind, ref.id); err != nil {
+					return usher.NotFound(ref.field, "catalogue entry")
+				}
+			}
+		}
+		if c.JITPlanID != "" {
+			if _, err := tx.Plan(ctx, tenant, c.JITPlanID); err != nil {
+				return usher.NotFound("jit_plan_id", "plan")
+			}
+		}
+		if id == "" {
+			c.ID = ""
+			if err := tx.InsertConnection(ctx, tenant, &c); err != nil {
+				return err
+			}
+			return audit(ctx, tx, tenant, actor, "connection.created", "connection", c.ID, nil)
+		}
+		old, err := tx.Connection(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		c.ID, c.CreatedAt, c.DeactivatedAt = old.ID, old.CreatedAt, old.DeactivatedAt
+		if c.ClientSecret == "" {
+			c.ClientSecret = old.ClientSecret // write-only: absent keeps it
+		}
+		if in.Deactivated != nil {
+			c.DeactivatedAt = deactivation(*in.Deactivated, old.DeactivatedAt, tx)
+		}
+		if err := tx.UpdateConnection(ctx, tenant, &c); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant, actor, "connection.updated", "connection", c.ID, nil)
+	})
+	c.ClientSecret = ""
+	return c, err
+}
+
+// TokenInput creates an API token.
+type TokenInput struct {
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// CreateToken issues an API token for tenant ("" for an operator token) and
+// returns its secret, which is shown once and never stored.
+func (s *Service) CreateToken(ctx context.Context, actor Actor, tenant string, in TokenInput) (usher.APIToken, string, error) {
+	tok := usher.APIToken{Role: in.Role, ExpiresAt: in.ExpiresAt}
+	var err error
+	if tok.Name, err = CleanText("name", in.Name, 200); err != nil {
+		return tok, "", err
+	}
+	if tok.Name == "" {
+		return tok, "", usher.Invalid("name", "is required")
+	}
+	switch {
+	case tenant == "" && in.Role == usher.PrincipalOperator:
+		err = actor.require(usher.PrincipalOperator)
+	case tenant != "" && in.Role == usher.AdminTenant:
+		// Tenant-administrator rights are the operator's to give.
+		if err = actor.require(usher.PrincipalOperator); err != nil {
+			err = usher.Forbidden("only an operator can grant tenant-administrator rights")
+		}
+	case tenant != "" && in.Role == usher.AdminUser:
+		err = actor.require(usher.AdminTenant)
+	default:
+		return tok, "", usher.Invalid("role", "must be %s or %s for a tenant token, %s for an operator token", usher.AdminTenant, usher.AdminUser, usher.PrincipalOperator)
+	}
+	if err != nil {
+		return tok, "", err
+	}
+	if tok.ExpiresAt != nil && !tok.ExpiresAt.After(s.now()) {
+		return tok, "", usher.Invalid("expires_at", "is in the past")
+	}
+	secret, hash := NewSecret()
+	secret = "ush_" + secret
+	hash = HashSecret(secret)
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertToken(ctx, tenant, &tok, hash); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant, actor, "token.created", "token", tok.ID, map[string]string{"role": tok.Role})
+	})
+	return tok, secret, err
+}
+
+// RevokeToken revokes an API token of tenant.
+func (s *Service) RevokeToken(ctx context.Context, actor Actor, tenant, id string) error {
+	if err := actor.require(usher.AdminTenant); err != nil {
+		return err
+	}
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.RevokeToken(ctx, tenant, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant, actor, "token.revoked", "token", id, nil)
+	})
+}
+
+// Authenticate resolves an API token's secret to its token, or unauthorized.
+func (s *Service) Authenticate(ctx context.Context, secret string) (usher.APIToken, error) {
+	tok, err := s.st.Read().TokenByHash(ctx, HashSecret(secret))
+	if err != nil {
+		return tok, err
+	}
+	if tok.RevokedAt != nil || (tok.ExpiresAt != nil && !tok.ExpiresAt.After(s.now())) {
+		return tok, usher.ErrUnauthorized
+	}
+	return tok, nil
+}
+
+// EnsureBootstrapToken makes secret an operator token (stored as its hash),
+// replacing an earlier bootstrap secret.
+func (s *Service) EnsureBootstrapToken(ctx context.Context, secret string) error {
+	if len(secret) < 16 {
+		return fmt.Errorf("the bootstrap operator token must be at least 16 characters")
+	}
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		return tx.EnsureToken(ctx, &usher.APIToken{ID: "bootstrap-operator", Name: "bootstrap operator (USHER_BOOTSTRAP_OPERATOR_TOKEN)", Role: usher.PrincipalOperator}, HashSecret(secret))
+	})
+}

@@ -1,0 +1,107 @@
+// Package provision is the one path by which people get access. Every way in
+// (the admin API, the console, import, SCIM, self-registration, SSO) calls it:
+// it applies the tenant's defaults, validates against the tenant's required
+// fields, claims a seat, creates the activation, and writes the audit event
+// and the messages in the same transaction as the change.
+package provision
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/store"
+)
+
+// Actor is who makes a change: written into the audit event and checked
+// against what the change requires.
+type Actor struct {
+	Kind   string // "operator", "token", "account", "system"
+	ID     string
+	Role   string // usher.PrincipalOperator, usher.AdminTenant, usher.AdminUser, or "" for system actors
+	Source string // client address
+}
+
+// System is the actor for changes usher makes under a tenant's rules (self
+// registration, just-in-time creation), not on someone's authority.
+var System = Actor{Kind: "system"}
+
+func (a Actor) rank() int {
+	switch a.Role {
+	case usher.PrincipalOperator:
+		return 3
+	case usher.AdminTenant:
+		return 2
+	case usher.AdminUser:
+		return 1
+	}
+	if a.Kind == "system" {
+		return 1
+	}
+	return 0
+}
+
+// require fails unless the actor has at least the given role.
+func (a Actor) require(role string) error {
+	need := Actor{Role: role}.rank()
+	if a.rank() >= need {
+		return nil
+	}
+	names := map[string]string{usher.PrincipalOperator: "an operator", usher.AdminTenant: "a tenant administrator", usher.AdminUser: "a user administrator"}
+	return usher.Forbidden("this needs %s", names[role])
+}
+
+// Links builds the addresses people are sent to.
+type Links interface {
+	// Activation is the page where an activation secret is used.
+	Activation(t usher.Tenant, secret string) string
+	// SignIn is the tenant's sign-in page.
+	SignIn(t usher.Tenant) string
+}
+
+// Service provisions. It holds no state beyond its dependencies.
+type Service struct {
+	st    *store.Store
+	now   func() time.Time
+	links Links
+}
+
+// New returns a Service on st. now is the clock.
+func New(st *store.Store, now func() time.Time, links Links) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, now: now, links: links}
+}
+
+// Store exposes the store for read-only queries of callers that already
+// went through authorization.
+func (s *Service) Store() *store.Store { return s.st }
+
+func audit(ctx context.Context, tx *store.Tx, tenant string, a Actor, action, kind, id string, details map[string]string) error {
+	return tx.InsertAudit(ctx, tenant, &usher.AuditEvent{ActorKind: a.Kind, ActorID: a.ID, Action: action,
+		TargetKind: kind, TargetID: id, Source: a.Source, Details: details})
+}
+
+// NewSecret returns a 256-bit random secret, URL-safe, and its hash, which
+// is all that is stored.
+func NewSecret() (secret, hash string) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	secret = base64.RawURLEncoding.EncodeToString(b)
+	return secret, HashSecret(secret)
+}
+
+// HashSecret hashes a high-entropy secret for storage and lookup. A fast
+// hash is right here: the secret is random, not a password.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}

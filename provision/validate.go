@@ -1,0 +1,144 @@
+package provision
+
+import (
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/usherhq/usher"
+)
+
+// NormalizeEmail trims and lowercases an email address and checks its form.
+func NormalizeEmail(field, s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", nil
+	}
+	if len(s) > 254 {
+		return "", usher.Invalid(field, "is longer than 254 characters")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", usher.Invalid(field, "%q is not an email address", s)
+	}
+	local, domain, _ := strings.Cut(s, "@")
+	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", usher.Invalid(field, "%q is not an email address", s)
+	}
+	return s, nil
+}
+
+// NormalizePhone accepts international numbers with spaces, dashes, dots
+// or parentheses and returns them as E.164 (+ and 8 to 15 digits).
+func NormalizePhone(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '+' && i == 0:
+			b.WriteRune(r)
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			return "", usher.Invalid(field, "%q is not a phone number: write it in international form, like +31 6 1234 5678", s)
+		}
+	}
+	out := b.String()
+	if strings.HasPrefix(out, "00") {
+		out = "+" + out[2:]
+	}
+	if !strings.HasPrefix(out, "+") {
+		return "", usher.Invalid(field, "%q has no country code: write it in international form, like +31 6 1234 5678", s)
+	}
+	if n := len(out) - 1; n < 8 || n > 15 {
+		return "", usher.Invalid(field, "%q has %d digits; an international number has 8 to 15", s, n)
+	}
+	return out, nil
+}
+
+// CheckUsername allows letters, digits and . _ - (3 to 64 characters). It
+// refuses what could be read as an email or a phone number, since all three
+// share the sign-in box.
+func CheckUsername(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if n := utf8.RuneCountInString(s); n < 3 || n > 64 {
+		return "", usher.Invalid(field, "must be 3 to 64 characters long")
+	}
+	digits := true
+	for _, r := range s {
+		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '_' || r == '-') {
+			return "", usher.Invalid(field, "may hold only letters, digits and . _ - (found %q)", r)
+		}
+		if !unicode.IsDigit(r) {
+			digits = false
+		}
+	}
+	if digits {
+		return "", usher.Invalid(field, "must not be all digits, so that it cannot be mistaken for a phone number")
+	}
+	return s, nil
+}
+
+// CleanText trims a free-text field and checks its length and characters.
+func CleanText(field, s string, maxLen int) (string, error) {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		return "", usher.Invalid(field, "is not valid UTF-8")
+	}
+	if utf8.RuneCountInString(s) > maxLen {
+		return "", usher.Invalid(field, "is longer than %d characters", maxLen)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", usher.Invalid(field, "contains a control character")
+		}
+	}
+	return s, nil
+}
+
+// CheckKey validates a machine key: lowercase letters, digits, - and _, 1 to 64.
+func CheckKey(field, s string) (string, error) {
+	if s == "" {
+		return "", usher.Invalid(field, "is required")
+	}
+	if len(s) > 64 {
+		return "", usher.Invalid(field, "is longer than 64 characters")
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return "", usher.Invalid(field, "may hold only lowercase letters, digits, - and _ (found %q)", r)
+		}
+	}
+	return s, nil
+}
+
+// CheckSlug validates a tenant slug: it becomes a DNS label.
+func CheckSlug(s string) (string, error) {
+	if len(s) < 2 || len(s) > 63 {
+		return "", usher.Invalid("slug", "must be 2 to 63 characters long")
+	}
+	for i, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' && i > 0 && i < len(s)-1) {
+			return "", usher.Invalid("slug", "may hold only lowercase letters, digits and inner hyphens (found %q)", r)
+		}
+	}
+	switch s {
+	case "www", "api", "admin", "console", "static", "scim", "oidc":
+		return "", usher.Invalid("slug", "%q is reserved", s)
+	}
+	return s, nil
+}
+
+// EmailDomain returns the part after the @.
+func EmailDomain(email string) string {
+	_, d, _ := strings.Cut(email, "@")
+	return d
+}
