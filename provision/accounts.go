@@ -283,7 +283,7 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 			fail(usher.Invalid(f, "is required in this tenant"))
 		}
 	}
-	if a.Email == "" && a.Username == "" && a.Phone == "" {
+	if a.Email == "" && a.Username == "" && a.Phone == "" && !slices.Contains(st.RequiredFields, usher.FieldLogin) {
 		fail(usher.Invalid("email", "an account needs an email, a username or a phone number to sign in with"))
 	}
 	if a.PlanID == "" {

@@ -787,7 +787,6 @@ func testAtomic(t *testing.T, e *env) {
 	}
 }
 
-
 func counts(t *testing.T, e *env, tn usher.Tenant) [4]int {
 	r := e.st.Read()
 	big := store.ListOptions{Limit: 500}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
+)
+
+// seedDemo creates the "demo" tenant, once, with a little of everything so
+// that every way in can be tried at once: plans with seats, roles,
+// departments, job profiles, groups, a partner with a site, and people.
+func seedDemo(ctx context.Context, svc *provision.Service, st *store.Store) error {
+	if _, err := st.Read().TenantBySlug(ctx, "demo"); err == nil {
+		return nil
+	} else if !errors.Is(err, usher.ErrNotFound) {
+		return err
+	}
+	op := provision.Actor{Kind: "system", ID: "demo-seed", Role: usher.PrincipalOperator}
+	t, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "demo", Name: "Demo Company"})
+	if err != nil {
+		return err
+	}
+	str := func(s string) *string { return &s }
+	num := func(n int) *int { return &n }
+	standard, err := svc.CreatePlan(ctx, op, t.ID, provision.PlanInput{Key: "standard", Name: str("Standard"), Seats: num(50)})
+	if err != nil {
+		return err
+	}
+	if _, err := svc.CreatePlan(ctx, op, t.ID, provision.PlanInput{Key: "professional", Name: str("Professional"), Seats: num(5)}); err != nil {
+		return err
+	}
+	ids := map[string]string{}
+	for _, a := range []struct{ kind, key, name string }{
+		{usher.KindRole, "user", "User"}, {usher.KindRole, "manager", "Manager"},
+		{usher.KindDepartment, "sales", "Sales"}, {usher.KindDepartment, "support", "Support"},
+		{usher.KindJobProfile, "account-manager", "Account manager"}, {usher.KindJobProfile, "agent", "Support agent"},
+		{usher.KindGroup, "emea", "EMEA"}, {usher.KindGroup, "americas", "Americas"},
+	} {
+		attr, err := svc.CreateAttribute(ctx, op, t.ID, a.kind, provision.AttributeInput{Key: a.key, Name: str(a.name)})
+		if err != nil {
+			return err
+		}
+		ids[a.kind+"/"+a.key] = attr.ID
+	}
+	settings := t.Settings
+	settings.DefaultPlanID = standard.ID
+	settings.DefaultRoleID = ids[usher.KindRole+"/user"]
+	settings.Registration = "open"
+	if t, err = svc.UpdateTenant(ctx, op, t.ID, provision.TenantUpdate{Settings: &settings}); err != nil {
+		return err
+	}
+	partner, err := svc.CreateOrganization(ctx, op, t.ID, provision.OrganizationInput{Name: str("Northwind Traders")})
+	if err != nil {
+		return err
+	}
+	if _, err := svc.CreateOrganization(ctx, op, t.ID, provision.OrganizationInput{Name: str("Northwind Traders Main Site"), ParentID: partner.ID}); err != nil {
+		return err
+	}
+	if _, err := svc.CreateAccount(ctx, op, t, provision.AccountInput{Route: provision.RouteNewUser, AdminRole: usher.AdminTenant,
+		RoleID: ids[usher.KindRole+"/manager"], PrimaryGroupID: ids[usher.KindGroup+"/emea"],
+		Person: &provision.PersonInput{FirstName: "Ada", LastName: "Admin", Email: "ada@demo.example", DepartmentID: ids[usher.KindDepartment+"/sales"]}}); err != nil {
+		return err
+	}
+	if _, err := svc.CreatePerson(ctx, op, t, provision.PersonInput{OrganizationID: partner.ID, FirstName: "Nina", LastName: "North", Email: "nina@northwind.example"}); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+// Command usher runs the usher server and its operator commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/server"
+	"github.com/usherhq/usher/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "usher:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usher: user management and provisioning
+
+Commands:
+  usher serve            run the server (the default)
+  usher migrate          apply database migrations and exit
+  usher tenant create    create a tenant (--slug, --name, --template)
+  usher version          print the version
+
+Run "usher <command> -h" for a command's flags. Every flag can also be set
+by an environment variable: --database-url is USHER_DATABASE_URL, and so on.`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		cfg, err := parseConfig("migrate", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		st, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		fmt.Fprintf(stdout, "migrations applied (%s)\n", st.Dialect())
+		return nil
+	case "tenant":
+		if len(args) == 0 || args[0] != "create" {
+			return errors.New(`usage: usher tenant create --slug acme --name "Acme" [--template standard|frontline]`)
+		}
+		return tenantCreate(ctx, args[1:], getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "usher", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+}
+
+// config is the deployment's settings, from flags and USHER_* variables.
+type config struct {
+	Addr           string
+	Data           string
+	DatabaseURL    string
+	BaseDomain     string
+	PublicURL      string
+	BootstrapToken string
+	Demo           bool
+	LogFormat      string
+}
+
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("usher "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.Addr, "addr", env("USHER_ADDR", "localhost:8080"), "address to listen on (USHER_ADDR)")
+	fs.StringVar(&c.Data, "data", env("USHER_DATA", "data"), "data folder for the embedded SQLite database (USHER_DATA)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("USHER_DATABASE_URL", ""), "postgres:// URL; empty uses SQLite in the data folder (USHER_DATABASE_URL)")
+	fs.StringVar(&c.BaseDomain, "base-domain", env("USHER_BASE_DOMAIN", ""), "tenants are reached at <slug>.<base domain> (USHER_BASE_DOMAIN)")
+	fs.StringVar(&c.PublicURL, "public-url", env("USHER_PUBLIC_URL", ""), "public address without a base domain, default http://<addr> (USHER_PUBLIC_URL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("USHER_LOG_FORMAT", "text"), "text or json (USHER_LOG_FORMAT)")
+	demoDefault := getenv("USHER_DATABASE_URL") == ""
+	if v := getenv("USHER_DEMO"); v != "" {
+		demoDefault = v == "true" || v == "1"
+	}
+	fs.BoolVar(&c.Demo, "demo", demoDefault, "create the demo tenant if absent (USHER_DEMO; on by default with SQLite)")
+	for _, f := range extra {
+		f(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	// Only from the environment: a secret on the command line shows in ps.
+	c.BootstrapToken = getenv("USHER_BOOTSTRAP_OPERATOR_TOKEN")
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
+	return c, nil
+}
+
+func openStore(ctx context.Context, c config) (*store.Store, error) {
+	dsn := c.DatabaseURL
+	if dsn == "" {
+		dsn = filepath.Join(c.Data, "usher.db")
+	} else if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return nil, fmt.Errorf("USHER_DATABASE_URL must be a postgres:// URL (leave it empty for the embedded SQLite database)")
+	}
+	return store.Open(ctx, dsn, nil)
+}
+
+func newLogger(c config, w io.Writer) *slog.Logger {
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseConfig("serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	links := server.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL}
+	svc := provision.New(st, nil, links)
+
+	token := c.BootstrapToken
+	generated := false
+	if token == "" && c.Demo {
+		// A newcomer gets a working operator token at every start; it replaces the last one.
+		_, token = provision.NewSecret()
+		token = "ush_" + token
+		generated = true
+	}
+	if token != "" {
+		if err := svc.EnsureBootstrapToken(ctx, token); err != nil {
+			return err
+		}
+	}
+	if c.Demo {
+		if err := seedDemo(ctx, svc, st); err != nil {
+			return fmt.Errorf("demo tenant: %w", err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           server.New(log, server.Config{Version: version, Links: links}, st, svc, nil),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	addr := ln.Addr().String()
+	fmt.Fprintf(stdout, "usher %s listening on http://%s (database: %s)\n", version, addr, st.Dialect())
+	if c.Demo {
+		fmt.Fprintf(stdout, "demo tenant: %s/t/demo/\n", strings.TrimSuffix(c.PublicURL, "/"))
+	}
+	if generated {
+		fmt.Fprintf(stdout, "operator token for this run (set USHER_BOOTSTRAP_OPERATOR_TOKEN to fix one):\n  %s\n", token)
+		fmt.Fprintf(stdout, "try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/tenants/demo/accounts\n", token, addr)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log.Info("shutting down")
+	return srv.Shutdown(shutdown)
+}
+
+func tenantCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var in provision.TenantInput
+	c, err := parseConfig("tenant create", args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&in.Slug, "slug", "", "the tenant's slug: <slug>.<base domain>")
+		fs.StringVar(&in.Name, "name", "", "the tenant's name")
+		fs.StringVar(&in.Template, "template", usher.TemplateStandard, "standard or frontline (seed 003's required fields)")
+	})
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := provision.New(st, nil, server.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL})
+	t, err := svc.CreateTenant(ctx, provision.Actor{Kind: "operator", ID: "cli", Role: usher.PrincipalOperator}, in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created tenant %s (%s), id %s\n", t.Slug, t.Name, t.ID)
+	return nil
+}
