@@ -115,7 +115,8 @@ type PlanInput struct {
 	Deactivated *bool   `json:"deactivated,omitempty"`
 }
 
-const maxSeats = 10_000_000
+// maxSeats bounds a plan: each seat is a row.
+const maxSeats = 1_000_000
 
 // CreatePlan adds a user plan with its seats. Operators set licence seats.
 func (s *Service) CreatePlan(ctx context.Context, actor Actor, tenant string, in PlanInput) (usher.Plan, error) {

@@ -51,7 +51,7 @@ func (t *Tx) InsertAccount(ctx context.Context, tenant string, a *usher.Account)
 	if a.GroupIDs == nil {
 		a.GroupIDs = []string{}
 	}
-	res, err := t.q.ExecContext(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,NULL) ON CONFLICT DO NOTHING`,
+	res, err := t.ExecContext(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,NULL) ON CONFLICT DO NOTHING`,
 		a.ID, tenant, a.PersonID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID,
 		a.PrimaryGroupID, strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, t.now, nullTime(a.ActivatedAt))
 	if err != nil {
@@ -78,7 +78,7 @@ func (t *Tx) addLoginIDs(ctx context.Context, tenant, account string, ids map[st
 		}
 		vals = append(vals, "("+w.next(tenant)+","+w.next(v)+","+w.next(kind)+","+w.next(account)+")")
 	}
-	rows, err := t.q.QueryContext(ctx, `INSERT INTO login_ids (tenant_id, value, kind, account_id) VALUES `+strings.Join(vals, ",")+
+	rows, err := t.QueryContext(ctx, `INSERT INTO login_ids (tenant_id, value, kind, account_id) VALUES `+strings.Join(vals, ",")+
 		` ON CONFLICT DO NOTHING RETURNING kind`, w.args...)
 	if err != nil {
 		return fmt.Errorf("insert login identifiers: %w", err)
@@ -105,7 +105,7 @@ func (t *Tx) addLoginIDs(ctx context.Context, tenant, account string, ids map[st
 
 // Account returns account id of tenant.
 func (t *Tx) Account(ctx context.Context, tenant, id string) (usher.Account, error) {
-	a, err := scanAccount(t.q.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
+	a, err := scanAccount(t.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
 	if notFound(err) {
 		return a, usher.NotFound("account_id", "account")
 	}
@@ -114,7 +114,7 @@ func (t *Tx) Account(ctx context.Context, tenant, id string) (usher.Account, err
 
 // AccountOfPerson returns the account of person, if any.
 func (t *Tx) AccountOfPerson(ctx context.Context, tenant, person string) (usher.Account, error) {
-	a, err := scanAccount(t.q.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND person_id = $2`+t.forUpdate(), tenant, person))
+	a, err := scanAccount(t.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND person_id = $2`+t.forUpdate(), tenant, person))
 	if notFound(err) {
 		return a, usher.NotFound("person_id", "account")
 	}
@@ -124,7 +124,7 @@ func (t *Tx) AccountOfPerson(ctx context.Context, tenant, person string) (usher.
 // AccountByLogin finds the account whose email, username or phone is value
 // (already normalized).
 func (t *Tx) AccountByLogin(ctx context.Context, tenant, value string) (usher.Account, error) {
-	a, err := scanAccount(t.q.QueryRowContext(ctx, `SELECT `+prefixed("a.", accountCols)+` FROM login_ids l JOIN accounts a ON a.id = l.account_id
+	a, err := scanAccount(t.QueryRowContext(ctx, `SELECT `+prefixed("a.", accountCols)+` FROM login_ids l JOIN accounts a ON a.id = l.account_id
 		WHERE l.tenant_id = $1 AND l.value = $2`, tenant, value))
 	if notFound(err) {
 		return a, usher.NotFound("identifier", "account")
@@ -180,14 +180,14 @@ func (t *Tx) Accounts(ctx context.Context, tenant string, f AccountFilter, o Lis
 	if f.Login != "" {
 		w.add("id IN (SELECT account_id FROM login_ids WHERE tenant_id = ? AND value = ?)", tenant, f.Login)
 	}
-	return page(ctx, t.q, `SELECT `+accountCols+` FROM accounts`, w, o, scanAccount, func(x usher.Account) string { return x.ID })
+	return page(ctx, t, `SELECT `+accountCols+` FROM accounts`, w, o, scanAccount, func(x usher.Account) string { return x.ID })
 }
 
 // UpdateAccount writes a, replacing its login identifiers when they changed
 // from old. Seats are the caller's: see ClaimSeat and ReleaseSeat.
 func (t *Tx) UpdateAccount(ctx context.Context, tenant string, old, a *usher.Account) error {
 	a.UpdatedAt = t.now
-	res, err := t.q.ExecContext(ctx, `UPDATE accounts SET identity_id = $3, state = $4, auth_system = $5, connection_id = $6, email = $7, username = $8,
+	res, err := t.ExecContext(ctx, `UPDATE accounts SET identity_id = $3, state = $4, auth_system = $5, connection_id = $6, email = $7, username = $8,
 		phone = $9, role_id = $10, plan_id = $11, primary_group_id = $12, group_ids = $13, admin_role = $14, language = $15, updated_at = $16,
 		activated_at = $17, deactivated_at = $18 WHERE tenant_id = $1 AND id = $2`,
 		tenant, a.ID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID, a.PrimaryGroupID,
@@ -207,7 +207,7 @@ func (t *Tx) UpdateAccount(ctx context.Context, tenant string, old, a *usher.Acc
 	}
 	for k, v := range oldIDs {
 		if newIDs[k] != v {
-			if _, err := t.q.ExecContext(ctx, `DELETE FROM login_ids WHERE tenant_id = $1 AND value = $2 AND account_id = $3`, tenant, v, a.ID); err != nil {
+			if _, err := t.ExecContext(ctx, `DELETE FROM login_ids WHERE tenant_id = $1 AND value = $2 AND account_id = $3`, tenant, v, a.ID); err != nil {
 				return fmt.Errorf("remove login identifier: %w", err)
 			}
 		}
@@ -228,7 +228,7 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 		q = `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
 			WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL LIMIT 1)`
 	}
-	res, err := t.q.ExecContext(ctx, q, tenant, plan, account)
+	res, err := t.ExecContext(ctx, q, tenant, plan, account)
 	if err != nil {
 		return fmt.Errorf("claim seat: %w", err)
 	}
@@ -244,7 +244,7 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 
 // ReleaseSeat frees the seat account holds, if any.
 func (t *Tx) ReleaseSeat(ctx context.Context, tenant, account string) error {
-	_, err := t.q.ExecContext(ctx, `UPDATE plan_seats SET account_id = NULL WHERE tenant_id = $1 AND account_id = $2`, tenant, account)
+	_, err := t.ExecContext(ctx, `UPDATE plan_seats SET account_id = NULL WHERE tenant_id = $1 AND account_id = $2`, tenant, account)
 	if err != nil {
 		return fmt.Errorf("release seat: %w", err)
 	}

@@ -22,7 +22,7 @@ func (t *Tx) InsertAudit(ctx context.Context, tenant string, e *usher.AuditEvent
 		}
 		details = string(b)
 	}
-	_, err := t.q.ExecContext(ctx, `INSERT INTO audit_events (id, tenant_id, at, actor_kind, actor_id, action, target_kind, target_id, source, details)
+	_, err := t.ExecContext(ctx, `INSERT INTO audit_events (id, tenant_id, at, actor_kind, actor_id, action, target_kind, target_id, source, details)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, e.ID, tenant, t.now, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Source, details)
 	if err != nil {
 		return fmt.Errorf("insert audit event: %w", err)
@@ -54,7 +54,7 @@ func (t *Tx) AuditEvents(ctx context.Context, tenant string, f AuditFilter, o Li
 			w.add("action = ?", f.Action)
 		}
 	}
-	return page(ctx, t.q, `SELECT id, tenant_id, at, actor_kind, actor_id, action, target_kind, target_id, source, details FROM audit_events`, w, o,
+	return page(ctx, t, `SELECT id, tenant_id, at, actor_kind, actor_id, action, target_kind, target_id, source, details FROM audit_events`, w, o,
 		func(r scanner) (usher.AuditEvent, error) {
 			var e usher.AuditEvent
 			var details string

@@ -26,7 +26,7 @@ func (t *Tx) InsertAttribute(ctx context.Context, tenant, kind string, a *usher.
 		a.ID = NewID()
 	}
 	a.TenantID, a.CreatedAt, a.UpdatedAt = tenant, t.now, t.now
-	res, err := t.q.ExecContext(ctx, `INSERT INTO attributes (id, tenant_id, kind, key, name, description, created_at, updated_at)
+	res, err := t.ExecContext(ctx, `INSERT INTO attributes (id, tenant_id, kind, key, name, description, created_at, updated_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`, a.ID, tenant, kind, a.Key, a.Name, a.Description, t.now, t.now)
 	if err != nil {
 		return fmt.Errorf("insert %s: %w", kind, err)
@@ -40,7 +40,7 @@ func (t *Tx) InsertAttribute(ctx context.Context, tenant, kind string, a *usher.
 // Attribute returns the attribute id of kind in tenant; field names the
 // input it came from, for the not-found error.
 func (t *Tx) Attribute(ctx context.Context, tenant, kind, id string) (usher.Attribute, error) {
-	a, err := scanAttr(t.q.QueryRowContext(ctx, `SELECT `+attrCols+` FROM attributes WHERE tenant_id = $1 AND kind = $2 AND id = $3`+t.forUpdate(), tenant, kind, id))
+	a, err := scanAttr(t.QueryRowContext(ctx, `SELECT `+attrCols+` FROM attributes WHERE tenant_id = $1 AND kind = $2 AND id = $3`+t.forUpdate(), tenant, kind, id))
 	if notFound(err) {
 		return a, usher.NotFound("id", kindNoun(kind))
 	}
@@ -64,7 +64,7 @@ func (t *Tx) ActiveAttributes(ctx context.Context, tenant string, ids []string) 
 		}
 		in += w.next(id)
 	}
-	rows, err := t.q.QueryContext(ctx, `SELECT id, kind FROM attributes`+w.sql()+` AND id IN (`+in+`)`, w.args...)
+	rows, err := t.QueryContext(ctx, `SELECT id, kind FROM attributes`+w.sql()+` AND id IN (`+in+`)`, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up attributes: %w", err)
 	}
@@ -87,13 +87,13 @@ func (t *Tx) Attributes(ctx context.Context, tenant, kind string, active bool, o
 	if active {
 		w.add("deactivated_at IS NULL")
 	}
-	return page(ctx, t.q, `SELECT `+attrCols+` FROM attributes`, w, o, scanAttr, func(x usher.Attribute) string { return x.ID })
+	return page(ctx, t, `SELECT `+attrCols+` FROM attributes`, w, o, scanAttr, func(x usher.Attribute) string { return x.ID })
 }
 
 // UpdateAttribute writes name, description and deactivation of a.
 func (t *Tx) UpdateAttribute(ctx context.Context, tenant, kind string, a *usher.Attribute) error {
 	a.UpdatedAt = t.now
-	res, err := t.q.ExecContext(ctx, `UPDATE attributes SET name = $4, description = $5, updated_at = $6, deactivated_at = $7
+	res, err := t.ExecContext(ctx, `UPDATE attributes SET name = $4, description = $5, updated_at = $6, deactivated_at = $7
 		WHERE tenant_id = $1 AND kind = $2 AND id = $3`, tenant, kind, a.ID, a.Name, a.Description, t.now, nullTime(a.DeactivatedAt))
 	if err != nil {
 		return fmt.Errorf("update %s: %w", kind, err)
@@ -137,7 +137,7 @@ func (t *Tx) InsertPlan(ctx context.Context, tenant string, p *usher.Plan) error
 		p.ID = NewID()
 	}
 	p.TenantID, p.CreatedAt, p.UpdatedAt, p.SeatsUsed = tenant, t.now, t.now, 0
-	res, err := t.q.ExecContext(ctx, `INSERT INTO plans (id, tenant_id, key, name, seats, created_at, updated_at)
+	res, err := t.ExecContext(ctx, `INSERT INTO plans (id, tenant_id, key, name, seats, created_at, updated_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING`, p.ID, tenant, p.Key, p.Name, p.Seats, t.now, t.now)
 	if err != nil {
 		return fmt.Errorf("insert plan: %w", err)
@@ -154,7 +154,7 @@ func (t *Tx) addSeats(ctx context.Context, tenant, plan string, count int) error
 		return nil
 	}
 	// A recursive series works on both databases.
-	_, err := t.q.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < CAST($3 AS INTEGER))
+	_, err := t.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < CAST($3 AS INTEGER))
 		INSERT INTO plan_seats (tenant_id, plan_id, seat_no)
 		SELECT $1, $2, i + (SELECT coalesce(max(seat_no), 0) FROM plan_seats WHERE plan_id = $2) FROM n`, tenant, plan, count)
 	if err != nil {
@@ -165,7 +165,7 @@ func (t *Tx) addSeats(ctx context.Context, tenant, plan string, count int) error
 
 // Plan returns plan id of tenant with its seats used.
 func (t *Tx) Plan(ctx context.Context, tenant, id string) (usher.Plan, error) {
-	p, err := scanPlan(t.q.QueryRowContext(ctx, planSelect+` WHERE p.tenant_id = $1 AND p.id = $2`, tenant, id))
+	p, err := scanPlan(t.QueryRowContext(ctx, planSelect+` WHERE p.tenant_id = $1 AND p.id = $2`, tenant, id))
 	if notFound(err) {
 		return p, usher.NotFound("plan_id", "plan")
 	}
@@ -183,14 +183,14 @@ func (t *Tx) Plans(ctx context.Context, tenant string, active bool, o ListOption
 		w.add("p.id > ?", o.After)
 		o.After = ""
 	}
-	return page(ctx, t.q, planSelect, w, o, scanPlan, func(x usher.Plan) string { return x.ID })
+	return page(ctx, t, planSelect, w, o, scanPlan, func(x usher.Plan) string { return x.ID })
 }
 
 // UpdatePlan writes name, seats and deactivation. Seats below the number
 // held is a conflict on "seats".
 func (t *Tx) UpdatePlan(ctx context.Context, tenant string, p *usher.Plan) error {
 	var cur int
-	err := t.q.QueryRowContext(ctx, `SELECT seats FROM plans WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, p.ID).Scan(&cur)
+	err := t.QueryRowContext(ctx, `SELECT seats FROM plans WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, p.ID).Scan(&cur)
 	if notFound(err) {
 		return usher.NotFound("plan_id", "plan")
 	}
@@ -203,7 +203,7 @@ func (t *Tx) UpdatePlan(ctx context.Context, tenant string, p *usher.Plan) error
 		}
 	} else if p.Seats < cur {
 		// Drop the highest free seats; if too few are free, refuse.
-		res, err := t.q.ExecContext(ctx, `DELETE FROM plan_seats WHERE plan_id = $1 AND seat_no IN (SELECT seat_no FROM plan_seats
+		res, err := t.ExecContext(ctx, `DELETE FROM plan_seats WHERE plan_id = $1 AND seat_no IN (SELECT seat_no FROM plan_seats
 			WHERE plan_id = $1 AND account_id IS NULL ORDER BY seat_no DESC LIMIT $2)`, p.ID, cur-p.Seats)
 		if err != nil {
 			return fmt.Errorf("remove seats: %w", err)
@@ -213,7 +213,7 @@ func (t *Tx) UpdatePlan(ctx context.Context, tenant string, p *usher.Plan) error
 		}
 	}
 	p.UpdatedAt = t.now
-	_, err = t.q.ExecContext(ctx, `UPDATE plans SET name = $3, seats = $4, updated_at = $5, deactivated_at = $6 WHERE tenant_id = $1 AND id = $2`,
+	_, err = t.ExecContext(ctx, `UPDATE plans SET name = $3, seats = $4, updated_at = $5, deactivated_at = $6 WHERE tenant_id = $1 AND id = $2`,
 		tenant, p.ID, p.Name, p.Seats, t.now, nullTime(p.DeactivatedAt))
 	if err != nil {
 		return fmt.Errorf("update plan: %w", err)

@@ -65,7 +65,7 @@ func (t *Tx) InsertConnection(ctx context.Context, tenant string, c *usher.Conne
 	if err != nil {
 		return err
 	}
-	if _, err := t.q.ExecContext(ctx, `INSERT INTO connections (`+connCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,NULL)`,
+	if _, err := t.ExecContext(ctx, `INSERT INTO connections (`+connCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,NULL)`,
 		c.ID, tenant, c.Name, c.Protocol, c.Enforced, cfg, t.now, t.now); err != nil {
 		return fmt.Errorf("insert connection: %w", err)
 	}
@@ -73,11 +73,11 @@ func (t *Tx) InsertConnection(ctx context.Context, tenant string, c *usher.Conne
 }
 
 func (t *Tx) claimDomains(ctx context.Context, tenant, conn string, domains []string) error {
-	if _, err := t.q.ExecContext(ctx, `DELETE FROM connection_domains WHERE tenant_id = $1 AND connection_id = $2`, tenant, conn); err != nil {
+	if _, err := t.ExecContext(ctx, `DELETE FROM connection_domains WHERE tenant_id = $1 AND connection_id = $2`, tenant, conn); err != nil {
 		return fmt.Errorf("clear domains: %w", err)
 	}
 	for i, d := range domains {
-		res, err := t.q.ExecContext(ctx, `INSERT INTO connection_domains (tenant_id, domain, connection_id) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING`, tenant, d, conn)
+		res, err := t.ExecContext(ctx, `INSERT INTO connection_domains (tenant_id, domain, connection_id) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING`, tenant, d, conn)
 		if err != nil {
 			return fmt.Errorf("claim domain: %w", err)
 		}
@@ -90,7 +90,7 @@ func (t *Tx) claimDomains(ctx context.Context, tenant, conn string, domains []st
 
 // Connection returns connection id of tenant.
 func (t *Tx) Connection(ctx context.Context, tenant, id string) (usher.Connection, error) {
-	c, err := scanConn(t.q.QueryRowContext(ctx, `SELECT `+connCols+` FROM connections WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
+	c, err := scanConn(t.QueryRowContext(ctx, `SELECT `+connCols+` FROM connections WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
 	if notFound(err) {
 		return c, usher.NotFound("connection_id", "connection")
 	}
@@ -99,7 +99,7 @@ func (t *Tx) Connection(ctx context.Context, tenant, id string) (usher.Connectio
 
 // ConnectionForDomain returns the active connection that owns the email domain.
 func (t *Tx) ConnectionForDomain(ctx context.Context, tenant, domain string) (usher.Connection, error) {
-	c, err := scanConn(t.q.QueryRowContext(ctx, `SELECT `+prefixed("c.", connCols)+` FROM connection_domains d JOIN connections c ON c.id = d.connection_id
+	c, err := scanConn(t.QueryRowContext(ctx, `SELECT `+prefixed("c.", connCols)+` FROM connection_domains d JOIN connections c ON c.id = d.connection_id
 		WHERE d.tenant_id = $1 AND d.domain = $2 AND c.deactivated_at IS NULL`, tenant, domain))
 	if notFound(err) {
 		return c, usher.NotFound("email", "connection for the domain")
@@ -114,7 +114,7 @@ func (t *Tx) Connections(ctx context.Context, tenant string, active bool, o List
 	if active {
 		w.add("deactivated_at IS NULL")
 	}
-	return page(ctx, t.q, `SELECT `+connCols+` FROM connections`, w, o, scanConn, func(x usher.Connection) string { return x.ID })
+	return page(ctx, t, `SELECT `+connCols+` FROM connections`, w, o, scanConn, func(x usher.Connection) string { return x.ID })
 }
 
 // UpdateConnection writes c and its domains.
@@ -124,7 +124,7 @@ func (t *Tx) UpdateConnection(ctx context.Context, tenant string, c *usher.Conne
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, `UPDATE connections SET name = $3, enforced = $4, config = $5, updated_at = $6, deactivated_at = $7
+	res, err := t.ExecContext(ctx, `UPDATE connections SET name = $3, enforced = $4, config = $5, updated_at = $6, deactivated_at = $7
 		WHERE tenant_id = $1 AND id = $2`, tenant, c.ID, c.Name, c.Enforced, cfg, t.now, nullTime(c.DeactivatedAt))
 	if err != nil {
 		return fmt.Errorf("update connection: %w", err)

@@ -32,7 +32,7 @@ func (t *Tx) QueueMessage(ctx context.Context, tenant string, m *usher.Message) 
 		m.DedupeKey = m.ID
 	}
 	m.TenantID, m.State, m.CreatedAt, m.NextAttempt = tenant, usher.MessageQueued, t.now, t.now
-	res, err := t.q.ExecContext(ctx, `INSERT INTO messages (id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, state, dedupe_key, created_at, next_attempt_at)
+	res, err := t.ExecContext(ctx, `INSERT INTO messages (id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, state, dedupe_key, created_at, next_attempt_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT DO NOTHING`,
 		m.ID, tenant, m.Kind, m.Channel, m.To, m.AccountID, m.Language, m.Subject, m.Body, m.State, m.DedupeKey, t.now, t.now)
 	if err != nil {
@@ -66,12 +66,12 @@ func (t *Tx) Messages(ctx context.Context, tenant string, f MessageFilter, o Lis
 	if f.Channel != "" {
 		w.add("channel = ?", f.Channel)
 	}
-	return page(ctx, t.q, `SELECT `+msgCols+` FROM messages`, w, o, scanMsg, func(x usher.Message) string { return x.ID })
+	return page(ctx, t, `SELECT `+msgCols+` FROM messages`, w, o, scanMsg, func(x usher.Message) string { return x.ID })
 }
 
 // Message returns message id of tenant.
 func (t *Tx) Message(ctx context.Context, tenant, id string) (usher.Message, error) {
-	m, err := scanMsg(t.q.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages WHERE tenant_id = $1 AND id = $2`, tenant, id))
+	m, err := scanMsg(t.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages WHERE tenant_id = $1 AND id = $2`, tenant, id))
 	if notFound(err) {
 		return m, usher.NotFound("message_id", "message")
 	}
@@ -88,7 +88,7 @@ func (t *Tx) ClaimMessages(ctx context.Context, n int, lease time.Duration) ([]u
 	if t.dialect == Postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := t.q.QueryContext(ctx, `UPDATE messages SET lease_until = $1, attempts = attempts + 1 WHERE id IN (
+	rows, err := t.QueryContext(ctx, `UPDATE messages SET lease_until = $1, attempts = attempts + 1 WHERE id IN (
 		SELECT id FROM messages WHERE state = 'queued' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
 		ORDER BY next_attempt_at LIMIT $3`+skip+`) RETURNING `+msgCols, t.now.Add(lease), t.now, n)
 	if err != nil {
@@ -108,7 +108,7 @@ func (t *Tx) ClaimMessages(ctx context.Context, n int, lease time.Duration) ([]u
 
 // MarkSent records delivery of a claimed message.
 func (t *Tx) MarkSent(ctx context.Context, id string) error {
-	_, err := t.q.ExecContext(ctx, `UPDATE messages SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = '' WHERE id = $1`, id, t.now)
+	_, err := t.ExecContext(ctx, `UPDATE messages SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = '' WHERE id = $1`, id, t.now)
 	return err
 }
 
@@ -117,9 +117,9 @@ func (t *Tx) MarkSent(ctx context.Context, id string) error {
 func (t *Tx) MarkFailed(ctx context.Context, id, lastError string, retryAt *time.Time) error {
 	var err error
 	if retryAt == nil {
-		_, err = t.q.ExecContext(ctx, `UPDATE messages SET state = 'abandoned', last_error = $2, lease_until = NULL WHERE id = $1`, id, lastError)
+		_, err = t.ExecContext(ctx, `UPDATE messages SET state = 'abandoned', last_error = $2, lease_until = NULL WHERE id = $1`, id, lastError)
 	} else {
-		_, err = t.q.ExecContext(ctx, `UPDATE messages SET last_error = $2, lease_until = NULL, next_attempt_at = $3 WHERE id = $1`, id, lastError, retryAt.UTC())
+		_, err = t.ExecContext(ctx, `UPDATE messages SET last_error = $2, lease_until = NULL, next_attempt_at = $3 WHERE id = $1`, id, lastError, retryAt.UTC())
 	}
 	return err
 }

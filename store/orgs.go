@@ -25,7 +25,7 @@ func (t *Tx) InsertOrganization(ctx context.Context, tenant string, o *usher.Org
 		o.ID = NewID()
 	}
 	o.TenantID, o.CreatedAt, o.UpdatedAt = tenant, t.now, t.now
-	res, err := t.q.ExecContext(ctx, `INSERT INTO organizations (`+orgCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,NULL) ON CONFLICT DO NOTHING`,
+	res, err := t.ExecContext(ctx, `INSERT INTO organizations (`+orgCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,NULL) ON CONFLICT DO NOTHING`,
 		o.ID, tenant, o.Name, o.Kind, o.ParentID, t.now, t.now)
 	if err != nil {
 		return fmt.Errorf("insert organization: %w", err)
@@ -38,7 +38,7 @@ func (t *Tx) InsertOrganization(ctx context.Context, tenant string, o *usher.Org
 
 // Organization returns the organization id of tenant.
 func (t *Tx) Organization(ctx context.Context, tenant, id string) (usher.Organization, error) {
-	o, err := scanOrg(t.q.QueryRowContext(ctx, `SELECT `+orgCols+` FROM organizations WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
+	o, err := scanOrg(t.QueryRowContext(ctx, `SELECT `+orgCols+` FROM organizations WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
 	if notFound(err) {
 		return o, usher.NotFound("organization_id", "organization")
 	}
@@ -47,7 +47,7 @@ func (t *Tx) Organization(ctx context.Context, tenant, id string) (usher.Organiz
 
 // InternalOrganization returns the tenant's own organization.
 func (t *Tx) InternalOrganization(ctx context.Context, tenant string) (usher.Organization, error) {
-	o, err := scanOrg(t.q.QueryRowContext(ctx, `SELECT `+orgCols+` FROM organizations WHERE tenant_id = $1 AND kind = 'internal' AND parent_id = ''`, tenant))
+	o, err := scanOrg(t.QueryRowContext(ctx, `SELECT `+orgCols+` FROM organizations WHERE tenant_id = $1 AND kind = 'internal' AND parent_id = ''`, tenant))
 	if notFound(err) {
 		return o, usher.NotFound("organization_id", "internal organization")
 	}
@@ -82,13 +82,13 @@ func (t *Tx) Organizations(ctx context.Context, tenant string, f OrganizationFil
 	if f.Active {
 		w.add("deactivated_at IS NULL")
 	}
-	return page(ctx, t.q, `SELECT `+orgCols+` FROM organizations`, w, o, scanOrg, func(x usher.Organization) string { return x.ID })
+	return page(ctx, t, `SELECT `+orgCols+` FROM organizations`, w, o, scanOrg, func(x usher.Organization) string { return x.ID })
 }
 
 // UpdateOrganization writes name and deactivation of o.
 func (t *Tx) UpdateOrganization(ctx context.Context, tenant string, o *usher.Organization) error {
 	o.UpdatedAt = t.now
-	res, err := t.q.ExecContext(ctx, `UPDATE organizations SET name = $3, updated_at = $4, deactivated_at = $5 WHERE tenant_id = $1 AND id = $2`,
+	res, err := t.ExecContext(ctx, `UPDATE organizations SET name = $3, updated_at = $4, deactivated_at = $5 WHERE tenant_id = $1 AND id = $2`,
 		tenant, o.ID, o.Name, t.now, nullTime(o.DeactivatedAt))
 	if err != nil {
 		return fmt.Errorf("update organization: %w", err)

@@ -27,7 +27,7 @@ func (t *Tx) InsertPerson(ctx context.Context, tenant string, p *usher.Person) e
 		p.ID = NewID()
 	}
 	p.TenantID, p.CreatedAt, p.UpdatedAt = tenant, t.now, t.now
-	res, err := t.q.ExecContext(ctx, `INSERT INTO persons (`+personCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,NULL) ON CONFLICT DO NOTHING`,
+	res, err := t.ExecContext(ctx, `INSERT INTO persons (`+personCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,NULL) ON CONFLICT DO NOTHING`,
 		p.ID, tenant, p.OrganizationID, p.FirstName, p.LastName, p.Email, p.Phone, p.DepartmentID, p.JobProfileID, p.Language, p.ExternalID, t.now, t.now)
 	if err != nil {
 		return fmt.Errorf("insert person: %w", err)
@@ -40,7 +40,7 @@ func (t *Tx) InsertPerson(ctx context.Context, tenant string, p *usher.Person) e
 
 // Person returns person id of tenant.
 func (t *Tx) Person(ctx context.Context, tenant, id string) (usher.Person, error) {
-	p, err := scanPerson(t.q.QueryRowContext(ctx, `SELECT `+personCols+` FROM persons WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
+	p, err := scanPerson(t.QueryRowContext(ctx, `SELECT `+personCols+` FROM persons WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
 	if notFound(err) {
 		return p, usher.NotFound("person_id", "person")
 	}
@@ -84,13 +84,13 @@ func (t *Tx) Persons(ctx context.Context, tenant string, f PersonFilter, o ListO
 	if f.Active {
 		w.add("deactivated_at IS NULL")
 	}
-	return page(ctx, t.q, `SELECT `+personCols+` FROM persons`, w, o, scanPerson, func(x usher.Person) string { return x.ID })
+	return page(ctx, t, `SELECT `+personCols+` FROM persons`, w, o, scanPerson, func(x usher.Person) string { return x.ID })
 }
 
 // UpdatePerson writes every field of p but its organization.
 func (t *Tx) UpdatePerson(ctx context.Context, tenant string, p *usher.Person) error {
 	p.UpdatedAt = t.now
-	res, err := t.q.ExecContext(ctx, `UPDATE persons SET first_name = $3, last_name = $4, email = $5, phone = $6, department_id = $7,
+	res, err := t.ExecContext(ctx, `UPDATE persons SET first_name = $3, last_name = $4, email = $5, phone = $6, department_id = $7,
 		job_profile_id = $8, language = $9, external_id = $10, updated_at = $11, deactivated_at = $12 WHERE tenant_id = $1 AND id = $2`,
 		tenant, p.ID, p.FirstName, p.LastName, p.Email, p.Phone, p.DepartmentID, p.JobProfileID, p.Language, p.ExternalID, t.now, nullTime(p.DeactivatedAt))
 	if isUnique(err) {

@@ -13,11 +13,11 @@ import (
 // empty roles removes the relationship. "Primary" held by someone else at
 // the site is a conflict on "roles".
 func (t *Tx) SetRelationship(ctx context.Context, tenant, site, person string, roles []string) error {
-	if _, err := t.q.ExecContext(ctx, `DELETE FROM relationships WHERE tenant_id = $1 AND site_id = $2 AND person_id = $3`, tenant, site, person); err != nil {
+	if _, err := t.ExecContext(ctx, `DELETE FROM relationships WHERE tenant_id = $1 AND site_id = $2 AND person_id = $3`, tenant, site, person); err != nil {
 		return fmt.Errorf("clear relationship: %w", err)
 	}
 	for _, role := range roles {
-		res, err := t.q.ExecContext(ctx, `INSERT INTO relationships (tenant_id, site_id, person_id, role, created_at) VALUES ($1,$2,$3,$4,$5)
+		res, err := t.ExecContext(ctx, `INSERT INTO relationships (tenant_id, site_id, person_id, role, created_at) VALUES ($1,$2,$3,$4,$5)
 			ON CONFLICT DO NOTHING`, tenant, site, person, role, t.now)
 		if err != nil {
 			return fmt.Errorf("add contact role: %w", err)
@@ -35,7 +35,7 @@ func (t *Tx) SetRelationship(ctx context.Context, tenant, site, person string, r
 // HasRelationships reports whether person is related to any site.
 func (t *Tx) HasRelationships(ctx context.Context, tenant, person string) (bool, error) {
 	var n int
-	err := t.q.QueryRowContext(ctx, `SELECT count(*) FROM relationships WHERE tenant_id = $1 AND person_id = $2`, tenant, person).Scan(&n)
+	err := t.QueryRowContext(ctx, `SELECT count(*) FROM relationships WHERE tenant_id = $1 AND person_id = $2`, tenant, person).Scan(&n)
 	return n > 0, err
 }
 
@@ -55,7 +55,7 @@ func (t *Tx) Relationships(ctx context.Context, tenant string, f RelationshipFil
 	if f.PersonID != "" {
 		w.add("person_id = ?", f.PersonID)
 	}
-	rows, err := t.q.QueryContext(ctx, `SELECT site_id, person_id, role, created_at FROM relationships`+w.sql()+` ORDER BY site_id, person_id, role LIMIT 10000`, w.args...)
+	rows, err := t.QueryContext(ctx, `SELECT site_id, person_id, role, created_at FROM relationships`+w.sql()+` ORDER BY site_id, person_id, role LIMIT 10000`, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list relationships: %w", err)
 	}

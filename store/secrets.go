@@ -26,7 +26,7 @@ func (t *Tx) InsertActivation(ctx context.Context, tenant string, a *Activation)
 		a.ID = NewID()
 	}
 	a.CreatedAt = t.now
-	_, err := t.q.ExecContext(ctx, `INSERT INTO activations (id, tenant_id, account_id, secret_hash, kind, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+	_, err := t.ExecContext(ctx, `INSERT INTO activations (id, tenant_id, account_id, secret_hash, kind, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
 		a.ID, tenant, a.AccountID, a.SecretHash, a.Kind, t.now, a.ExpiresAt.UTC())
 	if err != nil {
 		return fmt.Errorf("insert activation: %w", err)
@@ -36,13 +36,13 @@ func (t *Tx) InsertActivation(ctx context.Context, tenant string, a *Activation)
 
 // RevokeActivations makes every unused secret of account unusable.
 func (t *Tx) RevokeActivations(ctx context.Context, tenant, account string) error {
-	_, err := t.q.ExecContext(ctx, `UPDATE activations SET used_at = $3 WHERE tenant_id = $1 AND account_id = $2 AND used_at IS NULL`, tenant, account, t.now)
+	_, err := t.ExecContext(ctx, `UPDATE activations SET used_at = $3 WHERE tenant_id = $1 AND account_id = $2 AND used_at IS NULL`, tenant, account, t.now)
 	return err
 }
 
 // Activations lists account's activation secrets, newest last.
 func (t *Tx) Activations(ctx context.Context, tenant, account string) ([]Activation, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT id, account_id, secret_hash, kind, created_at, expires_at, used_at FROM activations
+	rows, err := t.QueryContext(ctx, `SELECT id, account_id, secret_hash, kind, created_at, expires_at, used_at FROM activations
 		WHERE tenant_id = $1 AND account_id = $2 ORDER BY id`, tenant, account)
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (t *Tx) InsertToken(ctx context.Context, tenant string, tok *usher.APIToken
 		tok.ID = NewID()
 	}
 	tok.TenantID, tok.CreatedAt = tenant, t.now
-	_, err := t.q.ExecContext(ctx, `INSERT INTO api_tokens (id, tenant_id, name, role, secret_hash, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+	_, err := t.ExecContext(ctx, `INSERT INTO api_tokens (id, tenant_id, name, role, secret_hash, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
 		tok.ID, tenant, tok.Name, tok.Role, secretHash, t.now, nullTime(tok.ExpiresAt))
 	if isUnique(err) {
 		return usher.Conflict("token", "token already exists")
@@ -81,7 +81,7 @@ func (t *Tx) InsertToken(ctx context.Context, tenant string, tok *usher.APIToken
 // EnsureToken stores a token with a fixed id unless it exists with the same
 // hash; a changed secret replaces the old hash.
 func (t *Tx) EnsureToken(ctx context.Context, tok *usher.APIToken, secretHash string) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO api_tokens (id, tenant_id, name, role, secret_hash, created_at) VALUES ($1,$2,$3,$4,$5,$6)
+	_, err := t.ExecContext(ctx, `INSERT INTO api_tokens (id, tenant_id, name, role, secret_hash, created_at) VALUES ($1,$2,$3,$4,$5,$6)
 		ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, revoked_at = NULL`, tok.ID, tok.TenantID, tok.Name, tok.Role, secretHash, t.now)
 	if err != nil {
 		return fmt.Errorf("ensure token: %w", err)
@@ -102,7 +102,7 @@ func scanToken(r scanner) (usher.APIToken, error) {
 
 // TokenByHash returns the token whose secret hashes to hash, whatever its tenant.
 func (t *Tx) TokenByHash(ctx context.Context, hash string) (usher.APIToken, error) {
-	tok, err := scanToken(t.q.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE secret_hash = $1`, hash))
+	tok, err := scanToken(t.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE secret_hash = $1`, hash))
 	if notFound(err) {
 		return tok, usher.ErrUnauthorized
 	}
@@ -113,12 +113,12 @@ func (t *Tx) TokenByHash(ctx context.Context, hash string) (usher.APIToken, erro
 func (t *Tx) Tokens(ctx context.Context, tenant string, o ListOptions) ([]usher.APIToken, string, error) {
 	w := &where{}
 	w.add("tenant_id = ?", tenant)
-	return page(ctx, t.q, `SELECT `+tokenCols+` FROM api_tokens`, w, o, scanToken, func(x usher.APIToken) string { return x.ID })
+	return page(ctx, t, `SELECT `+tokenCols+` FROM api_tokens`, w, o, scanToken, func(x usher.APIToken) string { return x.ID })
 }
 
 // RevokeToken revokes token id of tenant.
 func (t *Tx) RevokeToken(ctx context.Context, tenant, id string) error {
-	res, err := t.q.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`, tenant, id, t.now)
+	res, err := t.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL`, tenant, id, t.now)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (t *Tx) RevokeToken(ctx context.Context, tenant, id string) error {
 // IdentityByEmail returns the identity that signs in with email.
 func (t *Tx) IdentityByEmail(ctx context.Context, email string) (usher.Identity, error) {
 	var id usher.Identity
-	err := t.q.QueryRowContext(ctx, `SELECT id, email, created_at FROM identities WHERE email = $1`, email).Scan(&id.ID, &id.Email, &id.CreatedAt)
+	err := t.QueryRowContext(ctx, `SELECT id, email, created_at FROM identities WHERE email = $1`, email).Scan(&id.ID, &id.Email, &id.CreatedAt)
 	if notFound(err) {
 		return id, usher.NotFound("email", "identity")
 	}
@@ -144,7 +144,7 @@ func (t *Tx) InsertIdentity(ctx context.Context, id *usher.Identity, passwordHas
 		id.ID = NewID()
 	}
 	id.CreatedAt = t.now
-	res, err := t.q.ExecContext(ctx, `INSERT INTO identities (id, email, password_hash, created_at, updated_at) VALUES ($1,$2,$3,$4,$4) ON CONFLICT DO NOTHING`,
+	res, err := t.ExecContext(ctx, `INSERT INTO identities (id, email, password_hash, created_at, updated_at) VALUES ($1,$2,$3,$4,$4) ON CONFLICT DO NOTHING`,
 		id.ID, id.Email, passwordHash, t.now)
 	if err != nil {
 		return fmt.Errorf("insert identity: %w", err)

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,6 +46,15 @@ type Store struct {
 	w       *sql.DB
 	r       *sql.DB
 	now     func() time.Time
+	// Prepared statements by query text, for SQLite, where preparing costs
+	// as much as running; pgx caches its own per connection.
+	wStmts, rStmts sync.Map
+	// queue feeds SQLite's single writer goroutine, which runs concurrent
+	// writes together in one transaction (group commit). The writer pool
+	// has a second connection only so statements can be prepared while a
+	// transaction holds the first.
+	queue   chan writeReq
+	stopped chan struct{}
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a path to a
@@ -75,13 +85,13 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		}
 		// WAL lets readers run beside the writer; synchronous=NORMAL is durable
 		// across process crashes in WAL mode; busy_timeout covers other processes.
-		common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+		common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_time_format=sqlite"
 		w, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_pragma=journal_mode(WAL)&_txlock=immediate&"+common)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
-		w.SetMaxOpenConns(1)
-		w.SetMaxIdleConns(1)
+		w.SetMaxOpenConns(2)
+		w.SetMaxIdleConns(2)
 		w.SetConnMaxLifetime(0)
 		w.SetConnMaxIdleTime(0)
 		// Create the file and switch it to WAL before readers open it.
@@ -104,6 +114,11 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		s.Close()
 		return nil, err
 	}
+	if s.dialect == SQLite {
+		s.queue = make(chan writeReq, 256)
+		s.stopped = make(chan struct{})
+		go s.writer()
+	}
 	return s, nil
 }
 
@@ -112,6 +127,13 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close releases the pools.
 func (s *Store) Close() error {
+	if s.queue != nil {
+		close(s.queue)
+		<-s.stopped
+	}
+	for _, m := range []*sync.Map{&s.wStmts, &s.rStmts} {
+		m.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	}
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -215,8 +237,67 @@ type querier interface {
 // transaction with one fixed "now"; from Read it runs on the read pool.
 type Tx struct {
 	q       querier
+	tx      *sql.Tx // nil on the read pool
+	s       *Store
 	dialect Dialect
 	now     time.Time
+}
+
+// stmt returns the cached prepared statement for query, or nil where
+// statements are not cached.
+func (t *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if t.dialect != SQLite {
+		return nil
+	}
+	cache, db := &t.s.rStmts, t.s.r
+	if t.tx != nil {
+		cache, db = &t.s.wStmts, t.s.w
+	}
+	if v, ok := cache.Load(query); ok {
+		return v.(*sql.Stmt)
+	}
+	ps, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // let the plain call report the error
+	}
+	if v, loaded := cache.LoadOrStore(query, ps); loaded {
+		ps.Close()
+		return v.(*sql.Stmt)
+	}
+	return ps
+}
+
+// ExecContext runs a statement, prepared once per query text on SQLite.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if ps := t.stmt(ctx, query); ps != nil {
+		if t.tx != nil {
+			return t.tx.StmtContext(ctx, ps).ExecContext(ctx, args...)
+		}
+		return ps.ExecContext(ctx, args...)
+	}
+	return t.q.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query, prepared once per query text on SQLite.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if ps := t.stmt(ctx, query); ps != nil {
+		if t.tx != nil {
+			return t.tx.StmtContext(ctx, ps).QueryContext(ctx, args...)
+		}
+		return ps.QueryContext(ctx, args...)
+	}
+	return t.q.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a one-row query, prepared once per query text on SQLite.
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if ps := t.stmt(ctx, query); ps != nil {
+		if t.tx != nil {
+			return t.tx.StmtContext(ctx, ps).QueryRowContext(ctx, args...)
+		}
+		return ps.QueryRowContext(ctx, args...)
+	}
+	return t.q.QueryRowContext(ctx, query, args...)
 }
 
 // Now is the time this unit of work stamps on what it writes.
@@ -224,12 +305,15 @@ func (t *Tx) Now() time.Time { return t.now }
 
 // Read returns a Tx on the read pool, for queries outside a transaction.
 func (s *Store) Read() *Tx {
-	return &Tx{q: s.r, dialect: s.dialect, now: s.stamp()}
+	return &Tx{q: s.r, s: s, dialect: s.dialect, now: s.stamp()}
 }
 
 // Write runs fn in one transaction and commits if it returns nil. On
 // PostgreSQL a serialization failure or deadlock is retried.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	if s.queue != nil {
+		return s.groupWrite(ctx, fn)
+	}
 	for attempt := 0; ; attempt++ {
 		err := s.tx(ctx, fn)
 		if err == nil || attempt >= 4 || !retryable(err) {
@@ -257,7 +341,7 @@ func (s *Store) tx(ctx context.Context, fn func(*Tx) error) (err error) {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{q: sqlTx, dialect: s.dialect, now: s.stamp()}); err != nil {
+	if err = fn(&Tx{q: sqlTx, tx: sqlTx, s: s, dialect: s.dialect, now: s.stamp()}); err != nil {
 		return err
 	}
 	if err = sqlTx.Commit(); err != nil {

@@ -36,7 +36,7 @@ func (t *Tx) InsertTenant(ctx context.Context, tn *usher.Tenant) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1,$2,$3,$4,$5,$6,NULL) ON CONFLICT DO NOTHING`,
+	res, err := t.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1,$2,$3,$4,$5,$6,NULL) ON CONFLICT DO NOTHING`,
 		tn.ID, tn.Slug, tn.Name, string(settings), t.now, t.now)
 	if err != nil {
 		return fmt.Errorf("insert tenant: %w", err)
@@ -49,7 +49,7 @@ func (t *Tx) InsertTenant(ctx context.Context, tn *usher.Tenant) error {
 
 // Tenant returns the tenant with id.
 func (t *Tx) Tenant(ctx context.Context, id string) (usher.Tenant, error) {
-	tn, err := scanTenant(t.q.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`+t.forUpdate(), id))
+	tn, err := scanTenant(t.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`+t.forUpdate(), id))
 	if notFound(err) {
 		return tn, usher.NotFound("tenant", "tenant")
 	}
@@ -58,7 +58,7 @@ func (t *Tx) Tenant(ctx context.Context, id string) (usher.Tenant, error) {
 
 // TenantBySlug returns the tenant reached at slug.
 func (t *Tx) TenantBySlug(ctx context.Context, slug string) (usher.Tenant, error) {
-	tn, err := scanTenant(t.q.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE slug = $1`, slug))
+	tn, err := scanTenant(t.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE slug = $1`, slug))
 	if notFound(err) {
 		return tn, usher.NotFound("tenant", "tenant")
 	}
@@ -67,7 +67,7 @@ func (t *Tx) TenantBySlug(ctx context.Context, slug string) (usher.Tenant, error
 
 // Tenants lists tenants by id.
 func (t *Tx) Tenants(ctx context.Context, o ListOptions) ([]usher.Tenant, string, error) {
-	return page(ctx, t.q, `SELECT `+tenantCols+` FROM tenants`, &where{}, o, scanTenant, func(x usher.Tenant) string { return x.ID })
+	return page(ctx, t, `SELECT `+tenantCols+` FROM tenants`, &where{}, o, scanTenant, func(x usher.Tenant) string { return x.ID })
 }
 
 // UpdateTenant writes name, settings and deactivation of tn.
@@ -77,7 +77,7 @@ func (t *Tx) UpdateTenant(ctx context.Context, tn *usher.Tenant) error {
 		return err
 	}
 	tn.UpdatedAt = t.now
-	res, err := t.q.ExecContext(ctx, `UPDATE tenants SET name = $2, settings = $3, updated_at = $4, deactivated_at = $5 WHERE id = $1`,
+	res, err := t.ExecContext(ctx, `UPDATE tenants SET name = $2, settings = $3, updated_at = $4, deactivated_at = $5 WHERE id = $1`,
 		tn.ID, tn.Name, string(settings), t.now, nullTime(tn.DeactivatedAt))
 	if err != nil {
 		return fmt.Errorf("update tenant: %w", err)

@@ -1,0 +1,62 @@
+package provision_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
+)
+
+type links struct{}
+
+func (links) Activation(t usher.Tenant, s string) string { return "http://localhost/t/" + t.Slug + "/activate#" + s }
+func (links) SignIn(t usher.Tenant) string               { return "http://localhost/t/" + t.Slug + "/" }
+
+// BenchmarkCreateAccount measures the provisioning path without HTTP: one
+// new person and account per operation, with seat, activation, audit event
+// and message, at 8 concurrent callers.
+func BenchmarkCreateAccount(b *testing.B) {
+	for _, db := range []struct {
+		name string
+		open func(testing.TB) *store.Store
+	}{
+		{"sqlite", func(t testing.TB) *store.Store { return storetest.OpenSQLite(t, nil) }},
+		{"postgres", func(t testing.TB) *store.Store { return storetest.OpenPostgres(t, nil) }},
+	} {
+		b.Run(db.name, func(b *testing.B) {
+			st := db.open(b)
+			ctx := context.Background()
+			svc := provision.New(st, nil, links{})
+			op := provision.Actor{Kind: "operator", ID: "bench", Role: usher.PrincipalOperator}
+			tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "bench", Name: "Bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			seats, name := b.N+10, "Load"
+			p, err := svc.CreatePlan(ctx, op, tn.ID, provision.PlanInput{Key: "load", Name: &name, Seats: &seats})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var n atomic.Int64
+			b.SetParallelism(4) // 8 callers on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					_, err := svc.CreateAccount(ctx, op, tn, provision.AccountInput{Route: provision.RouteNewUser, PlanID: p.ID,
+						Person: &provision.PersonInput{FirstName: "B", LastName: "M", Email: fmt.Sprintf("u%d@bench.example", i)}})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accounts/s")
+		})
+	}
+}

@@ -1,0 +1,72 @@
+// Package storetest opens fresh stores for tests and benchmarks: SQLite in
+// a temporary folder, PostgreSQL in a new schema of USHER_TEST_POSTGRES_URL.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/usherhq/usher/store"
+)
+
+// PostgresURL is the database the PostgreSQL tests use, or "".
+func PostgresURL() string { return os.Getenv("USHER_TEST_POSTGRES_URL") }
+
+// OpenSQLite opens a fresh SQLite store in the test's temporary folder.
+func OpenSQLite(t testing.TB, now func() time.Time) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "usher.db"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// OpenPostgres opens a fresh store in a new schema of the database at
+// USHER_TEST_POSTGRES_URL, dropped when the test ends. It skips the test
+// when the variable is unset.
+func OpenPostgres(t testing.TB, now func() time.Time) *store.Store {
+	t.Helper()
+	base := PostgresURL()
+	if base == "" {
+		t.Skip("USHER_TEST_POSTGRES_URL is not set: skipping PostgreSQL")
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("create schema in %s: %v", base, err)
+	}
+	t.Cleanup(func() {
+		if a, err := sql.Open("pgx", base); err == nil {
+			a.Exec("DROP SCHEMA " + schema + " CASCADE")
+			a.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	st, err := store.Open(context.Background(), u.String(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}

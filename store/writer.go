@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// SQLite has one writer at a time, and most of a small transaction's cost
+// is its commit: writing the changed pages to the WAL. So concurrent writes
+// are queued to one goroutine that runs whatever is waiting in a single
+// transaction, each write in its own savepoint: a write that fails is rolled
+// back alone, the others commit together, and no caller hears of success
+// before the commit. Under load this turns N commits into one; alone, a
+// write runs at once.
+
+const maxBatch = 64
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan writeResult
+}
+
+type writeResult struct {
+	err   error
+	panic any
+}
+
+func (s *Store) groupWrite(ctx context.Context, fn func(*Tx) error) error {
+	req := writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	select {
+	case s.queue <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Wait for the outcome even if ctx ends: the write may already be committed.
+	res := <-req.done
+	if res.panic != nil {
+		panic(res.panic)
+	}
+	return res.err
+}
+
+func (s *Store) writer() {
+	defer close(s.stopped)
+	for req := range s.queue {
+		batch := []writeReq{req}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+func (s *Store) runBatch(batch []writeReq) {
+	results := make([]writeResult, len(batch))
+	finish := func() {
+		for i, req := range batch {
+			req.done <- results[i]
+		}
+	}
+	defer finish()
+	ctx := context.Background()
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		for i := range results {
+			results[i].err = fmt.Errorf("begin: %w", err)
+		}
+		return
+	}
+	committed := 0
+	for i, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			results[i].err = err
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			results[i].err = fmt.Errorf("savepoint: %w", err)
+			continue
+		}
+		results[i] = s.runOne(req, sqlTx)
+		if results[i].err != nil || results[i].panic != nil {
+			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+				// The transaction is unusable: fail the whole batch.
+				sqlTx.Rollback()
+				for j := range results {
+					if results[j].err == nil && results[j].panic == nil {
+						results[j].err = fmt.Errorf("rollback to savepoint: %w", err)
+					}
+				}
+				return
+			}
+		} else {
+			committed++
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil {
+			results[i].err = fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	if committed == 0 {
+		sqlTx.Rollback()
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		for i := range results {
+			if results[i].err == nil && results[i].panic == nil {
+				results[i].err = fmt.Errorf("commit: %w", err)
+			}
+		}
+	}
+}
+
+func (s *Store) runOne(req writeReq, sqlTx *sql.Tx) (res writeResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = writeResult{panic: p}
+		}
+	}()
+	return writeResult{err: req.fn(&Tx{q: sqlTx, tx: sqlTx, s: s, dialect: s.dialect, now: s.stamp()})}
+}
