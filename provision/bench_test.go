@@ -14,8 +14,10 @@ import (
 
 type links struct{}
 
-func (links) Activation(t usher.Tenant, s string) string { return "http://localhost/t/" + t.Slug + "/activate#" + s }
-func (links) SignIn(t usher.Tenant) string               { return "http://localhost/t/" + t.Slug + "/" }
+func (links) Activation(t usher.Tenant, s string) string {
+	return "http://localhost/t/" + t.Slug + "/activate#" + s
+}
+func (links) SignIn(t usher.Tenant) string { return "http://localhost/t/" + t.Slug + "/" }
 
 // BenchmarkCreateAccount measures the provisioning path without HTTP: one
 // new person and account per operation, with seat, activation, audit event
