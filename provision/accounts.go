@@ -383,23 +383,14 @@ func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tena
 // tenant's only active connection. Several connections and no matching
 // domain is ambiguous: the caller must name one.
 func (s *Service) tenantConnection(ctx context.Context, r *store.Tx, tenant usher.Tenant, email string) (*usher.Connection, error) {
-	if email != "" {
-		c, err := r.ConnectionForDomain(ctx, tenant.ID, EmailDomain(email))
-		if err == nil {
-			return &c, nil
-		}
-		if !errors.Is(err, usher.ErrNotFound) {
-			return nil, err
-		}
-	}
-	conns, _, err := r.Connections(ctx, tenant.ID, true, store.ListOptions{Limit: 2})
+	conns, domainMatch, err := r.ConnectionCandidates(ctx, tenant.ID, EmailDomain(email))
 	if err != nil {
 		return nil, err
 	}
-	switch len(conns) {
-	case 0:
+	switch {
+	case len(conns) == 0:
 		return nil, nil
-	case 1:
+	case domainMatch || len(conns) == 1:
 		return &conns[0], nil
 	}
 	return nil, usher.Invalid("connection_id", "the tenant has several SSO connections and none owns this email's domain: choose one")

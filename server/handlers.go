@@ -59,6 +59,7 @@ func (s *Server) updateTenant(r *http.Request, c *call) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
+	defer s.tenants.forget(func(slug string, _ usher.Tenant) bool { return slug == c.tenant.Slug })
 	return s.svc.UpdateTenant(r.Context(), c.actor, c.tenant.ID, in)
 }
 
@@ -100,7 +101,9 @@ func (s *Server) createToken(tenant bool) func(*http.Request, *call) (any, error
 
 func (s *Server) revokeToken(tenant bool) func(*http.Request, *call) (any, error) {
 	return func(r *http.Request, c *call) (any, error) {
-		return nil, s.svc.RevokeToken(r.Context(), c.actor, tenantID(c, tenant), r.PathValue("id"))
+		id := r.PathValue("id")
+		defer s.tokens.forget(func(_ string, t usher.APIToken) bool { return t.ID == id })
+		return nil, s.svc.RevokeToken(r.Context(), c.actor, tenantID(c, tenant), id)
 	}
 }
 

@@ -39,14 +39,21 @@ type Server struct {
 	ops     []*op
 	metrics *metrics
 	now     func() time.Time
+	tokens  *ttlCache[usher.APIToken] // by hash of the secret
+	tenants *ttlCache[usher.Tenant]   // by slug
 }
+
+// cacheTTL bounds how long another replica's change to a token or tenant
+// takes to reach this one.
+const cacheTTL = 2 * time.Second
 
 // New returns the server; its routes are in routes.go.
 func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{log: log, cfg: cfg, st: st, svc: svc, mux: http.NewServeMux(), metrics: newMetrics(st), now: now}
+	s := &Server{log: log, cfg: cfg, st: st, svc: svc, mux: http.NewServeMux(), metrics: newMetrics(st), now: now,
+		tokens: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), tenants: newTTLCache[usher.Tenant](cacheTTL, 10_000, now)}
 	s.routes()
 	return s
 }
@@ -129,12 +136,21 @@ func (s *Server) authenticate(r *http.Request, o *op) (*call, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return nil, &usher.Error{Code: usher.CodeUnauthorized, Field: "Authorization", Message: "send an API token as 'Authorization: Bearer <token>'"}
 	}
-	tok, err := s.svc.Authenticate(r.Context(), strings.TrimSpace(secret))
-	if err != nil {
-		if errors.Is(err, usher.ErrUnauthorized) {
-			return nil, &usher.Error{Code: usher.CodeUnauthorized, Field: "Authorization", Message: "the token is unknown, revoked or expired"}
+	secret = strings.TrimSpace(secret)
+	key := provision.HashSecret(secret)
+	tok, ok := s.tokens.get(key)
+	if ok && tok.ExpiresAt != nil && !tok.ExpiresAt.After(s.now()) {
+		ok = false
+	}
+	if !ok {
+		var err error
+		if tok, err = s.svc.Authenticate(r.Context(), secret); err != nil {
+			if errors.Is(err, usher.ErrUnauthorized) {
+				return nil, &usher.Error{Code: usher.CodeUnauthorized, Field: "Authorization", Message: "the token is unknown, revoked or expired"}
+			}
+			return nil, err
 		}
-		return nil, err
+		s.tokens.put(key, tok)
 	}
 	c.token = tok
 	c.actor.ID, c.actor.Role = tok.ID, tok.Role
@@ -146,9 +162,14 @@ func (s *Server) authenticate(r *http.Request, o *op) (*call, error) {
 		return nil, usher.Forbidden("this needs an operator token")
 	}
 	if o.access == tenantScoped {
-		tn, err := s.st.Read().TenantBySlug(r.Context(), r.PathValue("tenant"))
-		if err != nil {
-			return nil, err
+		slug := r.PathValue("tenant")
+		tn, ok := s.tenants.get(slug)
+		if !ok {
+			var err error
+			if tn, err = s.st.Read().TenantBySlug(r.Context(), slug); err != nil {
+				return nil, err
+			}
+			s.tenants.put(slug, tn)
 		}
 		if tok.TenantID != "" && tok.TenantID != tn.ID {
 			return nil, usher.NotFound("tenant", "tenant")

@@ -138,3 +138,32 @@ func (t *Tx) UpdateConnection(ctx context.Context, tenant string, c *usher.Conne
 	}
 	return t.claimDomains(ctx, tenant, c.ID, domains)
 }
+
+// ConnectionCandidates returns, in one query, at most two active
+// connections of tenant: the one owning domain first if there is one. The
+// caller tells "the domain's", "the only one" and "ambiguous" apart.
+func (t *Tx) ConnectionCandidates(ctx context.Context, tenant, domain string) (conns []usher.Connection, domainMatch bool, err error) {
+	rows, err := t.QueryContext(ctx, `SELECT `+prefixed("c.", connCols)+`, d.domain IS NOT NULL FROM connections c
+		LEFT JOIN connection_domains d ON d.connection_id = c.id AND d.tenant_id = c.tenant_id AND d.domain = $2
+		WHERE c.tenant_id = $1 AND c.deactivated_at IS NULL ORDER BY d.domain IS NULL, c.id LIMIT 2`, tenant, domain)
+	if err != nil {
+		return nil, false, fmt.Errorf("find connections: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var match bool
+		c, err := scanConn(scanFunc(func(dest ...any) error { return rows.Scan(append(dest, &match)...) }))
+		if err != nil {
+			return nil, false, err
+		}
+		if len(conns) == 0 {
+			domainMatch = match
+		}
+		conns = append(conns, c)
+	}
+	return conns, domainMatch, rows.Err()
+}
+
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }

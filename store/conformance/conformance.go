@@ -691,6 +691,26 @@ func testSSORule(t *testing.T, e *env) {
 	// A second connection claiming the same domain is refused.
 	_, err = e.svc.SaveConnection(e.ctx, tenantAdm, tn.ID, "", provision.ConnectionInput{Connection: usher.Connection{Name: "Okta", Protocol: "oidc", Issuer: "https://okta.example", Domains: []string{"corp.example"}}})
 	wantCode(t, err, usher.CodeConflict, "domains[0]")
+	// With two connections, the email's domain decides; an email of neither domain must name one.
+	okta, err := e.svc.SaveConnection(e.ctx, tenantAdm, tn.ID, "", provision.ConnectionInput{Connection: usher.Connection{Name: "Okta", Protocol: "oidc", Issuer: "https://okta.example", Domains: []string{"subsidiary.example"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = e.newUser(tn, "Sub", "sub@subsidiary.example")
+	if err != nil || c.Account.ConnectionID != okta.ID {
+		t.Fatalf("domain of the second connection: %+v %v", c.Account, err)
+	}
+	c, err = e.newUser(tn, "Corp", "corp2@corp.example")
+	if err != nil || c.Account.ConnectionID != conn.ID {
+		t.Fatalf("domain of the first connection: %+v %v", c.Account, err)
+	}
+	_, err = e.newUser(tn, "Gmail", "someone@gmail.example")
+	wantCode(t, err, usher.CodeInvalid, "connection_id")
+	c, err = e.svc.CreateAccount(e.ctx, userAdm, tn, provision.AccountInput{Route: provision.RouteNewUser, ConnectionID: okta.ID,
+		Person: &provision.PersonInput{FirstName: "G", LastName: "M", Email: "someone@gmail.example"}})
+	if err != nil || c.Account.ConnectionID != okta.ID {
+		t.Fatalf("a named connection: %+v %v", c.Account, err)
+	}
 }
 
 func testTenantAdminRule(t *testing.T, e *env) {
