@@ -503,3 +503,39 @@ func (s *Server) listMessages(r *http.Request, c *call) (any, error) {
 func (s *Server) getMessage(r *http.Request, c *call) (any, error) {
 	return s.st.Read().Message(r.Context(), c.tenant.ID, r.PathValue("id"))
 }
+
+// Identities: one login behind accounts in several tenants (operators only).
+
+type identityView struct {
+	usher.Identity
+	Accounts []store.IdentityAccount `json:"accounts"`
+}
+
+func (s *Server) identityView(r *http.Request, id usher.Identity, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	accts, err := s.st.Read().AccountsOfIdentity(r.Context(), id.ID)
+	if err != nil {
+		return nil, err
+	}
+	return identityView{Identity: id, Accounts: accts}, nil
+}
+
+func (s *Server) findIdentity(r *http.Request, c *call) (any, error) {
+	q := newQuery(r, "email")
+	email := strings.ToLower(strings.TrimSpace(q.str("email")))
+	if err := q.err(); err != nil {
+		return nil, err
+	}
+	if email == "" {
+		return nil, usher.Invalid("email", "is required")
+	}
+	id, err := s.st.Read().IdentityByEmail(r.Context(), email)
+	return s.identityView(r, id, err)
+}
+
+func (s *Server) getIdentity(r *http.Request, c *call) (any, error) {
+	id, err := s.st.Read().Identity(r.Context(), r.PathValue("id"))
+	return s.identityView(r, id, err)
+}

@@ -29,6 +29,11 @@ func (s *Server) routes() {
 		in: provision.TokenInput{}, out: createdToken{}, status: 201, handle: s.createToken(false)})
 	s.api(&op{method: "DELETE", path: "/api/v1/tokens/{id}", summary: "Revoke an operator token", access: operatorOnly, status: 204, handle: s.revokeToken(false)})
 
+	s.api(&op{method: "GET", path: "/api/v1/identities", summary: "Find the identity that signs in with an email, with its accounts in every tenant", access: operatorOnly,
+		params: []string{"email"}, out: identityView{}, handle: s.findIdentity})
+	s.api(&op{method: "GET", path: "/api/v1/identities/{id}", summary: "Read an identity with its accounts in every tenant", access: operatorOnly,
+		out: identityView{}, handle: s.getIdentity})
+
 	const t = "/api/v1/tenants/{tenant}"
 
 	// The directory: organizations and their sites, persons, accounts.

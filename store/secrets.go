@@ -128,6 +128,44 @@ func (t *Tx) RevokeToken(ctx context.Context, tenant, id string) error {
 	return nil
 }
 
+// Identity returns identity id.
+func (t *Tx) Identity(ctx context.Context, id string) (usher.Identity, error) {
+	var i usher.Identity
+	err := t.QueryRowContext(ctx, `SELECT id, email, created_at FROM identities WHERE id = $1`, id).Scan(&i.ID, &i.Email, &i.CreatedAt)
+	if notFound(err) {
+		return i, usher.NotFound("id", "identity")
+	}
+	i.CreatedAt = i.CreatedAt.UTC()
+	return i, err
+}
+
+// IdentityAccount is one account an identity stands behind.
+type IdentityAccount struct {
+	TenantSlug string `json:"tenant"`
+	AccountID  string `json:"account_id"`
+	State      string `json:"state"`
+}
+
+// AccountsOfIdentity lists the accounts behind identity in every tenant.
+// It crosses tenants by design: only operators may call it.
+func (t *Tx) AccountsOfIdentity(ctx context.Context, identity string) ([]IdentityAccount, error) {
+	rows, err := t.QueryContext(ctx, `SELECT tn.slug, a.id, a.state FROM accounts a JOIN tenants tn ON tn.id = a.tenant_id
+		WHERE a.identity_id = $1 ORDER BY tn.slug LIMIT 1000`, identity)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []IdentityAccount{}
+	for rows.Next() {
+		var ia IdentityAccount
+		if err := rows.Scan(&ia.TenantSlug, &ia.AccountID, &ia.State); err != nil {
+			return nil, err
+		}
+		out = append(out, ia)
+	}
+	return out, rows.Err()
+}
+
 // IdentityByEmail returns the identity that signs in with email.
 func (t *Tx) IdentityByEmail(ctx context.Context, email string) (usher.Identity, error) {
 	var id usher.Identity

@@ -161,6 +161,7 @@ func RunTests(t *testing.T, open Open) {
 		{"MessageDedupe", testDedupe},
 		{"APITokens", testTokens},
 		{"Paging", testPaging},
+		{"IdentityAcrossTenants", testIdentity},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1017,5 +1018,47 @@ func testPaging(t *testing.T, e *env) {
 	got, _, _ = e.st.Read().Persons(e.ctx, tn.ID, store.PersonFilter{Name: "%"}, store.ListOptions{})
 	if len(got) != 0 {
 		t.Fatalf("a %% in a filter must match literally, matched %d", len(got))
+	}
+}
+
+func testIdentity(t *testing.T, e *env) {
+	a, b := e.tenant("alpha", ""), e.tenant("bravo", "")
+	a = e.withDefaultPlan(a, e.plan(a, "std", 5))
+	b = e.withDefaultPlan(b, e.plan(b, "std", 5))
+	ca, err := e.newUser(a, "Ida", "ida@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := e.newUser(b, "Ida", "ida@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := usher.Identity{Email: "ida@example.com"}
+	err = e.st.Write(e.ctx, func(tx *store.Tx) error {
+		if err := tx.InsertIdentity(e.ctx, &id, "argon2id-hash"); err != nil {
+			return err
+		}
+		for _, c := range []provision.Created{ca, cb} {
+			old := c.Account
+			acct := c.Account
+			acct.IdentityID = id.ID
+			if err := tx.UpdateAccount(e.ctx, old.TenantID, &old, &acct); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.st.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertIdentity(e.ctx, &usher.Identity{Email: "ida@example.com"}, "") })
+	wantCode(t, err, usher.CodeConflict, "email")
+	got, err := e.st.Read().IdentityByEmail(e.ctx, "ida@example.com")
+	if err != nil || got.ID != id.ID {
+		t.Fatalf("identity by email: %+v %v", got, err)
+	}
+	accts, err := e.st.Read().AccountsOfIdentity(e.ctx, id.ID)
+	if err != nil || len(accts) != 2 || accts[0].TenantSlug != "alpha" || accts[1].TenantSlug != "bravo" {
+		t.Fatalf("accounts of the identity: %+v %v", accts, err)
 	}
 }
