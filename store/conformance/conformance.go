@@ -1051,7 +1051,9 @@ func testIdentity(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.st.Write(e.ctx, func(tx *store.Tx) error { return tx.InsertIdentity(e.ctx, &usher.Identity{Email: "ida@example.com"}, "") })
+	err = e.st.Write(e.ctx, func(tx *store.Tx) error {
+		return tx.InsertIdentity(e.ctx, &usher.Identity{Email: "ida@example.com"}, "")
+	})
 	wantCode(t, err, usher.CodeConflict, "email")
 	got, err := e.st.Read().IdentityByEmail(e.ctx, "ida@example.com")
 	if err != nil || got.ID != id.ID {
