@@ -172,7 +172,18 @@ type Account struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	ActivatedAt    *time.Time `json:"activated_at,omitempty"`
 	DeactivatedAt  *time.Time `json:"deactivated_at,omitempty"`
+	// InviteExpiresAt is when the newest activation secret of an invited
+	// account expires; Invitation is "pending" before then, "expired" after
+	// (or when the secrets were revoked), and empty for other states.
+	InviteExpiresAt *time.Time `json:"invite_expires_at,omitempty"`
+	Invitation      string     `json:"invitation,omitempty"`
 }
+
+// Invitation states of an invited account.
+const (
+	InvitationPending = "pending"
+	InvitationExpired = "expired"
+)
 
 // Identity is one login that can stand behind accounts in several tenants.
 // It holds the credentials, never tenant data.
@@ -283,7 +294,8 @@ type Message struct {
 	AccountID   string     `json:"account_id,omitempty"`
 	Language    string     `json:"language"`
 	Subject     string     `json:"subject,omitempty"`
-	Body        string     `json:"body"`
+	Body        string     `json:"body"`           // plain text (email) or the SMS
+	HTML        string     `json:"html,omitempty"` // email only
 	State       string     `json:"state"`
 	Attempts    int        `json:"attempts"`
 	LastError   string     `json:"last_error,omitempty"`

@@ -327,6 +327,9 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		a.State = usher.StateActive
 		now := s.now().UTC()
 		a.ActivatedAt = &now
+	} else {
+		exp := s.now().UTC().Add(activationTTL(tenant))
+		a.InviteExpiresAt, a.Invitation = &exp, usher.InvitationPending
 	}
 	if len(errs) > 0 {
 		return p, errs.Err()
@@ -445,41 +448,77 @@ func prefix(p string, err error) error {
 	return err
 }
 
-// activate creates the account's activation and queues its messages on
-// every channel the tenant enables and the person has an address for.
+// Message kinds.
+const (
+	KindInvitation    = "invitation"
+	KindWelcome       = "welcome"
+	KindActivation    = "activation"
+	KindPasswordReset = "password_reset"
+)
+
+// activate sends an invited account its activation on creation.
 func (s *Service) activate(ctx context.Context, tx *store.Tx, tenant usher.Tenant, person usher.Person, a usher.Account, kind string) ([]usher.Message, error) {
 	if a.State != usher.StateInvited {
 		return nil, nil
 	}
 	if kind == "" {
-		kind = "invitation"
+		kind = KindInvitation
 	}
-	var link string
+	exp := tx.Now().Add(activationTTL(tenant))
+	if a.InviteExpiresAt != nil {
+		exp = *a.InviteExpiresAt
+	}
+	return s.sendSecrets(ctx, tx, tenant, person, a, kind, exp)
+}
+
+// sendSecrets creates the account's activation secrets and queues its
+// messages on every channel the tenant enables and the person has an
+// address for: both when both apply (seed 003). A password account gets a
+// single-use link, and with an SMS also a short code; an SSO account is told
+// to sign in with its company account. No message carries a password.
+func (s *Service) sendSecrets(ctx context.Context, tx *store.Tx, tenant usher.Tenant, person usher.Person, a usher.Account, kind string, expires time.Time) ([]usher.Message, error) {
+	type channel struct{ name, to string }
+	var channels []channel
+	if a.Email != "" && tenant.Settings.EmailEnabled {
+		channels = append(channels, channel{usher.ChannelEmail, a.Email})
+	}
+	if a.Phone != "" && tenant.Settings.SMSEnabled {
+		channels = append(channels, channel{usher.ChannelSMS, a.Phone})
+	}
+	if len(channels) == 0 {
+		return nil, nil
+	}
+	d := renderData{tenant: tenant, person: person, account: a, expires: expires.Sub(tx.Now())}
 	if a.AuthSystem == usher.AuthPassword {
 		secret, hash := NewSecret()
-		ttl := time.Duration(tenant.Settings.ActivationTTLHours) * time.Hour
-		if ttl <= 0 {
-			ttl = 7 * 24 * time.Hour
-		}
-		act := &store.Activation{AccountID: a.ID, SecretHash: hash, Kind: "link", ExpiresAt: tx.Now().Add(ttl)}
-		if err := tx.InsertActivation(ctx, tenant.ID, act); err != nil {
+		if err := tx.InsertActivation(ctx, tenant.ID, &store.Activation{AccountID: a.ID, SecretHash: hash, Kind: "link", ExpiresAt: expires}); err != nil {
 			return nil, err
 		}
-		link = s.links.Activation(tenant, secret)
+		d.link = s.links.Activation(tenant, secret)
 	} else {
-		link = s.links.SignIn(tenant)
+		d.link = s.links.SignIn(tenant)
+		d.sso = true
+		if c, err := tx.Connection(ctx, tenant.ID, a.ConnectionID); err == nil {
+			d.ssoName = c.Name
+		}
 	}
 	var out []usher.Message
-	for _, ch := range []struct{ channel, to string }{
-		{usher.ChannelEmail, a.Email}, {usher.ChannelSMS, a.Phone},
-	} {
-		if ch.to == "" || (ch.channel == usher.ChannelEmail && !tenant.Settings.EmailEnabled) || (ch.channel == usher.ChannelSMS && !tenant.Settings.SMSEnabled) {
-			continue
+	for _, ch := range channels {
+		cd := d
+		if ch.name == usher.ChannelSMS && a.AuthSystem == usher.AuthPassword {
+			cd.code = numericCode(CodeDigits)
+			act := &store.Activation{AccountID: a.ID, SecretHash: codeHash(a.ID, cd.code), Kind: "code", ExpiresAt: tx.Now().Add(CodeTTL)}
+			if err := tx.InsertActivation(ctx, tenant.ID, act); err != nil {
+				return nil, err
+			}
 		}
-		m := render(kind, ch.channel, tenant, person, a, link)
-		m.AccountID, m.To, m.Channel, m.Language = a.ID, ch.to, ch.channel, a.Language
-		m.DedupeKey = kind + ":" + a.ID + ":" + link + ":" + ch.channel
-		m.DedupeKey = HashSecret(m.DedupeKey)
+		m, err := s.render(kind, ch.name, cd)
+		if err != nil {
+			return nil, err
+		}
+		m.AccountID, m.To, m.Channel, m.Language = a.ID, ch.to, ch.name, a.Language
+		// One message per event and channel: the link is unique to this event.
+		m.DedupeKey = HashSecret(kind + "|" + a.ID + "|" + d.link + "|" + ch.name)
 		if _, err := tx.QueueMessage(ctx, tenant.ID, &m); err != nil {
 			return nil, err
 		}

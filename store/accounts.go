@@ -10,17 +10,24 @@ import (
 )
 
 const accountCols = `id, tenant_id, person_id, identity_id, state, auth_system, connection_id, email, username, phone, role_id, plan_id,
-	primary_group_id, group_ids, admin_role, language, created_at, updated_at, activated_at, deactivated_at`
+	primary_group_id, group_ids, admin_role, language, created_at, updated_at, activated_at, deactivated_at, invite_expires_at`
 
-func scanAccount(r scanner) (usher.Account, error) {
+// scanAccount reads an account and derives its invitation state at t's time.
+func (t *Tx) scanAccount(r scanner) (usher.Account, error) {
 	var a usher.Account
 	var groups string
-	var act, deact sql.NullTime
+	var act, deact, invite sql.NullTime
 	err := r.Scan(&a.ID, &a.TenantID, &a.PersonID, &a.IdentityID, &a.State, &a.AuthSystem, &a.ConnectionID, &a.Email, &a.Username, &a.Phone,
-		&a.RoleID, &a.PlanID, &a.PrimaryGroupID, &groups, &a.AdminRole, &a.Language, &a.CreatedAt, &a.UpdatedAt, &act, &deact)
+		&a.RoleID, &a.PlanID, &a.PrimaryGroupID, &groups, &a.AdminRole, &a.Language, &a.CreatedAt, &a.UpdatedAt, &act, &deact, &invite)
 	a.GroupIDs = splitList(groups)
-	a.ActivatedAt, a.DeactivatedAt = ptrTime(act), ptrTime(deact)
+	a.ActivatedAt, a.DeactivatedAt, a.InviteExpiresAt = ptrTime(act), ptrTime(deact), ptrTime(invite)
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+	if a.State == usher.StateInvited {
+		a.Invitation = usher.InvitationExpired
+		if a.InviteExpiresAt != nil && a.InviteExpiresAt.After(t.now) {
+			a.Invitation = usher.InvitationPending
+		}
+	}
 	return a, err
 }
 
@@ -51,9 +58,9 @@ func (t *Tx) InsertAccount(ctx context.Context, tenant string, a *usher.Account)
 	if a.GroupIDs == nil {
 		a.GroupIDs = []string{}
 	}
-	res, err := t.ExecContext(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,NULL) ON CONFLICT DO NOTHING`,
+	res, err := t.ExecContext(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,NULL,$20) ON CONFLICT DO NOTHING`,
 		a.ID, tenant, a.PersonID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID,
-		a.PrimaryGroupID, strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, t.now, nullTime(a.ActivatedAt))
+		a.PrimaryGroupID, strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, t.now, nullTime(a.ActivatedAt), nullTime(a.InviteExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -105,7 +112,7 @@ func (t *Tx) addLoginIDs(ctx context.Context, tenant, account string, ids map[st
 
 // Account returns account id of tenant.
 func (t *Tx) Account(ctx context.Context, tenant, id string) (usher.Account, error) {
-	a, err := scanAccount(t.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
+	a, err := t.scanAccount(t.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND id = $2`+t.forUpdate(), tenant, id))
 	if notFound(err) {
 		return a, usher.NotFound("account_id", "account")
 	}
@@ -114,7 +121,7 @@ func (t *Tx) Account(ctx context.Context, tenant, id string) (usher.Account, err
 
 // AccountOfPerson returns the account of person, if any.
 func (t *Tx) AccountOfPerson(ctx context.Context, tenant, person string) (usher.Account, error) {
-	a, err := scanAccount(t.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND person_id = $2`+t.forUpdate(), tenant, person))
+	a, err := t.scanAccount(t.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND person_id = $2`+t.forUpdate(), tenant, person))
 	if notFound(err) {
 		return a, usher.NotFound("person_id", "account")
 	}
@@ -124,7 +131,7 @@ func (t *Tx) AccountOfPerson(ctx context.Context, tenant, person string) (usher.
 // AccountByLogin finds the account whose email, username or phone is value
 // (already normalized).
 func (t *Tx) AccountByLogin(ctx context.Context, tenant, value string) (usher.Account, error) {
-	a, err := scanAccount(t.QueryRowContext(ctx, `SELECT `+prefixed("a.", accountCols)+` FROM login_ids l JOIN accounts a ON a.id = l.account_id
+	a, err := t.scanAccount(t.QueryRowContext(ctx, `SELECT `+prefixed("a.", accountCols)+` FROM login_ids l JOIN accounts a ON a.id = l.account_id
 		WHERE l.tenant_id = $1 AND l.value = $2`, tenant, value))
 	if notFound(err) {
 		return a, usher.NotFound("identifier", "account")
@@ -150,6 +157,7 @@ type AccountFilter struct {
 	AdminRole      string
 	OrganizationID string
 	Login          string // exact email, username or phone (normalized)
+	Invitation     string // usher.InvitationPending or usher.InvitationExpired (invited accounts only)
 }
 
 // Accounts lists tenant's accounts.
@@ -177,10 +185,16 @@ func (t *Tx) Accounts(ctx context.Context, tenant string, f AccountFilter, o Lis
 	if f.OrganizationID != "" {
 		w.add("person_id IN (SELECT id FROM persons WHERE tenant_id = ? AND organization_id = ?)", tenant, f.OrganizationID)
 	}
+	switch f.Invitation {
+	case usher.InvitationPending:
+		w.add("state = 'invited' AND invite_expires_at > ?", t.now)
+	case usher.InvitationExpired:
+		w.add("state = 'invited' AND (invite_expires_at IS NULL OR invite_expires_at <= ?)", t.now)
+	}
 	if f.Login != "" {
 		w.add("id IN (SELECT account_id FROM login_ids WHERE tenant_id = ? AND value = ?)", tenant, f.Login)
 	}
-	return page(ctx, t, `SELECT `+accountCols+` FROM accounts`, w, o, scanAccount, func(x usher.Account) string { return x.ID })
+	return page(ctx, t, `SELECT `+accountCols+` FROM accounts`, w, o, t.scanAccount, func(x usher.Account) string { return x.ID })
 }
 
 // UpdateAccount writes a, replacing its login identifiers when they changed
@@ -189,9 +203,9 @@ func (t *Tx) UpdateAccount(ctx context.Context, tenant string, old, a *usher.Acc
 	a.UpdatedAt = t.now
 	res, err := t.ExecContext(ctx, `UPDATE accounts SET identity_id = $3, state = $4, auth_system = $5, connection_id = $6, email = $7, username = $8,
 		phone = $9, role_id = $10, plan_id = $11, primary_group_id = $12, group_ids = $13, admin_role = $14, language = $15, updated_at = $16,
-		activated_at = $17, deactivated_at = $18 WHERE tenant_id = $1 AND id = $2`,
+		activated_at = $17, deactivated_at = $18, invite_expires_at = $19 WHERE tenant_id = $1 AND id = $2`,
 		tenant, a.ID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID, a.PrimaryGroupID,
-		strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, nullTime(a.ActivatedAt), nullTime(a.DeactivatedAt))
+		strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, nullTime(a.ActivatedAt), nullTime(a.DeactivatedAt), nullTime(a.InviteExpiresAt))
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}

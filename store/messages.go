@@ -9,12 +9,12 @@ import (
 	"github.com/usherhq/usher"
 )
 
-const msgCols = `id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, state, attempts, last_error, dedupe_key, created_at, next_attempt_at, sent_at`
+const msgCols = `id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, html, state, attempts, last_error, dedupe_key, created_at, next_attempt_at, sent_at`
 
 func scanMsg(r scanner) (usher.Message, error) {
 	var m usher.Message
 	var sent sql.NullTime
-	err := r.Scan(&m.ID, &m.TenantID, &m.Kind, &m.Channel, &m.To, &m.AccountID, &m.Language, &m.Subject, &m.Body, &m.State, &m.Attempts,
+	err := r.Scan(&m.ID, &m.TenantID, &m.Kind, &m.Channel, &m.To, &m.AccountID, &m.Language, &m.Subject, &m.Body, &m.HTML, &m.State, &m.Attempts,
 		&m.LastError, &m.DedupeKey, &m.CreatedAt, &m.NextAttempt, &sent)
 	m.SentAt = ptrTime(sent)
 	m.CreatedAt, m.NextAttempt = m.CreatedAt.UTC(), m.NextAttempt.UTC()
@@ -32,9 +32,9 @@ func (t *Tx) QueueMessage(ctx context.Context, tenant string, m *usher.Message) 
 		m.DedupeKey = m.ID
 	}
 	m.TenantID, m.State, m.CreatedAt, m.NextAttempt = tenant, usher.MessageQueued, t.now, t.now
-	res, err := t.ExecContext(ctx, `INSERT INTO messages (id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, state, dedupe_key, created_at, next_attempt_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT DO NOTHING`,
-		m.ID, tenant, m.Kind, m.Channel, m.To, m.AccountID, m.Language, m.Subject, m.Body, m.State, m.DedupeKey, t.now, t.now)
+	res, err := t.ExecContext(ctx, `INSERT INTO messages (id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, html, state, dedupe_key, created_at, next_attempt_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT DO NOTHING`,
+		m.ID, tenant, m.Kind, m.Channel, m.To, m.AccountID, m.Language, m.Subject, m.Body, m.HTML, m.State, m.DedupeKey, t.now, t.now)
 	if err != nil {
 		return false, fmt.Errorf("queue message: %w", err)
 	}

@@ -9,15 +9,76 @@ import (
 	"github.com/usherhq/usher"
 )
 
-// Activation is a stored activation secret: only its hash is kept.
+// Activation is a stored activation secret: only its hash is kept. A
+// "link" secret is found by its SHA-256; a "code" (SMS) and an "otp"
+// (one-time password) are found through their account and compared.
 type Activation struct {
 	ID         string
+	TenantID   string
 	AccountID  string
 	SecretHash string
 	Kind       string // "link", "code", "otp"
+	Attempts   int
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	UsedAt     *time.Time
+}
+
+const activationCols = `id, tenant_id, account_id, secret_hash, kind, attempts, created_at, expires_at, used_at`
+
+func scanActivation(r scanner) (Activation, error) {
+	var a Activation
+	var used sql.NullTime
+	err := r.Scan(&a.ID, &a.TenantID, &a.AccountID, &a.SecretHash, &a.Kind, &a.Attempts, &a.CreatedAt, &a.ExpiresAt, &used)
+	a.UsedAt = ptrTime(used)
+	a.CreatedAt, a.ExpiresAt = a.CreatedAt.UTC(), a.ExpiresAt.UTC()
+	return a, err
+}
+
+// ActivationByHash returns the link secret of tenant with hash, used or not.
+func (t *Tx) ActivationByHash(ctx context.Context, tenant, hash string) (Activation, error) {
+	a, err := scanActivation(t.QueryRowContext(ctx, `SELECT `+activationCols+` FROM activations WHERE tenant_id = $1 AND secret_hash = $2 AND kind = 'link'`, tenant, hash))
+	if notFound(err) {
+		return a, usher.NotFound("secret", "activation")
+	}
+	return a, err
+}
+
+// UseActivation marks a secret used. It fails with a conflict when it was
+// used already, so that two concurrent redemptions cannot both succeed.
+func (t *Tx) UseActivation(ctx context.Context, tenant, id string) error {
+	res, err := t.ExecContext(ctx, `UPDATE activations SET used_at = $3 WHERE tenant_id = $1 AND id = $2 AND used_at IS NULL`, tenant, id, t.now)
+	if err != nil {
+		return fmt.Errorf("use activation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return usher.Conflict("secret", "this activation was used already")
+	}
+	return nil
+}
+
+// CountAttempt adds a failed attempt to a code or one-time password and
+// returns the new count.
+func (t *Tx) CountAttempt(ctx context.Context, tenant, id string) (int, error) {
+	var n int
+	err := t.QueryRowContext(ctx, `UPDATE activations SET attempts = attempts + 1 WHERE tenant_id = $1 AND id = $2 RETURNING attempts`, tenant, id).Scan(&n)
+	return n, err
+}
+
+// SetIdentityPassword replaces an identity's password hash.
+func (t *Tx) SetIdentityPassword(ctx context.Context, id, hash string) error {
+	_, err := t.ExecContext(ctx, `UPDATE identities SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, t.now)
+	return err
+}
+
+// IdentityPassword returns the password hash of identity id.
+func (t *Tx) IdentityPassword(ctx context.Context, id string) (string, error) {
+	var h string
+	err := t.QueryRowContext(ctx, `SELECT password_hash FROM identities WHERE id = $1`, id).Scan(&h)
+	if notFound(err) {
+		return "", usher.NotFound("identity", "identity")
+	}
+	return h, err
 }
 
 // InsertActivation stores a.
@@ -26,6 +87,7 @@ func (t *Tx) InsertActivation(ctx context.Context, tenant string, a *Activation)
 		a.ID = NewID()
 	}
 	a.CreatedAt = t.now
+	a.TenantID = tenant
 	_, err := t.ExecContext(ctx, `INSERT INTO activations (id, tenant_id, account_id, secret_hash, kind, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
 		a.ID, tenant, a.AccountID, a.SecretHash, a.Kind, t.now, a.ExpiresAt.UTC())
 	if err != nil {
@@ -42,20 +104,17 @@ func (t *Tx) RevokeActivations(ctx context.Context, tenant, account string) erro
 
 // Activations lists account's activation secrets, newest last.
 func (t *Tx) Activations(ctx context.Context, tenant, account string) ([]Activation, error) {
-	rows, err := t.QueryContext(ctx, `SELECT id, account_id, secret_hash, kind, created_at, expires_at, used_at FROM activations
-		WHERE tenant_id = $1 AND account_id = $2 ORDER BY id`, tenant, account)
+	rows, err := t.QueryContext(ctx, `SELECT `+activationCols+` FROM activations WHERE tenant_id = $1 AND account_id = $2 ORDER BY id`, tenant, account)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Activation
 	for rows.Next() {
-		var a Activation
-		var used sql.NullTime
-		if err := rows.Scan(&a.ID, &a.AccountID, &a.SecretHash, &a.Kind, &a.CreatedAt, &a.ExpiresAt, &used); err != nil {
+		a, err := scanActivation(rows)
+		if err != nil {
 			return nil, err
 		}
-		a.UsedAt = ptrTime(used)
 		out = append(out, a)
 	}
 	return out, rows.Err()

@@ -45,13 +45,16 @@ CREATE INDEX persons_org ON persons(tenant_id, organization_id, id);
 -- A contact's email is unique within its organization.
 CREATE UNIQUE INDEX persons_email_per_org ON persons(tenant_id, organization_id, email) WHERE email <> '';
 
+-- An identity is one login across tenants. Its email is unique when it has
+-- one; an identity for a username-only account has none.
 CREATE TABLE identities (
   id TEXT PRIMARY KEY,
-  email TEXT NOT NULL UNIQUE,
+  email TEXT NOT NULL DEFAULT '',
   password_hash TEXT NOT NULL DEFAULT '',
   created_at TIMESTAMPTZ NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL
 );
+CREATE UNIQUE INDEX identities_email ON identities(email) WHERE email <> '';
 
 CREATE TABLE attributes (
   id TEXT PRIMARY KEY,
@@ -131,7 +134,9 @@ CREATE TABLE accounts (
   created_at TIMESTAMPTZ NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL,
   activated_at TIMESTAMPTZ,
-  deactivated_at TIMESTAMPTZ
+  deactivated_at TIMESTAMPTZ,
+  -- when the newest activation secret of an invited account expires
+  invite_expires_at TIMESTAMPTZ
 );
 CREATE UNIQUE INDEX accounts_person ON accounts(tenant_id, person_id);
 CREATE INDEX accounts_tenant ON accounts(tenant_id, id);
@@ -188,6 +193,7 @@ CREATE TABLE messages (
   language TEXT NOT NULL,
   subject TEXT NOT NULL DEFAULT '',
   body TEXT NOT NULL,
+  html TEXT NOT NULL DEFAULT '',
   state TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   last_error TEXT NOT NULL DEFAULT '',
@@ -206,7 +212,8 @@ CREATE TABLE activations (
   tenant_id TEXT NOT NULL,
   account_id TEXT NOT NULL REFERENCES accounts(id),
   secret_hash TEXT NOT NULL UNIQUE,
-  kind TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('link','code','otp')),
+  attempts INTEGER NOT NULL DEFAULT 0,
   created_at TIMESTAMPTZ NOT NULL,
   expires_at TIMESTAMPTZ NOT NULL,
   used_at TIMESTAMPTZ

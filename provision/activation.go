@@ -1,0 +1,513 @@
+package provision
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/password"
+	"github.com/usherhq/usher/store"
+)
+
+// Activation rules.
+const (
+	CodeTTL        = 10 * time.Minute // an SMS code is typed within minutes
+	CodeDigits     = 6
+	MaxAttempts    = 5 // wrong codes or one-time passwords before the secret locks
+	OneTimeTTL     = 72 * time.Hour
+	minOneTimeLen  = 8
+	generatedOTLen = 10
+)
+
+// Errors a person can meet on the activation pages. They say what happened
+// to the link, never whether an account exists.
+var (
+	ErrActivationUnknown = &usher.Error{Code: usher.CodeNotFound, Field: "secret", Message: "this activation link is not valid"}
+	ErrActivationUsed    = &usher.Error{Code: usher.CodeConflict, Field: "secret", Message: "this activation link was used already"}
+	ErrActivationExpired = &usher.Error{Code: usher.CodeConflict, Field: "secret", Message: "this activation link has expired"}
+	ErrCodeInvalid       = &usher.Error{Code: usher.CodeInvalid, Field: "code", Message: "the code or one-time password is not right, or no longer valid"}
+)
+
+// Modes of an activation page.
+const (
+	ModeChoosePassword  = "choose_password"  // a new identity: choose a password
+	ModeConfirmIdentity = "confirm_identity" // the email already signs in elsewhere: confirm with that password
+	ModeSSO             = "sso"              // the account signs in with the corporate SSO connection
+)
+
+// Redemption is what a valid activation link leads to.
+type Redemption struct {
+	Account        usher.Account
+	Person         usher.Person
+	Mode           string
+	ConnectionName string
+	activation     store.Activation
+}
+
+// Inspect reads a link secret without using it, for the activation page.
+func (s *Service) Inspect(ctx context.Context, tenant usher.Tenant, secret string) (Redemption, error) {
+	r := s.st.Read()
+	act, err := r.ActivationByHash(ctx, tenant.ID, HashSecret(secret))
+	if err != nil {
+		if errors.Is(err, usher.ErrNotFound) {
+			return Redemption{}, ErrActivationUnknown
+		}
+		return Redemption{}, err
+	}
+	if act.UsedAt != nil {
+		return Redemption{}, ErrActivationUsed
+	}
+	if !act.ExpiresAt.After(s.now()) {
+		return Redemption{}, ErrActivationExpired
+	}
+	a, err := r.Account(ctx, tenant.ID, act.AccountID)
+	if err != nil {
+		return Redemption{}, err
+	}
+	if a.State == usher.StateDeactivated || a.State == usher.StateSuspended {
+		return Redemption{}, ErrActivationUnknown
+	}
+	p, err := r.Person(ctx, tenant.ID, a.PersonID)
+	if err != nil {
+		return Redemption{}, err
+	}
+	red := Redemption{Account: a, Person: p, Mode: ModeChoosePassword, activation: act}
+	switch {
+	case a.AuthSystem == usher.AuthConnection:
+		red.Mode = ModeSSO
+		if c, err := r.Connection(ctx, tenant.ID, a.ConnectionID); err == nil {
+			red.ConnectionName = c.Name
+		}
+	case a.IdentityID == "" && a.Email != "":
+		if _, err := r.IdentityByEmail(ctx, a.Email); err == nil {
+			red.Mode = ModeConfirmIdentity
+		} else if !errors.Is(err, usher.ErrNotFound) {
+			return Redemption{}, err
+		}
+	}
+	return red, nil
+}
+
+// ActivateWithLink completes an activation link: with a new password, or,
+// when the email already has an identity, with that identity's password
+// (seed 000: the new account joins the identity).
+func (s *Service) ActivateWithLink(ctx context.Context, tenant usher.Tenant, secret, pw, source string) (usher.Account, error) {
+	red, err := s.Inspect(ctx, tenant, secret)
+	if err != nil {
+		return usher.Account{}, err
+	}
+	if red.Mode == ModeSSO {
+		return usher.Account{}, usher.Invalid("password", "this account signs in with %s, not a password", red.ConnectionName)
+	}
+	return s.complete(ctx, tenant, red.Account, red.activation, red.Mode, pw, source)
+}
+
+// ActivateWithCode completes an activation with the code of an SMS, typed
+// with the phone number (or another sign-in identifier) of the account.
+func (s *Service) ActivateWithCode(ctx context.Context, tenant usher.Tenant, identifier, code, pw, source string) (usher.Account, error) {
+	return s.activateTyped(ctx, tenant, "code", identifier, strings.TrimSpace(code), pw, source)
+}
+
+// ActivateWithOneTimePassword completes a one-time password set by an
+// administrator: it works once, and the person must choose a new password
+// there and then.
+func (s *Service) ActivateWithOneTimePassword(ctx context.Context, tenant usher.Tenant, identifier, otp, pw, source string) (usher.Account, error) {
+	if pw == otp {
+		return usher.Account{}, usher.Invalid("password", "choose a new password, not the one-time password")
+	}
+	return s.activateTyped(ctx, tenant, "otp", identifier, otp, pw, source)
+}
+
+func (s *Service) activateTyped(ctx context.Context, tenant usher.Tenant, kind, identifier, secret, pw, source string) (usher.Account, error) {
+	r := s.st.Read()
+	a, err := r.AccountByLogin(ctx, tenant.ID, NormalizeLogin(identifier))
+	if err != nil {
+		if errors.Is(err, usher.ErrNotFound) {
+			// Spend the time a check would, so timing does not tell.
+			_, _ = password.Verify(ctx, dummyHash(), secret)
+			return usher.Account{}, ErrCodeInvalid
+		}
+		return usher.Account{}, err
+	}
+	acts, err := r.Activations(ctx, tenant.ID, a.ID)
+	if err != nil {
+		return usher.Account{}, err
+	}
+	var cand *store.Activation
+	for i := len(acts) - 1; i >= 0; i-- {
+		x := acts[i]
+		if x.Kind == kind && x.UsedAt == nil && x.ExpiresAt.After(s.now()) && x.Attempts < MaxAttempts {
+			cand = &x
+			break
+		}
+	}
+	if cand == nil || (a.State != usher.StateInvited && a.State != usher.StateActive) || a.AuthSystem != usher.AuthPassword {
+		return usher.Account{}, ErrCodeInvalid
+	}
+	ok := false
+	if kind == "code" {
+		ok = codeHash(a.ID, secret) == cand.SecretHash
+	} else if ok, err = password.Verify(ctx, cand.SecretHash, secret); err != nil {
+		return usher.Account{}, err
+	}
+	if !ok {
+		err := s.st.Write(ctx, func(tx *store.Tx) error {
+			n, err := tx.CountAttempt(ctx, tenant.ID, cand.ID)
+			if err == nil && n >= MaxAttempts {
+				err = tx.UseActivation(ctx, tenant.ID, cand.ID) // locked
+			}
+			return err
+		})
+		if err != nil && !errors.Is(err, usher.ErrConflict) {
+			return usher.Account{}, err
+		}
+		return usher.Account{}, ErrCodeInvalid
+	}
+	mode := ModeChoosePassword
+	if a.IdentityID == "" && a.Email != "" {
+		if _, err := r.IdentityByEmail(ctx, a.Email); err == nil {
+			mode = ModeConfirmIdentity
+		}
+	}
+	return s.complete(ctx, tenant, a, *cand, mode, pw, source)
+}
+
+// complete uses the activation and activates the account, creating or
+// joining its identity, in one transaction. Hashing happens before it, so
+// the transaction stays short.
+func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Account, act store.Activation, mode, pw, source string) (usher.Account, error) {
+	var hash, joinID string
+	switch {
+	case mode == ModeConfirmIdentity:
+		id, err := s.st.Read().IdentityByEmail(ctx, a.Email)
+		if err != nil {
+			return usher.Account{}, err
+		}
+		h, err := s.st.Read().IdentityPassword(ctx, id.ID)
+		if err != nil {
+			return usher.Account{}, err
+		}
+		ok, err := password.Verify(ctx, h, pw)
+		if err != nil {
+			return usher.Account{}, err
+		}
+		if !ok {
+			return usher.Account{}, usher.Invalid("password", "this is not the password you sign in with elsewhere")
+		}
+		joinID = id.ID
+	default:
+		if err := password.Check("password", pw, a.Email, a.Username); err != nil {
+			return usher.Account{}, err
+		}
+		var err error
+		if hash, err = password.Hash(ctx, pw); err != nil {
+			return usher.Account{}, err
+		}
+	}
+	actor := Actor{Kind: "account", ID: a.ID, Source: source}
+	var out usher.Account
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.UseActivation(ctx, tenant.ID, act.ID); err != nil {
+			return ErrActivationUsed
+		}
+		cur, err := tx.Account(ctx, tenant.ID, a.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != usher.StateInvited && cur.State != usher.StateActive {
+			return ErrActivationUnknown
+		}
+		next := cur
+		switch {
+		case joinID != "":
+			next.IdentityID = joinID
+		case cur.IdentityID != "":
+			// A reset: the identity keeps its id and gets the new password.
+			if err := tx.SetIdentityPassword(ctx, cur.IdentityID, hash); err != nil {
+				return err
+			}
+		default:
+			id := usher.Identity{Email: cur.Email}
+			if err := tx.InsertIdentity(ctx, &id, hash); err != nil {
+				return err
+			}
+			next.IdentityID = id.ID
+		}
+		action := "account.password_reset"
+		if cur.State == usher.StateInvited {
+			action = "account.activated"
+			now := tx.Now()
+			next.State, next.ActivatedAt = usher.StateActive, &now
+		}
+		next.InviteExpiresAt = nil
+		if err := tx.RevokeActivations(ctx, tenant.ID, cur.ID); err != nil {
+			return err
+		}
+		if err := tx.UpdateAccount(ctx, tenant.ID, &cur, &next); err != nil {
+			return err
+		}
+		details := map[string]string{"with": act.Kind}
+		if joinID != "" {
+			details["joined_identity"] = joinID
+		}
+		out = next
+		out.Invitation = ""
+		return audit(ctx, tx, tenant.ID, actor, action, "account", cur.ID, details)
+	})
+	return out, err
+}
+
+// ResendActivation sends an invited account a new activation message; the
+// secrets sent before stop working.
+func (s *Service) ResendActivation(ctx context.Context, actor Actor, tenant usher.Tenant, accountID string) ([]usher.Message, error) {
+	if err := actor.require(usher.AdminUser); err != nil {
+		return nil, err
+	}
+	var msgs []usher.Message
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.Account(ctx, tenant.ID, accountID)
+		if err != nil {
+			return err
+		}
+		if a.State != usher.StateInvited {
+			return usher.Conflict("state", "only an invited account can be sent an activation message; this one is %s", a.State)
+		}
+		msgs, err = s.reissue(ctx, tx, tenant, a, KindActivation)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return usher.Invalid("channel", "the account has no address on a channel the tenant has enabled")
+		}
+		return audit(ctx, tx, tenant.ID, actor, "account.activation_sent", "account", a.ID, nil)
+	})
+	return msgs, err
+}
+
+// reissue revokes an account's secrets and sends new ones.
+func (s *Service) reissue(ctx context.Context, tx *store.Tx, tenant usher.Tenant, a usher.Account, kind string) ([]usher.Message, error) {
+	if err := tx.RevokeActivations(ctx, tenant.ID, a.ID); err != nil {
+		return nil, err
+	}
+	person, err := tx.Person(ctx, tenant.ID, a.PersonID)
+	if err != nil {
+		return nil, err
+	}
+	old := a
+	exp := tx.Now().Add(activationTTL(tenant))
+	a.InviteExpiresAt = &exp
+	if err := tx.UpdateAccount(ctx, tenant.ID, &old, &a); err != nil {
+		return nil, err
+	}
+	return s.activate(ctx, tx, tenant, person, a, kind)
+}
+
+// RequestActivation is the public "send me a new link": when identifier
+// belongs to an invited account, a new activation goes out. It answers the
+// same whether or not it did, so it tells nobody whether an account exists.
+func (s *Service) RequestActivation(ctx context.Context, tenant usher.Tenant, identifier, source string) error {
+	a, err := s.st.Read().AccountByLogin(ctx, tenant.ID, NormalizeLogin(identifier))
+	if err != nil || a.State != usher.StateInvited {
+		return nil
+	}
+	// At most one request per account a minute, so the form cannot flood a person's inbox.
+	if a.InviteExpiresAt != nil && a.InviteExpiresAt.After(s.now().Add(activationTTL(tenant)-time.Minute)) {
+		return nil
+	}
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		cur, err := tx.Account(ctx, tenant.ID, a.ID)
+		if err != nil || cur.State != usher.StateInvited {
+			return err
+		}
+		if _, err := s.reissue(ctx, tx, tenant, cur, KindActivation); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant.ID, Actor{Kind: "account", ID: a.ID, Source: source}, "account.activation_requested", "account", a.ID, nil)
+	})
+}
+
+// RevokeInvitation makes an invited account's activation secrets unusable;
+// the account stays invited, with an expired invitation, until resent.
+func (s *Service) RevokeInvitation(ctx context.Context, actor Actor, tenant usher.Tenant, accountID string) (usher.Account, error) {
+	if err := actor.require(usher.AdminUser); err != nil {
+		return usher.Account{}, err
+	}
+	var out usher.Account
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.Account(ctx, tenant.ID, accountID)
+		if err != nil {
+			return err
+		}
+		if a.State != usher.StateInvited {
+			return usher.Conflict("state", "only an invited account has an invitation to revoke; this one is %s", a.State)
+		}
+		if err := tx.RevokeActivations(ctx, tenant.ID, a.ID); err != nil {
+			return err
+		}
+		old := a
+		a.InviteExpiresAt = nil
+		if err := tx.UpdateAccount(ctx, tenant.ID, &old, &a); err != nil {
+			return err
+		}
+		a.Invitation = usher.InvitationExpired
+		out = a
+		return audit(ctx, tx, tenant.ID, actor, "account.invitation_revoked", "account", a.ID, nil)
+	})
+	return out, err
+}
+
+// SetOneTimePassword lets an administrator give a person without email a
+// one-time password (seed 003). Empty otp generates one. It works once,
+// expires, and must be replaced by the person's own password when used; it
+// is returned to the administrator once and never sent in a message.
+func (s *Service) SetOneTimePassword(ctx context.Context, actor Actor, tenant usher.Tenant, accountID, otp string) (string, error) {
+	if err := actor.require(usher.AdminUser); err != nil {
+		return "", err
+	}
+	if otp == "" {
+		otp = readableSecret(generatedOTLen)
+	} else if len([]rune(otp)) < minOneTimeLen || len(otp) > password.MaxLength {
+		return "", usher.Invalid("one_time_password", "must be %d to %d characters long", minOneTimeLen, password.MaxLength)
+	}
+	a, err := s.st.Read().Account(ctx, tenant.ID, accountID)
+	if err != nil {
+		return "", err
+	}
+	if a.AuthSystem != usher.AuthPassword {
+		return "", usher.Conflict("auth_system", "the account signs in with its SSO connection, not a password")
+	}
+	if a.State != usher.StateInvited && a.State != usher.StateActive {
+		return "", usher.Conflict("state", "the account is %s", a.State)
+	}
+	hash, err := password.Hash(ctx, otp)
+	if err != nil {
+		return "", err
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		cur, err := tx.Account(ctx, tenant.ID, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.RevokeActivations(ctx, tenant.ID, cur.ID); err != nil {
+			return err
+		}
+		exp := tx.Now().Add(OneTimeTTL)
+		if err := tx.InsertActivation(ctx, tenant.ID, &store.Activation{AccountID: cur.ID, SecretHash: hash, Kind: "otp", ExpiresAt: exp}); err != nil {
+			return err
+		}
+		if cur.State == usher.StateInvited {
+			old := cur
+			cur.InviteExpiresAt = &exp
+			if err := tx.UpdateAccount(ctx, tenant.ID, &old, &cur); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, tenant.ID, actor, "account.one_time_password_set", "account", cur.ID, nil)
+	})
+	if err != nil {
+		return "", err
+	}
+	return otp, nil
+}
+
+// StartReset sends an active password account a link to choose a new
+// password. An administrator starts it; only the person chooses.
+func (s *Service) StartReset(ctx context.Context, actor Actor, tenant usher.Tenant, accountID string) ([]usher.Message, error) {
+	if err := actor.require(usher.AdminUser); err != nil {
+		return nil, err
+	}
+	var msgs []usher.Message
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.Account(ctx, tenant.ID, accountID)
+		if err != nil {
+			return err
+		}
+		if a.State != usher.StateActive || a.AuthSystem != usher.AuthPassword {
+			return usher.Conflict("state", "a password reset is for active accounts that sign in with a password")
+		}
+		person, err := tx.Person(ctx, tenant.ID, a.PersonID)
+		if err != nil {
+			return err
+		}
+		if err := tx.RevokeActivations(ctx, tenant.ID, a.ID); err != nil {
+			return err
+		}
+		if msgs, err = s.sendSecrets(ctx, tx, tenant, person, a, KindPasswordReset, tx.Now().Add(activationTTL(tenant))); err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return usher.Invalid("channel", "the account has no address on a channel the tenant has enabled; set a one-time password instead")
+		}
+		return audit(ctx, tx, tenant.ID, actor, "account.password_reset_started", "account", a.ID, nil)
+	})
+	return msgs, err
+}
+
+// NormalizeLogin brings a typed identifier to its stored form: emails and
+// usernames lowercased, phone numbers to E.164.
+func NormalizeLogin(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00") {
+		if p, err := NormalizePhone("login", s); err == nil {
+			return p
+		}
+	}
+	return strings.ToLower(s)
+}
+
+func activationTTL(t usher.Tenant) time.Duration {
+	if h := t.Settings.ActivationTTLHours; h > 0 {
+		return time.Duration(h) * time.Hour
+	}
+	return 7 * 24 * time.Hour
+}
+
+// codeHash binds a short code to its account, so equal codes of two
+// accounts differ in storage.
+func codeHash(account, code string) string {
+	sum := sha256.Sum256([]byte(account + ":" + code))
+	return hex.EncodeToString(sum[:])
+}
+
+func numericCode(digits int) string {
+	var b strings.Builder
+	for range digits {
+		n, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			panic(err)
+		}
+		b.WriteByte(byte('0' + n.Int64()))
+	}
+	return b.String()
+}
+
+// readableSecret avoids characters people confuse (0/o, 1/l/i).
+func readableSecret(n int) string {
+	const alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+	var b strings.Builder
+	for range n {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(err)
+		}
+		b.WriteByte(alphabet[k.Int64()])
+	}
+	return b.String()
+}
+
+// dummyHash is verified against when there is no account, so a wrong
+// identifier costs the same time as a wrong code.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := password.Hash(context.Background(), "not a real password")
+	return h
+})
