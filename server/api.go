@@ -74,7 +74,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.As(err, &ue) && ue.Code != usher.CodeInternal:
 		p = problemFor(ue)
 	default:
-		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		// The route pattern, not the path: a path may carry a secret.
+		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "route", r.Pattern, "err", err)
 		p = problem{Status: 500, Code: string(usher.CodeInternal), Title: "Internal error", Detail: "something went wrong on our side; it has been logged"}
 	}
 	if p.Status == 0 {

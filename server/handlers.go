@@ -311,34 +311,20 @@ func (s *Server) createUser(r *http.Request, c *call) (any, error) {
 // Accounts.
 
 func (s *Server) listAccounts(r *http.Request, c *call) (any, error) {
-	q := newQuery(r, "state", "plan_id", "role_id", "group_id", "auth_system", "admin_role", "organization_id", "login")
+	q := newQuery(r, "state", "invitation", "plan_id", "role_id", "group_id", "auth_system", "admin_role", "organization_id", "login")
 	f := store.AccountFilter{
-		State:  q.oneOf("state", usher.StateInvited, usher.StateActive, usher.StateSuspended, usher.StateDeactivated),
-		PlanID: q.str("plan_id"), RoleID: q.str("role_id"), GroupID: q.str("group_id"),
+		Invitation: q.oneOf("invitation", usher.InvitationPending, usher.InvitationExpired),
+		State:      q.oneOf("state", usher.StateInvited, usher.StateActive, usher.StateSuspended, usher.StateDeactivated),
+		PlanID:     q.str("plan_id"), RoleID: q.str("role_id"), GroupID: q.str("group_id"),
 		AuthSystem: q.oneOf("auth_system", usher.AuthPassword, usher.AuthConnection),
 		AdminRole:  q.oneOf("admin_role", usher.AdminUser, usher.AdminTenant), OrganizationID: q.str("organization_id"),
-		Login: normalizeLogin(q.str("login")),
+		Login: provision.NormalizeLogin(q.str("login")),
 	}
 	o := q.list()
 	if err := q.err(); err != nil {
 		return nil, err
 	}
 	return paged(s.st.Read().Accounts(r.Context(), c.tenant.ID, f, o))
-}
-
-// normalizeLogin brings a typed identifier to its stored form: emails and
-// usernames lowercased, phone numbers to E.164.
-func normalizeLogin(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00") {
-		if p, err := provision.NormalizePhone("login", s); err == nil {
-			return p
-		}
-	}
-	return strings.ToLower(s)
 }
 
 func (s *Server) getAccount(r *http.Request, c *call) (any, error) {
@@ -538,4 +524,46 @@ func (s *Server) findIdentity(r *http.Request, c *call) (any, error) {
 func (s *Server) getIdentity(r *http.Request, c *call) (any, error) {
 	id, err := s.st.Read().Identity(r.Context(), r.PathValue("id"))
 	return s.identityView(r, id, err)
+}
+
+// Activation actions on an account.
+
+func (s *Server) resendActivation(r *http.Request, c *call) (any, error) {
+	msgs, err := s.svc.ResendActivation(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+	return unpaged(msgs, err)
+}
+
+func (s *Server) revokeInvitation(r *http.Request, c *call) (any, error) {
+	return s.svc.RevokeInvitation(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+}
+
+type oneTimeInput struct {
+	// OneTimePassword is the administrator's choice; empty generates one.
+	OneTimePassword string `json:"one_time_password,omitempty"`
+}
+
+type oneTimeOutput struct {
+	// OneTimePassword is shown this once; give it to the person yourself.
+	OneTimePassword string `json:"one_time_password"`
+	ExpiresInHours  int    `json:"expires_in_hours"`
+	ActivationPage  string `json:"activation_page"`
+}
+
+func (s *Server) setOneTimePassword(r *http.Request, c *call) (any, error) {
+	var in oneTimeInput
+	if r.ContentLength != 0 {
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+	}
+	otp, err := s.svc.SetOneTimePassword(r.Context(), c.actor, c.tenant, r.PathValue("id"), in.OneTimePassword)
+	if err != nil {
+		return nil, err
+	}
+	return oneTimeOutput{OneTimePassword: otp, ExpiresInHours: int(provision.OneTimeTTL.Hours()), ActivationPage: s.cfg.Links.tenantBase(c.tenant) + "activate"}, nil
+}
+
+func (s *Server) startReset(r *http.Request, c *call) (any, error) {
+	msgs, err := s.svc.StartReset(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+	return unpaged(msgs, err)
 }

@@ -13,6 +13,17 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /readyz", handleReady(s.st))
 	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.mux.Handle("GET /api/v1/openapi.json", s.handleOpenAPI())
+	// Pages people see. POSTs from another origin are refused.
+	csrf := http.NewCrossOriginProtection()
+	pageRoute := func(pattern string, h http.HandlerFunc) {
+		s.mux.Handle(pattern, s.metrics.instrument(pattern, csrf.Handler(h)))
+	}
+	pageRoute("GET /t/{tenant}/activate/{secret}", s.handleActivateGet)
+	pageRoute("POST /t/{tenant}/activate/{secret}", s.handleActivatePost)
+	pageRoute("GET /t/{tenant}/activate", s.handleEnterGet)
+	pageRoute("POST /t/{tenant}/activate", s.handleEnterPost)
+	pageRoute("POST /t/{tenant}/activate/request", s.handleRequest)
+
 	s.mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &usher.Error{Code: usher.CodeNotFound, Field: "path", Message: "there is no API operation " + r.Method + " " + r.URL.Path + "; /api/v1/openapi.json lists them"})
 	}))
@@ -69,7 +80,7 @@ func (s *Server) routes() {
 		out: list[usher.Relationship]{}, handle: s.listPersonRelationships})
 
 	s.api(&op{method: "GET", path: t + "/accounts", summary: "List accounts", access: tenantScoped,
-		params: []string{"state", "plan_id", "role_id", "group_id", "auth_system", "admin_role", "organization_id", "login"}, out: page[usher.Account]{}, handle: s.listAccounts})
+		params: []string{"state", "invitation", "plan_id", "role_id", "group_id", "auth_system", "admin_role", "organization_id", "login"}, out: page[usher.Account]{}, handle: s.listAccounts})
 	s.api(&op{method: "POST", path: t + "/accounts", summary: "Create a user: a new person and their account in one step", access: tenantScoped,
 		minRole: usher.AdminUser, in: newUser{}, out: provision.Created{}, status: 201, handle: s.createUser})
 	s.api(&op{method: "GET", path: t + "/accounts/{id}", summary: "Read an account", access: tenantScoped, out: usher.Account{}, handle: s.getAccount})
@@ -77,6 +88,14 @@ func (s *Server) routes() {
 		minRole: usher.AdminUser, in: provision.AccountUpdate{}, out: usher.Account{}, handle: s.updateAccount})
 	s.api(&op{method: "DELETE", path: t + "/accounts/{id}", summary: "Deactivate an account, freeing its seat", access: tenantScoped,
 		minRole: usher.AdminUser, out: usher.Account{}, handle: s.deactivateAccount})
+	s.api(&op{method: "POST", path: t + "/accounts/{id}/resend-activation", summary: "Send an invited account a new activation message; earlier links stop working",
+		access: tenantScoped, minRole: usher.AdminUser, out: list[usher.Message]{}, handle: s.resendActivation})
+	s.api(&op{method: "POST", path: t + "/accounts/{id}/revoke-invitation", summary: "Make an invited account's activation links and codes unusable",
+		access: tenantScoped, minRole: usher.AdminUser, out: usher.Account{}, handle: s.revokeInvitation})
+	s.api(&op{method: "POST", path: t + "/accounts/{id}/one-time-password", summary: "Set a one-time password (generated when none is given); shown once, never sent",
+		access: tenantScoped, minRole: usher.AdminUser, in: oneTimeInput{}, out: oneTimeOutput{}, status: 201, handle: s.setOneTimePassword})
+	s.api(&op{method: "POST", path: t + "/accounts/{id}/reset-password", summary: "Send an active account a link to choose a new password",
+		access: tenantScoped, minRole: usher.AdminUser, out: list[usher.Message]{}, handle: s.startReset})
 
 	// Catalogues: roles (permission types), departments, job profiles, groups; plans with seats.
 	for _, kind := range []string{usher.KindRole, usher.KindDepartment, usher.KindJobProfile, usher.KindGroup} {

@@ -65,10 +65,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", p)
+			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "route", r.Pattern, "panic", p)
 			writeError(w, r, s.log, errors.New("panic"))
 		}
 	}()
+	if s.cfg.Links.BaseDomain != "" {
+		// <slug>.<base domain>/x is served as /t/<slug>/x.
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if slug, ok := strings.CutSuffix(strings.ToLower(host), "."+s.cfg.Links.BaseDomain); ok && slug != "" && !strings.Contains(slug, ".") {
+			if !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/t/") && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && r.URL.Path != "/metrics" {
+				r.URL.Path = "/t/" + slug + r.URL.Path
+				r.URL.RawPath = ""
+			}
+		}
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -201,10 +214,11 @@ func (l Links) tenantBase(t usher.Tenant) string {
 	return strings.TrimSuffix(l.PublicURL, "/") + "/t/" + t.Slug + "/"
 }
 
-// Activation implements provision.Links. The secret travels in the fragment
-// so it never reaches a server log or a Referer header; the page posts it.
+// Activation implements provision.Links. The secret is in the path, so the
+// page works without scripts; usher never logs request paths, and its pages
+// send no Referer.
 func (l Links) Activation(t usher.Tenant, secret string) string {
-	return l.tenantBase(t) + "activate#" + secret
+	return l.tenantBase(t) + "activate/" + secret
 }
 
 // SignIn implements provision.Links.
