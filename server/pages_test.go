@@ -139,7 +139,9 @@ func TestActivationRequestRevealsNothing(t *testing.T) {
 	w.invite(t, provision.AccountInput{Person: &provision.PersonInput{FirstName: "Ivy", LastName: "I", Email: "ivy@example.com"}})
 	_, known := pagePost(t, w.srv.URL+"/t/acme/activate/request", url.Values{"identifier": {"ivy@example.com"}})
 	_, unknown := pagePost(t, w.srv.URL+"/t/acme/activate/request", url.Values{"identifier": {"nobody@example.com"}})
-	strip := func(s string) string { return strings.NewReplacer("ivy@example.com", "X", "nobody@example.com", "X").Replace(s) }
+	strip := func(s string) string {
+		return strings.NewReplacer("ivy@example.com", "X", "nobody@example.com", "X").Replace(s)
+	}
 	if strip(known) != strip(unknown) || !strings.Contains(known, "Check your messages") {
 		t.Fatalf("the answers differ:\n%s\n---\n%s", known, unknown)
 	}
