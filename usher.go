@@ -39,6 +39,28 @@ type TenantSettings struct {
 	RevealAccounts bool `json:"reveal_accounts"`
 	// ActivationTTL is how long an activation link stays valid.
 	ActivationTTLHours int `json:"activation_ttl_hours"`
+	// Branding shown in messages and pages.
+	Branding Branding `json:"branding"`
+	// Templates override the built-in messages, keyed "<kind>.<language>"
+	// ("invitation.nl"); a part left empty keeps the built-in one.
+	Templates map[string]TemplateOverride `json:"templates,omitempty"`
+}
+
+// Branding is how a tenant looks in messages and pages.
+type Branding struct {
+	ProductName  string `json:"product_name,omitempty"`
+	Color        string `json:"color,omitempty"` // #rrggbb
+	LogoURL      string `json:"logo_url,omitempty"`
+	SupportEmail string `json:"support_email,omitempty"`
+}
+
+// TemplateOverride replaces parts of one message kind in one language.
+// The templates see the fields documented in package message.
+type TemplateOverride struct {
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text,omitempty"`
+	HTML    string `json:"html,omitempty"`
+	SMS     string `json:"sms,omitempty"`
 }
 
 // Fields a tenant may require. FieldLogin is "email, or username and phone".

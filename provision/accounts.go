@@ -516,7 +516,7 @@ func (s *Service) sendSecrets(ctx context.Context, tx *store.Tx, tenant usher.Te
 		if err != nil {
 			return nil, err
 		}
-		m.AccountID, m.To, m.Channel, m.Language = a.ID, ch.to, ch.name, a.Language
+		m.AccountID, m.To, m.Channel = a.ID, ch.to, ch.name
 		// One message per event and channel: the link is unique to this event.
 		m.DedupeKey = HashSecret(kind + "|" + a.ID + "|" + d.link + "|" + ch.name)
 		if _, err := tx.QueueMessage(ctx, tenant.ID, &m); err != nil {

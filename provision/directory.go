@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/message"
 	"github.com/usherhq/usher/store"
 )
 
@@ -157,6 +158,28 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenant string
 		}
 		if _, err := tx.Attribute(ctx, tenant, d.kind, d.id); err != nil {
 			errs = append(errs, usher.NotFound(d.field, strings.TrimSuffix(d.kind, "s")))
+		}
+	}
+	if c := st.Branding.Color; c != "" && !message.ValidColor(c) {
+		errs = append(errs, usher.Invalid("settings.branding.color", "%q is not a colour like #1f4fd1", c))
+	}
+	if u := st.Branding.LogoURL; u != "" && !strings.HasPrefix(u, "https://") {
+		errs = append(errs, usher.Invalid("settings.branding.logo_url", "must be an https:// address"))
+	}
+	if e := st.Branding.SupportEmail; e != "" {
+		if _, err := NormalizeEmail("settings.branding.support_email", e); err != nil {
+			errs = append(errs, err.(*usher.Error))
+		}
+	}
+	for key, o := range st.Templates {
+		kind, _, ok := strings.Cut(key, ".")
+		field := "settings.templates." + key
+		if !ok {
+			errs = append(errs, usher.Invalid(field, "keys are <kind>.<language>, like invitation.nl"))
+			continue
+		}
+		if err := message.CheckOverride(kind, message.Override{Subject: o.Subject, Text: o.Text, HTML: o.HTML, SMS: o.SMS}); err != nil {
+			errs = append(errs, usher.Invalid(field, "%s", err.Error()))
 		}
 	}
 	if st.DefaultPlanID != "" {

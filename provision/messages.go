@@ -1,11 +1,12 @@
 package provision
 
 import (
-	"fmt"
-	"strings"
+	"errors"
+	"math"
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/message"
 )
 
 // renderData is what a message says.
@@ -20,35 +21,47 @@ type renderData struct {
 	expires time.Duration
 }
 
-// render writes a message's subject and body. It is deliberately plain:
-// per-language, per-tenant templates belong to message delivery.
+// overrides converts a tenant's template overrides to package message's.
+func overrides(t usher.Tenant) map[string]message.Override {
+	if len(t.Settings.Templates) == 0 {
+		return nil
+	}
+	out := make(map[string]message.Override, len(t.Settings.Templates))
+	for k, o := range t.Settings.Templates {
+		out[k] = message.Override{Subject: o.Subject, Text: o.Text, HTML: o.HTML, SMS: o.SMS}
+	}
+	return out
+}
+
+// render writes a message in the account's language (then the tenant's),
+// with the tenant's branding and templates. A tenant template that fails
+// falls back to the built-in part rather than failing the change.
 func (s *Service) render(kind, channel string, d renderData) (usher.Message, error) {
-	t, p, link := d.tenant, d.person, d.link
-	name := strings.TrimSpace(p.FirstName)
-	if name == "" {
-		name = "there"
+	b := d.tenant.Settings.Branding
+	data := message.Data{
+		TenantName: d.tenant.Name,
+		Branding:   message.Branding{ProductName: b.ProductName, Color: b.Color, LogoURL: b.LogoURL, SupportEmail: b.SupportEmail},
+		FirstName:  d.person.FirstName,
+		Link:       d.link,
+		Code:       d.code,
+		SSO:        d.sso,
+		SSOName:    d.ssoName,
 	}
-	var subject, action string
-	switch {
-	case kind == KindWelcome:
-		subject = "Welcome to " + t.Name
-	case kind == KindPasswordReset:
-		subject = "Choose a new password for " + t.Name
-	default:
-		subject = "You are invited to " + t.Name
+	if d.code != "" {
+		data.CodeMinutes = int(CodeTTL / time.Minute)
 	}
-	if d.sso {
-		action = "Sign in with your company account: " + link
-	} else {
-		action = "Choose your password to activate your account: " + link
+	data.ExpiresHours = int(math.Round(d.expires.Hours()))
+	ov := overrides(d.tenant)
+	r, err := message.Render(kind, d.account.Language, d.tenant.Settings.DefaultLanguage, data, ov)
+	var oe *message.OverrideError
+	if err != nil && !errors.As(err, &oe) {
+		return usher.Message{}, err
 	}
+	m := usher.Message{Kind: kind, Language: message.Language(kind, d.account.Language, d.tenant.Settings.DefaultLanguage, ov)}
 	if channel == usher.ChannelSMS {
-		body := t.Name + ": " + action
-		if d.code != "" {
-			body += fmt.Sprintf(" Code: %s", d.code)
-		}
-		return usher.Message{Kind: kind, Body: body}, nil
+		m.Body = r.SMS
+	} else {
+		m.Subject, m.Body, m.HTML = r.Subject, r.Text, r.HTML
 	}
-	body := "Hello " + name + ",\n\n" + subject + ".\n\n" + action + "\n\nThis link works once. If it has expired, ask for a new one on the sign-in page.\n"
-	return usher.Message{Kind: kind, Subject: subject, Body: body}, nil
+	return m, nil
 }

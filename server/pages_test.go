@@ -151,7 +151,7 @@ func TestActivationByCodePage(t *testing.T) {
 	w := newPagesWorld(t)
 	c := w.invite(t, provision.AccountInput{Username: "sam.sms", Phone: "+46701112233", Person: &provision.PersonInput{FirstName: "Sam", LastName: "S"}})
 	sms := c.Messages[0].Body
-	m := regexp.MustCompile(`Code: (\d{6})`).FindStringSubmatch(sms)
+	m := regexp.MustCompile(`code: (\d{6})`).FindStringSubmatch(sms)
 	if m == nil {
 		t.Fatalf("no code in %q", sms)
 	}

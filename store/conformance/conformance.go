@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -1224,6 +1225,17 @@ func testActivationExpiry(t *testing.T, e *env) {
 	}
 }
 
+var codeRE = regexp.MustCompile(`code: (\d{6})`)
+
+// codeOf returns the SMS code in an English message.
+func codeOf(body string) string {
+	m := codeRE.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
 func testActivationCode(t *testing.T, e *env) {
 	tn := e.tenant("front", "")
 	tn = e.withDefaultPlan(tn, e.plan(tn, "std", 5))
@@ -1239,11 +1251,10 @@ func testActivationCode(t *testing.T, e *env) {
 		t.Fatalf("an account with only a phone gets an SMS: %+v", c.Messages)
 	}
 	body := c.Messages[0].Body
-	i := strings.Index(body, "Code: ")
-	if i < 0 || !strings.Contains(body, "/activate#") {
+	code := codeOf(body)
+	if code == "" || !strings.Contains(body, "/activate#") {
 		t.Fatalf("the SMS carries a link and a code: %q", body)
 	}
-	code := body[i+6 : i+6+provision.CodeDigits]
 	wrong := "000000"
 	if wrong == code {
 		wrong = "111111"
@@ -1261,8 +1272,7 @@ func testActivationCode(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i = strings.Index(msgs[0].Body, "Code: ")
-	code = msgs[0].Body[i+6 : i+6+provision.CodeDigits]
+	code = codeOf(msgs[0].Body)
 	// A few wrong tries lock the code, even for the right one afterwards.
 	for range provision.MaxAttempts {
 		e.svc.ActivateWithCode(e.ctx, tn, "sam.sms", wrong, "correct horse battery staple", "")
@@ -1271,8 +1281,7 @@ func testActivationCode(t *testing.T, e *env) {
 		t.Fatalf("a locked code still works: %v", err)
 	}
 	msgs, _ = e.svc.ResendActivation(e.ctx, userAdm, tn, c.Account.ID)
-	i = strings.Index(msgs[0].Body, "Code: ")
-	code = msgs[0].Body[i+6 : i+6+provision.CodeDigits]
+	code = codeOf(msgs[0].Body)
 	a, err := e.svc.ActivateWithCode(e.ctx, tn, "SAM.SMS", code, "correct horse battery staple", "")
 	if err != nil || a.State != usher.StateActive {
 		t.Fatalf("right code: %+v %v", a, err)
