@@ -9,6 +9,7 @@ type Tenant struct {
 	ID            string         `json:"id"`
 	Slug          string         `json:"slug"`
 	Name          string         `json:"name"`
+	InternalOrgID string         `json:"internal_organization_id"`
 	Settings      TenantSettings `json:"settings"`
 	CreatedAt     time.Time      `json:"created_at"`
 	UpdatedAt     time.Time      `json:"updated_at"`

@@ -172,8 +172,9 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		if err != nil {
 			return p, prefix(in.FieldPrefix, err)
 		}
-		if person.OrganizationID == "" {
-			org, err = r.InternalOrganization(ctx, tenant.ID)
+		if person.OrganizationID == "" || person.OrganizationID == tenant.InternalOrgID {
+			// The tenant's own organization: known without a query, never deactivated.
+			org = usher.Organization{ID: tenant.InternalOrgID, TenantID: tenant.ID, Kind: usher.OrgInternal}
 		} else {
 			org, err = r.Organization(ctx, tenant.ID, person.OrganizationID)
 		}

@@ -48,7 +48,7 @@ func (s *Service) CreateTenant(ctx context.Context, actor Actor, in TenantInput)
 		if err := tx.InsertTenant(ctx, &t); err != nil {
 			return err
 		}
-		org := usher.Organization{Name: name, Kind: usher.OrgInternal}
+		org := usher.Organization{ID: t.InternalOrgID, Name: name, Kind: usher.OrgInternal}
 		if err := tx.InsertOrganization(ctx, t.ID, &org); err != nil {
 			return err
 		}

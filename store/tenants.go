@@ -9,13 +9,13 @@ import (
 	"github.com/usherhq/usher"
 )
 
-const tenantCols = `id, slug, name, settings, created_at, updated_at, deactivated_at`
+const tenantCols = `id, slug, name, internal_org_id, settings, created_at, updated_at, deactivated_at`
 
 func scanTenant(r scanner) (usher.Tenant, error) {
 	var t usher.Tenant
 	var settings string
 	var deact sql.NullTime
-	if err := r.Scan(&t.ID, &t.Slug, &t.Name, &settings, &t.CreatedAt, &t.UpdatedAt, &deact); err != nil {
+	if err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.InternalOrgID, &settings, &t.CreatedAt, &t.UpdatedAt, &deact); err != nil {
 		return t, err
 	}
 	t.DeactivatedAt = ptrTime(deact)
@@ -27,6 +27,7 @@ func scanTenant(r scanner) (usher.Tenant, error) {
 }
 
 // InsertTenant stores a new tenant; a taken slug is a conflict on "slug".
+// The caller creates the internal organization with tn.InternalOrgID.
 func (t *Tx) InsertTenant(ctx context.Context, tn *usher.Tenant) error {
 	if tn.ID == "" {
 		tn.ID = NewID()
@@ -36,8 +37,11 @@ func (t *Tx) InsertTenant(ctx context.Context, tn *usher.Tenant) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1,$2,$3,$4,$5,$6,NULL) ON CONFLICT DO NOTHING`,
-		tn.ID, tn.Slug, tn.Name, string(settings), t.now, t.now)
+	if tn.InternalOrgID == "" {
+		tn.InternalOrgID = NewID()
+	}
+	res, err := t.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,NULL) ON CONFLICT DO NOTHING`,
+		tn.ID, tn.Slug, tn.Name, tn.InternalOrgID, string(settings), t.now, t.now)
 	if err != nil {
 		return fmt.Errorf("insert tenant: %w", err)
 	}

@@ -4,6 +4,8 @@ CREATE TABLE tenants (
   id TEXT PRIMARY KEY,
   slug TEXT NOT NULL UNIQUE,
   name TEXT NOT NULL,
+  -- the tenant's own organization, created with it and never deactivated
+  internal_org_id TEXT NOT NULL,
   settings TEXT NOT NULL,
   created_at TIMESTAMPTZ NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL,
