@@ -140,6 +140,7 @@ func (s *Service) CreateAccount(ctx context.Context, actor Actor, tenant usher.T
 		out = Created{Person: person, Account: acct, Messages: msgs}
 		return nil
 	})
+	s.queued(err, len(out.Messages))
 	return out, err
 }
 

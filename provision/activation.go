@@ -288,6 +288,7 @@ func (s *Service) ResendActivation(ctx context.Context, actor Actor, tenant ushe
 		}
 		return audit(ctx, tx, tenant.ID, actor, "account.activation_sent", "account", a.ID, nil)
 	})
+	s.queued(err, len(msgs))
 	return msgs, err
 }
 
@@ -321,16 +322,21 @@ func (s *Service) RequestActivation(ctx context.Context, tenant usher.Tenant, id
 	if a.InviteExpiresAt != nil && a.InviteExpiresAt.After(s.now().Add(activationTTL(tenant)-time.Minute)) {
 		return nil
 	}
-	return s.st.Write(ctx, func(tx *store.Tx) error {
+	n := 0
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		cur, err := tx.Account(ctx, tenant.ID, a.ID)
 		if err != nil || cur.State != usher.StateInvited {
 			return err
 		}
-		if _, err := s.reissue(ctx, tx, tenant, cur, KindActivation); err != nil {
+		msgs, err := s.reissue(ctx, tx, tenant, cur, KindActivation)
+		if err != nil {
 			return err
 		}
+		n = len(msgs)
 		return audit(ctx, tx, tenant.ID, Actor{Kind: "account", ID: a.ID, Source: source}, "account.activation_requested", "account", a.ID, nil)
 	})
+	s.queued(err, n)
+	return err
 }
 
 // RevokeInvitation makes an invited account's activation secrets unusable;
@@ -447,6 +453,7 @@ func (s *Service) StartReset(ctx context.Context, actor Actor, tenant usher.Tena
 		}
 		return audit(ctx, tx, tenant.ID, actor, "account.password_reset_started", "account", a.ID, nil)
 	})
+	s.queued(err, len(msgs))
 	return msgs, err
 }
 

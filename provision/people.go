@@ -437,6 +437,7 @@ func (s *Service) Relate(ctx context.Context, actor Actor, tenant usher.Tenant, 
 		out.Messages, err = s.activate(ctx, tx, tenant, person, acct, "welcome")
 		return err
 	})
+	s.queued(err, len(out.Messages))
 	return out, err
 }
 

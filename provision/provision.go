@@ -66,9 +66,21 @@ type Links interface {
 
 // Service provisions. It holds no state beyond its dependencies.
 type Service struct {
-	st    *store.Store
-	now   func() time.Time
-	links Links
+	st     *store.Store
+	now    func() time.Time
+	links  Links
+	notify func()
+}
+
+// NotifyQueued sets a function called after a change that queued messages
+// commits, so a delivery worker can start at once instead of at its next poll.
+func (s *Service) NotifyQueued(f func()) { s.notify = f }
+
+// queued reports committed messages to the notify function.
+func (s *Service) queued(err error, n int) {
+	if err == nil && n > 0 && s.notify != nil {
+		s.notify()
+	}
 }
 
 // New returns a Service on st. now is the clock.

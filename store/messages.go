@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -83,14 +84,30 @@ func (t *Tx) Message(ctx context.Context, tenant, id string) (usher.Message, err
 // with SKIP LOCKED, on SQLite the single writer serializes claims. A claim
 // counts as an attempt, so a worker that dies mid-send still moves the
 // message towards its retry limit.
-func (t *Tx) ClaimMessages(ctx context.Context, n int, lease time.Duration) ([]usher.Message, error) {
+//
+// Only messages of the given channels are claimed: those of a channel no
+// sender is configured for stay queued, readable by administrators.
+func (t *Tx) ClaimMessages(ctx context.Context, n int, lease time.Duration, channels []string) ([]usher.Message, error) {
+	if len(channels) == 0 {
+		return nil, nil
+	}
 	skip := ""
 	if t.dialect == Postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := t.QueryContext(ctx, `UPDATE messages SET lease_until = $1, attempts = attempts + 1 WHERE id IN (
-		SELECT id FROM messages WHERE state = 'queued' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
-		ORDER BY next_attempt_at LIMIT $3`+skip+`) RETURNING `+msgCols, t.now.Add(lease), t.now, n)
+	w := &where{}
+	w.add("state = 'queued'")
+	now := w.next(t.now)
+	w.add("next_attempt_at <= " + now + " AND (lease_until IS NULL OR lease_until <= " + now + ")")
+	in := make([]string, len(channels))
+	for i, c := range channels {
+		in[i] = w.next(c)
+	}
+	w.add("channel IN (" + strings.Join(in, ",") + ")")
+	limit := w.next(n)
+	until := w.next(t.now.Add(lease))
+	rows, err := t.QueryContext(ctx, `UPDATE messages SET lease_until = `+until+`, attempts = attempts + 1 WHERE id IN (
+		SELECT id FROM messages`+w.sql()+` ORDER BY next_attempt_at LIMIT `+limit+skip+`) RETURNING `+msgCols, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
@@ -106,10 +123,22 @@ func (t *Tx) ClaimMessages(ctx context.Context, n int, lease time.Duration) ([]u
 	return out, rows.Err()
 }
 
-// MarkSent records delivery of a claimed message.
+// MarkSent records delivery of a claimed message. A message that is no
+// longer queued (another replica finished it) is left as it is.
 func (t *Tx) MarkSent(ctx context.Context, id string) error {
-	_, err := t.ExecContext(ctx, `UPDATE messages SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = '' WHERE id = $1`, id, t.now)
+	_, err := t.ExecContext(ctx, `UPDATE messages SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = '' WHERE id = $1 AND state = 'queued'`, id, t.now)
 	return err
+}
+
+// ReleaseMessages gives claimed messages that were not tried back to the
+// queue, without counting the claim as an attempt.
+func (t *Tx) ReleaseMessages(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if _, err := t.ExecContext(ctx, `UPDATE messages SET lease_until = NULL, attempts = attempts - 1 WHERE id = $1 AND state = 'queued' AND attempts > 0`, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // MarkFailed records a failed attempt: the message is retried at retryAt,
@@ -117,9 +146,9 @@ func (t *Tx) MarkSent(ctx context.Context, id string) error {
 func (t *Tx) MarkFailed(ctx context.Context, id, lastError string, retryAt *time.Time) error {
 	var err error
 	if retryAt == nil {
-		_, err = t.ExecContext(ctx, `UPDATE messages SET state = 'abandoned', last_error = $2, lease_until = NULL WHERE id = $1`, id, lastError)
+		_, err = t.ExecContext(ctx, `UPDATE messages SET state = 'abandoned', last_error = $2, lease_until = NULL WHERE id = $1 AND state = 'queued'`, id, lastError)
 	} else {
-		_, err = t.ExecContext(ctx, `UPDATE messages SET last_error = $2, lease_until = NULL, next_attempt_at = $3 WHERE id = $1`, id, lastError, retryAt.UTC())
+		_, err = t.ExecContext(ctx, `UPDATE messages SET last_error = $2, lease_until = NULL, next_attempt_at = $3 WHERE id = $1 AND state = 'queued'`, id, lastError, retryAt.UTC())
 	}
 	return err
 }

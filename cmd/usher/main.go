@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/courier"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/server"
 	"github.com/usherhq/usher/store"
@@ -165,6 +166,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	links := server.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL}
 	svc := provision.New(st, nil, links)
 
+	// Delivery: with nothing configured, messages stay queued and readable
+	// through the API; each configured channel is delivered by the worker.
+	delivery, err := courier.SettingsFromEnv(getenv).Config()
+	if err != nil {
+		return fmt.Errorf("message delivery: %w", err)
+	}
+	defer delivery.Close()
+	worker := courier.NewWorker(st, delivery, courier.Options{Log: log})
+	svc.NotifyQueued(worker.Wake)
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { worker.Run(workerCtx); close(workerDone) }()
+	defer func() { stopWorker(); <-workerDone }()
+
 	token := c.BootstrapToken
 	generated := false
 	if token == "" && c.Demo {
@@ -198,6 +213,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	addr := ln.Addr().String()
 	fmt.Fprintf(stdout, "usher %s listening on http://%s (database: %s)\n", version, addr, st.Dialect())
+	fmt.Fprintf(stdout, "message delivery: %s\n", delivery)
 	if c.Demo {
 		fmt.Fprintf(stdout, "demo tenant: %s/t/demo/\n", strings.TrimSuffix(c.PublicURL, "/"))
 	}

@@ -919,7 +919,7 @@ func testClaims(t *testing.T, e *env) {
 				var got []usher.Message
 				err := e.st.Write(e.ctx, func(tx *store.Tx) error {
 					var err error
-					got, err = tx.ClaimMessages(e.ctx, 4, time.Minute)
+					got, err = tx.ClaimMessages(e.ctx, 4, time.Minute, []string{usher.ChannelEmail})
 					return err
 				})
 				if err != nil {
@@ -949,7 +949,7 @@ func testClaims(t *testing.T, e *env) {
 	// Leased messages are not claimed again until the lease ends; failures come back at their retry time.
 	var again []usher.Message
 	_ = e.st.Write(e.ctx, func(tx *store.Tx) error {
-		again, err = tx.ClaimMessages(e.ctx, 10, time.Minute)
+		again, err = tx.ClaimMessages(e.ctx, 10, time.Minute, []string{usher.ChannelEmail, usher.ChannelSMS})
 		return err
 	})
 	if len(again) != 0 {
