@@ -126,9 +126,6 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	// Only from the environment: a secret on the command line shows in ps.
 	c.BootstrapToken = getenv("USHER_BOOTSTRAP_OPERATOR_TOKEN")
-	if c.PublicURL == "" {
-		c.PublicURL = "http://" + c.Addr
-	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
 	}
@@ -163,6 +160,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer st.Close()
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + addr // the port actually bound, also for --addr :0
+	}
 	links := server.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL}
 	svc := provision.New(st, nil, links)
 
@@ -199,10 +205,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{
 		Handler:           server.New(log, server.Config{Version: version, Links: links}, st, svc, nil),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -211,7 +213,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	addr := ln.Addr().String()
 	fmt.Fprintf(stdout, "usher %s listening on http://%s (database: %s)\n", version, addr, st.Dialect())
 	fmt.Fprintf(stdout, "message delivery: %s\n", delivery)
 	if c.Demo {
@@ -249,6 +250,9 @@ func tenantCreate(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer st.Close()
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
 	svc := provision.New(st, nil, server.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL})
 	t, err := svc.CreateTenant(ctx, provision.Actor{Kind: "operator", ID: "cli", Role: usher.PrincipalOperator}, in)
 	if err != nil {

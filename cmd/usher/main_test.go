@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // TestServe runs the real program on port 0 with a fresh data folder, as a
@@ -138,3 +142,147 @@ func TestCommands(t *testing.T) {
 		t.Fatal("a bad log format must be refused")
 	}
 }
+
+// TestDeliveryBySMTP runs usher with USHER_SMTP_URL pointing at an SMTP
+// server inside the test: an account created through the API gets its
+// invitation by mail, once, and the message shows as sent.
+func TestDeliveryBySMTP(t *testing.T) {
+	box := startSMTP(t)
+	env := map[string]string{
+		"USHER_SMTP_URL":                 "smtp+insecure://" + box.addr + "?from=usher@demo.example",
+		"USHER_BOOTSTRAP_OPERATOR_TOKEN": "a-bootstrap-token-for-tests",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var addr string
+	for addr == "" && sc.Scan() {
+		if m := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if addr == "" {
+		t.Fatalf("usher did not start: %v", <-done)
+	}
+	body := strings.NewReader(`{"first_name":"Grace","last_name":"Hopper","email":"grace@demo.example"}`)
+	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/tenants/demo/accounts", body)
+	req.Header.Set("Authorization", "Bearer a-bootstrap-token-for-tests")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	// Two invitations: the demo tenant's administrator's, queued at the
+	// first start, and Grace's.
+	byTo := func() map[string][]mail {
+		m := map[string][]mail{}
+		for _, x := range box.received() {
+			m[x.to] = append(m[x.to], x)
+		}
+		return m
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(byTo()["grace@demo.example"]) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := byTo()["grace@demo.example"]
+	if len(got) != 1 || !strings.Contains(got[0].data, "http://"+addr+"/t/demo/activate/") ||
+		!strings.Contains(got[0].data, "Subject: You're invited to Demo Company") {
+		t.Fatalf("mail received: %+v", got)
+	}
+	// The outbox says sent, and nothing else arrives.
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/tenants/demo/messages?state=sent", nil)
+		req.Header.Set("Authorization", "Bearer a-bootstrap-token-for-tests")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct{ Items []map[string]any }
+		json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if len(page.Items) == 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	for to, ms := range byTo() {
+		if len(ms) != 1 {
+			t.Fatalf("%d mails to %s, want exactly 1", len(ms), to)
+		}
+	}
+	if n := len(box.received()); n != 2 {
+		t.Fatalf("%d mails, want 2", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type mailbox struct {
+	addr string
+	mu   sync.Mutex
+	msgs []mail
+}
+
+type mail struct{ from, to, data string }
+
+func (m *mailbox) received() []mail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]mail(nil), m.msgs...)
+}
+
+func startSMTP(t *testing.T) *mailbox {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := &mailbox{addr: ln.Addr().String()}
+	s := smtp.NewServer(smtpBackend{box})
+	s.Domain = "localhost"
+	s.AllowInsecureAuth = true
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return box
+}
+
+type smtpBackend struct{ box *mailbox }
+
+func (b smtpBackend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &smtpSession{box: b.box}, nil
+}
+
+type smtpSession struct {
+	box      *mailbox
+	from, to string
+}
+
+func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = to; return nil }
+func (s *smtpSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.box.mu.Lock()
+	s.box.msgs = append(s.box.msgs, mail{s.from, s.to, string(b)})
+	s.box.mu.Unlock()
+	return nil
+}
+func (s *smtpSession) Reset()        {}
+func (s *smtpSession) Logout() error { return nil }
