@@ -302,8 +302,11 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		{"job_profile_id", usher.KindJobProfile, person.JobProfileID},
 		{"primary_group_id", usher.KindGroup, a.PrimaryGroupID},
 	}
-	for i, g := range a.GroupIDs {
-		refs = append(refs, struct{ field, kind, id string }{fmt.Sprintf("group_ids[%d]", i), usher.KindGroup, g})
+	for i, g := range in.GroupIDs {
+		// Named by their place in the request, not in the cleaned list.
+		if g != "" && slices.Contains(a.GroupIDs, g) && slices.Index(in.GroupIDs, g) == i {
+			refs = append(refs, struct{ field, kind, id string }{fmt.Sprintf("group_ids[%d]", i), usher.KindGroup, g})
+		}
 	}
 	var ids []string
 	for _, ref := range refs {
@@ -327,10 +330,11 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 	}
 	if in.Active {
 		a.State = usher.StateActive
-		now := s.now().UTC()
+		now := s.now().UTC().Truncate(time.Microsecond)
 		a.ActivatedAt = &now
 	} else {
-		exp := s.now().UTC().Add(activationTTL(tenant))
+		// Microseconds, as the databases keep them.
+		exp := s.now().UTC().Truncate(time.Microsecond).Add(activationTTL(tenant))
 		a.InviteExpiresAt, a.Invitation = &exp, usher.InvitationPending
 	}
 	if len(errs) > 0 {

@@ -372,16 +372,25 @@ func (s *Service) SaveConnection(ctx context.Context, actor Actor, tenant, id st
 
 // TokenInput creates an API token.
 type TokenInput struct {
-	Name      string     `json:"name"`
-	Role      string     `json:"role"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// ExpiresAt is an RFC 3339 time; empty never expires.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // CreateToken issues an API token for tenant ("" for an operator token) and
 // returns its secret, which is shown once and never stored.
 func (s *Service) CreateToken(ctx context.Context, actor Actor, tenant string, in TokenInput) (usher.APIToken, string, error) {
-	tok := usher.APIToken{Role: in.Role, ExpiresAt: in.ExpiresAt}
+	tok := usher.APIToken{Role: in.Role}
 	var err error
+	if in.ExpiresAt != "" {
+		exp, perr := time.Parse(time.RFC3339, in.ExpiresAt)
+		if perr != nil {
+			return tok, "", usher.Invalid("expires_at", "%q is not an RFC 3339 time, like 2027-01-31T23:59:59Z", in.ExpiresAt)
+		}
+		exp = exp.UTC()
+		tok.ExpiresAt = &exp
+	}
 	if tok.Name, err = CleanText("name", in.Name, 200); err != nil {
 		return tok, "", err
 	}

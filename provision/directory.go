@@ -183,8 +183,10 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenant string
 		}
 	}
 	if st.DefaultPlanID != "" {
-		if _, err := tx.Plan(ctx, tenant, st.DefaultPlanID); err != nil {
+		if p, err := tx.Plan(ctx, tenant, st.DefaultPlanID); err != nil {
 			errs = append(errs, usher.NotFound("settings.default_plan_id", "plan"))
+		} else if p.DeactivatedAt != nil {
+			errs = append(errs, usher.Invalid("settings.default_plan_id", "plan %q is deactivated", p.Name))
 		}
 	}
 	return errs.Err()

@@ -234,9 +234,12 @@ func (s *Service) UpdateAccount(ctx context.Context, actor Actor, tenant usher.T
 		if a.PrimaryGroupID != "" && a.PrimaryGroupID != old.PrimaryGroupID && found[a.PrimaryGroupID] != usher.KindGroup {
 			return usher.NotFound("primary_group_id", "group")
 		}
-		for i, g := range a.GroupIDs {
-			if !slices.Contains(old.GroupIDs, g) && found[g] != usher.KindGroup {
-				return usher.NotFound(fmt.Sprintf("group_ids[%d]", i), "group")
+		if in.GroupIDs != nil {
+			// Name the group by its place in the request, not in the cleaned list.
+			for i, g := range *in.GroupIDs {
+				if g != "" && slices.Contains(a.GroupIDs, g) && !slices.Contains(old.GroupIDs, g) && found[g] != usher.KindGroup {
+					return usher.NotFound(fmt.Sprintf("group_ids[%d]", i), "group")
+				}
 			}
 		}
 		if in.AdminRole != nil && *in.AdminRole != old.AdminRole {
@@ -277,6 +280,13 @@ func (s *Service) UpdateAccount(ctx context.Context, actor Actor, tenant usher.T
 		}
 		if err := audit(ctx, tx, tenant.ID, actor, "account.updated", "account", a.ID, details); err != nil {
 			return err
+		}
+		if in.State != nil {
+			switch *in.State {
+			case usher.StateInvited, usher.StateActive, usher.StateSuspended, usher.StateDeactivated:
+			default:
+				return usher.Invalid("state", "must be invited, active, suspended or deactivated")
+			}
 		}
 		if in.State != nil && *in.State != a.State {
 			if err := s.changeState(ctx, tx, actor, tenant, a, *in.State); err != nil {
@@ -349,6 +359,9 @@ func (s *Service) Relate(ctx context.Context, actor Actor, tenant usher.Tenant, 
 	}
 	if in.PersonID == "" {
 		return Related{}, usher.Invalid("person_id", "is required")
+	}
+	if tenant.DeactivatedAt != nil {
+		return Related{}, usher.Forbidden("the tenant is deactivated")
 	}
 	if len(in.Roles) == 0 {
 		return Related{}, usher.Invalid("roles", "choose at least one contact role")

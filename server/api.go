@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -129,16 +132,28 @@ func decode(r *http.Request, v any) error {
 
 // decodeJSON is decode without the HTTP parts, for fuzzing.
 func decodeJSON(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return jsonError(err, nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		err = jsonError(err, reflect.TypeOf(v))
+		var ue *usher.Error
+		if errors.As(err, &ue) && ue.Code == usher.CodeInvalid && ue.Message == "is not a known field" {
+			// encoding/json names an unknown field without its path: find it.
+			if path := unknownFieldPath(raw, reflect.TypeOf(v)); path != "" {
+				ue.Field = path
+			}
+		}
+		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return jsonError(err)
+				return jsonError(err, nil)
 			}
 		}
 		return &usher.Error{Code: codeMalformed, Message: "the body holds more than one JSON value"}
@@ -146,7 +161,7 @@ func decodeJSON(body io.Reader, v any) error {
 	return nil
 }
 
-func jsonError(err error) error {
+func jsonError(err error, t reflect.Type) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var mbe *http.MaxBytesError
@@ -156,7 +171,7 @@ func jsonError(err error) error {
 	case errors.As(err, &syn):
 		return &usher.Error{Code: codeMalformed, Message: fmt.Sprintf("malformed JSON at byte %d: %s", syn.Offset, syn.Error())}
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := jsonPath(t, typ.Field)
 		if field == "" {
 			return &usher.Error{Code: codeMalformed, Message: fmt.Sprintf("the body must be a JSON %s, not %s", kindName(typ.Type), typ.Value)}
 		}
@@ -170,6 +185,134 @@ func jsonError(err error) error {
 		return &usher.Error{Code: usher.CodeInvalid, Field: name, Message: "is not a known field"}
 	}
 	return &usher.Error{Code: codeMalformed, Message: err.Error()}
+}
+
+// jsonPath drops the Go names of embedded structs that encoding/json puts
+// into a field path ("PersonInput.first_name" is "first_name" on the wire).
+func jsonPath(t reflect.Type, field string) string {
+	var out []string
+	for _, p := range strings.Split(field, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		if t != nil && t.Kind() == reflect.Struct {
+			if f, ok := t.FieldByName(p); ok && f.Anonymous && f.Tag.Get("json") == "" {
+				t = f.Type
+				continue
+			}
+			if ft, ok := jsonFields(t)[p]; ok {
+				t = ft
+			} else {
+				t = nil
+			}
+		} else {
+			t = nil
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
+}
+
+// unknownFieldPath walks the raw JSON along the Go type and returns the
+// path of the first member the type does not have ("settings.colour").
+func unknownFieldPath(raw []byte, t reflect.Type) string {
+	var doc any
+	if json.Unmarshal(raw, &doc) != nil {
+		return ""
+	}
+	return walkUnknown(doc, t, "")
+}
+
+func walkUnknown(doc any, t reflect.Type, path string) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return ""
+	}
+	join := func(p, k string) string {
+		if p == "" {
+			return k
+		}
+		return p + "." + k
+	}
+	switch d := doc.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Map:
+			for k, v := range d {
+				if p := walkUnknown(v, t.Elem(), join(path, k)); p != "" {
+					return p
+				}
+			}
+		case reflect.Struct:
+			fields := jsonFields(t)
+			keys := make([]string, 0, len(d))
+			for k := range d {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				ft, ok := fields[k]
+				if !ok {
+					for name, f := range fields {
+						if strings.EqualFold(name, k) {
+							ft, ok = f, true
+						}
+					}
+				}
+				if !ok {
+					return join(path, k)
+				}
+				if p := walkUnknown(d[k], ft, join(path, k)); p != "" {
+					return p
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, v := range d {
+				if p := walkUnknown(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// jsonFields maps a struct's JSON member names to their types, through
+// embedded structs.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if f.Anonymous && name == "" {
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range jsonFields(ft) {
+					out[k] = v
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = ft
+	}
+	return out
 }
 
 func kindName(t reflect.Type) string {
@@ -202,9 +345,25 @@ type query struct {
 }
 
 func newQuery(r *http.Request, names ...string) *query {
-	q := &query{vals: r.URL.Query(), allowed: map[string]bool{"limit": true, "after": true}}
+	q := &query{vals: map[string][]string{}, allowed: map[string]bool{"limit": true, "after": true}}
 	for _, n := range names {
 		q.allowed[n] = true
+	}
+	// Parsed by hand: url.ParseQuery drops the pairs it cannot decode,
+	// and a parameter silently ignored is a parameter silently wrong.
+	for _, pair := range strings.FieldsFunc(r.URL.RawQuery, func(c rune) bool { return c == '&' || c == ';' }) {
+		k, v, _ := strings.Cut(pair, "=")
+		key, err1 := url.QueryUnescape(k)
+		val, err2 := url.QueryUnescape(v)
+		if err1 != nil {
+			q.errs = append(q.errs, usher.Invalid(k, "is not a URL-encoded parameter name"))
+			continue
+		}
+		if err2 != nil {
+			q.errs = append(q.errs, usher.Invalid(key, "is not URL-encoded correctly"))
+			continue
+		}
+		q.vals[key] = append(q.vals[key], val)
 	}
 	return q
 }

@@ -179,6 +179,9 @@ func (s *Server) unrelate(r *http.Request, c *call) (any, error) {
 }
 
 func (s *Server) listSiteRelationships(r *http.Request, c *call) (any, error) {
+	if err := newQuery(r).err(); err != nil {
+		return nil, err
+	}
 	rd := s.st.Read()
 	if _, err := rd.Organization(r.Context(), c.tenant.ID, r.PathValue("id")); err != nil {
 		return nil, err
@@ -188,6 +191,9 @@ func (s *Server) listSiteRelationships(r *http.Request, c *call) (any, error) {
 }
 
 func (s *Server) listPersonRelationships(r *http.Request, c *call) (any, error) {
+	if err := newQuery(r).err(); err != nil {
+		return nil, err
+	}
 	rd := s.st.Read()
 	if _, err := rd.Person(r.Context(), c.tenant.ID, r.PathValue("id")); err != nil {
 		return nil, err

@@ -29,6 +29,10 @@ type obj = map[string]any
 
 func (s *Server) openAPI() obj {
 	sg := &schemaGen{defs: obj{}}
+	// Request bodies get their own schemas: nothing in them is "required"
+	// by the response's rules (PATCH bodies are partial; creation rules are
+	// the service's, answered as problems naming the field).
+	rg := &schemaGen{defs: sg.defs, request: true}
 	paths := obj{}
 	for _, o := range s.ops {
 		item, _ := paths[o.path].(obj)
@@ -66,7 +70,7 @@ func (s *Server) openAPI() obj {
 			operation["parameters"] = params
 		}
 		if o.in != nil {
-			operation["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": sg.ref(reflect.TypeOf(o.in))}}}
+			operation["requestBody"] = obj{"required": !o.optionalBody, "content": obj{"application/json": obj{"schema": rg.ref(reflect.TypeOf(o.in))}}}
 		}
 		switch o.access {
 		case public:
@@ -110,7 +114,8 @@ func operationID(o *op) string {
 
 // schemaGen turns Go types into JSON Schema (2020-12, as OpenAPI 3.1 uses).
 type schemaGen struct {
-	defs obj
+	defs    obj
+	request bool
 }
 
 var timeType = reflect.TypeOf(time.Time{})
@@ -132,6 +137,9 @@ func (g *schemaGen) ref(t reflect.Type) obj {
 		return g.schema(t)
 	}
 	n := g.name(t)
+	if g.request {
+		n += "Request"
+	}
 	if _, ok := g.defs[n]; !ok {
 		g.defs[n] = obj{} // placeholder against recursion
 		g.defs[n] = g.structSchema(t)
@@ -199,7 +207,7 @@ func (g *schemaGen) fields(t reflect.Type, props obj, required *[]string) {
 			name = f.Name
 		}
 		props[name] = g.schema(f.Type)
-		if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
+		if !g.request && !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
 			*required = append(*required, name)
 		}
 	}

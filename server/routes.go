@@ -93,7 +93,7 @@ func (s *Server) routes() {
 	s.api(&op{method: "POST", path: t + "/accounts/{id}/revoke-invitation", summary: "Make an invited account's activation links and codes unusable",
 		access: tenantScoped, minRole: usher.AdminUser, out: usher.Account{}, handle: s.revokeInvitation})
 	s.api(&op{method: "POST", path: t + "/accounts/{id}/one-time-password", summary: "Set a one-time password (generated when none is given); shown once, never sent",
-		access: tenantScoped, minRole: usher.AdminUser, in: oneTimeInput{}, out: oneTimeOutput{}, status: 201, handle: s.setOneTimePassword})
+		access: tenantScoped, minRole: usher.AdminUser, in: oneTimeInput{}, optionalBody: true, out: oneTimeOutput{}, status: 201, handle: s.setOneTimePassword})
 	s.api(&op{method: "POST", path: t + "/accounts/{id}/reset-password", summary: "Send an active account a link to choose a new password",
 		access: tenantScoped, minRole: usher.AdminUser, out: list[usher.Message]{}, handle: s.startReset})
 

@@ -104,6 +104,7 @@ type op struct {
 	minRole      string   // documented; the provisioning service enforces
 	params       []string // query parameters
 	in           any      // request body type, nil for none
+	optionalBody bool     // the body may be left out
 	out          any      // response body type, nil for none
 	status       int      // success status
 	handle       func(r *http.Request, c *call) (any, error)

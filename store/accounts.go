@@ -237,10 +237,12 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 		// SKIP LOCKED: concurrent creations each take a different free row
 		// instead of queueing on one counter.
 		q = `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
-			WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL LIMIT 1 FOR UPDATE SKIP LOCKED)`
+			WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
+			AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL) LIMIT 1 FOR UPDATE SKIP LOCKED)`
 	} else {
 		q = `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
-			WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL LIMIT 1)`
+			WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
+			AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL) LIMIT 1)`
 	}
 	res, err := t.ExecContext(ctx, q, tenant, plan, account)
 	if err != nil {
@@ -252,6 +254,9 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 	p, err := t.Plan(ctx, tenant, plan)
 	if err != nil {
 		return err
+	}
+	if p.DeactivatedAt != nil {
+		return usher.Invalid("plan_id", "plan %q is deactivated", p.Name)
 	}
 	return &usher.Error{Code: usher.CodeSeatsFull, Field: "plan_id", Message: fmt.Sprintf("plan %q has no free seat (%d of %d used)", p.Name, p.SeatsUsed, p.Seats)}
 }
