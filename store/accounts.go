@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	mrand "math/rand/v2"
 	"strings"
 
 	"github.com/usherhq/usher"
@@ -232,24 +233,28 @@ func (t *Tx) UpdateAccount(ctx context.Context, tenant string, old, a *usher.Acc
 // ClaimSeat gives account a free seat of plan. It returns ErrSeatsFull when
 // every seat is taken and not found when the plan is not the tenant's.
 func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error {
-	var q string
+	// Free seats are looked for from a random seat onwards, then from the
+	// first. Always starting at the first would make every claim step over
+	// all the seats claimed before it: on PostgreSQL their dead index
+	// entries stay until vacuum, and a 100,000-seat plan took 40 ms a claim.
+	lock := ""
 	if t.dialect == Postgres {
 		// SKIP LOCKED: concurrent creations each take a different free row
 		// instead of queueing on one counter.
-		q = `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
-			WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
-			AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL) LIMIT 1 FOR UPDATE SKIP LOCKED)`
-	} else {
-		q = `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
-			WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
-			AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL) LIMIT 1)`
+		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	res, err := t.ExecContext(ctx, q, tenant, plan, account)
-	if err != nil {
-		return fmt.Errorf("claim seat: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil
+	q := `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
+		WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
+		AND seat_no >= CAST((SELECT p.seats FROM plans p WHERE p.id = $2) * CAST($4 AS REAL) AS INTEGER)
+		AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL) ORDER BY seat_no LIMIT 1` + lock + `)`
+	for _, from := range []float64{mrand.Float64(), 0} {
+		res, err := t.ExecContext(ctx, q, tenant, plan, account, from)
+		if err != nil {
+			return fmt.Errorf("claim seat: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
 	}
 	p, err := t.Plan(ctx, tenant, plan)
 	if err != nil {
