@@ -351,7 +351,15 @@ func newQuery(r *http.Request, names ...string) *query {
 	}
 	// Parsed by hand: url.ParseQuery drops the pairs it cannot decode,
 	// and a parameter silently ignored is a parameter silently wrong.
-	for _, pair := range strings.FieldsFunc(r.URL.RawQuery, func(c rune) bool { return c == '&' || c == ';' }) {
+	if strings.Contains(r.URL.RawQuery, ";") {
+		// Servers and proxies split on ";" differently; refuse rather than guess.
+		q.errs = append(q.errs, usher.Invalid("query", "separate parameters with &, not ;"))
+		return q
+	}
+	for _, pair := range strings.Split(r.URL.RawQuery, "&") {
+		if pair == "" {
+			continue
+		}
 		k, v, _ := strings.Cut(pair, "=")
 		key, err1 := url.QueryUnescape(k)
 		val, err2 := url.QueryUnescape(v)
@@ -416,7 +424,12 @@ func (q *query) list() store.ListOptions {
 
 // err reports unknown parameters and bad values, all at once.
 func (q *query) err() error {
+	names := make([]string, 0, len(q.vals))
 	for name := range q.vals {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same problem first on every call
+	for _, name := range names {
 		if !q.allowed[name] {
 			q.errs = append(q.errs, usher.Invalid(name, "is not a parameter of this list"))
 		}

@@ -455,6 +455,17 @@ func TestOpenAPIServed(t *testing.T) {
 		if err := json.Unmarshal(e.call(t, "GET", v1+"/openapi.json", "", nil).Body, &doc); err != nil {
 			t.Fatal(err)
 		}
+		// Every query parameter any operation documents, to try on the others.
+		known := map[string]bool{}
+		for _, item := range doc.Paths {
+			for _, d := range item {
+				for _, p := range d.Parameters {
+					if p.In == "query" {
+						known[p.Name] = true
+					}
+				}
+			}
+		}
 		n := 0
 		for path, item := range doc.Paths {
 			concrete := strings.NewReplacer("{tenant}", "acme").Replace(path)
@@ -505,6 +516,17 @@ func TestOpenAPIServed(t *testing.T) {
 				}
 				if paged {
 					wantProblem(t, e.call(t, method, concrete+"?undocumented=1", e.op, nil), 422, "invalid", "undocumented")
+					// A parameter the handler takes but the document does not list is refused too.
+					for name := range known {
+						if d.param("query", name) {
+							continue
+						}
+						r := e.call(t, method, concrete+"?"+name+"=", e.op, nil)
+						var pr problem
+						if r.Status != 422 || json.Unmarshal(r.Body, &pr) != nil || pr.Field != name {
+							t.Errorf("%s takes query parameter %s, which its documentation does not list: %s", key, name, r)
+						}
+					}
 				}
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
@@ -176,5 +177,42 @@ func TestActivationByCodePage(t *testing.T) {
 	code, body = pagePost(t, w.srv.URL+"/t/acme/activate", url.Values{"identifier": {"olle"}, "code": {otp}, "password": {"olle's own passphrase"}, "confirm": {"olle's own passphrase"}})
 	if code != 200 || !strings.Contains(body, "Your account is active") {
 		t.Fatalf("one-time password: %d %s", code, body)
+	}
+}
+
+// TestDeactivatedTenantRefusesTenantTokens: once an operator deactivates a
+// tenant, its own tokens can no longer use the API; operators still can.
+func TestDeactivatedTenantRefusesTenantTokens(t *testing.T) {
+	w := newPagesWorld(t)
+	ctx := context.Background()
+	op := provision.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
+	_, secret, err := w.svc.CreateToken(ctx, op, w.tenant.ID, provision.TokenInput{Name: "hr", Role: usher.AdminUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() int {
+		req, _ := http.NewRequest("GET", w.srv.URL+"/api/v1/tenants/acme/accounts", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("before: %d", code)
+	}
+	yes := true
+	if _, err := w.svc.UpdateTenant(ctx, op, w.tenant.ID, provision.TenantUpdate{Deactivated: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	// The tenant cache keeps the old tenant for at most its TTL.
+	deadline := time.Now().Add(cacheTTL + time.Second)
+	for get() != http.StatusForbidden {
+		if time.Now().After(deadline) {
+			t.Fatalf("a deactivated tenant's token still works after %v", cacheTTL)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -188,6 +188,9 @@ func (s *Server) authenticate(r *http.Request, o *op) (*call, error) {
 		if tok.TenantID != "" && tok.TenantID != tn.ID {
 			return nil, usher.NotFound("tenant", "tenant")
 		}
+		if tn.DeactivatedAt != nil && tok.Role != usher.PrincipalOperator {
+			return nil, usher.Forbidden("the tenant is deactivated; only operators may use its API")
+		}
 		c.tenant = tn
 	}
 	return c, nil
