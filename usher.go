@@ -344,9 +344,3 @@ type APIToken struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
-
-// Page is one page of a keyset-paged list.
-type Page[T any] struct {
-	Items []T    `json:"items"`
-	Next  string `json:"next,omitempty"` // cursor for the following page
-}

@@ -292,7 +292,8 @@ func (s *Service) ResendActivation(ctx context.Context, actor Actor, tenant ushe
 	return msgs, err
 }
 
-// reissue revokes an account's secrets and sends new ones.
+// reissue revokes an account's secrets and sends new ones; an invited
+// account's invitation then runs until the new secrets expire.
 func (s *Service) reissue(ctx context.Context, tx *store.Tx, tenant usher.Tenant, a usher.Account, kind string) ([]usher.Message, error) {
 	if err := tx.RevokeActivations(ctx, tenant.ID, a.ID); err != nil {
 		return nil, err
@@ -301,13 +302,15 @@ func (s *Service) reissue(ctx context.Context, tx *store.Tx, tenant usher.Tenant
 	if err != nil {
 		return nil, err
 	}
-	old := a
 	exp := tx.Now().Add(activationTTL(tenant))
-	a.InviteExpiresAt = &exp
-	if err := tx.UpdateAccount(ctx, tenant.ID, &old, &a); err != nil {
-		return nil, err
+	if a.State == usher.StateInvited {
+		old := a
+		a.InviteExpiresAt = &exp
+		if err := tx.UpdateAccount(ctx, tenant.ID, &old, &a); err != nil {
+			return nil, err
+		}
 	}
-	return s.activate(ctx, tx, tenant, person, a, kind)
+	return s.sendSecrets(ctx, tx, tenant, person, a, kind, exp)
 }
 
 // RequestActivation is the public "send me a new link": when identifier
@@ -438,14 +441,7 @@ func (s *Service) StartReset(ctx context.Context, actor Actor, tenant usher.Tena
 		if a.State != usher.StateActive || a.AuthSystem != usher.AuthPassword {
 			return usher.Conflict("state", "a password reset is for active accounts that sign in with a password")
 		}
-		person, err := tx.Person(ctx, tenant.ID, a.PersonID)
-		if err != nil {
-			return err
-		}
-		if err := tx.RevokeActivations(ctx, tenant.ID, a.ID); err != nil {
-			return err
-		}
-		if msgs, err = s.sendSecrets(ctx, tx, tenant, person, a, KindPasswordReset, tx.Now().Add(activationTTL(tenant))); err != nil {
+		if msgs, err = s.reissue(ctx, tx, tenant, a, KindPasswordReset); err != nil {
 			return err
 		}
 		if len(msgs) == 0 {

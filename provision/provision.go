@@ -91,10 +91,6 @@ func New(st *store.Store, now func() time.Time, links Links) *Service {
 	return &Service{st: st, now: now, links: links}
 }
 
-// Store exposes the store for read-only queries of callers that already
-// went through authorization.
-func (s *Service) Store() *store.Store { return s.st }
-
 func audit(ctx context.Context, tx *store.Tx, tenant string, a Actor, action, kind, id string, details map[string]string) error {
 	return tx.InsertAudit(ctx, tenant, &usher.AuditEvent{ActorKind: a.Kind, ActorID: a.ID, Action: action,
 		TargetKind: kind, TargetID: id, Source: a.Source, Details: details})

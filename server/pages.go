@@ -35,21 +35,15 @@ type pageData struct {
 // tenantPage resolves the tenant of a person-facing page; an unknown
 // tenant is a plain 404 page.
 func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) (usher.Tenant, bool) {
-	slug := r.PathValue("tenant")
-	tn, ok := s.tenants.get(slug)
-	if !ok {
-		var err error
-		tn, err = s.st.Read().TenantBySlug(r.Context(), slug)
-		if err != nil {
-			if errors.Is(err, usher.ErrNotFound) {
-				http.Error(w, "There is no organization at this address.", http.StatusNotFound)
-			} else {
-				s.log.ErrorContext(r.Context(), "tenant lookup", "err", err)
-				http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
-			}
-			return tn, false
+	tn, err := s.tenantBySlug(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		if errors.Is(err, usher.ErrNotFound) {
+			http.Error(w, "There is no organization at this address.", http.StatusNotFound)
+		} else {
+			s.log.ErrorContext(r.Context(), "tenant lookup", "err", err)
+			http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
 		}
-		s.tenants.put(slug, tn)
+		return tn, false
 	}
 	if tn.DeactivatedAt != nil {
 		http.Error(w, "There is no organization at this address.", http.StatusNotFound)

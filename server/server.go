@@ -176,14 +176,9 @@ func (s *Server) authenticate(r *http.Request, o *op) (*call, error) {
 		return nil, usher.Forbidden("this needs an operator token")
 	}
 	if o.access == tenantScoped {
-		slug := r.PathValue("tenant")
-		tn, ok := s.tenants.get(slug)
-		if !ok {
-			var err error
-			if tn, err = s.st.Read().TenantBySlug(r.Context(), slug); err != nil {
-				return nil, err
-			}
-			s.tenants.put(slug, tn)
+		tn, err := s.tenantBySlug(r.Context(), r.PathValue("tenant"))
+		if err != nil {
+			return nil, err
 		}
 		if tok.TenantID != "" && tok.TenantID != tn.ID {
 			return nil, usher.NotFound("tenant", "tenant")
@@ -194,6 +189,19 @@ func (s *Server) authenticate(r *http.Request, o *op) (*call, error) {
 		c.tenant = tn
 	}
 	return c, nil
+}
+
+// tenantBySlug reads a tenant through the per-replica cache.
+func (s *Server) tenantBySlug(ctx context.Context, slug string) (usher.Tenant, error) {
+	if tn, ok := s.tenants.get(slug); ok {
+		return tn, nil
+	}
+	tn, err := s.st.Read().TenantBySlug(ctx, slug)
+	if err != nil {
+		return tn, err
+	}
+	s.tenants.put(slug, tn)
+	return tn, nil
 }
 
 func clientIP(r *http.Request) string {
