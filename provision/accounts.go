@@ -21,6 +21,9 @@ const (
 	// RouteAccountForPerson is "create user account" on an existing person,
 	// where the administrator chooses the authentication system.
 	RouteAccountForPerson = "account_for_person"
+	// RouteRelationship is a contact's first relationship with a site
+	// (seed 002), which gives them an account and the welcome message.
+	RouteRelationship = "relationship"
 )
 
 // PersonInput is a person's directory data as a way in supplies it.
@@ -102,46 +105,50 @@ func (s *Service) CreateAccount(ctx context.Context, actor Actor, tenant usher.T
 	}
 	var out Created
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		out = Created{}
-		var person usher.Person
-		if in.Person != nil {
-			if in.PersonID != "" {
-				return usher.Invalid(in.FieldPrefix+"person_id", "give either person_id or a new person, not both")
-			}
-			person = p.person
-			if err := tx.InsertPerson(ctx, tenant.ID, &person); err != nil {
-				return prefix(in.FieldPrefix, err)
-			}
-		} else {
-			person = p.person
-		}
-		acct := p.account
-		acct.PersonID = person.ID
-		if err := tx.InsertAccount(ctx, tenant.ID, &acct); err != nil {
-			return prefix(in.FieldPrefix, err)
-		}
-		if err := tx.ClaimSeat(ctx, tenant.ID, acct.PlanID, acct.ID); err != nil {
-			return prefix(in.FieldPrefix, err)
-		}
-		details := map[string]string{"plan_id": acct.PlanID, "auth_system": acct.AuthSystem, "route": in.Route}
-		if in.Person != nil {
-			details["person_created"] = "true"
-		}
-		if acct.AdminRole != "" {
-			details["admin_role"] = acct.AdminRole
-		}
-		if err := audit(ctx, tx, tenant.ID, actor, "account.created", "account", acct.ID, details); err != nil {
-			return err
-		}
-		msgs, err := s.activate(ctx, tx, tenant, person, acct, in.MessageKind)
-		if err != nil {
-			return err
-		}
-		out = Created{Person: person, Account: acct, Messages: msgs}
-		return nil
+		var err error
+		out, err = s.write(ctx, tx, actor, tenant, p, in)
+		return err
 	})
 	s.queued(err, len(out.Messages))
 	return out, err
+}
+
+// write stores a planned account (and its new person) in tx: the account,
+// its seat, its audit event and its activation messages. Every way in that
+// creates an account ends here.
+func (s *Service) write(ctx context.Context, tx *store.Tx, actor Actor, tenant usher.Tenant, p planned, in AccountInput) (Created, error) {
+	person := p.person
+	if in.Person != nil {
+		if in.PersonID != "" {
+			return Created{}, usher.Invalid(in.FieldPrefix+"person_id", "give either person_id or a new person, not both")
+		}
+		if err := tx.InsertPerson(ctx, tenant.ID, &person); err != nil {
+			return Created{}, prefix(in.FieldPrefix, err)
+		}
+	}
+	acct := p.account
+	acct.PersonID = person.ID
+	if err := tx.InsertAccount(ctx, tenant.ID, &acct); err != nil {
+		return Created{}, prefix(in.FieldPrefix, err)
+	}
+	if err := tx.ClaimSeat(ctx, tenant.ID, acct.PlanID, acct.ID); err != nil {
+		return Created{}, prefix(in.FieldPrefix, err)
+	}
+	details := map[string]string{"plan_id": acct.PlanID, "auth_system": acct.AuthSystem, "route": in.Route}
+	if in.Person != nil {
+		details["person_created"] = "true"
+	}
+	if acct.AdminRole != "" {
+		details["admin_role"] = acct.AdminRole
+	}
+	if err := audit(ctx, tx, tenant.ID, actor, "account.created", "account", acct.ID, details); err != nil {
+		return Created{}, err
+	}
+	msgs, err := s.activate(ctx, tx, tenant, person, acct, in.MessageKind)
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{Person: person, Account: acct, Messages: msgs}, nil
 }
 
 // planned is a validated account (and person) ready to write.

@@ -392,12 +392,12 @@ func (s *Service) Relate(ctx context.Context, actor Actor, tenant usher.Tenant, 
 	// The account a first relationship creates goes through the same planning as every other.
 	_, accErr := r.AccountOfPerson(ctx, tenant.ID, person.ID)
 	var plan *planned
+	acctIn := AccountInput{Route: RouteRelationship, PersonID: person.ID, MessageKind: KindWelcome, AuthSystem: usher.AuthPassword}
+	if site.Kind == usher.OrgInternal {
+		acctIn.AuthSystem = ""
+	}
 	if errors.Is(accErr, usher.ErrNotFound) {
-		in := AccountInput{Route: RouteAccountForPerson, PersonID: person.ID, MessageKind: "welcome", AuthSystem: usher.AuthPassword}
-		if site.Kind == usher.OrgInternal {
-			in.AuthSystem = ""
-		}
-		p, err := s.plan(ctx, tenant, &in)
+		p, err := s.plan(ctx, tenant, &acctIn)
 		if err != nil {
 			return Related{}, err
 		}
@@ -428,26 +428,19 @@ func (s *Service) Relate(ctx context.Context, actor Actor, tenant usher.Tenant, 
 			return nil
 		}
 		if plan != nil {
-			acct := plan.account
-			acct.PersonID = person.ID
-			if err := tx.InsertAccount(ctx, tenant.ID, &acct); err != nil {
+			// The same write as every other way in.
+			c, err := s.write(ctx, tx, actor, tenant, *plan, acctIn)
+			if err != nil {
 				return err
 			}
-			if err := tx.ClaimSeat(ctx, tenant.ID, acct.PlanID, acct.ID); err != nil {
-				return err
-			}
-			if err := audit(ctx, tx, tenant.ID, actor, "account.created", "account", acct.ID, map[string]string{"plan_id": acct.PlanID, "route": "relationship"}); err != nil {
-				return err
-			}
-			out.Account = &acct
-			out.Messages, err = s.activate(ctx, tx, tenant, person, acct, "welcome")
-			return err
+			out.Account, out.Messages = &c.Account, c.Messages
+			return nil
 		}
 		acct, err := tx.AccountOfPerson(ctx, tenant.ID, person.ID)
 		if err != nil {
 			return err
 		}
-		out.Messages, err = s.activate(ctx, tx, tenant, person, acct, "welcome")
+		out.Messages, err = s.activate(ctx, tx, tenant, person, acct, KindWelcome)
 		return err
 	})
 	s.queued(err, len(out.Messages))
