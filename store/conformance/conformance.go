@@ -1218,11 +1218,18 @@ func testActivationExpiry(t *testing.T, e *env) {
 	if a := e.account(tn, c.Account.ID); a.Invitation != usher.InvitationPending {
 		t.Fatalf("after a request: %q", a.Invitation)
 	}
-	// Resending to an active account is refused.
-	_, err = e.newUser(tn, "X", "x@example.com")
+	// Resending to an account that is no longer invited is refused.
+	x, err := e.newUser(tn, "X", "x@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.svc.ActivateWithLink(e.ctx, tn, secretOf(t, x.Messages[0]), "correct horse battery staple", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.ResendActivation(e.ctx, userAdm, tn, x.Account.ID)
+	wantCode(t, err, usher.CodeConflict, "state")
+	_, err = e.svc.RevokeInvitation(e.ctx, userAdm, tn, x.Account.ID)
+	wantCode(t, err, usher.CodeConflict, "state")
 }
 
 var codeRE = regexp.MustCompile(`code: (\d{6})`)
