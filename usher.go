@@ -34,6 +34,16 @@ type TenantSettings struct {
 	// Registration: "off", "open" or "domains" (limited to RegistrationDomains).
 	Registration        string   `json:"registration"`
 	RegistrationDomains []string `json:"registration_domains,omitempty"`
+	// RegistrationFields is what the registration form asks to sign in
+	// with: "email", or "username_phone" (seed 003).
+	RegistrationFields string `json:"registration_fields"`
+	// RegistrationDepartment lets a person pick their department when
+	// registering; otherwise the default (or the sign-up link's) applies.
+	RegistrationDepartment bool `json:"registration_department"`
+	// Session lifetimes: ended after this long without use, and this long
+	// after sign-in whatever the use.
+	SessionIdleMinutes int `json:"session_idle_minutes"`
+	SessionMaxHours    int `json:"session_max_hours"`
 	// ContactRoles a person may hold at a site; "Primary" is held at most once per site.
 	ContactRoles []string `json:"contact_roles"`
 	// RevealAccounts lets the sign-in step say whether an account exists (seed 000's behaviour).
@@ -46,6 +56,43 @@ type TenantSettings struct {
 	// ("invitation.nl"); a part left empty keeps the built-in one.
 	Templates map[string]TemplateOverride `json:"templates,omitempty"`
 }
+
+// SessionIdle is how long a session may go unused in this tenant.
+func (s TenantSettings) SessionIdle() time.Duration {
+	if s.SessionIdleMinutes <= 0 {
+		return DefaultSessionIdleMinutes * time.Minute
+	}
+	return time.Duration(s.SessionIdleMinutes) * time.Minute
+}
+
+// SessionMax is how long a session lasts after sign-in in this tenant.
+func (s TenantSettings) SessionMax() time.Duration {
+	if s.SessionMaxHours <= 0 {
+		return DefaultSessionMaxHours * time.Hour
+	}
+	return time.Duration(s.SessionMaxHours) * time.Hour
+}
+
+// RegistersBy is what the registration form asks for: RegistrationByEmail
+// unless the tenant chose usernames and phone numbers.
+func (s TenantSettings) RegistersBy() string {
+	if s.RegistrationFields == RegistrationByUsernamePhone {
+		return RegistrationByUsernamePhone
+	}
+	return RegistrationByEmail
+}
+
+// What the registration form asks to sign in with.
+const (
+	RegistrationByEmail         = "email"
+	RegistrationByUsernamePhone = "username_phone"
+)
+
+// Session lifetimes a tenant starts with: a working day without use, a week in all.
+const (
+	DefaultSessionIdleMinutes = 8 * 60
+	DefaultSessionMaxHours    = 7 * 24
+)
 
 // Branding is how a tenant looks in messages and pages.
 type Branding struct {
@@ -102,6 +149,9 @@ func DefaultSettings(template string) TenantSettings {
 		ContactRoles:       []string{PrimaryContactRole, "Secondary", "Technical", "Billing"},
 		RevealAccounts:     true,
 		ActivationTTLHours: 7 * 24,
+		RegistrationFields: RegistrationByEmail,
+		SessionIdleMinutes: DefaultSessionIdleMinutes,
+		SessionMaxHours:    DefaultSessionMaxHours,
 	}
 	if template == TemplateFrontline {
 		// Seed 003's list of required information.
@@ -343,4 +393,17 @@ type APIToken struct {
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Session is a signed-in browser of an identity. The secret is in the
+// browser's cookie; only its hash is stored.
+type Session struct {
+	ID         string    `json:"id"`
+	IdentityID string    `json:"identity_id"`
+	TenantID   string    `json:"tenant_id"` // where it signed in
+	Method     string    `json:"method"`    // "password"
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	Source     string    `json:"source,omitempty"`
+	UserAgent  string    `json:"user_agent,omitempty"`
 }

@@ -22,6 +22,9 @@ const (
 	// KindOneTimePassword: an administrator set a one-time password. The
 	// message says one was set and whom to ask for it; it never contains it.
 	KindOneTimePassword = "one_time_password_set"
+	// KindRegistration: a person registered themselves (or through a
+	// sign-up link) and confirms their address by activating.
+	KindRegistration = "registration"
 )
 
 // Parts of a message, as named in errors.
@@ -110,7 +113,7 @@ func (e *OverrideError) Unwrap() error { return e.Err }
 
 var (
 	languages = []string{"en", "nl", "de", "fr", "sv", "nb"}
-	kinds     = []string{KindInvitation, KindWelcome, KindActivation, KindPasswordReset, KindOneTimePassword}
+	kinds     = []string{KindInvitation, KindWelcome, KindActivation, KindPasswordReset, KindOneTimePassword, KindRegistration}
 	parts     = []string{PartSubject, PartText, PartHTML, PartSMS}
 )
 

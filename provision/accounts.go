@@ -24,6 +24,10 @@ const (
 	// RouteRelationship is a contact's first relationship with a site
 	// (seed 002), which gives them an account and the welcome message.
 	RouteRelationship = "relationship"
+	// RouteRegistration is self-registration from the sign-in page or a
+	// sign-up link: the person chooses their own password, unless their
+	// email's domain belongs to the tenant's SSO connection.
+	RouteRegistration = "registration"
 )
 
 // PersonInput is a person's directory data as a way in supplies it.
@@ -71,6 +75,9 @@ type AccountInput struct {
 	Active bool
 	// FieldPrefix is put before field names in errors ("row 17: ").
 	FieldPrefix string
+	// SignupLinkID is the sign-up link the account registers through; its
+	// use is counted in the account's transaction, so a link's limit holds.
+	SignupLinkID string
 }
 
 // Created is what CreateAccount made.
@@ -372,6 +379,16 @@ func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tena
 			return usher.Invalid("connection_id", "the connection is deactivated")
 		}
 		conn = &c
+	} else if in.Route == RouteRegistration {
+		// Only a connection that owns the email's domain: the one connection
+		// of a tenant does not take over everyone who registers.
+		conns, match, err := r.ConnectionCandidates(ctx, tenant.ID, EmailDomain(a.Email))
+		if err != nil {
+			return err
+		}
+		if match && a.Email != "" {
+			conn = &conns[0]
+		}
 	} else if org.Kind == usher.OrgInternal || in.AuthSystem == usher.AuthConnection {
 		c, err := s.tenantConnection(ctx, r, tenant, a.Email)
 		if err != nil {
@@ -467,6 +484,7 @@ const (
 	KindWelcome       = "welcome"
 	KindActivation    = "activation"
 	KindPasswordReset = "password_reset"
+	KindRegistration  = "registration"
 )
 
 // activate sends an invited account its activation on creation.

@@ -142,6 +142,37 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenant string
 	if st.Registration == "domains" && len(st.RegistrationDomains) == 0 {
 		errs = append(errs, usher.Invalid("settings.registration_domains", "give the email domains registration is limited to"))
 	}
+	switch st.RegistrationFields {
+	case "":
+		st.RegistrationFields = usher.RegistrationByEmail
+	case usher.RegistrationByEmail, usher.RegistrationByUsernamePhone:
+	default:
+		errs = append(errs, usher.Invalid("settings.registration_fields", "must be %q or %q", usher.RegistrationByEmail, usher.RegistrationByUsernamePhone))
+	}
+	if st.Registration == "domains" && st.RegistrationFields == usher.RegistrationByUsernamePhone {
+		errs = append(errs, usher.Invalid("settings.registration_fields", "registration limited to email domains needs the email field"))
+	}
+	if st.SessionIdleMinutes == 0 {
+		st.SessionIdleMinutes = usher.DefaultSessionIdleMinutes
+	}
+	if st.SessionMaxHours == 0 {
+		st.SessionMaxHours = usher.DefaultSessionMaxHours
+	}
+	if st.SessionIdleMinutes < 5 || st.SessionIdleMinutes > 30*24*60 {
+		errs = append(errs, usher.Invalid("settings.session_idle_minutes", "must be between 5 and 43200 (30 days)"))
+	}
+	if st.SessionMaxHours < 1 || st.SessionMaxHours > 365*24 {
+		errs = append(errs, usher.Invalid("settings.session_max_hours", "must be between 1 and 8760 (a year)"))
+	} else if st.SessionIdleMinutes > st.SessionMaxHours*60 {
+		errs = append(errs, usher.Invalid("settings.session_idle_minutes", "must not be longer than settings.session_max_hours"))
+	}
+	for i, d := range st.RegistrationDomains {
+		d = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(d, "@")))
+		if d == "" || !strings.Contains(d, ".") || strings.ContainsAny(d, " @/") {
+			errs = append(errs, usher.Invalid(fmt.Sprintf("settings.registration_domains[%d]", i), "%q is not an email domain like example.com", st.RegistrationDomains[i]))
+		}
+		st.RegistrationDomains[i] = d
+	}
 	if !slices.Contains(st.ContactRoles, usher.PrimaryContactRole) {
 		errs = append(errs, usher.Invalid("settings.contact_roles", "must include %q", usher.PrimaryContactRole))
 	}

@@ -333,6 +333,12 @@ func (s *Service) changeState(ctx context.Context, tx *store.Tx, actor Actor, te
 	if err := tx.UpdateAccount(ctx, tenant.ID, &old, &a); err != nil {
 		return err
 	}
+	if (to == usher.StateSuspended || to == usher.StateDeactivated) && a.IdentityID != "" {
+		// Signed-in browsers lose the account at once, not at their next timeout.
+		if err := tx.EndTenantSessions(ctx, tenant.ID, a.IdentityID); err != nil {
+			return err
+		}
+	}
 	return audit(ctx, tx, tenant.ID, actor, "account."+to, "account", a.ID, map[string]string{"from": from})
 }
 

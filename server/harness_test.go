@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -314,4 +315,20 @@ func knownBug(t testing.TB, format string, args ...any) {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+}
+
+// onEachDatabaseOpen runs fn once per database, in parallel subtests "sqlite"
+// and "postgres", with a function that opens a fresh store on a given clock.
+func onEachDatabaseOpen(t *testing.T, fn func(t *testing.T, open func(testing.TB, func() time.Time) *store.Store)) {
+	t.Helper()
+	opens := map[string]func(testing.TB, func() time.Time) *store.Store{"sqlite": storetest.OpenSQLite, "postgres": storetest.OpenPostgres}
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			if db.name == "postgres" && storetest.PostgresURL() == "" {
+				t.Skip("USHER_TEST_POSTGRES_URL is not set: this suite did not run on PostgreSQL")
+			}
+			t.Parallel()
+			fn(t, opens[db.name])
+		})
+	}
 }

@@ -9,27 +9,46 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/message"
 	"github.com/usherhq/usher/provision"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+// pages holds one template set per page file, each with the layout: every
+// file defines its own "content".
+var pages = func() map[string]*template.Template {
+	funcs := template.FuncMap{"brand": func(t usher.Tenant) template.CSS {
+		if c := t.Settings.Branding.Color; message.ValidColor(c) {
+			return template.CSS(c)
+		}
+		return "#1f4fd1"
+	}}
+	m := map[string]*template.Template{}
+	for _, name := range []string{"activate", "signin", "account", "register"} {
+		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return m
+}()
 
-// pageData is what the activation templates show.
+// pageData is what the person-facing templates show.
 type pageData struct {
+	Page           string // the template set; "activate" when empty
 	Title          string
 	Tenant         usher.Tenant
+	Base           string // the tenant's address, ending in "/"
 	Mode           string
 	FirstName      string
 	Login          string
 	ConnectionName string
 	Problem        string
+	Notice         string
 	Action         string
 	RequestAction  string
 	SignIn         string
 	Errors         map[string]string
+	signinData
 }
 
 // tenantPage resolves the tenant of a person-facing page; an unknown
@@ -54,13 +73,17 @@ func (s *Server) tenantPage(w http.ResponseWriter, r *http.Request) (usher.Tenan
 
 func (s *Server) render(w http.ResponseWriter, status int, d pageData) {
 	base := s.cfg.Links.tenantBase(d.Tenant)
+	d.Base = base
 	d.RequestAction = base + "activate/request"
 	d.SignIn = base
 	if d.Errors == nil {
 		d.Errors = map[string]string{}
 	}
+	if d.Page == "" {
+		d.Page = "activate"
+	}
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, "layout", d); err != nil {
+	if err := pages[d.Page].ExecuteTemplate(&buf, "layout", d); err != nil {
 		s.log.Error("render page", "err", err)
 		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
 		return

@@ -23,6 +23,17 @@ func (s *Server) routes() {
 	pageRoute("GET /t/{tenant}/activate", s.handleEnterGet)
 	pageRoute("POST /t/{tenant}/activate", s.handleEnterPost)
 	pageRoute("POST /t/{tenant}/activate/request", s.handleRequest)
+	// Sign-in (identifier first), the signed-in person's page, registration.
+	pageRoute("GET /t/{tenant}/{$}", s.handleSignInPage)
+	pageRoute("POST /t/{tenant}/signin", s.handleIdentify)
+	pageRoute("POST /t/{tenant}/signin/password", s.handlePassword)
+	pageRoute("POST /t/{tenant}/signin/choose", s.handleChoose)
+	pageRoute("POST /t/{tenant}/signout", s.handleSignOut)
+	pageRoute("GET /t/{tenant}/account", s.handleAccount)
+	pageRoute("POST /t/{tenant}/account/password", s.handleChangePassword)
+	pageRoute("POST /t/{tenant}/account/sessions/end-others", s.handleEndOthers)
+	pageRoute("GET /t/{tenant}/register", s.handleRegisterGet)
+	pageRoute("POST /t/{tenant}/register", s.handleRegisterPost)
 
 	s.mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &usher.Error{Code: usher.CodeNotFound, Field: "path", Message: "there is no API operation " + r.Method + " " + r.URL.Path + "; /api/v1/openapi.json lists them"})

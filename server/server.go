@@ -19,6 +19,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
 )
 
@@ -35,6 +36,7 @@ type Server struct {
 	cfg     Config
 	st      *store.Store
 	svc     *provision.Service
+	auth    *signin.Service
 	mux     *http.ServeMux
 	ops     []*op
 	metrics *metrics
@@ -52,7 +54,7 @@ func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, 
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{log: log, cfg: cfg, st: st, svc: svc, mux: http.NewServeMux(), metrics: newMetrics(st), now: now,
+	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: signin.New(st, svc, now), mux: http.NewServeMux(), metrics: newMetrics(st), now: now,
 		tokens: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), tenants: newTTLCache[usher.Tenant](cacheTTL, 10_000, now)}
 	s.routes()
 	return s

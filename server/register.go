@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/store"
+)
+
+// languageNames are the built-in languages as their speakers name them.
+var languageNames = map[string]string{"en": "English", "nl": "Nederlands", "de": "Deutsch", "fr": "Français", "sv": "Svenska", "nb": "Norsk bokmål"}
+
+// registration is how a registration form arrives: the tenant's own, or a
+// sign-up link's with the defaults it fixes.
+type registration struct {
+	via      provision.Via
+	linkName string
+	action   string
+}
+
+// registerForm fills the registration form's choices.
+func (s *Server) registerForm(ctx context.Context, tn usher.Tenant, reg registration, values map[string]string) (pageData, error) {
+	d := pageData{Page: "register", Title: "Create your account", Tenant: tn, Mode: "form", Action: reg.action}
+	d.RegistersBy = tn.Settings.RegistersBy()
+	d.LinkName = reg.linkName
+	if values == nil {
+		values = map[string]string{}
+	}
+	if values["language"] == "" {
+		values["language"] = tn.Settings.DefaultLanguage
+	}
+	d.Values = values
+	for _, l := range tn.Settings.Languages {
+		name := languageNames[l]
+		if name == "" {
+			name = l
+		}
+		d.Languages = append(d.Languages, langOption{Code: l, Name: name})
+	}
+	rd := s.st.Read()
+	if dep := reg.via.Defaults.DepartmentID; dep != "" {
+		a, err := rd.Attribute(ctx, tn.ID, usher.KindDepartment, dep)
+		if err != nil {
+			return d, err
+		}
+		d.FixedDepartment = a.Name
+	} else if tn.Settings.RegistrationDepartment {
+		deps, _, err := rd.Attributes(ctx, tn.ID, usher.KindDepartment, true, store.ListOptions{Limit: 500})
+		if err != nil {
+			return d, err
+		}
+		d.Departments = deps
+	}
+	return d, nil
+}
+
+// handleRegisterGet shows the tenant's registration form, when it takes registrations.
+func (s *Server) handleRegisterGet(w http.ResponseWriter, r *http.Request) {
+	tn, ok := s.tenantPage(w, r)
+	if !ok {
+		return
+	}
+	if tn.Settings.Registration == "off" {
+		s.failPage(w, r, tn, provision.ErrRegistrationClosed)
+		return
+	}
+	s.showRegister(w, r, tn, registration{action: s.cfg.Links.tenantBase(tn) + "register"}, map[string]string{"email": r.URL.Query().Get("email")})
+}
+
+func (s *Server) showRegister(w http.ResponseWriter, r *http.Request, tn usher.Tenant, reg registration, values map[string]string) {
+	d, err := s.registerForm(r.Context(), tn, reg, values)
+	if err != nil {
+		s.failPage(w, r, tn, err)
+		return
+	}
+	s.render(w, http.StatusOK, d)
+}
+
+// handleRegisterPost registers through the tenant's own registration setting.
+func (s *Server) handleRegisterPost(w http.ResponseWriter, r *http.Request) {
+	tn, ok := s.tenantPage(w, r)
+	if !ok {
+		return
+	}
+	s.register(w, r, tn, registration{action: s.cfg.Links.tenantBase(tn) + "register"})
+}
+
+// register creates the account through the one provisioning path and
+// answers "check your messages". When the tenant does not let pages reveal
+// whether an account exists, an address that has one gets the same answer.
+func (s *Server) register(w http.ResponseWriter, r *http.Request, tn usher.Tenant, reg registration) {
+	values := map[string]string{}
+	for _, k := range []string{"first_name", "last_name", "email", "username", "phone", "department_id", "language"} {
+		values[k] = strings.TrimSpace(r.PostFormValue(k))
+	}
+	d, err := s.registerForm(r.Context(), tn, reg, values)
+	if err != nil {
+		s.failPage(w, r, tn, err)
+		return
+	}
+	if err := s.auth.AllowRegistration(r.Context(), clientIP(r)); err != nil {
+		var te *signin.ThrottledError
+		if errors.As(err, &te) {
+			s.throttled(w, tn, te)
+			return
+		}
+		s.failPage(w, r, tn, err)
+		return
+	}
+	in := provision.Registration{FirstName: values["first_name"], LastName: values["last_name"], Email: values["email"], Username: values["username"],
+		Phone: values["phone"], DepartmentID: values["department_id"], Language: values["language"], Source: clientIP(r)}
+	_, err = s.svc.Register(r.Context(), tn, in, reg.via)
+	done := pageData{Page: "register", Title: "Check your messages", Tenant: tn, Mode: "registered"}
+	done.Identifier = values["email"]
+	if tn.Settings.RegistersBy() == usher.RegistrationByUsernamePhone {
+		done.Identifier = values["phone"]
+	}
+	var ue *usher.Error
+	if errors.As(err, &ue) && ue.Code == usher.CodeConflict && isLoginField(ue.Field) && !tn.Settings.RevealAccounts {
+		// Said the same as a success: the owner of the address learns nothing new.
+		s.render(w, http.StatusOK, done)
+		return
+	}
+	if err != nil {
+		if errors.As(err, &ue) && ue.Code == usher.CodeConflict && isLoginField(ue.Field) {
+			d.Errors = map[string]string{ue.Field: "There is already an account for this " + strings.ReplaceAll(ue.Field, "_", " ") + ". Sign in instead."}
+			s.render(w, http.StatusConflict, d)
+			return
+		}
+		if s.fieldError(w, r, &d, err, "form") {
+			s.render(w, http.StatusUnprocessableEntity, d)
+		}
+		return
+	}
+	s.render(w, http.StatusOK, done)
+}
+
+func isLoginField(f string) bool { return f == "email" || f == "username" || f == "phone" }

@@ -1,0 +1,489 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signin"
+)
+
+// Cookies of the person-facing pages.
+const (
+	sessionCookie = "usher_session"
+	// deviceCookie marks a browser that signed in before: it keeps its own
+	// failure counter, so guesses from elsewhere cannot lock its owner out.
+	deviceCookie = "usher_device"
+)
+
+// signinData is what the sign-in, account and registration pages show.
+type signinData struct {
+	Identifier        string
+	IdentifierIsEmail bool
+	Step              signin.Step
+	Connection        string
+	RegistrationOpen  bool
+	OneTime           string
+	RetryAfter        string
+
+	Person   usher.Person
+	Account  usher.Account
+	RoleName string
+	PlanName string
+	Tenants  []tenantRow
+	Sessions []sessionRow
+
+	RegistersBy     string
+	Values          map[string]string
+	Departments     []usher.Attribute
+	Languages       []langOption
+	FixedDepartment string
+	LinkName        string
+}
+
+type tenantRow struct {
+	Name, URL, Why  string
+	Current, Usable bool
+}
+
+type sessionRow struct {
+	Device, Source, Since, LastUsed string
+	Current                         bool
+}
+
+type langOption struct{ Code, Name string }
+
+// secureCookies: cookies are Secure except when usher is reached over
+// plain HTTP on localhost, where browsers would drop them.
+func (s *Server) secureCookies() bool {
+	if s.cfg.Links.BaseDomain != "" {
+		return true
+	}
+	u, err := url.Parse(s.cfg.Links.PublicURL)
+	if err != nil || u.Scheme == "https" {
+		return true
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+		return false
+	}
+	return true
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode}
+	if s.cfg.Links.BaseDomain != "" {
+		// One sign-in serves every tenant's subdomain.
+		c.Domain = s.cfg.Links.BaseDomain
+	}
+	switch {
+	case maxAge > 0:
+		c.MaxAge = int(maxAge.Seconds())
+	case maxAge < 0:
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
+
+func cookieValue(r *http.Request, name string) string {
+	if c, err := r.Cookie(name); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// current returns the signed-in session valid in tn.
+func (s *Server) current(r *http.Request, tn usher.Tenant) (signin.Current, error) {
+	return s.auth.Session(r.Context(), tn, func(id string) (usher.Tenant, error) { return s.st.Read().Tenant(r.Context(), id) }, cookieValue(r, sessionCookie))
+}
+
+func (s *Server) signinPage(tn usher.Tenant, mode string) pageData {
+	return pageData{Page: "signin", Title: "Sign in", Tenant: tn, Mode: mode,
+		signinData: signinData{RegistrationOpen: tn.Settings.Registration != "off"}}
+}
+
+// handleSignInPage is the tenant's front door: the identifier step, or the
+// person's own page when already signed in.
+func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+	tn, ok := s.tenantPage(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.current(r, tn); err == nil {
+		http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"account", http.StatusSeeOther)
+		return
+	}
+	d := s.signinPage(tn, "identifier")
+	if r.URL.Query().Has("signed_out") {
+		d.Notice = "You are signed out."
+	}
+	s.render(w, http.StatusOK, d)
+}
+
+// handleIdentify answers the identifier step as seed 000 describes.
+func (s *Server) handleIdentify(w http.ResponseWriter, r *http.Request) {
+	tn, ok := s.tenantPage(w, r)
+	if !ok {
+		return
+	}
+	id := r.PostFormValue("identifier")
+	step, err := s.auth.Identify(r.Context(), tn, id)
+	d := s.signinPage(tn, step.Kind)
+	d.Identifier, d.Step, d.Connection = step.Identifier, step, step.Connection
+	d.IdentifierIsEmail = strings.Contains(step.Identifier, "@")
+	if err != nil {
+		if s.fieldError(w, r, &d, err, "identifier") {
+			d.Mode = "identifier"
+			s.render(w, http.StatusUnprocessableEntity, d)
+		}
+		return
+	}
+	s.render(w, http.StatusOK, d)
+}
+
+// handlePassword is the password step.
+func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
+	tn, ok := s.tenantPage(w, r)
+	if !ok {
+		return
+	}
+	id, pw := strings.TrimSpace(r.PostFormValue("identifier")), r.PostFormValue("password")
+	device := cookieValue(r, deviceCookie)
+	newDevice := device == "" || len(device) > 100
+	if newDevice {
+		device, _ = provision.NewSecret()
+	}
+	res, err := s.auth.SignIn(r.Context(), tn, signin.Attempt{Identifier: id, Password: pw, Source: clientIP(r), UserAgent: r.UserAgent(), Device: device})
+	d := s.signinPage(tn, "password")
+	d.Identifier = id
+	var te *signin.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		s.throttled(w, tn, te)
+		return
+	case errors.Is(err, signin.ErrCredentials):
+		d.Errors = map[string]string{"form": "The identifier or the password is not right."}
+		s.render(w, http.StatusUnauthorized, d)
+		return
+	case err != nil:
+		if s.fieldError(w, r, &d, err, "password") {
+			s.render(w, http.StatusUnprocessableEntity, d)
+		}
+		return
+	case res.MustChoose:
+		d.Mode, d.OneTime, d.Title = "choose", pw, "Choose your own password"
+		s.render(w, http.StatusOK, d)
+		return
+	}
+	s.signedIn(w, r, tn, res, device, newDevice)
+}
+
+// signedIn sets the session cookie (and the device cookie on a browser
+// new to it) and sends the person on.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, tn usher.Tenant, res signin.Result, device string, newDevice bool) {
+	// A cookie from before this sign-in is replaced, never reused.
+	if old := cookieValue(r, sessionCookie); old != "" {
+		_ = s.auth.SignOut(r.Context(), old)
+	}
+	s.setCookie(w, sessionCookie, res.Secret, 0)
+	if newDevice {
+		s.setCookie(w, deviceCookie, device, 400*24*time.Hour)
+	}
+	http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"account", http.StatusSeeOther)
+}
+
+// handleChoose replaces a one-time password with the person's own, then
+// signs them in.
+func (s *Server) handleChoose(w http.ResponseWriter, r *http.Request) {
+	tn, ok := s.tenantPage(w, r)
+	if !ok {
+		return
+	}
+	id, otp, pw := strings.TrimSpace(r.PostFormValue("identifier")), r.PostFormValue("one_time"), r.PostFormValue("password")
+	d := s.signinPage(tn, "choose")
+	d.Identifier, d.OneTime, d.Title = id, otp, "Choose your own password"
+	if pw != r.PostFormValue("confirm") {
+		d.Errors = map[string]string{"confirm": "The two passwords are not the same."}
+		s.render(w, http.StatusUnprocessableEntity, d)
+		return
+	}
+	a, err := s.svc.ActivateWithOneTimePassword(r.Context(), tn, id, otp, pw, clientIP(r))
+	if err != nil {
+		if errors.Is(err, provision.ErrCodeInvalid) {
+			// The one-time password no longer works: start over.
+			d = s.signinPage(tn, "identifier")
+			d.Identifier = id
+			d.Errors = map[string]string{"form": "The one-time password no longer works. Sign in again, or ask your administrator for a new one."}
+			s.render(w, http.StatusUnprocessableEntity, d)
+			return
+		}
+		if s.fieldError(w, r, &d, err, "password") {
+			s.render(w, http.StatusUnprocessableEntity, d)
+		}
+		return
+	}
+	device := cookieValue(r, deviceCookie)
+	newDevice := device == "" || len(device) > 100
+	if newDevice {
+		device, _ = provision.NewSecret()
+	}
+	res, err := s.auth.Start(r.Context(), tn, a, clientIP(r), r.UserAgent(), device)
+	if err != nil {
+		s.failPage(w, r, tn, err)
+		return
+	}
+	s.signedIn(w, r, tn, res, device, newDevice)
+}
+
+func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	tn, ok := s.tenantPage(w, r)
+	if !ok {
+		return
+	}
+	if v := cookieValue(r, sessionCookie); v != "" {
+		if err := s.auth.SignOut(r.Context(), v); err != nil {
+			s.failPage(w, r, tn, err)
+			return
+		}
+	}
+	s.setCookie(w, sessionCookie, "", -1)
+	http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"?signed_out", http.StatusSeeOther)
+}
+
+// signedInPage resolves the session of a page that needs one; without one
+// the person is sent to the sign-in page.
+func (s *Server) signedInPage(w http.ResponseWriter, r *http.Request) (usher.Tenant, signin.Current, bool) {
+	tn, ok := s.tenantPage(w, r)
+	if !ok {
+		return tn, signin.Current{}, false
+	}
+	cur, err := s.current(r, tn)
+	switch {
+	case errors.Is(err, signin.ErrNeedsSSO):
+		d := s.signinPage(tn, "sso")
+		s.render(w, http.StatusForbidden, d)
+		return tn, cur, false
+	case errors.Is(err, signin.ErrNoSession):
+		http.Redirect(w, r, s.cfg.Links.tenantBase(tn), http.StatusSeeOther)
+		return tn, cur, false
+	case err != nil:
+		s.failPage(w, r, tn, err)
+		return tn, cur, false
+	}
+	return tn, cur, true
+}
+
+// handleAccount is the signed-in person's own page.
+func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
+	tn, cur, ok := s.signedInPage(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.accountPage(r.Context(), tn, cur)
+	if err != nil {
+		s.failPage(w, r, tn, err)
+		return
+	}
+	switch {
+	case r.URL.Query().Has("password_changed"):
+		d.Notice = "Your password is changed. Your other sessions have ended."
+	case r.URL.Query().Has("ended"):
+		d.Notice = "You are signed out everywhere else."
+	}
+	s.render(w, http.StatusOK, d)
+}
+
+func (s *Server) accountPage(ctx context.Context, tn usher.Tenant, cur signin.Current) (pageData, error) {
+	d := pageData{Page: "account", Title: "Your account", Tenant: tn}
+	rd := s.st.Read()
+	p, err := rd.Person(ctx, tn.ID, cur.Account.PersonID)
+	if err != nil {
+		return d, err
+	}
+	d.Person, d.Account = p, cur.Account
+	if cur.Account.RoleID != "" {
+		if a, err := rd.Attribute(ctx, tn.ID, usher.KindRole, cur.Account.RoleID); err == nil {
+			d.RoleName = a.Name
+		}
+	}
+	if pl, err := rd.Plan(ctx, tn.ID, cur.Account.PlanID); err == nil {
+		d.PlanName = pl.Name
+	}
+	tenants, err := s.auth.Tenants(ctx, cur)
+	if err != nil {
+		return d, err
+	}
+	for _, t := range tenants {
+		row := tenantRow{Name: t.Name, URL: s.cfg.Links.tenantBase(usher.Tenant{Slug: t.Slug}) + "account", Current: t.TenantID == tn.ID}
+		switch {
+		case t.AccountState != usher.StateActive:
+			row.Why = "account " + t.AccountState
+		case t.AuthSystem != cur.Session.Method:
+			row.Why = "signs in with its single sign-on"
+		default:
+			row.Usable = true
+		}
+		d.Tenants = append(d.Tenants, row)
+	}
+	sessions, err := s.auth.Sessions(ctx, cur)
+	if err != nil {
+		return d, err
+	}
+	for _, x := range sessions {
+		d.Sessions = append(d.Sessions, sessionRow{Device: browserName(x.UserAgent), Source: x.Source, Since: x.CreatedAt.Format("2 Jan 2006 15:04 MST"),
+			LastUsed: x.LastSeenAt.Format("2 Jan 2006 15:04 MST"), Current: x.ID == cur.Session.ID})
+	}
+	return d, nil
+}
+
+// browsers and systems name a session from its User-Agent, first match wins.
+var (
+	browsers = [][2]string{{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}}
+	systems  = [][2]string{{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"}}
+)
+
+// browserName gives a session a recognisable name from its User-Agent.
+func browserName(ua string) string {
+	find := func(table [][2]string) string {
+		for _, c := range table {
+			if strings.Contains(ua, c[0]) {
+				return c[1]
+			}
+		}
+		return ""
+	}
+	b, os := find(browsers), find(systems)
+	switch {
+	case b != "" && os != "":
+		return b + " on " + os
+	case b != "":
+		return b
+	case os != "":
+		return os
+	}
+	return "A browser"
+}
+
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
+	tn, cur, ok := s.signedInPage(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.accountPage(r.Context(), tn, cur)
+	if err != nil {
+		s.failPage(w, r, tn, err)
+		return
+	}
+	old, pw := r.PostFormValue("old_password"), r.PostFormValue("password")
+	if pw != r.PostFormValue("confirm") {
+		d.Errors = map[string]string{"confirm": "The two passwords are not the same."}
+		s.render(w, http.StatusUnprocessableEntity, d)
+		return
+	}
+	err = s.auth.ChangePassword(r.Context(), tn, cur, old, pw, clientIP(r))
+	var te *signin.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		s.throttled(w, tn, te)
+		return
+	case err != nil:
+		if s.fieldError(w, r, &d, err, "password") {
+			s.render(w, http.StatusUnprocessableEntity, d)
+		}
+		return
+	}
+	http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"account?password_changed", http.StatusSeeOther)
+}
+
+func (s *Server) handleEndOthers(w http.ResponseWriter, r *http.Request) {
+	tn, cur, ok := s.signedInPage(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.auth.EndOthers(r.Context(), tn, cur, clientIP(r)); err != nil {
+		s.failPage(w, r, tn, err)
+		return
+	}
+	http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"account?ended", http.StatusSeeOther)
+}
+
+func (s *Server) throttled(w http.ResponseWriter, tn usher.Tenant, te *signin.ThrottledError) {
+	secs := int(te.RetryAfter.Seconds() + 0.999)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	d := s.signinPage(tn, "throttled")
+	d.Title = "Too many attempts"
+	if secs < 120 {
+		d.RetryAfter = strconv.Itoa(secs) + " seconds"
+	} else {
+		d.RetryAfter = strconv.Itoa((secs+59)/60) + " minutes"
+	}
+	s.render(w, http.StatusTooManyRequests, d)
+}
+
+// fieldError puts a person's input error next to its field (fallback when
+// it names none) and reports true; other errors get the error page and false.
+func (s *Server) fieldError(w http.ResponseWriter, r *http.Request, d *pageData, err error, fallback string) bool {
+	var es usher.Errors
+	var ue *usher.Error
+	switch {
+	case errors.As(err, &es) && len(es) > 1:
+		d.Errors = map[string]string{"form": "Please correct the fields marked below."}
+		for _, e := range es {
+			f := fieldOr(e.Field, fallback)
+			d.Errors[f] = phrase(f, e.Message)
+		}
+		return true
+	case errors.As(err, &ue) && (ue.Code == usher.CodeInvalid || ue.Code == usher.CodeConflict || (ue.Code == usher.CodeNotFound && ue.Field != "")):
+		f := fieldOr(ue.Field, fallback)
+		d.Errors = map[string]string{f: phrase(f, ue.Message)}
+		return true
+	}
+	s.failPage(w, r, d.Tenant, err)
+	return false
+}
+
+// phrase turns a field message ("is required in this tenant") into a
+// sentence a person reads on its own ("Your first name is required ...").
+func phrase(field, msg string) string {
+	names := map[string]string{"first_name": "Your first name", "last_name": "Your last name", "email": "The email address",
+		"username": "The username", "phone": "The phone number", "department_id": "The department", "language": "The language",
+		"password": "The password", "old_password": "The current password", "identifier": "The identifier",
+		"job_profile_id": "A job profile", "role_id": "A permission type"}
+	if strings.HasPrefix(msg, "must ") || strings.HasPrefix(msg, "is ") {
+		if n, ok := names[field]; ok {
+			msg = n + " " + msg
+		}
+	}
+	return sentence(msg)
+}
+
+// failPage answers an error of the sign-in and registration pages that no
+// field explains: refused (registration closed, seats full) with what
+// happened, anything else as our fault.
+func (s *Server) failPage(w http.ResponseWriter, r *http.Request, tn usher.Tenant, err error) {
+	var ue *usher.Error
+	if !errors.As(err, &ue) || ue.Code == usher.CodeInternal {
+		s.log.ErrorContext(r.Context(), "page", "route", r.Pattern, "err", err)
+		http.Error(w, "Something went wrong on our side. Please try again in a moment.", http.StatusInternalServerError)
+		return
+	}
+	d := s.signinPage(tn, "closed")
+	d.Title, d.Problem = "This did not work", sentence(ue.Message)
+	status := http.StatusForbidden
+	switch ue.Code {
+	case usher.CodeSeatsFull:
+		d.Title, d.Problem = "No room for new accounts", "This organization has no free seat for a new account right now. Ask its administrator."
+		status = http.StatusConflict
+	case usher.CodeNotFound:
+		status = http.StatusNotFound
+	case usher.CodeConflict:
+		status = http.StatusConflict
+	}
+	s.render(w, status, d)
+}
