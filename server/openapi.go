@@ -60,6 +60,13 @@ func (s *Server) openAPI() obj {
 		if o.out != nil && o.status != http.StatusNoContent {
 			success["content"] = obj{"application/json": obj{"schema": sg.ref(reflect.TypeOf(o.out))}}
 		}
+		if len(o.produces) > 0 {
+			content := obj{}
+			for _, ct := range o.produces {
+				content[ct] = obj{"schema": obj{"type": "string", "contentMediaType": ct}}
+			}
+			success["content"] = content
+		}
 		responses[itoa3(o.status)] = success
 		operation := obj{
 			"operationId": operationID(o),
