@@ -202,6 +202,11 @@ func checkDocOp(t *testing.T, key string, o *op, d docOp) {
 	} else if o.out != nil && resp.Content["application/json"].Schema == nil {
 		t.Errorf("%s: the %s response has no schema", key, status)
 	}
+	for _, ct := range o.produces {
+		if resp.Content[ct].Schema == nil {
+			t.Errorf("%s: the %s response is not documented as %s", key, status, ct)
+		}
+	}
 	if p := d.Responses["default"].Content["application/problem+json"].Schema["$ref"]; p != "#/components/schemas/problem" {
 		t.Errorf("%s: errors are not documented as problem details: %v", key, p)
 	}
