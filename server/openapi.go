@@ -111,7 +111,7 @@ func operationID(o *op) string {
 	b.WriteString(strings.ToLower(o.method))
 	for _, part := range strings.Split(strings.TrimPrefix(o.path, "/api/v1/"), "/") {
 		part = strings.Trim(part, "{}")
-		part = strings.ReplaceAll(strings.ReplaceAll(part, "-", "_"), "_", " ")
+		part = strings.NewReplacer("-", " ", "_", " ", ".", " ").Replace(part) // "qr.png" is QrPng
 		for _, w := range strings.Fields(part) {
 			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
 		}

@@ -72,6 +72,9 @@ func TestOpenAPIDocument(t *testing.T) {
 			if o.OperationID == "" || o.Summary == "" {
 				t.Errorf("%s: no operationId or summary", key)
 			}
+			if !regexp.MustCompile(`^[A-Za-z0-9]*$`).MatchString(o.OperationID) {
+				t.Errorf("%s: operationId %q is not an identifier code generators take", key, o.OperationID)
+			}
 			if other, dup := ids[o.OperationID]; dup {
 				t.Errorf("operationId %s of both %s and %s", o.OperationID, other, key)
 			}
