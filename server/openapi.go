@@ -60,6 +60,13 @@ func (s *Server) openAPI() obj {
 		if o.out != nil && o.status != http.StatusNoContent {
 			success["content"] = obj{"application/json": obj{"schema": sg.ref(reflect.TypeOf(o.out))}}
 		}
+		if len(o.produces) > 0 {
+			content := obj{}
+			for _, ct := range o.produces {
+				content[ct] = obj{"schema": obj{"type": "string", "contentMediaType": ct}}
+			}
+			success["content"] = content
+		}
 		responses[itoa3(o.status)] = success
 		operation := obj{
 			"operationId": operationID(o),
@@ -104,7 +111,7 @@ func operationID(o *op) string {
 	b.WriteString(strings.ToLower(o.method))
 	for _, part := range strings.Split(strings.TrimPrefix(o.path, "/api/v1/"), "/") {
 		part = strings.Trim(part, "{}")
-		part = strings.ReplaceAll(strings.ReplaceAll(part, "-", "_"), "_", " ")
+		part = strings.NewReplacer("-", " ", "_", " ", ".", " ").Replace(part) // "qr.png" is QrPng
 		for _, w := range strings.Fields(part) {
 			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
 		}

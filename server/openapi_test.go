@@ -72,6 +72,9 @@ func TestOpenAPIDocument(t *testing.T) {
 			if o.OperationID == "" || o.Summary == "" {
 				t.Errorf("%s: no operationId or summary", key)
 			}
+			if !regexp.MustCompile(`^[A-Za-z0-9]*$`).MatchString(o.OperationID) {
+				t.Errorf("%s: operationId %q is not an identifier code generators take", key, o.OperationID)
+			}
 			if other, dup := ids[o.OperationID]; dup {
 				t.Errorf("operationId %s of both %s and %s", o.OperationID, other, key)
 			}
@@ -201,6 +204,11 @@ func checkDocOp(t *testing.T, key string, o *op, d docOp) {
 		}
 	} else if o.out != nil && resp.Content["application/json"].Schema == nil {
 		t.Errorf("%s: the %s response has no schema", key, status)
+	}
+	for _, ct := range o.produces {
+		if resp.Content[ct].Schema == nil {
+			t.Errorf("%s: the %s response is not documented as %s", key, status, ct)
+		}
 	}
 	if p := d.Responses["default"].Content["application/problem+json"].Schema["$ref"]; p != "#/components/schemas/problem" {
 		t.Errorf("%s: errors are not documented as problem details: %v", key, p)

@@ -142,6 +142,21 @@ func (s *Server) routes() {
 	s.api(&op{method: "DELETE", path: t + "/connections/{id}", summary: "Deactivate a connection, releasing its domains", access: tenantScoped,
 		minRole: usher.AdminTenant, out: usher.Connection{}, handle: s.deactivateConnection})
 
+	// Sign-up links and their QR codes.
+	s.api(&op{method: "GET", path: t + "/signup-links", summary: "List sign-up links", access: tenantScoped,
+		params: []string{"department_id", "status"}, out: page[usher.SignupLink]{}, handle: s.listSignupLinks})
+	s.api(&op{method: "POST", path: t + "/signup-links", summary: "Create a sign-up link, for a department or the whole tenant, with the defaults it gives new accounts",
+		access: tenantScoped, minRole: usher.AdminUser, in: provision.SignupLinkInput{}, out: usher.SignupLink{}, status: 201, handle: s.createSignupLink})
+	s.api(&op{method: "GET", path: t + "/signup-links/{id}", summary: "Read a sign-up link", access: tenantScoped, out: usher.SignupLink{}, handle: s.getSignupLink})
+	s.api(&op{method: "PATCH", path: t + "/signup-links/{id}", summary: "Change a sign-up link's name, defaults, expiry or max uses, or disable or enable it",
+		access: tenantScoped, minRole: usher.AdminUser, in: provision.SignupLinkInput{}, out: usher.SignupLink{}, handle: s.updateSignupLink})
+	s.api(&op{method: "DELETE", path: t + "/signup-links/{id}", summary: "Disable a sign-up link", access: tenantScoped,
+		minRole: usher.AdminUser, out: usher.SignupLink{}, handle: s.disableSignupLink})
+	s.api(&op{method: "GET", path: t + "/signup-links/{id}/qr.png", summary: "The QR code of a sign-up link's address, as a PNG of size × size pixels (128 to 2048, default 512)",
+		access: tenantScoped, params: []string{"size"}, produces: []string{"image/png"}, handle: s.signupQRPNG})
+	s.api(&op{method: "GET", path: t + "/signup-links/{id}/qr.svg", summary: "The QR code of a sign-up link's address, as SVG", access: tenantScoped,
+		produces: []string{"image/svg+xml"}, handle: s.signupQRSVG})
+
 	// Tenant API tokens, the audit log and the outbox.
 	s.api(&op{method: "GET", path: t + "/tokens", summary: "List the tenant's API tokens", access: tenantScoped, minRole: usher.AdminTenant,
 		out: page[usher.APIToken]{}, handle: s.listTokens(true)})

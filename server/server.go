@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -108,8 +109,28 @@ type op struct {
 	in           any      // request body type, nil for none
 	optionalBody bool     // the body may be left out
 	out          any      // response body type, nil for none
+	produces     []string // content types of a non-JSON success response; the handler returns a rawResponse
 	status       int      // success status
 	handle       func(r *http.Request, c *call) (any, error)
+}
+
+// rawResponse is a success response that is not JSON, such as an image.
+type rawResponse struct {
+	contentType string
+	filename    string // offered to save it as; "" for none
+	body        []byte
+}
+
+func (b rawResponse) write(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", b.contentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if b.filename != "" {
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": b.filename}))
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b.body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b.body)
 }
 
 // api registers an op on the mux behind authentication and metrics.
@@ -132,6 +153,10 @@ func (s *Server) api(o *op) {
 		}
 		if o.status == http.StatusNoContent {
 			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if raw, ok := out.(rawResponse); ok {
+			raw.write(w, o.status)
 			return
 		}
 		writeJSON(w, o.status, out)
@@ -237,6 +262,12 @@ func (l Links) Activation(t usher.Tenant, secret string) string {
 
 // SignIn implements provision.Links.
 func (l Links) SignIn(t usher.Tenant) string { return l.tenantBase(t) }
+
+// SignUp is the address of a sign-up link, served by the registration page.
+// The code is not a secret, so it may sit in the path of a printed QR code.
+func (l Links) SignUp(t usher.Tenant, code string) string {
+	return l.tenantBase(t) + "join/" + code
+}
 
 // metrics holds the Prometheus collectors of one server.
 type metrics struct {
