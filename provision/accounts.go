@@ -125,6 +125,12 @@ func (s *Service) CreateAccount(ctx context.Context, actor Actor, tenant usher.T
 // creates an account ends here.
 func (s *Service) write(ctx context.Context, tx *store.Tx, actor Actor, tenant usher.Tenant, p planned, in AccountInput) (Created, error) {
 	person := p.person
+	if in.SignupLinkID != "" {
+		// Counted first: a link at its limit refuses before anything is written.
+		if err := tx.UseSignupLink(ctx, tenant.ID, in.SignupLinkID); err != nil {
+			return Created{}, err
+		}
+	}
 	if in.Person != nil {
 		if in.PersonID != "" {
 			return Created{}, usher.Invalid(in.FieldPrefix+"person_id", "give either person_id or a new person, not both")
@@ -142,6 +148,9 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor Actor, tenant u
 		return Created{}, prefix(in.FieldPrefix, err)
 	}
 	details := map[string]string{"plan_id": acct.PlanID, "auth_system": acct.AuthSystem, "route": in.Route}
+	if in.SignupLinkID != "" {
+		details["signup_link_id"] = in.SignupLinkID
+	}
 	if in.Person != nil {
 		details["person_created"] = "true"
 	}

@@ -120,6 +120,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, tn usher.Tenan
 	if tn.Settings.RegistersBy() == usher.RegistrationByUsernamePhone {
 		done.Identifier = values["phone"]
 	}
+	if reg.via.LinkID != "" && isLinkRefusal(err) {
+		// The link ran out while the form was open.
+		s.linkRefused(w, r, tn, err)
+		return
+	}
 	var ue *usher.Error
 	if errors.As(err, &ue) && ue.Code == usher.CodeConflict && isLoginField(ue.Field) && !tn.Settings.RevealAccounts {
 		// Said the same as a success: the owner of the address learns nothing new.
@@ -141,3 +146,72 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, tn usher.Tenan
 }
 
 func isLoginField(f string) bool { return f == "email" || f == "username" || f == "phone" }
+
+func isLinkRefusal(err error) bool {
+	for _, e := range []error{usher.ErrSignupLinkExpired, usher.ErrSignupLinkUsedUp, usher.ErrSignupLinkDisabled, usher.ErrSignupLinkUnknown} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// handleJoinGet opens the registration form of a sign-up link (seed 003),
+// with the link's defaults fixed. Links work whatever the tenant's own
+// registration setting says: an administrator handed them out.
+func (s *Server) handleJoinGet(w http.ResponseWriter, r *http.Request) {
+	tn, reg, ok := s.joinLink(w, r)
+	if !ok {
+		return
+	}
+	s.showRegister(w, r, tn, reg, nil)
+}
+
+func (s *Server) handleJoinPost(w http.ResponseWriter, r *http.Request) {
+	tn, reg, ok := s.joinLink(w, r)
+	if !ok {
+		return
+	}
+	s.register(w, r, tn, reg)
+}
+
+// joinLink resolves the sign-up link in the path, or answers with a page
+// that says plainly why it does not work.
+func (s *Server) joinLink(w http.ResponseWriter, r *http.Request) (usher.Tenant, registration, bool) {
+	tn, ok := s.tenantPage(w, r)
+	if !ok {
+		return tn, registration{}, false
+	}
+	code := r.PathValue("code")
+	l, err := s.svc.SignupLinkByCode(r.Context(), tn, code)
+	if err != nil {
+		s.linkRefused(w, r, tn, err)
+		return tn, registration{}, false
+	}
+	return tn, registration{via: provision.Via{LinkID: l.ID, Defaults: provision.SignupDefaults(l)}, linkName: l.Name,
+		action: s.cfg.Links.tenantBase(tn) + "join/" + code}, true
+}
+
+// linkRefused explains a sign-up link that no longer works.
+func (s *Server) linkRefused(w http.ResponseWriter, r *http.Request, tn usher.Tenant, err error) {
+	var title string
+	status := http.StatusGone
+	switch {
+	case errors.Is(err, usher.ErrSignupLinkExpired):
+		title = "This sign-up link has expired"
+	case errors.Is(err, usher.ErrSignupLinkUsedUp):
+		title = "This sign-up link is used up"
+	case errors.Is(err, usher.ErrSignupLinkDisabled):
+		title = "This sign-up link is switched off"
+	case errors.Is(err, usher.ErrSignupLinkUnknown):
+		title, status = "This sign-up link does not exist", http.StatusNotFound
+	default:
+		s.failPage(w, r, tn, err)
+		return
+	}
+	var ue *usher.Error
+	errors.As(err, &ue)
+	d := s.signinPage(tn, "closed")
+	d.Title, d.Problem = title, sentence(ue.Message)+" Ask whoever gave you the link for a new one."
+	s.render(w, status, d)
+}

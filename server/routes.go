@@ -34,6 +34,8 @@ func (s *Server) routes() {
 	pageRoute("POST /t/{tenant}/account/sessions/end-others", s.handleEndOthers)
 	pageRoute("GET /t/{tenant}/register", s.handleRegisterGet)
 	pageRoute("POST /t/{tenant}/register", s.handleRegisterPost)
+	pageRoute("GET /t/{tenant}/join/{code}", s.handleJoinGet)
+	pageRoute("POST /t/{tenant}/join/{code}", s.handleJoinPost)
 
 	s.mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &usher.Error{Code: usher.CodeNotFound, Field: "path", Message: "there is no API operation " + r.Method + " " + r.URL.Path + "; /api/v1/openapi.json lists them"})

@@ -698,3 +698,74 @@ func (w *signinWorld) lastLink(t *testing.T, to, kind string) string {
 	t.Fatalf("no %s link to %s", kind, to)
 	return ""
 }
+
+func TestSignupLinks(t *testing.T) {
+	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+		ctx := context.Background()
+		admin := provision.Actor{Kind: "token", Role: usher.AdminUser}
+		dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindDepartment, provision.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jp, err := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindJobProfile, provision.AttributeInput{Key: "baker", Name: ptr("Baker")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The tenant takes no registrations of its own; the link still works.
+		l, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Bakery QR"), DepartmentID: ptr(dep.ID),
+			JobProfileID: ptr(jp.ID), MaxUses: ptr(2), ExpiresAt: ptr(w.clock.now().Add(48 * time.Hour).Format(time.RFC3339))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := w.browser(t)
+		path := "/t/acme/join/" + l.Code
+		p := b.get(path)
+		wantPage(t, p, 200, "Create your account", "Bakery QR", "<strong>Department:</strong> Bakery")
+		if strings.Contains(p.body, `name="department_id"`) {
+			t.Fatal("a department's link lets the person pick another department")
+		}
+		wantPage(t, b.post(path, "first_name", "Bea", "last_name", "B", "email", "bea@example.com", "department_id", "ignored"), 200, "Check your messages")
+		bea, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "bea@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		person, _ := w.st.Read().Person(ctx, w.tenant.ID, bea.PersonID)
+		if person.DepartmentID != dep.ID || person.JobProfileID != jp.ID || bea.PlanID != w.plan.ID {
+			t.Fatalf("the link's defaults were not applied: %+v %+v", person, bea)
+		}
+		// A refused registration does not use the link up.
+		wantPage(t, b.post(path, "first_name", "", "last_name", "B", "email", "x@example.com"), 422, "first name is required")
+		wantPage(t, b.post(path, "first_name", "Cal", "last_name", "C", "email", "cal@example.com"), 200, "Check your messages")
+		wantPage(t, b.get(path), 410, "This sign-up link is used up")
+		wantPage(t, b.post(path, "first_name", "Dee", "last_name", "D", "email", "dee@example.com"), 410, "used up")
+		if _, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "dee@example.com"); err == nil {
+			t.Fatal("a used-up link created an account")
+		}
+
+		// Expired and disabled links say so; an unknown one is not found.
+		l2, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Everyone"), ExpiresAt: ptr(w.clock.now().Add(time.Hour).Format(time.RFC3339))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPage(t, b.get("/t/acme/join/"+l2.Code), 200, "Create your account")
+		w.clock.advance(2 * time.Hour)
+		wantPage(t, b.get("/t/acme/join/"+l2.Code), 410, "has expired", "expired on")
+		l3, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Front desk")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.svc.DeactivateSignupLink(ctx, admin, w.tenant, l3.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantPage(t, b.post("/t/acme/join/"+l3.Code, "first_name", "Eve", "last_name", "E", "email", "eve@example.com"), 410, "switched off")
+		wantPage(t, b.get("/t/acme/join/no-such-code"), 404, "does not exist")
+		// Another tenant's link is unknown here.
+		other, _ := w.newTenant(t, "other", "Other")
+		l4, err := w.svc.CreateSignupLink(ctx, admin, other, provision.SignupLinkInput{Name: ptr("Theirs")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPage(t, b.get("/t/acme/join/"+l4.Code), 404, "does not exist")
+		wantPage(t, b.get("/t/other/join/"+l4.Code), 200, "Create your account")
+	})
+}
