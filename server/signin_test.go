@@ -584,6 +584,13 @@ func TestThrottling(t *testing.T) {
 		w.clock.advance(2 * time.Second)
 		att.signIn("acme", "ada@example.com", "analytical engine 1843")
 
+		// Successes give their attempt back: one office address signs in all day.
+		w.clock.advance(time.Hour)
+		office := w.browser(t)
+		for range 32 {
+			office.signIn("acme", "ada@example.com", "analytical engine 1843")
+		}
+
 		// One source address guessing across many accounts meets its own limit.
 		w.clock.advance(time.Hour)
 		spray := w.browser(t)
@@ -767,5 +774,29 @@ func TestSignupLinks(t *testing.T) {
 		}
 		wantPage(t, b.get("/t/acme/join/"+l4.Code), 404, "does not exist")
 		wantPage(t, b.get("/t/other/join/"+l4.Code), 200, "Create your account")
+	})
+}
+
+// TestRegistrationJoinsIdentity: registering with an email that signs in
+// elsewhere joins that identity once the person proves it is theirs (seed 000).
+func TestRegistrationJoinsIdentity(t *testing.T) {
+	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+		w.activeUser(t, w.tenant, "Ada", "ada@example.com", "analytical engine 1843")
+		beta, _ := w.newTenant(t, "beta", "Beta Partners")
+		w.settings(t, &beta, func(s *usher.TenantSettings) { s.Registration = "open" })
+		b := w.browser(t)
+		wantPage(t, b.post("/t/beta/signin", "identifier", "ada@example.com"), 200, "There is no account for this email address yet", "Register")
+		wantPage(t, b.post("/t/beta/register", "first_name", "Ada", "last_name", "Tester", "email", "ada@example.com"), 200, "Check your messages")
+		msgs, _, err := w.st.Read().Messages(context.Background(), beta.ID, store.MessageFilter{Kind: "registration"}, store.ListOptions{})
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("registration messages: %v %v", msgs, err)
+		}
+		link := strings.TrimPrefix(linkRE.FindString(msgs[0].Body), w.url)
+		wantPage(t, b.get(link), 200, "You already have an account")
+		wantPage(t, b.post(link, "password", "not my password"), 422, "not the password")
+		wantPage(t, b.post(link, "password", "analytical engine 1843"), 200, "Your account is active")
+		// One identity, one password, both tenants.
+		b.signIn("beta", "ada@example.com", "analytical engine 1843")
+		wantPage(t, b.get("/t/acme/account"), 200, "Your account", "Beta Partners", "Acme")
 	})
 }

@@ -263,6 +263,12 @@ func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 		if err := tx.InsertSession(ctx, &ses, hash); err != nil {
 			return err
 		}
+		// The source before the account, in the order reserve locks them.
+		if in.Source != "" {
+			if err := giveBack(ctx, tx, sourceKey(in.Source)); err != nil {
+				return err
+			}
+		}
 		if err := tx.ClearThrottle(ctx, acctKey); err != nil {
 			return err
 		}

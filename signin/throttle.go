@@ -41,7 +41,7 @@ func policyOf(key string) policy {
 // reserve counts one attempt under every key, in one transaction that holds
 // the counters while it decides, or refuses with the longest wait when a key
 // is locked (counting nothing then). A success clears the account's counter
-// afterwards; a source's counter only ages out.
+// and gives the source's attempt back.
 func (s *Service) reserve(ctx context.Context, keys []string) error {
 	var wait time.Duration
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
@@ -87,6 +87,21 @@ func (s *Service) reserve(ctx context.Context, keys []string) error {
 		return &ThrottledError{RetryAfter: wait}
 	}
 	return nil
+}
+
+// giveBack returns the attempt a success reserved under key: a source
+// address counts failures, so the people behind one office's address can
+// sign in all day.
+func giveBack(ctx context.Context, tx *store.Tx, key string) error {
+	th, err := tx.LockThrottle(ctx, key)
+	if err != nil || th.Failures == 0 {
+		return err
+	}
+	th.Failures--
+	if th.Failures < policyOf(key).free {
+		th.LockedUntil = nil
+	}
+	return tx.SaveThrottle(ctx, th)
 }
 
 // AllowRegistration counts a registration from source, refusing a flood.
