@@ -49,6 +49,7 @@ func seedDemo(ctx context.Context, svc *provision.Service, st *store.Store) erro
 	settings.DefaultPlanID = standard.ID
 	settings.DefaultRoleID = ids[usher.KindRole+"/user"]
 	settings.Registration = "open"
+	settings.RegistrationDepartment = true
 	if t, err = svc.UpdateTenant(ctx, op, t.ID, provision.TenantUpdate{Settings: &settings}); err != nil {
 		return err
 	}

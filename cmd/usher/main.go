@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -149,12 +150,22 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
+// defaultMemoryLimit is the Go runtime's soft memory limit unless
+// GOMEMLIMIT says otherwise.
+const defaultMemoryLimit = 64 << 20
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := parseConfig("serve", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(c, stderr)
+	if getenv("GOMEMLIMIT") == "" {
+		// Each password hash holds 19 MiB while it runs and leaves it as
+		// garbage; a soft limit makes the collector return it promptly
+		// instead of letting the heap double.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -216,7 +227,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "usher %s listening on http://%s (database: %s)\n", version, addr, st.Dialect())
 	fmt.Fprintf(stdout, "message delivery: %s\n", delivery)
 	if c.Demo {
-		fmt.Fprintf(stdout, "demo tenant: %s/t/demo/\n", strings.TrimSuffix(c.PublicURL, "/"))
+		fmt.Fprintf(stdout, "demo tenant: %s/t/demo/ (sign in or register there)\n", strings.TrimSuffix(c.PublicURL, "/"))
 	}
 	if generated {
 		fmt.Fprintf(stdout, "operator token for this run (set USHER_BOOTSTRAP_OPERATOR_TOKEN to fix one):\n  %s\n", token)
