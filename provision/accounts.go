@@ -179,7 +179,16 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 	r := s.st.Read()
 	var errs usher.Errors
 	fail := func(err error) {
+		var list usher.Errors
 		var e *usher.Error
+		if errors.As(err, &list) {
+			for _, x := range list {
+				c := *x
+				c.Field = in.FieldPrefix + c.Field
+				errs = append(errs, &c)
+			}
+			return
+		}
 		if errors.As(err, &e) {
 			c := *e
 			c.Field = in.FieldPrefix + c.Field
@@ -194,7 +203,8 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 	case in.Person != nil:
 		person, err := cleanPerson(*in.Person, tenant)
 		if err != nil {
-			return p, prefix(in.FieldPrefix, err)
+			// Reported with the rest: every problem of the input at once.
+			fail(err)
 		}
 		if person.OrganizationID == "" || person.OrganizationID == tenant.InternalOrgID {
 			// The tenant's own organization: known without a query, never deactivated.
@@ -361,6 +371,13 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		a.InviteExpiresAt, a.Invitation = &exp, usher.InvitationPending
 	}
 	if len(errs) > 0 {
+		// One problem per field: the first, which is the most specific.
+		seen := map[string]bool{}
+		errs = slices.DeleteFunc(errs, func(e *usher.Error) bool {
+			dup := e.Field != "" && seen[e.Field]
+			seen[e.Field] = true
+			return dup
+		})
 		return p, errs.Err()
 	}
 	p.account = a

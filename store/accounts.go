@@ -274,3 +274,51 @@ func (t *Tx) ReleaseSeat(ctx context.Context, tenant, account string) error {
 	}
 	return nil
 }
+
+// AccountsOfPersons returns the accounts of the given persons of tenant, by person id.
+func (t *Tx) AccountsOfPersons(ctx context.Context, tenant string, persons []string) (map[string]usher.Account, error) {
+	out := make(map[string]usher.Account, len(persons))
+	if len(persons) == 0 {
+		return out, nil
+	}
+	w := &where{}
+	w.add("tenant_id = ?", tenant)
+	in := make([]string, len(persons))
+	for i, p := range persons {
+		in[i] = w.next(p)
+	}
+	rows, err := t.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts`+w.sql()+` AND person_id IN (`+strings.Join(in, ",")+`)`, w.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := t.scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[a.PersonID] = a
+	}
+	return out, rows.Err()
+}
+
+// AccountCounts counts tenant's accounts by state, with invited accounts
+// whose invitation expired under "expired".
+func (t *Tx) AccountCounts(ctx context.Context, tenant string) (map[string]int, error) {
+	rows, err := t.QueryContext(ctx, `SELECT CASE WHEN state = 'invited' AND (invite_expires_at IS NULL OR invite_expires_at <= $2) THEN 'expired' ELSE state END, count(*)
+		FROM accounts WHERE tenant_id = $1 GROUP BY 1`, tenant, t.now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}

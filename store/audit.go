@@ -34,7 +34,10 @@ func (t *Tx) InsertAudit(ctx context.Context, tenant string, e *usher.AuditEvent
 type AuditFilter struct {
 	ActorID  string
 	TargetID string
-	Action   string // exact, or a prefix ending in "." ("account.")
+	// AlsoTarget is a second target that matches too: a person's page
+	// shows the events of the person and of their account.
+	AlsoTarget string
+	Action     string // exact, or a prefix ending in "." ("account.")
 }
 
 // AuditEvents lists tenant's audit events, oldest first.
@@ -44,7 +47,10 @@ func (t *Tx) AuditEvents(ctx context.Context, tenant string, f AuditFilter, o Li
 	if f.ActorID != "" {
 		w.add("actor_id = ?", f.ActorID)
 	}
-	if f.TargetID != "" {
+	switch {
+	case f.TargetID != "" && f.AlsoTarget != "":
+		w.add("target_id IN (?, ?)", f.TargetID, f.AlsoTarget)
+	case f.TargetID != "":
 		w.add("target_id = ?", f.TargetID)
 	}
 	if f.Action != "" {

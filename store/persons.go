@@ -56,6 +56,10 @@ type PersonFilter struct {
 	ExternalID     string
 	Name           string // prefix of first or last name, case-insensitive
 	Active         bool
+	// Query is a prefix of the first name, last name or email, for the console's search.
+	Query string
+	// Of the person's account: its state ("none": no account), plan and role.
+	AccountState, PlanID, RoleID string
 }
 
 // Persons lists tenant's persons.
@@ -83,6 +87,28 @@ func (t *Tx) Persons(ctx context.Context, tenant string, f PersonFilter, o ListO
 	}
 	if f.Active {
 		w.add("deactivated_at IS NULL")
+	}
+	if f.Query != "" {
+		p := likePrefix(f.Query)
+		w.add(`(lower(first_name) LIKE ? ESCAPE '\' OR lower(last_name) LIKE ? ESCAPE '\' OR email LIKE ? ESCAPE '\')`, p, p, p)
+	}
+	switch {
+	case f.AccountState == "none":
+		w.add("id NOT IN (SELECT person_id FROM accounts WHERE tenant_id = ?)", tenant)
+	case f.AccountState != "" || f.PlanID != "" || f.RoleID != "":
+		a := &where{args: w.args}
+		a.add("tenant_id = ?", tenant)
+		if f.AccountState != "" {
+			a.add("state = ?", f.AccountState)
+		}
+		if f.PlanID != "" {
+			a.add("plan_id = ?", f.PlanID)
+		}
+		if f.RoleID != "" {
+			a.add("role_id = ?", f.RoleID)
+		}
+		w.conds = append(w.conds, "id IN (SELECT person_id FROM accounts"+a.sql()+")")
+		w.args = a.args
 	}
 	return page(ctx, t, `SELECT `+personCols+` FROM persons`, w, o, scanPerson, func(x usher.Person) string { return x.ID })
 }

@@ -48,6 +48,8 @@ func (w *where) next(arg any) string {
 type ListOptions struct {
 	After string // cursor: the id of the last item of the previous page
 	Limit int    // 1..500, default 50
+	// Newest lists newest first (ids are time-ordered), for logs read from the end.
+	Newest bool
 }
 
 const maxLimit = 500
@@ -62,11 +64,15 @@ func (o ListOptions) limit() int {
 // page runs a keyset-paged query: base must select from one table with the
 // given where clause; items come ordered by id.
 func page[T any](ctx context.Context, q querier, base string, w *where, o ListOptions, scan func(scanner) (T, error), id func(T) string) ([]T, string, error) {
+	order, cmp := " ORDER BY id LIMIT ", "id > ?"
+	if o.Newest {
+		order, cmp = " ORDER BY id DESC LIMIT ", "id < ?"
+	}
 	if o.After != "" {
-		w.add("id > ?", o.After)
+		w.add(cmp, o.After)
 	}
 	lim := o.limit()
-	query := base + w.sql() + " ORDER BY id LIMIT " + w.next(lim+1)
+	query := base + w.sql() + order + w.next(lim+1)
 	rows, err := q.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return nil, "", err

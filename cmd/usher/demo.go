@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
@@ -69,4 +70,26 @@ func seedDemo(ctx context.Context, svc *provision.Service, st *store.Store) erro
 		return err
 	}
 	return nil
+}
+
+// demoAdmin is the demo tenant's administrator.
+const demoAdmin = "ada@demo.example"
+
+// demoWayIn gives the demo's administrator a fresh one-time password, so a
+// newcomer is in the console within a minute of the first command. It is
+// printed, never sent; the first sign-in with it asks for a password of
+// their own, and a password chosen before keeps working too.
+func demoWayIn(ctx context.Context, svc *provision.Service, st *store.Store) (string, error) {
+	t, err := st.Read().TenantBySlug(ctx, "demo")
+	if err != nil {
+		return "", err
+	}
+	a, err := st.Read().AccountByLogin(ctx, t.ID, demoAdmin)
+	if err != nil {
+		return "", err
+	}
+	if a.State != usher.StateInvited && a.State != usher.StateActive {
+		return "", fmt.Errorf("the demo administrator's account is %s", a.State)
+	}
+	return svc.SetOneTimePassword(ctx, provision.Actor{Kind: "system", ID: "demo-seed", Role: usher.PrincipalOperator}, t, a.ID, "")
 }

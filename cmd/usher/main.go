@@ -210,9 +210,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 	}
+	demoOTP := ""
 	if c.Demo {
 		if err := seedDemo(ctx, svc, st); err != nil {
 			return fmt.Errorf("demo tenant: %w", err)
+		}
+		if demoOTP, err = demoWayIn(ctx, svc, st); err != nil {
+			log.Warn("no way into the demo console", "err", err)
 		}
 	}
 
@@ -228,6 +232,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "message delivery: %s\n", delivery)
 	if c.Demo {
 		fmt.Fprintf(stdout, "demo tenant: %s/t/demo/ (sign in or register there)\n", strings.TrimSuffix(c.PublicURL, "/"))
+		if demoOTP != "" {
+			fmt.Fprintf(stdout, "console: %s/t/demo/admin/ — sign in as %s with the one-time password %s\n", strings.TrimSuffix(c.PublicURL, "/"), demoAdmin, demoOTP)
+		}
 	}
 	if generated {
 		fmt.Fprintf(stdout, "operator token for this run (set USHER_BOOTSTRAP_OPERATOR_TOKEN to fix one):\n  %s\n", token)
