@@ -152,7 +152,11 @@ func (s *Server) consoleRelate(w http.ResponseWriter, r *http.Request, c *consol
 	if s.formErrors(w, r, c, err) {
 		// The form of this person shows the problem.
 		c.d.Errors["roles-"+person] = c.d.Errors["form"]
-		s.renderOrg(w, r, c, site, http.StatusUnprocessableEntity)
+		status := http.StatusUnprocessableEntity
+		if usher.ErrorCode(err) == usher.CodeConflict {
+			status = http.StatusConflict
+		}
+		s.renderOrg(w, r, c, site, status)
 	}
 }
 

@@ -114,6 +114,7 @@ func (s *Server) consolePeople(w http.ResponseWriter, r *http.Request, c *consol
 		f.AccountState = v["state"]
 	default:
 		c.d.Errors["state"] = "Choose a state from the list."
+		c.d.Errors["form"] = "Account: choose a state from the list."
 	}
 	rd := s.st.Read()
 	persons, next, err := rd.Persons(ctx, c.tn.ID, f, pageOf(r))
@@ -351,7 +352,11 @@ func sent(msgs []usher.Message) string {
 	for _, m := range msgs {
 		to = append(to, m.Channel+" to "+m.To)
 	}
-	return "an activation message went out by " + strings.Join(to, " and ") + "."
+	what := "an activation message"
+	if msgs[0].Kind == provision.KindWelcome {
+		what = "the welcome message"
+	}
+	return what + " went out by " + strings.Join(to, " and ") + "."
 }
 
 type userNewData struct {
