@@ -77,7 +77,7 @@ var consolePages = func() map[string]*template.Template {
 	}
 	m := map[string]*template.Template{}
 	for _, name := range []string{"home", "people", "person", "person_new", "user_new", "wizard", "one_time", "orgs", "org",
-		"plans", "settings", "catalog", "links", "messages", "message", "audit", "problem"} {
+		"plans", "settings", "catalog", "links", "messages", "message", "audit", "problem", "op_signin", "op_tenants", "op_tenant"} {
 		m[name] = template.Must(template.New(name).Option("missingkey=zero").Funcs(funcs).ParseFS(templateFS, "templates/console_layout.html", "templates/console_parts.html", "templates/console_"+name+".html"))
 	}
 	return m
@@ -96,6 +96,9 @@ type consoleData struct {
 	Errors      map[string]string
 	Values      map[string]string
 	Data        any
+	// Operator pages: the operators' console, signed in with a token.
+	Operator     bool
+	OperatorName string
 }
 
 // consoleCall is one request to the console by a signed-in administrator.

@@ -380,3 +380,65 @@ func TestConsoleSettingsCataloguesLinks(t *testing.T) {
 		}
 	})
 }
+
+func TestOperatorConsole(t *testing.T) {
+	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+		ctx := context.Background()
+		const secret = "ush_operator-console-test-secret"
+		if err := w.svc.EnsureBootstrapToken(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		op := w.browser(t)
+		wantPage(t, op.get("/operator/"), 200, "Operators", `name="token"`)
+		wantPage(t, op.post("/operator/signin", "token", "ush_wrong"), 401, "not a valid operator token")
+		// A tenant's token is not an operator's.
+		_, tenantSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant.ID, provision.TokenInput{Name: "hr", Role: usher.AdminTenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPage(t, op.post("/operator/signin", "token", tenantSecret), 401, "not a valid operator token")
+		p := op.post("/operator/signin", "token", secret)
+		wantPage(t, p, 200, "Tenants", "Acme", "Standard: 0/50")
+		if c := op.cookie(operatorCookie); c != nil {
+			t.Fatal("the operator cookie is sent outside /operator/")
+		}
+		wantPage(t, op.post("/operator/tenants", "name", "Beta", "slug", "Not A Slug"), 422, `id="slug-error"`)
+		p = op.post("/operator/tenants", "name", "Beta Corp", "slug", "beta", "template", "frontline")
+		wantPage(t, p, 200, "Beta Corp was created", "No plans yet")
+		wantPage(t, op.post("/operator/tenants/beta/plans", "name", "Basic", "seats", "x"), 422, "whole number")
+		p = op.post("/operator/tenants/beta/plans", "name", "Basic", "seats", "1")
+		wantPage(t, p, 200, "Basic has 1 seats", "basic")
+		beta, err := w.st.Read().TenantBySlug(ctx, "beta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans, _, _ := w.st.Read().Plans(ctx, beta.ID, true, store.ListOptions{})
+		set := beta.Settings
+		set.DefaultPlanID, set.RequiredFields = plans[0].ID, []string{usher.FieldFirstName}
+		if beta, err = w.svc.UpdateTenant(ctx, opActor, beta.ID, provision.TenantUpdate{Settings: &set}); err != nil {
+			t.Fatal(err)
+		}
+		w.activeUser(t, beta, "Bea", "bea@beta.example", "beas own passphrase")
+		// Fewer seats than are used is refused, next to that plan's seats.
+		wantPage(t, op.post("/operator/tenants/beta/plans/"+plans[0].ID, "seats", "0"), 409, "seats-"+plans[0].ID)
+		wantPage(t, op.post("/operator/tenants/beta/plans/"+plans[0].ID, "seats", "5"), 200, "Basic has 5 seats")
+		// Granting tenant-administrator rights: Bea then reaches Beta's settings.
+		wantPage(t, op.post("/operator/tenants/beta/admins", "identifier", "nobody@beta.example"), 422, "No account of Beta Corp")
+		wantPage(t, op.post("/operator/tenants/beta/admins", "identifier", "BEA@beta.example"), 200, "bea@beta.example is now a tenant administrator")
+		bea := w.browser(t)
+		bea.signIn("beta", "bea@beta.example", "beas own passphrase")
+		wantPage(t, bea.get("/t/beta/admin/settings"), 200, "Settings")
+		acct, _ := w.st.Read().AccountByLogin(ctx, beta.ID, "bea@beta.example")
+		wantPage(t, op.post("/operator/tenants/beta/admins/"+acct.ID+"/remove"), 200, "no longer a tenant administrator")
+		wantPage(t, bea.get("/t/beta/admin/settings"), 403)
+		// Revoking the token ends the operator session.
+		tok, err := w.svc.Authenticate(ctx, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.svc.RevokeToken(ctx, opActor, "", tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantPage(t, op.get("/operator/"), 200, `name="token"`)
+	})
+}

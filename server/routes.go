@@ -69,6 +69,17 @@ func (s *Server) routes() {
 	s.consoleRoute("GET "+a+"/messages/{id}", csrf, s.consoleMessage)
 	s.consoleRoute("GET "+a+"/audit", csrf, s.consoleAudit)
 
+	// The operators' console, signed in with an operator token.
+	s.mux.Handle("POST /operator/signin", s.metrics.instrument("POST /operator/signin", csrf.Handler(http.HandlerFunc(s.handleOperatorSignIn))))
+	s.mux.Handle("POST /operator/signout", s.metrics.instrument("POST /operator/signout", csrf.Handler(http.HandlerFunc(s.handleOperatorSignOut))))
+	s.operatorRoute("GET /operator/{$}", csrf, s.operatorTenants)
+	s.operatorRoute("POST /operator/tenants", csrf, s.operatorTenants)
+	s.operatorRoute("GET /operator/tenants/{tenant}", csrf, s.operatorTenant)
+	s.operatorRoute("POST /operator/tenants/{tenant}/plans", csrf, s.operatorPlan)
+	s.operatorRoute("POST /operator/tenants/{tenant}/plans/{id}", csrf, s.operatorPlan)
+	s.operatorRoute("POST /operator/tenants/{tenant}/admins", csrf, s.operatorAdmin)
+	s.operatorRoute("POST /operator/tenants/{tenant}/admins/{id}/remove", csrf, s.operatorAdmin)
+
 	s.mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &usher.Error{Code: usher.CodeNotFound, Field: "path", Message: "there is no API operation " + r.Method + " " + r.URL.Path + "; /api/v1/openapi.json lists them"})
 	}))

@@ -251,3 +251,12 @@ func (t *Tx) InsertIdentity(ctx context.Context, id *usher.Identity, passwordHas
 	}
 	return nil
 }
+
+// Token returns the API token with id, operator or tenant.
+func (t *Tx) Token(ctx context.Context, id string) (usher.APIToken, error) {
+	tok, err := scanToken(t.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = $1`, id))
+	if notFound(err) {
+		return tok, usher.ErrUnauthorized
+	}
+	return tok, err
+}
