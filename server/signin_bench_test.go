@@ -36,6 +36,7 @@ const benchUsers = 64
 type benchWorld struct {
 	url string
 	svc *provision.Service
+	st  *store.Store
 }
 
 const benchPassword = "bench passphrase 2026"
@@ -87,7 +88,7 @@ func newBenchWorld(b *testing.B, open func(testing.TB, func() time.Time) *store.
 	for err := range errs {
 		b.Fatal(err)
 	}
-	return &benchWorld{url: hs.URL, svc: svc}
+	return &benchWorld{url: hs.URL, svc: svc, st: st}
 }
 
 // hashTime is one argon2id hash's time on one core, the best of a few.
@@ -243,4 +244,73 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkConsole measures console pages with 5,000 people in the tenant:
+// the overview, the first page of people, a search, and a person's page.
+func BenchmarkConsole(b *testing.B) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		open, ok := benchDatabases()[db]
+		if !ok {
+			continue
+		}
+		b.Run(db, func(b *testing.B) {
+			w := newBenchWorld(b, open)
+			ctx := context.Background()
+			tn, err := w.st.Read().TenantBySlug(ctx, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			admin := usher.AdminTenant
+			a0, err := w.st.Read().AccountByLogin(ctx, tn.ID, "u0@bench.example")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := w.svc.UpdateAccount(ctx, opActor, tn, a0.ID, provision.AccountUpdate{AdminRole: &admin}); err != nil {
+				b.Fatal(err)
+			}
+			var last usher.Person
+			for i := range 5000 {
+				if last, err = w.svc.CreatePerson(ctx, opActor, tn, provision.PersonInput{FirstName: "Person", LastName: strconv.Itoa(i),
+					Email: fmt.Sprintf("p%d@bench.example", i)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := c.PostForm(w.url+"/t/bench/signin/password", url.Values{"identifier": {"u0@bench.example"}, "password": {benchPassword}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			var cookie *http.Cookie
+			for _, ck := range resp.Cookies() {
+				if ck.Name == sessionCookie {
+					cookie = ck
+				}
+			}
+			if cookie == nil {
+				b.Fatalf("no session: %d", resp.StatusCode)
+			}
+			for _, page := range []struct{ name, path string }{{"overview", "/t/bench/admin/"}, {"people", "/t/bench/admin/people"},
+				{"search", "/t/bench/admin/people?q=person+49"}, {"person", "/t/bench/admin/people/" + last.ID}} {
+				b.Run(page.name, func(b *testing.B) {
+					lat := runConcurrent(b, 1, func(c *http.Client, i int) error {
+						req, _ := http.NewRequest("GET", w.url+page.path, nil)
+						req.AddCookie(cookie)
+						resp, err := c.Do(req)
+						if err != nil {
+							return err
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != 200 {
+							return fmt.Errorf("%s answered %d", page.path, resp.StatusCode)
+						}
+						return nil
+					})
+					reportLatency(b, lat)
+				})
+			}
+		})
+	}
 }
