@@ -214,23 +214,29 @@ func (c *consoleCall) form(r *http.Request, names ...string) map[string]string {
 	return c.d.Values
 }
 
-// redirect sends the browser on after a change, with a notice to show.
+// noticeCookie carries the outcome of a change to the page the browser is
+// sent to next. A cookie, not the address: a link cannot make the console
+// show words of someone else's choosing.
+const noticeCookie = "usher_notice"
+
+// redirect sends the browser on after a change, with a notice to show there.
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request, to, notice string) {
 	if notice != "" {
-		sep := "?"
-		if strings.Contains(to, "?") {
-			sep = "&"
-		}
-		to += sep + "notice=" + url.QueryEscape(notice)
+		http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: url.QueryEscape(notice), Path: "/", HttpOnly: true,
+			Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode, MaxAge: 60})
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// notice is the message a redirect carried. Only short plain text is
-// shown, escaped like everything else.
-func notice(r *http.Request) string {
-	n := r.URL.Query().Get("notice")
-	if len(n) > 300 {
+// flash returns the notice a redirect carried, once.
+func (s *Server) flash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(noticeCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: noticeCookie, Path: "/", MaxAge: -1})
+	n, err := url.QueryUnescape(c.Value)
+	if err != nil || len(n) > 1000 {
 		return ""
 	}
 	return n

@@ -33,7 +33,7 @@ func (s *Server) consoleOrgs(w http.ResponseWriter, r *http.Request, c *consoleC
 		s.consoleFail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Notice = "Organizations", "organizations", notice(r)
+	c.d.Title, c.d.Section, c.d.Notice = "Organizations", "organizations", s.flash(w, r)
 	c.d.Data = map[string]any{"Orgs": orgs, "Next": nextURL(r, next)}
 	status := http.StatusOK
 	if len(c.d.Errors) > 0 {
@@ -101,7 +101,7 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, c *consoleCal
 	}
 	c.d.Title, c.d.Section, c.d.Data = o.Name, "organizations", d
 	if c.d.Notice == "" {
-		c.d.Notice = notice(r)
+		c.d.Notice = s.flash(w, r)
 	}
 	s.renderConsole(w, status, "org", c.d)
 }
@@ -230,7 +230,7 @@ func (s *Server) consoleSettings(w http.ResponseWriter, r *http.Request, c *cons
 		}
 		status = http.StatusUnprocessableEntity
 	}
-	c.d.Notice = notice(r)
+	c.d.Notice = s.flash(w, r)
 	c.d.Data = map[string]any{"S": st, "Choices": ch, "AllLanguages": languageOptions(), "Requirable": usher.RequirableFields}
 	s.renderConsole(w, status, "settings", c.d)
 }
@@ -298,7 +298,7 @@ func (s *Server) consoleCatalog(w http.ResponseWriter, r *http.Request, c *conso
 		s.consoleFail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Notice = catalogKinds[i].Label, "catalog", notice(r)
+	c.d.Title, c.d.Section, c.d.Notice = catalogKinds[i].Label, "catalog", s.flash(w, r)
 	c.d.Data = map[string]any{"Kind": kind, "Items": items, "Next": nextURL(r, next), "Kinds": catalogKinds}
 	s.renderConsole(w, status, "catalog", c.d)
 }
@@ -370,7 +370,7 @@ func (s *Server) consoleLinks(w http.ResponseWriter, r *http.Request, c *console
 		s.consoleFail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Notice = "Sign-up links", "links", notice(r)
+	c.d.Title, c.d.Section, c.d.Notice = "Sign-up links", "links", s.flash(w, r)
 	c.d.Data = map[string]any{"Links": links, "Next": nextURL(r, next), "Choices": ch}
 	s.renderConsole(w, status, "links", c.d)
 }

@@ -81,7 +81,7 @@ func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request, c *consoleC
 	for _, n := range counts {
 		d.Total += n
 	}
-	c.d.Title, c.d.Section, c.d.Data, c.d.Notice = "Overview", "home", d, notice(r)
+	c.d.Title, c.d.Section, c.d.Data, c.d.Notice = "Overview", "home", d, s.flash(w, r)
 	s.renderConsole(w, http.StatusOK, "home", c.d)
 }
 
@@ -135,7 +135,7 @@ func (s *Server) consolePeople(w http.ResponseWriter, r *http.Request, c *consol
 		s.consoleFail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Data, c.d.Notice = "People", "people", d, notice(r)
+	c.d.Title, c.d.Section, c.d.Data, c.d.Notice = "People", "people", d, s.flash(w, r)
 	s.renderConsole(w, http.StatusOK, "people", c.d)
 }
 
@@ -193,7 +193,7 @@ func (s *Server) consolePerson(w http.ResponseWriter, r *http.Request, c *consol
 		s.consoleFail(w, r, c, err)
 		return
 	}
-	c.d.Notice = notice(r)
+	c.d.Notice = s.flash(w, r)
 	s.renderConsole(w, http.StatusOK, "person", c.d)
 }
 

@@ -114,7 +114,7 @@ func (s *Server) operatorTenants(w http.ResponseWriter, r *http.Request, c *cons
 		}
 		rows = append(rows, tenantRowOp{Tenant: t, URL: s.cfg.Links.tenantBase(t), Plans: plans})
 	}
-	c.d.Title, c.d.Section, c.d.Notice = "Tenants", "tenants", notice(r)
+	c.d.Title, c.d.Section, c.d.Notice = "Tenants", "tenants", s.flash(w, r)
 	c.d.Data = map[string]any{"Rows": rows, "Next": nextURL(r, next)}
 	s.renderConsole(w, status, "op_tenants", c.d)
 }
@@ -144,7 +144,7 @@ func (s *Server) renderOperatorTenant(w http.ResponseWriter, r *http.Request, c 
 	}
 	c.d.Title, c.d.Section = t.Name, "tenants"
 	if c.d.Notice == "" {
-		c.d.Notice = notice(r)
+		c.d.Notice = s.flash(w, r)
 	}
 	c.d.Data = map[string]any{"Tenant": t, "URL": s.cfg.Links.tenantBase(t), "Plans": plans, "Admins": admins}
 	s.renderConsole(w, status, "op_tenant", c.d)
