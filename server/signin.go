@@ -30,6 +30,8 @@ type signinData struct {
 	Connection        string
 	RegistrationOpen  bool
 	OneTime           string
+	// Next is where a page that needed a sign-in sends the person after it.
+	Next string
 	RetryAfter        string
 
 	Person   usher.Person
@@ -116,10 +118,15 @@ func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.current(r, tn); err == nil {
-		http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"account", http.StatusSeeOther)
+		to := s.safeNext(tn, r.URL.Query().Get("next"))
+		if to == "" {
+			to = s.cfg.Links.tenantBase(tn) + "account"
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
 	d := s.signinPage(tn, "identifier")
+	d.Next = s.safeNext(tn, r.URL.Query().Get("next"))
 	if r.URL.Query().Has("signed_out") {
 		d.Notice = "You are signed out."
 	}
@@ -136,6 +143,7 @@ func (s *Server) handleIdentify(w http.ResponseWriter, r *http.Request) {
 	step, err := s.auth.Identify(r.Context(), tn, id)
 	d := s.signinPage(tn, step.Kind)
 	d.Identifier, d.Step, d.Connection = step.Identifier, step, step.Connection
+	d.Next = s.safeNext(tn, r.PostFormValue("next"))
 	d.IdentifierIsEmail = strings.Contains(step.Identifier, "@")
 	if err != nil {
 		if s.fieldError(w, r, &d, err, "identifier") {
@@ -161,7 +169,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.auth.SignIn(r.Context(), tn, signin.Attempt{Identifier: id, Password: pw, Source: clientIP(r), UserAgent: r.UserAgent(), Device: device})
 	d := s.signinPage(tn, "password")
-	d.Identifier = id
+	d.Identifier, d.Next = id, s.safeNext(tn, r.PostFormValue("next"))
 	var te *signin.ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -195,7 +203,28 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, tn usher.Tenan
 	if newDevice {
 		s.setCookie(w, deviceCookie, device, 400*24*time.Hour)
 	}
-	http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"account", http.StatusSeeOther)
+	to := s.safeNext(tn, r.PostFormValue("next"))
+	if to == "" {
+		to = s.cfg.Links.tenantBase(tn) + "account"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// safeNext keeps a "next" address only when it is a path of tn's own pages
+// on this server, so sign-in cannot be made to send a person elsewhere.
+func (s *Server) safeNext(tn usher.Tenant, next string) string {
+	if next == "" || len(next) > 2000 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	prefix := "/t/" + tn.Slug + "/"
+	if s.cfg.Links.BaseDomain == "" && !strings.HasPrefix(u.Path, prefix) {
+		return ""
+	}
+	return next
 }
 
 // handleChoose replaces a one-time password with the person's own, then
@@ -208,6 +237,7 @@ func (s *Server) handleChoose(w http.ResponseWriter, r *http.Request) {
 	id, otp, pw := strings.TrimSpace(r.PostFormValue("identifier")), r.PostFormValue("one_time"), r.PostFormValue("password")
 	d := s.signinPage(tn, "choose")
 	d.Identifier, d.OneTime, d.Title = id, otp, "Choose your own password"
+	d.Next = s.safeNext(tn, r.PostFormValue("next"))
 	if pw != r.PostFormValue("confirm") {
 		d.Errors = map[string]string{"confirm": "The two passwords are not the same."}
 		s.render(w, http.StatusUnprocessableEntity, d)
@@ -270,7 +300,12 @@ func (s *Server) signedInPage(w http.ResponseWriter, r *http.Request) (usher.Ten
 		s.render(w, http.StatusForbidden, d)
 		return tn, cur, false
 	case errors.Is(err, signin.ErrNoSession):
-		http.Redirect(w, r, s.cfg.Links.tenantBase(tn), http.StatusSeeOther)
+		to := s.cfg.Links.tenantBase(tn)
+		if r.Method == http.MethodGet {
+			// Back here after signing in.
+			to += "?next=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return tn, cur, false
 	case err != nil:
 		s.failPage(w, r, tn, err)

@@ -800,3 +800,27 @@ func TestRegistrationJoinsIdentity(t *testing.T) {
 		wantPage(t, b.get("/t/acme/account"), 200, "Your account", "Beta Partners", "Acme")
 	})
 }
+
+// TestSignInReturnsToThePage: a page that needs a sign-in sends the person
+// back to it afterwards, and only ever to this tenant's own pages.
+func TestSignInReturnsToThePage(t *testing.T) {
+	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+		w.activeUser(t, w.tenant, "Ada", "ada@example.com", "analytical engine 1843")
+		b := w.browser(t)
+		p := b.get("/t/acme/account?x=1")
+		wantPage(t, p, 200, "Sign in", `name="next" value="/t/acme/account?x=1"`)
+		p = b.post("/t/acme/signin", "identifier", "ada@example.com", "next", "/t/acme/account?x=1")
+		wantPage(t, p, 200, `name="next" value="/t/acme/account?x=1"`)
+		p = b.post("/t/acme/signin/password", "identifier", "ada@example.com", "password", "analytical engine 1843", "next", "/t/acme/account?x=1")
+		if !strings.HasSuffix(p.url, "/t/acme/account?x=1") {
+			t.Fatalf("after sign-in: %s", p.url)
+		}
+		for _, bad := range []string{"https://evil.example/", "//evil.example/x", "/t/other/account", "/\\evil.example", "javascript:alert(1)"} {
+			c := w.browser(t)
+			p := c.post("/t/acme/signin/password", "identifier", "ada@example.com", "password", "analytical engine 1843", "next", bad)
+			if !strings.HasSuffix(p.url, "/t/acme/account") {
+				t.Fatalf("next %q led to %s", bad, p.url)
+			}
+		}
+	})
+}
