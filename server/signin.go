@@ -31,8 +31,8 @@ type signinData struct {
 	RegistrationOpen  bool
 	OneTime           string
 	// Next is where a page that needed a sign-in sends the person after it.
-	Next string
-	RetryAfter        string
+	Next       string
+	RetryAfter string
 
 	Person   usher.Person
 	Account  usher.Account
