@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"html/template"
 	"net/http"
@@ -135,20 +134,8 @@ func (s *Server) consoleRoute(pattern string, csrf *http.CrossOriginProtection, 
 }
 
 func (s *Server) renderConsole(w http.ResponseWriter, status int, page string, d consoleData) {
-	var buf bytes.Buffer
-	if err := consolePages[page].ExecuteTemplate(&buf, "console", d); err != nil {
-		s.log.Error("render console page", "page", page, "err", err)
-		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	// The sign-up links' QR codes are images of the console itself.
+	s.writePage(w, status, consolePages[page], "console", d, "'self'")
 }
 
 // fail answers an error no field explains: what was refused, or our fault.

@@ -82,19 +82,30 @@ func (s *Server) render(w http.ResponseWriter, status int, d pageData) {
 	if d.Page == "" {
 		d.Page = "activate"
 	}
+	s.writePage(w, status, pages[d.Page], "layout", d, "")
+}
+
+// writePage renders a page whole before answering, so a template error is
+// a clean 500, with the headers every page carries: never cached, no
+// Referer (activation secrets are in paths), no framing, a strict CSP;
+// img may allow more sources than none.
+func (s *Server) writePage(w http.ResponseWriter, status int, t *template.Template, name string, d any, img string) {
 	var buf bytes.Buffer
-	if err := pages[d.Page].ExecuteTemplate(&buf, "layout", d); err != nil {
-		s.log.Error("render page", "err", err)
+	if err := t.ExecuteTemplate(&buf, name, d); err != nil {
+		s.log.Error("render page", "page", t.Name(), "err", err)
 		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
 		return
+	}
+	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+	if img != "" {
+		csp += "; img-src " + img
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	// The secret is in the path: no page may pass it on.
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
