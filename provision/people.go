@@ -110,15 +110,21 @@ func (s *Service) UpdatePerson(ctx context.Context, actor Actor, tenant usher.Te
 		set(&merged.JobProfileID, in.JobProfileID)
 		set(&merged.Language, in.Language)
 		set(&merged.ExternalID, in.ExternalID)
+		// Every problem at once, as on creation.
 		np, err := cleanPerson(merged, tenant)
-		if err != nil {
+		var errs usher.Errors
+		var one *usher.Error
+		if !errors.As(err, &errs) && errors.As(err, &one) {
+			errs = usher.Errors{one}
+		}
+		if np.FirstName == "" && merged.FirstName == "" {
+			errs = append(errs, usher.Invalid("first_name", "is required"))
+		}
+		if np.LastName == "" && merged.LastName == "" {
+			errs = append(errs, usher.Invalid("last_name", "is required"))
+		}
+		if err := errs.Err(); err != nil {
 			return err
-		}
-		if np.FirstName == "" {
-			return usher.Invalid("first_name", "is required")
-		}
-		if np.LastName == "" {
-			return usher.Invalid("last_name", "is required")
 		}
 		np.ID, np.TenantID, np.CreatedAt, np.DeactivatedAt = p.ID, p.TenantID, p.CreatedAt, p.DeactivatedAt
 		if err := s.checkPersonRefs(ctx, tx, tenant.ID, &np); err != nil {

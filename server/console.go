@@ -66,7 +66,14 @@ var consolePages = func() map[string]*template.Template {
 			return fieldLabel(f)
 		},
 		"linkify": linkify,
-		"split":   func(s string) []string { return strings.Split(s, ",") },
+		// errorsOf gives a form the errors only when it is the one that failed.
+		"errorsOf": func(open, form string, errs map[string]string) map[string]string {
+			if open == form {
+				return errs
+			}
+			return nil
+		},
+		"split": func(s string) []string { return strings.Split(s, ",") },
 		"ifLogin": func(req map[string]bool) string {
 			if req[usher.FieldLogin] {
 				return "Required: an email, or a username and a phone number."
@@ -184,6 +191,16 @@ func (s *Server) formErrors(w http.ResponseWriter, r *http.Request, c *consoleCa
 	}
 	c.d.Errors["form"] = strings.Join(sum, " ")
 	return true
+}
+
+// formStatus is the status of a form answered with its errors: 409 when
+// the input clashes with what exists, 422 when it is wrong in itself.
+func formStatus(err error) int {
+	switch usher.ErrorCode(err) {
+	case usher.CodeConflict, usher.CodeSeatsFull:
+		return http.StatusConflict
+	}
+	return http.StatusUnprocessableEntity
 }
 
 // fieldLabel names a field in an error summary.

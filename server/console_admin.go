@@ -152,11 +152,7 @@ func (s *Server) consoleRelate(w http.ResponseWriter, r *http.Request, c *consol
 	if s.formErrors(w, r, c, err) {
 		// The form of this person shows the problem.
 		c.d.Errors["roles-"+person] = c.d.Errors["form"]
-		status := http.StatusUnprocessableEntity
-		if usher.ErrorCode(err) == usher.CodeConflict {
-			status = http.StatusConflict
-		}
-		s.renderOrg(w, r, c, site, status)
+		s.renderOrg(w, r, c, site, formStatus(err))
 	}
 }
 

@@ -339,7 +339,7 @@ func (s *Server) consoleCreateAccount(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	if s.formErrors(w, r, c, err) {
-		s.renderConsole(w, http.StatusUnprocessableEntity, "person", c.d)
+		s.renderConsole(w, formStatus(err), "person", c.d)
 	}
 }
 
@@ -672,4 +672,63 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// consolePersonEdit changes a person's details from their page.
+func (s *Server) consolePersonEdit(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+	id := r.PathValue("id")
+	v := c.form(r, "first_name", "last_name", "email", "phone", "department_id", "job_profile_id", "language")
+	_, err := s.svc.UpdatePerson(r.Context(), c.actor, c.tn, id, provision.PersonUpdate{FirstName: ptrTo(v["first_name"]), LastName: ptrTo(v["last_name"]),
+		Email: ptrTo(v["email"]), Phone: ptrTo(v["phone"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"]), Language: ptrTo(v["language"])})
+	if err == nil {
+		s.redirect(w, r, c.d.Admin+"people/"+id, "The details were saved.")
+		return
+	}
+	s.personFormFailed(w, r, c, id, "edit_person", err)
+}
+
+// consoleAccountEdit changes an account's identifiers, role, plan, groups
+// and console rights, under the same rules as creation.
+func (s *Server) consoleAccountEdit(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+	if err := r.ParseForm(); err != nil {
+		s.consoleFail(w, r, c, usher.Invalid("form", "the form could not be read"))
+		return
+	}
+	ctx := r.Context()
+	a, err := s.st.Read().Account(ctx, c.tn.ID, r.PathValue("id"))
+	if err != nil {
+		s.consoleFail(w, r, c, err)
+		return
+	}
+	v := c.form(r, "email", "username", "phone", "role_id", "plan_id", "primary_group_id", "admin_role")
+	groups := r.PostForm["group_ids"]
+	in := provision.AccountUpdate{Email: ptrTo(v["email"]), Username: ptrTo(v["username"]), Phone: ptrTo(v["phone"]), RoleID: ptrTo(v["role_id"]),
+		PrimaryGroupID: ptrTo(v["primary_group_id"]), GroupIDs: &groups}
+	if v["plan_id"] != "" {
+		in.PlanID = ptrTo(v["plan_id"])
+	}
+	// Only a change of console rights is sent: a user administrator may
+	// edit a tenant administrator's account without touching their rights.
+	if r.PostForm.Has("admin_role") && v["admin_role"] != a.AdminRole {
+		in.AdminRole = ptrTo(v["admin_role"])
+	}
+	if _, err = s.svc.UpdateAccount(ctx, c.actor, c.tn, a.ID, in); err == nil {
+		s.redirect(w, r, c.d.Admin+"people/"+a.PersonID, "The account was saved.")
+		return
+	}
+	s.personFormFailed(w, r, c, a.PersonID, "edit_account", err)
+}
+
+// personFormFailed shows a person's page again with the form that failed open.
+func (s *Server) personFormFailed(w http.ResponseWriter, r *http.Request, c *consoleCall, id, form string, err error) {
+	values := c.d.Values
+	if _, perr := s.personPage(r, c, id); perr != nil {
+		s.consoleFail(w, r, c, perr)
+		return
+	}
+	c.d.Values = values
+	c.d.Values["open"] = form
+	if s.formErrors(w, r, c, err) {
+		s.renderConsole(w, formStatus(err), "person", c.d)
+	}
 }

@@ -324,6 +324,19 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 			t.Fatalf("another tenant's account changed: %+v", a)
 		}
 
+		// Details and the account are changed from the person's page, under the same rules.
+		g, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindGroup, provision.AttributeInput{Key: "night", Name: ptr("Night")})
+		bravo := accts[1]
+		wantPage(t, b.post("/t/acme/admin/people/"+bravo.PersonID, "first_name", "Bravo", "last_name", "", "email", "not-an-email"), 422,
+			`id="person_last_name-error"`, `id="person_email-error"`, "<details open><summary>Change details")
+		wantPage(t, b.post("/t/acme/admin/people/"+bravo.PersonID, "first_name", "Bravo", "last_name", "Renamed", "email", "bravo@example.com"), 200,
+			"The details were saved", "Bravo Renamed")
+		wantPage(t, b.post("/t/acme/admin/accounts/"+bravo.ID, "email", "alpha@example.com"), 409, "already a sign-in email", "<details open><summary>Change the account")
+		wantPage(t, b.post("/t/acme/admin/accounts/"+bravo.ID, "email", "bravo@example.com", "username", "bravo.r", "group_ids", g.ID), 200, "The account was saved", "bravo.r")
+		if got, _ := w.st.Read().Account(ctx, w.tenant.ID, bravo.ID); got.Username != "bravo.r" || len(got.GroupIDs) != 1 || got.GroupIDs[0] != g.ID {
+			t.Fatalf("the account after the edit: %+v", got)
+		}
+
 		// The person's page shows the history; the audit log filters by person and action.
 		wantPage(t, b.get("/t/acme/admin/people/"+person), 200, "account.deactivated", "account.activation_sent")
 		p = b.get("/t/acme/admin/audit?person_id=" + person + "&action=account.")

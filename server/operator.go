@@ -198,11 +198,7 @@ func (s *Server) operatorPlan(w http.ResponseWriter, r *http.Request, c *console
 		if id != "" && c.d.Errors["seats"] != "" {
 			c.d.Errors[field] = c.d.Errors["seats"]
 		}
-		status := http.StatusUnprocessableEntity
-		if usher.ErrorCode(err) == usher.CodeConflict {
-			status = http.StatusConflict
-		}
-		s.renderOperatorTenant(w, r, c, status)
+		s.renderOperatorTenant(w, r, c, formStatus(err))
 	}
 }
 
