@@ -1,0 +1,44 @@
+package browsertest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// ScreenshotsWanted reports whether this run writes screenshots:
+// USHER_SCREENSHOTS=1, so a plain go test never changes the tree.
+func ScreenshotsWanted() bool { return os.Getenv("USHER_SCREENSHOTS") == "1" }
+
+// ScreenshotDir is where screenshots go: docs/screenshots of the module
+// the test runs in (found by walking up to its go.mod).
+func ScreenshotDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "docs", "screenshots")
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			t.Fatal("no go.mod above the test's directory: cannot place screenshots")
+		}
+		dir = up
+	}
+}
+
+func writeScreenshot(t testing.TB, name string, png []byte) {
+	t.Helper()
+	dir := ScreenshotDir(t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s (%d KiB)", path, len(png)/1024)
+}
