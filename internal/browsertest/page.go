@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -65,6 +66,12 @@ func New(t testing.TB) *Page {
 	}
 	t.Cleanup(cancel)
 	p := &Page{t: t, ctx: ctx, checked: map[string]bool{}}
+	// Every page behaves as the window in front, though several are open:
+	// the keyboard reaches it and focus styles show.
+	p.run("emulating focus", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
+		return err
+	}))
 	p.SetViewport(Phone)
 	return p
 }
@@ -238,7 +245,8 @@ func (p *Page) clickAt(sel, what string) {
 		Covered string
 	}](p, `(() => { const el = document.querySelector(`+js(sel)+`);
 		el.scrollIntoView({block: 'center', inline: 'center'});
-		const r = el.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+		// A link that wraps has several boxes: aim at the first.
+		const r = el.getClientRects()[0] || el.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
 		const top = document.elementFromPoint(x, y);
 		return {x, y, covered: top && (top === el || el.contains(top) || top.control === el) ? '' : (top ? top.outerHTML.slice(0, 120) : 'nothing')}; })()`)
 	if pt.Covered != "" {
@@ -375,7 +383,7 @@ func (p *Page) arrived() {
 // problemsJS lists what makes a page hard to use for people with a screen
 // reader, a keyboard or a phone. Field errors follow usher's convention: an
 // element of class "error" with an id, named by its field's aria-describedby.
-const problemsJS = `(() => {
+const problemsJS = `(width => {
 	const d = document, out = [];
 	const t = s => (s || '').replace(/\s+/g, ' ').trim();
 	const describe = ` + describeJS + `;
@@ -411,17 +419,18 @@ const problemsJS = `(() => {
 	for (const el of d.querySelectorAll('img:not([alt])')) out.push('an image has no alt text: ' + el.src);
 	for (const el of d.querySelectorAll('[role=alert],[role=status]')) if (!t(el.innerText)) out.push('an empty ' + el.getAttribute('role'));
 	const w = d.documentElement.scrollWidth;
-	if (w > window.innerWidth) out.push('the page scrolls sideways at ' + window.innerWidth + ' px: it is ' + w + ' px wide');
+	if (w > width) out.push('the page scrolls sideways at ' + width + ' px: it is ' + w + ' px wide');
 	return out;
-})()`
+})`
 
 // Problems lists what is wrong with the page now for people using a screen
 // reader or a phone: fields without labels, errors not linked to their field,
 // no language, no viewport meta, not exactly one h1, duplicate ids, nameless
-// buttons and links, images without alt text, sideways scrolling.
+// buttons and links, images without alt text, a page wider than the
+// window (a phone's 390 px, whatever the page's own idea of its width).
 func (p *Page) Problems() []string {
 	p.t.Helper()
-	return Eval[[]string](p, problemsJS)
+	return Eval[[]string](p, fmt.Sprintf("%s(%d)", problemsJS, p.viewport.Width))
 }
 
 // Keyboard walks the page with the Tab key from its first focusable element
@@ -456,7 +465,14 @@ func (p *Page) Keyboard() []string {
 			problems = append(problems, got.Desc+" shows no focus indicator")
 		}
 	}
-	Eval[bool](p, `(() => { const el = window.__browsertestFocus; if (el && el !== document.body) el.focus(); else document.activeElement.blur(); delete window.__browsertestFocus; return true; })()`)
+	// Put the focus back; with none before, also the point the next Tab
+	// starts from, so the walk leaves no trace.
+	Eval[bool](p, `(() => { const el = window.__browsertestFocus; delete window.__browsertestFocus;
+		if (el && el !== document.body) { el.focus(); return true; }
+		const h = document.documentElement, had = h.getAttribute('tabindex');
+		h.tabIndex = -1; h.focus(); h.blur();
+		if (had === null) h.removeAttribute('tabindex'); else h.setAttribute('tabindex', had);
+		return true; })()`)
 	return problems
 }
 
