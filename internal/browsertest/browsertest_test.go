@@ -52,8 +52,8 @@ func testServer(t *testing.T) string {
 	mux.HandleFunc("GET /bad", page(badPage))
 	mux.HandleFunc("GET /other", page(strings.Replace(goodPage, "Tell us", "Other", 1)))
 	mux.HandleFunc("POST /done", func(w http.ResponseWriter, r *http.Request) {
-		page(`<!doctype html><html lang="en"><head><meta name="viewport" content="width=device-width"><title>Done</title></head><body><h1>Thanks, ` +
-			r.PostFormValue("name") + ` (` + r.PostFormValue("color") + `)</h1></body></html>`)(w, r)
+		page(`<!doctype html><html lang="en"><head><meta name="viewport" content="width=device-width"><title>Done</title></head><body><h1>Thanks, `+
+			r.PostFormValue("name")+` (`+r.PostFormValue("color")+`)</h1></body></html>`)(w, r)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
