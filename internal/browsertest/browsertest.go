@@ -41,6 +41,13 @@ var (
 // without Chromium.
 const MissingMessage = "Chromium not found: install Debian's chromium to run the browser tests (or set USHER_CHROMIUM to its path)"
 
+func missing() string {
+	if p := os.Getenv("USHER_CHROMIUM"); p != "" {
+		return "USHER_CHROMIUM=" + p + " is not a program that can run: " + MissingMessage
+	}
+	return MissingMessage
+}
+
 // ExecPath is the Chromium to run: USHER_CHROMIUM when set, else the first
 // of chromium, chromium-browser and google-chrome on PATH; "" when none.
 func ExecPath() string {
@@ -100,7 +107,7 @@ func browser(t testing.TB) context.Context {
 		shared.started = true
 		path := ExecPath()
 		if path == "" {
-			shared.skipCause = MissingMessage
+			shared.skipCause = missing()
 		} else {
 			allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), flags(path)...)
 			ctx, cancelCtx := chromedp.NewContext(allocCtx)
@@ -160,6 +167,6 @@ func Stop() {
 func Available(t testing.TB) {
 	t.Helper()
 	if ExecPath() == "" {
-		t.Skip(MissingMessage)
+		t.Skip(missing())
 	}
 }

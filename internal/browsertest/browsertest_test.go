@@ -60,7 +60,7 @@ func testServer(t *testing.T) string {
 	return srv.URL
 }
 
-func TestGoodPage(t *testing.T) {
+func TestBrowserHarnessGoodPage(t *testing.T) {
 	base := testServer(t)
 	p := New(t)
 	p.Open(base + "/good")
@@ -90,7 +90,7 @@ func TestGoodPage(t *testing.T) {
 	p.WantH1("Thanks, Grace ()")
 }
 
-func TestBadPageProblems(t *testing.T) {
+func TestBrowserHarnessBadPage(t *testing.T) {
 	base := testServer(t)
 	p := New(t)
 	p.NoChecks = true

@@ -40,5 +40,5 @@ func writeScreenshot(t testing.TB, name string, png []byte) {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot %s (%d KiB)", path, len(png)/1024)
+	t.Logf("screenshot %s (%d KiB)", filepath.Join("docs", "screenshots", name+".png"), len(png)/1024)
 }
