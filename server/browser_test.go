@@ -127,11 +127,11 @@ func TestBrowserRegistration(t *testing.T) {
 	p.Screenshot("account")
 }
 
-// signInWith goes through both sign-in steps in the browser and expects
-// the person's own page.
+// signInWith goes through both sign-in steps of w's tenant in the browser
+// and expects the person's own page.
 func signInWith(t *testing.T, p *browsertest.Page, w *signinWorld, identifier, password string) {
 	t.Helper()
-	p.Open(w.url + "/t/acme/")
+	p.Open(w.url + "/t/" + w.tenant.Slug + "/")
 	p.WantH1("Sign in")
 	p.Fill("Email, username or phone number", identifier)
 	p.Click("Continue")

@@ -22,6 +22,8 @@ const goodPage = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <p class="error" id="name-error">Your name is required.</p>
 <label for="color">Favourite colour</label>
 <select id="color" name="color"><option value="">Choose</option><option value="r">Red</option><option value="g">Green</option></select>
+<label><input type="checkbox" name="news" value="yes"> Send me news</label>
+<button type="button" onclick="document.querySelector('h1').textContent = 'Clicked'">Change the heading</button>
 <button type="submit">Send it</button>
 </form>
 <p><a href="/other">Elsewhere</a></p>
@@ -53,7 +55,7 @@ func testServer(t *testing.T) string {
 	mux.HandleFunc("GET /other", page(strings.Replace(goodPage, "Tell us", "Other", 1)))
 	mux.HandleFunc("POST /done", func(w http.ResponseWriter, r *http.Request) {
 		page(`<!doctype html><html lang="en"><head><meta name="viewport" content="width=device-width"><title>Done</title></head><body><h1>Thanks, `+
-			r.PostFormValue("name")+` (`+r.PostFormValue("color")+`)</h1></body></html>`)(w, r)
+			r.PostFormValue("name")+` (`+r.PostFormValue("color")+r.PostFormValue("news")+`)</h1></body></html>`)(w, r)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -77,8 +79,13 @@ func TestBrowserHarnessGoodPage(t *testing.T) {
 	p.Fill("Your name", "Ada Lovelace")
 	p.Fill("name", "Ada Byron") // by id, replacing what was typed
 	p.Select("Favourite colour", "Green")
+	p.SetChecked("Send me news", true)
+	p.SetChecked("Send me news", false)
+	p.SetChecked("Send me news", true)
+	p.ClickInPlace("Change the heading")
+	p.WantH1("Clicked")
 	p.Click("Send it")
-	p.WantH1("Thanks, Ada Byron (g)")
+	p.WantH1("Thanks, Ada Byron (gyes)")
 
 	p.Open(base + "/good")
 	p.ClickLink("Elsewhere")

@@ -32,6 +32,7 @@ var (
 
 // Page is one person's browser: a fresh browser context with its own
 // cookies, and one tab, at phone size until [Page.SetViewport] says otherwise.
+// A Page belongs to one test goroutine; two people are two Pages.
 type Page struct {
 	t        testing.TB
 	ctx      context.Context
@@ -300,6 +301,26 @@ func (p *Page) Click(button string) {
 	p.Navigating(func() { p.clickAt(sel, fmt.Sprintf("the button %q", button)) })
 }
 
+// ClickInPlace clicks the button with this text and does not wait for
+// another page: for a button that changes the page it is on.
+func (p *Page) ClickInPlace(button string) {
+	p.t.Helper()
+	p.clickAt(p.find(button, "button"), fmt.Sprintf("the button %q", button))
+}
+
+// SetChecked ticks (on) or clears the checkbox or radio button with this
+// label by clicking it, when it is not so already.
+func (p *Page) SetChecked(field string, on bool) {
+	p.t.Helper()
+	sel := p.find(field, "field")
+	if Eval[bool](p, `document.querySelector(`+js(sel)+`).checked`) != on {
+		p.clickAt(sel, fmt.Sprintf("the box %q", field))
+	}
+	if Eval[bool](p, `document.querySelector(`+js(sel)+`).checked`) != on {
+		p.t.Fatalf("at %s: clicking %q does not make it %v", p.URL(), field, on)
+	}
+}
+
 // ClickLink follows the link with this text and waits for its page.
 func (p *Page) ClickLink(link string) {
 	p.t.Helper()
@@ -367,7 +388,10 @@ func (p *Page) arrived() {
 	if Eval[string](p, `document.contentType`) != "text/html" {
 		return
 	}
-	key := p.URL() + "\x00" + p.H1()
+	// The same address and heading with other errors or notices is
+	// another page for the checks: error states matter most.
+	key := Eval[string](p, `[location.href, ...[...document.querySelectorAll('h1, [aria-invalid=true], .error, [role=alert], [role=status]')].
+		map(e => e.tagName + ':' + (e.id || '') + ':' + e.innerText)].join('\n')`)
 	if p.checked[key] {
 		return
 	}
