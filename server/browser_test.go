@@ -253,6 +253,7 @@ func TestBrowserSignupLink(t *testing.T) {
 	p.Screenshot("signin-invited")
 	p.ClickLink("Enter the code")
 	p.WantH1("Activate your account")
+	p.Screenshot("activate-code")
 	if got := p.Value("Phone number, username or email"); got != "bea.b" {
 		t.Fatalf("the code page holds the identifier %q", got)
 	}
@@ -265,7 +266,6 @@ func TestBrowserSignupLink(t *testing.T) {
 	p.Fill("Code or one-time password", code[1])
 	p.Fill("New password", "fresh bread at dawn")
 	p.Fill("Type it again", "fresh bread at dawn")
-	p.Screenshot("activate-code")
 	p.Click("Activate my account")
 	p.WantH1("Your account is active")
 	signInWith(t, p, w, "bea.b", "fresh bread at dawn")
@@ -370,4 +370,96 @@ func TestBrowserLongAddressFitsPhone(t *testing.T) {
 	other.Fill("Last name", "Long")
 	other.Click("Create my account")
 	other.WantH1("Check your messages")
+}
+
+// TestBrowserOtherPages visits the pages the journeys above do not reach,
+// so each is checked too: registration closed, an account that is not
+// active, too many attempts, links that no longer work, an email that
+// already signs in to another tenant, a domain on single sign-on.
+func TestBrowserOtherPages(t *testing.T) {
+	w := newBrowserWorld(t)
+	ctx := context.Background()
+	admin := provision.Actor{Kind: "token", Role: usher.AdminUser}
+	p := browsertest.New(t)
+	identify := func(identifier, h1 string) {
+		t.Helper()
+		p.Open(w.url + "/t/acme/")
+		p.Fill("Email, username or phone number", identifier)
+		p.Click("Continue")
+		p.WantH1(h1)
+	}
+
+	// Registration is off: the person is told whom to ask.
+	w.settings(t, &w.tenant, func(s *usher.TenantSettings) { s.Branding.SupportEmail = "help@acme.example" })
+	identify("newcomer@example.com", "There is no account for this email address yet")
+	p.WantText("Ask yours for an account, or write to help@acme.example.")
+	p.Open(w.url + "/t/acme/register")
+	p.WantH1("This did not work")
+	p.WantText("does not take registrations")
+
+	// Suspended.
+	sus := w.activeUser(t, w.tenant, "Sus", "sus@example.com", "suspended passphrase")
+	st := usher.StateSuspended
+	if _, err := w.svc.UpdateAccount(ctx, admin, w.tenant, sus.ID, provision.AccountUpdate{State: &st}); err != nil {
+		t.Fatal(err)
+	}
+	identify("sus@example.com", "This account is not active")
+
+	// Wrong passwords, until the account waits.
+	w.activeUser(t, w.tenant, "Ada", "ada@example.com", "analytical engine 1843")
+	identify("ada@example.com", "Enter your password")
+	for i := 0; i < 6 && p.H1() != "Too many attempts"; i++ {
+		p.Fill("Password", "not the password")
+		p.Click("Sign in")
+	}
+	p.WantH1("Too many attempts")
+	p.WantText("before you try again")
+	p.Screenshot("signin-throttled")
+
+	// Activation links: unknown, used; asking for a new one.
+	p.Open(w.url + "/t/acme/activate/not-a-real-secret")
+	p.WantH1("This link is not valid")
+	c := w.invite(t, w.tenant, provision.AccountInput{Person: &provision.PersonInput{FirstName: "Ivy", LastName: "Invited", Email: "ivy@example.com"}})
+	link := linkRE.FindString(c.Messages[0].Body)
+	p.Open(link)
+	p.Fill("New password", "ivy's passphrase here")
+	p.Fill("Type it again", "ivy's passphrase here")
+	p.Click("Activate my account")
+	p.WantH1("Your account is active")
+	p.Open(link)
+	p.WantH1("This link was used already")
+	p.Screenshot("activate-used")
+	p.Fill("Your email, phone number or username", "ivy@example.com")
+	p.Click("Send me a new link")
+	p.WantH1("Check your messages")
+
+	// Sign-up links that do not work.
+	p.Open(w.url + "/t/acme/join/no-such-code")
+	p.WantH1("This sign-up link does not exist")
+
+	// An email that signs in to another tenant joins that identity (seed 000).
+	beta, _ := w.newTenant(t, "beta", "Beta Partners")
+	w.activeUser(t, beta, "Ada", "ada.b@example.com", "one password for both")
+	c = w.invite(t, w.tenant, provision.AccountInput{Person: &provision.PersonInput{FirstName: "Ada", LastName: "B", Email: "ada.b@example.com"}})
+	p.Open(linkRE.FindString(c.Messages[0].Body))
+	p.WantH1("You already have an account")
+	p.Fill("Your password", "not it")
+	p.Click("Confirm and activate")
+	wantFieldError(t, p, "Your password", "not the password")
+	p.Screenshot("activate-confirm-identity")
+	p.Fill("Your password", "one password for both")
+	p.Click("Confirm and activate")
+	p.WantH1("Your account is active")
+	signInWith(t, p, w, "ada.b@example.com", "one password for both")
+	p.WantText("Your organizations", "Beta Partners")
+
+	// Last, as new internal accounts use it from now on: single sign-on
+	// owns a domain.
+	if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant.ID, "", provision.ConnectionInput{Connection: usher.Connection{
+		Name: "Corp Entra", Protocol: "oidc", Domains: []string{"corp.example"}, Issuer: "https://login.corp.example", ClientID: "usher"}}); err != nil {
+		t.Fatal(err)
+	}
+	p.Click("Sign out")
+	identify("someone@corp.example", "Sign in with your company account")
+	p.WantText("Corp Entra")
 }

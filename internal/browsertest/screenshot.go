@@ -1,6 +1,10 @@
 package browsertest
 
 import (
+	"bytes"
+	"image"
+	"image/draw"
+	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,15 +34,35 @@ func ScreenshotDir(t testing.TB) string {
 	}
 }
 
-func writeScreenshot(t testing.TB, name string, png []byte) {
+func writeScreenshot(t testing.TB, name string, shot []byte) {
 	t.Helper()
 	dir := ScreenshotDir(t)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
+	if old, err := os.ReadFile(path); err == nil && samePicture(old, shot) {
+		return // Chromium's bytes differ from run to run; the picture did not.
+	}
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot %s (%d KiB)", filepath.Join("docs", "screenshots", name+".png"), len(png)/1024)
+	t.Logf("screenshot %s (%d KiB)", filepath.Join("docs", "screenshots", name+".png"), len(shot)/1024)
+}
+
+// samePicture reports whether two PNGs show the same pixels.
+func samePicture(a, b []byte) bool {
+	pa, errA := pixels(a)
+	pb, errB := pixels(b)
+	return errA == nil && errB == nil && pa.Rect == pb.Rect && bytes.Equal(pa.Pix, pb.Pix)
+}
+
+func pixels(b []byte) (*image.RGBA, error) {
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Rect, img, img.Bounds().Min, draw.Src)
+	return rgba, nil
 }
