@@ -515,9 +515,13 @@ func (p *Page) ScreenshotAt(name string, v Viewport) {
 		p.SetViewport(v)
 		defer p.SetViewport(before)
 	}
-	// The blinking caret would make every run's picture differ.
-	Eval[bool](p, `(() => { const s = document.createElement('style'); s.id = 'browsertest-shot'; s.textContent = '*{caret-color:transparent !important}'; document.head.appendChild(s); return true; })()`)
-	defer Eval[bool](p, `(document.getElementById('browsertest-shot')?.remove(), true)`)
+	// The blinking caret and the focus ring's edges would make pictures
+	// differ from run to run: the picture is taken without the focus.
+	Eval[bool](p, `(() => { window.__browsertestFocus = document.activeElement; document.activeElement?.blur();
+		const s = document.createElement('style'); s.id = 'browsertest-shot'; s.textContent = '*{caret-color:transparent !important}';
+		document.head.appendChild(s); return true; })()`)
+	defer Eval[bool](p, `(() => { document.getElementById('browsertest-shot')?.remove(); const el = window.__browsertestFocus;
+		delete window.__browsertestFocus; if (el && el !== document.body) el.focus(); return true; })()`)
 	height := Eval[float64](p, `Math.ceil(Math.max(document.documentElement.scrollHeight, document.body.scrollHeight))`)
 	var shot []byte
 	p.run("taking the screenshot "+name, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
