@@ -8,11 +8,25 @@
 // rules in [Page.Problems] and reached through the keyboard ([Page.Keyboard]),
 // and any problem fails the test.
 //
-// A package with browser tests runs them through [Main]:
+// A package with browser tests runs them through [Main], which stops the
+// browser at the end:
 //
 //	func TestMain(m *testing.M) { browsertest.Main(m) }
 //
-// Without Chromium the tests skip with a message that says what to install.
+// and a test reads like what a person does:
+//
+//	func TestBrowserSomething(t *testing.T) {
+//		p := browsertest.New(t) // skips without Chromium
+//		p.Open(base + "/t/acme/")
+//		p.Fill("Email, username or phone number", "ada@example.com")
+//		p.Click("Continue")
+//		p.WantH1("Enter your password")
+//		p.Screenshot("signin-password") // with USHER_SCREENSHOTS=1 only
+//	}
+//
+// Name browser tests TestBrowser…: `go test -run Browser` picks them, and
+// CI fails when one of them is skipped. Without Chromium they skip with a
+// message that says what to install.
 package browsertest
 
 import (
