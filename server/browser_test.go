@@ -466,3 +466,21 @@ func TestBrowserOtherPages(t *testing.T) {
 	identify("someone@corp.example", "Sign in with your company account")
 	p.WantText("Corp Entra")
 }
+
+// TestBrowserBrandColors: whatever color a tenant brands its pages with,
+// buttons and links stay readable (the checks on every page measure the
+// contrast of its text).
+func TestBrowserBrandColors(t *testing.T) {
+	w := newBrowserWorld(t)
+	for _, color := range []string{"#FFCC00", "#ffffff", "#3399aa", "#2f7a9a"} {
+		w.settings(t, &w.tenant, func(s *usher.TenantSettings) { s.Branding.Color, s.Registration = color, "open" })
+		p := browsertest.New(t)
+		p.Open(w.url + "/t/acme/")
+		p.Fill("Email, username or phone number", "new@example.com")
+		p.Click("Continue")
+		p.WantH1("There is no account for this email address yet")
+		if color == "#FFCC00" {
+			p.Screenshot("signin-no-account-yellow")
+		}
+	}
+}

@@ -39,6 +39,7 @@ const badPage = `<!doctype html><html><head><title>Bad</title></head><body>
 <a href="/x" tabindex="5">jump</a>
 <button style="outline:none">no ring</button>
 <img src="/x.png">
+<p style="color:#aaa">faint</p>
 <span id="a"></span>
 </body></html>`
 
@@ -104,7 +105,7 @@ func TestBrowserHarnessBadPage(t *testing.T) {
 	p.Open(base + "/bad")
 	problems := strings.Join(p.Problems(), "\n")
 	for _, want := range []string{"language", "viewport", "2 h1 headings", "name=nolabel has no label", `the id "a" is used 2 times`,
-		`the error "Wrong" is not linked`, `field "A" is marked invalid`, "a button has no text", "image has no alt", "scrolls sideways at 390 px"} {
+		`the error "Wrong" is not linked`, `field "A" is marked invalid`, "a button has no text", "image has no alt", `"faint" has a contrast of 2.32:1`, "scrolls sideways at 390 px"} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("the problems do not mention %q:\n%s", want, problems)
 		}

@@ -442,6 +442,24 @@ const problemsJS = `(width => {
 	for (const el of d.querySelectorAll('button, a[href], [role=button]')) if (!name(el)) out.push('a ' + el.tagName.toLowerCase() + ' has no text');
 	for (const el of d.querySelectorAll('img:not([alt])')) out.push('an image has no alt text: ' + el.src);
 	for (const el of d.querySelectorAll('[role=alert],[role=status]')) if (!t(el.innerText)) out.push('an empty ' + el.getAttribute('role'));
+	// Text contrast, WCAG AA: 4.5:1, or 3:1 for large text.
+	const rgb = c => { const m = c.match(/[\d.]+/g); return m ? m.map(Number) : null; };
+	const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+	const background = el => {
+		for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c && (c.length < 4 || c[3] > 0.5)) return c; }
+		return [255, 255, 255];
+	};
+	const lowContrast = new Set();
+	for (const el of d.body.querySelectorAll('*')) {
+		if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()) && !/^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(el.tagName)) continue;
+		if (!(el.offsetWidth || el.offsetHeight)) continue;
+		const s = getComputedStyle(el), fg = rgb(s.color), bg = background(el);
+		if (!fg || (fg.length > 3 && fg[3] === 0)) continue;
+		const a = lum(fg), b = lum(bg), ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+		const size = parseFloat(s.fontSize), large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
+		if (ratio < (large ? 3 : 4.5)) lowContrast.add('"' + t(el.innerText || el.value).slice(0, 40) + '" has a contrast of ' + ratio.toFixed(2) + ':1 (' + s.color + ' on rgb(' + bg.slice(0, 3).join(', ') + ')), want ' + (large ? 3 : 4.5) + ':1');
+	}
+	out.push(...lowContrast);
 	const w = d.documentElement.scrollWidth;
 	if (w > width) out.push('the page scrolls sideways at ' + width + ' px: it is ' + w + ' px wide');
 	return out;
@@ -450,7 +468,8 @@ const problemsJS = `(width => {
 // Problems lists what is wrong with the page now for people using a screen
 // reader or a phone: fields without labels, errors not linked to their field,
 // no language, no viewport meta, not exactly one h1, duplicate ids, nameless
-// buttons and links, images without alt text, a page wider than the
+// buttons and links, images without alt text, text with too little contrast
+// to its background (WCAG AA), a page wider than the
 // window (a phone's 390 px, whatever the page's own idea of its width).
 func (p *Page) Problems() []string {
 	p.t.Helper()
