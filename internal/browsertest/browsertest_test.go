@@ -22,6 +22,10 @@ const goodPage = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <p class="error" id="name-error">Your name is required.</p>
 <label for="color">Favourite colour</label>
 <select id="color" name="color"><option value="">Choose</option><option value="r">Red</option><option value="g">Green</option></select>
+<label for="when">When</label>
+<input type="date" id="when" name="when">
+<div style="overflow-x:auto"><div style="width:2000px">A wide table that scrolls in its box</div></div>
+<table><tr><td><input type="checkbox" name="row" aria-label="Select this row"></td></tr></table>
 <label><input type="checkbox" name="news" value="yes"> Send me news</label>
 <button type="button" onclick="document.querySelector('h1').textContent = 'Clicked'">Change the heading</button>
 <button type="submit">Send it</button>

@@ -349,6 +349,7 @@ const describeJS = `(el => {
 	if (!el || el === document.body) return '';
 	const t = s => (s || '').replace(/\s+/g, ' ').trim();
 	if (el.labels && el.labels.length) return 'field "' + t(el.labels[0].innerText) + '"';
+	if (/^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName) && el.getAttribute('aria-label')) return 'field "' + t(el.getAttribute('aria-label')) + '"';
 	if (/^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) return el.tagName.toLowerCase() + ' #' + el.id;
 	if (el.tagName === 'A') return 'link "' + t(el.innerText) + '"';
 	if (el.tagName === 'BUTTON') return 'button "' + t(el.innerText) + '"';
@@ -419,8 +420,11 @@ const problemsJS = `(width => {
 	const h1 = d.querySelectorAll('h1');
 	if (h1.length !== 1) out.push(h1.length + ' h1 headings, want exactly one');
 	for (const el of d.querySelectorAll('input:not([type=hidden]),select,textarea')) {
-		if (!el.labels || el.labels.length === 0) out.push(el.tagName.toLowerCase() + ' name=' + el.name + ' has no label');
-		else if (!t(el.labels[0].innerText)) out.push(describe(el) + ' has an empty label');
+		// A <label>, or for a control without room for one (a row's checkbox
+		// in a table) a name by aria-label or aria-labelledby.
+		const named = t(el.getAttribute('aria-label')) || (el.getAttribute('aria-labelledby') || '').split(/\s+/).some(id => d.getElementById(id) && t(d.getElementById(id).innerText));
+		if ((!el.labels || el.labels.length === 0) && !named) out.push(el.tagName.toLowerCase() + ' name=' + el.name + ' has no label');
+		else if (el.labels && el.labels.length && !t(el.labels[0].innerText)) out.push(describe(el) + ' has an empty label');
 	}
 	const seen = {};
 	for (const el of d.querySelectorAll('[id]')) seen[el.id] = (seen[el.id] || 0) + 1;
@@ -482,23 +486,37 @@ func (p *Page) Problems() []string {
 func (p *Page) Keyboard() []string {
 	p.t.Helper()
 	type stop struct {
-		Desc  string
-		Shown bool
+		Desc   string
+		Shown  bool
+		Same   bool // still the element of the step before: a date's day, month, year
+		Extra  bool // a scrolling box the browser lets the keyboard scroll
+		Listed bool
 	}
 	const focusables = `[...document.querySelectorAll('a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]')].
 		filter(el => el.tabIndex >= 0 && !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length))`
-	const shown = `(el => { const s = getComputedStyle(el);
-		return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none'; })(document.activeElement)`
+	const step = `(() => { const el = document.activeElement, s = getComputedStyle(el);
+		const same = el === window.__browsertestLast; window.__browsertestLast = el;
+		const scrolls = /(auto|scroll)/.test(s.overflowX + s.overflowY) && (el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight);
+		return {desc: ` + describeJS + `(el), same, listed: ` + focusables + `.includes(el), extra: scrolls,
+			shown: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none'}; })()`
 	want := Eval[[]string](p, `(() => { window.__browsertestFocus = document.activeElement; return `+focusables+`.map(`+describeJS+`); })()`)
 	if len(want) == 0 {
 		return nil
 	}
 	var problems []string
-	got := Eval[stop](p, `(() => { `+focusables+`[0].focus(); return {desc: `+describeJS+`(document.activeElement), shown: `+shown+`}; })()`)
-	for i := range want {
+	got := Eval[stop](p, `(() => { window.__browsertestLast = null; `+focusables+`[0].focus(); return `+step+`; })()`)
+	for i, presses := 0, 0; i < len(want); i++ {
 		if i > 0 {
-			p.Press("\t")
-			got = Eval[stop](p, `({desc: `+describeJS+`(document.activeElement), shown: `+shown+`})`)
+			for {
+				p.Press("\t")
+				got = Eval[stop](p, step)
+				presses++
+				// Tab stays in a date field for its parts, and stops at a
+				// scrolling box that holds nothing focusable.
+				if !(got.Same || (got.Extra && !got.Listed)) || presses > 10*len(want) {
+					break
+				}
+			}
 		}
 		if got.Desc != want[i] {
 			problems = append(problems, fmt.Sprintf("Tab reaches %s where %s comes next (Tab order: %q)", got.Desc, want[i], want))
@@ -510,7 +528,7 @@ func (p *Page) Keyboard() []string {
 	}
 	// Put the focus back; with none before, also the point the next Tab
 	// starts from, so the walk leaves no trace.
-	Eval[bool](p, `(() => { const el = window.__browsertestFocus; delete window.__browsertestFocus;
+	Eval[bool](p, `(() => { const el = window.__browsertestFocus; delete window.__browsertestFocus; delete window.__browsertestLast;
 		if (el && el !== document.body) { el.focus(); return true; }
 		const h = document.documentElement, had = h.getAttribute('tabindex');
 		h.tabIndex = -1; h.focus(); h.blur();
