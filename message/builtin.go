@@ -251,6 +251,10 @@ func buttonColors(c string) (bg, fg string) {
 	return c, "#000000"
 }
 
+// ContrastWithWhite is the WCAG contrast ratio of a valid color (see
+// ValidColor) with white, from 1 to 21.
+func ContrastWithWhite(c string) float64 { return contrastWithWhite(c) }
+
 func contrastWithWhite(c string) float64 {
 	lin := func(hex string) float64 {
 		n, _ := strconv.ParseUint(hex, 16, 8)

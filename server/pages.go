@@ -19,12 +19,32 @@ var templateFS embed.FS
 // pages holds one template set per page file, each with the layout: every
 // file defines its own "content".
 var pages = func() map[string]*template.Template {
-	funcs := template.FuncMap{"brand": func(t usher.Tenant) template.CSS {
+	// The tenant's color is the buttons' background; their text is white or
+	// black, whichever is readable on it (WCAG AA, 4.5:1, as in the
+	// messages), and links take the color only when it is readable.
+	brand := func(t usher.Tenant) string {
 		if c := t.Settings.Branding.Color; message.ValidColor(c) {
-			return template.CSS(c)
+			return strings.ToLower(c)
 		}
 		return "#1f4fd1"
-	}}
+	}
+	contrast := func(t usher.Tenant) float64 { return message.ContrastWithWhite(brand(t)) }
+	funcs := template.FuncMap{
+		"brand": func(t usher.Tenant) template.CSS { return template.CSS(brand(t)) },
+		"brandText": func(t usher.Tenant) template.CSS {
+			if contrast(t) >= 4.5 {
+				return "#fff"
+			}
+			return "#000"
+		},
+		"brandLink": func(t usher.Tenant) template.CSS {
+			// 4.9 on white is 4.5 on the pages' light gray (--bg) too.
+			if contrast(t) >= 4.9 {
+				return template.CSS(brand(t))
+			}
+			return "#1a1a1a"
+		},
+	}
 	m := map[string]*template.Template{}
 	for _, name := range []string{"activate", "signin", "account", "register"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))

@@ -490,6 +490,10 @@ func phrase(field, msg string) string {
 		"username": "The username", "phone": "The phone number", "department_id": "The department", "language": "The language",
 		"password": "The password", "old_password": "The current password", "identifier": "The identifier",
 		"job_profile_id": "A job profile", "role_id": "A permission type"}
+	if field == "old_password" && strings.HasPrefix(msg, "is not your current password") {
+		// Not "The current password is not your current password."
+		return "That is not your current password."
+	}
 	if strings.HasPrefix(msg, "must ") || strings.HasPrefix(msg, "is ") {
 		if n, ok := names[field]; ok {
 			msg = n + " " + msg

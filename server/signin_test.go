@@ -526,7 +526,7 @@ func TestChangePassword(t *testing.T) {
 		b, other := w.browser(t), w.browser(t)
 		b.signIn("acme", "ada@example.com", "analytical engine 1843")
 		other.signIn("acme", "ada@example.com", "analytical engine 1843")
-		wantPage(t, b.post("/t/acme/account/password", "old_password", "not it at all", "password", "difference engine 1822", "confirm", "difference engine 1822"), 422, "is not your current password")
+		wantPage(t, b.post("/t/acme/account/password", "old_password", "not it at all", "password", "difference engine 1822", "confirm", "difference engine 1822"), 422, "That is not your current password.")
 		wantPage(t, b.post("/t/acme/account/password", "old_password", "analytical engine 1843", "password", "difference engine 1822", "confirm", "difference"), 422, "not the same")
 		wantPage(t, b.post("/t/acme/account/password", "old_password", "analytical engine 1843", "password", "short", "confirm", "short"), 422, "at least 8 characters")
 		wantPage(t, b.post("/t/acme/account/password", "old_password", "analytical engine 1843", "password", "difference engine 1822", "confirm", "difference engine 1822"), 200, "Your password is changed")
