@@ -150,8 +150,12 @@ func (s *Server) consoleRelate(w http.ResponseWriter, r *http.Request, c *consol
 	c.d.Values["person_id"] = person
 	c.d.Values["roles"] = strings.Join(roles, ",")
 	if s.formErrors(w, r, c, err) {
-		// The form of this person shows the problem.
-		c.d.Errors["roles-"+person] = c.d.Errors["form"]
+		// The roles show the problem, whichever part of them it names.
+		for f, msg := range c.d.Errors {
+			if strings.HasPrefix(f, "roles") {
+				c.d.Errors["roles"] = msg
+			}
+		}
 		s.renderOrg(w, r, c, site, formStatus(err))
 	}
 }

@@ -201,7 +201,8 @@ func (p *Page) WantNoText(says ...string) {
 // button's or link's text, and answers its CSS selector, or an error.
 const findJS = `((query, kind) => {
 	const norm = s => (s || '').replace(/\s+/g, ' ').trim().toLowerCase();
-	const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+	// checkVisibility also hides what a closed <details> holds.
+	const visible = el => el.checkVisibility ? el.checkVisibility() : !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
 	const want = norm(query);
 	let found = [];
 	if (kind === 'field') {
@@ -212,10 +213,12 @@ const findJS = `((query, kind) => {
 			let ls = labels.filter(l => norm(l.innerText) === want);
 			if (!ls.length) ls = labels.filter(l => norm(l.innerText).includes(want));
 			found = ls.map(l => l.control).filter(Boolean);
+			// A control named by aria-label (a row's checkbox in a table).
+			if (!found.length) found = [...document.querySelectorAll('input[aria-label],select[aria-label]')].filter(visible).filter(el => norm(el.getAttribute('aria-label')) === want);
 		}
 	} else {
 		const name = el => norm(el.innerText || el.value || el.getAttribute('aria-label'));
-		const all = [...document.querySelectorAll(kind === 'link' ? 'a[href]' : 'button, input[type=submit], input[type=button], [role=button]')].filter(visible);
+		const all = [...document.querySelectorAll(kind === 'link' ? 'a[href]' : 'button, summary, input[type=submit], input[type=button], [role=button]')].filter(visible);
 		found = all.filter(el => name(el) === want);
 		if (!found.length) found = all.filter(el => name(el).includes(want));
 	}
@@ -420,6 +423,7 @@ const problemsJS = `(width => {
 	const h1 = d.querySelectorAll('h1');
 	if (h1.length !== 1) out.push(h1.length + ' h1 headings, want exactly one');
 	for (const el of d.querySelectorAll('input:not([type=hidden]),select,textarea')) {
+		if (el.checkVisibility && !el.checkVisibility()) continue; // in a closed <details>: checked when opened
 		// A <label>, or for a control without room for one (a row's checkbox
 		// in a table) a name by aria-label or aria-labelledby.
 		const named = t(el.getAttribute('aria-label')) || (el.getAttribute('aria-labelledby') || '').split(/\s+/).some(id => d.getElementById(id) && t(d.getElementById(id).innerText));
@@ -443,7 +447,7 @@ const problemsJS = `(width => {
 		const ids = (el.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
 		if (!ids.some(id => d.getElementById(id) && d.getElementById(id).classList.contains('error'))) out.push(describe(el) + ' is marked invalid, but no error message says why');
 	}
-	for (const el of d.querySelectorAll('button, a[href], [role=button]')) if (!name(el)) out.push('a ' + el.tagName.toLowerCase() + ' has no text');
+	for (const el of d.querySelectorAll('button, a[href], [role=button]')) if (!name(el) && !(el.checkVisibility && !el.checkVisibility())) out.push('a ' + el.tagName.toLowerCase() + ' has no text');
 	for (const el of d.querySelectorAll('img:not([alt])')) out.push('an image has no alt text: ' + el.src);
 	for (const el of d.querySelectorAll('[role=alert],[role=status]')) if (!t(el.innerText)) out.push('an empty ' + el.getAttribute('role'));
 	// Text contrast, WCAG AA: 4.5:1, or 3:1 for large text.
@@ -492,8 +496,15 @@ func (p *Page) Keyboard() []string {
 		Extra  bool // a scrolling box the browser lets the keyboard scroll
 		Listed bool
 	}
-	const focusables = `[...document.querySelectorAll('a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]')].
-		filter(el => el.tabIndex >= 0 && !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length))`
+	const focusables = `[...document.querySelectorAll('a[href], button:not([disabled]), summary, input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]')].
+		filter(el => el.tabIndex >= 0 && (el.checkVisibility ? el.checkVisibility() : !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length))).
+		filter((el, _, all) => {
+			// A radio group is one Tab stop: its checked button, or its first.
+			if (el.type !== 'radio' || !el.name) return true;
+			const group = all.filter(o => o.type === 'radio' && o.name === el.name && o.form === el.form);
+			const checked = group.find(o => o.checked);
+			return checked ? checked === el : group[0] === el;
+		})`
 	const step = `(() => { const el = document.activeElement, s = getComputedStyle(el);
 		const same = el === window.__browsertestLast; window.__browsertestLast = el;
 		const scrolls = /(auto|scroll)/.test(s.overflowX + s.overflowY) && (el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight);
