@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,6 +119,8 @@ func benchDatabases() map[string]func(testing.TB, func() time.Time) *store.Store
 // audit event) per second at concurrency 2 and 8, against the physical
 // limit of the cores: GOMAXPROCS ÷ one hash's time.
 func BenchmarkSignIn(b *testing.B) {
+	// As usher serve does unless GOMEMLIMIT says otherwise.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(64 << 20))
 	for _, db := range []string{"sqlite", "postgres"} {
 		open, ok := benchDatabases()[db]
 		if !ok {
