@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,6 +56,10 @@ type Store struct {
 	// transaction holds the first.
 	queue   chan writeReq
 	stopped chan struct{}
+	// commits counts the writer's commits since the last checkpoint.
+	commits            atomic.Int64
+	ckpt               *sql.DB
+	ckptStop, ckptDone chan struct{}
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a path to a
@@ -86,7 +91,9 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		// WAL lets readers run beside the writer; synchronous=NORMAL is durable
 		// across process crashes in WAL mode; busy_timeout covers other processes.
 		common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_time_format=sqlite"
-		w, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_pragma=journal_mode(WAL)&_txlock=immediate&"+common)
+		file := "file:" + (&url.URL{Path: path}).EscapedPath()
+		// The writer does not checkpoint: the checkpointer goroutine does.
+		w, err := sql.Open("sqlite", file+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate&"+common)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
@@ -99,7 +106,7 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 			w.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		r, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=query_only(1)&"+common)
+		r, err := sql.Open("sqlite", file+"?mode=ro&_pragma=query_only(1)&"+common)
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("open sqlite readers: %w", err)
@@ -108,7 +115,15 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		r.SetMaxOpenConns(n)
 		r.SetMaxIdleConns(n)
 		r.SetConnMaxIdleTime(0)
-		s.w, s.r = w, r
+		ckpt, err := sql.Open("sqlite", file+"?"+common)
+		if err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("open sqlite checkpointer: %w", err)
+		}
+		ckpt.SetMaxOpenConns(1)
+		ckpt.SetConnMaxIdleTime(0)
+		s.w, s.r, s.ckpt = w, r, ckpt
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -118,6 +133,8 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		s.queue = make(chan writeReq, 256)
 		s.stopped = make(chan struct{})
 		go s.writer()
+		s.ckptStop, s.ckptDone = make(chan struct{}), make(chan struct{})
+		go s.checkpointer(s.ckpt)
 	}
 	return s, nil
 }
@@ -130,11 +147,16 @@ func (s *Store) Close() error {
 	if s.queue != nil {
 		close(s.queue)
 		<-s.stopped
+		close(s.ckptStop)
+		<-s.ckptDone
 	}
 	for _, m := range []*sync.Map{&s.wStmts, &s.rStmts} {
 		m.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 	}
 	err := s.w.Close()
+	if s.ckpt != nil {
+		err = errors.Join(err, s.ckpt.Close())
+	}
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}

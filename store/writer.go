@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // SQLite has one writer at a time, and most of a small transaction's cost
@@ -15,6 +16,9 @@ import (
 // write runs at once.
 
 const maxBatch = 64
+
+// checkpointEvery is how often the WAL is copied into the database file.
+const checkpointEvery = 200 * time.Millisecond
 
 type writeReq struct {
 	ctx  context.Context
@@ -78,19 +82,28 @@ func (s *Store) runBatch(batch []writeReq) {
 		}
 		return
 	}
+	// A write alone needs no savepoint: if it fails, the transaction is
+	// rolled back.
+	single := len(batch) == 1
+	ptx := &Tx{q: sqlTx, tx: sqlTx, s: s, dialect: s.dialect} // prepared savepoint statements
 	committed := 0
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
 			results[i].err = err
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
-			results[i].err = fmt.Errorf("savepoint: %w", err)
-			continue
+		if !single {
+			if _, err := ptx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+				results[i].err = fmt.Errorf("savepoint: %w", err)
+				continue
+			}
 		}
 		results[i] = s.runOne(req, sqlTx)
 		if results[i].err != nil || results[i].panic != nil {
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+			if single {
+				break
+			}
+			if _, err := ptx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
 				// The transaction is unusable: fail the whole batch.
 				sqlTx.Rollback()
 				for j := range results {
@@ -103,8 +116,10 @@ func (s *Store) runBatch(batch []writeReq) {
 		} else {
 			committed++
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil {
-			results[i].err = fmt.Errorf("release savepoint: %w", err)
+		if !single {
+			if _, err := ptx.ExecContext(ctx, "RELEASE w"); err != nil {
+				results[i].err = fmt.Errorf("release savepoint: %w", err)
+			}
 		}
 	}
 	if committed == 0 {
@@ -115,6 +130,30 @@ func (s *Store) runBatch(batch []writeReq) {
 		for i := range results {
 			if results[i].err == nil && results[i].panic == nil {
 				results[i].err = fmt.Errorf("commit: %w", err)
+			}
+		}
+		return
+	}
+	s.commits.Add(1)
+}
+
+// checkpointer copies the WAL into the database file from its own
+// connection, so the writer never stops for it (the writer's automatic
+// checkpoints are off). Checkpointing every interval rather than every 1,000
+// pages also writes a page changed by many commits once.
+func (s *Store) checkpointer(ckpt *sql.DB) {
+	defer close(s.ckptDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ckptStop:
+			return
+		case <-t.C:
+			if s.commits.Swap(0) > 0 {
+				// PASSIVE never waits for readers or the writer; what it
+				// cannot copy now it copies next time.
+				_, _ = ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 			}
 		}
 	}
