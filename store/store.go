@@ -248,18 +248,26 @@ func firstLine(s string) string {
 	return s
 }
 
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
+// sqlQuerier is what both *sql.DB and *sql.Tx offer.
+type sqlQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// querier is what a Tx offers to the queries.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) Row
+}
+
 // Tx carries the queries of one unit of work: inside Write it is one
 // transaction with one fixed "now"; from Read it runs on the read pool.
 type Tx struct {
-	q       querier
+	q       sqlQuerier
 	tx      *sql.Tx // nil on the read pool
+	pg      *pgTx   // a PostgreSQL write, instead of q
 	s       *Store
 	dialect Dialect
 	now     time.Time
@@ -291,6 +299,10 @@ func (t *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // ExecContext runs a statement, prepared once per query text on SQLite.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.pg != nil {
+		tag, err := t.pg.exec(ctx, query, args)
+		return pgResult(tag), err
+	}
 	if ps := t.stmt(ctx, query); ps != nil {
 		if t.tx != nil {
 			return t.tx.StmtContext(ctx, ps).ExecContext(ctx, args...)
@@ -301,7 +313,10 @@ func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 }
 
 // QueryContext runs a query, prepared once per query text on SQLite.
-func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (Rows, error) {
+	if t.pg != nil {
+		return t.pg.query(ctx, query, args)
+	}
 	if ps := t.stmt(ctx, query); ps != nil {
 		if t.tx != nil {
 			return t.tx.StmtContext(ctx, ps).QueryContext(ctx, args...)
@@ -312,7 +327,10 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 }
 
 // QueryRowContext runs a one-row query, prepared once per query text on SQLite.
-func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) Row {
+	if t.pg != nil {
+		return t.pg.queryRow(ctx, query, args)
+	}
 	if ps := t.stmt(ctx, query); ps != nil {
 		if t.tx != nil {
 			return t.tx.StmtContext(ctx, ps).QueryRowContext(ctx, args...)
@@ -320,6 +338,23 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 		return ps.QueryRowContext(ctx, args...)
 	}
 	return t.q.QueryRowContext(ctx, query, args...)
+}
+
+// execThen runs a statement whose outcome only needs checking: check gets
+// the rows affected or the error. In a PostgreSQL write the statement is
+// queued and sent with the next one whose result is needed, and check runs
+// then; an error it returns is the transaction's. Elsewhere it runs at once.
+func (t *Tx) execThen(ctx context.Context, check func(n int64, err error) error, query string, args ...any) error {
+	if t.pg != nil {
+		t.pg.queued = append(t.pg.queued, queuedExec{query: query, args: args, check: check})
+		return nil
+	}
+	res, err := t.ExecContext(ctx, query, args...)
+	var n int64
+	if err == nil {
+		n, _ = res.RowsAffected()
+	}
+	return check(n, err)
 }
 
 // Now is the time this unit of work stamps on what it writes.
@@ -337,7 +372,7 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 		return s.groupWrite(ctx, fn)
 	}
 	for attempt := 0; ; attempt++ {
-		err := s.tx(ctx, fn)
+		err := s.pgWrite(ctx, fn)
 		if err == nil || attempt >= 4 || !retryable(err) {
 			return err
 		}
