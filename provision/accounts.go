@@ -415,12 +415,17 @@ func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tena
 // tenant's only active connection. Several connections and no matching
 // domain is ambiguous: the caller must name one.
 func (s *Service) tenantConnection(ctx context.Context, r *store.Tx, tenant usher.Tenant, email string) (*usher.Connection, error) {
+	none, gen := s.noSSO.has(tenant.ID, s.now())
+	if none {
+		return nil, nil
+	}
 	conns, domainMatch, err := r.ConnectionCandidates(ctx, tenant.ID, EmailDomain(email))
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case len(conns) == 0:
+		s.noSSO.put(tenant.ID, gen, s.now())
 		return nil, nil
 	case domainMatch || len(conns) == 1:
 		return &conns[0], nil
