@@ -92,8 +92,10 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		// across process crashes in WAL mode; busy_timeout covers other processes.
 		common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_time_format=sqlite"
 		file := "file:" + (&url.URL{Path: path}).EscapedPath()
-		// The writer does not checkpoint: the checkpointer goroutine does.
-		w, err := sql.Open("sqlite", file+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate&"+common)
+		// The checkpointer goroutine copies the WAL into the database file;
+		// the writer's own checkpoint, at 4,000 pages, only finishes its work
+		// so that the next write starts the WAL over.
+		w, err := sql.Open("sqlite", file+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(4000)&_pragma=journal_size_limit(67108864)&_txlock=immediate&"+common)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
