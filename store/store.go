@@ -108,7 +108,9 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 			w.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		r, err := sql.Open("sqlite", file+"?mode=ro&_pragma=query_only(1)&"+common)
+		// Page caches are most of the memory that varies: 1 MiB a reader
+		// holds the indexes' upper levels; leaves come from the OS's cache.
+		r, err := sql.Open("sqlite", file+"?mode=ro&_pragma=query_only(1)&_pragma=cache_size(-1024)&"+common)
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("open sqlite readers: %w", err)
@@ -117,7 +119,7 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		r.SetMaxOpenConns(n)
 		r.SetMaxIdleConns(n)
 		r.SetConnMaxIdleTime(0)
-		ckpt, err := sql.Open("sqlite", file+"?"+common)
+		ckpt, err := sql.Open("sqlite", file+"?_pragma=cache_size(-64)&"+common)
 		if err != nil {
 			w.Close()
 			r.Close()
