@@ -17,6 +17,9 @@ import (
 
 const maxBatch = 64
 
+// linger is how long the writer waits for a batch to grow.
+const linger = 250 * time.Microsecond
+
 // checkpointEvery is how often the WAL is copied into the database file.
 const checkpointEvery = 50 * time.Millisecond
 
@@ -48,6 +51,9 @@ func (s *Store) groupWrite(ctx context.Context, fn func(*Tx) error) error {
 
 func (s *Store) writer() {
 	defer close(s.stopped)
+	prev := 0
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for req := range s.queue {
 		batch := []writeReq{req}
 	drain:
@@ -62,6 +68,26 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
+		// With several writers about, wait a moment for one more than last
+		// time: a commit costs about the same for one write as for eight.
+		// The batch grows to the number of writers and shrinks when they go.
+		if prev > 1 && len(batch) <= prev {
+			timer.Reset(linger)
+		wait:
+			for len(batch) <= prev {
+				select {
+				case r, ok := <-s.queue:
+					if !ok {
+						break wait
+					}
+					batch = append(batch, r)
+				case <-timer.C:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
+		prev = len(batch)
 		s.runBatch(batch)
 	}
 }
