@@ -68,13 +68,13 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
-		// With several writers about, wait a moment for one more than last
+		// With several writers about, wait a moment for as many as last
 		// time: a commit costs about the same for one write as for eight.
-		// The batch grows to the number of writers and shrinks when they go.
-		if prev > 1 && len(batch) <= prev {
+		// Batches grow as writers queue up and shrink when they go.
+		if prev > 1 && len(batch) < prev {
 			timer.Reset(linger)
 		wait:
-			for len(batch) <= prev {
+			for len(batch) < prev {
 				select {
 				case r, ok := <-s.queue:
 					if !ok {
