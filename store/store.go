@@ -108,9 +108,9 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 			w.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		// Page caches are most of the memory that varies: 1 MiB a reader
+		// Page caches are most of the memory that varies: 512 KiB a reader
 		// holds the indexes' upper levels; leaves come from the OS's cache.
-		r, err := sql.Open("sqlite", file+"?mode=ro&_pragma=query_only(1)&_pragma=cache_size(-1024)&"+common)
+		r, err := sql.Open("sqlite", file+"?mode=ro&_pragma=query_only(1)&_pragma=cache_size(-512)&"+common)
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("open sqlite readers: %w", err)
