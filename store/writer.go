@@ -9,15 +9,17 @@ import (
 
 // SQLite has one writer at a time, and most of a small transaction's cost
 // is its commit: writing the changed pages to the WAL. So concurrent writes
-// are queued to one goroutine that runs whatever is waiting in a single
-// transaction, each write in its own savepoint: a write that fails is rolled
-// back alone, the others commit together, and no caller hears of success
-// before the commit. Under load this turns N commits into one; alone, a
-// write runs at once.
+// are queued to one goroutine that runs them in a single transaction as they
+// come, each after the first in its own savepoint: a write that fails is
+// rolled back alone, the others commit together, and no caller hears of
+// success before the commit. Under load this turns N commits into one;
+// alone, a write runs and commits at once.
 
 const maxBatch = 64
 
-// linger is how long the writer waits for a batch to grow.
+// linger is how long the writer waits for the next write while its batch
+// is smaller than the last one: the writes of a busy moment then share a
+// commit instead of each paying for its own.
 const linger = 250 * time.Microsecond
 
 // checkpointEvery is how often the WAL is copied into the database file.
@@ -51,106 +53,101 @@ func (s *Store) groupWrite(ctx context.Context, fn func(*Tx) error) error {
 
 func (s *Store) writer() {
 	defer close(s.stopped)
-	prev := 0
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	prev := 0
 	for req := range s.queue {
-		batch := []writeReq{req}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-s.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		// With several writers about, wait a moment for as many as last
-		// time: a commit costs about the same for one write as for eight.
-		// Batches grow as writers queue up and shrink when they go.
-		if prev > 1 && len(batch) < prev {
-			timer.Reset(linger)
-		wait:
-			for len(batch) < prev {
-				select {
-				case r, ok := <-s.queue:
-					if !ok {
-						break wait
-					}
-					batch = append(batch, r)
-				case <-timer.C:
-					break wait
-				}
-			}
-			timer.Stop()
-		}
-		prev = len(batch)
-		s.runBatch(batch)
+		prev = s.runBatch(req, prev, timer)
 	}
 }
 
-func (s *Store) runBatch(batch []writeReq) {
-	results := make([]writeResult, len(batch))
-	finish := func() {
+// runBatch runs first and the writes that come while it works, up to the
+// size of the previous batch (or more if they are already queued), in one
+// transaction. It returns how many it ran.
+func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
+	batch := []writeReq{first}
+	results := []writeResult{{}}
+	defer func() {
 		for i, req := range batch {
 			req.done <- results[i]
 		}
+	}()
+	// next returns the next write of this batch, if one comes in time.
+	next := func() (writeReq, bool) {
+		if len(batch) >= maxBatch {
+			return writeReq{}, false
+		}
+		select {
+		case r, ok := <-s.queue:
+			return r, ok
+		default:
+		}
+		if len(batch) >= prev {
+			return writeReq{}, false
+		}
+		timer.Reset(linger)
+		defer timer.Stop()
+		select {
+		case r, ok := <-s.queue:
+			return r, ok
+		case <-timer.C:
+			return writeReq{}, false
+		}
 	}
-	defer finish()
 	ctx := context.Background()
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		for i := range results {
-			results[i].err = fmt.Errorf("begin: %w", err)
-		}
-		return
+		results[0].err = fmt.Errorf("begin: %w", err)
+		return 1
 	}
-	// A write alone needs no savepoint: if it fails, the transaction is
-	// rolled back.
-	single := len(batch) == 1
 	ptx := &Tx{q: sqlTx, tx: sqlTx, s: s, dialect: s.dialect} // prepared savepoint statements
 	committed := 0
-	for i, req := range batch {
-		if err := req.ctx.Err(); err != nil {
+	for i := 0; ; i++ {
+		req := batch[i]
+		switch err := req.ctx.Err(); {
+		case err != nil:
 			results[i].err = err
-			continue
-		}
-		if !single {
+		case i == 0:
+			// The first write needs no savepoint: if it fails, the
+			// transaction is rolled back and the batch ends with it.
+			if results[0] = s.runOne(req, sqlTx); results[0].err != nil || results[0].panic != nil {
+				sqlTx.Rollback()
+				return 1
+			}
+			committed++
+		default:
 			if _, err := ptx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 				results[i].err = fmt.Errorf("savepoint: %w", err)
-				continue
-			}
-		}
-		results[i] = s.runOne(req, sqlTx)
-		if results[i].err != nil || results[i].panic != nil {
-			if single {
 				break
 			}
-			if _, err := ptx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
-				// The transaction is unusable: fail the whole batch.
-				sqlTx.Rollback()
-				for j := range results {
-					if results[j].err == nil && results[j].panic == nil {
-						results[j].err = fmt.Errorf("rollback to savepoint: %w", err)
+			results[i] = s.runOne(req, sqlTx)
+			if results[i].err != nil || results[i].panic != nil {
+				if _, err := ptx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+					// The transaction is unusable: fail the whole batch.
+					sqlTx.Rollback()
+					for j := range results {
+						if results[j].err == nil && results[j].panic == nil {
+							results[j].err = fmt.Errorf("rollback to savepoint: %w", err)
+						}
 					}
+					return len(batch)
 				}
-				return
+			} else {
+				committed++
 			}
-		} else {
-			committed++
-		}
-		if !single {
 			if _, err := ptx.ExecContext(ctx, "RELEASE w"); err != nil {
 				results[i].err = fmt.Errorf("release savepoint: %w", err)
 			}
 		}
+		r, ok := next()
+		if !ok {
+			break
+		}
+		batch, results = append(batch, r), append(results, writeResult{})
 	}
 	if committed == 0 {
 		sqlTx.Rollback()
-		return
+		return len(batch)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		for i := range results {
@@ -158,9 +155,10 @@ func (s *Store) runBatch(batch []writeReq) {
 				results[i].err = fmt.Errorf("commit: %w", err)
 			}
 		}
-		return
+		return len(batch)
 	}
 	s.commits.Add(1)
+	return len(batch)
 }
 
 // checkpointer copies the WAL into the database file from its own
