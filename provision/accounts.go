@@ -160,17 +160,19 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor Actor, tenant u
 	if err := audit(ctx, tx, tenant.ID, actor, "account.created", "account", acct.ID, details); err != nil {
 		return Created{}, err
 	}
-	msgs, err := s.activate(ctx, tx, tenant, person, acct, in.MessageKind)
+	msgs, err := p.outbox.store(ctx, tx, tenant.ID)
 	if err != nil {
 		return Created{}, err
 	}
 	return Created{Person: person, Account: acct, Messages: msgs}, nil
 }
 
-// planned is a validated account (and person) ready to write.
+// planned is a validated account (and person) ready to write, with its
+// activation secrets and rendered messages.
 type planned struct {
 	person  usher.Person
 	account usher.Account
+	outbox  outbox
 }
 
 // plan validates in against the tenant's rules and resolves every default,
@@ -358,16 +360,17 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 	}
 
 	// Authentication system: the "new internal user" rule of seed 000.
-	if err := s.chooseAuth(ctx, r, tenant, org, in, &a); err != nil {
+	ssoName, err := s.chooseAuth(ctx, r, tenant, org, in, &a)
+	if err != nil {
 		fail(err)
 	}
+	// Microseconds, as the databases keep them.
+	now := s.now().UTC().Truncate(time.Microsecond)
 	if in.Active {
 		a.State = usher.StateActive
-		now := s.now().UTC().Truncate(time.Microsecond)
 		a.ActivatedAt = &now
 	} else {
-		// Microseconds, as the databases keep them.
-		exp := s.now().UTC().Truncate(time.Microsecond).Add(activationTTL(tenant))
+		exp := now.Add(activationTTL(tenant))
 		a.InviteExpiresAt, a.Invitation = &exp, usher.InvitationPending
 	}
 	if len(errs) > 0 {
@@ -381,6 +384,17 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		return p, errs.Err()
 	}
 	p.account = a
+	if a.State == usher.StateInvited {
+		// Secrets and rendering happen here, outside the write transaction:
+		// on SQLite every write waits for the one writer.
+		kind := in.MessageKind
+		if kind == "" {
+			kind = KindInvitation
+		}
+		if p.outbox, err = s.prepareSecrets(tenant, p.person, a, kind, now, *a.InviteExpiresAt, ssoName); err != nil {
+			return p, err
+		}
+	}
 	return p, nil
 }
 
@@ -389,20 +403,21 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 // that connection (seed 000): otherwise leaving the company would not end
 // the access. Only "create user account" on an existing person may choose
 // usher's password instead, and only while the connection is not enforced.
-func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tenant, org usher.Organization, in *AccountInput, a *usher.Account) error {
+// It returns the name of the connection an SSO account uses.
+func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tenant, org usher.Organization, in *AccountInput, a *usher.Account) (ssoName string, err error) {
 	switch in.AuthSystem {
 	case "", usher.AuthPassword, usher.AuthConnection:
 	default:
-		return usher.Invalid("auth_system", "must be %q or %q", usher.AuthPassword, usher.AuthConnection)
+		return "", usher.Invalid("auth_system", "must be %q or %q", usher.AuthPassword, usher.AuthConnection)
 	}
 	var conn *usher.Connection
 	if in.ConnectionID != "" {
 		c, err := r.Connection(ctx, tenant.ID, in.ConnectionID)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if c.DeactivatedAt != nil {
-			return usher.Invalid("connection_id", "the connection is deactivated")
+			return "", usher.Invalid("connection_id", "the connection is deactivated")
 		}
 		conn = &c
 	} else if in.Route == RouteRegistration {
@@ -418,36 +433,42 @@ func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tena
 	} else if org.Kind == usher.OrgInternal || in.AuthSystem == usher.AuthConnection {
 		c, err := s.tenantConnection(ctx, r, tenant, a.Email)
 		if err != nil {
-			return err
+			return "", err
 		}
 		conn = c
 	}
 	switch {
 	case in.AuthSystem == usher.AuthConnection && conn == nil:
-		return usher.Invalid("auth_system", "the tenant has no corporate SSO connection to use")
+		return "", usher.Invalid("auth_system", "the tenant has no corporate SSO connection to use")
 	case conn == nil || (in.AuthSystem == usher.AuthPassword && org.Kind == usher.OrgExternal && in.ConnectionID == ""):
 		a.AuthSystem = usher.AuthPassword
 	case in.AuthSystem == usher.AuthPassword:
 		if org.Kind == usher.OrgInternal && (in.Route != RouteAccountForPerson || conn.Enforced) {
-			return usher.Invalid("auth_system", "internal users of this tenant sign in with the corporate SSO connection %q", conn.Name)
+			return "", usher.Invalid("auth_system", "internal users of this tenant sign in with the corporate SSO connection %q", conn.Name)
 		}
 		a.AuthSystem = usher.AuthPassword
 	default:
 		a.AuthSystem, a.ConnectionID = usher.AuthConnection, conn.ID
+		return conn.Name, nil
 	}
-	return nil
+	return "", nil
 }
 
 // tenantConnection finds the connection for email's domain, or the
 // tenant's only active connection. Several connections and no matching
 // domain is ambiguous: the caller must name one.
 func (s *Service) tenantConnection(ctx context.Context, r *store.Tx, tenant usher.Tenant, email string) (*usher.Connection, error) {
+	none, gen := s.noSSO.has(tenant.ID, s.now())
+	if none {
+		return nil, nil
+	}
 	conns, domainMatch, err := r.ConnectionCandidates(ctx, tenant.ID, EmailDomain(email))
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case len(conns) == 0:
+		s.noSSO.put(tenant.ID, gen, s.now())
 		return nil, nil
 	case domainMatch || len(conns) == 1:
 		return &conns[0], nil
@@ -513,7 +534,7 @@ const (
 	KindRegistration  = "registration"
 )
 
-// activate sends an invited account its activation on creation.
+// activate sends an invited account its activation.
 func (s *Service) activate(ctx context.Context, tx *store.Tx, tenant usher.Tenant, person usher.Person, a usher.Account, kind string) ([]usher.Message, error) {
 	if a.State != usher.StateInvited {
 		return nil, nil
@@ -529,11 +550,34 @@ func (s *Service) activate(ctx context.Context, tx *store.Tx, tenant usher.Tenan
 }
 
 // sendSecrets creates the account's activation secrets and queues its
-// messages on every channel the tenant enables and the person has an
+// messages in tx.
+func (s *Service) sendSecrets(ctx context.Context, tx *store.Tx, tenant usher.Tenant, person usher.Person, a usher.Account, kind string, expires time.Time) ([]usher.Message, error) {
+	ssoName := ""
+	if a.AuthSystem != usher.AuthPassword {
+		if c, err := tx.Connection(ctx, tenant.ID, a.ConnectionID); err == nil {
+			ssoName = c.Name
+		}
+	}
+	o, err := s.prepareSecrets(tenant, person, a, kind, tx.Now(), expires, ssoName)
+	if err != nil {
+		return nil, err
+	}
+	return o.store(ctx, tx, tenant.ID)
+}
+
+// outbox is an account's new activation secrets and rendered messages,
+// ready to store.
+type outbox struct {
+	acts []store.Activation
+	msgs []usher.Message
+}
+
+// prepareSecrets makes the account's activation secrets and renders its
+// messages for every channel the tenant enables and the person has an
 // address for: both when both apply (seed 003). A password account gets a
 // single-use link, and with an SMS also a short code; an SSO account is told
 // to sign in with its company account. No message carries a password.
-func (s *Service) sendSecrets(ctx context.Context, tx *store.Tx, tenant usher.Tenant, person usher.Person, a usher.Account, kind string, expires time.Time) ([]usher.Message, error) {
+func (s *Service) prepareSecrets(tenant usher.Tenant, person usher.Person, a usher.Account, kind string, now, expires time.Time, ssoName string) (outbox, error) {
 	type channel struct{ name, to string }
 	var channels []channel
 	if a.Email != "" && tenant.Settings.EmailEnabled {
@@ -542,41 +586,50 @@ func (s *Service) sendSecrets(ctx context.Context, tx *store.Tx, tenant usher.Te
 	if a.Phone != "" && tenant.Settings.SMSEnabled {
 		channels = append(channels, channel{usher.ChannelSMS, a.Phone})
 	}
+	var o outbox
 	if len(channels) == 0 {
-		return nil, nil
+		return o, nil
 	}
-	d := renderData{tenant: tenant, person: person, account: a, expires: expires.Sub(tx.Now())}
+	d := renderData{tenant: tenant, person: person, account: a, expires: expires.Sub(now)}
 	if a.AuthSystem == usher.AuthPassword {
 		secret, hash := NewSecret()
-		if err := tx.InsertActivation(ctx, tenant.ID, &store.Activation{AccountID: a.ID, SecretHash: hash, Kind: "link", ExpiresAt: expires}); err != nil {
-			return nil, err
-		}
+		o.acts = append(o.acts, store.Activation{AccountID: a.ID, SecretHash: hash, Kind: "link", ExpiresAt: expires})
 		d.link = s.links.Activation(tenant, secret)
 	} else {
 		d.link = s.links.SignIn(tenant)
 		d.sso = true
-		if c, err := tx.Connection(ctx, tenant.ID, a.ConnectionID); err == nil {
-			d.ssoName = c.Name
-		}
+		d.ssoName = ssoName
 	}
-	var out []usher.Message
 	for _, ch := range channels {
 		cd := d
 		if ch.name == usher.ChannelSMS && a.AuthSystem == usher.AuthPassword {
 			cd.code = numericCode(CodeDigits)
-			act := &store.Activation{AccountID: a.ID, SecretHash: codeHash(a.ID, cd.code), Kind: "code", ExpiresAt: tx.Now().Add(CodeTTL)}
-			if err := tx.InsertActivation(ctx, tenant.ID, act); err != nil {
-				return nil, err
-			}
+			o.acts = append(o.acts, store.Activation{AccountID: a.ID, SecretHash: codeHash(a.ID, cd.code), Kind: "code", ExpiresAt: now.Add(CodeTTL)})
 		}
 		m, err := s.render(kind, ch.name, cd)
 		if err != nil {
-			return nil, err
+			return o, err
 		}
 		m.AccountID, m.To, m.Channel = a.ID, ch.to, ch.name
-		// One message per event and channel: the link is unique to this event.
-		m.DedupeKey = HashSecret(kind + "|" + a.ID + "|" + d.link + "|" + ch.name)
-		if _, err := tx.QueueMessage(ctx, tenant.ID, &m); err != nil {
+		// One message per event and channel: the link is unique to this
+		// event. The account id first keeps the key's index appending.
+		m.DedupeKey = a.ID + "/" + HashSecret(kind+"|"+a.ID+"|"+d.link+"|"+ch.name)
+		o.msgs = append(o.msgs, m)
+	}
+	return o, nil
+}
+
+// store writes the secrets and queues the messages in tx. It stores copies,
+// so a retried transaction stores them afresh.
+func (o outbox) store(ctx context.Context, tx *store.Tx, tenant string) ([]usher.Message, error) {
+	for _, a := range o.acts {
+		if err := tx.InsertActivation(ctx, tenant, &a); err != nil {
+			return nil, err
+		}
+	}
+	var out []usher.Message
+	for _, m := range o.msgs {
+		if _, err := tx.QueueMessage(ctx, tenant, &m); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

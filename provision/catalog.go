@@ -327,6 +327,7 @@ func (s *Service) SaveConnection(ctx context.Context, actor Actor, tenant, id st
 	if err := errs.Err(); err != nil {
 		return c, err
 	}
+	defer s.noSSO.forget(tenant) // after the change commits
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		for _, ref := range []struct{ field, kind, id string }{
 			{"jit_role_id", usher.KindRole, c.JITRoleID}, {"jit_department_id", usher.KindDepartment, c.JITDepartmentID},

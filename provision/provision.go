@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -70,6 +71,7 @@ type Service struct {
 	now    func() time.Time
 	links  Links
 	notify func()
+	noSSO  *noSSOCache
 }
 
 // NotifyQueued sets a function called after a change that queued messages
@@ -88,7 +90,7 @@ func New(st *store.Store, now func() time.Time, links Links) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, now: now, links: links}
+	return &Service{st: st, now: now, links: links, noSSO: &noSSOCache{until: map[string]time.Time{}}}
 }
 
 func audit(ctx context.Context, tx *store.Tx, tenant string, a Actor, action, kind, id string, details map[string]string) error {
@@ -112,4 +114,42 @@ func NewSecret() (secret, hash string) {
 func HashSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
+}
+
+// noSSOTTL bounds how long a connection added through another replica takes
+// to apply here, as for the server's tenant cache.
+const noSSOTTL = 2 * time.Second
+
+// noSSOCache remembers for a moment the tenants without an active SSO
+// connection, so that a new account there costs no query for the SSO rule.
+// A change of connections through this replica forgets its tenant at once.
+type noSSOCache struct {
+	mu    sync.Mutex
+	gen   uint64 // changes at every forget, so an answer read before it is not kept
+	until map[string]time.Time
+}
+
+func (c *noSSOCache) has(tenant string, now time.Time) (none bool, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return now.Before(c.until[tenant]), c.gen
+}
+
+func (c *noSSOCache) put(tenant string, gen uint64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.until) >= 10_000 {
+		c.until = map[string]time.Time{} // bounded: start over
+	}
+	c.until[tenant] = now.Add(noSSOTTL)
+}
+
+func (c *noSSOCache) forget(tenant string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.until, tenant)
 }

@@ -59,20 +59,25 @@ func (t *Tx) InsertAccount(ctx context.Context, tenant string, a *usher.Account)
 	if a.GroupIDs == nil {
 		a.GroupIDs = []string{}
 	}
-	res, err := t.ExecContext(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,NULL,$20) ON CONFLICT DO NOTHING`,
+	err := t.execThen(ctx, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("insert account: %w", err)
+		}
+		if n == 0 {
+			return usher.Conflict("person_id", "the person already has an account")
+		}
+		return nil
+	}, `INSERT INTO accounts (`+accountCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,NULL,$20) ON CONFLICT DO NOTHING`,
 		a.ID, tenant, a.PersonID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID,
 		a.PrimaryGroupID, strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, t.now, nullTime(a.ActivatedAt), nullTime(a.InviteExpiresAt))
 	if err != nil {
-		return fmt.Errorf("insert account: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return usher.Conflict("person_id", "the person already has an account")
+		return err
 	}
 	return t.addLoginIDs(ctx, tenant, a.ID, LoginIDs(a))
 }
 
-// addLoginIDs claims identifiers for account in one statement; those that
-// did not insert were taken.
+// addLoginIDs claims identifiers for account in one statement; when some
+// did not insert, those taken by another account are named.
 func (t *Tx) addLoginIDs(ctx context.Context, tenant, account string, ids map[string]string) error {
 	if len(ids) == 0 {
 		return nil
@@ -80,35 +85,32 @@ func (t *Tx) addLoginIDs(ctx context.Context, tenant, account string, ids map[st
 	w := &where{}
 	var vals []string
 	for _, kind := range []string{usher.FieldEmail, usher.FieldUsername, usher.FieldPhone} {
-		v, ok := ids[kind]
-		if !ok {
-			continue
-		}
-		vals = append(vals, "("+w.next(tenant)+","+w.next(v)+","+w.next(kind)+","+w.next(account)+")")
-	}
-	rows, err := t.QueryContext(ctx, `INSERT INTO login_ids (tenant_id, value, kind, account_id) VALUES `+strings.Join(vals, ",")+
-		` ON CONFLICT DO NOTHING RETURNING kind`, w.args...)
-	if err != nil {
-		return fmt.Errorf("insert login identifiers: %w", err)
-	}
-	defer rows.Close()
-	inserted := map[string]bool{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return err
-		}
-		inserted[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, kind := range []string{usher.FieldEmail, usher.FieldUsername, usher.FieldPhone} {
-		if v, ok := ids[kind]; ok && !inserted[kind] {
-			return usher.Conflict(kind, "%s is already a sign-in %s of another account in this tenant", v, kind)
+		if v, ok := ids[kind]; ok {
+			vals = append(vals, "("+w.next(tenant)+","+w.next(v)+","+w.next(kind)+","+w.next(account)+")")
 		}
 	}
-	return nil
+	return t.execThen(ctx, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("insert login identifiers: %w", err)
+		}
+		if int(n) == len(ids) {
+			return nil
+		}
+		for _, kind := range []string{usher.FieldEmail, usher.FieldUsername, usher.FieldPhone} {
+			v, ok := ids[kind]
+			if !ok {
+				continue
+			}
+			var owner string
+			if err := t.QueryRowContext(ctx, `SELECT account_id FROM login_ids WHERE tenant_id = $1 AND value = $2`, tenant, v).Scan(&owner); err != nil {
+				return fmt.Errorf("find login identifier: %w", err)
+			}
+			if owner != account {
+				return usher.Conflict(kind, "%s is already a sign-in %s of another account in this tenant", v, kind)
+			}
+		}
+		return fmt.Errorf("insert login identifiers: %d of %d inserted, none taken", n, len(ids))
+	}, `INSERT INTO login_ids (tenant_id, value, kind, account_id) VALUES `+strings.Join(vals, ",")+` ON CONFLICT DO NOTHING`, w.args...)
 }
 
 // Account returns account id of tenant.
@@ -233,29 +235,44 @@ func (t *Tx) UpdateAccount(ctx context.Context, tenant string, old, a *usher.Acc
 // ClaimSeat gives account a free seat of plan. It returns ErrSeatsFull when
 // every seat is taken and not found when the plan is not the tenant's.
 func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error {
-	// Free seats are looked for from a random seat onwards, then from the
-	// first. Always starting at the first would make every claim step over
-	// all the seats claimed before it: on PostgreSQL their dead index
+	// On PostgreSQL free seats are looked for from a random seat onwards,
+	// then from the first. Always starting at the first would make every
+	// claim step over all the seats claimed before it: their dead index
 	// entries stay until vacuum, and a 100,000-seat plan took 40 ms a claim.
-	lock := ""
+	// SQLite removes index entries at once, and the first free seat keeps
+	// the pages a claim writes together.
+	lock, starts := "", []float64{0}
 	if t.dialect == Postgres {
 		// SKIP LOCKED: concurrent creations each take a different free row
 		// instead of queueing on one counter.
-		lock = " FOR UPDATE SKIP LOCKED"
+		lock, starts = " FOR UPDATE SKIP LOCKED", []float64{mrand.Float64(), 0}
 	}
 	q := `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
 		WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
 		AND seat_no >= CAST((SELECT p.seats FROM plans p WHERE p.id = $2) * CAST($4 AS REAL) AS INTEGER)
 		AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL) ORDER BY seat_no LIMIT 1` + lock + `)`
-	for _, from := range []float64{mrand.Float64(), 0} {
-		res, err := t.ExecContext(ctx, q, tenant, plan, account, from)
+	return t.execThen(ctx, func(n int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("claim seat: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		if n == 1 {
 			return nil
 		}
-	}
+		for _, from := range starts[1:] {
+			res, err := t.ExecContext(ctx, q, tenant, plan, account, from)
+			if err != nil {
+				return fmt.Errorf("claim seat: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				return nil
+			}
+		}
+		return t.noSeat(ctx, tenant, plan)
+	}, q, tenant, plan, account, starts[0])
+}
+
+// noSeat explains why no seat of plan could be claimed.
+func (t *Tx) noSeat(ctx context.Context, tenant, plan string) error {
 	p, err := t.Plan(ctx, tenant, plan)
 	if err != nil {
 		return err

@@ -27,15 +27,17 @@ func (t *Tx) InsertPerson(ctx context.Context, tenant string, p *usher.Person) e
 		p.ID = NewID()
 	}
 	p.TenantID, p.CreatedAt, p.UpdatedAt = tenant, t.now, t.now
-	res, err := t.ExecContext(ctx, `INSERT INTO persons (`+personCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,NULL) ON CONFLICT DO NOTHING`,
+	email := p.Email
+	return t.execThen(ctx, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("insert person: %w", err)
+		}
+		if n == 0 {
+			return usher.Conflict("email", "%s is already the email of a contact in this organization", email)
+		}
+		return nil
+	}, `INSERT INTO persons (`+personCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,NULL) ON CONFLICT DO NOTHING`,
 		p.ID, tenant, p.OrganizationID, p.FirstName, p.LastName, p.Email, p.Phone, p.DepartmentID, p.JobProfileID, p.Language, p.ExternalID, t.now, t.now)
-	if err != nil {
-		return fmt.Errorf("insert person: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return usher.Conflict("email", "%s is already the email of a contact in this organization", p.Email)
-	}
-	return nil
 }
 
 // Person returns person id of tenant.

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,6 +56,10 @@ type Store struct {
 	// transaction holds the first.
 	queue   chan writeReq
 	stopped chan struct{}
+	// commits counts the writer's commits since the last checkpoint.
+	commits            atomic.Int64
+	ckpt               *sql.DB
+	ckptStop, ckptDone chan struct{}
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a path to a
@@ -86,7 +91,11 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		// WAL lets readers run beside the writer; synchronous=NORMAL is durable
 		// across process crashes in WAL mode; busy_timeout covers other processes.
 		common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_time_format=sqlite"
-		w, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_pragma=journal_mode(WAL)&_txlock=immediate&"+common)
+		file := "file:" + (&url.URL{Path: path}).EscapedPath()
+		// The checkpointer goroutine copies the WAL into the database file;
+		// the writer's own checkpoint, at 4,000 pages, only finishes its work
+		// so that the next write starts the WAL over.
+		w, err := sql.Open("sqlite", file+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(4000)&_pragma=journal_size_limit(67108864)&_txlock=immediate&"+common)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
@@ -99,7 +108,9 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 			w.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		r, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=query_only(1)&"+common)
+		// Page caches are most of the memory that varies: 512 KiB a reader
+		// holds the indexes' upper levels; leaves come from the OS's cache.
+		r, err := sql.Open("sqlite", file+"?mode=ro&_pragma=query_only(1)&_pragma=cache_size(-512)&"+common)
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("open sqlite readers: %w", err)
@@ -108,7 +119,15 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		r.SetMaxOpenConns(n)
 		r.SetMaxIdleConns(n)
 		r.SetConnMaxIdleTime(0)
-		s.w, s.r = w, r
+		ckpt, err := sql.Open("sqlite", file+"?_pragma=cache_size(-64)&"+common)
+		if err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("open sqlite checkpointer: %w", err)
+		}
+		ckpt.SetMaxOpenConns(1)
+		ckpt.SetConnMaxIdleTime(0)
+		s.w, s.r, s.ckpt = w, r, ckpt
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -118,6 +137,8 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		s.queue = make(chan writeReq, 256)
 		s.stopped = make(chan struct{})
 		go s.writer()
+		s.ckptStop, s.ckptDone = make(chan struct{}), make(chan struct{})
+		go s.checkpointer(s.ckpt)
 	}
 	return s, nil
 }
@@ -130,11 +151,16 @@ func (s *Store) Close() error {
 	if s.queue != nil {
 		close(s.queue)
 		<-s.stopped
+		close(s.ckptStop)
+		<-s.ckptDone
 	}
 	for _, m := range []*sync.Map{&s.wStmts, &s.rStmts} {
 		m.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 	}
 	err := s.w.Close()
+	if s.ckpt != nil {
+		err = errors.Join(err, s.ckpt.Close())
+	}
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
@@ -226,18 +252,26 @@ func firstLine(s string) string {
 	return s
 }
 
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
+// sqlQuerier is what both *sql.DB and *sql.Tx offer.
+type sqlQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// querier is what a Tx offers to the queries.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) Row
+}
+
 // Tx carries the queries of one unit of work: inside Write it is one
 // transaction with one fixed "now"; from Read it runs on the read pool.
 type Tx struct {
-	q       querier
+	q       sqlQuerier
 	tx      *sql.Tx // nil on the read pool
+	pg      *pgTx   // a PostgreSQL write, instead of q
 	s       *Store
 	dialect Dialect
 	now     time.Time
@@ -269,6 +303,10 @@ func (t *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // ExecContext runs a statement, prepared once per query text on SQLite.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.pg != nil {
+		tag, err := t.pg.exec(ctx, query, args)
+		return pgResult(tag), err
+	}
 	if ps := t.stmt(ctx, query); ps != nil {
 		if t.tx != nil {
 			return t.tx.StmtContext(ctx, ps).ExecContext(ctx, args...)
@@ -279,7 +317,10 @@ func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 }
 
 // QueryContext runs a query, prepared once per query text on SQLite.
-func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (Rows, error) {
+	if t.pg != nil {
+		return t.pg.query(ctx, query, args)
+	}
 	if ps := t.stmt(ctx, query); ps != nil {
 		if t.tx != nil {
 			return t.tx.StmtContext(ctx, ps).QueryContext(ctx, args...)
@@ -290,7 +331,10 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 }
 
 // QueryRowContext runs a one-row query, prepared once per query text on SQLite.
-func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) Row {
+	if t.pg != nil {
+		return t.pg.queryRow(ctx, query, args)
+	}
 	if ps := t.stmt(ctx, query); ps != nil {
 		if t.tx != nil {
 			return t.tx.StmtContext(ctx, ps).QueryRowContext(ctx, args...)
@@ -298,6 +342,23 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 		return ps.QueryRowContext(ctx, args...)
 	}
 	return t.q.QueryRowContext(ctx, query, args...)
+}
+
+// execThen runs a statement whose outcome only needs checking: check gets
+// the rows affected or the error. In a PostgreSQL write the statement is
+// queued and sent with the next one whose result is needed, and check runs
+// then; an error it returns is the transaction's. Elsewhere it runs at once.
+func (t *Tx) execThen(ctx context.Context, check func(n int64, err error) error, query string, args ...any) error {
+	if t.pg != nil {
+		t.pg.queued = append(t.pg.queued, queuedExec{query: query, args: args, check: check})
+		return nil
+	}
+	res, err := t.ExecContext(ctx, query, args...)
+	var n int64
+	if err == nil {
+		n, _ = res.RowsAffected()
+	}
+	return check(n, err)
 }
 
 // Now is the time this unit of work stamps on what it writes.
@@ -315,7 +376,7 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 		return s.groupWrite(ctx, fn)
 	}
 	for attempt := 0; ; attempt++ {
-		err := s.tx(ctx, fn)
+		err := s.pgWrite(ctx, fn)
 		if err == nil || attempt >= 4 || !retryable(err) {
 			return err
 		}

@@ -4,17 +4,26 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // SQLite has one writer at a time, and most of a small transaction's cost
 // is its commit: writing the changed pages to the WAL. So concurrent writes
-// are queued to one goroutine that runs whatever is waiting in a single
-// transaction, each write in its own savepoint: a write that fails is rolled
-// back alone, the others commit together, and no caller hears of success
-// before the commit. Under load this turns N commits into one; alone, a
-// write runs at once.
+// are queued to one goroutine that runs them in a single transaction as they
+// come, each after the first in its own savepoint: a write that fails is
+// rolled back alone, the others commit together, and no caller hears of
+// success before the commit. Under load this turns N commits into one;
+// alone, a write runs and commits at once.
 
 const maxBatch = 64
+
+// linger is how long the writer waits for the next write while its batch
+// is smaller than the last one: the writes of a busy moment then share a
+// commit instead of each paying for its own.
+const linger = 250 * time.Microsecond
+
+// checkpointEvery is how often the WAL is copied into the database file.
+const checkpointEvery = 50 * time.Millisecond
 
 type writeReq struct {
 	ctx  context.Context
@@ -44,77 +53,132 @@ func (s *Store) groupWrite(ctx context.Context, fn func(*Tx) error) error {
 
 func (s *Store) writer() {
 	defer close(s.stopped)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	prev := 0
 	for req := range s.queue {
-		batch := []writeReq{req}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-s.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.runBatch(batch)
+		prev = s.runBatch(req, prev, timer)
 	}
 }
 
-func (s *Store) runBatch(batch []writeReq) {
-	results := make([]writeResult, len(batch))
-	finish := func() {
+// runBatch runs first and the writes that come while it works, up to the
+// size of the previous batch (or more if they are already queued), in one
+// transaction. It returns how many it ran.
+func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
+	batch := []writeReq{first}
+	results := []writeResult{{}}
+	defer func() {
 		for i, req := range batch {
 			req.done <- results[i]
 		}
+	}()
+	// next returns the next write of this batch, if one comes in time.
+	next := func() (writeReq, bool) {
+		if len(batch) >= maxBatch {
+			return writeReq{}, false
+		}
+		select {
+		case r, ok := <-s.queue:
+			return r, ok
+		default:
+		}
+		if len(batch) >= prev {
+			return writeReq{}, false
+		}
+		timer.Reset(linger)
+		defer timer.Stop()
+		select {
+		case r, ok := <-s.queue:
+			return r, ok
+		case <-timer.C:
+			return writeReq{}, false
+		}
 	}
-	defer finish()
 	ctx := context.Background()
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		for i := range results {
-			results[i].err = fmt.Errorf("begin: %w", err)
-		}
-		return
+		results[0].err = fmt.Errorf("begin: %w", err)
+		return 1
 	}
+	ptx := &Tx{q: sqlTx, tx: sqlTx, s: s, dialect: s.dialect} // prepared savepoint statements
 	committed := 0
-	for i, req := range batch {
-		if err := req.ctx.Err(); err != nil {
+	for i := 0; ; i++ {
+		req := batch[i]
+		switch err := req.ctx.Err(); {
+		case err != nil:
 			results[i].err = err
-			continue
-		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
-			results[i].err = fmt.Errorf("savepoint: %w", err)
-			continue
-		}
-		results[i] = s.runOne(req, sqlTx)
-		if results[i].err != nil || results[i].panic != nil {
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
-				// The transaction is unusable: fail the whole batch.
+		case i == 0:
+			// The first write needs no savepoint: if it fails, the
+			// transaction is rolled back and the batch ends with it.
+			if results[0] = s.runOne(req, sqlTx); results[0].err != nil || results[0].panic != nil {
 				sqlTx.Rollback()
-				for j := range results {
-					if results[j].err == nil && results[j].panic == nil {
-						results[j].err = fmt.Errorf("rollback to savepoint: %w", err)
-					}
-				}
-				return
+				return 1
 			}
-		} else {
 			committed++
+		default:
+			if _, err := ptx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+				results[i].err = fmt.Errorf("savepoint: %w", err)
+				break
+			}
+			results[i] = s.runOne(req, sqlTx)
+			if results[i].err != nil || results[i].panic != nil {
+				if _, err := ptx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+					// The transaction is unusable: fail the whole batch.
+					sqlTx.Rollback()
+					for j := range results {
+						if results[j].err == nil && results[j].panic == nil {
+							results[j].err = fmt.Errorf("rollback to savepoint: %w", err)
+						}
+					}
+					return len(batch)
+				}
+			} else {
+				committed++
+			}
+			if _, err := ptx.ExecContext(ctx, "RELEASE w"); err != nil {
+				results[i].err = fmt.Errorf("release savepoint: %w", err)
+			}
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil {
-			results[i].err = fmt.Errorf("release savepoint: %w", err)
+		r, ok := next()
+		if !ok {
+			break
 		}
+		batch, results = append(batch, r), append(results, writeResult{})
 	}
 	if committed == 0 {
 		sqlTx.Rollback()
-		return
+		return len(batch)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		for i := range results {
 			if results[i].err == nil && results[i].panic == nil {
 				results[i].err = fmt.Errorf("commit: %w", err)
+			}
+		}
+		return len(batch)
+	}
+	s.commits.Add(1)
+	return len(batch)
+}
+
+// checkpointer copies the WAL into the database file from its own
+// connection, so the writer seldom stops for it: when the writer's automatic
+// checkpoint comes, little is left to copy, and the WAL starts over. (With
+// checkpoints only from here the WAL would never start over under steady
+// writes, and grow without end.)
+func (s *Store) checkpointer(ckpt *sql.DB) {
+	defer close(s.ckptDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ckptStop:
+			return
+		case <-t.C:
+			if s.commits.Swap(0) > 0 {
+				// PASSIVE never waits for readers or the writer; what it
+				// cannot copy now it copies next time.
+				_, _ = ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 			}
 		}
 	}

@@ -15,9 +15,11 @@ import (
 
 // api talks to one usher server with one keep-alive client.
 type api struct {
-	base   string // "http://127.0.0.1:8080", no trailing slash
-	auth   string // "Bearer ..."
-	client *http.Client
+	base    string // "http://127.0.0.1:8080", no trailing slash
+	baseURL *url.URL
+	auth    string // "Bearer ..."
+	client  *http.Client
+	timeout time.Duration
 }
 
 func newAPI(base *url.URL, token string, conc int, timeout time.Duration) *api {
@@ -31,8 +33,10 @@ func newAPI(base *url.URL, token string, conc int, timeout time.Duration) *api {
 		ForceAttemptHTTP2:   false,
 	}
 	return &api{
-		base: base.String(),
-		auth: "Bearer " + token,
+		base:    base.String(),
+		baseURL: base,
+		timeout: timeout,
+		auth:    "Bearer " + token,
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   timeout,

@@ -17,7 +17,7 @@ import (
 
 // requestMaker builds one request and the check of its 2xx answer. It is
 // called from many workers at once; rng is the worker's own.
-type requestMaker func(ctx context.Context, rng *rand.Rand) (*http.Request, func(status int, body []byte) bool, error)
+type requestMaker func(rng *rand.Rand) (*request, error)
 
 // loader runs phases and remembers which accounts exist.
 type loader struct {
@@ -42,8 +42,8 @@ func (l *loader) accountCount() int {
 
 // create posts a new person and account, with a flat body and a fresh email.
 func (l *loader) create(slug string) requestMaker {
-	u := l.api.base + "/api/v1/tenants/" + url.PathEscape(slug) + "/accounts"
-	return func(ctx context.Context, _ *rand.Rand) (*http.Request, func(int, []byte) bool, error) {
+	target := l.api.baseURL.Path + "/api/v1/tenants/" + url.PathEscape(slug) + "/accounts"
+	return func(*rand.Rand) (*request, error) {
 		n := l.seq.Add(1)
 		b := make([]byte, 0, 96)
 		b = append(b, `{"first_name":"Load","last_name":"User`...)
@@ -51,12 +51,7 @@ func (l *loader) create(slug string) requestMaker {
 		b = append(b, `","email":"`...)
 		b = append(b, email(n)...)
 		b = append(b, `"}`...)
-		req, err := http.NewRequestWithContext(ctx, "POST", u, bytes.NewReader(b))
-		if err != nil {
-			return nil, nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		return req, func(status int, _ []byte) bool {
+		return &request{method: "POST", target: target, body: b, check: func(status int, _ []byte) bool {
 			if status != http.StatusCreated {
 				return false
 			}
@@ -64,30 +59,26 @@ func (l *loader) create(slug string) requestMaker {
 			l.created = append(l.created, n)
 			l.mu.Unlock()
 			return true
-		}, nil
+		}}, nil
 	}
 }
 
 // lookup finds a random existing account by its email, and checks that the
-// answer holds it.
+// answer holds it (a search of the raw answer, not a JSON decoding).
 func (l *loader) lookup(slug string) requestMaker {
 	l.mu.Lock()
 	known := slices.Clone(l.created)
 	l.mu.Unlock()
-	u := l.api.base + "/api/v1/tenants/" + url.PathEscape(slug) + "/accounts?login="
-	return func(ctx context.Context, rng *rand.Rand) (*http.Request, func(int, []byte) bool, error) {
+	target := l.api.baseURL.Path + "/api/v1/tenants/" + url.PathEscape(slug) + "/accounts?login="
+	return func(rng *rand.Rand) (*request, error) {
 		if len(known) == 0 {
-			return nil, nil, fmt.Errorf("no accounts to look up")
+			return nil, fmt.Errorf("no accounts to look up")
 		}
 		e := email(known[rng.IntN(len(known))])
-		req, err := http.NewRequestWithContext(ctx, "GET", u+url.QueryEscape(e), nil)
-		if err != nil {
-			return nil, nil, err
-		}
 		want := []byte(`"email":"` + e + `"`)
-		return req, func(status int, body []byte) bool {
+		return &request{method: "GET", target: target + url.QueryEscape(e), check: func(status int, body []byte) bool {
 			return status == http.StatusOK && bytes.Contains(body, want)
-		}, nil
+		}}, nil
 	}
 }
 
@@ -95,7 +86,12 @@ func (l *loader) lookup(slug string) requestMaker {
 // (when not 0) or when ctx ends. Requests in flight at the deadline finish.
 func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Duration, mk requestMaker) result {
 	res := result{Phase: name, Concurrency: conc, Status: map[string]int{}}
-	l.warm(ctx, conc)
+	clients := l.warm(ctx, conc)
+	defer func() {
+		for _, c := range clients {
+			c.close()
+		}
+	}()
 
 	var (
 		next     atomic.Int64
@@ -126,6 +122,7 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			client := clients[w]
 			rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(w)))
 			my := make([]time.Duration, 0, min(n/conc+1, 1<<16))
 			myStatus := map[int]int{}
@@ -146,7 +143,7 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 				if !deadline.IsZero() && time.Now().After(deadline) {
 					return
 				}
-				req, check, err := mk(ctx, rng)
+				req, err := mk(rng)
 				if err != nil {
 					myFail++
 					mu.Lock()
@@ -154,15 +151,8 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 					mu.Unlock()
 					continue
 				}
-				req.Header.Set("Authorization", l.api.auth)
-				req.Header.Set("Accept", "application/json")
 				t0 := time.Now()
-				resp, err := l.api.client.Do(req)
-				if err == nil {
-					buf.Reset()
-					_, err = buf.ReadFrom(resp.Body)
-					resp.Body.Close()
-				}
+				code, err := client.do(ctx, req, &buf)
 				lat := time.Since(t0)
 				if err != nil {
 					if ctx.Err() != nil {
@@ -175,17 +165,17 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 					continue
 				}
 				my = append(my, lat)
-				myStatus[resp.StatusCode]++
+				myStatus[code]++
 				switch {
-				case resp.StatusCode < 200 || resp.StatusCode > 299:
+				case code < 200 || code > 299:
 					myNon++
 					mu.Lock()
-					sample(fmt.Sprintf("%s %d: %s", req.Method, resp.StatusCode, truncate(buf.String(), 400)))
+					sample(fmt.Sprintf("%s %d: %s", req.method, code, truncate(buf.String(), 400)))
 					mu.Unlock()
-				case !check(resp.StatusCode, buf.Bytes()):
+				case !req.check(code, buf.Bytes()):
 					myMis++
 					mu.Lock()
-					sample(fmt.Sprintf("%s %d, unexpected answer: %s", req.Method, resp.StatusCode, truncate(buf.String(), 400)))
+					sample(fmt.Sprintf("%s %d, unexpected answer: %s", req.method, code, truncate(buf.String(), 400)))
 					mu.Unlock()
 				}
 			}
@@ -214,26 +204,22 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 	return res
 }
 
-// warm opens conc keep-alive connections with health checks, so a level's
-// first requests do not pay for connecting.
-func (l *loader) warm(ctx context.Context, conc int) {
+// warm opens a keep-alive connection per worker with a health check, so a
+// level's first requests do not pay for connecting.
+func (l *loader) warm(ctx context.Context, conc int) []*rawClient {
+	clients := make([]*rawClient, conc)
 	var wg sync.WaitGroup
-	for range conc {
+	for i := range clients {
+		clients[i] = &rawClient{api: l.api, timeout: l.api.timeout}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, err := http.NewRequestWithContext(ctx, "GET", l.api.base+"/healthz", nil)
-			if err != nil {
-				return
-			}
-			if resp, err := l.api.client.Do(req); err == nil {
-				var buf bytes.Buffer
-				buf.ReadFrom(resp.Body)
-				resp.Body.Close()
-			}
+			var buf bytes.Buffer
+			clients[i].do(ctx, &request{method: "GET", target: l.api.baseURL.Path + "/healthz"}, &buf)
 		}()
 	}
 	wg.Wait()
+	return clients
 }
 
 // latency is a summary of request latencies, in milliseconds.
