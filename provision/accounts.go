@@ -425,7 +425,7 @@ func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tena
 		// of a tenant does not take over everyone who registers.
 		conns, match, err := r.ConnectionCandidates(ctx, tenant.ID, EmailDomain(a.Email))
 		if err != nil {
-			return err
+			return "", err
 		}
 		if match && a.Email != "" {
 			conn = &conns[0]
