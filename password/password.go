@@ -17,7 +17,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/usherhq/usher/password/internal/argon2"
 
 	"github.com/usherhq/usher"
 )
@@ -79,20 +79,29 @@ func Check(field, pw string, personal ...string) error {
 	return nil
 }
 
-// slots bounds the hashes running at once to the cores, so memory stays
-// flat under load (each hash holds 19 MiB) and latency degrades by queueing.
-var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+// slots bounds the hashes running at once to the cores, so latency
+// degrades by queueing; each slot holds the 19 MiB work area of its hash
+// for good, so memory stays flat under load and no hash waits for memory
+// to be collected, cleared or faulted in.
+var slots = func() chan *argon2.Memory {
+	n := max(1, runtime.GOMAXPROCS(0))
+	c := make(chan *argon2.Memory, n)
+	for range n {
+		c <- new(argon2.Memory) // allocated by its first hash
+	}
+	return c
+}()
 
-func acquire(ctx context.Context) error {
+func acquire(ctx context.Context) (*argon2.Memory, error) {
 	select {
-	case slots <- struct{}{}:
-		return nil
+	case m := <-slots:
+		return m, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
-func release() { <-slots }
+func release(m *argon2.Memory) { slots <- m }
 
 // Hash returns the PHC string of pw: $argon2id$v=19$m=...,t=...,p=...$salt$hash.
 func Hash(ctx context.Context, pw string) (string, error) {
@@ -100,11 +109,12 @@ func Hash(ctx context.Context, pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("salt: %w", err)
 	}
-	if err := acquire(ctx); err != nil {
+	m, err := acquire(ctx)
+	if err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, passes, memoryKiB, lanes, keyLen)
-	release()
+	key := argon2.IDKey(m, []byte(pw), salt, passes, memoryKiB, lanes, keyLen)
+	release(m)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memoryKiB, passes, lanes, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -117,11 +127,12 @@ func Verify(ctx context.Context, phc, pw string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := acquire(ctx); err != nil {
+	m, err := acquire(ctx)
+	if err != nil {
 		return false, err
 	}
-	key := argon2.IDKey([]byte(pw), p.salt, p.t, p.m, p.p, uint32(len(p.key)))
-	release()
+	key := argon2.IDKey(m, []byte(pw), p.salt, p.t, p.m, p.p, uint32(len(p.key)))
+	release(m)
 	return subtle.ConstantTimeCompare(key, p.key) == 1, nil
 }
 

@@ -70,3 +70,20 @@ func BenchmarkHash(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyParallel is as many verifications at once as there are
+// cores: the most password checks per second this machine can do.
+func BenchmarkVerifyParallel(b *testing.B) {
+	h, err := Hash(context.Background(), "correct horse battery staple")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, err := Verify(context.Background(), h, "correct horse battery staple"); err != nil || !ok {
+				b.Error("verify failed", err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
+}

@@ -167,7 +167,7 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 				my = append(my, lat)
 				myStatus[code]++
 				switch {
-				case code < 200 || code > 299:
+				case (code < 200 || code > 299) && !(req.redirect && code == http.StatusSeeOther):
 					myNon++
 					mu.Lock()
 					sample(fmt.Sprintf("%s %d: %s", req.method, code, truncate(buf.String(), 400)))

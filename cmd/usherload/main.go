@@ -52,6 +52,7 @@ type config struct {
 	URL         *url.URL
 	Token       string
 	Mode        string
+	SigninUsers int
 	Concurrency []int
 	LookupConc  []int
 	N           int
@@ -85,7 +86,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base address of the usher server (loopback only)")
 	fs.StringVar(&c.Token, "token", "", "operator token (default $USHER_TOKEN)")
-	fs.StringVar(&c.Mode, "mode", "all", "create, lookup or all (create levels, then fill, then lookups)")
+	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups) or signin (password sign-ins and the sign-in page)")
+	fs.IntVar(&c.SigninUsers, "signin-users", 64, "with --mode signin: accounts to sign in as, made active with a password first")
 	conc := fs.String("concurrency", "1,8,32", "concurrent clients; a comma list runs one level each")
 	lconc := fs.String("lookup-concurrency", "", "concurrency levels of lookups (default: --concurrency)")
 	fs.IntVar(&c.N, "n", 5000, "create requests per level; 0 runs each level for --duration (at most 1,000,000 requests)")
@@ -127,9 +129,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("an operator token is needed: --token or USHER_TOKEN")
 	}
 	switch c.Mode {
-	case "create", "lookup", "all":
+	case "create", "lookup", "all", "signin":
 	default:
-		return c, fmt.Errorf("--mode must be create, lookup or all, not %q", c.Mode)
+		return c, fmt.Errorf("--mode must be create, lookup, all or signin, not %q", c.Mode)
 	}
 	if c.Concurrency, err = parseLevels(*conc); err != nil {
 		return c, fmt.Errorf("--concurrency: %w", err)
@@ -152,7 +154,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.Lookups == 0 {
 		c.Lookups = c.N
 	}
-	if c.Mode != "create" && c.Accounts == 0 {
+	if c.Mode == "signin" && (c.SigninUsers < 1 || c.SigninUsers > 10_000) {
+		return c, errors.New("--signin-users is 1 to 10,000")
+	}
+	if c.Mode != "create" && c.Mode != "signin" && c.Accounts == 0 {
 		return c, errors.New("lookups need accounts to look up: give --accounts")
 	}
 	if c.Accounts > maxSeats {
@@ -236,6 +241,9 @@ func parseLevels(s string) ([]int, error) {
 func (c config) seatsNeeded() int {
 	if c.Seats > 0 {
 		return c.Seats
+	}
+	if c.Mode == "signin" {
+		return c.SigninUsers
 	}
 	creates := 0
 	if c.Mode != "lookup" {
@@ -333,6 +341,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return ctx.Err()
 	}
 
+	if cfg.Mode == "signin" {
+		logf("making %d accounts with a password to sign in as", cfg.SigninUsers)
+		if err := api.signinUsers(ctx, cfg.Slug, cfg.SigninUsers); err != nil {
+			return fmt.Errorf("making the sign-in accounts: %w", err)
+		}
+		rep.Accounts = cfg.SigninUsers
+		for _, c := range cfg.Concurrency {
+			if err := phase("signin", c, cfg.N, cfg.Duration, l.signin(cfg.Slug, cfg.SigninUsers)); err != nil {
+				return finish(rep, mon, cfg, table, stdout, err)
+			}
+		}
+		if err := phase("signin-page", slicesMax(cfg.Concurrency), cfg.Lookups, cfg.Duration, l.signinPage(cfg.Slug)); err != nil {
+			return finish(rep, mon, cfg, table, stdout, err)
+		}
+		return finish(rep, mon, cfg, table, stdout, nil)
+	}
 	if cfg.Mode != "lookup" {
 		for _, c := range cfg.Concurrency {
 			n := cfg.N

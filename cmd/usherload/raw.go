@@ -31,6 +31,8 @@ type rawClient struct {
 type request struct {
 	method, target string // target: path and query
 	body           []byte // JSON, or nil
+	form           bool   // the body is a form, not JSON
+	redirect       bool   // a 303 is the answer hoped for (a form post)
 	check          func(status int, body []byte) bool
 }
 
@@ -98,7 +100,11 @@ func (c *rawClient) roundTrip(r *request, out *bytes.Buffer) (int, error) {
 	b = append(b, c.api.auth...)
 	b = append(b, "\r\nAccept: application/json\r\n"...)
 	if r.body != nil {
-		b = append(b, "Content-Type: application/json\r\nContent-Length: "...)
+		if r.form {
+			b = append(b, "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: "...)
+		} else {
+			b = append(b, "Content-Type: application/json\r\nContent-Length: "...)
+		}
 		b = strconv.AppendInt(b, int64(len(r.body)), 10)
 		b = append(b, "\r\n"...)
 	}
