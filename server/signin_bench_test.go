@@ -120,9 +120,7 @@ func benchDatabases() map[string]func(testing.TB, func() time.Time) *store.Store
 // limit of the cores: GOMAXPROCS ÷ one hash's time.
 func BenchmarkSignIn(b *testing.B) {
 	// As usher serve does unless GOMEMLIMIT says otherwise.
-	if os.Getenv("BENCH_NOLIMIT") == "" {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(64 << 20))
-	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(64 << 20))
 	for _, db := range []string{"sqlite", "postgres"} {
 		open, ok := benchDatabases()[db]
 		if !ok {

@@ -390,6 +390,14 @@ func TestSessions(t *testing.T) {
 		wantPage(t, phone.get("/t/acme/account"), 200, "Sign in")
 		wantPage(t, b.get("/t/acme/account"), 200, "Your account")
 
+		// Sessions left unused past any tenant's timeouts are cleared at the next sign-in.
+		w.clock.advance(31 * 24 * time.Hour)
+		fresh := w.browser(t)
+		fresh.signIn("acme", "ada@example.com", "analytical engine 1843")
+		if n, err := w.st.Read().Sessions(ctx, a.IdentityID); err != nil || len(n) != 1 {
+			t.Fatalf("sessions after a month away and a new sign-in: %d %v", len(n), err)
+		}
+
 		// A cross-site POST is refused.
 		req, _ := http.NewRequest("POST", w.url+"/t/acme/signin/password", strings.NewReader("identifier=ada%40example.com&password=x"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

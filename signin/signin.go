@@ -164,6 +164,12 @@ type Attempt struct {
 	Device string
 }
 
+// The longest session timeouts a tenant may choose (see provision's settings checks).
+const (
+	maxIdle = 30 * 24 * time.Hour
+	maxAge  = 365 * 24 * time.Hour
+)
+
 // Result is a successful password step: a new session, or, for a one-time
 // password, the demand to choose a new one first (no session yet).
 type Result struct {
@@ -260,6 +266,11 @@ func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 	secret, hash := provision.NewSecret()
 	ses := usher.Session{IdentityID: a.IdentityID, TenantID: tenant.ID, Method: usher.AuthPassword, Source: in.Source, UserAgent: clip(in.UserAgent, 300)}
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		// Sessions past the longest timeouts a tenant may set are gone everywhere.
+		now := tx.Now()
+		if err := tx.DeleteStaleSessions(ctx, a.IdentityID, now.Add(-maxIdle), now.Add(-maxAge)); err != nil {
+			return err
+		}
 		if err := tx.InsertSession(ctx, &ses, hash); err != nil {
 			return err
 		}

@@ -210,7 +210,7 @@ type IdentityAccount struct {
 // It crosses tenants by design: only operators may call it.
 func (t *Tx) AccountsOfIdentity(ctx context.Context, identity string) ([]IdentityAccount, error) {
 	rows, err := t.QueryContext(ctx, `SELECT tn.slug, a.id, a.state FROM accounts a JOIN tenants tn ON tn.id = a.tenant_id
-		WHERE a.identity_id = $1 ORDER BY tn.slug LIMIT 1000`, identity)
+		WHERE a.identity_id = $1 AND a.identity_id <> '' ORDER BY tn.slug LIMIT 1000`, identity)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func (t *Tx) EndTenantSessions(ctx context.Context, tenant, identity string) err
 }
 
 // DeleteStaleSessions removes sessions of identity last used before idle
-// or created before oldest: expired everywhere.
+// or created before oldest: expired in every tenant, whatever its timeouts.
 func (t *Tx) DeleteStaleSessions(ctx context.Context, identity string, idle, oldest time.Time) error {
 	_, err := t.ExecContext(ctx, `DELETE FROM sessions WHERE identity_id = $1 AND (last_seen_at < $2 OR created_at < $3)`, identity, idle, oldest)
 	return err
@@ -105,7 +105,7 @@ func (t *Tx) DeleteStaleSessions(ctx context.Context, identity string, idle, old
 
 // AccountByIdentity returns the account identity stands behind in tenant.
 func (t *Tx) AccountByIdentity(ctx context.Context, tenant, identity string) (usher.Account, error) {
-	a, err := t.scanAccount(t.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE identity_id = $1 AND tenant_id = $2`, identity, tenant))
+	a, err := t.scanAccount(t.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE identity_id = $1 AND identity_id <> '' AND tenant_id = $2`, identity, tenant))
 	if notFound(err) {
 		return a, usher.NotFound("account", "account")
 	}
@@ -123,7 +123,7 @@ type IdentityTenant struct {
 // TenantsOfIdentity lists the active tenants where identity has an account.
 func (t *Tx) TenantsOfIdentity(ctx context.Context, identity string) ([]IdentityTenant, error) {
 	rows, err := t.QueryContext(ctx, `SELECT tn.id, tn.slug, tn.name, a.state, a.auth_system FROM accounts a JOIN tenants tn ON tn.id = a.tenant_id
-		WHERE a.identity_id = $1 AND tn.deactivated_at IS NULL ORDER BY tn.name, tn.id LIMIT 500`, identity)
+		WHERE a.identity_id = $1 AND a.identity_id <> '' AND tn.deactivated_at IS NULL ORDER BY tn.name, tn.id LIMIT 500`, identity)
 	if err != nil {
 		return nil, err
 	}

@@ -34,4 +34,5 @@ CREATE TABLE known_devices (
   PRIMARY KEY (account_id, device_hash)
 );
 
-CREATE INDEX accounts_identity ON accounts(identity_id, tenant_id);
+-- Partial: accounts are created without an identity, and their inserts skip it.
+CREATE INDEX accounts_identity ON accounts(identity_id, tenant_id) WHERE identity_id <> '';
