@@ -215,10 +215,26 @@ func (s *Service) SignIn(ctx context.Context, tenant usher.Tenant, in Attempt) (
 			}
 		}
 	}
-	if err := s.reserve(ctx, []string{sourceKey(in.Source), acctKey}); err != nil {
+	// The source's counter is read here and counted after a failure; the
+	// account's is counted before the check, so a burst meets it one at a time.
+	if err := s.sourceOpen(ctx, in.Source); err != nil {
 		return Result{}, err
 	}
+	if err := s.reserve(ctx, []string{acctKey}); err != nil {
+		return Result{}, err
+	}
+	res, err := s.check(ctx, r, tenant, a, found, acctKey, in)
+	if errors.Is(err, ErrCredentials) {
+		var te *ThrottledError
+		if rerr := s.reserve(ctx, []string{sourceKey(in.Source)}); rerr != nil && !errors.As(rerr, &te) {
+			return Result{}, rerr
+		}
+	}
+	return res, err
+}
 
+// check verifies the password of a (found or not), after its attempt was counted.
+func (s *Service) check(ctx context.Context, r *store.Tx, tenant usher.Tenant, a usher.Account, found bool, acctKey string, in Attempt) (Result, error) {
 	usable := found && a.AuthSystem == usher.AuthPassword && (a.State == usher.StateActive || a.State == usher.StateInvited)
 	if !usable {
 		if err := password.VerifyNone(ctx, in.Password); err != nil {
@@ -273,12 +289,6 @@ func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 		}
 		if err := tx.InsertSession(ctx, &ses, hash); err != nil {
 			return err
-		}
-		// The source before the account, in the order reserve locks them.
-		if in.Source != "" {
-			if err := giveBack(ctx, tx, sourceKey(in.Source)); err != nil {
-				return err
-			}
 		}
 		if err := tx.ClearThrottle(ctx, acctKey); err != nil {
 			return err

@@ -40,8 +40,7 @@ func policyOf(key string) policy {
 
 // reserve counts one attempt under every key, in one transaction that holds
 // the counters while it decides, or refuses with the longest wait when a key
-// is locked (counting nothing then). A success clears the account's counter
-// and gives the source's attempt back.
+// is locked (counting nothing then).
 func (s *Service) reserve(ctx context.Context, keys []string) error {
 	var wait time.Duration
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
@@ -102,6 +101,19 @@ func giveBack(ctx context.Context, tx *store.Tx, key string) error {
 		th.LockedUntil = nil
 	}
 	return tx.SaveThrottle(ctx, th)
+}
+
+// sourceOpen refuses when the source address is locked out, without
+// counting: a source's counter counts failures only.
+func (s *Service) sourceOpen(ctx context.Context, source string) error {
+	th, err := s.st.Read().Throttle(ctx, sourceKey(source))
+	if err != nil {
+		return err
+	}
+	if now := s.now(); th.LockedUntil != nil && th.LockedUntil.After(now) {
+		return &ThrottledError{RetryAfter: th.LockedUntil.Sub(now)}
+	}
+	return nil
 }
 
 // AllowRegistration counts a registration from source, refusing a flood.

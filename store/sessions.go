@@ -152,12 +152,32 @@ type Throttle struct {
 // after the other.
 func (t *Tx) LockThrottle(ctx context.Context, key string) (Throttle, error) {
 	th := Throttle{Key: key}
-	if _, err := t.ExecContext(ctx, `INSERT INTO throttles (key, failures, last_failure_at) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING`, key, t.now); err != nil {
-		return th, fmt.Errorf("create throttle: %w", err)
+	// A success elsewhere may delete the counter between the two statements:
+	// then it is created again.
+	for attempt := 0; ; attempt++ {
+		if _, err := t.ExecContext(ctx, `INSERT INTO throttles (key, failures, last_failure_at) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING`, key, t.now); err != nil {
+			return th, fmt.Errorf("create throttle: %w", err)
+		}
+		var locked sql.NullTime
+		err := t.QueryRowContext(ctx, `SELECT failures, last_failure_at, locked_until FROM throttles WHERE key = $1`+t.forUpdate(), key).
+			Scan(&th.Failures, &th.LastFailureAt, &locked)
+		if notFound(err) && attempt < 3 {
+			continue
+		}
+		th.LastFailureAt, th.LockedUntil = th.LastFailureAt.UTC(), ptrTime(locked)
+		return th, err
 	}
+}
+
+// Throttle reads the counter of key without holding it; an absent one is zero.
+func (t *Tx) Throttle(ctx context.Context, key string) (Throttle, error) {
+	th := Throttle{Key: key}
 	var locked sql.NullTime
-	err := t.QueryRowContext(ctx, `SELECT failures, last_failure_at, locked_until FROM throttles WHERE key = $1`+t.forUpdate(), key).
+	err := t.QueryRowContext(ctx, `SELECT failures, last_failure_at, locked_until FROM throttles WHERE key = $1`, key).
 		Scan(&th.Failures, &th.LastFailureAt, &locked)
+	if notFound(err) {
+		return th, nil
+	}
 	th.LastFailureAt, th.LockedUntil = th.LastFailureAt.UTC(), ptrTime(locked)
 	return th, err
 }
