@@ -17,34 +17,18 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
 )
 
 // The sign-in tests drive the real server on both databases with browser-
 // like clients (a cookie jar, redirects followed), on a clock they move.
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // signinWorld is a server with one tenant "acme", a plan, and an operator.
 type signinWorld struct {
 	url    string
 	svc    *provision.Service
 	st     *store.Store
-	clock  *testClock
+	clock  *storetest.Clock
 	tenant usher.Tenant
 	plan   usher.Plan
 	log    *lockedBuffer
@@ -62,13 +46,13 @@ func onEachDatabaseWorld(t *testing.T, fn func(t *testing.T, w *signinWorld)) {
 
 func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) *signinWorld {
 	t.Helper()
-	clock := &testClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	st := open(t, clock.now)
+	clock := storetest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	st := open(t, clock.Now)
 	hs := httptest.NewUnstartedServer(nil)
 	links := Links{PublicURL: "http://" + hs.Listener.Addr().String()}
-	svc := provision.New(st, clock.now, links)
+	svc := provision.New(st, clock.Now, links)
 	logs := &lockedBuffer{}
-	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links}, st, svc, clock.now)
+	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links}, st, svc, clock.Now)
 	hs.Config.Handler = srv
 	hs.Start()
 	t.Cleanup(hs.Close)
@@ -263,7 +247,7 @@ func TestIdentifierStep(t *testing.T) {
 		}
 
 		// "Send me a new activation message" from the invited branch queues one.
-		w.clock.advance(2 * time.Minute) // a new link at most once a minute
+		w.clock.Advance(2 * time.Minute) // a new link at most once a minute
 		before := w.messages(t, "ivy@example.com")
 		wantPage(t, b.post("/t/acme/activate/request", "identifier", "ivy@example.com"), 200, "Check your messages")
 		if after := w.messages(t, "ivy@example.com"); after != before+1 {
@@ -340,21 +324,21 @@ func TestSessions(t *testing.T) {
 		wantPage(t, old.get("/t/acme/account"), 200, "Sign in")
 
 		// Idle timeout (8 hours by default): used within it, the session lives on.
-		w.clock.advance(7 * time.Hour)
+		w.clock.Advance(7 * time.Hour)
 		wantPage(t, b.get("/t/acme/account"), 200, "Your account")
-		w.clock.advance(7 * time.Hour)
+		w.clock.Advance(7 * time.Hour)
 		wantPage(t, b.get("/t/acme/account"), 200, "Your account")
-		w.clock.advance(8*time.Hour + time.Minute)
+		w.clock.Advance(8*time.Hour + time.Minute)
 		wantPage(t, b.get("/t/acme/account"), 200, "Sign in")
 
 		// Absolute timeout: a short one, touched all along.
 		w.settings(t, &w.tenant, func(s *usher.TenantSettings) { s.SessionIdleMinutes, s.SessionMaxHours = 30, 2 })
 		b.signIn("acme", "ada@example.com", "analytical engine 1843")
 		for range 4 {
-			w.clock.advance(25 * time.Minute)
+			w.clock.Advance(25 * time.Minute)
 			wantPage(t, b.get("/t/acme/account"), 200, "Your account")
 		}
-		w.clock.advance(25 * time.Minute) // 2h05 after sign-in
+		w.clock.Advance(25 * time.Minute) // 2h05 after sign-in
 		wantPage(t, b.get("/t/acme/account"), 200, "Sign in")
 
 		// Suspension ends the session at once; reactivation does not bring it back.
@@ -391,7 +375,7 @@ func TestSessions(t *testing.T) {
 		wantPage(t, b.get("/t/acme/account"), 200, "Your account")
 
 		// Sessions left unused past any tenant's timeouts are cleared at the next sign-in.
-		w.clock.advance(31 * 24 * time.Hour)
+		w.clock.Advance(31 * 24 * time.Hour)
 		fresh := w.browser(t)
 		fresh.signIn("acme", "ada@example.com", "analytical engine 1843")
 		if n, err := w.st.Read().Sessions(ctx, a.IdentityID); err != nil || len(n) != 1 {
@@ -586,21 +570,21 @@ func TestThrottling(t *testing.T) {
 		// Ada's own browser is not locked out by the attacker.
 		own.signIn("acme", "ada@example.com", "analytical engine 1843")
 		// The delay grows with each failure after the lock passes, and ends.
-		w.clock.advance(time.Second)
+		w.clock.Advance(time.Second)
 		wantPage(t, att.post("/t/acme/signin/password", "identifier", "ada@example.com", "password", "still wrong"), 401)
 		wantPage(t, att.post("/t/acme/signin/password", "identifier", "ada@example.com", "password", "analytical engine 1843"), 429, "Wait 2 seconds")
-		w.clock.advance(2 * time.Second)
+		w.clock.Advance(2 * time.Second)
 		att.signIn("acme", "ada@example.com", "analytical engine 1843")
 
 		// Successes give their attempt back: one office address signs in all day.
-		w.clock.advance(time.Hour)
+		w.clock.Advance(time.Hour)
 		office := w.browser(t)
 		for range 32 {
 			office.signIn("acme", "ada@example.com", "analytical engine 1843")
 		}
 
 		// One source address guessing across many accounts meets its own limit.
-		w.clock.advance(time.Hour)
+		w.clock.Advance(time.Hour)
 		spray := w.browser(t)
 		refused := 0
 		for i := range 40 {
@@ -728,7 +712,7 @@ func TestSignupLinks(t *testing.T) {
 		}
 		// The tenant takes no registrations of its own; the link still works.
 		l, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Bakery QR"), DepartmentID: ptr(dep.ID),
-			JobProfileID: ptr(jp.ID), MaxUses: ptr(2), ExpiresAt: ptr(w.clock.now().Add(48 * time.Hour).Format(time.RFC3339))})
+			JobProfileID: ptr(jp.ID), MaxUses: ptr(2), ExpiresAt: ptr(w.clock.Now().Add(48 * time.Hour).Format(time.RFC3339))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -758,12 +742,12 @@ func TestSignupLinks(t *testing.T) {
 		}
 
 		// Expired and disabled links say so; an unknown one is not found.
-		l2, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Everyone"), ExpiresAt: ptr(w.clock.now().Add(time.Hour).Format(time.RFC3339))})
+		l2, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Everyone"), ExpiresAt: ptr(w.clock.Now().Add(time.Hour).Format(time.RFC3339))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantPage(t, b.get("/t/acme/join/"+l2.Code), 200, "Create your account")
-		w.clock.advance(2 * time.Hour)
+		w.clock.Advance(2 * time.Hour)
 		wantPage(t, b.get("/t/acme/join/"+l2.Code), 410, "has expired", "expired on")
 		l3, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Front desk")})
 		if err != nil {

@@ -17,28 +17,11 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
 )
 
 // Open returns a fresh, empty, migrated store for one test, on the clock now.
 type Open func(t *testing.T, now func() time.Time) *store.Store
-
-// clock is a settable time for tests of expiry.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 var (
 	operator  = provision.Actor{Kind: "operator", ID: "op", Role: usher.PrincipalOperator}
@@ -59,13 +42,13 @@ type env struct {
 	ctx   context.Context
 	st    *store.Store
 	svc   *provision.Service
-	clock *clock
+	clock *storetest.Clock
 }
 
 func newEnv(t *testing.T, open Open) *env {
-	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	st := open(t, c.now)
-	return &env{t: t, ctx: context.Background(), st: st, svc: provision.New(st, c.now, links{}), clock: c}
+	c := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
+	st := open(t, c.Now)
+	return &env{t: t, ctx: context.Background(), st: st, svc: provision.New(st, c.Now, links{}), clock: c}
 }
 
 func (e *env) tenant(slug string, template string) usher.Tenant {
@@ -1173,7 +1156,7 @@ func testActivationExpiry(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	first := secretOf(t, c.Messages[0])
-	e.clock.advance(7*24*time.Hour + time.Second)
+	e.clock.Advance(7*24*time.Hour + time.Second)
 	if _, err := e.svc.Inspect(e.ctx, tn, first); !errors.Is(err, provision.ErrActivationExpired) {
 		t.Fatalf("after 7 days: %v", err)
 	}
@@ -1275,7 +1258,7 @@ func testActivationCode(t *testing.T, e *env) {
 		t.Fatalf("wrong code: %v", err)
 	}
 	// The code expires within 10 minutes.
-	e.clock.advance(provision.CodeTTL + time.Second)
+	e.clock.Advance(provision.CodeTTL + time.Second)
 	if _, err := e.svc.ActivateWithCode(e.ctx, tn, "+46701112233", code, "correct horse battery staple", ""); !errors.Is(err, provision.ErrCodeInvalid) {
 		t.Fatalf("expired code: %v", err)
 	}
@@ -1365,7 +1348,7 @@ func testOneTimePassword(t *testing.T, e *env) {
 	}
 	// It expires.
 	otp, _ = e.svc.SetOneTimePassword(e.ctx, userAdm, tn, c.Account.ID, "given-by-admin")
-	e.clock.advance(provision.OneTimeTTL + time.Second)
+	e.clock.Advance(provision.OneTimeTTL + time.Second)
 	if _, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp, "yet another passphrase", ""); !errors.Is(err, provision.ErrCodeInvalid) {
 		t.Fatalf("expired one-time password: %v", err)
 	}
@@ -1480,7 +1463,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	}
 	_, err = e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{Name: strp("Old"), DepartmentID: strp(old.ID)})
 	wantCode(t, err, usher.CodeInvalid, "department_id")
-	_, err = e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{Name: strp("Past"), ExpiresAt: strp(e.clock.now().Add(-time.Minute).Format(time.RFC3339))})
+	_, err = e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{Name: strp("Past"), ExpiresAt: strp(e.clock.Now().Add(-time.Minute).Format(time.RFC3339))})
 	wantCode(t, err, usher.CodeInvalid, "expires_at")
 	_, err = e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{Name: strp("Neg"), MaxUses: intp(-1)})
 	wantCode(t, err, usher.CodeInvalid, "max_uses")
@@ -1493,7 +1476,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	}
 
 	// A department's link with all its defaults; no seat is taken by it.
-	exp := e.clock.now().Add(48 * time.Hour)
+	exp := e.clock.Now().Add(48 * time.Hour)
 	l := e.signupLink(tn, provision.SignupLinkInput{Name: strp(" Warehouse QR "), DepartmentID: strp(dept.ID), JobProfileID: strp(job.ID),
 		RoleID: strp(role.ID), PlanID: strp(p.ID), ExpiresAt: strp(exp.Format(time.RFC3339)), MaxUses: intp(10)})
 	if l.Name != "Warehouse QR" || l.DepartmentID != dept.ID || l.JobProfileID != job.ID || l.RoleID != role.ID || l.PlanID != p.ID ||
@@ -1648,7 +1631,7 @@ func testSignupLinkRefusals(t *testing.T, e *env) {
 	}
 	refuses(used, usher.ErrSignupLinkUsedUp, usher.SignupUsedUp, "used as often")
 
-	expiring := e.signupLink(tn, provision.SignupLinkInput{ExpiresAt: strp(e.clock.now().Add(time.Hour).Format(time.RFC3339))})
+	expiring := e.signupLink(tn, provision.SignupLinkInput{ExpiresAt: strp(e.clock.Now().Add(time.Hour).Format(time.RFC3339))})
 	if err := e.useLink(tn, expiring.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -1658,7 +1641,7 @@ func testSignupLinkRefusals(t *testing.T, e *env) {
 	}
 	refuses(disabled, usher.ErrSignupLinkDisabled, usher.SignupDisabled, "disabled")
 
-	e.clock.advance(time.Hour) // expires_at is exclusive: at that instant it is expired
+	e.clock.Advance(time.Hour) // expires_at is exclusive: at that instant it is expired
 	refuses(expiring, usher.ErrSignupLinkExpired, usher.SignupExpired, "expired on "+expiring.ExpiresAt.Format("2 January 2006"))
 	if got, _, _ := e.st.Read().SignupLinks(e.ctx, tn.ID, store.SignupLinkFilter{Status: usher.SignupExpired}, store.ListOptions{}); len(got) != 1 || got[0].ID != expiring.ID {
 		t.Fatalf("expired list: %+v", got)
