@@ -35,27 +35,10 @@ import (
 
 const tenant = "tenant-1"
 
-// fakeClock is a settable clock shared by the store and the worker, so
+// newClock is a settable clock shared by the store and the worker, so
 // that backoff and leases pass in an instant.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+func newClock() *storetest.Clock {
+	return storetest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 }
 
 // forEachStore runs f on a fresh SQLite store and, when
@@ -436,6 +419,6 @@ func testCert(t testing.TB) (server, client *tls.Config) {
 	return server, &tls.Config{RootCAs: pool}
 }
 
-func openSQLite(t testing.TB, clock *fakeClock) *store.Store {
+func openSQLite(t testing.TB, clock *storetest.Clock) *store.Store {
 	return storetest.OpenSQLite(t.(*testing.T), clock.Now)
 }

@@ -179,7 +179,7 @@ func TestWorkerDeliversSMSThroughTwilio(t *testing.T) {
 		if m := got[msgs[2].ID]; m.State != usher.MessageQueued || !m.NextAttempt.Equal(clock.Now().Add(120*time.Second)) || !strings.Contains(m.LastError, "503") {
 			t.Errorf("unavailable: %s, next attempt %v after now, %q", m.State, m.NextAttempt.Sub(clock.Now()), m.LastError)
 		}
-		clock.Add(2 * time.Minute)
+		clock.Advance(2 * time.Minute)
 		if _, err := w.RunOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}

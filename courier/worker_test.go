@@ -16,10 +16,11 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/courier"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
 )
 
 // fastOptions are worker options for tests: a short poll, the fake clock.
-func fastOptions(clock *fakeClock) courier.Options {
+func fastOptions(clock *storetest.Clock) courier.Options {
 	return courier.Options{Now: clock.Now, Poll: 5 * time.Millisecond}
 }
 
@@ -103,7 +104,7 @@ func refuseFirst(srv *mailServer, n int) {
 }
 
 // advance moves the clock on by step every few milliseconds until stop is closed.
-func advance(clock *fakeClock, step time.Duration) (stop func()) {
+func advance(clock *storetest.Clock, step time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -114,7 +115,7 @@ func advance(clock *fakeClock, step time.Duration) (stop func()) {
 			case <-done:
 				return
 			case <-time.After(10 * time.Millisecond):
-				clock.Add(step)
+				clock.Advance(step)
 			}
 		}
 	}()
@@ -233,7 +234,7 @@ func TestWorkerBacksOffThenAbandons(t *testing.T) {
 			if n, _ := w.RunOnce(ctx); n != 0 {
 				t.Fatalf("claimed %d messages before their retry time", n)
 			}
-			clock.Add(base)
+			clock.Advance(base)
 		}
 		if _, err := w.RunOnce(ctx); err != nil {
 			t.Fatal(err)
@@ -244,7 +245,7 @@ func TestWorkerBacksOffThenAbandons(t *testing.T) {
 			}
 		}
 		t.Logf("last error: %s", messages(t, st)[msgs[0].ID].LastError)
-		clock.Add(24 * time.Hour)
+		clock.Advance(24 * time.Hour)
 		if n, _ := w.RunOnce(ctx); n != 0 {
 			t.Fatalf("claimed %d abandoned messages", n)
 		}
@@ -395,7 +396,7 @@ func TestMessagesOfADeadWorkerAreSentAfterTheLease(t *testing.T) {
 		if n, err := w.RunOnce(context.Background()); n != 0 || err != nil {
 			t.Fatalf("claimed %d leased messages (%v)", n, err)
 		}
-		clock.Add(2*time.Minute + time.Second)
+		clock.Advance(2*time.Minute + time.Second)
 		if n, err := w.RunOnce(context.Background()); n != len(msgs) || err != nil {
 			t.Fatalf("claimed %d of %d expired leases (%v)", n, len(msgs), err)
 		}
@@ -442,7 +443,7 @@ func TestAResentEmailKeepsItsMessageID(t *testing.T) {
 			if _, err := w.RunOnce(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			clock.Add(time.Hour)
+			clock.Advance(time.Hour)
 		}
 		got := srv.byRecipient()
 		for _, m := range msgs {
@@ -477,7 +478,7 @@ func TestWorkerLeavesUnconfiguredChannelsQueued(t *testing.T) {
 			if _, err := w.RunOnce(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			clock.Add(time.Minute)
+			clock.Advance(time.Minute)
 		}
 		checkDeliveredOnce(t, srv, sender, emails)
 		for _, m := range messages(t, st) {
