@@ -30,14 +30,7 @@ var consolePages = func() map[string]*template.Template {
 			}
 			return "#1f4fd1"
 		},
-		// dict builds the argument of a partial template from pairs.
-		"dict": func(kv ...any) map[string]any {
-			m := make(map[string]any, len(kv)/2)
-			for i := 0; i+1 < len(kv); i += 2 {
-				m[kv[i].(string)] = kv[i+1]
-			}
-			return m
-		},
+		"dict": dict,
 		"has": func(list []string, v string) bool {
 			for _, x := range list {
 				if x == v {
@@ -88,6 +81,15 @@ var consolePages = func() map[string]*template.Template {
 	}
 	return m
 }()
+
+// dict builds the argument of a partial template from name, value pairs.
+func dict(kv ...any) map[string]any {
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}
 
 // consoleData is what every console page shows, with the page's own in Data.
 type consoleData struct {

@@ -44,10 +44,11 @@ var pages = func() map[string]*template.Template {
 			}
 			return "#1a1a1a"
 		},
+		"dict": dict,
 	}
 	m := map[string]*template.Template{}
 	for _, name := range []string{"activate", "signin", "account", "register"} {
-		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
 	}
 	return m
 }()
