@@ -556,29 +556,27 @@ func testSeats(t *testing.T, e *env) {
 	wantCode(t, err, usher.CodeSeatsFull, "plan_id")
 }
 
-func testSeatsConcurrent(t *testing.T, e *env) {
-	tn := e.tenant("acme", "")
-	const seats, attempts = 5, 40
-	p := e.plan(tn, "few", seats)
-	tn = e.withDefaultPlan(tn, p)
+// race runs n calls of fn at once and counts those that succeeded and
+// those refused with refused; any other error fails the test.
+func race(t *testing.T, n int, refused error, fn func(i int) error) (ok, refusedN int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	created, full := 0, 0
 	var other []error
 	start := make(chan struct{})
-	for i := range attempts {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			_, err := e.newUser(tn, "C", fmt.Sprintf("c%d@example.com", i))
+			err := fn(i)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil:
-				created++
-			case errors.Is(err, usher.ErrSeatsFull):
-				full++
+				ok++
+			case errors.Is(err, refused):
+				refusedN++
 			default:
 				other = append(other, err)
 			}
@@ -589,6 +587,18 @@ func testSeatsConcurrent(t *testing.T, e *env) {
 	if len(other) > 0 {
 		t.Fatalf("unexpected errors (%d), first: %v", len(other), other[0])
 	}
+	return ok, refusedN
+}
+
+func testSeatsConcurrent(t *testing.T, e *env) {
+	tn := e.tenant("acme", "")
+	const seats, attempts = 5, 40
+	p := e.plan(tn, "few", seats)
+	tn = e.withDefaultPlan(tn, p)
+	created, full := race(t, attempts, usher.ErrSeatsFull, func(i int) error {
+		_, err := e.newUser(tn, "C", fmt.Sprintf("c%d@example.com", i))
+		return err
+	})
 	if created != seats || full != attempts-seats {
 		t.Fatalf("created %d, refused %d; want %d and %d", created, full, seats, attempts-seats)
 	}
@@ -1665,34 +1675,7 @@ func testSignupLinkConcurrent(t *testing.T, e *env) {
 	tn := e.tenant("acme", "")
 	const maxUses, attempts = 5, 20
 	l := e.signupLink(tn, provision.SignupLinkInput{MaxUses: intp(maxUses)})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	okN, usedUp := 0, 0
-	var other []error
-	start := make(chan struct{})
-	for range attempts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			err := e.useLink(tn, l.ID)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				okN++
-			case errors.Is(err, usher.ErrSignupLinkUsedUp):
-				usedUp++
-			default:
-				other = append(other, err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if len(other) > 0 {
-		t.Fatalf("unexpected errors (%d), first: %v", len(other), other[0])
-	}
+	okN, usedUp := race(t, attempts, usher.ErrSignupLinkUsedUp, func(int) error { return e.useLink(tn, l.ID) })
 	if okN != maxUses || usedUp != attempts-maxUses {
 		t.Fatalf("%d uses succeeded, %d refused; want %d and %d", okN, usedUp, maxUses, attempts-maxUses)
 	}
