@@ -111,7 +111,9 @@ func (s *Service) CreateAccount(ctx context.Context, actor Actor, tenant usher.T
 		return Created{}, err
 	}
 	var out Created
-	err = s.st.Write(ctx, func(tx *store.Tx) error {
+	// Grouped: concurrent creations share a transaction on PostgreSQL.
+	// write may run again, so it changes nothing but out.
+	err = s.st.WriteGrouped(ctx, func(tx *store.Tx) error {
 		var err error
 		out, err = s.write(ctx, tx, actor, tenant, p, in)
 		return err
@@ -144,9 +146,6 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor Actor, tenant u
 	if err := tx.InsertAccount(ctx, tenant.ID, &acct); err != nil {
 		return Created{}, prefix(in.FieldPrefix, err)
 	}
-	if err := tx.ClaimSeat(ctx, tenant.ID, acct.PlanID, acct.ID); err != nil {
-		return Created{}, prefix(in.FieldPrefix, err)
-	}
 	details := map[string]string{"plan_id": acct.PlanID, "auth_system": acct.AuthSystem, "route": in.Route}
 	if in.SignupLinkID != "" {
 		details["signup_link_id"] = in.SignupLinkID
@@ -163,6 +162,11 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor Actor, tenant u
 	msgs, err := p.outbox.store(ctx, tx, tenant.ID)
 	if err != nil {
 		return Created{}, err
+	}
+	// The seat last: the statements before it are inserts that a group of
+	// creations on PostgreSQL joins into one per table (store.WriteGrouped).
+	if err := tx.ClaimSeat(ctx, tenant.ID, acct.PlanID, acct.ID); err != nil {
+		return Created{}, prefix(in.FieldPrefix, err)
 	}
 	return Created{Person: person, Account: acct, Messages: msgs}, nil
 }
@@ -629,7 +633,7 @@ func (o outbox) store(ctx context.Context, tx *store.Tx, tenant string) ([]usher
 	}
 	var out []usher.Message
 	for _, m := range o.msgs {
-		if _, err := tx.QueueMessage(ctx, tenant, &m); err != nil {
+		if err := tx.AddMessage(ctx, tenant, &m); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

@@ -59,7 +59,7 @@ func (t *Tx) InsertAccount(ctx context.Context, tenant string, a *usher.Account)
 	if a.GroupIDs == nil {
 		a.GroupIDs = []string{}
 	}
-	err := t.execThen(ctx, func(n int64, err error) error {
+	err := t.insertThen(ctx, func(n int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("insert account: %w", err)
 		}
@@ -67,9 +67,9 @@ func (t *Tx) InsertAccount(ctx context.Context, tenant string, a *usher.Account)
 			return usher.Conflict("person_id", "the person already has an account")
 		}
 		return nil
-	}, `INSERT INTO accounts (`+accountCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,NULL,$20) ON CONFLICT DO NOTHING`,
+	}, `INSERT INTO accounts (`+accountCols+`) VALUES `, ` ON CONFLICT DO NOTHING`, 21,
 		a.ID, tenant, a.PersonID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID,
-		a.PrimaryGroupID, strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, t.now, nullTime(a.ActivatedAt), nullTime(a.InviteExpiresAt))
+		a.PrimaryGroupID, strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, t.now, nullTime(a.ActivatedAt), nil, nullTime(a.InviteExpiresAt))
 	if err != nil {
 		return err
 	}
@@ -82,14 +82,13 @@ func (t *Tx) addLoginIDs(ctx context.Context, tenant, account string, ids map[st
 	if len(ids) == 0 {
 		return nil
 	}
-	w := &where{}
-	var vals []string
+	var args []any
 	for _, kind := range []string{usher.FieldEmail, usher.FieldUsername, usher.FieldPhone} {
 		if v, ok := ids[kind]; ok {
-			vals = append(vals, "("+w.next(tenant)+","+w.next(v)+","+w.next(kind)+","+w.next(account)+")")
+			args = append(args, tenant, v, kind, account)
 		}
 	}
-	return t.execThen(ctx, func(n int64, err error) error {
+	return t.insertThen(ctx, func(n int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("insert login identifiers: %w", err)
 		}
@@ -110,7 +109,7 @@ func (t *Tx) addLoginIDs(ctx context.Context, tenant, account string, ids map[st
 			}
 		}
 		return fmt.Errorf("insert login identifiers: %d of %d inserted, none taken", n, len(ids))
-	}, `INSERT INTO login_ids (tenant_id, value, kind, account_id) VALUES `+strings.Join(vals, ",")+` ON CONFLICT DO NOTHING`, w.args...)
+	}, `INSERT INTO login_ids (tenant_id, value, kind, account_id) VALUES `, ` ON CONFLICT DO NOTHING`, 4, args...)
 }
 
 // Account returns account id of tenant.

@@ -22,13 +22,12 @@ func (t *Tx) InsertAudit(ctx context.Context, tenant string, e *usher.AuditEvent
 		}
 		details = string(b)
 	}
-	return t.execThen(ctx, func(_ int64, err error) error {
+	return t.insertThen(ctx, func(_ int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("insert audit event: %w", err)
 		}
 		return nil
-	}, `INSERT INTO audit_events (id, tenant_id, at, actor_kind, actor_id, action, target_kind, target_id, source, details)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, e.ID, tenant, t.now, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Source, details)
+	}, `INSERT INTO audit_events (id, tenant_id, at, actor_kind, actor_id, action, target_kind, target_id, source, details) VALUES `, ``, 10, e.ID, tenant, t.now, e.ActorKind, e.ActorID, e.Action, e.TargetKind, e.TargetID, e.Source, details)
 }
 
 // AuditFilter narrows the audit log.

@@ -26,6 +26,34 @@ func scanMsg(r scanner) (usher.Message, error) {
 // with the same dedupe key already queued is left as it is (queued reports
 // false): the same event never sends the same person a message twice.
 func (t *Tx) QueueMessage(ctx context.Context, tenant string, m *usher.Message) (queued bool, err error) {
+	args := t.queueMessage(tenant, m)
+	res, err := t.ExecContext(ctx, insertSQL(msgInsert, msgTail, len(args), 1), args...)
+	if err != nil {
+		return false, fmt.Errorf("queue message: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// AddMessage is QueueMessage for a caller that need not know whether an
+// equal message was already queued; on PostgreSQL the statement then goes
+// with the transaction's next round trip.
+func (t *Tx) AddMessage(ctx context.Context, tenant string, m *usher.Message) error {
+	args := t.queueMessage(tenant, m)
+	return t.insertThen(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("queue message: %w", err)
+		}
+		return nil
+	}, msgInsert, msgTail, len(args), args...)
+}
+
+const (
+	msgInsert = `INSERT INTO messages (id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, html, state, dedupe_key, created_at, next_attempt_at) VALUES `
+	msgTail   = ` ON CONFLICT DO NOTHING`
+)
+
+func (t *Tx) queueMessage(tenant string, m *usher.Message) []any {
 	if m.ID == "" {
 		m.ID = NewID()
 	}
@@ -33,14 +61,7 @@ func (t *Tx) QueueMessage(ctx context.Context, tenant string, m *usher.Message) 
 		m.DedupeKey = m.ID
 	}
 	m.TenantID, m.State, m.CreatedAt, m.NextAttempt = tenant, usher.MessageQueued, t.now, t.now
-	res, err := t.ExecContext(ctx, `INSERT INTO messages (id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, html, state, dedupe_key, created_at, next_attempt_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT DO NOTHING`,
-		m.ID, tenant, m.Kind, m.Channel, m.To, m.AccountID, m.Language, m.Subject, m.Body, m.HTML, m.State, m.DedupeKey, t.now, t.now)
-	if err != nil {
-		return false, fmt.Errorf("queue message: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return []any{m.ID, tenant, m.Kind, m.Channel, m.To, m.AccountID, m.Language, m.Subject, m.Body, m.HTML, m.State, m.DedupeKey, t.now, t.now}
 }
 
 // MessageFilter narrows the outbox.

@@ -28,7 +28,7 @@ func (t *Tx) InsertPerson(ctx context.Context, tenant string, p *usher.Person) e
 	}
 	p.TenantID, p.CreatedAt, p.UpdatedAt = tenant, t.now, t.now
 	email := p.Email
-	return t.execThen(ctx, func(n int64, err error) error {
+	return t.insertThen(ctx, func(n int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("insert person: %w", err)
 		}
@@ -36,8 +36,8 @@ func (t *Tx) InsertPerson(ctx context.Context, tenant string, p *usher.Person) e
 			return usher.Conflict("email", "%s is already the email of a contact in this organization", email)
 		}
 		return nil
-	}, `INSERT INTO persons (`+personCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,NULL) ON CONFLICT DO NOTHING`,
-		p.ID, tenant, p.OrganizationID, p.FirstName, p.LastName, p.Email, p.Phone, p.DepartmentID, p.JobProfileID, p.Language, p.ExternalID, t.now, t.now)
+	}, `INSERT INTO persons (`+personCols+`) VALUES `, ` ON CONFLICT DO NOTHING`, 14,
+		p.ID, tenant, p.OrganizationID, p.FirstName, p.LastName, p.Email, p.Phone, p.DepartmentID, p.JobProfileID, p.Language, p.ExternalID, t.now, t.now, nil)
 }
 
 // Person returns person id of tenant.

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,12 +24,110 @@ type pgTx struct {
 	c      *pgx.Conn
 	begun  bool
 	queued []queuedExec
+	// merging is set while the transaction runs a group of writes: an
+	// insert of rows then joins an equal one queued by an earlier write,
+	// so a group of creations makes seven statements, not seven each.
+	merging bool
+	// last is where the running write's latest statement is queued. A
+	// write's insert only joins one queued there or later, so its
+	// statements keep their order.
+	last int
 }
 
 type queuedExec struct {
 	query string
 	args  []any
 	check func(n int64, err error) error
+	// An insert of rows, which other writes' rows may join: its query is
+	// built at sending from head, width parameters per row, and tail.
+	ins   *insert
+	parts []insertPart
+}
+
+type insert struct {
+	head, tail string
+	width      int
+}
+
+// insertPart is one write's rows in a joined insert.
+type insertPart struct {
+	rows  int
+	check func(n int64, err error) error
+}
+
+// errJoined fails a group whose joined insert did not insert every row (a
+// conflict, perhaps between two writes of the group): each write then runs
+// again alone, where its checks name the conflict.
+var errJoined = errors.New("a joined insert skipped rows")
+
+// queue adds a statement, joining it to an equal insert when it can.
+func (p *pgTx) queue(q queuedExec) {
+	if q.ins != nil && p.merging {
+		for i := max(p.last, 0); i < len(p.queued); i++ {
+			e := &p.queued[i]
+			if e.ins != nil && *e.ins == *q.ins {
+				e.args = append(e.args, q.args...)
+				e.parts = append(e.parts, q.parts...)
+				p.last = i
+				return
+			}
+		}
+	}
+	p.queued = append(p.queued, q)
+	p.last = len(p.queued) - 1
+}
+
+// sql returns the statement to send.
+func (q *queuedExec) sql() string {
+	if q.ins == nil {
+		return q.query
+	}
+	return insertSQL(q.ins.head, q.ins.tail, q.ins.width, len(q.args)/q.ins.width)
+}
+
+// checkResult runs the checks of q on its outcome.
+func (q *queuedExec) checkResult(n int64, err error) error {
+	if len(q.parts) <= 1 {
+		return q.check(n, err)
+	}
+	want := 0
+	for _, part := range q.parts {
+		want += part.rows
+	}
+	if err != nil || n != int64(want) {
+		return errors.Join(errJoined, err)
+	}
+	for _, part := range q.parts {
+		if err := part.check(int64(part.rows), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertSQL is head, rows of width numbered parameters, and tail.
+func insertSQL(head, tail string, width, rows int) string {
+	var b strings.Builder
+	b.Grow(len(head) + len(tail) + rows*width*5)
+	b.WriteString(head)
+	n := 1
+	for r := range rows {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := range width {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			n++
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(tail)
+	return b.String()
 }
 
 // Rows is what a query returns: *sql.Rows, or pgx rows on a PostgreSQL write.
@@ -62,9 +163,9 @@ func (p *pgTx) send(ctx context.Context, last *queuedExec) (pgconn.CommandTag, e
 		b.Queue("BEGIN")
 	}
 	queued := p.queued
-	p.queued = nil
+	p.queued, p.last = nil, 0
 	for _, q := range queued {
-		b.Queue(q.query, q.args...)
+		b.Queue(q.sql(), q.args...)
 	}
 	if last != nil {
 		b.Queue(last.query, last.args...)
@@ -85,7 +186,7 @@ func (p *pgTx) send(ctx context.Context, last *queuedExec) (pgconn.CommandTag, e
 		i++
 	}
 	for _, q := range queued {
-		if err := q.check(tags[i].RowsAffected(), errs[i]); err != nil {
+		if err := q.checkResult(tags[i].RowsAffected(), errs[i]); err != nil {
 			return pgconn.CommandTag{}, err
 		}
 		i++
@@ -136,40 +237,208 @@ func (p *pgTx) queryRow(ctx context.Context, query string, args []any) Row {
 
 // pgWrite runs fn in one transaction on a pgx connection of the pool.
 func (s *Store) pgWrite(ctx context.Context, fn func(*Tx) error) error {
+	res, _ := s.pgRun(ctx, []writeReq{{ctx: ctx, fn: fn}})
+	if res.panic != nil {
+		panic(res.panic)
+	}
+	return res.err
+}
+
+// errCommit marks a failed COMMIT: whether the transaction was committed is
+// then unknown, so a group's writes are not run again.
+var errCommit = errors.New("commit")
+
+// pgRun runs the writes of reqs one after another in one transaction on
+// one connection, and commits if all succeed. Otherwise it rolls back and
+// returns the failure with the index of the write whose fn failed, or -1
+// when the failure is the transaction's (a check of queued statements, the
+// begin or the commit).
+func (s *Store) pgRun(ctx context.Context, reqs []writeReq) (res writeResult, at int) {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return writeResult{err: fmt.Errorf("begin: %w", err)}, -1
 	}
 	defer conn.Close()
-	return conn.Raw(func(dc any) (err error) {
-		p := &pgTx{c: dc.(*stdlib.Conn).Conn()}
+	p, res, at := s.pgExec(ctx, conn, reqs)
+	if res.err == nil && res.panic == nil && p.begun {
+		res.err = s.pgCommit(ctx, conn, p)
+	}
+	return res, at
+}
+
+// pgExec runs the writes of reqs on conn and sends what they queued,
+// leaving the transaction open for pgCommit. On failure it rolls back.
+func (s *Store) pgExec(ctx context.Context, conn *sql.Conn, reqs []writeReq) (p *pgTx, res writeResult, at int) {
+	at = -1
+	err := conn.Raw(func(dc any) (err error) {
+		p = &pgTx{c: dc.(*stdlib.Conn).Conn(), merging: len(reqs) > 1}
 		defer func() {
-			if r := recover(); r != nil {
-				if p.begun {
-					_ = p.rollback()
-				}
-				panic(r)
-			}
-			if err != nil && p.begun && p.rollback() != nil {
+			if (err != nil || res.panic != nil) && p.begun && p.rollback() != nil {
 				// Do not give a connection in an unknown state back to the pool.
 				err = errors.Join(err, driver.ErrBadConn)
 			}
 		}()
-		if err = fn(&Tx{pg: p, s: s, dialect: s.dialect, now: s.stamp()}); err != nil {
-			return err
+		for i, req := range reqs {
+			p.last = 0 // a write's first statement may join any queued one
+			if res = s.runPg(req, p); res.err != nil || res.panic != nil {
+				at = i
+				return res.err
+			}
 		}
 		if !p.begun && len(p.queued) == 0 {
 			return nil // nothing was written
 		}
-		if err = p.flush(ctx); err != nil {
-			return err
-		}
-		if _, err = p.c.Exec(ctx, "COMMIT"); err != nil {
+		return p.flush(ctx)
+	})
+	if res.panic == nil {
+		res.err = err
+	}
+	return p, res, at
+}
+
+// pgCommit commits what pgExec left open on conn.
+func (s *Store) pgCommit(ctx context.Context, conn *sql.Conn, p *pgTx) error {
+	return conn.Raw(func(any) error {
+		if _, err := p.c.Exec(ctx, "COMMIT"); err != nil {
 			p.begun = false // a failed COMMIT ends the transaction
-			return fmt.Errorf("commit: %w", err)
+			return fmt.Errorf("%w: %w", errCommit, err)
 		}
 		return nil
 	})
+}
+
+func (s *Store) runPg(req writeReq, p *pgTx) (res writeResult) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = writeResult{panic: r}
+		}
+	}()
+	return writeResult{err: req.fn(&Tx{pg: p, s: s, dialect: s.dialect, now: s.stamp()})}
+}
+
+// PostgreSQL's lanes. A creation's own work in PostgreSQL is small next to
+// what every transaction costs: the round trips, BEGIN and COMMIT, and the
+// commit's WAL flush. Grouped writes are queued to a few lanes; a lane
+// takes every write waiting when it is free and runs them in one
+// transaction. Alone, a write runs as by Write. Two lanes let PostgreSQL
+// use two cores, one group filling while the other commits.
+const (
+	pgLanes    = 2
+	maxPgGroup = 16
+)
+
+func (s *Store) startLanes() {
+	s.groups = make(chan writeReq, 256)
+	for range pgLanes {
+		s.lanesDone.Add(1)
+		go s.lane()
+	}
+}
+
+func (s *Store) laneWrite(ctx context.Context, fn func(*Tx) error) error {
+	req := writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	select {
+	case s.groups <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Wait for the outcome even if ctx ends: the write may be committed.
+	res := <-req.done
+	if res.panic != nil {
+		panic(res.panic)
+	}
+	return res.err
+}
+
+func (s *Store) lane() {
+	defer s.lanesDone.Done()
+	for req := range s.groups {
+		group := []writeReq{req}
+	more:
+		for len(group) < maxPgGroup {
+			select {
+			case r, ok := <-s.groups:
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		s.runGroup(group)
+	}
+}
+
+// runGroup runs group in one transaction and tells each write its outcome.
+// The lane waits for the statements to run, not for the commit: a
+// goroutine commits, while the lane starts on the next group, so the
+// database works on one group while it flushes another's WAL.
+func (s *Store) runGroup(group []writeReq) {
+	live := group[:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- writeResult{err: err}
+		} else {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx := context.Background()
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		for _, r := range live {
+			r.done <- writeResult{err: fmt.Errorf("begin: %w", err)}
+		}
+		return
+	}
+	p, res, at := s.pgExec(ctx, conn, live)
+	if res.err == nil && res.panic == nil {
+		if len(live) > 1 {
+			s.grouped.Add(int64(len(live)))
+		}
+		if !p.begun {
+			conn.Close() // nothing was written
+			for _, r := range live {
+				r.done <- writeResult{}
+			}
+			return
+		}
+		go func() {
+			err := s.pgCommit(ctx, conn, p)
+			conn.Close()
+			for _, r := range live {
+				r.done <- writeResult{err: err}
+			}
+		}()
+		return
+	}
+	conn.Close()
+	if len(live) == 1 && (res.panic != nil || !retryable(res.err)) {
+		live[0].done <- res // its own outcome
+		return
+	}
+	// One write failed, or the group's checks did: each runs again alone,
+	// concurrently, so each hears its own outcome.
+	for i, r := range live {
+		if i == at && res.panic != nil {
+			r.done <- res
+			continue
+		}
+		s.rerun.Add(1)
+		go func() {
+			var res writeResult
+			defer func() {
+				if p := recover(); p != nil {
+					res.panic = p
+				}
+				r.done <- res
+			}()
+			res.err = s.pgWriteRetry(r.ctx, r.fn)
+		}()
+	}
 }
 
 func (p *pgTx) rollback() error {

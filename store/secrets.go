@@ -88,12 +88,12 @@ func (t *Tx) InsertActivation(ctx context.Context, tenant string, a *Activation)
 	}
 	a.CreatedAt = t.now
 	a.TenantID = tenant
-	return t.execThen(ctx, func(_ int64, err error) error {
+	return t.insertThen(ctx, func(_ int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("insert activation: %w", err)
 		}
 		return nil
-	}, `INSERT INTO activations (id, tenant_id, account_id, secret_hash, kind, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+	}, `INSERT INTO activations (id, tenant_id, account_id, secret_hash, kind, created_at, expires_at) VALUES `, ``, 7,
 		a.ID, tenant, a.AccountID, a.SecretHash, a.Kind, t.now, a.ExpiresAt.UTC())
 }
 

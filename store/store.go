@@ -60,6 +60,12 @@ type Store struct {
 	commits            atomic.Int64
 	ckpt               *sql.DB
 	ckptStop, ckptDone chan struct{}
+	// groups feeds PostgreSQL's lanes, which run the writes of WriteGrouped
+	// that wait at the same moment in one transaction.
+	groups    chan writeReq
+	lanesDone sync.WaitGroup
+	grouped   atomic.Int64
+	rerun     atomic.Int64
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a path to a
@@ -80,6 +86,7 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		db.SetMaxIdleConns(32)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		s.w, s.r = db, db
+		s.startLanes()
 	} else {
 		s.dialect = SQLite
 		path := strings.TrimPrefix(dsn, "sqlite://")
@@ -153,6 +160,10 @@ func (s *Store) Close() error {
 		<-s.stopped
 		close(s.ckptStop)
 		<-s.ckptDone
+	}
+	if s.groups != nil {
+		close(s.groups)
+		s.lanesDone.Wait()
 	}
 	for _, m := range []*sync.Map{&s.wStmts, &s.rStmts} {
 		m.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
@@ -350,7 +361,7 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) Row
 // then; an error it returns is the transaction's. Elsewhere it runs at once.
 func (t *Tx) execThen(ctx context.Context, check func(n int64, err error) error, query string, args ...any) error {
 	if t.pg != nil {
-		t.pg.queued = append(t.pg.queued, queuedExec{query: query, args: args, check: check})
+		t.pg.queue(queuedExec{query: query, args: args, check: check})
 		return nil
 	}
 	res, err := t.ExecContext(ctx, query, args...)
@@ -359,6 +370,20 @@ func (t *Tx) execThen(ctx context.Context, check func(n int64, err error) error,
 		n, _ = res.RowsAffected()
 	}
 	return check(n, err)
+}
+
+// insertThen is execThen for an insert of rows: head ("INSERT INTO t (a,
+// b) VALUES "), then len(args)/width rows of width parameters, then tail
+// (" ON CONFLICT DO NOTHING" or ""). In a group of PostgreSQL writes, the
+// rows of equal inserts of the group's writes go in one statement; check
+// gets the rows affected by its own rows.
+func (t *Tx) insertThen(ctx context.Context, check func(n int64, err error) error, head, tail string, width int, args ...any) error {
+	if t.pg != nil {
+		t.pg.queue(queuedExec{args: args, check: check, ins: &insert{head: head, tail: tail, width: width},
+			parts: []insertPart{{rows: len(args) / width, check: check}}})
+		return nil
+	}
+	return t.execThen(ctx, check, insertSQL(head, tail, width, len(args)/width), args...)
 }
 
 // Now is the time this unit of work stamps on what it writes.
@@ -370,11 +395,36 @@ func (s *Store) Read() *Tx {
 }
 
 // Write runs fn in one transaction and commits if it returns nil. On
-// PostgreSQL a serialization failure or deadlock is retried.
+// PostgreSQL a serialization failure or deadlock is retried, so fn may run
+// more than once: it must not change anything outside the transaction
+// except what it returns.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	if s.queue != nil {
 		return s.groupWrite(ctx, fn)
 	}
+	return s.pgWriteRetry(ctx, fn)
+}
+
+// WriteGrouped is Write for the many small, independent writes of a busy
+// moment, such as account creations. On SQLite every write is grouped
+// anyway. On PostgreSQL the grouped writes waiting at the same moment share
+// one transaction: their statements go in one round trip and they share
+// one commit. When any of them fails, the group is rolled back and each
+// runs again alone, so each gets its own outcome; fn must not hold its
+// transaction open for long (no password hashing inside).
+func (s *Store) WriteGrouped(ctx context.Context, fn func(*Tx) error) error {
+	if s.queue != nil {
+		return s.groupWrite(ctx, fn)
+	}
+	return s.laneWrite(ctx, fn)
+}
+
+// GroupStats counts the writes of WriteGrouped that PostgreSQL's lanes
+// committed in a transaction shared with others, and those run again alone
+// because their group failed.
+func (s *Store) GroupStats() (grouped, rerun int64) { return s.grouped.Load(), s.rerun.Load() }
+
+func (s *Store) pgWriteRetry(ctx context.Context, fn func(*Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := s.pgWrite(ctx, fn)
 		if err == nil || attempt >= 4 || !retryable(err) {

@@ -156,6 +156,7 @@ func RunTests(t *testing.T, open Open) {
 		{"WelcomeOnFirstRelationship", testWelcome},
 		{"SeatsNeverOverbooked", testSeats},
 		{"SeatsUnderConcurrency", testSeatsConcurrent},
+		{"ConcurrentCreationsEachGetTheirOwnOutcome", testCreationsConcurrent},
 		{"RequiredFields", testRequiredFields},
 		{"CorporateSSORule", testSSORule},
 		{"OnlyOperatorGrantsTenantAdmin", testTenantAdminRule},
@@ -609,6 +610,83 @@ func testSeatsConcurrent(t *testing.T, e *env) {
 	}
 	if got, _ := e.st.Read().Plan(e.ctx, tn.ID, p.ID); got.SeatsUsed != seats {
 		t.Fatalf("seats used %d", got.SeatsUsed)
+	}
+}
+
+// testCreationsConcurrent fires creations at once, some of them taking the
+// same email as another or as an existing account. On PostgreSQL they share
+// transactions (store.WriteGrouped); every creation must still get its own
+// outcome, and a refused one leave nothing behind.
+func testCreationsConcurrent(t *testing.T, e *env) {
+	tn := e.tenant("acme", "")
+	tn = e.withDefaultPlan(tn, e.plan(tn, "std", 1000))
+	if _, err := e.newUser(tn, "Old", "taken@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	grouped, rerun := e.st.GroupStats()
+	// A first burst without conflicts.
+	if ok, _ := race(t, 30, nil, func(i int) error {
+		_, err := e.newUser(tn, "B", fmt.Sprintf("burst%d@example.com", i))
+		return err
+	}); ok != 30 {
+		t.Fatalf("created %d of 30", ok)
+	}
+	const n = 60
+	email := func(i int) string {
+		switch {
+		case i%10 == 0:
+			return "taken@example.com" // an existing account's
+		case i%10 == 1:
+			return fmt.Sprintf("pair%d@example.com", i/10) // with i%10 == 2
+		case i%10 == 2:
+			return fmt.Sprintf("pair%d@example.com", i/10)
+		}
+		return fmt.Sprintf("u%d@example.com", i)
+	}
+	var mu sync.Mutex
+	made := map[int]provision.Created{}
+	ok, conflicts := race(t, n, usher.ErrConflict, func(i int) error {
+		c, err := e.newUser(tn, fmt.Sprintf("U%d", i), email(i))
+		if err == nil {
+			mu.Lock()
+			made[i] = c
+			mu.Unlock()
+		} else if !hasField(err, "email") {
+			return fmt.Errorf("creation %d refused on another field: %w", i, err)
+		}
+		return err
+	})
+	// Per ten: one existing email refused, one of each pair refused.
+	if wantOK := n - 2*n/10; ok != wantOK || conflicts != n-wantOK {
+		t.Fatalf("created %d, refused %d; want %d and %d", ok, conflicts, wantOK, n-wantOK)
+	}
+	r := e.st.Read()
+	for i, c := range made {
+		a, err := r.AccountByLogin(e.ctx, tn.ID, email(i))
+		if err != nil || a.ID != c.Account.ID || a.PersonID != c.Person.ID {
+			t.Fatalf("creation %d: %s finds %+v, %v; want account %s", i, email(i), a, err, c.Account.ID)
+		}
+		p, err := r.Person(e.ctx, tn.ID, c.Person.ID)
+		if err != nil || p.FirstName != fmt.Sprintf("U%d", i) {
+			t.Fatalf("creation %d: person %+v, %v", i, p, err)
+		}
+		msgs, _, _ := r.Messages(e.ctx, tn.ID, store.MessageFilter{AccountID: a.ID}, store.ListOptions{})
+		events, _, _ := r.AuditEvents(e.ctx, tn.ID, store.AuditFilter{TargetID: a.ID, Action: "account.created"}, store.ListOptions{})
+		if len(msgs) != 1 || msgs[0].To != email(i) || len(events) != 1 {
+			t.Fatalf("creation %d: %d messages (%+v) and %d audit events, want one each", i, len(msgs), msgs, len(events))
+		}
+	}
+	// Nothing of the refused ones: one person, account, seat and message per success.
+	persons, _, _ := r.Persons(e.ctx, tn.ID, store.PersonFilter{}, store.ListOptions{Limit: 500})
+	accounts, _, _ := r.Accounts(e.ctx, tn.ID, store.AccountFilter{}, store.ListOptions{Limit: 500})
+	msgs, _, _ := r.Messages(e.ctx, tn.ID, store.MessageFilter{}, store.ListOptions{Limit: 500})
+	plan, _ := r.Plan(e.ctx, tn.ID, tn.Settings.DefaultPlanID)
+	if want := ok + 31; len(persons) != want || len(accounts) != want || len(msgs) != want || plan.SeatsUsed != want {
+		t.Fatalf("stored %d persons, %d accounts, %d messages, %d seats used; want %d each",
+			len(persons), len(accounts), len(msgs), plan.SeatsUsed, want)
+	}
+	if g, r := e.st.GroupStats(); e.st.Dialect() == store.Postgres && (g == grouped || r == rerun) {
+		t.Fatalf("%d creations committed in a group, %d ran again after their group failed: the test did not exercise both", g-grouped, r-rerun)
 	}
 }
 
