@@ -369,6 +369,11 @@ type Message struct {
 	Subject     string     `json:"subject,omitempty"`
 	Body        string     `json:"body"`           // plain text (email) or the SMS
 	HTML        string     `json:"html,omitempty"` // email only
+	// Data is what the message says, as its template's inputs (JSON): a
+	// message is stored so and written out with the tenant's templates
+	// when it is sent or read (provision.Service.Compose), so a creation
+	// does not render and store kilobytes of text. Empty once written out.
+	Data        string     `json:"-"`
 	State       string     `json:"state"`
 	Attempts    int        `json:"attempts"`
 	LastError   string     `json:"last_error,omitempty"`

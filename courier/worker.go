@@ -2,6 +2,7 @@ package courier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -43,6 +44,10 @@ type Options struct {
 	SendTimeout time.Duration
 	// Log receives failures and abandonments [discarded].
 	Log *slog.Logger
+	// Compose writes out a message stored as what it says
+	// (usher.Message.Data) before it is sent: provision.Service.Compose.
+	// Without it such a message fails as a permanent error.
+	Compose func(context.Context, usher.Message) (usher.Message, error)
 }
 
 func (o *Options) defaults() {
@@ -224,7 +229,10 @@ func (w *Worker) deliver(ctx context.Context, s Sender, m usher.Message, sendBy 
 		deadline = sendBy
 	}
 	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-	err := send(sctx, s, m)
+	m, err := w.compose(sctx, m)
+	if err == nil {
+		err = send(sctx, s, m)
+	}
 	cancel()
 	log := w.o.Log.With("message_id", m.ID, "tenant_id", m.TenantID, "channel", m.Channel, "kind", m.Kind, "attempt", m.Attempts)
 
@@ -248,7 +256,7 @@ func (w *Worker) deliver(ctx context.Context, s Sender, m usher.Message, sendBy 
 	}
 	werr := w.write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		if err == nil {
-			return tx.MarkSent(ctx, m.ID)
+			return tx.MarkSent(ctx, m)
 		}
 		return tx.MarkFailed(ctx, m.ID, lastErr, retryAt)
 	})
@@ -256,6 +264,18 @@ func (w *Worker) deliver(ctx context.Context, s Sender, m usher.Message, sendBy 
 		// The lease runs out and the message is sent again (at least once).
 		log.Error("courier: cannot record delivery outcome", "sent", err == nil, "err", werr)
 	}
+}
+
+// compose writes m out when it is stored as what it says. A failure is
+// retried like a failed send: the tenant's database row may be back soon.
+func (w *Worker) compose(ctx context.Context, m usher.Message) (usher.Message, error) {
+	if m.Data == "" {
+		return m, nil
+	}
+	if w.o.Compose == nil {
+		return m, Permanent(errors.New("the message is stored as data and the worker has no Compose"))
+	}
+	return w.o.Compose(ctx, m)
 }
 
 // send calls s, turning a panic into an error so that one bad message

@@ -24,7 +24,7 @@ func consoleAdmin(t *testing.T, w *signinWorld) *browsertest.Page {
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := linkRE.FindString(c.Messages[0].Body)
+	link := linkRE.FindString(written(t, w.svc, c.Messages)[0].Body)
 	if _, err := w.svc.ActivateWithLink(context.Background(), w.tenant, link[strings.LastIndex(link, "/")+1:], "console passphrase 1", "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -237,6 +237,7 @@ func TestBrowserSignupLink(t *testing.T) {
 		t.Fatalf("registered through the link: %+v", person)
 	}
 	msgs, _, err := w.st.Read().Messages(ctx, w.tenant.ID, store.MessageFilter{AccountID: bea.ID}, store.ListOptions{})
+	msgs = written(t, w.svc, msgs)
 	if err != nil || len(msgs) != 1 || msgs[0].Channel != usher.ChannelSMS {
 		t.Fatalf("the registration SMS: %+v %v", msgs, err)
 	}

@@ -404,6 +404,9 @@ func (s *Server) consoleMessages(w http.ResponseWriter, r *http.Request, c *cons
 	o := pageOf(r)
 	o.Newest = true
 	msgs, next, err := s.st.Read().Messages(r.Context(), c.tn.ID, f, o)
+	if err == nil {
+		msgs, err = s.svc.ComposeAll(c.tn, msgs)
+	}
 	if err != nil {
 		s.consoleFail(w, r, c, err)
 		return
@@ -417,6 +420,13 @@ func (s *Server) consoleMessages(w http.ResponseWriter, r *http.Request, c *cons
 // nothing is delivered, this is where a newcomer finds the activation link.
 func (s *Server) consoleMessage(w http.ResponseWriter, r *http.Request, c *consoleCall) {
 	m, err := s.st.Read().Message(r.Context(), c.tn.ID, r.PathValue("id"))
+	if err == nil {
+		var one []usher.Message
+		one, err = s.svc.ComposeAll(c.tn, []usher.Message{m})
+		if err == nil {
+			m = one[0]
+		}
+	}
 	if err != nil {
 		s.consoleFail(w, r, c, err)
 		return

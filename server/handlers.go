@@ -489,11 +489,23 @@ func (s *Server) listMessages(r *http.Request, c *call) (any, error) {
 	if err := q.err(); err != nil {
 		return nil, err
 	}
-	return paged(s.st.Read().Messages(r.Context(), c.tenant.ID, f, o))
+	msgs, next, err := s.st.Read().Messages(r.Context(), c.tenant.ID, f, o)
+	if err == nil {
+		msgs, err = s.svc.ComposeAll(c.tenant, msgs)
+	}
+	return paged(msgs, next, err)
 }
 
 func (s *Server) getMessage(r *http.Request, c *call) (any, error) {
-	return s.st.Read().Message(r.Context(), c.tenant.ID, r.PathValue("id"))
+	m, err := s.st.Read().Message(r.Context(), c.tenant.ID, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := s.svc.ComposeAll(c.tenant, []usher.Message{m})
+	if err != nil {
+		return nil, err
+	}
+	return msgs[0], nil
 }
 
 // Identities: one login behind accounts in several tenants (operators only).

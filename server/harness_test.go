@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
@@ -331,4 +332,18 @@ func onEachDatabaseOpen(t *testing.T, fn func(t *testing.T, open func(testing.TB
 			fn(t, opens[db.name])
 		})
 	}
+}
+
+// written writes out messages stored as what they say, as the courier does
+// before sending them.
+func written(t testing.TB, svc *provision.Service, msgs []usher.Message) []usher.Message {
+	t.Helper()
+	out := make([]usher.Message, len(msgs))
+	for i, m := range msgs {
+		var err error
+		if out[i], err = svc.Compose(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }

@@ -59,6 +59,7 @@ func (w *pagesWorld) invite(t *testing.T, in provision.AccountInput) provision.C
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Messages = written(t, w.svc, c.Messages)
 	return c
 }
 

@@ -78,7 +78,7 @@ func newBenchWorld(b *testing.B, open func(testing.TB, func() time.Time) *store.
 				errs <- err
 				return
 			}
-			link := linkRE.FindString(c.Messages[0].Body)
+			link := linkRE.FindString(written(b, svc, c.Messages)[0].Body)
 			if _, err := svc.ActivateWithLink(ctx, tn, link[strings.LastIndex(link, "/")+1:], benchPassword, "bench"); err != nil {
 				errs <- err
 			}

@@ -10,12 +10,12 @@ import (
 	"github.com/usherhq/usher"
 )
 
-const msgCols = `id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, html, state, attempts, last_error, dedupe_key, created_at, next_attempt_at, sent_at`
+const msgCols = `id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, html, data, state, attempts, last_error, dedupe_key, created_at, next_attempt_at, sent_at`
 
 func scanMsg(r scanner) (usher.Message, error) {
 	var m usher.Message
 	var sent sql.NullTime
-	err := r.Scan(&m.ID, &m.TenantID, &m.Kind, &m.Channel, &m.To, &m.AccountID, &m.Language, &m.Subject, &m.Body, &m.HTML, &m.State, &m.Attempts,
+	err := r.Scan(&m.ID, &m.TenantID, &m.Kind, &m.Channel, &m.To, &m.AccountID, &m.Language, &m.Subject, &m.Body, &m.HTML, &m.Data, &m.State, &m.Attempts,
 		&m.LastError, &m.DedupeKey, &m.CreatedAt, &m.NextAttempt, &sent)
 	m.SentAt = ptrTime(sent)
 	m.CreatedAt, m.NextAttempt = m.CreatedAt.UTC(), m.NextAttempt.UTC()
@@ -49,7 +49,7 @@ func (t *Tx) AddMessage(ctx context.Context, tenant string, m *usher.Message) er
 }
 
 const (
-	msgInsert = `INSERT INTO messages (id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, html, state, dedupe_key, created_at, next_attempt_at) VALUES `
+	msgInsert = `INSERT INTO messages (id, tenant_id, kind, channel, to_addr, account_id, language, subject, body, html, data, state, dedupe_key, created_at, next_attempt_at) VALUES `
 	msgTail   = ` ON CONFLICT DO NOTHING`
 )
 
@@ -61,7 +61,7 @@ func (t *Tx) queueMessage(tenant string, m *usher.Message) []any {
 		m.DedupeKey = m.ID
 	}
 	m.TenantID, m.State, m.CreatedAt, m.NextAttempt = tenant, usher.MessageQueued, t.now, t.now
-	return []any{m.ID, tenant, m.Kind, m.Channel, m.To, m.AccountID, m.Language, m.Subject, m.Body, m.HTML, m.State, m.DedupeKey, t.now, t.now}
+	return []any{m.ID, tenant, m.Kind, m.Channel, m.To, m.AccountID, m.Language, m.Subject, m.Body, m.HTML, m.Data, m.State, m.DedupeKey, t.now, t.now}
 }
 
 // MessageFilter narrows the outbox.
@@ -144,10 +144,15 @@ func (t *Tx) ClaimMessages(ctx context.Context, n int, lease time.Duration, chan
 	return out, rows.Err()
 }
 
-// MarkSent records delivery of a claimed message. A message that is no
-// longer queued (another replica finished it) is left as it is.
-func (t *Tx) MarkSent(ctx context.Context, id string) error {
-	_, err := t.ExecContext(ctx, `UPDATE messages SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = '' WHERE id = $1 AND state = 'queued'`, id, t.now)
+// MarkSent records delivery of a claimed message, with the text it was
+// sent with when it was stored as data. A message that is no longer queued
+// (another replica finished it) is left as it is.
+func (t *Tx) MarkSent(ctx context.Context, m usher.Message) error {
+	if m.Data != "" {
+		return fmt.Errorf("mark message %s sent: its text was not written out", m.ID)
+	}
+	_, err := t.ExecContext(ctx, `UPDATE messages SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = '',
+		subject = $3, body = $4, html = $5, data = '' WHERE id = $1 AND state = 'queued'`, m.ID, t.now, m.Subject, m.Body, m.HTML)
 	return err
 }
 

@@ -325,6 +325,8 @@ func (s *Store) runPg(req writeReq, p *pgTx) (res writeResult) {
 const (
 	pgLanes    = 2
 	maxPgGroup = 16
+	minPgGroup = 3
+	pgLinger   = 300 * time.Microsecond
 )
 
 func (s *Store) startLanes() {
@@ -352,8 +354,11 @@ func (s *Store) laneWrite(ctx context.Context, fn func(*Tx) error) error {
 
 func (s *Store) lane() {
 	defer s.lanesDone.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for req := range s.groups {
 		group := []writeReq{req}
+		waited := false
 	more:
 		for len(group) < maxPgGroup {
 			select {
@@ -362,11 +367,30 @@ func (s *Store) lane() {
 					break more
 				}
 				group = append(group, r)
+				continue
 			default:
-				break more
+			}
+			// A small group waits a little for more while the other lane
+			// runs one: the database then works on fewer, larger groups.
+			if waited || len(group) >= minPgGroup || s.running.Load() == 0 {
+				break
+			}
+			waited = true
+			timer.Reset(pgLinger)
+			select {
+			case r, ok := <-s.groups:
+				timer.Stop()
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+				waited = false
+			case <-timer.C:
 			}
 		}
+		s.running.Add(1)
 		s.runGroup(group)
+		s.running.Add(-1)
 	}
 }
 

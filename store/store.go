@@ -66,6 +66,7 @@ type Store struct {
 	lanesDone sync.WaitGroup
 	grouped   atomic.Int64
 	rerun     atomic.Int64
+	running   atomic.Int32 // lanes running a group
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a path to a

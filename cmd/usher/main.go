@@ -190,7 +190,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("message delivery: %w", err)
 	}
 	defer delivery.Close()
-	worker := courier.NewWorker(st, delivery, courier.Options{Log: log})
+	worker := courier.NewWorker(st, delivery, courier.Options{Log: log, Compose: svc.Compose})
 	svc.NotifyQueued(worker.Wake)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})

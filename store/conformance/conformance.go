@@ -114,6 +114,20 @@ func (e *env) newUser(tn usher.Tenant, first, email string) (provision.Created, 
 		Person: &provision.PersonInput{FirstName: first, LastName: "Tester", Email: email}})
 }
 
+// written writes out messages stored as what they say, as the courier does
+// before sending them.
+func (e *env) written(msgs []usher.Message) []usher.Message {
+	e.t.Helper()
+	out := make([]usher.Message, len(msgs))
+	for i, m := range msgs {
+		var err error
+		if out[i], err = e.svc.Compose(e.ctx, m); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return out
+}
+
 func wantCode(t *testing.T, err error, code usher.Code, field string) {
 	t.Helper()
 	if err == nil {
@@ -884,9 +898,16 @@ func testAtomic(t *testing.T, e *env) {
 	if len(msgs) != 2 || msgs[0].Channel == msgs[1].Channel {
 		t.Fatalf("messages: %+v", msgs)
 	}
+	// Stored as what they say; written out when sent or read.
 	for _, m := range msgs {
-		if m.State != usher.MessageQueued || m.Body == "" {
+		if m.State != usher.MessageQueued || m.Body != "" || m.Data == "" {
 			t.Fatalf("message: %+v", m)
+		}
+	}
+	msgs = e.written(msgs)
+	for _, m := range msgs {
+		if m.Body == "" || m.Data != "" {
+			t.Fatalf("message written out: %+v", m)
 		}
 	}
 	events, _, _ := r.AuditEvents(e.ctx, tn.ID, store.AuditFilter{TargetID: c.Account.ID}, store.ListOptions{})
@@ -1169,8 +1190,9 @@ func testIdentity(t *testing.T, e *env) {
 }
 
 // secretOf returns the link secret carried by a message.
-func secretOf(t *testing.T, m usher.Message) string {
+func (e *env) secretOf(t *testing.T, m usher.Message) string {
 	t.Helper()
+	m = e.written([]usher.Message{m})[0]
 	i := strings.Index(m.Body, "/activate#")
 	if i < 0 {
 		t.Fatalf("no activation link in %q", m.Body)
@@ -1201,12 +1223,12 @@ func testActivationLink(t *testing.T, e *env) {
 	if c.Account.Invitation != usher.InvitationPending {
 		t.Fatalf("a new invited account: invitation %q", c.Account.Invitation)
 	}
-	for _, m := range c.Messages {
+	for _, m := range e.written(c.Messages) {
 		if strings.Contains(strings.ToLower(m.Body), "password:") {
 			t.Fatalf("a message carries a password: %q", m.Body)
 		}
 	}
-	secret := secretOf(t, c.Messages[0])
+	secret := e.secretOf(t, c.Messages[0])
 	red, err := e.svc.Inspect(e.ctx, tn, secret)
 	if err != nil || red.Mode != provision.ModeChoosePassword || red.Account.ID != c.Account.ID {
 		t.Fatalf("inspect: %+v %v", red, err)
@@ -1243,7 +1265,7 @@ func testActivationExpiry(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := secretOf(t, c.Messages[0])
+	first := e.secretOf(t, c.Messages[0])
 	e.clock.Advance(7*24*time.Hour + time.Second)
 	if _, err := e.svc.Inspect(e.ctx, tn, first); !errors.Is(err, provision.ErrActivationExpired) {
 		t.Fatalf("after 7 days: %v", err)
@@ -1260,7 +1282,7 @@ func testActivationExpiry(t *testing.T, e *env) {
 	if err != nil || len(msgs) != 1 || msgs[0].Kind != provision.KindActivation {
 		t.Fatalf("resend: %+v %v", msgs, err)
 	}
-	second := secretOf(t, msgs[0])
+	second := e.secretOf(t, msgs[0])
 	if a := e.account(tn, c.Account.ID); a.Invitation != usher.InvitationPending {
 		t.Fatalf("invitation after resend: %q", a.Invitation)
 	}
@@ -1269,7 +1291,7 @@ func testActivationExpiry(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	third := secretOf(t, msgs[0])
+	third := e.secretOf(t, msgs[0])
 	if _, err := e.svc.Inspect(e.ctx, tn, second); err == nil {
 		t.Fatal("a resend must invalidate the previous link")
 	}
@@ -1298,7 +1320,7 @@ func testActivationExpiry(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ActivateWithLink(e.ctx, tn, secretOf(t, x.Messages[0]), "correct horse battery staple", ""); err != nil {
+	if _, err := e.svc.ActivateWithLink(e.ctx, tn, e.secretOf(t, x.Messages[0]), "correct horse battery staple", ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.svc.ResendActivation(e.ctx, userAdm, tn, x.Account.ID)
@@ -1332,7 +1354,7 @@ func testActivationCode(t *testing.T, e *env) {
 	if len(c.Messages) != 1 || c.Messages[0].Channel != usher.ChannelSMS {
 		t.Fatalf("an account with only a phone gets an SMS: %+v", c.Messages)
 	}
-	body := c.Messages[0].Body
+	body := e.written(c.Messages)[0].Body
 	code := codeOf(body)
 	if code == "" || !strings.Contains(body, "/activate#") {
 		t.Fatalf("the SMS carries a link and a code: %q", body)
@@ -1354,7 +1376,7 @@ func testActivationCode(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code = codeOf(msgs[0].Body)
+	code = codeOf(e.written(msgs)[0].Body)
 	// A few wrong tries lock the code, even for the right one afterwards.
 	for range provision.MaxAttempts {
 		e.svc.ActivateWithCode(e.ctx, tn, "sam.sms", wrong, "correct horse battery staple", "")
@@ -1363,7 +1385,7 @@ func testActivationCode(t *testing.T, e *env) {
 		t.Fatalf("a locked code still works: %v", err)
 	}
 	msgs, _ = e.svc.ResendActivation(e.ctx, userAdm, tn, c.Account.ID)
-	code = codeOf(msgs[0].Body)
+	code = codeOf(e.written(msgs)[0].Body)
 	a, err := e.svc.ActivateWithCode(e.ctx, tn, "SAM.SMS", code, "correct horse battery staple", "")
 	if err != nil || a.State != usher.StateActive {
 		t.Fatalf("right code: %+v %v", a, err)
@@ -1379,12 +1401,12 @@ func testActivationJoin(t *testing.T, e *env) {
 	a = e.withDefaultPlan(a, e.plan(a, "std", 5))
 	b = e.withDefaultPlan(b, e.plan(b, "std", 5))
 	ca, _ := e.newUser(a, "Jo", "jo@example.com")
-	acct, err := e.svc.ActivateWithLink(e.ctx, a, secretOf(t, ca.Messages[0]), "first tenant passphrase", "")
+	acct, err := e.svc.ActivateWithLink(e.ctx, a, e.secretOf(t, ca.Messages[0]), "first tenant passphrase", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cb, _ := e.newUser(b, "Jo", "jo@example.com")
-	secret := secretOf(t, cb.Messages[0])
+	secret := e.secretOf(t, cb.Messages[0])
 	red, err := e.svc.Inspect(e.ctx, b, secret)
 	if err != nil || red.Mode != provision.ModeConfirmIdentity {
 		t.Fatalf("second tenant: %+v %v", red, err)
@@ -1446,7 +1468,7 @@ func testActivationConcurrent(t *testing.T, e *env) {
 	tn := e.tenant("acme", "")
 	tn = e.withDefaultPlan(tn, e.plan(tn, "std", 5))
 	c, _ := e.newUser(tn, "Con", "con@example.com")
-	secret := secretOf(t, c.Messages[0])
+	secret := e.secretOf(t, c.Messages[0])
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok, used := 0, 0
@@ -1479,7 +1501,7 @@ func testPasswordReset(t *testing.T, e *env) {
 	if _, err := e.svc.StartReset(e.ctx, userAdm, tn, c.Account.ID); err == nil {
 		t.Fatal("an invited account has no password to reset")
 	}
-	a, err := e.svc.ActivateWithLink(e.ctx, tn, secretOf(t, c.Messages[0]), "first passphrase here", "")
+	a, err := e.svc.ActivateWithLink(e.ctx, tn, e.secretOf(t, c.Messages[0]), "first passphrase here", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1487,7 +1509,7 @@ func testPasswordReset(t *testing.T, e *env) {
 	if err != nil || len(msgs) != 1 || msgs[0].Kind != provision.KindPasswordReset {
 		t.Fatalf("reset: %+v %v", msgs, err)
 	}
-	b, err := e.svc.ActivateWithLink(e.ctx, tn, secretOf(t, msgs[0]), "second passphrase here", "")
+	b, err := e.svc.ActivateWithLink(e.ctx, tn, e.secretOf(t, msgs[0]), "second passphrase here", "")
 	if err != nil || b.IdentityID != a.IdentityID || b.State != usher.StateActive {
 		t.Fatalf("reset done: %+v %v", b, err)
 	}
