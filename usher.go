@@ -359,16 +359,16 @@ const (
 
 // Message is an email or SMS queued in the transaction that causes it.
 type Message struct {
-	ID          string     `json:"id"`
-	TenantID    string     `json:"-"`
-	Kind        string     `json:"kind"` // "invitation", "welcome", ...
-	Channel     string     `json:"channel"`
-	To          string     `json:"to"`
-	AccountID   string     `json:"account_id,omitempty"`
-	Language    string     `json:"language"`
-	Subject     string     `json:"subject,omitempty"`
-	Body        string     `json:"body"`           // plain text (email) or the SMS
-	HTML        string     `json:"html,omitempty"` // email only
+	ID        string `json:"id"`
+	TenantID  string `json:"-"`
+	Kind      string `json:"kind"` // "invitation", "welcome", ...
+	Channel   string `json:"channel"`
+	To        string `json:"to"`
+	AccountID string `json:"account_id,omitempty"`
+	Language  string `json:"language"`
+	Subject   string `json:"subject,omitempty"`
+	Body      string `json:"body"`           // plain text (email) or the SMS
+	HTML      string `json:"html,omitempty"` // email only
 	// Data is what the message says, as its template's inputs (JSON): a
 	// message is stored so and written out with the tenant's templates
 	// when it is sent or read (provision.Service.Compose), so a creation
