@@ -285,7 +285,13 @@ func newMetrics(st *store.Store) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "usher_db_open_connections", Help: "Open connections of the writer pool."},
 			func() float64 { return float64(st.Stats().OpenConnections) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_wait_seconds_total", Help: "Time spent waiting for a writer connection."},
-			func() float64 { return st.Stats().WaitDuration.Seconds() }))
+			func() float64 { return st.Stats().WaitDuration.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_grouped_writes_total",
+			Help: "Writes (account creations) PostgreSQL committed in a transaction shared with others."},
+			func() float64 { g, _ := st.GroupStats(); return float64(g) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_group_reruns_total",
+			Help: "Writes run again alone because their shared transaction failed (a conflict, a full plan)."},
+			func() float64 { _, r := st.GroupStats(); return float64(r) }))
 	return m
 }
 

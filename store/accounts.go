@@ -250,7 +250,7 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 		WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
 		AND seat_no >= CAST((SELECT p.seats FROM plans p WHERE p.id = $2) * CAST($4 AS REAL) AS INTEGER)
 		AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL) ORDER BY seat_no LIMIT 1` + lock + `)`
-	return t.execThen(ctx, func(n int64, err error) error {
+	check := func(n int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("claim seat: %w", err)
 		}
@@ -267,7 +267,36 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 			}
 		}
 		return t.noSeat(ctx, tenant, plan)
-	}, q, tenant, plan, account, starts[0])
+	}
+	if t.pg != nil {
+		// The claims of a group of creations for the same plan go in one
+		// statement (claimSeats).
+		t.pg.queue(queuedExec{query: q, args: []any{tenant, plan, account, starts[0]}, check: check, rows: 1,
+			join: &joiner{key: "claim seats\x00" + tenant + "\x00" + plan, build: claimSeats}})
+		return nil
+	}
+	return t.execThen(ctx, check, q, tenant, plan, account, starts[0])
+}
+
+// claimSeats claims a seat for each of the joined claims' accounts, in one
+// statement, from the first claim's random start. When fewer seats are free
+// from there, the group's writes run again alone, each claim then looking
+// from the first seat too.
+func claimSeats(parts [][]any) (string, []any) {
+	accounts := make([]string, len(parts))
+	for i, a := range parts {
+		accounts[i] = a[2].(string)
+	}
+	return `WITH free AS (SELECT plan_id, seat_no FROM plan_seats
+		WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
+		AND seat_no >= CAST((SELECT p.seats FROM plans p WHERE p.id = $2) * CAST($4 AS REAL) AS INTEGER)
+		AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL)
+		ORDER BY seat_no LIMIT $5 FOR UPDATE SKIP LOCKED),
+	numbered AS (SELECT plan_id, seat_no, row_number() OVER (ORDER BY seat_no) AS n FROM free)
+	UPDATE plan_seats s SET account_id = w.account
+	FROM numbered JOIN unnest(CAST($3 AS TEXT[])) WITH ORDINALITY AS w(account, n) ON w.n = numbered.n
+	WHERE s.plan_id = numbered.plan_id AND s.seat_no = numbered.seat_no`,
+		[]any{parts[0][0], parts[0][1], accounts, parts[0][3], len(parts)}
 }
 
 // noSeat explains why no seat of plan could be claimed.

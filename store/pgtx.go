@@ -38,56 +38,69 @@ type queuedExec struct {
 	query string
 	args  []any
 	check func(n int64, err error) error
-	// An insert of rows, which other writes' rows may join: its query is
-	// built at sending from head, width parameters per row, and tail.
-	ins   *insert
-	parts []insertPart
+	// join, when set, lets the same statement of later writes of a group
+	// join this one: one statement then does the work of all of them.
+	join *joiner
+	// rows is what the statement affects when it does what it should.
+	rows int
+	// parts are the joined writes' arguments, rows and checks.
+	parts []joinPart
 }
 
-type insert struct {
-	head, tail string
-	width      int
+// joiner makes one statement of the parts of several writes whose
+// statements have the same key.
+type joiner struct {
+	key   string
+	build func(args [][]any) (string, []any)
 }
 
-// insertPart is one write's rows in a joined insert.
-type insertPart struct {
+type joinPart struct {
+	args  []any
 	rows  int
 	check func(n int64, err error) error
 }
 
-// errJoined fails a group whose joined insert did not insert every row (a
-// conflict, perhaps between two writes of the group): each write then runs
-// again alone, where its checks name the conflict.
-var errJoined = errors.New("a joined insert skipped rows")
+// errJoined fails a group whose joined statement did not affect every row
+// it should have (a conflict, perhaps between two writes of the group, or
+// too few free seats after the random start): each write then runs again
+// alone, where its own checks decide.
+var errJoined = errors.New("a joined statement affected fewer rows than its writes")
 
-// queue adds a statement, joining it to an equal insert when it can.
+// queue adds a statement, joining it to an equal one when it can.
 func (p *pgTx) queue(q queuedExec) {
-	if q.ins != nil && p.merging {
+	if q.join != nil && p.merging {
 		for i := max(p.last, 0); i < len(p.queued); i++ {
 			e := &p.queued[i]
-			if e.ins != nil && *e.ins == *q.ins {
-				e.args = append(e.args, q.args...)
-				e.parts = append(e.parts, q.parts...)
-				p.last = i
-				return
+			if e.join == nil || e.join.key != q.join.key {
+				continue
 			}
+			if len(e.parts) == 0 {
+				e.parts = []joinPart{{args: e.args, rows: e.rows, check: e.check}}
+			}
+			e.parts = append(e.parts, joinPart{args: q.args, rows: q.rows, check: q.check})
+			p.last = i
+			return
 		}
 	}
 	p.queued = append(p.queued, q)
 	p.last = len(p.queued) - 1
 }
 
-// sql returns the statement to send.
-func (q *queuedExec) sql() string {
-	if q.ins == nil {
-		return q.query
+// statement returns the statement to send and its arguments.
+func (q *queuedExec) statement() (string, []any) {
+	if len(q.parts) < 2 {
+		return q.query, q.args
 	}
-	return insertSQL(q.ins.head, q.ins.tail, q.ins.width, len(q.args)/q.ins.width)
+	args := make([][]any, len(q.parts))
+	for i, part := range q.parts {
+		args[i] = part.args
+	}
+	return q.join.build(args)
 }
 
 // checkResult runs the checks of q on its outcome.
 func (q *queuedExec) checkResult(n int64, err error) error {
-	if len(q.parts) <= 1 {
+	if len(q.parts) < 2 {
 		return q.check(n, err)
 	}
 	want := 0
@@ -103,6 +116,18 @@ func (q *queuedExec) checkResult(n int64, err error) error {
 		}
 	}
 	return nil
+}
+
+// insertJoiner joins inserts of rows of width parameters: head, the rows,
+// then tail.
+func insertJoiner(head, tail string, width int) *joiner {
+	return &joiner{key: head + "\x00" + tail, build: func(parts [][]any) (string, []any) {
+		var all []any
+		for _, a := range parts {
+			all = append(all, a...)
+		}
+		return insertSQL(head, tail, width, len(all)/width), all
+	}}
 }
 
 // insertSQL is head, rows of width numbered parameters, and tail.
@@ -165,7 +190,8 @@ func (p *pgTx) send(ctx context.Context, last *queuedExec) (pgconn.CommandTag, e
 	queued := p.queued
 	p.queued, p.last = nil, 0
 	for _, q := range queued {
-		b.Queue(q.sql(), q.args...)
+		query, args := q.statement()
+		b.Queue(query, args...)
 	}
 	if last != nil {
 		b.Queue(last.query, last.args...)

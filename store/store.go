@@ -379,12 +379,13 @@ func (t *Tx) execThen(ctx context.Context, check func(n int64, err error) error,
 // rows of equal inserts of the group's writes go in one statement; check
 // gets the rows affected by its own rows.
 func (t *Tx) insertThen(ctx context.Context, check func(n int64, err error) error, head, tail string, width int, args ...any) error {
+	rows := len(args) / width
+	query := insertSQL(head, tail, width, rows)
 	if t.pg != nil {
-		t.pg.queue(queuedExec{args: args, check: check, ins: &insert{head: head, tail: tail, width: width},
-			parts: []insertPart{{rows: len(args) / width, check: check}}})
+		t.pg.queue(queuedExec{query: query, args: args, check: check, rows: rows, join: insertJoiner(head, tail, width)})
 		return nil
 	}
-	return t.execThen(ctx, check, insertSQL(head, tail, width, len(args)/width), args...)
+	return t.execThen(ctx, check, query, args...)
 }
 
 // Now is the time this unit of work stamps on what it writes.
