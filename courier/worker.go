@@ -46,7 +46,8 @@ type Options struct {
 	Log *slog.Logger
 	// Compose writes out a message stored as what it says
 	// (usher.Message.Data) before it is sent: provision.Service.Compose.
-	// Without it such a message fails as a permanent error.
+	// Its errors are retried unless marked Permanent. Without it such a
+	// message fails as a permanent error.
 	Compose func(context.Context, usher.Message) (usher.Message, error)
 }
 
@@ -268,13 +269,18 @@ func (w *Worker) deliver(ctx context.Context, s Sender, m usher.Message, sendBy 
 
 // compose writes m out when it is stored as what it says. A failure is
 // retried like a failed send: the tenant's database row may be back soon.
-func (w *Worker) compose(ctx context.Context, m usher.Message) (usher.Message, error) {
+func (w *Worker) compose(ctx context.Context, m usher.Message) (_ usher.Message, err error) {
 	if m.Data == "" {
 		return m, nil
 	}
 	if w.o.Compose == nil {
 		return m, Permanent(errors.New("the message is stored as data and the worker has no Compose"))
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = Permanent(fmt.Errorf("compose panicked: %v", p))
+		}
+	}()
 	return w.o.Compose(ctx, m)
 }
 

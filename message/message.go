@@ -199,6 +199,23 @@ func Language(kind, lang, fallback string, overrides map[string]Override) string
 	return chosen
 }
 
+// Check reports what would stop Render for kind and d whatever the
+// templates: an unknown kind, a link that is not an absolute http(s) URL,
+// no tenant or product name. A message stored to be rendered later is
+// checked so when it is made.
+func Check(kind string, d Data) error {
+	if !knownKind(kind) {
+		return fmt.Errorf("message: unknown kind %q", kind)
+	}
+	if !webURL(d.Link) {
+		return errors.New("message: Data.Link must be an absolute http(s) URL")
+	}
+	if strings.TrimSpace(d.TenantName) == "" && strings.TrimSpace(d.Branding.ProductName) == "" {
+		return errors.New("message: Data.TenantName or Data.Branding.ProductName is required")
+	}
+	return nil
+}
+
 // Render renders a message of kind in lang, with fallback as the language
 // to use when lang is neither built in nor overridden, and "en" after that.
 // overrides are the tenant's templates keyed by OverrideKey(kind, lang); it
@@ -210,14 +227,8 @@ func Language(kind, lang, fallback string, overrides map[string]Override) string
 // the caller can send the message and log the error. Any other error leaves
 // Rendered empty.
 func Render(kind, lang, fallback string, d Data, overrides map[string]Override) (Rendered, error) {
-	if !knownKind(kind) {
-		return Rendered{}, fmt.Errorf("message: unknown kind %q", kind)
-	}
-	if !webURL(d.Link) {
-		return Rendered{}, errors.New("message: Data.Link must be an absolute http(s) URL")
-	}
-	if strings.TrimSpace(d.TenantName) == "" && strings.TrimSpace(d.Branding.ProductName) == "" {
-		return Rendered{}, errors.New("message: Data.TenantName or Data.Branding.ProductName is required")
+	if err := Check(kind, d); err != nil {
+		return Rendered{}, err
 	}
 	sets, err := load()
 	if err != nil {

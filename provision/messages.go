@@ -58,12 +58,33 @@ func (s *Service) render(kind, channel string, d renderData) (usher.Message, err
 	if d.code != "" {
 		v.CodeMinutes = int(CodeTTL / time.Minute)
 	}
+	// What would stop it being written out refuses the change now, not
+	// when the message is sent.
+	if err := message.Check(kind, v.data(d.tenant)); err != nil {
+		return usher.Message{}, err
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return usher.Message{}, err
 	}
 	lang := message.Language(kind, d.account.Language, d.tenant.Settings.DefaultLanguage, overrides(d.tenant))
 	return usher.Message{Kind: kind, Channel: channel, Language: lang, Data: string(data)}, nil
+}
+
+// data is what package message renders for v in tenant t.
+func (v says) data(t usher.Tenant) message.Data {
+	b := t.Settings.Branding
+	return message.Data{
+		TenantName:   t.Name,
+		Branding:     message.Branding{ProductName: b.ProductName, Color: b.Color, LogoURL: b.LogoURL, SupportEmail: b.SupportEmail},
+		FirstName:    v.FirstName,
+		Link:         v.Link,
+		Code:         v.Code,
+		CodeMinutes:  v.CodeMinutes,
+		SSO:          v.SSO,
+		SSOName:      v.SSOName,
+		ExpiresHours: v.ExpiresHours,
+	}
 }
 
 // Compose writes out a message stored as what it says, with its tenant's
@@ -80,7 +101,9 @@ func (s *Service) Compose(ctx context.Context, m usher.Message) (usher.Message, 
 	return compose(t, m)
 }
 
-// ComposeAll is Compose for messages of tenant t.
+// ComposeAll is Compose for messages of tenant t, for reading: a message
+// that cannot be written out keeps an empty text and says why in its
+// last_error, and the others are written out all the same.
 func (s *Service) ComposeAll(t usher.Tenant, msgs []usher.Message) ([]usher.Message, error) {
 	for i, m := range msgs {
 		if m.Data == "" {
@@ -89,36 +112,35 @@ func (s *Service) ComposeAll(t usher.Tenant, msgs []usher.Message) ([]usher.Mess
 		if m.TenantID != t.ID {
 			return nil, fmt.Errorf("compose message %s: not of tenant %s", m.ID, t.ID)
 		}
-		var err error
-		if msgs[i], err = compose(t, m); err != nil {
-			return nil, err
+		c, err := compose(t, m)
+		if err != nil {
+			c = m
+			c.Data, c.LastError = "", "cannot be written out: "+err.Error()
 		}
+		msgs[i] = c
 	}
 	return msgs, nil
 }
 
+// ErrUnwritable marks a message that can never be written out (what it
+// says is unreadable, or its templates refuse it): sending it again will
+// not help.
+var ErrUnwritable = errors.New("the message cannot be written out")
+
 func compose(t usher.Tenant, m usher.Message) (usher.Message, error) {
 	var v says
 	if err := json.Unmarshal([]byte(m.Data), &v); err != nil {
-		return m, fmt.Errorf("compose message %s: read what it says: %w", m.ID, err)
+		return m, fmt.Errorf("compose message %s: read what it says: %w: %w", m.ID, ErrUnwritable, err)
 	}
-	b := t.Settings.Branding
-	data := message.Data{
-		TenantName:   t.Name,
-		Branding:     message.Branding{ProductName: b.ProductName, Color: b.Color, LogoURL: b.LogoURL, SupportEmail: b.SupportEmail},
-		FirstName:    v.FirstName,
-		Link:         v.Link,
-		Code:         v.Code,
-		CodeMinutes:  v.CodeMinutes,
-		SSO:          v.SSO,
-		SSOName:      v.SSOName,
-		ExpiresHours: v.ExpiresHours,
-	}
-	r, err := message.Render(m.Kind, m.Language, t.Settings.DefaultLanguage, data, overrides(t))
+	ov := overrides(t)
+	r, err := message.Render(m.Kind, m.Language, t.Settings.DefaultLanguage, v.data(t), ov)
 	var oe *message.OverrideError
 	if err != nil && !errors.As(err, &oe) {
-		return m, fmt.Errorf("compose message %s: %w", m.ID, err)
+		return m, fmt.Errorf("compose message %s: %w: %w", m.ID, ErrUnwritable, err)
 	}
+	// The language it is written in now (a tenant may have dropped an
+	// override since).
+	m.Language = message.Language(m.Kind, m.Language, t.Settings.DefaultLanguage, ov)
 	if m.Channel == usher.ChannelSMS {
 		m.Body = r.SMS
 	} else {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -299,6 +300,10 @@ func (s *Store) pgExec(ctx context.Context, conn *sql.Conn, reqs []writeReq) (p 
 	err := conn.Raw(func(dc any) (err error) {
 		p = &pgTx{c: dc.(*stdlib.Conn).Conn(), merging: len(reqs) > 1}
 		defer func() {
+			if r := recover(); r != nil {
+				// A queued statement's check panicked: the transaction's.
+				res, at = writeResult{panic: r}, -1
+			}
 			if (err != nil || res.panic != nil) && p.begun && p.rollback() != nil {
 				// Do not give a connection in an unknown state back to the pool.
 				err = errors.Join(err, driver.ErrBadConn)
@@ -323,15 +328,27 @@ func (s *Store) pgExec(ctx context.Context, conn *sql.Conn, reqs []writeReq) (p 
 }
 
 // pgCommit commits what pgExec left open on conn.
+// The COMMIT is sent even when ctx has ended (the statements ran; not
+// sending it would leave the connection in its transaction), and given
+// commitTimeout.
 func (s *Store) pgCommit(ctx context.Context, conn *sql.Conn, p *pgTx) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
 	return conn.Raw(func(any) error {
 		if _, err := p.c.Exec(ctx, "COMMIT"); err != nil {
-			p.begun = false // a failed COMMIT ends the transaction
-			return fmt.Errorf("%w: %w", errCommit, err)
+			p.begun = false
+			err = fmt.Errorf("%w: %w", errCommit, err)
+			if p.c.PgConn().TxStatus() != 'I' {
+				// Still in a transaction, or unknown: not back to the pool.
+				err = errors.Join(err, driver.ErrBadConn)
+			}
+			return err
 		}
 		return nil
 	})
 }
+
+const commitTimeout = 30 * time.Second
 
 func (s *Store) runPg(req writeReq, p *pgTx) (res writeResult) {
 	defer func() {
@@ -364,14 +381,29 @@ func (s *Store) startLanes() {
 }
 
 func (s *Store) laneWrite(ctx context.Context, fn func(*Tx) error) error {
-	req := writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	req := writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1), state: new(atomic.Int32)}
+	s.closing.RLock()
+	if s.closed {
+		s.closing.RUnlock()
+		return errClosed
+	}
 	select {
 	case s.groups <- req:
 	case <-ctx.Done():
+		s.closing.RUnlock()
 		return ctx.Err()
 	}
-	// Wait for the outcome even if ctx ends: the write may be committed.
-	res := <-req.done
+	s.closing.RUnlock()
+	var res writeResult
+	select {
+	case res = <-req.done:
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(reqQueued, reqWithdrawn) {
+			return ctx.Err() // no lane took it: nothing was written
+		}
+		// Taken: wait for the outcome, as the write may be committed.
+		res = <-req.done
+	}
 	if res.panic != nil {
 		panic(res.panic)
 	}
@@ -420,6 +452,9 @@ func (s *Store) lane() {
 	}
 }
 
+// errClosed answers writes that come after Close.
+var errClosed = errors.New("the store is closed")
+
 // runGroup runs group in one transaction and tells each write its outcome.
 // The lane waits for the statements to run, not for the commit: a
 // goroutine commits, while the lane starts on the next group, so the
@@ -427,18 +462,36 @@ func (s *Store) lane() {
 func (s *Store) runGroup(group []writeReq) {
 	live := group[:0]
 	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- writeResult{err: err}
-		} else {
+		if r.state.CompareAndSwap(reqQueued, reqTaken) {
 			live = append(live, r)
-		}
+		} // else its caller has given up and gone
 	}
 	if len(live) == 0 {
 		return
 	}
-	ctx := context.Background()
+	// The group runs while any of its callers still waits: when every
+	// one's context has ended, its statements are cancelled (and those who
+	// gave up hear so, unless it had committed).
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := atomic.Int32{}
+	waiting.Store(int32(len(live)))
+	var stops []func() bool
+	for _, r := range live {
+		stops = append(stops, context.AfterFunc(r.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancel()
+			}
+		}))
+	}
+	finish := func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
+		finish()
 		for _, r := range live {
 			r.done <- writeResult{err: fmt.Errorf("begin: %w", err)}
 		}
@@ -446,25 +499,30 @@ func (s *Store) runGroup(group []writeReq) {
 	}
 	p, res, at := s.pgExec(ctx, conn, live)
 	if res.err == nil && res.panic == nil {
-		if len(live) > 1 {
-			s.grouped.Add(int64(len(live)))
-		}
 		if !p.begun {
+			finish()
 			conn.Close() // nothing was written
 			for _, r := range live {
 				r.done <- writeResult{}
 			}
 			return
 		}
+		s.inflight.Add(1)
 		go func() {
+			defer s.inflight.Done()
 			err := s.pgCommit(ctx, conn, p)
+			finish()
 			conn.Close()
+			if err == nil && len(live) > 1 {
+				s.grouped.Add(int64(len(live)))
+			}
 			for _, r := range live {
 				r.done <- writeResult{err: err}
 			}
 		}()
 		return
 	}
+	finish()
 	conn.Close()
 	if len(live) == 1 && (res.panic != nil || !retryable(res.err)) {
 		live[0].done <- res // its own outcome
@@ -478,7 +536,9 @@ func (s *Store) runGroup(group []writeReq) {
 			continue
 		}
 		s.rerun.Add(1)
+		s.inflight.Add(1)
 		go func() {
+			defer s.inflight.Done()
 			var res writeResult
 			defer func() {
 				if p := recover(); p != nil {

@@ -66,7 +66,12 @@ type Store struct {
 	lanesDone sync.WaitGroup
 	grouped   atomic.Int64
 	rerun     atomic.Int64
-	running   atomic.Int32 // lanes running a group
+	// inflight counts the lanes' commits and reruns, which Close awaits;
+	// closing keeps writes from queueing once Close has begun.
+	inflight sync.WaitGroup
+	closing  sync.RWMutex
+	closed   bool
+	running  atomic.Int32 // lanes running a group
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a path to a
@@ -163,8 +168,14 @@ func (s *Store) Close() error {
 		<-s.ckptDone
 	}
 	if s.groups != nil {
-		close(s.groups)
+		s.closing.Lock()
+		if !s.closed {
+			s.closed = true
+			close(s.groups)
+		}
+		s.closing.Unlock()
 		s.lanesDone.Wait()
+		s.inflight.Wait()
 	}
 	for _, m := range []*sync.Map{&s.wStmts, &s.rStmts} {
 		m.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,7 +30,16 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(*Tx) error
 	done chan writeResult
+	// state, for PostgreSQL's lanes: queued, taken by a lane, or withdrawn
+	// by a caller whose context ended while it was still queued.
+	state *atomic.Int32
 }
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqWithdrawn
+)
 
 type writeResult struct {
 	err   error

@@ -190,7 +190,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("message delivery: %w", err)
 	}
 	defer delivery.Close()
-	worker := courier.NewWorker(st, delivery, courier.Options{Log: log, Compose: svc.Compose})
+	compose := func(ctx context.Context, m usher.Message) (usher.Message, error) {
+		m, err := svc.Compose(ctx, m)
+		if errors.Is(err, provision.ErrUnwritable) {
+			err = courier.Permanent(err)
+		}
+		return m, err
+	}
+	worker := courier.NewWorker(st, delivery, courier.Options{Log: log, Compose: compose})
 	svc.NotifyQueued(worker.Wake)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})

@@ -171,6 +171,7 @@ func RunTests(t *testing.T, open Open) {
 		{"SeatsNeverOverbooked", testSeats},
 		{"SeatsUnderConcurrency", testSeatsConcurrent},
 		{"ConcurrentCreationsEachGetTheirOwnOutcome", testCreationsConcurrent},
+		{"MessagesWrittenOutWhenRead", testMessagesWrittenOut},
 		{"RequiredFields", testRequiredFields},
 		{"CorporateSSORule", testSSORule},
 		{"OnlyOperatorGrantsTenantAdmin", testTenantAdminRule},
@@ -701,6 +702,58 @@ func testCreationsConcurrent(t *testing.T, e *env) {
 	}
 	if g, r := e.st.GroupStats(); e.st.Dialect() == store.Postgres && (g == grouped || r == rerun) {
 		t.Fatalf("%d creations committed in a group, %d ran again after their group failed: the test did not exercise both", g-grouped, r-rerun)
+	}
+}
+
+type badLinks struct{}
+
+func (badLinks) Activation(t usher.Tenant, secret string) string {
+	return "usher.example/activate#" + secret
+}
+func (badLinks) SignIn(t usher.Tenant) string { return "usher.example/" }
+
+// Messages are stored as what they say. What could never be written out
+// refuses the change at once; on reading, a message that cannot be written
+// out says so without hiding the others.
+func testMessagesWrittenOut(t *testing.T, e *env) {
+	tn := e.tenant("acme", "")
+	tn = e.withDefaultPlan(tn, e.plan(tn, "std", 10))
+	bad := provision.New(e.st, e.clock.Now, badLinks{})
+	_, err := bad.CreateAccount(e.ctx, userAdm, tn, provision.AccountInput{Route: provision.RouteNewUser,
+		Person: &provision.PersonInput{FirstName: "Al", LastName: "Tester", Email: "al@example.com"}})
+	if err == nil || !strings.Contains(err.Error(), "absolute http(s) URL") {
+		t.Fatalf("a creation whose message could never be written out: %v", err)
+	}
+	if _, err := e.st.Read().AccountByLogin(e.ctx, tn.ID, "al@example.com"); err == nil {
+		t.Fatal("the refused creation left an account")
+	}
+	c, err := e.newUser(tn, "Bo", "bo@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := usher.Message{Kind: "invitation", Channel: usher.ChannelEmail, Language: "en", To: "x@example.com", Data: "{not json"}
+	if err := e.st.Write(e.ctx, func(tx *store.Tx) error { _, err := tx.QueueMessage(e.ctx, tn.ID, &broken); return err }); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, _ := e.st.Read().Messages(e.ctx, tn.ID, store.MessageFilter{}, store.ListOptions{})
+	msgs, err = e.svc.ComposeAll(tn, msgs)
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("compose all: %d, %v", len(msgs), err)
+	}
+	for _, m := range msgs {
+		switch m.ID {
+		case c.Messages[0].ID:
+			if !strings.Contains(m.Body, "Bo") || !strings.Contains(m.Subject, tn.Name) || m.LastError != "" || m.Data != "" {
+				t.Fatalf("the good message: %+v", m)
+			}
+		case broken.ID:
+			if m.Body != "" || m.Data != "" || !strings.Contains(m.LastError, "cannot be written out") {
+				t.Fatalf("the broken message: %+v", m)
+			}
+		}
+	}
+	if _, err := e.svc.Compose(e.ctx, broken); !errors.Is(err, provision.ErrUnwritable) {
+		t.Fatalf("composing the broken message: %v", err)
 	}
 }
 
