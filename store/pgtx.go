@@ -360,11 +360,14 @@ func (s *Store) runPg(req writeReq, p *pgTx) (res writeResult) {
 }
 
 // PostgreSQL's lanes. A creation's own work in PostgreSQL is small next to
-// what every transaction costs: the round trips, BEGIN and COMMIT, and the
-// commit's WAL flush. Grouped writes are queued to a few lanes; a lane
-// takes every write waiting when it is free and runs them in one
-// transaction. Alone, a write runs as by Write. Two lanes let PostgreSQL
-// use two cores, one group filling while the other commits.
+// what every transaction costs: the round trips, BEGIN and COMMIT, the
+// statements' start-up, and the commit's WAL flush. Grouped writes are
+// queued to the lanes; a lane takes every write waiting when it is free
+// (a group smaller than minPgGroup waits up to pgLinger while another group
+// is under way) and runs them in one transaction, whose commit a goroutine
+// then awaits. Alone, a write runs as by Write. Two lanes let PostgreSQL
+// run two groups on two cores; more made smaller groups and no gain
+// (BENCHMARKS.md).
 const (
 	pgLanes    = 2
 	maxPgGroup = 16
