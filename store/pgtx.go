@@ -363,8 +363,8 @@ func (s *Store) runPg(req writeReq, p *pgTx) (res writeResult) {
 // what every transaction costs: the round trips, BEGIN and COMMIT, the
 // statements' start-up, and the commit's WAL flush. Grouped writes are
 // queued to the lanes; a lane takes every write waiting when it is free
-// (a group smaller than minPgGroup waits up to pgLinger while another group
-// is under way) and runs them in one transaction, whose commit a goroutine
+// (a group smaller than minPgGroup waits up to pgLinger while the other
+// lane runs its statements) and runs them in one transaction, whose commit a goroutine
 // then awaits. Alone, a write runs as by Write. Two lanes let PostgreSQL
 // run two groups on two cores; more made smaller groups and no gain
 // (BENCHMARKS.md).
