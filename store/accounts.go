@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	mrand "math/rand/v2"
+	"strconv"
 	"strings"
 
 	"github.com/usherhq/usher"
@@ -272,7 +273,7 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 		// The claims of a group of creations for the same plan go in one
 		// statement (claimSeats).
 		t.pg.queue(queuedExec{query: q, args: []any{tenant, plan, account, starts[0]}, check: check, rows: 1,
-			join: &joiner{key: "claim seats\x00" + tenant + "\x00" + plan, build: claimSeats}})
+			join: &joiner{key: "claim seats\x00" + tenant + "\x00" + plan, build: claimSeats, strict: claimSeatsStrict}})
 		return nil
 	}
 	return t.execThen(ctx, check, q, tenant, plan, account, starts[0])
@@ -297,6 +298,13 @@ func claimSeats(parts [][]any) (string, []any) {
 	FROM numbered JOIN unnest(CAST($3 AS TEXT[])) WITH ORDINALITY AS w(account, n) ON w.n = numbered.n
 	WHERE s.plan_id = numbered.plan_id AND s.seat_no = numbered.seat_no`,
 		[]any{parts[0][0], parts[0][1], accounts, parts[0][3], len(parts)}
+}
+
+// claimSeatsStrict is claimSeats failing (division by zero) unless every
+// account got a seat.
+func claimSeatsStrict(parts [][]any) (string, []any) {
+	q, args := claimSeats(parts)
+	return "WITH r AS (" + q + " RETURNING 1) SELECT 1 / CAST(count(*) = " + strconv.Itoa(len(parts)) + " AS INTEGER) FROM r", args
 }
 
 // noSeat explains why no seat of plan could be claimed.

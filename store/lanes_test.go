@@ -3,9 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -93,5 +97,71 @@ func TestGroupedWriteAfterClose(t *testing.T) {
 	st.Close()
 	if err := st.WriteGrouped(context.Background(), func(*store.Tx) error { return nil }); err == nil {
 		t.Fatal("a write after Close succeeded")
+	}
+}
+
+type testLinks struct{}
+
+func (testLinks) Activation(t usher.Tenant, secret string) string {
+	return "https://" + t.Slug + ".example/activate#" + secret
+}
+func (testLinks) SignIn(t usher.Tenant) string { return "https://" + t.Slug + ".example/" }
+
+// Groups whose statements went with their COMMIT and failed (conflicts
+// between their own creations) are rolled back: every creation gets one
+// answer, and no connection is left in a transaction.
+func TestFailedGroupsLeaveNoTransactionOpen(t *testing.T) {
+	if storetest.PostgresURL() == "" {
+		t.Skip("USHER_TEST_POSTGRES_URL is not set")
+	}
+	st := storetest.OpenPostgres(t, nil)
+	ctx := context.Background()
+	svc := provision.New(st, nil, testLinks{})
+	op := provision.Actor{Kind: "token", Role: usher.PrincipalOperator}
+	tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "acme", Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seats := 100
+	p, err := svc.CreatePlan(ctx, op, tn.ID, provision.PlanInput{Key: "std", Name: &tn.Name, Seats: &seats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created, conflicts := 0, 0
+		for i := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Pairs of creations take the same email.
+				email := fmt.Sprintf("r%d-%d@example.com", round, i/2)
+				_, err := svc.CreateAccount(ctx, op, tn, provision.AccountInput{Route: provision.RouteNewUser, PlanID: p.ID,
+					Person: &provision.PersonInput{FirstName: "P", LastName: "Q", Email: email}})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					created++
+				case errors.Is(err, usher.ErrConflict):
+					conflicts++
+				default:
+					t.Errorf("creation: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if created != 6 || conflicts != 6 {
+			t.Fatalf("round %d: %d created, %d conflicts; want 6 and 6", round, created, conflicts)
+		}
+	}
+	var stuck int
+	if err := st.Read().QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&stuck); err != nil || stuck != 0 {
+		t.Fatalf("%d connections idle in a transaction (%v)", stuck, err)
+	}
+	if _, rerun := st.GroupStats(); rerun == 0 {
+		t.Fatal("no group failed: the test did not exercise failed groups")
 	}
 }

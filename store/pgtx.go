@@ -25,6 +25,9 @@ type pgTx struct {
 	c      *pgx.Conn
 	begun  bool
 	queued []queuedExec
+	// commit holds the pending result of a COMMIT sent with the
+	// statements (sendWithCommit).
+	commit pgx.BatchResults
 	// merging is set while the transaction runs a group of writes: an
 	// insert of rows then joins an equal one queued by an earlier write,
 	// so a group of creations makes seven statements, not seven each.
@@ -53,6 +56,11 @@ type queuedExec struct {
 type joiner struct {
 	key   string
 	build func(args [][]any) (string, []any)
+	// strict builds the statement so that it fails unless it affects
+	// every row it should: a group whose statements are all strict sends
+	// them with its COMMIT (pgTx.sendWithCommit), as no check of their
+	// results is left to make in Go.
+	strict func(args [][]any) (string, []any)
 }
 
 type joinPart struct {
@@ -119,6 +127,63 @@ func (q *queuedExec) checkResult(n int64, err error) error {
 	return nil
 }
 
+// strictStatement is q as its joiner's strict statement.
+func (q *queuedExec) strictStatement() (string, []any) {
+	parts := q.parts
+	if len(parts) == 0 {
+		parts = []joinPart{{args: q.args}}
+	}
+	args := make([][]any, len(parts))
+	for i, part := range parts {
+		args[i] = part.args
+	}
+	return q.join.strict(args)
+}
+
+// strict reports whether every queued statement can be sent strict.
+func (p *pgTx) strict() bool {
+	for _, q := range p.queued {
+		if q.join == nil || q.join.strict == nil {
+			return false
+		}
+	}
+	return len(p.queued) > 0
+}
+
+// sendWithCommit sends the queued statements, strict, and COMMIT in one
+// round trip, and reads the statements' results. When they all succeeded
+// the COMMIT's result is left in p.commit for pgCommit to read: until then
+// the transaction may still commit. Otherwise the error is returned and
+// p.begun tells whether the failed transaction is to be rolled back.
+func (p *pgTx) sendWithCommit(ctx context.Context) error {
+	b := &pgx.Batch{}
+	if !p.begun {
+		b.Queue("BEGIN")
+	}
+	for _, q := range p.queued {
+		query, args := q.strictStatement()
+		b.Queue(query, args...)
+	}
+	b.Queue("COMMIT")
+	p.queued, p.last = nil, 0
+	br := p.c.SendBatch(ctx, b)
+	p.begun = true
+	var first error
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil && first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		p.commit = br
+		return nil
+	}
+	br.Exec() // the skipped COMMIT
+	br.Close()
+	p.begun = p.c.PgConn().TxStatus() != 'I'
+	return errors.Join(errJoined, first)
+}
+
 // insertJoiner joins inserts of rows of width parameters: head, the rows,
 // then tail.
 func insertJoiner(head, tail string, width int) *joiner {
@@ -128,6 +193,13 @@ func insertJoiner(head, tail string, width int) *joiner {
 			all = append(all, a...)
 		}
 		return insertSQL(head, tail, width, len(all)/width), all
+	}, strict: func(parts [][]any) (string, []any) {
+		// No ON CONFLICT: a conflict is then an error.
+		var all []any
+		for _, a := range parts {
+			all = append(all, a...)
+		}
+		return insertSQL(head, strings.TrimSuffix(tail, " ON CONFLICT DO NOTHING"), width, len(all)/width), all
 	}}
 }
 
@@ -319,6 +391,9 @@ func (s *Store) pgExec(ctx context.Context, conn *sql.Conn, reqs []writeReq) (p 
 		if !p.begun && len(p.queued) == 0 {
 			return nil // nothing was written
 		}
+		if p.merging && p.strict() {
+			return p.sendWithCommit(ctx)
+		}
 		return p.flush(ctx)
 	})
 	if res.panic == nil {
@@ -335,7 +410,17 @@ func (s *Store) pgCommit(ctx context.Context, conn *sql.Conn, p *pgTx) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	return conn.Raw(func(any) error {
-		if _, err := p.c.Exec(ctx, "COMMIT"); err != nil {
+		var err error
+		if p.commit != nil {
+			_, err = p.commit.Exec()
+			if cerr := p.commit.Close(); err == nil {
+				err = cerr
+			}
+			p.commit = nil
+		} else {
+			_, err = p.c.Exec(ctx, "COMMIT")
+		}
+		if err != nil {
 			p.begun = false
 			err = fmt.Errorf("%w: %w", errCommit, err)
 			if p.c.PgConn().TxStatus() != 'I' {
