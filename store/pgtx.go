@@ -25,9 +25,9 @@ type pgTx struct {
 	c      *pgx.Conn
 	begun  bool
 	queued []queuedExec
-	// commit holds the pending result of a COMMIT sent with the
-	// statements (sendWithCommit).
-	commit pgx.BatchResults
+	// committed: the statements went with the COMMIT, which succeeded
+	// (sendWithCommit).
+	committed bool
 	// merging is set while the transaction runs a group of writes: an
 	// insert of rows then joins an equal one queued by an earlier write,
 	// so a group of creations makes seven statements, not seven each.
@@ -151,10 +151,13 @@ func (p *pgTx) strict() bool {
 }
 
 // sendWithCommit sends the queued statements, strict, and COMMIT in one
-// round trip, and reads the statements' results. When they all succeeded
-// the COMMIT's result is left in p.commit for pgCommit to read: until then
-// the transaction may still commit. Otherwise the error is returned and
-// p.begun tells whether the failed transaction is to be rolled back.
+// round trip. (PostgreSQL answers at the batch's end, so this waits for the
+// commit.) It sets p.committed when the COMMIT succeeded. When the server
+// refused a statement, it skipped the rest, COMMIT included: the error is
+// errJoined's, and p.begun tells whether the failed transaction is to be
+// rolled back. Any other failure (the connection, a cancelled context)
+// leaves the outcome unknown: the error is errCommit's, and the connection
+// is not given back.
 func (p *pgTx) sendWithCommit(ctx context.Context) error {
 	b := &pgx.Batch{}
 	if !p.begun {
@@ -167,21 +170,27 @@ func (p *pgTx) sendWithCommit(ctx context.Context) error {
 	b.Queue("COMMIT")
 	p.queued, p.last = nil, 0
 	br := p.c.SendBatch(ctx, b)
-	p.begun = true
 	var first error
-	for range b.Len() - 1 {
+	at := -1
+	for i := range b.Len() {
 		if _, err := br.Exec(); err != nil && first == nil {
-			first = err
+			first, at = err, i
 		}
 	}
+	if err := br.Close(); err != nil && first == nil {
+		first, at = err, b.Len()-1
+	}
 	if first == nil {
-		p.commit = br
+		p.begun, p.committed = false, true
 		return nil
 	}
-	br.Exec() // the skipped COMMIT
-	br.Close()
-	p.begun = p.c.PgConn().TxStatus() != 'I'
-	return errors.Join(errJoined, first)
+	var pgErr *pgconn.PgError
+	if at < b.Len()-1 && errors.As(first, &pgErr) && !p.c.PgConn().IsClosed() {
+		p.begun = p.c.PgConn().TxStatus() != 'I'
+		return errors.Join(errJoined, first)
+	}
+	p.begun = false
+	return errors.Join(fmt.Errorf("%w: %w", errCommit, first), driver.ErrBadConn)
 }
 
 // insertJoiner joins inserts of rows of width parameters: head, the rows,
@@ -410,17 +419,7 @@ func (s *Store) pgCommit(ctx context.Context, conn *sql.Conn, p *pgTx) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	return conn.Raw(func(any) error {
-		var err error
-		if p.commit != nil {
-			_, err = p.commit.Exec()
-			if cerr := p.commit.Close(); err == nil {
-				err = cerr
-			}
-			p.commit = nil
-		} else {
-			_, err = p.c.Exec(ctx, "COMMIT")
-		}
-		if err != nil {
+		if _, err := p.c.Exec(ctx, "COMMIT"); err != nil {
 			p.begun = false
 			err = fmt.Errorf("%w: %w", errCommit, err)
 			if p.c.PgConn().TxStatus() != 'I' {
@@ -544,9 +543,9 @@ func (s *Store) lane() {
 var errClosed = errors.New("the store is closed")
 
 // runGroup runs group in one transaction and tells each write its outcome.
-// The lane waits for the statements to run, not for the commit: a
-// goroutine commits, while the lane starts on the next group, so the
-// database works on one group while it flushes another's WAL.
+// A group of inserts and seat claims goes with its COMMIT in one round trip
+// (sendWithCommit). Otherwise the lane waits for the statements, not for
+// the commit: a goroutine commits while the lane starts on the next group.
 func (s *Store) runGroup(group []writeReq) {
 	live := group[:0]
 	for _, r := range group {
@@ -588,8 +587,12 @@ func (s *Store) runGroup(group []writeReq) {
 	p, res, at := s.pgExec(ctx, conn, live)
 	if res.err == nil && res.panic == nil {
 		if !p.begun {
+			// Committed with the statements, or nothing was written.
 			finish()
-			conn.Close() // nothing was written
+			conn.Close()
+			if p.committed && len(live) > 1 {
+				s.grouped.Add(int64(len(live)))
+			}
 			for _, r := range live {
 				r.done <- writeResult{}
 			}
@@ -612,6 +615,13 @@ func (s *Store) runGroup(group []writeReq) {
 	}
 	finish()
 	conn.Close()
+	if errors.Is(res.err, errCommit) {
+		// It may have committed: running it again could repeat it.
+		for _, r := range live {
+			r.done <- res
+		}
+		return
+	}
 	if len(live) == 1 && (res.panic != nil || !retryable(res.err)) {
 		live[0].done <- res // its own outcome
 		return
