@@ -10,14 +10,8 @@ import (
 	"github.com/usherhq/usher/courier"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
 )
-
-type testLinks struct{}
-
-func (testLinks) Activation(t usher.Tenant, secret string) string {
-	return "https://" + t.Slug + ".example/activate#" + secret
-}
-func (testLinks) SignIn(t usher.Tenant) string { return "https://" + t.Slug + ".example/" }
 
 // Provisioning stores a message as what it says; the worker writes it out
 // with the tenant's templates as they are when it is sent, and keeps the
@@ -28,7 +22,7 @@ func TestWorkerWritesOutMessagesStoredAsData(t *testing.T) {
 		clock := newClock()
 		st := open(clock.Now)
 		ctx := context.Background()
-		svc := provision.New(st, clock.Now, testLinks{})
+		svc := provision.New(st, clock.Now, storetest.Links{})
 		op := provision.Actor{Kind: "token", Role: usher.PrincipalOperator}
 		tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "acme", Name: "Acme Corp"})
 		if err != nil {

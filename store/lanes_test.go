@@ -100,13 +100,6 @@ func TestGroupedWriteAfterClose(t *testing.T) {
 	}
 }
 
-type testLinks struct{}
-
-func (testLinks) Activation(t usher.Tenant, secret string) string {
-	return "https://" + t.Slug + ".example/activate#" + secret
-}
-func (testLinks) SignIn(t usher.Tenant) string { return "https://" + t.Slug + ".example/" }
-
 // Groups whose statements went with their COMMIT and failed (conflicts
 // between their own creations) are rolled back: every creation gets one
 // answer, and no connection is left in a transaction.
@@ -116,7 +109,7 @@ func TestFailedGroupsLeaveNoTransactionOpen(t *testing.T) {
 	}
 	st := storetest.OpenPostgres(t, nil)
 	ctx := context.Background()
-	svc := provision.New(st, nil, testLinks{})
+	svc := provision.New(st, nil, storetest.Links{})
 	op := provision.Actor{Kind: "token", Role: usher.PrincipalOperator}
 	tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "acme", Name: "Acme"})
 	if err != nil {

@@ -19,7 +19,9 @@ import (
 )
 
 // pgOpenVia opens a store on a fresh schema of the test PostgreSQL, reached
-// through hostport when it is set (a proxy), and an admin connection.
+// through hostport when it is set (a proxy), and an admin connection. It is
+// storetest.OpenPostgres's work again because these tests reach into the
+// package's lanes, and storetest imports store.
 func pgOpenVia(t *testing.T, hostport string) (*Store, *sql.DB, string) {
 	base := os.Getenv("USHER_TEST_POSTGRES_URL")
 	if base == "" {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/store"
 )
 
@@ -95,3 +96,15 @@ func (c *Clock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// Links makes a tenant's links as https://<slug>.example/…, for tests that
+// provision accounts (provision.Links).
+type Links struct{}
+
+// Activation is the activation link carrying secret.
+func (Links) Activation(t usher.Tenant, secret string) string {
+	return "https://" + t.Slug + ".example/activate#" + secret
+}
+
+// SignIn is the tenant's sign-in page.
+func (Links) SignIn(t usher.Tenant) string { return "https://" + t.Slug + ".example/" }
