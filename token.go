@@ -1,0 +1,33 @@
+package usher
+
+import "time"
+
+// Principal roles for API tokens.
+const (
+	PrincipalOperator = "operator"
+)
+
+// APIToken authorizes API calls: an operator token (no tenant) or a tenant
+// token with an administrator role. Only the hash of its secret is stored.
+type APIToken struct {
+	ID        string     `json:"id"`
+	TenantID  string     `json:"-"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"` // PrincipalOperator, AdminTenant or AdminUser
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Session is a signed-in browser of an identity. The secret is in the
+// browser's cookie; only its hash is stored.
+type Session struct {
+	ID         string    `json:"id"`
+	IdentityID string    `json:"identity_id"`
+	TenantID   string    `json:"tenant_id"` // where it signed in
+	Method     string    `json:"method"`    // "password"
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	Source     string    `json:"source,omitempty"`
+	UserAgent  string    `json:"user_agent,omitempty"`
+}
