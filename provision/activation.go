@@ -35,6 +35,45 @@ var (
 	ErrCodeInvalid       = &usher.Error{Code: usher.CodeInvalid, Field: "code", Message: "the code or one-time password is not right, or no longer valid"}
 )
 
+// PasswordGuess is a password typed at activation, for PasswordCheck.
+type PasswordGuess struct {
+	TenantID string
+	Account  *usher.Account // the account acted for; nil when none answers Login
+	// Identity is set when the password is an existing identity's, which
+	// the account is joining: it is counted under the identity.
+	Identity string
+	Login    string // the identifier as normalized
+	Source   string // the client address
+	Password string
+	Hashes   []string // what Password may match, in order; none: spend one verification's time and fail
+}
+
+// PasswordCheck verifies a guess under the sign-in counters, reserved
+// before any hash, and returns the index of the hash that matched, or -1.
+// signin.Service provides it (signin.New sets it).
+type PasswordCheck func(ctx context.Context, g PasswordGuess) (int, error)
+
+// CheckPasswordsWith makes the activation steps that verify a password (a
+// one-time password replaced, an identity joined) go through check. Without
+// it they verify directly, uncounted.
+func (s *Service) CheckPasswordsWith(check PasswordCheck) { s.checkPassword = check }
+
+// verifyPassword is the activation steps' one way to verify a password.
+func (s *Service) verifyPassword(ctx context.Context, g PasswordGuess) (int, error) {
+	if s.checkPassword != nil {
+		return s.checkPassword(ctx, g)
+	}
+	if len(g.Hashes) == 0 {
+		return -1, password.VerifyNone(ctx, g.Password)
+	}
+	for i, h := range g.Hashes {
+		if ok, err := password.Verify(ctx, h, g.Password); err != nil || ok {
+			return i, err
+		}
+	}
+	return -1, nil
+}
+
 // Modes of an activation page.
 const (
 	ModeChoosePassword  = "choose_password"  // a new identity: choose a password
@@ -127,11 +166,19 @@ func (s *Service) ActivateWithOneTimePassword(ctx context.Context, tenant usher.
 
 func (s *Service) activateTyped(ctx context.Context, tenant usher.Tenant, kind, identifier, secret, pw, source string) (usher.Account, error) {
 	r := s.st.Read()
-	a, err := r.AccountByLogin(ctx, tenant.ID, NormalizeLogin(identifier))
+	login := NormalizeLogin(identifier)
+	a, err := r.AccountByLogin(ctx, tenant.ID, login)
 	if err != nil {
 		if errors.Is(err, usher.ErrNotFound) {
-			// Spend the time a check would, so timing does not tell.
-			_, _ = password.Verify(ctx, dummyHash(), secret)
+			// Spend the time a check would, so timing does not tell; a
+			// one-time password counts like any password guess.
+			if kind == "otp" {
+				if _, err := s.verifyPassword(ctx, PasswordGuess{TenantID: tenant.ID, Login: login, Source: source, Password: secret}); err != nil {
+					return usher.Account{}, err
+				}
+			} else {
+				_, _ = password.Verify(ctx, dummyHash(), secret)
+			}
 			return usher.Account{}, ErrCodeInvalid
 		}
 		return usher.Account{}, err
@@ -148,14 +195,25 @@ func (s *Service) activateTyped(ctx context.Context, tenant usher.Tenant, kind, 
 			break
 		}
 	}
-	if cand == nil || (a.State != usher.StateInvited && a.State != usher.StateActive) || a.AuthSystem != usher.AuthPassword {
-		return usher.Account{}, ErrCodeInvalid
-	}
+	usable := cand != nil && (a.State == usher.StateInvited || a.State == usher.StateActive) && a.AuthSystem == usher.AuthPassword
 	ok := false
-	if kind == "code" {
+	switch {
+	case kind == "otp":
+		// Counted and timed the same whether or not there is a one-time password to match.
+		var hashes []string
+		if usable {
+			hashes = []string{cand.SecretHash}
+		}
+		i, err := s.verifyPassword(ctx, PasswordGuess{TenantID: tenant.ID, Account: &a, Login: login, Source: source, Password: secret, Hashes: hashes})
+		if err != nil {
+			return usher.Account{}, err
+		}
+		ok = i == 0
+	case usable:
 		ok = codeHash(a.ID, secret) == cand.SecretHash
-	} else if ok, err = password.Verify(ctx, cand.SecretHash, secret); err != nil {
-		return usher.Account{}, err
+	}
+	if !usable {
+		return usher.Account{}, ErrCodeInvalid
 	}
 	if !ok {
 		err := s.st.Write(ctx, func(tx *store.Tx) error {
@@ -194,11 +252,11 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 		if err != nil {
 			return usher.Account{}, err
 		}
-		ok, err := password.Verify(ctx, h, pw)
+		i, err := s.verifyPassword(ctx, PasswordGuess{TenantID: tenant.ID, Account: &a, Identity: id.ID, Source: source, Password: pw, Hashes: []string{h}})
 		if err != nil {
 			return usher.Account{}, err
 		}
-		if !ok {
+		if i != 0 {
 			return usher.Account{}, usher.Invalid("password", "this is not the password you sign in with elsewhere")
 		}
 		joinID = id.ID

@@ -72,6 +72,8 @@ type Service struct {
 	links  Links
 	notify func()
 	noSSO  *noSSOCache
+	// checkPassword verifies the passwords typed at activation; see CheckPasswordsWith.
+	checkPassword PasswordCheck
 }
 
 // NotifyQueued sets a function called after a change that queued messages

@@ -33,12 +33,15 @@ func (s *Service) OperatorSignIn(ctx context.Context, token, source, userAgent s
 	if token == "" {
 		return "", usher.Invalid("token", "paste an operator token")
 	}
-	key := sourceKey(source)
-	if err := s.reserve(ctx, []string{key}); err != nil {
+	c := claim{source: sourceKey(source)}
+	if err := s.reserve(ctx, c); err != nil {
 		return "", err
 	}
 	tok, err := s.prov.Authenticate(ctx, token)
 	if errors.Is(err, usher.ErrUnauthorized) || (err == nil && tok.Role != usher.PrincipalOperator) {
+		if err := s.failed(ctx, c); err != nil {
+			return "", err
+		}
 		return "", ErrNotOperator
 	} else if err != nil {
 		return "", err
@@ -49,7 +52,7 @@ func (s *Service) OperatorSignIn(ctx context.Context, token, source, userAgent s
 		if err := tx.InsertSession(ctx, &ses, hash); err != nil {
 			return err
 		}
-		return giveBack(ctx, tx, key)
+		return c.settle(ctx, tx)
 	})
 	return secret, err
 }

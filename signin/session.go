@@ -130,19 +130,15 @@ func (s *Service) EndOthers(ctx context.Context, tenant usher.Tenant, cur Curren
 // one (counted like a sign-in), and ends the identity's other sessions.
 func (s *Service) ChangePassword(ctx context.Context, tenant usher.Tenant, cur Current, old, next, source string) error {
 	a := cur.Account
-	if err := s.reserve(ctx, []string{sourceKey(source), "account:" + a.ID}); err != nil {
-		return err
-	}
 	h, err := s.st.Read().IdentityPassword(ctx, a.IdentityID)
 	if err != nil {
 		return err
 	}
-	ok, err := password.Verify(ctx, h, old)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	_, err = s.CheckPassword(ctx, Guess{TenantID: tenant.ID, Account: &a, Source: source, Password: old, Hashes: []string{h}})
+	if errors.Is(err, ErrCredentials) {
 		return usher.Invalid("old_password", "is not your current password")
+	} else if err != nil {
+		return err
 	}
 	if err := password.Check("password", next, a.Email, a.Username); err != nil {
 		return err

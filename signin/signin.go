@@ -22,14 +22,38 @@ type Service struct {
 	st   *store.Store
 	prov *provision.Service
 	now  func() time.Time
+	// verify checks one password against one hash (none: spends the time);
+	// tests count the hashes through it.
+	verify func(ctx context.Context, phc, pw string) (bool, error)
 }
 
-// New returns a Service on st; prov completes one-time passwords. now is the clock.
+// New returns a Service on st. now is the clock. prov completes one-time
+// passwords, and from now on checks the passwords typed at activation (a
+// one-time password replaced, an identity joined) with CheckPassword.
 func New(st *store.Store, prov *provision.Service, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, prov: prov, now: now}
+	s := &Service{st: st, prov: prov, now: now, verify: verify}
+	if prov != nil {
+		prov.CheckPasswordsWith(s.activationCheck)
+	}
+	return s
+}
+
+// activationCheck is CheckPassword for provision's activation steps. Their
+// pages know no throttle, so a refusal is an input error that says how long
+// to wait; errors.As still finds the *ThrottledError in it.
+func (s *Service) activationCheck(ctx context.Context, g provision.PasswordGuess) (int, error) {
+	i, err := s.CheckPassword(ctx, Guess{TenantID: g.TenantID, Account: g.Account, Identity: g.Identity, Login: g.Login, Source: g.Source, Password: g.Password, Hashes: g.Hashes})
+	var te *ThrottledError
+	switch {
+	case errors.Is(err, ErrCredentials):
+		return -1, nil
+	case errors.As(err, &te):
+		return -1, &usher.Error{Code: usher.CodeInvalid, Message: te.Error(), Err: te}
+	}
+	return i, err
 }
 
 // What the identifier step leads to.
@@ -181,10 +205,9 @@ type Result struct {
 	MustChoose bool
 }
 
-// SignIn checks a password. Attempts are counted before the check, per
-// account (or known device) and per source address, so a burst of parallel
-// guesses meets the counter one at a time and only the free attempts are
-// ever checked. Unknown identifiers cost one hash like wrong passwords.
+// SignIn checks a password through CheckPassword's counters: per account
+// (or known device, or unknown identifier) and per source address, reserved
+// before the hash.
 func (s *Service) SignIn(ctx context.Context, tenant usher.Tenant, in Attempt) (Result, error) {
 	login := provision.NormalizeLogin(in.Identifier)
 	if login == "" || len(login) > 320 {
@@ -197,88 +220,151 @@ func (s *Service) SignIn(ctx context.Context, tenant usher.Tenant, in Attempt) (
 		return Result{}, ErrCredentials
 	}
 	r := s.st.Read()
+	g := Guess{TenantID: tenant.ID, Login: login, Source: in.Source, Device: in.Device, Password: in.Password}
 	a, err := r.AccountByLogin(ctx, tenant.ID, login)
-	found := err == nil
-	if err != nil && !errors.Is(err, usher.ErrNotFound) {
+	switch {
+	case errors.Is(err, usher.ErrNotFound):
+	case err != nil:
 		return Result{}, err
+	default:
+		g.Account = &a
 	}
-	acctKey := "login:" + tenant.ID + ":" + login
-	device := ""
-	if found {
-		acctKey = "account:" + a.ID
-		if in.Device != "" {
-			device = provision.HashSecret(in.Device)
-			if known, err := r.KnownDevice(ctx, a.ID, device); err != nil {
+	// What the password may match: the identity's password, then a pending
+	// one-time password. An account that cannot sign in with a password
+	// has nothing to match and costs the same.
+	identity, oneTime := -1, -1
+	if g.Account != nil && a.AuthSystem == usher.AuthPassword && (a.State == usher.StateActive || a.State == usher.StateInvited) {
+		if a.State == usher.StateActive && a.IdentityID != "" {
+			h, err := r.IdentityPassword(ctx, a.IdentityID)
+			if err != nil {
 				return Result{}, err
+			}
+			identity, g.Hashes = len(g.Hashes), append(g.Hashes, h)
+		}
+		otp, err := s.pendingOneTime(ctx, r, tenant, a)
+		if err != nil {
+			return Result{}, err
+		}
+		if otp != nil {
+			oneTime, g.Hashes = len(g.Hashes), append(g.Hashes, otp.SecretHash)
+		}
+	}
+	match, c, err := s.guess(ctx, g)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case match == oneTime:
+		// Not a session yet, but a success: the person chooses a password next.
+		if err := s.st.Write(ctx, func(tx *store.Tx) error { return c.settle(ctx, tx) }); err != nil {
+			return Result{}, err
+		}
+		return Result{Account: a, MustChoose: true}, nil
+	case match != identity:
+		return Result{}, ErrCredentials
+	}
+	return s.start(ctx, tenant, a, c, in)
+}
+
+// Guess is one password to check under the counters.
+type Guess struct {
+	TenantID string
+	// Account is the account the password is typed for; nil when none
+	// answers Login, which then has a counter of its own in the tenant.
+	Account *usher.Account
+	// Identity is set when the password is an existing identity's that
+	// stands behind no account here yet (an activation joining it): it is
+	// counted under the identity instead of the account.
+	Identity string
+	Login    string // the identifier as normalized
+	Source   string // the client address
+	// Device is the secret of the browser's device cookie, if any: a browser
+	// that signed in to the account before has a counter of its own.
+	Device   string
+	Password string
+	// Hashes are what Password may match, tried in order. With none, one
+	// verification's time is spent and the guess fails, so an unknown
+	// identifier costs what a known one does.
+	Hashes []string
+}
+
+// CheckPassword is the one password check under the counters, for every
+// place that verifies a password (sign-in, change password, the one-time
+// password's replacement, an activation joining an existing identity). An
+// attempt is reserved under the source address and under the account (its
+// known device instead, or the identity joined, or the unknown identifier)
+// before any hash, so
+// parallel guesses get no more verifications than the counters allow. It
+// returns the index of the hash that matched; ErrCredentials when none did;
+// *ThrottledError, with nothing verified, when a counter is locked. A
+// success gives the source its attempt back and clears the account's counter.
+func (s *Service) CheckPassword(ctx context.Context, g Guess) (int, error) {
+	match, c, err := s.guess(ctx, g)
+	if err != nil {
+		return -1, err
+	}
+	return match, s.st.Write(ctx, func(tx *store.Tx) error { return c.settle(ctx, tx) })
+}
+
+// guess is CheckPassword leaving a success's claim to the caller, to settle
+// in the transaction that acts on the success.
+func (s *Service) guess(ctx context.Context, g Guess) (int, claim, error) {
+	c := claim{source: sourceKey(g.Source), key: "login:" + g.TenantID + ":" + g.Login}
+	if g.Identity != "" {
+		c.key = "identity:" + g.Identity
+	} else if a := g.Account; a != nil {
+		c.key = "account:" + a.ID
+		if g.Device != "" {
+			device := provision.HashSecret(g.Device)
+			if known, err := s.st.Read().KnownDevice(ctx, a.ID, device); err != nil {
+				return -1, c, err
 			} else if known {
-				acctKey = "device:" + a.ID + ":" + device
+				c.key = "device:" + a.ID + ":" + device
 			}
 		}
 	}
-	// The source's counter is read here and counted after a failure; the
-	// account's is counted before the check, so a burst meets it one at a time.
-	if err := s.sourceOpen(ctx, in.Source); err != nil {
-		return Result{}, err
+	if err := s.reserve(ctx, c); err != nil {
+		return -1, c, err
 	}
-	if err := s.reserve(ctx, []string{acctKey}); err != nil {
-		return Result{}, err
-	}
-	res, err := s.check(ctx, r, tenant, a, found, acctKey, in)
-	if errors.Is(err, ErrCredentials) {
-		var te *ThrottledError
-		if rerr := s.reserve(ctx, []string{sourceKey(in.Source)}); rerr != nil && !errors.As(rerr, &te) {
-			return Result{}, rerr
-		}
-	}
-	return res, err
-}
-
-// check verifies the password of a (found or not), after its attempt was counted.
-func (s *Service) check(ctx context.Context, r *store.Tx, tenant usher.Tenant, a usher.Account, found bool, acctKey string, in Attempt) (Result, error) {
-	usable := found && a.AuthSystem == usher.AuthPassword && (a.State == usher.StateActive || a.State == usher.StateInvited)
-	if !usable {
-		if err := password.VerifyNone(ctx, in.Password); err != nil {
-			return Result{}, err
-		}
-		return Result{}, ErrCredentials
-	}
-	if a.State == usher.StateActive && a.IdentityID != "" {
-		h, err := r.IdentityPassword(ctx, a.IdentityID)
-		if err != nil {
-			return Result{}, err
-		}
-		ok, err := password.Verify(ctx, h, in.Password)
-		if err != nil {
-			return Result{}, err
-		}
-		if ok {
-			return s.start(ctx, tenant, a, acctKey, in)
-		}
-	}
-	otp, err := s.pendingOneTime(ctx, r, tenant, a)
+	match, err := s.match(ctx, g)
 	if err != nil {
-		return Result{}, err
+		return -1, c, err
 	}
-	if otp != nil {
-		ok, err := password.Verify(ctx, otp.SecretHash, in.Password)
-		if err != nil {
-			return Result{}, err
+	if match < 0 {
+		if err := s.failed(ctx, c); err != nil {
+			return -1, c, err
 		}
-		if ok {
-			return Result{Account: a, MustChoose: true}, nil
-		}
-	} else if a.State != usher.StateActive || a.IdentityID == "" {
-		// Nothing to check against: spend the time anyway.
-		if err := password.VerifyNone(ctx, in.Password); err != nil {
-			return Result{}, err
-		}
+		return -1, c, ErrCredentials
 	}
-	return Result{}, ErrCredentials
+	return match, c, nil
 }
 
-// start opens a session for a, clears the account's counter, remembers the
-// device and writes the audit event, in one transaction.
-func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Account, acctKey string, in Attempt) (Result, error) {
+// match returns the index of the first of g's hashes that its password
+// matches, or -1.
+func (s *Service) match(ctx context.Context, g Guess) (int, error) {
+	if len(g.Hashes) == 0 {
+		_, err := s.verify(ctx, "", g.Password)
+		return -1, err
+	}
+	for i, h := range g.Hashes {
+		ok, err := s.verify(ctx, h, g.Password)
+		if err != nil || ok {
+			return i, err
+		}
+	}
+	return -1, nil
+}
+
+// verify is password.Verify, or password.VerifyNone for an empty hash.
+func verify(ctx context.Context, phc, pw string) (bool, error) {
+	if phc == "" {
+		return false, password.VerifyNone(ctx, pw)
+	}
+	return password.Verify(ctx, phc, pw)
+}
+
+// start opens a session for a, remembers the device, writes the audit event
+// and settles the claim of the check that let a in, in one transaction.
+func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Account, c claim, in Attempt) (Result, error) {
 	secret, hash := provision.NewSecret()
 	ses := usher.Session{IdentityID: a.IdentityID, TenantID: tenant.ID, Method: usher.AuthPassword, Source: in.Source, UserAgent: clip(in.UserAgent, 300)}
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
@@ -290,16 +376,16 @@ func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 		if err := tx.InsertSession(ctx, &ses, hash); err != nil {
 			return err
 		}
-		if err := tx.ClearThrottle(ctx, acctKey); err != nil {
-			return err
-		}
 		if in.Device != "" {
 			if err := tx.AddKnownDevice(ctx, a.ID, provision.HashSecret(in.Device)); err != nil {
 				return err
 			}
 		}
-		return tx.InsertAudit(ctx, tenant.ID, &usher.AuditEvent{ActorKind: "account", ActorID: a.ID, Action: "account.signed_in",
-			TargetKind: "account", TargetID: a.ID, Source: in.Source, Details: map[string]string{"method": usher.AuthPassword}})
+		if err := tx.InsertAudit(ctx, tenant.ID, &usher.AuditEvent{ActorKind: "account", ActorID: a.ID, Action: "account.signed_in",
+			TargetKind: "account", TargetID: a.ID, Source: in.Source, Details: map[string]string{"method": usher.AuthPassword}}); err != nil {
+			return err
+		}
+		return c.settle(ctx, tx)
 	})
 	if err != nil {
 		return Result{}, err
@@ -313,7 +399,7 @@ func (s *Service) Start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 	if a.IdentityID == "" || a.State != usher.StateActive {
 		return Result{}, ErrCredentials
 	}
-	return s.start(ctx, tenant, a, "account:"+a.ID, Attempt{Source: source, UserAgent: userAgent, Device: device})
+	return s.start(ctx, tenant, a, claim{key: "account:" + a.ID}, Attempt{Source: source, UserAgent: userAgent, Device: device})
 }
 
 func clip(s string, n int) string {

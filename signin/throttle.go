@@ -19,7 +19,7 @@ type policy struct {
 	maxDelay time.Duration
 }
 
-// Failures older than this are forgotten.
+// Failures are forgotten after this long without one.
 const window = 15 * time.Minute
 
 var (
@@ -38,15 +38,46 @@ func policyOf(key string) policy {
 	return accountPolicy
 }
 
-// reserve counts one attempt under every key, in one transaction that holds
-// the counters while it decides, or refuses with the longest wait when a key
-// is locked (counting nothing then).
-func (s *Service) reserve(ctx context.Context, keys []string) error {
+// A claim is one attempt reserved under each of its keys before a check:
+// parallel checks meet the counters one at a time, so no more checks run
+// than the counters allow. The check's outcome settles it: a failure keeps
+// the attempts and restarts the keys' windows (failed), a success gives the
+// source's attempt back and clears the account's counter (settle).
+type claim struct {
+	source string // the source address's key, or ""
+	key    string // the account's, its known device's or the unknown identifier's key, or ""
+}
+
+// keys are the claim's keys in the one order every transaction locks them,
+// so two attempts never wait on each other's locks.
+func (c claim) keys() []string {
+	var ks []string
+	for _, k := range []string{c.source, c.key} {
+		if k != "" {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
+
+// reserve counts one attempt under each of the claim's keys, in one short
+// transaction that holds the counters only while it decides (never during
+// a hash), or refuses with the longest wait when a key is locked, counting
+// nothing then.
+func (s *Service) reserve(ctx context.Context, c claim) error {
+	return s.take(ctx, c.keys(), false)
+}
+
+// take counts one attempt under every key. A final count (a registration)
+// restarts the key's window; a reservation does so only when it opens a new
+// window, and failed restarts it once the check has failed, so successes
+// do not keep an office address's old failures alive.
+func (s *Service) take(ctx context.Context, keys []string, final bool) error {
 	var wait time.Duration
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		wait = 0 // the function may run again
 		now := tx.Now()
 		ths := make([]store.Throttle, 0, len(keys))
-		// Always in the same order, so two attempts never wait on each other's locks.
 		for _, k := range keys {
 			th, err := tx.LockThrottle(ctx, k)
 			if err != nil {
@@ -62,11 +93,13 @@ func (s *Service) reserve(ctx context.Context, keys []string) error {
 		}
 		for _, th := range ths {
 			p := policyOf(th.Key)
-			if now.Sub(th.LastFailureAt) > window {
-				th.Failures = 0
+			if th.Failures <= 0 || now.Sub(th.LastFailureAt) > window {
+				th.Failures, th.LastFailureAt = 0, now
 			}
 			th.Failures++
-			th.LastFailureAt = now
+			if final {
+				th.LastFailureAt = now
+			}
 			th.LockedUntil = nil
 			if th.Failures >= p.free {
 				d := time.Second << min(th.Failures-p.free, 20)
@@ -88,9 +121,43 @@ func (s *Service) reserve(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// giveBack returns the attempt a success reserved under key: a source
-// address counts failures, so the people behind one office's address can
-// sign in all day.
+// failed keeps a failed check's attempts and restarts its keys' windows.
+func (s *Service) failed(ctx context.Context, c claim) error {
+	return s.st.Write(ctx, func(tx *store.Tx) error {
+		for _, k := range c.keys() {
+			th, err := tx.LockThrottle(ctx, k)
+			if err != nil {
+				return err
+			}
+			if th.Failures == 0 {
+				continue // cleared by a success meanwhile
+			}
+			th.LastFailureAt = tx.Now()
+			if err := tx.SaveThrottle(ctx, th); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// settle ends a successful check's claim inside the caller's transaction,
+// which should call it last so the counters' locks are held only until the
+// commit: the source gets its attempt back (the people behind one office's
+// address sign in all day) and the account's counter is cleared.
+func (c claim) settle(ctx context.Context, tx *store.Tx) error {
+	if c.source != "" {
+		if err := giveBack(ctx, tx, c.source); err != nil {
+			return err
+		}
+	}
+	if c.key != "" {
+		return tx.ClearThrottle(ctx, c.key)
+	}
+	return nil
+}
+
+// giveBack returns the attempt a success reserved under key.
 func giveBack(ctx context.Context, tx *store.Tx, key string) error {
 	th, err := tx.LockThrottle(ctx, key)
 	if err != nil || th.Failures == 0 {
@@ -103,22 +170,9 @@ func giveBack(ctx context.Context, tx *store.Tx, key string) error {
 	return tx.SaveThrottle(ctx, th)
 }
 
-// sourceOpen refuses when the source address is locked out, without
-// counting: a source's counter counts failures only.
-func (s *Service) sourceOpen(ctx context.Context, source string) error {
-	th, err := s.st.Read().Throttle(ctx, sourceKey(source))
-	if err != nil {
-		return err
-	}
-	if now := s.now(); th.LockedUntil != nil && th.LockedUntil.After(now) {
-		return &ThrottledError{RetryAfter: th.LockedUntil.Sub(now)}
-	}
-	return nil
-}
-
 // AllowRegistration counts a registration from source, refusing a flood.
 func (s *Service) AllowRegistration(ctx context.Context, source string) error {
-	return s.reserve(ctx, []string{"register:" + sourcePrefix(source)})
+	return s.take(ctx, []string{"register:" + sourcePrefix(source)}, true)
 }
 
 func sourceKey(source string) string { return "source:" + sourcePrefix(source) }
