@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/password"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -48,7 +49,7 @@ func newBenchWorld(b *testing.B, open func(testing.TB, func() time.Time) *store.
 	hs := httptest.NewUnstartedServer(nil)
 	links := Links{PublicURL: "http://" + hs.Listener.Addr().String()}
 	svc := provision.New(st, nil, links)
-	hs.Config.Handler = New(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Version: "bench", Links: links}, st, svc, nil)
+	hs.Config.Handler = New(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Version: "bench", Links: links}, st, svc, signin.New(st, svc, time.Now), nil)
 	hs.Start()
 	b.Cleanup(hs.Close)
 	ctx := context.Background()

@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store/storetest"
 )
 
@@ -30,7 +31,7 @@ func newPagesWorld(t *testing.T) *pagesWorld {
 	srv := httptest.NewUnstartedServer(nil)
 	links := Links{PublicURL: "http://" + srv.Listener.Addr().String()}
 	svc := provision.New(st, nil, links)
-	srv.Config.Handler = New(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Version: "test", Links: links}, st, svc, nil)
+	srv.Config.Handler = New(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Version: "test", Links: links}, st, svc, signin.New(st, svc, time.Now), nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	ctx := context.Background()

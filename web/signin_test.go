@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -52,7 +53,7 @@ func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store
 	links := Links{PublicURL: "http://" + hs.Listener.Addr().String()}
 	svc := provision.New(st, clock.Now, links)
 	logs := &lockedBuffer{}
-	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links}, st, svc, clock.Now)
+	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links}, st, svc, signin.New(st, svc, clock.Now), clock.Now)
 	hs.Config.Handler = srv
 	hs.Start()
 	t.Cleanup(hs.Close)

@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -96,7 +97,7 @@ func newAPIEnv(t testing.TB, open func(testing.TB) *store.Store) *apiEnv {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links}, st, svc, nil)
+	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links}, st, svc, signin.New(st, svc, time.Now), nil)
 	hs.Config.Handler = srv
 	hs.Start()
 	t.Cleanup(hs.Close)

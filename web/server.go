@@ -1,7 +1,7 @@
-// Package server is usher's HTTP surface: the admin API, health and
+// Package web is usher's HTTP surface: the admin API, health and
 // metrics, wired in routes.go. Handlers translate HTTP to calls of the
 // provisioning service and back; they hold no rules of their own.
-package server
+package web
 
 import (
 	"context"
@@ -51,11 +51,11 @@ type Server struct {
 const cacheTTL = 2 * time.Second
 
 // New returns the server; its routes are in routes.go.
-func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, now func() time.Time) *Server {
+func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, auth *signin.Service, now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: signin.New(st, svc, now), mux: http.NewServeMux(), metrics: newMetrics(st), now: now,
+	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st), now: now,
 		tokens: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), tenants: newTTLCache[usher.Tenant](cacheTTL, 10_000, now)}
 	s.routes()
 	return s
