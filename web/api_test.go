@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"fmt"
+	"github.com/usherhq/usher/web/api"
 	"net/http"
 	"reflect"
 	"slices"
@@ -31,9 +32,9 @@ type world struct {
 	spare          map[string]usher.Attribute // a second entry by kind, to deactivate
 	internal       usher.Organization
 	partner, site  usher.Organization
-	tenantAdmin    createdToken
-	userAdmin      createdToken
-	globexUserAdm  createdToken
+	tenantAdmin    api.CreatedToken
+	userAdmin      api.CreatedToken
+	globexUserAdm  api.CreatedToken
 	globexPlan     usher.Plan
 	globexSite     usher.Organization
 	globexPerson   usher.Person
@@ -58,7 +59,7 @@ func setUp(t *testing.T, e *apiEnv) *world {
 
 	// A fresh server has no tenant: an empty list is [], not null, and has no next page.
 	r := e.call(t, "GET", v1+"/tenants", op, nil)
-	if got := ok[page[usher.Tenant]](t, r, 200); len(got.Items) != 0 || got.Next != "" || !bytes.Contains(r.Body, []byte(`"items":[]`)) {
+	if got := ok[api.Page[usher.Tenant]](t, r, 200); len(got.Items) != 0 || got.Next != "" || !bytes.Contains(r.Body, []byte(`"items":[]`)) {
 		t.Fatalf("tenants of a fresh server: %s", r)
 	}
 
@@ -75,12 +76,12 @@ func setUp(t *testing.T, e *apiEnv) *world {
 	if got := get[usher.Tenant](t, e, op, v1+"/tenants/acme"); !reflect.DeepEqual(got, w.acme) {
 		t.Fatalf("read back:\n%+v\ncreated:\n%+v", got, w.acme)
 	}
-	if got := get[page[usher.Tenant]](t, e, op, v1+"/tenants"); len(got.Items) != 2 || got.Items[0].ID != w.acme.ID || got.Items[1].ID != w.globex.ID {
+	if got := get[api.Page[usher.Tenant]](t, e, op, v1+"/tenants"); len(got.Items) != 2 || got.Items[0].ID != w.acme.ID || got.Items[1].ID != w.globex.ID {
 		t.Fatalf("tenants in creation order: %+v", got)
 	}
 
 	// The tenant's own organization comes with it.
-	internal := get[page[usher.Organization]](t, e, op, v1+"/tenants/acme/organizations?kind=internal")
+	internal := get[api.Page[usher.Organization]](t, e, op, v1+"/tenants/acme/organizations?kind=internal")
 	if len(internal.Items) != 1 || internal.Items[0].Name != "Acme Corp" || internal.Items[0].ParentID != "" {
 		t.Fatalf("internal organization: %+v", internal)
 	}
@@ -117,7 +118,7 @@ func setUp(t *testing.T, e *apiEnv) *world {
 	if w.site.Kind != usher.OrgExternal || w.site.ParentID != w.partner.ID {
 		t.Fatalf("site: %+v", w.site)
 	}
-	gi := get[page[usher.Organization]](t, e, op, v1+"/tenants/globex/organizations")
+	gi := get[api.Page[usher.Organization]](t, e, op, v1+"/tenants/globex/organizations")
 	if len(gi.Items) != 1 {
 		t.Fatalf("globex organizations: %+v", gi)
 	}
@@ -128,10 +129,10 @@ func setUp(t *testing.T, e *apiEnv) *world {
 	}
 
 	// Tokens: the operator gives acme a tenant administrator and a user administrator.
-	w.tenantAdmin = post[createdToken](t, e, op, v1+"/tenants/acme/tokens", obj{"name": "acme admin", "role": usher.AdminTenant}, 201)
-	w.userAdmin = post[createdToken](t, e, op, v1+"/tenants/acme/tokens", obj{"name": "acme helpdesk", "role": usher.AdminUser}, 201)
-	w.globexUserAdm = post[createdToken](t, e, op, v1+"/tenants/globex/tokens", obj{"name": "globex helpdesk", "role": usher.AdminUser}, 201)
-	for _, tok := range []createdToken{w.tenantAdmin, w.userAdmin, w.globexUserAdm} {
+	w.tenantAdmin = post[api.CreatedToken](t, e, op, v1+"/tenants/acme/tokens", obj{"name": "acme admin", "role": usher.AdminTenant}, 201)
+	w.userAdmin = post[api.CreatedToken](t, e, op, v1+"/tenants/acme/tokens", obj{"name": "acme helpdesk", "role": usher.AdminUser}, 201)
+	w.globexUserAdm = post[api.CreatedToken](t, e, op, v1+"/tenants/globex/tokens", obj{"name": "globex helpdesk", "role": usher.AdminUser}, 201)
+	for _, tok := range []api.CreatedToken{w.tenantAdmin, w.userAdmin, w.globexUserAdm} {
 		if !strings.HasPrefix(tok.Secret, "ush_") || len(tok.Secret) < 40 || tok.ID == "" || tok.RevokedAt != nil {
 			t.Fatalf("created token: %+v", tok)
 		}
@@ -171,7 +172,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if got := get[usher.Tenant](t, e, ua, acme); got.ID != w.acme.ID || got.Settings.DefaultPlanID != w.std.ID {
 		t.Fatalf("tenant as read by its user administrator: %+v", got)
 	}
-	if got := get[page[usher.Attribute]](t, e, ua, acme+"/roles"); len(got.Items) != 2 {
+	if got := get[api.Page[usher.Attribute]](t, e, ua, acme+"/roles"); len(got.Items) != 2 {
 		t.Fatalf("roles: %+v", got)
 	}
 
@@ -265,7 +266,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	}
 	carolAcct := *rel.Account
 	// The welcome message is in the outbox, with its link.
-	welcome := get[page[usher.Message]](t, e, ua, acme+"/messages?kind=welcome")
+	welcome := get[api.Page[usher.Message]](t, e, ua, acme+"/messages?kind=welcome")
 	if len(welcome.Items) != 1 || welcome.Items[0].ID != rel.Messages[0].ID || welcome.Items[0].AccountID != carolAcct.ID ||
 		!strings.Contains(welcome.Items[0].Subject, "Acme Corp") || welcome.Items[0].Channel != usher.ChannelEmail {
 		t.Fatalf("welcome messages: %+v", welcome)
@@ -274,10 +275,10 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		!strings.Contains(got.Body, e.url+"/t/acme/activate/") {
 		t.Fatalf("welcome message: %+v", got)
 	}
-	if got := get[page[usher.Message]](t, e, ua, acme+"/messages?account_id="+carolAcct.ID+"&channel=email&state=queued"); len(got.Items) != 1 {
+	if got := get[api.Page[usher.Message]](t, e, ua, acme+"/messages?account_id="+carolAcct.ID+"&channel=email&state=queued"); len(got.Items) != 1 {
 		t.Fatalf("carol's messages: %+v", got)
 	}
-	if got := get[page[usher.Message]](t, e, ua, acme+"/messages"); len(got.Items) != 3 {
+	if got := get[api.Page[usher.Message]](t, e, ua, acme+"/messages"); len(got.Items) != 3 {
 		t.Fatalf("three messages so far (ada, bob, carol): %+v", got)
 	}
 	// Primary is held once per site: a second Primary contact is refused, and creates no account.
@@ -296,14 +297,14 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if again.Account != nil || len(again.Messages) != 0 || !slices.Equal(again.Relationship.Roles, []string{"Billing", "Primary"}) {
 		t.Fatalf("a later relationship: %+v", again)
 	}
-	if got := get[page[usher.Message]](t, e, ua, acme+"/messages?kind=welcome"); len(got.Items) != 2 {
+	if got := get[api.Page[usher.Message]](t, e, ua, acme+"/messages?kind=welcome"); len(got.Items) != 2 {
 		t.Fatalf("welcome messages after a later relationship: %+v", got)
 	}
-	siteRels := get[list[usher.Relationship]](t, e, ua, acme+"/organizations/"+w.site.ID+"/relationships")
+	siteRels := get[api.List[usher.Relationship]](t, e, ua, acme+"/organizations/"+w.site.ID+"/relationships")
 	if len(siteRels.Items) != 2 || siteRels.Items[0].SiteID != w.site.ID {
 		t.Fatalf("the site's contacts: %+v", siteRels)
 	}
-	if got := get[list[usher.Relationship]](t, e, ua, acme+"/persons/"+carol.ID+"/relationships"); len(got.Items) != 1 ||
+	if got := get[api.List[usher.Relationship]](t, e, ua, acme+"/persons/"+carol.ID+"/relationships"); len(got.Items) != 1 ||
 		!slices.Equal(got.Items[0].Roles, []string{"Billing", "Primary"}) {
 		t.Fatalf("carol's sites: %+v", got)
 	}
@@ -313,7 +314,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	for i := range 5 {
 		extra = append(extra, post[usher.Person](t, e, ua, acme+"/persons", obj{"first_name": fmt.Sprintf("Extra%d", i), "last_name": "Person"}, 201))
 	}
-	all := get[page[usher.Person]](t, e, ua, acme+"/persons?limit=500")
+	all := get[api.Page[usher.Person]](t, e, ua, acme+"/persons?limit=500")
 	wantIDs := []string{ada.ID, bob.ID, carol.ID, dave.ID}
 	for _, p := range extra {
 		wantIDs = append(wantIDs, p.ID)
@@ -329,7 +330,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 			if after != "" {
 				path += "&after=" + after
 			}
-			pg := get[page[usher.Person]](t, e, ua, path)
+			pg := get[api.Page[usher.Person]](t, e, ua, path)
 			pages++
 			if len(pg.Items) > limit || (pg.Next != "" && len(pg.Items) != limit) {
 				t.Fatalf("limit %d: page of %d with next %q", limit, len(pg.Items), pg.Next)
@@ -370,7 +371,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		{"organization_id=" + w.partner.ID + "&name=dav", []string{dave.ID}},
 		{"active=true&organization_id=" + w.internal.ID + "&limit=2", []string{ada.ID, bob.ID}},
 	} {
-		if got := personIDs(get[page[usher.Person]](t, e, ua, acme+"/persons?"+c.query).Items); !slices.Equal(got, c.want) {
+		if got := personIDs(get[api.Page[usher.Person]](t, e, ua, acme+"/persons?"+c.query).Items); !slices.Equal(got, c.want) {
 			t.Errorf("persons?%s: %v, want %v", c.query, got, c.want)
 		}
 	}
@@ -393,7 +394,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		{"auth_system=password&organization_id=" + w.partner.ID, []string{carolAcct.ID, daveRel.Account.ID}},
 		{"admin_role=user_administrator", nil},
 	} {
-		if got := accountIDs(get[page[usher.Account]](t, e, ua, acme+"/accounts?"+c.query).Items); !slices.Equal(got, c.want) {
+		if got := accountIDs(get[api.Page[usher.Account]](t, e, ua, acme+"/accounts?"+c.query).Items); !slices.Equal(got, c.want) {
 			t.Errorf("accounts?%s: %v, want %v", c.query, got, c.want)
 		}
 	}
@@ -406,7 +407,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		{"parent_id=-", []string{w.internal.ID, w.partner.ID}},
 		{"name=partner%20a", []string{w.site.ID}},
 	} {
-		got := get[page[usher.Organization]](t, e, ua, acme+"/organizations?"+c.query).Items
+		got := get[api.Page[usher.Organization]](t, e, ua, acme+"/organizations?"+c.query).Items
 		var ids []string
 		for _, o := range got {
 			ids = append(ids, o.ID)
@@ -444,13 +445,13 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if got := del[usher.Plan](t, e, op, acme+"/plans/"+w.tiny.ID); got.DeactivatedAt == nil || got.ID != w.tiny.ID {
 		t.Fatalf("deactivated plan: %+v", got)
 	}
-	if got := get[page[usher.Plan]](t, e, ua, acme+"/plans?active=true"); len(got.Items) != 1 || got.Items[0].ID != w.std.ID {
+	if got := get[api.Page[usher.Plan]](t, e, ua, acme+"/plans?active=true"); len(got.Items) != 1 || got.Items[0].ID != w.std.ID {
 		t.Fatalf("active plans: %+v", got)
 	}
-	if got := get[page[usher.Plan]](t, e, ua, acme+"/plans?limit=1"); len(got.Items) != 1 || got.Next != w.std.ID {
+	if got := get[api.Page[usher.Plan]](t, e, ua, acme+"/plans?limit=1"); len(got.Items) != 1 || got.Next != w.std.ID {
 		t.Fatalf("plans, first page: %+v", got)
 	}
-	if got := get[page[usher.Plan]](t, e, ua, acme+"/plans?limit=1&after="+w.std.ID); len(got.Items) != 1 || got.Items[0].ID != w.tiny.ID || got.Next != "" {
+	if got := get[api.Page[usher.Plan]](t, e, ua, acme+"/plans?limit=1&after="+w.std.ID); len(got.Items) != 1 || got.Items[0].ID != w.tiny.ID || got.Next != "" {
 		t.Fatalf("plans, second page: %+v", got)
 	}
 
@@ -465,10 +466,10 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		if got := del[usher.Attribute](t, e, ta, acme+"/"+kind+"/"+w.spare[kind].ID); got.DeactivatedAt == nil {
 			t.Fatalf("%s deactivated: %+v", kind, got)
 		}
-		if got := get[page[usher.Attribute]](t, e, ua, acme+"/"+kind+"?active=true"); len(got.Items) != 1 || got.Items[0].ID != a.ID {
+		if got := get[api.Page[usher.Attribute]](t, e, ua, acme+"/"+kind+"?active=true"); len(got.Items) != 1 || got.Items[0].ID != a.ID {
 			t.Fatalf("active %s: %+v", kind, got)
 		}
-		if got := get[page[usher.Attribute]](t, e, ua, acme+"/"+kind); len(got.Items) != 2 {
+		if got := get[api.Page[usher.Attribute]](t, e, ua, acme+"/"+kind); len(got.Items) != 2 {
 			t.Fatalf("all %s: %+v", kind, got)
 		}
 	}
@@ -487,7 +488,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		t.Fatalf("remove a relationship: %s", r)
 	}
 	wantProblem(t, e.call(t, "DELETE", acme+"/organizations/"+w.site.ID+"/relationships/"+dave.ID, ua, nil), 404, "not_found", "person_id")
-	if got := get[list[usher.Relationship]](t, e, ua, acme+"/persons/"+dave.ID+"/relationships"); len(got.Items) != 0 {
+	if got := get[api.List[usher.Relationship]](t, e, ua, acme+"/persons/"+dave.ID+"/relationships"); len(got.Items) != 0 {
 		t.Fatalf("dave's relationships after removal: %+v", got)
 	}
 	site := del[usher.Organization](t, e, ua, acme+"/organizations/"+w.site.ID)
@@ -495,7 +496,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		t.Fatalf("deactivated site: %+v", site)
 	}
 	wantProblem(t, e.call(t, "PUT", acme+"/organizations/"+w.site.ID+"/relationships/"+dave.ID, ua, obj{"roles": []string{"Sales"}}), 422, "invalid", "site_id")
-	if got := get[page[usher.Organization]](t, e, ua, acme+"/organizations?active=true"); len(got.Items) != 2 {
+	if got := get[api.Page[usher.Organization]](t, e, ua, acme+"/organizations?active=true"); len(got.Items) != 2 {
 		t.Fatalf("active organizations: %+v", got)
 	}
 	if got := patch[usher.Organization](t, e, ua, acme+"/organizations/"+w.site.ID, obj{"deactivated": false}); got.DeactivatedAt != nil {
@@ -517,7 +518,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if got := get[usher.Plan](t, e, ua, acme+"/plans/"+w.std.ID); got.SeatsUsed != 3 {
 		t.Fatalf("bob's seat is free again: %+v", got)
 	}
-	if got := personIDs(get[page[usher.Person]](t, e, ua, acme+"/persons?active=true&limit=3").Items); !slices.Equal(got, []string{ada.ID, carol.ID, dave.ID}) {
+	if got := personIDs(get[api.Page[usher.Person]](t, e, ua, acme+"/persons?active=true&limit=3").Items); !slices.Equal(got, []string{ada.ID, carol.ID, dave.ID}) {
 		t.Fatalf("active persons: %v", got)
 	}
 
@@ -526,7 +527,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if adaA.Username != "ada.k" || len(adaA.GroupIDs) != 0 || adaA.RoleID != "" || adaA.Language != "de" || adaA.Email != "ada@example.com" {
 		t.Fatalf("account after PATCH: %+v", adaA)
 	}
-	if got := accountIDs(get[page[usher.Account]](t, e, ua, acme+"/accounts?login=ADA.K").Items); !slices.Equal(got, []string{adaAcct.ID}) {
+	if got := accountIDs(get[api.Page[usher.Account]](t, e, ua, acme+"/accounts?login=ADA.K").Items); !slices.Equal(got, []string{adaAcct.ID}) {
 		t.Fatalf("the new username signs in: %v", got)
 	}
 	wantProblem(t, e.call(t, "PATCH", acme+"/accounts/"+adaAcct.ID, ua, obj{"state": "suspended"}), 409, "conflict", "state")
@@ -573,13 +574,13 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if got := del[usher.Connection](t, e, ta, acme+"/connections/"+conn.ID); got.DeactivatedAt == nil || got.ClientSecret != "" {
 		t.Fatalf("deactivated connection: %+v", got)
 	}
-	if got := get[page[usher.Connection]](t, e, ua, acme+"/connections?active=true"); len(got.Items) != 0 {
+	if got := get[api.Page[usher.Connection]](t, e, ua, acme+"/connections?active=true"); len(got.Items) != 0 {
 		t.Fatalf("active connections: %+v", got)
 	}
 
 	// Tokens: the tenant administrator makes and revokes a user administrator's token.
-	extraTok := post[createdToken](t, e, ta, acme+"/tokens", obj{"name": "temp", "role": usher.AdminUser}, 201)
-	toks := get[page[usher.APIToken]](t, e, ta, acme+"/tokens")
+	extraTok := post[api.CreatedToken](t, e, ta, acme+"/tokens", obj{"name": "temp", "role": usher.AdminUser}, 201)
+	toks := get[api.Page[usher.APIToken]](t, e, ta, acme+"/tokens")
 	if len(toks.Items) != 3 || toks.Items[2].ID != extraTok.ID || toks.Items[2].Role != usher.AdminUser {
 		t.Fatalf("tenant tokens: %+v", toks)
 	}
@@ -590,8 +591,8 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	wantProblem(t, e.call(t, "GET", acme, extraTok.Secret, nil), 401, "unauthorized", "Authorization")
 	wantProblem(t, e.call(t, "DELETE", acme+"/tokens/"+extraTok.ID, ta, nil), 404, "not_found", "token_id")
 	// Operator tokens.
-	opTok := post[createdToken](t, e, op, v1+"/tokens", obj{"name": "second operator", "role": usher.PrincipalOperator}, 201)
-	if got := get[page[usher.APIToken]](t, e, opTok.Secret, v1+"/tokens"); len(got.Items) != 2 ||
+	opTok := post[api.CreatedToken](t, e, op, v1+"/tokens", obj{"name": "second operator", "role": usher.PrincipalOperator}, 201)
+	if got := get[api.Page[usher.APIToken]](t, e, opTok.Secret, v1+"/tokens"); len(got.Items) != 2 ||
 		!slices.ContainsFunc(got.Items, func(x usher.APIToken) bool { return x.ID == "bootstrap-operator" }) ||
 		!slices.ContainsFunc(got.Items, func(x usher.APIToken) bool { return x.ID == opTok.ID && x.Role == usher.PrincipalOperator }) {
 		t.Fatalf("operator tokens: %+v", got)
@@ -602,7 +603,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	wantProblem(t, e.call(t, "GET", v1+"/tokens", opTok.Secret, nil), 401, "unauthorized", "Authorization")
 
 	// The audit log shows every change, oldest first, with who made it and from where.
-	events := get[page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?limit=500").Items
+	events := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?limit=500").Items
 	var actions []string
 	for i, ev := range events {
 		actions = append(actions, ev.Action)
@@ -625,7 +626,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		}
 	}
 	byAction := func(action string) []usher.AuditEvent {
-		return get[page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?action="+action).Items
+		return get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?action="+action).Items
 	}
 	if evs := byAction("tenant.created"); len(evs) != 1 || evs[0].ActorKind != "operator" || evs[0].ActorID != "bootstrap-operator" ||
 		evs[0].TargetID != w.acme.ID || evs[0].Details["slug"] != "acme" {
@@ -637,7 +638,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if evs := byAction("account."); len(evs) != 11 {
 		t.Fatalf("account.* events (prefix filter): %d %+v", len(evs), evs)
 	}
-	adaEvents := get[page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?target_id="+adaAcct.ID).Items
+	adaEvents := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?target_id="+adaAcct.ID).Items
 	var adaActions []string
 	for _, ev := range adaEvents {
 		adaActions = append(adaActions, ev.Action)
@@ -649,7 +650,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		got[1].Details["person_created"] != "true" || got[2].Details["route"] != "relationship" {
 		t.Fatalf("account.created details: %+v", got)
 	}
-	if got := get[page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?actor_id="+w.tenantAdmin.ID).Items; len(got) == 0 {
+	if got := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?actor_id="+w.tenantAdmin.ID).Items; len(got) == 0 {
 		t.Fatal("no events by the tenant administrator")
 	} else {
 		for _, ev := range got {
@@ -661,7 +662,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	// Paging the audit log gives the same events.
 	var walked []string
 	for after := ""; ; {
-		pg := get[page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?limit=7&after="+after)
+		pg := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?limit=7&after="+after)
 		for _, ev := range pg.Items {
 			walked = append(walked, ev.ID)
 		}
@@ -673,7 +674,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		t.Fatalf("walked %d audit events, listed %d", len(walked), len(events))
 	}
 	// Nothing of acme shows in globex's log.
-	for _, ev := range get[page[usher.AuditEvent]](t, e, op, v1+"/tenants/globex/audit-events?limit=500").Items {
+	for _, ev := range get[api.Page[usher.AuditEvent]](t, e, op, v1+"/tenants/globex/audit-events?limit=500").Items {
 		if ev.TargetID == ada.ID || ev.TargetID == w.acme.ID {
 			t.Fatalf("acme's event in globex's log: %+v", ev)
 		}

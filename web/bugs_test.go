@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"github.com/usherhq/usher/web/api"
 	"slices"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestKnownBugs(t *testing.T) {
 		t.Run("embedded_struct_field_names", func(t *testing.T) {
 			before := e.snapshot(t, "acme")
 			r := e.call(t, "POST", acme+"/accounts", ua, rawBody(`{"first_name": 5, "last_name": "B", "email": "b@example.com"}`))
-			p := decodeStrict[problem](t, r.Body)
+			p := decodeStrict[api.Problem](t, r.Body)
 			e.unchanged(t, before, "acme")
 			if r.Status == 422 && p.Field == "PersonInput.first_name" {
 				knownBug(t, "POST .../accounts with a wrong type in a person field names the field %q, not first_name "+
@@ -47,7 +48,7 @@ func TestKnownBugs(t *testing.T) {
 			set, _ := json.Marshal(w.acme.Settings)
 			body := `{"settings": ` + string(set[:len(set)-1]) + `, "colour": "red"}}`
 			r := e.call(t, "PATCH", acme, ta, rawBody(body))
-			if p := decodeStrict[problem](t, r.Body); r.Status == 422 && p.Field == "colour" {
+			if p := decodeStrict[api.Problem](t, r.Body); r.Status == 422 && p.Field == "colour" {
 				knownBug(t, "an unknown field inside settings is named %q, not settings.colour (server/api.go jsonError parses the field out of "+
 					"encoding/json's \"unknown field\" message, which has no path)", p.Field)
 			}
@@ -68,9 +69,9 @@ func TestKnownBugs(t *testing.T) {
 			g := w.attrs[usher.KindGroup].ID
 			c := post[provision.Created](t, e, ua, acme+"/accounts", obj{"first_name": "G", "last_name": "I", "email": "gi@example.com"}, 201)
 			r := e.call(t, "PATCH", acme+"/accounts/"+c.Account.ID, ua, obj{"group_ids": []string{"", g, "nope"}})
-			p := decodeStrict[problem](t, r.Body)
+			p := decodeStrict[api.Problem](t, r.Body)
 			r2 := e.call(t, "POST", acme+"/accounts", ua, obj{"first_name": "G", "last_name": "J", "email": "gj@example.com", "primary_group_id": g, "group_ids": []string{g, "nope"}})
-			p2 := decodeStrict[problem](t, r2.Body)
+			p2 := decodeStrict[api.Problem](t, r2.Body)
 			if p.Field == "group_ids[1]" || p2.Field == "group_ids[0]" {
 				knownBug(t, "an unknown group is named by its index after empty ids, duplicates and the primary group were taken out "+
 					"(%s and %s for the request's group_ids[2] and group_ids[1]): provision.UpdateAccount and provision.plan index the cleaned list", p.Field, p2.Field)

@@ -414,7 +414,7 @@ func TestOperatorConsole(t *testing.T) {
 		wantPage(t, op.post("/operator/signin", "token", tenantSecret), 401, "not a valid operator token")
 		p := op.post("/operator/signin", "token", secret)
 		wantPage(t, p, 200, "Tenants", "Acme", "Standard: 0/50")
-		if c := op.cookie(operatorCookie); c != nil {
+		if c := op.cookie("usher_operator"); c != nil {
 			t.Fatal("the operator cookie is sent outside /operator/")
 		}
 		wantPage(t, op.post("/operator/tenants", "name", "Beta", "slug", "Not A Slug"), 422, `id="slug-error"`)

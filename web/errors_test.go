@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"github.com/usherhq/usher/web/api"
 	"strings"
 	"testing"
 
@@ -244,13 +245,13 @@ func testBadInput(t *testing.T, e *apiEnv) {
 			r := e.call(t, c.method, c.path, c.token, c.body, c.headers...)
 			if c.status == 0 {
 				// Not an error, but it must find nothing.
-				if got := ok[page[usher.AuditEvent]](t, r, 200); len(got.Items) != 0 {
+				if got := ok[api.Page[usher.AuditEvent]](t, r, 200); len(got.Items) != 0 {
 					t.Fatalf("found another tenant's events: %+v", got)
 				}
 			} else {
 				field := c.field
 				if len(c.orField) > 0 {
-					var p problem
+					var p api.Problem
 					_ = json.Unmarshal(r.Body, &p)
 					for _, f := range c.orField {
 						if p.Field == f {

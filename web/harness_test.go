@@ -9,17 +9,18 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/internal/webtest"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
+	"github.com/usherhq/usher/web/api"
 )
 
 // The API tests start the real server on a real store and speak to it with
@@ -109,6 +110,9 @@ func newAPIEnv(t testing.TB, open func(testing.TB) *store.Store) *apiEnv {
 	})
 	return e
 }
+
+// obj is a JSON object to send.
+type obj = map[string]any
 
 // reply is an HTTP response, read whole.
 type reply struct {
@@ -232,7 +236,7 @@ func del[T any](t testing.TB, e *apiEnv, token, path string) T {
 
 // wantProblem checks an RFC 9457 problem: status, content type, type URI,
 // title, code and the field named (or none when field is "").
-func wantProblem(t testing.TB, r reply, status int, code, field string) problem {
+func wantProblem(t testing.TB, r reply, status int, code, field string) api.Problem {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("want %d %s (field %q), got %s", status, code, field, r)
@@ -243,7 +247,7 @@ func wantProblem(t testing.TB, r reply, status int, code, field string) problem 
 	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("a problem must not be cached: Cache-Control %q", cc)
 	}
-	p := decodeStrict[problem](t, r.Body)
+	p := decodeStrict[api.Problem](t, r.Body)
 	if p.Type != "https://usher.dev/problems/"+code || p.Title == "" || p.Status != status || p.Code != code || p.Field != field {
 		t.Fatalf("want type .../%s, a title, status %d, code %s, field %q; got %+v", code, status, code, field, p)
 	}
@@ -305,18 +309,10 @@ func (e *apiEnv) unchanged(t testing.TB, before string, slugs ...string) {
 	t.Fatalf("the request changed the state (%d lines before, %d after)", len(bl), len(al))
 }
 
-// knownBug reports a bug in the code under test that the test found. By
-// default the test is skipped with the description, so the suite stays
-// green while the bug is open; with USHER_TEST_KNOWN_BUGS=fail it fails.
-// Each call sits behind a check of the buggy behaviour, so a fixed bug
-// makes the test run to its end and pass.
+// knownBug reports a bug the test found; see webtest.KnownBug.
 func knownBug(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := "KNOWN BUG: " + fmt.Sprintf(format, args...)
-	if os.Getenv("USHER_TEST_KNOWN_BUGS") == "fail" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	webtest.KnownBug(t, format, args...)
 }
 
 // onEachDatabaseOpen runs fn once per database, in parallel subtests "sqlite"

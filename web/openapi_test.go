@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"github.com/usherhq/usher/web/api"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -83,9 +84,9 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 
 	// Every registered op is documented as it is registered, and nothing else is.
-	registered := map[string]*op{}
+	registered := map[string]*api.Op{}
 	for _, o := range e.srv.ops {
-		key := o.method + " " + o.path
+		key := o.Method + " " + o.Path
 		if registered[key] != nil {
 			t.Errorf("%s is registered twice", key)
 		}
@@ -171,41 +172,44 @@ func (d docOp) param(in, name string) bool {
 	return false
 }
 
-func checkDocOp(t *testing.T, key string, o *op, d docOp) {
+// pathParam finds the parameters in a route's path.
+var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+func checkDocOp(t *testing.T, key string, o *api.Op, d docOp) {
 	t.Helper()
-	for _, m := range pathParam.FindAllStringSubmatch(o.path, -1) {
+	for _, m := range pathParam.FindAllStringSubmatch(o.Path, -1) {
 		if !d.param("path", m[1]) {
 			t.Errorf("%s: path parameter %s is not documented as required", key, m[1])
 		}
 	}
-	for _, q := range o.params {
+	for _, q := range o.Params {
 		if !d.param("query", q) {
 			t.Errorf("%s: query parameter %s is not documented", key, q)
 		}
 	}
-	if o.out != nil && strings.HasPrefix(reflect.TypeOf(o.out).Name(), "page[") {
+	if o.Out != nil && strings.HasPrefix(reflect.TypeOf(o.Out).Name(), "Page[") {
 		if !d.param("query", "limit") || !d.param("query", "after") {
 			t.Errorf("%s: a paged list without limit and after", key)
 		}
 	}
-	if (o.in != nil) != (d.RequestBody != nil) {
-		t.Errorf("%s: request body documented %v, decoded %v", key, d.RequestBody != nil, o.in != nil)
+	if (o.In != nil) != (d.RequestBody != nil) {
+		t.Errorf("%s: request body documented %v, decoded %v", key, d.RequestBody != nil, o.In != nil)
 	} else if d.RequestBody != nil && d.RequestBody.Content["application/json"].Schema["$ref"] == nil {
 		t.Errorf("%s: the request body has no schema", key)
 	}
-	status := strconv.Itoa(o.status)
+	status := strconv.Itoa(o.Status)
 	resp, ok := d.Responses[status]
 	if !ok {
 		t.Errorf("%s: no %s response documented: %v", key, status, d.Responses)
 	}
-	if o.status == http.StatusNoContent {
+	if o.Status == http.StatusNoContent {
 		if len(resp.Content) != 0 {
 			t.Errorf("%s: a 204 with content", key)
 		}
-	} else if o.out != nil && resp.Content["application/json"].Schema == nil {
+	} else if o.Out != nil && resp.Content["application/json"].Schema == nil {
 		t.Errorf("%s: the %s response has no schema", key, status)
 	}
-	for _, ct := range o.produces {
+	for _, ct := range o.Produces {
 		if resp.Content[ct].Schema == nil {
 			t.Errorf("%s: the %s response is not documented as %s", key, status, ct)
 		}
@@ -214,10 +218,10 @@ func checkDocOp(t *testing.T, key string, o *op, d docOp) {
 		t.Errorf("%s: errors are not documented as problem details: %v", key, p)
 	}
 	switch {
-	case o.access == operatorOnly && !strings.Contains(d.Description, "operator token"):
+	case o.Access == api.OperatorOnly && !strings.Contains(d.Description, "operator token"):
 		t.Errorf("%s: does not say it needs an operator token: %q", key, d.Description)
-	case o.access == tenantScoped && o.minRole != "" && !strings.Contains(d.Description, o.minRole):
-		t.Errorf("%s: does not say it needs %s: %q", key, o.minRole, d.Description)
+	case o.Access == api.TenantScoped && o.MinRole != "" && !strings.Contains(d.Description, o.MinRole):
+		t.Errorf("%s: does not say it needs %s: %q", key, o.MinRole, d.Description)
 	}
 }
 
@@ -261,7 +265,7 @@ func sourceRoutes(t *testing.T) (apiCalls, muxRoutes []string) {
 			env := scopeOf(t, stack, consts)
 			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "api" {
 				apiFound++
-				method, path := opField(call, "method"), opField(call, "path")
+				method, path := opField(call, "Method"), opField(call, "Path")
 				ms, ok1 := evalString(method, env, consts)
 				ps, ok2 := evalString(path, env, consts)
 				if !ok1 || !ok2 {
@@ -314,7 +318,7 @@ func sourceRoutes(t *testing.T) (apiCalls, muxRoutes []string) {
 	return apiCalls, muxRoutes
 }
 
-// opField returns the value of field in the &op{...} argument of an s.api call.
+// opField returns the value of field in the &api.Op{...} argument of an s.api call.
 func opField(call *ast.CallExpr, field string) ast.Expr {
 	u, ok := call.Args[0].(*ast.UnaryExpr)
 	if !ok {
@@ -490,7 +494,7 @@ func TestOpenAPIServed(t *testing.T) {
 				n++
 				notCatchAll := func(r reply) {
 					t.Helper()
-					var p problem
+					var p api.Problem
 					_ = json.Unmarshal(r.Body, &p)
 					if r.Status == 404 && p.Field == "path" || strings.Contains(p.Detail, "there is no API operation") {
 						t.Errorf("%s is documented but not served: %s", key, r)
@@ -523,7 +527,7 @@ func TestOpenAPIServed(t *testing.T) {
 					val := map[string]string{"limit": "1", "active": "true", "email": "nobody@example.com"}[p.Name]
 					r := e.call(t, method, concrete+"?"+p.Name+"="+val, e.op, nil)
 					notCatchAll(r)
-					var pr problem
+					var pr api.Problem
 					if r.Status == 422 && json.Unmarshal(r.Body, &pr) == nil && pr.Field == p.Name {
 						t.Errorf("%s: documented parameter %s refused: %s", key, p.Name, r)
 					}
@@ -536,7 +540,7 @@ func TestOpenAPIServed(t *testing.T) {
 							continue
 						}
 						r := e.call(t, method, concrete+"?"+name+"=", e.op, nil)
-						var pr problem
+						var pr api.Problem
 						if r.Status != 422 || json.Unmarshal(r.Body, &pr) != nil || pr.Field != name {
 							t.Errorf("%s takes query parameter %s, which its documentation does not list: %s", key, name, r)
 						}

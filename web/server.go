@@ -1,13 +1,14 @@
-// Package web is usher's HTTP surface: the admin API, health and
-// metrics, wired in routes.go. Handlers translate HTTP to calls of the
-// provisioning service and back; they hold no rules of their own.
+// Package web is the shell of usher's HTTP surface: routes.go lists every
+// route of every audience (the JSON API, the pages people see, the
+// consoles) and mounts them; the shell adds what all routes share:
+// recovery, base-domain rewriting, the tenant and token caches,
+// cross-origin protection and metrics, and serves health and readiness.
 package web
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -22,6 +23,8 @@ import (
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/api"
+	"github.com/usherhq/usher/web/view"
 )
 
 // Config is what the server needs to know about its deployment.
@@ -31,6 +34,9 @@ type Config struct {
 	Links Links
 }
 
+// Links builds public addresses; the audiences share it through view.
+type Links = view.Links
+
 // Server serves usher's HTTP surface.
 type Server struct {
 	log     *slog.Logger
@@ -39,29 +45,32 @@ type Server struct {
 	svc     *provision.Service
 	auth    *signin.Service
 	mux     *http.ServeMux
-	ops     []*op
+	ops     []*api.Op
+	jsonAPI *api.Handler
 	metrics *metrics
-	now     func() time.Time
-	tokens  *ttlCache[usher.APIToken] // by hash of the secret
-	tenants *ttlCache[usher.Tenant]   // by slug
+	tokens  *tokenCache
+	tenants *tenantCache
 }
 
 // cacheTTL bounds how long another replica's change to a token or tenant
 // takes to reach this one.
 const cacheTTL = 2 * time.Second
 
-// New returns the server; its routes are in routes.go.
+// New returns the server; its routes are in routes.go. auth signs people
+// and operators in; now is the clock (time.Now when nil).
 func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, auth *signin.Service, now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st), now: now,
-		tokens: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), tenants: newTTLCache[usher.Tenant](cacheTTL, 10_000, now)}
-	s.routes()
+	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
+		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: svc, now: now},
+		tenants: &tenantCache{c: newTTLCache[usher.Tenant](cacheTTL, 10_000, now), st: st}}
+	s.routes(now)
 	return s
 }
 
-// ServeHTTP recovers from panics in handlers, answering 500.
+// ServeHTTP recovers from panics in handlers, answering 500, and serves
+// <slug>.<base domain>/x as /t/<slug>/x.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -69,11 +78,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "route", r.Pattern, "panic", p)
-			writeError(w, r, s.log, errors.New("panic"))
+			s.jsonAPI.Error(w, r, errors.New("panic"))
 		}
 	}()
 	if s.cfg.Links.BaseDomain != "" {
-		// <slug>.<base domain>/x is served as /t/<slug>/x.
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
@@ -88,185 +96,52 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// access says who may call an operation.
-type access int
-
-const (
-	public       access = iota // no token
-	operatorOnly               // operator tokens
-	tenantScoped               // operator tokens, or tokens of the tenant in the path
-)
-
-// op is one API operation: its route, who may call it, its documentation
-// and its handler. Every API route is an op, so the OpenAPI document and the
-// mux cannot disagree.
-type op struct {
-	method, path string
-	summary      string
-	access       access
-	minRole      string   // documented; the provisioning service enforces
-	params       []string // query parameters
-	in           any      // request body type, nil for none
-	optionalBody bool     // the body may be left out
-	out          any      // response body type, nil for none
-	produces     []string // content types of a non-JSON success response; the handler returns a rawResponse
-	status       int      // success status
-	handle       func(r *http.Request, c *call) (any, error)
+// tenantCache reads tenants by slug through the per-replica cache.
+type tenantCache struct {
+	c  *ttlCache[usher.Tenant] // by slug
+	st *store.Store
 }
 
-// rawResponse is a success response that is not JSON, such as an image.
-type rawResponse struct {
-	contentType string
-	filename    string // offered to save it as; "" for none
-	body        []byte
-}
-
-func (b rawResponse) write(w http.ResponseWriter, status int) {
-	w.Header().Set("Content-Type", b.contentType)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if b.filename != "" {
-		w.Header().Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": b.filename}))
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(b.body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b.body)
-}
-
-// api registers an op on the mux behind authentication and metrics.
-func (s *Server) api(o *op) {
-	if o.status == 0 {
-		o.status = http.StatusOK
-	}
-	s.ops = append(s.ops, o)
-	pattern := o.method + " " + o.path
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.authenticate(r, o)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		out, err := o.handle(r, c)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if o.status == http.StatusNoContent {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		if raw, ok := out.(rawResponse); ok {
-			raw.write(w, o.status)
-			return
-		}
-		writeJSON(w, o.status, out)
-	})
-	s.mux.Handle(pattern, s.metrics.instrument(pattern, h))
-}
-
-// authenticate checks the bearer token against the op's access and, on
-// tenant routes, resolves the tenant. A tenant token used on another
-// tenant's path finds "not found", as if the tenant did not exist.
-func (s *Server) authenticate(r *http.Request, o *op) (*call, error) {
-	c := &call{actor: provision.Actor{Source: clientIP(r)}}
-	if o.access == public {
-		return c, nil
-	}
-	auth := r.Header.Get("Authorization")
-	scheme, secret, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return nil, &usher.Error{Code: usher.CodeUnauthorized, Field: "Authorization", Message: "send an API token as 'Authorization: Bearer <token>'"}
-	}
-	secret = strings.TrimSpace(secret)
-	key := provision.HashSecret(secret)
-	tok, ok := s.tokens.get(key)
-	if ok && tok.ExpiresAt != nil && !tok.ExpiresAt.After(s.now()) {
-		ok = false
-	}
-	if !ok {
-		var err error
-		if tok, err = s.svc.Authenticate(r.Context(), secret); err != nil {
-			if errors.Is(err, usher.ErrUnauthorized) {
-				return nil, &usher.Error{Code: usher.CodeUnauthorized, Field: "Authorization", Message: "the token is unknown, revoked or expired"}
-			}
-			return nil, err
-		}
-		s.tokens.put(key, tok)
-	}
-	c.token = tok
-	c.actor.ID, c.actor.Role = tok.ID, tok.Role
-	c.actor.Kind = "token"
-	if tok.Role == usher.PrincipalOperator {
-		c.actor.Kind = "operator"
-	}
-	if o.access == operatorOnly && tok.Role != usher.PrincipalOperator {
-		return nil, usher.Forbidden("this needs an operator token")
-	}
-	if o.access == tenantScoped {
-		tn, err := s.tenantBySlug(r.Context(), r.PathValue("tenant"))
-		if err != nil {
-			return nil, err
-		}
-		if tok.TenantID != "" && tok.TenantID != tn.ID {
-			return nil, usher.NotFound("tenant", "tenant")
-		}
-		if tn.DeactivatedAt != nil && tok.Role != usher.PrincipalOperator {
-			return nil, usher.Forbidden("the tenant is deactivated; only operators may use its API")
-		}
-		c.tenant = tn
-	}
-	return c, nil
-}
-
-// tenantBySlug reads a tenant through the per-replica cache.
-func (s *Server) tenantBySlug(ctx context.Context, slug string) (usher.Tenant, error) {
-	if tn, ok := s.tenants.get(slug); ok {
+func (t *tenantCache) BySlug(ctx context.Context, slug string) (usher.Tenant, error) {
+	if tn, ok := t.c.get(slug); ok {
 		return tn, nil
 	}
-	tn, err := s.st.Read().TenantBySlug(ctx, slug)
+	tn, err := t.st.Read().TenantBySlug(ctx, slug)
 	if err != nil {
 		return tn, err
 	}
-	s.tenants.put(slug, tn)
+	t.c.put(slug, tn)
 	return tn, nil
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func (t *tenantCache) Forget(slug string) {
+	t.c.forget(func(k string, _ usher.Tenant) bool { return k == slug })
+}
+
+// tokenCache authenticates API tokens through the per-replica cache; a
+// cached token past its expiry is read again.
+type tokenCache struct {
+	c   *ttlCache[usher.APIToken] // by hash of the secret
+	svc *provision.Service
+	now func() time.Time
+}
+
+func (t *tokenCache) Authenticate(ctx context.Context, secret string) (usher.APIToken, error) {
+	key := provision.HashSecret(secret)
+	tok, ok := t.c.get(key)
+	if ok && (tok.ExpiresAt == nil || tok.ExpiresAt.After(t.now())) {
+		return tok, nil
+	}
+	tok, err := t.svc.Authenticate(ctx, secret)
 	if err != nil {
-		return r.RemoteAddr
+		return tok, err
 	}
-	return host
+	t.c.put(key, tok)
+	return tok, nil
 }
 
-// Links builds public addresses: https://<slug>.<base domain>/ when a base
-// domain is set, <public URL>/t/<slug>/ otherwise.
-type Links struct {
-	BaseDomain string // "example.com"
-	PublicURL  string // "http://localhost:8080", used without a base domain
-}
-
-func (l Links) tenantBase(t usher.Tenant) string {
-	if l.BaseDomain != "" {
-		return "https://" + t.Slug + "." + l.BaseDomain + "/"
-	}
-	return strings.TrimSuffix(l.PublicURL, "/") + "/t/" + t.Slug + "/"
-}
-
-// Activation implements provision.Links. The secret is in the path, so the
-// page works without scripts; usher never logs request paths, and its pages
-// send no Referer.
-func (l Links) Activation(t usher.Tenant, secret string) string {
-	return l.tenantBase(t) + "activate/" + secret
-}
-
-// SignIn implements provision.Links.
-func (l Links) SignIn(t usher.Tenant) string { return l.tenantBase(t) }
-
-// SignUp is the address of a sign-up link, served by the registration page.
-// The code is not a secret, so it may sit in the path of a printed QR code.
-func (l Links) SignUp(t usher.Tenant, code string) string {
-	return l.tenantBase(t) + "join/" + code
+func (t *tokenCache) Forget(id string) {
+	t.c.forget(func(_ string, tok usher.APIToken) bool { return tok.ID == id })
 }
 
 // metrics holds the Prometheus collectors of one server.
@@ -325,7 +200,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // handleHealth answers liveness: the process serves HTTP.
 func handleHealth() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]string{"status": "ok"})
+		api.WriteJSON(w, 200, map[string]string{"status": "ok"})
 	})
 }
 
@@ -335,9 +210,9 @@ func handleReady(st *store.Store) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
 		if err := st.Ping(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "not answering"})
+			api.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "not answering"})
 			return
 		}
-		writeJSON(w, 200, map[string]string{"status": "ready", "database": string(st.Dialect())})
+		api.WriteJSON(w, 200, map[string]string{"status": "ready", "database": string(st.Dialect())})
 	})
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"github.com/usherhq/usher/web/view"
 	"io"
 	"log/slog"
 	"net/http"
@@ -288,7 +289,7 @@ func BenchmarkConsole(b *testing.B) {
 			resp.Body.Close()
 			var cookie *http.Cookie
 			for _, ck := range resp.Cookies() {
-				if ck.Name == sessionCookie {
+				if ck.Name == view.SessionCookie {
 					cookie = ck
 				}
 			}

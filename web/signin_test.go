@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/usherhq/usher/web/view"
 	"io"
 	"log/slog"
 	"net/http"
@@ -99,7 +100,7 @@ func (w *signinWorld) settings(t *testing.T, tn *usher.Tenant, f func(*usher.Ten
 	}
 	*tn = n
 	// As the API does after its own changes: this replica forgets the tenant at once.
-	w.srv.tenants.forget(func(slug string, _ usher.Tenant) bool { return slug == n.Slug })
+	w.srv.tenants.Forget(n.Slug)
 }
 
 // invite creates an invited account in tn.
@@ -310,7 +311,7 @@ func TestSessions(t *testing.T) {
 		wantPage(t, b.get("/t/acme/account"), 200, "Sign in") // not signed in: the sign-in page
 		p := b.signIn("acme", "ada@example.com", "analytical engine 1843")
 		wantPage(t, p, 200, "Ada Tester", "ada@example.com", "Standard", "this browser")
-		c := b.cookie(sessionCookie)
+		c := b.cookie(view.SessionCookie)
 		if c == nil || len(c.Value) < 40 {
 			t.Fatalf("session cookie: %+v", c)
 		}
@@ -318,12 +319,12 @@ func TestSessions(t *testing.T) {
 		// The cookie's attributes, as the server set them.
 		resp := b.post("/t/acme/signin/password", "identifier", "ada@example.com", "password", "analytical engine 1843")
 		_ = resp
-		if b.cookie(sessionCookie).Value == first {
+		if b.cookie(view.SessionCookie).Value == first {
 			t.Fatal("a new sign-in kept the old session id")
 		}
 		// The old session is gone, not just replaced in this browser.
 		old := w.browser(t)
-		old.c.Jar.SetCookies(mustURL(w.url), []*http.Cookie{{Name: sessionCookie, Value: first, Path: "/"}})
+		old.c.Jar.SetCookies(mustURL(w.url), []*http.Cookie{{Name: view.SessionCookie, Value: first, Path: "/"}})
 		wantPage(t, old.get("/t/acme/account"), 200, "Sign in")
 
 		// Idle timeout (8 hours by default): used within it, the session lives on.
@@ -362,10 +363,10 @@ func TestSessions(t *testing.T) {
 
 		// Sign out ends the session on the server.
 		b.signIn("acme", "ada@example.com", "analytical engine 1843")
-		kept := b.cookie(sessionCookie).Value
+		kept := b.cookie(view.SessionCookie).Value
 		wantPage(t, b.post("/t/acme/signout"), 200, "You are signed out")
 		replay := w.browser(t)
-		replay.c.Jar.SetCookies(mustURL(w.url), []*http.Cookie{{Name: sessionCookie, Value: kept, Path: "/"}})
+		replay.c.Jar.SetCookies(mustURL(w.url), []*http.Cookie{{Name: view.SessionCookie, Value: kept, Path: "/"}})
 		wantPage(t, replay.get("/t/acme/account"), 200, "Sign in")
 
 		// Other sessions: listed, and ended from the page.
@@ -419,7 +420,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 		}
 		var ses *http.Cookie
 		for _, c := range resp.Cookies() {
-			if c.Name == sessionCookie {
+			if c.Name == view.SessionCookie {
 				ses = c
 			}
 		}
@@ -427,10 +428,10 @@ func TestSessionCookieAttributes(t *testing.T) {
 		if ses == nil || !ses.HttpOnly || ses.SameSite != http.SameSiteLaxMode || ses.Secure || ses.Path != "/" || ses.MaxAge != 0 {
 			t.Fatalf("session cookie: %+v", ses)
 		}
-		if got := (&Server{cfg: Config{Links: Links{PublicURL: "https://id.example.com"}}}).secureCookies(); !got {
+		if got := (Links{PublicURL: "https://id.example.com"}).SecureCookies(); !got {
 			t.Fatal("cookies over HTTPS are not Secure")
 		}
-		if got := (&Server{cfg: Config{Links: Links{PublicURL: "http://id.example.com"}}}).secureCookies(); !got {
+		if got := (Links{PublicURL: "http://id.example.com"}).SecureCookies(); !got {
 			t.Fatal("cookies on a non-local plain-HTTP address are not Secure")
 		}
 	})
@@ -448,7 +449,7 @@ func TestOneTimePasswordSignIn(t *testing.T) {
 		wantPage(t, b.post("/t/acme/signin", "identifier", "olle"), 200, "Enter your password")
 		p := b.post("/t/acme/signin/password", "identifier", "olle", "password", otp)
 		wantPage(t, p, 200, "Choose your own password")
-		if b.cookie(sessionCookie) != nil {
+		if b.cookie(view.SessionCookie) != nil {
 			t.Fatal("a one-time password gave a session before a new password was chosen")
 		}
 		// Nothing else is reachable meanwhile.

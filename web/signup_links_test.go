@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"github.com/usherhq/usher/web/api"
 	"image/png"
 	"reflect"
 	"strings"
@@ -43,17 +44,17 @@ func TestSignupLinksAPI(t *testing.T) {
 		}
 
 		// Lists, filtered by department and status.
-		all := get[page[usher.SignupLink]](t, e, ua, acme+"/signup-links")
+		all := get[api.Page[usher.SignupLink]](t, e, ua, acme+"/signup-links")
 		if len(all.Items) != 2 || all.Items[0].ID != l.ID || all.Items[1].URL != everyone.URL {
 			t.Fatalf("list: %+v", all)
 		}
-		if got := get[page[usher.SignupLink]](t, e, ua, acme+"/signup-links?department_id="+dept.ID); len(got.Items) != 1 || got.Items[0].ID != l.ID {
+		if got := get[api.Page[usher.SignupLink]](t, e, ua, acme+"/signup-links?department_id="+dept.ID); len(got.Items) != 1 || got.Items[0].ID != l.ID {
 			t.Fatalf("by department: %+v", got)
 		}
-		if got := get[page[usher.SignupLink]](t, e, ua, acme+"/signup-links?department_id=-"); len(got.Items) != 1 || got.Items[0].ID != everyone.ID {
+		if got := get[api.Page[usher.SignupLink]](t, e, ua, acme+"/signup-links?department_id=-"); len(got.Items) != 1 || got.Items[0].ID != everyone.ID {
 			t.Fatalf("the tenant's links: %+v", got)
 		}
-		if got := get[page[usher.SignupLink]](t, e, ua, acme+"/signup-links?limit=1"); len(got.Items) != 1 || got.Next != l.ID {
+		if got := get[api.Page[usher.SignupLink]](t, e, ua, acme+"/signup-links?limit=1"); len(got.Items) != 1 || got.Next != l.ID {
 			t.Fatalf("paged: %+v", got)
 		}
 		wantProblem(t, e.call(t, "GET", acme+"/signup-links?status=broken", ua, nil), 422, "invalid", "status")
@@ -67,14 +68,14 @@ func TestSignupLinksAPI(t *testing.T) {
 		if l.Status != usher.SignupDisabled || l.DisabledAt == nil {
 			t.Fatalf("deleted: %+v", l)
 		}
-		if got := get[page[usher.SignupLink]](t, e, ua, acme+"/signup-links?status=disabled"); len(got.Items) != 1 || got.Items[0].ID != l.ID {
+		if got := get[api.Page[usher.SignupLink]](t, e, ua, acme+"/signup-links?status=disabled"); len(got.Items) != 1 || got.Items[0].ID != l.ID {
 			t.Fatalf("disabled list: %+v", got)
 		}
 		l = patch[usher.SignupLink](t, e, ua, acme+"/signup-links/"+l.ID, obj{"disabled": false})
 		if l.Status != usher.SignupActive || l.DisabledAt != nil {
 			t.Fatalf("enabled again: %+v", l)
 		}
-		events := get[page[usher.AuditEvent]](t, e, ta, acme+"/audit-events?target_id="+l.ID)
+		events := get[api.Page[usher.AuditEvent]](t, e, ta, acme+"/audit-events?target_id="+l.ID)
 		var actions []string
 		for _, ev := range events.Items {
 			actions = append(actions, ev.Action)
@@ -135,7 +136,7 @@ func TestSignupLinksAPI(t *testing.T) {
 func TestSignupLinkQRCodes(t *testing.T) {
 	onEachDatabase(t, func(t *testing.T, e *apiEnv) {
 		post[map[string]any](t, e, e.op, v1+"/tenants", obj{"slug": "acme", "name": "Acme"}, 201)
-		ua := post[createdToken](t, e, e.op, v1+"/tenants/acme/tokens", obj{"name": "helpdesk", "role": usher.AdminUser}, 201).Secret
+		ua := post[api.CreatedToken](t, e, e.op, v1+"/tenants/acme/tokens", obj{"name": "helpdesk", "role": usher.AdminUser}, 201).Secret
 		base := v1 + "/tenants/acme/signup-links"
 		l := post[usher.SignupLink](t, e, ua, base, obj{"name": `Night shift <A&B> "north"`}, 201)
 

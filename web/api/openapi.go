@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"encoding/json"
@@ -15,11 +15,12 @@ import (
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 
-func (s *Server) handleOpenAPI() http.Handler {
+// OpenAPI serves the document of ops.
+func (h *Handler) OpenAPI(ops []*Op) http.Handler {
 	var once sync.Once
 	var doc []byte
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		once.Do(func() { doc, _ = json.MarshalIndent(s.openAPI(), "", "  ") })
+		once.Do(func() { doc, _ = json.MarshalIndent(h.openAPI(ops), "", "  ") })
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(doc)
 	})
@@ -27,73 +28,73 @@ func (s *Server) handleOpenAPI() http.Handler {
 
 type obj = map[string]any
 
-func (s *Server) openAPI() obj {
+func (h *Handler) openAPI(ops []*Op) obj {
 	sg := &schemaGen{defs: obj{}}
 	// Request bodies get their own schemas: nothing in them is "required"
 	// by the response's rules (PATCH bodies are partial; creation rules are
 	// the service's, answered as problems naming the field).
 	rg := &schemaGen{defs: sg.defs, request: true}
 	paths := obj{}
-	for _, o := range s.ops {
-		item, _ := paths[o.path].(obj)
+	for _, o := range ops {
+		item, _ := paths[o.Path].(obj)
 		if item == nil {
 			item = obj{}
-			paths[o.path] = item
+			paths[o.Path] = item
 		}
 		var params []any
-		for _, m := range pathParam.FindAllStringSubmatch(o.path, -1) {
+		for _, m := range pathParam.FindAllStringSubmatch(o.Path, -1) {
 			params = append(params, obj{"name": m[1], "in": "path", "required": true, "schema": obj{"type": "string"},
 				"description": map[string]string{"tenant": "the tenant's slug"}[m[1]]})
 		}
-		for _, q := range o.params {
+		for _, q := range o.Params {
 			params = append(params, obj{"name": q, "in": "query", "schema": obj{"type": "string"}})
 		}
-		if o.method == "GET" && strings.Contains(sg.name(reflect.TypeOf(o.out)), "page") {
+		if o.Method == "GET" && strings.Contains(sg.name(reflect.TypeOf(o.Out)), "page") {
 			params = append(params,
 				obj{"name": "limit", "in": "query", "schema": obj{"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
 				obj{"name": "after", "in": "query", "description": "cursor: the next value of the previous page", "schema": obj{"type": "string"}})
 		}
 		responses := obj{
-			"default": obj{"description": "an error, as RFC 9457 problem details", "content": obj{"application/problem+json": obj{"schema": sg.ref(reflect.TypeOf(problem{}))}}},
+			"default": obj{"description": "an error, as RFC 9457 problem details", "content": obj{"application/problem+json": obj{"schema": sg.ref(reflect.TypeOf(Problem{}))}}},
 		}
-		success := obj{"description": http.StatusText(o.status)}
-		if o.out != nil && o.status != http.StatusNoContent {
-			success["content"] = obj{"application/json": obj{"schema": sg.ref(reflect.TypeOf(o.out))}}
+		success := obj{"description": http.StatusText(o.Status)}
+		if o.Out != nil && o.Status != http.StatusNoContent {
+			success["content"] = obj{"application/json": obj{"schema": sg.ref(reflect.TypeOf(o.Out))}}
 		}
-		if len(o.produces) > 0 {
+		if len(o.Produces) > 0 {
 			content := obj{}
-			for _, ct := range o.produces {
+			for _, ct := range o.Produces {
 				content[ct] = obj{"schema": obj{"type": "string", "contentMediaType": ct}}
 			}
 			success["content"] = content
 		}
-		responses[itoa3(o.status)] = success
+		responses[itoa3(o.Status)] = success
 		operation := obj{
 			"operationId": operationID(o),
-			"summary":     o.summary,
+			"summary":     o.Summary,
 			"responses":   responses,
 		}
 		if len(params) > 0 {
 			operation["parameters"] = params
 		}
-		if o.in != nil {
-			operation["requestBody"] = obj{"required": !o.optionalBody, "content": obj{"application/json": obj{"schema": rg.ref(reflect.TypeOf(o.in))}}}
+		if o.In != nil {
+			operation["requestBody"] = obj{"required": !o.OptionalBody, "content": obj{"application/json": obj{"schema": rg.ref(reflect.TypeOf(o.In))}}}
 		}
-		switch o.access {
-		case public:
+		switch o.Access {
+		case Public:
 			operation["security"] = []any{}
-		case operatorOnly:
+		case OperatorOnly:
 			operation["description"] = "Needs an operator token."
 		default:
-			if o.minRole != "" {
-				operation["description"] = "Needs a token with at least the role " + o.minRole + " (operators may do everything)."
+			if o.MinRole != "" {
+				operation["description"] = "Needs a token with at least the role " + o.MinRole + " (operators may do everything)."
 			}
 		}
-		item[strings.ToLower(o.method)] = operation
+		item[strings.ToLower(o.Method)] = operation
 	}
 	return obj{
 		"openapi": "3.1.0",
-		"info": obj{"title": "usher admin API", "version": s.cfg.Version,
+		"info": obj{"title": "usher admin API", "version": h.version,
 			"description": "Tenant-scoped administration of usher's directory. Errors are RFC 9457 problem details with a stable code and the field that is wrong."},
 		"servers":    []any{obj{"url": "/"}},
 		"paths":      paths,
@@ -106,10 +107,10 @@ func itoa3(n int) string {
 	return string([]byte{byte('0' + n/100), byte('0' + n/10%10), byte('0' + n%10)})
 }
 
-func operationID(o *op) string {
+func operationID(o *Op) string {
 	var b strings.Builder
-	b.WriteString(strings.ToLower(o.method))
-	for _, part := range strings.Split(strings.TrimPrefix(o.path, "/api/v1/"), "/") {
+	b.WriteString(strings.ToLower(o.Method))
+	for _, part := range strings.Split(strings.TrimPrefix(o.Path, "/api/v1/"), "/") {
 		part = strings.Trim(part, "{}")
 		part = strings.NewReplacer("-", " ", "_", " ", ".", " ").Replace(part) // "qr.png" is QrPng
 		for _, w := range strings.Fields(part) {
@@ -127,11 +128,18 @@ type schemaGen struct {
 
 var timeType = reflect.TypeOf(time.Time{})
 
+var apiPkg = reflect.TypeOf(Op{}).PkgPath()
+
 func (g *schemaGen) name(t reflect.Type) string {
 	if t == nil {
 		return ""
 	}
 	n := t.Name()
+	if t.PkgPath() == apiPkg {
+		// The API's own wire types kept their names from before they were
+		// exported: "page_Tenant", "problem".
+		n = strings.ToLower(n[:1]) + n[1:]
+	}
 	n = strings.NewReplacer("[", "_", "]", "", "github.com/usherhq/usher.", "", "github.com/usherhq/usher/provision.", "", "*", "").Replace(n)
 	return n
 }

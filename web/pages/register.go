@@ -1,4 +1,4 @@
-package web
+package pages
 
 import (
 	"context"
@@ -10,10 +10,8 @@ import (
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/view"
 )
-
-// languageNames are the built-in languages as their speakers name them.
-var languageNames = map[string]string{"en": "English", "nl": "Nederlands", "de": "Deutsch", "fr": "Français", "sv": "Svenska", "nb": "Norsk bokmål"}
 
 // registration is how a registration form arrives: the tenant's own, or a
 // sign-up link's with the defaults it fixes.
@@ -24,7 +22,7 @@ type registration struct {
 }
 
 // registerForm fills the registration form's choices.
-func (s *Server) registerForm(ctx context.Context, tn usher.Tenant, reg registration, values map[string]string) (pageData, error) {
+func (h *Handler) registerForm(ctx context.Context, tn usher.Tenant, reg registration, values map[string]string) (pageData, error) {
 	d := pageData{Page: "register", Title: "Create your account", Tenant: tn, Mode: "form", Action: reg.action}
 	d.RegistersBy = tn.Settings.RegistersBy()
 	d.LinkName = reg.linkName
@@ -35,14 +33,8 @@ func (s *Server) registerForm(ctx context.Context, tn usher.Tenant, reg registra
 		values["language"] = tn.Settings.DefaultLanguage
 	}
 	d.Values = values
-	for _, l := range tn.Settings.Languages {
-		name := languageNames[l]
-		if name == "" {
-			name = l
-		}
-		d.Languages = append(d.Languages, langOption{Code: l, Name: name})
-	}
-	rd := s.st.Read()
+	d.Languages = view.Languages(tn.Settings.Languages)
+	rd := h.st.Read()
 	if dep := reg.via.Defaults.DepartmentID; dep != "" {
 		a, err := rd.Attribute(ctx, tn.ID, usher.KindDepartment, dep)
 		if err != nil {
@@ -60,61 +52,61 @@ func (s *Server) registerForm(ctx context.Context, tn usher.Tenant, reg registra
 }
 
 // handleRegisterGet shows the tenant's registration form, when it takes registrations.
-func (s *Server) handleRegisterGet(w http.ResponseWriter, r *http.Request) {
-	tn, ok := s.tenantPage(w, r)
+func (h *Handler) RegisterGet(w http.ResponseWriter, r *http.Request) {
+	tn, ok := h.tenantPage(w, r)
 	if !ok {
 		return
 	}
 	if tn.Settings.Registration == "off" {
-		s.failPage(w, r, tn, provision.ErrRegistrationClosed)
+		h.failPage(w, r, tn, provision.ErrRegistrationClosed)
 		return
 	}
-	s.showRegister(w, r, tn, registration{action: s.cfg.Links.tenantBase(tn) + "register"}, map[string]string{"email": r.URL.Query().Get("email")})
+	h.showRegister(w, r, tn, registration{action: h.links.TenantBase(tn) + "register"}, map[string]string{"email": r.URL.Query().Get("email")})
 }
 
-func (s *Server) showRegister(w http.ResponseWriter, r *http.Request, tn usher.Tenant, reg registration, values map[string]string) {
-	d, err := s.registerForm(r.Context(), tn, reg, values)
+func (h *Handler) showRegister(w http.ResponseWriter, r *http.Request, tn usher.Tenant, reg registration, values map[string]string) {
+	d, err := h.registerForm(r.Context(), tn, reg, values)
 	if err != nil {
-		s.failPage(w, r, tn, err)
+		h.failPage(w, r, tn, err)
 		return
 	}
-	s.render(w, http.StatusOK, d)
+	h.render(w, r, http.StatusOK, d)
 }
 
 // handleRegisterPost registers through the tenant's own registration setting.
-func (s *Server) handleRegisterPost(w http.ResponseWriter, r *http.Request) {
-	tn, ok := s.tenantPage(w, r)
+func (h *Handler) RegisterPost(w http.ResponseWriter, r *http.Request) {
+	tn, ok := h.tenantPage(w, r)
 	if !ok {
 		return
 	}
-	s.register(w, r, tn, registration{action: s.cfg.Links.tenantBase(tn) + "register"})
+	h.register(w, r, tn, registration{action: h.links.TenantBase(tn) + "register"})
 }
 
 // register creates the account through the one provisioning path and
 // answers "check your messages". When the tenant does not let pages reveal
 // whether an account exists, an address that has one gets the same answer.
-func (s *Server) register(w http.ResponseWriter, r *http.Request, tn usher.Tenant, reg registration) {
+func (h *Handler) register(w http.ResponseWriter, r *http.Request, tn usher.Tenant, reg registration) {
 	values := map[string]string{}
 	for _, k := range []string{"first_name", "last_name", "email", "username", "phone", "department_id", "language"} {
 		values[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
-	d, err := s.registerForm(r.Context(), tn, reg, values)
+	d, err := h.registerForm(r.Context(), tn, reg, values)
 	if err != nil {
-		s.failPage(w, r, tn, err)
+		h.failPage(w, r, tn, err)
 		return
 	}
-	if err := s.auth.AllowRegistration(r.Context(), clientIP(r)); err != nil {
+	if err := h.auth.AllowRegistration(r.Context(), view.ClientIP(r)); err != nil {
 		var te *signin.ThrottledError
 		if errors.As(err, &te) {
-			s.throttled(w, tn, te)
+			h.throttled(w, r, tn, te)
 			return
 		}
-		s.failPage(w, r, tn, err)
+		h.failPage(w, r, tn, err)
 		return
 	}
 	in := provision.Registration{FirstName: values["first_name"], LastName: values["last_name"], Email: values["email"], Username: values["username"],
-		Phone: values["phone"], DepartmentID: values["department_id"], Language: values["language"], Source: clientIP(r)}
-	_, err = s.svc.Register(r.Context(), tn, in, reg.via)
+		Phone: values["phone"], DepartmentID: values["department_id"], Language: values["language"], Source: view.ClientIP(r)}
+	_, err = h.svc.Register(r.Context(), tn, in, reg.via)
 	done := pageData{Page: "register", Title: "Check your messages", Tenant: tn, Mode: "registered"}
 	done.Identifier = values["email"]
 	if tn.Settings.RegistersBy() == usher.RegistrationByUsernamePhone {
@@ -122,27 +114,27 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, tn usher.Tenan
 	}
 	if reg.via.LinkID != "" && isLinkRefusal(err) {
 		// The link ran out while the form was open.
-		s.linkRefused(w, r, tn, err)
+		h.linkRefused(w, r, tn, err)
 		return
 	}
 	var ue *usher.Error
 	if errors.As(err, &ue) && ue.Code == usher.CodeConflict && isLoginField(ue.Field) && !tn.Settings.RevealAccounts {
 		// Said the same as a success: the owner of the address learns nothing new.
-		s.render(w, http.StatusOK, done)
+		h.render(w, r, http.StatusOK, done)
 		return
 	}
 	if err != nil {
 		if errors.As(err, &ue) && ue.Code == usher.CodeConflict && isLoginField(ue.Field) {
 			d.Errors = map[string]string{ue.Field: "There is already an account for this " + strings.ReplaceAll(ue.Field, "_", " ") + ". Sign in instead."}
-			s.render(w, http.StatusConflict, d)
+			h.render(w, r, http.StatusConflict, d)
 			return
 		}
-		if s.fieldError(w, r, &d, err, "form") {
-			s.render(w, http.StatusUnprocessableEntity, d)
+		if h.fieldError(w, r, &d, err, "form") {
+			h.render(w, r, http.StatusUnprocessableEntity, d)
 		}
 		return
 	}
-	s.render(w, http.StatusOK, done)
+	h.render(w, r, http.StatusOK, done)
 }
 
 func isLoginField(f string) bool { return f == "email" || f == "username" || f == "phone" }
@@ -159,41 +151,41 @@ func isLinkRefusal(err error) bool {
 // handleJoinGet opens the registration form of a sign-up link (seed 003),
 // with the link's defaults fixed. Links work whatever the tenant's own
 // registration setting says: an administrator handed them out.
-func (s *Server) handleJoinGet(w http.ResponseWriter, r *http.Request) {
-	tn, reg, ok := s.joinLink(w, r)
+func (h *Handler) JoinGet(w http.ResponseWriter, r *http.Request) {
+	tn, reg, ok := h.joinLink(w, r)
 	if !ok {
 		return
 	}
-	s.showRegister(w, r, tn, reg, nil)
+	h.showRegister(w, r, tn, reg, nil)
 }
 
-func (s *Server) handleJoinPost(w http.ResponseWriter, r *http.Request) {
-	tn, reg, ok := s.joinLink(w, r)
+func (h *Handler) JoinPost(w http.ResponseWriter, r *http.Request) {
+	tn, reg, ok := h.joinLink(w, r)
 	if !ok {
 		return
 	}
-	s.register(w, r, tn, reg)
+	h.register(w, r, tn, reg)
 }
 
 // joinLink resolves the sign-up link in the path, or answers with a page
 // that says plainly why it does not work.
-func (s *Server) joinLink(w http.ResponseWriter, r *http.Request) (usher.Tenant, registration, bool) {
-	tn, ok := s.tenantPage(w, r)
+func (h *Handler) joinLink(w http.ResponseWriter, r *http.Request) (usher.Tenant, registration, bool) {
+	tn, ok := h.tenantPage(w, r)
 	if !ok {
 		return tn, registration{}, false
 	}
 	code := r.PathValue("code")
-	l, err := s.svc.SignupLinkByCode(r.Context(), tn, code)
+	l, err := h.svc.SignupLinkByCode(r.Context(), tn, code)
 	if err != nil {
-		s.linkRefused(w, r, tn, err)
+		h.linkRefused(w, r, tn, err)
 		return tn, registration{}, false
 	}
 	return tn, registration{via: provision.Via{LinkID: l.ID, Defaults: provision.SignupDefaults(l)}, linkName: l.Name,
-		action: s.cfg.Links.tenantBase(tn) + "join/" + code}, true
+		action: h.links.TenantBase(tn) + "join/" + code}, true
 }
 
 // linkRefused explains a sign-up link that no longer works.
-func (s *Server) linkRefused(w http.ResponseWriter, r *http.Request, tn usher.Tenant, err error) {
+func (h *Handler) linkRefused(w http.ResponseWriter, r *http.Request, tn usher.Tenant, err error) {
 	var title string
 	status := http.StatusGone
 	switch {
@@ -206,12 +198,12 @@ func (s *Server) linkRefused(w http.ResponseWriter, r *http.Request, tn usher.Te
 	case errors.Is(err, usher.ErrSignupLinkUnknown):
 		title, status = "This sign-up link does not exist", http.StatusNotFound
 	default:
-		s.failPage(w, r, tn, err)
+		h.failPage(w, r, tn, err)
 		return
 	}
 	var ue *usher.Error
 	errors.As(err, &ue)
-	d := s.signinPage(tn, "closed")
+	d := h.signinPage(tn, "closed")
 	d.Title, d.Problem = title, sentence(ue.Message)+" Ask whoever gave you the link for a new one."
-	s.render(w, status, d)
+	h.render(w, r, status, d)
 }

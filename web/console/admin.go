@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -9,37 +9,38 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/view"
 )
 
 // consoleOrgs lists organizations (the tenant's own first) and adds one.
-func (s *Server) consoleOrgs(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Orgs(w http.ResponseWriter, r *http.Request, c *Call) {
 	ctx := r.Context()
 	if r.Method == http.MethodPost {
 		v := c.form(r, "name")
 		name := v["name"]
-		o, err := s.svc.CreateOrganization(ctx, c.actor, c.tn.ID, provision.OrganizationInput{Name: &name})
+		o, err := h.svc.CreateOrganization(ctx, c.actor, c.tn.ID, provision.OrganizationInput{Name: &name})
 		if err == nil {
-			s.redirect(w, r, c.d.Admin+"organizations/"+o.ID, o.Name+" was added.")
+			h.redirect(w, r, c.d.Admin+"organizations/"+o.ID, o.Name+" was added.")
 			return
 		}
-		if !s.formErrors(w, r, c, err) {
+		if !h.formErrors(w, r, c, err) {
 			return
 		}
 	} else {
 		c.d.Values["q"] = strings.TrimSpace(r.URL.Query().Get("q"))
 	}
-	orgs, next, err := s.st.Read().Organizations(ctx, c.tn.ID, store.OrganizationFilter{ParentID: "-", Name: c.d.Values["q"]}, pageOf(r))
+	orgs, next, err := h.st.Read().Organizations(ctx, c.tn.ID, store.OrganizationFilter{ParentID: "-", Name: c.d.Values["q"]}, pageOf(r))
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Notice = "Organizations", "organizations", s.flash(w, r)
+	c.d.Title, c.d.Section, c.d.Notice = "Organizations", "organizations", h.flash(w, r)
 	c.d.Data = map[string]any{"Orgs": orgs, "Next": nextURL(r, next)}
 	status := http.StatusOK
 	if len(c.d.Errors) > 0 {
 		status = http.StatusUnprocessableEntity
 	}
-	s.renderConsole(w, status, "orgs", c.d)
+	h.view.Console(w, r, status, "orgs", c.d)
 }
 
 type orgData struct {
@@ -55,16 +56,16 @@ type orgData struct {
 
 // consoleOrg is an organization's page: its sites, its contacts, and on a
 // site, relating a contact with contact roles (seed 002).
-func (s *Server) consoleOrg(w http.ResponseWriter, r *http.Request, c *consoleCall) {
-	s.renderOrg(w, r, c, r.PathValue("id"), http.StatusOK)
+func (h *Handler) Org(w http.ResponseWriter, r *http.Request, c *Call) {
+	h.renderOrg(w, r, c, r.PathValue("id"), http.StatusOK)
 }
 
-func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, c *consoleCall, id string, status int) {
+func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, c *Call, id string, status int) {
 	ctx := r.Context()
-	rd := s.st.Read()
+	rd := h.st.Read()
 	o, err := rd.Organization(ctx, c.tn.ID, id)
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	d := orgData{Org: o, Roles: map[string][]string{}, ContactRoles: c.tn.Settings.ContactRoles, IsSite: o.ParentID != ""}
@@ -74,7 +75,7 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, c *consoleCal
 		}
 	}
 	if d.Sites, _, err = rd.Organizations(ctx, c.tn.ID, store.OrganizationFilter{ParentID: o.ID}, store.ListOptions{Limit: 500}); err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	// The people of the organization (of the parent, for a site), so a site can relate them.
@@ -84,16 +85,16 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, c *consoleCal
 	}
 	persons, _, err := rd.Persons(ctx, c.tn.ID, store.PersonFilter{OrganizationID: of, Active: true}, store.ListOptions{Limit: 500})
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
-	if d.Contacts, err = s.personRows(ctx, c.tn, persons, []usher.Organization{o}); err != nil {
-		s.consoleFail(w, r, c, err)
+	if d.Contacts, err = h.personRows(ctx, c.tn, persons, []usher.Organization{o}); err != nil {
+		h.fail(w, r, c, err)
 		return
 	}
 	rels, err := rd.Relationships(ctx, c.tn.ID, store.RelationshipFilter{SiteID: o.ID})
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	for _, rel := range rels {
@@ -101,31 +102,31 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, c *consoleCal
 	}
 	c.d.Title, c.d.Section, c.d.Data = o.Name, "organizations", d
 	if c.d.Notice == "" {
-		c.d.Notice = s.flash(w, r)
+		c.d.Notice = h.flash(w, r)
 	}
-	s.renderConsole(w, status, "org", c.d)
+	h.view.Console(w, r, status, "org", c.d)
 }
 
 // consoleSite adds a site to an organization.
-func (s *Server) consoleSite(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Site(w http.ResponseWriter, r *http.Request, c *Call) {
 	v := c.form(r, "name")
 	name, parent := v["name"], r.PathValue("id")
-	o, err := s.svc.CreateOrganization(r.Context(), c.actor, c.tn.ID, provision.OrganizationInput{Name: &name, ParentID: parent})
+	o, err := h.svc.CreateOrganization(r.Context(), c.actor, c.tn.ID, provision.OrganizationInput{Name: &name, ParentID: parent})
 	if err == nil {
-		s.redirect(w, r, c.d.Admin+"organizations/"+o.ID, "The site "+o.Name+" was added.")
+		h.redirect(w, r, c.d.Admin+"organizations/"+o.ID, "The site "+o.Name+" was added.")
 		return
 	}
-	if s.formErrors(w, r, c, err) {
-		s.renderOrg(w, r, c, parent, http.StatusUnprocessableEntity)
+	if h.formErrors(w, r, c, err) {
+		h.renderOrg(w, r, c, parent, http.StatusUnprocessableEntity)
 	}
 }
 
 // consoleRelate sets a contact's roles at a site; the first relationship
 // creates their account and sends the welcome message (seed 002). The
 // "Primary" rule's refusal shows next to the roles.
-func (s *Server) consoleRelate(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Relate(w http.ResponseWriter, r *http.Request, c *Call) {
 	if err := r.ParseForm(); err != nil {
-		s.consoleFail(w, r, c, usher.Invalid("form", "the form could not be read"))
+		h.fail(w, r, c, usher.Invalid("form", "the form could not be read"))
 		return
 	}
 	site, person := r.PathValue("id"), r.PostFormValue("person_id")
@@ -133,9 +134,9 @@ func (s *Server) consoleRelate(w http.ResponseWriter, r *http.Request, c *consol
 	var err error
 	var rel provision.Related
 	if len(roles) == 0 && r.PostFormValue("remove") != "" {
-		err = s.svc.Unrelate(r.Context(), c.actor, c.tn, site, person)
+		err = h.svc.Unrelate(r.Context(), c.actor, c.tn, site, person)
 	} else {
-		rel, err = s.svc.Relate(r.Context(), c.actor, c.tn, site, provision.RelationshipInput{PersonID: person, Roles: roles})
+		rel, err = h.svc.Relate(r.Context(), c.actor, c.tn, site, provision.RelationshipInput{PersonID: person, Roles: roles})
 	}
 	if err == nil {
 		msg := "The contact roles were saved."
@@ -144,31 +145,31 @@ func (s *Server) consoleRelate(w http.ResponseWriter, r *http.Request, c *consol
 		} else if len(rel.Messages) > 0 {
 			msg = "The contact roles were saved; " + sent(rel.Messages)
 		}
-		s.redirect(w, r, c.d.Admin+"organizations/"+site, msg)
+		h.redirect(w, r, c.d.Admin+"organizations/"+site, msg)
 		return
 	}
 	c.d.Values["person_id"] = person
 	c.d.Values["roles"] = strings.Join(roles, ",")
-	if s.formErrors(w, r, c, err) {
+	if h.formErrors(w, r, c, err) {
 		// The roles show the problem, whichever part of them it names.
 		for f, msg := range c.d.Errors {
 			if strings.HasPrefix(f, "roles") {
 				c.d.Errors["roles"] = msg
 			}
 		}
-		s.renderOrg(w, r, c, site, formStatus(err))
+		h.renderOrg(w, r, c, site, formStatus(err))
 	}
 }
 
 // consolePlans shows seats used and free per plan.
-func (s *Server) consolePlans(w http.ResponseWriter, r *http.Request, c *consoleCall) {
-	plans, _, err := s.st.Read().Plans(r.Context(), c.tn.ID, false, store.ListOptions{Limit: 500})
+func (h *Handler) Plans(w http.ResponseWriter, r *http.Request, c *Call) {
+	plans, _, err := h.st.Read().Plans(r.Context(), c.tn.ID, false, store.ListOptions{Limit: 500})
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	c.d.Title, c.d.Section, c.d.Data = "Plans and seats", "plans", map[string]any{"Plans": plans}
-	s.renderConsole(w, http.StatusOK, "plans", c.d)
+	h.view.Console(w, r, http.StatusOK, "plans", c.d)
 }
 
 // settingsForm are the settings the console edits, with their fields.
@@ -178,14 +179,14 @@ var settingsFields = []string{"registration", "registration_domains", "registrat
 	"logo_url", "support_email"}
 
 // consoleSettings edits the tenant's settings (tenant administrators).
-func (s *Server) consoleSettings(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Settings(w http.ResponseWriter, r *http.Request, c *Call) {
 	if !c.d.TenantAdmin {
-		s.consoleFail(w, r, c, usher.Forbidden("the settings are for tenant administrators"))
+		h.fail(w, r, c, usher.Forbidden("the settings are for tenant administrators"))
 		return
 	}
-	ch, err := s.choices(r, c.tn)
+	ch, err := h.choices(r, c.tn)
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	c.d.Title, c.d.Section = "Settings", "settings"
@@ -193,7 +194,7 @@ func (s *Server) consoleSettings(w http.ResponseWriter, r *http.Request, c *cons
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		if err := r.ParseForm(); err != nil {
-			s.consoleFail(w, r, c, usher.Invalid("form", "the form could not be read"))
+			h.fail(w, r, c, usher.Invalid("form", "the form could not be read"))
 			return
 		}
 		v := c.form(r, settingsFields...)
@@ -216,13 +217,13 @@ func (s *Server) consoleSettings(w http.ResponseWriter, r *http.Request, c *cons
 		}
 		st.Branding = usher.Branding{ProductName: v["product_name"], Color: v["color"], LogoURL: v["logo_url"], SupportEmail: v["support_email"]}
 		if len(c.d.Errors) == 0 {
-			t, err := s.svc.UpdateTenant(r.Context(), c.actor, c.tn.ID, provision.TenantUpdate{Settings: &st})
+			t, err := h.svc.UpdateTenant(r.Context(), c.actor, c.tn.ID, provision.TenantUpdate{Settings: &st})
 			if err == nil {
-				s.tenants.forget(func(slug string, _ usher.Tenant) bool { return slug == t.Slug })
-				s.redirect(w, r, c.d.Admin+"settings", "The settings were saved.")
+				h.tenants.Forget(t.Slug)
+				h.redirect(w, r, c.d.Admin+"settings", "The settings were saved.")
 				return
 			}
-			if !s.formErrors(w, r, c, err) {
+			if !h.formErrors(w, r, c, err) {
 				return
 			}
 		} else {
@@ -230,17 +231,9 @@ func (s *Server) consoleSettings(w http.ResponseWriter, r *http.Request, c *cons
 		}
 		status = http.StatusUnprocessableEntity
 	}
-	c.d.Notice = s.flash(w, r)
-	c.d.Data = map[string]any{"S": st, "Choices": ch, "AllLanguages": languageOptions(), "Requirable": usher.RequirableFields}
-	s.renderConsole(w, status, "settings", c.d)
-}
-
-func languageOptions() []langOption {
-	var out []langOption
-	for _, l := range []string{"en", "nl", "de", "fr", "sv", "nb"} {
-		out = append(out, langOption{Code: l, Name: languageNames[l]})
-	}
-	return out
+	c.d.Notice = h.flash(w, r)
+	c.d.Data = map[string]any{"S": st, "Choices": ch, "AllLanguages": view.AllLanguages(), "Requirable": usher.RequirableFields}
+	h.view.Console(w, r, status, "settings", c.d)
 }
 
 func splitList(s string) []string {
@@ -256,11 +249,11 @@ var catalogKinds = []struct{ Kind, Label string }{{usher.KindRole, "Roles (permi
 	{usher.KindJobProfile, "Job profiles"}, {usher.KindGroup, "Groups"}}
 
 // consoleCatalog lists a catalogue, adds to it and deactivates entries.
-func (s *Server) consoleCatalog(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 	kind := r.PathValue("kind")
 	i := slices.IndexFunc(catalogKinds, func(k struct{ Kind, Label string }) bool { return k.Kind == kind })
 	if i < 0 {
-		s.consoleFail(w, r, c, usher.NotFound("kind", "catalogue"))
+		h.fail(w, r, c, usher.NotFound("kind", "catalogue"))
 		return
 	}
 	ctx := r.Context()
@@ -270,9 +263,9 @@ func (s *Server) consoleCatalog(w http.ResponseWriter, r *http.Request, c *conso
 		var err error
 		if id := v["deactivate"]; id != "" {
 			yes := true
-			_, err = s.svc.UpdateAttribute(ctx, c.actor, c.tn.ID, kind, id, provision.AttributeInput{Deactivated: &yes})
+			_, err = h.svc.UpdateAttribute(ctx, c.actor, c.tn.ID, kind, id, provision.AttributeInput{Deactivated: &yes})
 			if err == nil {
-				s.redirect(w, r, c.d.Admin+"catalog/"+kind, "The entry was deactivated; accounts that have it keep it.")
+				h.redirect(w, r, c.d.Admin+"catalog/"+kind, "The entry was deactivated; accounts that have it keep it.")
 				return
 			}
 		} else {
@@ -282,25 +275,25 @@ func (s *Server) consoleCatalog(w http.ResponseWriter, r *http.Request, c *conso
 				key = keyOf(name)
 			}
 			var a usher.Attribute
-			a, err = s.svc.CreateAttribute(ctx, c.actor, c.tn.ID, kind, provision.AttributeInput{Key: key, Name: &name})
+			a, err = h.svc.CreateAttribute(ctx, c.actor, c.tn.ID, kind, provision.AttributeInput{Key: key, Name: &name})
 			if err == nil {
-				s.redirect(w, r, c.d.Admin+"catalog/"+kind, a.Name+" was added.")
+				h.redirect(w, r, c.d.Admin+"catalog/"+kind, a.Name+" was added.")
 				return
 			}
 		}
-		if !s.formErrors(w, r, c, err) {
+		if !h.formErrors(w, r, c, err) {
 			return
 		}
 		status = http.StatusUnprocessableEntity
 	}
-	items, next, err := s.st.Read().Attributes(ctx, c.tn.ID, kind, false, pageOf(r))
+	items, next, err := h.st.Read().Attributes(ctx, c.tn.ID, kind, false, pageOf(r))
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Notice = catalogKinds[i].Label, "catalog", s.flash(w, r)
+	c.d.Title, c.d.Section, c.d.Notice = catalogKinds[i].Label, "catalog", h.flash(w, r)
 	c.d.Data = map[string]any{"Kind": kind, "Items": items, "Next": nextURL(r, next), "Kinds": catalogKinds}
-	s.renderConsole(w, status, "catalog", c.d)
+	h.view.Console(w, r, status, "catalog", c.d)
 }
 
 // keyOf makes a catalogue key from a name: "Night shift" → "night-shift".
@@ -321,15 +314,15 @@ func keyOf(name string) string {
 }
 
 // consoleLinks lists sign-up links with their QR codes and adds one.
-func (s *Server) consoleLinks(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 	ctx := r.Context()
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		v := c.form(r, "name", "department_id", "job_profile_id", "role_id", "plan_id", "expires_at", "max_uses", "disable")
 		var err error
 		if id := v["disable"]; id != "" {
-			if _, err = s.svc.DeactivateSignupLink(ctx, c.actor, c.tn, id); err == nil {
-				s.redirect(w, r, c.d.Admin+"signup-links", "The link is switched off.")
+			if _, err = h.svc.DeactivateSignupLink(ctx, c.actor, c.tn, id); err == nil {
+				h.redirect(w, r, c.d.Admin+"signup-links", "The link is switched off.")
 				return
 			}
 		} else {
@@ -347,96 +340,101 @@ func (s *Server) consoleLinks(w http.ResponseWriter, r *http.Request, c *console
 				in.MaxUses = &n
 			}
 			var l usher.SignupLink
-			if l, err = s.svc.CreateSignupLink(ctx, c.actor, c.tn, in); err == nil {
-				s.redirect(w, r, c.d.Admin+"signup-links", "The link “"+l.Name+"” was created; print its QR code below.")
+			if l, err = h.svc.CreateSignupLink(ctx, c.actor, c.tn, in); err == nil {
+				h.redirect(w, r, c.d.Admin+"signup-links", "The link “"+l.Name+"” was created; print its QR code below.")
 				return
 			}
 		}
-		if !s.formErrors(w, r, c, err) {
+		if !h.formErrors(w, r, c, err) {
 			return
 		}
 		status = http.StatusUnprocessableEntity
 	}
-	links, next, err := s.svc.ListSignupLinks(ctx, c.tn, store.SignupLinkFilter{}, pageOf(r))
+	links, next, err := h.svc.ListSignupLinks(ctx, c.tn, store.SignupLinkFilter{}, pageOf(r))
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	for i := range links {
-		links[i].URL = s.cfg.Links.SignUp(c.tn, links[i].Code)
+		links[i].URL = h.links.SignUp(c.tn, links[i].Code)
 	}
-	ch, err := s.choices(r, c.tn)
+	ch, err := h.choices(r, c.tn)
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Notice = "Sign-up links", "links", s.flash(w, r)
+	c.d.Title, c.d.Section, c.d.Notice = "Sign-up links", "links", h.flash(w, r)
 	c.d.Data = map[string]any{"Links": links, "Next": nextURL(r, next), "Choices": ch}
-	s.renderConsole(w, status, "links", c.d)
+	h.view.Console(w, r, status, "links", c.d)
 }
 
 func ptrTo(s string) *string { return &s }
 
-// consoleQR serves a sign-up link's QR code to the console, as the API does.
-func (s *Server) consoleQR(w http.ResponseWriter, r *http.Request, c *consoleCall) {
-	l, qr, err := s.signupQR(r, &call{tenant: c.tn})
+// QR serves a sign-up link's QR code to the console, as the API does.
+func (h *Handler) QR(w http.ResponseWriter, r *http.Request, c *Call) {
+	l, err := h.svc.SignupLink(r.Context(), c.tn, r.PathValue("id"))
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
+		return
+	}
+	qr, err := view.SignupQR(h.links, c.tn, l)
+	if err != nil {
+		h.fail(w, r, c, err)
 		return
 	}
 	if strings.HasSuffix(r.URL.Path, ".png") {
-		png, err := qr.PNG(qrDefaultSize)
+		f, err := view.QRPNG(qr, l, view.QRDefaultSize)
 		if err != nil {
-			s.consoleFail(w, r, c, err)
+			h.fail(w, r, c, err)
 			return
 		}
-		rawResponse{contentType: "image/png", filename: "signup-link-" + l.ID + ".png", body: png}.write(w, http.StatusOK)
+		f.Write(w, http.StatusOK)
 		return
 	}
-	rawResponse{contentType: "image/svg+xml", filename: "signup-link-" + l.ID + ".svg", body: qrSVG(qr.Bitmap(), l.Name)}.write(w, http.StatusOK)
+	view.QRSVG(qr, l).Write(w, http.StatusOK)
 }
 
 // consoleMessages lists what was sent to whom, newest first.
-func (s *Server) consoleMessages(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Messages(w http.ResponseWriter, r *http.Request, c *Call) {
 	q := r.URL.Query()
 	f := store.MessageFilter{State: q.Get("state"), Kind: q.Get("kind"), Channel: q.Get("channel"), AccountID: q.Get("account_id")}
 	c.d.Values["state"], c.d.Values["kind"], c.d.Values["channel"] = f.State, f.Kind, f.Channel
 	o := pageOf(r)
 	o.Newest = true
-	msgs, next, err := s.st.Read().Messages(r.Context(), c.tn.ID, f, o)
+	msgs, next, err := h.st.Read().Messages(r.Context(), c.tn.ID, f, o)
 	if err == nil {
-		msgs, err = s.svc.ComposeAll(c.tn, msgs)
+		msgs, err = h.svc.ComposeAll(c.tn, msgs)
 	}
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	c.d.Title, c.d.Section = "Messages", "messages"
 	c.d.Data = map[string]any{"Messages": msgs, "Next": nextURL(r, next)}
-	s.renderConsole(w, http.StatusOK, "messages", c.d)
+	h.view.Console(w, r, http.StatusOK, "messages", c.d)
 }
 
 // consoleMessage shows one message whole: on the embedded default, where
 // nothing is delivered, this is where a newcomer finds the activation link.
-func (s *Server) consoleMessage(w http.ResponseWriter, r *http.Request, c *consoleCall) {
-	m, err := s.st.Read().Message(r.Context(), c.tn.ID, r.PathValue("id"))
+func (h *Handler) Message(w http.ResponseWriter, r *http.Request, c *Call) {
+	m, err := h.st.Read().Message(r.Context(), c.tn.ID, r.PathValue("id"))
 	if err == nil {
 		var one []usher.Message
-		one, err = s.svc.ComposeAll(c.tn, []usher.Message{m})
+		one, err = h.svc.ComposeAll(c.tn, []usher.Message{m})
 		if err == nil {
 			m = one[0]
 		}
 	}
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	c.d.Title, c.d.Section, c.d.Data = "Message to "+m.To, "messages", m
-	s.renderConsole(w, http.StatusOK, "message", c.d)
+	h.view.Console(w, r, http.StatusOK, "message", c.d)
 }
 
 // consoleAudit is the audit log, newest first, filtered by actor, person and action.
-func (s *Server) consoleAudit(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Audit(w http.ResponseWriter, r *http.Request, c *Call) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	for _, k := range []string{"actor_id", "person_id", "action"} {
@@ -445,18 +443,18 @@ func (s *Server) consoleAudit(w http.ResponseWriter, r *http.Request, c *console
 	f := store.AuditFilter{ActorID: c.d.Values["actor_id"], Action: c.d.Values["action"]}
 	if pid := c.d.Values["person_id"]; pid != "" {
 		f.TargetID = pid
-		if a, err := s.st.Read().AccountOfPerson(ctx, c.tn.ID, pid); err == nil {
+		if a, err := h.st.Read().AccountOfPerson(ctx, c.tn.ID, pid); err == nil {
 			f.AlsoTarget = a.ID
 		}
 	}
 	o := pageOf(r)
 	o.Newest = true
-	evs, next, err := s.st.Read().AuditEvents(ctx, c.tn.ID, f, o)
+	evs, next, err := h.st.Read().AuditEvents(ctx, c.tn.ID, f, o)
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	c.d.Title, c.d.Section = "Audit log", "audit"
 	c.d.Data = map[string]any{"Events": auditRows(evs), "Next": nextURL(r, next)}
-	s.renderConsole(w, http.StatusOK, "audit", c.d)
+	h.view.Console(w, r, http.StatusOK, "audit", c.d)
 }

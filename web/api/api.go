@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -16,8 +15,8 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
-	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/view"
 )
 
 // maxBody bounds every JSON request body.
@@ -25,46 +24,26 @@ const maxBody = 1 << 20
 
 // problem is an RFC 9457 problem details document, with usher's stable
 // machine code and the field that is wrong.
-type problem struct {
+type Problem struct {
 	Type   string         `json:"type"`
 	Title  string         `json:"title"`
 	Status int            `json:"status"`
 	Detail string         `json:"detail,omitempty"`
 	Code   string         `json:"code"`
 	Field  string         `json:"field,omitempty"`
-	Errors []problemEntry `json:"errors,omitempty"`
+	Errors []ProblemEntry `json:"errors,omitempty"`
 }
 
-type problemEntry struct {
+type ProblemEntry struct {
 	Code   string `json:"code"`
 	Field  string `json:"field,omitempty"`
 	Detail string `json:"detail"`
 }
 
-var statusOf = map[usher.Code]int{
-	usher.CodeInvalid:      http.StatusUnprocessableEntity,
-	usher.CodeNotFound:     http.StatusNotFound,
-	usher.CodeConflict:     http.StatusConflict,
-	usher.CodeSeatsFull:    http.StatusConflict,
-	usher.CodeUnauthorized: http.StatusUnauthorized,
-	usher.CodeForbidden:    http.StatusForbidden,
-	usher.CodeInternal:     http.StatusInternalServerError,
-	codeMalformed:          http.StatusBadRequest,
-	codeTooLarge:           http.StatusRequestEntityTooLarge,
-	codeMediaType:          http.StatusUnsupportedMediaType,
-}
-
-// Codes for errors of the request itself, before it reaches the domain.
-const (
-	codeMalformed usher.Code = "malformed"
-	codeTooLarge  usher.Code = "too_large"
-	codeMediaType usher.Code = "unsupported_media_type"
-)
-
-// writeError answers err as problem details. Internal errors are logged
+// Error answers err as problem details. Internal errors are logged
 // and their text never shown.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var p problem
+func (h *Handler) Error(w http.ResponseWriter, r *http.Request, err error) {
+	var p Problem
 	var list usher.Errors
 	var ue *usher.Error
 	switch {
@@ -72,14 +51,14 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		p = problemFor(list[0])
 		p.Detail = fmt.Sprintf("%d problems; the first: %s", len(list), list[0].Message)
 		for _, e := range list {
-			p.Errors = append(p.Errors, problemEntry{Code: string(e.Code), Field: e.Field, Detail: e.Message})
+			p.Errors = append(p.Errors, ProblemEntry{Code: string(e.Code), Field: e.Field, Detail: e.Message})
 		}
 	case errors.As(err, &ue) && ue.Code != usher.CodeInternal:
 		p = problemFor(ue)
 	default:
 		// The route pattern, not the path: a path may carry a secret.
-		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "route", r.Pattern, "err", err)
-		p = problem{Status: 500, Code: string(usher.CodeInternal), Title: "Internal error", Detail: "something went wrong on our side; it has been logged"}
+		h.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "route", r.Pattern, "err", err)
+		p = Problem{Status: 500, Code: string(usher.CodeInternal), Title: "Internal error", Detail: "something went wrong on our side; it has been logged"}
 	}
 	if p.Status == 0 {
 		p.Status = 500
@@ -94,11 +73,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-func problemFor(e *usher.Error) problem {
-	status := statusOf[e.Code]
-	if status == 0 {
-		status = 400
-	}
+func problemFor(e *usher.Error) Problem {
+	status := view.Status(e.Code)
 	title := http.StatusText(status)
 	if e.Code == usher.CodeSeatsFull {
 		title = "No free seat"
@@ -107,10 +83,11 @@ func problemFor(e *usher.Error) problem {
 	if e.Field != "" && detail != "" {
 		detail = e.Field + ": " + detail
 	}
-	return problem{Status: status, Title: title, Code: string(e.Code), Field: e.Field, Detail: detail}
+	return Problem{Status: status, Title: title, Code: string(e.Code), Field: e.Field, Detail: detail}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v as JSON, never cached.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -123,7 +100,7 @@ func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return &usher.Error{Code: codeMediaType, Field: "Content-Type", Message: "send application/json"}
+			return &usher.Error{Code: view.CodeMediaType, Field: "Content-Type", Message: "send application/json"}
 		}
 	}
 	body := http.MaxBytesReader(nil, r.Body, maxBody)
@@ -156,7 +133,7 @@ func decodeJSON(body io.Reader, v any) error {
 				return jsonError(err, nil)
 			}
 		}
-		return &usher.Error{Code: codeMalformed, Message: "the body holds more than one JSON value"}
+		return &usher.Error{Code: view.CodeMalformed, Message: "the body holds more than one JSON value"}
 	}
 	return nil
 }
@@ -167,24 +144,24 @@ func jsonError(err error, t reflect.Type) error {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return &usher.Error{Code: codeTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", maxBody)}
+		return &usher.Error{Code: view.CodeTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", maxBody)}
 	case errors.As(err, &syn):
-		return &usher.Error{Code: codeMalformed, Message: fmt.Sprintf("malformed JSON at byte %d: %s", syn.Offset, syn.Error())}
+		return &usher.Error{Code: view.CodeMalformed, Message: fmt.Sprintf("malformed JSON at byte %d: %s", syn.Offset, syn.Error())}
 	case errors.As(err, &typ):
 		field := jsonPath(t, typ.Field)
 		if field == "" {
-			return &usher.Error{Code: codeMalformed, Message: fmt.Sprintf("the body must be a JSON %s, not %s", kindName(typ.Type), typ.Value)}
+			return &usher.Error{Code: view.CodeMalformed, Message: fmt.Sprintf("the body must be a JSON %s, not %s", kindName(typ.Type), typ.Value)}
 		}
 		return &usher.Error{Code: usher.CodeInvalid, Field: field, Message: fmt.Sprintf("must be %s, not %s", kindName(typ.Type), typ.Value)}
 	case errors.Is(err, io.EOF):
-		return &usher.Error{Code: codeMalformed, Message: "the body is empty; send a JSON object"}
+		return &usher.Error{Code: view.CodeMalformed, Message: "the body is empty; send a JSON object"}
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &usher.Error{Code: codeMalformed, Message: "the JSON ends too early"}
+		return &usher.Error{Code: view.CodeMalformed, Message: "the JSON ends too early"}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &usher.Error{Code: usher.CodeInvalid, Field: name, Message: "is not a known field"}
 	}
-	return &usher.Error{Code: codeMalformed, Message: err.Error()}
+	return &usher.Error{Code: view.CodeMalformed, Message: err.Error()}
 }
 
 // jsonPath drops the Go names of embedded structs that encoding/json puts
@@ -444,11 +421,4 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
-}
-
-// call is what authentication established about a request.
-type call struct {
-	actor  provision.Actor
-	token  usher.APIToken
-	tenant usher.Tenant // set on tenant routes
 }

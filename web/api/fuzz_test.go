@@ -1,9 +1,10 @@
-package web
+package api
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/usherhq/usher/internal/webtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,7 +35,7 @@ func FuzzDecodeTenantInput(f *testing.F) {
 
 func FuzzDecodeNewUser(f *testing.F) {
 	f.Add([]byte(`{"first_name":"Ann","last_name":"B","email":"ann@example.com","group_ids":["g1","g2"]}`))
-	f.Fuzz(func(t *testing.T, body []byte) { checkDecode[newUser](t, body) })
+	f.Fuzz(func(t *testing.T, body []byte) { checkDecode[NewUser](t, body) })
 }
 
 func FuzzDecodeAccountUpdate(f *testing.F) {
@@ -60,8 +61,8 @@ func checkDecode[T any](t *testing.T, body []byte) {
 		}
 		// What a client sent wrong is a 4xx problem, never an internal error.
 		rec := httptest.NewRecorder()
-		writeError(rec, httptest.NewRequest("POST", "/api/v1/x", nil), discardLog, err)
-		var p problem
+		(&Handler{log: discardLog}).Error(rec, httptest.NewRequest("POST", "/api/v1/x", nil), err)
+		var p Problem
 		if rec.Code < 400 || rec.Code > 499 || json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Code != string(ue.Code) || p.Status != rec.Code {
 			t.Fatalf("error %v answers %d %s", err, rec.Code, rec.Body)
 		}
@@ -72,7 +73,7 @@ func checkDecode[T any](t *testing.T, body []byte) {
 			}
 		} else if ue.Field != "" && !jsonFieldOf(reflect.TypeOf(v), ue.Field) {
 			if strings.Contains(ue.Field, "PersonInput.") || strings.Contains(ue.Field, "accountFields.") {
-				knownBug(t, "a wrong type in a field of an embedded struct is reported as field %q (server/api.go jsonError uses json.UnmarshalTypeError.Field, which names the Go type of the embedded struct)", ue.Field)
+				webtest.KnownBug(t, "a wrong type in a field of an embedded struct is reported as field %q (server/api.go jsonError uses json.UnmarshalTypeError.Field, which names the Go type of the embedded struct)", ue.Field)
 			}
 			t.Fatalf("the problem names field %q, which is not a field of %T (body %q)", ue.Field, v, body)
 		}
@@ -245,7 +246,7 @@ func FuzzQuery(f *testing.F) {
 				}
 			}
 			rec := httptest.NewRecorder()
-			writeError(rec, httptest.NewRequest("GET", "/api/v1/x", nil), discardLog, err)
+			(&Handler{log: discardLog}).Error(rec, httptest.NewRequest("GET", "/api/v1/x", nil), err)
 			if rec.Code != http.StatusUnprocessableEntity {
 				t.Fatalf("a bad query answers %d", rec.Code)
 			}

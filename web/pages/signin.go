@@ -1,4 +1,4 @@
-package web
+package pages
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/web/view"
 )
 
-// Cookies of the person-facing pages.
+// deviceCookie is the person-facing pages' cookie besides the session's.
 const (
-	sessionCookie = "usher_session"
 	// deviceCookie marks a browser that signed in before: it keeps its own
 	// failure counter, so guesses from elsewhere cannot lock its owner out.
 	deviceCookie = "usher_device"
@@ -44,7 +44,7 @@ type signinData struct {
 	RegistersBy     string
 	Values          map[string]string
 	Departments     []usher.Attribute
-	Languages       []langOption
+	Languages       []view.LangOption
 	FixedDepartment string
 	LinkName        string
 }
@@ -59,30 +59,11 @@ type sessionRow struct {
 	Current                         bool
 }
 
-type langOption struct{ Code, Name string }
-
-// secureCookies: cookies are Secure except when usher is reached over
-// plain HTTP on localhost, where browsers would drop them.
-func (s *Server) secureCookies() bool {
-	if s.cfg.Links.BaseDomain != "" {
-		return true
-	}
-	u, err := url.Parse(s.cfg.Links.PublicURL)
-	if err != nil || u.Scheme == "https" {
-		return true
-	}
-	switch u.Hostname() {
-	case "localhost", "127.0.0.1", "::1":
-		return false
-	}
-	return true
-}
-
-func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
-	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode}
-	if s.cfg.Links.BaseDomain != "" {
+func (h *Handler) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: h.links.SecureCookies(), SameSite: http.SameSiteLaxMode}
+	if h.links.BaseDomain != "" {
 		// One sign-in serves every tenant's subdomain.
-		c.Domain = s.cfg.Links.BaseDomain
+		c.Domain = h.links.BaseDomain
 	}
 	switch {
 	case maxAge > 0:
@@ -93,126 +74,119 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge tim
 	http.SetCookie(w, c)
 }
 
-func cookieValue(r *http.Request, name string) string {
-	if c, err := r.Cookie(name); err == nil {
-		return c.Value
-	}
-	return ""
-}
-
 // current returns the signed-in session valid in tn.
-func (s *Server) current(r *http.Request, tn usher.Tenant) (signin.Current, error) {
-	return s.auth.Session(r.Context(), tn, func(id string) (usher.Tenant, error) { return s.st.Read().Tenant(r.Context(), id) }, cookieValue(r, sessionCookie))
+func (h *Handler) current(r *http.Request, tn usher.Tenant) (signin.Current, error) {
+	return view.Session(r, h.auth, h.st, tn)
 }
 
-func (s *Server) signinPage(tn usher.Tenant, mode string) pageData {
+func (h *Handler) signinPage(tn usher.Tenant, mode string) pageData {
 	return pageData{Page: "signin", Title: "Sign in", Tenant: tn, Mode: mode,
 		signinData: signinData{RegistrationOpen: tn.Settings.Registration != "off"}}
 }
 
 // handleSignInPage is the tenant's front door: the identifier step, or the
 // person's own page when already signed in.
-func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
-	tn, ok := s.tenantPage(w, r)
+func (h *Handler) SignInPage(w http.ResponseWriter, r *http.Request) {
+	tn, ok := h.tenantPage(w, r)
 	if !ok {
 		return
 	}
-	if _, err := s.current(r, tn); err == nil {
-		to := s.safeNext(tn, r.URL.Query().Get("next"))
+	if _, err := h.current(r, tn); err == nil {
+		to := h.safeNext(tn, r.URL.Query().Get("next"))
 		if to == "" {
-			to = s.cfg.Links.tenantBase(tn) + "account"
+			to = h.links.TenantBase(tn) + "account"
 		}
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
-	d := s.signinPage(tn, "identifier")
-	d.Next = s.safeNext(tn, r.URL.Query().Get("next"))
+	d := h.signinPage(tn, "identifier")
+	d.Next = h.safeNext(tn, r.URL.Query().Get("next"))
 	if r.URL.Query().Has("signed_out") {
 		d.Notice = "You are signed out."
 	}
-	s.render(w, http.StatusOK, d)
+	h.render(w, r, http.StatusOK, d)
 }
 
 // handleIdentify answers the identifier step as seed 000 describes.
-func (s *Server) handleIdentify(w http.ResponseWriter, r *http.Request) {
-	tn, ok := s.tenantPage(w, r)
+func (h *Handler) Identify(w http.ResponseWriter, r *http.Request) {
+	tn, ok := h.tenantPage(w, r)
 	if !ok {
 		return
 	}
 	id := r.PostFormValue("identifier")
-	step, err := s.auth.Identify(r.Context(), tn, id)
-	d := s.signinPage(tn, step.Kind)
+	step, err := h.auth.Identify(r.Context(), tn, id)
+	d := h.signinPage(tn, step.Kind)
 	d.Identifier, d.Step, d.Connection = step.Identifier, step, step.Connection
-	d.Next = s.safeNext(tn, r.PostFormValue("next"))
+	d.Next = h.safeNext(tn, r.PostFormValue("next"))
 	d.IdentifierIsEmail = strings.Contains(step.Identifier, "@")
 	if err != nil {
-		if s.fieldError(w, r, &d, err, "identifier") {
+		if h.fieldError(w, r, &d, err, "identifier") {
 			d.Mode = "identifier"
-			s.render(w, http.StatusUnprocessableEntity, d)
+			h.render(w, r, http.StatusUnprocessableEntity, d)
 		}
 		return
 	}
-	s.render(w, http.StatusOK, d)
+	h.render(w, r, http.StatusOK, d)
 }
 
 // handlePassword is the password step.
-func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
-	tn, ok := s.tenantPage(w, r)
+func (h *Handler) Password(w http.ResponseWriter, r *http.Request) {
+	tn, ok := h.tenantPage(w, r)
 	if !ok {
 		return
 	}
 	id, pw := strings.TrimSpace(r.PostFormValue("identifier")), r.PostFormValue("password")
-	device := cookieValue(r, deviceCookie)
+	device := view.Cookie(r, deviceCookie)
 	newDevice := device == "" || len(device) > 100
 	if newDevice {
 		device, _ = provision.NewSecret()
 	}
-	res, err := s.auth.SignIn(r.Context(), tn, signin.Attempt{Identifier: id, Password: pw, Source: clientIP(r), UserAgent: r.UserAgent(), Device: device})
-	d := s.signinPage(tn, "password")
-	d.Identifier, d.Next = id, s.safeNext(tn, r.PostFormValue("next"))
+	res, err := h.auth.SignIn(r.Context(), tn, signin.Attempt{Identifier: id, Password: pw, Source: view.ClientIP(r), UserAgent: r.UserAgent(), Device: device})
+	d := h.signinPage(tn, "password")
+	d.Identifier, d.Next = id, h.safeNext(tn, r.PostFormValue("next"))
 	var te *signin.ThrottledError
 	switch {
 	case errors.As(err, &te):
-		s.throttled(w, tn, te)
+		h.throttled(w, r, tn, te)
 		return
 	case errors.Is(err, signin.ErrCredentials):
 		d.Errors = map[string]string{"form": "The identifier or the password is not right."}
-		s.render(w, http.StatusUnauthorized, d)
+		h.render(w, r, http.StatusUnauthorized, d)
 		return
 	case err != nil:
-		if s.fieldError(w, r, &d, err, "password") {
-			s.render(w, http.StatusUnprocessableEntity, d)
+		if h.fieldError(w, r, &d, err, "password") {
+			h.render(w, r, http.StatusUnprocessableEntity, d)
 		}
 		return
 	case res.MustChoose:
 		d.Mode, d.OneTime, d.Title = "choose", pw, "Choose your own password"
-		s.render(w, http.StatusOK, d)
+		h.render(w, r, http.StatusOK, d)
 		return
 	}
-	s.signedIn(w, r, tn, res, device, newDevice)
+	h.signedIn(w, r, tn, res, device, newDevice)
 }
 
 // signedIn sets the session cookie (and the device cookie on a browser
 // new to it) and sends the person on.
-func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, tn usher.Tenant, res signin.Result, device string, newDevice bool) {
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, tn usher.Tenant, res signin.Result, device string, newDevice bool) {
 	// A cookie from before this sign-in is replaced, never reused.
-	if old := cookieValue(r, sessionCookie); old != "" {
-		_ = s.auth.SignOut(r.Context(), old)
+	if old := view.Cookie(r, view.SessionCookie); old != "" {
+		_ = h.auth.SignOut(r.Context(), old)
 	}
-	s.setCookie(w, sessionCookie, res.Secret, 0)
+	h.setCookie(w, view.SessionCookie, res.Secret, 0)
 	if newDevice {
-		s.setCookie(w, deviceCookie, device, 400*24*time.Hour)
+		h.setCookie(w, deviceCookie, device, 400*24*time.Hour)
 	}
-	to := s.safeNext(tn, r.PostFormValue("next"))
+	to := h.safeNext(tn, r.PostFormValue("next"))
 	if to == "" {
-		to = s.cfg.Links.tenantBase(tn) + "account"
+		to = h.links.TenantBase(tn) + "account"
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // safeNext keeps a "next" address only when it is a path of tn's own pages
 // on this server, so sign-in cannot be made to send a person elsewhere.
-func (s *Server) safeNext(tn usher.Tenant, next string) string {
+func (h *Handler) safeNext(tn usher.Tenant, next string) string {
 	if next == "" || len(next) > 2000 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
 		return ""
 	}
@@ -221,7 +195,7 @@ func (s *Server) safeNext(tn usher.Tenant, next string) string {
 		return ""
 	}
 	prefix := "/t/" + tn.Slug + "/"
-	if s.cfg.Links.BaseDomain == "" && !strings.HasPrefix(u.Path, prefix) {
+	if h.links.BaseDomain == "" && !strings.HasPrefix(u.Path, prefix) {
 		return ""
 	}
 	return next
@@ -229,78 +203,78 @@ func (s *Server) safeNext(tn usher.Tenant, next string) string {
 
 // handleChoose replaces a one-time password with the person's own, then
 // signs them in.
-func (s *Server) handleChoose(w http.ResponseWriter, r *http.Request) {
-	tn, ok := s.tenantPage(w, r)
+func (h *Handler) Choose(w http.ResponseWriter, r *http.Request) {
+	tn, ok := h.tenantPage(w, r)
 	if !ok {
 		return
 	}
 	id, otp, pw := strings.TrimSpace(r.PostFormValue("identifier")), r.PostFormValue("one_time"), r.PostFormValue("password")
-	d := s.signinPage(tn, "choose")
+	d := h.signinPage(tn, "choose")
 	d.Identifier, d.OneTime, d.Title = id, otp, "Choose your own password"
-	d.Next = s.safeNext(tn, r.PostFormValue("next"))
+	d.Next = h.safeNext(tn, r.PostFormValue("next"))
 	if pw != r.PostFormValue("confirm") {
 		d.Errors = map[string]string{"confirm": "The two passwords are not the same."}
-		s.render(w, http.StatusUnprocessableEntity, d)
+		h.render(w, r, http.StatusUnprocessableEntity, d)
 		return
 	}
-	a, err := s.svc.ActivateWithOneTimePassword(r.Context(), tn, id, otp, pw, clientIP(r))
+	a, err := h.svc.ActivateWithOneTimePassword(r.Context(), tn, id, otp, pw, view.ClientIP(r))
 	if err != nil {
 		if errors.Is(err, provision.ErrCodeInvalid) {
 			// The one-time password no longer works: start over.
-			d = s.signinPage(tn, "identifier")
+			d = h.signinPage(tn, "identifier")
 			d.Identifier = id
 			d.Errors = map[string]string{"form": "The one-time password no longer works. Sign in again, or ask your administrator for a new one."}
-			s.render(w, http.StatusUnprocessableEntity, d)
+			h.render(w, r, http.StatusUnprocessableEntity, d)
 			return
 		}
-		if s.fieldError(w, r, &d, err, "password") {
-			s.render(w, http.StatusUnprocessableEntity, d)
+		if h.fieldError(w, r, &d, err, "password") {
+			h.render(w, r, http.StatusUnprocessableEntity, d)
 		}
 		return
 	}
-	device := cookieValue(r, deviceCookie)
+	device := view.Cookie(r, deviceCookie)
 	newDevice := device == "" || len(device) > 100
 	if newDevice {
 		device, _ = provision.NewSecret()
 	}
-	res, err := s.auth.Start(r.Context(), tn, a, clientIP(r), r.UserAgent(), device)
+	res, err := h.auth.Start(r.Context(), tn, a, view.ClientIP(r), r.UserAgent(), device)
 	if err != nil {
-		s.failPage(w, r, tn, err)
+		h.failPage(w, r, tn, err)
 		return
 	}
-	s.signedIn(w, r, tn, res, device, newDevice)
+	h.signedIn(w, r, tn, res, device, newDevice)
 }
 
-func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {
-	tn, ok := s.tenantPage(w, r)
+func (h *Handler) SignOut(w http.ResponseWriter, r *http.Request) {
+	tn, ok := h.tenantPage(w, r)
 	if !ok {
 		return
 	}
-	if v := cookieValue(r, sessionCookie); v != "" {
-		if err := s.auth.SignOut(r.Context(), v); err != nil {
-			s.failPage(w, r, tn, err)
+	if v := view.Cookie(r, view.SessionCookie); v != "" {
+		if err := h.auth.SignOut(r.Context(), v); err != nil {
+			h.failPage(w, r, tn, err)
 			return
 		}
 	}
-	s.setCookie(w, sessionCookie, "", -1)
-	http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"?signed_out", http.StatusSeeOther)
+	h.setCookie(w, view.SessionCookie, "", -1)
+	http.Redirect(w, r, h.links.TenantBase(tn)+"?signed_out", http.StatusSeeOther)
 }
 
-// signedInPage resolves the session of a page that needs one; without one
+// SignedIn resolves the tenant and session of a page that needs one; without one
 // the person is sent to the sign-in page.
-func (s *Server) signedInPage(w http.ResponseWriter, r *http.Request) (usher.Tenant, signin.Current, bool) {
-	tn, ok := s.tenantPage(w, r)
+func (h *Handler) SignedIn(w http.ResponseWriter, r *http.Request) (usher.Tenant, signin.Current, bool) {
+	tn, ok := h.tenantPage(w, r)
 	if !ok {
 		return tn, signin.Current{}, false
 	}
-	cur, err := s.current(r, tn)
+	cur, err := h.current(r, tn)
 	switch {
 	case errors.Is(err, signin.ErrNeedsSSO):
-		d := s.signinPage(tn, "sso")
-		s.render(w, http.StatusForbidden, d)
+		d := h.signinPage(tn, "sso")
+		h.render(w, r, http.StatusForbidden, d)
 		return tn, cur, false
 	case errors.Is(err, signin.ErrNoSession):
-		to := s.cfg.Links.tenantBase(tn)
+		to := h.links.TenantBase(tn)
 		if r.Method == http.MethodGet {
 			// Back here after signing in.
 			to += "?next=" + url.QueryEscape(r.URL.RequestURI())
@@ -308,21 +282,21 @@ func (s *Server) signedInPage(w http.ResponseWriter, r *http.Request) (usher.Ten
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return tn, cur, false
 	case err != nil:
-		s.failPage(w, r, tn, err)
+		h.failPage(w, r, tn, err)
 		return tn, cur, false
 	}
 	return tn, cur, true
 }
 
 // handleAccount is the signed-in person's own page.
-func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
-	tn, cur, ok := s.signedInPage(w, r)
+func (h *Handler) Account(w http.ResponseWriter, r *http.Request) {
+	tn, cur, ok := h.SignedIn(w, r)
 	if !ok {
 		return
 	}
-	d, err := s.accountPage(r.Context(), tn, cur)
+	d, err := h.accountPage(r.Context(), tn, cur)
 	if err != nil {
-		s.failPage(w, r, tn, err)
+		h.failPage(w, r, tn, err)
 		return
 	}
 	switch {
@@ -331,12 +305,12 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Query().Has("ended"):
 		d.Notice = "You are signed out everywhere else."
 	}
-	s.render(w, http.StatusOK, d)
+	h.render(w, r, http.StatusOK, d)
 }
 
-func (s *Server) accountPage(ctx context.Context, tn usher.Tenant, cur signin.Current) (pageData, error) {
+func (h *Handler) accountPage(ctx context.Context, tn usher.Tenant, cur signin.Current) (pageData, error) {
 	d := pageData{Page: "account", Title: "Your account", Tenant: tn}
-	rd := s.st.Read()
+	rd := h.st.Read()
 	p, err := rd.Person(ctx, tn.ID, cur.Account.PersonID)
 	if err != nil {
 		return d, err
@@ -350,12 +324,12 @@ func (s *Server) accountPage(ctx context.Context, tn usher.Tenant, cur signin.Cu
 	if pl, err := rd.Plan(ctx, tn.ID, cur.Account.PlanID); err == nil {
 		d.PlanName = pl.Name
 	}
-	tenants, err := s.auth.Tenants(ctx, cur)
+	tenants, err := h.auth.Tenants(ctx, cur)
 	if err != nil {
 		return d, err
 	}
 	for _, t := range tenants {
-		row := tenantRow{Name: t.Name, URL: s.cfg.Links.tenantBase(usher.Tenant{Slug: t.Slug}) + "account", Current: t.TenantID == tn.ID}
+		row := tenantRow{Name: t.Name, URL: h.links.TenantBase(usher.Tenant{Slug: t.Slug}) + "account", Current: t.TenantID == tn.ID}
 		switch {
 		case t.AccountState != usher.StateActive:
 			row.Why = "account " + t.AccountState
@@ -366,7 +340,7 @@ func (s *Server) accountPage(ctx context.Context, tn usher.Tenant, cur signin.Cu
 		}
 		d.Tenants = append(d.Tenants, row)
 	}
-	sessions, err := s.auth.Sessions(ctx, cur)
+	sessions, err := h.auth.Sessions(ctx, cur)
 	if err != nil {
 		return d, err
 	}
@@ -405,65 +379,65 @@ func browserName(ua string) string {
 	return "A browser"
 }
 
-func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
-	tn, cur, ok := s.signedInPage(w, r)
+func (h *Handler) ChangePassword(w http.ResponseWriter, r *http.Request) {
+	tn, cur, ok := h.SignedIn(w, r)
 	if !ok {
 		return
 	}
-	d, err := s.accountPage(r.Context(), tn, cur)
+	d, err := h.accountPage(r.Context(), tn, cur)
 	if err != nil {
-		s.failPage(w, r, tn, err)
+		h.failPage(w, r, tn, err)
 		return
 	}
 	old, pw := r.PostFormValue("old_password"), r.PostFormValue("password")
 	if pw != r.PostFormValue("confirm") {
 		d.Errors = map[string]string{"confirm": "The two passwords are not the same."}
-		s.render(w, http.StatusUnprocessableEntity, d)
+		h.render(w, r, http.StatusUnprocessableEntity, d)
 		return
 	}
-	err = s.auth.ChangePassword(r.Context(), tn, cur, old, pw, clientIP(r))
+	err = h.auth.ChangePassword(r.Context(), tn, cur, old, pw, view.ClientIP(r))
 	var te *signin.ThrottledError
 	switch {
 	case errors.As(err, &te):
-		s.throttled(w, tn, te)
+		h.throttled(w, r, tn, te)
 		return
 	case err != nil:
-		if s.fieldError(w, r, &d, err, "password") {
-			s.render(w, http.StatusUnprocessableEntity, d)
+		if h.fieldError(w, r, &d, err, "password") {
+			h.render(w, r, http.StatusUnprocessableEntity, d)
 		}
 		return
 	}
-	http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"account?password_changed", http.StatusSeeOther)
+	http.Redirect(w, r, h.links.TenantBase(tn)+"account?password_changed", http.StatusSeeOther)
 }
 
-func (s *Server) handleEndOthers(w http.ResponseWriter, r *http.Request) {
-	tn, cur, ok := s.signedInPage(w, r)
+func (h *Handler) EndOthers(w http.ResponseWriter, r *http.Request) {
+	tn, cur, ok := h.SignedIn(w, r)
 	if !ok {
 		return
 	}
-	if _, err := s.auth.EndOthers(r.Context(), tn, cur, clientIP(r)); err != nil {
-		s.failPage(w, r, tn, err)
+	if _, err := h.auth.EndOthers(r.Context(), tn, cur, view.ClientIP(r)); err != nil {
+		h.failPage(w, r, tn, err)
 		return
 	}
-	http.Redirect(w, r, s.cfg.Links.tenantBase(tn)+"account?ended", http.StatusSeeOther)
+	http.Redirect(w, r, h.links.TenantBase(tn)+"account?ended", http.StatusSeeOther)
 }
 
-func (s *Server) throttled(w http.ResponseWriter, tn usher.Tenant, te *signin.ThrottledError) {
+func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, tn usher.Tenant, te *signin.ThrottledError) {
 	secs := int(te.RetryAfter.Seconds() + 0.999)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	d := s.signinPage(tn, "throttled")
+	d := h.signinPage(tn, "throttled")
 	d.Title = "Too many attempts"
 	if secs < 120 {
 		d.RetryAfter = strconv.Itoa(secs) + " seconds"
 	} else {
 		d.RetryAfter = strconv.Itoa((secs+59)/60) + " minutes"
 	}
-	s.render(w, http.StatusTooManyRequests, d)
+	h.render(w, r, http.StatusTooManyRequests, d)
 }
 
 // fieldError puts a person's input error next to its field (fallback when
 // it names none) and reports true; other errors get the error page and false.
-func (s *Server) fieldError(w http.ResponseWriter, r *http.Request, d *pageData, err error, fallback string) bool {
+func (h *Handler) fieldError(w http.ResponseWriter, r *http.Request, d *pageData, err error, fallback string) bool {
 	var es usher.Errors
 	var ue *usher.Error
 	switch {
@@ -479,7 +453,7 @@ func (s *Server) fieldError(w http.ResponseWriter, r *http.Request, d *pageData,
 		d.Errors = map[string]string{f: phrase(f, ue.Message)}
 		return true
 	}
-	s.failPage(w, r, d.Tenant, err)
+	h.failPage(w, r, d.Tenant, err)
 	return false
 }
 
@@ -505,24 +479,13 @@ func phrase(field, msg string) string {
 // failPage answers an error of the sign-in and registration pages that no
 // field explains: refused (registration closed, seats full) with what
 // happened, anything else as our fault.
-func (s *Server) failPage(w http.ResponseWriter, r *http.Request, tn usher.Tenant, err error) {
-	var ue *usher.Error
-	if !errors.As(err, &ue) || ue.Code == usher.CodeInternal {
-		s.log.ErrorContext(r.Context(), "page", "route", r.Pattern, "err", err)
-		http.Error(w, "Something went wrong on our side. Please try again in a moment.", http.StatusInternalServerError)
-		return
-	}
-	d := s.signinPage(tn, "closed")
-	d.Title, d.Problem = "This did not work", sentence(ue.Message)
-	status := http.StatusForbidden
-	switch ue.Code {
-	case usher.CodeSeatsFull:
-		d.Title, d.Problem = "No room for new accounts", "This organization has no free seat for a new account right now. Ask its administrator."
-		status = http.StatusConflict
-	case usher.CodeNotFound:
-		status = http.StatusNotFound
-	case usher.CodeConflict:
-		status = http.StatusConflict
-	}
-	s.render(w, status, d)
+func (h *Handler) failPage(w http.ResponseWriter, r *http.Request, tn usher.Tenant, err error) {
+	h.view.Fail(w, r, err, func(status int, ue *usher.Error) {
+		d := h.signinPage(tn, "closed")
+		d.Title, d.Problem = "This did not work", sentence(ue.Message)
+		if ue.Code == usher.CodeSeatsFull {
+			d.Title, d.Problem = "No room for new accounts", "This organization has no free seat for a new account right now. Ask its administrator."
+		}
+		h.render(w, r, status, d)
+	})
 }

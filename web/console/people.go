@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/view"
 )
 
 // auditRow is an audit event as the console shows it.
@@ -59,30 +60,30 @@ type homeData struct {
 	Events []auditRow
 }
 
-func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Home(w http.ResponseWriter, r *http.Request, c *Call) {
 	ctx := r.Context()
-	rd := s.st.Read()
+	rd := h.st.Read()
 	counts, err := rd.AccountCounts(ctx, c.tn.ID)
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	plans, _, err := rd.Plans(ctx, c.tn.ID, true, store.ListOptions{Limit: 100})
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	evs, _, err := rd.AuditEvents(ctx, c.tn.ID, store.AuditFilter{}, store.ListOptions{Limit: 10, Newest: true})
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	d := homeData{Counts: counts, Plans: plans, Events: auditRows(evs)}
 	for _, n := range counts {
 		d.Total += n
 	}
-	c.d.Title, c.d.Section, c.d.Data, c.d.Notice = "Overview", "home", d, s.flash(w, r)
-	s.renderConsole(w, http.StatusOK, "home", c.d)
+	c.d.Title, c.d.Section, c.d.Data, c.d.Notice = "Overview", "home", d, h.flash(w, r)
+	h.view.Console(w, r, http.StatusOK, "home", c.d)
 }
 
 // personRow is a person in a list, with their account.
@@ -101,7 +102,7 @@ type peopleData struct {
 }
 
 // consolePeople lists employees and contacts, filtered and paged in the database.
-func (s *Server) consolePeople(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) People(w http.ResponseWriter, r *http.Request, c *Call) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	for _, k := range []string{"q", "organization_id", "department_id", "state", "plan_id", "role_id"} {
@@ -116,35 +117,35 @@ func (s *Server) consolePeople(w http.ResponseWriter, r *http.Request, c *consol
 		c.d.Errors["state"] = "Choose a state from the list."
 		c.d.Errors["form"] = "Account: choose a state from the list."
 	}
-	rd := s.st.Read()
+	rd := h.st.Read()
 	persons, next, err := rd.Persons(ctx, c.tn.ID, f, pageOf(r))
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	d := peopleData{Next: nextURL(r, next)}
-	if d.Choices, err = s.choices(r, c.tn); err != nil {
-		s.consoleFail(w, r, c, err)
+	if d.Choices, err = h.choices(r, c.tn); err != nil {
+		h.fail(w, r, c, err)
 		return
 	}
 	if d.Orgs, _, err = rd.Organizations(ctx, c.tn.ID, store.OrganizationFilter{}, store.ListOptions{Limit: 500}); err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
-	if d.Rows, err = s.personRows(ctx, c.tn, persons, d.Orgs); err != nil {
-		s.consoleFail(w, r, c, err)
+	if d.Rows, err = h.personRows(ctx, c.tn, persons, d.Orgs); err != nil {
+		h.fail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Data, c.d.Notice = "People", "people", d, s.flash(w, r)
-	s.renderConsole(w, http.StatusOK, "people", c.d)
+	c.d.Title, c.d.Section, c.d.Data, c.d.Notice = "People", "people", d, h.flash(w, r)
+	h.view.Console(w, r, http.StatusOK, "people", c.d)
 }
 
-func (s *Server) personRows(ctx context.Context, tn usher.Tenant, persons []usher.Person, orgs []usher.Organization) ([]personRow, error) {
+func (h *Handler) personRows(ctx context.Context, tn usher.Tenant, persons []usher.Person, orgs []usher.Organization) ([]personRow, error) {
 	ids := make([]string, len(persons))
 	for i, p := range persons {
 		ids[i] = p.ID
 	}
-	accts, err := s.st.Read().AccountsOfPersons(ctx, tn.ID, ids)
+	accts, err := h.st.Read().AccountsOfPersons(ctx, tn.ID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func (s *Server) personRows(ctx context.Context, tn usher.Tenant, persons []ushe
 	for _, o := range orgs {
 		names[o.ID] = o.Name
 	}
-	now := s.now()
+	now := h.now()
 	rows := make([]personRow, 0, len(persons))
 	for _, p := range persons {
 		row := personRow{Person: p, Org: names[p.OrganizationID]}
@@ -188,18 +189,18 @@ type relRow struct {
 }
 
 // consolePerson is a person's page: details, contact roles, account and history.
-func (s *Server) consolePerson(w http.ResponseWriter, r *http.Request, c *consoleCall) {
-	if _, err := s.personPage(r, c, r.PathValue("id")); err != nil {
-		s.consoleFail(w, r, c, err)
+func (h *Handler) Person(w http.ResponseWriter, r *http.Request, c *Call) {
+	if _, err := h.personPage(r, c, r.PathValue("id")); err != nil {
+		h.fail(w, r, c, err)
 		return
 	}
-	c.d.Notice = s.flash(w, r)
-	s.renderConsole(w, http.StatusOK, "person", c.d)
+	c.d.Notice = h.flash(w, r)
+	h.view.Console(w, r, http.StatusOK, "person", c.d)
 }
 
-func (s *Server) personPage(r *http.Request, c *consoleCall, id string) (personData, error) {
+func (h *Handler) personPage(r *http.Request, c *Call, id string) (personData, error) {
 	ctx := r.Context()
-	rd := s.st.Read()
+	rd := h.st.Read()
 	var d personData
 	p, err := rd.Person(ctx, c.tn.ID, id)
 	if err != nil {
@@ -210,7 +211,7 @@ func (s *Server) personPage(r *http.Request, c *consoleCall, id string) (personD
 		return d, err
 	}
 	if a, err := rd.AccountOfPerson(ctx, c.tn.ID, p.ID); err == nil {
-		if a.State == usher.StateInvited && (a.InviteExpiresAt == nil || !a.InviteExpiresAt.After(s.now())) {
+		if a.State == usher.StateInvited && (a.InviteExpiresAt == nil || !a.InviteExpiresAt.After(h.now())) {
 			a.Invitation = usher.InvitationExpired
 		}
 		d.Account = &a
@@ -218,7 +219,7 @@ func (s *Server) personPage(r *http.Request, c *consoleCall, id string) (personD
 		return d, err
 	}
 	d.State = accountState(d.Account)
-	if d.Choices, err = s.choices(r, c.tn); err != nil {
+	if d.Choices, err = h.choices(r, c.tn); err != nil {
 		return d, err
 	}
 	name := func(list []usher.Attribute, id string) string {
@@ -270,7 +271,7 @@ type personNewData struct {
 
 // consolePersonNew is "New employee" / "New contact" (seed 000): a person
 // without an account yet.
-func (s *Server) consolePersonNew(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) PersonNew(w http.ResponseWriter, r *http.Request, c *Call) {
 	if r.Method == http.MethodGet {
 		c.d.Values["organization_id"] = r.URL.Query().Get("organization_id")
 	} else {
@@ -286,13 +287,13 @@ func (s *Server) consolePersonNew(w http.ResponseWriter, r *http.Request, c *con
 	ctx := r.Context()
 	d := personNewData{Kind: kind}
 	var err error
-	if d.Choices, err = s.choices(r, c.tn); err != nil {
-		s.consoleFail(w, r, c, err)
+	if d.Choices, err = h.choices(r, c.tn); err != nil {
+		h.fail(w, r, c, err)
 		return
 	}
 	if kind == "contact" {
-		if d.Orgs, _, err = s.st.Read().Organizations(ctx, c.tn.ID, store.OrganizationFilter{Kind: usher.OrgExternal, Active: true}, store.ListOptions{Limit: 500}); err != nil {
-			s.consoleFail(w, r, c, err)
+		if d.Orgs, _, err = h.st.Read().Organizations(ctx, c.tn.ID, store.OrganizationFilter{Kind: usher.OrgExternal, Active: true}, store.ListOptions{Limit: 500}); err != nil {
+			h.fail(w, r, c, err)
 			return
 		}
 	}
@@ -307,39 +308,39 @@ func (s *Server) consolePersonNew(w http.ResponseWriter, r *http.Request, c *con
 			c.d.Errors["form"] = "Organization: choose the contact's organization."
 		}
 		if len(c.d.Errors) == 0 {
-			p, err := s.svc.CreatePerson(ctx, c.actor, c.tn, provision.PersonInput{OrganizationID: org, FirstName: v["first_name"], LastName: v["last_name"],
+			p, err := h.svc.CreatePerson(ctx, c.actor, c.tn, provision.PersonInput{OrganizationID: org, FirstName: v["first_name"], LastName: v["last_name"],
 				Email: v["email"], Phone: v["phone"], DepartmentID: v["department_id"], JobProfileID: v["job_profile_id"], Language: v["language"]})
 			if err == nil {
-				s.redirect(w, r, c.d.Admin+"people/"+p.ID, p.FirstName+" "+p.LastName+" was added. Create their user account below to give them access.")
+				h.redirect(w, r, c.d.Admin+"people/"+p.ID, p.FirstName+" "+p.LastName+" was added. Create their user account below to give them access.")
 				return
 			}
-			if !s.formErrors(w, r, c, err) {
+			if !h.formErrors(w, r, c, err) {
 				return
 			}
 		}
-		s.renderConsole(w, http.StatusUnprocessableEntity, "person_new", c.d)
+		h.view.Console(w, r, http.StatusUnprocessableEntity, "person_new", c.d)
 		return
 	}
-	s.renderConsole(w, http.StatusOK, "person_new", c.d)
+	h.view.Console(w, r, http.StatusOK, "person_new", c.d)
 }
 
 // consoleCreateAccount is "Create user account" on a person's page (seed
 // 000), choosing the authentication system.
-func (s *Server) consoleCreateAccount(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) CreateAccount(w http.ResponseWriter, r *http.Request, c *Call) {
 	v := c.form(r, "auth_system", "connection_id", "username", "role_id", "plan_id")
 	id := r.PathValue("id")
-	cr, err := s.svc.CreateAccount(r.Context(), c.actor, c.tn, provision.AccountInput{Route: provision.RouteAccountForPerson, PersonID: id,
+	cr, err := h.svc.CreateAccount(r.Context(), c.actor, c.tn, provision.AccountInput{Route: provision.RouteAccountForPerson, PersonID: id,
 		AuthSystem: v["auth_system"], ConnectionID: v["connection_id"], Username: v["username"], RoleID: v["role_id"], PlanID: v["plan_id"]})
 	if err == nil {
-		s.redirect(w, r, c.d.Admin+"people/"+id, "The user account was created; "+sent(cr.Messages))
+		h.redirect(w, r, c.d.Admin+"people/"+id, "The user account was created; "+sent(cr.Messages))
 		return
 	}
-	if _, perr := s.personPage(r, c, id); perr != nil {
-		s.consoleFail(w, r, c, perr)
+	if _, perr := h.personPage(r, c, id); perr != nil {
+		h.fail(w, r, c, perr)
 		return
 	}
-	if s.formErrors(w, r, c, err) {
-		s.renderConsole(w, formStatus(err), "person", c.d)
+	if h.formErrors(w, r, c, err) {
+		h.view.Console(w, r, formStatus(err), "person", c.d)
 	}
 }
 
@@ -367,21 +368,21 @@ type userNewData struct {
 // consoleUserNew is the add-user form (seed 004) and manual creation with
 // the tenant's required fields (seed 003): a person and their account at
 // once. When no plan has a free seat it says so before the form is filled in.
-func (s *Server) consoleUserNew(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) UserNew(w http.ResponseWriter, r *http.Request, c *Call) {
 	ctx := r.Context()
 	d := userNewData{}
 	var err error
-	if d.Choices, err = s.choices(r, c.tn); err != nil {
-		s.consoleFail(w, r, c, err)
+	if d.Choices, err = h.choices(r, c.tn); err != nil {
+		h.fail(w, r, c, err)
 		return
 	}
-	if d.Orgs, _, err = s.st.Read().Organizations(ctx, c.tn.ID, store.OrganizationFilter{Active: true}, store.ListOptions{Limit: 500}); err != nil {
-		s.consoleFail(w, r, c, err)
+	if d.Orgs, _, err = h.st.Read().Organizations(ctx, c.tn.ID, store.OrganizationFilter{Active: true}, store.ListOptions{Limit: 500}); err != nil {
+		h.fail(w, r, c, err)
 		return
 	}
 	c.d.Title, c.d.Section, c.d.Data = "Add user", "new", d
 	if r.Method == http.MethodGet {
-		s.renderConsole(w, http.StatusOK, "user_new", c.d)
+		h.view.Console(w, r, http.StatusOK, "user_new", c.d)
 		return
 	}
 	v := c.form(r, "organization_id", "first_name", "last_name", "email", "username", "phone", "role_id", "plan_id", "primary_group_id",
@@ -392,13 +393,13 @@ func (s *Server) consoleUserNew(w http.ResponseWriter, r *http.Request, c *conso
 		LastName: v["last_name"], Email: v["email"], Phone: v["phone"], DepartmentID: v["department_id"], JobProfileID: v["job_profile_id"], Language: v["language"]},
 		Username: v["username"], RoleID: v["role_id"], PlanID: v["plan_id"], PrimaryGroupID: v["primary_group_id"], GroupIDs: groups,
 		AuthSystem: v["auth_system"], AdminRole: v["admin_role"]}
-	cr, err := s.svc.CreateAccount(ctx, c.actor, c.tn, in)
+	cr, err := h.svc.CreateAccount(ctx, c.actor, c.tn, in)
 	if err == nil {
-		s.redirect(w, r, c.d.Admin+"people/"+cr.Person.ID, cr.Person.FirstName+" "+cr.Person.LastName+" was created; "+sent(cr.Messages))
+		h.redirect(w, r, c.d.Admin+"people/"+cr.Person.ID, cr.Person.FirstName+" "+cr.Person.LastName+" was created; "+sent(cr.Messages))
 		return
 	}
-	if s.formErrors(w, r, c, err) {
-		s.renderConsole(w, http.StatusUnprocessableEntity, "user_new", c.d)
+	if h.formErrors(w, r, c, err) {
+		h.view.Console(w, r, http.StatusUnprocessableEntity, "user_new", c.d)
 	}
 }
 
@@ -412,12 +413,12 @@ type wizardData struct {
 // consoleWizard is the "New internal user" wizard (seed 000): who, then
 // access, then a review. When the tenant has a corporate SSO connection,
 // the new account signs in with it: the provisioning path enforces that.
-func (s *Server) consoleWizard(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Wizard(w http.ResponseWriter, r *http.Request, c *Call) {
 	ctx := r.Context()
 	d := wizardData{Step: 1}
 	var err error
-	if d.Choices, err = s.choices(r, c.tn); err != nil {
-		s.consoleFail(w, r, c, err)
+	if d.Choices, err = h.choices(r, c.tn); err != nil {
+		h.fail(w, r, c, err)
 		return
 	}
 	c.d.Title, c.d.Section = "New internal user", "wizard"
@@ -427,9 +428,9 @@ func (s *Server) consoleWizard(w http.ResponseWriter, r *http.Request, c *consol
 	}
 	v := c.d.Values
 	// The connection the account will use: the one owning the email's domain, or the only one.
-	conns, match, err := s.st.Read().ConnectionCandidates(ctx, c.tn.ID, provision.EmailDomain(v["email"]))
+	conns, match, err := h.st.Read().ConnectionCandidates(ctx, c.tn.ID, provision.EmailDomain(v["email"]))
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	if len(conns) > 0 && (match || len(conns) == 1) {
@@ -459,7 +460,7 @@ func (s *Server) consoleWizard(w http.ResponseWriter, r *http.Request, c *consol
 	case v["step"] == "2":
 		d.Step = 3
 	case v["step"] == "3":
-		cr, err := s.svc.CreateAccount(ctx, c.actor, c.tn, provision.AccountInput{Route: provision.RouteNewUser,
+		cr, err := h.svc.CreateAccount(ctx, c.actor, c.tn, provision.AccountInput{Route: provision.RouteNewUser,
 			Person: &provision.PersonInput{FirstName: v["first_name"], LastName: v["last_name"], Email: v["email"], Phone: v["phone"],
 				DepartmentID: v["department_id"], JobProfileID: v["job_profile_id"], Language: v["language"]},
 			Username: v["username"], RoleID: v["role_id"], PlanID: v["plan_id"]})
@@ -468,10 +469,10 @@ func (s *Server) consoleWizard(w http.ResponseWriter, r *http.Request, c *consol
 			if cr.Account.AuthSystem == usher.AuthConnection && d.Connection != nil {
 				how = "They sign in with " + d.Connection.Name + "."
 			}
-			s.redirect(w, r, c.d.Admin+"people/"+cr.Person.ID, cr.Person.FirstName+" "+cr.Person.LastName+" was created. "+how+" "+capital(sent(cr.Messages)))
+			h.redirect(w, r, c.d.Admin+"people/"+cr.Person.ID, cr.Person.FirstName+" "+cr.Person.LastName+" was created. "+how+" "+view.Sentence(sent(cr.Messages)))
 			return
 		}
-		if !s.formErrors(w, r, c, err) {
+		if !h.formErrors(w, r, c, err) {
 			return
 		}
 		// Back to the step that holds the first wrong field.
@@ -510,7 +511,7 @@ func (s *Server) consoleWizard(w http.ResponseWriter, r *http.Request, c *consol
 	if len(c.d.Errors) > 0 {
 		status = http.StatusUnprocessableEntity
 	}
-	s.renderConsole(w, status, "wizard", c.d)
+	h.view.Console(w, r, status, "wizard", c.d)
 }
 
 func or(s, def string) string {
@@ -534,20 +535,20 @@ var accountActions = map[string]string{
 }
 
 // accountAction runs one action on one account through the provisioning path.
-func (s *Server) accountAction(ctx context.Context, c *consoleCall, id, action string) (string, error) {
+func (h *Handler) accountAction(ctx context.Context, c *Call, id, action string) (string, error) {
 	state := func(to string) (string, error) {
-		_, err := s.svc.UpdateAccount(ctx, c.actor, c.tn, id, provision.AccountUpdate{State: &to})
+		_, err := h.svc.UpdateAccount(ctx, c.actor, c.tn, id, provision.AccountUpdate{State: &to})
 		return "", err
 	}
 	switch action {
 	case "resend":
-		msgs, err := s.svc.ResendActivation(ctx, c.actor, c.tn, id)
-		return capital(sent(msgs)), err
+		msgs, err := h.svc.ResendActivation(ctx, c.actor, c.tn, id)
+		return view.Sentence(sent(msgs)), err
 	case "revoke":
-		_, err := s.svc.RevokeInvitation(ctx, c.actor, c.tn, id)
+		_, err := h.svc.RevokeInvitation(ctx, c.actor, c.tn, id)
 		return "The invitation was revoked: its links and codes no longer work.", err
 	case "reset":
-		msgs, err := s.svc.StartReset(ctx, c.actor, c.tn, id)
+		msgs, err := h.svc.StartReset(ctx, c.actor, c.tn, id)
 		return "A password reset link went out: " + sent(msgs), err
 	case "suspend":
 		_, err := state(usher.StateSuspended)
@@ -556,7 +557,7 @@ func (s *Server) accountAction(ctx context.Context, c *consoleCall, id, action s
 		_, err := state(usher.StateDeactivated)
 		return "The account is deactivated and its seat is free.", err
 	case "reactivate":
-		a, err := s.st.Read().Account(ctx, c.tn.ID, id)
+		a, err := h.st.Read().Account(ctx, c.tn.ID, id)
 		if err != nil {
 			return "", err
 		}
@@ -571,65 +572,60 @@ func (s *Server) accountAction(ctx context.Context, c *consoleCall, id, action s
 }
 
 // consoleAccountAction runs an action from a person's page.
-func (s *Server) consoleAccountAction(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) AccountAction(w http.ResponseWriter, r *http.Request, c *Call) {
 	ctx := r.Context()
-	a, err := s.st.Read().Account(ctx, c.tn.ID, r.PathValue("id"))
+	a, err := h.st.Read().Account(ctx, c.tn.ID, r.PathValue("id"))
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	action := r.PathValue("action")
 	if action == "one-time-password" {
-		otp, err := s.svc.SetOneTimePassword(ctx, c.actor, c.tn, a.ID, strings.TrimSpace(r.PostFormValue("one_time_password")))
+		otp, err := h.svc.SetOneTimePassword(ctx, c.actor, c.tn, a.ID, strings.TrimSpace(r.PostFormValue("one_time_password")))
 		if err != nil {
-			if _, perr := s.personPage(r, c, a.PersonID); perr != nil {
-				s.consoleFail(w, r, c, perr)
+			if _, perr := h.personPage(r, c, a.PersonID); perr != nil {
+				h.fail(w, r, c, perr)
 				return
 			}
-			if s.formErrors(w, r, c, err) {
-				s.renderConsole(w, http.StatusUnprocessableEntity, "person", c.d)
+			if h.formErrors(w, r, c, err) {
+				h.view.Console(w, r, http.StatusUnprocessableEntity, "person", c.d)
 			}
 			return
 		}
-		p, err := s.st.Read().Person(ctx, c.tn.ID, a.PersonID)
+		p, err := h.st.Read().Person(ctx, c.tn.ID, a.PersonID)
 		if err != nil {
-			s.consoleFail(w, r, c, err)
+			h.fail(w, r, c, err)
 			return
 		}
 		// Shown once, here, and never sent: the administrator hands it over.
 		c.d.Title, c.d.Section = "One-time password", "people"
 		c.d.Data = map[string]any{"Person": p, "Account": a, "OTP": otp, "Expires": time.Duration(provision.OneTimeTTL).Hours()}
-		s.renderConsole(w, http.StatusOK, "one_time", c.d)
+		h.view.Console(w, r, http.StatusOK, "one_time", c.d)
 		return
 	}
 	if _, ok := accountActions[action]; !ok {
-		s.consoleFail(w, r, c, usher.NotFound("action", "action"))
+		h.fail(w, r, c, usher.NotFound("action", "action"))
 		return
 	}
-	msg, err := s.accountAction(ctx, c, a.ID, action)
+	msg, err := h.accountAction(ctx, c, a.ID, action)
 	if err != nil {
-		s.redirectProblem(w, r, c, c.d.Admin+"people/"+a.PersonID, err)
+		h.redirectProblem(w, r, c, c.d.Admin+"people/"+a.PersonID, err)
 		return
 	}
-	s.redirect(w, r, c.d.Admin+"people/"+a.PersonID, msg)
+	h.redirect(w, r, c.d.Admin+"people/"+a.PersonID, msg)
 }
 
 // redirectProblem sends the browser back to a page with a refused
 // action's reason; other errors get the error page.
-func (s *Server) redirectProblem(w http.ResponseWriter, r *http.Request, c *consoleCall, to string, err error) {
-	var ue *usher.Error
-	if errors.As(err, &ue) && ue.Code != usher.CodeInternal {
-		s.redirect(w, r, to, "Not done: "+capital(ue.Message))
-		return
-	}
-	s.consoleFail(w, r, c, err)
+func (h *Handler) redirectProblem(w http.ResponseWriter, r *http.Request, c *Call, to string, err error) {
+	h.view.Fail(w, r, err, func(_ int, ue *usher.Error) { h.redirect(w, r, to, "Not done: "+view.Sentence(ue.Message)) })
 }
 
 // consoleBulk runs one action on every selected account and reports how
 // many it was done to and why the others were refused.
-func (s *Server) consoleBulk(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) Bulk(w http.ResponseWriter, r *http.Request, c *Call) {
 	if err := r.ParseForm(); err != nil {
-		s.consoleFail(w, r, c, usher.Invalid("form", "the form could not be read"))
+		h.fail(w, r, c, usher.Invalid("form", "the form could not be read"))
 		return
 	}
 	action := r.PostFormValue("action")
@@ -638,24 +634,24 @@ func (s *Server) consoleBulk(w http.ResponseWriter, r *http.Request, c *consoleC
 		back += q
 	}
 	if _, ok := accountActions[action]; !ok {
-		s.redirect(w, r, back, "Choose an action for the selected people.")
+		h.redirect(w, r, back, "Choose an action for the selected people.")
 		return
 	}
 	ids := r.PostForm["account"]
 	if len(ids) == 0 || len(ids) > 200 {
-		s.redirect(w, r, back, "Select between 1 and 200 people with an account first.")
+		h.redirect(w, r, back, "Select between 1 and 200 people with an account first.")
 		return
 	}
 	done := 0
 	why := map[string]int{}
 	for _, id := range ids {
-		if _, err := s.accountAction(r.Context(), c, id, action); err != nil {
+		if _, err := h.accountAction(r.Context(), c, id, action); err != nil {
 			var ue *usher.Error
 			if !errors.As(err, &ue) || ue.Code == usher.CodeInternal {
-				s.consoleFail(w, r, c, err)
+				h.fail(w, r, c, err)
 				return
 			}
-			why[capital(ue.Message)]++
+			why[view.Sentence(ue.Message)]++
 			continue
 		}
 		done++
@@ -664,7 +660,7 @@ func (s *Server) consoleBulk(w http.ResponseWriter, r *http.Request, c *consoleC
 	for m, n := range why {
 		msg += " Not done for " + plural(n, "account") + ": " + m
 	}
-	s.redirect(w, r, back, msg)
+	h.redirect(w, r, back, msg)
 }
 
 func plural(n int, noun string) string {
@@ -675,29 +671,29 @@ func plural(n int, noun string) string {
 }
 
 // consolePersonEdit changes a person's details from their page.
-func (s *Server) consolePersonEdit(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) PersonEdit(w http.ResponseWriter, r *http.Request, c *Call) {
 	id := r.PathValue("id")
 	v := c.form(r, "first_name", "last_name", "email", "phone", "department_id", "job_profile_id", "language")
-	_, err := s.svc.UpdatePerson(r.Context(), c.actor, c.tn, id, provision.PersonUpdate{FirstName: ptrTo(v["first_name"]), LastName: ptrTo(v["last_name"]),
+	_, err := h.svc.UpdatePerson(r.Context(), c.actor, c.tn, id, provision.PersonUpdate{FirstName: ptrTo(v["first_name"]), LastName: ptrTo(v["last_name"]),
 		Email: ptrTo(v["email"]), Phone: ptrTo(v["phone"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"]), Language: ptrTo(v["language"])})
 	if err == nil {
-		s.redirect(w, r, c.d.Admin+"people/"+id, "The details were saved.")
+		h.redirect(w, r, c.d.Admin+"people/"+id, "The details were saved.")
 		return
 	}
-	s.personFormFailed(w, r, c, id, "edit_person", err)
+	h.personFormFailed(w, r, c, id, "edit_person", err)
 }
 
 // consoleAccountEdit changes an account's identifiers, role, plan, groups
 // and console rights, under the same rules as creation.
-func (s *Server) consoleAccountEdit(w http.ResponseWriter, r *http.Request, c *consoleCall) {
+func (h *Handler) AccountEdit(w http.ResponseWriter, r *http.Request, c *Call) {
 	if err := r.ParseForm(); err != nil {
-		s.consoleFail(w, r, c, usher.Invalid("form", "the form could not be read"))
+		h.fail(w, r, c, usher.Invalid("form", "the form could not be read"))
 		return
 	}
 	ctx := r.Context()
-	a, err := s.st.Read().Account(ctx, c.tn.ID, r.PathValue("id"))
+	a, err := h.st.Read().Account(ctx, c.tn.ID, r.PathValue("id"))
 	if err != nil {
-		s.consoleFail(w, r, c, err)
+		h.fail(w, r, c, err)
 		return
 	}
 	v := c.form(r, "email", "username", "phone", "role_id", "plan_id", "primary_group_id", "admin_role")
@@ -712,23 +708,23 @@ func (s *Server) consoleAccountEdit(w http.ResponseWriter, r *http.Request, c *c
 	if r.PostForm.Has("admin_role") && v["admin_role"] != a.AdminRole {
 		in.AdminRole = ptrTo(v["admin_role"])
 	}
-	if _, err = s.svc.UpdateAccount(ctx, c.actor, c.tn, a.ID, in); err == nil {
-		s.redirect(w, r, c.d.Admin+"people/"+a.PersonID, "The account was saved.")
+	if _, err = h.svc.UpdateAccount(ctx, c.actor, c.tn, a.ID, in); err == nil {
+		h.redirect(w, r, c.d.Admin+"people/"+a.PersonID, "The account was saved.")
 		return
 	}
-	s.personFormFailed(w, r, c, a.PersonID, "edit_account", err)
+	h.personFormFailed(w, r, c, a.PersonID, "edit_account", err)
 }
 
 // personFormFailed shows a person's page again with the form that failed open.
-func (s *Server) personFormFailed(w http.ResponseWriter, r *http.Request, c *consoleCall, id, form string, err error) {
+func (h *Handler) personFormFailed(w http.ResponseWriter, r *http.Request, c *Call, id, form string, err error) {
 	values := c.d.Values
-	if _, perr := s.personPage(r, c, id); perr != nil {
-		s.consoleFail(w, r, c, perr)
+	if _, perr := h.personPage(r, c, id); perr != nil {
+		h.fail(w, r, c, perr)
 		return
 	}
 	c.d.Values = values
 	c.d.Values["open"] = form
-	if s.formErrors(w, r, c, err) {
-		s.renderConsole(w, formStatus(err), "person", c.d)
+	if h.formErrors(w, r, c, err) {
+		h.view.Console(w, r, formStatus(err), "person", c.d)
 	}
 }
