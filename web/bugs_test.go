@@ -27,7 +27,7 @@ func TestKnownBugs(t *testing.T) {
 			e.unchanged(t, before, "acme")
 			if r.Status == 422 && p.Field == "PersonInput.first_name" {
 				knownBug(t, "POST .../accounts with a wrong type in a person field names the field %q, not first_name "+
-					"(server/api.go jsonError takes json.UnmarshalTypeError.Field, which since Go 1.24 includes the Go name of embedded structs: "+
+					"(web/api/api.go jsonError takes json.UnmarshalTypeError.Field, which since Go 1.24 includes the Go name of embedded structs: "+
 					"PersonInput in newUser, accountFields in accountForPerson)", p.Field)
 			}
 			wantProblem(t, r, 422, "invalid", "first_name")
@@ -39,7 +39,7 @@ func TestKnownBugs(t *testing.T) {
 			r := e.call(t, "POST", acme+"/tokens", ta, rawBody(`{"name": "x", "role": "user_administrator", "expires_at": "tomorrow"}`))
 			if r.Status == 400 {
 				knownBug(t, "a malformed time (expires_at \"tomorrow\" or 5) is answered 400 malformed without a field, with Go's layout string in the detail: %s "+
-					"(server/api.go jsonError only knows json.UnmarshalTypeError; time.Time.UnmarshalJSON returns *time.ParseError or a plain error)", r)
+					"(web/api/api.go jsonError only knows json.UnmarshalTypeError; time.Time.UnmarshalJSON returns *time.ParseError or a plain error)", r)
 			}
 			wantProblem(t, r, 422, "invalid", "expires_at")
 		})
@@ -49,7 +49,7 @@ func TestKnownBugs(t *testing.T) {
 			body := `{"settings": ` + string(set[:len(set)-1]) + `, "colour": "red"}}`
 			r := e.call(t, "PATCH", acme, ta, rawBody(body))
 			if p := decodeStrict[api.Problem](t, r.Body); r.Status == 422 && p.Field == "colour" {
-				knownBug(t, "an unknown field inside settings is named %q, not settings.colour (server/api.go jsonError parses the field out of "+
+				knownBug(t, "an unknown field inside settings is named %q, not settings.colour (web/api/api.go jsonError parses the field out of "+
 					"encoding/json's \"unknown field\" message, which has no path)", p.Field)
 			}
 			wantProblem(t, r, 422, "invalid", "settings.colour")
@@ -84,7 +84,7 @@ func TestKnownBugs(t *testing.T) {
 			r := e.call(t, "GET", acme+"/organizations/"+w.site.ID+"/relationships?bogus=1", ua, nil)
 			if r.Status == 200 {
 				knownBug(t, "GET .../organizations/{id}/relationships and .../persons/{id}/relationships take any query parameter "+
-					"(server/handlers.go listSiteRelationships and listPersonRelationships never call newQuery), though \"unknown parameters are refused\"")
+					"(web/api/handlers.go listSiteRelationships and listPersonRelationships never call newQuery), though \"unknown parameters are refused\"")
 			}
 			wantProblem(t, r, 422, "invalid", "bogus")
 		})
@@ -93,7 +93,7 @@ func TestKnownBugs(t *testing.T) {
 			r := e.call(t, "GET", acme+"/persons?limit=%zz", ua, nil)
 			if r.Status == 200 {
 				knownBug(t, "GET .../persons?limit=%%zz answers 200 with the default page: r.URL.Query() drops pairs it cannot parse "+
-					"(bad escapes, semicolons), so newQuery (server/api.go) never sees them; found by FuzzQuery")
+					"(bad escapes, semicolons), so newQuery (web/api/api.go) never sees them; found by FuzzQuery")
 			}
 			wantProblem(t, r, 422, "invalid", "limit")
 		})
@@ -142,7 +142,7 @@ func TestKnownBugs(t *testing.T) {
 				wrong = append(wrong, "the one-time-password body is marked required")
 			}
 			if len(wrong) > 0 {
-				knownBug(t, "the OpenAPI request schemas are the response rules: server/openapi.go marks every field without omitempty required, "+
+				knownBug(t, "the OpenAPI request schemas are the response rules: web/api/openapi.go marks every field without omitempty required, "+
 					"and one schema serves POST and PATCH: %v", wrong)
 			}
 		})

@@ -22,7 +22,7 @@ import (
 // Fuzz tests of the request decoders and the query helper. Their seed
 // corpora are in testdata/fuzz/<FuzzName>/; run one with
 //
-//	go test -run=^$ -fuzz=^FuzzDecodeNewUser$ -fuzztime=20s ./server/
+//	go test -run=^$ -fuzz=^FuzzDecodeNewUser$ -fuzztime=20s ./web/api/
 //
 // The properties: no panic; an error is a *usher.Error with a code that maps
 // to a 4xx problem, naming (if anything) a field the client can send; a
@@ -73,7 +73,7 @@ func checkDecode[T any](t *testing.T, body []byte) {
 			}
 		} else if ue.Field != "" && !jsonFieldOf(reflect.TypeOf(v), ue.Field) {
 			if strings.Contains(ue.Field, "PersonInput.") || strings.Contains(ue.Field, "accountFields.") {
-				webtest.KnownBug(t, "a wrong type in a field of an embedded struct is reported as field %q (server/api.go jsonError uses json.UnmarshalTypeError.Field, which names the Go type of the embedded struct)", ue.Field)
+				webtest.KnownBug(t, "a wrong type in a field of an embedded struct is reported as field %q (web/api/api.go jsonError uses json.UnmarshalTypeError.Field, which names the Go type of the embedded struct)", ue.Field)
 			}
 			t.Fatalf("the problem names field %q, which is not a field of %T (body %q)", ue.Field, v, body)
 		}
