@@ -21,8 +21,9 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/courier"
 	"github.com/usherhq/usher/provision"
-	"github.com/usherhq/usher/server"
+	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -180,7 +181,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + addr // the port actually bound, also for --addr :0
 	}
-	links := server.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL}
+	links := web.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL}
 	svc := provision.New(st, nil, links)
 
 	// Delivery: with nothing configured, messages stay queued and readable
@@ -227,8 +228,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
+	// Sessions and the throttles of every password check.
+	auth := signin.New(st, svc, time.Now)
 	srv := &http.Server{
-		Handler:           server.New(log, server.Config{Version: version, Links: links}, st, svc, nil),
+		Handler:           web.New(log, web.Config{Version: version, Links: links}, st, svc, auth, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -278,7 +281,7 @@ func tenantCreate(ctx context.Context, args []string, getenv func(string) string
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}
-	svc := provision.New(st, nil, server.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL})
+	svc := provision.New(st, nil, web.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL})
 	t, err := svc.CreateTenant(ctx, provision.Actor{Kind: "operator", ID: "cli", Role: usher.PrincipalOperator}, in)
 	if err != nil {
 		return err

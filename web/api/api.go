@@ -1,0 +1,424 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/view"
+)
+
+// maxBody bounds every JSON request body.
+const maxBody = 1 << 20
+
+// problem is an RFC 9457 problem details document, with usher's stable
+// machine code and the field that is wrong.
+type Problem struct {
+	Type   string         `json:"type"`
+	Title  string         `json:"title"`
+	Status int            `json:"status"`
+	Detail string         `json:"detail,omitempty"`
+	Code   string         `json:"code"`
+	Field  string         `json:"field,omitempty"`
+	Errors []ProblemEntry `json:"errors,omitempty"`
+}
+
+type ProblemEntry struct {
+	Code   string `json:"code"`
+	Field  string `json:"field,omitempty"`
+	Detail string `json:"detail"`
+}
+
+// Error answers err as problem details. Internal errors are logged
+// and their text never shown.
+func (h *Handler) Error(w http.ResponseWriter, r *http.Request, err error) {
+	var p Problem
+	var list usher.Errors
+	var ue *usher.Error
+	switch {
+	case errors.As(err, &list) && len(list) > 1:
+		p = problemFor(list[0])
+		p.Detail = fmt.Sprintf("%d problems; the first: %s", len(list), list[0].Message)
+		for _, e := range list {
+			p.Errors = append(p.Errors, ProblemEntry{Code: string(e.Code), Field: e.Field, Detail: e.Message})
+		}
+	case errors.As(err, &ue) && ue.Code != usher.CodeInternal:
+		p = problemFor(ue)
+	default:
+		// The route pattern, not the path: a path may carry a secret.
+		h.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "route", r.Pattern, "err", err)
+		p = Problem{Status: 500, Code: string(usher.CodeInternal), Title: "Internal error", Detail: "something went wrong on our side; it has been logged"}
+	}
+	if p.Status == 0 {
+		p.Status = 500
+	}
+	p.Type = "https://usher.dev/problems/" + p.Code
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="usher"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func problemFor(e *usher.Error) Problem {
+	status := view.Status(e.Code)
+	title := http.StatusText(status)
+	if e.Code == usher.CodeSeatsFull {
+		title = "No free seat"
+	}
+	detail := e.Message
+	if e.Field != "" && detail != "" {
+		detail = e.Field + ": " + detail
+	}
+	return Problem{Status: status, Title: title, Code: string(e.Code), Field: e.Field, Detail: detail}
+}
+
+// WriteJSON answers v as JSON, never cached.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads one JSON object into v, strictly: no unknown fields, no
+// trailing data, no more than maxBody bytes. Errors name the field.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return &usher.Error{Code: view.CodeMediaType, Field: "Content-Type", Message: "send application/json"}
+		}
+	}
+	body := http.MaxBytesReader(nil, r.Body, maxBody)
+	return decodeJSON(body, v)
+}
+
+// decodeJSON is decode without the HTTP parts, for fuzzing.
+func decodeJSON(body io.Reader, v any) error {
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return jsonError(err, nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		err = jsonError(err, reflect.TypeOf(v))
+		var ue *usher.Error
+		if errors.As(err, &ue) && ue.Code == usher.CodeInvalid && ue.Message == "is not a known field" {
+			// encoding/json names an unknown field without its path: find it.
+			if path := unknownFieldPath(raw, reflect.TypeOf(v)); path != "" {
+				ue.Field = path
+			}
+		}
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return jsonError(err, nil)
+			}
+		}
+		return &usher.Error{Code: view.CodeMalformed, Message: "the body holds more than one JSON value"}
+	}
+	return nil
+}
+
+func jsonError(err error, t reflect.Type) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return &usher.Error{Code: view.CodeTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", maxBody)}
+	case errors.As(err, &syn):
+		return &usher.Error{Code: view.CodeMalformed, Message: fmt.Sprintf("malformed JSON at byte %d: %s", syn.Offset, syn.Error())}
+	case errors.As(err, &typ):
+		field := jsonPath(t, typ.Field)
+		if field == "" {
+			return &usher.Error{Code: view.CodeMalformed, Message: fmt.Sprintf("the body must be a JSON %s, not %s", kindName(typ.Type), typ.Value)}
+		}
+		return &usher.Error{Code: usher.CodeInvalid, Field: field, Message: fmt.Sprintf("must be %s, not %s", kindName(typ.Type), typ.Value)}
+	case errors.Is(err, io.EOF):
+		return &usher.Error{Code: view.CodeMalformed, Message: "the body is empty; send a JSON object"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &usher.Error{Code: view.CodeMalformed, Message: "the JSON ends too early"}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &usher.Error{Code: usher.CodeInvalid, Field: name, Message: "is not a known field"}
+	}
+	return &usher.Error{Code: view.CodeMalformed, Message: err.Error()}
+}
+
+// jsonPath drops the Go names of embedded structs that encoding/json puts
+// into a field path ("PersonInput.first_name" is "first_name" on the wire).
+func jsonPath(t reflect.Type, field string) string {
+	var out []string
+	for _, p := range strings.Split(field, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		if t != nil && t.Kind() == reflect.Struct {
+			if f, ok := t.FieldByName(p); ok && f.Anonymous && f.Tag.Get("json") == "" {
+				t = f.Type
+				continue
+			}
+			if ft, ok := jsonFields(t)[p]; ok {
+				t = ft
+			} else {
+				t = nil
+			}
+		} else {
+			t = nil
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
+}
+
+// unknownFieldPath walks the raw JSON along the Go type and returns the
+// path of the first member the type does not have ("settings.colour").
+func unknownFieldPath(raw []byte, t reflect.Type) string {
+	var doc any
+	if json.Unmarshal(raw, &doc) != nil {
+		return ""
+	}
+	return walkUnknown(doc, t, "")
+}
+
+func walkUnknown(doc any, t reflect.Type, path string) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return ""
+	}
+	join := func(p, k string) string {
+		if p == "" {
+			return k
+		}
+		return p + "." + k
+	}
+	switch d := doc.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Map:
+			for k, v := range d {
+				if p := walkUnknown(v, t.Elem(), join(path, k)); p != "" {
+					return p
+				}
+			}
+		case reflect.Struct:
+			fields := jsonFields(t)
+			keys := make([]string, 0, len(d))
+			for k := range d {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				ft, ok := fields[k]
+				if !ok {
+					for name, f := range fields {
+						if strings.EqualFold(name, k) {
+							ft, ok = f, true
+						}
+					}
+				}
+				if !ok {
+					return join(path, k)
+				}
+				if p := walkUnknown(d[k], ft, join(path, k)); p != "" {
+					return p
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, v := range d {
+				if p := walkUnknown(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// jsonFields maps a struct's JSON member names to their types, through
+// embedded structs.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if f.Anonymous && name == "" {
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range jsonFields(ft) {
+					out[k] = v
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = ft
+	}
+	return out
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64:
+		return "a number"
+	case reflect.Slice:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		if t.String() == "time.Time" {
+			return "an RFC 3339 time"
+		}
+		return "an object"
+	case reflect.Pointer:
+		return kindName(t.Elem())
+	}
+	return t.String()
+}
+
+// query reads query parameters strictly: every name must be one the route
+// declares, and values are checked as they are read.
+type query struct {
+	vals    map[string][]string
+	allowed map[string]bool
+	errs    usher.Errors
+}
+
+func newQuery(r *http.Request, names ...string) *query {
+	q := &query{vals: map[string][]string{}, allowed: map[string]bool{"limit": true, "after": true}}
+	for _, n := range names {
+		q.allowed[n] = true
+	}
+	// Parsed by hand: url.ParseQuery drops the pairs it cannot decode,
+	// and a parameter silently ignored is a parameter silently wrong.
+	if strings.Contains(r.URL.RawQuery, ";") {
+		// Servers and proxies split on ";" differently; refuse rather than guess.
+		q.errs = append(q.errs, usher.Invalid("query", "separate parameters with &, not ;"))
+		return q
+	}
+	for _, pair := range strings.Split(r.URL.RawQuery, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err1 := url.QueryUnescape(k)
+		val, err2 := url.QueryUnescape(v)
+		if err1 != nil {
+			q.errs = append(q.errs, usher.Invalid(k, "is not a URL-encoded parameter name"))
+			continue
+		}
+		if err2 != nil {
+			q.errs = append(q.errs, usher.Invalid(key, "is not URL-encoded correctly"))
+			continue
+		}
+		q.vals[key] = append(q.vals[key], val)
+	}
+	return q
+}
+
+func (q *query) str(name string) string {
+	v := q.vals[name]
+	if len(v) == 0 {
+		return ""
+	}
+	if len(v) > 1 {
+		q.errs = append(q.errs, usher.Invalid(name, "is given %d times", len(v)))
+	}
+	if len(v[0]) > 320 {
+		q.errs = append(q.errs, usher.Invalid(name, "is too long"))
+		return ""
+	}
+	return v[0]
+}
+
+func (q *query) oneOf(name string, options ...string) string {
+	v := q.str(name)
+	if v != "" && !contains(options, v) {
+		q.errs = append(q.errs, usher.Invalid(name, "must be one of %s", strings.Join(options, ", ")))
+	}
+	return v
+}
+
+func (q *query) boolean(name string) bool {
+	switch q.str(name) {
+	case "", "false":
+		return false
+	case "true":
+		return true
+	}
+	q.errs = append(q.errs, usher.Invalid(name, "must be true or false"))
+	return false
+}
+
+func (q *query) list() store.ListOptions {
+	o := store.ListOptions{After: q.str("after")}
+	if s := q.str("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			q.errs = append(q.errs, usher.Invalid("limit", "must be a whole number from 1 to 500"))
+		}
+		o.Limit = n
+	}
+	return o
+}
+
+// err reports unknown parameters and bad values, all at once.
+func (q *query) err() error {
+	names := make([]string, 0, len(q.vals))
+	for name := range q.vals {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same problem first on every call
+	for _, name := range names {
+		if !q.allowed[name] {
+			q.errs = append(q.errs, usher.Invalid(name, "is not a parameter of this list"))
+		}
+	}
+	return q.errs.Err()
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}

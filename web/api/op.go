@@ -1,0 +1,165 @@
+// Package api is usher's JSON admin API: each operation is an Op, listed
+// in the shell's routes.go, from which the mux and the OpenAPI document
+// are both made; errors are RFC 9457 problem details; bodies and queries
+// are decoded strictly. Handlers translate HTTP to calls of the
+// provisioning service and back; they hold no rules of their own.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/view"
+)
+
+// Access says who may call an operation.
+type Access int
+
+const (
+	Public       Access = iota // no token
+	OperatorOnly               // operator tokens
+	TenantScoped               // operator tokens, or tokens of the tenant in the path
+)
+
+// Op is one API operation: its route, who may call it, its documentation
+// and its handler. Every API route is an Op, so the OpenAPI document and
+// the mux cannot disagree.
+type Op struct {
+	Method, Path string
+	Summary      string
+	Access       Access
+	MinRole      string   // documented; the provisioning service enforces
+	Params       []string // query parameters
+	In           any      // request body type, nil for none
+	OptionalBody bool     // the body may be left out
+	Out          any      // response body type, nil for none
+	Produces     []string // content types of a non-JSON success response; the handler returns a view.File
+	Status       int      // success status; 200 when 0
+	Handle       func(r *http.Request, c *Call) (any, error)
+}
+
+// Tokens authenticates bearer secrets, through the shell's per-replica cache.
+type Tokens interface {
+	// Authenticate returns usher.ErrUnauthorized for an unknown, revoked or expired secret.
+	Authenticate(ctx context.Context, secret string) (usher.APIToken, error)
+	// Forget drops a token revoked through this replica.
+	Forget(id string)
+}
+
+// Handler serves the API's operations.
+type Handler struct {
+	log     *slog.Logger
+	st      *store.Store
+	svc     *provision.Service
+	links   view.Links
+	tenants view.Tenants
+	tokens  Tokens
+	version string
+}
+
+// Deps are what the API needs.
+type Deps struct {
+	Log       *slog.Logger
+	Store     *store.Store
+	Provision *provision.Service
+	Links     view.Links
+	Tenants   view.Tenants
+	Tokens    Tokens
+	Version   string // of the OpenAPI document
+}
+
+// New returns the API's handler.
+func New(d Deps) *Handler {
+	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version}
+}
+
+// Serve answers o behind authentication.
+func (h *Handler) Serve(o *Op) http.Handler {
+	if o.Status == 0 {
+		o.Status = http.StatusOK
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := h.authenticate(r, o)
+		if err != nil {
+			h.Error(w, r, err)
+			return
+		}
+		out, err := o.Handle(r, c)
+		if err != nil {
+			h.Error(w, r, err)
+			return
+		}
+		if o.Status == http.StatusNoContent {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if f, ok := out.(view.File); ok {
+			f.Write(w, o.Status)
+			return
+		}
+		WriteJSON(w, o.Status, out)
+	})
+}
+
+// NotFound answers a path under /api/ that is no operation.
+func (h *Handler) NotFound(w http.ResponseWriter, r *http.Request) {
+	h.Error(w, r, &usher.Error{Code: usher.CodeNotFound, Field: "path", Message: "there is no API operation " + r.Method + " " + r.URL.Path + "; /api/v1/openapi.json lists them"})
+}
+
+// Call is what authentication established about a request.
+type Call struct {
+	actor  provision.Actor
+	token  usher.APIToken
+	tenant usher.Tenant // set on tenant routes
+}
+
+// authenticate checks the bearer token against the op's access and, on
+// tenant routes, resolves the tenant. A tenant token used on another
+// tenant's path finds "not found", as if the tenant did not exist.
+func (h *Handler) authenticate(r *http.Request, o *Op) (*Call, error) {
+	c := &Call{actor: provision.Actor{Source: view.ClientIP(r)}}
+	if o.Access == Public {
+		return c, nil
+	}
+	auth := r.Header.Get("Authorization")
+	scheme, secret, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return nil, &usher.Error{Code: usher.CodeUnauthorized, Field: "Authorization", Message: "send an API token as 'Authorization: Bearer <token>'"}
+	}
+	tok, err := h.tokens.Authenticate(r.Context(), strings.TrimSpace(secret))
+	if err != nil {
+		if errors.Is(err, usher.ErrUnauthorized) {
+			return nil, &usher.Error{Code: usher.CodeUnauthorized, Field: "Authorization", Message: "the token is unknown, revoked or expired"}
+		}
+		return nil, err
+	}
+	c.token = tok
+	c.actor.ID, c.actor.Role = tok.ID, tok.Role
+	c.actor.Kind = "token"
+	if tok.Role == usher.PrincipalOperator {
+		c.actor.Kind = "operator"
+	}
+	if o.Access == OperatorOnly && tok.Role != usher.PrincipalOperator {
+		return nil, usher.Forbidden("this needs an operator token")
+	}
+	if o.Access == TenantScoped {
+		tn, err := h.tenants.BySlug(r.Context(), r.PathValue("tenant"))
+		if err != nil {
+			return nil, err
+		}
+		if tok.TenantID != "" && tok.TenantID != tn.ID {
+			return nil, usher.NotFound("tenant", "tenant")
+		}
+		if tn.DeactivatedAt != nil && tok.Role != usher.PrincipalOperator {
+			return nil, usher.Forbidden("the tenant is deactivated; only operators may use its API")
+		}
+		c.tenant = tn
+	}
+	return c, nil
+}

@@ -1,0 +1,209 @@
+package pages
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/view"
+)
+
+// registration is how a registration form arrives: the tenant's own, or a
+// sign-up link's with the defaults it fixes.
+type registration struct {
+	via      provision.Via
+	linkName string
+	action   string
+}
+
+// registerForm fills the registration form's choices.
+func (h *Handler) registerForm(ctx context.Context, tn usher.Tenant, reg registration, values map[string]string) (pageData, error) {
+	d := pageData{Page: "register", Title: "Create your account", Tenant: tn, Mode: "form", Action: reg.action}
+	d.RegistersBy = tn.Settings.RegistersBy()
+	d.LinkName = reg.linkName
+	if values == nil {
+		values = map[string]string{}
+	}
+	if values["language"] == "" {
+		values["language"] = tn.Settings.DefaultLanguage
+	}
+	d.Values = values
+	d.Languages = view.Languages(tn.Settings.Languages)
+	rd := h.st.Read()
+	if dep := reg.via.Defaults.DepartmentID; dep != "" {
+		a, err := rd.Attribute(ctx, tn.ID, usher.KindDepartment, dep)
+		if err != nil {
+			return d, err
+		}
+		d.FixedDepartment = a.Name
+	} else if tn.Settings.RegistrationDepartment {
+		deps, _, err := rd.Attributes(ctx, tn.ID, usher.KindDepartment, true, store.ListOptions{Limit: 500})
+		if err != nil {
+			return d, err
+		}
+		d.Departments = deps
+	}
+	return d, nil
+}
+
+// handleRegisterGet shows the tenant's registration form, when it takes registrations.
+func (h *Handler) RegisterGet(w http.ResponseWriter, r *http.Request) {
+	tn, ok := h.tenantPage(w, r)
+	if !ok {
+		return
+	}
+	if tn.Settings.Registration == "off" {
+		h.failPage(w, r, tn, provision.ErrRegistrationClosed)
+		return
+	}
+	h.showRegister(w, r, tn, registration{action: h.links.TenantBase(tn) + "register"}, map[string]string{"email": r.URL.Query().Get("email")})
+}
+
+func (h *Handler) showRegister(w http.ResponseWriter, r *http.Request, tn usher.Tenant, reg registration, values map[string]string) {
+	d, err := h.registerForm(r.Context(), tn, reg, values)
+	if err != nil {
+		h.failPage(w, r, tn, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, d)
+}
+
+// handleRegisterPost registers through the tenant's own registration setting.
+func (h *Handler) RegisterPost(w http.ResponseWriter, r *http.Request) {
+	tn, ok := h.tenantPage(w, r)
+	if !ok {
+		return
+	}
+	h.register(w, r, tn, registration{action: h.links.TenantBase(tn) + "register"})
+}
+
+// register creates the account through the one provisioning path and
+// answers "check your messages". When the tenant does not let pages reveal
+// whether an account exists, an address that has one gets the same answer.
+func (h *Handler) register(w http.ResponseWriter, r *http.Request, tn usher.Tenant, reg registration) {
+	values := map[string]string{}
+	for _, k := range []string{"first_name", "last_name", "email", "username", "phone", "department_id", "language"} {
+		values[k] = strings.TrimSpace(r.PostFormValue(k))
+	}
+	d, err := h.registerForm(r.Context(), tn, reg, values)
+	if err != nil {
+		h.failPage(w, r, tn, err)
+		return
+	}
+	if err := h.auth.AllowRegistration(r.Context(), view.ClientIP(r)); err != nil {
+		var te *signin.ThrottledError
+		if errors.As(err, &te) {
+			h.throttled(w, r, tn, te)
+			return
+		}
+		h.failPage(w, r, tn, err)
+		return
+	}
+	in := provision.Registration{FirstName: values["first_name"], LastName: values["last_name"], Email: values["email"], Username: values["username"],
+		Phone: values["phone"], DepartmentID: values["department_id"], Language: values["language"], Source: view.ClientIP(r)}
+	_, err = h.svc.Register(r.Context(), tn, in, reg.via)
+	done := pageData{Page: "register", Title: "Check your messages", Tenant: tn, Mode: "registered"}
+	done.Identifier = values["email"]
+	if tn.Settings.RegistersBy() == usher.RegistrationByUsernamePhone {
+		done.Identifier = values["phone"]
+	}
+	if reg.via.LinkID != "" && isLinkRefusal(err) {
+		// The link ran out while the form was open.
+		h.linkRefused(w, r, tn, err)
+		return
+	}
+	var ue *usher.Error
+	if errors.As(err, &ue) && ue.Code == usher.CodeConflict && isLoginField(ue.Field) && !tn.Settings.RevealAccounts {
+		// Said the same as a success: the owner of the address learns nothing new.
+		h.render(w, r, http.StatusOK, done)
+		return
+	}
+	if err != nil {
+		if errors.As(err, &ue) && ue.Code == usher.CodeConflict && isLoginField(ue.Field) {
+			d.Errors = map[string]string{ue.Field: "There is already an account for this " + strings.ReplaceAll(ue.Field, "_", " ") + ". Sign in instead."}
+			h.render(w, r, http.StatusConflict, d)
+			return
+		}
+		if h.fieldError(w, r, &d, err, "form") {
+			h.render(w, r, http.StatusUnprocessableEntity, d)
+		}
+		return
+	}
+	h.render(w, r, http.StatusOK, done)
+}
+
+func isLoginField(f string) bool { return f == "email" || f == "username" || f == "phone" }
+
+func isLinkRefusal(err error) bool {
+	for _, e := range []error{usher.ErrSignupLinkExpired, usher.ErrSignupLinkUsedUp, usher.ErrSignupLinkDisabled, usher.ErrSignupLinkUnknown} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// handleJoinGet opens the registration form of a sign-up link (seed 003),
+// with the link's defaults fixed. Links work whatever the tenant's own
+// registration setting says: an administrator handed them out.
+func (h *Handler) JoinGet(w http.ResponseWriter, r *http.Request) {
+	tn, reg, ok := h.joinLink(w, r)
+	if !ok {
+		return
+	}
+	h.showRegister(w, r, tn, reg, nil)
+}
+
+func (h *Handler) JoinPost(w http.ResponseWriter, r *http.Request) {
+	tn, reg, ok := h.joinLink(w, r)
+	if !ok {
+		return
+	}
+	h.register(w, r, tn, reg)
+}
+
+// joinLink resolves the sign-up link in the path, or answers with a page
+// that says plainly why it does not work.
+func (h *Handler) joinLink(w http.ResponseWriter, r *http.Request) (usher.Tenant, registration, bool) {
+	tn, ok := h.tenantPage(w, r)
+	if !ok {
+		return tn, registration{}, false
+	}
+	code := r.PathValue("code")
+	l, err := h.svc.SignupLinkByCode(r.Context(), tn, code)
+	if err != nil {
+		h.linkRefused(w, r, tn, err)
+		return tn, registration{}, false
+	}
+	return tn, registration{via: provision.Via{LinkID: l.ID, Defaults: provision.SignupDefaults(l)}, linkName: l.Name,
+		action: h.links.TenantBase(tn) + "join/" + code}, true
+}
+
+// linkRefused explains a sign-up link that no longer works.
+func (h *Handler) linkRefused(w http.ResponseWriter, r *http.Request, tn usher.Tenant, err error) {
+	var title string
+	status := http.StatusGone
+	switch {
+	case errors.Is(err, usher.ErrSignupLinkExpired):
+		title = "This sign-up link has expired"
+	case errors.Is(err, usher.ErrSignupLinkUsedUp):
+		title = "This sign-up link is used up"
+	case errors.Is(err, usher.ErrSignupLinkDisabled):
+		title = "This sign-up link is switched off"
+	case errors.Is(err, usher.ErrSignupLinkUnknown):
+		title, status = "This sign-up link does not exist", http.StatusNotFound
+	default:
+		h.failPage(w, r, tn, err)
+		return
+	}
+	var ue *usher.Error
+	errors.As(err, &ue)
+	d := h.signinPage(tn, "closed")
+	d.Title, d.Problem = title, sentence(ue.Message)+" Ask whoever gave you the link for a new one."
+	h.render(w, r, status, d)
+}

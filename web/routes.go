@@ -1,0 +1,242 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/web/api"
+	"github.com/usherhq/usher/web/console"
+	"github.com/usherhq/usher/web/pages"
+	"github.com/usherhq/usher/web/view"
+)
+
+// routes is the whole HTTP surface of usher.
+func (s *Server) routes(now func() time.Time) {
+	v := view.New(s.log)
+	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version})
+	ap := s.jsonAPI
+	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants})
+	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
+		SignedIn: pg.SignedIn, Clock: now})
+
+	s.mux.Handle("GET /healthz", handleHealth())
+	s.mux.Handle("GET /readyz", handleReady(s.st))
+	s.mux.Handle("GET /metrics", s.metrics.handler())
+	// Pages people see. POSTs from another origin are refused.
+	csrf := http.NewCrossOriginProtection()
+	route := func(pattern string, h http.Handler) {
+		s.mux.Handle(pattern, s.metrics.instrument(pattern, csrf.Handler(h)))
+	}
+	pageRoute := func(pattern string, h http.HandlerFunc) { route(pattern, h) }
+	pageRoute("GET /t/{tenant}/activate/{secret}", pg.ActivateGet)
+	pageRoute("POST /t/{tenant}/activate/{secret}", pg.ActivatePost)
+	pageRoute("GET /t/{tenant}/activate", pg.EnterGet)
+	pageRoute("POST /t/{tenant}/activate", pg.EnterPost)
+	pageRoute("POST /t/{tenant}/activate/request", pg.Request)
+	// Sign-in (identifier first), the signed-in person's page, registration.
+	pageRoute("GET /t/{tenant}/{$}", pg.SignInPage)
+	pageRoute("POST /t/{tenant}/signin", pg.Identify)
+	pageRoute("POST /t/{tenant}/signin/password", pg.Password)
+	pageRoute("POST /t/{tenant}/signin/choose", pg.Choose)
+	pageRoute("POST /t/{tenant}/signout", pg.SignOut)
+	pageRoute("GET /t/{tenant}/account", pg.Account)
+	pageRoute("POST /t/{tenant}/account/password", pg.ChangePassword)
+	pageRoute("POST /t/{tenant}/account/sessions/end-others", pg.EndOthers)
+	pageRoute("GET /t/{tenant}/register", pg.RegisterGet)
+	pageRoute("POST /t/{tenant}/register", pg.RegisterPost)
+	pageRoute("GET /t/{tenant}/join/{code}", pg.JoinGet)
+	pageRoute("POST /t/{tenant}/join/{code}", pg.JoinPost)
+
+	// The console: administrators of the tenant, signed in through the pages above.
+	const a = "/t/{tenant}/admin"
+	route("GET "+a+"/{$}", con.Admin(con.Home))
+	route("GET "+a+"/people", con.Admin(con.People))
+	route("GET "+a+"/people/new", con.Admin(con.PersonNew))
+	route("POST "+a+"/people/new", con.Admin(con.PersonNew))
+	route("GET "+a+"/people/{id}", con.Admin(con.Person))
+	route("POST "+a+"/people/{id}", con.Admin(con.PersonEdit))
+	route("POST "+a+"/people/{id}/account", con.Admin(con.CreateAccount))
+	route("GET "+a+"/users/new", con.Admin(con.UserNew))
+	route("POST "+a+"/users/new", con.Admin(con.UserNew))
+	route("GET "+a+"/wizard", con.Admin(con.Wizard))
+	route("POST "+a+"/wizard", con.Admin(con.Wizard))
+	route("POST "+a+"/accounts/bulk", con.Admin(con.Bulk))
+	route("POST "+a+"/accounts/{id}", con.Admin(con.AccountEdit))
+	route("POST "+a+"/accounts/{id}/{action}", con.Admin(con.AccountAction))
+	route("GET "+a+"/organizations", con.Admin(con.Orgs))
+	route("POST "+a+"/organizations", con.Admin(con.Orgs))
+	route("GET "+a+"/organizations/{id}", con.Admin(con.Org))
+	route("POST "+a+"/organizations/{id}/sites", con.Admin(con.Site))
+	route("POST "+a+"/organizations/{id}/relationships", con.Admin(con.Relate))
+	route("GET "+a+"/plans", con.Admin(con.Plans))
+	route("GET "+a+"/settings", con.Admin(con.Settings))
+	route("POST "+a+"/settings", con.Admin(con.Settings))
+	route("GET "+a+"/catalog/{kind}", con.Admin(con.Catalog))
+	route("POST "+a+"/catalog/{kind}", con.Admin(con.Catalog))
+	route("GET "+a+"/signup-links", con.Admin(con.Links))
+	route("POST "+a+"/signup-links", con.Admin(con.Links))
+	route("GET "+a+"/signup-links/{id}/qr.svg", con.Admin(con.QR))
+	route("GET "+a+"/signup-links/{id}/qr.png", con.Admin(con.QR))
+	route("GET "+a+"/messages", con.Admin(con.Messages))
+	route("GET "+a+"/messages/{id}", con.Admin(con.Message))
+	route("GET "+a+"/audit", con.Admin(con.Audit))
+
+	// The operators' console, signed in with an operator token.
+	pageRoute("POST /operator/signin", con.OperatorSignIn)
+	pageRoute("POST /operator/signout", con.OperatorSignOut)
+	route("GET /operator/{$}", con.Operator(con.OperatorTenants))
+	route("POST /operator/tenants", con.Operator(con.OperatorTenants))
+	route("GET /operator/tenants/{tenant}", con.Operator(con.OperatorTenant))
+	route("POST /operator/tenants/{tenant}/plans", con.Operator(con.OperatorPlan))
+	route("POST /operator/tenants/{tenant}/plans/{id}", con.Operator(con.OperatorPlan))
+	route("POST /operator/tenants/{tenant}/admins", con.Operator(con.OperatorAdmin))
+	route("POST /operator/tenants/{tenant}/admins/{id}/remove", con.Operator(con.OperatorAdmin))
+
+	s.mux.Handle("/api/", http.HandlerFunc(ap.NotFound))
+
+	// Operators: tenants and operator tokens.
+	s.api(&api.Op{Method: "GET", Path: "/api/v1/tenants", Summary: "List tenants", Access: api.OperatorOnly, Out: api.Page[usher.Tenant]{}, Handle: ap.ListTenants})
+	s.api(&api.Op{Method: "POST", Path: "/api/v1/tenants", Summary: "Create a tenant with its internal organization", Access: api.OperatorOnly,
+		In: provision.TenantInput{}, Out: usher.Tenant{}, Status: 201, Handle: ap.CreateTenant})
+	s.api(&api.Op{Method: "GET", Path: "/api/v1/tenants/{tenant}", Summary: "Read a tenant and its settings", Access: api.TenantScoped, Out: usher.Tenant{}, Handle: ap.GetTenant})
+	s.api(&api.Op{Method: "PATCH", Path: "/api/v1/tenants/{tenant}", Summary: "Change a tenant's name or settings; operators may deactivate it", Access: api.TenantScoped,
+		MinRole: usher.AdminTenant, In: provision.TenantUpdate{}, Out: usher.Tenant{}, Handle: ap.UpdateTenant})
+	s.api(&api.Op{Method: "GET", Path: "/api/v1/tokens", Summary: "List operator tokens", Access: api.OperatorOnly, Out: api.Page[usher.APIToken]{}, Handle: ap.ListTokens(false)})
+	s.api(&api.Op{Method: "POST", Path: "/api/v1/tokens", Summary: "Create an operator token; its secret is shown once", Access: api.OperatorOnly,
+		In: provision.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(false)})
+	s.api(&api.Op{Method: "DELETE", Path: "/api/v1/tokens/{id}", Summary: "Revoke an operator token", Access: api.OperatorOnly, Status: 204, Handle: ap.RevokeToken(false)})
+
+	s.api(&api.Op{Method: "GET", Path: "/api/v1/identities", Summary: "Find the identity that signs in with an email, with its accounts in every tenant", Access: api.OperatorOnly,
+		Params: []string{"email"}, Out: api.IdentityView{}, Handle: ap.FindIdentity})
+	s.api(&api.Op{Method: "GET", Path: "/api/v1/identities/{id}", Summary: "Read an identity with its accounts in every tenant", Access: api.OperatorOnly,
+		Out: api.IdentityView{}, Handle: ap.GetIdentity})
+
+	const t = "/api/v1/tenants/{tenant}"
+
+	// The directory: organizations and their sites, persons, accounts.
+	s.api(&api.Op{Method: "GET", Path: t + "/organizations", Summary: "List organizations and sites", Access: api.TenantScoped,
+		Params: []string{"kind", "parent_id", "name", "active"}, Out: api.Page[usher.Organization]{}, Handle: ap.ListOrganizations})
+	s.api(&api.Op{Method: "POST", Path: t + "/organizations", Summary: "Create an external organization, or a site with parent_id", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, In: provision.OrganizationInput{}, Out: usher.Organization{}, Status: 201, Handle: ap.CreateOrganization})
+	s.api(&api.Op{Method: "GET", Path: t + "/organizations/{id}", Summary: "Read an organization", Access: api.TenantScoped, Out: usher.Organization{}, Handle: ap.GetOrganization})
+	s.api(&api.Op{Method: "PATCH", Path: t + "/organizations/{id}", Summary: "Rename or (de)activate an organization", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, In: provision.OrganizationInput{}, Out: usher.Organization{}, Handle: ap.UpdateOrganization})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/organizations/{id}", Summary: "Deactivate an organization", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, Out: usher.Organization{}, Handle: ap.DeactivateOrganization})
+	s.api(&api.Op{Method: "GET", Path: t + "/organizations/{id}/relationships", Summary: "List the contacts of a site with their contact roles", Access: api.TenantScoped,
+		Out: api.List[usher.Relationship]{}, Handle: ap.ListSiteRelationships})
+	s.api(&api.Op{Method: "PUT", Path: t + "/organizations/{id}/relationships/{person}", Summary: "Relate a person to a site with contact roles; the first relationship sends the welcome message",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: api.RolesInput{}, Out: provision.Related{}, Handle: ap.Relate})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/organizations/{id}/relationships/{person}", Summary: "Remove a person's relationship with a site", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, Status: 204, Handle: ap.Unrelate})
+
+	s.api(&api.Op{Method: "GET", Path: t + "/persons", Summary: "List persons (employees and contacts)", Access: api.TenantScoped,
+		Params: []string{"organization_id", "department_id", "job_profile_id", "email", "external_id", "name", "active"}, Out: api.Page[usher.Person]{}, Handle: ap.ListPersons})
+	s.api(&api.Op{Method: "POST", Path: t + "/persons", Summary: "Create a person (New employee / New contact) without an account", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, In: provision.PersonInput{}, Out: usher.Person{}, Status: 201, Handle: ap.CreatePerson})
+	s.api(&api.Op{Method: "GET", Path: t + "/persons/{id}", Summary: "Read a person", Access: api.TenantScoped, Out: usher.Person{}, Handle: ap.GetPerson})
+	s.api(&api.Op{Method: "PATCH", Path: t + "/persons/{id}", Summary: "Change a person; deactivating also deactivates their account", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, In: provision.PersonUpdate{}, Out: usher.Person{}, Handle: ap.UpdatePerson})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/persons/{id}", Summary: "Deactivate a person and their account", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, Out: usher.Person{}, Handle: ap.DeactivatePerson})
+	s.api(&api.Op{Method: "POST", Path: t + "/persons/{id}/account", Summary: "Create user account for a person, choosing the authentication system", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, In: api.AccountForPerson{}, Out: provision.Created{}, Status: 201, Handle: ap.CreateAccountForPerson})
+	s.api(&api.Op{Method: "GET", Path: t + "/persons/{id}/account", Summary: "Read the account of a person", Access: api.TenantScoped, Out: usher.Account{}, Handle: ap.GetAccountOfPerson})
+	s.api(&api.Op{Method: "GET", Path: t + "/persons/{id}/relationships", Summary: "List a person's sites and contact roles", Access: api.TenantScoped,
+		Out: api.List[usher.Relationship]{}, Handle: ap.ListPersonRelationships})
+
+	s.api(&api.Op{Method: "GET", Path: t + "/accounts", Summary: "List accounts", Access: api.TenantScoped,
+		Params: []string{"state", "invitation", "plan_id", "role_id", "group_id", "auth_system", "admin_role", "organization_id", "login"}, Out: api.Page[usher.Account]{}, Handle: ap.ListAccounts})
+	s.api(&api.Op{Method: "POST", Path: t + "/accounts", Summary: "Create a user: a new person and their account in one step", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, In: api.NewUser{}, Out: provision.Created{}, Status: 201, Handle: ap.CreateUser})
+	s.api(&api.Op{Method: "GET", Path: t + "/accounts/{id}", Summary: "Read an account", Access: api.TenantScoped, Out: usher.Account{}, Handle: ap.GetAccount})
+	s.api(&api.Op{Method: "PATCH", Path: t + "/accounts/{id}", Summary: "Change an account: identifiers, role, plan, groups, administrator rights, state", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, In: provision.AccountUpdate{}, Out: usher.Account{}, Handle: ap.UpdateAccount})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/accounts/{id}", Summary: "Deactivate an account, freeing its seat", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, Out: usher.Account{}, Handle: ap.DeactivateAccount})
+	s.api(&api.Op{Method: "POST", Path: t + "/accounts/{id}/resend-activation", Summary: "Send an invited account a new activation message; earlier links stop working",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: api.List[usher.Message]{}, Handle: ap.ResendActivation})
+	s.api(&api.Op{Method: "POST", Path: t + "/accounts/{id}/revoke-invitation", Summary: "Make an invited account's activation links and codes unusable",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: usher.Account{}, Handle: ap.RevokeInvitation})
+	s.api(&api.Op{Method: "POST", Path: t + "/accounts/{id}/one-time-password", Summary: "Set a one-time password (generated when none is given); shown once, never sent",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: api.OneTimeInput{}, OptionalBody: true, Out: api.OneTimeOutput{}, Status: 201, Handle: ap.SetOneTimePassword})
+	s.api(&api.Op{Method: "POST", Path: t + "/accounts/{id}/reset-password", Summary: "Send an active account a link to choose a new password",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: api.List[usher.Message]{}, Handle: ap.StartReset})
+
+	// Catalogues: roles (permission types), departments, job profiles, groups; plans with seats.
+	for _, kind := range []string{usher.KindRole, usher.KindDepartment, usher.KindJobProfile, usher.KindGroup} {
+		s.api(&api.Op{Method: "GET", Path: t + "/" + kind, Summary: "List " + noun(kind), Access: api.TenantScoped, Params: []string{"active"},
+			Out: api.Page[usher.Attribute]{}, Handle: ap.ListAttributes(kind)})
+		s.api(&api.Op{Method: "POST", Path: t + "/" + kind, Summary: "Create a " + singular(kind), Access: api.TenantScoped, MinRole: usher.AdminTenant,
+			In: provision.AttributeInput{}, Out: usher.Attribute{}, Status: 201, Handle: ap.CreateAttribute(kind)})
+		s.api(&api.Op{Method: "GET", Path: t + "/" + kind + "/{id}", Summary: "Read a " + singular(kind), Access: api.TenantScoped, Out: usher.Attribute{}, Handle: ap.GetAttribute(kind)})
+		s.api(&api.Op{Method: "PATCH", Path: t + "/" + kind + "/{id}", Summary: "Change a " + singular(kind), Access: api.TenantScoped, MinRole: usher.AdminTenant,
+			In: provision.AttributeInput{}, Out: usher.Attribute{}, Handle: ap.UpdateAttribute(kind)})
+		s.api(&api.Op{Method: "DELETE", Path: t + "/" + kind + "/{id}", Summary: "Deactivate a " + singular(kind), Access: api.TenantScoped, MinRole: usher.AdminTenant,
+			Out: usher.Attribute{}, Handle: ap.DeactivateAttribute(kind)})
+	}
+	s.api(&api.Op{Method: "GET", Path: t + "/plans", Summary: "List plans with seats used and free", Access: api.TenantScoped, Params: []string{"active"},
+		Out: api.Page[usher.Plan]{}, Handle: ap.ListPlans})
+	s.api(&api.Op{Method: "POST", Path: t + "/plans", Summary: "Create a plan with its seats (operators)", Access: api.TenantScoped, MinRole: usher.PrincipalOperator,
+		In: provision.PlanInput{}, Out: usher.Plan{}, Status: 201, Handle: ap.CreatePlan})
+	s.api(&api.Op{Method: "GET", Path: t + "/plans/{id}", Summary: "Read a plan", Access: api.TenantScoped, Out: usher.Plan{}, Handle: ap.GetPlan})
+	s.api(&api.Op{Method: "PATCH", Path: t + "/plans/{id}", Summary: "Change a plan's name or seats (operators)", Access: api.TenantScoped, MinRole: usher.PrincipalOperator,
+		In: provision.PlanInput{}, Out: usher.Plan{}, Handle: ap.UpdatePlan})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/plans/{id}", Summary: "Deactivate a plan (operators)", Access: api.TenantScoped, MinRole: usher.PrincipalOperator,
+		Out: usher.Plan{}, Handle: ap.DeactivatePlan})
+
+	// Corporate SSO connections, as configuration.
+	s.api(&api.Op{Method: "GET", Path: t + "/connections", Summary: "List corporate SSO connections", Access: api.TenantScoped, Params: []string{"active"},
+		Out: api.Page[usher.Connection]{}, Handle: ap.ListConnections})
+	s.api(&api.Op{Method: "POST", Path: t + "/connections", Summary: "Create a corporate SSO connection", Access: api.TenantScoped, MinRole: usher.AdminTenant,
+		In: provision.ConnectionInput{}, Out: usher.Connection{}, Status: 201, Handle: ap.SaveConnection})
+	s.api(&api.Op{Method: "GET", Path: t + "/connections/{id}", Summary: "Read a connection (its client secret is never shown)", Access: api.TenantScoped,
+		Out: usher.Connection{}, Handle: ap.GetConnection})
+	s.api(&api.Op{Method: "PUT", Path: t + "/connections/{id}", Summary: "Replace a connection's configuration; an absent client secret is kept", Access: api.TenantScoped,
+		MinRole: usher.AdminTenant, In: provision.ConnectionInput{}, Out: usher.Connection{}, Handle: ap.SaveConnection})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/connections/{id}", Summary: "Deactivate a connection, releasing its domains", Access: api.TenantScoped,
+		MinRole: usher.AdminTenant, Out: usher.Connection{}, Handle: ap.DeactivateConnection})
+
+	// Sign-up links and their QR codes.
+	s.api(&api.Op{Method: "GET", Path: t + "/signup-links", Summary: "List sign-up links", Access: api.TenantScoped,
+		Params: []string{"department_id", "status"}, Out: api.Page[usher.SignupLink]{}, Handle: ap.ListSignupLinks})
+	s.api(&api.Op{Method: "POST", Path: t + "/signup-links", Summary: "Create a sign-up link, for a department or the whole tenant, with the defaults it gives new accounts",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: provision.SignupLinkInput{}, Out: usher.SignupLink{}, Status: 201, Handle: ap.CreateSignupLink})
+	s.api(&api.Op{Method: "GET", Path: t + "/signup-links/{id}", Summary: "Read a sign-up link", Access: api.TenantScoped, Out: usher.SignupLink{}, Handle: ap.GetSignupLink})
+	s.api(&api.Op{Method: "PATCH", Path: t + "/signup-links/{id}", Summary: "Change a sign-up link's name, defaults, expiry or max uses, or disable or enable it",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: provision.SignupLinkInput{}, Out: usher.SignupLink{}, Handle: ap.UpdateSignupLink})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/signup-links/{id}", Summary: "Disable a sign-up link", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, Out: usher.SignupLink{}, Handle: ap.DisableSignupLink})
+	s.api(&api.Op{Method: "GET", Path: t + "/signup-links/{id}/qr.png", Summary: "The QR code of a sign-up link's address, as a PNG of size × size pixels (128 to 2048, default 512)",
+		Access: api.TenantScoped, Params: []string{"size"}, Produces: []string{"image/png"}, Handle: ap.SignupQRPNG})
+	s.api(&api.Op{Method: "GET", Path: t + "/signup-links/{id}/qr.svg", Summary: "The QR code of a sign-up link's address, as SVG", Access: api.TenantScoped,
+		Produces: []string{"image/svg+xml"}, Handle: ap.SignupQRSVG})
+
+	// Tenant API tokens, the audit log and the outbox.
+	s.api(&api.Op{Method: "GET", Path: t + "/tokens", Summary: "List the tenant's API tokens", Access: api.TenantScoped, MinRole: usher.AdminTenant,
+		Out: api.Page[usher.APIToken]{}, Handle: ap.ListTokens(true)})
+	s.api(&api.Op{Method: "POST", Path: t + "/tokens", Summary: "Create a tenant API token; its secret is shown once", Access: api.TenantScoped, MinRole: usher.AdminTenant,
+		In: provision.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(true)})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/tokens/{id}", Summary: "Revoke a tenant API token", Access: api.TenantScoped, MinRole: usher.AdminTenant,
+		Status: 204, Handle: ap.RevokeToken(true)})
+	s.api(&api.Op{Method: "GET", Path: t + "/audit-events", Summary: "List audit events, oldest first", Access: api.TenantScoped,
+		Params: []string{"actor_id", "target_id", "action"}, Out: api.Page[usher.AuditEvent]{}, Handle: ap.ListAudit})
+	s.api(&api.Op{Method: "GET", Path: t + "/messages", Summary: "List queued and sent messages", Access: api.TenantScoped,
+		Params: []string{"account_id", "state", "kind", "channel"}, Out: api.Page[usher.Message]{}, Handle: ap.ListMessages})
+	s.api(&api.Op{Method: "GET", Path: t + "/messages/{id}", Summary: "Read a message with its body", Access: api.TenantScoped, Out: usher.Message{}, Handle: ap.GetMessage})
+	s.mux.Handle("GET /api/v1/openapi.json", ap.OpenAPI(s.ops))
+}
+
+// api registers an operation on the mux behind metrics; the OpenAPI
+// document is made of the same list.
+func (s *Server) api(o *api.Op) {
+	s.ops = append(s.ops, o)
+	pattern := o.Method + " " + o.Path
+	s.mux.Handle(pattern, s.metrics.instrument(pattern, s.jsonAPI.Serve(o)))
+}
+
+func noun(kind string) string     { return strings.ReplaceAll(kind, "_", " ") }
+func singular(kind string) string { return strings.TrimSuffix(noun(kind), "s") }

@@ -1,0 +1,231 @@
+package view
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/message"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// brand is the tenant's color, the buttons' background.
+func brand(t usher.Tenant) string {
+	if c := t.Settings.Branding.Color; message.ValidColor(c) {
+		return strings.ToLower(c)
+	}
+	return "#1f4fd1"
+}
+
+// personPages holds one template set per page file of the pages people
+// see, each with the layout: every file defines its own "content".
+var personPages = func() map[string]*template.Template {
+	// The buttons' text is white or black, whichever is readable on the
+	// tenant's color (WCAG AA, 4.5:1, as in the messages), and links take
+	// the color only when it is readable.
+	contrast := func(t usher.Tenant) float64 { return message.ContrastWithWhite(brand(t)) }
+	funcs := template.FuncMap{
+		"brand": func(t usher.Tenant) template.CSS { return template.CSS(brand(t)) },
+		"brandText": func(t usher.Tenant) template.CSS {
+			if contrast(t) >= 4.5 {
+				return "#fff"
+			}
+			return "#000"
+		},
+		"brandLink": func(t usher.Tenant) template.CSS {
+			// 4.9 on white is 4.5 on the pages' light gray (--bg) too.
+			if contrast(t) >= 4.9 {
+				return template.CSS(brand(t))
+			}
+			return "#1a1a1a"
+		},
+		"dict": dict,
+	}
+	m := map[string]*template.Template{}
+	for _, name := range []string{"activate", "signin", "account", "register"} {
+		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
+	}
+	return m
+}()
+
+// consolePages are the consoles' template sets: the console layout and one page each.
+var consolePages = func() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"brand": func(t usher.Tenant) template.CSS { return template.CSS(brand(t)) },
+		"dict":  dict,
+		"has": func(list []string, v string) bool {
+			for _, x := range list {
+				if x == v {
+					return true
+				}
+			}
+			return false
+		},
+		"when": func(t interface{ Format(string) string }) string { return t.Format("2 Jan 2006 15:04") },
+		"list": func(v ...string) []string { return v },
+		"join": func(v []string) string { return strings.Join(v, ", ") },
+		// prefixed gives a partial the errors of fields under a prefix by their short names.
+		"prefixed": func(errs map[string]string, p string) map[string]string {
+			out := map[string]string{}
+			for k, v := range errs {
+				if n, ok := strings.CutPrefix(k, p); ok {
+					out[n] = v
+				}
+			}
+			return out
+		},
+		"fieldName": func(f string) string {
+			if f == usher.FieldLogin {
+				return "Email, or username + phone"
+			}
+			return FieldLabel(f)
+		},
+		"linkify": linkify,
+		// errorsOf gives a form the errors only when it is the one that failed.
+		"errorsOf": func(open, form string, errs map[string]string) map[string]string {
+			if open == form {
+				return errs
+			}
+			return nil
+		},
+		"split": func(s string) []string { return strings.Split(s, ",") },
+		"ifLogin": func(req map[string]bool) string {
+			if req[usher.FieldLogin] {
+				return "Required: an email, or a username and a phone number."
+			}
+			return ""
+		},
+	}
+	m := map[string]*template.Template{}
+	for _, name := range []string{"home", "people", "person", "person_new", "user_new", "wizard", "one_time", "orgs", "org",
+		"plans", "settings", "catalog", "links", "messages", "message", "audit", "problem", "op_signin", "op_tenants", "op_tenant"} {
+		m[name] = template.Must(template.New(name).Option("missingkey=zero").Funcs(funcs).ParseFS(templateFS, "templates/console_layout.html", "templates/console_parts.html", "templates/console_"+name+".html"))
+	}
+	return m
+}()
+
+// dict builds the argument of a partial template from name, value pairs.
+func dict(kv ...any) map[string]any {
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}
+
+// FieldLabel names a field in an error summary.
+func FieldLabel(f string) string {
+	f = strings.TrimPrefix(strings.TrimSuffix(f, "_id"), "settings.")
+	f = strings.ReplaceAll(strings.ReplaceAll(f, "_", " "), ".", " ")
+	return strings.ToUpper(f[:1]) + f[1:]
+}
+
+var urlRE = regexp.MustCompile(`https?://[^\s<>"]+`)
+
+// linkify escapes a plain-text message and makes its addresses links.
+func linkify(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range urlRE.FindAllStringIndex(text, -1) {
+		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
+		u := template.HTMLEscapeString(text[m[0]:m[1]])
+		b.WriteString(`<a href="` + u + `">` + u + `</a>`)
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(text[last:]))
+	return template.HTML(b.String())
+}
+
+// View writes pages and the answers to errors no page explains.
+type View struct {
+	log *slog.Logger
+}
+
+// New returns a View that logs to log.
+func New(log *slog.Logger) *View { return &View{log: log} }
+
+// Person writes one of the pages people see ("activate", "signin",
+// "account", "register").
+func (v *View) Person(w http.ResponseWriter, r *http.Request, status int, page string, d any) {
+	v.write(w, r, status, personPages[page], "layout", d, "")
+}
+
+// Console writes a page of the consoles. The sign-up links' QR codes are
+// images of the console itself.
+func (v *View) Console(w http.ResponseWriter, r *http.Request, status int, page string, d any) {
+	v.write(w, r, status, consolePages[page], "console", d, "'self'")
+}
+
+// write renders a page whole before answering, so a template error is
+// a clean 500, with the headers every page carries: never cached, no
+// Referer (activation secrets are in paths), no framing, a strict CSP;
+// img may allow more sources than none.
+func (v *View) write(w http.ResponseWriter, r *http.Request, status int, t *template.Template, name string, d any, img string) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, d); err != nil {
+		v.Internal(w, r, "render page "+t.Name(), err)
+		return
+	}
+	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+	if img != "" {
+		csp += "; img-src " + img
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", csp)
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// Internal logs an error that is our fault, with the route pattern (never
+// the path: a path may carry a secret), and answers a plain 500 that says
+// nothing of it.
+func (v *View) Internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	v.log.ErrorContext(r.Context(), what, "route", r.Pattern, "err", err)
+	http.Error(w, "Something went wrong on our side. Please try again in a moment.", http.StatusInternalServerError)
+}
+
+// Fail is the one HTML answer to an error no form field explains: an
+// internal error (or one without a code) goes to Internal; any other is
+// shown by show with the status of its code.
+func (v *View) Fail(w http.ResponseWriter, r *http.Request, err error, show func(status int, e *usher.Error)) {
+	var ue *usher.Error
+	if !errors.As(err, &ue) || ue.Code == usher.CodeInternal {
+		v.Internal(w, r, "page", err)
+		return
+	}
+	show(Status(ue.Code), ue)
+}
+
+// File is a success response that is not JSON or a page, such as an image.
+type File struct {
+	ContentType string
+	Filename    string // offered to save it as; "" for none
+	Body        []byte
+}
+
+// Write answers with the file, never cached or sniffed.
+func (b File) Write(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", b.ContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if b.Filename != "" {
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": b.Filename}))
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b.Body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Body)
+}
