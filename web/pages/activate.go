@@ -142,6 +142,9 @@ func (h *Handler) ActivatePost(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := h.svc.ActivateWithLink(r.Context(), tn, secret, pw, view.ClientIP(r))
 	if err != nil {
+		if h.wasThrottled(w, r, tn, err) {
+			return
+		}
 		var ue *usher.Error
 		if errors.As(err, &ue) && ue.Code == usher.CodeInvalid {
 			d.Errors[fieldOr(ue.Field, "password")] = sentence(ue.Message)
@@ -192,6 +195,9 @@ func (h *Handler) EnterPost(w http.ResponseWriter, r *http.Request) {
 		a, err = h.svc.ActivateWithOneTimePassword(r.Context(), tn, id, code, pw, view.ClientIP(r))
 	}
 	if err != nil {
+		if h.wasThrottled(w, r, tn, err) {
+			return
+		}
 		var ue *usher.Error
 		if errors.As(err, &ue) && (ue.Code == usher.CodeInvalid || ue.Code == usher.CodeConflict) {
 			d.Errors[fieldOr(ue.Field, "code")] = sentence(ue.Message)

@@ -227,6 +227,9 @@ func (h *Handler) Choose(w http.ResponseWriter, r *http.Request) {
 			h.render(w, r, http.StatusUnprocessableEntity, d)
 			return
 		}
+		if h.wasThrottled(w, r, tn, err) {
+			return
+		}
 		if h.fieldError(w, r, &d, err, "password") {
 			h.render(w, r, http.StatusUnprocessableEntity, d)
 		}
@@ -420,6 +423,17 @@ func (h *Handler) EndOthers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, h.links.TenantBase(tn)+"account?ended", http.StatusSeeOther)
+}
+
+// wasThrottled answers 429 and reports true when err is a throttle's refusal,
+// wherever in the chain the password check made it.
+func (h *Handler) wasThrottled(w http.ResponseWriter, r *http.Request, tn usher.Tenant, err error) bool {
+	var te *signin.ThrottledError
+	if !errors.As(err, &te) {
+		return false
+	}
+	h.throttled(w, r, tn, te)
+	return true
 }
 
 func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, tn usher.Tenant, te *signin.ThrottledError) {
