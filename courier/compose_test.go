@@ -23,13 +23,13 @@ func TestWorkerWritesOutMessagesStoredAsData(t *testing.T) {
 		st := open(clock.Now)
 		ctx := context.Background()
 		svc := provision.New(st, clock.Now, storetest.Links{})
-		op := provision.Actor{Kind: "token", Role: usher.PrincipalOperator}
+		op := usher.Actor{Kind: "token", Role: usher.PrincipalOperator}
 		tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "acme", Name: "Acme Corp"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		seats := 5
-		p, err := svc.CreatePlan(ctx, op, tn.ID, provision.PlanInput{Key: "std", Name: &tn.Name, Seats: &seats})
+		p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "std", Name: &tn.Name, Seats: &seats})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
 
@@ -88,16 +89,16 @@ type Created struct {
 }
 
 // CreateAccount is the one path by which an account comes to exist.
-func (s *Service) CreateAccount(ctx context.Context, actor Actor, tenant usher.Tenant, in AccountInput) (Created, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) CreateAccount(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in AccountInput) (Created, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return Created{}, err
 	}
 	if in.AdminRole == usher.AdminTenant {
-		if err := actor.require(usher.PrincipalOperator); err != nil {
+		if err := actor.Require(usher.PrincipalOperator); err != nil {
 			return Created{}, usher.Forbidden("only an operator can grant tenant-administrator rights")
 		}
 	} else if in.AdminRole == usher.AdminUser {
-		if err := actor.require(usher.AdminTenant); err != nil {
+		if err := actor.Require(usher.AdminTenant); err != nil {
 			return Created{}, usher.Forbidden("only a tenant administrator can grant user-administrator rights")
 		}
 	} else if in.AdminRole != "" {
@@ -125,7 +126,7 @@ func (s *Service) CreateAccount(ctx context.Context, actor Actor, tenant usher.T
 // write stores a planned account (and its new person) in tx: the account,
 // its seat, its audit event and its activation messages. Every way in that
 // creates an account ends here.
-func (s *Service) write(ctx context.Context, tx *store.Tx, actor Actor, tenant usher.Tenant, p planned, in AccountInput) (Created, error) {
+func (s *Service) write(ctx context.Context, tx *store.Tx, actor usher.Actor, tenant usher.Tenant, p planned, in AccountInput) (Created, error) {
 	person := p.person
 	if in.SignupLinkID != "" {
 		// Counted first: a link at its limit refuses before anything is written.
@@ -266,13 +267,13 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		AdminRole:      in.AdminRole,
 	}
 	var err error
-	if a.Email, err = NormalizeEmail("email", pick(in.Email, person.Email)); err != nil {
+	if a.Email, err = usher.NormalizeEmail("email", pick(in.Email, person.Email)); err != nil {
 		fail(err)
 	}
-	if a.Phone, err = NormalizePhone("phone", pick(in.Phone, person.Phone)); err != nil {
+	if a.Phone, err = usher.NormalizePhone("phone", pick(in.Phone, person.Phone)); err != nil {
 		fail(err)
 	}
-	if a.Username, err = CheckUsername("username", in.Username); err != nil {
+	if a.Username, err = usher.CheckUsername("username", in.Username); err != nil {
 		fail(err)
 	}
 	a.Language = pick(in.Language, person.Language, st.DefaultLanguage)
@@ -427,7 +428,7 @@ func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tena
 	} else if in.Route == RouteRegistration {
 		// Only a connection that owns the email's domain: the one connection
 		// of a tenant does not take over everyone who registers.
-		conns, match, err := r.ConnectionCandidates(ctx, tenant.ID, EmailDomain(a.Email))
+		conns, match, err := r.ConnectionCandidates(ctx, tenant.ID, usher.EmailDomain(a.Email))
 		if err != nil {
 			return "", err
 		}
@@ -466,7 +467,7 @@ func (s *Service) tenantConnection(ctx context.Context, r *store.Tx, tenant ushe
 	if none {
 		return nil, nil
 	}
-	conns, domainMatch, err := r.ConnectionCandidates(ctx, tenant.ID, EmailDomain(email))
+	conns, domainMatch, err := r.ConnectionCandidates(ctx, tenant.ID, usher.EmailDomain(email))
 	if err != nil {
 		return nil, err
 	}
@@ -484,19 +485,19 @@ func cleanPerson(in PersonInput, tenant usher.Tenant) (usher.Person, error) {
 	var errs usher.Errors
 	p := usher.Person{OrganizationID: in.OrganizationID, DepartmentID: in.DepartmentID, JobProfileID: in.JobProfileID, Language: in.Language}
 	var err error
-	if p.FirstName, err = CleanText("first_name", in.FirstName, 100); err != nil {
+	if p.FirstName, err = usher.CleanText("first_name", in.FirstName, 100); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
-	if p.LastName, err = CleanText("last_name", in.LastName, 100); err != nil {
+	if p.LastName, err = usher.CleanText("last_name", in.LastName, 100); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
-	if p.Email, err = NormalizeEmail("email", in.Email); err != nil {
+	if p.Email, err = usher.NormalizeEmail("email", in.Email); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
-	if p.Phone, err = NormalizePhone("phone", in.Phone); err != nil {
+	if p.Phone, err = usher.NormalizePhone("phone", in.Phone); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
-	if p.ExternalID, err = CleanText("external_id", in.ExternalID, 200); err != nil {
+	if p.ExternalID, err = usher.CleanText("external_id", in.ExternalID, 200); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
 	if p.Language != "" && !slices.Contains(tenant.Settings.Languages, p.Language) {
@@ -596,7 +597,7 @@ func (s *Service) prepareSecrets(tenant usher.Tenant, person usher.Person, a ush
 	}
 	d := renderData{tenant: tenant, person: person, account: a, expires: expires.Sub(now)}
 	if a.AuthSystem == usher.AuthPassword {
-		secret, hash := NewSecret()
+		secret, hash := secret.New()
 		o.acts = append(o.acts, store.Activation{AccountID: a.ID, SecretHash: hash, Kind: "link", ExpiresAt: expires})
 		d.link = s.links.Activation(tenant, secret)
 	} else {
@@ -617,7 +618,7 @@ func (s *Service) prepareSecrets(tenant usher.Tenant, person usher.Person, a ush
 		m.AccountID, m.To, m.Channel = a.ID, ch.to, ch.name
 		// One message per event and channel: the link is unique to this
 		// event. The account id first keeps the key's index appending.
-		m.DedupeKey = a.ID + "/" + HashSecret(kind+"|"+a.ID+"|"+d.link+"|"+ch.name)
+		m.DedupeKey = a.ID + "/" + secret.Hash(kind+"|"+a.ID+"|"+d.link+"|"+ch.name)
 		o.msgs = append(o.msgs, m)
 	}
 	return o, nil
@@ -625,15 +626,15 @@ func (s *Service) prepareSecrets(tenant usher.Tenant, person usher.Person, a ush
 
 // store writes the secrets and queues the messages in tx. It stores copies,
 // so a retried transaction stores them afresh.
-func (o outbox) store(ctx context.Context, tx *store.Tx, tenant string) ([]usher.Message, error) {
+func (o outbox) store(ctx context.Context, tx *store.Tx, tenantID string) ([]usher.Message, error) {
 	for _, a := range o.acts {
-		if err := tx.InsertActivation(ctx, tenant, &a); err != nil {
+		if err := tx.InsertActivation(ctx, tenantID, &a); err != nil {
 			return nil, err
 		}
 	}
 	var out []usher.Message
 	for _, m := range o.msgs {
-		if err := tx.AddMessage(ctx, tenant, &m); err != nil {
+		if err := tx.AddMessage(ctx, tenantID, &m); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/password"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
 
@@ -91,9 +92,9 @@ type Redemption struct {
 }
 
 // Inspect reads a link secret without using it, for the activation page.
-func (s *Service) Inspect(ctx context.Context, tenant usher.Tenant, secret string) (Redemption, error) {
+func (s *Service) Inspect(ctx context.Context, tenant usher.Tenant, link string) (Redemption, error) {
 	r := s.st.Read()
-	act, err := r.ActivationByHash(ctx, tenant.ID, HashSecret(secret))
+	act, err := r.ActivationByHash(ctx, tenant.ID, secret.Hash(link))
 	if err != nil {
 		if errors.Is(err, usher.ErrNotFound) {
 			return Redemption{}, ErrActivationUnknown
@@ -166,7 +167,7 @@ func (s *Service) ActivateWithOneTimePassword(ctx context.Context, tenant usher.
 
 func (s *Service) activateTyped(ctx context.Context, tenant usher.Tenant, kind, identifier, secret, pw, source string) (usher.Account, error) {
 	r := s.st.Read()
-	login := NormalizeLogin(identifier)
+	login := usher.NormalizeLogin(identifier)
 	a, err := r.AccountByLogin(ctx, tenant.ID, login)
 	if err != nil {
 		if errors.Is(err, usher.ErrNotFound) {
@@ -269,7 +270,7 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 			return usher.Account{}, err
 		}
 	}
-	actor := Actor{Kind: "account", ID: a.ID, Source: source}
+	actor := usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Source: source}
 	var out usher.Account
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.UseActivation(ctx, tenant.ID, act.ID); err != nil {
@@ -324,8 +325,8 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 
 // ResendActivation sends an invited account a new activation message; the
 // secrets sent before stop working.
-func (s *Service) ResendActivation(ctx context.Context, actor Actor, tenant usher.Tenant, accountID string) ([]usher.Message, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) ResendActivation(ctx context.Context, actor usher.Actor, tenant usher.Tenant, accountID string) ([]usher.Message, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return nil, err
 	}
 	var msgs []usher.Message
@@ -375,7 +376,7 @@ func (s *Service) reissue(ctx context.Context, tx *store.Tx, tenant usher.Tenant
 // belongs to an invited account, a new activation goes out. It answers the
 // same whether or not it did, so it tells nobody whether an account exists.
 func (s *Service) RequestActivation(ctx context.Context, tenant usher.Tenant, identifier, source string) error {
-	a, err := s.st.Read().AccountByLogin(ctx, tenant.ID, NormalizeLogin(identifier))
+	a, err := s.st.Read().AccountByLogin(ctx, tenant.ID, usher.NormalizeLogin(identifier))
 	if err != nil || a.State != usher.StateInvited {
 		return nil
 	}
@@ -394,7 +395,7 @@ func (s *Service) RequestActivation(ctx context.Context, tenant usher.Tenant, id
 			return err
 		}
 		n = len(msgs)
-		return audit(ctx, tx, tenant.ID, Actor{Kind: "account", ID: a.ID, Source: source}, "account.activation_requested", "account", a.ID, nil)
+		return audit(ctx, tx, tenant.ID, usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Source: source}, "account.activation_requested", "account", a.ID, nil)
 	})
 	s.queued(err, n)
 	return err
@@ -402,8 +403,8 @@ func (s *Service) RequestActivation(ctx context.Context, tenant usher.Tenant, id
 
 // RevokeInvitation makes an invited account's activation secrets unusable;
 // the account stays invited, with an expired invitation, until resent.
-func (s *Service) RevokeInvitation(ctx context.Context, actor Actor, tenant usher.Tenant, accountID string) (usher.Account, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) RevokeInvitation(ctx context.Context, actor usher.Actor, tenant usher.Tenant, accountID string) (usher.Account, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return usher.Account{}, err
 	}
 	var out usher.Account
@@ -434,8 +435,8 @@ func (s *Service) RevokeInvitation(ctx context.Context, actor Actor, tenant ushe
 // one-time password (seed 003). Empty otp generates one. It works once,
 // expires, and must be replaced by the person's own password when used; it
 // is returned to the administrator once and never sent in a message.
-func (s *Service) SetOneTimePassword(ctx context.Context, actor Actor, tenant usher.Tenant, accountID, otp string) (string, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) SetOneTimePassword(ctx context.Context, actor usher.Actor, tenant usher.Tenant, accountID, otp string) (string, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return "", err
 	}
 	if otp == "" {
@@ -486,8 +487,8 @@ func (s *Service) SetOneTimePassword(ctx context.Context, actor Actor, tenant us
 
 // StartReset sends an active password account a link to choose a new
 // password. An administrator starts it; only the person chooses.
-func (s *Service) StartReset(ctx context.Context, actor Actor, tenant usher.Tenant, accountID string) ([]usher.Message, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) StartReset(ctx context.Context, actor usher.Actor, tenant usher.Tenant, accountID string) ([]usher.Message, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return nil, err
 	}
 	var msgs []usher.Message
@@ -509,21 +510,6 @@ func (s *Service) StartReset(ctx context.Context, actor Actor, tenant usher.Tena
 	})
 	s.queued(err, len(msgs))
 	return msgs, err
-}
-
-// NormalizeLogin brings a typed identifier to its stored form: emails and
-// usernames lowercased, phone numbers to E.164.
-func NormalizeLogin(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00") {
-		if p, err := NormalizePhone("login", s); err == nil {
-			return p
-		}
-	}
-	return strings.ToLower(s)
 }
 
 func activationTTL(t usher.Tenant) time.Duration {

@@ -45,13 +45,13 @@ func BenchmarkCreateAccount(b *testing.B) {
 			st := db.open(b)
 			ctx := context.Background()
 			svc := provision.New(st, nil, links{})
-			op := provision.Actor{Kind: "operator", ID: "bench", Role: usher.PrincipalOperator}
+			op := usher.Actor{Kind: "operator", ID: "bench", Role: usher.PrincipalOperator}
 			tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "bench", Name: "Bench"})
 			if err != nil {
 				b.Fatal(err)
 			}
 			seats, name := b.N+10, "Load"
-			p, err := svc.CreatePlan(ctx, op, tn.ID, provision.PlanInput{Key: "load", Name: &name, Seats: &seats})
+			p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "load", Name: &name, Seats: &seats})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
 
@@ -27,8 +28,8 @@ func validKind(kind string) error {
 }
 
 // CreateAttribute adds an entry to one of the tenant's catalogues.
-func (s *Service) CreateAttribute(ctx context.Context, actor Actor, tenant, kind string, in AttributeInput) (usher.Attribute, error) {
-	if err := actor.require(usher.AdminTenant); err != nil {
+func (s *Service) CreateAttribute(ctx context.Context, actor usher.Actor, tenant usher.Tenant, kind string, in AttributeInput) (usher.Attribute, error) {
+	if err := actor.Require(usher.AdminTenant); err != nil {
 		return usher.Attribute{}, err
 	}
 	if err := validKind(kind); err != nil {
@@ -37,16 +38,16 @@ func (s *Service) CreateAttribute(ctx context.Context, actor Actor, tenant, kind
 	a := usher.Attribute{}
 	var errs usher.Errors
 	var err error
-	if a.Key, err = CheckKey("key", in.Key); err != nil {
+	if a.Key, err = usher.CheckKey("key", in.Key); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
 	if in.Name == nil || *in.Name == "" {
 		errs = append(errs, usher.Invalid("name", "is required"))
-	} else if a.Name, err = CleanText("name", *in.Name, 200); err != nil {
+	} else if a.Name, err = usher.CleanText("name", *in.Name, 200); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
 	if in.Description != nil {
-		if a.Description, err = CleanText("description", *in.Description, 2000); err != nil {
+		if a.Description, err = usher.CleanText("description", *in.Description, 2000); err != nil {
 			errs = append(errs, err.(*usher.Error))
 		}
 	}
@@ -54,17 +55,17 @@ func (s *Service) CreateAttribute(ctx context.Context, actor Actor, tenant, kind
 		return a, err
 	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.InsertAttribute(ctx, tenant, kind, &a); err != nil {
+		if err := tx.InsertAttribute(ctx, tenant.ID, kind, &a); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant, actor, kind+".created", kind, a.ID, map[string]string{"key": a.Key})
+		return audit(ctx, tx, tenant.ID, actor, kind+".created", kind, a.ID, map[string]string{"key": a.Key})
 	})
 	return a, err
 }
 
 // UpdateAttribute renames, describes, deactivates or reactivates an entry.
-func (s *Service) UpdateAttribute(ctx context.Context, actor Actor, tenant, kind, id string, in AttributeInput) (usher.Attribute, error) {
-	if err := actor.require(usher.AdminTenant); err != nil {
+func (s *Service) UpdateAttribute(ctx context.Context, actor usher.Actor, tenant usher.Tenant, kind, id string, in AttributeInput) (usher.Attribute, error) {
+	if err := actor.Require(usher.AdminTenant); err != nil {
 		return usher.Attribute{}, err
 	}
 	if err := validKind(kind); err != nil {
@@ -76,11 +77,11 @@ func (s *Service) UpdateAttribute(ctx context.Context, actor Actor, tenant, kind
 	var a usher.Attribute
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		if a, err = tx.Attribute(ctx, tenant, kind, id); err != nil {
+		if a, err = tx.Attribute(ctx, tenant.ID, kind, id); err != nil {
 			return err
 		}
 		if in.Name != nil {
-			if a.Name, err = CleanText("name", *in.Name, 200); err != nil {
+			if a.Name, err = usher.CleanText("name", *in.Name, 200); err != nil {
 				return err
 			}
 			if a.Name == "" {
@@ -88,7 +89,7 @@ func (s *Service) UpdateAttribute(ctx context.Context, actor Actor, tenant, kind
 			}
 		}
 		if in.Description != nil {
-			if a.Description, err = CleanText("description", *in.Description, 2000); err != nil {
+			if a.Description, err = usher.CleanText("description", *in.Description, 2000); err != nil {
 				return err
 			}
 		}
@@ -99,10 +100,10 @@ func (s *Service) UpdateAttribute(ctx context.Context, actor Actor, tenant, kind
 				action = kind + ".deactivated"
 			}
 		}
-		if err := tx.UpdateAttribute(ctx, tenant, kind, &a); err != nil {
+		if err := tx.UpdateAttribute(ctx, tenant.ID, kind, &a); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant, actor, action, kind, a.ID, nil)
+		return audit(ctx, tx, tenant.ID, actor, action, kind, a.ID, nil)
 	})
 	return a, err
 }
@@ -119,19 +120,19 @@ type PlanInput struct {
 const maxSeats = 1_000_000
 
 // CreatePlan adds a user plan with its seats. Operators set licence seats.
-func (s *Service) CreatePlan(ctx context.Context, actor Actor, tenant string, in PlanInput) (usher.Plan, error) {
-	if err := actor.require(usher.PrincipalOperator); err != nil {
+func (s *Service) CreatePlan(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in PlanInput) (usher.Plan, error) {
+	if err := actor.Require(usher.PrincipalOperator); err != nil {
 		return usher.Plan{}, usher.Forbidden("only an operator sets licence seats")
 	}
 	var p usher.Plan
 	var errs usher.Errors
 	var err error
-	if p.Key, err = CheckKey("key", in.Key); err != nil {
+	if p.Key, err = usher.CheckKey("key", in.Key); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
 	if in.Name == nil || *in.Name == "" {
 		errs = append(errs, usher.Invalid("name", "is required"))
-	} else if p.Name, err = CleanText("name", *in.Name, 200); err != nil {
+	} else if p.Name, err = usher.CleanText("name", *in.Name, 200); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
 	if in.Seats == nil {
@@ -145,17 +146,17 @@ func (s *Service) CreatePlan(ctx context.Context, actor Actor, tenant string, in
 		return p, err
 	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.InsertPlan(ctx, tenant, &p); err != nil {
+		if err := tx.InsertPlan(ctx, tenant.ID, &p); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant, actor, "plan.created", "plan", p.ID, map[string]string{"seats": fmt.Sprint(p.Seats)})
+		return audit(ctx, tx, tenant.ID, actor, "plan.created", "plan", p.ID, map[string]string{"seats": fmt.Sprint(p.Seats)})
 	})
 	return p, err
 }
 
 // UpdatePlan renames a plan, changes its seats or deactivates it.
-func (s *Service) UpdatePlan(ctx context.Context, actor Actor, tenant, id string, in PlanInput) (usher.Plan, error) {
-	if err := actor.require(usher.PrincipalOperator); err != nil {
+func (s *Service) UpdatePlan(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in PlanInput) (usher.Plan, error) {
+	if err := actor.Require(usher.PrincipalOperator); err != nil {
 		return usher.Plan{}, usher.Forbidden("only an operator changes plans and seats")
 	}
 	if in.Key != "" {
@@ -164,12 +165,12 @@ func (s *Service) UpdatePlan(ctx context.Context, actor Actor, tenant, id string
 	var p usher.Plan
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		if p, err = tx.Plan(ctx, tenant, id); err != nil {
+		if p, err = tx.Plan(ctx, tenant.ID, id); err != nil {
 			return err
 		}
 		details := map[string]string{}
 		if in.Name != nil {
-			if p.Name, err = CleanText("name", *in.Name, 200); err != nil {
+			if p.Name, err = usher.CleanText("name", *in.Name, 200); err != nil {
 				return err
 			}
 			if p.Name == "" {
@@ -186,13 +187,13 @@ func (s *Service) UpdatePlan(ctx context.Context, actor Actor, tenant, id string
 		if in.Deactivated != nil {
 			p.DeactivatedAt = deactivation(*in.Deactivated, p.DeactivatedAt, tx)
 		}
-		if err := tx.UpdatePlan(ctx, tenant, &p); err != nil {
+		if err := tx.UpdatePlan(ctx, tenant.ID, &p); err != nil {
 			return err
 		}
-		if p, err = tx.Plan(ctx, tenant, id); err != nil {
+		if p, err = tx.Plan(ctx, tenant.ID, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant, actor, "plan.updated", "plan", p.ID, details)
+		return audit(ctx, tx, tenant.ID, actor, "plan.updated", "plan", p.ID, details)
 	})
 	return p, err
 }
@@ -206,8 +207,8 @@ type OrganizationInput struct {
 }
 
 // CreateOrganization adds an external organization, or a site of any organization.
-func (s *Service) CreateOrganization(ctx context.Context, actor Actor, tenant string, in OrganizationInput) (usher.Organization, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) CreateOrganization(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in OrganizationInput) (usher.Organization, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return usher.Organization{}, err
 	}
 	o := usher.Organization{Kind: usher.OrgExternal, ParentID: in.ParentID}
@@ -215,14 +216,14 @@ func (s *Service) CreateOrganization(ctx context.Context, actor Actor, tenant st
 		return o, usher.Invalid("name", "is required")
 	}
 	var err error
-	if o.Name, err = CleanText("name", *in.Name, 200); err != nil {
+	if o.Name, err = usher.CleanText("name", *in.Name, 200); err != nil {
 		return o, err
 	}
 	switch in.Kind {
 	case "", usher.OrgExternal:
 	case usher.OrgInternal:
 		if in.ParentID == "" {
-			return o, usher.Invalid("kind", "the tenant has one internal organization; an internal site needs parent_id")
+			return o, usher.Invalid("kind", "the tenant.ID has one internal organization; an internal site needs parent_id")
 		}
 		o.Kind = usher.OrgInternal
 	default:
@@ -230,7 +231,7 @@ func (s *Service) CreateOrganization(ctx context.Context, actor Actor, tenant st
 	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		if o.ParentID != "" {
-			parent, err := tx.Organization(ctx, tenant, o.ParentID)
+			parent, err := tx.Organization(ctx, tenant.ID, o.ParentID)
 			if err != nil {
 				return usher.NotFound("parent_id", "organization")
 			}
@@ -240,17 +241,17 @@ func (s *Service) CreateOrganization(ctx context.Context, actor Actor, tenant st
 			// A site belongs to its organization's side.
 			o.Kind = parent.Kind
 		}
-		if err := tx.InsertOrganization(ctx, tenant, &o); err != nil {
+		if err := tx.InsertOrganization(ctx, tenant.ID, &o); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant, actor, "organization.created", "organization", o.ID, map[string]string{"kind": o.Kind})
+		return audit(ctx, tx, tenant.ID, actor, "organization.created", "organization", o.ID, map[string]string{"kind": o.Kind})
 	})
 	return o, err
 }
 
 // UpdateOrganization renames or (de)activates an organization.
-func (s *Service) UpdateOrganization(ctx context.Context, actor Actor, tenant, id string, in OrganizationInput) (usher.Organization, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) UpdateOrganization(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in OrganizationInput) (usher.Organization, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return usher.Organization{}, err
 	}
 	if in.Kind != "" || in.ParentID != "" {
@@ -259,11 +260,11 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor Actor, tenant, i
 	var o usher.Organization
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		if o, err = tx.Organization(ctx, tenant, id); err != nil {
+		if o, err = tx.Organization(ctx, tenant.ID, id); err != nil {
 			return err
 		}
 		if in.Name != nil {
-			if o.Name, err = CleanText("name", *in.Name, 200); err != nil {
+			if o.Name, err = usher.CleanText("name", *in.Name, 200); err != nil {
 				return err
 			}
 			if o.Name == "" {
@@ -272,14 +273,14 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor Actor, tenant, i
 		}
 		if in.Deactivated != nil {
 			if *in.Deactivated && o.Kind == usher.OrgInternal && o.ParentID == "" {
-				return usher.Invalid("deactivated", "the tenant's own organization cannot be deactivated")
+				return usher.Invalid("deactivated", "the tenant.ID's own organization cannot be deactivated")
 			}
 			o.DeactivatedAt = deactivation(*in.Deactivated, o.DeactivatedAt, tx)
 		}
-		if err := tx.UpdateOrganization(ctx, tenant, &o); err != nil {
+		if err := tx.UpdateOrganization(ctx, tenant.ID, &o); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant, actor, "organization.updated", "organization", o.ID, nil)
+		return audit(ctx, tx, tenant.ID, actor, "organization.updated", "organization", o.ID, nil)
 	})
 	return o, err
 }
@@ -291,14 +292,14 @@ type ConnectionInput struct {
 }
 
 // SaveConnection creates (id "") or replaces a connection's configuration.
-func (s *Service) SaveConnection(ctx context.Context, actor Actor, tenant, id string, in ConnectionInput) (usher.Connection, error) {
-	if err := actor.require(usher.AdminTenant); err != nil {
+func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in ConnectionInput) (usher.Connection, error) {
+	if err := actor.Require(usher.AdminTenant); err != nil {
 		return usher.Connection{}, err
 	}
 	c := in.Connection
 	var errs usher.Errors
 	var err error
-	if c.Name, err = CleanText("name", c.Name, 200); err != nil {
+	if c.Name, err = usher.CleanText("name", c.Name, 200); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	} else if c.Name == "" {
 		errs = append(errs, usher.Invalid("name", "is required"))
@@ -308,12 +309,12 @@ func (s *Service) SaveConnection(ctx context.Context, actor Actor, tenant, id st
 	}
 	domains := make([]string, 0, len(c.Domains))
 	for i, d := range c.Domains {
-		n, err := NormalizeEmail("domains", "x@"+d)
+		n, err := usher.NormalizeEmail("domains", "x@"+d)
 		if err != nil {
 			errs = append(errs, usher.Invalid(fmt.Sprintf("domains[%d]", i), "%q is not an email domain", d))
 			continue
 		}
-		if d := EmailDomain(n); !slices.Contains(domains, d) {
+		if d := usher.EmailDomain(n); !slices.Contains(domains, d) {
 			domains = append(domains, d)
 		}
 	}
@@ -327,31 +328,31 @@ func (s *Service) SaveConnection(ctx context.Context, actor Actor, tenant, id st
 	if err := errs.Err(); err != nil {
 		return c, err
 	}
-	defer s.noSSO.forget(tenant) // after the change commits
+	defer s.noSSO.forget(tenant.ID) // after the change commits
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		for _, ref := range []struct{ field, kind, id string }{
 			{"jit_role_id", usher.KindRole, c.JITRoleID}, {"jit_department_id", usher.KindDepartment, c.JITDepartmentID},
 			{"jit_job_profile_id", usher.KindJobProfile, c.JITJobProfileID},
 		} {
 			if ref.id != "" {
-				if _, err := tx.Attribute(ctx, tenant, ref.kind, ref.id); err != nil {
+				if _, err := tx.Attribute(ctx, tenant.ID, ref.kind, ref.id); err != nil {
 					return usher.NotFound(ref.field, "catalogue entry")
 				}
 			}
 		}
 		if c.JITPlanID != "" {
-			if _, err := tx.Plan(ctx, tenant, c.JITPlanID); err != nil {
+			if _, err := tx.Plan(ctx, tenant.ID, c.JITPlanID); err != nil {
 				return usher.NotFound("jit_plan_id", "plan")
 			}
 		}
 		if id == "" {
 			c.ID = ""
-			if err := tx.InsertConnection(ctx, tenant, &c); err != nil {
+			if err := tx.InsertConnection(ctx, tenant.ID, &c); err != nil {
 				return err
 			}
-			return audit(ctx, tx, tenant, actor, "connection.created", "connection", c.ID, nil)
+			return audit(ctx, tx, tenant.ID, actor, "connection.created", "connection", c.ID, nil)
 		}
-		old, err := tx.Connection(ctx, tenant, id)
+		old, err := tx.Connection(ctx, tenant.ID, id)
 		if err != nil {
 			return err
 		}
@@ -362,10 +363,10 @@ func (s *Service) SaveConnection(ctx context.Context, actor Actor, tenant, id st
 		if in.Deactivated != nil {
 			c.DeactivatedAt = deactivation(*in.Deactivated, old.DeactivatedAt, tx)
 		}
-		if err := tx.UpdateConnection(ctx, tenant, &c); err != nil {
+		if err := tx.UpdateConnection(ctx, tenant.ID, &c); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant, actor, "connection.updated", "connection", c.ID, nil)
+		return audit(ctx, tx, tenant.ID, actor, "connection.updated", "connection", c.ID, nil)
 	})
 	c.ClientSecret = ""
 	return c, err
@@ -381,7 +382,7 @@ type TokenInput struct {
 
 // CreateToken issues an API token for tenant ("" for an operator token) and
 // returns its secret, which is shown once and never stored.
-func (s *Service) CreateToken(ctx context.Context, actor Actor, tenant string, in TokenInput) (usher.APIToken, string, error) {
+func (s *Service) CreateToken(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in TokenInput) (usher.APIToken, string, error) {
 	tok := usher.APIToken{Role: in.Role}
 	var err error
 	if in.ExpiresAt != "" {
@@ -392,24 +393,24 @@ func (s *Service) CreateToken(ctx context.Context, actor Actor, tenant string, i
 		exp = exp.UTC()
 		tok.ExpiresAt = &exp
 	}
-	if tok.Name, err = CleanText("name", in.Name, 200); err != nil {
+	if tok.Name, err = usher.CleanText("name", in.Name, 200); err != nil {
 		return tok, "", err
 	}
 	if tok.Name == "" {
 		return tok, "", usher.Invalid("name", "is required")
 	}
 	switch {
-	case tenant == "" && in.Role == usher.PrincipalOperator:
-		err = actor.require(usher.PrincipalOperator)
-	case tenant != "" && in.Role == usher.AdminTenant:
+	case tenant.ID == "" && in.Role == usher.PrincipalOperator:
+		err = actor.Require(usher.PrincipalOperator)
+	case tenant.ID != "" && in.Role == usher.AdminTenant:
 		// Tenant-administrator rights are the operator's to give.
-		if err = actor.require(usher.PrincipalOperator); err != nil {
-			err = usher.Forbidden("only an operator can grant tenant-administrator rights")
+		if err = actor.Require(usher.PrincipalOperator); err != nil {
+			err = usher.Forbidden("only an operator can grant tenant.ID-administrator rights")
 		}
-	case tenant != "" && in.Role == usher.AdminUser:
-		err = actor.require(usher.AdminTenant)
+	case tenant.ID != "" && in.Role == usher.AdminUser:
+		err = actor.Require(usher.AdminTenant)
 	default:
-		return tok, "", usher.Invalid("role", "must be %s or %s for a tenant token, %s for an operator token", usher.AdminTenant, usher.AdminUser, usher.PrincipalOperator)
+		return tok, "", usher.Invalid("role", "must be %s or %s for a tenant.ID token, %s for an operator token", usher.AdminTenant, usher.AdminUser, usher.PrincipalOperator)
 	}
 	if err != nil {
 		return tok, "", err
@@ -417,34 +418,34 @@ func (s *Service) CreateToken(ctx context.Context, actor Actor, tenant string, i
 	if tok.ExpiresAt != nil && !tok.ExpiresAt.After(s.now()) {
 		return tok, "", usher.Invalid("expires_at", "is in the past")
 	}
-	secret, hash := NewSecret()
-	secret = "ush_" + secret
-	hash = HashSecret(secret)
+	raw, _ := secret.New()
+	raw = "ush_" + raw
+	hash := secret.Hash(raw)
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.InsertToken(ctx, tenant, &tok, hash); err != nil {
+		if err := tx.InsertToken(ctx, tenant.ID, &tok, hash); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant, actor, "token.created", "token", tok.ID, map[string]string{"role": tok.Role})
+		return audit(ctx, tx, tenant.ID, actor, "token.created", "token", tok.ID, map[string]string{"role": tok.Role})
 	})
-	return tok, secret, err
+	return tok, raw, err
 }
 
 // RevokeToken revokes an API token of tenant.
-func (s *Service) RevokeToken(ctx context.Context, actor Actor, tenant, id string) error {
-	if err := actor.require(usher.AdminTenant); err != nil {
+func (s *Service) RevokeToken(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string) error {
+	if err := actor.Require(usher.AdminTenant); err != nil {
 		return err
 	}
 	return s.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.RevokeToken(ctx, tenant, id); err != nil {
+		if err := tx.RevokeToken(ctx, tenant.ID, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant, actor, "token.revoked", "token", id, nil)
+		return audit(ctx, tx, tenant.ID, actor, "token.revoked", "token", id, nil)
 	})
 }
 
 // Authenticate resolves an API token's secret to its token, or unauthorized.
-func (s *Service) Authenticate(ctx context.Context, secret string) (usher.APIToken, error) {
-	tok, err := s.st.Read().TokenByHash(ctx, HashSecret(secret))
+func (s *Service) Authenticate(ctx context.Context, bearer string) (usher.APIToken, error) {
+	tok, err := s.st.Read().TokenByHash(ctx, secret.Hash(bearer))
 	if err != nil {
 		return tok, err
 	}
@@ -454,13 +455,13 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (usher.APITok
 	return tok, nil
 }
 
-// EnsureBootstrapToken makes secret an operator token (stored as its hash),
+// EnsureBootstrapToken makes bearer an operator token (stored as its hash),
 // replacing an earlier bootstrap secret.
-func (s *Service) EnsureBootstrapToken(ctx context.Context, secret string) error {
-	if len(secret) < 16 {
+func (s *Service) EnsureBootstrapToken(ctx context.Context, bearer string) error {
+	if len(bearer) < 16 {
 		return fmt.Errorf("the bootstrap operator token must be at least 16 characters")
 	}
 	return s.st.Write(ctx, func(tx *store.Tx) error {
-		return tx.EnsureToken(ctx, &usher.APIToken{ID: "bootstrap-operator", Name: "bootstrap operator (USHER_BOOTSTRAP_OPERATOR_TOKEN)", Role: usher.PrincipalOperator}, HashSecret(secret))
+		return tx.EnsureToken(ctx, &usher.APIToken{ID: "bootstrap-operator", Name: "bootstrap operator (USHER_BOOTSTRAP_OPERATOR_TOKEN)", Role: usher.PrincipalOperator}, secret.Hash(bearer))
 	})
 }

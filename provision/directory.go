@@ -20,16 +20,16 @@ type TenantInput struct {
 }
 
 // CreateTenant creates a tenant with its internal organization. Operators only.
-func (s *Service) CreateTenant(ctx context.Context, actor Actor, in TenantInput) (usher.Tenant, error) {
-	if err := actor.require(usher.PrincipalOperator); err != nil {
+func (s *Service) CreateTenant(ctx context.Context, actor usher.Actor, in TenantInput) (usher.Tenant, error) {
+	if err := actor.Require(usher.PrincipalOperator); err != nil {
 		return usher.Tenant{}, err
 	}
 	var errs usher.Errors
-	slug, err := CheckSlug(in.Slug)
+	slug, err := usher.CheckSlug(in.Slug)
 	if err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
-	name, err := CleanText("name", in.Name, 200)
+	name, err := usher.CleanText("name", in.Name, 200)
 	if err != nil {
 		errs = append(errs, err.(*usher.Error))
 	} else if name == "" {
@@ -66,12 +66,12 @@ type TenantUpdate struct {
 
 // UpdateTenant changes name and settings (tenant administrators) or
 // deactivates the tenant (operators).
-func (s *Service) UpdateTenant(ctx context.Context, actor Actor, tenantID string, in TenantUpdate) (usher.Tenant, error) {
-	if err := actor.require(usher.AdminTenant); err != nil {
+func (s *Service) UpdateTenant(ctx context.Context, actor usher.Actor, tenantID string, in TenantUpdate) (usher.Tenant, error) {
+	if err := actor.Require(usher.AdminTenant); err != nil {
 		return usher.Tenant{}, err
 	}
 	if in.Deactivated != nil {
-		if err := actor.require(usher.PrincipalOperator); err != nil {
+		if err := actor.Require(usher.PrincipalOperator); err != nil {
 			return usher.Tenant{}, err
 		}
 	}
@@ -82,7 +82,7 @@ func (s *Service) UpdateTenant(ctx context.Context, actor Actor, tenantID string
 			return err
 		}
 		if in.Name != nil {
-			name, err := CleanText("name", *in.Name, 200)
+			name, err := usher.CleanText("name", *in.Name, 200)
 			if err != nil {
 				return err
 			}
@@ -121,7 +121,7 @@ func deactivation(deactivate bool, cur *time.Time, tx *store.Tx) *time.Time {
 	return &now
 }
 
-func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenant string, st *usher.TenantSettings) error {
+func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID string, st *usher.TenantSettings) error {
 	var errs usher.Errors
 	for i, f := range st.RequiredFields {
 		if !slices.Contains(usher.RequirableFields, f) {
@@ -187,7 +187,7 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenant string
 		if d.id == "" {
 			continue
 		}
-		if _, err := tx.Attribute(ctx, tenant, d.kind, d.id); err != nil {
+		if _, err := tx.Attribute(ctx, tenantID, d.kind, d.id); err != nil {
 			errs = append(errs, usher.NotFound(d.field, strings.TrimSuffix(d.kind, "s")))
 		}
 	}
@@ -198,7 +198,7 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenant string
 		errs = append(errs, usher.Invalid("settings.branding.logo_url", "must be an https:// address"))
 	}
 	if e := st.Branding.SupportEmail; e != "" {
-		if _, err := NormalizeEmail("settings.branding.support_email", e); err != nil {
+		if _, err := usher.NormalizeEmail("settings.branding.support_email", e); err != nil {
 			errs = append(errs, err.(*usher.Error))
 		}
 	}
@@ -214,7 +214,7 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenant string
 		}
 	}
 	if st.DefaultPlanID != "" {
-		if p, err := tx.Plan(ctx, tenant, st.DefaultPlanID); err != nil {
+		if p, err := tx.Plan(ctx, tenantID, st.DefaultPlanID); err != nil {
 			errs = append(errs, usher.NotFound("settings.default_plan_id", "plan"))
 		} else if p.DeactivatedAt != nil {
 			errs = append(errs, usher.Invalid("settings.default_plan_id", "plan %q is deactivated", p.Name))

@@ -12,8 +12,8 @@ import (
 
 // CreatePerson adds an employee (internal organization, the default) or a
 // contact of an external organization, without an account.
-func (s *Service) CreatePerson(ctx context.Context, actor Actor, tenant usher.Tenant, in PersonInput) (usher.Person, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) CreatePerson(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in PersonInput) (usher.Person, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return usher.Person{}, err
 	}
 	p, err := cleanPerson(in, tenant)
@@ -42,13 +42,13 @@ func (s *Service) CreatePerson(ctx context.Context, actor Actor, tenant usher.Te
 	return p, err
 }
 
-func (s *Service) checkPersonRefs(ctx context.Context, tx *store.Tx, tenant string, p *usher.Person) error {
+func (s *Service) checkPersonRefs(ctx context.Context, tx *store.Tx, tenantID string, p *usher.Person) error {
 	var org usher.Organization
 	var err error
 	if p.OrganizationID == "" {
-		org, err = tx.InternalOrganization(ctx, tenant)
+		org, err = tx.InternalOrganization(ctx, tenantID)
 	} else {
-		org, err = tx.Organization(ctx, tenant, p.OrganizationID)
+		org, err = tx.Organization(ctx, tenantID, p.OrganizationID)
 	}
 	if err != nil {
 		return err
@@ -57,7 +57,7 @@ func (s *Service) checkPersonRefs(ctx context.Context, tx *store.Tx, tenant stri
 		return usher.Invalid("organization_id", "the organization is deactivated")
 	}
 	p.OrganizationID = org.ID
-	found, err := tx.ActiveAttributes(ctx, tenant, []string{p.DepartmentID, p.JobProfileID})
+	found, err := tx.ActiveAttributes(ctx, tenantID, []string{p.DepartmentID, p.JobProfileID})
 	if err != nil {
 		return err
 	}
@@ -85,8 +85,8 @@ type PersonUpdate struct {
 
 // UpdatePerson changes directory data. Deactivating a person deactivates
 // their account too, which frees its seat.
-func (s *Service) UpdatePerson(ctx context.Context, actor Actor, tenant usher.Tenant, id string, in PersonUpdate) (usher.Person, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) UpdatePerson(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in PersonUpdate) (usher.Person, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return usher.Person{}, err
 	}
 	var p usher.Person
@@ -173,8 +173,8 @@ type AccountUpdate struct {
 // UpdateAccount changes an account under the same rules as creation:
 // identifiers stay unique, a new plan needs a free seat, catalogue entries
 // must exist, and only an operator grants or removes tenant-administrator rights.
-func (s *Service) UpdateAccount(ctx context.Context, actor Actor, tenant usher.Tenant, id string, in AccountUpdate) (usher.Account, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) UpdateAccount(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in AccountUpdate) (usher.Account, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return usher.Account{}, err
 	}
 	var a usher.Account
@@ -193,15 +193,15 @@ func (s *Service) UpdateAccount(ctx context.Context, actor Actor, tenant usher.T
 			}
 		}
 		if in.Email != nil {
-			a.Email, err = NormalizeEmail("email", *in.Email)
+			a.Email, err = usher.NormalizeEmail("email", *in.Email)
 			add(err)
 		}
 		if in.Phone != nil {
-			a.Phone, err = NormalizePhone("phone", *in.Phone)
+			a.Phone, err = usher.NormalizePhone("phone", *in.Phone)
 			add(err)
 		}
 		if in.Username != nil {
-			a.Username, err = CheckUsername("username", *in.Username)
+			a.Username, err = usher.CheckUsername("username", *in.Username)
 			add(err)
 		}
 		if in.Language != nil {
@@ -255,10 +255,10 @@ func (s *Service) UpdateAccount(ctx context.Context, actor Actor, tenant usher.T
 				return usher.Invalid("admin_role", "must be %q, %q or empty", usher.AdminUser, usher.AdminTenant)
 			}
 			if *in.AdminRole == usher.AdminTenant || old.AdminRole == usher.AdminTenant {
-				if actor.require(usher.PrincipalOperator) != nil {
+				if actor.Require(usher.PrincipalOperator) != nil {
 					return usher.Forbidden("only an operator can grant or remove tenant-administrator rights")
 				}
-			} else if err := actor.require(usher.AdminTenant); err != nil {
+			} else if err := actor.Require(usher.AdminTenant); err != nil {
 				return usher.Forbidden("only a tenant administrator can grant or remove user-administrator rights")
 			}
 			a.AdminRole = *in.AdminRole
@@ -307,7 +307,7 @@ func (s *Service) UpdateAccount(ctx context.Context, actor Actor, tenant usher.T
 }
 
 // changeState moves an account between states, keeping seats in step.
-func (s *Service) changeState(ctx context.Context, tx *store.Tx, actor Actor, tenant usher.Tenant, a usher.Account, to string) error {
+func (s *Service) changeState(ctx context.Context, tx *store.Tx, actor usher.Actor, tenant usher.Tenant, a usher.Account, to string) error {
 	old := a
 	from := a.State
 	switch {
@@ -365,8 +365,8 @@ type Related struct {
 // Relate sets a person's contact roles at a site (seed 002). At least one
 // role; "Primary" at most once per site. The person's first relationship
 // gives them an account, if they have none, and sends the welcome message.
-func (s *Service) Relate(ctx context.Context, actor Actor, tenant usher.Tenant, siteID string, in RelationshipInput) (Related, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) Relate(ctx context.Context, actor usher.Actor, tenant usher.Tenant, siteID string, in RelationshipInput) (Related, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return Related{}, err
 	}
 	if in.PersonID == "" {
@@ -460,8 +460,8 @@ func (s *Service) Relate(ctx context.Context, actor Actor, tenant usher.Tenant, 
 }
 
 // Unrelate removes a person's relationship with a site.
-func (s *Service) Unrelate(ctx context.Context, actor Actor, tenant usher.Tenant, siteID, personID string) error {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) Unrelate(ctx context.Context, actor usher.Actor, tenant usher.Tenant, siteID, personID string) error {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return err
 	}
 	return s.st.Write(ctx, func(tx *store.Tx) error {

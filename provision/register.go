@@ -41,7 +41,7 @@ func RegistrationAllows(tenant usher.Tenant, login string) bool {
 	case "open":
 		return true
 	case "domains":
-		return strings.Contains(login, "@") && slices.Contains(st.RegistrationDomains, EmailDomain(login))
+		return strings.Contains(login, "@") && slices.Contains(st.RegistrationDomains, usher.EmailDomain(login))
 	}
 	return false
 }
@@ -69,7 +69,7 @@ func (s *Service) Register(ctx context.Context, tenant usher.Tenant, in Registra
 		}
 		ai.Username, pi.Phone = in.Username, in.Phone
 	} else {
-		email, err := NormalizeEmail("email", in.Email)
+		email, err := usher.NormalizeEmail("email", in.Email)
 		switch {
 		case err != nil:
 			errs = append(errs, err.(*usher.Error))
@@ -82,12 +82,12 @@ func (s *Service) Register(ctx context.Context, tenant usher.Tenant, in Registra
 		}
 		pi.Email = email
 		if email != "" {
-			conns, match, err := s.st.Read().ConnectionCandidates(ctx, tenant.ID, EmailDomain(email))
+			conns, match, err := s.st.Read().ConnectionCandidates(ctx, tenant.ID, usher.EmailDomain(email))
 			if err != nil {
 				return Created{}, err
 			}
 			if match {
-				errs = append(errs, usher.Invalid("email", "addresses of %s sign in with %s, your organization's single sign-on: use it from the sign-in page", EmailDomain(email), conns[0].Name))
+				errs = append(errs, usher.Invalid("email", "addresses of %s sign in with %s, your organization's single sign-on: use it from the sign-in page", usher.EmailDomain(email), conns[0].Name))
 			}
 		}
 	}
@@ -114,7 +114,7 @@ func (s *Service) Register(ctx context.Context, tenant usher.Tenant, in Registra
 		}
 		return Created{}, errs.Err()
 	}
-	actor := System
+	actor := usher.System
 	actor.Source = in.Source
 	c, err := s.CreateAccount(ctx, actor, tenant, ai)
 	var e *usher.Error

@@ -55,7 +55,7 @@ func (s *Service) applySignupInput(in SignupLinkInput, l *usher.SignupLink) erro
 		}
 	}
 	if in.Name != nil {
-		name, err := CleanText("name", *in.Name, 200)
+		name, err := usher.CleanText("name", *in.Name, 200)
 		if err != nil {
 			add(err)
 		} else if name == "" {
@@ -100,7 +100,7 @@ func (s *Service) applySignupInput(in SignupLinkInput, l *usher.SignupLink) erro
 // entry of the tenant, naming the field of each that is not. Defaults not
 // given are not checked again, so a link whose department was deactivated
 // since can still be renamed or disabled.
-func checkSignupRefs(ctx context.Context, tx *store.Tx, tenant string, in SignupLinkInput) error {
+func checkSignupRefs(ctx context.Context, tx *store.Tx, tenantID string, in SignupLinkInput) error {
 	var errs usher.Errors
 	for _, ref := range []struct {
 		field, kind string
@@ -113,7 +113,7 @@ func checkSignupRefs(ctx context.Context, tx *store.Tx, tenant string, in Signup
 		if ref.id == nil || *ref.id == "" {
 			continue
 		}
-		a, err := tx.Attribute(ctx, tenant, ref.kind, *ref.id)
+		a, err := tx.Attribute(ctx, tenantID, ref.kind, *ref.id)
 		switch {
 		case usher.ErrorCode(err) == usher.CodeNotFound:
 			errs = append(errs, usher.NotFound(ref.field, singularKind(ref.kind)))
@@ -125,7 +125,7 @@ func checkSignupRefs(ctx context.Context, tx *store.Tx, tenant string, in Signup
 	}
 	if in.PlanID != nil && *in.PlanID != "" {
 		// A plan's seats are claimed by the accounts, not by the link.
-		p, err := tx.Plan(ctx, tenant, *in.PlanID)
+		p, err := tx.Plan(ctx, tenantID, *in.PlanID)
 		switch {
 		case usher.ErrorCode(err) == usher.CodeNotFound:
 			errs = append(errs, usher.NotFound("plan_id", "plan"))
@@ -157,8 +157,8 @@ func signupDetails(l usher.SignupLink) map[string]string {
 
 // CreateSignupLink makes a sign-up link with a fresh code. User and tenant
 // administrators may.
-func (s *Service) CreateSignupLink(ctx context.Context, actor Actor, tenant usher.Tenant, in SignupLinkInput) (usher.SignupLink, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) CreateSignupLink(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in SignupLinkInput) (usher.SignupLink, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return usher.SignupLink{}, err
 	}
 	l := usher.SignupLink{Code: newSignupCode()}
@@ -187,8 +187,8 @@ func (s *Service) CreateSignupLink(ctx context.Context, actor Actor, tenant ushe
 // UpdateSignupLink changes a link's name, defaults, expiry or max uses, or
 // disables or re-enables it. Lowering max uses below the uses so far is
 // allowed: the link is then used up.
-func (s *Service) UpdateSignupLink(ctx context.Context, actor Actor, tenant usher.Tenant, id string, in SignupLinkInput) (usher.SignupLink, error) {
-	if err := actor.require(usher.AdminUser); err != nil {
+func (s *Service) UpdateSignupLink(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in SignupLinkInput) (usher.SignupLink, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
 		return usher.SignupLink{}, err
 	}
 	var l usher.SignupLink
@@ -221,7 +221,7 @@ func (s *Service) UpdateSignupLink(ctx context.Context, actor Actor, tenant ushe
 
 // DeactivateSignupLink disables a link; it keeps its code and uses, and can
 // be enabled again.
-func (s *Service) DeactivateSignupLink(ctx context.Context, actor Actor, tenant usher.Tenant, id string) (usher.SignupLink, error) {
+func (s *Service) DeactivateSignupLink(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string) (usher.SignupLink, error) {
 	yes := true
 	return s.UpdateSignupLink(ctx, actor, tenant, id, SignupLinkInput{Disabled: &yes})
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
-	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
 
@@ -46,7 +46,7 @@ func (s *Service) OperatorSignIn(ctx context.Context, token, source, userAgent s
 	} else if err != nil {
 		return "", err
 	}
-	secret, hash := provision.NewSecret()
+	cookie, hash := secret.New()
 	ses := usher.Session{IdentityID: operatorID + tok.ID, Method: "operator", Source: source, UserAgent: clip(userAgent, 300)}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertSession(ctx, &ses, hash); err != nil {
@@ -54,16 +54,16 @@ func (s *Service) OperatorSignIn(ctx context.Context, token, source, userAgent s
 		}
 		return c.settle(ctx, tx)
 	})
-	return secret, err
+	return cookie, err
 }
 
 // OperatorSession returns the token behind an operator session's cookie.
-func (s *Service) OperatorSession(ctx context.Context, secret string) (usher.APIToken, error) {
-	if secret == "" || len(secret) > 100 {
+func (s *Service) OperatorSession(ctx context.Context, cookie string) (usher.APIToken, error) {
+	if cookie == "" || len(cookie) > 100 {
 		return usher.APIToken{}, ErrNoSession
 	}
 	r := s.st.Read()
-	ses, err := r.SessionByHash(ctx, provision.HashSecret(secret))
+	ses, err := r.SessionByHash(ctx, secret.Hash(cookie))
 	if errors.Is(err, usher.ErrNotFound) {
 		return usher.APIToken{}, ErrNoSession
 	} else if err != nil {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/password"
-	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
 
@@ -32,12 +32,12 @@ type Current struct {
 // the session did. A session of another tenant thus serves this one
 // without a new sign-in where the rules allow; an SSO-only account answers
 // ErrNeedsSSO.
-func (s *Service) Session(ctx context.Context, tenant usher.Tenant, home func(id string) (usher.Tenant, error), secret string) (Current, error) {
-	if secret == "" || len(secret) > 100 {
+func (s *Service) Session(ctx context.Context, tenant usher.Tenant, home func(id string) (usher.Tenant, error), cookie string) (Current, error) {
+	if cookie == "" || len(cookie) > 100 {
 		return Current{}, ErrNoSession
 	}
 	r := s.st.Read()
-	ses, err := r.SessionByHash(ctx, provision.HashSecret(secret))
+	ses, err := r.SessionByHash(ctx, secret.Hash(cookie))
 	if errors.Is(err, usher.ErrNotFound) {
 		return Current{}, ErrNoSession
 	} else if err != nil {
@@ -85,9 +85,9 @@ func expired(ses usher.Session, t usher.Tenant, now time.Time) bool {
 	return now.Sub(ses.LastSeenAt) > t.Settings.SessionIdle() || now.Sub(ses.CreatedAt) > t.Settings.SessionMax()
 }
 
-// SignOut ends the session whose cookie holds secret; an unknown secret is fine.
-func (s *Service) SignOut(ctx context.Context, secret string) error {
-	ses, err := s.st.Read().SessionByHash(ctx, provision.HashSecret(secret))
+// SignOut ends the session whose cookie holds the secret; an unknown one is fine.
+func (s *Service) SignOut(ctx context.Context, cookie string) error {
+	ses, err := s.st.Read().SessionByHash(ctx, secret.Hash(cookie))
 	if err != nil {
 		if errors.Is(err, usher.ErrNotFound) {
 			return nil
@@ -120,8 +120,7 @@ func (s *Service) EndOthers(ctx context.Context, tenant usher.Tenant, cur Curren
 		if n, err = tx.DeleteSessions(ctx, cur.Session.IdentityID, cur.Session.ID); err != nil {
 			return err
 		}
-		return tx.InsertAudit(ctx, tenant.ID, &usher.AuditEvent{ActorKind: "account", ActorID: cur.Account.ID, Action: "account.sessions_ended",
-			TargetKind: "account", TargetID: cur.Account.ID, Source: source})
+		return tx.InsertAudit(ctx, tenant.ID, usher.Actor{Kind: usher.ActorAccount, ID: cur.Account.ID, Source: source}.Event("account.sessions_ended", "account", cur.Account.ID, nil))
 	})
 	return n, err
 }
@@ -160,7 +159,6 @@ func (s *Service) ChangePassword(ctx context.Context, tenant usher.Tenant, cur C
 		if err := tx.ClearThrottle(ctx, "account:"+a.ID); err != nil {
 			return err
 		}
-		return tx.InsertAudit(ctx, tenant.ID, &usher.AuditEvent{ActorKind: "account", ActorID: a.ID, Action: "account.password_changed",
-			TargetKind: "account", TargetID: a.ID, Source: source})
+		return tx.InsertAudit(ctx, tenant.ID, usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Source: source}.Event("account.password_changed", "account", a.ID, nil))
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/password"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
 
@@ -88,7 +89,7 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 	if len(identifier) > 320 {
 		return st, usher.Invalid("identifier", "is longer than any email, username or phone number")
 	}
-	login := provision.NormalizeLogin(identifier)
+	login := usher.NormalizeLogin(identifier)
 	st.CanRegister = provision.RegistrationAllows(tenant, login)
 	r := s.st.Read()
 	if !tenant.Settings.RevealAccounts {
@@ -137,7 +138,7 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 
 // domainConnection finds the active SSO connection owning the email's domain.
 func (s *Service) domainConnection(ctx context.Context, r *store.Tx, tenant usher.Tenant, login string) (usher.Connection, bool, error) {
-	d := provision.EmailDomain(login)
+	d := usher.EmailDomain(login)
 	if d == "" || !strings.Contains(login, "@") {
 		return usher.Connection{}, false, nil
 	}
@@ -209,7 +210,7 @@ type Result struct {
 // (or known device, or unknown identifier) and per source address, reserved
 // before the hash.
 func (s *Service) SignIn(ctx context.Context, tenant usher.Tenant, in Attempt) (Result, error) {
-	login := provision.NormalizeLogin(in.Identifier)
+	login := usher.NormalizeLogin(in.Identifier)
 	if login == "" || len(login) > 320 {
 		return Result{}, usher.Invalid("identifier", "enter your email, username or phone number")
 	}
@@ -314,7 +315,7 @@ func (s *Service) guess(ctx context.Context, g Guess) (int, claim, error) {
 	} else if a := g.Account; a != nil {
 		c.key = "account:" + a.ID
 		if g.Device != "" {
-			device := provision.HashSecret(g.Device)
+			device := secret.Hash(g.Device)
 			if known, err := s.st.Read().KnownDevice(ctx, a.ID, device); err != nil {
 				return -1, c, err
 			} else if known {
@@ -365,7 +366,7 @@ func verify(ctx context.Context, phc, pw string) (bool, error) {
 // start opens a session for a, remembers the device, writes the audit event
 // and settles the claim of the check that let a in, in one transaction.
 func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Account, c claim, in Attempt) (Result, error) {
-	secret, hash := provision.NewSecret()
+	cookie, hash := secret.New()
 	ses := usher.Session{IdentityID: a.IdentityID, TenantID: tenant.ID, Method: usher.AuthPassword, Source: in.Source, UserAgent: clip(in.UserAgent, 300)}
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		// Sessions past the longest timeouts a tenant may set are gone everywhere.
@@ -377,12 +378,11 @@ func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 			return err
 		}
 		if in.Device != "" {
-			if err := tx.AddKnownDevice(ctx, a.ID, provision.HashSecret(in.Device)); err != nil {
+			if err := tx.AddKnownDevice(ctx, a.ID, secret.Hash(in.Device)); err != nil {
 				return err
 			}
 		}
-		if err := tx.InsertAudit(ctx, tenant.ID, &usher.AuditEvent{ActorKind: "account", ActorID: a.ID, Action: "account.signed_in",
-			TargetKind: "account", TargetID: a.ID, Source: in.Source, Details: map[string]string{"method": usher.AuthPassword}}); err != nil {
+		if err := tx.InsertAudit(ctx, tenant.ID, usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Source: in.Source}.Event("account.signed_in", "account", a.ID, map[string]string{"method": usher.AuthPassword})); err != nil {
 			return err
 		}
 		return c.settle(ctx, tx)
@@ -390,7 +390,7 @@ func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Account: a, Session: ses, Secret: secret}, nil
+	return Result{Account: a, Session: ses, Secret: cookie}, nil
 }
 
 // Start opens a session for an account that has just proved itself another

@@ -30,8 +30,8 @@ type world struct {
 }
 
 var (
-	operator = provision.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
-	admin    = provision.Actor{Kind: "token", ID: "admin", Role: usher.AdminUser}
+	operator = usher.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
+	admin    = usher.Actor{Kind: "token", ID: "admin", Role: usher.AdminUser}
 )
 
 // onEachDatabase runs fn on SQLite and, when USHER_TEST_POSTGRES_URL is set, PostgreSQL.
@@ -60,7 +60,7 @@ func (w *world) newTenant(t *testing.T, slug string) usher.Tenant {
 		t.Fatal(err)
 	}
 	seats, name := 200, "Standard"
-	p, err := w.prov.CreatePlan(w.ctx, operator, tn.ID, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
+	p, err := w.prov.CreatePlan(w.ctx, operator, tn, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestIdentify(t *testing.T) {
 		if _, err := w.prov.UpdateAccount(w.ctx, admin, w.tenant, suspended.ID, provision.AccountUpdate{State: &state}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.prov.SaveConnection(w.ctx, provision.Actor{Kind: "token", Role: usher.AdminTenant}, w.tenant.ID, "",
+		if _, err := w.prov.SaveConnection(w.ctx, usher.Actor{Kind: "token", Role: usher.AdminTenant}, w.tenant, "",
 			provision.ConnectionInput{Connection: usher.Connection{Name: "Corp SSO", Protocol: "oidc", Domains: []string{"corp.example"},
 				Issuer: "https://idp.corp.example", ClientID: "usher", ClientSecret: "s"}}); err != nil {
 			t.Fatal(err)

@@ -110,13 +110,13 @@ func TestFailedGroupsLeaveNoTransactionOpen(t *testing.T) {
 	st := storetest.OpenPostgres(t, nil)
 	ctx := context.Background()
 	svc := provision.New(st, nil, storetest.Links{})
-	op := provision.Actor{Kind: "token", Role: usher.PrincipalOperator}
+	op := usher.Actor{Kind: "token", Role: usher.PrincipalOperator}
 	tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "acme", Name: "Acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seats := 100
-	p, err := svc.CreatePlan(ctx, op, tn.ID, provision.PlanInput{Key: "std", Name: &tn.Name, Seats: &seats})
+	p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "std", Name: &tn.Name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}

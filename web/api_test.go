@@ -3,13 +3,14 @@ package web
 import (
 	"bytes"
 	"fmt"
-	"github.com/usherhq/usher/web/api"
 	"net/http"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usherhq/usher/web/api"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"

@@ -56,7 +56,7 @@ func activateAndSignIn(t *testing.T, w *signinWorld, to, kind, identifier string
 func TestBrowserConsoleSeed000(t *testing.T) {
 	w := newBrowserWorld(t)
 	p := consoleAdmin(t, w)
-	if _, err := w.svc.SaveConnection(context.Background(), opActor, w.tenant.ID, "", provision.ConnectionInput{Connection: usher.Connection{
+	if _, err := w.svc.SaveConnection(context.Background(), opActor, w.tenant, "", provision.ConnectionInput{Connection: usher.Connection{
 		Name: "Acme Entra", Protocol: "oidc", Domains: []string{"acme.example"}, Issuer: "https://login.acme.example", ClientID: "usher"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestBrowserConsoleSeed003(t *testing.T) {
 	w := newBrowserWorld(t)
 	ctx := context.Background()
 	for _, a := range []struct{ kind, name string }{{usher.KindDepartment, "Bakery"}, {usher.KindJobProfile, "Baker"}, {usher.KindRole, "Staff"}} {
-		if _, err := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, a.kind, provision.AttributeInput{Key: strings.ToLower(a.name), Name: ptr(a.name)}); err != nil {
+		if _, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, a.kind, provision.AttributeInput{Key: strings.ToLower(a.name), Name: ptr(a.name)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,16 +215,16 @@ func TestBrowserConsoleSeed003(t *testing.T) {
 func TestBrowserConsoleSeed004(t *testing.T) {
 	w := newBrowserWorld(t)
 	ctx := context.Background()
-	if _, err := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindRole, provision.AttributeInput{Key: "editor", Name: ptr("Editor")}); err != nil {
+	if _, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindRole, provision.AttributeInput{Key: "editor", Name: ptr("Editor")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []string{"EMEA", "APAC"} {
-		if _, err := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindGroup, provision.AttributeInput{Key: strings.ToLower(g), Name: ptr(g)}); err != nil {
+		if _, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: strings.ToLower(g), Name: ptr(g)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	one := 1
-	if _, err := w.svc.CreatePlan(ctx, opActor, w.tenant.ID, provision.PlanInput{Key: "pro", Name: ptr("Professional"), Seats: &one}); err != nil {
+	if _, err := w.svc.CreatePlan(ctx, opActor, w.tenant, provision.PlanInput{Key: "pro", Name: ptr("Professional"), Seats: &one}); err != nil {
 		t.Fatal(err)
 	}
 	p := consoleAdmin(t, w)

@@ -146,7 +146,7 @@ func signInWith(t *testing.T, p *browsertest.Page, w *signinWorld, identifier, p
 // the person signs in with it and must choose their own before anything else.
 func TestBrowserOneTimePassword(t *testing.T) {
 	w := newBrowserWorld(t)
-	admin := provision.Actor{Kind: "token", Role: usher.AdminUser}
+	admin := usher.Actor{Kind: "token", Role: usher.AdminUser}
 	c := w.invite(t, w.tenant, provision.AccountInput{Username: "olle", Phone: "+46701112244", Person: &provision.PersonInput{FirstName: "Olle", LastName: "Olsson"}})
 	otp, err := w.svc.SetOneTimePassword(context.Background(), admin, w.tenant, c.Account.ID, "olle-first-time")
 	if err != nil {
@@ -200,8 +200,8 @@ var anyCodeRE = regexp.MustCompile(`\b(\d{6})\b`)
 func TestBrowserSignupLink(t *testing.T) {
 	w := newBrowserWorld(t)
 	ctx := context.Background()
-	admin := provision.Actor{Kind: "token", Role: usher.AdminUser}
-	dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindDepartment, provision.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
+	admin := usher.Actor{Kind: "token", Role: usher.AdminUser}
+	dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, provision.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestBrowserLongAddressFitsPhone(t *testing.T) {
 func TestBrowserOtherPages(t *testing.T) {
 	w := newBrowserWorld(t)
 	ctx := context.Background()
-	admin := provision.Actor{Kind: "token", Role: usher.AdminUser}
+	admin := usher.Actor{Kind: "token", Role: usher.AdminUser}
 	p := browsertest.New(t)
 	identify := func(identifier, h1 string) {
 		t.Helper()
@@ -459,7 +459,7 @@ func TestBrowserOtherPages(t *testing.T) {
 
 	// Last, as new internal accounts use it from now on: single sign-on
 	// owns a domain.
-	if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant.ID, "", provision.ConnectionInput{Connection: usher.Connection{
+	if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant, "", provision.ConnectionInput{Connection: usher.Connection{
 		Name: "Corp Entra", Protocol: "oidc", Domains: []string{"corp.example"}, Issuer: "https://login.corp.example", ClientID: "usher"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,10 @@ package web
 
 import (
 	"encoding/json"
-	"github.com/usherhq/usher/web/api"
 	"slices"
 	"testing"
+
+	"github.com/usherhq/usher/web/api"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"

@@ -90,7 +90,7 @@ func TestConsoleSeed000(t *testing.T) {
 		// Without a connection the wizard says the user will choose a password.
 		p := b.get("/t/acme/admin/wizard")
 		wantPage(t, p, 200, "New internal user", "no corporate single sign-on", `aria-current="step">1. Who`)
-		if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant.ID, "", provision.ConnectionInput{Connection: usher.Connection{
+		if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant, "", provision.ConnectionInput{Connection: usher.Connection{
 			Name: "Acme Entra", Protocol: "oidc", Domains: []string{"acme.example"}, Issuer: "https://login.acme.example", ClientID: "usher"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestConsoleSeed000(t *testing.T) {
 		bob.signIn("acme", "bob@elsewhere.example", "bobs own passphrase")
 
 		// Enforced, the connection takes even "create user account".
-		if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant.ID, a.ConnectionID, provision.ConnectionInput{Connection: usher.Connection{
+		if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant, a.ConnectionID, provision.ConnectionInput{Connection: usher.Connection{
 			Name: "Acme Entra", Protocol: "oidc", Domains: []string{"acme.example"}, Issuer: "https://login.acme.example", ClientID: "usher", Enforced: true}}); err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestConsoleSeed003(t *testing.T) {
 		})
 		ids := map[string]string{}
 		for _, k := range []string{usher.KindDepartment, usher.KindJobProfile, usher.KindRole} {
-			a, err := w.svc.CreateAttribute(ctx, opActor, ft.ID, k, provision.AttributeInput{Key: "x", Name: ptr("The " + k)})
+			a, err := w.svc.CreateAttribute(ctx, opActor, ft, k, provision.AttributeInput{Key: "x", Name: ptr("The " + k)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -228,12 +228,12 @@ func TestConsoleSeed003(t *testing.T) {
 func TestConsoleSeed004(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
 		ctx := context.Background()
-		role, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindRole, provision.AttributeInput{Key: "editor", Name: ptr("Editor")})
-		g1, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindGroup, provision.AttributeInput{Key: "emea", Name: ptr("EMEA")})
-		g2, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindGroup, provision.AttributeInput{Key: "apac", Name: ptr("APAC")})
-		g3, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindGroup, provision.AttributeInput{Key: "amer", Name: ptr("Americas")})
+		role, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindRole, provision.AttributeInput{Key: "editor", Name: ptr("Editor")})
+		g1, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: "emea", Name: ptr("EMEA")})
+		g2, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: "apac", Name: ptr("APAC")})
+		g3, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: "amer", Name: ptr("Americas")})
 		one := 2
-		pro, err := w.svc.CreatePlan(ctx, opActor, w.tenant.ID, provision.PlanInput{Key: "pro", Name: ptr("Professional"), Seats: &one})
+		pro, err := w.svc.CreatePlan(ctx, opActor, w.tenant, provision.PlanInput{Key: "pro", Name: ptr("Professional"), Seats: &one})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +258,7 @@ func TestConsoleSeed004(t *testing.T) {
 		wantPage(t, b.post("/t/acme/admin/users/new", "first_name", "Ivy", "last_name", "I", "email", "ivy@example.com", "plan_id", pro.ID), 422, `id="plan_id-error"`, "no free seat")
 		// Every plan full: the page says so instead of the form.
 		std := 3 // the admin and two more
-		if _, err := w.svc.UpdatePlan(ctx, opActor, w.tenant.ID, w.plan.ID, provision.PlanInput{Seats: &std}); err != nil {
+		if _, err := w.svc.UpdatePlan(ctx, opActor, w.tenant, w.plan.ID, provision.PlanInput{Seats: &std}); err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range []string{"x1@example.com", "x2@example.com"} {
@@ -323,7 +323,7 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 		}
 
 		// Details and the account are changed from the person's page, under the same rules.
-		g, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindGroup, provision.AttributeInput{Key: "night", Name: ptr("Night")})
+		g, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: "night", Name: ptr("Night")})
 		bravo := accts[1]
 		wantPage(t, b.post("/t/acme/admin/people/"+bravo.PersonID, "first_name", "Bravo", "last_name", "", "email", "not-an-email"), 422,
 			`id="person_last_name-error"`, `id="person_email-error"`, "<details open><summary>Change details")
@@ -407,7 +407,7 @@ func TestOperatorConsole(t *testing.T) {
 		wantPage(t, op.get("/operator/"), 200, "Operators", `name="token"`)
 		wantPage(t, op.post("/operator/signin", "token", "ush_wrong"), 401, "not a valid operator token")
 		// A tenant's token is not an operator's.
-		_, tenantSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant.ID, provision.TokenInput{Name: "hr", Role: usher.AdminTenant})
+		_, tenantSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "hr", Role: usher.AdminTenant})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -451,7 +451,7 @@ func TestOperatorConsole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.svc.RevokeToken(ctx, opActor, "", tok.ID); err != nil {
+		if err := w.svc.RevokeToken(ctx, opActor, usher.Tenant{}, tok.ID); err != nil {
 			t.Fatal(err)
 		}
 		wantPage(t, op.get("/operator/"), 200, `name="token"`)

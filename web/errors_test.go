@@ -2,9 +2,11 @@ package web
 
 import (
 	"encoding/json"
-	"github.com/usherhq/usher/web/api"
 	"strings"
 	"testing"
+
+	"github.com/usherhq/usher/secret"
+	"github.com/usherhq/usher/web/api"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
@@ -146,7 +148,7 @@ func testBadInput(t *testing.T, e *apiEnv) {
 		{name: "bearer without a token", method: "GET", path: v1 + "/tenants", headers: []string{"Authorization", "Bearer "}, status: 401, code: "unauthorized", field: "Authorization"},
 		{name: "bearer with blanks", method: "GET", path: v1 + "/tenants", headers: []string{"Authorization", "Bearer    "}, status: 401, code: "unauthorized", field: "Authorization"},
 		{name: "token without scheme", method: "GET", path: v1 + "/tenants", headers: []string{"Authorization", operatorSecret}, status: 401, code: "unauthorized", field: "Authorization"},
-		{name: "token hash instead of token", method: "GET", path: v1 + "/tenants", token: provision.HashSecret(operatorSecret), status: 401, code: "unauthorized", field: "Authorization"},
+		{name: "token hash instead of token", method: "GET", path: v1 + "/tenants", token: secret.Hash(operatorSecret), status: 401, code: "unauthorized", field: "Authorization"},
 		// A user administrator doing a tenant administrator's (or an operator's) work.
 		{name: "ua creates a role", method: "POST", path: acme + "/roles", token: ua, body: obj{"key": "boss", "name": "Boss"}, status: 403, code: "forbidden"},
 		{name: "ua renames a group", method: "PATCH", path: acme + "/groups/" + w.attrs[usher.KindGroup].ID, token: ua, body: obj{"name": "Mine"}, status: 403, code: "forbidden"},

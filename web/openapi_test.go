@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"github.com/usherhq/usher/web/api"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/usherhq/usher/web/api"
 )
 
 // undocumented are the API routes the OpenAPI document does not describe,

@@ -35,13 +35,13 @@ func newPagesWorld(t *testing.T) *pagesWorld {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	op := provision.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
+	op := usher.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
 	tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "acme", Name: "Acme <Corp>"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seats, name := 10, "Std"
-	p, err := svc.CreatePlan(ctx, op, tn.ID, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
+	p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func newPagesWorld(t *testing.T) *pagesWorld {
 func (w *pagesWorld) invite(t *testing.T, in provision.AccountInput) provision.Created {
 	t.Helper()
 	in.Route = provision.RouteNewUser
-	c, err := w.svc.CreateAccount(context.Background(), provision.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, in)
+	c, err := w.svc.CreateAccount(context.Background(), usher.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestActivationByCodePage(t *testing.T) {
 	}
 	// A one-time password set by an administrator, through the same page.
 	c2 := w.invite(t, provision.AccountInput{Username: "olle", Phone: "+46701112244", Person: &provision.PersonInput{FirstName: "Olle", LastName: "O"}})
-	otp, err := w.svc.SetOneTimePassword(context.Background(), provision.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, c2.Account.ID, "")
+	otp, err := w.svc.SetOneTimePassword(context.Background(), usher.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, c2.Account.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,8 +187,8 @@ func TestActivationByCodePage(t *testing.T) {
 func TestDeactivatedTenantRefusesTenantTokens(t *testing.T) {
 	w := newPagesWorld(t)
 	ctx := context.Background()
-	op := provision.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
-	_, secret, err := w.svc.CreateToken(ctx, op, w.tenant.ID, provision.TokenInput{Name: "hr", Role: usher.AdminUser})
+	op := usher.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
+	_, secret, err := w.svc.CreateToken(ctx, op, w.tenant, provision.TokenInput{Name: "hr", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/api"
@@ -126,13 +127,13 @@ type tokenCache struct {
 	now func() time.Time
 }
 
-func (t *tokenCache) Authenticate(ctx context.Context, secret string) (usher.APIToken, error) {
-	key := provision.HashSecret(secret)
+func (t *tokenCache) Authenticate(ctx context.Context, bearer string) (usher.APIToken, error) {
+	key := secret.Hash(bearer)
 	tok, ok := t.c.get(key)
 	if ok && (tok.ExpiresAt == nil || tok.ExpiresAt.After(t.now())) {
 		return tok, nil
 	}
-	tok, err := t.svc.Authenticate(ctx, secret)
+	tok, err := t.svc.Authenticate(ctx, bearer)
 	if err != nil {
 		return tok, err
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"github.com/usherhq/usher/web/view"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/usherhq/usher/web/view"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/password"
@@ -59,7 +60,7 @@ func newBenchWorld(b *testing.B, open func(testing.TB, func() time.Time) *store.
 		b.Fatal(err)
 	}
 	seats, name := benchUsers, "Bench"
-	p, err := svc.CreatePlan(ctx, opActor, tn.ID, provision.PlanInput{Key: "bench", Name: &name, Seats: &seats})
+	p, err := svc.CreatePlan(ctx, opActor, tn, provision.PlanInput{Key: "bench", Name: &name, Seats: &seats})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func newBenchWorld(b *testing.B, open func(testing.TB, func() time.Time) *store.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := svc.CreateAccount(ctx, provision.Actor{Kind: "token", Role: usher.AdminUser}, tn, provision.AccountInput{Route: provision.RouteNewUser,
+			c, err := svc.CreateAccount(ctx, usher.Actor{Kind: "token", Role: usher.AdminUser}, tn, provision.AccountInput{Route: provision.RouteNewUser,
 				Person: &provision.PersonInput{FirstName: "U", LastName: strconv.Itoa(i), Email: fmt.Sprintf("u%d@bench.example", i)}})
 			if err != nil {
 				errs <- err

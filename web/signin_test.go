@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"github.com/usherhq/usher/web/view"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/usherhq/usher/web/view"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
@@ -37,7 +38,7 @@ type signinWorld struct {
 	srv    *Server
 }
 
-var opActor = provision.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
+var opActor = usher.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
 
 func onEachDatabaseWorld(t *testing.T, fn func(t *testing.T, w *signinWorld)) {
 	t.Helper()
@@ -77,7 +78,7 @@ func (w *signinWorld) newTenant(t *testing.T, slug, name string) (usher.Tenant, 
 		t.Fatal(err)
 	}
 	seats, pname := 50, "Standard"
-	p, err := w.svc.CreatePlan(ctx, opActor, tn.ID, provision.PlanInput{Key: "std", Name: &pname, Seats: &seats})
+	p, err := w.svc.CreatePlan(ctx, opActor, tn, provision.PlanInput{Key: "std", Name: &pname, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func (w *signinWorld) invite(t *testing.T, tn usher.Tenant, in provision.Account
 	if in.Route == "" {
 		in.Route = provision.RouteNewUser
 	}
-	c, err := w.svc.CreateAccount(context.Background(), provision.Actor{Kind: "token", Role: usher.AdminUser}, tn, in)
+	c, err := w.svc.CreateAccount(context.Background(), usher.Actor{Kind: "token", Role: usher.AdminUser}, tn, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,16 +220,16 @@ func TestIdentifierStep(t *testing.T) {
 		w.activeUser(t, w.tenant, "Ada", "ada@example.com", "analytical engine 1843")
 		w.invite(t, w.tenant, provision.AccountInput{Person: &provision.PersonInput{FirstName: "Ivy", LastName: "I", Email: "ivy@example.com"}})
 		otpAcct := w.invite(t, w.tenant, provision.AccountInput{Username: "olle", Phone: "+46701112244", Person: &provision.PersonInput{FirstName: "Olle", LastName: "O"}})
-		if _, err := w.svc.SetOneTimePassword(ctx, provision.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, otpAcct.Account.ID, "olle-first-time"); err != nil {
+		if _, err := w.svc.SetOneTimePassword(ctx, usher.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, otpAcct.Account.ID, "olle-first-time"); err != nil {
 			t.Fatal(err)
 		}
 		sus := w.activeUser(t, w.tenant, "Sus", "sus@example.com", "suspended passphrase")
 		st := usher.StateSuspended
-		if _, err := w.svc.UpdateAccount(ctx, provision.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, sus.ID, provision.AccountUpdate{State: &st}); err != nil {
+		if _, err := w.svc.UpdateAccount(ctx, usher.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, sus.ID, provision.AccountUpdate{State: &st}); err != nil {
 			t.Fatal(err)
 		}
 		// An external contact on the connection, and the connection owning corp.example.
-		if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant.ID, "", provision.ConnectionInput{Connection: usher.Connection{
+		if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant, "", provision.ConnectionInput{Connection: usher.Connection{
 			Name: "Corp Entra", Protocol: "oidc", Domains: []string{"corp.example"}, Issuer: "https://login.corp.example", ClientID: "usher"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -348,7 +349,7 @@ func TestSessions(t *testing.T) {
 		// Suspension ends the session at once; reactivation does not bring it back.
 		b.signIn("acme", "ada@example.com", "analytical engine 1843")
 		susp, act := usher.StateSuspended, usher.StateActive
-		admin := provision.Actor{Kind: "token", Role: usher.AdminUser}
+		admin := usher.Actor{Kind: "token", Role: usher.AdminUser}
 		if _, err := w.svc.UpdateAccount(ctx, admin, w.tenant, a.ID, provision.AccountUpdate{State: &susp}); err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +442,7 @@ func TestOneTimePasswordSignIn(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
 		ctx := context.Background()
 		c := w.invite(t, w.tenant, provision.AccountInput{Username: "olle", Phone: "+46701112244", Person: &provision.PersonInput{FirstName: "Olle", LastName: "O"}})
-		otp, err := w.svc.SetOneTimePassword(ctx, provision.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, c.Account.ID, "")
+		otp, err := w.svc.SetOneTimePassword(ctx, usher.Actor{Kind: "token", Role: usher.AdminUser}, w.tenant, c.Account.ID, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -479,7 +480,7 @@ func TestOneSignInAcrossTenants(t *testing.T) {
 		}
 		// A third tenant where her account signs in with its SSO.
 		gamma, _ := w.newTenant(t, "gamma", "Gamma Corp")
-		if _, err := w.svc.SaveConnection(ctx, opActor, gamma.ID, "", provision.ConnectionInput{Connection: usher.Connection{
+		if _, err := w.svc.SaveConnection(ctx, opActor, gamma, "", provision.ConnectionInput{Connection: usher.Connection{
 			Name: "Gamma SSO", Protocol: "oidc", Domains: []string{"gamma.example"}, Issuer: "https://login.gamma.example", ClientID: "usher"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -643,14 +644,14 @@ func TestRegistration(t *testing.T) {
 		wantPage(t, b.post("/t/acme/register", "first_name", "P", "last_name", "X", "email", "p@partner.example"), 200, "Check your messages")
 
 		// An address of the SSO connection's domain is sent to the SSO instead.
-		if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant.ID, "", provision.ConnectionInput{Connection: usher.Connection{
+		if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant, "", provision.ConnectionInput{Connection: usher.Connection{
 			Name: "Partner SSO", Protocol: "oidc", Domains: []string{"partner.example"}, Issuer: "https://login.partner.example", ClientID: "usher"}}); err != nil {
 			t.Fatal(err)
 		}
 		wantPage(t, b.post("/t/acme/register", "first_name", "Q", "last_name", "X", "email", "q@partner.example"), 422, "Partner SSO")
 
 		// Username and phone, with a department of the person's choosing (seed 003).
-		dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindDepartment, provision.AttributeInput{Key: "kitchen", Name: ptr("Kitchen")})
+		dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, provision.AttributeInput{Key: "kitchen", Name: ptr("Kitchen")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -707,12 +708,12 @@ func (w *signinWorld) lastLink(t *testing.T, to, kind string) string {
 func TestSignupLinks(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
 		ctx := context.Background()
-		admin := provision.Actor{Kind: "token", Role: usher.AdminUser}
-		dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindDepartment, provision.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
+		admin := usher.Actor{Kind: "token", Role: usher.AdminUser}
+		dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, provision.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		jp, err := w.svc.CreateAttribute(ctx, opActor, w.tenant.ID, usher.KindJobProfile, provision.AttributeInput{Key: "baker", Name: ptr("Baker")})
+		jp, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindJobProfile, provision.AttributeInput{Key: "baker", Name: ptr("Baker")})
 		if err != nil {
 			t.Fatal(err)
 		}

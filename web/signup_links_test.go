@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"github.com/usherhq/usher/web/api"
 	"image/png"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usherhq/usher/web/api"
 
 	qrcode "github.com/skip2/go-qrcode"
 

@@ -19,18 +19,18 @@ func seedDemo(ctx context.Context, svc *provision.Service, st *store.Store) erro
 	} else if !errors.Is(err, usher.ErrNotFound) {
 		return err
 	}
-	op := provision.Actor{Kind: "system", ID: "demo-seed", Role: usher.PrincipalOperator}
+	op := usher.Actor{Kind: usher.ActorSystem, ID: "demo-seed", Role: usher.PrincipalOperator}
 	t, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "demo", Name: "Demo Company"})
 	if err != nil {
 		return err
 	}
 	str := func(s string) *string { return &s }
 	num := func(n int) *int { return &n }
-	standard, err := svc.CreatePlan(ctx, op, t.ID, provision.PlanInput{Key: "standard", Name: str("Standard"), Seats: num(50)})
+	standard, err := svc.CreatePlan(ctx, op, t, provision.PlanInput{Key: "standard", Name: str("Standard"), Seats: num(50)})
 	if err != nil {
 		return err
 	}
-	if _, err := svc.CreatePlan(ctx, op, t.ID, provision.PlanInput{Key: "professional", Name: str("Professional"), Seats: num(5)}); err != nil {
+	if _, err := svc.CreatePlan(ctx, op, t, provision.PlanInput{Key: "professional", Name: str("Professional"), Seats: num(5)}); err != nil {
 		return err
 	}
 	ids := map[string]string{}
@@ -40,7 +40,7 @@ func seedDemo(ctx context.Context, svc *provision.Service, st *store.Store) erro
 		{usher.KindJobProfile, "account-manager", "Account manager"}, {usher.KindJobProfile, "agent", "Support agent"},
 		{usher.KindGroup, "emea", "EMEA"}, {usher.KindGroup, "americas", "Americas"},
 	} {
-		attr, err := svc.CreateAttribute(ctx, op, t.ID, a.kind, provision.AttributeInput{Key: a.key, Name: str(a.name)})
+		attr, err := svc.CreateAttribute(ctx, op, t, a.kind, provision.AttributeInput{Key: a.key, Name: str(a.name)})
 		if err != nil {
 			return err
 		}
@@ -54,11 +54,11 @@ func seedDemo(ctx context.Context, svc *provision.Service, st *store.Store) erro
 	if t, err = svc.UpdateTenant(ctx, op, t.ID, provision.TenantUpdate{Settings: &settings}); err != nil {
 		return err
 	}
-	partner, err := svc.CreateOrganization(ctx, op, t.ID, provision.OrganizationInput{Name: str("Northwind Traders")})
+	partner, err := svc.CreateOrganization(ctx, op, t, provision.OrganizationInput{Name: str("Northwind Traders")})
 	if err != nil {
 		return err
 	}
-	if _, err := svc.CreateOrganization(ctx, op, t.ID, provision.OrganizationInput{Name: str("Northwind Traders Main Site"), ParentID: partner.ID}); err != nil {
+	if _, err := svc.CreateOrganization(ctx, op, t, provision.OrganizationInput{Name: str("Northwind Traders Main Site"), ParentID: partner.ID}); err != nil {
 		return err
 	}
 	if _, err := svc.CreateAccount(ctx, op, t, provision.AccountInput{Route: provision.RouteNewUser, AdminRole: usher.AdminTenant,
@@ -91,5 +91,5 @@ func demoWayIn(ctx context.Context, svc *provision.Service, st *store.Store) (st
 	if a.State != usher.StateInvited && a.State != usher.StateActive {
 		return "", fmt.Errorf("the demo administrator's account is %s", a.State)
 	}
-	return svc.SetOneTimePassword(ctx, provision.Actor{Kind: "system", ID: "demo-seed", Role: usher.PrincipalOperator}, t, a.ID, "")
+	return svc.SetOneTimePassword(ctx, usher.Actor{Kind: usher.ActorSystem, ID: "demo-seed", Role: usher.PrincipalOperator}, t, a.ID, "")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/courier"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web"
@@ -209,7 +210,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	generated := false
 	if token == "" && c.Demo {
 		// A newcomer gets a working operator token at every start; it replaces the last one.
-		_, token = provision.NewSecret()
+		_, token = secret.New()
 		token = "ush_" + token
 		generated = true
 	}
@@ -282,7 +283,7 @@ func tenantCreate(ctx context.Context, args []string, getenv func(string) string
 		c.PublicURL = "http://" + c.Addr
 	}
 	svc := provision.New(st, nil, web.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL})
-	t, err := svc.CreateTenant(ctx, provision.Actor{Kind: "operator", ID: "cli", Role: usher.PrincipalOperator}, in)
+	t, err := svc.CreateTenant(ctx, usher.Actor{Kind: usher.ActorOperator, ID: "cli", Role: usher.PrincipalOperator}, in)
 	if err != nil {
 		return err
 	}

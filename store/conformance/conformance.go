@@ -24,9 +24,9 @@ import (
 type Open func(t *testing.T, now func() time.Time) *store.Store
 
 var (
-	operator  = provision.Actor{Kind: "operator", ID: "op", Role: usher.PrincipalOperator}
-	tenantAdm = provision.Actor{Kind: "token", ID: "ta", Role: usher.AdminTenant}
-	userAdm   = provision.Actor{Kind: "token", ID: "ua", Role: usher.AdminUser}
+	operator  = usher.Actor{Kind: "operator", ID: "op", Role: usher.PrincipalOperator}
+	tenantAdm = usher.Actor{Kind: "token", ID: "ta", Role: usher.AdminTenant}
+	userAdm   = usher.Actor{Kind: "token", ID: "ua", Role: usher.AdminUser}
 )
 
 type links struct{}
@@ -63,7 +63,7 @@ func (e *env) tenant(slug string, template string) usher.Tenant {
 func (e *env) plan(tn usher.Tenant, key string, seats int) usher.Plan {
 	e.t.Helper()
 	name := "Plan " + key
-	p, err := e.svc.CreatePlan(e.ctx, operator, tn.ID, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
+	p, err := e.svc.CreatePlan(e.ctx, operator, tn, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
 	if err != nil {
 		e.t.Fatalf("create plan: %v", err)
 	}
@@ -72,7 +72,7 @@ func (e *env) plan(tn usher.Tenant, key string, seats int) usher.Plan {
 
 func (e *env) attr(tn usher.Tenant, kind, key string) usher.Attribute {
 	e.t.Helper()
-	a, err := e.svc.CreateAttribute(e.ctx, tenantAdm, tn.ID, kind, provision.AttributeInput{Key: key, Name: &key})
+	a, err := e.svc.CreateAttribute(e.ctx, tenantAdm, tn, kind, provision.AttributeInput{Key: key, Name: &key})
 	if err != nil {
 		e.t.Fatalf("create %s: %v", kind, err)
 	}
@@ -81,7 +81,7 @@ func (e *env) attr(tn usher.Tenant, kind, key string) usher.Attribute {
 
 func (e *env) org(tn usher.Tenant, name, parent string) usher.Organization {
 	e.t.Helper()
-	o, err := e.svc.CreateOrganization(e.ctx, userAdm, tn.ID, provision.OrganizationInput{Name: &name, ParentID: parent})
+	o, err := e.svc.CreateOrganization(e.ctx, userAdm, tn, provision.OrganizationInput{Name: &name, ParentID: parent})
 	if err != nil {
 		e.t.Fatalf("create organization: %v", err)
 	}
@@ -235,11 +235,11 @@ func testCrossTenant(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := e.svc.SaveConnection(e.ctx, tenantAdm, a.ID, "", provision.ConnectionInput{Connection: usher.Connection{Name: "Entra", Protocol: "oidc", Issuer: "https://login.example.com", Domains: []string{"corp.example"}}})
+	conn, err := e.svc.SaveConnection(e.ctx, tenantAdm, a, "", provision.ConnectionInput{Connection: usher.Connection{Name: "Entra", Protocol: "oidc", Issuer: "https://login.example.com", Domains: []string{"corp.example"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := e.svc.CreateToken(e.ctx, operator, a.ID, provision.TokenInput{Name: "ci", Role: usher.AdminUser})
+	tok, _, err := e.svc.CreateToken(e.ctx, operator, a, provision.TokenInput{Name: "ci", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,16 +285,16 @@ func testCrossTenant(t *testing.T, e *env) {
 	suspended := usher.StateDeactivated
 	_, err = e.svc.UpdateAccount(ctx, userAdm, b, c.Account.ID, provision.AccountUpdate{State: &suspended})
 	wantCode(t, err, usher.CodeNotFound, "account_id")
-	_, err = e.svc.UpdateOrganization(ctx, userAdm, b.ID, orgA.ID, provision.OrganizationInput{Name: &name})
+	_, err = e.svc.UpdateOrganization(ctx, userAdm, b, orgA.ID, provision.OrganizationInput{Name: &name})
 	wantCode(t, err, usher.CodeNotFound, "")
-	_, err = e.svc.UpdateAttribute(ctx, tenantAdm, b.ID, usher.KindRole, attrs[usher.KindRole].ID, provision.AttributeInput{Name: &name})
+	_, err = e.svc.UpdateAttribute(ctx, tenantAdm, b, usher.KindRole, attrs[usher.KindRole].ID, provision.AttributeInput{Name: &name})
 	wantCode(t, err, usher.CodeNotFound, "")
 	seats := 1
-	_, err = e.svc.UpdatePlan(ctx, operator, b.ID, planA.ID, provision.PlanInput{Seats: &seats})
+	_, err = e.svc.UpdatePlan(ctx, operator, b, planA.ID, provision.PlanInput{Seats: &seats})
 	wantCode(t, err, usher.CodeNotFound, "")
-	_, err = e.svc.SaveConnection(ctx, tenantAdm, b.ID, conn.ID, provision.ConnectionInput{Connection: usher.Connection{Name: "x", Protocol: "oidc", Issuer: "https://x.example"}})
+	_, err = e.svc.SaveConnection(ctx, tenantAdm, b, conn.ID, provision.ConnectionInput{Connection: usher.Connection{Name: "x", Protocol: "oidc", Issuer: "https://x.example"}})
 	wantCode(t, err, usher.CodeNotFound, "")
-	err = e.svc.RevokeToken(ctx, tenantAdm, b.ID, tok.ID)
+	err = e.svc.RevokeToken(ctx, tenantAdm, b, tok.ID)
 	wantCode(t, err, usher.CodeNotFound, "")
 
 	// Using A's ids while creating in B: not found, naming the field.
@@ -552,14 +552,14 @@ func testSeats(t *testing.T, e *env) {
 	}
 	// Seats cannot drop below those held; raising them adds free seats.
 	one, zero, three := 1, 0, 3
-	if _, err := e.svc.UpdatePlan(e.ctx, operator, tn.ID, small.ID, provision.PlanInput{Seats: &one}); err != nil {
+	if _, err := e.svc.UpdatePlan(e.ctx, operator, tn, small.ID, provision.PlanInput{Seats: &one}); err != nil {
 		t.Fatalf("shrink to used: %v", err)
 	}
-	_, err = e.svc.UpdatePlan(e.ctx, operator, tn.ID, small.ID, provision.PlanInput{Seats: &zero})
+	_, err = e.svc.UpdatePlan(e.ctx, operator, tn, small.ID, provision.PlanInput{Seats: &zero})
 	wantCode(t, err, usher.CodeConflict, "seats")
-	_, err = e.svc.UpdatePlan(e.ctx, tenantAdm, tn.ID, small.ID, provision.PlanInput{Seats: &three})
+	_, err = e.svc.UpdatePlan(e.ctx, tenantAdm, tn, small.ID, provision.PlanInput{Seats: &three})
 	wantCode(t, err, usher.CodeForbidden, "")
-	p, err := e.svc.UpdatePlan(e.ctx, operator, tn.ID, small.ID, provision.PlanInput{Seats: &three})
+	p, err := e.svc.UpdatePlan(e.ctx, operator, tn, small.ID, provision.PlanInput{Seats: &three})
 	if err != nil || p.Seats != 3 || p.SeatsUsed != 1 {
 		t.Fatalf("grow: %+v %v", p, err)
 	}
@@ -805,7 +805,7 @@ func testSSORule(t *testing.T, e *env) {
 	if err != nil || c.Account.AuthSystem != usher.AuthPassword {
 		t.Fatalf("before SSO: %+v %v", c.Account, err)
 	}
-	conn, err := e.svc.SaveConnection(e.ctx, tenantAdm, tn.ID, "", provision.ConnectionInput{Connection: usher.Connection{
+	conn, err := e.svc.SaveConnection(e.ctx, tenantAdm, tn, "", provision.ConnectionInput{Connection: usher.Connection{
 		Name: "Corporate Entra ID", Protocol: "oidc", Issuer: "https://login.example.com/tenant/v2.0", ClientID: "usher", ClientSecret: "s3cret",
 		Domains: []string{"corp.example", "CORP.example"}}})
 	if err != nil {
@@ -841,7 +841,7 @@ func testSSORule(t *testing.T, e *env) {
 	}
 	// Enforced: even that route must use the connection.
 	conn.Enforced = true
-	if _, err := e.svc.SaveConnection(e.ctx, tenantAdm, tn.ID, conn.ID, provision.ConnectionInput{Connection: conn}); err != nil {
+	if _, err := e.svc.SaveConnection(e.ctx, tenantAdm, tn, conn.ID, provision.ConnectionInput{Connection: conn}); err != nil {
 		t.Fatal(err)
 	}
 	p2, _ := e.svc.CreatePerson(e.ctx, userAdm, tn, provision.PersonInput{FirstName: "No", LastName: "SSO2", Email: "nosso2@corp.example"})
@@ -860,10 +860,10 @@ func testSSORule(t *testing.T, e *env) {
 		t.Fatalf("client secret lost on update")
 	}
 	// A second connection claiming the same domain is refused.
-	_, err = e.svc.SaveConnection(e.ctx, tenantAdm, tn.ID, "", provision.ConnectionInput{Connection: usher.Connection{Name: "Okta", Protocol: "oidc", Issuer: "https://okta.example", Domains: []string{"corp.example"}}})
+	_, err = e.svc.SaveConnection(e.ctx, tenantAdm, tn, "", provision.ConnectionInput{Connection: usher.Connection{Name: "Okta", Protocol: "oidc", Issuer: "https://okta.example", Domains: []string{"corp.example"}}})
 	wantCode(t, err, usher.CodeConflict, "domains[0]")
 	// With two connections, the email's domain decides; an email of neither domain must name one.
-	okta, err := e.svc.SaveConnection(e.ctx, tenantAdm, tn.ID, "", provision.ConnectionInput{Connection: usher.Connection{Name: "Okta", Protocol: "oidc", Issuer: "https://okta.example", Domains: []string{"subsidiary.example"}}})
+	okta, err := e.svc.SaveConnection(e.ctx, tenantAdm, tn, "", provision.ConnectionInput{Connection: usher.Connection{Name: "Okta", Protocol: "oidc", Issuer: "https://okta.example", Domains: []string{"subsidiary.example"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -895,7 +895,7 @@ func testTenantAdminRule(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	ta := usher.AdminTenant
-	for _, who := range []provision.Actor{userAdm, tenantAdm} {
+	for _, who := range []usher.Actor{userAdm, tenantAdm} {
 		_, err = e.svc.UpdateAccount(e.ctx, who, tn, c.Account.ID, provision.AccountUpdate{AdminRole: &ta})
 		wantCode(t, err, usher.CodeForbidden, "")
 	}
@@ -919,7 +919,7 @@ func testTenantAdminRule(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	// Tokens with tenant-administrator rights come from operators only.
-	_, _, err = e.svc.CreateToken(e.ctx, tenantAdm, tn.ID, provision.TokenInput{Name: "x", Role: usher.AdminTenant})
+	_, _, err = e.svc.CreateToken(e.ctx, tenantAdm, tn, provision.TokenInput{Name: "x", Role: usher.AdminTenant})
 	wantCode(t, err, usher.CodeForbidden, "")
 	events, _, _ := e.st.Read().AuditEvents(e.ctx, tn.ID, store.AuditFilter{TargetID: c.Account.ID, Action: "account."}, store.ListOptions{})
 	grants := 0
@@ -1126,7 +1126,7 @@ func testDedupe(t *testing.T, e *env) {
 
 func testTokens(t *testing.T, e *env) {
 	tn := e.tenant("acme", "")
-	tok, secret, err := e.svc.CreateToken(e.ctx, tenantAdm, tn.ID, provision.TokenInput{Name: "hr sync", Role: usher.AdminUser})
+	tok, secret, err := e.svc.CreateToken(e.ctx, tenantAdm, tn, provision.TokenInput{Name: "hr sync", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1137,7 +1137,7 @@ func testTokens(t *testing.T, e *env) {
 	if _, err := e.svc.Authenticate(e.ctx, secret+"x"); !errors.Is(err, usher.ErrUnauthorized) {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	if err := e.svc.RevokeToken(e.ctx, tenantAdm, tn.ID, tok.ID); err != nil {
+	if err := e.svc.RevokeToken(e.ctx, tenantAdm, tn, tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.Authenticate(e.ctx, secret); !errors.Is(err, usher.ErrUnauthorized) {
@@ -1612,7 +1612,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	foreignDept := e.attr(other, usher.KindDepartment, "theirs")
 	old := e.attr(tn, usher.KindDepartment, "old")
 	off := true
-	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn.ID, usher.KindDepartment, old.ID, provision.AttributeInput{Deactivated: &off}); err != nil {
+	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, old.ID, provision.AttributeInput{Deactivated: &off}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -1632,7 +1632,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	wantCode(t, err, usher.CodeInvalid, "max_uses")
 	_, err = e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{})
 	wantCode(t, err, usher.CodeInvalid, "name")
-	_, err = e.svc.CreateSignupLink(e.ctx, provision.Actor{Kind: "token", ID: "x"}, tn, provision.SignupLinkInput{Name: strp("No rights")})
+	_, err = e.svc.CreateSignupLink(e.ctx, usher.Actor{Kind: "token", ID: "x"}, tn, provision.SignupLinkInput{Name: strp("No rights")})
 	wantCode(t, err, usher.CodeForbidden, "")
 	if got, _, _ := e.st.Read().SignupLinks(e.ctx, tn.ID, store.SignupLinkFilter{}, store.ListOptions{}); len(got) != 0 {
 		t.Fatalf("refused creations stored %d links", len(got))
@@ -1661,7 +1661,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	}
 
 	// Changes: a deactivated department no longer stops a rename, only its choice.
-	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn.ID, usher.KindJobProfile, job.ID, provision.AttributeInput{Deactivated: &off}); err != nil {
+	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindJobProfile, job.ID, provision.AttributeInput{Deactivated: &off}); err != nil {
 		t.Fatal(err)
 	}
 	l2, err := e.svc.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, provision.SignupLinkInput{Name: strp("Warehouse"), ExpiresAt: strp(""), MaxUses: intp(0)})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/usherhq/usher/internal/webtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/usherhq/usher/internal/webtest"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"

@@ -73,7 +73,7 @@ type CreatedToken struct {
 
 func (h *Handler) ListTokens(tenant bool) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		if err := requireRole(c, usher.AdminTenant); err != nil {
+		if err := c.actor.Require(usher.AdminTenant); err != nil {
 			return nil, err
 		}
 		q := newQuery(r)
@@ -81,7 +81,7 @@ func (h *Handler) ListTokens(tenant bool) func(*http.Request, *Call) (any, error
 		if err := q.err(); err != nil {
 			return nil, err
 		}
-		return paged(h.st.Read().Tokens(r.Context(), tenantID(c, tenant), o))
+		return paged(h.st.Read().Tokens(r.Context(), tenantOf(c, tenant).ID, o))
 	}
 }
 
@@ -91,7 +91,7 @@ func (h *Handler) CreateToken(tenant bool) func(*http.Request, *Call) (any, erro
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		tok, secret, err := h.svc.CreateToken(r.Context(), c.actor, tenantID(c, tenant), in)
+		tok, secret, err := h.svc.CreateToken(r.Context(), c.actor, tenantOf(c, tenant), in)
 		if err != nil {
 			return nil, err
 		}
@@ -103,25 +103,16 @@ func (h *Handler) RevokeToken(tenant bool) func(*http.Request, *Call) (any, erro
 	return func(r *http.Request, c *Call) (any, error) {
 		id := r.PathValue("id")
 		defer h.tokens.Forget(id)
-		return nil, h.svc.RevokeToken(r.Context(), c.actor, tenantID(c, tenant), id)
+		return nil, h.svc.RevokeToken(r.Context(), c.actor, tenantOf(c, tenant), id)
 	}
 }
 
-func tenantID(c *Call, tenant bool) string {
+// tenantOf is the call's tenant, or none for the operators' own tokens.
+func tenantOf(c *Call, tenant bool) usher.Tenant {
 	if tenant {
-		return c.tenant.ID
+		return c.tenant
 	}
-	return ""
-}
-
-// requireRole guards reads that only some roles may make (writes are
-// guarded by the provisioning service).
-func requireRole(c *Call, role string) error {
-	rank := map[string]int{usher.AdminUser: 1, usher.AdminTenant: 2, usher.PrincipalOperator: 3}
-	if rank[c.actor.Role] < rank[role] {
-		return usher.Forbidden("this needs a %s token", strings.ReplaceAll(role, "_", " "))
-	}
-	return nil
+	return usher.Tenant{}
 }
 
 // Organizations and relationships.
@@ -141,7 +132,7 @@ func (h *Handler) CreateOrganization(r *http.Request, c *Call) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return h.svc.CreateOrganization(r.Context(), c.actor, c.tenant.ID, in)
+	return h.svc.CreateOrganization(r.Context(), c.actor, c.tenant, in)
 }
 
 func (h *Handler) GetOrganization(r *http.Request, c *Call) (any, error) {
@@ -153,13 +144,13 @@ func (h *Handler) UpdateOrganization(r *http.Request, c *Call) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return h.svc.UpdateOrganization(r.Context(), c.actor, c.tenant.ID, r.PathValue("id"), in)
+	return h.svc.UpdateOrganization(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
 }
 
 var yes = true
 
 func (h *Handler) DeactivateOrganization(r *http.Request, c *Call) (any, error) {
-	return h.svc.UpdateOrganization(r.Context(), c.actor, c.tenant.ID, r.PathValue("id"), provision.OrganizationInput{Deactivated: &yes})
+	return h.svc.UpdateOrganization(r.Context(), c.actor, c.tenant, r.PathValue("id"), provision.OrganizationInput{Deactivated: &yes})
 }
 
 type RolesInput struct {
@@ -324,7 +315,7 @@ func (h *Handler) ListAccounts(r *http.Request, c *Call) (any, error) {
 		PlanID:     q.str("plan_id"), RoleID: q.str("role_id"), GroupID: q.str("group_id"),
 		AuthSystem: q.oneOf("auth_system", usher.AuthPassword, usher.AuthConnection),
 		AdminRole:  q.oneOf("admin_role", usher.AdminUser, usher.AdminTenant), OrganizationID: q.str("organization_id"),
-		Login: provision.NormalizeLogin(q.str("login")),
+		Login: usher.NormalizeLogin(q.str("login")),
 	}
 	o := q.list()
 	if err := q.err(); err != nil {
@@ -370,7 +361,7 @@ func (h *Handler) CreateAttribute(kind string) func(*http.Request, *Call) (any, 
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return h.svc.CreateAttribute(r.Context(), c.actor, c.tenant.ID, kind, in)
+		return h.svc.CreateAttribute(r.Context(), c.actor, c.tenant, kind, in)
 	}
 }
 
@@ -386,13 +377,13 @@ func (h *Handler) UpdateAttribute(kind string) func(*http.Request, *Call) (any, 
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return h.svc.UpdateAttribute(r.Context(), c.actor, c.tenant.ID, kind, r.PathValue("id"), in)
+		return h.svc.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), in)
 	}
 }
 
 func (h *Handler) DeactivateAttribute(kind string) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		return h.svc.UpdateAttribute(r.Context(), c.actor, c.tenant.ID, kind, r.PathValue("id"), provision.AttributeInput{Deactivated: &yes})
+		return h.svc.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), provision.AttributeInput{Deactivated: &yes})
 	}
 }
 
@@ -411,7 +402,7 @@ func (h *Handler) CreatePlan(r *http.Request, c *Call) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return h.svc.CreatePlan(r.Context(), c.actor, c.tenant.ID, in)
+	return h.svc.CreatePlan(r.Context(), c.actor, c.tenant, in)
 }
 
 func (h *Handler) GetPlan(r *http.Request, c *Call) (any, error) {
@@ -423,11 +414,11 @@ func (h *Handler) UpdatePlan(r *http.Request, c *Call) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return h.svc.UpdatePlan(r.Context(), c.actor, c.tenant.ID, r.PathValue("id"), in)
+	return h.svc.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
 }
 
 func (h *Handler) DeactivatePlan(r *http.Request, c *Call) (any, error) {
-	return h.svc.UpdatePlan(r.Context(), c.actor, c.tenant.ID, r.PathValue("id"), provision.PlanInput{Deactivated: &yes})
+	return h.svc.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), provision.PlanInput{Deactivated: &yes})
 }
 
 // Connections.
@@ -451,7 +442,7 @@ func (h *Handler) SaveConnection(r *http.Request, c *Call) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return h.svc.SaveConnection(r.Context(), c.actor, c.tenant.ID, r.PathValue("id"), in)
+	return h.svc.SaveConnection(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
 }
 
 func (h *Handler) GetConnection(r *http.Request, c *Call) (any, error) {
@@ -466,7 +457,7 @@ func (h *Handler) DeactivateConnection(r *http.Request, c *Call) (any, error) {
 		return nil, err
 	}
 	conn.ClientSecret = ""
-	return h.svc.SaveConnection(r.Context(), c.actor, c.tenant.ID, conn.ID, provision.ConnectionInput{Connection: conn, Deactivated: &yes})
+	return h.svc.SaveConnection(r.Context(), c.actor, c.tenant, conn.ID, provision.ConnectionInput{Connection: conn, Deactivated: &yes})
 }
 
 // Audit and messages.

@@ -114,7 +114,7 @@ func (h *Handler) NotFound(w http.ResponseWriter, r *http.Request) {
 
 // Call is what authentication established about a request.
 type Call struct {
-	actor  provision.Actor
+	actor  usher.Actor
 	token  usher.APIToken
 	tenant usher.Tenant // set on tenant routes
 }
@@ -123,7 +123,7 @@ type Call struct {
 // tenant routes, resolves the tenant. A tenant token used on another
 // tenant's path finds "not found", as if the tenant did not exist.
 func (h *Handler) authenticate(r *http.Request, o *Op) (*Call, error) {
-	c := &Call{actor: provision.Actor{Source: view.ClientIP(r)}}
+	c := &Call{actor: usher.Actor{Source: view.ClientIP(r)}}
 	if o.Access == Public {
 		return c, nil
 	}

@@ -18,7 +18,7 @@ func (h *Handler) Orgs(w http.ResponseWriter, r *http.Request, c *Call) {
 	if r.Method == http.MethodPost {
 		v := c.form(r, "name")
 		name := v["name"]
-		o, err := h.svc.CreateOrganization(ctx, c.actor, c.tn.ID, provision.OrganizationInput{Name: &name})
+		o, err := h.svc.CreateOrganization(ctx, c.actor, c.tn, provision.OrganizationInput{Name: &name})
 		if err == nil {
 			h.redirect(w, r, c.d.Admin+"organizations/"+o.ID, o.Name+" was added.")
 			return
@@ -111,7 +111,7 @@ func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, c *Call, id 
 func (h *Handler) Site(w http.ResponseWriter, r *http.Request, c *Call) {
 	v := c.form(r, "name")
 	name, parent := v["name"], r.PathValue("id")
-	o, err := h.svc.CreateOrganization(r.Context(), c.actor, c.tn.ID, provision.OrganizationInput{Name: &name, ParentID: parent})
+	o, err := h.svc.CreateOrganization(r.Context(), c.actor, c.tn, provision.OrganizationInput{Name: &name, ParentID: parent})
 	if err == nil {
 		h.redirect(w, r, c.d.Admin+"organizations/"+o.ID, "The site "+o.Name+" was added.")
 		return
@@ -263,7 +263,7 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 		var err error
 		if id := v["deactivate"]; id != "" {
 			yes := true
-			_, err = h.svc.UpdateAttribute(ctx, c.actor, c.tn.ID, kind, id, provision.AttributeInput{Deactivated: &yes})
+			_, err = h.svc.UpdateAttribute(ctx, c.actor, c.tn, kind, id, provision.AttributeInput{Deactivated: &yes})
 			if err == nil {
 				h.redirect(w, r, c.d.Admin+"catalog/"+kind, "The entry was deactivated; accounts that have it keep it.")
 				return
@@ -275,7 +275,7 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 				key = keyOf(name)
 			}
 			var a usher.Attribute
-			a, err = h.svc.CreateAttribute(ctx, c.actor, c.tn.ID, kind, provision.AttributeInput{Key: key, Name: &name})
+			a, err = h.svc.CreateAttribute(ctx, c.actor, c.tn, kind, provision.AttributeInput{Key: key, Name: &name})
 			if err == nil {
 				h.redirect(w, r, c.d.Admin+"catalog/"+kind, a.Name+" was added.")
 				return

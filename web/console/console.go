@@ -82,7 +82,7 @@ type consoleData struct {
 type Call struct {
 	tn    usher.Tenant
 	cur   signin.Current
-	actor provision.Actor
+	actor usher.Actor
 	d     consoleData
 }
 
@@ -98,7 +98,7 @@ func (h *Handler) Admin(page Page) http.Handler {
 		a := cur.Account
 		base := h.links.TenantBase(tn)
 		c := &Call{tn: tn, cur: cur,
-			actor: provision.Actor{Kind: "account", ID: a.ID, Role: a.AdminRole, Source: view.ClientIP(r)},
+			actor: usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Role: a.AdminRole, Source: view.ClientIP(r)},
 			d: consoleData{Tenant: tn, Base: base, Admin: base + "admin/", Me: a, TenantAdmin: a.AdminRole == usher.AdminTenant,
 				Errors: map[string]string{}, Values: map[string]string{}}}
 		if a.AdminRole != usher.AdminUser && a.AdminRole != usher.AdminTenant {

@@ -35,7 +35,7 @@ func (h *Handler) Operator(page Page) http.Handler {
 			h.fail(w, r, c, err)
 			return
 		}
-		c.actor = provision.Actor{Kind: "operator", ID: tok.ID, Role: usher.PrincipalOperator, Source: view.ClientIP(r)}
+		c.actor = usher.Actor{Kind: usher.ActorOperator, ID: tok.ID, Role: usher.PrincipalOperator, Source: view.ClientIP(r)}
 		c.d.OperatorName = tok.Name
 		page(w, r, c)
 	})
@@ -187,9 +187,9 @@ func (h *Handler) OperatorPlan(w http.ResponseWriter, r *http.Request, c *Call) 
 		if key == "" {
 			key = keyOf(name)
 		}
-		p, err = h.svc.CreatePlan(r.Context(), c.actor, t.ID, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
+		p, err = h.svc.CreatePlan(r.Context(), c.actor, t, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
 	} else {
-		p, err = h.svc.UpdatePlan(r.Context(), c.actor, t.ID, id, provision.PlanInput{Seats: &seats})
+		p, err = h.svc.UpdatePlan(r.Context(), c.actor, t, id, provision.PlanInput{Seats: &seats})
 	}
 	if err == nil {
 		h.redirect(w, r, back, p.Name+" has "+strconv.Itoa(p.Seats)+" seats.")
@@ -215,7 +215,7 @@ func (h *Handler) OperatorAdmin(w http.ResponseWriter, r *http.Request, c *Call)
 	role := usher.AdminTenant
 	if id == "" {
 		v := c.form(r, "identifier")
-		a, err := h.st.Read().AccountByLogin(ctx, t.ID, provision.NormalizeLogin(v["identifier"]))
+		a, err := h.st.Read().AccountByLogin(ctx, t.ID, usher.NormalizeLogin(v["identifier"]))
 		if err != nil {
 			if errors.Is(err, usher.ErrNotFound) {
 				c.d.Errors["identifier"] = "No account of " + t.Name + " signs in with this."

@@ -428,7 +428,7 @@ func (h *Handler) Wizard(w http.ResponseWriter, r *http.Request, c *Call) {
 	}
 	v := c.d.Values
 	// The connection the account will use: the one owning the email's domain, or the only one.
-	conns, match, err := h.st.Read().ConnectionCandidates(ctx, c.tn.ID, provision.EmailDomain(v["email"]))
+	conns, match, err := h.st.Read().ConnectionCandidates(ctx, c.tn.ID, usher.EmailDomain(v["email"]))
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -449,7 +449,7 @@ func (h *Handler) Wizard(w http.ResponseWriter, r *http.Request, c *Call) {
 		if v["last_name"] == "" {
 			c.d.Errors["last_name"], errs = "Enter the last name.", append(errs, "Last name: enter the last name.")
 		}
-		if _, err := provision.NormalizeEmail("email", v["email"]); err != nil || v["email"] == "" {
+		if _, err := usher.NormalizeEmail("email", v["email"]); err != nil || v["email"] == "" {
 			c.d.Errors["email"], errs = "Enter the work email address.", append(errs, "Email: enter the work email address.")
 		}
 		if len(errs) == 0 {

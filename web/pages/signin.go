@@ -11,6 +11,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/web/view"
 )
@@ -139,7 +140,7 @@ func (h *Handler) Password(w http.ResponseWriter, r *http.Request) {
 	device := view.Cookie(r, deviceCookie)
 	newDevice := device == "" || len(device) > 100
 	if newDevice {
-		device, _ = provision.NewSecret()
+		device, _ = secret.New()
 	}
 	res, err := h.auth.SignIn(r.Context(), tn, signin.Attempt{Identifier: id, Password: pw, Source: view.ClientIP(r), UserAgent: r.UserAgent(), Device: device})
 	d := h.signinPage(tn, "password")
@@ -238,7 +239,7 @@ func (h *Handler) Choose(w http.ResponseWriter, r *http.Request) {
 	device := view.Cookie(r, deviceCookie)
 	newDevice := device == "" || len(device) > 100
 	if newDevice {
-		device, _ = provision.NewSecret()
+		device, _ = secret.New()
 	}
 	res, err := h.auth.Start(r.Context(), tn, a, view.ClientIP(r), r.UserAgent(), device)
 	if err != nil {

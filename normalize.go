@@ -1,12 +1,14 @@
-package provision
+// Identifiers and free text as every way in and every lookup read them:
+// pure functions, so signin, SCIM, SSO and imports normalize alike without
+// importing provision.
+
+package usher
 
 import (
 	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/usherhq/usher"
 )
 
 // NormalizeEmail trims and lowercases an email address and checks its form.
@@ -16,15 +18,15 @@ func NormalizeEmail(field, s string) (string, error) {
 		return "", nil
 	}
 	if len(s) > 254 {
-		return "", usher.Invalid(field, "is longer than 254 characters")
+		return "", Invalid(field, "is longer than 254 characters")
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {
-		return "", usher.Invalid(field, "%q is not an email address", s)
+		return "", Invalid(field, "%q is not an email address", s)
 	}
 	local, domain, _ := strings.Cut(s, "@")
 	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		return "", usher.Invalid(field, "%q is not an email address", s)
+		return "", Invalid(field, "%q is not an email address", s)
 	}
 	return s, nil
 }
@@ -45,7 +47,7 @@ func NormalizePhone(field, s string) (string, error) {
 			b.WriteRune(r)
 		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
 		default:
-			return "", usher.Invalid(field, "%q is not a phone number: write it in international form, like +31 6 1234 5678", s)
+			return "", Invalid(field, "%q is not a phone number: write it in international form, like +31 6 1234 5678", s)
 		}
 	}
 	out := b.String()
@@ -53,10 +55,10 @@ func NormalizePhone(field, s string) (string, error) {
 		out = "+" + out[2:]
 	}
 	if !strings.HasPrefix(out, "+") {
-		return "", usher.Invalid(field, "%q has no country code: write it in international form, like +31 6 1234 5678", s)
+		return "", Invalid(field, "%q has no country code: write it in international form, like +31 6 1234 5678", s)
 	}
 	if n := len(out) - 1; n < 8 || n > 15 {
-		return "", usher.Invalid(field, "%q has %d digits; an international number has 8 to 15", s, n)
+		return "", Invalid(field, "%q has %d digits; an international number has 8 to 15", s, n)
 	}
 	return out, nil
 }
@@ -70,19 +72,19 @@ func CheckUsername(field, s string) (string, error) {
 		return "", nil
 	}
 	if n := utf8.RuneCountInString(s); n < 3 || n > 64 {
-		return "", usher.Invalid(field, "must be 3 to 64 characters long")
+		return "", Invalid(field, "must be 3 to 64 characters long")
 	}
 	digits := true
 	for _, r := range s {
 		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '_' || r == '-') {
-			return "", usher.Invalid(field, "may hold only letters, digits and . _ - (found %q)", r)
+			return "", Invalid(field, "may hold only letters, digits and . _ - (found %q)", r)
 		}
 		if !unicode.IsDigit(r) {
 			digits = false
 		}
 	}
 	if digits {
-		return "", usher.Invalid(field, "must not be all digits, so that it cannot be mistaken for a phone number")
+		return "", Invalid(field, "must not be all digits, so that it cannot be mistaken for a phone number")
 	}
 	return s, nil
 }
@@ -91,14 +93,14 @@ func CheckUsername(field, s string) (string, error) {
 func CleanText(field, s string, maxLen int) (string, error) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
-		return "", usher.Invalid(field, "is not valid UTF-8")
+		return "", Invalid(field, "is not valid UTF-8")
 	}
 	if utf8.RuneCountInString(s) > maxLen {
-		return "", usher.Invalid(field, "is longer than %d characters", maxLen)
+		return "", Invalid(field, "is longer than %d characters", maxLen)
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return "", usher.Invalid(field, "contains a control character")
+			return "", Invalid(field, "contains a control character")
 		}
 	}
 	return s, nil
@@ -107,14 +109,14 @@ func CleanText(field, s string, maxLen int) (string, error) {
 // CheckKey validates a machine key: lowercase letters, digits, - and _, 1 to 64.
 func CheckKey(field, s string) (string, error) {
 	if s == "" {
-		return "", usher.Invalid(field, "is required")
+		return "", Invalid(field, "is required")
 	}
 	if len(s) > 64 {
-		return "", usher.Invalid(field, "is longer than 64 characters")
+		return "", Invalid(field, "is longer than 64 characters")
 	}
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return "", usher.Invalid(field, "may hold only lowercase letters, digits, - and _ (found %q)", r)
+			return "", Invalid(field, "may hold only lowercase letters, digits, - and _ (found %q)", r)
 		}
 	}
 	return s, nil
@@ -123,16 +125,16 @@ func CheckKey(field, s string) (string, error) {
 // CheckSlug validates a tenant slug: it becomes a DNS label.
 func CheckSlug(s string) (string, error) {
 	if len(s) < 2 || len(s) > 63 {
-		return "", usher.Invalid("slug", "must be 2 to 63 characters long")
+		return "", Invalid("slug", "must be 2 to 63 characters long")
 	}
 	for i, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' && i > 0 && i < len(s)-1) {
-			return "", usher.Invalid("slug", "may hold only lowercase letters, digits and inner hyphens (found %q)", r)
+			return "", Invalid("slug", "may hold only lowercase letters, digits and inner hyphens (found %q)", r)
 		}
 	}
 	switch s {
 	case "www", "api", "admin", "console", "static", "scim", "oidc":
-		return "", usher.Invalid("slug", "%q is reserved", s)
+		return "", Invalid("slug", "%q is reserved", s)
 	}
 	return s, nil
 }
@@ -141,4 +143,19 @@ func CheckSlug(s string) (string, error) {
 func EmailDomain(email string) string {
 	_, d, _ := strings.Cut(email, "@")
 	return d
+}
+
+// NormalizeLogin brings a typed identifier to its stored form: emails and
+// usernames lowercased, phone numbers to E.164.
+func NormalizeLogin(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00") {
+		if p, err := NormalizePhone("login", s); err == nil {
+			return p
+		}
+	}
+	return strings.ToLower(s)
 }
