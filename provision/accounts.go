@@ -2,10 +2,7 @@ package provision
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -74,8 +71,6 @@ type AccountInput struct {
 	// Active creates the account already active (an identity provider that
 	// vouches for the person, for example); no activation is sent.
 	Active bool
-	// FieldPrefix is put before field names in errors ("row 17: ").
-	FieldPrefix string
 	// SignupLinkID is the sign-up link the account registers through; its
 	// use is counted in the account's transaction, so a link's limit holds.
 	SignupLinkID string
@@ -135,17 +130,14 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor usher.Actor, te
 		}
 	}
 	if in.Person != nil {
-		if in.PersonID != "" {
-			return Created{}, usher.Invalid(in.FieldPrefix+"person_id", "give either person_id or a new person, not both")
-		}
 		if err := tx.InsertPerson(ctx, tenant.ID, &person); err != nil {
-			return Created{}, prefix(in.FieldPrefix, err)
+			return Created{}, err
 		}
 	}
 	acct := p.account
 	acct.PersonID = person.ID
 	if err := tx.InsertAccount(ctx, tenant.ID, &acct); err != nil {
-		return Created{}, prefix(in.FieldPrefix, err)
+		return Created{}, err
 	}
 	details := map[string]string{"plan_id": acct.PlanID, "auth_system": acct.AuthSystem, "route": in.Route}
 	if in.SignupLinkID != "" {
@@ -167,7 +159,7 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor usher.Actor, te
 	// The seat last: the statements before it are inserts that a group of
 	// creations on PostgreSQL joins into one per table (store.WriteGrouped).
 	if err := tx.ClaimSeat(ctx, tenant.ID, acct.PlanID, acct.ID); err != nil {
-		return Created{}, prefix(in.FieldPrefix, err)
+		return Created{}, err
 	}
 	return Created{Person: person, Account: acct, Messages: msgs}, nil
 }
@@ -184,64 +176,36 @@ type planned struct {
 // reading from the read pool so the write transaction stays short.
 func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInput) (planned, error) {
 	r := s.st.Read()
-	var errs usher.Errors
-	fail := func(err error) {
-		var list usher.Errors
-		var e *usher.Error
-		if errors.As(err, &list) {
-			for _, x := range list {
-				c := *x
-				c.Field = in.FieldPrefix + c.Field
-				errs = append(errs, &c)
-			}
-			return
-		}
-		if errors.As(err, &e) {
-			c := *e
-			c.Field = in.FieldPrefix + c.Field
-			errs = append(errs, &c)
-			return
-		}
-		errs = append(errs, &usher.Error{Code: usher.CodeInternal, Err: err})
-	}
+	var ps problems
 	var p planned
 	var org usher.Organization
+	var old *subject // an existing person, checked as an update of them
 	switch {
+	case in.Person != nil && in.PersonID != "":
+		return p, usher.Invalid("person_id", "give either person_id or a new person, not both")
 	case in.Person != nil:
-		person, err := cleanPerson(*in.Person, tenant)
-		if err != nil {
-			// Reported with the rest: every problem of the input at once.
-			fail(err)
+		p.person = in.Person.person()
+		var err error
+		if org, err = organization(ctx, r, tenant, p.person.OrganizationID); err != nil {
+			return p, err
 		}
-		if person.OrganizationID == "" || person.OrganizationID == tenant.InternalOrgID {
-			// The tenant's own organization: known without a query, never deactivated.
-			org = usher.Organization{ID: tenant.InternalOrgID, TenantID: tenant.ID, Kind: usher.OrgInternal}
-		} else {
-			org, err = r.Organization(ctx, tenant.ID, person.OrganizationID)
-		}
-		if err != nil {
-			return p, prefix(in.FieldPrefix, err)
-		}
-		if org.DeactivatedAt != nil {
-			return p, usher.Invalid(in.FieldPrefix+"organization_id", "the organization is deactivated")
-		}
-		person.OrganizationID = org.ID
-		person.ID = store.NewID()
-		p.person = person
+		p.person.OrganizationID = org.ID
+		p.person.ID = store.NewID()
 	case in.PersonID != "":
 		person, err := r.Person(ctx, tenant.ID, in.PersonID)
 		if err != nil {
-			return p, prefix(in.FieldPrefix, err)
+			return p, err
 		}
 		if person.DeactivatedAt != nil {
-			return p, usher.Invalid(in.FieldPrefix+"person_id", "the person is deactivated")
+			return p, usher.Invalid("person_id", "the person is deactivated")
 		}
 		if org, err = r.Organization(ctx, tenant.ID, person.OrganizationID); err != nil {
 			return p, err
 		}
 		p.person = person
+		old = &subject{person: person}
 	default:
-		return p, usher.Invalid(in.FieldPrefix+"person", "give person_id or the new person's details")
+		return p, usher.Invalid("person", "give person_id or the new person's details")
 	}
 	person := &p.person
 
@@ -260,25 +224,15 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 	a := usher.Account{
 		ID:             store.NewID(),
 		State:          usher.StateInvited,
+		Email:          pick(in.Email, person.Email),
+		Phone:          pick(in.Phone, person.Phone),
+		Username:       in.Username,
 		RoleID:         pick(in.RoleID, in.Defaults.RoleID, st.DefaultRoleID),
 		PlanID:         pick(in.PlanID, in.Defaults.PlanID, st.DefaultPlanID),
 		PrimaryGroupID: in.PrimaryGroupID,
-		GroupIDs:       dedupe(in.GroupIDs),
+		GroupIDs:       slices.Clone(in.GroupIDs),
+		Language:       pick(in.Language, person.Language, st.DefaultLanguage),
 		AdminRole:      in.AdminRole,
-	}
-	var err error
-	if a.Email, err = usher.NormalizeEmail("email", pick(in.Email, person.Email)); err != nil {
-		fail(err)
-	}
-	if a.Phone, err = usher.NormalizePhone("phone", pick(in.Phone, person.Phone)); err != nil {
-		fail(err)
-	}
-	if a.Username, err = usher.CheckUsername("username", in.Username); err != nil {
-		fail(err)
-	}
-	a.Language = pick(in.Language, person.Language, st.DefaultLanguage)
-	if a.Language != "" && !slices.Contains(st.Languages, a.Language) {
-		fail(usher.Invalid("language", "%q is not one of the tenant's languages (%s)", a.Language, strings.Join(st.Languages, ", ")))
 	}
 	if person.Language == "" {
 		person.Language = a.Language
@@ -289,86 +243,13 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 	if in.Person != nil && person.Phone == "" {
 		person.Phone = a.Phone
 	}
-
-	// Required fields, after defaults: whatever the way in, the same rule.
-	for _, f := range st.RequiredFields {
-		missing := false
-		switch f {
-		case usher.FieldFirstName:
-			missing = person.FirstName == ""
-		case usher.FieldLastName:
-			missing = person.LastName == ""
-		case usher.FieldEmail:
-			missing = a.Email == ""
-		case usher.FieldPhone:
-			missing = a.Phone == ""
-		case usher.FieldUsername:
-			missing = a.Username == ""
-		case usher.FieldJobProfile:
-			missing = person.JobProfileID == ""
-			f = "job_profile_id"
-		case usher.FieldDepartment:
-			missing = person.DepartmentID == ""
-			f = "department_id"
-		case usher.FieldRole:
-			missing = a.RoleID == ""
-			f = "role_id"
-		case usher.FieldLanguage:
-			missing = a.Language == ""
-		case usher.FieldLogin:
-			if a.Email == "" && (a.Username == "" || a.Phone == "") {
-				fail(usher.Invalid("email", "give an email, or a username and a phone number"))
-			}
-			continue
-		}
-		if missing {
-			fail(usher.Invalid(f, "is required in this tenant"))
-		}
-	}
-	if a.Email == "" && a.Username == "" && a.Phone == "" && !slices.Contains(st.RequiredFields, usher.FieldLogin) {
-		fail(usher.Invalid("email", "an account needs an email, a username or a phone number to sign in with"))
-	}
-	if a.PlanID == "" {
-		fail(usher.Invalid("plan_id", "is required: the tenant has no default plan"))
-	}
-	if a.PrimaryGroupID != "" && slices.Contains(a.GroupIDs, a.PrimaryGroupID) {
-		a.GroupIDs = slices.DeleteFunc(a.GroupIDs, func(g string) bool { return g == a.PrimaryGroupID })
-	}
-
-	// Every referenced catalogue entry must be an active one of this tenant, of the right kind.
-	refs := []struct{ field, kind, id string }{
-		{"role_id", usher.KindRole, a.RoleID},
-		{"department_id", usher.KindDepartment, person.DepartmentID},
-		{"job_profile_id", usher.KindJobProfile, person.JobProfileID},
-		{"primary_group_id", usher.KindGroup, a.PrimaryGroupID},
-	}
-	for i, g := range in.GroupIDs {
-		// Named by their place in the request, not in the cleaned list.
-		if g != "" && slices.Contains(a.GroupIDs, g) && slices.Index(in.GroupIDs, g) == i {
-			refs = append(refs, struct{ field, kind, id string }{fmt.Sprintf("group_ids[%d]", i), usher.KindGroup, g})
-		}
-	}
-	var ids []string
-	for _, ref := range refs {
-		if ref.id != "" {
-			ids = append(ids, ref.id)
-		}
-	}
-	found, err := r.ActiveAttributes(ctx, tenant.ID, ids)
-	if err != nil {
-		return p, err
-	}
-	for _, ref := range refs {
-		if ref.id != "" && found[ref.id] != ref.kind {
-			fail(usher.NotFound(ref.field, strings.TrimSuffix(strings.ReplaceAll(ref.kind, "_", " "), "s")))
-		}
-	}
+	want := subject{person: *person, account: &a}
+	ps.add(s.check(ctx, r, tenant, &want, old))
+	p.person = want.person
 
 	// Authentication system: the "new internal user" rule of seed 000.
 	ssoName, err := s.chooseAuth(ctx, r, tenant, org, in, &a)
-	if err != nil {
-		fail(err)
-	}
+	ps.add(err)
 	// Microseconds, as the databases keep them.
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if in.Active {
@@ -378,15 +259,8 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		exp := now.Add(activationTTL(tenant))
 		a.InviteExpiresAt, a.Invitation = &exp, usher.InvitationPending
 	}
-	if len(errs) > 0 {
-		// One problem per field: the first, which is the most specific.
-		seen := map[string]bool{}
-		errs = slices.DeleteFunc(errs, func(e *usher.Error) bool {
-			dup := e.Field != "" && seen[e.Field]
-			seen[e.Field] = true
-			return dup
-		})
-		return p, errs.Err()
+	if err := ps.err(); err != nil {
+		return p, err
 	}
 	p.account = a
 	if a.State == usher.StateInvited {
@@ -481,31 +355,6 @@ func (s *Service) tenantConnection(ctx context.Context, r *store.Tx, tenant ushe
 	return nil, usher.Invalid("connection_id", "the tenant has several SSO connections and none owns this email's domain: choose one")
 }
 
-func cleanPerson(in PersonInput, tenant usher.Tenant) (usher.Person, error) {
-	var errs usher.Errors
-	p := usher.Person{OrganizationID: in.OrganizationID, DepartmentID: in.DepartmentID, JobProfileID: in.JobProfileID, Language: in.Language}
-	var err error
-	if p.FirstName, err = usher.CleanText("first_name", in.FirstName, 100); err != nil {
-		errs = append(errs, err.(*usher.Error))
-	}
-	if p.LastName, err = usher.CleanText("last_name", in.LastName, 100); err != nil {
-		errs = append(errs, err.(*usher.Error))
-	}
-	if p.Email, err = usher.NormalizeEmail("email", in.Email); err != nil {
-		errs = append(errs, err.(*usher.Error))
-	}
-	if p.Phone, err = usher.NormalizePhone("phone", in.Phone); err != nil {
-		errs = append(errs, err.(*usher.Error))
-	}
-	if p.ExternalID, err = usher.CleanText("external_id", in.ExternalID, 200); err != nil {
-		errs = append(errs, err.(*usher.Error))
-	}
-	if p.Language != "" && !slices.Contains(tenant.Settings.Languages, p.Language) {
-		errs = append(errs, usher.Invalid("language", "%q is not one of the tenant's languages (%s)", p.Language, strings.Join(tenant.Settings.Languages, ", ")))
-	}
-	return p, errs.Err()
-}
-
 func dedupe(ids []string) []string {
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -514,20 +363,6 @@ func dedupe(ids []string) []string {
 		}
 	}
 	return out
-}
-
-// prefix puts p before the field of a usher error ("row 17: email").
-func prefix(p string, err error) error {
-	if p == "" {
-		return err
-	}
-	var e *usher.Error
-	if errors.As(err, &e) && e.Field != "" {
-		c := *e
-		c.Field = p + c.Field
-		return &c
-	}
-	return err
 }
 
 // Message kinds.

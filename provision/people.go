@@ -16,58 +16,28 @@ func (s *Service) CreatePerson(ctx context.Context, actor usher.Actor, tenant us
 	if err := actor.Require(usher.AdminUser); err != nil {
 		return usher.Person{}, err
 	}
-	p, err := cleanPerson(in, tenant)
-	if err != nil {
-		return p, err
-	}
-	if p.FirstName == "" || p.LastName == "" {
-		var errs usher.Errors
-		if p.FirstName == "" {
-			errs = append(errs, usher.Invalid("first_name", "is required"))
-		}
-		if p.LastName == "" {
-			errs = append(errs, usher.Invalid("last_name", "is required"))
-		}
-		return p, errs.Err()
-	}
-	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		if err := s.checkPersonRefs(ctx, tx, tenant.ID, &p); err != nil {
+	want := subject{person: in.person()}
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		var ps problems
+		org, err := organization(ctx, tx, tenant, want.person.OrganizationID)
+		ps.add(err)
+		want.person.OrganizationID = org.ID
+		ps.add(s.check(ctx, tx, tenant, &want, nil))
+		if err := ps.err(); err != nil {
 			return err
 		}
-		if err := tx.InsertPerson(ctx, tenant.ID, &p); err != nil {
+		if err := tx.InsertPerson(ctx, tenant.ID, &want.person); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant.ID, actor, "person.created", "person", p.ID, map[string]string{"organization_id": p.OrganizationID})
+		return audit(ctx, tx, tenant.ID, actor, "person.created", "person", want.person.ID, map[string]string{"organization_id": org.ID})
 	})
-	return p, err
+	return want.person, err
 }
 
-func (s *Service) checkPersonRefs(ctx context.Context, tx *store.Tx, tenantID string, p *usher.Person) error {
-	var org usher.Organization
-	var err error
-	if p.OrganizationID == "" {
-		org, err = tx.InternalOrganization(ctx, tenantID)
-	} else {
-		org, err = tx.Organization(ctx, tenantID, p.OrganizationID)
-	}
-	if err != nil {
-		return err
-	}
-	if org.DeactivatedAt != nil {
-		return usher.Invalid("organization_id", "the organization is deactivated")
-	}
-	p.OrganizationID = org.ID
-	found, err := tx.ActiveAttributes(ctx, tenantID, []string{p.DepartmentID, p.JobProfileID})
-	if err != nil {
-		return err
-	}
-	if p.DepartmentID != "" && found[p.DepartmentID] != usher.KindDepartment {
-		return usher.NotFound("department_id", "department")
-	}
-	if p.JobProfileID != "" && found[p.JobProfileID] != usher.KindJobProfile {
-		return usher.NotFound("job_profile_id", "job profile")
-	}
-	return nil
+// person is the directory entry the input asks for, before validation.
+func (in PersonInput) person() usher.Person {
+	return usher.Person{OrganizationID: in.OrganizationID, FirstName: in.FirstName, LastName: in.LastName, Email: in.Email, Phone: in.Phone,
+		DepartmentID: in.DepartmentID, JobProfileID: in.JobProfileID, Language: in.Language, ExternalID: in.ExternalID}
 }
 
 // PersonUpdate changes a person; nil fields stay.
@@ -83,75 +53,21 @@ type PersonUpdate struct {
 	Deactivated  *bool   `json:"deactivated,omitempty"`
 }
 
-// UpdatePerson changes directory data. Deactivating a person deactivates
-// their account too, which frees its seat.
-func (s *Service) UpdatePerson(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in PersonUpdate) (usher.Person, error) {
-	if err := actor.Require(usher.AdminUser); err != nil {
-		return usher.Person{}, err
+func (in *PersonUpdate) apply(p *usher.Person) {
+	set(&p.FirstName, in.FirstName)
+	set(&p.LastName, in.LastName)
+	set(&p.Email, in.Email)
+	set(&p.Phone, in.Phone)
+	set(&p.DepartmentID, in.DepartmentID)
+	set(&p.JobProfileID, in.JobProfileID)
+	set(&p.Language, in.Language)
+	set(&p.ExternalID, in.ExternalID)
+}
+
+func set(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
 	}
-	var p usher.Person
-	err := s.st.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		if p, err = tx.Person(ctx, tenant.ID, id); err != nil {
-			return err
-		}
-		merged := PersonInput{OrganizationID: p.OrganizationID, FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Phone: p.Phone,
-			DepartmentID: p.DepartmentID, JobProfileID: p.JobProfileID, Language: p.Language, ExternalID: p.ExternalID}
-		set := func(dst *string, v *string) {
-			if v != nil {
-				*dst = *v
-			}
-		}
-		set(&merged.FirstName, in.FirstName)
-		set(&merged.LastName, in.LastName)
-		set(&merged.Email, in.Email)
-		set(&merged.Phone, in.Phone)
-		set(&merged.DepartmentID, in.DepartmentID)
-		set(&merged.JobProfileID, in.JobProfileID)
-		set(&merged.Language, in.Language)
-		set(&merged.ExternalID, in.ExternalID)
-		// Every problem at once, as on creation.
-		np, err := cleanPerson(merged, tenant)
-		var errs usher.Errors
-		var one *usher.Error
-		if !errors.As(err, &errs) && errors.As(err, &one) {
-			errs = usher.Errors{one}
-		}
-		if np.FirstName == "" && merged.FirstName == "" {
-			errs = append(errs, usher.Invalid("first_name", "is required"))
-		}
-		if np.LastName == "" && merged.LastName == "" {
-			errs = append(errs, usher.Invalid("last_name", "is required"))
-		}
-		if err := errs.Err(); err != nil {
-			return err
-		}
-		np.ID, np.TenantID, np.CreatedAt, np.DeactivatedAt = p.ID, p.TenantID, p.CreatedAt, p.DeactivatedAt
-		if err := s.checkPersonRefs(ctx, tx, tenant.ID, &np); err != nil {
-			return err
-		}
-		action := "person.updated"
-		if in.Deactivated != nil {
-			np.DeactivatedAt = deactivation(*in.Deactivated, p.DeactivatedAt, tx)
-			if *in.Deactivated && p.DeactivatedAt == nil {
-				action = "person.deactivated"
-				a, err := tx.AccountOfPerson(ctx, tenant.ID, p.ID)
-				if err == nil && a.State != usher.StateDeactivated {
-					if err := s.changeState(ctx, tx, actor, tenant, a, usher.StateDeactivated); err != nil {
-						return err
-					}
-				} else if err != nil && !errors.Is(err, usher.ErrNotFound) {
-					return err
-				}
-			}
-		}
-		if err := tx.UpdatePerson(ctx, tenant.ID, &np); err != nil {
-			return err
-		}
-		p = np
-		return audit(ctx, tx, tenant.ID, actor, action, "person", p.ID, nil)
-	})
-	return p, err
 }
 
 // AccountUpdate changes an account; nil fields stay.
@@ -170,140 +86,201 @@ type AccountUpdate struct {
 	State *string `json:"state,omitempty"`
 }
 
-// UpdateAccount changes an account under the same rules as creation:
-// identifiers stay unique, a new plan needs a free seat, catalogue entries
-// must exist, and only an operator grants or removes tenant-administrator rights.
+func (in *AccountUpdate) apply(a *usher.Account) {
+	set(&a.Email, in.Email)
+	set(&a.Username, in.Username)
+	set(&a.Phone, in.Phone)
+	set(&a.RoleID, in.RoleID)
+	set(&a.PlanID, in.PlanID)
+	set(&a.PrimaryGroupID, in.PrimaryGroupID)
+	set(&a.Language, in.Language)
+	set(&a.AdminRole, in.AdminRole)
+	if in.GroupIDs != nil {
+		a.GroupIDs = slices.Clone(*in.GroupIDs)
+	}
+}
+
+// Changed is a person and their account after a change.
+type Changed struct {
+	Person  usher.Person   `json:"person"`
+	Account *usher.Account `json:"account,omitempty"`
+}
+
+// UpdatePerson changes directory data under the rules of creation (see
+// Change). Deactivating a person deactivates their account too, which
+// frees its seat.
+func (s *Service) UpdatePerson(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in PersonUpdate) (usher.Person, error) {
+	ch, err := s.change(ctx, actor, tenant, id, "", &in, nil)
+	return ch.Person, err
+}
+
+// UpdateAccount changes an account under the rules of creation (see Change).
 func (s *Service) UpdateAccount(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in AccountUpdate) (usher.Account, error) {
-	if err := actor.Require(usher.AdminUser); err != nil {
+	ch, err := s.change(ctx, actor, tenant, "", id, nil, &in)
+	if ch.Account == nil {
 		return usher.Account{}, err
 	}
-	var a usher.Account
+	return *ch.Account, err
+}
+
+// Change changes a person and their account together, in one transaction
+// with one audit event each: what a provisioning source's update (SCIM's
+// PUT and PATCH) and an SSO sign-in's attribute refresh do. The rules are
+// creation's (one validator): identifiers stay unique, a required field
+// cannot be cleared, a new plan needs a free seat, references must be to
+// active entries of the tenant, and only an operator grants or removes
+// tenant-administrator rights.
+func (s *Service) Change(ctx context.Context, actor usher.Actor, tenant usher.Tenant, accountID string, p PersonUpdate, a AccountUpdate) (Changed, error) {
+	return s.change(ctx, actor, tenant, "", accountID, &p, &a)
+}
+
+// change runs UpdatePerson (accountID empty), UpdateAccount (pu nil) and Change.
+func (s *Service) change(ctx context.Context, actor usher.Actor, tenant usher.Tenant, personID, accountID string, pu *PersonUpdate, au *AccountUpdate) (Changed, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return Changed{}, err
+	}
+	if au != nil && au.State != nil {
+		switch *au.State {
+		case usher.StateInvited, usher.StateActive, usher.StateSuspended, usher.StateDeactivated:
+		default:
+			return Changed{}, usher.Invalid("state", "must be invited, active, suspended or deactivated")
+		}
+	}
+	var out Changed
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
-		old, err := tx.Account(ctx, tenant.ID, id)
-		if err != nil {
-			return err
-		}
-		a = old
-		a.GroupIDs = slices.Clone(old.GroupIDs)
-		details := map[string]string{}
-		var errs usher.Errors
-		add := func(err error) {
+		out = Changed{}
+		var old subject
+		if accountID != "" {
+			a, err := tx.Account(ctx, tenant.ID, accountID)
 			if err != nil {
-				errs = append(errs, err.(*usher.Error))
+				return err
 			}
+			old.account, personID = &a, a.PersonID
 		}
-		if in.Email != nil {
-			a.Email, err = usher.NormalizeEmail("email", *in.Email)
-			add(err)
-		}
-		if in.Phone != nil {
-			a.Phone, err = usher.NormalizePhone("phone", *in.Phone)
-			add(err)
-		}
-		if in.Username != nil {
-			a.Username, err = usher.CheckUsername("username", *in.Username)
-			add(err)
-		}
-		if in.Language != nil {
-			if !slices.Contains(tenant.Settings.Languages, *in.Language) {
-				add(usher.Invalid("language", "%q is not one of the tenant's languages", *in.Language))
-			}
-			a.Language = *in.Language
-		}
-		if in.RoleID != nil {
-			a.RoleID = *in.RoleID
-		}
-		if in.PrimaryGroupID != nil {
-			a.PrimaryGroupID = *in.PrimaryGroupID
-		}
-		if in.GroupIDs != nil {
-			a.GroupIDs = dedupe(*in.GroupIDs)
-		}
-		if a.PrimaryGroupID != "" {
-			a.GroupIDs = slices.DeleteFunc(a.GroupIDs, func(g string) bool { return g == a.PrimaryGroupID })
-		}
-		if err := errs.Err(); err != nil {
-			return err
-		}
-		if a.Email == "" && a.Username == "" && a.Phone == "" {
-			return usher.Invalid("email", "an account needs an email, a username or a phone number to sign in with")
-		}
-		ids := []string{a.RoleID, a.PrimaryGroupID}
-		ids = append(ids, a.GroupIDs...)
-		found, err := tx.ActiveAttributes(ctx, tenant.ID, ids)
+		p, err := tx.Person(ctx, tenant.ID, personID)
 		if err != nil {
 			return err
 		}
-		if a.RoleID != "" && a.RoleID != old.RoleID && found[a.RoleID] != usher.KindRole {
-			return usher.NotFound("role_id", "role")
-		}
-		if a.PrimaryGroupID != "" && a.PrimaryGroupID != old.PrimaryGroupID && found[a.PrimaryGroupID] != usher.KindGroup {
-			return usher.NotFound("primary_group_id", "group")
-		}
-		if in.GroupIDs != nil {
-			// Name the group by its place in the request, not in the cleaned list.
-			for i, g := range *in.GroupIDs {
-				if g != "" && slices.Contains(a.GroupIDs, g) && !slices.Contains(old.GroupIDs, g) && found[g] != usher.KindGroup {
-					return usher.NotFound(fmt.Sprintf("group_ids[%d]", i), "group")
-				}
-			}
-		}
-		if in.AdminRole != nil && *in.AdminRole != old.AdminRole {
-			switch *in.AdminRole {
-			case usher.AdminNone, usher.AdminUser, usher.AdminTenant:
-			default:
-				return usher.Invalid("admin_role", "must be %q, %q or empty", usher.AdminUser, usher.AdminTenant)
-			}
-			if *in.AdminRole == usher.AdminTenant || old.AdminRole == usher.AdminTenant {
-				if actor.Require(usher.PrincipalOperator) != nil {
-					return usher.Forbidden("only an operator can grant or remove tenant-administrator rights")
-				}
-			} else if err := actor.Require(usher.AdminTenant); err != nil {
-				return usher.Forbidden("only a tenant administrator can grant or remove user-administrator rights")
-			}
-			a.AdminRole = *in.AdminRole
-			details["admin_role"] = a.AdminRole
-		}
-		if in.PlanID != nil && *in.PlanID != old.PlanID {
-			if *in.PlanID == "" {
-				return usher.Invalid("plan_id", "an account needs a plan")
-			}
-			a.PlanID = *in.PlanID
-			details["plan_id"] = a.PlanID
-			if usher.HoldsSeat(old.State) {
-				if err := tx.ReleaseSeat(ctx, tenant.ID, old.ID); err != nil {
-					return err
-				}
-				if err := tx.ClaimSeat(ctx, tenant.ID, a.PlanID, a.ID); err != nil {
-					return err
-				}
-			} else if _, err := tx.Plan(ctx, tenant.ID, a.PlanID); err != nil {
+		old.person = p
+		if old.account == nil {
+			a, err := tx.AccountOfPerson(ctx, tenant.ID, personID)
+			if err == nil {
+				old.account = &a
+			} else if !errors.Is(err, usher.ErrNotFound) {
 				return err
 			}
 		}
-		if err := tx.UpdateAccount(ctx, tenant.ID, &old, &a); err != nil {
+		want := subject{person: old.person}
+		if old.account != nil {
+			a := *old.account
+			a.GroupIDs = slices.Clone(a.GroupIDs)
+			want.account = &a
+		}
+		if pu != nil {
+			pu.apply(&want.person)
+		}
+		if au != nil {
+			au.apply(want.account)
+			if err := checkAdminRole(actor, old.account.AdminRole, want.account.AdminRole); err != nil {
+				return err
+			}
+		}
+		if err := s.check(ctx, tx, tenant, &want, &old); err != nil {
+			return err
+		}
+		// The account first: deactivating the person then deactivates it as written.
+		if au != nil {
+			if err := s.writeAccount(ctx, tx, actor, tenant, *old.account, want.account, au.State, pu == nil); err != nil {
+				return err
+			}
+		}
+		if pu != nil {
+			if err := s.writePerson(ctx, tx, actor, tenant, old.person, &want.person, pu.Deactivated, au == nil); err != nil {
+				return err
+			}
+		}
+		out.Person = want.person
+		if want.account != nil {
+			// Read again: deactivating the person or a new state moved it.
+			a, err := tx.Account(ctx, tenant.ID, want.account.ID)
+			if err != nil {
+				return err
+			}
+			out.Account = &a
+		}
+		return nil
+	})
+	return out, err
+}
+
+// writePerson stores a validated person and its audit event; always says
+// whether an unchanged person is audited too (a direct update is).
+func (s *Service) writePerson(ctx context.Context, tx *store.Tx, actor usher.Actor, tenant usher.Tenant, p usher.Person, np *usher.Person, deactivate *bool, always bool) error {
+	action := "person.updated"
+	if deactivate != nil {
+		np.DeactivatedAt = deactivation(*deactivate, p.DeactivatedAt, tx)
+		if *deactivate && p.DeactivatedAt == nil {
+			action = "person.deactivated"
+			a, err := tx.AccountOfPerson(ctx, tenant.ID, p.ID)
+			if err == nil && a.State != usher.StateDeactivated {
+				if err := s.changeState(ctx, tx, actor, tenant, a, usher.StateDeactivated); err != nil {
+					return err
+				}
+			} else if err != nil && !errors.Is(err, usher.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	if !always && action == "person.updated" && samePerson(p, *np) {
+		return nil
+	}
+	if err := tx.UpdatePerson(ctx, tenant.ID, np); err != nil {
+		return err
+	}
+	return audit(ctx, tx, tenant.ID, actor, action, "person", p.ID, nil)
+}
+
+func samePerson(a, b usher.Person) bool {
+	return a.FirstName == b.FirstName && a.LastName == b.LastName && a.Email == b.Email && a.Phone == b.Phone &&
+		a.DepartmentID == b.DepartmentID && a.JobProfileID == b.JobProfileID && a.Language == b.Language &&
+		a.ExternalID == b.ExternalID && (a.DeactivatedAt == nil) == (b.DeactivatedAt == nil)
+}
+
+// writeAccount stores a validated account: its seat when the plan changes,
+// its audit event, then a change of state.
+func (s *Service) writeAccount(ctx context.Context, tx *store.Tx, actor usher.Actor, tenant usher.Tenant, old usher.Account, a *usher.Account, state *string, always bool) error {
+	details := map[string]string{}
+	if a.AdminRole != old.AdminRole {
+		details["admin_role"] = a.AdminRole
+	}
+	if a.PlanID != old.PlanID {
+		details["plan_id"] = a.PlanID
+		if usher.HoldsSeat(old.State) {
+			if err := tx.ReleaseSeat(ctx, tenant.ID, old.ID); err != nil {
+				return err
+			}
+			if err := tx.ClaimSeat(ctx, tenant.ID, a.PlanID, a.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if always || !sameAccount(old, *a) {
+		if err := tx.UpdateAccount(ctx, tenant.ID, &old, a); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, tenant.ID, actor, "account.updated", "account", a.ID, details); err != nil {
 			return err
 		}
-		if in.State != nil {
-			switch *in.State {
-			case usher.StateInvited, usher.StateActive, usher.StateSuspended, usher.StateDeactivated:
-			default:
-				return usher.Invalid("state", "must be invited, active, suspended or deactivated")
-			}
-		}
-		if in.State != nil && *in.State != a.State {
-			if err := s.changeState(ctx, tx, actor, tenant, a, *in.State); err != nil {
-				return err
-			}
-			a, err = tx.Account(ctx, tenant.ID, id)
-			return err
-		}
-		return nil
-	})
-	return a, err
+	}
+	if state != nil && *state != a.State {
+		return s.changeState(ctx, tx, actor, tenant, *a, *state)
+	}
+	return nil
+}
+
+func sameAccount(a, b usher.Account) bool {
+	return a.Email == b.Email && a.Username == b.Username && a.Phone == b.Phone && a.RoleID == b.RoleID && a.PlanID == b.PlanID &&
+		a.PrimaryGroupID == b.PrimaryGroupID && slices.Equal(a.GroupIDs, b.GroupIDs) && a.Language == b.Language && a.AdminRole == b.AdminRole
 }
 
 // changeState moves an account between states, keeping seats in step.
