@@ -159,3 +159,10 @@ func NormalizeLogin(s string) string {
 	}
 	return strings.ToLower(s)
 }
+
+// IsEmail reports whether a normalized login is an email address (rather
+// than a username or a phone number).
+func IsEmail(login string) bool {
+	local, domain, ok := strings.Cut(login, "@")
+	return ok && local != "" && domain != ""
+}

@@ -88,16 +88,8 @@ func (s *Service) CreateAccount(ctx context.Context, actor usher.Actor, tenant u
 	if err := actor.Require(usher.AdminUser); err != nil {
 		return Created{}, err
 	}
-	if in.AdminRole == usher.AdminTenant {
-		if err := actor.Require(usher.PrincipalOperator); err != nil {
-			return Created{}, usher.Forbidden("only an operator can grant tenant-administrator rights")
-		}
-	} else if in.AdminRole == usher.AdminUser {
-		if err := actor.Require(usher.AdminTenant); err != nil {
-			return Created{}, usher.Forbidden("only a tenant administrator can grant user-administrator rights")
-		}
-	} else if in.AdminRole != "" {
-		return Created{}, usher.Invalid("admin_role", "must be %q, %q or empty", usher.AdminUser, usher.AdminTenant)
+	if err := checkAdminRole(actor, "", in.AdminRole); err != nil {
+		return Created{}, err
 	}
 	if tenant.DeactivatedAt != nil {
 		return Created{}, usher.Forbidden("the tenant is deactivated")
@@ -299,22 +291,18 @@ func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tena
 			return "", usher.Invalid("connection_id", "the connection is deactivated")
 		}
 		conn = &c
-	} else if in.Route == RouteRegistration {
-		// Only a connection that owns the email's domain: the one connection
-		// of a tenant does not take over everyone who registers.
-		conns, match, err := r.ConnectionCandidates(ctx, tenant.ID, usher.EmailDomain(a.Email))
+	} else if in.Route == RouteRegistration || org.Kind == usher.OrgInternal || in.AuthSystem == usher.AuthConnection {
+		realm, err := s.homeRealm(ctx, r, tenant, a.Email, nil)
 		if err != nil {
 			return "", err
 		}
-		if match && a.Email != "" {
-			conn = &conns[0]
-		}
-	} else if org.Kind == usher.OrgInternal || in.AuthSystem == usher.AuthConnection {
-		c, err := s.tenantConnection(ctx, r, tenant, a.Email)
-		if err != nil {
+		if in.Route == RouteRegistration {
+			// Only a connection that owns the email's domain: the one
+			// connection of a tenant does not take over everyone who registers.
+			conn = realm.Owner()
+		} else if conn, err = realm.ForEmployee(); err != nil {
 			return "", err
 		}
-		conn = c
 	}
 	switch {
 	case in.AuthSystem == usher.AuthConnection && conn == nil:
@@ -331,28 +319,6 @@ func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tena
 		return conn.Name, nil
 	}
 	return "", nil
-}
-
-// tenantConnection finds the connection for email's domain, or the
-// tenant's only active connection. Several connections and no matching
-// domain is ambiguous: the caller must name one.
-func (s *Service) tenantConnection(ctx context.Context, r *store.Tx, tenant usher.Tenant, email string) (*usher.Connection, error) {
-	none, gen := s.noSSO.has(tenant.ID, s.now())
-	if none {
-		return nil, nil
-	}
-	conns, domainMatch, err := r.ConnectionCandidates(ctx, tenant.ID, usher.EmailDomain(email))
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case len(conns) == 0:
-		s.noSSO.put(tenant.ID, gen, s.now())
-		return nil, nil
-	case domainMatch || len(conns) == 1:
-		return &conns[0], nil
-	}
-	return nil, usher.Invalid("connection_id", "the tenant has several SSO connections and none owns this email's domain: choose one")
 }
 
 func dedupe(ids []string) []string {

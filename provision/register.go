@@ -82,12 +82,12 @@ func (s *Service) Register(ctx context.Context, tenant usher.Tenant, in Registra
 		}
 		pi.Email = email
 		if email != "" {
-			conns, match, err := s.st.Read().ConnectionCandidates(ctx, tenant.ID, usher.EmailDomain(email))
+			realm, err := s.HomeRealm(ctx, tenant, email, nil)
 			if err != nil {
 				return Created{}, err
 			}
-			if match {
-				errs = append(errs, usher.Invalid("email", "addresses of %s sign in with %s, your organization's single sign-on: use it from the sign-in page", usher.EmailDomain(email), conns[0].Name))
+			if c := realm.Owner(); c != nil {
+				errs = append(errs, usher.Invalid("email", "addresses of %s sign in with %s, your organization's single sign-on: use it from the sign-in page", usher.EmailDomain(email), c.Name))
 			}
 		}
 	}

@@ -93,9 +93,11 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 	st.CanRegister = provision.RegistrationAllows(tenant, login)
 	r := s.st.Read()
 	if !tenant.Settings.RevealAccounts {
-		if c, ok, err := s.domainConnection(ctx, r, tenant, login); err != nil || ok {
-			st.Kind, st.Connection = StepSSO, c.Name
+		if c, err := s.domainConnection(ctx, tenant, login); err != nil {
 			return st, err
+		} else if c != nil {
+			st.Kind, st.Connection = StepSSO, c.Name
+			return st, nil
 		}
 		st.Kind = StepPassword
 		return st, nil
@@ -103,10 +105,11 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 	a, err := r.AccountByLogin(ctx, tenant.ID, login)
 	switch {
 	case errors.Is(err, usher.ErrNotFound):
-		c, ok, err := s.domainConnection(ctx, r, tenant, login)
-		if err != nil || ok {
-			st.Kind, st.Connection = StepSSO, c.Name
+		if c, err := s.domainConnection(ctx, tenant, login); err != nil {
 			return st, err
+		} else if c != nil {
+			st.Kind, st.Connection = StepSSO, c.Name
+			return st, nil
 		}
 		st.Kind = StepNoAccount
 		return st, nil
@@ -119,8 +122,12 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 		st.Kind = StepInactive
 	case a.AuthSystem == usher.AuthConnection:
 		st.Kind = StepSSO
-		if c, err := r.Connection(ctx, tenant.ID, a.ConnectionID); err == nil {
-			st.Connection = c.Name
+		realm, err := s.prov.HomeRealm(ctx, tenant, login, &a)
+		if err != nil {
+			return st, err
+		}
+		if realm.Connection != nil {
+			st.Connection = realm.Connection.Name
 		}
 	case a.State == usher.StateInvited:
 		// A person given a one-time password (seed 003) signs in with it.
@@ -136,17 +143,10 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 	return st, nil
 }
 
-// domainConnection finds the active SSO connection owning the email's domain.
-func (s *Service) domainConnection(ctx context.Context, r *store.Tx, tenant usher.Tenant, login string) (usher.Connection, bool, error) {
-	d := usher.EmailDomain(login)
-	if d == "" || !strings.Contains(login, "@") {
-		return usher.Connection{}, false, nil
-	}
-	conns, match, err := r.ConnectionCandidates(ctx, tenant.ID, d)
-	if err != nil || !match {
-		return usher.Connection{}, false, err
-	}
-	return conns[0], true, nil
+// domainConnection is the connection owning the email's domain, or nil.
+func (s *Service) domainConnection(ctx context.Context, tenant usher.Tenant, login string) (*usher.Connection, error) {
+	realm, err := s.prov.HomeRealm(ctx, tenant, login, nil)
+	return realm.Owner(), err
 }
 
 // pendingOneTime returns the account's usable one-time password, if any.

@@ -428,14 +428,12 @@ func (h *Handler) Wizard(w http.ResponseWriter, r *http.Request, c *Call) {
 	}
 	v := c.d.Values
 	// The connection the account will use: the one owning the email's domain, or the only one.
-	conns, match, err := h.st.Read().ConnectionCandidates(ctx, c.tn.ID, usher.EmailDomain(v["email"]))
+	realm, err := h.svc.HomeRealm(ctx, c.tn, usher.NormalizeLogin(v["email"]), nil)
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
-	if len(conns) > 0 && (match || len(conns) == 1) {
-		d.Connection = &conns[0]
-	}
+	d.Connection = realm.Connection
 	switch {
 	case r.Method == http.MethodGet:
 	case v["back"] != "":
