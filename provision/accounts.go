@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -26,6 +27,16 @@ const (
 	// sign-up link: the person chooses their own password, unless their
 	// email's domain belongs to the tenant's SSO connection.
 	RouteRegistration = "registration"
+	// RouteImport is a row of a bulk import: a new person and account
+	// under the rules of RouteNewUser, created by CreateAccounts.
+	RouteImport = "import"
+	// RouteProvisioning is a provisioning source (SCIM) creating a user:
+	// the rules of RouteNewUser; the source's later changes use Change.
+	RouteProvisioning = "provisioning"
+	// RouteJustInTime is a person's first sign-in through the tenant's
+	// SSO connection: the account uses that connection (ConnectionID) and
+	// is active at once, since the identity provider vouches for them.
+	RouteJustInTime = "just_in_time"
 )
 
 // PersonInput is a person's directory data as a way in supplies it.
@@ -108,6 +119,56 @@ func (s *Service) CreateAccount(ctx context.Context, actor usher.Actor, tenant u
 	})
 	s.queued(err, len(out.Messages))
 	return out, err
+}
+
+// Row is the outcome of one input of CreateAccounts: what was created, or
+// why not (the fields named as in a single creation).
+type Row struct {
+	Created Created
+	Err     error
+}
+
+// CreateAccounts creates many accounts, each on its own, as a bulk import
+// does: one Row per input, in the inputs' order. A refused input changes
+// nothing and holds none of the others back. Several run at once, so that
+// their writes share commits.
+func (s *Service) CreateAccounts(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in []AccountInput) []Row {
+	out := make([]Row, len(in))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(bulkWorkers, len(in)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i].Created, out[i].Err = s.CreateAccount(ctx, actor, tenant, in[i])
+			}
+		}()
+	}
+	for i := range in {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+// bulkWorkers is how many creations of CreateAccounts run at once: enough
+// for PostgreSQL's lanes and SQLite's writer to group them.
+const bulkWorkers = 8
+
+// CheckAccount runs every rule of CreateAccount without writing anything:
+// a dry run. What only the write can tell (an identifier taken meanwhile, the
+// last seat) may still refuse the creation.
+func (s *Service) CheckAccount(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in AccountInput) error {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return err
+	}
+	if err := checkAdminRole(actor, "", in.AdminRole); err != nil {
+		return err
+	}
+	_, err := s.plan(ctx, tenant, &in)
+	return err
 }
 
 // write stores a planned account (and its new person) in tx: the account,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -101,9 +102,17 @@ func (s *Service) Compose(ctx context.Context, m usher.Message) (usher.Message, 
 	return compose(t, m)
 }
 
-// ComposeAll is Compose for messages of tenant t, for reading: a message
-// that cannot be written out keeps an empty text and says why in its
-// last_error, and the others are written out all the same.
+// HideSecretsSentBy tells which channels really deliver messages (an SMTP
+// server, an SMS provider). Activation links and codes are bearer
+// credentials: an administrator reading a message such a channel delivers
+// sees that it went out, not the live secret. Where no channel exists (the
+// embedded default), reading the message is the way to try usher, and the
+// secret stays visible.
+func (s *Service) HideSecretsSentBy(delivers func(channel string) bool) { s.delivers = delivers }
+
+// ComposeAll is Compose for messages of tenant t, for administrators to
+// read: a message that cannot be written out keeps an empty text and says
+// why in its last_error, and the others are written out all the same.
 func (s *Service) ComposeAll(t usher.Tenant, msgs []usher.Message) ([]usher.Message, error) {
 	for i, m := range msgs {
 		if m.Data == "" {
@@ -111,6 +120,9 @@ func (s *Service) ComposeAll(t usher.Tenant, msgs []usher.Message) ([]usher.Mess
 		}
 		if m.TenantID != t.ID {
 			return nil, fmt.Errorf("compose message %s: not of tenant %s", m.ID, t.ID)
+		}
+		if s.delivers != nil && s.delivers(m.Channel) {
+			m.Data = hideSecrets(m.Data)
 		}
 		c, err := compose(t, m)
 		if err != nil {
@@ -148,4 +160,28 @@ func compose(t usher.Tenant, m usher.Message) (usher.Message, error) {
 	}
 	m.Data = ""
 	return m, nil
+}
+
+// hidden stands for a secret in a message an administrator reads.
+const hidden = "hidden"
+
+// hideSecrets masks the secret of an activation link (its last segment)
+// and a code in what a message says; a link to a page without a secret
+// (the sign-in page) stays.
+func hideSecrets(data string) string {
+	var v says
+	if json.Unmarshal([]byte(data), &v) != nil {
+		return data // compose reports it
+	}
+	if v.Link != "" && !v.SSO && strings.Contains(v.Link, "/activate/") {
+		v.Link = v.Link[:strings.LastIndex(v.Link, "/")+1] + hidden
+	}
+	if v.Code != "" {
+		v.Code = strings.Repeat("•", len(v.Code))
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return data
+	}
+	return string(b)
 }

@@ -31,6 +31,8 @@ type Service struct {
 	noSSO  *noSSOCache
 	// checkPassword verifies the passwords typed at activation; see CheckPasswordsWith.
 	checkPassword PasswordCheck
+	// delivers reports the channels that really deliver; see HideSecretsSentBy.
+	delivers func(channel string) bool
 }
 
 // NotifyQueued sets a function called after a change that queued messages

@@ -192,6 +192,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("message delivery: %w", err)
 	}
 	defer delivery.Close()
+	svc.HideSecretsSentBy(func(channel string) bool { return delivery.Sender(channel) != nil })
 	compose := func(ctx context.Context, m usher.Message) (usher.Message, error) {
 		m, err := svc.Compose(ctx, m)
 		if errors.Is(err, provision.ErrUnwritable) {
