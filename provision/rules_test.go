@@ -1,7 +1,6 @@
-// Package conformance is the one test suite every database behind usher's
-// store must pass: the directory's invariants, enforced by the store and the
-// provisioning path together, proven on SQLite and PostgreSQL alike.
-package conformance
+// The rules suite: the directory's invariants, enforced by the provisioning
+// path and the store together, proven on SQLite and PostgreSQL alike.
+package provision_test
 
 import (
 	"context"
@@ -29,13 +28,6 @@ var (
 	userAdm   = usher.Actor{Kind: "token", ID: "ua", Role: usher.AdminUser}
 )
 
-type links struct{}
-
-func (links) Activation(t usher.Tenant, secret string) string {
-	return "http://localhost/t/" + t.Slug + "/activate#" + secret
-}
-func (links) SignIn(t usher.Tenant) string { return "http://localhost/t/" + t.Slug + "/" }
-
 // env is one test's world: a store, a provisioning service and helpers.
 type env struct {
 	t     *testing.T
@@ -48,7 +40,7 @@ type env struct {
 func newEnv(t *testing.T, open Open) *env {
 	c := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
 	st := open(t, c.Now)
-	return &env{t: t, ctx: context.Background(), st: st, svc: provision.New(st, c.Now, links{}), clock: c}
+	return &env{t: t, ctx: context.Background(), st: st, svc: provision.New(st, c.Now, storetest.Links{}), clock: c}
 }
 
 func (e *env) tenant(slug string, template string) usher.Tenant {
@@ -156,8 +148,19 @@ func hasField(err error, field string) bool {
 	return errors.As(err, &ue) && ue.Field == field
 }
 
-// RunTests runs the whole suite against stores made by open.
-func RunTests(t *testing.T, open Open) {
+func TestRulesSQLite(t *testing.T) {
+	runRules(t, func(t *testing.T, now func() time.Time) *store.Store { return storetest.OpenSQLite(t, now) })
+}
+
+func TestRulesPostgres(t *testing.T) {
+	if storetest.PostgresURL() == "" {
+		t.Skip("USHER_TEST_POSTGRES_URL is not set: the PostgreSQL rules suite did not run")
+	}
+	runRules(t, func(t *testing.T, now func() time.Time) *store.Store { return storetest.OpenPostgres(t, now) })
+}
+
+// runRules runs the whole suite against stores made by open.
+func runRules(t *testing.T, open Open) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, e *env)
