@@ -64,6 +64,9 @@ func OpenPostgres(t testing.TB, now func() time.Time) *store.Store {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	// Tests that look at pg_stat_activity tell their own connections from
+	// those of tests running at the same time by it.
+	q.Set("application_name", schema)
 	u.RawQuery = q.Encode()
 	st, err := store.Open(context.Background(), u.String(), now)
 	if err != nil {
