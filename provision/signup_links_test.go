@@ -12,6 +12,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
 )
 
 func strp(s string) *string { return &s }
@@ -39,15 +40,9 @@ func (e *env) readLink(tn usher.Tenant, id string) usher.SignupLink {
 	return l
 }
 
-// useLink uses a link in a write that also records an audit event, as the
-// registration does with its account: a refusal must undo the whole write.
+// useLink uses a link as a registration does (storetest.UseSignupLink).
 func (e *env) useLink(tn usher.Tenant, id string) error {
-	return e.st.Write(e.ctx, func(tx *store.Tx) error {
-		if err := tx.InsertAudit(e.ctx, tn.ID, &usher.AuditEvent{ActorKind: "system", Action: "test.registered", TargetKind: "signup_link", TargetID: id}); err != nil {
-			return err
-		}
-		return tx.UseSignupLink(e.ctx, tn.ID, id)
-	})
+	return storetest.UseSignupLink(e.ctx, e.st, tn.ID, id)
 }
 
 func testSignupLinkRules(t *testing.T, e *env) {
@@ -267,22 +262,5 @@ func testSignupLinkRefusals(t *testing.T, e *env) {
 	}
 	if err := e.useLink(tn, "00000000-0000-0000-0000-000000000000"); !errors.Is(err, usher.ErrSignupLinkUnknown) {
 		t.Fatalf("unknown id: %v", err)
-	}
-}
-
-func testSignupLinkConcurrent(t *testing.T, e *env) {
-	tn := e.tenant("acme", "")
-	const maxUses, attempts = 5, 20
-	l := e.signupLink(tn, provision.SignupLinkInput{MaxUses: intp(maxUses)})
-	okN, usedUp := race(t, attempts, usher.ErrSignupLinkUsedUp, func(int) error { return e.useLink(tn, l.ID) })
-	if okN != maxUses || usedUp != attempts-maxUses {
-		t.Fatalf("%d uses succeeded, %d refused; want %d and %d", okN, usedUp, maxUses, attempts-maxUses)
-	}
-	if got := e.readLink(tn, l.ID); got.Uses != maxUses || got.Status != usher.SignupUsedUp {
-		t.Fatalf("stored: %+v", got)
-	}
-	evs, _, _ := e.st.Read().AuditEvents(e.ctx, tn.ID, store.AuditFilter{Action: "test.registered"}, store.ListOptions{})
-	if len(evs) != maxUses {
-		t.Fatalf("%d registrations committed, want %d", len(evs), maxUses)
 	}
 }
