@@ -83,7 +83,8 @@ func TestGroupedWritesEndWithTheirCallers(t *testing.T) {
 	}
 	var stuck int
 	if err := st.Read().QueryRowContext(bg, `SELECT count(*) FROM pg_stat_activity
-		WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&stuck); err != nil || stuck != 0 {
+		WHERE datname = current_database() AND application_name = current_setting('application_name')
+		AND state LIKE 'idle in transaction%'`).Scan(&stuck); err != nil || stuck != 0 {
 		t.Fatalf("%d connections idle in a transaction (%v)", stuck, err)
 	}
 }
@@ -151,7 +152,8 @@ func TestFailedGroupsLeaveNoTransactionOpen(t *testing.T) {
 	}
 	var stuck int
 	if err := st.Read().QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
-		WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&stuck); err != nil || stuck != 0 {
+		WHERE datname = current_database() AND application_name = current_setting('application_name')
+		AND state LIKE 'idle in transaction%'`).Scan(&stuck); err != nil || stuck != 0 {
 		t.Fatalf("%d connections idle in a transaction (%v)", stuck, err)
 	}
 	if _, rerun := st.GroupStats(); rerun == 0 {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,6 +65,9 @@ func OpenPostgres(t testing.TB, now func() time.Time) *store.Store {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	// Tests that look at pg_stat_activity tell their own connections from
+	// those of tests running at the same time by it.
+	q.Set("application_name", schema)
 	u.RawQuery = q.Encode()
 	st, err := store.Open(context.Background(), u.String(), now)
 	if err != nil {
@@ -108,3 +112,66 @@ func (Links) Activation(t usher.Tenant, secret string) string {
 
 // SignIn is the tenant's sign-in page.
 func (Links) SignIn(t usher.Tenant) string { return "https://" + t.Slug + ".example/" }
+
+// WantCode fails the test unless err is a usher error with code, on field
+// unless field is "".
+func WantCode(t testing.TB, err error, code usher.Code, field string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %s on %q", code, field)
+	}
+	var ue *usher.Error
+	if !errors.As(err, &ue) {
+		t.Fatalf("got %v (%T), want a usher error %s", err, err, code)
+	}
+	if ue.Code != code || (field != "" && ue.Field != field) {
+		t.Fatalf("got %s on %q (%v), want %s on %q", ue.Code, ue.Field, err, code, field)
+	}
+}
+
+// Race runs n calls of fn at once and counts those that succeeded and
+// those refused with refused; any other error fails the test.
+func Race(t testing.TB, n int, refused error, fn func(i int) error) (ok, refusedN int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var other []error
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := fn(i)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, refused):
+				refusedN++
+			default:
+				other = append(other, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(other) > 0 {
+		t.Fatalf("unexpected errors (%d), first: %v", len(other), other[0])
+	}
+	return ok, refusedN
+}
+
+// UseSignupLink uses a sign-up link of tenantID in a write that also
+// records a "test.registered" audit event, as a registration does with its
+// account: counting those events shows that a refused use undid the whole
+// write.
+func UseSignupLink(ctx context.Context, st *store.Store, tenantID, linkID string) error {
+	return st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertAudit(ctx, tenantID, &usher.AuditEvent{ActorKind: "system", Action: "test.registered", TargetKind: "signup_link", TargetID: linkID}); err != nil {
+			return err
+		}
+		return tx.UseSignupLink(ctx, tenantID, linkID)
+	})
+}
