@@ -25,6 +25,9 @@ const (
 	// KindRegistration: a person registered themselves (or through a
 	// sign-up link) and confirms their address by activating.
 	KindRegistration = "registration"
+	// KindIdentityJoined: an account in another tenant now signs in with
+	// the person's existing identity; they are told, in case it was not them.
+	KindIdentityJoined = "identity_joined"
 )
 
 // Parts of a message, as named in errors.
@@ -113,7 +116,7 @@ func (e *OverrideError) Unwrap() error { return e.Err }
 
 var (
 	languages = []string{"en", "nl", "de", "fr", "sv", "nb"}
-	kinds     = []string{KindInvitation, KindWelcome, KindActivation, KindPasswordReset, KindOneTimePassword, KindRegistration}
+	kinds     = []string{KindInvitation, KindWelcome, KindActivation, KindPasswordReset, KindOneTimePassword, KindRegistration, KindIdentityJoined}
 	parts     = []string{PartSubject, PartText, PartHTML, PartSMS}
 )
 

@@ -394,11 +394,12 @@ func dedupe(ids []string) []string {
 
 // Message kinds.
 const (
-	KindInvitation    = "invitation"
-	KindWelcome       = "welcome"
-	KindActivation    = "activation"
-	KindPasswordReset = "password_reset"
-	KindRegistration  = "registration"
+	KindInvitation     = "invitation"
+	KindWelcome        = "welcome"
+	KindActivation     = "activation"
+	KindPasswordReset  = "password_reset"
+	KindRegistration   = "registration"
+	KindIdentityJoined = "identity_joined"
 )
 
 // activate sends an invited account its activation.

@@ -78,7 +78,7 @@ func (s *Service) verifyPassword(ctx context.Context, g PasswordGuess) (int, err
 // Modes of an activation page.
 const (
 	ModeChoosePassword  = "choose_password"  // a new identity: choose a password
-	ModeConfirmIdentity = "confirm_identity" // the email already signs in elsewhere: confirm with that password
+	ModeConfirmIdentity = "confirm_identity" // the email already signs in elsewhere: join it, signed in
 	ModeSSO             = "sso"              // the account signs in with the corporate SSO connection
 )
 
@@ -88,7 +88,9 @@ type Redemption struct {
 	Person         usher.Person
 	Mode           string
 	ConnectionName string
-	activation     store.Activation
+	// JoinIdentity is the identity an account in ModeConfirmIdentity joins.
+	JoinIdentity string
+	activation   store.Activation
 }
 
 // Inspect reads a link secret without using it, for the activation page.
@@ -126,8 +128,8 @@ func (s *Service) Inspect(ctx context.Context, tenant usher.Tenant, link string)
 			red.ConnectionName = c.Name
 		}
 	case a.IdentityID == "" && a.Email != "":
-		if _, err := r.IdentityByEmail(ctx, a.Email); err == nil {
-			red.Mode = ModeConfirmIdentity
+		if id, err := r.IdentityByEmail(ctx, a.Email); err == nil {
+			red.Mode, red.JoinIdentity = ModeConfirmIdentity, id.ID
 		} else if !errors.Is(err, usher.ErrNotFound) {
 			return Redemption{}, err
 		}
@@ -135,10 +137,12 @@ func (s *Service) Inspect(ctx context.Context, tenant usher.Tenant, link string)
 	return red, nil
 }
 
-// ActivateWithLink completes an activation link: with a new password, or,
-// when the email already has an identity, with that identity's password
-// (seed 000: the new account joins the identity).
-func (s *Service) ActivateWithLink(ctx context.Context, tenant usher.Tenant, secret, pw, source string) (usher.Account, error) {
+// ActivateWithLink completes an activation link with a new password, or,
+// when the email already has an identity, by joining it (seed 000: one
+// sign-in for both). Joining needs the identity's owner signed in: signedIn
+// is the identity of the browser's session ("" when none). Holding the link
+// is not enough, since another tenant's administrator can read it.
+func (s *Service) ActivateWithLink(ctx context.Context, tenant usher.Tenant, secret, pw, signedIn, source string) (usher.Account, error) {
 	red, err := s.Inspect(ctx, tenant, secret)
 	if err != nil {
 		return usher.Account{}, err
@@ -146,26 +150,26 @@ func (s *Service) ActivateWithLink(ctx context.Context, tenant usher.Tenant, sec
 	if red.Mode == ModeSSO {
 		return usher.Account{}, usher.Invalid("password", "this account signs in with %s, not a password", red.ConnectionName)
 	}
-	return s.complete(ctx, tenant, red.Account, red.activation, red.Mode, pw, source)
+	return s.complete(ctx, tenant, red.Account, red.activation, red.Mode, pw, signedIn, source)
 }
 
 // ActivateWithCode completes an activation with the code of an SMS, typed
 // with the phone number (or another sign-in identifier) of the account.
-func (s *Service) ActivateWithCode(ctx context.Context, tenant usher.Tenant, identifier, code, pw, source string) (usher.Account, error) {
-	return s.activateTyped(ctx, tenant, "code", identifier, strings.TrimSpace(code), pw, source)
+func (s *Service) ActivateWithCode(ctx context.Context, tenant usher.Tenant, identifier, code, pw, signedIn, source string) (usher.Account, error) {
+	return s.activateTyped(ctx, tenant, "code", identifier, strings.TrimSpace(code), pw, signedIn, source)
 }
 
 // ActivateWithOneTimePassword completes a one-time password set by an
 // administrator: it works once, and the person must choose a new password
 // there and then.
-func (s *Service) ActivateWithOneTimePassword(ctx context.Context, tenant usher.Tenant, identifier, otp, pw, source string) (usher.Account, error) {
+func (s *Service) ActivateWithOneTimePassword(ctx context.Context, tenant usher.Tenant, identifier, otp, pw, signedIn, source string) (usher.Account, error) {
 	if pw == otp {
 		return usher.Account{}, usher.Invalid("password", "choose a new password, not the one-time password")
 	}
-	return s.activateTyped(ctx, tenant, "otp", identifier, otp, pw, source)
+	return s.activateTyped(ctx, tenant, "otp", identifier, otp, pw, signedIn, source)
 }
 
-func (s *Service) activateTyped(ctx context.Context, tenant usher.Tenant, kind, identifier, secret, pw, source string) (usher.Account, error) {
+func (s *Service) activateTyped(ctx context.Context, tenant usher.Tenant, kind, identifier, secret, pw, signedIn, source string) (usher.Account, error) {
 	r := s.st.Read()
 	login := usher.NormalizeLogin(identifier)
 	a, err := r.AccountByLogin(ctx, tenant.ID, login)
@@ -235,13 +239,18 @@ func (s *Service) activateTyped(ctx context.Context, tenant usher.Tenant, kind, 
 			mode = ModeConfirmIdentity
 		}
 	}
-	return s.complete(ctx, tenant, a, *cand, mode, pw, source)
+	return s.complete(ctx, tenant, a, *cand, mode, pw, signedIn, source)
 }
+
+// ErrSignInToJoin: the account's email already signs in for another
+// organization, and joining it takes that sign-in, not the activation link.
+var ErrSignInToJoin = &usher.Error{Code: usher.CodeInvalid, Field: "password",
+	Message: "this email address already signs in for another organization: sign in as you usually do, then open this link again"}
 
 // complete uses the activation and activates the account, creating or
 // joining its identity, in one transaction. Hashing happens before it, so
 // the transaction stays short.
-func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Account, act store.Activation, mode, pw, source string) (usher.Account, error) {
+func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Account, act store.Activation, mode, pw, signedIn, source string) (usher.Account, error) {
 	var hash, joinID string
 	switch {
 	case mode == ModeConfirmIdentity:
@@ -249,16 +258,8 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 		if err != nil {
 			return usher.Account{}, err
 		}
-		h, err := s.st.Read().IdentityPassword(ctx, id.ID)
-		if err != nil {
-			return usher.Account{}, err
-		}
-		i, err := s.verifyPassword(ctx, PasswordGuess{TenantID: tenant.ID, Account: &a, Identity: id.ID, Source: source, Password: pw, Hashes: []string{h}})
-		if err != nil {
-			return usher.Account{}, err
-		}
-		if i != 0 {
-			return usher.Account{}, usher.Invalid("password", "this is not the password you sign in with elsewhere")
+		if signedIn == "" || signedIn != id.ID {
+			return usher.Account{}, ErrSignInToJoin
 		}
 		joinID = id.ID
 	default:
@@ -269,6 +270,21 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 		if hash, err = password.Hash(ctx, pw); err != nil {
 			return usher.Account{}, err
 		}
+	}
+	var told outbox
+	if joinID != "" {
+		// The person hears of it by email, in case it was not them.
+		p, err := s.st.Read().Person(ctx, tenant.ID, a.PersonID)
+		if err != nil {
+			return usher.Account{}, err
+		}
+		m, err := s.render(KindIdentityJoined, usher.ChannelEmail, renderData{tenant: tenant, person: p, account: a, link: s.links.SignIn(tenant)})
+		if err != nil {
+			return usher.Account{}, err
+		}
+		m.AccountID, m.To = a.ID, a.Email
+		m.DedupeKey = a.ID + "/" + secret.Hash(KindIdentityJoined+"|"+joinID)
+		told.msgs = append(told.msgs, m)
 	}
 	actor := usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Source: source}
 	var out usher.Account
@@ -318,8 +334,13 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 		}
 		out = next
 		out.Invitation = ""
-		return audit(ctx, tx, tenant.ID, actor, action, "account", cur.ID, details)
+		if err := audit(ctx, tx, tenant.ID, actor, action, "account", cur.ID, details); err != nil {
+			return err
+		}
+		_, err = told.store(ctx, tx, tenant.ID)
+		return err
 	})
+	s.queued(err, len(told.msgs))
 	return out, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
 )
 
 // secretOf returns the link secret carried by a message.
@@ -60,20 +61,20 @@ func testActivationLink(t *testing.T, e *env) {
 	if err != nil || red.Mode != provision.ModeChoosePassword || red.Account.ID != c.Account.ID {
 		t.Fatalf("inspect: %+v %v", red, err)
 	}
-	_, err = e.svc.ActivateWithLink(e.ctx, tn, secret, "password1", "")
+	_, err = e.svc.ActivateWithLink(e.ctx, tn, secret, "password1", "", "")
 	wantCode(t, err, usher.CodeInvalid, "password")
-	_, err = e.svc.ActivateWithLink(e.ctx, tn, secret, "short", "")
+	_, err = e.svc.ActivateWithLink(e.ctx, tn, secret, "short", "", "")
 	wantCode(t, err, usher.CodeInvalid, "password")
 	// Another tenant's page does not know the secret.
 	other := e.tenant("other", "")
 	if _, err := e.svc.Inspect(e.ctx, other, secret); !errors.Is(err, provision.ErrActivationUnknown) {
 		t.Fatalf("secret on another tenant: %v", err)
 	}
-	a, err := e.svc.ActivateWithLink(e.ctx, tn, secret, "correct horse battery staple", "192.0.2.1")
+	a, err := e.svc.ActivateWithLink(e.ctx, tn, secret, "correct horse battery staple", "", "192.0.2.1")
 	if err != nil || a.State != usher.StateActive || a.IdentityID == "" || a.ActivatedAt == nil {
 		t.Fatalf("activate: %+v %v", a, err)
 	}
-	if _, err := e.svc.ActivateWithLink(e.ctx, tn, secret, "another good passphrase", ""); !errors.Is(err, provision.ErrActivationUsed) {
+	if _, err := e.svc.ActivateWithLink(e.ctx, tn, secret, "another good passphrase", "", ""); !errors.Is(err, provision.ErrActivationUsed) {
 		t.Fatalf("second use: %v", err)
 	}
 	if got := e.account(tn, a.ID); got.State != usher.StateActive || got.Invitation != "" {
@@ -147,7 +148,7 @@ func testActivationExpiry(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.ActivateWithLink(e.ctx, tn, e.secretOf(t, x.Messages[0]), "correct horse battery staple", ""); err != nil {
+	if _, err := e.svc.ActivateWithLink(e.ctx, tn, e.secretOf(t, x.Messages[0]), "correct horse battery staple", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.svc.ResendActivation(e.ctx, userAdm, tn, x.Account.ID)
@@ -190,13 +191,13 @@ func testActivationCode(t *testing.T, e *env) {
 	if wrong == code {
 		wrong = "111111"
 	}
-	_, err = e.svc.ActivateWithCode(e.ctx, tn, "+46701112233", wrong, "correct horse battery staple", "")
+	_, err = e.svc.ActivateWithCode(e.ctx, tn, "+46701112233", wrong, "correct horse battery staple", "", "")
 	if !errors.Is(err, provision.ErrCodeInvalid) {
 		t.Fatalf("wrong code: %v", err)
 	}
 	// The code expires within 10 minutes.
 	e.clock.Advance(provision.CodeTTL + time.Second)
-	if _, err := e.svc.ActivateWithCode(e.ctx, tn, "+46701112233", code, "correct horse battery staple", ""); !errors.Is(err, provision.ErrCodeInvalid) {
+	if _, err := e.svc.ActivateWithCode(e.ctx, tn, "+46701112233", code, "correct horse battery staple", "", ""); !errors.Is(err, provision.ErrCodeInvalid) {
 		t.Fatalf("expired code: %v", err)
 	}
 	msgs, err := e.svc.ResendActivation(e.ctx, userAdm, tn, c.Account.ID)
@@ -206,19 +207,19 @@ func testActivationCode(t *testing.T, e *env) {
 	code = codeOf(e.written(msgs)[0].Body)
 	// A few wrong tries lock the code, even for the right one afterwards.
 	for range provision.MaxAttempts {
-		e.svc.ActivateWithCode(e.ctx, tn, "sam.sms", wrong, "correct horse battery staple", "")
+		e.svc.ActivateWithCode(e.ctx, tn, "sam.sms", wrong, "correct horse battery staple", "", "")
 	}
-	if _, err := e.svc.ActivateWithCode(e.ctx, tn, "sam.sms", code, "correct horse battery staple", ""); !errors.Is(err, provision.ErrCodeInvalid) {
+	if _, err := e.svc.ActivateWithCode(e.ctx, tn, "sam.sms", code, "correct horse battery staple", "", ""); !errors.Is(err, provision.ErrCodeInvalid) {
 		t.Fatalf("a locked code still works: %v", err)
 	}
 	msgs, _ = e.svc.ResendActivation(e.ctx, userAdm, tn, c.Account.ID)
 	code = codeOf(e.written(msgs)[0].Body)
-	a, err := e.svc.ActivateWithCode(e.ctx, tn, "SAM.SMS", code, "correct horse battery staple", "")
+	a, err := e.svc.ActivateWithCode(e.ctx, tn, "SAM.SMS", code, "correct horse battery staple", "", "")
 	if err != nil || a.State != usher.StateActive {
 		t.Fatalf("right code: %+v %v", a, err)
 	}
 	// Unknown identifiers get the same answer as wrong codes.
-	if _, err := e.svc.ActivateWithCode(e.ctx, tn, "nobody", code, "correct horse battery staple", ""); !errors.Is(err, provision.ErrCodeInvalid) {
+	if _, err := e.svc.ActivateWithCode(e.ctx, tn, "nobody", code, "correct horse battery staple", "", ""); !errors.Is(err, provision.ErrCodeInvalid) {
 		t.Fatalf("unknown identifier: %v", err)
 	}
 }
@@ -228,7 +229,7 @@ func testActivationJoin(t *testing.T, e *env) {
 	a = e.withDefaultPlan(a, e.plan(a, "std", 5))
 	b = e.withDefaultPlan(b, e.plan(b, "std", 5))
 	ca, _ := e.newUser(a, "Jo", "jo@example.com")
-	acct, err := e.svc.ActivateWithLink(e.ctx, a, e.secretOf(t, ca.Messages[0]), "first tenant passphrase", "")
+	acct, err := e.svc.ActivateWithLink(e.ctx, a, e.secretOf(t, ca.Messages[0]), "first tenant passphrase", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,15 +239,54 @@ func testActivationJoin(t *testing.T, e *env) {
 	if err != nil || red.Mode != provision.ModeConfirmIdentity {
 		t.Fatalf("second tenant: %+v %v", red, err)
 	}
-	_, err = e.svc.ActivateWithLink(e.ctx, b, secret, "a different passphrase", "")
-	wantCode(t, err, usher.CodeInvalid, "password")
-	joined, err := e.svc.ActivateWithLink(e.ctx, b, secret, "first tenant passphrase", "")
-	if err != nil || joined.IdentityID != acct.IdentityID {
+	if red.JoinIdentity != acct.IdentityID {
+		t.Fatalf("the link would join identity %q, want %q", red.JoinIdentity, acct.IdentityID)
+	}
+	// Holding the link (which bravo's administrators can read) is not
+	// enough, not even with the identity's right password: its owner must
+	// be signed in.
+	for _, pw := range []string{"a different passphrase", "first tenant passphrase"} {
+		_, err = e.svc.ActivateWithLink(e.ctx, b, secret, pw, "", "")
+		if !errors.Is(err, provision.ErrSignInToJoin) {
+			t.Fatalf("joined without a sign-in (password %q): %v", pw, err)
+		}
+	}
+	// Signed in as someone else: still not.
+	other, _ := e.newUser(a, "Al", "al@example.com")
+	al, err := e.svc.ActivateWithLink(e.ctx, a, e.secretOf(t, other.Messages[0]), "al's own passphrase", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ActivateWithLink(e.ctx, b, secret, "", al.IdentityID, ""); !errors.Is(err, provision.ErrSignInToJoin) {
+		t.Fatalf("another identity's session joined jo's: %v", err)
+	}
+	if got := e.account(b, cb.Account.ID); got.State != usher.StateInvited || got.IdentityID != "" {
+		t.Fatalf("refused joins changed the account: %+v", got)
+	}
+	joined, err := e.svc.ActivateWithLink(e.ctx, b, secret, "", acct.IdentityID, "192.0.2.7")
+	if err != nil || joined.IdentityID != acct.IdentityID || joined.State != usher.StateActive {
 		t.Fatalf("join: %+v %v (identity %s)", joined, err, acct.IdentityID)
 	}
 	accts, _ := e.st.Read().AccountsOfIdentity(e.ctx, acct.IdentityID)
 	if len(accts) != 2 {
 		t.Fatalf("identity stands behind %d accounts", len(accts))
+	}
+	// The person is told by email, in bravo's name, in the same transaction.
+	msgs, _, err := e.st.Read().Messages(e.ctx, b.ID, store.MessageFilter{AccountID: cb.Account.ID}, store.ListOptions{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told []usher.Message
+	for _, m := range msgs {
+		if m.Kind == provision.KindIdentityJoined {
+			told = append(told, m)
+		}
+	}
+	if len(told) != 1 || told[0].To != "jo@example.com" || told[0].Channel != usher.ChannelEmail {
+		t.Fatalf("the person was not told of the join once by email: %+v", told)
+	}
+	if w := e.written(told); !strings.Contains(w[0].Body, "Tenant bravo") || !strings.Contains(w[0].Body, storetest.Links{}.SignIn(b)) {
+		t.Fatalf("the message does not say which organization, with its sign-in page: %s", w[0].Body)
 	}
 }
 
@@ -270,23 +310,23 @@ func testOneTimePassword(t *testing.T, e *env) {
 	if err != nil || len(otp) < 8 {
 		t.Fatalf("generated: %q %v", otp, err)
 	}
-	if _, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp, otp, ""); err == nil {
+	if _, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp, otp, "", ""); err == nil {
 		t.Fatal("the new password must differ from the one-time password")
 	}
-	if _, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp+"x", "my own passphrase", ""); !errors.Is(err, provision.ErrCodeInvalid) {
+	if _, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp+"x", "my own passphrase", "", ""); !errors.Is(err, provision.ErrCodeInvalid) {
 		t.Fatalf("wrong one-time password: %v", err)
 	}
-	a, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp, "my own passphrase", "")
+	a, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp, "my own passphrase", "", "")
 	if err != nil || a.State != usher.StateActive {
 		t.Fatalf("one-time password: %+v %v", a, err)
 	}
-	if _, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp, "another passphrase", ""); !errors.Is(err, provision.ErrCodeInvalid) {
+	if _, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp, "another passphrase", "", ""); !errors.Is(err, provision.ErrCodeInvalid) {
 		t.Fatalf("a one-time password works once: %v", err)
 	}
 	// It expires.
 	otp, _ = e.svc.SetOneTimePassword(e.ctx, userAdm, tn, c.Account.ID, "given-by-admin")
 	e.clock.Advance(provision.OneTimeTTL + time.Second)
-	if _, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp, "yet another passphrase", ""); !errors.Is(err, provision.ErrCodeInvalid) {
+	if _, err := e.svc.ActivateWithOneTimePassword(e.ctx, tn, "olle", otp, "yet another passphrase", "", ""); !errors.Is(err, provision.ErrCodeInvalid) {
 		t.Fatalf("expired one-time password: %v", err)
 	}
 }
@@ -303,7 +343,7 @@ func testActivationConcurrent(t *testing.T, e *env) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := e.svc.ActivateWithLink(e.ctx, tn, secret, "correct horse battery staple", "")
+			_, err := e.svc.ActivateWithLink(e.ctx, tn, secret, "correct horse battery staple", "", "")
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -328,7 +368,7 @@ func testPasswordReset(t *testing.T, e *env) {
 	if _, err := e.svc.StartReset(e.ctx, userAdm, tn, c.Account.ID); err == nil {
 		t.Fatal("an invited account has no password to reset")
 	}
-	a, err := e.svc.ActivateWithLink(e.ctx, tn, e.secretOf(t, c.Messages[0]), "first passphrase here", "")
+	a, err := e.svc.ActivateWithLink(e.ctx, tn, e.secretOf(t, c.Messages[0]), "first passphrase here", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +376,7 @@ func testPasswordReset(t *testing.T, e *env) {
 	if err != nil || len(msgs) != 1 || msgs[0].Kind != provision.KindPasswordReset {
 		t.Fatalf("reset: %+v %v", msgs, err)
 	}
-	b, err := e.svc.ActivateWithLink(e.ctx, tn, e.secretOf(t, msgs[0]), "second passphrase here", "")
+	b, err := e.svc.ActivateWithLink(e.ctx, tn, e.secretOf(t, msgs[0]), "second passphrase here", "", "")
 	if err != nil || b.IdentityID != a.IdentityID || b.State != usher.StateActive {
 		t.Fatalf("reset done: %+v %v", b, err)
 	}

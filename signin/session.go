@@ -81,6 +81,32 @@ func (s *Service) Session(ctx context.Context, tenant usher.Tenant, home func(id
 	return Current{Session: ses, Account: a}, nil
 }
 
+// SignedIn returns the identity of the session whose cookie holds the
+// secret, within the timeouts of the tenant it signed in to, whatever tenant
+// asks; "" when there is none. An activation link joins an account to an
+// existing identity only for that identity signed in (provision.ActivateWithLink).
+func (s *Service) SignedIn(ctx context.Context, home func(id string) (usher.Tenant, error), cookie string) (string, error) {
+	if cookie == "" || len(cookie) > 100 {
+		return "", nil
+	}
+	ses, err := s.st.Read().SessionByHash(ctx, secret.Hash(cookie))
+	if errors.Is(err, usher.ErrNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	origin, err := home(ses.TenantID)
+	if errors.Is(err, usher.ErrNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	if expired(ses, origin, s.now()) || origin.DeactivatedAt != nil {
+		return "", nil
+	}
+	return ses.IdentityID, nil
+}
+
 func expired(ses usher.Session, t usher.Tenant, now time.Time) bool {
 	return now.Sub(ses.LastSeenAt) > t.Settings.SessionIdle() || now.Sub(ses.CreatedAt) > t.Settings.SessionMax()
 }

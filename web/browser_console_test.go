@@ -25,7 +25,7 @@ func consoleAdmin(t *testing.T, w *signinWorld) *browsertest.Page {
 		t.Fatal(err)
 	}
 	link := linkRE.FindString(written(t, w.svc, c.Messages)[0].Body)
-	if _, err := w.svc.ActivateWithLink(context.Background(), w.tenant, link[strings.LastIndex(link, "/")+1:], "console passphrase 1", "test"); err != nil {
+	if _, err := w.svc.ActivateWithLink(context.Background(), w.tenant, link[strings.LastIndex(link, "/")+1:], "console passphrase 1", "", "test"); err != nil {
 		t.Fatal(err)
 	}
 	p := browsertest.New(t)

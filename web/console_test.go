@@ -24,7 +24,7 @@ func (w *signinWorld) admin(t *testing.T, tn usher.Tenant, role, email string) *
 		t.Fatal(err)
 	}
 	link := linkRE.FindString(written(t, w.svc, c.Messages)[0].Body)
-	if _, err := w.svc.ActivateWithLink(context.Background(), tn, link[strings.LastIndex(link, "/")+1:], "console passphrase 1", "test"); err != nil {
+	if _, err := w.svc.ActivateWithLink(context.Background(), tn, link[strings.LastIndex(link, "/")+1:], "console passphrase 1", "", "test"); err != nil {
 		t.Fatal(err)
 	}
 	b := w.browser(t)

@@ -82,7 +82,7 @@ func newBenchWorld(b *testing.B, open func(testing.TB, func() time.Time) *store.
 				return
 			}
 			link := linkRE.FindString(written(b, svc, c.Messages)[0].Body)
-			if _, err := svc.ActivateWithLink(ctx, tn, link[strings.LastIndex(link, "/")+1:], benchPassword, "bench"); err != nil {
+			if _, err := svc.ActivateWithLink(ctx, tn, link[strings.LastIndex(link, "/")+1:], benchPassword, "", "bench"); err != nil {
 				errs <- err
 			}
 		}()

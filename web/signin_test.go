@@ -124,7 +124,7 @@ func (w *signinWorld) activeUser(t *testing.T, tn usher.Tenant, first, email, pw
 	c := w.invite(t, tn, provision.AccountInput{Person: &provision.PersonInput{FirstName: first, LastName: "Tester", Email: email}})
 	link := linkRE.FindString(c.Messages[0].Body)
 	secret := link[strings.LastIndex(link, "/")+1:]
-	a, err := w.svc.ActivateWithLink(context.Background(), tn, secret, pw, "test")
+	a, err := w.svc.ActivateWithLink(context.Background(), tn, secret, pw, "", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +475,11 @@ func TestOneSignInAcrossTenants(t *testing.T) {
 		beta, _ := w.newTenant(t, "beta", "Beta Partners")
 		c := w.invite(t, beta, provision.AccountInput{Person: &provision.PersonInput{FirstName: "Ada", LastName: "Tester", Email: "ada@example.com"}})
 		link := linkRE.FindString(c.Messages[0].Body)
-		if _, err := w.svc.ActivateWithLink(ctx, beta, link[strings.LastIndex(link, "/")+1:], "analytical engine 1843", "test"); err != nil {
+		ada, err := w.st.Read().IdentityByEmail(ctx, "ada@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.svc.ActivateWithLink(ctx, beta, link[strings.LastIndex(link, "/")+1:], "", ada.ID, "test"); err != nil {
 			t.Fatal(err)
 		}
 		// A third tenant where her account signs in with its SSO.
@@ -792,9 +796,18 @@ func TestRegistrationJoinsIdentity(t *testing.T) {
 			t.Fatalf("registration messages: %v %v", msgs, err)
 		}
 		link := strings.TrimPrefix(linkRE.FindString(msgs[0].Body), w.url)
-		wantPage(t, b.get(link), 200, "You already have an account")
-		wantPage(t, b.post(link, "password", "not my password"), 422, "not the password")
-		wantPage(t, b.post(link, "password", "analytical engine 1843"), 200, "Your account is active")
+		// The link alone joins nothing and asks for no password: whoever
+		// reads it (beta's administrators) has nothing to guess against.
+		p := b.get(link)
+		wantPage(t, p, 200, "You already have an account", "sign in there first")
+		if strings.Contains(p.body, `type="password"`) {
+			t.Fatalf("the joining link asks for a password:\n%s", p.body)
+		}
+		wantPage(t, b.post(link, "password", "analytical engine 1843"), 409, "sign in there first")
+		// Signed in where she already is, the same browser joins.
+		b.signIn("acme", "ada@example.com", "analytical engine 1843")
+		wantPage(t, b.get(link), 200, "you are signed in as", "Activate with my sign-in")
+		wantPage(t, b.post(link), 200, "Your account is active")
 		// One identity, one password, both tenants.
 		b.signIn("beta", "ada@example.com", "analytical engine 1843")
 		wantPage(t, b.get("/t/acme/account"), 200, "Your account", "Beta Partners", "Acme")

@@ -59,7 +59,9 @@ type pageData struct {
 	Action         string
 	RequestAction  string
 	SignIn         string
-	Errors         map[string]string
+	// SignedIn: the browser is signed in as the identity an activation joins.
+	SignedIn bool
+	Errors   map[string]string
 	signinData
 }
 
@@ -117,8 +119,25 @@ func (h *Handler) ActivateGet(w http.ResponseWriter, r *http.Request) {
 		h.pageError(w, r, tn, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, pageData{Title: "Activate your account", Tenant: tn, Mode: red.Mode, FirstName: red.Person.FirstName,
-		Login: loginOf(red.Account), ConnectionName: red.ConnectionName, Action: r.URL.Path})
+	d := pageData{Title: "Activate your account", Tenant: tn, Mode: red.Mode, FirstName: red.Person.FirstName,
+		Login: loginOf(red.Account), ConnectionName: red.ConnectionName, Action: r.URL.Path}
+	if red.Mode == provision.ModeConfirmIdentity {
+		if d.SignedIn, err = h.joinable(r, red); err != nil {
+			h.view.Internal(w, r, "activation: session", err)
+			return
+		}
+	}
+	h.render(w, r, http.StatusOK, d)
+}
+
+// joinable reports whether the browser is signed in as the identity an
+// activation in ModeConfirmIdentity would join.
+func (h *Handler) joinable(r *http.Request, red provision.Redemption) (bool, error) {
+	id, err := view.SignedIn(r, h.auth, h.st)
+	if err != nil || id == "" {
+		return false, err
+	}
+	return id == red.JoinIdentity, nil
 }
 
 func (h *Handler) ActivatePost(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +159,17 @@ func (h *Handler) ActivatePost(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusUnprocessableEntity, d)
 		return
 	}
-	a, err := h.svc.ActivateWithLink(r.Context(), tn, secret, pw, view.ClientIP(r))
+	signedIn, err := view.SignedIn(r, h.auth, h.st)
+	if err != nil {
+		h.view.Internal(w, r, "activation: session", err)
+		return
+	}
+	a, err := h.svc.ActivateWithLink(r.Context(), tn, secret, pw, signedIn, view.ClientIP(r))
+	if errors.Is(err, provision.ErrSignInToJoin) {
+		// Not signed in as the identity (any more): the page says how to join.
+		h.render(w, r, http.StatusConflict, d)
+		return
+	}
 	if err != nil {
 		if h.wasThrottled(w, r, tn, err) {
 			return
@@ -187,12 +216,16 @@ func (h *Handler) EnterPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var a usher.Account
-	var err error
+	signedIn, err := view.SignedIn(r, h.auth, h.st)
+	if err != nil {
+		h.view.Internal(w, r, "activation: session", err)
+		return
+	}
 	// A short all-digit value is an SMS code; anything else a one-time password.
 	if len(code) == provision.CodeDigits && strings.Trim(code, "0123456789") == "" {
-		a, err = h.svc.ActivateWithCode(r.Context(), tn, id, code, pw, view.ClientIP(r))
+		a, err = h.svc.ActivateWithCode(r.Context(), tn, id, code, pw, signedIn, view.ClientIP(r))
 	} else {
-		a, err = h.svc.ActivateWithOneTimePassword(r.Context(), tn, id, code, pw, view.ClientIP(r))
+		a, err = h.svc.ActivateWithOneTimePassword(r.Context(), tn, id, code, pw, signedIn, view.ClientIP(r))
 	}
 	if err != nil {
 		if h.wasThrottled(w, r, tn, err) {

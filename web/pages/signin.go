@@ -218,7 +218,12 @@ func (h *Handler) Choose(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusUnprocessableEntity, d)
 		return
 	}
-	a, err := h.svc.ActivateWithOneTimePassword(r.Context(), tn, id, otp, pw, view.ClientIP(r))
+	signedIn, err := view.SignedIn(r, h.auth, h.st)
+	if err != nil {
+		h.view.Internal(w, r, "one-time password: session", err)
+		return
+	}
+	a, err := h.svc.ActivateWithOneTimePassword(r.Context(), tn, id, otp, pw, signedIn, view.ClientIP(r))
 	if err != nil {
 		if errors.Is(err, provision.ErrCodeInvalid) {
 			// The one-time password no longer works: start over.

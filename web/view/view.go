@@ -96,6 +96,12 @@ func Session(r *http.Request, auth *signin.Service, st *store.Store, tn usher.Te
 	return auth.Session(r.Context(), tn, func(id string) (usher.Tenant, error) { return st.Read().Tenant(r.Context(), id) }, Cookie(r, SessionCookie))
 }
 
+// SignedIn returns the identity signed in on r's browser, whatever its
+// tenant, or "".
+func SignedIn(r *http.Request, auth *signin.Service, st *store.Store) (string, error) {
+	return auth.SignedIn(r.Context(), func(id string) (usher.Tenant, error) { return st.Read().Tenant(r.Context(), id) }, Cookie(r, SessionCookie))
+}
+
 // LangOption is a language as a form offers it.
 type LangOption struct{ Code, Name string }
 
