@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
 
@@ -33,7 +34,13 @@ type Service struct {
 	checkPassword PasswordCheck
 	// delivers reports the channels that really deliver; see HideSecretsSentBy.
 	delivers func(channel string) bool
+	// box seals the secrets kept in the database; see SealWith.
+	box *secret.Box
 }
+
+// SealWith sets the box that seals the secrets provision keeps (an identity
+// provider's client secret). Without one (tests), they are kept as given.
+func (s *Service) SealWith(b *secret.Box) { s.box = b }
 
 // NotifyQueued sets a function called after a change that queued messages
 // commits, so a delivery worker can start at once instead of at its next poll.

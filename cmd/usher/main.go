@@ -95,6 +95,7 @@ type config struct {
 	BootstrapToken string
 	Demo           bool
 	LogFormat      string
+	SecretKeyFile  string
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (config, error) {
@@ -113,6 +114,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.BaseDomain, "base-domain", env("USHER_BASE_DOMAIN", ""), "tenants are reached at <slug>.<base domain> (USHER_BASE_DOMAIN)")
 	fs.StringVar(&c.PublicURL, "public-url", env("USHER_PUBLIC_URL", ""), "public address without a base domain, default http://<addr> (USHER_PUBLIC_URL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("USHER_LOG_FORMAT", "text"), "text or json (USHER_LOG_FORMAT)")
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("USHER_SECRET_KEY_FILE", ""), "file holding the key that seals secrets kept in the database; default <data>/secret.key with SQLite (USHER_SECRET_KEY_FILE; or the key itself in USHER_SECRET_KEY)")
 	demoDefault := getenv("USHER_DATABASE_URL") == ""
 	if v := getenv("USHER_DEMO"); v != "" {
 		demoDefault = v == "true" || v == "1"
@@ -145,6 +147,49 @@ func openStore(ctx context.Context, c config) (*store.Store, error) {
 	return store.Open(ctx, dsn, nil)
 }
 
+// secretBox is the box that seals secrets kept in the database (signing
+// keys, identity providers' client secrets). Its key comes from
+// USHER_SECRET_KEY or --secret-key-file; USHER_PREVIOUS_SECRET_KEYS (comma
+// separated) still opens what older keys sealed. The embedded default keeps
+// a generated key in its data folder; PostgreSQL, shared by replicas, needs
+// the same key configured on each.
+func secretBox(c config, getenv func(string) string) (*secret.Box, error) {
+	var key []byte
+	var err error
+	switch {
+	case getenv("USHER_SECRET_KEY") != "":
+		if key, err = secret.ParseKey(getenv("USHER_SECRET_KEY")); err != nil {
+			return nil, fmt.Errorf("USHER_SECRET_KEY: %w", err)
+		}
+	case c.SecretKeyFile != "":
+		b, err := os.ReadFile(c.SecretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key-file: %w", err)
+		}
+		if key, err = secret.ParseKey(string(b)); err != nil {
+			return nil, fmt.Errorf("--secret-key-file %s: %w", c.SecretKeyFile, err)
+		}
+	case c.DatabaseURL == "":
+		if key, err = secret.LoadOrCreateKey(filepath.Join(c.Data, "secret.key")); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("with PostgreSQL, set USHER_SECRET_KEY (or --secret-key-file) to the same key on every replica: it seals the secrets kept in the database (generate one with: openssl rand -base64 32)")
+	}
+	keys := [][]byte{key}
+	for i, s := range strings.Split(getenv("USHER_PREVIOUS_SECRET_KEYS"), ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		k, err := secret.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("USHER_PREVIOUS_SECRET_KEYS, key %d: %w", i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	return secret.NewBox(keys...)
+}
+
 func newLogger(c config, w io.Writer) *slog.Logger {
 	if c.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, nil))
@@ -168,6 +213,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// instead of letting the heap double.
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
+	box, err := secretBox(c, getenv)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -184,6 +233,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	links := web.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL}
 	svc := provision.New(st, nil, links)
+	svc.SealWith(box)
 
 	// Delivery: with nothing configured, messages stay queued and readable
 	// through the API; each configured channel is delivered by the worker.

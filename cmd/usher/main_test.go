@@ -286,3 +286,32 @@ func (s *smtpSession) Data(r io.Reader) error {
 }
 func (s *smtpSession) Reset()        {}
 func (s *smtpSession) Logout() error { return nil }
+
+// TestSecretKey: the embedded default keeps a generated key in its data
+// folder; PostgreSQL, shared by replicas, refuses to start without one.
+func TestSecretKey(t *testing.T) {
+	none := func(string) string { return "" }
+	dir := t.TempDir()
+	b1, err := secretBox(config{Data: dir}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := secretBox(config{Data: dir}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := b2.Open(b1.Seal([]byte("x"), "p"), "p"); err != nil || string(p) != "x" {
+		t.Fatalf("the key changed between two starts: %v", err)
+	}
+	if _, err := secretBox(config{Data: dir, DatabaseURL: "postgres://x"}, none); err == nil || !strings.Contains(err.Error(), "USHER_SECRET_KEY") {
+		t.Fatalf("PostgreSQL without a key: %v", err)
+	}
+	env := map[string]string{"USHER_SECRET_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "USHER_PREVIOUS_SECRET_KEYS": " , not a key"}
+	if _, err := secretBox(config{DatabaseURL: "postgres://x"}, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "USHER_PREVIOUS_SECRET_KEYS") {
+		t.Fatalf("a bad previous key: %v", err)
+	}
+	env["USHER_PREVIOUS_SECRET_KEYS"] = ""
+	if _, err := secretBox(config{DatabaseURL: "postgres://x"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("PostgreSQL with a key: %v", err)
+	}
+}
