@@ -243,6 +243,10 @@ func TestConsoleSeed004(t *testing.T) {
 		p = b.post("/t/acme/admin/users/new", "first_name", "Grace", "last_name", "Hopper", "email", "grace@example.com", "username", "ghopper",
 			"role_id", role.ID, "plan_id", pro.ID, "primary_group_id", g1.ID, "group_ids", g2.ID, "group_ids", g3.ID)
 		wantPage(t, p, 200, "Grace Hopper was created", "Editor", "Professional")
+		// Free seats are a number, not a sum left to the reader, on the overview and on Plans.
+		for _, page := range []string{"/t/acme/admin/", "/t/acme/admin/plans"} {
+			wantPage(t, b.get(page), 200, "<td>1 of 2</td><td>1</td>", "<td>1 of 50</td><td>49</td>")
+		}
 		grace, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "ghopper")
 		if err != nil || grace.PlanID != pro.ID || grace.PrimaryGroupID != g1.ID || len(grace.GroupIDs) != 2 || grace.RoleID != role.ID {
 			t.Fatalf("Grace's account: %+v %v", grace, err)

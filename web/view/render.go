@@ -72,6 +72,8 @@ var consolePages = func() map[string]*template.Template {
 			return false
 		},
 		"when": func(t interface{ Format(string) string }) string { return t.Format("2 Jan 2006 15:04") },
+		// free is a plan's free seats, never below zero when seats were lowered.
+		"free": func(p usher.Plan) int { return max(p.Seats-p.SeatsUsed, 0) },
 		"list": func(v ...string) []string { return v },
 		"join": func(v []string) string { return strings.Join(v, ", ") },
 		// prefixed gives a partial the errors of fields under a prefix by their short names.
