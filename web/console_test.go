@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
@@ -115,7 +116,7 @@ func TestConsoleSeed000(t *testing.T) {
 		wantPage(t, p, 200, "Bob Byte was added", "has no user account", "Acme Entra (corporate single sign-on)", "A password of their own")
 		id := personID(t, p)
 		p = b.post("/t/acme/admin/people/"+id+"/account", "auth_system", "password", "plan_id", w.plan.ID)
-		wantPage(t, p, 200, "The user account was created", "an activation message went out by email to bob@elsewhere.example", "invited", "a password")
+		wantPage(t, p, 200, "The user account was created; an invitation is kept under Messages for bob@elsewhere.example (no email provider is configured, so nothing is sent).", "invited", "a password")
 		// Bob activates with the message's link and signs in.
 		link := w.lastLink(t, "bob@elsewhere.example", "invitation")
 		bob := w.browser(t)
@@ -156,7 +157,7 @@ func TestConsoleSeed002(t *testing.T) {
 		wantPage(t, b.get("/t/acme/admin/organizations/"+site), 200, "Nina North", "Otto North", `value="Primary"`, "No contacts at this site yet")
 		wantPage(t, b.post("/t/acme/admin/organizations/"+site+"/relationships", "person_id", ids[0]), 422, "at least one")
 		p = b.post("/t/acme/admin/organizations/"+site+"/relationships", "person_id", ids[0], "roles", "Primary", "roles", "Technical")
-		wantPage(t, p, 200, "the contact&#39;s user account was created", "the welcome message went out by email")
+		wantPage(t, p, 200, "the contact&#39;s user account was created; the welcome message is kept under Messages for nina@northwind.example")
 		msgs, _, err := w.st.Read().Messages(context.Background(), w.tenant.ID, store.MessageFilter{Kind: "welcome"}, store.ListOptions{})
 		msgs = written(t, w.svc, msgs)
 		if err != nil || len(msgs) != 1 || msgs[0].To != "nina@northwind.example" {
@@ -307,7 +308,7 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 
 		// One account's actions, and a bulk action with a refusal reported.
 		person := accts[0].PersonID
-		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/resend"), 200, "activation message went out")
+		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/resend"), 200, "A new activation link is kept under Messages for alpha@example.com")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/suspend"), 200, "Not done", "cannot go from invited to suspended")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/deactivate"), 200, "deactivated and its seat is free")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/reactivate"), 200, "reactivated", "invited")
@@ -459,5 +460,38 @@ func TestOperatorConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantPage(t, op.get("/operator/"), 200, `name="token"`)
+	})
+}
+
+// TestConsoleSaysWhatBecameOfMessages: a new account's message is queued
+// when a provider delivers its channel, and kept under Messages when none
+// does; neither is told to have gone out.
+func TestConsoleSaysWhatBecameOfMessages(t *testing.T) {
+	onEachDatabaseOpen(t, func(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) {
+		for _, tc := range []struct {
+			channels      []string
+			notice, hint  string
+			list, notList string
+		}{
+			{nil, "Grace Hopper was created; an invitation is kept under Messages for grace@example.com (no email provider is configured, so nothing is sent).",
+				"Not sent: no email provider is configured", "kept here: no email provider", ""},
+			{[]string{usher.ChannelEmail}, "Grace Hopper was created; an invitation is queued to go out by email to grace@example.com.",
+				"Not delivered yet: it goes out by email", "queued", "kept here"},
+		} {
+			w := newSigninWorld(t, open, func(c *Config) { c.Channels = tc.channels })
+			b := w.admin(t, w.tenant, usher.AdminTenant, "boss@example.com")
+			p := b.post("/t/acme/admin/users/new", "first_name", "Grace", "last_name", "Hopper", "email", "grace@example.com")
+			wantPage(t, p, 200, tc.notice)
+			if strings.Contains(p.body, "went out") {
+				t.Fatalf("the console says a queued message went out:\n%s", p.body)
+			}
+			p = b.get("/t/acme/admin/messages?kind=invitation")
+			wantPage(t, p, 200, "grace@example.com", "Invitation", tc.list)
+			if tc.notList != "" && strings.Contains(p.body, tc.notList) {
+				t.Fatalf("the list of messages says %q with a provider for the channel", tc.notList)
+			}
+			mid := regexp.MustCompile(`/admin/messages/([0-9a-f-]{36})`).FindStringSubmatch(p.body)
+			wantPage(t, b.get("/t/acme/admin/messages/"+mid[1]), 200, tc.hint, "<dd>English</dd>")
+		}
 	})
 }

@@ -20,7 +20,7 @@ func (s *Server) routes(now func() time.Time) {
 	ap := s.jsonAPI
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		SignedIn: pg.SignedIn, Clock: now})
+		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels})
 
 	s.mux.Handle("GET /healthz", handleHealth())
 	s.mux.Handle("GET /readyz", handleReady(s.st))

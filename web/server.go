@@ -32,6 +32,9 @@ type Config struct {
 	Version string
 	// Links builds the addresses put into messages.
 	Links Links
+	// Channels are the message channels a provider delivers ("email",
+	// "sms"); messages on the others stay queued, read in the console.
+	Channels []string
 }
 
 // Links builds public addresses; the audiences share it through view.

@@ -46,7 +46,9 @@ func onEachDatabaseWorld(t *testing.T, fn func(t *testing.T, w *signinWorld)) {
 	})
 }
 
-func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) *signinWorld {
+// newSigninWorld starts a server on a store from open; configure, if any,
+// changes its configuration first.
+func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store, configure ...func(*Config)) *signinWorld {
 	t.Helper()
 	clock := storetest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	st := open(t, clock.Now)
@@ -54,7 +56,11 @@ func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store
 	links := Links{PublicURL: "http://" + hs.Listener.Addr().String()}
 	svc := provision.New(st, clock.Now, links)
 	logs := &lockedBuffer{}
-	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links}, st, svc, signin.New(st, svc, clock.Now), clock.Now)
+	cfg := Config{Version: "test", Links: links}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	srv := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, st, svc, signin.New(st, svc, clock.Now), clock.Now)
 	hs.Config.Handler = srv
 	hs.Start()
 	t.Cleanup(hs.Close)

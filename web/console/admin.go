@@ -141,9 +141,9 @@ func (h *Handler) Relate(w http.ResponseWriter, r *http.Request, c *Call) {
 	if err == nil {
 		msg := "The contact roles were saved."
 		if rel.Account != nil {
-			msg = "The contact roles were saved and the contact's user account was created; " + sent(rel.Messages)
+			msg = "The contact roles were saved and the contact's user account was created; " + h.sent(rel.Messages)
 		} else if len(rel.Messages) > 0 {
-			msg = "The contact roles were saved; " + sent(rel.Messages)
+			msg = "The contact roles were saved; " + h.sent(rel.Messages)
 		}
 		h.redirect(w, r, c.d.Admin+"organizations/"+site, msg)
 		return
@@ -410,7 +410,7 @@ func (h *Handler) Messages(w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	c.d.Title, c.d.Section = "Messages", "messages"
-	c.d.Data = map[string]any{"Messages": msgs, "Next": nextURL(r, next)}
+	c.d.Data = map[string]any{"Messages": msgs, "Next": nextURL(r, next), "Kinds": messageKinds, "Names": kindNames(), "Delivers": h.delivers}
 	h.view.Console(w, r, http.StatusOK, "messages", c.d)
 }
 
@@ -429,7 +429,9 @@ func (h *Handler) Message(w http.ResponseWriter, r *http.Request, c *Call) {
 		h.fail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Data = "Message to "+m.To, "messages", m
+	c.d.Title, c.d.Section = "Message to "+m.To, "messages"
+	c.d.Data = map[string]any{"M": m, "Kind": or(kindNames()[m.Kind], m.Kind), "Delivered": h.delivers[m.Channel], "Channel": channelNames[m.Channel],
+		"Language": view.LanguageName(m.Language)}
 	h.view.Console(w, r, http.StatusOK, "message", c.d)
 }
 

@@ -37,6 +37,9 @@ type Handler struct {
 	tenants  view.Tenants
 	signedIn SignedIn
 	now      func() time.Time
+	// delivers holds the channels with a provider; messages on the
+	// others stay queued, to be read in the console.
+	delivers map[string]bool
 }
 
 // Deps are what the consoles need.
@@ -50,11 +53,18 @@ type Deps struct {
 	Tenants   view.Tenants
 	SignedIn  SignedIn
 	Clock     func() time.Time
+	// Channels are the message channels a provider delivers ("email", "sms").
+	Channels []string
 }
 
 // New returns the consoles' handler.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock}
+	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
+		delivers: map[string]bool{}}
+	for _, c := range d.Channels {
+		h.delivers[c] = true
+	}
+	return h
 }
 
 // Page is a console page, called once its administrator is known.
