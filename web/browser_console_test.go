@@ -96,7 +96,7 @@ func TestBrowserConsoleSeed000(t *testing.T) {
 	p.SetChecked("A password of their own (usher)", true)
 	p.Screenshot("console-create-user-account")
 	p.Click("Create user account")
-	wantAlert(t, p, "an invitation is kept under Messages for bob@partner-mail.example (no email provider is configured, so nothing is sent)")
+	wantAlert(t, p, "an invitation is queued to go out by email to bob@partner-mail.example")
 	p.WantText("invited")
 	p.Screenshot("console-person")
 
@@ -137,7 +137,7 @@ func TestBrowserConsoleSeed002(t *testing.T) {
 	p.SetChecked("Primary", true)
 	p.SetChecked("Technical", true)
 	p.Click("Save contact roles")
-	wantAlert(t, p, "the welcome message is kept under Messages for nina@northwind.example")
+	wantAlert(t, p, "the welcome message is queued to go out by email to nina@northwind.example")
 	p.WantText("Primary, Technical")
 	p.Select("Contact", "Otto North (otto@northwind.example)")
 	p.SetChecked("Primary", true)

@@ -18,7 +18,8 @@ func (s *Server) routes(now func() time.Time) {
 	v := view.New(s.log)
 	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version})
 	ap := s.jsonAPI
-	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants})
+	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
+		Channels: s.cfg.Channels})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels})
 

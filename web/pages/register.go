@@ -108,9 +108,12 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, tn usher.Tena
 		Phone: values["phone"], DepartmentID: values["department_id"], Language: values["language"], Source: view.ClientIP(r)}
 	_, err = h.svc.Register(r.Context(), tn, in, reg.via)
 	done := pageData{Page: "register", Title: "Check your messages", Tenant: tn, Mode: "registered"}
-	done.Identifier = values["email"]
+	done.Identifier, done.Undelivered = values["email"], !h.delivers[usher.ChannelEmail]
 	if tn.Settings.RegistersBy() == usher.RegistrationByUsernamePhone {
-		done.Identifier = values["phone"]
+		done.Identifier, done.Undelivered = values["phone"], !h.delivers[usher.ChannelSMS]
+	}
+	if done.Undelivered {
+		done.Title = "Ask for your activation link"
 	}
 	if reg.via.LinkID != "" && isLinkRefusal(err) {
 		// The link ran out while the form was open.
