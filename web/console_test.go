@@ -198,7 +198,12 @@ func TestConsoleSeed003(t *testing.T) {
 		p := b.get("/t/shop/admin/users/new")
 		wantPage(t, p, 200, "Add user", `<abbr title="required">*</abbr>`, "Required: an email, or a username and a phone number")
 		p = b.post("/t/shop/admin/users/new", "first_name", "Sam", "last_name", "", "username", "sam.s")
-		wantPage(t, p, 422, `id="last_name-error"`, `id="department_id-error"`, `id="job_profile_id-error"`, `id="role_id-error"`)
+		wantPage(t, p, 422, `id="last_name-error"`, `id="department_id-error"`, `id="job_profile_id-error"`, `id="role_id-error"`,
+			// The summary names each field, with no capital after a colon.
+			`role="alert">Last name is required in this tenant. Job profile is required in this tenant.`, "Role is required in this tenant.")
+		if strings.Contains(p.body, ": Is ") {
+			t.Fatalf("the error summary capitalises after a colon:\n%s", p.body)
+		}
 		p = b.post("/t/shop/admin/users/new", "first_name", "Sam", "last_name", "Shelf", "username", "sam.s", "phone", "+46 70 123 45 67",
 			"department_id", ids[usher.KindDepartment], "job_profile_id", ids[usher.KindJobProfile], "role_id", ids[usher.KindRole], "language", "sv")
 		wantPage(t, p, 200, "Sam Shelf was created", "Set a one-time password")
@@ -402,14 +407,20 @@ func TestConsoleSettingsCataloguesLinks(t *testing.T) {
 }
 
 func TestOperatorConsole(t *testing.T) {
-	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+	onEachDatabaseOpen(t, func(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) {
+		// As after a first start: the operator token was made and printed.
+		w := newSigninWorld(t, open, func(c *Config) { c.OperatorToken = "printed" })
 		ctx := context.Background()
 		const secret = "ush_operator-console-test-secret"
 		if err := w.svc.EnsureBootstrapToken(ctx, secret); err != nil {
 			t.Fatal(err)
 		}
 		op := w.browser(t)
-		wantPage(t, op.get("/operator/"), 200, "Operators", `name="token"`)
+		p := op.get("/operator/")
+		wantPage(t, p, 200, "Operators", `name="token"`, "Sign in with an operator API token: on a first install, the one usher printed when it started.")
+		if strings.Contains(p.body, "USHER_BOOTSTRAP_OPERATOR_TOKEN") {
+			t.Fatal("the operators' sign-in names USHER_BOOTSTRAP_OPERATOR_TOKEN, which was not set")
+		}
 		wantPage(t, op.post("/operator/signin", "token", "ush_wrong"), 401, "not a valid operator token")
 		// A tenant's token is not an operator's.
 		_, tenantSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant.ID, provision.TokenInput{Name: "hr", Role: usher.AdminTenant})
@@ -417,8 +428,13 @@ func TestOperatorConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantPage(t, op.post("/operator/signin", "token", tenantSecret), 401, "not a valid operator token")
-		p := op.post("/operator/signin", "token", secret)
-		wantPage(t, p, 200, "Tenants", "Acme", "Standard: 0/50")
+		p = op.post("/operator/signin", "token", secret)
+		wantPage(t, p, 200, "Tenants", "Acme", "Standard: 0/50", "signed in with the operator token printed at start",
+			// Without a base domain, where a new tenant is reached is said as it is.
+			"acme is reached at "+w.url+"/t/acme/")
+		if strings.Contains(p.body, "USHER_BOOTSTRAP_OPERATOR_TOKEN") || strings.Contains(p.body, "base domain") {
+			t.Fatalf("the operators' console speaks of what is not configured:\n%s", p.body)
+		}
 		if c := op.cookie("usher_operator"); c != nil {
 			t.Fatal("the operator cookie is sent outside /operator/")
 		}
@@ -427,7 +443,7 @@ func TestOperatorConsole(t *testing.T) {
 		wantPage(t, p, 200, "Beta Corp was created", "No plans yet")
 		wantPage(t, op.post("/operator/tenants/beta/plans", "name", "Basic", "seats", "x"), 422, "whole number")
 		p = op.post("/operator/tenants/beta/plans", "name", "Basic", "seats", "1")
-		wantPage(t, p, 200, "Basic has 1 seats", "basic")
+		wantPage(t, p, 200, "Basic has 1 seat.", "basic")
 		beta, err := w.st.Read().TenantBySlug(ctx, "beta")
 		if err != nil {
 			t.Fatal(err)

@@ -21,7 +21,7 @@ func (s *Server) routes(now func() time.Time) {
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		Channels: s.cfg.Channels})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels})
+		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken})
 
 	s.mux.Handle("GET /healthz", handleHealth())
 	s.mux.Handle("GET /readyz", handleReady(s.st))
@@ -167,7 +167,7 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "POST", Path: t + "/accounts/{id}/reset-password", Summary: "Send an active account a link to choose a new password",
 		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: api.List[usher.Message]{}, Handle: ap.StartReset})
 
-	// Catalogues: roles (permission types), departments, job profiles, groups; plans with seats.
+	// Catalogues: roles, departments, job profiles, groups; plans with seats.
 	for _, kind := range []string{usher.KindRole, usher.KindDepartment, usher.KindJobProfile, usher.KindGroup} {
 		s.api(&api.Op{Method: "GET", Path: t + "/" + kind, Summary: "List " + noun(kind), Access: api.TenantScoped, Params: []string{"active"},
 			Out: api.Page[usher.Attribute]{}, Handle: ap.ListAttributes(kind)})

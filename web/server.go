@@ -35,6 +35,10 @@ type Config struct {
 	// Channels are the message channels a provider delivers ("email",
 	// "sms"); messages on the others stay queued, read in the console.
 	Channels []string
+	// OperatorToken says where this run's start-up operator token came
+	// from: "printed" (made at start), "environment"
+	// (USHER_BOOTSTRAP_OPERATOR_TOKEN), or "" (none this run).
+	OperatorToken string
 }
 
 // Links builds public addresses; the audiences share it through view.

@@ -621,7 +621,10 @@ func TestRegistration(t *testing.T) {
 		w.settings(t, &w.tenant, func(s *usher.TenantSettings) { s.Registration = "open" })
 		wantPage(t, b.get("/t/acme/register?email=reg%40example.com"), 200, "Create your account", `value="reg@example.com"`, `autocomplete="given-name"`)
 		p := b.post("/t/acme/register", "first_name", "", "last_name", "", "email", "not an email")
-		wantPage(t, p, 422, "Please correct the fields", "first name is required", "last name is required", `id="email-error"`)
+		wantPage(t, p, 422, "Please correct the fields", "Your first name is required.", "Your last name is required.", `id="email-error"`)
+		if strings.Contains(p.body, "this tenant") {
+			t.Fatalf("the registration form speaks of a tenant to a person registering:\n%s", p.body)
+		}
 		// Without an email provider the page does not claim a message went out.
 		p = b.post("/t/acme/register", "first_name", "Reg", "last_name", "R", "email", "reg@example.com")
 		wantPage(t, p, 200, "Ask for your activation link", "This service sends no messages yet: ask your administrator for your activation link")

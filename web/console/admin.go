@@ -245,7 +245,7 @@ func splitList(s string) []string {
 }
 
 // catalogKinds are the console's catalogue pages.
-var catalogKinds = []struct{ Kind, Label string }{{usher.KindRole, "Roles (permission types)"}, {usher.KindDepartment, "Departments"},
+var catalogKinds = []struct{ Kind, Label string }{{usher.KindRole, "Roles"}, {usher.KindDepartment, "Departments"},
 	{usher.KindJobProfile, "Job profiles"}, {usher.KindGroup, "Groups"}}
 
 // consoleCatalog lists a catalogue, adds to it and deactivates entries.

@@ -40,6 +40,8 @@ type Handler struct {
 	// delivers holds the channels with a provider; messages on the
 	// others stay queued, to be read in the console.
 	delivers map[string]bool
+	// bootToken is where the start-up operator token came from.
+	bootToken string
 }
 
 // Deps are what the consoles need.
@@ -55,12 +57,14 @@ type Deps struct {
 	Clock     func() time.Time
 	// Channels are the message channels a provider delivers ("email", "sms").
 	Channels []string
+	// OperatorToken is where the start-up operator token came from (see web.Config).
+	OperatorToken string
 }
 
 // New returns the consoles' handler.
 func New(d Deps) *Handler {
 	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
-		delivers: map[string]bool{}}
+		delivers: map[string]bool{}, bootToken: d.OperatorToken}
 	for _, c := range d.Channels {
 		h.delivers[c] = true
 	}
@@ -153,12 +157,25 @@ func (h *Handler) formErrors(w http.ResponseWriter, r *http.Request, c *Call, er
 		msg := view.Sentence(e.Message)
 		if e.Field != "" {
 			c.d.Errors[e.Field] = msg
-			msg = view.FieldLabel(e.Field) + ": " + msg
+			msg = summaryLine(view.FieldLabel(e.Field), e.Message)
 		}
 		sum = append(sum, msg)
 	}
 	c.d.Errors["form"] = strings.Join(sum, " ")
 	return true
+}
+
+// summaryLine names the field of a problem in the summary at the top of a
+// form: "Department is required in this tenant." for a message that goes
+// on from the field's name, "Email: give an email, …" for one of its own,
+// never a capital after the colon.
+func summaryLine(label, msg string) string {
+	for _, verb := range []string{"is ", "are ", "must ", "has ", "was "} {
+		if strings.HasPrefix(msg, verb) {
+			return view.Sentence(label + " " + msg)
+		}
+	}
+	return view.Sentence(label + ": " + msg)
 }
 
 // formStatus is the status of a form answered with its errors: 409 when

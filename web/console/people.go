@@ -547,7 +547,7 @@ func (h *Handler) Wizard(w http.ResponseWriter, r *http.Request, c *Call) {
 		}
 		d.Review = [][2]string{{"Name", v["first_name"] + " " + v["last_name"]}, {"Email", v["email"]}, {"Phone", or(v["phone"], "—")},
 			{"Department", name(d.Choices.Departments, v["department_id"])}, {"Job profile", name(d.Choices.JobProfiles, v["job_profile_id"])},
-			{"Permission type", name(d.Choices.Roles, v["role_id"])}, {"Plan", plan}, {"Signs in with", signIn}}
+			{"Role", name(d.Choices.Roles, v["role_id"])}, {"Plan", plan}, {"Signs in with", signIn}}
 	}
 	c.d.Data = d
 	status := http.StatusOK
