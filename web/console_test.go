@@ -348,10 +348,31 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 		// The person's page shows the history; the audit log filters by person and action.
 		wantPage(t, b.get("/t/acme/admin/people/"+person), 200, "account.deactivated", "account.activation_sent")
 		p = b.get("/t/acme/admin/audit?person_id=" + person + "&action=account.")
-		wantPage(t, p, 200, "account.deactivated")
-		if strings.Contains(p.body, accts[1].ID[len(accts[1].ID)-8:]) {
+		wantPage(t, p, 200, "account.deactivated", "What happened to <a href=\""+w.url+"/t/acme/admin/people/"+person+"\">Alpha Test</a>")
+		if strings.Contains(p.body, "Bravo") || strings.Contains(p.body, "Charlie") {
 			t.Fatal("the audit filter shows another person's events")
 		}
+		// Who did what is said by name, with a link; the ids stay in the API.
+		boss, _ := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "boss@example.com")
+		bossLink := `<a href="` + w.url + `/t/acme/admin/people/` + boss.PersonID + `">Admin Istrator</a>`
+		hrefs := regexp.MustCompile(`[a-z-]+="[^"]*"`) // attributes: ids in addresses and forms are fine
+		for _, page := range []string{"/t/acme/admin/", "/t/acme/admin/audit", "/t/acme/admin/people/" + person} {
+			p = b.get(page)
+			wantPage(t, p, 200, bossLink, "was invited, from 127.0.0.1</td>")
+			if page != "/t/acme/admin/" { // the overview's latest ten are other events
+				wantPage(t, p, 200, `plan: <a href="`+w.url+`/t/acme/admin/plans">Standard</a>`)
+			}
+			shown := hrefs.ReplaceAllString(p.body, "")
+			for _, id := range []string{boss.ID, boss.PersonID, w.plan.ID, accts[0].ID, accts[0].PersonID} {
+				if strings.Contains(shown, id[len(id)-8:]) {
+					t.Errorf("%s shows an id: %s", page, id)
+				}
+			}
+			if regexp.MustCompile(`account …|operator …|; </td>|;</td>`).MatchString(p.body) {
+				t.Errorf("%s shows ids or a stray semicolon in the activity", page)
+			}
+		}
+		wantPage(t, b.get("/t/acme/admin/audit?actor_id="+boss.ID), 200, "What "+bossLink+" did")
 		// Messages, with their bodies and links (the embedded default delivers nothing).
 		p = b.get("/t/acme/admin/messages?kind=invitation")
 		wantPage(t, p, 200, "alpha@example.com", "queued")

@@ -435,6 +435,17 @@ func (h *Handler) Message(w http.ResponseWriter, r *http.Request, c *Call) {
 	h.view.Console(w, r, http.StatusOK, "message", c.d)
 }
 
+// withoutParam is the address of r without the query parameter name.
+func withoutParam(r *http.Request, name string) string {
+	q := r.URL.Query()
+	q.Del(name)
+	q.Del("after")
+	if len(q) == 0 {
+		return r.URL.Path
+	}
+	return r.URL.Path + "?" + q.Encode()
+}
+
 // consoleAudit is the audit log, newest first, filtered by actor, person and action.
 func (h *Handler) Audit(w http.ResponseWriter, r *http.Request, c *Call) {
 	ctx := r.Context()
@@ -457,6 +468,17 @@ func (h *Handler) Audit(w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	c.d.Title, c.d.Section = "Audit log", "audit"
-	c.d.Data = map[string]any{"Events": auditRows(evs), "Next": nextURL(r, next)}
+	n := h.namer(ctx, c)
+	d := map[string]any{"Events": n.rows(evs), "Next": nextURL(r, next)}
+	// A filter by actor or person shows whom it shows, with a way back to all.
+	if id := c.d.Values["actor_id"]; id != "" {
+		d["Actor"] = n.actorByID(id)
+		d["AllActors"] = withoutParam(r, "actor_id")
+	}
+	if id := c.d.Values["person_id"]; id != "" {
+		d["Person"] = n.of("person", id)
+		d["AllPersons"] = withoutParam(r, "person_id")
+	}
+	c.d.Data = d
 	h.view.Console(w, r, http.StatusOK, "audit", c.d)
 }

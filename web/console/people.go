@@ -15,33 +15,6 @@ import (
 	"github.com/usherhq/usher/web/view"
 )
 
-// auditRow is an audit event as the console shows it.
-type auditRow struct {
-	usher.AuditEvent
-	Actor  string
-	Target string
-}
-
-func auditRows(evs []usher.AuditEvent) []auditRow {
-	out := make([]auditRow, 0, len(evs))
-	for _, e := range evs {
-		actor := e.ActorKind
-		if e.ActorID != "" {
-			actor += " " + short(e.ActorID)
-		}
-		out = append(out, auditRow{AuditEvent: e, Actor: actor, Target: e.TargetKind + " " + short(e.TargetID)})
-	}
-	return out
-}
-
-// short shortens an id for display; the full id is in the API.
-func short(id string) string {
-	if len(id) > 13 {
-		return "…" + id[len(id)-8:]
-	}
-	return id
-}
-
 // accountState is the state the console shows: invited accounts whose
 // invitation ran out show "expired".
 func accountState(a *usher.Account) string {
@@ -79,7 +52,7 @@ func (h *Handler) Home(w http.ResponseWriter, r *http.Request, c *Call) {
 		h.fail(w, r, c, err)
 		return
 	}
-	d := homeData{Counts: counts, Plans: plans, Events: auditRows(evs)}
+	d := homeData{Counts: counts, Plans: plans, Events: h.namer(ctx, c).rows(evs)}
 	for _, n := range counts {
 		d.Total += n
 	}
@@ -259,7 +232,7 @@ func (h *Handler) personPage(r *http.Request, c *Call, id string) (personData, e
 	if err != nil {
 		return d, err
 	}
-	d.Events = auditRows(evs)
+	d.Events = h.namer(ctx, c).rows(evs)
 	c.d.Title, c.d.Section, c.d.Data = p.FirstName+" "+p.LastName, "people", d
 	return d, nil
 }
