@@ -248,7 +248,9 @@ func TestConsoleSeed004(t *testing.T) {
 		wantPage(t, p, 200, "Professional (0 of 2 seats used)", "EMEA", `name="group_ids"`, `name="primary_group_id"`, "User administrator")
 		p = b.post("/t/acme/admin/users/new", "first_name", "Grace", "last_name", "Hopper", "email", "grace@example.com", "username", "ghopper",
 			"role_id", role.ID, "plan_id", pro.ID, "primary_group_id", g1.ID, "group_ids", g2.ID, "group_ids", g3.ID)
-		wantPage(t, p, 200, "Grace Hopper was created", "Editor", "Professional")
+		wantPage(t, p, 200, "Grace Hopper was created", "Editor", "Professional",
+			// Her page names her groups and her language.
+			"<dt>Primary group</dt><dd>EMEA</dd>", "<dt>Other groups</dt><dd>APAC, Americas</dd>", "<dt>Language</dt><dd>English</dd>")
 		// Free seats are a number, not a sum left to the reader, on the overview and on Plans.
 		for _, page := range []string{"/t/acme/admin/", "/t/acme/admin/plans"} {
 			wantPage(t, b.get(page), 200, "<td>1 of 2</td><td>1</td>", "<td>1 of 50</td><td>49</td>")
@@ -337,8 +339,12 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 		bravo := accts[1]
 		wantPage(t, b.post("/t/acme/admin/people/"+bravo.PersonID, "first_name", "Bravo", "last_name", "", "email", "not-an-email"), 422,
 			`id="person_last_name-error"`, `id="person_email-error"`, "<details open><summary>Change details")
+		before, _ := w.st.Read().Person(ctx, w.tenant.ID, bravo.PersonID)
 		wantPage(t, b.post("/t/acme/admin/people/"+bravo.PersonID, "first_name", "Bravo", "last_name", "Renamed", "email", "bravo@example.com"), 200,
-			"The details were saved", "Bravo Renamed")
+			"The details were saved", "Bravo Renamed", `<option value="en" selected>English</option>`)
+		if after, _ := w.st.Read().Person(ctx, w.tenant.ID, bravo.PersonID); before.Language == "" || after.Language != before.Language {
+			t.Fatalf("saving the details without a language changed it: %q to %q", before.Language, after.Language)
+		}
 		wantPage(t, b.post("/t/acme/admin/accounts/"+bravo.ID, "email", "alpha@example.com"), 409, "already a sign-in email", "<details open><summary>Change the account")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+bravo.ID, "email", "bravo@example.com", "username", "bravo.r", "group_ids", g.ID), 200, "The account was saved", "bravo.r")
 		if got, _ := w.st.Read().Account(ctx, w.tenant.ID, bravo.ID); got.Username != "bravo.r" || len(got.GroupIDs) != 1 || got.GroupIDs[0] != g.ID {

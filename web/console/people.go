@@ -155,6 +155,9 @@ type personData struct {
 	PlanName      string
 	Department    string
 	JobProfile    string
+	Language      string // by its name: "English", not "en"
+	PrimaryGroup  string
+	OtherGroups   []string
 }
 
 type relRow struct {
@@ -205,8 +208,17 @@ func (h *Handler) personPage(r *http.Request, c *Call, id string) (personData, e
 		return ""
 	}
 	d.Department, d.JobProfile = name(d.Choices.Departments, p.DepartmentID), name(d.Choices.JobProfiles, p.JobProfileID)
+	if p.Language != "" {
+		d.Language = view.LanguageName(p.Language)
+	}
 	if d.Account != nil {
 		d.RoleName = name(d.Choices.Roles, d.Account.RoleID)
+		d.PrimaryGroup = name(d.Choices.Groups, d.Account.PrimaryGroupID)
+		for _, g := range d.Account.GroupIDs {
+			if n := name(d.Choices.Groups, g); n != "" && g != d.Account.PrimaryGroupID {
+				d.OtherGroups = append(d.OtherGroups, n)
+			}
+		}
 		for _, pl := range d.Choices.Plans {
 			if pl.ID == d.Account.PlanID {
 				d.PlanName = pl.Name
@@ -690,8 +702,13 @@ func plural(n int, noun string) string {
 func (h *Handler) PersonEdit(w http.ResponseWriter, r *http.Request, c *Call) {
 	id := r.PathValue("id")
 	v := c.form(r, "first_name", "last_name", "email", "phone", "department_id", "job_profile_id", "language")
-	_, err := h.svc.UpdatePerson(r.Context(), c.actor, c.tn, id, provision.PersonUpdate{FirstName: ptrTo(v["first_name"]), LastName: ptrTo(v["last_name"]),
-		Email: ptrTo(v["email"]), Phone: ptrTo(v["phone"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"]), Language: ptrTo(v["language"])})
+	in := provision.PersonUpdate{FirstName: ptrTo(v["first_name"]), LastName: ptrTo(v["last_name"]),
+		Email: ptrTo(v["email"]), Phone: ptrTo(v["phone"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"])}
+	// A form without the language (an older page) leaves it as it is.
+	if r.PostForm.Has("language") {
+		in.Language = ptrTo(v["language"])
+	}
+	_, err := h.svc.UpdatePerson(r.Context(), c.actor, c.tn, id, in)
 	if err == nil {
 		h.redirect(w, r, c.d.Admin+"people/"+id, "The details were saved.")
 		return
