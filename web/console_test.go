@@ -416,8 +416,13 @@ func TestConsoleSettingsCataloguesLinks(t *testing.T) {
 		// Sign-up links with their QR codes.
 		p = b.post("/t/acme/admin/signup-links", "name", "Poster", "max_uses", "-3")
 		wantPage(t, p, 422, `id="max_uses-error"`)
-		p = b.post("/t/acme/admin/signup-links", "name", "Poster", "max_uses", "10", "expires_at", "2027-01-31")
-		wantPage(t, p, 200, "The link “Poster” was created", "0 used of 10", "/t/acme/join/")
+		deps := regexp.MustCompile(`<option value="([0-9a-f-]{36})">Night Shift</option>`).FindStringSubmatch(p.body)
+		if deps == nil {
+			t.Fatalf("no department to choose for a link:\n%s", p.body)
+		}
+		p = b.post("/t/acme/admin/signup-links", "name", "Poster", "max_uses", "10", "expires_at", "2027-01-31", "department_id", deps[1])
+		// The card says the link's department.
+		wantPage(t, p, 200, "The link “Poster” was created", "0 used of 10", "/t/acme/join/", "<dt>Department</dt><dd>Night Shift</dd>", ">active</span>")
 		qr := regexp.MustCompile(`src="([^"]+/qr\.svg)"`).FindStringSubmatch(p.body)
 		if qr == nil {
 			t.Fatalf("no QR code image:\n%s", p.body)

@@ -355,8 +355,20 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 		h.fail(w, r, c, err)
 		return
 	}
-	for i := range links {
-		links[i].URL = h.links.SignUp(c.tn, links[i].Code)
+	// Each card says what its link gives: the department first.
+	n := h.namer(ctx, c)
+	rows := make([]linkRow, len(links))
+	for i, l := range links {
+		l.URL = h.links.SignUp(c.tn, l.Code)
+		rows[i] = linkRow{SignupLink: l, Status: linkStatus[l.Status]}
+		for _, x := range []struct {
+			label, kind, id string
+		}{{"Department", usher.KindDepartment, l.DepartmentID}, {"Job profile", usher.KindJobProfile, l.JobProfileID},
+			{"Role", usher.KindRole, l.RoleID}, {"Plan", "plan", l.PlanID}} {
+			if x.id != "" {
+				rows[i].Gives = append(rows[i].Gives, [2]string{x.label, n.of(x.kind, x.id).Name})
+			}
+		}
 	}
 	ch, err := h.choices(r, c.tn)
 	if err != nil {
@@ -364,11 +376,23 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	c.d.Title, c.d.Section, c.d.Notice = "Sign-up links", "links", h.flash(w, r)
-	c.d.Data = map[string]any{"Links": links, "Next": nextURL(r, next), "Choices": ch}
+	c.d.Data = map[string]any{"Links": rows, "Next": nextURL(r, next), "Choices": ch}
 	h.view.Console(w, r, status, "links", c.d)
 }
 
 func ptrTo(s string) *string { return &s }
+
+// linkRow is a sign-up link's card: its status in words and what it gives
+// the accounts made through it.
+type linkRow struct {
+	usher.SignupLink
+	Status string
+	Gives  [][2]string // label, name
+}
+
+// linkStatus says a sign-up link's status as the card shows it.
+var linkStatus = map[string]string{usher.SignupActive: "active", usher.SignupDisabled: "switched off", usher.SignupExpired: "expired",
+	usher.SignupUsedUp: "used up"}
 
 // QR serves a sign-up link's QR code to the console, as the API does.
 func (h *Handler) QR(w http.ResponseWriter, r *http.Request, c *Call) {
