@@ -118,7 +118,10 @@ func TestBrowserRegistration(t *testing.T) {
 
 	p.ClickLink("Go to the sign-in page")
 	p.WantH1("Sign in")
-	p.Fill("Email, username or phone number", "grace@example.com")
+	// The email just activated is filled in.
+	if got := p.Value("Email, username or phone number"); got != "grace@example.com" {
+		t.Fatalf("after activation the sign-in page holds %q, want grace@example.com", got)
+	}
 	p.Click("Continue")
 	p.WantH1("Enter your password")
 	p.Screenshot("signin-password")
@@ -486,4 +489,18 @@ func TestBrowserBrandColors(t *testing.T) {
 			p.Screenshot("signin-no-account-yellow")
 		}
 	}
+}
+
+// TestBrowserHome is usher's own address with more than one tenant: where
+// to sign in, and the operators' console.
+func TestBrowserHome(t *testing.T) {
+	w := newBrowserWorld(t)
+	w.newTenant(t, "other", "Other Corp")
+	p := browsertest.New(t)
+	p.Open(w.url + "/")
+	p.WantH1("Where to sign in")
+	p.WantText(w.url+"/t/your-organization/", "ask your administrator")
+	p.Screenshot("home")
+	p.ClickLink("the operators' console")
+	p.WantH1("Operators' sign-in")
 }

@@ -19,7 +19,7 @@ func (s *Server) routes(now func() time.Time) {
 	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version})
 	ap := s.jsonAPI
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		Channels: s.cfg.Channels})
+		Channels: s.cfg.Channels, Home: s.cfg.Home})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken})
 
@@ -32,6 +32,7 @@ func (s *Server) routes(now func() time.Time) {
 		s.mux.Handle(pattern, s.metrics.instrument(pattern, csrf.Handler(h)))
 	}
 	pageRoute := func(pattern string, h http.HandlerFunc) { route(pattern, h) }
+	pageRoute("GET /{$}", pg.Home)
 	pageRoute("GET /t/{tenant}/activate/{secret}", pg.ActivateGet)
 	pageRoute("POST /t/{tenant}/activate/{secret}", pg.ActivatePost)
 	pageRoute("GET /t/{tenant}/activate", pg.EnterGet)

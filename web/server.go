@@ -39,6 +39,10 @@ type Config struct {
 	// from: "printed" (made at start), "environment"
 	// (USHER_BOOTSTRAP_OPERATOR_TOKEN), or "" (none this run).
 	OperatorToken string
+	// Home is the slug of the tenant usher's own address leads to (the
+	// demo's); without it, the only tenant's, or a page that says where
+	// tenants are.
+	Home string
 }
 
 // Links builds public addresses; the audiences share it through view.

@@ -633,7 +633,10 @@ func TestRegistration(t *testing.T) {
 		}
 		link := w.lastLink(t, "reg@example.com", "registration")
 		// Activating the registration signs in with the chosen password afterwards.
-		wantPage(t, b.post(strings.TrimPrefix(link, w.url), "password", "registered passphrase", "confirm", "registered passphrase"), 200, "Your account is active")
+		p = b.post(strings.TrimPrefix(link, w.url), "password", "registered passphrase", "confirm", "registered passphrase")
+		wantPage(t, p, 200, "Your account is active", `href="`+w.url+`/t/acme/?identifier=reg%40example.com"`)
+		// The sign-in page it leads to has the email filled in.
+		wantPage(t, b.get("/t/acme/?identifier=reg%40example.com"), 200, `name="identifier" value="reg@example.com"`)
 		b.signIn("acme", "reg@example.com", "registered passphrase")
 		acct, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "reg@example.com")
 		if err != nil || acct.PlanID != w.plan.ID || acct.AuthSystem != usher.AuthPassword {

@@ -77,6 +77,15 @@ func seedDemo(ctx context.Context, svc *provision.Service, st *store.Store) erro
 	return nil
 }
 
+// demoHome is the tenant usher's own address leads to: the demo's, when
+// it runs one.
+func demoHome(c config) string {
+	if c.Demo {
+		return "demo"
+	}
+	return ""
+}
+
 // demoAdmin is the demo tenant's administrator.
 const demoAdmin = "ada@demo.example"
 

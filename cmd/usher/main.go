@@ -244,7 +244,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Sessions and the throttles of every password check.
 	auth := signin.New(st, svc, time.Now)
 	srv := &http.Server{
-		Handler:           web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken}, st, svc, auth, nil),
+		Handler:           web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c)}, st, svc, auth, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -29,6 +29,8 @@ type Handler struct {
 	// delivers holds the channels with a provider: on the others a
 	// message waits to be read in the console, and the pages say so.
 	delivers map[string]bool
+	// home is the tenant "/" leads to, if any.
+	home string
 }
 
 // Deps are what the pages need.
@@ -42,11 +44,15 @@ type Deps struct {
 	Tenants   view.Tenants
 	// Channels are the message channels a provider delivers ("email", "sms").
 	Channels []string
+	// Home is the slug of the tenant "/" leads to (the demo's); "" leads
+	// to the only tenant, or to a page that says where tenants are.
+	Home string
 }
 
 // New returns the pages' handler.
 func New(d Deps) *Handler {
-	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, delivers: map[string]bool{}}
+	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, delivers: map[string]bool{},
+		home: d.Home}
 	for _, c := range d.Channels {
 		h.delivers[c] = true
 	}
@@ -68,6 +74,7 @@ type pageData struct {
 	Action         string
 	RequestAction  string
 	SignIn         string
+	Example        string // a tenant's address, on usher's own page
 	// Undelivered: the message the page speaks of is not sent, for want
 	// of a provider on its channel.
 	Undelivered bool

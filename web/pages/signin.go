@@ -101,6 +101,10 @@ func (h *Handler) SignInPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := h.signinPage(tn, "identifier")
 	d.Next = h.safeNext(tn, r.URL.Query().Get("next"))
+	// Coming from activation, the identifier just activated is filled in.
+	if id := strings.TrimSpace(r.URL.Query().Get("identifier")); len(id) <= 320 {
+		d.Identifier = id
+	}
 	if r.URL.Query().Has("signed_out") {
 		d.Notice = "You are signed out."
 	}

@@ -52,7 +52,7 @@ var personPages = func() map[string]*template.Template {
 		"dict": dict,
 	}
 	m := map[string]*template.Template{}
-	for _, name := range []string{"activate", "signin", "account", "register"} {
+	for _, name := range []string{"activate", "signin", "account", "register", "home"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
 	}
 	return m
@@ -157,7 +157,7 @@ type View struct {
 func New(log *slog.Logger) *View { return &View{log: log} }
 
 // Person writes one of the pages people see ("activate", "signin",
-// "account", "register").
+// "account", "register", "home").
 func (v *View) Person(w http.ResponseWriter, r *http.Request, status int, page string, d any) {
 	v.write(w, r, status, personPages[page], "layout", d, "")
 }
