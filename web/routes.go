@@ -224,11 +224,15 @@ func (s *Server) routes(now func() time.Time) {
 		In: provision.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(true)})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/tokens/{id}", Summary: "Revoke a tenant API token", Access: api.TenantScoped, MinRole: usher.AdminTenant,
 		Status: 204, Handle: ap.RevokeToken(true)})
-	s.api(&api.Op{Method: "GET", Path: t + "/audit-events", Summary: "List audit events, oldest first", Access: api.TenantScoped,
-		Params: []string{"actor_id", "target_id", "action"}, Out: api.Page[usher.AuditEvent]{}, Handle: ap.ListAudit})
-	s.api(&api.Op{Method: "GET", Path: t + "/messages", Summary: "List queued and sent messages", Access: api.TenantScoped,
-		Params: []string{"account_id", "state", "kind", "channel"}, Out: api.Page[usher.Message]{}, Handle: ap.ListMessages})
-	s.api(&api.Op{Method: "GET", Path: t + "/messages/{id}", Summary: "Read a message with its body", Access: api.TenantScoped, Out: usher.Message{}, Handle: ap.GetMessage})
+	order := map[string][]string{"order": {api.Newest, api.Oldest}}
+	s.api(&api.Op{Method: "GET", Path: t + "/audit-events", Summary: "List audit events, newest first (order=oldest: oldest first)", Access: api.TenantScoped,
+		Params: []string{"actor_id", "target_id", "action", "order"}, Enums: order, Out: api.Page[usher.AuditEvent]{}, Handle: ap.ListAudit})
+	s.api(&api.Op{Method: "GET", Path: t + "/messages", Summary: "List queued and sent messages, newest first (order=oldest: oldest first), each with its plain text but not its HTML",
+		Access: api.TenantScoped, Params: []string{"account_id", "state", "kind", "channel", "order"},
+		Enums: map[string][]string{"order": order["order"], "state": {usher.MessageQueued, usher.MessageSent, usher.MessageAbandoned},
+			"channel": {usher.ChannelEmail, usher.ChannelSMS}}, Out: api.Page[usher.Message]{}, Handle: ap.ListMessages})
+	s.api(&api.Op{Method: "GET", Path: t + "/messages/{id}", Summary: "Read a message with its plain text and, for an email, its HTML", Access: api.TenantScoped,
+		Out: usher.Message{}, Handle: ap.GetMessage})
 	s.mux.Handle("GET /api/v1/openapi.json", ap.OpenAPI(s.ops))
 }
 
