@@ -517,17 +517,20 @@ func TestOperatorConsole(t *testing.T) {
 func TestConsoleSaysWhatBecameOfMessages(t *testing.T) {
 	onEachDatabaseOpen(t, func(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) {
 		for _, tc := range []struct {
-			channels      []string
-			notice, hint  string
-			list, notList string
+			channels           []string
+			form, notice, hint string
+			list, notList      string
 		}{
-			{nil, "Grace Hopper was created; an invitation is kept under Messages for grace@example.com (no email provider is configured, so nothing is sent).",
+			{nil, "Their activation message is kept under",
+				"Grace Hopper was created; an invitation is kept under Messages for grace@example.com (no email provider is configured, so nothing is sent).",
 				"Not sent: no email provider is configured", "kept here: no email provider", ""},
-			{[]string{usher.ChannelEmail}, "Grace Hopper was created; an invitation is queued to go out by email to grace@example.com.",
+			{[]string{usher.ChannelEmail}, "They get an activation message.",
+				"Grace Hopper was created; an invitation is queued to go out by email to grace@example.com.",
 				"Not delivered yet: it goes out by email", "queued", "kept here"},
 		} {
 			w := newSigninWorld(t, open, func(c *Config) { c.Channels = tc.channels })
 			b := w.admin(t, w.tenant, usher.AdminTenant, "boss@example.com")
+			wantPage(t, b.get("/t/acme/admin/users/new"), 200, tc.form)
 			p := b.post("/t/acme/admin/users/new", "first_name", "Grace", "last_name", "Hopper", "email", "grace@example.com")
 			wantPage(t, p, 200, tc.notice)
 			if strings.Contains(p.body, "went out") {

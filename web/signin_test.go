@@ -840,3 +840,22 @@ func TestSignInReturnsToThePage(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistrationUnaskedFields: a tenant that requires what its
+// registration form does not ask for (a frontline tenant's job profile
+// and role) tells the person to ask its administrator, rather than
+// "correct the fields marked below" with none marked.
+func TestRegistrationUnaskedFields(t *testing.T) {
+	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+		w.settings(t, &w.tenant, func(s *usher.TenantSettings) {
+			s.Registration = "open"
+			s.RequiredFields = usher.DefaultSettings(usher.TemplateFrontline).RequiredFields
+		})
+		b := w.browser(t)
+		const ask = "This organization needs a department, a job profile and a role for every new account, which this form cannot ask for. Ask its administrator to set up registration."
+		p := b.post("/t/acme/register", "first_name", "Sam", "last_name", "S", "email", "sam@example.com")
+		wantPage(t, p, 422, `role="alert">`+ask+`</div>`)
+		p = b.post("/t/acme/register", "first_name", "", "last_name", "S", "email", "sam@example.com")
+		wantPage(t, p, 422, ask+" Please also correct the fields marked below.", `id="first_name-error"`)
+	})
+}

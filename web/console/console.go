@@ -86,7 +86,10 @@ type consoleData struct {
 	Notice      string
 	Errors      map[string]string
 	Values      map[string]string
-	Data        any
+	// NoDelivery: no provider delivers any channel, so the forms that
+	// make messages say where they are kept.
+	NoDelivery bool
+	Data       any
 	// Operator pages: the operators' console, signed in with a token.
 	Operator     bool
 	OperatorName string
@@ -114,7 +117,7 @@ func (h *Handler) Admin(page Page) http.Handler {
 		c := &Call{tn: tn, cur: cur,
 			actor: provision.Actor{Kind: "account", ID: a.ID, Role: a.AdminRole, Source: view.ClientIP(r)},
 			d: consoleData{Tenant: tn, Base: base, Admin: base + "admin/", Me: a, TenantAdmin: a.AdminRole == usher.AdminTenant,
-				Errors: map[string]string{}, Values: map[string]string{}}}
+				Errors: map[string]string{}, Values: map[string]string{}, NoDelivery: len(h.delivers) == 0}}
 		if a.AdminRole != usher.AdminUser && a.AdminRole != usher.AdminTenant {
 			c.d.Title = "No administrator rights"
 			c.d.Data = "Your account has no administrator rights in " + tn.Name + ". Ask a tenant administrator to give you them."
