@@ -173,7 +173,8 @@ var detailLeads = map[string]string{"admin_role": "console rights: ", "auth_syst
 // detailValues say coded values as words.
 var detailValues = map[string]string{
 	usher.AdminTenant: "tenant administrator", usher.AdminUser: "user administrator", usher.AuthConnection: "corporate single sign-on",
-	provision.RouteNewUser: "add user", provision.RouteAccountForPerson: "create user account", provision.RouteRelationship: "first site relationship",
+	usher.AuthPassword: "a password", provision.RouteNewUser: "Add user", provision.RouteAccountForPerson: "Create user account",
+	provision.RouteRelationship: "a first site relationship",
 	provision.RouteRegistration: "registration", usher.OrgExternal: "partner or customer", usher.OrgInternal: "own organization",
 	"otp": "one-time password", "link": "activation link", "code": "text message code", "true": "yes", "false": "no",
 }
