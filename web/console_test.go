@@ -200,7 +200,9 @@ func TestConsoleSeed003(t *testing.T) {
 		p = b.post("/t/shop/admin/users/new", "first_name", "Sam", "last_name", "", "username", "sam.s")
 		wantPage(t, p, 422, `id="last_name-error"`, `id="department_id-error"`, `id="job_profile_id-error"`, `id="role_id-error"`,
 			// The summary names each field, with no capital after a colon.
-			`role="alert">Last name is required in this tenant. Job profile is required in this tenant.`, "Role is required in this tenant.")
+			`role="alert">Last name is required in this tenant. Job profile is required in this tenant.`, "Role is required in this tenant.",
+			// Next to the field, no sentence starting with "Is".
+			`id="department_id-error">Required in this tenant.</p>`)
 		if strings.Contains(p.body, ": Is ") {
 			t.Fatalf("the error summary capitalises after a colon:\n%s", p.body)
 		}

@@ -168,7 +168,7 @@ var detailKinds = map[string]struct{ label, kind string }{
 
 // detailLeads are the words before a detail's value, where its key's own do not read well.
 var detailLeads = map[string]string{"admin_role": "console rights: ", "auth_system": "signs in with ", "route": "through ", "with": "with ",
-	"method": "with ", "from": "was ", "seats_from": "seats from ", "seats_to": "to ", "max_uses": "at most, people: ", "expires_at": "works until "}
+	"method": "with ", "from": "was ", "seats_from": "seats from ", "seats_to": "to ", "expires_at": "works until "}
 
 // detailValues say coded values as words.
 var detailValues = map[string]string{
@@ -176,7 +176,7 @@ var detailValues = map[string]string{
 	usher.AuthPassword: "a password", provision.RouteNewUser: "Add user", provision.RouteAccountForPerson: "Create user account",
 	provision.RouteRelationship: "a first site relationship",
 	provision.RouteRegistration: "registration", usher.OrgExternal: "partner or customer", usher.OrgInternal: "own organization",
-	"otp": "one-time password", "link": "activation link", "code": "text message code", "true": "yes", "false": "no",
+	"otp": "a one-time password", "link": "an activation link", "code": "a text message code", "true": "yes", "false": "no",
 }
 
 // details are an event's details in a steady order, ids as names.
@@ -198,6 +198,12 @@ func (n *namer) details(e usher.AuditEvent) []detail {
 			out = append(out, detail{Lead: d.label + ": ", Value: x.Name, URL: x.URL})
 		case k == "admin_role" && v == "":
 			out = append(out, detail{Lead: "console rights: ", Value: "none"})
+		case k == "max_uses":
+			if v == "0" {
+				out = append(out, detail{Lead: "for any number of people"})
+			} else {
+				out = append(out, detail{Lead: "for at most ", Value: v + " people"})
+			}
 		case k == "person_created":
 			if v == "true" {
 				out = append(out, detail{Lead: "with a new person"})

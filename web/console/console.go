@@ -159,7 +159,8 @@ func (h *Handler) formErrors(w http.ResponseWriter, r *http.Request, c *Call, er
 	for _, e := range es {
 		msg := view.Sentence(e.Message)
 		if e.Field != "" {
-			c.d.Errors[e.Field] = msg
+			// Next to its field, "is required" reads "Required.".
+			c.d.Errors[e.Field] = view.Sentence(strings.TrimPrefix(e.Message, "is "))
 			msg = summaryLine(view.FieldLabel(e.Field), e.Message)
 		}
 		sum = append(sum, msg)

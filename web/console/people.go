@@ -210,6 +210,8 @@ func (h *Handler) personPage(r *http.Request, c *Call, id string) (personData, e
 	d.Department, d.JobProfile = name(d.Choices.Departments, p.DepartmentID), name(d.Choices.JobProfiles, p.JobProfileID)
 	if p.Language != "" {
 		d.Language = view.LanguageName(p.Language)
+	} else {
+		d.Language = view.LanguageName(c.tn.Settings.DefaultLanguage) + " (the tenant's default)"
 	}
 	if d.Account != nil {
 		d.RoleName = name(d.Choices.Roles, d.Account.RoleID)
