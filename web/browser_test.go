@@ -26,11 +26,14 @@ func TestMain(m *testing.M) { browsertest.Main(m) }
 // newBrowserWorld is a signinWorld on SQLite, for a test that skips early
 // when there is no browser. Its email and SMS count as delivered, as in
 // production (no courier runs: the tests read the messages it would send),
-// so the pages and the screenshots say what a configured install says.
+// so the pages and the screenshots say what a configured install says; its
+// operator token is the one a first start prints.
 func newBrowserWorld(t *testing.T) *signinWorld {
 	t.Helper()
 	browsertest.Available(t)
-	return newSigninWorld(t, storetest.OpenSQLite, func(c *Config) { c.Channels = []string{usher.ChannelEmail, usher.ChannelSMS} })
+	return newSigninWorld(t, storetest.OpenSQLite, func(c *Config) {
+		c.Channels, c.OperatorToken = []string{usher.ChannelEmail, usher.ChannelSMS}, "printed"
+	})
 }
 
 // wantAlert fails the test unless one of the page's alerts or status
