@@ -119,7 +119,7 @@ func (s *Service) check(ctx context.Context, r *store.Tx, tenant usher.Tenant, w
 				continue
 			}
 			if now == "" && (oldA == nil || before != "") && !ps.has(field) {
-				ps.add(usher.Invalid(field, "is required"))
+				ps.add(usher.Invalid(field, "is required in this tenant"))
 			}
 		}
 		if a.Email == "" && a.Username == "" && a.Phone == "" && !ps.has("email", "username", "phone") {

@@ -279,8 +279,21 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if got := get[api.Page[usher.Message]](t, e, ua, acme+"/messages?account_id="+carolAcct.ID+"&channel=email&state=queued"); len(got.Items) != 1 {
 		t.Fatalf("carol's messages: %+v", got)
 	}
-	if got := get[api.Page[usher.Message]](t, e, ua, acme+"/messages"); len(got.Items) != 3 {
-		t.Fatalf("three messages so far (ada, bob, carol): %+v", got)
+	listed := get[api.Page[usher.Message]](t, e, ua, acme+"/messages")
+	if len(listed.Items) != 3 || listed.Items[0].ID != rel.Messages[0].ID {
+		t.Fatalf("three messages so far (ada, bob, carol), carol's first: %+v", listed)
+	}
+	// A list carries the plain text with its link, not the HTML email; one message has both.
+	for _, m := range listed.Items {
+		if m.HTML != "" || !strings.Contains(m.Body, e.url+"/t/acme/") {
+			t.Fatalf("a listed message: html %d bytes, body %q", len(m.HTML), m.Body)
+		}
+	}
+	if m := get[usher.Message](t, e, ua, acme+"/messages/"+rel.Messages[0].ID); !strings.Contains(m.HTML, "<html") {
+		t.Fatalf("one message without its HTML: %+v", m)
+	}
+	if got := get[api.Page[usher.Message]](t, e, ua, acme+"/messages?order=oldest"); len(got.Items) != 3 || got.Items[2].ID != rel.Messages[0].ID {
+		t.Fatalf("messages oldest first: %+v", got)
 	}
 	// Primary is held once per site: a second Primary contact is refused, and creates no account.
 	dave := post[usher.Person](t, e, ua, acme+"/persons", obj{"organization_id": w.partner.ID, "first_name": "Dave", "last_name": "Deal",
@@ -603,8 +616,19 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	}
 	wantProblem(t, e.call(t, "GET", v1+"/tokens", opTok.Secret, nil), 401, "unauthorized", "Authorization")
 
-	// The audit log shows every change, oldest first, with who made it and from where.
-	events := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?limit=500").Items
+	// The audit log shows every change, newest first, with who made it and from where;
+	// order=oldest reads it forward.
+	newest := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?limit=500").Items
+	events := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?limit=500&order=oldest").Items
+	if len(newest) != len(events) || len(events) < 2 || newest[0].ID != events[len(events)-1].ID || newest[len(newest)-1].ID != events[0].ID {
+		t.Fatalf("the audit log newest first is not the oldest first reversed: %d and %d events", len(newest), len(events))
+	}
+	for i := 1; i < len(newest); i++ {
+		if newest[i].ID >= newest[i-1].ID {
+			t.Fatalf("audit events not newest first at %d", i)
+		}
+	}
+	wantProblem(t, e.call(t, "GET", acme+"/audit-events?order=sideways", ua, nil), 422, "invalid", "order")
 	var actions []string
 	for i, ev := range events {
 		actions = append(actions, ev.Action)
@@ -627,7 +651,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		}
 	}
 	byAction := func(action string) []usher.AuditEvent {
-		return get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?action="+action).Items
+		return get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?order=oldest&action="+action).Items
 	}
 	if evs := byAction("tenant.created"); len(evs) != 1 || evs[0].ActorKind != "operator" || evs[0].ActorID != "bootstrap-operator" ||
 		evs[0].TargetID != w.acme.ID || evs[0].Details["slug"] != "acme" {
@@ -639,7 +663,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if evs := byAction("account."); len(evs) != 11 {
 		t.Fatalf("account.* events (prefix filter): %d %+v", len(evs), evs)
 	}
-	adaEvents := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?target_id="+adaAcct.ID).Items
+	adaEvents := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?order=oldest&target_id="+adaAcct.ID).Items
 	var adaActions []string
 	for _, ev := range adaEvents {
 		adaActions = append(adaActions, ev.Action)
@@ -660,19 +684,21 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 			}
 		}
 	}
-	// Paging the audit log gives the same events.
-	var walked []string
-	for after := ""; ; {
-		pg := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?limit=7&after="+after)
-		for _, ev := range pg.Items {
-			walked = append(walked, ev.ID)
+	// Paging the audit log gives the same events, in either order.
+	for order, listed := range map[string][]usher.AuditEvent{"newest": newest, "oldest": events} {
+		var walked []string
+		for after := ""; ; {
+			pg := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?limit=7&order="+order+"&after="+after)
+			for _, ev := range pg.Items {
+				walked = append(walked, ev.ID)
+			}
+			if after = pg.Next; after == "" {
+				break
+			}
 		}
-		if after = pg.Next; after == "" {
-			break
+		if len(walked) != len(listed) || walked[0] != listed[0].ID || walked[len(walked)-1] != listed[len(listed)-1].ID {
+			t.Fatalf("walked %d audit events %s first, listed %d", len(walked), order, len(listed))
 		}
-	}
-	if len(walked) != len(events) || walked[0] != events[0].ID || walked[len(walked)-1] != events[len(events)-1].ID {
-		t.Fatalf("walked %d audit events, listed %d", len(walked), len(events))
 	}
 	// Nothing of acme shows in globex's log.
 	for _, ev := range get[api.Page[usher.AuditEvent]](t, e, op, v1+"/tenants/globex/audit-events?limit=500").Items {

@@ -24,11 +24,16 @@ import (
 func TestMain(m *testing.M) { browsertest.Main(m) }
 
 // newBrowserWorld is a signinWorld on SQLite, for a test that skips early
-// when there is no browser.
+// when there is no browser. Its email and SMS count as delivered, as in
+// production (no courier runs: the tests read the messages it would send),
+// so the pages and the screenshots say what a configured install says; its
+// operator token is the one a first start prints.
 func newBrowserWorld(t *testing.T) *signinWorld {
 	t.Helper()
 	browsertest.Available(t)
-	return newSigninWorld(t, storetest.OpenSQLite)
+	return newSigninWorld(t, storetest.OpenSQLite, func(c *Config) {
+		c.Channels, c.OperatorToken = []string{usher.ChannelEmail, usher.ChannelSMS}, "printed"
+	})
 }
 
 // wantAlert fails the test unless one of the page's alerts or status
@@ -94,7 +99,7 @@ func TestBrowserRegistration(t *testing.T) {
 	p.Fill("Last name", "Hopper")
 	p.Click("Create my account")
 	p.WantH1("Check your messages")
-	wantAlert(t, p, "We sent a message to grace@example.com")
+	wantAlert(t, p, "We are sending a message to grace@example.com")
 	p.Screenshot("register-check-messages")
 
 	// The registration message's link, opened in the same browser.
@@ -116,7 +121,10 @@ func TestBrowserRegistration(t *testing.T) {
 
 	p.ClickLink("Go to the sign-in page")
 	p.WantH1("Sign in")
-	p.Fill("Email, username or phone number", "grace@example.com")
+	// The email just activated is filled in.
+	if got := p.Value("Email, username or phone number"); got != "grace@example.com" {
+		t.Fatalf("after activation the sign-in page holds %q, want grace@example.com", got)
+	}
 	p.Click("Continue")
 	p.WantH1("Enter your password")
 	p.Screenshot("signin-password")
@@ -494,4 +502,18 @@ func TestBrowserBrandColors(t *testing.T) {
 			p.Screenshot("signin-no-account-yellow")
 		}
 	}
+}
+
+// TestBrowserHome is usher's own address with more than one tenant: where
+// to sign in, and the operators' console.
+func TestBrowserHome(t *testing.T) {
+	w := newBrowserWorld(t)
+	w.newTenant(t, "other", "Other Corp")
+	p := browsertest.New(t)
+	p.Open(w.url + "/")
+	p.WantH1("Where to sign in")
+	p.WantText(w.url+"/t/your-organization/", "ask your administrator")
+	p.Screenshot("home")
+	p.ClickLink("the operators' console")
+	p.WantH1("Operators' sign-in")
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
@@ -115,7 +116,7 @@ func TestConsoleSeed000(t *testing.T) {
 		wantPage(t, p, 200, "Bob Byte was added", "has no user account", "Acme Entra (corporate single sign-on)", "A password of their own")
 		id := personID(t, p)
 		p = b.post("/t/acme/admin/people/"+id+"/account", "auth_system", "password", "plan_id", w.plan.ID)
-		wantPage(t, p, 200, "The user account was created", "an activation message went out by email to bob@elsewhere.example", "invited", "a password")
+		wantPage(t, p, 200, "The user account was created; an invitation is kept under Messages for bob@elsewhere.example (no email provider is configured, so nothing is sent).", "invited", "a password")
 		// Bob activates with the message's link and signs in.
 		link := w.lastLink(t, "bob@elsewhere.example", "invitation")
 		bob := w.browser(t)
@@ -156,7 +157,7 @@ func TestConsoleSeed002(t *testing.T) {
 		wantPage(t, b.get("/t/acme/admin/organizations/"+site), 200, "Nina North", "Otto North", `value="Primary"`, "No contacts at this site yet")
 		wantPage(t, b.post("/t/acme/admin/organizations/"+site+"/relationships", "person_id", ids[0]), 422, "at least one")
 		p = b.post("/t/acme/admin/organizations/"+site+"/relationships", "person_id", ids[0], "roles", "Primary", "roles", "Technical")
-		wantPage(t, p, 200, "the contact&#39;s user account was created", "the welcome message went out by email")
+		wantPage(t, p, 200, "the contact&#39;s user account was created; the welcome message is kept under Messages for nina@northwind.example")
 		msgs, _, err := w.st.Read().Messages(context.Background(), w.tenant.ID, store.MessageFilter{Kind: "welcome"}, store.ListOptions{})
 		msgs = written(t, w.svc, msgs)
 		if err != nil || len(msgs) != 1 || msgs[0].To != "nina@northwind.example" {
@@ -197,7 +198,14 @@ func TestConsoleSeed003(t *testing.T) {
 		p := b.get("/t/shop/admin/users/new")
 		wantPage(t, p, 200, "Add user", `<abbr title="required">*</abbr>`, "Required: an email, or a username and a phone number")
 		p = b.post("/t/shop/admin/users/new", "first_name", "Sam", "last_name", "", "username", "sam.s")
-		wantPage(t, p, 422, `id="last_name-error"`, `id="department_id-error"`, `id="job_profile_id-error"`, `id="role_id-error"`)
+		wantPage(t, p, 422, `id="last_name-error"`, `id="department_id-error"`, `id="job_profile_id-error"`, `id="role_id-error"`,
+			// The summary names each field, with no capital after a colon.
+			`role="alert">Last name is required in this tenant. Job profile is required in this tenant.`, "Role is required in this tenant.",
+			// Next to the field, no sentence starting with "Is".
+			`id="department_id-error">Required in this tenant.</p>`)
+		if strings.Contains(p.body, ": Is ") {
+			t.Fatalf("the error summary capitalises after a colon:\n%s", p.body)
+		}
 		p = b.post("/t/shop/admin/users/new", "first_name", "Sam", "last_name", "Shelf", "username", "sam.s", "phone", "+46 70 123 45 67",
 			"department_id", ids[usher.KindDepartment], "job_profile_id", ids[usher.KindJobProfile], "role_id", ids[usher.KindRole], "language", "sv")
 		wantPage(t, p, 200, "Sam Shelf was created", "Set a one-time password")
@@ -242,7 +250,13 @@ func TestConsoleSeed004(t *testing.T) {
 		wantPage(t, p, 200, "Professional (0 of 2 seats used)", "EMEA", `name="group_ids"`, `name="primary_group_id"`, "User administrator")
 		p = b.post("/t/acme/admin/users/new", "first_name", "Grace", "last_name", "Hopper", "email", "grace@example.com", "username", "ghopper",
 			"role_id", role.ID, "plan_id", pro.ID, "primary_group_id", g1.ID, "group_ids", g2.ID, "group_ids", g3.ID)
-		wantPage(t, p, 200, "Grace Hopper was created", "Editor", "Professional")
+		wantPage(t, p, 200, "Grace Hopper was created", "Editor", "Professional",
+			// Her page names her groups and her language.
+			"<dt>Primary group</dt><dd>EMEA</dd>", "<dt>Other groups</dt><dd>APAC, Americas</dd>", "<dt>Language</dt><dd>English</dd>")
+		// Free seats are a number, not a sum left to the reader, on the overview and on Plans.
+		for _, page := range []string{"/t/acme/admin/", "/t/acme/admin/plans"} {
+			wantPage(t, b.get(page), 200, `<td class="n">1 of 2</td><td>1</td>`, `<td class="n">1 of 50</td><td>49</td>`)
+		}
 		grace, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "ghopper")
 		if err != nil || grace.PlanID != pro.ID || grace.PrimaryGroupID != g1.ID || len(grace.GroupIDs) != 2 || grace.RoleID != role.ID {
 			t.Fatalf("Grace's account: %+v %v", grace, err)
@@ -303,7 +317,7 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 
 		// One account's actions, and a bulk action with a refusal reported.
 		person := accts[0].PersonID
-		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/resend"), 200, "activation message went out")
+		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/resend"), 200, "A new activation link is kept under Messages for alpha@example.com")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/suspend"), 200, "Not done", "cannot go from invited to suspended")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/deactivate"), 200, "deactivated and its seat is free")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/reactivate"), 200, "reactivated", "invited")
@@ -327,8 +341,12 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 		bravo := accts[1]
 		wantPage(t, b.post("/t/acme/admin/people/"+bravo.PersonID, "first_name", "Bravo", "last_name", "", "email", "not-an-email"), 422,
 			`id="person_last_name-error"`, `id="person_email-error"`, "<details open><summary>Change details")
+		before, _ := w.st.Read().Person(ctx, w.tenant.ID, bravo.PersonID)
 		wantPage(t, b.post("/t/acme/admin/people/"+bravo.PersonID, "first_name", "Bravo", "last_name", "Renamed", "email", "bravo@example.com"), 200,
-			"The details were saved", "Bravo Renamed")
+			"The details were saved", "Bravo Renamed", `<option value="en" selected>English</option>`)
+		if after, _ := w.st.Read().Person(ctx, w.tenant.ID, bravo.PersonID); before.Language == "" || after.Language != before.Language {
+			t.Fatalf("saving the details without a language changed it: %q to %q", before.Language, after.Language)
+		}
 		wantPage(t, b.post("/t/acme/admin/accounts/"+bravo.ID, "email", "alpha@example.com"), 409, "already a sign-in email", "<details open><summary>Change the account")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+bravo.ID, "email", "bravo@example.com", "username", "bravo.r", "group_ids", g.ID), 200, "The account was saved", "bravo.r")
 		if got, _ := w.st.Read().Account(ctx, w.tenant.ID, bravo.ID); got.Username != "bravo.r" || len(got.GroupIDs) != 1 || got.GroupIDs[0] != g.ID {
@@ -338,10 +356,31 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 		// The person's page shows the history; the audit log filters by person and action.
 		wantPage(t, b.get("/t/acme/admin/people/"+person), 200, "account.deactivated", "account.activation_sent")
 		p = b.get("/t/acme/admin/audit?person_id=" + person + "&action=account.")
-		wantPage(t, p, 200, "account.deactivated")
-		if strings.Contains(p.body, accts[1].ID[len(accts[1].ID)-8:]) {
+		wantPage(t, p, 200, "account.deactivated", "What happened to <a href=\""+w.url+"/t/acme/admin/people/"+person+"\">Alpha Test</a>")
+		if strings.Contains(p.body, "Bravo") || strings.Contains(p.body, "Charlie") {
 			t.Fatal("the audit filter shows another person's events")
 		}
+		// Who did what is said by name, with a link; the ids stay in the API.
+		boss, _ := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "boss@example.com")
+		bossLink := `<a href="` + w.url + `/t/acme/admin/people/` + boss.PersonID + `">Admin Istrator</a>`
+		hrefs := regexp.MustCompile(`[a-z-]+="[^"]*"`) // attributes: ids in addresses and forms are fine
+		for _, page := range []string{"/t/acme/admin/", "/t/acme/admin/audit", "/t/acme/admin/people/" + person} {
+			p = b.get(page)
+			wantPage(t, p, 200, bossLink, "was invited, from 127.0.0.1</td>")
+			if page != "/t/acme/admin/" { // the overview's latest ten are other events
+				wantPage(t, p, 200, `plan: <a href="`+w.url+`/t/acme/admin/plans">Standard</a>`)
+			}
+			shown := hrefs.ReplaceAllString(p.body, "")
+			for _, id := range []string{boss.ID, boss.PersonID, w.plan.ID, accts[0].ID, accts[0].PersonID} {
+				if strings.Contains(shown, id[len(id)-8:]) {
+					t.Errorf("%s shows an id: %s", page, id)
+				}
+			}
+			if regexp.MustCompile(`account …|operator …|; </td>|;</td>`).MatchString(p.body) {
+				t.Errorf("%s shows ids or a stray semicolon in the activity", page)
+			}
+		}
+		wantPage(t, b.get("/t/acme/admin/audit?actor_id="+boss.ID), 200, "What "+bossLink+" did")
 		// Messages, with their bodies and links (the embedded default delivers nothing).
 		p = b.get("/t/acme/admin/messages?kind=invitation")
 		wantPage(t, p, 200, "alpha@example.com", "queued")
@@ -379,8 +418,13 @@ func TestConsoleSettingsCataloguesLinks(t *testing.T) {
 		// Sign-up links with their QR codes.
 		p = b.post("/t/acme/admin/signup-links", "name", "Poster", "max_uses", "-3")
 		wantPage(t, p, 422, `id="max_uses-error"`)
-		p = b.post("/t/acme/admin/signup-links", "name", "Poster", "max_uses", "10", "expires_at", "2027-01-31")
-		wantPage(t, p, 200, "The link “Poster” was created", "0 used of 10", "/t/acme/join/")
+		deps := regexp.MustCompile(`<option value="([0-9a-f-]{36})">Night Shift</option>`).FindStringSubmatch(p.body)
+		if deps == nil {
+			t.Fatalf("no department to choose for a link:\n%s", p.body)
+		}
+		p = b.post("/t/acme/admin/signup-links", "name", "Poster", "max_uses", "10", "expires_at", "2027-01-31", "department_id", deps[1])
+		// The card says the link's department.
+		wantPage(t, p, 200, "The link “Poster” was created", "0 used of 10", "/t/acme/join/", "<dt>Department</dt><dd>Night Shift</dd>", ">active</span>")
 		qr := regexp.MustCompile(`src="([^"]+/qr\.svg)"`).FindStringSubmatch(p.body)
 		if qr == nil {
 			t.Fatalf("no QR code image:\n%s", p.body)
@@ -397,14 +441,20 @@ func TestConsoleSettingsCataloguesLinks(t *testing.T) {
 }
 
 func TestOperatorConsole(t *testing.T) {
-	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+	onEachDatabaseOpen(t, func(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) {
+		// As after a first start: the operator token was made and printed.
+		w := newSigninWorld(t, open, func(c *Config) { c.OperatorToken = "printed" })
 		ctx := context.Background()
 		const secret = "ush_operator-console-test-secret"
 		if err := w.svc.EnsureBootstrapToken(ctx, secret); err != nil {
 			t.Fatal(err)
 		}
 		op := w.browser(t)
-		wantPage(t, op.get("/operator/"), 200, "Operators", `name="token"`)
+		p := op.get("/operator/")
+		wantPage(t, p, 200, "Operators", `name="token"`, "Sign in with an operator API token: on a first install, the one usher printed when it started.")
+		if strings.Contains(p.body, "USHER_BOOTSTRAP_OPERATOR_TOKEN") {
+			t.Fatal("the operators' sign-in names USHER_BOOTSTRAP_OPERATOR_TOKEN, which was not set")
+		}
 		wantPage(t, op.post("/operator/signin", "token", "ush_wrong"), 401, "not a valid operator token")
 		// A tenant's token is not an operator's.
 		_, tenantSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "hr", Role: usher.AdminTenant})
@@ -412,8 +462,13 @@ func TestOperatorConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantPage(t, op.post("/operator/signin", "token", tenantSecret), 401, "not a valid operator token")
-		p := op.post("/operator/signin", "token", secret)
-		wantPage(t, p, 200, "Tenants", "Acme", "Standard: 0/50")
+		p = op.post("/operator/signin", "token", secret)
+		wantPage(t, p, 200, "Tenants", "Acme", "Standard: 0/50", "signed in with the operator token printed at start",
+			// Without a base domain, where a new tenant is reached is said as it is.
+			"acme is reached at "+w.url+"/t/acme/")
+		if strings.Contains(p.body, "USHER_BOOTSTRAP_OPERATOR_TOKEN") || strings.Contains(p.body, "base domain") {
+			t.Fatalf("the operators' console speaks of what is not configured:\n%s", p.body)
+		}
 		if c := op.cookie("usher_operator"); c != nil {
 			t.Fatal("the operator cookie is sent outside /operator/")
 		}
@@ -422,7 +477,7 @@ func TestOperatorConsole(t *testing.T) {
 		wantPage(t, p, 200, "Beta Corp was created", "No plans yet")
 		wantPage(t, op.post("/operator/tenants/beta/plans", "name", "Basic", "seats", "x"), 422, "whole number")
 		p = op.post("/operator/tenants/beta/plans", "name", "Basic", "seats", "1")
-		wantPage(t, p, 200, "Basic has 1 seats", "basic")
+		wantPage(t, p, 200, "Basic has 1 seat.", "basic")
 		beta, err := w.st.Read().TenantBySlug(ctx, "beta")
 		if err != nil {
 			t.Fatal(err)
@@ -455,5 +510,41 @@ func TestOperatorConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantPage(t, op.get("/operator/"), 200, `name="token"`)
+	})
+}
+
+// TestConsoleSaysWhatBecameOfMessages: a new account's message is queued
+// when a provider delivers its channel, and kept under Messages when none
+// does; neither is told to have gone out.
+func TestConsoleSaysWhatBecameOfMessages(t *testing.T) {
+	onEachDatabaseOpen(t, func(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) {
+		for _, tc := range []struct {
+			channels           []string
+			form, notice, hint string
+			list, notList      string
+		}{
+			{nil, "Their activation message is kept under",
+				"Grace Hopper was created; an invitation is kept under Messages for grace@example.com (no email provider is configured, so nothing is sent).",
+				"Not sent: no email provider is configured", "kept here: no email provider", ""},
+			{[]string{usher.ChannelEmail}, "They get an activation message.",
+				"Grace Hopper was created; an invitation is queued to go out by email to grace@example.com.",
+				"Not delivered yet: it goes out by email", "queued", "kept here"},
+		} {
+			w := newSigninWorld(t, open, func(c *Config) { c.Channels = tc.channels })
+			b := w.admin(t, w.tenant, usher.AdminTenant, "boss@example.com")
+			wantPage(t, b.get("/t/acme/admin/users/new"), 200, tc.form)
+			p := b.post("/t/acme/admin/users/new", "first_name", "Grace", "last_name", "Hopper", "email", "grace@example.com")
+			wantPage(t, p, 200, tc.notice)
+			if strings.Contains(p.body, "went out") {
+				t.Fatalf("the console says a queued message went out:\n%s", p.body)
+			}
+			p = b.get("/t/acme/admin/messages?kind=invitation")
+			wantPage(t, p, 200, "grace@example.com", "Invitation", tc.list)
+			if tc.notList != "" && strings.Contains(p.body, tc.notList) {
+				t.Fatalf("the list of messages says %q with a provider for the channel", tc.notList)
+			}
+			mid := regexp.MustCompile(`/admin/messages/([0-9a-f-]{36})`).FindStringSubmatch(p.body)
+			wantPage(t, b.get("/t/acme/admin/messages/"+mid[1]), 200, tc.hint, "<dd>English</dd>")
+		}
 	})
 }

@@ -57,6 +57,35 @@ func TestOpenAPIDocument(t *testing.T) {
 	if s := doc.Components.SecuritySchemes["bearer"]; s["type"] != "http" || s["scheme"] != "bearer" || len(doc.Security) != 1 {
 		t.Fatalf("bearer security: %v %v", doc.Components.SecuritySchemes, doc.Security)
 	}
+	// The audit log and the outbox say their order, newest first unless
+	// order=oldest, and a list of messages that it carries no HTML.
+	for _, path := range []string{"/api/v1/tenants/{tenant}/audit-events", "/api/v1/tenants/{tenant}/messages"} {
+		var o struct {
+			Summary    string `json:"summary"`
+			Parameters []struct {
+				Name   string `json:"name"`
+				Schema struct {
+					Enum []string `json:"enum"`
+				} `json:"schema"`
+			} `json:"parameters"`
+		}
+		if err := json.Unmarshal(doc.Paths[path]["get"], &o); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(o.Summary, "newest first (order=oldest: oldest first)") {
+			t.Errorf("GET %s does not say its order: %q", path, o.Summary)
+		}
+		if strings.HasSuffix(path, "/messages") && !strings.Contains(o.Summary, "not its HTML") {
+			t.Errorf("GET %s does not say a list carries no HTML: %q", path, o.Summary)
+		}
+		ok := false
+		for _, p := range o.Parameters {
+			ok = ok || p.Name == "order" && slices.Equal(p.Schema.Enum, []string{"newest", "oldest"})
+		}
+		if !ok {
+			t.Errorf("GET %s: no order parameter with newest and oldest", path)
+		}
+	}
 
 	documented := map[string]docOp{}
 	ids := map[string]string{}

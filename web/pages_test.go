@@ -15,6 +15,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
 
@@ -145,7 +146,7 @@ func TestActivationRequestRevealsNothing(t *testing.T) {
 	strip := func(s string) string {
 		return strings.NewReplacer("ivy@example.com", "X", "nobody@example.com", "X").Replace(s)
 	}
-	if strip(known) != strip(unknown) || !strings.Contains(known, "Check your messages") {
+	if strip(known) != strip(unknown) || !strings.Contains(known, "Ask for your activation link") {
 		t.Fatalf("the answers differ:\n%s\n---\n%s", known, unknown)
 	}
 }
@@ -217,4 +218,31 @@ func TestDeactivatedTenantRefusesTenantTokens(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestHome: usher's own address leads to the only tenant's sign-in, or to
+// the demo's; with several it says where tenants are and where operators
+// sign in, naming no tenant.
+func TestHome(t *testing.T) {
+	onEachDatabaseOpen(t, func(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) {
+		w := newSigninWorld(t, open)
+		b := w.browser(t)
+		p := b.get("/")
+		wantPage(t, p, 200, "Sign in")
+		if p.url != w.url+"/t/acme/" {
+			t.Fatalf("/ leads to %s, want the only tenant's sign-in", p.url)
+		}
+		w.newTenant(t, "other", "Other Corp")
+		p = b.get("/")
+		wantPage(t, p, 200, "Where to sign in", w.url+"/t/your-organization/", `<a href="/operator/">the operators' console</a>`, `<html lang="en">`)
+		if strings.Contains(p.body, "Acme") || strings.Contains(p.body, "Other Corp") {
+			t.Fatalf("usher's own page names its tenants:\n%s", p.body)
+		}
+		// A demo install leads to the demo, however many tenants there are.
+		demo := newSigninWorld(t, open, func(c *Config) { c.Home = "acme" })
+		demo.newTenant(t, "other", "Other Corp")
+		if p := demo.browser(t).get("/"); p.url != demo.url+"/t/acme/" {
+			t.Fatalf("/ on a demo install leads to %s", p.url)
+		}
+	})
 }

@@ -18,9 +18,10 @@ func (s *Server) routes(now func() time.Time) {
 	v := view.New(s.log)
 	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version})
 	ap := s.jsonAPI
-	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants})
+	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
+		Channels: s.cfg.Channels, Home: s.cfg.Home})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		SignedIn: pg.SignedIn, Clock: now})
+		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken})
 
 	s.mux.Handle("GET /healthz", handleHealth())
 	s.mux.Handle("GET /readyz", handleReady(s.st))
@@ -31,6 +32,7 @@ func (s *Server) routes(now func() time.Time) {
 		s.mux.Handle(pattern, s.metrics.instrument(pattern, csrf.Handler(h)))
 	}
 	pageRoute := func(pattern string, h http.HandlerFunc) { route(pattern, h) }
+	pageRoute("GET /{$}", pg.Home)
 	pageRoute("GET /t/{tenant}/activate/{secret}", pg.ActivateGet)
 	pageRoute("POST /t/{tenant}/activate/{secret}", pg.ActivatePost)
 	pageRoute("GET /t/{tenant}/activate", pg.EnterGet)
@@ -166,7 +168,7 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "POST", Path: t + "/accounts/{id}/reset-password", Summary: "Send an active account a link to choose a new password",
 		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: api.List[usher.Message]{}, Handle: ap.StartReset})
 
-	// Catalogues: roles (permission types), departments, job profiles, groups; plans with seats.
+	// Catalogues: roles, departments, job profiles, groups; plans with seats.
 	for _, kind := range []string{usher.KindRole, usher.KindDepartment, usher.KindJobProfile, usher.KindGroup} {
 		s.api(&api.Op{Method: "GET", Path: t + "/" + kind, Summary: "List " + noun(kind), Access: api.TenantScoped, Params: []string{"active"},
 			Out: api.Page[usher.Attribute]{}, Handle: ap.ListAttributes(kind)})
@@ -222,11 +224,15 @@ func (s *Server) routes(now func() time.Time) {
 		In: provision.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(true)})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/tokens/{id}", Summary: "Revoke a tenant API token", Access: api.TenantScoped, MinRole: usher.AdminTenant,
 		Status: 204, Handle: ap.RevokeToken(true)})
-	s.api(&api.Op{Method: "GET", Path: t + "/audit-events", Summary: "List audit events, oldest first", Access: api.TenantScoped,
-		Params: []string{"actor_id", "target_id", "action"}, Out: api.Page[usher.AuditEvent]{}, Handle: ap.ListAudit})
-	s.api(&api.Op{Method: "GET", Path: t + "/messages", Summary: "List queued and sent messages", Access: api.TenantScoped,
-		Params: []string{"account_id", "state", "kind", "channel"}, Out: api.Page[usher.Message]{}, Handle: ap.ListMessages})
-	s.api(&api.Op{Method: "GET", Path: t + "/messages/{id}", Summary: "Read a message with its body", Access: api.TenantScoped, Out: usher.Message{}, Handle: ap.GetMessage})
+	order := map[string][]string{"order": {api.Newest, api.Oldest}}
+	s.api(&api.Op{Method: "GET", Path: t + "/audit-events", Summary: "List audit events, newest first (order=oldest: oldest first)", Access: api.TenantScoped,
+		Params: []string{"actor_id", "target_id", "action", "order"}, Enums: order, Out: api.Page[usher.AuditEvent]{}, Handle: ap.ListAudit})
+	s.api(&api.Op{Method: "GET", Path: t + "/messages", Summary: "List queued and sent messages, newest first (order=oldest: oldest first), each with its plain text but not its HTML",
+		Access: api.TenantScoped, Params: []string{"account_id", "state", "kind", "channel", "order"},
+		Enums: map[string][]string{"order": order["order"], "state": {usher.MessageQueued, usher.MessageSent, usher.MessageAbandoned},
+			"channel": {usher.ChannelEmail, usher.ChannelSMS}}, Out: api.Page[usher.Message]{}, Handle: ap.ListMessages})
+	s.api(&api.Op{Method: "GET", Path: t + "/messages/{id}", Summary: "Read a message with its plain text and, for an email, its HTML", Access: api.TenantScoped,
+		Out: usher.Message{}, Handle: ap.GetMessage})
 	s.mux.Handle("GET /api/v1/openapi.json", ap.OpenAPI(s.ops))
 }
 

@@ -33,6 +33,17 @@ type Config struct {
 	Version string
 	// Links builds the addresses put into messages.
 	Links Links
+	// Channels are the message channels a provider delivers ("email",
+	// "sms"); messages on the others stay queued, read in the console.
+	Channels []string
+	// OperatorToken says where this run's start-up operator token came
+	// from: "printed" (made at start), "environment"
+	// (USHER_BOOTSTRAP_OPERATOR_TOKEN), or "" (none this run).
+	OperatorToken string
+	// Home is the slug of the tenant usher's own address leads to (the
+	// demo's); without it, the only tenant's, or a page that says where
+	// tenants are.
+	Home string
 }
 
 // Links builds public addresses; the audiences share it through view.

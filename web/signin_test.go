@@ -47,7 +47,9 @@ func onEachDatabaseWorld(t *testing.T, fn func(t *testing.T, w *signinWorld)) {
 	})
 }
 
-func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) *signinWorld {
+// newSigninWorld starts a server on a store from open; configure, if any,
+// changes its configuration first.
+func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store, configure ...func(*Config)) *signinWorld {
 	t.Helper()
 	clock := storetest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	st := open(t, clock.Now)
@@ -55,7 +57,11 @@ func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store
 	links := Links{PublicURL: "http://" + hs.Listener.Addr().String()}
 	svc := provision.New(st, clock.Now, links)
 	logs := &lockedBuffer{}
-	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links}, st, svc, signin.New(st, svc, clock.Now), clock.Now)
+	cfg := Config{Version: "test", Links: links}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	srv := New(slog.New(slog.NewTextHandler(logs, nil)), cfg, st, svc, signin.New(st, svc, clock.Now), clock.Now)
 	hs.Config.Handler = srv
 	hs.Start()
 	t.Cleanup(hs.Close)
@@ -253,7 +259,7 @@ func TestIdentifierStep(t *testing.T) {
 		// "Send me a new activation message" from the invited branch queues one.
 		w.clock.Advance(2 * time.Minute) // a new link at most once a minute
 		before := w.messages(t, "ivy@example.com")
-		wantPage(t, b.post("/t/acme/activate/request", "identifier", "ivy@example.com"), 200, "Check your messages")
+		wantPage(t, b.post("/t/acme/activate/request", "identifier", "ivy@example.com"), 200, "Ask for your activation link", "ask your administrator for the link")
 		if after := w.messages(t, "ivy@example.com"); after != before+1 {
 			t.Fatalf("messages to ivy: %d before, %d after the request", before, after)
 		}
@@ -620,11 +626,22 @@ func TestRegistration(t *testing.T) {
 		w.settings(t, &w.tenant, func(s *usher.TenantSettings) { s.Registration = "open" })
 		wantPage(t, b.get("/t/acme/register?email=reg%40example.com"), 200, "Create your account", `value="reg@example.com"`, `autocomplete="given-name"`)
 		p := b.post("/t/acme/register", "first_name", "", "last_name", "", "email", "not an email")
-		wantPage(t, p, 422, "Please correct the fields", "first name is required", "last name is required", `id="email-error"`)
-		wantPage(t, b.post("/t/acme/register", "first_name", "Reg", "last_name", "R", "email", "reg@example.com"), 200, "Check your messages", "reg@example.com")
+		wantPage(t, p, 422, "Please correct the fields", "Your first name is required.", "Your last name is required.", `id="email-error"`)
+		if strings.Contains(p.body, "this tenant") {
+			t.Fatalf("the registration form speaks of a tenant to a person registering:\n%s", p.body)
+		}
+		// Without an email provider the page does not claim a message went out.
+		p = b.post("/t/acme/register", "first_name", "Reg", "last_name", "R", "email", "reg@example.com")
+		wantPage(t, p, 200, "Ask for your activation link", "This service sends no messages yet: ask your administrator for your activation link")
+		if strings.Contains(p.body, "Check your messages") || strings.Contains(p.body, "We are sending") {
+			t.Fatalf("the page says a message is on its way with no provider for it:\n%s", p.body)
+		}
 		link := w.lastLink(t, "reg@example.com", "registration")
 		// Activating the registration signs in with the chosen password afterwards.
-		wantPage(t, b.post(strings.TrimPrefix(link, w.url), "password", "registered passphrase", "confirm", "registered passphrase"), 200, "Your account is active")
+		p = b.post(strings.TrimPrefix(link, w.url), "password", "registered passphrase", "confirm", "registered passphrase")
+		wantPage(t, p, 200, "Your account is active", `href="`+w.url+`/t/acme/?identifier=reg%40example.com"`)
+		// The sign-in page it leads to has the email filled in.
+		wantPage(t, b.get("/t/acme/?identifier=reg%40example.com"), 200, `name="identifier" value="reg@example.com"`)
 		b.signIn("acme", "reg@example.com", "registered passphrase")
 		acct, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "reg@example.com")
 		if err != nil || acct.PlanID != w.plan.ID || acct.AuthSystem != usher.AuthPassword {
@@ -635,7 +652,7 @@ func TestRegistration(t *testing.T) {
 		// ...and answered as a success where it does not, with nothing sent.
 		w.settings(t, &w.tenant, func(s *usher.TenantSettings) { s.RevealAccounts = false })
 		n := w.messages(t, "reg@example.com")
-		wantPage(t, b.post("/t/acme/register", "first_name", "Reg", "last_name", "R", "email", "reg@example.com"), 200, "Check your messages")
+		wantPage(t, b.post("/t/acme/register", "first_name", "Reg", "last_name", "R", "email", "reg@example.com"), 200, "Ask for your activation link")
 		if w.messages(t, "reg@example.com") != n {
 			t.Fatal("a registration of an existing address sent a message")
 		}
@@ -645,7 +662,7 @@ func TestRegistration(t *testing.T) {
 			s.Registration, s.RegistrationDomains, s.RevealAccounts = "domains", []string{"partner.example"}, true
 		})
 		wantPage(t, b.post("/t/acme/register", "first_name", "O", "last_name", "X", "email", "o@other.example"), 422, "partner.example only")
-		wantPage(t, b.post("/t/acme/register", "first_name", "P", "last_name", "X", "email", "p@partner.example"), 200, "Check your messages")
+		wantPage(t, b.post("/t/acme/register", "first_name", "P", "last_name", "X", "email", "p@partner.example"), 200, "Ask for your activation link")
 
 		// An address of the SSO connection's domain is sent to the SSO instead.
 		if _, err := w.svc.SaveConnection(ctx, opActor, w.tenant, "", provision.ConnectionInput{Connection: usher.Connection{
@@ -669,7 +686,7 @@ func TestRegistration(t *testing.T) {
 			t.Fatal("the username + phone form asks for an email")
 		}
 		wantPage(t, b.post("/t/acme/register", "first_name", "Sam", "last_name", "S", "username", "", "phone", ""), 422, "Choose a username", "Enter your mobile phone number")
-		wantPage(t, b.post("/t/acme/register", "first_name", "Sam", "last_name", "S", "username", "sam.k", "phone", "+46 70 555 12 34", "department_id", dep.ID), 200, "Check your messages", "46 70 555 12 34")
+		wantPage(t, b.post("/t/acme/register", "first_name", "Sam", "last_name", "S", "username", "sam.k", "phone", "+46 70 555 12 34", "department_id", dep.ID), 200, "Ask for your activation link", "46 70 555 12 34")
 		sam, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "sam.k")
 		if err != nil {
 			t.Fatal(err)
@@ -734,7 +751,7 @@ func TestSignupLinks(t *testing.T) {
 		if strings.Contains(p.body, `name="department_id"`) {
 			t.Fatal("a department's link lets the person pick another department")
 		}
-		wantPage(t, b.post(path, "first_name", "Bea", "last_name", "B", "email", "bea@example.com", "department_id", "ignored"), 200, "Check your messages")
+		wantPage(t, b.post(path, "first_name", "Bea", "last_name", "B", "email", "bea@example.com", "department_id", "ignored"), 200, "Ask for your activation link")
 		bea, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "bea@example.com")
 		if err != nil {
 			t.Fatal(err)
@@ -745,7 +762,7 @@ func TestSignupLinks(t *testing.T) {
 		}
 		// A refused registration does not use the link up.
 		wantPage(t, b.post(path, "first_name", "", "last_name", "B", "email", "x@example.com"), 422, "first name is required")
-		wantPage(t, b.post(path, "first_name", "Cal", "last_name", "C", "email", "cal@example.com"), 200, "Check your messages")
+		wantPage(t, b.post(path, "first_name", "Cal", "last_name", "C", "email", "cal@example.com"), 200, "Ask for your activation link")
 		wantPage(t, b.get(path), 410, "This sign-up link is used up")
 		wantPage(t, b.post(path, "first_name", "Dee", "last_name", "D", "email", "dee@example.com"), 410, "used up")
 		if _, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "dee@example.com"); err == nil {
@@ -789,7 +806,7 @@ func TestRegistrationJoinsIdentity(t *testing.T) {
 		w.settings(t, &beta, func(s *usher.TenantSettings) { s.Registration = "open" })
 		b := w.browser(t)
 		wantPage(t, b.post("/t/beta/signin", "identifier", "ada@example.com"), 200, "There is no account for this email address yet", "Register")
-		wantPage(t, b.post("/t/beta/register", "first_name", "Ada", "last_name", "Tester", "email", "ada@example.com"), 200, "Check your messages")
+		wantPage(t, b.post("/t/beta/register", "first_name", "Ada", "last_name", "Tester", "email", "ada@example.com"), 200, "Ask for your activation link")
 		msgs, _, err := w.st.Read().Messages(context.Background(), beta.ID, store.MessageFilter{Kind: "registration"}, store.ListOptions{})
 		msgs = written(t, w.svc, msgs)
 		if err != nil || len(msgs) != 1 {
@@ -835,5 +852,24 @@ func TestSignInReturnsToThePage(t *testing.T) {
 				t.Fatalf("next %q led to %s", bad, p.url)
 			}
 		}
+	})
+}
+
+// TestRegistrationUnaskedFields: a tenant that requires what its
+// registration form does not ask for (a frontline tenant's job profile
+// and role) tells the person to ask its administrator, rather than
+// "correct the fields marked below" with none marked.
+func TestRegistrationUnaskedFields(t *testing.T) {
+	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+		w.settings(t, &w.tenant, func(s *usher.TenantSettings) {
+			s.Registration = "open"
+			s.RequiredFields = usher.DefaultSettings(usher.TemplateFrontline).RequiredFields
+		})
+		b := w.browser(t)
+		const ask = "This organization needs a department, a job profile and a role for every new account, which this form cannot ask for. Ask its administrator to set up registration."
+		p := b.post("/t/acme/register", "first_name", "Sam", "last_name", "S", "email", "sam@example.com")
+		wantPage(t, p, 422, `role="alert">`+ask+`</div>`)
+		p = b.post("/t/acme/register", "first_name", "", "last_name", "S", "email", "sam@example.com")
+		wantPage(t, p, 422, ask+" Please also correct the fields marked below.", `id="first_name-error"`)
 	})
 }

@@ -76,7 +76,7 @@ func TestSignupLinksAPI(t *testing.T) {
 		if l.Status != usher.SignupActive || l.DisabledAt != nil {
 			t.Fatalf("enabled again: %+v", l)
 		}
-		events := get[api.Page[usher.AuditEvent]](t, e, ta, acme+"/audit-events?target_id="+l.ID)
+		events := get[api.Page[usher.AuditEvent]](t, e, ta, acme+"/audit-events?order=oldest&target_id="+l.ID)
 		var actions []string
 		for _, ev := range events.Items {
 			actions = append(actions, ev.Action)

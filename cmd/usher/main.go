@@ -227,9 +227,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer ln.Close()
-	addr := ln.Addr().String()
+	addr := shownAddr(c.Addr, ln.Addr())
 	if c.PublicURL == "" {
-		c.PublicURL = "http://" + addr // the port actually bound, also for --addr :0
+		c.PublicURL = "http://" + addr
+	}
+	// Where people and operators find usher: the printed lines agree with
+	// the links in messages and QR codes.
+	public := strings.TrimSuffix(c.PublicURL, "/")
+	if c.BaseDomain != "" {
+		public = "https://" + c.BaseDomain
 	}
 	links := web.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL}
 	svc := provision.New(st, nil, links)
@@ -265,17 +271,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		token = "ush_" + token
 		generated = true
 	}
+	bootToken := ""
+	switch {
+	case generated:
+		bootToken = "printed"
+	case token != "":
+		bootToken = "environment"
+	}
 	if token != "" {
 		if err := svc.EnsureBootstrapToken(ctx, token); err != nil {
 			return err
 		}
 	}
-	demoOTP := ""
+	demoWay := ""
 	if c.Demo {
 		if err := seedDemo(ctx, svc, st); err != nil {
 			return fmt.Errorf("demo tenant: %w", err)
 		}
-		if demoOTP, err = demoWayIn(ctx, svc, st); err != nil {
+		if demoWay, err = demoWayIn(ctx, svc, st); err != nil {
 			log.Warn("no way into the demo console", "err", err)
 		}
 	}
@@ -283,7 +296,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Sessions and the throttles of every password check.
 	auth := signin.New(st, svc, time.Now)
 	srv := &http.Server{
-		Handler:           web.New(log, web.Config{Version: version, Links: links}, st, svc, auth, nil),
+		Handler:           web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c)}, st, svc, auth, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -291,16 +304,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(stdout, "usher %s listening on http://%s (database: %s)\n", version, addr, st.Dialect())
-	fmt.Fprintf(stdout, "message delivery: %s\n", delivery)
+	if len(delivery.Channels()) == 0 {
+		fmt.Fprintln(stdout, "messages: no email or SMS provider is configured; they are kept for reading in the console (Messages)")
+	} else {
+		fmt.Fprintf(stdout, "message delivery: %s\n", delivery)
+	}
 	if c.Demo {
-		fmt.Fprintf(stdout, "demo tenant: %s/t/demo/ (sign in or register there)\n", strings.TrimSuffix(c.PublicURL, "/"))
-		if demoOTP != "" {
-			fmt.Fprintf(stdout, "console: %s/t/demo/admin/ — sign in as %s with the one-time password %s\n", strings.TrimSuffix(c.PublicURL, "/"), demoAdmin, demoOTP)
+		demo := links.TenantBase(usher.Tenant{Slug: "demo"})
+		fmt.Fprintf(stdout, "demo tenant: %s (sign in or register there)\n", demo)
+		if demoWay != "" {
+			fmt.Fprintf(stdout, "console: %sadmin/ — sign in as %s %s\n", demo, demoAdmin, demoWay)
 		}
 	}
 	if generated {
 		fmt.Fprintf(stdout, "operator token for this run (set USHER_BOOTSTRAP_OPERATOR_TOKEN to fix one):\n  %s\n", token)
-		fmt.Fprintf(stdout, "try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/tenants/demo/accounts\n", token, addr)
+		fmt.Fprintf(stdout, "operators' console: %s/operator/ (sign in with this token)\n", public)
+		fmt.Fprintf(stdout, "try: curl -H 'Authorization: Bearer %s' %s/api/v1/tenants/demo/accounts\n", token, public)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -315,12 +334,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return srv.Shutdown(shutdown)
 }
 
+// shownAddr is the address to print and put into links: the host as
+// configured ("localhost", as the README shows) with the port actually
+// bound, so --addr :0 works too; a wildcard host is shown as localhost.
+func shownAddr(configured string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(configured)
+	_, port, perr := net.SplitHostPort(bound.String())
+	if err != nil || perr != nil {
+		return bound.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
 func tenantCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var in provision.TenantInput
 	c, err := parseConfig("tenant create", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&in.Slug, "slug", "", "the tenant's slug: <slug>.<base domain>")
 		fs.StringVar(&in.Name, "name", "", "the tenant's name")
-		fs.StringVar(&in.Template, "template", usher.TemplateStandard, "standard or frontline (seed 003's required fields)")
+		fs.StringVar(&in.Template, "template", usher.TemplateStandard, "standard, or frontline (which also requires job profile, department, role and language)")
 	})
 	if err != nil {
 		return err

@@ -376,6 +376,18 @@ func (q *query) oneOf(name string, options ...string) string {
 	return v
 }
 
+// order reads ?order=, newest (the default) or oldest, into o: logs and
+// outboxes are read from the end, as the console shows them.
+func (q *query) order(o *store.ListOptions) {
+	o.Newest = q.oneOf("order", Newest, Oldest) != Oldest
+}
+
+// The values of ?order=.
+const (
+	Newest = "newest"
+	Oldest = "oldest"
+)
+
 func (q *query) boolean(name string) bool {
 	switch q.str(name) {
 	case "", "false":

@@ -463,9 +463,10 @@ func (h *Handler) DeactivateConnection(r *http.Request, c *Call) (any, error) {
 // Audit and messages.
 
 func (h *Handler) ListAudit(r *http.Request, c *Call) (any, error) {
-	q := newQuery(r, "actor_id", "target_id", "action")
+	q := newQuery(r, "actor_id", "target_id", "action", "order")
 	f := store.AuditFilter{ActorID: q.str("actor_id"), TargetID: q.str("target_id"), Action: q.str("action")}
 	o := q.list()
+	q.order(&o)
 	if err := q.err(); err != nil {
 		return nil, err
 	}
@@ -473,16 +474,22 @@ func (h *Handler) ListAudit(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) ListMessages(r *http.Request, c *Call) (any, error) {
-	q := newQuery(r, "account_id", "state", "kind", "channel")
+	q := newQuery(r, "account_id", "state", "kind", "channel", "order")
 	f := store.MessageFilter{AccountID: q.str("account_id"), State: q.oneOf("state", usher.MessageQueued, usher.MessageSent, usher.MessageAbandoned),
 		Kind: q.str("kind"), Channel: q.oneOf("channel", usher.ChannelEmail, usher.ChannelSMS)}
 	o := q.list()
+	q.order(&o)
 	if err := q.err(); err != nil {
 		return nil, err
 	}
 	msgs, next, err := h.st.Read().Messages(r.Context(), c.tenant.ID, f, o)
 	if err == nil {
 		msgs, err = h.svc.ComposeAll(c.tenant, msgs)
+	}
+	// A list carries each message's plain text, with its links; the HTML
+	// email, kilobytes each, is read one message at a time.
+	for i := range msgs {
+		msgs[i].HTML = ""
 	}
 	return paged(msgs, next, err)
 }

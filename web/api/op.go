@@ -36,6 +36,9 @@ type Op struct {
 	Access       Access
 	MinRole      string   // documented; the provisioning service enforces
 	Params       []string // query parameters
+	// Enums are the values of the query parameters that take a fixed few,
+	// the default first when the parameter has one.
+	Enums        map[string][]string
 	In           any      // request body type, nil for none
 	OptionalBody bool     // the body may be left out
 	Out          any      // response body type, nil for none

@@ -47,7 +47,11 @@ func (h *Handler) openAPI(ops []*Op) obj {
 				"description": map[string]string{"tenant": "the tenant's slug"}[m[1]]})
 		}
 		for _, q := range o.Params {
-			params = append(params, obj{"name": q, "in": "query", "schema": obj{"type": "string"}})
+			schema := obj{"type": "string"}
+			if vals := o.Enums[q]; len(vals) > 0 {
+				schema["enum"] = vals
+			}
+			params = append(params, obj{"name": q, "in": "query", "schema": schema})
 		}
 		if o.Method == "GET" && strings.Contains(sg.name(reflect.TypeOf(o.Out)), "page") {
 			params = append(params,

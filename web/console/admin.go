@@ -141,9 +141,9 @@ func (h *Handler) Relate(w http.ResponseWriter, r *http.Request, c *Call) {
 	if err == nil {
 		msg := "The contact roles were saved."
 		if rel.Account != nil {
-			msg = "The contact roles were saved and the contact's user account was created; " + sent(rel.Messages)
+			msg = "The contact roles were saved and the contact's user account was created; " + h.sent(rel.Messages)
 		} else if len(rel.Messages) > 0 {
-			msg = "The contact roles were saved; " + sent(rel.Messages)
+			msg = "The contact roles were saved; " + h.sent(rel.Messages)
 		}
 		h.redirect(w, r, c.d.Admin+"organizations/"+site, msg)
 		return
@@ -245,7 +245,7 @@ func splitList(s string) []string {
 }
 
 // catalogKinds are the console's catalogue pages.
-var catalogKinds = []struct{ Kind, Label string }{{usher.KindRole, "Roles (permission types)"}, {usher.KindDepartment, "Departments"},
+var catalogKinds = []struct{ Kind, Label string }{{usher.KindRole, "Roles"}, {usher.KindDepartment, "Departments"},
 	{usher.KindJobProfile, "Job profiles"}, {usher.KindGroup, "Groups"}}
 
 // consoleCatalog lists a catalogue, adds to it and deactivates entries.
@@ -355,8 +355,20 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 		h.fail(w, r, c, err)
 		return
 	}
-	for i := range links {
-		links[i].URL = h.links.SignUp(c.tn, links[i].Code)
+	// Each card says what its link gives: the department first.
+	n := h.namer(ctx, c)
+	rows := make([]linkRow, len(links))
+	for i, l := range links {
+		l.URL = h.links.SignUp(c.tn, l.Code)
+		rows[i] = linkRow{SignupLink: l, Status: linkStatus[l.Status]}
+		for _, x := range []struct {
+			label, kind, id string
+		}{{"Department", usher.KindDepartment, l.DepartmentID}, {"Job profile", usher.KindJobProfile, l.JobProfileID},
+			{"Role", usher.KindRole, l.RoleID}, {"Plan", "plan", l.PlanID}} {
+			if x.id != "" {
+				rows[i].Gives = append(rows[i].Gives, [2]string{x.label, n.of(x.kind, x.id).Name})
+			}
+		}
 	}
 	ch, err := h.choices(r, c.tn)
 	if err != nil {
@@ -364,11 +376,23 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	c.d.Title, c.d.Section, c.d.Notice = "Sign-up links", "links", h.flash(w, r)
-	c.d.Data = map[string]any{"Links": links, "Next": nextURL(r, next), "Choices": ch}
+	c.d.Data = map[string]any{"Links": rows, "Next": nextURL(r, next), "Choices": ch}
 	h.view.Console(w, r, status, "links", c.d)
 }
 
 func ptrTo(s string) *string { return &s }
+
+// linkRow is a sign-up link's card: its status in words and what it gives
+// the accounts made through it.
+type linkRow struct {
+	usher.SignupLink
+	Status string
+	Gives  [][2]string // label, name
+}
+
+// linkStatus says a sign-up link's status as the card shows it.
+var linkStatus = map[string]string{usher.SignupActive: "active", usher.SignupDisabled: "switched off", usher.SignupExpired: "expired",
+	usher.SignupUsedUp: "used up"}
 
 // QR serves a sign-up link's QR code to the console, as the API does.
 func (h *Handler) QR(w http.ResponseWriter, r *http.Request, c *Call) {
@@ -410,7 +434,7 @@ func (h *Handler) Messages(w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	c.d.Title, c.d.Section = "Messages", "messages"
-	c.d.Data = map[string]any{"Messages": msgs, "Next": nextURL(r, next)}
+	c.d.Data = map[string]any{"Messages": msgs, "Next": nextURL(r, next), "Kinds": messageKinds, "Names": kindNames(), "Delivers": h.delivers}
 	h.view.Console(w, r, http.StatusOK, "messages", c.d)
 }
 
@@ -429,8 +453,21 @@ func (h *Handler) Message(w http.ResponseWriter, r *http.Request, c *Call) {
 		h.fail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Data = "Message to "+m.To, "messages", m
+	c.d.Title, c.d.Section = "Message to "+m.To, "messages"
+	c.d.Data = map[string]any{"M": m, "Kind": or(kindNames()[m.Kind], m.Kind), "Delivered": h.delivers[m.Channel], "Channel": channelNames[m.Channel],
+		"Language": view.LanguageName(m.Language)}
 	h.view.Console(w, r, http.StatusOK, "message", c.d)
+}
+
+// withoutParam is the address of r without the query parameter name.
+func withoutParam(r *http.Request, name string) string {
+	q := r.URL.Query()
+	q.Del(name)
+	q.Del("after")
+	if len(q) == 0 {
+		return r.URL.Path
+	}
+	return r.URL.Path + "?" + q.Encode()
 }
 
 // consoleAudit is the audit log, newest first, filtered by actor, person and action.
@@ -455,6 +492,17 @@ func (h *Handler) Audit(w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	c.d.Title, c.d.Section = "Audit log", "audit"
-	c.d.Data = map[string]any{"Events": auditRows(evs), "Next": nextURL(r, next)}
+	n := h.namer(ctx, c)
+	d := map[string]any{"Events": n.rows(evs), "Next": nextURL(r, next)}
+	// A filter by actor or person shows whom it shows, with a way back to all.
+	if id := c.d.Values["actor_id"]; id != "" {
+		d["Actor"] = n.actorByID(id)
+		d["AllActors"] = withoutParam(r, "actor_id")
+	}
+	if id := c.d.Values["person_id"]; id != "" {
+		d["Person"] = n.of("person", id)
+		d["AllPersons"] = withoutParam(r, "person_id")
+	}
+	c.d.Data = d
 	h.view.Console(w, r, http.StatusOK, "audit", c.d)
 }

@@ -37,6 +37,11 @@ type Handler struct {
 	tenants  view.Tenants
 	signedIn SignedIn
 	now      func() time.Time
+	// delivers holds the channels with a provider; messages on the
+	// others stay queued, to be read in the console.
+	delivers map[string]bool
+	// bootToken is where the start-up operator token came from.
+	bootToken string
 }
 
 // Deps are what the consoles need.
@@ -50,11 +55,20 @@ type Deps struct {
 	Tenants   view.Tenants
 	SignedIn  SignedIn
 	Clock     func() time.Time
+	// Channels are the message channels a provider delivers ("email", "sms").
+	Channels []string
+	// OperatorToken is where the start-up operator token came from (see web.Config).
+	OperatorToken string
 }
 
 // New returns the consoles' handler.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock}
+	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
+		delivers: map[string]bool{}, bootToken: d.OperatorToken}
+	for _, c := range d.Channels {
+		h.delivers[c] = true
+	}
+	return h
 }
 
 // Page is a console page, called once its administrator is known.
@@ -72,7 +86,10 @@ type consoleData struct {
 	Notice      string
 	Errors      map[string]string
 	Values      map[string]string
-	Data        any
+	// NoDelivery: no provider delivers any channel, so the forms that
+	// make messages say where they are kept.
+	NoDelivery bool
+	Data       any
 	// Operator pages: the operators' console, signed in with a token.
 	Operator     bool
 	OperatorName string
@@ -100,7 +117,7 @@ func (h *Handler) Admin(page Page) http.Handler {
 		c := &Call{tn: tn, cur: cur,
 			actor: usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Role: a.AdminRole, Source: view.ClientIP(r)},
 			d: consoleData{Tenant: tn, Base: base, Admin: base + "admin/", Me: a, TenantAdmin: a.AdminRole == usher.AdminTenant,
-				Errors: map[string]string{}, Values: map[string]string{}}}
+				Errors: map[string]string{}, Values: map[string]string{}, NoDelivery: len(h.delivers) == 0}}
 		if a.AdminRole != usher.AdminUser && a.AdminRole != usher.AdminTenant {
 			c.d.Title = "No administrator rights"
 			c.d.Data = "Your account has no administrator rights in " + tn.Name + ". Ask a tenant administrator to give you them."
@@ -142,13 +159,27 @@ func (h *Handler) formErrors(w http.ResponseWriter, r *http.Request, c *Call, er
 	for _, e := range es {
 		msg := view.Sentence(e.Message)
 		if e.Field != "" {
-			c.d.Errors[e.Field] = msg
-			msg = view.FieldLabel(e.Field) + ": " + msg
+			// Next to its field, "is required" reads "Required.".
+			c.d.Errors[e.Field] = view.Sentence(strings.TrimPrefix(e.Message, "is "))
+			msg = summaryLine(view.FieldLabel(e.Field), e.Message)
 		}
 		sum = append(sum, msg)
 	}
 	c.d.Errors["form"] = strings.Join(sum, " ")
 	return true
+}
+
+// summaryLine names the field of a problem in the summary at the top of a
+// form: "Department is required in this tenant." for a message that goes
+// on from the field's name, "Email: give an email, …" for one of its own,
+// never a capital after the colon.
+func summaryLine(label, msg string) string {
+	for _, verb := range []string{"is ", "are ", "must ", "has ", "was "} {
+		if strings.HasPrefix(msg, verb) {
+			return view.Sentence(label + " " + msg)
+		}
+	}
+	return view.Sentence(label + ": " + msg)
 }
 
 // formStatus is the status of a form answered with its errors: 409 when

@@ -20,6 +20,35 @@ import (
 
 const operatorCookie = "usher_operator"
 
+// bootstrapTokenID is the id provision gives the start-up operator token.
+const bootstrapTokenID = "bootstrap-operator"
+
+// tokenName names an API token as the consoles show who acted: the
+// start-up operator token by where it came from, any other by its name.
+func (h *Handler) tokenName(tok usher.APIToken) string {
+	if tok.ID == bootstrapTokenID {
+		switch h.bootToken {
+		case "printed":
+			return "the operator token printed at start"
+		case "environment":
+			return "the operator token of USHER_BOOTSTRAP_OPERATOR_TOKEN"
+		}
+		return "the operator token of an earlier start"
+	}
+	return "the token “" + tok.Name + "”"
+}
+
+// signInHint says which token signs an operator in on this install.
+func (h *Handler) signInHint() string {
+	switch h.bootToken {
+	case "printed":
+		return "Sign in with an operator API token: on a first install, the one usher printed when it started."
+	case "environment":
+		return "Sign in with an operator API token, such as the one set in USHER_BOOTSTRAP_OPERATOR_TOKEN."
+	}
+	return "Sign in with an operator API token."
+}
+
 // Operator guards an operators' console page; without an operator
 // session the sign-in form is shown.
 func (h *Handler) Operator(page Page) http.Handler {
@@ -28,7 +57,7 @@ func (h *Handler) Operator(page Page) http.Handler {
 		tok, err := h.auth.OperatorSession(r.Context(), view.Cookie(r, operatorCookie))
 		switch {
 		case errors.Is(err, signin.ErrNoSession):
-			c.d.Title = "Operators' sign-in"
+			c.d.Title, c.d.Data = "Operators' sign-in", h.signInHint()
 			h.view.Console(w, r, http.StatusOK, "op_signin", c.d)
 			return
 		case err != nil:
@@ -36,7 +65,7 @@ func (h *Handler) Operator(page Page) http.Handler {
 			return
 		}
 		c.actor = usher.Actor{Kind: usher.ActorOperator, ID: tok.ID, Role: usher.PrincipalOperator, Source: view.ClientIP(r)}
-		c.d.OperatorName = tok.Name
+		c.d.OperatorName = h.tokenName(tok)
 		page(w, r, c)
 	})
 }
@@ -47,7 +76,8 @@ func (h *Handler) operatorCookie(w http.ResponseWriter, value string, maxAge int
 }
 
 func (h *Handler) OperatorSignIn(w http.ResponseWriter, r *http.Request) {
-	c := &Call{d: consoleData{Operator: true, Tenant: usher.Tenant{Name: "usher"}, Title: "Operators' sign-in", Errors: map[string]string{}, Values: map[string]string{}}}
+	c := &Call{d: consoleData{Operator: true, Tenant: usher.Tenant{Name: "usher"}, Title: "Operators' sign-in", Data: h.signInHint(),
+		Errors: map[string]string{}, Values: map[string]string{}}}
 	secret, err := h.auth.OperatorSignIn(r.Context(), r.PostFormValue("token"), view.ClientIP(r), r.UserAgent())
 	var te *signin.ThrottledError
 	switch {
@@ -116,7 +146,7 @@ func (h *Handler) OperatorTenants(w http.ResponseWriter, r *http.Request, c *Cal
 		rows = append(rows, tenantRowOp{Tenant: t, URL: h.links.TenantBase(t), Plans: plans})
 	}
 	c.d.Title, c.d.Section, c.d.Notice = "Tenants", "tenants", h.flash(w, r)
-	c.d.Data = map[string]any{"Rows": rows, "Next": nextURL(r, next)}
+	c.d.Data = map[string]any{"Rows": rows, "Next": nextURL(r, next), "Example": h.links.TenantBase(usher.Tenant{Slug: "acme"})}
 	h.view.Console(w, r, status, "op_tenants", c.d)
 }
 
@@ -192,7 +222,7 @@ func (h *Handler) OperatorPlan(w http.ResponseWriter, r *http.Request, c *Call) 
 		p, err = h.svc.UpdatePlan(r.Context(), c.actor, t, id, provision.PlanInput{Seats: &seats})
 	}
 	if err == nil {
-		h.redirect(w, r, back, p.Name+" has "+strconv.Itoa(p.Seats)+" seats.")
+		h.redirect(w, r, back, p.Name+" has "+plural(p.Seats, "seat")+".")
 		return
 	}
 	if h.formErrors(w, r, c, err) {

@@ -9,37 +9,11 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/message"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
-
-// auditRow is an audit event as the console shows it.
-type auditRow struct {
-	usher.AuditEvent
-	Actor  string
-	Target string
-}
-
-func auditRows(evs []usher.AuditEvent) []auditRow {
-	out := make([]auditRow, 0, len(evs))
-	for _, e := range evs {
-		actor := e.ActorKind
-		if e.ActorID != "" {
-			actor += " " + short(e.ActorID)
-		}
-		out = append(out, auditRow{AuditEvent: e, Actor: actor, Target: e.TargetKind + " " + short(e.TargetID)})
-	}
-	return out
-}
-
-// short shortens an id for display; the full id is in the API.
-func short(id string) string {
-	if len(id) > 13 {
-		return "…" + id[len(id)-8:]
-	}
-	return id
-}
 
 // accountState is the state the console shows: invited accounts whose
 // invitation ran out show "expired".
@@ -78,7 +52,7 @@ func (h *Handler) Home(w http.ResponseWriter, r *http.Request, c *Call) {
 		h.fail(w, r, c, err)
 		return
 	}
-	d := homeData{Counts: counts, Plans: plans, Events: auditRows(evs)}
+	d := homeData{Counts: counts, Plans: plans, Events: h.namer(ctx, c).rows(evs)}
 	for _, n := range counts {
 		d.Total += n
 	}
@@ -181,6 +155,9 @@ type personData struct {
 	PlanName      string
 	Department    string
 	JobProfile    string
+	Language      string // by its name: "English", not "en"
+	PrimaryGroup  string
+	OtherGroups   []string
 }
 
 type relRow struct {
@@ -231,8 +208,19 @@ func (h *Handler) personPage(r *http.Request, c *Call, id string) (personData, e
 		return ""
 	}
 	d.Department, d.JobProfile = name(d.Choices.Departments, p.DepartmentID), name(d.Choices.JobProfiles, p.JobProfileID)
+	if p.Language != "" {
+		d.Language = view.LanguageName(p.Language)
+	} else {
+		d.Language = view.LanguageName(c.tn.Settings.DefaultLanguage) + " (the tenant's default)"
+	}
 	if d.Account != nil {
 		d.RoleName = name(d.Choices.Roles, d.Account.RoleID)
+		d.PrimaryGroup = name(d.Choices.Groups, d.Account.PrimaryGroupID)
+		for _, g := range d.Account.GroupIDs {
+			if n := name(d.Choices.Groups, g); n != "" && g != d.Account.PrimaryGroupID {
+				d.OtherGroups = append(d.OtherGroups, n)
+			}
+		}
 		for _, pl := range d.Choices.Plans {
 			if pl.ID == d.Account.PlanID {
 				d.PlanName = pl.Name
@@ -258,7 +246,7 @@ func (h *Handler) personPage(r *http.Request, c *Call, id string) (personData, e
 	if err != nil {
 		return d, err
 	}
-	d.Events = auditRows(evs)
+	d.Events = h.namer(ctx, c).rows(evs)
 	c.d.Title, c.d.Section, c.d.Data = p.FirstName+" "+p.LastName, "people", d
 	return d, nil
 }
@@ -332,7 +320,7 @@ func (h *Handler) CreateAccount(w http.ResponseWriter, r *http.Request, c *Call)
 	cr, err := h.svc.CreateAccount(r.Context(), c.actor, c.tn, provision.AccountInput{Route: provision.RouteAccountForPerson, PersonID: id,
 		AuthSystem: v["auth_system"], ConnectionID: v["connection_id"], Username: v["username"], RoleID: v["role_id"], PlanID: v["plan_id"]})
 	if err == nil {
-		h.redirect(w, r, c.d.Admin+"people/"+id, "The user account was created; "+sent(cr.Messages))
+		h.redirect(w, r, c.d.Admin+"people/"+id, "The user account was created; "+h.sent(cr.Messages))
 		return
 	}
 	if _, perr := h.personPage(r, c, id); perr != nil {
@@ -344,20 +332,62 @@ func (h *Handler) CreateAccount(w http.ResponseWriter, r *http.Request, c *Call)
 	}
 }
 
-// sent says which messages went out.
-func sent(msgs []usher.Message) string {
+// messageKinds name the kinds of message as the console speaks of them:
+// in a sentence, and in the list of messages.
+var messageKinds = []struct{ Kind, A, Name string }{
+	{provision.KindInvitation, "an invitation", "Invitation"},
+	{provision.KindWelcome, "the welcome message", "Welcome"},
+	{provision.KindActivation, "a new activation link", "New activation link"},
+	{provision.KindRegistration, "a registration confirmation", "Registration"},
+	{provision.KindPasswordReset, "a password reset link", "Password reset"},
+	{message.KindOneTimePassword, "a one-time password notice", "One-time password set"},
+}
+
+// kindNames are the names of the kinds of message by kind.
+func kindNames() map[string]string {
+	m := map[string]string{}
+	for _, k := range messageKinds {
+		m[k.Kind] = k.Name
+	}
+	return m
+}
+
+// channelNames are the channels as people write them.
+var channelNames = map[string]string{usher.ChannelEmail: "email", usher.ChannelSMS: "SMS"}
+
+// sent says what became of new messages: queued for a channel a provider
+// delivers, or kept under Messages when none is configured for it, so
+// nobody is told a message went out when it sits in the outbox.
+func (h *Handler) sent(msgs []usher.Message) string {
 	if len(msgs) == 0 {
-		return "no message was sent (the tenant has no channel for this person's addresses)."
+		return "no message was made: the tenant sends on no channel this person has an address for."
 	}
-	var to []string
+	what := "a message"
+	for _, k := range messageKinds {
+		if k.Kind == msgs[0].Kind {
+			what = k.A
+		}
+	}
+	var queued, kept []string
+	var idle []string // channels without a provider
 	for _, m := range msgs {
-		to = append(to, m.Channel+" to "+m.To)
+		ch := channelNames[m.Channel]
+		if h.delivers[m.Channel] {
+			queued = append(queued, ch+" to "+m.To)
+			continue
+		}
+		kept = append(kept, m.To)
+		idle = append(idle, ch)
 	}
-	what := "an activation message"
-	if msgs[0].Kind == provision.KindWelcome {
-		what = "the welcome message"
+	var parts []string
+	if len(queued) > 0 {
+		parts = append(parts, "queued to go out by "+strings.Join(queued, " and by "))
 	}
-	return what + " went out by " + strings.Join(to, " and ") + "."
+	if len(kept) > 0 {
+		parts = append(parts, "kept under Messages for "+strings.Join(kept, " and ")+
+			" (no "+strings.Join(idle, " or ")+" provider is configured, so nothing is sent)")
+	}
+	return what + " is " + strings.Join(parts, ", and ") + "."
 }
 
 type userNewData struct {
@@ -395,7 +425,7 @@ func (h *Handler) UserNew(w http.ResponseWriter, r *http.Request, c *Call) {
 		AuthSystem: v["auth_system"], AdminRole: v["admin_role"]}
 	cr, err := h.svc.CreateAccount(ctx, c.actor, c.tn, in)
 	if err == nil {
-		h.redirect(w, r, c.d.Admin+"people/"+cr.Person.ID, cr.Person.FirstName+" "+cr.Person.LastName+" was created; "+sent(cr.Messages))
+		h.redirect(w, r, c.d.Admin+"people/"+cr.Person.ID, cr.Person.FirstName+" "+cr.Person.LastName+" was created; "+h.sent(cr.Messages))
 		return
 	}
 	if h.formErrors(w, r, c, err) {
@@ -467,7 +497,7 @@ func (h *Handler) Wizard(w http.ResponseWriter, r *http.Request, c *Call) {
 			if cr.Account.AuthSystem == usher.AuthConnection && d.Connection != nil {
 				how = "They sign in with " + d.Connection.Name + "."
 			}
-			h.redirect(w, r, c.d.Admin+"people/"+cr.Person.ID, cr.Person.FirstName+" "+cr.Person.LastName+" was created. "+how+" "+view.Sentence(sent(cr.Messages)))
+			h.redirect(w, r, c.d.Admin+"people/"+cr.Person.ID, cr.Person.FirstName+" "+cr.Person.LastName+" was created. "+how+" "+view.Sentence(h.sent(cr.Messages)))
 			return
 		}
 		if !h.formErrors(w, r, c, err) {
@@ -502,7 +532,7 @@ func (h *Handler) Wizard(w http.ResponseWriter, r *http.Request, c *Call) {
 		}
 		d.Review = [][2]string{{"Name", v["first_name"] + " " + v["last_name"]}, {"Email", v["email"]}, {"Phone", or(v["phone"], "—")},
 			{"Department", name(d.Choices.Departments, v["department_id"])}, {"Job profile", name(d.Choices.JobProfiles, v["job_profile_id"])},
-			{"Permission type", name(d.Choices.Roles, v["role_id"])}, {"Plan", plan}, {"Signs in with", signIn}}
+			{"Role", name(d.Choices.Roles, v["role_id"])}, {"Plan", plan}, {"Signs in with", signIn}}
 	}
 	c.d.Data = d
 	status := http.StatusOK
@@ -541,13 +571,13 @@ func (h *Handler) accountAction(ctx context.Context, c *Call, id, action string)
 	switch action {
 	case "resend":
 		msgs, err := h.svc.ResendActivation(ctx, c.actor, c.tn, id)
-		return view.Sentence(sent(msgs)), err
+		return view.Sentence(h.sent(msgs)), err
 	case "revoke":
 		_, err := h.svc.RevokeInvitation(ctx, c.actor, c.tn, id)
 		return "The invitation was revoked: its links and codes no longer work.", err
 	case "reset":
 		msgs, err := h.svc.StartReset(ctx, c.actor, c.tn, id)
-		return "A password reset link went out: " + sent(msgs), err
+		return view.Sentence(h.sent(msgs)), err
 	case "suspend":
 		_, err := state(usher.StateSuspended)
 		return "The account is suspended; its sessions have ended.", err
@@ -672,8 +702,13 @@ func plural(n int, noun string) string {
 func (h *Handler) PersonEdit(w http.ResponseWriter, r *http.Request, c *Call) {
 	id := r.PathValue("id")
 	v := c.form(r, "first_name", "last_name", "email", "phone", "department_id", "job_profile_id", "language")
-	_, err := h.svc.UpdatePerson(r.Context(), c.actor, c.tn, id, provision.PersonUpdate{FirstName: ptrTo(v["first_name"]), LastName: ptrTo(v["last_name"]),
-		Email: ptrTo(v["email"]), Phone: ptrTo(v["phone"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"]), Language: ptrTo(v["language"])})
+	in := provision.PersonUpdate{FirstName: ptrTo(v["first_name"]), LastName: ptrTo(v["last_name"]),
+		Email: ptrTo(v["email"]), Phone: ptrTo(v["phone"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"])}
+	// A form without the language (an older page) leaves it as it is.
+	if r.PostForm.Has("language") {
+		in.Language = ptrTo(v["language"])
+	}
+	_, err := h.svc.UpdatePerson(r.Context(), c.actor, c.tn, id, in)
 	if err == nil {
 		h.redirect(w, r, c.d.Admin+"people/"+id, "The details were saved.")
 		return

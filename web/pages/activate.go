@@ -26,6 +26,11 @@ type Handler struct {
 	auth    *signin.Service
 	links   view.Links
 	tenants view.Tenants
+	// delivers holds the channels with a provider: on the others a
+	// message waits to be read in the console, and the pages say so.
+	delivers map[string]bool
+	// home is the tenant "/" leads to, if any.
+	home string
 }
 
 // Deps are what the pages need.
@@ -37,11 +42,21 @@ type Deps struct {
 	Signin    *signin.Service
 	Links     view.Links
 	Tenants   view.Tenants
+	// Channels are the message channels a provider delivers ("email", "sms").
+	Channels []string
+	// Home is the slug of the tenant "/" leads to (the demo's); "" leads
+	// to the only tenant, or to a page that says where tenants are.
+	Home string
 }
 
 // New returns the pages' handler.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants}
+	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, delivers: map[string]bool{},
+		home: d.Home}
+	for _, c := range d.Channels {
+		h.delivers[c] = true
+	}
+	return h
 }
 
 // pageData is what the person-facing templates show.
@@ -59,6 +74,10 @@ type pageData struct {
 	Action         string
 	RequestAction  string
 	SignIn         string
+	Example        string // a tenant's address, on usher's own page
+	// Undelivered: the message the page speaks of is not sent, for want
+	// of a provider on its channel.
+	Undelivered bool
 	// SignedIn: the browser is signed in as the identity an activation joins.
 	SignedIn bool
 	Errors   map[string]string
@@ -260,7 +279,11 @@ func (h *Handler) Request(w http.ResponseWriter, r *http.Request) {
 	if err := h.svc.RequestActivation(r.Context(), tn, id, view.ClientIP(r)); err != nil {
 		h.log.ErrorContext(r.Context(), "activation request", "err", err)
 	}
-	h.render(w, r, http.StatusOK, pageData{Title: "Check your messages", Tenant: tn, Mode: "requested", Login: id})
+	d := pageData{Title: "Check your messages", Tenant: tn, Mode: "requested", Login: id, Undelivered: len(h.delivers) == 0}
+	if d.Undelivered {
+		d.Title = "Ask for your activation link"
+	}
+	h.render(w, r, http.StatusOK, d)
 }
 
 // pageError answers an error of an activation page: a refusal is the

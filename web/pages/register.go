@@ -108,9 +108,12 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, tn usher.Tena
 		Phone: values["phone"], DepartmentID: values["department_id"], Language: values["language"], Source: view.ClientIP(r)}
 	_, err = h.svc.Register(r.Context(), tn, in, reg.via)
 	done := pageData{Page: "register", Title: "Check your messages", Tenant: tn, Mode: "registered"}
-	done.Identifier = values["email"]
+	done.Identifier, done.Undelivered = values["email"], !h.delivers[usher.ChannelEmail]
 	if tn.Settings.RegistersBy() == usher.RegistrationByUsernamePhone {
-		done.Identifier = values["phone"]
+		done.Identifier, done.Undelivered = values["phone"], !h.delivers[usher.ChannelSMS]
+	}
+	if done.Undelivered {
+		done.Title = "Ask for your activation link"
 	}
 	if reg.via.LinkID != "" && isLinkRefusal(err) {
 		// The link ran out while the form was open.
@@ -130,11 +133,47 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, tn usher.Tena
 			return
 		}
 		if h.fieldError(w, r, &d, err, "form") {
+			unasked(&d)
 			h.render(w, r, http.StatusUnprocessableEntity, d)
 		}
 		return
 	}
 	h.render(w, r, http.StatusOK, done)
+}
+
+// askedFor names what the registration form may ask for that a person
+// registering could be missing, by field.
+var askedFor = map[string]string{"department_id": "a department", "job_profile_id": "a job profile", "role_id": "a role",
+	"plan_id": "a plan", "language": "a language"}
+
+// unasked explains problems with fields the form does not show (a tenant
+// that requires a job profile but gives registrations none, say): the
+// person cannot mend them, so the page says whom to ask instead of
+// pointing at fields that are not there.
+func unasked(d *pageData) {
+	shown := map[string]bool{"first_name": true, "last_name": true, "email": true, "username": true, "phone": true,
+		"department_id": len(d.Departments) > 0, "language": len(d.Languages) > 1, "form": true}
+	var missing []string
+	for _, f := range []string{"department_id", "job_profile_id", "role_id", "plan_id", "language"} {
+		if d.Errors[f] != "" && !shown[f] {
+			missing = append(missing, askedFor[f])
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	list := missing[0]
+	if n := len(missing); n > 1 {
+		list = strings.Join(missing[:n-1], ", ") + " and " + missing[n-1]
+	}
+	msg := "This organization needs " + list + " for every new account, which this form cannot ask for. Ask its administrator to set up registration."
+	for f := range d.Errors {
+		if shown[f] && f != "form" {
+			msg += " Please also correct the fields marked below."
+			break
+		}
+	}
+	d.Errors["form"] = msg
 }
 
 func isLoginField(f string) bool { return f == "email" || f == "username" || f == "phone" }

@@ -102,6 +102,10 @@ func (h *Handler) SignInPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := h.signinPage(tn, "identifier")
 	d.Next = h.safeNext(tn, r.URL.Query().Get("next"))
+	// Coming from activation, the identifier just activated is filled in.
+	if id := strings.TrimSpace(r.URL.Query().Get("identifier")); len(id) <= 320 {
+		d.Identifier = id
+	}
 	if r.URL.Query().Has("signed_out") {
 		d.Notice = "You are signed out."
 	}
@@ -478,16 +482,19 @@ func (h *Handler) fieldError(w http.ResponseWriter, r *http.Request, d *pageData
 }
 
 // phrase turns a field message ("is required in this tenant") into a
-// sentence a person reads on its own ("Your first name is required ...").
+// sentence a person reads on its own ("Your first name is required.").
 func phrase(field, msg string) string {
 	names := map[string]string{"first_name": "Your first name", "last_name": "Your last name", "email": "The email address",
 		"username": "The username", "phone": "The phone number", "department_id": "The department", "language": "The language",
 		"password": "The password", "old_password": "The current password", "identifier": "The identifier",
-		"job_profile_id": "A job profile", "role_id": "A permission type"}
+		"job_profile_id": "A job profile", "role_id": "A role"}
 	if field == "old_password" && strings.HasPrefix(msg, "is not your current password") {
 		// Not "The current password is not your current password."
 		return "That is not your current password."
 	}
+	// A person registering knows the organization, not what a tenant is.
+	msg = strings.NewReplacer(" in this tenant", "", "of this tenant", "of this organization", "the tenant's", "this organization's",
+		"the tenant", "this organization").Replace(msg)
 	if strings.HasPrefix(msg, "must ") || strings.HasPrefix(msg, "is ") {
 		if n, ok := names[field]; ok {
 			msg = n + " " + msg

@@ -52,7 +52,7 @@ var personPages = func() map[string]*template.Template {
 		"dict": dict,
 	}
 	m := map[string]*template.Template{}
-	for _, name := range []string{"activate", "signin", "account", "register"} {
+	for _, name := range []string{"activate", "signin", "account", "register", "home"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
 	}
 	return m
@@ -72,6 +72,8 @@ var consolePages = func() map[string]*template.Template {
 			return false
 		},
 		"when": func(t interface{ Format(string) string }) string { return t.Format("2 Jan 2006 15:04") },
+		// free is a plan's free seats, never below zero when seats were lowered.
+		"free": func(p usher.Plan) int { return max(p.Seats-p.SeatsUsed, 0) },
 		"list": func(v ...string) []string { return v },
 		"join": func(v []string) string { return strings.Join(v, ", ") },
 		// prefixed gives a partial the errors of fields under a prefix by their short names.
@@ -155,7 +157,7 @@ type View struct {
 func New(log *slog.Logger) *View { return &View{log: log} }
 
 // Person writes one of the pages people see ("activate", "signin",
-// "account", "register").
+// "account", "register", "home").
 func (v *View) Person(w http.ResponseWriter, r *http.Request, status int, page string, d any) {
 	v.write(w, r, status, personPages[page], "layout", d, "")
 }

@@ -112,13 +112,18 @@ var languageNames = map[string]string{"en": "English", "nl": "Nederlands", "de":
 func Languages(codes []string) []LangOption {
 	var out []LangOption
 	for _, l := range codes {
-		name := languageNames[l]
-		if name == "" {
-			name = l
-		}
-		out = append(out, LangOption{Code: l, Name: name})
+		out = append(out, LangOption{Code: l, Name: LanguageName(l)})
 	}
 	return out
+}
+
+// LanguageName is a language code as its speakers name it ("en" is
+// English); an unknown code is its own name.
+func LanguageName(code string) string {
+	if n := languageNames[code]; n != "" {
+		return n
+	}
+	return code
 }
 
 // AllLanguages are the built-in languages.

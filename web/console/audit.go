@@ -1,0 +1,241 @@
+package console
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+)
+
+// An audit event as the console shows it: who and what by name, with a
+// link to their page; the ids stay in the API.
+type auditRow struct {
+	usher.AuditEvent
+	Actor   named
+	Target  named
+	Details []detail
+}
+
+// named is something an audit event refers to, by its name.
+type named struct {
+	Name string
+	URL  string // its page in the console, if it has one
+}
+
+// detail is one detail of an audit event, its value named: Lead is the
+// words before it ("plan: ", "from ").
+type detail struct {
+	Lead, Value, URL string
+}
+
+// namer names what audit events refer to, reading each thing once.
+type namer struct {
+	h     *Handler
+	ctx   context.Context
+	tn    usher.Tenant
+	admin string
+	seen  map[string]named
+}
+
+func (h *Handler) namer(ctx context.Context, c *Call) *namer {
+	return &namer{h: h, ctx: ctx, tn: c.tn, admin: c.d.Admin, seen: map[string]named{}}
+}
+
+// short shortens an id that names nothing any more; the full id is in the API.
+func short(id string) string {
+	if len(id) > 13 {
+		return "…" + id[len(id)-8:]
+	}
+	return id
+}
+
+// targetNouns say a kind of target when its name cannot be found.
+var targetNouns = map[string]string{"signup_link": "sign-up link", usher.KindRole: "role", usher.KindDepartment: "department",
+	usher.KindJobProfile: "job profile", usher.KindGroup: "group"}
+
+// of names the thing of kind with id: a person by their name (an account
+// by its person's), a catalogue entry, plan, organization or sign-up link
+// by its own, a token as tokenName says.
+func (n *namer) of(kind, id string) named {
+	if id == "" {
+		return named{}
+	}
+	key := kind + "/" + id
+	if v, ok := n.seen[key]; ok {
+		return v
+	}
+	v, ok := n.lookup(kind, id)
+	if !ok {
+		noun := targetNouns[kind]
+		if noun == "" {
+			noun = strings.ReplaceAll(kind, "_", " ")
+		}
+		v = named{Name: noun + " " + short(id)}
+	}
+	n.seen[key] = v
+	return v
+}
+
+func (n *namer) lookup(kind, id string) (named, bool) {
+	rd, ctx, t := n.h.st.Read(), n.ctx, n.tn.ID
+	switch kind {
+	case "account":
+		if a, err := rd.Account(ctx, t, id); err == nil {
+			return n.of("person", a.PersonID), true
+		}
+	case "person":
+		if p, err := rd.Person(ctx, t, id); err == nil {
+			return named{Name: p.FirstName + " " + p.LastName, URL: n.admin + "people/" + id}, true
+		}
+	case "organization":
+		if o, err := rd.Organization(ctx, t, id); err == nil {
+			return named{Name: o.Name, URL: n.admin + "organizations/" + id}, true
+		}
+	case "plan":
+		if p, err := rd.Plan(ctx, t, id); err == nil {
+			return named{Name: p.Name, URL: n.admin + "plans"}, true
+		}
+	case usher.KindRole, usher.KindDepartment, usher.KindJobProfile, usher.KindGroup:
+		if a, err := rd.Attribute(ctx, t, kind, id); err == nil {
+			return named{Name: a.Name, URL: n.admin + "catalog/" + kind}, true
+		}
+	case "signup_link":
+		if l, err := rd.SignupLink(ctx, t, id); err == nil {
+			return named{Name: "“" + l.Name + "”", URL: n.admin + "signup-links"}, true
+		}
+	case "connection":
+		if c, err := rd.Connection(ctx, t, id); err == nil {
+			return named{Name: c.Name}, true
+		}
+	case "token":
+		// Operator tokens belong to no tenant; another tenant's are not named here.
+		if tok, err := rd.Token(ctx, id); err == nil && (tok.TenantID == "" || tok.TenantID == t) {
+			return named{Name: n.h.tokenName(tok)}, true
+		}
+	case "tenant":
+		if id == n.tn.ID {
+			return named{Name: n.tn.Name}, true
+		}
+	}
+	return named{}, false
+}
+
+// actor names who made a change.
+func (n *namer) actor(e usher.AuditEvent) named {
+	switch e.ActorKind {
+	case usher.ActorAccount:
+		return n.of("account", e.ActorID)
+	case usher.ActorOperator, usher.ActorToken:
+		if e.ActorID == "cli" {
+			return named{Name: "an operator, on the command line"}
+		}
+		if v, ok := n.lookup("token", e.ActorID); ok {
+			return v
+		}
+		if e.ActorKind == usher.ActorOperator {
+			return named{Name: "an operator"}
+		}
+		return named{Name: "an API token"}
+	case usher.ActorSystem:
+		if e.ActorID == "demo" || e.ActorID == "demo-seed" {
+			return named{Name: "usher, setting up the demo"}
+		}
+		return named{Name: "usher"}
+	}
+	return named{Name: strings.TrimSpace(e.ActorKind + " " + short(e.ActorID))}
+}
+
+// actorByID names an actor known only by id, as the audit log's filter
+// has it: an account's person, or a token.
+func (n *namer) actorByID(id string) named {
+	for _, kind := range []string{"account", "token"} {
+		if v, ok := n.lookup(kind, id); ok {
+			return v
+		}
+	}
+	return named{Name: short(id)}
+}
+
+// detailKinds are the details that hold an id, with what they name.
+var detailKinds = map[string]struct{ label, kind string }{
+	"plan_id": {"plan", "plan"}, "organization_id": {"organization", "organization"}, "site_id": {"site", "organization"},
+	"signup_link_id": {"sign-up link", "signup_link"}, "department_id": {"department", usher.KindDepartment},
+	"job_profile_id": {"job profile", usher.KindJobProfile}, "role_id": {"role", usher.KindRole},
+}
+
+// detailLeads are the words before a detail's value, where its key's own do not read well.
+var detailLeads = map[string]string{"admin_role": "console rights: ", "auth_system": "signs in with ", "route": "through ", "with": "with ",
+	"method": "with ", "from": "was ", "seats_from": "seats from ", "seats_to": "to ", "expires_at": "works until "}
+
+// detailValues say coded values as words.
+var detailValues = map[string]string{
+	usher.AdminTenant: "tenant administrator", usher.AdminUser: "user administrator", usher.AuthConnection: "corporate single sign-on",
+	usher.AuthPassword: "a password", provision.RouteNewUser: "Add user", provision.RouteAccountForPerson: "Create user account",
+	provision.RouteRelationship: "a first site relationship",
+	provision.RouteRegistration: "registration", usher.OrgExternal: "partner or customer", usher.OrgInternal: "own organization",
+	"otp": "a one-time password", "link": "an activation link", "code": "a text message code", "true": "yes", "false": "no",
+}
+
+// details are an event's details in a steady order, ids as names.
+func (n *namer) details(e usher.AuditEvent) []detail {
+	keys := make([]string, 0, len(e.Details))
+	for k := range e.Details {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []detail
+	for _, k := range keys {
+		v := e.Details[k]
+		switch {
+		case k == "joined_identity":
+			out = append(out, detail{Lead: "joined the sign-in of another organization"})
+		case detailKinds[k].kind != "":
+			d := detailKinds[k]
+			x := n.of(d.kind, v)
+			out = append(out, detail{Lead: d.label + ": ", Value: x.Name, URL: x.URL})
+		case k == "admin_role" && v == "":
+			out = append(out, detail{Lead: "console rights: ", Value: "none"})
+		case k == "max_uses":
+			if v == "0" {
+				out = append(out, detail{Lead: "for any number of people"})
+			} else {
+				out = append(out, detail{Lead: "for at most ", Value: v + " people"})
+			}
+		case k == "person_created":
+			if v == "true" {
+				out = append(out, detail{Lead: "with a new person"})
+			}
+		default:
+			lead, ok := detailLeads[k]
+			if !ok {
+				lead = strings.ReplaceAll(k, "_", " ") + ": "
+			}
+			if w, ok := detailValues[v]; ok {
+				v = w
+			} else if at, err := time.Parse(time.RFC3339, v); err == nil {
+				v = at.Format("2 Jan 2006 15:04")
+			}
+			out = append(out, detail{Lead: lead, Value: v})
+		}
+	}
+	if e.Source != "" {
+		out = append(out, detail{Lead: "from ", Value: e.Source})
+	}
+	return out
+}
+
+// rows names the events' actors, targets and details.
+func (n *namer) rows(evs []usher.AuditEvent) []auditRow {
+	out := make([]auditRow, 0, len(evs))
+	for _, e := range evs {
+		target := e.TargetKind
+		if target == "tenant" && e.TargetID != n.tn.ID {
+			target = ""
+		}
+		out = append(out, auditRow{AuditEvent: e, Actor: n.actor(e), Target: n.of(target, e.TargetID), Details: n.details(e)})
+	}
+	return out
+}
