@@ -118,9 +118,10 @@ func nullTime(t *time.Time) any {
 func notFound(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 // forUpdate locks the selected row until the transaction ends on
-// PostgreSQL; SQLite's single writer needs no lock.
+// PostgreSQL; SQLite's single writer needs no lock. A Tx from Read has no
+// transaction to hold a lock for, and its read-only sessions refuse one.
 func (t *Tx) forUpdate() string {
-	if t.dialect == Postgres {
+	if t.dialect == Postgres && !t.reading() {
 		return " FOR UPDATE"
 	}
 	return ""

@@ -22,8 +22,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5/stdlib" // also registers "pgx"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -39,9 +40,10 @@ const (
 //go:embed migrations
 var migrations embed.FS
 
-// Store holds the connection pools. For SQLite, writes go through one
+// Store holds the connection pools. Reads go through a pool of read-only
+// connections on both databases. For SQLite, writes go through one
 // connection (so concurrent writers queue in Go instead of failing with
-// "database is locked") and reads through a pool of read-only connections.
+// "database is locked").
 type Store struct {
 	dialect Dialect
 	w       *sql.DB
@@ -84,14 +86,28 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 	s := &Store{now: now}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.dialect = Postgres
-		db, err := sql.Open("pgx", dsn)
+		w, err := sql.Open("pgx", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		db.SetMaxOpenConns(32)
-		db.SetMaxIdleConns(32)
-		db.SetConnMaxIdleTime(5 * time.Minute)
-		s.w, s.r = db, db
+		// Reads get a pool of their own, whose sessions start every
+		// transaction read-only: a write through Read() fails instead of
+		// committing on its own outside any transaction. Separate pools also
+		// keep a burst of lookups from taking the connections the lanes and
+		// writes need.
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open postgres readers: %w", err)
+		}
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+		r := stdlib.OpenDB(*cfg)
+		for _, db := range []*sql.DB{w, r} {
+			db.SetMaxOpenConns(pgPoolConns)
+			db.SetMaxIdleConns(pgPoolConns)
+			db.SetConnMaxIdleTime(5 * time.Minute)
+		}
+		s.w, s.r = w, r
 		s.startLanes()
 	} else {
 		s.dialect = SQLite
@@ -156,6 +172,13 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 	return s, nil
 }
 
+// pgPoolConns is the size of each of PostgreSQL's pools: writes keep the
+// 32 connections they had while reads shared them, and reads get as many,
+// so neither waits for the other. Connections open only when needed and
+// close after five idle minutes, so a quiet replica holds few of
+// PostgreSQL's max_connections (100 by default), a busy one up to 64.
+const pgPoolConns = 32
+
 // Dialect reports which database the store talks to.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
@@ -184,10 +207,7 @@ func (s *Store) Close() error {
 	if s.ckpt != nil {
 		err = errors.Join(err, s.ckpt.Close())
 	}
-	if s.r != s.w {
-		err = errors.Join(err, s.r.Close())
-	}
-	return err
+	return errors.Join(err, s.r.Close())
 }
 
 // Ping checks that the database answers.
@@ -330,10 +350,18 @@ func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 		tag, err := t.pg.exec(ctx, query, args)
 		return pgResult(tag), err
 	}
+	if t.reading() {
+		res, err := t.readExec(ctx, query, args)
+		return res, readOnly(err)
+	}
 	if ps := t.stmt(ctx, query); ps != nil {
-		if t.tx != nil {
-			return t.tx.StmtContext(ctx, ps).ExecContext(ctx, args...)
-		}
+		return t.tx.StmtContext(ctx, ps).ExecContext(ctx, args...)
+	}
+	return t.q.ExecContext(ctx, query, args...)
+}
+
+func (t *Tx) readExec(ctx context.Context, query string, args []any) (sql.Result, error) {
+	if ps := t.stmt(ctx, query); ps != nil {
 		return ps.ExecContext(ctx, args...)
 	}
 	return t.q.ExecContext(ctx, query, args...)
@@ -344,10 +372,21 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (Rows,
 	if t.pg != nil {
 		return t.pg.query(ctx, query, args)
 	}
-	if ps := t.stmt(ctx, query); ps != nil {
-		if t.tx != nil {
-			return t.tx.StmtContext(ctx, ps).QueryContext(ctx, args...)
+	if t.reading() {
+		rows, err := t.readQuery(ctx, query, args)
+		if err != nil {
+			return nil, readOnly(err)
 		}
+		return readRows{rows}, nil
+	}
+	if ps := t.stmt(ctx, query); ps != nil {
+		return t.tx.StmtContext(ctx, ps).QueryContext(ctx, args...)
+	}
+	return t.q.QueryContext(ctx, query, args...)
+}
+
+func (t *Tx) readQuery(ctx context.Context, query string, args []any) (*sql.Rows, error) {
+	if ps := t.stmt(ctx, query); ps != nil {
 		return ps.QueryContext(ctx, args...)
 	}
 	return t.q.QueryContext(ctx, query, args...)
@@ -358,14 +397,51 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) Row
 	if t.pg != nil {
 		return t.pg.queryRow(ctx, query, args)
 	}
-	if ps := t.stmt(ctx, query); ps != nil {
-		if t.tx != nil {
-			return t.tx.StmtContext(ctx, ps).QueryRowContext(ctx, args...)
+	if t.reading() {
+		if ps := t.stmt(ctx, query); ps != nil {
+			return readRow{ps.QueryRowContext(ctx, args...)}
 		}
-		return ps.QueryRowContext(ctx, args...)
+		return readRow{t.q.QueryRowContext(ctx, query, args...)}
+	}
+	if ps := t.stmt(ctx, query); ps != nil {
+		return t.tx.StmtContext(ctx, ps).QueryRowContext(ctx, args...)
 	}
 	return t.q.QueryRowContext(ctx, query, args...)
 }
+
+// ErrReadOnly is the error of a statement that would write run on a Tx from
+// Store.Read, which is no transaction: on both databases the read pool
+// refuses it, so nothing is written.
+var ErrReadOnly = errors.New("a write was attempted outside a transaction: a Tx from Store.Read only reads; write in Store.Write")
+
+// readOnly marks the read pool's refusal of a write as ErrReadOnly:
+// PostgreSQL's read_only_sql_transaction (25006), SQLite's SQLITE_READONLY.
+func readOnly(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "25006" {
+		return fmt.Errorf("%w (%w)", ErrReadOnly, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY {
+		return fmt.Errorf("%w (%w)", ErrReadOnly, err)
+	}
+	return err
+}
+
+// readRows and readRow carry the read pool's refusal of a write that
+// surfaces only when rows are read (an INSERT … RETURNING). One pointer
+// each, they cost no allocation.
+type readRows struct{ *sql.Rows }
+
+func (r readRows) Err() error   { return readOnly(r.Rows.Err()) }
+func (r readRows) Close() error { return readOnly(r.Rows.Close()) }
+
+type readRow struct{ r *sql.Row }
+
+func (r readRow) Scan(dest ...any) error { return readOnly(r.r.Scan(dest...)) }
 
 // execThen runs a statement whose outcome only needs checking: check gets
 // the rows affected or the error. In a PostgreSQL write the statement is
@@ -399,10 +475,14 @@ func (t *Tx) insertThen(ctx context.Context, check func(n int64, err error) erro
 	return t.execThen(ctx, check, query, args...)
 }
 
+// reading reports a Tx from Read: on the read pool, in no transaction.
+func (t *Tx) reading() bool { return t.tx == nil && t.pg == nil }
+
 // Now is the time this unit of work stamps on what it writes.
 func (t *Tx) Now() time.Time { return t.now }
 
 // Read returns a Tx on the read pool, for queries outside a transaction.
+// A statement through it that would write fails with ErrReadOnly.
 func (s *Store) Read() *Tx {
 	return &Tx{q: s.r, s: s, dialect: s.dialect, now: s.stamp()}
 }
