@@ -113,18 +113,15 @@ func decodeJSON(body io.Reader, v any) error {
 	if err != nil {
 		return jsonError(err, nil)
 	}
+	// The walk comes first: it names an unknown field with its path, which
+	// encoding/json does not.
+	if err := checkJSON(raw, reflect.TypeOf(v)); err != nil && err != errStop {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		err = jsonError(err, reflect.TypeOf(v))
-		var ue *usher.Error
-		if errors.As(err, &ue) && ue.Code == usher.CodeInvalid && ue.Message == "is not a known field" {
-			// encoding/json names an unknown field without its path: find it.
-			if path := unknownFieldPath(raw, reflect.TypeOf(v)); path != "" {
-				ue.Field = path
-			}
-		}
-		return err
+		return jsonError(err, reflect.TypeOf(v))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err != nil {
@@ -190,72 +187,115 @@ func jsonPath(t reflect.Type, field string) string {
 	return strings.Join(out, ".")
 }
 
-// unknownFieldPath walks the raw JSON along the Go type and returns the
-// path of the first member the type does not have ("settings.colour").
-func unknownFieldPath(raw []byte, t reflect.Type) string {
-	var doc any
-	if json.Unmarshal(raw, &doc) != nil {
-		return ""
-	}
-	return walkUnknown(doc, t, "")
+// checkJSON walks a body along the Go type it is decoded into and finds
+// what encoding/json lets by: a NUL in a string, which PostgreSQL cannot
+// store. It returns nil for JSON it cannot read: the decoder says why.
+func checkJSON(raw []byte, t reflect.Type) error {
+	w := &walker{dec: json.NewDecoder(bytes.NewReader(raw))}
+	w.dec.UseNumber()
+	return w.value(t, "")
 }
 
-func walkUnknown(doc any, t reflect.Type, path string) string {
+type walker struct {
+	dec *json.Decoder
+}
+
+// errStop ends a walk over JSON the decoder will refuse anyway.
+var errStop = errors.New("stop")
+
+func (w *walker) token() (json.Token, error) {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return nil, errStop
+	}
+	return tok, nil
+}
+
+func (w *walker) value(t reflect.Type, path string) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil {
-		return ""
+	tok, err := w.token()
+	if err != nil {
+		return err
 	}
-	join := func(p, k string) string {
-		if p == "" {
-			return k
+	switch v := tok.(type) {
+	case string:
+		return checkString(v, path)
+	case json.Delim:
+		if v == '[' {
+			return w.array(t, path)
 		}
-		return p + "." + k
+		if v == '{' {
+			return w.object(t, path)
+		}
 	}
-	switch d := doc.(type) {
-	case map[string]any:
-		switch t.Kind() {
-		case reflect.Map:
-			for k, v := range d {
-				if p := walkUnknown(v, t.Elem(), join(path, k)); p != "" {
-					return p
-				}
-			}
-		case reflect.Struct:
-			fields := jsonFields(t)
-			keys := make([]string, 0, len(d))
-			for k := range d {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				ft, ok := fields[k]
-				if !ok {
-					for name, f := range fields {
-						if strings.EqualFold(name, k) {
-							ft, ok = f, true
-						}
+	return nil
+}
+
+func (w *walker) array(t reflect.Type, path string) error {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
+	}
+	for i := 0; w.dec.More(); i++ {
+		if err := w.value(elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			return err
+		}
+	}
+	_, err := w.token()
+	return err
+}
+
+func (w *walker) object(t reflect.Type, path string) error {
+	var fields map[string]reflect.Type
+	var elem reflect.Type
+	if t != nil && t.Kind() == reflect.Struct {
+		fields = jsonFields(t)
+	} else if t != nil && t.Kind() == reflect.Map {
+		elem = t.Elem()
+	}
+	for w.dec.More() {
+		tok, err := w.token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		at := key
+		if path != "" {
+			at = path + "." + key
+		}
+		if err := checkString(key, at); err != nil {
+			return err
+		}
+		ft := elem
+		if fields != nil {
+			var ok bool
+			if ft, ok = fields[key]; !ok {
+				for name, f := range fields {
+					if strings.EqualFold(name, key) {
+						ft, ok = f, true
 					}
 				}
-				if !ok {
-					return join(path, k)
-				}
-				if p := walkUnknown(d[k], ft, join(path, k)); p != "" {
-					return p
-				}
+			}
+			if !ok {
+				return &usher.Error{Code: usher.CodeInvalid, Field: at, Message: "is not a known field"}
 			}
 		}
-	case []any:
-		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
-			for i, v := range d {
-				if p := walkUnknown(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); p != "" {
-					return p
-				}
-			}
+		if err := w.value(ft, at); err != nil {
+			return err
 		}
 	}
-	return ""
+	_, err := w.token()
+	return err
+}
+
+// checkString refuses a string no database can store as text.
+func checkString(s, field string) error {
+	if strings.ContainsRune(s, 0) {
+		return &usher.Error{Code: usher.CodeInvalid, Field: field, Message: "holds a NUL character"}
+	}
+	return nil
 }
 
 // jsonFields maps a struct's JSON member names to their types, through
