@@ -330,20 +330,33 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 	}
 	defer s.noSSO.forget(tenant.ID) // after the change commits
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		for _, ref := range []struct{ field, kind, id string }{
-			{"jit_role_id", usher.KindRole, c.JITRoleID}, {"jit_department_id", usher.KindDepartment, c.JITDepartmentID},
-			{"jit_job_profile_id", usher.KindJobProfile, c.JITJobProfileID},
-		} {
-			if ref.id != "" {
-				if _, err := tx.Attribute(ctx, tenant.ID, ref.kind, ref.id); err != nil {
-					return usher.NotFound(ref.field, "catalogue entry")
-				}
+		// The just-in-time defaults must be active entries of the tenant;
+		// those the connection already had are not checked again, so it can
+		// still be changed or switched off after one is retired.
+		var old usher.Connection
+		if id != "" {
+			var err error
+			if old, err = tx.Connection(ctx, tenant.ID, id); err != nil {
+				return err
 			}
 		}
-		if c.JITPlanID != "" {
-			if _, err := tx.Plan(ctx, tenant.ID, c.JITPlanID); err != nil {
-				return usher.NotFound("jit_plan_id", "plan")
-			}
+		errs, err := checkCatalogRefs(ctx, tx, tenant.ID, []catalogRef{
+			{"jit_role_id", usher.KindRole, c.JITRoleID, old.JITRoleID},
+			{"jit_department_id", usher.KindDepartment, c.JITDepartmentID, old.JITDepartmentID},
+			{"jit_job_profile_id", usher.KindJobProfile, c.JITJobProfileID, old.JITJobProfileID},
+		})
+		if err != nil {
+			return err
+		}
+		perr, err := checkPlanRef(ctx, tx, tenant.ID, "jit_plan_id", c.JITPlanID, old.JITPlanID)
+		if err != nil {
+			return err
+		}
+		if perr != nil {
+			errs = append(errs, perr)
+		}
+		if err := errs.Err(); err != nil {
+			return err
 		}
 		if id == "" {
 			c.ID = ""
@@ -351,10 +364,6 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 				return err
 			}
 			return audit(ctx, tx, tenant.ID, actor, "connection.created", "connection", c.ID, nil)
-		}
-		old, err := tx.Connection(ctx, tenant.ID, id)
-		if err != nil {
-			return err
 		}
 		c.ID, c.CreatedAt, c.DeactivatedAt = old.ID, old.CreatedAt, old.DeactivatedAt
 		if c.ClientSecret == "" {

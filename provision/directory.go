@@ -92,7 +92,7 @@ func (s *Service) UpdateTenant(ctx context.Context, actor usher.Actor, tenantID 
 			t.Name = name
 		}
 		if in.Settings != nil {
-			if err := s.checkSettings(ctx, tx, t.ID, in.Settings); err != nil {
+			if err := s.checkSettings(ctx, tx, t.ID, in.Settings, t.Settings); err != nil {
 				return err
 			}
 			t.Settings = *in.Settings
@@ -121,7 +121,9 @@ func deactivation(deactivate bool, cur *time.Time, tx *store.Tx) *time.Time {
 	return &now
 }
 
-func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID string, st *usher.TenantSettings) error {
+// checkSettings checks new settings st against the tenant's current ones,
+// was: a default that did not change is not checked again.
+func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID string, st *usher.TenantSettings, was usher.TenantSettings) error {
 	var errs usher.Errors
 	for i, f := range st.RequiredFields {
 		if !slices.Contains(usher.RequirableFields, f) {
@@ -179,18 +181,15 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID stri
 	if st.ActivationTTLHours < 1 || st.ActivationTTLHours > 90*24 {
 		errs = append(errs, usher.Invalid("settings.activation_ttl_hours", "must be between 1 and 2160"))
 	}
-	for _, d := range []struct{ field, kind, id string }{
-		{"settings.default_role_id", usher.KindRole, st.DefaultRoleID},
-		{"settings.default_department_id", usher.KindDepartment, st.DefaultDepartmentID},
-		{"settings.default_job_profile_id", usher.KindJobProfile, st.DefaultJobProfileID},
-	} {
-		if d.id == "" {
-			continue
-		}
-		if _, err := tx.Attribute(ctx, tenantID, d.kind, d.id); err != nil {
-			errs = append(errs, usher.NotFound(d.field, strings.TrimSuffix(d.kind, "s")))
-		}
+	refErrs, err := checkCatalogRefs(ctx, tx, tenantID, []catalogRef{
+		{"settings.default_role_id", usher.KindRole, st.DefaultRoleID, was.DefaultRoleID},
+		{"settings.default_department_id", usher.KindDepartment, st.DefaultDepartmentID, was.DefaultDepartmentID},
+		{"settings.default_job_profile_id", usher.KindJobProfile, st.DefaultJobProfileID, was.DefaultJobProfileID},
+	})
+	if err != nil {
+		return err
 	}
+	errs = append(errs, refErrs...)
 	if c := st.Branding.Color; c != "" && !message.ValidColor(c) {
 		errs = append(errs, usher.Invalid("settings.branding.color", "%q is not a colour like #1f4fd1", c))
 	}
@@ -213,12 +212,12 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID stri
 			errs = append(errs, usher.Invalid(field, "%s", err.Error()))
 		}
 	}
-	if st.DefaultPlanID != "" {
-		if p, err := tx.Plan(ctx, tenantID, st.DefaultPlanID); err != nil {
-			errs = append(errs, usher.NotFound("settings.default_plan_id", "plan"))
-		} else if p.DeactivatedAt != nil {
-			errs = append(errs, usher.Invalid("settings.default_plan_id", "plan %q is deactivated", p.Name))
-		}
+	// Checked even unchanged: new accounts take the default plan's seats
+	// without looking at the plan again.
+	if perr, err := checkPlanRef(ctx, tx, tenantID, "settings.default_plan_id", st.DefaultPlanID, ""); err != nil {
+		return err
+	} else if perr != nil {
+		errs = append(errs, perr)
 	}
 	return errs.Err()
 }

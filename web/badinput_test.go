@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -83,6 +84,110 @@ func TestUnreadableInputIsRefusedAtTheEdge(t *testing.T) {
 			}
 		}
 		e.unchanged(t, before, "acme", "globex")
-		_ = usher.StateInvited
+	})
+}
+
+// TestEveryReferenceIsCheckedBeforeTheWrite: an id in a body that is not
+// an active object of the tenant (unknown, another tenant's, deactivated)
+// is refused naming its field, in every body that holds one.
+func TestEveryReferenceIsCheckedBeforeTheWrite(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, e *apiEnv) {
+		w := setUp(t, e)
+		op, ua, ta := e.op, w.userAdmin.Secret, w.tenantAdmin.Secret
+		acme := v1 + "/tenants/acme"
+		person := post[usher.Person](t, e, ua, acme+"/persons", obj{"first_name": "P", "last_name": "Q"}, 201)
+		c := post[provision.Created](t, e, ua, acme+"/accounts", obj{"first_name": "S", "last_name": "T", "email": "st@example.com"}, 201)
+		gconn := post[usher.Connection](t, e, op, v1+"/tenants/globex/connections", obj{"name": "G", "protocol": "oidc", "issuer": "https://g.example", "domains": []string{"globex.example"}}, 201)
+		gdept := post[usher.Attribute](t, e, op, v1+"/tenants/globex/departments", obj{"key": "d", "name": "D"}, 201)
+		gjob := post[usher.Attribute](t, e, op, v1+"/tenants/globex/job_profiles", obj{"key": "j", "name": "J"}, 201)
+		ggroup := post[usher.Attribute](t, e, op, v1+"/tenants/globex/groups", obj{"key": "g", "name": "G"}, 201)
+		gone := post[usher.Plan](t, e, op, acme+"/plans", obj{"key": "old", "name": "Old", "seats": 5}, 201)
+		del[usher.Plan](t, e, op, acme+"/plans/"+gone.ID)
+		for kind, a := range w.spare {
+			del[usher.Attribute](t, e, op, acme+"/"+kind+"/"+a.ID)
+		}
+		retired := map[string]string{"plan": gone.ID, "role": w.spare[usher.KindRole].ID, "department": w.spare[usher.KindDepartment].ID,
+			"job_profile": w.spare[usher.KindJobProfile].ID, "group": w.spare[usher.KindGroup].ID}
+		other := map[string]string{"plan": w.globexPlan.ID, "role": w.globexRole.ID, "department": gdept.ID, "job_profile": gjob.ID,
+			"group": ggroup.ID, "organization": w.globexSite.ID, "connection": gconn.ID}
+		const unknown = "0190a0a0-0000-7000-8000-000000000000"
+		before := e.snapshot(t, "acme", "globex")
+
+		settings := func(field, id string) obj {
+			m := map[string]any{}
+			b, _ := json.Marshal(w.acme.Settings)
+			_ = json.Unmarshal(b, &m)
+			m[field] = id
+			return obj{"settings": m}
+		}
+		type probe struct {
+			method, path, token string
+			body                func(id string) any
+			field, of           string // the field named, and the kind of object it refers to
+		}
+		var probes []probe
+		add := func(method, path, token, field, of string, body func(id string) any) {
+			probes = append(probes, probe{method, path, token, body, field, of})
+		}
+		newUser := func(f string) func(string) any {
+			return func(id string) any { return obj{"first_name": "A", "last_name": "B", "email": "ab@example.com", f: id} }
+		}
+		for f, of := range map[string]string{"plan_id": "plan", "role_id": "role", "department_id": "department", "job_profile_id": "job_profile",
+			"primary_group_id": "group", "organization_id": "organization", "connection_id": "connection"} {
+			add("POST", acme+"/accounts", ua, f, of, newUser(f))
+		}
+		add("POST", acme+"/accounts", ua, "group_ids[1]", "group", func(id string) any {
+			return obj{"first_name": "A", "last_name": "B", "email": "ab@example.com", "group_ids": []string{w.attrs[usher.KindGroup].ID, id}}
+		})
+		for f, of := range map[string]string{"plan_id": "plan", "role_id": "role", "primary_group_id": "group", "connection_id": "connection"} {
+			add("POST", acme+"/persons/"+person.ID+"/account", ua, f, of, func(id string) any { return obj{"email": "pq@example.com", f: id} })
+		}
+		for f, of := range map[string]string{"plan_id": "plan", "role_id": "role", "primary_group_id": "group"} {
+			add("PATCH", acme+"/accounts/"+c.Account.ID, ua, f, of, func(id string) any { return obj{f: id} })
+		}
+		add("PATCH", acme+"/accounts/"+c.Account.ID, ua, "group_ids[0]", "group", func(id string) any { return obj{"group_ids": []string{id}} })
+		for f, of := range map[string]string{"department_id": "department", "job_profile_id": "job_profile", "organization_id": "organization"} {
+			add("POST", acme+"/persons", ua, f, of, func(id string) any { return obj{"first_name": "A", "last_name": "B", f: id} })
+		}
+		for f, of := range map[string]string{"department_id": "department", "job_profile_id": "job_profile"} {
+			add("PATCH", acme+"/persons/"+person.ID, ua, f, of, func(id string) any { return obj{f: id} })
+		}
+		add("POST", acme+"/organizations", ua, "parent_id", "organization", func(id string) any { return obj{"name": "X", "parent_id": id} })
+		for f, of := range map[string]string{"jit_plan_id": "plan", "jit_role_id": "role", "jit_department_id": "department", "jit_job_profile_id": "job_profile"} {
+			add("POST", acme+"/connections", ta, f, of, func(id string) any {
+				return obj{"name": "C", "protocol": "oidc", "issuer": "https://c.example", f: id}
+			})
+		}
+		for f, of := range map[string]string{"plan_id": "plan", "role_id": "role", "department_id": "department", "job_profile_id": "job_profile"} {
+			add("POST", acme+"/signup-links", ua, f, of, func(id string) any { return obj{"name": "L", f: id} })
+		}
+		for f, of := range map[string]string{"default_plan_id": "plan", "default_role_id": "role", "default_department_id": "department",
+			"default_job_profile_id": "job_profile"} {
+			add("PATCH", acme, ta, "settings."+f, of, func(id string) any { return settings(f, id) })
+		}
+		for _, p := range probes {
+			ids := map[string]string{"unknown": unknown, "another tenant's": other[p.of]}
+			if id, ok := retired[p.of]; ok {
+				ids["deactivated"] = id
+			}
+			for what, id := range ids {
+				r := e.call(t, p.method, p.path, p.token, p.body(id))
+				if r.Status != 404 && r.Status != 422 {
+					t.Fatalf("%s %s with %s %s %s: want 404 or 422 naming %s, got %s", p.method, p.path, what, p.of, p.field, p.field, r)
+				}
+				code := map[int]string{404: "not_found", 422: "invalid"}[r.Status]
+				wantProblem(t, r, r.Status, code, p.field)
+			}
+		}
+		// A relationship names the person or the site it cannot find.
+		wantProblem(t, e.call(t, "PUT", acme+"/organizations/"+w.site.ID+"/relationships/"+w.globexPerson.ID, ua, obj{"roles": []string{"Primary"}}), 404, "not_found", "person_id")
+		wantProblem(t, e.call(t, "PUT", acme+"/organizations/"+w.globexSite.ID+"/relationships/"+person.ID, ua, obj{"roles": []string{"Primary"}}), 404, "not_found", "site_id")
+		e.unchanged(t, before, "acme", "globex")
+
+		// A reference retired since it was set does not block saving the rest.
+		conn := post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "C", "protocol": "oidc", "issuer": "https://c.example",
+			"jit_role_id": w.attrs[usher.KindRole].ID}, 201)
+		del[usher.Attribute](t, e, op, acme+"/roles/"+w.attrs[usher.KindRole].ID)
+		del[usher.Connection](t, e, ta, acme+"/connections/"+conn.ID)
 	})
 }
