@@ -6,6 +6,7 @@ package usher
 
 import (
 	"net/mail"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -165,4 +166,42 @@ func NormalizeLogin(s string) string {
 func IsEmail(login string) bool {
 	local, domain, ok := strings.Cut(login, "@")
 	return ok && local != "" && domain != ""
+}
+
+// maxURL bounds an address in the settings or a connection.
+const maxURL = 2048
+
+// CheckURL validates an address usher fetches or links to: https, or http
+// to a loopback host (localhost, 127.0.0.1, ::1) for tests on one machine,
+// as the session cookies allow; no control characters, no user or password,
+// at most 2048 characters. bare also refuses a query and a fragment (an
+// OpenID Connect issuer has neither).
+func CheckURL(field, s string, bare bool) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if len(s) > maxURL {
+		return "", Invalid(field, "is longer than %d characters", maxURL)
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) || strings.ContainsAny(s, " <>\"") {
+		return "", Invalid(field, "holds a space, a control character or one of < > \"")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "", Invalid(field, "%q is not an absolute URL like https://login.example.com", s)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1"):
+	default:
+		return "", Invalid(field, "must be an https:// address (http:// only to localhost)")
+	}
+	if u.User != nil {
+		return "", Invalid(field, "must not hold a user name or password")
+	}
+	if bare && (u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#")) {
+		return "", Invalid(field, "must not have a query or a fragment")
+	}
+	return s, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/secret"
@@ -319,11 +321,23 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 		}
 	}
 	c.Domains = domains
-	if c.Protocol == "oidc" && c.Issuer == "" {
+	// Addresses usher will fetch and send people to: never javascript: or
+	// a header's worth of CR LF.
+	if c.Issuer, err = usher.CheckURL("issuer", c.Issuer, true); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	} else if c.Protocol == "oidc" && c.Issuer == "" {
 		errs = append(errs, usher.Invalid("issuer", "is required for an OpenID Connect connection"))
 	}
-	if c.Protocol == "saml" && c.MetadataURL == "" {
+	if c.MetadataURL, err = usher.CheckURL("metadata_url", c.MetadataURL, false); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	} else if c.Protocol == "saml" && c.MetadataURL == "" {
 		errs = append(errs, usher.Invalid("metadata_url", "is required for a SAML connection"))
+	}
+	if c.ClientID, err = usher.CleanText("client_id", c.ClientID, 255); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if len(c.ClientSecret) > 1024 || strings.ContainsFunc(c.ClientSecret, unicode.IsControl) {
+		errs = append(errs, usher.Invalid("client_secret", "must be at most 1024 characters without control characters"))
 	}
 	if err := errs.Err(); err != nil {
 		return c, err

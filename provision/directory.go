@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/message"
@@ -193,19 +194,55 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID stri
 	if c := st.Branding.Color; c != "" && !message.ValidColor(c) {
 		errs = append(errs, usher.Invalid("settings.branding.color", "%q is not a colour like #1f4fd1", c))
 	}
+	if st.Branding.ProductName, err = usher.CleanText("settings.branding.product_name", st.Branding.ProductName, 100); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
 	if u := st.Branding.LogoURL; u != "" && !strings.HasPrefix(u, "https://") {
 		errs = append(errs, usher.Invalid("settings.branding.logo_url", "must be an https:// address"))
+	} else if st.Branding.LogoURL, err = usher.CheckURL("settings.branding.logo_url", u, false); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	for i, l := range st.Languages {
+		if !slices.Contains(message.Languages(), l) {
+			errs = append(errs, usher.Invalid(fmt.Sprintf("settings.languages[%d]", i), "%q is not one of the languages usher writes messages in (%s)", l, strings.Join(message.Languages(), ", ")))
+		}
+	}
+	for i, r := range st.ContactRoles {
+		if st.ContactRoles[i], err = usher.CleanText(fmt.Sprintf("settings.contact_roles[%d]", i), r, 50); err != nil {
+			errs = append(errs, err.(*usher.Error))
+		}
 	}
 	if e := st.Branding.SupportEmail; e != "" {
 		if _, err := usher.NormalizeEmail("settings.branding.support_email", e); err != nil {
 			errs = append(errs, err.(*usher.Error))
 		}
 	}
-	for key, o := range st.Templates {
-		kind, _, ok := strings.Cut(key, ".")
+	// One override per kind and language at most: past that, every key
+	// is wrong, and one problem says so better than thousands.
+	if most := len(message.Kinds()) * len(message.Languages()); len(st.Templates) > most {
+		errs = append(errs, usher.Invalid("settings.templates", "holds %d overrides; there are at most %d, one per message kind and language", len(st.Templates), most))
+		return errs.Err()
+	}
+	keys := make([]string, 0, len(st.Templates))
+	for key := range st.Templates {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys) // the same problem first on every call
+	for _, key := range keys {
+		o := st.Templates[key]
+		kind, lang, ok := strings.Cut(key, ".")
 		field := "settings.templates." + key
 		if !ok {
 			errs = append(errs, usher.Invalid(field, "keys are <kind>.<language>, like invitation.nl"))
+			continue
+		}
+		if !slices.Contains(message.Languages(), lang) {
+			errs = append(errs, usher.Invalid(field, "%q is not one of the languages usher writes messages in (%s)", lang, strings.Join(message.Languages(), ", ")))
+			continue
+		}
+		if strings.ContainsFunc(o.Subject, unicode.IsControl) {
+			// A line break in a subject would start a header of its own.
+			errs = append(errs, usher.Invalid(field+".subject", "must be one line without control characters"))
 			continue
 		}
 		if err := message.CheckOverride(kind, message.Override{Subject: o.Subject, Text: o.Text, HTML: o.HTML, SMS: o.SMS}); err != nil {

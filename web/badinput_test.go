@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -190,4 +191,89 @@ func TestEveryReferenceIsCheckedBeforeTheWrite(t *testing.T) {
 		del[usher.Attribute](t, e, op, acme+"/roles/"+w.attrs[usher.KindRole].ID)
 		del[usher.Connection](t, e, ta, acme+"/connections/"+conn.ID)
 	})
+}
+
+// TestFieldsAreCheckedForWhatTheyHold: a connection's addresses, the
+// members the server sets, the tenant's branding and message overrides,
+// and an administrator's one-time password refuse what could not be used
+// (or would inject a header), naming the field.
+func TestFieldsAreCheckedForWhatTheyHold(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, e *apiEnv) {
+		w := setUp(t, e)
+		ua, ta := w.userAdmin.Secret, w.tenantAdmin.Secret
+		acme := v1 + "/tenants/acme"
+		c := post[provision.Created](t, e, ua, acme+"/accounts", obj{"first_name": "O", "last_name": "T", "email": "ot@example.com"}, 201)
+		conn := post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "C", "protocol": "oidc", "issuer": "https://login.example.com/v2.0"}, 201)
+		before := e.snapshot(t, "acme")
+
+		long := "https://" + strings.Repeat("a", 100_000) + ".example"
+		for _, bad := range []string{"not a url", "javascript:alert(1)", "https://a.example/\r\nX-Injected: 1", "http://idp.example", "ftp://idp.example",
+			"https://user:pw@idp.example", "//idp.example", long} {
+			wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "issuer": bad}), 422, "invalid", "issuer")
+			wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "saml", "metadata_url": bad}), 422, "invalid", "metadata_url")
+			wantProblem(t, e.call(t, "PUT", acme+"/connections/"+conn.ID, ta, obj{"name": "C", "protocol": "oidc", "issuer": bad}), 422, "invalid", "issuer")
+		}
+		wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "issuer": "https://idp.example/?tenant=1"}), 422, "invalid", "issuer")
+		wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "issuer": "https://idp.example", "client_id": "a\r\nb"}), 422, "invalid", "client_id")
+		for _, f := range []string{"id", "created_at", "updated_at", "deactivated_at"} {
+			val := any("2020-01-01T00:00:00Z")
+			if f == "id" {
+				val = conn.ID
+			}
+			wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "issuer": "https://idp.example", f: val}), 422, "invalid", f)
+			wantProblem(t, e.call(t, "PUT", acme+"/connections/"+conn.ID, ta, obj{"name": "C", "protocol": "oidc", "issuer": "https://idp.example", f: val}), 422, "invalid", f)
+		}
+
+		settings := func(mod func(m map[string]any)) obj {
+			m := map[string]any{}
+			b, _ := json.Marshal(w.acme.Settings)
+			_ = json.Unmarshal(b, &m)
+			mod(m)
+			return obj{"settings": m}
+		}
+		many := map[string]any{}
+		for i := range 10_000 {
+			many[fmt.Sprintf("invitation.x%d", i)] = obj{"subject": "Hi"}
+		}
+		for _, tc := range []struct {
+			field string
+			mod   func(m map[string]any)
+		}{
+			{"settings.branding.product_name", func(m map[string]any) { m["branding"] = obj{"product_name": "Acme\r\nBcc: all@example.com"} }},
+			{"settings.branding.product_name", func(m map[string]any) { m["branding"] = obj{"product_name": strings.Repeat("a", 100_000)} }},
+			{"settings.branding.product_name", func(m map[string]any) { m["branding"] = obj{"product_name": "a\x01b"} }},
+			{"settings.branding.logo_url", func(m map[string]any) { m["branding"] = obj{"logo_url": "https://a.example/\r\nlogo.png"} }},
+			{"settings.templates.invitation.xx", func(m map[string]any) { m["templates"] = obj{"invitation.xx": obj{"subject": "Hi"}} }},
+			{"settings.templates", func(m map[string]any) { m["templates"] = many }},
+			{"settings.templates.invitation.nl.subject", func(m map[string]any) {
+				m["templates"] = obj{"invitation.nl": obj{"subject": "Welkom\r\nBcc: all@example.com"}}
+			}},
+			{"settings.languages[1]", func(m map[string]any) { m["languages"] = []string{"en", "xx"} }},
+			{"settings.contact_roles[1]", func(m map[string]any) { m["contact_roles"] = []string{"Primary", "Sales\r\nX"} }},
+		} {
+			wantProblem(t, e.call(t, "PATCH", acme, ta, settings(tc.mod)), 422, "invalid", tc.field)
+		}
+		wantProblem(t, e.call(t, "POST", acme+"/accounts/"+c.Account.ID+"/one-time-password", ua, obj{"one_time_password": "abcdefgh\r\nijkl"}), 422, "invalid", "one_time_password")
+		wantProblem(t, e.call(t, "POST", acme+"/accounts/"+c.Account.ID+"/one-time-password", ua, obj{"one_time_password": "abcd\tefghijkl"}), 422, "invalid", "one_time_password")
+		e.unchanged(t, before, "acme")
+
+		// What is allowed still is: http to localhost for tests, a long but sane product name.
+		post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "Local", "protocol": "oidc", "issuer": "http://localhost:8080/realms/test"}, 201)
+		patch[usher.Tenant](t, e, ta, acme, settings(func(m map[string]any) {
+			m["branding"] = obj{"product_name": "Acme Självservice"}
+			m["templates"] = obj{"invitation.nl": obj{"subject": "Welkom bij {{.TenantName}}"}}
+		}))
+	})
+}
+
+// writable is a connection as read, less the members the server sets,
+// which a PUT refuses: what a client sends back to replace it.
+func writable(c usher.Connection) map[string]any {
+	m := map[string]any{}
+	b, _ := json.Marshal(c)
+	_ = json.Unmarshal(b, &m)
+	for _, f := range connectionSet {
+		delete(m, f)
+	}
+	return m
 }

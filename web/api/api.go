@@ -104,18 +104,25 @@ func decode(r *http.Request, v any) error {
 		}
 	}
 	body := http.MaxBytesReader(nil, r.Body, maxBody)
-	return decodeJSON(body, v)
+	readOnly, _ := r.Context().Value(readOnlyKey{}).([]string)
+	return decodeJSONExcept(body, v, readOnly)
 }
 
+// readOnlyKey carries an Op's ReadOnly members to decode.
+type readOnlyKey struct{}
+
 // decodeJSON is decode without the HTTP parts, for fuzzing.
-func decodeJSON(body io.Reader, v any) error {
+func decodeJSON(body io.Reader, v any) error { return decodeJSONExcept(body, v, nil) }
+
+// decodeJSONExcept is decodeJSON refusing the top-level members readOnly.
+func decodeJSONExcept(body io.Reader, v any, readOnly []string) error {
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		return jsonError(err, nil)
 	}
 	// The walk comes first: it names an unknown field with its path, which
 	// encoding/json does not.
-	if err := checkJSON(raw, reflect.TypeOf(v)); err != nil && err != errStop {
+	if err := checkJSON(raw, reflect.TypeOf(v), readOnly); err != nil && err != errStop {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -190,14 +197,15 @@ func jsonPath(t reflect.Type, field string) string {
 // checkJSON walks a body along the Go type it is decoded into and finds
 // what encoding/json lets by: a NUL in a string, which PostgreSQL cannot
 // store. It returns nil for JSON it cannot read: the decoder says why.
-func checkJSON(raw []byte, t reflect.Type) error {
-	w := &walker{dec: json.NewDecoder(bytes.NewReader(raw))}
+func checkJSON(raw []byte, t reflect.Type, readOnly []string) error {
+	w := &walker{dec: json.NewDecoder(bytes.NewReader(raw)), readOnly: readOnly}
 	w.dec.UseNumber()
 	return w.value(t, "")
 }
 
 type walker struct {
-	dec *json.Decoder
+	dec      *json.Decoder
+	readOnly []string // top-level members the server sets
 }
 
 // errStop ends a walk over JSON the decoder will refuse anyway.
@@ -267,6 +275,9 @@ func (w *walker) object(t reflect.Type, path string) error {
 		}
 		if err := checkString(key, at); err != nil {
 			return err
+		}
+		if path == "" && contains(w.readOnly, key) {
+			return &usher.Error{Code: usher.CodeInvalid, Field: key, Message: "is set by the server; leave it out"}
 		}
 		ft := elem
 		if fields != nil {
