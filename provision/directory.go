@@ -170,11 +170,13 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID stri
 		errs = append(errs, usher.Invalid("settings.session_idle_minutes", "must not be longer than settings.session_max_hours"))
 	}
 	for i, d := range st.RegistrationDomains {
-		d = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(d, "@")))
-		if d == "" || !strings.Contains(d, ".") || strings.ContainsAny(d, " @/") {
-			errs = append(errs, usher.Invalid(fmt.Sprintf("settings.registration_domains[%d]", i), "%q is not an email domain like example.com", st.RegistrationDomains[i]))
+		// The domain as an address in it normalizes, so it matches them.
+		n, err := usher.NormalizeEmail("x", "x@"+strings.TrimPrefix(strings.TrimSpace(d), "@"))
+		if err != nil || n == "" {
+			errs = append(errs, usher.Invalid(fmt.Sprintf("settings.registration_domains[%d]", i), "%q is not an email domain like example.com", d))
+			continue
 		}
-		st.RegistrationDomains[i] = d
+		st.RegistrationDomains[i] = usher.EmailDomain(n)
 	}
 	if !slices.Contains(st.ContactRoles, usher.PrimaryContactRole) {
 		errs = append(errs, usher.Invalid("settings.contact_roles", "must include %q", usher.PrimaryContactRole))

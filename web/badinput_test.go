@@ -8,6 +8,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/web/api"
 )
 
 // Bad input, as the probes of the issue "Holes found by probing" sent it:
@@ -276,4 +277,64 @@ func writable(c usher.Connection) map[string]any {
 		delete(m, f)
 	}
 	return m
+}
+
+// TestLookAlikeIdentifiers: an address or username that reads like
+// another is either the same login (full-width forms, invisible
+// characters) or refused (mixed scripts, odd domains); names refuse
+// characters that make them read otherwise than they are stored.
+func TestLookAlikeIdentifiers(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, e *apiEnv) {
+		w := setUp(t, e)
+		ua := w.userAdmin.Secret
+		acme := v1 + "/tenants/acme"
+		admin := post[provision.Created](t, e, ua, acme+"/accounts", obj{"first_name": "A", "last_name": "D", "email": "admin@acme.example",
+			"username": "admin", "phone": "+31612345678"}, 201)
+		before := e.snapshot(t, "acme")
+		user := func(f, v string) obj {
+			o := obj{"first_name": "Eve", "last_name": "L", "email": "eve@example.com"}
+			o[f] = v
+			return o
+		}
+		for _, email := range []string{"\u0430dmin@acme.example", "admin@\u0430cme.example", "a@[127.0.0.1]", "a@-b.example", "a@b_c.example", "a@b-.example", "a@1.2.3.4"} {
+			wantProblem(t, e.call(t, "POST", acme+"/accounts", ua, user("email", email)), 422, "invalid", "email")
+			wantProblem(t, e.call(t, "PATCH", acme+"/accounts/"+admin.Account.ID, ua, obj{"email": email}), 422, "invalid", "email")
+		}
+		// The same login as admin's, however it is written.
+		for _, email := range []string{"ａｄｍｉｎ@acme.example", "ad\u200bmin@acme.example", "ADMIN@ACME.EXAMPLE\u200d"} {
+			wantProblem(t, e.call(t, "POST", acme+"/accounts", ua, user("email", email)), 409, "conflict", "email")
+		}
+		for _, name := range []string{"ａdmin", "ad\u200bmin", "ADMIN"} {
+			wantProblem(t, e.call(t, "POST", acme+"/accounts", ua, user("username", name)), 409, "conflict", "username")
+		}
+		wantProblem(t, e.call(t, "POST", acme+"/accounts", ua, user("username", "p\u0430ypal")), 422, "invalid", "username")
+		wantProblem(t, e.call(t, "POST", acme+"/accounts", ua, user("phone", "＋３１ ６ １２３４ ５６７８")), 409, "conflict", "phone")
+		for _, name := range []string{"Eve\u202eLIAM", "E\u200bve", "\u2067Eve"} {
+			wantProblem(t, e.call(t, "POST", acme+"/accounts", ua, user("first_name", name)), 422, "invalid", "first_name")
+			wantProblem(t, e.call(t, "POST", acme+"/persons", ua, obj{"first_name": "Eve", "last_name": name}), 422, "invalid", "last_name")
+		}
+		e.unchanged(t, before, "acme")
+
+		// Lookups fold the same way.
+		for _, login := range []string{"ａｄｍｉｎ@acme.example", "ad%E2%80%8Bmin", "%EF%BC%8B31612345678"} {
+			got := get[api.Page[usher.Account]](t, e, ua, acme+"/accounts?login="+login)
+			if len(got.Items) != 1 || got.Items[0].ID != admin.Account.ID {
+				t.Fatalf("?login=%s finds %+v, want admin's account", login, got.Items)
+			}
+		}
+		got := get[api.Page[usher.Person]](t, e, ua, acme+"/persons?email=ａｄｍｉｎ@acme.example")
+		if len(got.Items) != 1 || got.Items[0].ID != admin.Person.ID {
+			t.Fatalf("?email= in full width finds %+v", got.Items)
+		}
+	})
+}
+
+// TestSignInFoldsTheIdentifier: a person who types their address in
+// full-width letters or with an invisible character signs in.
+func TestSignInFoldsTheIdentifier(t *testing.T) {
+	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+		w.activeUser(t, w.tenant, "Ada", "ada@example.com", "analytical engine 1843")
+		w.browser(t).signIn("acme", "ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ", "analytical engine 1843")
+		w.browser(t).signIn("acme", "a\u200bda@example.com", "analytical engine 1843")
+	})
 }
