@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -62,7 +63,7 @@ func TestUnreadableInputIsRefusedAtTheEdge(t *testing.T) {
 		wantProblem(t, e.call(t, "POST", acme+"/persons", ua, obj{"first_name": "A", "last_name": "B", "department_id": "\x00"}), 422, "invalid", "department_id")
 		wantProblem(t, e.call(t, "POST", acme+"/signup-links", ua, obj{"name": "L", "role_id": "\x00"}), 422, "invalid", "role_id")
 		wantProblem(t, e.call(t, "PUT", acme+"/organizations/"+w.site.ID+"/relationships/%00", ua, obj{"roles": []string{"Primary"}}), 400, "malformed", "path")
-		wantProblem(t, e.call(t, "PATCH", acme, w.tenantAdmin.Secret, rawBody(`{"settings":{"templates":{"invitation.nl\u0000":{}}}}`)), 422, "invalid", "settings.templates.invitation.nl\x00")
+		wantProblem(t, e.call(t, "PATCH", acme, w.tenantAdmin.Secret, rawBody(`{"settings":{"templates":{"invitation.nl\u0000":{}}}}`)), 422, "invalid", "settings.templates")
 		e.unchanged(t, before, "acme", "globex")
 
 		// The pages: a tenant in the path, the sign-in pages' forms, the User-Agent.
@@ -336,5 +337,61 @@ func TestSignInFoldsTheIdentifier(t *testing.T) {
 		w.activeUser(t, w.tenant, "Ada", "ada@example.com", "analytical engine 1843")
 		w.browser(t).signIn("acme", "ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ", "analytical engine 1843")
 		w.browser(t).signIn("acme", "a\u200bda@example.com", "analytical engine 1843")
+	})
+}
+
+// TestDecodingIsStrict: what encoding/json and the query would take
+// leniently is refused, naming the field: names in another case, a null
+// body, a charset that is not UTF-8, text that is not UTF-8 (which would
+// be replaced by U+FFFD), a name given twice, a cursor that is no id
+// (which gave an empty page) and parameters of the unpaged relationship
+// lists (which took any).
+func TestDecodingIsStrict(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, e *apiEnv) {
+		w := setUp(t, e)
+		ua := w.userAdmin.Secret
+		acme := v1 + "/tenants/acme"
+		person := post[usher.Person](t, e, ua, acme+"/persons", obj{"first_name": "P", "last_name": "Q"}, 201)
+		before := e.snapshot(t, "acme")
+
+		p := wantProblem(t, e.call(t, "POST", acme+"/persons", ua, rawBody(`{"FIRST_NAME":"A","last_name":"B"}`)), 422, "invalid", "FIRST_NAME")
+		if !strings.Contains(p.Detail, "first_name") {
+			t.Errorf("the problem does not point to first_name: %+v", p)
+		}
+		wantProblem(t, e.call(t, "PATCH", acme, w.tenantAdmin.Secret, rawBody(`{"settings":{"Branding":{}}}`)), 422, "invalid", "settings.Branding")
+		for _, body := range []string{`null`, `[]`, `"x"`, `5`} {
+			wantProblem(t, e.call(t, "PATCH", acme+"/persons/"+person.ID, ua, rawBody(body)), 400, "malformed", "")
+		}
+		for _, ct := range []string{"application/json; charset=latin1", "application/json; charset=utf-16"} {
+			wantProblem(t, e.call(t, "POST", acme+"/persons", ua, rawBody(`{"first_name":"A","last_name":"B"}`), "Content-Type", ct), 415, "unsupported_media_type", "Content-Type")
+		}
+		post[usher.Person](t, e, ua, acme+"/persons", rawBody(`{"first_name":"A","last_name":"B","email":"cs@example.com"}`), 201)
+		before = e.snapshot(t, "acme")
+		wantProblem(t, e.call(t, "POST", acme+"/persons", ua, rawBody("{\"first_name\":\"A\xff\",\"last_name\":\"B\"}")), 422, "invalid", "first_name")
+		wantProblem(t, e.call(t, "POST", acme+"/persons", ua, rawBody("{\"first_name\":\"A\",\"last_name\xc0\":\"B\"}")), 400, "malformed", "")
+		wantProblem(t, e.call(t, "POST", acme+"/persons", ua, rawBody(`{"first_name":"A\ud800","last_name":"B"}`)), 422, "invalid", "first_name")
+		wantProblem(t, e.call(t, "POST", acme+"/persons", ua, rawBody(`{"first_name":"A","last_name":"\udc00B"}`)), 422, "invalid", "last_name")
+		wantProblem(t, e.call(t, "POST", acme+"/persons", ua, rawBody(`{"first_name":"A","first_name":"C","last_name":"B"}`)), 422, "invalid", "first_name")
+		for _, list := range []string{"/accounts", "/persons", "/audit-events", "/messages", "/roles", "/plans", "/organizations", "/signup-links", "/connections"} {
+			for _, after := range []string{"zzz", "0190A0A0-0000-7000-8000-000000000000", "' OR 1=1 --"} {
+				wantProblem(t, e.call(t, "GET", acme+list+"?after="+url.QueryEscape(after), ua, nil), 422, "invalid", "after")
+			}
+		}
+		for _, rel := range []string{"/organizations/" + w.site.ID + "/relationships", "/persons/" + person.ID + "/relationships"} {
+			for _, q := range []string{"bogus=1", "limit=abc", "after=x", "limit=5"} {
+				name, _, _ := strings.Cut(q, "=")
+				wantProblem(t, e.call(t, "GET", acme+rel+"?"+q, ua, nil), 422, "invalid", name)
+			}
+		}
+		e.unchanged(t, before, "acme")
+
+		// A cursor from a page still works, and sensible bodies still decode.
+		page := get[api.Page[usher.Person]](t, e, ua, acme+"/persons?limit=1")
+		if page.Next == "" {
+			t.Fatal("no next page")
+		}
+		get[api.Page[usher.Person]](t, e, ua, acme+"/persons?limit=1&after="+page.Next)
+		post[usher.Person](t, e, ua, acme+"/persons", rawBody("{\"first_name\":\"Zoë \\u00e9\\ud83d\\ude00\",\"last_name\":\"B\"}"), 201)
+		e.call(t, "GET", acme+"/persons", ua, nil, "Content-Type", "application/json; charset=UTF-8")
 	})
 }

@@ -13,6 +13,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/store"
@@ -98,9 +101,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // trailing data, no more than maxBody bytes. Errors name the field.
 func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
+		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return &usher.Error{Code: view.CodeMediaType, Field: "Content-Type", Message: "send application/json"}
+		}
+		// JSON is UTF-8 (RFC 8259); a body said to be in another charset
+		// would be read as something it is not.
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return &usher.Error{Code: view.CodeMediaType, Field: "Content-Type", Message: fmt.Sprintf("charset %q: send UTF-8", cs)}
 		}
 	}
 	body := http.MaxBytesReader(nil, r.Body, maxBody)
@@ -195,17 +203,104 @@ func jsonPath(t reflect.Type, field string) string {
 }
 
 // checkJSON walks a body along the Go type it is decoded into and finds
-// what encoding/json lets by: a NUL in a string, which PostgreSQL cannot
-// store. It returns nil for JSON it cannot read: the decoder says why.
+// what encoding/json lets by: a body that is no object (null reads as
+// {}), a name in another case or given twice, text that is not UTF-8 or
+// a lone surrogate escape (both become U+FFFD), a NUL in a string (which
+// PostgreSQL cannot store), and members the server sets (readOnly). It
+// names the member, with its path. It returns errStop for JSON it cannot
+// read: the decoder then says why.
 func checkJSON(raw []byte, t reflect.Type, readOnly []string) error {
-	w := &walker{dec: json.NewDecoder(bytes.NewReader(raw)), readOnly: readOnly}
+	w := &walker{dec: json.NewDecoder(bytes.NewReader(raw)), readOnly: readOnly, bad: -1}
 	w.dec.UseNumber()
-	return w.value(t, "")
+	w.bad, w.badWhat = unreadableAt(raw)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if tok, err := w.dec.Token(); err != nil {
+		return errStop
+	} else if tok != json.Delim('{') {
+		// encoding/json takes null as "nothing to change".
+		return &usher.Error{Code: view.CodeMalformed, Message: fmt.Sprintf("the body must be a JSON object, not %s", jsonKind(tok))}
+	}
+	if err := w.object(t, ""); err != nil {
+		return err
+	}
+	if w.bad >= 0 {
+		return &usher.Error{Code: view.CodeMalformed, Message: fmt.Sprintf("the body %s (at byte %d)", w.badWhat, w.bad)}
+	}
+	return nil
 }
 
 type walker struct {
 	dec      *json.Decoder
 	readOnly []string // top-level members the server sets
+	// bad is the offset of the first bytes that are not UTF-8 or of a
+	// lone surrogate escape, which encoding/json would silently replace
+	// with U+FFFD; -1 for none.
+	bad     int64
+	badWhat string
+}
+
+// unreadableAt finds the first place in a JSON text that is no character:
+// bytes that are not UTF-8, or a \u escape of half a UTF-16 surrogate
+// pair. It returns -1 when there is none.
+func unreadableAt(raw []byte) (int64, string) {
+	inString := false
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRune(raw[i:])
+			if r == utf8.RuneError && n == 1 {
+				return int64(i), "is not valid UTF-8"
+			}
+			i += n
+			continue
+		}
+		switch {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString && i+1 < len(raw):
+			if raw[i+1] == 'u' {
+				if hi, ok := hex4(raw, i+2); ok && hi >= 0xd800 && hi <= 0xdfff {
+					lo, ok := hex4(raw, i+8)
+					if hi > 0xdbff || i+7 >= len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' || !ok || lo < 0xdc00 || lo > 0xdfff {
+						return int64(i), "holds half a UTF-16 surrogate pair (a lone \\uD800 to \\uDFFF), which is no character"
+					}
+					i += 12
+					continue
+				}
+			}
+			i += 2
+			continue
+		}
+		i++
+	}
+	return -1, ""
+}
+
+// hex4 reads four hex digits at raw[i:].
+func hex4(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(raw[i:i+4]), 16, 32)
+	return rune(n), err == nil
+}
+
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "true or false"
+	case json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case json.Delim:
+		return "an array"
+	}
+	return "that"
 }
 
 // errStop ends a walk over JSON the decoder will refuse anyway.
@@ -223,12 +318,16 @@ func (w *walker) value(t reflect.Type, path string) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	from := w.dec.InputOffset()
 	tok, err := w.token()
 	if err != nil {
 		return err
 	}
 	switch v := tok.(type) {
 	case string:
+		if err := w.checkBad(from, path); err != nil {
+			return err
+		}
 		return checkString(v, path)
 	case json.Delim:
 		if v == '[' {
@@ -263,7 +362,9 @@ func (w *walker) object(t reflect.Type, path string) error {
 	} else if t != nil && t.Kind() == reflect.Map {
 		elem = t.Elem()
 	}
+	seen := map[string]bool{}
 	for w.dec.More() {
+		from := w.dec.InputOffset()
 		tok, err := w.token()
 		if err != nil {
 			return err
@@ -273,9 +374,18 @@ func (w *walker) object(t reflect.Type, path string) error {
 		if path != "" {
 			at = path + "." + key
 		}
-		if err := checkString(key, at); err != nil {
-			return err
+		// A name no one can read is reported on the object that holds it.
+		if w.checkBad(from, at) != nil || checkString(key, at) != nil {
+			if path == "" {
+				return &usher.Error{Code: view.CodeMalformed, Message: "a member's name holds a NUL character or bytes that are not UTF-8"}
+			}
+			return &usher.Error{Code: usher.CodeInvalid, Field: path, Message: "a member's name holds a NUL character or bytes that are not UTF-8"}
 		}
+		if seen[key] {
+			// encoding/json would keep the last and drop the first unseen.
+			return &usher.Error{Code: usher.CodeInvalid, Field: at, Message: "is given twice"}
+		}
+		seen[key] = true
 		if path == "" && contains(w.readOnly, key) {
 			return &usher.Error{Code: usher.CodeInvalid, Field: key, Message: "is set by the server; leave it out"}
 		}
@@ -283,14 +393,14 @@ func (w *walker) object(t reflect.Type, path string) error {
 		if fields != nil {
 			var ok bool
 			if ft, ok = fields[key]; !ok {
-				for name, f := range fields {
+				// Names are exact: encoding/json would take FIRST_NAME for first_name.
+				msg := "is not a known field"
+				for name := range fields {
 					if strings.EqualFold(name, key) {
-						ft, ok = f, true
+						msg += fmt.Sprintf(" (names are case-sensitive: %s)", name)
 					}
 				}
-			}
-			if !ok {
-				return &usher.Error{Code: usher.CodeInvalid, Field: at, Message: "is not a known field"}
+				return &usher.Error{Code: usher.CodeInvalid, Field: at, Message: msg}
 			}
 		}
 		if err := w.value(ft, at); err != nil {
@@ -299,6 +409,15 @@ func (w *walker) object(t reflect.Type, path string) error {
 	}
 	_, err := w.token()
 	return err
+}
+
+// checkBad names the field of a string token read from offset from on,
+// when it holds the body's first unreadable bytes.
+func (w *walker) checkBad(from int64, field string) error {
+	if w.bad >= from && w.bad < w.dec.InputOffset() {
+		return &usher.Error{Code: usher.CodeInvalid, Field: field, Message: w.badWhat}
+	}
+	return nil
 }
 
 // checkString refuses a string no database can store as text.
@@ -373,7 +492,15 @@ type query struct {
 }
 
 func newQuery(r *http.Request, names ...string) *query {
-	q := &query{vals: map[string][]string{}, allowed: map[string]bool{"limit": true, "after": true}}
+	return readQuery(r, append([]string{"limit", "after"}, names...)...)
+}
+
+// unpagedQuery reads the query of a list that is not paged: limit and
+// after are refused like any name the route does not declare.
+func unpagedQuery(r *http.Request, names ...string) *query { return readQuery(r, names...) }
+
+func readQuery(r *http.Request, names ...string) *query {
+	q := &query{vals: map[string][]string{}, allowed: map[string]bool{}}
 	for _, n := range names {
 		q.allowed[n] = true
 	}
@@ -440,6 +567,10 @@ func (q *query) boolean(name string) bool {
 
 func (q *query) list() store.ListOptions {
 	o := store.ListOptions{After: q.str("after")}
+	if o.After != "" && !isID(o.After) {
+		// A cursor that is no id would give an empty page, as if the list ended.
+		q.errs = append(q.errs, usher.Invalid("after", "is not a cursor: give the next of the previous page"))
+	}
 	if s := q.str("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {
@@ -463,6 +594,16 @@ func (q *query) err() error {
 		}
 	}
 	return q.errs.Err()
+}
+
+// isID reports whether s is an id as the store makes them (a UUID in its
+// canonical form), or the bootstrap operator token's fixed one.
+func isID(s string) bool {
+	if s == "bootstrap-operator" {
+		return true
+	}
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
 }
 
 func contains(xs []string, x string) bool {

@@ -170,7 +170,7 @@ func (h *Handler) Unrelate(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) ListSiteRelationships(r *http.Request, c *Call) (any, error) {
-	if err := newQuery(r).err(); err != nil {
+	if err := unpagedQuery(r).err(); err != nil {
 		return nil, err
 	}
 	rd := h.st.Read()
@@ -182,7 +182,7 @@ func (h *Handler) ListSiteRelationships(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) ListPersonRelationships(r *http.Request, c *Call) (any, error) {
-	if err := newQuery(r).err(); err != nil {
+	if err := unpagedQuery(r).err(); err != nil {
 		return nil, err
 	}
 	rd := h.st.Read()
