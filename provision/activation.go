@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/password"
@@ -464,6 +465,9 @@ func (s *Service) SetOneTimePassword(ctx context.Context, actor usher.Actor, ten
 		otp = readableSecret(generatedOTLen)
 	} else if len([]rune(otp)) < minOneTimeLen || len(otp) > password.MaxLength {
 		return "", usher.Invalid("one_time_password", "must be %d to %d characters long", minOneTimeLen, password.MaxLength)
+	} else if strings.ContainsFunc(otp, unicode.IsControl) {
+		// Nobody could type it into the password field.
+		return "", usher.Invalid("one_time_password", "must not hold a line break or another control character")
 	}
 	a, err := s.st.Read().Account(ctx, tenant.ID, accountID)
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/secret"
@@ -319,31 +321,56 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 		}
 	}
 	c.Domains = domains
-	if c.Protocol == "oidc" && c.Issuer == "" {
+	// Addresses usher will fetch and send people to: never javascript: or
+	// a header's worth of CR LF.
+	if c.Issuer, err = usher.CheckURL("issuer", c.Issuer, true); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	} else if c.Protocol == "oidc" && c.Issuer == "" {
 		errs = append(errs, usher.Invalid("issuer", "is required for an OpenID Connect connection"))
 	}
-	if c.Protocol == "saml" && c.MetadataURL == "" {
+	if c.MetadataURL, err = usher.CheckURL("metadata_url", c.MetadataURL, false); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	} else if c.Protocol == "saml" && c.MetadataURL == "" {
 		errs = append(errs, usher.Invalid("metadata_url", "is required for a SAML connection"))
+	}
+	if c.ClientID, err = usher.CleanText("client_id", c.ClientID, 255); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	if len(c.ClientSecret) > 1024 || strings.ContainsFunc(c.ClientSecret, unicode.IsControl) {
+		errs = append(errs, usher.Invalid("client_secret", "must be at most 1024 characters without control characters"))
 	}
 	if err := errs.Err(); err != nil {
 		return c, err
 	}
 	defer s.noSSO.forget(tenant.ID) // after the change commits
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		for _, ref := range []struct{ field, kind, id string }{
-			{"jit_role_id", usher.KindRole, c.JITRoleID}, {"jit_department_id", usher.KindDepartment, c.JITDepartmentID},
-			{"jit_job_profile_id", usher.KindJobProfile, c.JITJobProfileID},
-		} {
-			if ref.id != "" {
-				if _, err := tx.Attribute(ctx, tenant.ID, ref.kind, ref.id); err != nil {
-					return usher.NotFound(ref.field, "catalogue entry")
-				}
+		// The just-in-time defaults must be active entries of the tenant;
+		// those the connection already had are not checked again, so it can
+		// still be changed or switched off after one is retired.
+		var old usher.Connection
+		if id != "" {
+			var err error
+			if old, err = tx.Connection(ctx, tenant.ID, id); err != nil {
+				return err
 			}
 		}
-		if c.JITPlanID != "" {
-			if _, err := tx.Plan(ctx, tenant.ID, c.JITPlanID); err != nil {
-				return usher.NotFound("jit_plan_id", "plan")
-			}
+		errs, err := checkCatalogRefs(ctx, tx, tenant.ID, []catalogRef{
+			{"jit_role_id", usher.KindRole, c.JITRoleID, old.JITRoleID},
+			{"jit_department_id", usher.KindDepartment, c.JITDepartmentID, old.JITDepartmentID},
+			{"jit_job_profile_id", usher.KindJobProfile, c.JITJobProfileID, old.JITJobProfileID},
+		})
+		if err != nil {
+			return err
+		}
+		perr, err := checkPlanRef(ctx, tx, tenant.ID, "jit_plan_id", c.JITPlanID, old.JITPlanID)
+		if err != nil {
+			return err
+		}
+		if perr != nil {
+			errs = append(errs, perr)
+		}
+		if err := errs.Err(); err != nil {
+			return err
 		}
 		if id == "" {
 			c.ID = ""
@@ -351,10 +378,6 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 				return err
 			}
 			return audit(ctx, tx, tenant.ID, actor, "connection.created", "connection", c.ID, nil)
-		}
-		old, err := tx.Connection(ctx, tenant.ID, id)
-		if err != nil {
-			return err
 		}
 		c.ID, c.CreatedAt, c.DeactivatedAt = old.ID, old.CreatedAt, old.DeactivatedAt
 		if c.ClientSecret == "" {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/message"
@@ -92,7 +93,7 @@ func (s *Service) UpdateTenant(ctx context.Context, actor usher.Actor, tenantID 
 			t.Name = name
 		}
 		if in.Settings != nil {
-			if err := s.checkSettings(ctx, tx, t.ID, in.Settings); err != nil {
+			if err := s.checkSettings(ctx, tx, t.ID, in.Settings, t.Settings); err != nil {
 				return err
 			}
 			t.Settings = *in.Settings
@@ -121,7 +122,9 @@ func deactivation(deactivate bool, cur *time.Time, tx *store.Tx) *time.Time {
 	return &now
 }
 
-func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID string, st *usher.TenantSettings) error {
+// checkSettings checks new settings st against the tenant's current ones,
+// was: a default that did not change is not checked again.
+func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID string, st *usher.TenantSettings, was usher.TenantSettings) error {
 	var errs usher.Errors
 	for i, f := range st.RequiredFields {
 		if !slices.Contains(usher.RequirableFields, f) {
@@ -167,11 +170,13 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID stri
 		errs = append(errs, usher.Invalid("settings.session_idle_minutes", "must not be longer than settings.session_max_hours"))
 	}
 	for i, d := range st.RegistrationDomains {
-		d = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(d, "@")))
-		if d == "" || !strings.Contains(d, ".") || strings.ContainsAny(d, " @/") {
-			errs = append(errs, usher.Invalid(fmt.Sprintf("settings.registration_domains[%d]", i), "%q is not an email domain like example.com", st.RegistrationDomains[i]))
+		// The domain as an address in it normalizes, so it matches them.
+		n, err := usher.NormalizeEmail("x", "x@"+strings.TrimPrefix(strings.TrimSpace(d), "@"))
+		if err != nil || n == "" {
+			errs = append(errs, usher.Invalid(fmt.Sprintf("settings.registration_domains[%d]", i), "%q is not an email domain like example.com", d))
+			continue
 		}
-		st.RegistrationDomains[i] = d
+		st.RegistrationDomains[i] = usher.EmailDomain(n)
 	}
 	if !slices.Contains(st.ContactRoles, usher.PrimaryContactRole) {
 		errs = append(errs, usher.Invalid("settings.contact_roles", "must include %q", usher.PrimaryContactRole))
@@ -179,46 +184,79 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID stri
 	if st.ActivationTTLHours < 1 || st.ActivationTTLHours > 90*24 {
 		errs = append(errs, usher.Invalid("settings.activation_ttl_hours", "must be between 1 and 2160"))
 	}
-	for _, d := range []struct{ field, kind, id string }{
-		{"settings.default_role_id", usher.KindRole, st.DefaultRoleID},
-		{"settings.default_department_id", usher.KindDepartment, st.DefaultDepartmentID},
-		{"settings.default_job_profile_id", usher.KindJobProfile, st.DefaultJobProfileID},
-	} {
-		if d.id == "" {
-			continue
-		}
-		if _, err := tx.Attribute(ctx, tenantID, d.kind, d.id); err != nil {
-			errs = append(errs, usher.NotFound(d.field, strings.TrimSuffix(d.kind, "s")))
-		}
+	refErrs, err := checkCatalogRefs(ctx, tx, tenantID, []catalogRef{
+		{"settings.default_role_id", usher.KindRole, st.DefaultRoleID, was.DefaultRoleID},
+		{"settings.default_department_id", usher.KindDepartment, st.DefaultDepartmentID, was.DefaultDepartmentID},
+		{"settings.default_job_profile_id", usher.KindJobProfile, st.DefaultJobProfileID, was.DefaultJobProfileID},
+	})
+	if err != nil {
+		return err
 	}
+	errs = append(errs, refErrs...)
 	if c := st.Branding.Color; c != "" && !message.ValidColor(c) {
 		errs = append(errs, usher.Invalid("settings.branding.color", "%q is not a colour like #1f4fd1", c))
 	}
+	if st.Branding.ProductName, err = usher.CleanText("settings.branding.product_name", st.Branding.ProductName, 100); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
 	if u := st.Branding.LogoURL; u != "" && !strings.HasPrefix(u, "https://") {
 		errs = append(errs, usher.Invalid("settings.branding.logo_url", "must be an https:// address"))
+	} else if st.Branding.LogoURL, err = usher.CheckURL("settings.branding.logo_url", u, false); err != nil {
+		errs = append(errs, err.(*usher.Error))
+	}
+	for i, l := range st.Languages {
+		if !slices.Contains(message.Languages(), l) {
+			errs = append(errs, usher.Invalid(fmt.Sprintf("settings.languages[%d]", i), "%q is not one of the languages usher writes messages in (%s)", l, strings.Join(message.Languages(), ", ")))
+		}
+	}
+	for i, r := range st.ContactRoles {
+		if st.ContactRoles[i], err = usher.CleanText(fmt.Sprintf("settings.contact_roles[%d]", i), r, 50); err != nil {
+			errs = append(errs, err.(*usher.Error))
+		}
 	}
 	if e := st.Branding.SupportEmail; e != "" {
 		if _, err := usher.NormalizeEmail("settings.branding.support_email", e); err != nil {
 			errs = append(errs, err.(*usher.Error))
 		}
 	}
-	for key, o := range st.Templates {
-		kind, _, ok := strings.Cut(key, ".")
+	// One override per kind and language at most: past that, every key
+	// is wrong, and one problem says so better than thousands.
+	if most := len(message.Kinds()) * len(message.Languages()); len(st.Templates) > most {
+		errs = append(errs, usher.Invalid("settings.templates", "holds %d overrides; there are at most %d, one per message kind and language", len(st.Templates), most))
+		return errs.Err()
+	}
+	keys := make([]string, 0, len(st.Templates))
+	for key := range st.Templates {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys) // the same problem first on every call
+	for _, key := range keys {
+		o := st.Templates[key]
+		kind, lang, ok := strings.Cut(key, ".")
 		field := "settings.templates." + key
 		if !ok {
 			errs = append(errs, usher.Invalid(field, "keys are <kind>.<language>, like invitation.nl"))
+			continue
+		}
+		if !slices.Contains(message.Languages(), lang) {
+			errs = append(errs, usher.Invalid(field, "%q is not one of the languages usher writes messages in (%s)", lang, strings.Join(message.Languages(), ", ")))
+			continue
+		}
+		if strings.ContainsFunc(o.Subject, unicode.IsControl) {
+			// A line break in a subject would start a header of its own.
+			errs = append(errs, usher.Invalid(field+".subject", "must be one line without control characters"))
 			continue
 		}
 		if err := message.CheckOverride(kind, message.Override{Subject: o.Subject, Text: o.Text, HTML: o.HTML, SMS: o.SMS}); err != nil {
 			errs = append(errs, usher.Invalid(field, "%s", err.Error()))
 		}
 	}
-	if st.DefaultPlanID != "" {
-		if p, err := tx.Plan(ctx, tenantID, st.DefaultPlanID); err != nil {
-			errs = append(errs, usher.NotFound("settings.default_plan_id", "plan"))
-		} else if p.DeactivatedAt != nil {
-			errs = append(errs, usher.Invalid("settings.default_plan_id", "plan %q is deactivated", p.Name))
-		}
+	// Checked even unchanged: new accounts take the default plan's seats
+	// without looking at the plan again.
+	if perr, err := checkPlanRef(ctx, tx, tenantID, "settings.default_plan_id", st.DefaultPlanID, ""); err != nil {
+		return err
+	} else if perr != nil {
+		errs = append(errs, perr)
 	}
 	return errs.Err()
 }

@@ -247,10 +247,7 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 		// instead of queueing on one counter.
 		lock, starts = " FOR UPDATE SKIP LOCKED", []float64{mrand.Float64(), 0}
 	}
-	q := `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
-		WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
-		AND seat_no >= CAST((SELECT p.seats FROM plans p WHERE p.id = $2) * CAST($4 AS REAL) AS INTEGER)
-		AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL) ORDER BY seat_no LIMIT 1` + lock + `)`
+	q := claimSeatSQL(lock)
 	check := func(n int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("claim seat: %w", err)
@@ -277,6 +274,16 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 		return nil
 	}
 	return t.execThen(ctx, check, q, tenant, plan, account, starts[0])
+}
+
+// claimSeatSQL claims a free seat of plan $2 in tenant $1 for account $3,
+// looking from the fraction $4 of the plan's seats onwards; lock ends the
+// search for a free seat.
+func claimSeatSQL(lock string) string {
+	return `UPDATE plan_seats SET account_id = $3 WHERE (plan_id, seat_no) = (SELECT plan_id, seat_no FROM plan_seats
+		WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
+		AND seat_no >= CAST((SELECT p.seats FROM plans p WHERE p.id = $2) * CAST($4 AS REAL) AS INTEGER)
+		AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL) ORDER BY seat_no LIMIT 1` + lock + `)`
 }
 
 // claimSeats claims a seat for each of the joined claims' accounts, in one

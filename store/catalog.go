@@ -160,6 +160,17 @@ func (t *Tx) addSeats(ctx context.Context, tenant, plan string, count int) error
 	if err != nil {
 		return fmt.Errorf("add seats: %w", err)
 	}
+	if t.dialect == Postgres {
+		// Statistics that predate these seats (or none, where autovacuum
+		// is off) make PostgreSQL think a plan has a few free seats: a seat
+		// claim then sorts every free seat of the plan instead of reading
+		// the first from the index, ≈ 120 ms a claim with 1,000,000 seats
+		// (25 creations/s). ANALYZE counts this transaction's own new rows;
+		// it samples at most 30,000, so it costs the same at any size.
+		if _, err := t.ExecContext(ctx, `ANALYZE plan_seats`); err != nil {
+			return fmt.Errorf("analyze seats: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -574,7 +574,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		t.Fatalf("a connection's secret is never listed: %s", r)
 	}
 	conn.Name, conn.Enforced = "Okta SSO", true
-	if got := put[usher.Connection](t, e, ta, acme+"/connections/"+conn.ID, conn); got.Name != "Okta SSO" || !got.Enforced || got.ID != conn.ID {
+	if got := put[usher.Connection](t, e, ta, acme+"/connections/"+conn.ID, writable(conn)); got.Name != "Okta SSO" || !got.Enforced || got.ID != conn.ID {
 		t.Fatalf("replaced connection: %+v", got)
 	}
 	// An internal user now signs in with the connection.

@@ -194,11 +194,11 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "GET", Path: t + "/connections", Summary: "List corporate SSO connections", Access: api.TenantScoped, Params: []string{"active"},
 		Out: api.Page[usher.Connection]{}, Handle: ap.ListConnections})
 	s.api(&api.Op{Method: "POST", Path: t + "/connections", Summary: "Create a corporate SSO connection", Access: api.TenantScoped, MinRole: usher.AdminTenant,
-		In: provision.ConnectionInput{}, Out: usher.Connection{}, Status: 201, Handle: ap.SaveConnection})
+		In: provision.ConnectionInput{}, ReadOnly: connectionSet, Out: usher.Connection{}, Status: 201, Handle: ap.SaveConnection})
 	s.api(&api.Op{Method: "GET", Path: t + "/connections/{id}", Summary: "Read a connection (its client secret is never shown)", Access: api.TenantScoped,
 		Out: usher.Connection{}, Handle: ap.GetConnection})
 	s.api(&api.Op{Method: "PUT", Path: t + "/connections/{id}", Summary: "Replace a connection's configuration; an absent client secret is kept", Access: api.TenantScoped,
-		MinRole: usher.AdminTenant, In: provision.ConnectionInput{}, Out: usher.Connection{}, Handle: ap.SaveConnection})
+		MinRole: usher.AdminTenant, In: provision.ConnectionInput{}, ReadOnly: connectionSet, Out: usher.Connection{}, Handle: ap.SaveConnection})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/connections/{id}", Summary: "Deactivate a connection, releasing its domains", Access: api.TenantScoped,
 		MinRole: usher.AdminTenant, Out: usher.Connection{}, Handle: ap.DeactivateConnection})
 
@@ -243,6 +243,9 @@ func (s *Server) api(o *api.Op) {
 	pattern := o.Method + " " + o.Path
 	s.mux.Handle(pattern, s.metrics.instrument(pattern, s.jsonAPI.Serve(o)))
 }
+
+// connectionSet are the members of a connection the server sets.
+var connectionSet = []string{"id", "created_at", "updated_at", "deactivated_at"}
 
 func noun(kind string) string     { return strings.ReplaceAll(kind, "_", " ") }
 func singular(kind string) string { return strings.TrimSuffix(noun(kind), "s") }

@@ -81,8 +81,9 @@ func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, 
 	return s
 }
 
-// ServeHTTP recovers from panics in handlers, answering 500, and serves
-// <slug>.<base domain>/x as /t/<slug>/x.
+// ServeHTTP recovers from panics in handlers, answering 500, refuses what
+// no handler can read (see unreadable), and serves <slug>.<base domain>/x
+// as /t/<slug>/x.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -93,6 +94,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.jsonAPI.Error(w, r, errors.New("panic"))
 		}
 	}()
+	if e := unreadable(w, r); e != nil {
+		s.refuseUnreadable(w, r, e)
+		return
+	}
 	if s.cfg.Links.BaseDomain != "" {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {

@@ -13,6 +13,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/store"
@@ -98,33 +101,42 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // trailing data, no more than maxBody bytes. Errors name the field.
 func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
+		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return &usher.Error{Code: view.CodeMediaType, Field: "Content-Type", Message: "send application/json"}
 		}
+		// JSON is UTF-8 (RFC 8259); a body said to be in another charset
+		// would be read as something it is not.
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return &usher.Error{Code: view.CodeMediaType, Field: "Content-Type", Message: fmt.Sprintf("charset %q: send UTF-8", cs)}
+		}
 	}
 	body := http.MaxBytesReader(nil, r.Body, maxBody)
-	return decodeJSON(body, v)
+	readOnly, _ := r.Context().Value(readOnlyKey{}).([]string)
+	return decodeJSONExcept(body, v, readOnly)
 }
 
+// readOnlyKey carries an Op's ReadOnly members to decode.
+type readOnlyKey struct{}
+
 // decodeJSON is decode without the HTTP parts, for fuzzing.
-func decodeJSON(body io.Reader, v any) error {
+func decodeJSON(body io.Reader, v any) error { return decodeJSONExcept(body, v, nil) }
+
+// decodeJSONExcept is decodeJSON refusing the top-level members readOnly.
+func decodeJSONExcept(body io.Reader, v any, readOnly []string) error {
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		return jsonError(err, nil)
 	}
+	// The walk comes first: it names an unknown field with its path, which
+	// encoding/json does not.
+	if err := checkJSON(raw, reflect.TypeOf(v), readOnly); err != nil && err != errStop {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		err = jsonError(err, reflect.TypeOf(v))
-		var ue *usher.Error
-		if errors.As(err, &ue) && ue.Code == usher.CodeInvalid && ue.Message == "is not a known field" {
-			// encoding/json names an unknown field without its path: find it.
-			if path := unknownFieldPath(raw, reflect.TypeOf(v)); path != "" {
-				ue.Field = path
-			}
-		}
-		return err
+		return jsonError(err, reflect.TypeOf(v))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err != nil {
@@ -190,72 +202,230 @@ func jsonPath(t reflect.Type, field string) string {
 	return strings.Join(out, ".")
 }
 
-// unknownFieldPath walks the raw JSON along the Go type and returns the
-// path of the first member the type does not have ("settings.colour").
-func unknownFieldPath(raw []byte, t reflect.Type) string {
-	var doc any
-	if json.Unmarshal(raw, &doc) != nil {
-		return ""
-	}
-	return walkUnknown(doc, t, "")
-}
-
-func walkUnknown(doc any, t reflect.Type, path string) string {
+// checkJSON walks a body along the Go type it is decoded into and finds
+// what encoding/json lets by: a body that is no object (null reads as
+// {}), a name in another case or given twice, text that is not UTF-8 or
+// a lone surrogate escape (both become U+FFFD), a NUL in a string (which
+// PostgreSQL cannot store), and members the server sets (readOnly). It
+// names the member, with its path. It returns errStop for JSON it cannot
+// read: the decoder then says why.
+func checkJSON(raw []byte, t reflect.Type, readOnly []string) error {
+	w := &walker{dec: json.NewDecoder(bytes.NewReader(raw)), readOnly: readOnly, bad: -1}
+	w.dec.UseNumber()
+	w.bad, w.badWhat = unreadableAt(raw)
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil {
-		return ""
+	if tok, err := w.dec.Token(); err != nil {
+		return errStop
+	} else if tok != json.Delim('{') {
+		// encoding/json takes null as "nothing to change".
+		return &usher.Error{Code: view.CodeMalformed, Message: fmt.Sprintf("the body must be a JSON object, not %s", jsonKind(tok))}
 	}
-	join := func(p, k string) string {
-		if p == "" {
-			return k
+	if err := w.object(t, ""); err != nil {
+		return err
+	}
+	if w.bad >= 0 {
+		return &usher.Error{Code: view.CodeMalformed, Message: fmt.Sprintf("the body %s (at byte %d)", w.badWhat, w.bad)}
+	}
+	return nil
+}
+
+type walker struct {
+	dec      *json.Decoder
+	readOnly []string // top-level members the server sets
+	// bad is the offset of the first bytes that are not UTF-8 or of a
+	// lone surrogate escape, which encoding/json would silently replace
+	// with U+FFFD; -1 for none.
+	bad     int64
+	badWhat string
+}
+
+// unreadableAt finds the first place in a JSON text that is no character:
+// bytes that are not UTF-8, or a \u escape of half a UTF-16 surrogate
+// pair. It returns -1 when there is none.
+func unreadableAt(raw []byte) (int64, string) {
+	inString := false
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRune(raw[i:])
+			if r == utf8.RuneError && n == 1 {
+				return int64(i), "is not valid UTF-8"
+			}
+			i += n
+			continue
 		}
-		return p + "." + k
-	}
-	switch d := doc.(type) {
-	case map[string]any:
-		switch t.Kind() {
-		case reflect.Map:
-			for k, v := range d {
-				if p := walkUnknown(v, t.Elem(), join(path, k)); p != "" {
-					return p
+		switch {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString && i+1 < len(raw):
+			if raw[i+1] == 'u' {
+				if hi, ok := hex4(raw, i+2); ok && hi >= 0xd800 && hi <= 0xdfff {
+					lo, ok := hex4(raw, i+8)
+					if hi > 0xdbff || i+7 >= len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' || !ok || lo < 0xdc00 || lo > 0xdfff {
+						return int64(i), "holds half a UTF-16 surrogate pair (a lone \\uD800 to \\uDFFF), which is no character"
+					}
+					i += 12
+					continue
 				}
 			}
-		case reflect.Struct:
-			fields := jsonFields(t)
-			keys := make([]string, 0, len(d))
-			for k := range d {
-				keys = append(keys, k)
+			i += 2
+			continue
+		}
+		i++
+	}
+	return -1, ""
+}
+
+// hex4 reads four hex digits at raw[i:].
+func hex4(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(raw[i:i+4]), 16, 32)
+	return rune(n), err == nil
+}
+
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "true or false"
+	case json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case json.Delim:
+		return "an array"
+	}
+	return "that"
+}
+
+// errStop ends a walk over JSON the decoder will refuse anyway.
+var errStop = errors.New("stop")
+
+func (w *walker) token() (json.Token, error) {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return nil, errStop
+	}
+	return tok, nil
+}
+
+func (w *walker) value(t reflect.Type, path string) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	from := w.dec.InputOffset()
+	tok, err := w.token()
+	if err != nil {
+		return err
+	}
+	switch v := tok.(type) {
+	case string:
+		if err := w.checkBad(from, path); err != nil {
+			return err
+		}
+		return checkString(v, path)
+	case json.Delim:
+		if v == '[' {
+			return w.array(t, path)
+		}
+		if v == '{' {
+			return w.object(t, path)
+		}
+	}
+	return nil
+}
+
+func (w *walker) array(t reflect.Type, path string) error {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
+	}
+	for i := 0; w.dec.More(); i++ {
+		if err := w.value(elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			return err
+		}
+	}
+	_, err := w.token()
+	return err
+}
+
+func (w *walker) object(t reflect.Type, path string) error {
+	var fields map[string]reflect.Type
+	var elem reflect.Type
+	if t != nil && t.Kind() == reflect.Struct {
+		fields = jsonFields(t)
+	} else if t != nil && t.Kind() == reflect.Map {
+		elem = t.Elem()
+	}
+	seen := map[string]bool{}
+	for w.dec.More() {
+		from := w.dec.InputOffset()
+		tok, err := w.token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		at := key
+		if path != "" {
+			at = path + "." + key
+		}
+		// A name no one can read is reported on the object that holds it.
+		if w.checkBad(from, at) != nil || checkString(key, at) != nil {
+			if path == "" {
+				return &usher.Error{Code: view.CodeMalformed, Message: "a member's name holds a NUL character or bytes that are not UTF-8"}
 			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				ft, ok := fields[k]
-				if !ok {
-					for name, f := range fields {
-						if strings.EqualFold(name, k) {
-							ft, ok = f, true
-						}
+			return &usher.Error{Code: usher.CodeInvalid, Field: path, Message: "a member's name holds a NUL character or bytes that are not UTF-8"}
+		}
+		if seen[key] {
+			// encoding/json would keep the last and drop the first unseen.
+			return &usher.Error{Code: usher.CodeInvalid, Field: at, Message: "is given twice"}
+		}
+		seen[key] = true
+		if path == "" && contains(w.readOnly, key) {
+			return &usher.Error{Code: usher.CodeInvalid, Field: key, Message: "is set by the server; leave it out"}
+		}
+		ft := elem
+		if fields != nil {
+			var ok bool
+			if ft, ok = fields[key]; !ok {
+				// Names are exact: encoding/json would take FIRST_NAME for first_name.
+				msg := "is not a known field"
+				for name := range fields {
+					if strings.EqualFold(name, key) {
+						msg += fmt.Sprintf(" (names are case-sensitive: %s)", name)
 					}
 				}
-				if !ok {
-					return join(path, k)
-				}
-				if p := walkUnknown(d[k], ft, join(path, k)); p != "" {
-					return p
-				}
+				return &usher.Error{Code: usher.CodeInvalid, Field: at, Message: msg}
 			}
 		}
-	case []any:
-		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
-			for i, v := range d {
-				if p := walkUnknown(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); p != "" {
-					return p
-				}
-			}
+		if err := w.value(ft, at); err != nil {
+			return err
 		}
 	}
-	return ""
+	_, err := w.token()
+	return err
+}
+
+// checkBad names the field of a string token read from offset from on,
+// when it holds the body's first unreadable bytes.
+func (w *walker) checkBad(from int64, field string) error {
+	if w.bad >= from && w.bad < w.dec.InputOffset() {
+		return &usher.Error{Code: usher.CodeInvalid, Field: field, Message: w.badWhat}
+	}
+	return nil
+}
+
+// checkString refuses a string no database can store as text.
+func checkString(s, field string) error {
+	if strings.ContainsRune(s, 0) {
+		return &usher.Error{Code: usher.CodeInvalid, Field: field, Message: "holds a NUL character"}
+	}
+	return nil
 }
 
 // jsonFields maps a struct's JSON member names to their types, through
@@ -322,7 +492,15 @@ type query struct {
 }
 
 func newQuery(r *http.Request, names ...string) *query {
-	q := &query{vals: map[string][]string{}, allowed: map[string]bool{"limit": true, "after": true}}
+	return readQuery(r, append([]string{"limit", "after"}, names...)...)
+}
+
+// unpagedQuery reads the query of a list that is not paged: limit and
+// after are refused like any name the route does not declare.
+func unpagedQuery(r *http.Request, names ...string) *query { return readQuery(r, names...) }
+
+func readQuery(r *http.Request, names ...string) *query {
+	q := &query{vals: map[string][]string{}, allowed: map[string]bool{}}
 	for _, n := range names {
 		q.allowed[n] = true
 	}
@@ -401,6 +579,10 @@ func (q *query) boolean(name string) bool {
 
 func (q *query) list() store.ListOptions {
 	o := store.ListOptions{After: q.str("after")}
+	if o.After != "" && !isID(o.After) {
+		// A cursor that is no id would give an empty page, as if the list ended.
+		q.errs = append(q.errs, usher.Invalid("after", "is not a cursor: give the next of the previous page"))
+	}
 	if s := q.str("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {
@@ -424,6 +606,16 @@ func (q *query) err() error {
 		}
 	}
 	return q.errs.Err()
+}
+
+// isID reports whether s is an id as the store makes them (a UUID in its
+// canonical form), or the bootstrap operator token's fixed one.
+func isID(s string) bool {
+	if s == "bootstrap-operator" {
+		return true
+	}
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
 }
 
 func contains(xs []string, x string) bool {

@@ -170,7 +170,7 @@ func (h *Handler) Unrelate(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) ListSiteRelationships(r *http.Request, c *Call) (any, error) {
-	if err := newQuery(r).err(); err != nil {
+	if err := unpagedQuery(r).err(); err != nil {
 		return nil, err
 	}
 	rd := h.st.Read()
@@ -182,7 +182,7 @@ func (h *Handler) ListSiteRelationships(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) ListPersonRelationships(r *http.Request, c *Call) (any, error) {
-	if err := newQuery(r).err(); err != nil {
+	if err := unpagedQuery(r).err(); err != nil {
 		return nil, err
 	}
 	rd := h.st.Read()
@@ -208,7 +208,7 @@ func unpaged[T any](items []T, err error) (any, error) {
 func (h *Handler) ListPersons(r *http.Request, c *Call) (any, error) {
 	q := newQuery(r, "organization_id", "department_id", "job_profile_id", "email", "external_id", "name", "active")
 	f := store.PersonFilter{OrganizationID: q.str("organization_id"), DepartmentID: q.str("department_id"), JobProfileID: q.str("job_profile_id"),
-		Email: strings.ToLower(strings.TrimSpace(q.str("email"))), ExternalID: q.str("external_id"), Name: q.str("name"), Active: q.boolean("active")}
+		Email: usher.NormalizeLogin(q.str("email")), ExternalID: q.str("external_id"), Name: q.str("name"), Active: q.boolean("active")}
 	o := q.list()
 	if err := q.err(); err != nil {
 		return nil, err
@@ -526,7 +526,7 @@ func (h *Handler) identityView(r *http.Request, id usher.Identity, err error) (a
 
 func (h *Handler) FindIdentity(r *http.Request, c *Call) (any, error) {
 	q := newQuery(r, "email")
-	email := strings.ToLower(strings.TrimSpace(q.str("email")))
+	email := usher.NormalizeLogin(q.str("email"))
 	if err := q.err(); err != nil {
 		return nil, err
 	}

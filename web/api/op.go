@@ -41,10 +41,14 @@ type Op struct {
 	Enums        map[string][]string
 	In           any      // request body type, nil for none
 	OptionalBody bool     // the body may be left out
-	Out          any      // response body type, nil for none
-	Produces     []string // content types of a non-JSON success response; the handler returns a view.File
-	Status       int      // success status; 200 when 0
-	Handle       func(r *http.Request, c *Call) (any, error)
+	// ReadOnly are members of In's type that the server sets (an id, its
+	// times): a body that sends one is refused, and the request schema
+	// leaves them out.
+	ReadOnly []string
+	Out      any      // response body type, nil for none
+	Produces []string // content types of a non-JSON success response; the handler returns a view.File
+	Status   int      // success status; 200 when 0
+	Handle   func(r *http.Request, c *Call) (any, error)
 }
 
 // Tokens authenticates bearer secrets, through the shell's per-replica cache.
@@ -88,6 +92,9 @@ func (h *Handler) Serve(o *Op) http.Handler {
 		o.Status = http.StatusOK
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(o.ReadOnly) > 0 {
+			r = r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, o.ReadOnly))
+		}
 		c, err := h.authenticate(r, o)
 		if err != nil {
 			h.Error(w, r, err)

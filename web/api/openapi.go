@@ -82,7 +82,14 @@ func (h *Handler) openAPI(ops []*Op) obj {
 			operation["parameters"] = params
 		}
 		if o.In != nil {
-			operation["requestBody"] = obj{"required": !o.OptionalBody, "content": obj{"application/json": obj{"schema": rg.ref(reflect.TypeOf(o.In))}}}
+			ref := rg.ref(reflect.TypeOf(o.In))
+			n, _ := ref["$ref"].(string)
+			if s, ok := rg.defs[strings.TrimPrefix(n, "#/components/schemas/")].(obj); ok {
+				for _, f := range o.ReadOnly {
+					delete(s["properties"].(obj), f)
+				}
+			}
+			operation["requestBody"] = obj{"required": !o.OptionalBody, "content": obj{"application/json": obj{"schema": ref}}}
 		}
 		switch o.Access {
 		case Public:
