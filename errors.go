@@ -77,6 +77,13 @@ func NotFound(field, what string) *Error {
 	return &Error{Code: CodeNotFound, Field: field, Message: what + " not found"}
 }
 
+// Unknown refuses a reference in an input to something the tenant does not
+// have, or has retired: the input is wrong (422), not the address (404),
+// so it names the field.
+func Unknown(field, what string) *Error {
+	return &Error{Code: CodeInvalid, Field: field, Message: "is not an active " + what + " of this tenant"}
+}
+
 // Conflict reports a uniqueness or state conflict on field.
 func Conflict(field, format string, args ...any) *Error {
 	return &Error{Code: CodeConflict, Field: field, Message: fmt.Sprintf(format, args...)}

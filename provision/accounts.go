@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -345,7 +346,9 @@ func (s *Service) chooseAuth(ctx context.Context, r *store.Tx, tenant usher.Tena
 	var conn *usher.Connection
 	if in.ConnectionID != "" {
 		c, err := r.Connection(ctx, tenant.ID, in.ConnectionID)
-		if err != nil {
+		if errors.Is(err, usher.ErrNotFound) {
+			return "", usher.Unknown("connection_id", "connection")
+		} else if err != nil {
 			return "", err
 		}
 		if c.DeactivatedAt != nil {

@@ -235,7 +235,7 @@ func (s *Service) CreateOrganization(ctx context.Context, actor usher.Actor, ten
 		if o.ParentID != "" {
 			parent, err := tx.Organization(ctx, tenant.ID, o.ParentID)
 			if err != nil {
-				return usher.NotFound("parent_id", "organization")
+				return usher.Unknown("parent_id", "organization")
 			}
 			if parent.DeactivatedAt != nil {
 				return usher.Invalid("parent_id", "the organization is deactivated")

@@ -32,7 +32,7 @@ func checkCatalogRefs(ctx context.Context, r *store.Tx, tenantID string, refs []
 	var errs usher.Errors
 	for _, x := range refs {
 		if x.id != "" && x.id != x.was && found[x.id] != x.kind {
-			errs = append(errs, usher.NotFound(x.field, kindName(x.kind)))
+			errs = append(errs, usher.Unknown(x.field, kindName(x.kind)))
 		}
 	}
 	return errs, nil
@@ -52,7 +52,7 @@ func checkPlanRef(ctx context.Context, r *store.Tx, tenantID, field, id, was str
 	p, err := r.Plan(ctx, tenantID, id)
 	switch {
 	case usher.ErrorCode(err) == usher.CodeNotFound:
-		return usher.NotFound(field, "plan"), nil
+		return usher.Unknown(field, "plan"), nil
 	case err != nil:
 		return nil, err
 	case p.DeactivatedAt != nil:

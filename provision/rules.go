@@ -135,8 +135,7 @@ func (s *Service) check(ctx context.Context, r *store.Tx, tenant usher.Tenant, w
 	}
 
 	// References: one query for the catalogue entries, one for a new plan.
-	type ref struct{ field, kind, id, was string }
-	refs := []ref{
+	refs := []catalogRef{
 		{"department_id", usher.KindDepartment, p.DepartmentID, oldP.DepartmentID},
 		{"job_profile_id", usher.KindJobProfile, p.JobProfileID, oldP.JobProfileID},
 	}
@@ -145,8 +144,8 @@ func (s *Service) check(ctx context.Context, r *store.Tx, tenant usher.Tenant, w
 		if oldA != nil {
 			was = *oldA
 		}
-		refs = append(refs, ref{"role_id", usher.KindRole, a.RoleID, was.RoleID},
-			ref{"primary_group_id", usher.KindGroup, a.PrimaryGroupID, was.PrimaryGroupID})
+		refs = append(refs, catalogRef{"role_id", usher.KindRole, a.RoleID, was.RoleID},
+			catalogRef{"primary_group_id", usher.KindGroup, a.PrimaryGroupID, was.PrimaryGroupID})
 		for i, g := range asked {
 			if g == "" || !slices.Contains(a.GroupIDs, g) || slices.Index(asked, g) != i {
 				continue // the primary group, or given twice
@@ -155,37 +154,27 @@ func (s *Service) check(ctx context.Context, r *store.Tx, tenant usher.Tenant, w
 			if slices.Contains(was.GroupIDs, g) || g == was.PrimaryGroupID {
 				held = g
 			}
-			refs = append(refs, ref{fmt.Sprintf("group_ids[%d]", i), usher.KindGroup, g, held})
+			refs = append(refs, catalogRef{fmt.Sprintf("group_ids[%d]", i), usher.KindGroup, g, held})
 		}
 	}
-	var ids []string
-	for _, x := range refs {
-		if x.id != "" && x.id != x.was {
-			ids = append(ids, x.id)
-		}
+	errs, err := checkCatalogRefs(ctx, r, tenant.ID, refs)
+	if err != nil {
+		return err
 	}
-	if len(ids) > 0 {
-		found, err := r.ActiveAttributes(ctx, tenant.ID, ids)
+	ps.add(errs.Err())
+	// The tenant's default plan was checked when it was chosen, and plans
+	// are never deleted: a creation on it costs no query.
+	if a != nil && a.PlanID != st.DefaultPlanID {
+		was := ""
+		if oldA != nil {
+			was = oldA.PlanID
+		}
+		perr, err := checkPlanRef(ctx, r, tenant.ID, "plan_id", a.PlanID, was)
 		if err != nil {
 			return err
 		}
-		for _, x := range refs {
-			if x.id != "" && x.id != x.was && found[x.id] != x.kind {
-				ps.add(unknown(x.field, strings.TrimSuffix(strings.ReplaceAll(x.kind, "_", " "), "s")))
-			}
-		}
-	}
-	if a != nil && a.PlanID != "" && (oldA == nil || a.PlanID != oldA.PlanID) && a.PlanID != st.DefaultPlanID {
-		// Checked here, not left to the seat claim's foreign key, so every
-		// database answers the same clear refusal. The tenant's default plan
-		// was checked when it was chosen, and plans are never deleted.
-		switch plan, err := r.Plan(ctx, tenant.ID, a.PlanID); {
-		case errors.Is(err, usher.ErrNotFound):
-			ps.add(unknown("plan_id", "plan"))
-		case err != nil:
-			return err
-		case plan.DeactivatedAt != nil:
-			ps.add(usher.Invalid("plan_id", "the plan %q is deactivated", plan.Name))
+		if perr != nil {
+			ps.add(perr)
 		}
 	}
 	return ps.err()
@@ -224,12 +213,6 @@ func checkLanguage(tenant usher.Tenant, lang string) error {
 	return nil
 }
 
-// unknown refuses a reference in the input to something the tenant does
-// not have (or has retired): the input is wrong, so it names the field.
-func unknown(field, what string) *usher.Error {
-	return usher.NotFound(field, what)
-}
-
 // checkAdminRole is the one rule for administrator rights: only an operator
 // grants or removes tenant-administrator rights, only a tenant
 // administrator (or an operator) user-administrator rights.
@@ -263,7 +246,7 @@ func organization(ctx context.Context, r *store.Tx, tenant usher.Tenant, id stri
 	}
 	org, err := r.Organization(ctx, tenant.ID, id)
 	if errors.Is(err, usher.ErrNotFound) {
-		return org, unknown("organization_id", "organization")
+		return org, usher.Unknown("organization_id", "organization")
 	} else if err != nil {
 		return org, err
 	}

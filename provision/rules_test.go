@@ -293,7 +293,7 @@ func testCrossTenant(t *testing.T, e *env) {
 	// Using A's ids while creating in B: not found, naming the field.
 	_, err = e.svc.CreateAccount(ctx, userAdm, b, provision.AccountInput{Route: provision.RouteNewUser, PlanID: planA.ID,
 		Person: &provision.PersonInput{FirstName: "B", LastName: "B", Email: "b1@example.com"}})
-	wantCode(t, err, usher.CodeNotFound, "plan_id")
+	wantCode(t, err, usher.CodeInvalid, "plan_id")
 	_, err = e.svc.CreateAccount(ctx, userAdm, b, provision.AccountInput{Route: provision.RouteNewUser, RoleID: attrs[usher.KindRole].ID,
 		Person: &provision.PersonInput{FirstName: "B", LastName: "B", Email: "b2@example.com"}})
 	if !hasField(err, "role_id") {
@@ -301,7 +301,7 @@ func testCrossTenant(t *testing.T, e *env) {
 	}
 	_, err = e.svc.CreateAccount(ctx, userAdm, b, provision.AccountInput{Route: provision.RouteNewUser,
 		Person: &provision.PersonInput{FirstName: "B", LastName: "B", Email: "b3@example.com", OrganizationID: orgA.ID}})
-	wantCode(t, err, usher.CodeNotFound, "organization_id")
+	wantCode(t, err, usher.CodeInvalid, "organization_id")
 	_, err = e.svc.CreateAccount(ctx, userAdm, b, provision.AccountInput{Route: provision.RouteAccountForPerson, PersonID: c.Person.ID})
 	wantCode(t, err, usher.CodeNotFound, "person_id")
 	_, err = e.svc.Relate(ctx, userAdm, b, siteA.ID, provision.RelationshipInput{PersonID: c.Person.ID, Roles: []string{"Technical"}})

@@ -116,7 +116,7 @@ func checkSignupRefs(ctx context.Context, tx *store.Tx, tenantID string, in Sign
 		a, err := tx.Attribute(ctx, tenantID, ref.kind, *ref.id)
 		switch {
 		case usher.ErrorCode(err) == usher.CodeNotFound:
-			errs = append(errs, usher.NotFound(ref.field, singularKind(ref.kind)))
+			errs = append(errs, usher.Unknown(ref.field, singularKind(ref.kind)))
 		case err != nil:
 			return err
 		case a.DeactivatedAt != nil:
@@ -128,7 +128,7 @@ func checkSignupRefs(ctx context.Context, tx *store.Tx, tenantID string, in Sign
 		p, err := tx.Plan(ctx, tenantID, *in.PlanID)
 		switch {
 		case usher.ErrorCode(err) == usher.CodeNotFound:
-			errs = append(errs, usher.NotFound("plan_id", "plan"))
+			errs = append(errs, usher.Unknown("plan_id", "plan"))
 		case err != nil:
 			return err
 		case p.DeactivatedAt != nil:

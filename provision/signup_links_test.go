@@ -112,7 +112,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	_, err = e.svc.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, provision.SignupLinkInput{JobProfileID: strp(job.ID)})
 	wantCode(t, err, usher.CodeInvalid, "job_profile_id")
 	_, err = e.svc.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, provision.SignupLinkInput{DepartmentID: strp(foreignDept.ID)})
-	wantCode(t, err, usher.CodeNotFound, "department_id")
+	wantCode(t, err, usher.CodeInvalid, "department_id")
 	l2, err = e.svc.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, provision.SignupLinkInput{JobProfileID: strp("")})
 	if err != nil || l2.JobProfileID != "" {
 		t.Fatalf("clearing the job profile: %+v %v", l2, err)

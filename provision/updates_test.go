@@ -121,7 +121,7 @@ func testUpdatesCheckReferences(t *testing.T, e *env) {
 	}
 	_, err = e.svc.CreateAccount(e.ctx, userAdm, tn, provision.AccountInput{Route: provision.RouteNewUser, Username: "worker2", Phone: "+46 70 123 45 68",
 		RoleID: attrs["role"].ID, Person: &provision.PersonInput{FirstName: "W", LastName: "Two", DepartmentID: attrs["dept"].ID, JobProfileID: attrs["job"].ID}})
-	wantCode(t, err, usher.CodeNotFound, "department_id")
+	wantCode(t, err, usher.CodeInvalid, "department_id")
 }
 
 // testChange: a person and their account change together in one

@@ -488,7 +488,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 		}
 	}
 	// A deactivated catalogue entry cannot be given.
-	wantProblem(t, e.call(t, "PATCH", acme+"/accounts/"+adaAcct.ID, ua, obj{"role_id": w.spare[usher.KindRole].ID}), 404, "not_found", "role_id")
+	wantProblem(t, e.call(t, "PATCH", acme+"/accounts/"+adaAcct.ID, ua, obj{"role_id": w.spare[usher.KindRole].ID}), 422, "invalid", "role_id")
 
 	// Organizations: rename, deactivate; the tenant's own cannot be deactivated.
 	if got := patch[usher.Organization](t, e, ua, acme+"/organizations/"+w.partner.ID, obj{"name": "Partner NV"}); got.Name != "Partner NV" || got.Kind != usher.OrgExternal {

@@ -77,8 +77,8 @@ func TestKnownBugs(t *testing.T) {
 				knownBug(t, "an unknown group is named by its index after empty ids, duplicates and the primary group were taken out "+
 					"(%s and %s for the request's group_ids[2] and group_ids[1]): provision.UpdateAccount and provision.plan index the cleaned list", p.Field, p2.Field)
 			}
-			wantProblem(t, r, 404, "not_found", "group_ids[2]")
-			wantProblem(t, r2, 404, "not_found", "group_ids[1]")
+			wantProblem(t, r, 422, "invalid", "group_ids[2]")
+			wantProblem(t, r2, 422, "invalid", "group_ids[1]")
 		})
 
 		t.Run("unparsable_query_is_refused", func(t *testing.T) {

@@ -95,9 +95,9 @@ func TestSignupLinksAPI(t *testing.T) {
 			code   string
 			field  string
 		}{
-			{obj{"name": "X", "department_id": "00000000-0000-0000-0000-000000000000"}, 404, "not_found", "department_id"},
-			{obj{"name": "X", "department_id": w.attrs[usher.KindRole].ID}, 404, "not_found", "department_id"},
-			{obj{"name": "X", "plan_id": w.globexPlan.ID}, 404, "not_found", "plan_id"},
+			{obj{"name": "X", "department_id": "00000000-0000-0000-0000-000000000000"}, 422, "invalid", "department_id"},
+			{obj{"name": "X", "department_id": w.attrs[usher.KindRole].ID}, 422, "invalid", "department_id"},
+			{obj{"name": "X", "plan_id": w.globexPlan.ID}, 422, "invalid", "plan_id"},
 			{obj{"name": "X", "expires_at": past}, 422, "invalid", "expires_at"},
 			{obj{"name": "X", "expires_at": "tomorrow"}, 422, "invalid", "expires_at"},
 			{obj{"name": "X", "max_uses": -1}, 422, "invalid", "max_uses"},
@@ -110,7 +110,7 @@ func TestSignupLinksAPI(t *testing.T) {
 		}
 		wantProblem(t, e.call(t, "PATCH", acme+"/signup-links/"+l.ID, ua, obj{"max_uses": -3}), 422, "invalid", "max_uses")
 		wantProblem(t, e.call(t, "PATCH", acme+"/signup-links/"+l.ID, ua, obj{"expires_at": past}), 422, "invalid", "expires_at")
-		wantProblem(t, e.call(t, "PATCH", acme+"/signup-links/"+l.ID, ua, obj{"role_id": "nope"}), 404, "not_found", "role_id")
+		wantProblem(t, e.call(t, "PATCH", acme+"/signup-links/"+l.ID, ua, obj{"role_id": "nope"}), 422, "invalid", "role_id")
 		wantProblem(t, e.call(t, "PATCH", acme+"/signup-links/"+l.ID, ua, obj{"uses": 0}), 422, "invalid", "uses")
 		if after := string(e.call(t, "GET", acme+"/signup-links", ua, nil).Body); after != before {
 			t.Fatalf("refused requests changed the links:\n%s\n%s", before, after)
