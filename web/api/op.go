@@ -39,8 +39,8 @@ type Op struct {
 	// Enums are the values of the query parameters that take a fixed few,
 	// the default first when the parameter has one.
 	Enums        map[string][]string
-	In           any      // request body type, nil for none
-	OptionalBody bool     // the body may be left out
+	In           any  // request body type, nil for none
+	OptionalBody bool // the body may be left out
 	// ReadOnly are members of In's type that the server sets (an id, its
 	// times): a body that sends one is refused, and the request schema
 	// leaves them out.
