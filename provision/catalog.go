@@ -373,7 +373,8 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 			return err
 		}
 		if id == "" {
-			c.ID = ""
+			c.ID = store.NewID() // now: the sealed secret is bound to it
+			c.ClientSecret = s.sealConnectionSecret(tenant.ID, c.ID, c.ClientSecret)
 			if err := tx.InsertConnection(ctx, tenant.ID, &c); err != nil {
 				return err
 			}
@@ -382,6 +383,8 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 		c.ID, c.CreatedAt, c.DeactivatedAt = old.ID, old.CreatedAt, old.DeactivatedAt
 		if c.ClientSecret == "" {
 			c.ClientSecret = old.ClientSecret // write-only: absent keeps it
+		} else {
+			c.ClientSecret = s.sealConnectionSecret(tenant.ID, c.ID, c.ClientSecret)
 		}
 		if in.Deactivated != nil {
 			c.DeactivatedAt = deactivation(*in.Deactivated, old.DeactivatedAt, tx)
@@ -393,6 +396,35 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 	})
 	c.ClientSecret = ""
 	return c, err
+}
+
+func connectionSecretPurpose(tenantID, connectionID string) string {
+	return "connection-client-secret/" + tenantID + "/" + connectionID
+}
+
+// sealConnectionSecret seals an identity provider's client secret for
+// keeping, bound to its connection.
+func (s *Service) sealConnectionSecret(tenantID, connectionID, plain string) string {
+	if s.box == nil || plain == "" {
+		return plain
+	}
+	return s.box.Seal([]byte(plain), connectionSecretPurpose(tenantID, connectionID))
+}
+
+// ConnectionSecret reads a connection's client secret as stored: sealed
+// (opened with the configured keys) or, kept before sealing existed, as it is.
+func (s *Service) ConnectionSecret(c usher.Connection) (string, error) {
+	if !secret.Sealed(c.ClientSecret) {
+		return c.ClientSecret, nil
+	}
+	if s.box == nil {
+		return "", fmt.Errorf("connection %s: its client secret is sealed and no key is configured", c.ID)
+	}
+	plain, err := s.box.Open(c.ClientSecret, connectionSecretPurpose(c.TenantID, c.ID))
+	if err != nil {
+		return "", fmt.Errorf("connection %s: %w", c.ID, err)
+	}
+	return string(plain), nil
 }
 
 // TokenInput creates an API token.

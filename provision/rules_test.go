@@ -176,6 +176,7 @@ func runRules(t *testing.T, open Open) {
 		{"ChangePersonAndAccount", testChange},
 		{"CreateAccountsResultPerInput", testCreateAccounts},
 		{"HomeRealm", testHomeRealm},
+		{"ConnectionSecretSealed", testConnectionSecretSealed},
 		{"ActivationByLink", testActivationLink},
 		{"ActivationExpiryAndResend", testActivationExpiry},
 		{"ActivationBySMSCode", testActivationCode},
