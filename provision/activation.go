@@ -243,6 +243,20 @@ func (s *Service) activateTyped(ctx context.Context, tenant usher.Tenant, kind, 
 	return s.complete(ctx, tenant, a, *cand, mode, pw, signedIn, source)
 }
 
+// activationUsed reads again whether act was used (or revoked).
+func (s *Service) activationUsed(ctx context.Context, tenant usher.Tenant, act store.Activation) (bool, error) {
+	acts, err := s.st.Read().Activations(ctx, tenant.ID, act.AccountID)
+	if err != nil {
+		return false, err
+	}
+	for _, x := range acts {
+		if x.ID == act.ID {
+			return x.UsedAt != nil, nil
+		}
+	}
+	return true, nil // gone: revoked
+}
+
 // ErrSignInToJoin: the account's email already signs in for another
 // organization, and joining it takes that sign-in, not the activation link.
 var ErrSignInToJoin = &usher.Error{Code: usher.CodeInvalid, Field: "password",
@@ -260,6 +274,13 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 			return usher.Account{}, err
 		}
 		if signedIn == "" || signedIn != id.ID {
+			// A link used meanwhile (its identity is then the one just made,
+			// by a racing activation) says so, not that a sign-in is needed.
+			if used, err := s.activationUsed(ctx, tenant, act); err != nil {
+				return usher.Account{}, err
+			} else if used {
+				return usher.Account{}, ErrActivationUsed
+			}
 			return usher.Account{}, ErrSignInToJoin
 		}
 		joinID = id.ID
