@@ -265,18 +265,6 @@ func (t *Tx) UseCode(ctx context.Context, tenant, id, grant string) error {
 	return nil
 }
 
-// DeleteExpiredAuthRequests removes up to limit authorization requests
-// that expired before, and reports how many went.
-func (t *Tx) DeleteExpiredAuthRequests(ctx context.Context, before time.Time, limit int) (int, error) {
-	res, err := t.ExecContext(ctx, `DELETE FROM openid_auth_requests WHERE id IN (SELECT id FROM openid_auth_requests WHERE expires_at < $1 LIMIT $2)`,
-		before.UTC(), limit)
-	if err != nil {
-		return 0, fmt.Errorf("delete expired authorization requests: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
-}
-
 // Grant is what one sign-in gave a client for an account: its refresh
 // tokens are one family.
 type Grant struct {
@@ -497,4 +485,38 @@ func (t *Tx) SessionByID(ctx context.Context, identity, id string) (usher.Sessio
 		return s, usher.NotFound("session", "session")
 	}
 	return s, err
+}
+
+// RevokeClientGrants revokes every live grant of a client of tenant.
+func (t *Tx) RevokeClientGrants(ctx context.Context, tenant, client, reason string) (int, error) {
+	res, err := t.ExecContext(ctx, `UPDATE openid_grants SET revoked_at = $3, revoked_reason = $4 WHERE tenant_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
+		tenant, client, t.now, reason)
+	if err != nil {
+		return 0, fmt.Errorf("revoke grants of client: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// SweepOpenID deletes, up to limit rows per table, what expired before
+// before: authorization requests, refresh tokens, revoked access tokens'
+// records, and grants past their end. It reports how many rows went.
+func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int, error) {
+	total := 0
+	for _, table := range []string{"openid_auth_requests", "openid_refresh_tokens", "openid_revoked_tokens", "openid_grants"} {
+		key := "id"
+		switch table {
+		case "openid_refresh_tokens":
+			key = "hash"
+		case "openid_revoked_tokens":
+			key = "jti"
+		}
+		res, err := t.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+key+` IN (SELECT `+key+` FROM `+table+` WHERE expires_at < $1 LIMIT $2)`, before.UTC(), limit)
+		if err != nil {
+			return total, fmt.Errorf("sweep %s: %w", table, err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+	}
+	return total, nil
 }

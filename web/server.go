@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -33,6 +34,8 @@ type Config struct {
 	Version string
 	// Links builds the addresses put into messages.
 	Links Links
+	// OpenID is the OpenID Connect provider, mounted per tenant when set.
+	OpenID *openid.Provider
 }
 
 // Links builds public addresses; the audiences share it through view.

@@ -63,6 +63,7 @@ type pageData struct {
 	SignedIn bool
 	Errors   map[string]string
 	signinData
+	consentData
 }
 
 // tenantPage resolves the tenant of a person-facing page; an unknown

@@ -92,7 +92,9 @@ func (h *Handler) SignInPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := h.current(r, tn); err == nil {
+	// prompt=login (from the OpenID Connect provider) asks for a new
+	// sign-in even when the browser is signed in.
+	if _, err := h.current(r, tn); err == nil && r.URL.Query().Get("prompt") != "login" {
 		to := h.safeNext(tn, r.URL.Query().Get("next"))
 		if to == "" {
 			to = h.links.TenantBase(tn) + "account"
@@ -102,6 +104,8 @@ func (h *Handler) SignInPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := h.signinPage(tn, "identifier")
 	d.Next = h.safeNext(tn, r.URL.Query().Get("next"))
+	// A product's login_hint fills in the identifier.
+	d.Identifier = clip(strings.TrimSpace(r.URL.Query().Get("login_hint")), 200)
 	if r.URL.Query().Has("signed_out") {
 		d.Notice = "You are signed out."
 	}
