@@ -216,3 +216,30 @@ func (p *Provider) Consent(ctx context.Context, tn usher.Tenant, account usher.A
 			map[string]string{"scopes": strings.Join(ar.d.Scopes, " ")}))
 	})
 }
+
+// FormTarget is the origin of the redirect URI of the authorization
+// request a sign-in page continues (its "next" address, which leads to the
+// login step), or "".
+func (p *Provider) FormTarget(ctx context.Context, tn usher.Tenant, next string) string {
+	_, q, ok := strings.Cut(next, pathLogin+"?")
+	if !ok {
+		return ""
+	}
+	v, err := url.ParseQuery(q)
+	if err != nil || v.Get("id") == "" {
+		return ""
+	}
+	rs := &request{tenant: tn, issuer: strings.TrimSuffix(p.issuer(tn), "/")}
+	ar, err := p.authRequest(ctx, rs, v.Get("id"))
+	if err != nil {
+		return ""
+	}
+	u, err := url.Parse(ar.d.RedirectURI)
+	switch {
+	case err != nil || u.Scheme == "":
+		return ""
+	case u.Host == "":
+		return u.Scheme + ":" // a native app's own scheme
+	}
+	return u.Scheme + "://" + u.Host
+}

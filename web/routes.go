@@ -239,6 +239,7 @@ func (s *Server) routes(now func() time.Time) {
 func (s *Server) openID(pg *pages.Handler, ap *api.Handler, route func(string, http.Handler)) {
 	oid := s.cfg.OpenID
 	if oid != nil {
+		pg.UseOpenID(oid)
 		h := oid.Handler(openid.Pages{
 			Tenant: func(r *http.Request) (usher.Tenant, error) {
 				return s.tenants.BySlug(r.Context(), r.PathValue("tenant"))

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
@@ -26,6 +27,8 @@ type Handler struct {
 	auth    *signin.Service
 	links   view.Links
 	tenants view.Tenants
+	// oid is the OpenID Connect provider, when mounted; see UseOpenID.
+	oid *openid.Provider
 }
 
 // Deps are what the pages need.
@@ -92,6 +95,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d p
 	if d.Page == "" {
 		d.Page = "activate"
 	}
+	r = h.formTarget(r, d.Next)
 	h.view.Person(w, r, status, d.Page, d)
 }
 

@@ -28,6 +28,23 @@ var scopeText = map[string]string{
 	openid.ScopeUsher: "your organization, role, plan, groups, department and job profile",
 }
 
+// UseOpenID lets the pages serve the OpenID Connect provider's sign-ins.
+func (h *Handler) UseOpenID(oid *openid.Provider) { h.oid = oid }
+
+// formTarget allows, on a page whose sign-in continues a product's
+// authorization request (next), the product's redirect origin as a form
+// target: the sign-in's redirects end there.
+func (h *Handler) formTarget(r *http.Request, next string) *http.Request {
+	if h.oid == nil || next == "" {
+		return r
+	}
+	tn, err := h.tenants.BySlug(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		return r
+	}
+	return view.AllowFormTarget(r, h.oid.FormTarget(r.Context(), tn, next))
+}
+
 // ProtocolError shows a person why a product's request cannot continue.
 func (h *Handler) ProtocolError(w http.ResponseWriter, r *http.Request, tn usher.Tenant, status int, msg string) {
 	d := h.signinPage(tn, "closed")
@@ -50,6 +67,9 @@ func (h *Handler) EndSession(w http.ResponseWriter, r *http.Request) error {
 // them in and see what it asked for; the answer goes back to the provider.
 func (h *Handler) Consent(oid *openid.Provider) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if h.oid == nil {
+			h.oid = oid
+		}
 		tn, cur, ok := h.SignedIn(w, r)
 		if !ok {
 			return
@@ -75,6 +95,7 @@ func (h *Handler) Consent(oid *openid.Provider) http.HandlerFunc {
 			return
 		}
 		d := pageData{Page: "consent", Title: "Allow " + req.ClientName + "?", Tenant: tn, Login: cur.Account.Email, Action: r.URL.Path}
+		d.Next = req.Continue
 		if d.Login == "" {
 			d.Login = cur.Account.Username
 		}

@@ -176,7 +176,7 @@ func (v *View) write(w http.ResponseWriter, r *http.Request, status int, t *temp
 		v.Internal(w, r, "render page "+t.Name(), err)
 		return
 	}
-	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'" + formTargets(r) + "; frame-ancestors 'none'"
 	if img != "" {
 		csp += "; img-src " + img
 	}
