@@ -304,11 +304,19 @@ func (w *issParam) WriteHeader(code int) {
 		if loc := w.Header().Get("Location"); loc != "" && !strings.HasPrefix(loc, w.issuer+"/") {
 			if u, err := url.Parse(loc); err == nil {
 				q := u.Query()
-				if (q.Has("code") || q.Has("error")) && !q.Has("iss") {
+				// An error for a response type usher does not offer goes in
+				// the fragment, where the library puts it.
+				f, _ := url.ParseQuery(u.RawFragment)
+				switch {
+				case (q.Has("code") || q.Has("error")) && !q.Has("iss"):
 					q.Set("iss", w.issuer)
 					u.RawQuery = q.Encode()
-					w.Header().Set("Location", u.String())
+				case f.Has("error") && !f.Has("iss"):
+					f.Set("iss", w.issuer)
+					u.RawFragment = f.Encode()
+					u.Fragment, _ = url.PathUnescape(u.RawFragment)
 				}
+				w.Header().Set("Location", u.String())
 			}
 		}
 	}
