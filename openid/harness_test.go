@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,6 +42,7 @@ type world struct {
 	svc    *provision.Service
 	auth   *signin.Service
 	oid    *openid.Provider
+	box    *secret.Box
 	srv    *web.Server
 	clock  *storetest.Clock
 	tenant usher.Tenant
@@ -120,7 +120,7 @@ func newWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 			t.Errorf("the server logged errors:\n%s", logs.String())
 		}
 	})
-	w := &world{url: hs.URL, st: st, svc: svc, auth: auth, oid: oid, srv: srv, clock: clock, logs: logs}
+	w := &world{url: hs.URL, st: st, svc: svc, auth: auth, oid: oid, box: box, srv: srv, clock: clock, logs: logs}
 	w.tenant, w.plan = w.newTenant(t, "acme")
 	return w
 }
@@ -347,5 +347,3 @@ func jsonOf(t testing.TB, s string) map[string]any {
 	}
 	return m
 }
-
-var _ = fmt.Sprint
