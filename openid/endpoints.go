@@ -156,7 +156,9 @@ func payload(token string) (map[string]any, error) {
 // grants made through it (their refresh tokens stop working); the person
 // goes to the client's registered post_logout_redirect_uri, or to the
 // tenant's sign-in page. Without a valid hint nobody is signed out: the
-// person lands on the sign-in page, which offers to sign out.
+// person lands on the sign-in page, which offers to sign out. A request
+// without the browser's session (a product's server calling) is answered
+// with this endpoint again, for the browser to bring its session.
 func (p *Provider) logout(w http.ResponseWriter, r *http.Request, pg Pages) {
 	ctx := r.Context()
 	rs := stateOf(ctx)
@@ -188,6 +190,19 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, pg Pages) {
 		return
 	}
 	cur, err := pg.Session(r, rs.tenant)
+	if err != nil && r.Form.Get("continue") == "" {
+		// No browser session here: perhaps the product called this from its
+		// server (as zitadel/oidc's relying party does) and will send the
+		// browser where this answers. Send it here again, with its cookies.
+		q := url.Values{"continue": {"1"}}
+		for _, k := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint", "ui_locales"} {
+			if v := r.Form.Get(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		http.Redirect(w, r, rs.issuer+pathLogout+"?"+q.Encode(), http.StatusFound)
+		return
+	}
 	if err == nil && cur.Account.ID == end.UserID {
 		err = p.st.Write(ctx, func(tx *store.Tx) error {
 			_, err := tx.RevokeSessionGrants(ctx, cur.Session.IdentityID, cur.Session.ID, "signed out")
