@@ -39,7 +39,7 @@ type rpButton struct{ Text, Action string }
 
 type rpView struct {
 	Title, Note, Body string
-	Buttons          []rpButton
+	Buttons           []rpButton
 }
 
 func showRP(w http.ResponseWriter, v rpView) {
