@@ -37,8 +37,22 @@ type subject struct {
 	sites         map[string]usher.Organization
 }
 
-// loadSubject reads what scopes need of an active account of tn.
+// loadSubject reads what scopes need of an active account of tn, once per
+// request: a token response's access token and ID token share it.
 func (p *Provider) loadSubject(ctx context.Context, tn usher.Tenant, accountID string, scopes []string) (*subject, error) {
+	rs := stateOf(ctx)
+	key := accountID + " " + strings.Join(scopes, " ")
+	if rs != nil && rs.subject != nil && rs.subjectKey == key {
+		return rs.subject, nil
+	}
+	s, err := p.readSubject(ctx, tn, accountID, scopes)
+	if err == nil && rs != nil {
+		rs.subject, rs.subjectKey = s, key
+	}
+	return s, err
+}
+
+func (p *Provider) readSubject(ctx context.Context, tn usher.Tenant, accountID string, scopes []string) (*subject, error) {
 	r := p.st.Read()
 	a, err := r.Account(ctx, tn.ID, accountID)
 	if errors.Is(err, usher.ErrNotFound) {
@@ -70,7 +84,10 @@ func (p *Provider) loadSubject(ctx context.Context, tn usher.Tenant, accountID s
 			return nil, err
 		}
 		if a.PlanID != "" {
-			if s.plan, err = r.Plan(ctx, tn.ID, a.PlanID); err != nil && !errors.Is(err, usher.ErrNotFound) {
+			s.plan.ID = a.PlanID
+			if s.plan.Key, s.plan.Name, err = r.PlanKey(ctx, tn.ID, a.PlanID); errors.Is(err, usher.ErrNotFound) {
+				s.plan.ID = ""
+			} else if err != nil {
 				return nil, err
 			}
 		}

@@ -195,6 +195,10 @@ type request struct {
 	r      *http.Request
 	// client is the client the library looked up for this request.
 	client *client
+	// subject is the account whose claims this request read, for scopes
+	// subjectKey: the access token and the ID token of one answer share it.
+	subject    *subject
+	subjectKey string
 }
 
 type ctxKey struct{}

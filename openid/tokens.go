@@ -98,11 +98,8 @@ func (p *Provider) accessToken(ctx context.Context, rs *request, c *client, sub,
 // extraFor is what an access token of a grant carries beyond RFC 9068's
 // claims: with the usher scope, tenant, role, plan and groups.
 func (p *Provider) extraFor(ctx context.Context, rs *request, account string, scopes []string) (map[string]any, error) {
-	if !slices.Contains(scopes, ScopeUsher) {
-		return nil, p.activeAccount(ctx, rs, account)
-	}
-	s, err := p.loadSubject(ctx, rs.tenant, account, []string{ScopeUsher})
-	if err != nil {
+	s, err := p.loadSubject(ctx, rs.tenant, account, scopes)
+	if err != nil || !slices.Contains(scopes, ScopeUsher) {
 		return nil, err
 	}
 	return s.accessClaims(rs.tenant), nil

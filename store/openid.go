@@ -520,3 +520,13 @@ func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int,
 	}
 	return total, nil
 }
+
+// PlanKey returns the key and name of plan id of tenant, without counting
+// its seats (Plan does), for the claims of a token.
+func (t *Tx) PlanKey(ctx context.Context, tenant, id string) (key, name string, err error) {
+	err = t.QueryRowContext(ctx, `SELECT key, name FROM plans WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&key, &name)
+	if notFound(err) {
+		return "", "", usher.NotFound("plan_id", "plan")
+	}
+	return key, name, err
+}
