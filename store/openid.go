@@ -217,7 +217,7 @@ func (t *Tx) AuthRequest(ctx context.Context, tenant, id string) (AuthRequest, e
 
 // AuthRequestByCode returns the authorization request of tenant whose code has hash.
 func (t *Tx) AuthRequestByCode(ctx context.Context, tenant, hash string) (AuthRequest, error) {
-	a, err := scanAuthRequest(t.QueryRowContext(ctx, `SELECT `+authRequestCols+` FROM openid_auth_requests WHERE code_hash = $2 AND tenant_id = $1`, tenant, hash))
+	a, err := scanAuthRequest(t.QueryRowContext(ctx, `SELECT `+authRequestCols+` FROM openid_auth_requests WHERE code_hash = $2 AND code_hash <> '' AND tenant_id = $1`, tenant, hash))
 	if notFound(err) {
 		return a, usher.NotFound("code", "code")
 	}
