@@ -33,8 +33,7 @@ type subject struct {
 	attrs         map[string]usher.Attribute
 	plan          usher.Plan
 	org           usher.Organization
-	rels          []usher.Relationship
-	sites         map[string]usher.Organization
+	roles         []store.ContactRole
 }
 
 // loadSubject reads what scopes need of an active account of tn, once per
@@ -54,60 +53,27 @@ func (p *Provider) loadSubject(ctx context.Context, tn usher.Tenant, accountID s
 
 func (p *Provider) readSubject(ctx context.Context, tn usher.Tenant, accountID string, scopes []string) (*subject, error) {
 	r := p.st.Read()
-	a, err := r.Account(ctx, tn.ID, accountID)
+	os, err := r.OpenIDSubject(ctx, tn.ID, accountID)
 	if errors.Is(err, usher.ErrNotFound) {
 		return nil, errInactive
 	} else if err != nil {
 		return nil, err
 	}
+	a := os.Account
 	if a.State != usher.StateActive {
 		return nil, errInactive
 	}
-	s := &subject{account: a}
-	directory := slices.Contains(scopes, ScopeUsher)
-	if slices.Contains(scopes, oidc.ScopeProfile) || directory {
-		if s.person, err = r.Person(ctx, tn.ID, a.PersonID); err != nil {
-			return nil, err
-		}
-	}
-	if slices.Contains(scopes, oidc.ScopeEmail) && a.IdentityID != "" && a.Email != "" {
-		id, err := r.Identity(ctx, a.IdentityID)
-		if err != nil && !errors.Is(err, usher.ErrNotFound) {
-			return nil, err
-		}
-		s.identityEmail = id.Email
-	}
-	if directory {
+	s := &subject{account: a, person: os.Person, identityEmail: os.IdentityEmail}
+	if slices.Contains(scopes, ScopeUsher) {
+		s.plan = usher.Plan{ID: a.PlanID, Key: os.PlanKey}
+		s.org = usher.Organization{ID: os.Person.OrganizationID, Name: os.OrgName, Kind: os.OrgKind}
 		ids := append([]string{a.RoleID, a.PrimaryGroupID, s.person.DepartmentID, s.person.JobProfileID}, a.GroupIDs...)
 		ids = slices.DeleteFunc(ids, func(id string) bool { return id == "" })
 		if s.attrs, err = r.AttributesByID(ctx, tn.ID, ids); err != nil {
 			return nil, err
 		}
-		if a.PlanID != "" {
-			s.plan.ID = a.PlanID
-			if s.plan.Key, s.plan.Name, err = r.PlanKey(ctx, tn.ID, a.PlanID); errors.Is(err, usher.ErrNotFound) {
-				s.plan.ID = ""
-			} else if err != nil {
-				return nil, err
-			}
-		}
-		if s.org, err = r.Organization(ctx, tn.ID, s.person.OrganizationID); err != nil && !errors.Is(err, usher.ErrNotFound) {
+		if s.roles, err = r.ContactRoles(ctx, tn.ID, a.PersonID); err != nil {
 			return nil, err
-		}
-		if s.rels, err = r.Relationships(ctx, tn.ID, store.RelationshipFilter{PersonID: a.PersonID}); err != nil {
-			return nil, err
-		}
-		s.sites = map[string]usher.Organization{}
-		for i, rel := range s.rels {
-			if i >= 50 {
-				break
-			}
-			site, err := r.Organization(ctx, tn.ID, rel.SiteID)
-			if err == nil {
-				s.sites[rel.SiteID] = site
-			} else if !errors.Is(err, usher.ErrNotFound) {
-				return nil, err
-			}
 		}
 	}
 	return s, nil
@@ -156,7 +122,7 @@ func (s *subject) directory(tn usher.Tenant) map[string]any {
 	if a.RoleID != "" {
 		out["role"] = key(a.RoleID)
 	}
-	if s.plan.ID != "" {
+	if s.plan.Key != "" {
 		out["plan"] = s.plan.Key
 	}
 	groups := []string{}
@@ -179,8 +145,8 @@ func (s *subject) directory(tn usher.Tenant) map[string]any {
 		out["organization"] = map[string]string{"id": s.org.ID, "name": s.org.Name, "kind": s.org.Kind}
 	}
 	roles := []map[string]any{}
-	for _, rel := range s.rels {
-		roles = append(roles, map[string]any{"site_id": rel.SiteID, "site": s.sites[rel.SiteID].Name, "roles": rel.Roles})
+	for _, cr := range s.roles {
+		roles = append(roles, map[string]any{"site_id": cr.SiteID, "site": cr.Site, "roles": cr.Roles})
 	}
 	out["contact_roles"] = roles
 	return out

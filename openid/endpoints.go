@@ -89,7 +89,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	rr, err := (&storage{p}).TokenRequestByRefreshToken(ctx, token)
 	if err == nil {
 		req := rr.(*refreshRequest)
-		if req.grant.ClientID == clientID {
+		if req.grant.ClientID == clientID && p.activeAccount(ctx, rs, req.grant.AccountID) == nil {
 			resp.Active, resp.ClientID, resp.Subject, resp.Scope = true, clientID, req.grant.AccountID, req.scopes
 			resp.TokenType, resp.Issuer, resp.AuthTime = "refresh_token", rs.issuer, oidc.FromTime(req.grant.AuthTime)
 			if rt, err := p.st.Read().RefreshTokenByHash(ctx, rs.tenant.ID, secret.Hash(token)); err == nil {

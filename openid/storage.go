@@ -291,9 +291,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	case !now.Before(g.ExpiresAt):
 		return nil, errors.New("the sign-in behind the refresh token expired")
 	}
-	if err := s.p.activeAccount(ctx, rs, g.AccountID); err != nil {
-		return nil, err
-	}
+	// The account's state is checked where its claims are read (rotate).
 	return &refreshRequest{grant: g, hash: rt.Hash, scopes: g.Scopes}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -529,4 +530,77 @@ func (t *Tx) PlanKey(ctx context.Context, tenant, id string) (key, name string, 
 		return "", "", usher.NotFound("plan_id", "plan")
 	}
 	return key, name, err
+}
+
+// OpenIDSubject is what an account's claims are made of, read at once.
+type OpenIDSubject struct {
+	Account       usher.Account
+	Person        usher.Person // names, language, department, job profile, organization
+	IdentityEmail string
+	PlanKey       string
+	OrgName       string
+	OrgKind       string
+}
+
+// extraScanner scans a row's columns into a scan's destinations, then
+// into extra.
+type extraScanner struct {
+	r     scanner
+	extra []any
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.r.Scan(append(dest, e.extra...)...) }
+
+// OpenIDSubject reads an account of tenant with its person, its identity's
+// email, its plan's key and its organization, in one query.
+func (t *Tx) OpenIDSubject(ctx context.Context, tenant, account string) (OpenIDSubject, error) {
+	var s OpenIDSubject
+	p := &s.Person
+	cols := "a." + strings.ReplaceAll(strings.Join(strings.Fields(accountCols), " "), ", ", ", a.")
+	row := t.QueryRowContext(ctx, `SELECT `+cols+`, p.first_name, p.last_name, p.department_id, p.job_profile_id, p.language, p.organization_id,
+		coalesce(i.email, ''), coalesce(pl.key, ''), coalesce(o.name, ''), coalesce(o.kind, '')
+		FROM accounts a JOIN persons p ON p.id = a.person_id AND p.tenant_id = a.tenant_id
+		LEFT JOIN identities i ON i.id = a.identity_id AND a.identity_id <> ''
+		LEFT JOIN plans pl ON pl.id = a.plan_id AND pl.tenant_id = a.tenant_id
+		LEFT JOIN organizations o ON o.id = p.organization_id AND o.tenant_id = a.tenant_id
+		WHERE a.tenant_id = $1 AND a.id = $2`, tenant, account)
+	a, err := t.scanAccount(extraScanner{row, []any{&p.FirstName, &p.LastName, &p.DepartmentID, &p.JobProfileID, &p.Language, &p.OrganizationID,
+		&s.IdentityEmail, &s.PlanKey, &s.OrgName, &s.OrgKind}})
+	if notFound(err) {
+		return s, usher.NotFound("account", "account")
+	}
+	if err != nil {
+		return s, fmt.Errorf("read account's claims: %w", err)
+	}
+	s.Account, p.ID, p.TenantID = a, a.PersonID, tenant
+	return s, nil
+}
+
+// ContactRole is a person's roles at one site, with the site's name.
+type ContactRole struct {
+	SiteID, Site string
+	Roles        []string
+}
+
+// ContactRoles lists a person's roles per site of tenant, in one query.
+func (t *Tx) ContactRoles(ctx context.Context, tenant, person string) ([]ContactRole, error) {
+	rows, err := t.QueryContext(ctx, `SELECT r.site_id, coalesce(o.name, ''), r.role FROM relationships r
+		LEFT JOIN organizations o ON o.id = r.site_id AND o.tenant_id = r.tenant_id
+		WHERE r.tenant_id = $1 AND r.person_id = $2 ORDER BY r.site_id, r.role LIMIT 1000`, tenant, person)
+	if err != nil {
+		return nil, fmt.Errorf("read contact roles: %w", err)
+	}
+	defer rows.Close()
+	var out []ContactRole
+	for rows.Next() {
+		var site, name, role string
+		if err := rows.Scan(&site, &name, &role); err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].SiteID != site {
+			out = append(out, ContactRole{SiteID: site, Site: name})
+		}
+		out[len(out)-1].Roles = append(out[len(out)-1].Roles, role)
+	}
+	return out, rows.Err()
 }
