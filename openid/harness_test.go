@@ -157,7 +157,11 @@ func (w *world) person(t *testing.T, tn usher.Tenant, in provision.AccountInput,
 	if in.Route == "" {
 		in.Route = provision.RouteNewUser
 	}
-	c, err := w.svc.CreateAccount(ctx, usher.Actor{Kind: usher.ActorToken, Role: usher.AdminUser}, tn, in)
+	actor := usher.Actor{Kind: usher.ActorToken, Role: usher.AdminUser}
+	if in.AdminRole == usher.AdminTenant {
+		actor = opActor // only operators grant it
+	}
+	c, err := w.svc.CreateAccount(ctx, actor, tn, in)
 	if err != nil {
 		t.Fatal(err)
 	}

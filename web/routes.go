@@ -229,14 +229,14 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "GET", Path: t + "/messages", Summary: "List queued and sent messages", Access: api.TenantScoped,
 		Params: []string{"account_id", "state", "kind", "channel"}, Out: api.Page[usher.Message]{}, Handle: ap.ListMessages})
 	s.api(&api.Op{Method: "GET", Path: t + "/messages/{id}", Summary: "Read a message with its body", Access: api.TenantScoped, Out: usher.Message{}, Handle: ap.GetMessage})
-	s.openID(pg, ap, route)
+	s.openID(pg, ap, con, route)
 	s.mux.Handle("GET /api/v1/openapi.json", ap.OpenAPI(s.ops))
 }
 
 // openID mounts the OpenID Connect provider: each tenant's issuer, the
 // consent page, and the API of its clients and signing keys (which, on a
 // server without the provider, say so).
-func (s *Server) openID(pg *pages.Handler, ap *api.Handler, route func(string, http.Handler)) {
+func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler, route func(string, http.Handler)) {
 	oid := s.cfg.OpenID
 	if oid != nil {
 		pg.UseOpenID(oid)
@@ -258,6 +258,13 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, route func(string, h
 		}
 		route("GET /t/{tenant}/consent/{id}", pg.Consent(oid))
 		route("POST /t/{tenant}/consent/{id}", pg.Consent(oid))
+		// The console's products (tenant administrators).
+		const a = "/t/{tenant}/admin"
+		route("GET "+a+"/clients", con.Admin(con.Clients(oid)))
+		route("POST "+a+"/clients", con.Admin(con.Clients(oid)))
+		route("GET "+a+"/clients/{id}", con.Admin(con.Client(oid)))
+		route("POST "+a+"/clients/{id}", con.Admin(con.Client(oid)))
+		route("POST "+a+"/clients/{id}/{action}", con.Admin(con.Client(oid)))
 	}
 
 	const t = "/api/v1/tenants/{tenant}"
