@@ -322,6 +322,11 @@ func (s *Service) changeState(ctx context.Context, tx *store.Tx, actor usher.Act
 			return err
 		}
 	}
+	if to == usher.StateSuspended || to == usher.StateDeactivated {
+		if err := s.accountEnded(ctx, tx, tenant, a); err != nil {
+			return err
+		}
+	}
 	return audit(ctx, tx, tenant.ID, actor, "account."+to, "account", a.ID, map[string]string{"from": from})
 }
 

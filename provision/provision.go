@@ -36,6 +36,9 @@ type Service struct {
 	delivers func(channel string) bool
 	// box seals the secrets kept in the database; see SealWith.
 	box *secret.Box
+	// ended runs in the transaction that suspends or deactivates an
+	// account; see OnAccountEnded.
+	ended []func(ctx context.Context, tx *store.Tx, tenant usher.Tenant, a usher.Account) error
 }
 
 // SealWith sets the box that seals the secrets provision keeps (an identity

@@ -146,6 +146,9 @@ func (s *Service) EndOthers(ctx context.Context, tenant usher.Tenant, cur Curren
 		if n, err = tx.DeleteSessions(ctx, cur.Session.IdentityID, cur.Session.ID); err != nil {
 			return err
 		}
+		if err := s.signedOutEverywhere(ctx, tx, cur.Session.IdentityID, cur.Session.ID); err != nil {
+			return err
+		}
 		return tx.InsertAudit(ctx, tenant.ID, usher.Actor{Kind: usher.ActorAccount, ID: cur.Account.ID, Source: source}.Event("account.sessions_ended", "account", cur.Account.ID, nil))
 	})
 	return n, err
@@ -180,6 +183,9 @@ func (s *Service) ChangePassword(ctx context.Context, tenant usher.Tenant, cur C
 			return err
 		}
 		if _, err := tx.DeleteSessions(ctx, a.IdentityID, cur.Session.ID); err != nil {
+			return err
+		}
+		if err := s.signedOutEverywhere(ctx, tx, a.IdentityID, cur.Session.ID); err != nil {
 			return err
 		}
 		if err := tx.ClearThrottle(ctx, "account:"+a.ID); err != nil {

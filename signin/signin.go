@@ -26,6 +26,9 @@ type Service struct {
 	// verify checks one password against one hash (none: spends the time);
 	// tests count the hashes through it.
 	verify func(ctx context.Context, phc, pw string) (bool, error)
+	// everywhere runs in the transaction that signs an identity out
+	// everywhere else; see OnSignOutEverywhere.
+	everywhere []func(ctx context.Context, tx *store.Tx, identity, keep string) error
 }
 
 // New returns a Service on st. now is the clock. prov completes one-time

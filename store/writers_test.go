@@ -54,6 +54,15 @@ var owners = map[string][]grant{
 	// Delivery: leases, sent, retries and abandonment of queued messages;
 	// never a new message.
 	"courier": {{table: "messages", methods: []string{"ClaimMessages", "MarkSent", "MarkFailed", "ReleaseMessages"}}},
+	// The OpenID Connect provider: its products (clients), signing keys,
+	// authorization requests and codes, grants with their refresh tokens,
+	// revoked access tokens and consents, and the audit events of its own
+	// changes (a client registered, a key rotated, a consent given). It
+	// reads the directory and never writes it.
+	"openid": {
+		{table: "openid_clients"}, {table: "openid_keys"}, {table: "openid_auth_requests"}, {table: "openid_grants"},
+		{table: "openid_refresh_tokens"}, {table: "openid_revoked_tokens"}, {table: "openid_consents"}, {table: "audit_events"},
+	},
 	// The binary and the HTTP surface own nothing: they call provision,
 	// signin and courier. (So do web/api, web/console, web/pages and
 	// web/view, as every package not listed.)

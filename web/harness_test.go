@@ -98,7 +98,8 @@ func newAPIEnv(t testing.TB, open func(testing.TB) *store.Store) *apiEnv {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links}, st, svc, signin.New(st, svc, time.Now), nil)
+	auth := signin.New(st, svc, time.Now)
+	srv := New(slog.New(slog.NewTextHandler(logs, nil)), Config{Version: "test", Links: links, OpenID: testOpenID(t, st, svc, auth, links)}, st, svc, auth, nil)
 	hs.Config.Handler = srv
 	hs.Start()
 	t.Cleanup(hs.Close)

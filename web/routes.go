@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/web/api"
 	"github.com/usherhq/usher/web/console"
 	"github.com/usherhq/usher/web/pages"
@@ -233,7 +235,59 @@ func (s *Server) routes(now func() time.Time) {
 			"channel": {usher.ChannelEmail, usher.ChannelSMS}}, Out: api.Page[usher.Message]{}, Handle: ap.ListMessages})
 	s.api(&api.Op{Method: "GET", Path: t + "/messages/{id}", Summary: "Read a message with its plain text and, for an email, its HTML", Access: api.TenantScoped,
 		Out: usher.Message{}, Handle: ap.GetMessage})
+	s.openID(pg, ap, con, route)
 	s.mux.Handle("GET /api/v1/openapi.json", ap.OpenAPI(s.ops))
+}
+
+// openID mounts the OpenID Connect provider: each tenant's issuer, the
+// consent page, and the API of its clients and signing keys (which, on a
+// server without the provider, say so).
+func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler, route func(string, http.Handler)) {
+	oid := s.cfg.OpenID
+	if oid != nil {
+		pg.UseOpenID(oid)
+		h := oid.Handler(openid.Pages{
+			Tenant: func(r *http.Request) (usher.Tenant, error) {
+				return s.tenants.BySlug(r.Context(), r.PathValue("tenant"))
+			},
+			Session: func(r *http.Request, tn usher.Tenant) (signin.Current, error) {
+				return view.Session(r, s.auth, s.st, tn)
+			},
+			SignOut: pg.EndSession,
+			Error:   pg.ProtocolError,
+		})
+		// Not behind cross-origin protection: products post to the token
+		// endpoint from their own origins.
+		for _, p := range []string{"/.well-known/openid-configuration", "/oauth/authorize", "/oauth/login", "/oauth/token", "/oauth/userinfo",
+			"/oauth/introspect", "/oauth/revoke", "/oauth/logout", "/oauth/jwks"} {
+			s.mux.Handle("/t/{tenant}"+p, s.metrics.instrument("/t/{tenant}"+p, h))
+		}
+		route("GET /t/{tenant}/consent/{id}", pg.Consent(oid))
+		route("POST /t/{tenant}/consent/{id}", pg.Consent(oid))
+		// The console's products (tenant administrators).
+		const a = "/t/{tenant}/admin"
+		route("GET "+a+"/clients", con.Admin(con.Clients(oid)))
+		route("POST "+a+"/clients", con.Admin(con.Clients(oid)))
+		route("GET "+a+"/clients/{id}", con.Admin(con.Client(oid)))
+		route("POST "+a+"/clients/{id}", con.Admin(con.Client(oid)))
+		route("POST "+a+"/clients/{id}/{action}", con.Admin(con.Client(oid)))
+	}
+
+	const t = "/api/v1/tenants/{tenant}"
+	s.api(&api.Op{Method: "GET", Path: t + "/clients", Summary: "List the products (OpenID Connect clients) that sign the tenant's people in", Access: api.TenantScoped,
+		MinRole: usher.AdminTenant, Params: []string{"active"}, Out: api.Page[usher.Client]{}, Handle: ap.ListClients(oid)})
+	s.api(&api.Op{Method: "POST", Path: t + "/clients", Summary: "Register a product (OpenID Connect client); a confidential client's secret is shown once",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: openid.ClientInput{}, Out: openid.CreatedClient{}, Status: 201, Handle: ap.CreateClient(oid)})
+	s.api(&api.Op{Method: "GET", Path: t + "/clients/{id}", Summary: "Read a client (never its secret)", Access: api.TenantScoped, MinRole: usher.AdminTenant,
+		Out: usher.Client{}, Handle: ap.GetClient(oid)})
+	s.api(&api.Op{Method: "PATCH", Path: t + "/clients/{id}", Summary: "Change a client; rotate_secret gives it a new secret, shown once",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: openid.ClientInput{}, Out: openid.CreatedClient{}, Handle: ap.UpdateClient(oid)})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/clients/{id}", Summary: "Delete a client: it signs nobody in any more and what it was given is revoked",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: usher.Client{}, Handle: ap.DeleteClient(oid)})
+	s.api(&api.Op{Method: "GET", Path: t + "/signing-keys", Summary: "List the tenant's token signing keys (public facts only)", Access: api.TenantScoped,
+		MinRole: usher.AdminTenant, Out: api.List[openid.KeyInfo]{}, Handle: ap.ListSigningKeys(oid)})
+	s.api(&api.Op{Method: "POST", Path: t + "/signing-keys/rotate", Summary: "Rotate the signing keys now: the new keys are published at once and sign after the lead time",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: api.List[openid.KeyInfo]{}, Handle: ap.RotateSigningKeys(oid)})
 }
 
 // api registers an operation on the mux behind metrics; the OpenAPI

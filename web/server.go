@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -44,6 +45,8 @@ type Config struct {
 	// demo's); without it, the only tenant's, or a page that says where
 	// tenants are.
 	Home string
+	// OpenID is the OpenID Connect provider, mounted per tenant when set.
+	OpenID *openid.Provider
 }
 
 // Links builds public addresses; the audiences share it through view.

@@ -295,8 +295,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	// Sessions and the throttles of every password check.
 	auth := signin.New(st, svc, time.Now)
+	// The OpenID Connect provider, one issuer per tenant.
+	oid, err := newOpenID(log, st, box, links, svc, auth)
+	if err != nil {
+		return err
+	}
+	go oid.RunSweeper(workerCtx, time.Minute)
+	var demoRP usher.Client
+	demoRPSecret := ""
+	if c.Demo {
+		if demoRP, demoRPSecret, err = demoClient(ctx, oid, st); err != nil {
+			log.Warn("no demo client for the example product", "err", err)
+		}
+	}
 	srv := &http.Server{
-		Handler:           web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c)}, st, svc, auth, nil),
+		Handler:           web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c), OpenID: oid}, st, svc, auth, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -314,6 +327,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stdout, "demo tenant: %s (sign in or register there)\n", demo)
 		if demoWay != "" {
 			fmt.Fprintf(stdout, "console: %sadmin/ — sign in as %s %s\n", demo, demoAdmin, demoWay)
+		}
+		if demoRPSecret != "" {
+			fmt.Fprintf(stdout, "sign a product's users in through usher (OpenID Connect issuer %s/t/demo):\n", strings.TrimSuffix(c.PublicURL, "/"))
+			fmt.Fprintf(stdout, "  go run ./examples/relyingparty --issuer %s/t/demo --client-id %s --client-secret %s\n", strings.TrimSuffix(c.PublicURL, "/"), demoRP.ID, demoRPSecret)
+			fmt.Fprintf(stdout, "  then open http://%s/ and sign in as %s\n", demoRPAddr, demoAdmin)
 		}
 	}
 	if generated {

@@ -9,6 +9,10 @@
 //	fill    the same, concurrently, until the tenant holds --accounts accounts
 //	lookup  GET /api/v1/tenants/{t}/accounts?login=<email> of random existing accounts
 //
+// --mode signin measures password sign-ins; --mode openid the OpenID
+// Connect provider: the token endpoint (client credentials, code
+// exchange, refresh with rotation) and userinfo (see openid.go).
+//
 // Every phase is bounded by a request count (--n, --lookups) and by
 // --duration and --timeout; only the loopback address given by --url is
 // contacted, without proxies or redirects.
@@ -72,6 +76,7 @@ type config struct {
 	CPUProfile  string
 	DBComm      string
 	DBMatch     string
+	Codes       int
 }
 
 // maxPerLevel bounds a level run by duration only (--n 0).
@@ -86,7 +91,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base address of the usher server (loopback only)")
 	fs.StringVar(&c.Token, "token", "", "operator token (default $USHER_TOKEN)")
-	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups) or signin (password sign-ins and the sign-in page)")
+	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups), signin (password sign-ins and the sign-in page) or openid (the OpenID Connect token endpoint and userinfo)")
+	fs.IntVar(&c.Codes, "codes", 3000, "with --mode openid: at most this many codes per code-exchange level (codes live 60 seconds)")
 	fs.IntVar(&c.SigninUsers, "signin-users", 64, "with --mode signin: accounts to sign in as, made active with a password first")
 	conc := fs.String("concurrency", "1,8,32", "concurrent clients; a comma list runs one level each")
 	lconc := fs.String("lookup-concurrency", "", "concurrency levels of lookups (default: --concurrency)")
@@ -129,9 +135,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("an operator token is needed: --token or USHER_TOKEN")
 	}
 	switch c.Mode {
-	case "create", "lookup", "all", "signin":
+	case "create", "lookup", "all", "signin", "openid":
 	default:
-		return c, fmt.Errorf("--mode must be create, lookup, all or signin, not %q", c.Mode)
+		return c, fmt.Errorf("--mode must be create, lookup, all, signin or openid, not %q", c.Mode)
 	}
 	if c.Concurrency, err = parseLevels(*conc); err != nil {
 		return c, fmt.Errorf("--concurrency: %w", err)
@@ -157,7 +163,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.Mode == "signin" && (c.SigninUsers < 1 || c.SigninUsers > 10_000) {
 		return c, errors.New("--signin-users is 1 to 10,000")
 	}
-	if c.Mode != "create" && c.Mode != "signin" && c.Accounts == 0 {
+	if c.Mode != "create" && c.Mode != "signin" && c.Mode != "openid" && c.Accounts == 0 {
 		return c, errors.New("lookups need accounts to look up: give --accounts")
 	}
 	if c.Accounts > maxSeats {
@@ -341,6 +347,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return ctx.Err()
 	}
 
+	if cfg.Mode == "openid" {
+		return finish(rep, mon, cfg, table, stdout, runOpenID(ctx, cfg, l, phase))
+	}
 	if cfg.Mode == "signin" {
 		logf("making %d accounts with a password to sign in as", cfg.SigninUsers)
 		if err := api.signinUsers(ctx, cfg.Slug, cfg.SigninUsers); err != nil {

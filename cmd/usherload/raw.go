@@ -33,6 +33,7 @@ type request struct {
 	body           []byte // JSON, or nil
 	form           bool   // the body is a form, not JSON
 	redirect       bool   // a 303 is the answer hoped for (a form post)
+	auth           string // the Authorization header, when not the operator token's
 	check          func(status int, body []byte) bool
 }
 
@@ -97,7 +98,11 @@ func (c *rawClient) roundTrip(r *request, out *bytes.Buffer) (int, error) {
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, c.api.baseURL.Host...)
 	b = append(b, "\r\nAuthorization: "...)
-	b = append(b, c.api.auth...)
+	if r.auth != "" {
+		b = append(b, r.auth...)
+	} else {
+		b = append(b, c.api.auth...)
+	}
 	b = append(b, "\r\nAccept: application/json\r\n"...)
 	if r.body != nil {
 		if r.form {

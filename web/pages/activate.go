@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
@@ -31,6 +32,8 @@ type Handler struct {
 	delivers map[string]bool
 	// home is the tenant "/" leads to, if any.
 	home string
+	// oid is the OpenID Connect provider, when mounted; see UseOpenID.
+	oid *openid.Provider
 }
 
 // Deps are what the pages need.
@@ -82,6 +85,7 @@ type pageData struct {
 	SignedIn bool
 	Errors   map[string]string
 	signinData
+	consentData
 }
 
 // tenantPage resolves the tenant of a person-facing page; an unknown
@@ -110,6 +114,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d p
 	if d.Page == "" {
 		d.Page = "activate"
 	}
+	r = h.formTarget(r, d.Next)
 	h.view.Person(w, r, status, d.Page, d)
 }
 

@@ -92,7 +92,9 @@ func (h *Handler) SignInPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := h.current(r, tn); err == nil {
+	// prompt=login (from the OpenID Connect provider) asks for a new
+	// sign-in even when the browser is signed in.
+	if _, err := h.current(r, tn); err == nil && r.URL.Query().Get("prompt") != "login" {
 		to := h.safeNext(tn, r.URL.Query().Get("next"))
 		if to == "" {
 			to = h.links.TenantBase(tn) + "account"
@@ -102,9 +104,13 @@ func (h *Handler) SignInPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := h.signinPage(tn, "identifier")
 	d.Next = h.safeNext(tn, r.URL.Query().Get("next"))
-	// Coming from activation, the identifier just activated is filled in.
+	// Coming from activation, the identifier just activated is filled in;
+	// a product's login_hint fills it in too.
 	if id := strings.TrimSpace(r.URL.Query().Get("identifier")); len(id) <= 320 {
 		d.Identifier = id
+	}
+	if hint := clip(strings.TrimSpace(r.URL.Query().Get("login_hint")), 200); hint != "" {
+		d.Identifier = hint
 	}
 	if r.URL.Query().Has("signed_out") {
 		d.Notice = "You are signed out."

@@ -52,7 +52,7 @@ var personPages = func() map[string]*template.Template {
 		"dict": dict,
 	}
 	m := map[string]*template.Template{}
-	for _, name := range []string{"activate", "signin", "account", "register", "home"} {
+	for _, name := range []string{"activate", "signin", "account", "register", "home", "consent"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
 	}
 	return m
@@ -110,7 +110,8 @@ var consolePages = func() map[string]*template.Template {
 	}
 	m := map[string]*template.Template{}
 	for _, name := range []string{"home", "people", "person", "person_new", "user_new", "wizard", "one_time", "orgs", "org",
-		"plans", "settings", "catalog", "links", "messages", "message", "audit", "problem", "op_signin", "op_tenants", "op_tenant"} {
+		"plans", "settings", "catalog", "links", "messages", "message", "audit", "problem", "op_signin", "op_tenants", "op_tenant",
+		"clients", "client"} {
 		m[name] = template.Must(template.New(name).Option("missingkey=zero").Funcs(funcs).ParseFS(templateFS, "templates/console_layout.html", "templates/console_parts.html", "templates/console_"+name+".html"))
 	}
 	return m
@@ -178,7 +179,7 @@ func (v *View) write(w http.ResponseWriter, r *http.Request, status int, t *temp
 		v.Internal(w, r, "render page "+t.Name(), err)
 		return
 	}
-	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'" + formTargets(r) + "; frame-ancestors 'none'"
 	if img != "" {
 		csp += "; img-src " + img
 	}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/secret"
+	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web"
+)
+
+// newOpenID builds the OpenID Connect provider: a tenant's issuer is its
+// address (https://<slug>.<base domain>, or <public URL>/t/<slug>), and
+// its signing keys are sealed with box.
+func newOpenID(log *slog.Logger, st *store.Store, box *secret.Box, links web.Links, svc *provision.Service, auth *signin.Service) (*openid.Provider, error) {
+	return openid.New(openid.Deps{Log: log, Store: st, Box: box, Provision: svc, Signin: auth,
+		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
+}
+
+// The demo tenant's example product: examples/relyingparty, run on
+// localhost:9090.
+const (
+	demoClientName = "Example product (examples/relyingparty)"
+	demoRPAddr     = "localhost:9090"
+)
+
+// demoClient makes sure the demo tenant has the example product's client
+// and gives it a fresh secret at every start, printed like the demo
+// administrator's one-time password (a secret is shown only once).
+func demoClient(ctx context.Context, oid *openid.Provider, st *store.Store) (usher.Client, string, error) {
+	tn, err := st.Read().TenantBySlug(ctx, "demo")
+	if err != nil {
+		return usher.Client{}, "", err
+	}
+	op := usher.Actor{Kind: usher.ActorSystem, ID: "demo-seed", Role: usher.PrincipalOperator}
+	clients, _, err := oid.Clients(ctx, op, tn, true, store.ListOptions{Limit: 500})
+	if err != nil {
+		return usher.Client{}, "", err
+	}
+	for _, c := range clients {
+		if c.Name == demoClientName {
+			rotated, err := oid.UpdateClient(ctx, op, tn, c.ID, openid.ClientInput{RotateSecret: true})
+			return rotated.Client, rotated.ClientSecret, err
+		}
+	}
+	name := demoClientName
+	c, err := oid.CreateClient(ctx, op, tn, openid.ClientInput{Name: &name, Type: usher.ClientConfidential,
+		RedirectURIs:           []string{"http://" + demoRPAddr + "/callback"},
+		PostLogoutRedirectURIs: []string{"http://" + demoRPAddr + "/"}})
+	return c.Client, c.ClientSecret, err
+}

@@ -1,0 +1,547 @@
+package openid
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/secret"
+	"github.com/usherhq/usher/store"
+)
+
+// Grant types a client may be allowed. The implicit flow is not offered.
+const (
+	GrantCode              = string(oidc.GrantTypeCode)
+	GrantRefresh           = string(oidc.GrantTypeRefreshToken)
+	GrantClientCredentials = string(oidc.GrantTypeClientCredentials)
+)
+
+// Token endpoint authentication methods.
+const (
+	AuthSecretBasic = string(oidc.AuthMethodBasic)
+	AuthSecretPost  = string(oidc.AuthMethodPost)
+	AuthPrivateKey  = string(oidc.AuthMethodPrivateKeyJWT)
+	AuthNone        = string(oidc.AuthMethodNone)
+)
+
+// ClientInput creates a client or changes one; on a change, what is left
+// out stays as it was.
+type ClientInput struct {
+	Name *string `json:"name,omitempty"`
+	// Type is confidential or public; it cannot change.
+	Type string `json:"type,omitempty"`
+	// AuthMethod defaults to client_secret_basic (confidential) or none (public).
+	AuthMethod             string   `json:"token_endpoint_auth_method,omitempty"`
+	RedirectURIs           []string `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// GrantTypes: authorization_code, refresh_token, client_credentials.
+	GrantTypes []string `json:"grant_types,omitempty"`
+	// Scopes it may ask for: openid, profile, email, phone, offline_access, usher.
+	Scopes     []string `json:"scopes,omitempty"`
+	ThirdParty *bool    `json:"third_party,omitempty"`
+	IDTokenAlg string   `json:"id_token_signed_response_alg,omitempty"`
+	// Lifetimes in seconds.
+	AccessTokenSeconds  *int `json:"access_token_lifetime,omitempty"`
+	IDTokenSeconds      *int `json:"id_token_lifetime,omitempty"`
+	RefreshTokenSeconds *int `json:"refresh_token_lifetime,omitempty"`
+	// JWKS: the public keys of a private_key_jwt client, a JSON Web Key Set.
+	JWKS map[string]any `json:"jwks,omitempty"`
+	// RotateSecret gives a confidential client a new secret (on a change),
+	// shown once; the old one stops working.
+	RotateSecret bool `json:"rotate_secret,omitempty"`
+	// Deleted false restores a deleted client.
+	Deleted *bool `json:"deleted,omitempty"`
+}
+
+// CreatedClient is a client with its secret, shown this once.
+type CreatedClient struct {
+	usher.Client
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+// knownScopes are the scopes a client may be allowed.
+var knownScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeOfflineAccess, ScopeUsher}
+
+// CreateClient registers a client for tenant and returns its secret (for a
+// confidential client with a secret), shown once and stored as a hash.
+func (p *Provider) CreateClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in ClientInput) (CreatedClient, error) {
+	if err := actor.Require(usher.AdminTenant); err != nil {
+		return CreatedClient{}, err
+	}
+	c := usher.Client{Type: in.Type, IDTokenAlg: ES256, AccessTokenSeconds: int(DefaultAccessTokenTTL / time.Second),
+		IDTokenSeconds: int(DefaultIDTokenTTL / time.Second), RefreshTokenSeconds: int(DefaultRefreshTokenTTL / time.Second)}
+	if c.Type == "" {
+		c.Type = usher.ClientConfidential
+	}
+	if in.GrantTypes == nil {
+		in.GrantTypes = []string{GrantCode, GrantRefresh}
+	}
+	if in.Scopes == nil {
+		in.Scopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, ScopeUsher}
+		if slices.Contains(in.GrantTypes, GrantRefresh) {
+			in.Scopes = append(in.Scopes, oidc.ScopeOfflineAccess)
+		}
+	}
+	if err := apply(&c, in, true); err != nil {
+		return CreatedClient{}, err
+	}
+	out := CreatedClient{}
+	hash := ""
+	if usesSecret(c) {
+		out.ClientSecret, hash = secret.New()
+	}
+	err := p.st.Write(ctx, func(tx *store.Tx) error {
+		c.ID = "" // a retried write makes a new id
+		if err := tx.InsertClient(ctx, tenant.ID, &c, hash); err != nil {
+			return err
+		}
+		return tx.InsertAudit(ctx, tenant.ID, actor.Event("client.created", "client", c.ID, map[string]string{"name": c.Name, "type": c.Type}))
+	})
+	out.Client = c
+	return out, err
+}
+
+// UpdateClient changes a client of tenant; a new secret, when asked for,
+// is returned once.
+func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in ClientInput) (CreatedClient, error) {
+	if err := actor.Require(usher.AdminTenant); err != nil {
+		return CreatedClient{}, err
+	}
+	var out CreatedClient
+	err := p.st.Write(ctx, func(tx *store.Tx) error {
+		c, _, err := tx.Client(ctx, tenant.ID, id)
+		if err != nil {
+			return err
+		}
+		before := c
+		if in.Type != "" && in.Type != c.Type {
+			return usher.Invalid("type", "cannot be changed; register a new client")
+		}
+		if err := apply(&c, in, false); err != nil {
+			return err
+		}
+		action := "client.updated"
+		if in.Deleted != nil {
+			switch {
+			case *in.Deleted && c.DeletedAt == nil:
+				now := tx.Now()
+				c.DeletedAt, action = &now, "client.deleted"
+			case !*in.Deleted && c.DeletedAt != nil:
+				c.DeletedAt, action = nil, "client.restored"
+			}
+		}
+		var hash *string
+		out.ClientSecret = ""
+		if in.RotateSecret {
+			if !usesSecret(c) {
+				return usher.Invalid("rotate_secret", "this client has no secret (its authentication method is %s)", c.AuthMethod)
+			}
+			var h string
+			out.ClientSecret, h = secret.New()
+			hash = &h
+		} else if usesSecret(c) && !usesSecret(before) {
+			return usher.Invalid("rotate_secret", "a client that starts using a secret needs one: send rotate_secret")
+		} else if !usesSecret(c) && usesSecret(before) {
+			none := ""
+			hash = &none
+		}
+		if err := tx.UpdateClient(ctx, tenant.ID, &c, hash); err != nil {
+			return err
+		}
+		if action == "client.deleted" {
+			// What it was given stops working with it.
+			if _, err := tx.RevokeClientGrants(ctx, tenant.ID, c.ID, "client deleted"); err != nil {
+				return err
+			}
+		}
+		details := map[string]string{"name": c.Name}
+		if in.RotateSecret {
+			details["secret"] = "rotated"
+		}
+		out.Client = c
+		return tx.InsertAudit(ctx, tenant.ID, actor.Event(action, "client", c.ID, details))
+	})
+	p.clients.forget(tenant.ID, id)
+	return out, err
+}
+
+// DeleteClient deletes a client of tenant: it can no longer sign anyone in,
+// and what it was given is revoked. It is kept, marked deleted.
+func (p *Provider) DeleteClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string) (usher.Client, error) {
+	yes := true
+	c, err := p.UpdateClient(ctx, actor, tenant, id, ClientInput{Deleted: &yes})
+	return c.Client, err
+}
+
+// Client reads a client of tenant (never its secret).
+func (p *Provider) Client(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string) (usher.Client, error) {
+	if err := actor.Require(usher.AdminTenant); err != nil {
+		return usher.Client{}, err
+	}
+	c, _, err := p.st.Read().Client(ctx, tenant.ID, id)
+	return c, err
+}
+
+// Clients lists tenant's clients.
+func (p *Provider) Clients(ctx context.Context, actor usher.Actor, tenant usher.Tenant, active bool, o store.ListOptions) ([]usher.Client, string, error) {
+	if err := actor.Require(usher.AdminTenant); err != nil {
+		return nil, "", err
+	}
+	return p.st.Read().Clients(ctx, tenant.ID, active, o)
+}
+
+func usesSecret(c usher.Client) bool {
+	return c.Type == usher.ClientConfidential && (c.AuthMethod == AuthSecretBasic || c.AuthMethod == AuthSecretPost)
+}
+
+// apply validates in onto c: every problem is reported at once, each
+// naming its field.
+func apply(c *usher.Client, in ClientInput, create bool) error {
+	var errs usher.Errors
+	add := func(err error) {
+		var e *usher.Error
+		if errors.As(err, &e) {
+			errs = append(errs, e)
+		}
+	}
+	if in.Name != nil || create {
+		name := ""
+		if in.Name != nil {
+			name = *in.Name
+		}
+		if n, err := usher.CleanText("name", name, 200); err != nil {
+			add(err)
+		} else if n == "" {
+			add(usher.Invalid("name", "is required"))
+		} else {
+			c.Name = n
+		}
+	}
+	if c.Type != usher.ClientConfidential && c.Type != usher.ClientPublic {
+		add(usher.Invalid("type", "must be %s or %s", usher.ClientConfidential, usher.ClientPublic))
+	}
+	if in.AuthMethod != "" || create {
+		m := in.AuthMethod
+		if m == "" {
+			m = AuthSecretBasic
+			if c.Type == usher.ClientPublic {
+				m = AuthNone
+			}
+		}
+		switch {
+		case c.Type == usher.ClientPublic && m != AuthNone:
+			add(usher.Invalid("token_endpoint_auth_method", "a public client keeps no secret: it must be none"))
+		case c.Type == usher.ClientConfidential && !slices.Contains([]string{AuthSecretBasic, AuthSecretPost, AuthPrivateKey}, m):
+			add(usher.Invalid("token_endpoint_auth_method", "must be %s, %s or %s", AuthSecretBasic, AuthSecretPost, AuthPrivateKey))
+		default:
+			c.AuthMethod = m
+		}
+	}
+	if in.GrantTypes != nil {
+		ok := true
+		for i, g := range in.GrantTypes {
+			field := fmt.Sprintf("grant_types[%d]", i)
+			switch g {
+			case GrantCode, GrantRefresh:
+			case GrantClientCredentials:
+				if c.Type == usher.ClientPublic {
+					add(usher.Invalid(field, "a public client cannot use client_credentials"))
+					ok = false
+				}
+			case "implicit":
+				add(usher.Invalid(field, "the implicit flow is not offered: use authorization_code with PKCE"))
+				ok = false
+			default:
+				add(usher.Invalid(field, "%q is not a grant type usher offers (%s, %s, %s)", g, GrantCode, GrantRefresh, GrantClientCredentials))
+				ok = false
+			}
+		}
+		if len(in.GrantTypes) == 0 {
+			add(usher.Invalid("grant_types", "needs at least one grant type"))
+			ok = false
+		}
+		if slices.Contains(in.GrantTypes, GrantRefresh) && !slices.Contains(in.GrantTypes, GrantCode) {
+			add(usher.Invalid("grant_types", "refresh_token needs authorization_code"))
+			ok = false
+		}
+		if ok {
+			c.GrantTypes = dedupe(in.GrantTypes)
+		}
+	}
+	if in.RedirectURIs != nil {
+		if uris, ok := checkURIs("redirect_uris", in.RedirectURIs, c.Type, add); ok {
+			c.RedirectURIs = uris
+		}
+	}
+	if c.RedirectURIs == nil {
+		c.RedirectURIs = []string{}
+	}
+	if slices.Contains(c.GrantTypes, GrantCode) && len(c.RedirectURIs) == 0 {
+		add(usher.Invalid("redirect_uris", "authorization_code needs at least one redirect URI"))
+	}
+	if in.PostLogoutRedirectURIs != nil {
+		if uris, ok := checkURIs("post_logout_redirect_uris", in.PostLogoutRedirectURIs, c.Type, add); ok {
+			c.PostLogoutRedirectURIs = uris
+		}
+	}
+	if c.PostLogoutRedirectURIs == nil {
+		c.PostLogoutRedirectURIs = []string{}
+	}
+	if in.Scopes != nil {
+		ok := true
+		for i, s := range in.Scopes {
+			if !slices.Contains(knownScopes, s) {
+				add(usher.Invalid(fmt.Sprintf("scopes[%d]", i), "%q is not a scope usher offers (%s)", s, strings.Join(knownScopes, ", ")))
+				ok = false
+			}
+		}
+		if ok {
+			c.Scopes = dedupe(in.Scopes)
+		}
+	}
+	if c.Scopes == nil {
+		c.Scopes = []string{}
+	}
+	if in.ThirdParty != nil {
+		c.ThirdParty = *in.ThirdParty
+	}
+	if in.IDTokenAlg != "" {
+		if in.IDTokenAlg != ES256 && in.IDTokenAlg != RS256 {
+			add(usher.Invalid("id_token_signed_response_alg", "must be %s or %s", ES256, RS256))
+		} else {
+			c.IDTokenAlg = in.IDTokenAlg
+		}
+	}
+	seconds := func(field string, v *int, min, max time.Duration, into *int) {
+		if v == nil {
+			return
+		}
+		if *v < int(min/time.Second) || *v > int(max/time.Second) {
+			add(usher.Invalid(field, "must be between %d and %d seconds", int(min/time.Second), int(max/time.Second)))
+			return
+		}
+		*into = *v
+	}
+	seconds("access_token_lifetime", in.AccessTokenSeconds, time.Minute, MaxTokenTTL, &c.AccessTokenSeconds)
+	seconds("id_token_lifetime", in.IDTokenSeconds, time.Minute, MaxTokenTTL, &c.IDTokenSeconds)
+	seconds("refresh_token_lifetime", in.RefreshTokenSeconds, 5*time.Minute, MaxRefreshTokenTTL, &c.RefreshTokenSeconds)
+	if in.JWKS != nil {
+		raw, _ := json.Marshal(in.JWKS)
+		if _, err := parseJWKS(string(raw)); err != nil {
+			add(usher.Invalid("jwks", "%v", err))
+		} else {
+			c.JWKS = string(raw)
+		}
+	}
+	if c.AuthMethod == AuthPrivateKey && c.JWKS == "" {
+		add(usher.Invalid("jwks", "private_key_jwt needs the client's public keys"))
+	}
+	return errs.Err()
+}
+
+func dedupe(xs []string) []string {
+	out := []string{}
+	for _, x := range xs {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// checkURIs holds redirect URIs to what usher accepts: absolute, without a
+// fragment, https — or http on this machine's loopback only; a public
+// (native) client may also use its own scheme (com.example.app:/cb).
+// They are compared exactly when used.
+func checkURIs(field string, uris []string, typ string, add func(error)) ([]string, bool) {
+	ok := true
+	if len(uris) > 20 {
+		add(usher.Invalid(field, "at most 20"))
+		return nil, false
+	}
+	for i, raw := range uris {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		u, err := url.Parse(raw)
+		switch {
+		case len(raw) > 2000:
+			add(usher.Invalid(f, "is longer than 2000 characters"))
+		case err != nil || !u.IsAbs():
+			add(usher.Invalid(f, "%q is not an absolute URL", raw))
+		case u.Fragment != "" || strings.Contains(raw, "#"):
+			add(usher.Invalid(f, "must not have a fragment (#…)"))
+		case u.Scheme == "https" && u.Host != "":
+			continue
+		case u.Scheme == "http" && loopback(u.Hostname()):
+			continue
+		case u.Scheme == "http":
+			add(usher.Invalid(f, "must use https (plain http only on localhost)"))
+		case typ == usher.ClientPublic && strings.Contains(u.Scheme, "."):
+			continue // a native app's private-use scheme (RFC 8252)
+		default:
+			add(usher.Invalid(f, "must use https (or, for a public native app, a reverse-domain scheme)"))
+		}
+		ok = false
+	}
+	if !ok {
+		return nil, false
+	}
+	return dedupe(uris), true
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func parseJWKS(s string) (*jose.JSONWebKeySet, error) {
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(s), &set); err != nil {
+		return nil, fmt.Errorf("is not a JSON Web Key Set: %v", err)
+	}
+	if len(set.Keys) == 0 || len(set.Keys) > 10 {
+		return nil, errors.New("needs one to ten keys")
+	}
+	for i, k := range set.Keys {
+		if !k.IsPublic() {
+			return nil, fmt.Errorf("key %d is not a public key", i)
+		}
+	}
+	return &set, nil
+}
+
+// client is a stored client as the library sees it (op.Client).
+type client struct {
+	usher.Client
+	secretHash string
+	keys       *jose.JSONWebKeySet
+	loginURL   string
+}
+
+var _ op.Client = (*client)(nil)
+
+func (c *client) GetID() string                    { return c.ID }
+func (c *client) RedirectURIs() []string           { return c.Client.RedirectURIs }
+func (c *client) PostLogoutRedirectURIs() []string { return c.Client.PostLogoutRedirectURIs }
+
+// ApplicationType: redirect URIs were checked when registered and are
+// matched exactly before the library sees them, so the library's per-type
+// URI policy (which lets a native client's loopback port vary) is not used.
+func (c *client) ApplicationType() op.ApplicationType {
+	if c.Type == usher.ClientPublic {
+		return op.ApplicationTypeUserAgent
+	}
+	return op.ApplicationTypeWeb
+}
+func (c *client) AuthMethod() oidc.AuthMethod { return oidc.AuthMethod(c.Client.AuthMethod) }
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (c *client) LoginURL(id string) string { return c.loginURL + url.QueryEscape(id) }
+func (c *client) IDTokenLifetime() time.Duration {
+	return time.Duration(c.IDTokenSeconds) * time.Second
+}
+func (c *client) DevMode() bool                        { return true }
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *client) ClockSkew() time.Duration             { return 0 }
+func (c *client) IsScopeAllowed(scope string) bool     { return slices.Contains(c.Scopes, scope) }
+func (c *client) accessTTL() time.Duration             { return time.Duration(c.AccessTokenSeconds) * time.Second }
+func (c *client) refreshTTL() time.Duration {
+	return time.Duration(c.RefreshTokenSeconds) * time.Second
+}
+func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+
+// AccessTokenType: usher signs its own access tokens (see tokenCrypto).
+func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
+
+func (c *client) GrantTypes() []oidc.GrantType {
+	out := make([]oidc.GrantType, len(c.Client.GrantTypes))
+	for i, g := range c.Client.GrantTypes {
+		out[i] = oidc.GrantType(g)
+	}
+	return out
+}
+
+func (c *client) checkSecret(s string) bool {
+	if c.secretHash == "" || s == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(secret.Hash(s)), []byte(c.secretHash)) == 1
+}
+
+// clientCacheTTL bounds how long a change made through another replica
+// (a deleted client, a new secret) takes to reach this one.
+const clientCacheTTL = 2 * time.Second
+
+type cachedClient struct {
+	c    client
+	read time.Time
+}
+
+type clientCache struct {
+	mu sync.Mutex
+	m  map[string]cachedClient // by tenant id + "/" + client id
+}
+
+func (cc *clientCache) forget(tenant, id string) {
+	cc.mu.Lock()
+	delete(cc.m, tenant+"/"+id)
+	cc.mu.Unlock()
+}
+
+// client returns client id of the request's tenant, as the library sees
+// it; a deleted client or another tenant's is not found.
+func (p *Provider) client(ctx context.Context, rs *request, id string) (*client, error) {
+	if id == "" || len(id) > 200 {
+		return nil, usher.NotFound("client_id", "client")
+	}
+	key := rs.tenant.ID + "/" + id
+	now := p.now()
+	p.clients.mu.Lock()
+	e, ok := p.clients.m[key]
+	p.clients.mu.Unlock()
+	if !ok || now.Sub(e.read) > clientCacheTTL || now.Before(e.read) {
+		c, hash, err := p.st.Read().Client(ctx, rs.tenant.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		e = cachedClient{c: client{Client: c, secretHash: hash}, read: now}
+		if c.JWKS != "" {
+			if e.c.keys, err = parseJWKS(c.JWKS); err != nil {
+				return nil, fmt.Errorf("client %s: jwks: %w", id, err)
+			}
+		}
+		p.clients.mu.Lock()
+		if len(p.clients.m) > 10_000 {
+			p.clients.m = map[string]cachedClient{}
+		}
+		p.clients.m[key] = e
+		p.clients.mu.Unlock()
+	}
+	if e.c.DeletedAt != nil {
+		return nil, usher.NotFound("client_id", "client")
+	}
+	c := e.c
+	c.loginURL = rs.issuer + pathLogin + "?id="
+	return &c, nil
+}

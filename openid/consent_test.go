@@ -1,0 +1,137 @@
+package openid_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+)
+
+var actionRE = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
+
+// TestConsent: a third-party product shows a consent page, once per
+// account; prompt=none without consent answers consent_required; a denial
+// answers access_denied; a first-party product shows none.
+func TestConsent(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		w.ada(t)
+		c := w.client(t, w.tenant, map[string]any{"name": "Partner app", "third_party": true, "redirect_uris": []string{callback}})
+		r := w.rp(t, w.tenant, c.ID, c.ClientSecret, "openid", "email", "usher")
+		b := w.browser(t)
+
+		// Signed in, without consent: prompt=none cannot ask.
+		first := w.client(t, w.tenant, map[string]any{"name": "Own app", "redirect_uris": []string{callback}})
+		w.rp(t, w.tenant, first.ID, first.ClientSecret).signedIn(b) // a first-party product: no consent page
+		l := r.start(oauth2.SetAuthURLParam("prompt", "none"))
+		b.get(l.url)
+		wantParam(t, b.back, "error", "consent_required")
+
+		// Deny.
+		l = r.start()
+		p := b.get(l.url)
+		if b.back != nil || !strings.Contains(p.body, "Allow Partner app?") || !strings.Contains(p.body, "your email address") {
+			t.Fatalf("no consent page: %d %s", p.status, p.body)
+		}
+		action := actionRE.FindStringSubmatch(p.body)[1]
+		b.post(w.url+action, "answer", "deny")
+		wantParam(t, b.back, "error", "access_denied")
+		wantParam(t, b.back, "state", l.state)
+
+		// Allow: a code, and next time no page.
+		l = r.start()
+		p = b.get(l.url)
+		b.post(w.url+actionRE.FindStringSubmatch(p.body)[1], "answer", "allow")
+		r.finish(l, b.back)
+		l = r.start()
+		b.get(l.url)
+		r.finish(l, b.back)
+		if audit := w.api(t, "GET", "/api/v1/tenants/acme/audit-events?action=client.consented", nil); !strings.Contains(audit.body, c.ID) {
+			t.Fatalf("no consent in the audit log: %s", audit.body)
+		}
+	})
+}
+
+// TestPrivateKeyJWT: a client that authenticates with private_key_jwt gets
+// tokens with an assertion signed by its key, and nothing with another key.
+func TestPrivateKeyJWT(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		pub := jose.JSONWebKey{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}
+		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}})
+		var jwks map[string]any
+		json.Unmarshal(set, &jwks)
+		c := w.client(t, w.tenant, map[string]any{"name": "Signed machine", "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks})
+		if c.ClientSecret != "" {
+			t.Fatal("a private_key_jwt client got a secret")
+		}
+		assertion := func(k *ecdsa.PrivateKey) string {
+			s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k, KeyID: "k1"}}, nil)
+			now := w.clock.Now()
+			claims, _ := json.Marshal(map[string]any{"iss": c.ID, "sub": c.ID, "aud": w.issuer(w.tenant), "iat": now.Unix(),
+				"exp": now.Add(time.Minute).Unix(), "jti": rand.Text()})
+			sig, _ := s.Sign(claims)
+			out, _ := sig.CompactSerialize()
+			return out
+		}
+		const typ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+		status, out := w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+			"client_assertion", assertion(key))
+		if status != 200 || out["access_token"] == nil {
+			t.Fatalf("private_key_jwt: %d %v", status, out)
+		}
+		other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		status, out = w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+			"client_assertion", assertion(other))
+		if status != 401 {
+			t.Fatalf("an assertion signed by another key: %d %v", status, out)
+		}
+	})
+}
+
+// TestOneTimePasswordHolder: a person given a one-time password, signing in
+// for a product, chooses their own password first and then reaches the
+// product.
+func TestOneTimePasswordHolder(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		admin := usher.Actor{Kind: usher.ActorToken, Role: usher.AdminUser}
+		cr, err := w.svc.CreateAccount(ctx, admin, w.tenant, provision.AccountInput{Route: provision.RouteNewUser,
+			Person: &provision.PersonInput{FirstName: "Olle", LastName: "O", Email: "olle@example.com"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.svc.SetOneTimePassword(ctx, admin, w.tenant, cr.Account.ID, "olle-first-time"); err != nil {
+			t.Fatal(err)
+		}
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}})
+		r := w.rp(t, w.tenant, c.ID, c.ClientSecret, "openid", "email")
+		b := w.browser(t)
+		l := r.start()
+		p := b.get(l.url)
+		next := strings.ReplaceAll(nextRE.FindStringSubmatch(p.body)[1], "&amp;", "&")
+		base := w.issuer(w.tenant)
+		b.post(base+"/signin", "identifier", "olle@example.com", "next", next)
+		p = b.post(base+"/signin/password", "identifier", "olle@example.com", "password", "olle-first-time", "next", next)
+		if b.back != nil || !strings.Contains(p.body, "Choose your own password") {
+			t.Fatalf("a one-time password reached the product without a password of its own: %d %s", p.status, p.body)
+		}
+		b.post(base+"/signin/choose", "identifier", "olle@example.com", "one_time", "olle-first-time", "password", "olle's own passphrase",
+			"confirm", "olle's own passphrase", "next", next)
+		res := r.finish(l, b.back)
+		if res.idToken.Subject != cr.Account.ID {
+			t.Fatalf("sub %s", res.idToken.Subject)
+		}
+	})
+}

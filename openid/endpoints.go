@@ -1,0 +1,227 @@
+package openid
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/usherhq/usher/secret"
+	"github.com/usherhq/usher/store"
+)
+
+// discovery serves the library's discovery document, corrected to what
+// usher offers: the code flow only (the library always lists implicit),
+// the query response mode, S256 only, and RFC 9207's iss.
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	rs := stateOf(r.Context())
+	cfg := op.CreateDiscoveryConfig(op.ContextWithIssuer(r.Context(), rs.issuer), p.op, &storage{p})
+	cfg.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	cfg.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
+	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+	cfg.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	cfg.DeviceAuthorizationEndpoint, cfg.CheckSessionIframe = "", ""
+	cfg.TokenEndpointAuthSigningAlgValuesSupported = []string{ES256, RS256}
+	cfg.IntrospectionEndpointAuthSigningAlgValuesSupported = []string{ES256, RS256}
+	cfg.RevocationEndpointAuthSigningAlgValuesSupported = []string{ES256, RS256}
+	cfg.RequestObjectSigningAlgValuesSupported = nil
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	doc := map[string]any{}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	doc["authorization_response_iss_parameter_supported"] = true
+	doc["request_parameter_supported"] = false
+	doc["claims_parameter_supported"] = false
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	httphelper.MarshalJSON(w, doc)
+}
+
+// token is the token endpoint: the library's, for the grants usher offers.
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	switch r.PostForm.Get("grant_type") {
+	case string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken), string(oidc.GrantTypeClientCredentials), "":
+		op.Exchange(w, r, p.op)
+	default:
+		op.RequestError(w, r, oidc.ErrUnsupportedGrantType().WithDescription("usher offers authorization_code, refresh_token and client_credentials"), nil)
+	}
+}
+
+// introspect is RFC 7662's endpoint for an authenticated client of the
+// tenant. The library introspects access tokens; refresh tokens (which it
+// does not know) are answered here. The answer of an access token carries
+// its own claims.
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	ctx := r.Context()
+	rs := stateOf(ctx)
+	token := r.PostForm.Get("token")
+	if strings.Count(token, ".") == 2 {
+		rec := &introspection{ResponseWriter: w}
+		op.Introspect(rec, r, p.op)
+		rec.finish(token)
+		return
+	}
+	_, clientID, err := op.ParseTokenIntrospectionRequest(r, p.op)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	resp := &oidc.IntrospectionResponse{}
+	rr, err := (&storage{p}).TokenRequestByRefreshToken(ctx, token)
+	if err == nil {
+		req := rr.(*refreshRequest)
+		if req.grant.ClientID == clientID && p.activeAccount(ctx, rs, req.grant.AccountID) == nil {
+			resp.Active, resp.ClientID, resp.Subject, resp.Scope = true, clientID, req.grant.AccountID, req.scopes
+			resp.TokenType, resp.Issuer, resp.AuthTime = "refresh_token", rs.issuer, oidc.FromTime(req.grant.AuthTime)
+			if rt, err := p.st.Read().RefreshTokenByHash(ctx, rs.tenant.ID, secret.Hash(token)); err == nil {
+				resp.Expiration, resp.IssuedAt = oidc.FromTime(rt.ExpiresAt), oidc.FromTime(rt.CreatedAt)
+			}
+		}
+	}
+	httphelper.MarshalJSON(w, resp)
+}
+
+// introspection completes the library's answer for an active access token
+// with the claims the token carries (scope, client_id, exp, iat, aud, iss,
+// auth_time and usher's claims), which the library cannot see.
+type introspection struct {
+	http.ResponseWriter
+	status int
+	body   []byte
+}
+
+func (i *introspection) WriteHeader(code int) { i.status = code }
+func (i *introspection) Write(b []byte) (int, error) {
+	i.body = append(i.body, b...)
+	return len(b), nil
+}
+
+func (i *introspection) finish(token string) {
+	if i.status == 0 {
+		i.status = http.StatusOK
+	}
+	var answer map[string]any
+	if i.status == http.StatusOK && json.Unmarshal(i.body, &answer) == nil && answer["active"] == true {
+		if claims, err := payload(token); err == nil {
+			for k, v := range claims {
+				if _, ok := answer[k]; !ok {
+					answer[k] = v
+				}
+			}
+			answer["token_type"] = "Bearer"
+			if b, err := json.Marshal(answer); err == nil {
+				i.body = b
+			}
+		}
+	}
+	i.ResponseWriter.WriteHeader(i.status)
+	i.ResponseWriter.Write(i.body)
+}
+
+// payload is the claims of a JWT the library has verified.
+func payload(token string) (map[string]any, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("not a JWT")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, json.Unmarshal(b, &out)
+}
+
+// logout is RP-initiated logout. With an id_token_hint for the account
+// signed in on this browser, the browser's session ends, and with it the
+// grants made through it (their refresh tokens stop working); the person
+// goes to the client's registered post_logout_redirect_uri, or to the
+// tenant's sign-in page. Without a valid hint nobody is signed out: the
+// person lands on the sign-in page, which offers to sign out. A request
+// without the browser's session (a product's server calling) is answered
+// with this endpoint again, for the browser to bring its session.
+func (p *Provider) logout(w http.ResponseWriter, r *http.Request, pg Pages) {
+	ctx := r.Context()
+	rs := stateOf(ctx)
+	req, err := op.ParseEndSessionRequest(r, p.op.Decoder())
+	if err != nil {
+		errorPage(w, r, pg, rs.tenant, http.StatusBadRequest, "This sign-out request cannot be read.")
+		return
+	}
+	if req.ClientID != "" {
+		if _, err := p.client(ctx, rs, req.ClientID); err != nil {
+			errorPage(w, r, pg, rs.tenant, http.StatusBadRequest, "The application that sent you here is not registered with "+rs.tenant.Name+".")
+			return
+		}
+	}
+	end, err := op.ValidateEndSessionRequest(ctx, req, p.op)
+	if err != nil {
+		errorPage(w, r, pg, rs.tenant, http.StatusBadRequest, "The application that sent you here asked for something usher cannot do: "+oidc.DefaultToServerError(err, "").Description)
+		return
+	}
+	to := rs.issuer + "/?signed_out"
+	if req.PostLogoutRedirectURI != "" && end.ClientID != "" {
+		to = end.RedirectURI
+	}
+	if end.UserID == "" {
+		if req.PostLogoutRedirectURI == "" {
+			to = rs.issuer + "/"
+		}
+		http.Redirect(w, r, to, http.StatusFound)
+		return
+	}
+	cur, err := pg.Session(r, rs.tenant)
+	if err != nil && r.Form.Get("continue") == "" {
+		// No browser session here: perhaps the product called this from its
+		// server (as zitadel/oidc's relying party does) and will send the
+		// browser where this answers. Send it here again, with its cookies.
+		q := url.Values{"continue": {"1"}}
+		for _, k := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint", "ui_locales"} {
+			if v := r.Form.Get(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		http.Redirect(w, r, rs.issuer+pathLogout+"?"+q.Encode(), http.StatusFound)
+		return
+	}
+	if err == nil && cur.Account.ID == end.UserID {
+		err = p.st.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.RevokeSessionGrants(ctx, cur.Session.IdentityID, cur.Session.ID, "signed out")
+			return err
+		})
+		if err != nil {
+			p.fail(w, r, pg, "logout: revoke grants", err)
+			return
+		}
+		if err := pg.SignOut(w, r); err != nil {
+			p.fail(w, r, pg, "logout: sign out", err)
+			return
+		}
+	}
+	if req.PostLogoutRedirectURI == "" && req.State != "" {
+		to = rs.issuer + "/?signed_out"
+	}
+	if _, err := url.Parse(to); err != nil {
+		to = rs.issuer + "/"
+	}
+	http.Redirect(w, r, to, http.StatusFound)
+}

@@ -1,0 +1,161 @@
+package openid_test
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/store/storetest"
+	"github.com/usherhq/usher/web"
+)
+
+// jwks is the kids of the tenant's JWKS, by algorithm.
+func (w *world) jwks(t *testing.T, base string) map[string][]string {
+	t.Helper()
+	var set struct {
+		Keys []struct{ Kid, Alg string }
+	}
+	if err := json.Unmarshal([]byte(w.browser(t).get(base+"/oauth/jwks").body), &set); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, k := range set.Keys {
+		out[k.Alg] = append(out[k.Alg], k.Kid)
+	}
+	return out
+}
+
+func kid(t *testing.T, jwt string) string {
+	t.Helper()
+	k, _ := header(t, jwt)["kid"].(string)
+	return k
+}
+
+// TestKeyRotation: tokens signed before, during and after a rotation on
+// demand verify at the relying party (go-oidc, reading the JWKS); the new
+// key is published before it signs and the old one stays until what it
+// signed has expired. A second replica on the same database serves the
+// same keys.
+func TestKeyRotation(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		w.ada(t)
+		// ID tokens carry the library's real time: a day's lifetime keeps
+		// them valid on the test's clock, which runs ahead.
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "id_token_lifetime": 86400,
+			"access_token_lifetime": 86400})
+		r := w.rp(t, w.tenant, c.ID, c.ClientSecret)
+		b := w.browser(t)
+		keys := oidc.NewRemoteKeySet(r.ctx, w.issuer(w.tenant)+"/oauth/jwks")
+		verify := func(what, jwt string) {
+			t.Helper()
+			if _, err := keys.VerifySignature(r.ctx, jwt); err != nil {
+				t.Fatalf("%s (kid %s) does not verify against the JWKS: %v", what, kid(t, jwt), err)
+			}
+		}
+
+		before := r.signedIn(b)
+		k1 := kid(t, before.token.AccessToken)
+		if kid(t, before.token.Extra("id_token").(string)) != k1 {
+			t.Fatal("the ES256 ID token and access token have different keys")
+		}
+		if set := w.jwks(t, w.issuer(w.tenant)); len(set["ES256"]) != 1 || len(set["RS256"]) != 1 || set["ES256"][0] != k1 {
+			t.Fatalf("JWKS before rotation: %v", set)
+		}
+
+		rot := w.api(t, "POST", "/api/v1/tenants/acme/signing-keys/rotate", nil)
+		if rot.status != 200 {
+			t.Fatalf("rotate: %d %s", rot.status, rot.body)
+		}
+		set := w.jwks(t, w.issuer(w.tenant))
+		if len(set["ES256"]) != 2 || len(set["RS256"]) != 2 {
+			t.Fatalf("JWKS just after rotation: %v", set)
+		}
+		k2 := set["ES256"][0]
+		if k2 == k1 {
+			k2 = set["ES256"][1]
+		}
+		// Published, not signing yet: tokens issued during the lead are still k1's.
+		w.clock.Advance(10 * time.Minute)
+		during := r.signedIn(b)
+		if kid(t, during.token.AccessToken) != k1 {
+			t.Fatalf("a new key signed before its lead: %s", kid(t, during.token.AccessToken))
+		}
+		verify("a token issued during the rotation", during.token.AccessToken)
+		if !strings.Contains(w.api(t, "GET", "/api/v1/tenants/acme/signing-keys", nil).body, `"signing":true`) {
+			t.Fatal("no signing key listed")
+		}
+
+		// After the lead the new key signs; what the old one signed still verifies.
+		w.clock.Advance(time.Hour)
+		after := r.signedIn(b)
+		if kid(t, after.token.AccessToken) != k2 {
+			t.Fatalf("after the lead the access token is signed by %s, want %s", kid(t, after.token.AccessToken), k2)
+		}
+		r.verify(after.token, "")
+		for what, jwt := range map[string]string{"the access token from before": before.token.AccessToken, "the ID token from before": before.token.Extra("id_token").(string),
+			"the access token from during": during.token.AccessToken, "the access token from after": after.token.AccessToken} {
+			verify(what, jwt)
+		}
+		// A refresh token from before the rotation still refreshes, now under the new key.
+		tok, err := r.cfg.TokenSource(r.ctx, &oauth2.Token{RefreshToken: before.token.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token()
+		if err != nil || kid(t, tok.AccessToken) != k2 {
+			t.Fatalf("refresh after the rotation: %v", err)
+		}
+
+		// A day after the new key took over, the old one leaves the JWKS.
+		w.clock.Advance(25 * time.Hour)
+		if set := w.jwks(t, w.issuer(w.tenant)); len(set["ES256"]) != 1 || set["ES256"][0] != k2 || len(set["RS256"]) != 1 {
+			t.Fatalf("JWKS a day later: %v", set)
+		}
+
+		// A second replica on the same database serves the same keys.
+		hs := httptest.NewUnstartedServer(nil)
+		links := web.Links{PublicURL: "http://" + hs.Listener.Addr().String()}
+		oid2, err := openid.New(openid.Deps{Store: w.st, Box: w.box, Clock: w.clock.Now,
+			Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs.Config.Handler = web.New(slog.New(slog.NewTextHandler(w.logs, nil)), web.Config{Version: "test", Links: links, OpenID: oid2}, w.st, w.svc, w.auth, w.clock.Now)
+		hs.Start()
+		defer hs.Close()
+		other := w.jwks(t, hs.URL+"/t/acme")
+		mine := w.jwks(t, w.issuer(w.tenant))
+		if !slices.Equal(other["ES256"], mine["ES256"]) || !slices.Equal(other["RS256"], mine["RS256"]) {
+			t.Fatalf("two replicas serve different keys: %v and %v", other, mine)
+		}
+	})
+}
+
+// TestScheduledRotation: a key past its rotation period gets a successor,
+// published first, signing after the lead.
+func TestScheduledRotation(t *testing.T) {
+	w := newWorld(t, storetest.OpenSQLite, openid.Config{KeyRotation: 2 * time.Hour, KeyLead: 10 * time.Minute})
+	w.ada(t)
+	c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "id_token_lifetime": 86400})
+	r := w.rp(t, w.tenant, c.ID, c.ClientSecret)
+	b := w.browser(t)
+	first := kid(t, r.signedIn(b).token.AccessToken)
+
+	w.clock.Advance(2*time.Hour + time.Minute)
+	set := w.jwks(t, w.issuer(w.tenant))
+	if len(set["ES256"]) != 2 || len(set["RS256"]) != 2 {
+		t.Fatalf("past the rotation period the JWKS has %v", set)
+	}
+	if k := kid(t, r.signedIn(b).token.AccessToken); k != first {
+		t.Fatalf("the successor signed before its lead: %s", k)
+	}
+	w.clock.Advance(11 * time.Minute)
+	if k := kid(t, r.signedIn(b).token.AccessToken); k == first {
+		t.Fatal("the successor does not sign after its lead")
+	}
+}

@@ -1,0 +1,79 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/store"
+)
+
+// testOpenID: the OpenID Connect provider's rows are invisible to another
+// tenant, and a code or a refresh token is used exactly once however many
+// uses race.
+func testOpenID(t *testing.T, e *env) {
+	a, b := e.tenant("acme", usher.TemplateStandard), e.tenant("globex", usher.TemplateStandard)
+	c := usher.Client{Name: "Ledger", Type: usher.ClientConfidential, AuthMethod: "client_secret_basic", IDTokenAlg: "ES256",
+		RedirectURIs: []string{"https://ledger.example/cb"}, AccessTokenSeconds: 600, IDTokenSeconds: 3600, RefreshTokenSeconds: 86400}
+	now := e.clock.Now()
+	ar := store.AuthRequest{ID: store.NewID(), TenantID: a.ID, Data: `{}`, ExpiresAt: now.Add(time.Hour)}
+	g := store.Grant{ID: store.NewID(), TenantID: a.ID, AccountID: "acct", IdentityID: "ident", SessionID: "sess", AuthTime: now, ExpiresAt: now.Add(time.Hour)}
+	rt := store.RefreshToken{Hash: "rt-hash", TenantID: a.ID, GrantID: g.ID, ExpiresAt: now.Add(time.Hour)}
+	e.write(func(tx *store.Tx) error {
+		if err := tx.InsertClient(e.ctx, a.ID, &c, "secret-hash"); err != nil {
+			return err
+		}
+		ar.ClientID, g.ClientID = c.ID, c.ID
+		if err := tx.InsertAuthRequest(e.ctx, &ar); err != nil {
+			return err
+		}
+		if err := tx.SignInAuthRequest(e.ctx, a.ID, ar.ID, "acct", "ident", "sess", now); err != nil {
+			return err
+		}
+		if err := tx.SaveCode(e.ctx, a.ID, ar.ID, "code-hash", now.Add(time.Minute)); err != nil {
+			return err
+		}
+		if err := tx.InsertGrant(e.ctx, &g); err != nil {
+			return err
+		}
+		return tx.InsertRefreshToken(e.ctx, &rt)
+	})
+	r := e.st.Read()
+	if _, _, err := r.Client(e.ctx, b.ID, c.ID); err == nil {
+		t.Fatal("another tenant reads the client")
+	}
+	if list, _, _ := r.Clients(e.ctx, b.ID, false, store.ListOptions{}); len(list) != 0 {
+		t.Fatal("another tenant lists the client")
+	}
+	if _, err := r.AuthRequestByCode(e.ctx, b.ID, "code-hash"); err == nil {
+		t.Fatal("another tenant finds the code")
+	}
+	if _, err := r.RefreshTokenByHash(e.ctx, b.ID, "rt-hash"); err == nil {
+		t.Fatal("another tenant finds the refresh token")
+	}
+	if _, err := r.Grant(e.ctx, b.ID, g.ID); err == nil {
+		t.Fatal("another tenant reads the grant")
+	}
+	e.write(func(tx *store.Tx) error {
+		if n, err := tx.RevokeAccountGrants(e.ctx, b.ID, "acct", "test"); err != nil || n != 0 {
+			t.Fatalf("another tenant revoked %d grants (%v)", n, err)
+		}
+		if err := tx.UseCode(e.ctx, b.ID, ar.ID, "x"); err == nil {
+			t.Fatal("another tenant used the code")
+		}
+		return nil
+	})
+
+	ok, refused := race(t, 10, usher.ErrConflict, func(int) error {
+		return e.st.Write(e.ctx, func(tx *store.Tx) error { return tx.UseCode(e.ctx, a.ID, ar.ID, "grant") })
+	})
+	if ok != 1 || refused != 9 {
+		t.Fatalf("a code used %d times, refused %d", ok, refused)
+	}
+	ok, refused = race(t, 10, usher.ErrConflict, func(int) error {
+		return e.st.Write(e.ctx, func(tx *store.Tx) error { return tx.UseRefreshToken(e.ctx, a.ID, "rt-hash") })
+	})
+	if ok != 1 || refused != 9 {
+		t.Fatalf("a refresh token used %d times, refused %d", ok, refused)
+	}
+}

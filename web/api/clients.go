@@ -1,0 +1,96 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
+)
+
+// The OpenID Connect provider's clients and signing keys of a tenant. The
+// provider holds the rules and writes the audit events.
+
+// noProvider answers on a server started without the provider.
+var noProvider = &usher.Error{Code: usher.CodeInternal, Message: "this server runs without the OpenID Connect provider"}
+
+func (h *Handler) ListClients(oid *openid.Provider) func(*http.Request, *Call) (any, error) {
+	return func(r *http.Request, c *Call) (any, error) {
+		if oid == nil {
+			return nil, noProvider
+		}
+		q := newQuery(r, "active")
+		active := q.boolean("active")
+		o := q.list()
+		if err := q.err(); err != nil {
+			return nil, err
+		}
+		return paged(oid.Clients(r.Context(), c.actor, c.tenant, active, o))
+	}
+}
+
+func (h *Handler) CreateClient(oid *openid.Provider) func(*http.Request, *Call) (any, error) {
+	return func(r *http.Request, c *Call) (any, error) {
+		if oid == nil {
+			return nil, noProvider
+		}
+		var in openid.ClientInput
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		return oid.CreateClient(r.Context(), c.actor, c.tenant, in)
+	}
+}
+
+func (h *Handler) GetClient(oid *openid.Provider) func(*http.Request, *Call) (any, error) {
+	return func(r *http.Request, c *Call) (any, error) {
+		if oid == nil {
+			return nil, noProvider
+		}
+		return oid.Client(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+	}
+}
+
+func (h *Handler) UpdateClient(oid *openid.Provider) func(*http.Request, *Call) (any, error) {
+	return func(r *http.Request, c *Call) (any, error) {
+		if oid == nil {
+			return nil, noProvider
+		}
+		var in openid.ClientInput
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		return oid.UpdateClient(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
+	}
+}
+
+func (h *Handler) DeleteClient(oid *openid.Provider) func(*http.Request, *Call) (any, error) {
+	return func(r *http.Request, c *Call) (any, error) {
+		if oid == nil {
+			return nil, noProvider
+		}
+		return oid.DeleteClient(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+	}
+}
+
+func (h *Handler) ListSigningKeys(oid *openid.Provider) func(*http.Request, *Call) (any, error) {
+	return func(r *http.Request, c *Call) (any, error) {
+		if oid == nil {
+			return nil, noProvider
+		}
+		if err := c.actor.Require(usher.AdminTenant); err != nil {
+			return nil, err
+		}
+		keys, err := oid.Keys(r.Context(), c.tenant)
+		return List[openid.KeyInfo]{Items: keys}, err
+	}
+}
+
+func (h *Handler) RotateSigningKeys(oid *openid.Provider) func(*http.Request, *Call) (any, error) {
+	return func(r *http.Request, c *Call) (any, error) {
+		if oid == nil {
+			return nil, noProvider
+		}
+		keys, err := oid.RotateKeys(r.Context(), c.actor, c.tenant)
+		return List[openid.KeyInfo]{Items: keys}, err
+	}
+}

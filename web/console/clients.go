@@ -1,0 +1,174 @@
+package console
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
+)
+
+// The products (OpenID Connect clients) of the tenant, for tenant
+// administrators. The provider holds the rules and writes the audit
+// events; a new secret is shown on the page that made it, never carried
+// in a cookie or an address.
+
+// Clients lists the tenant's products and registers new ones.
+func (h *Handler) Clients(oid *openid.Provider) Page {
+	return func(w http.ResponseWriter, r *http.Request, c *Call) {
+		status := http.StatusOK
+		data := map[string]any{"Issuer": strings.TrimSuffix(h.links.TenantBase(c.tn), "/")}
+		if r.Method == http.MethodPost {
+			in := clientInput(r, c, true)
+			created, err := oid.CreateClient(r.Context(), c.actor, c.tn, in)
+			if err == nil {
+				c.d.Values = newClientValues()
+				data["Secret"], data["SecretFor"] = created.ClientSecret, created.Name
+				c.d.Notice = "“" + created.Name + "” is registered, with the client ID " + created.ID + "."
+			} else {
+				if !h.clientErrors(w, r, c, err) {
+					return
+				}
+				status = formStatus(err)
+			}
+		} else {
+			c.d.Notice = h.flash(w, r)
+			c.d.Values = newClientValues()
+		}
+		if err := c.actor.Require(usher.AdminTenant); err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		list, next, err := oid.Clients(r.Context(), c.actor, c.tn, false, pageOf(r))
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		data["Clients"], data["Next"] = list, nextURL(r, next)
+		c.d.Title, c.d.Section, c.d.Data = "Products", "clients", data
+		h.view.Console(w, r, status, "clients", c.d)
+	}
+}
+
+// newClientValues is the new-product form as it starts: usher's defaults.
+func newClientValues() map[string]string {
+	return map[string]string{"grant_types": "authorization_code,refresh_token", "scopes": "openid,profile,email,phone,usher,offline_access",
+		"access_token_lifetime": "600", "id_token_lifetime": "3600", "refresh_token_lifetime": "2592000"}
+}
+
+// Client shows one product and changes it: its settings, a new secret,
+// its deletion.
+func (h *Handler) Client(oid *openid.Provider) Page {
+	return func(w http.ResponseWriter, r *http.Request, c *Call) {
+		ctx := r.Context()
+		id := r.PathValue("id")
+		status := http.StatusOK
+		data := map[string]any{}
+		if r.Method == http.MethodPost {
+			var err error
+			var done openid.CreatedClient
+			switch r.PathValue("action") {
+			case "":
+				done, err = oid.UpdateClient(ctx, c.actor, c.tn, id, clientInput(r, c, false))
+				if err == nil {
+					h.redirect(w, r, c.d.Admin+"clients/"+id, "Saved.")
+					return
+				}
+			case "rotate-secret":
+				if done, err = oid.UpdateClient(ctx, c.actor, c.tn, id, openid.ClientInput{RotateSecret: true}); err == nil {
+					data["Secret"] = done.ClientSecret
+				}
+			case "delete":
+				if _, err = oid.DeleteClient(ctx, c.actor, c.tn, id); err == nil {
+					h.redirect(w, r, c.d.Admin+"clients", "The product is deleted: it signs nobody in any more.")
+					return
+				}
+			default:
+				http.NotFound(w, r)
+				return
+			}
+			if err != nil {
+				if !h.clientErrors(w, r, c, err) {
+					return
+				}
+				status = formStatus(err)
+			}
+		} else {
+			c.d.Notice = h.flash(w, r)
+		}
+		cl, err := oid.Client(ctx, c.actor, c.tn, id)
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		if len(c.d.Errors) == 0 {
+			c.d.Values = map[string]string{"name": cl.Name, "token_endpoint_auth_method": cl.AuthMethod, "id_token_signed_response_alg": cl.IDTokenAlg,
+				"redirect_uris": strings.Join(cl.RedirectURIs, "\n"), "post_logout_redirect_uris": strings.Join(cl.PostLogoutRedirectURIs, "\n"),
+				"grant_types": strings.Join(cl.GrantTypes, ","), "scopes": strings.Join(cl.Scopes, ","), "third_party": strconv.FormatBool(cl.ThirdParty),
+				"access_token_lifetime": strconv.Itoa(cl.AccessTokenSeconds), "id_token_lifetime": strconv.Itoa(cl.IDTokenSeconds),
+				"refresh_token_lifetime": strconv.Itoa(cl.RefreshTokenSeconds)}
+		}
+		data["Client"] = cl
+		c.d.Title, c.d.Section, c.d.Data = cl.Name, "clients", data
+		h.view.Console(w, r, status, "client", c.d)
+	}
+}
+
+// clientInput reads the product form.
+func clientInput(r *http.Request, c *Call, create bool) openid.ClientInput {
+	v := c.form(r, "name", "type", "token_endpoint_auth_method", "id_token_signed_response_alg", "redirect_uris", "post_logout_redirect_uris",
+		"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "third_party")
+	_ = r.ParseForm()
+	lines := func(s string) []string {
+		out := []string{}
+		for _, l := range strings.Split(s, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	grants, scopes := r.PostForm["grant_types"], r.PostForm["scopes"]
+	v["grant_types"], v["scopes"] = strings.Join(grants, ","), strings.Join(scopes, ",")
+	third := v["third_party"] == "true"
+	name := v["name"]
+	in := openid.ClientInput{Name: &name}
+	in.RedirectURIs, in.PostLogoutRedirectURIs = lines(v["redirect_uris"]), lines(v["post_logout_redirect_uris"])
+	in.GrantTypes, in.Scopes, in.ThirdParty = append([]string{}, grants...), append([]string{}, scopes...), &third
+	in.IDTokenAlg = v["id_token_signed_response_alg"]
+	if create {
+		in.Type = v["type"]
+	}
+	if in.Type != usher.ClientPublic {
+		in.AuthMethod = v["token_endpoint_auth_method"]
+	}
+	num := func(s string) *int {
+		if s == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			n = -1
+		}
+		return &n
+	}
+	in.AccessTokenSeconds, in.IDTokenSeconds, in.RefreshTokenSeconds = num(v["access_token_lifetime"]), num(v["id_token_lifetime"]), num(v["refresh_token_lifetime"])
+	return in
+}
+
+// clientErrors puts the provider's problems next to the form's fields:
+// "redirect_uris[2]" belongs to the redirect URIs' field.
+func (h *Handler) clientErrors(w http.ResponseWriter, r *http.Request, c *Call, err error) bool {
+	if !h.formErrors(w, r, c, err) {
+		return false
+	}
+	for k, msg := range c.d.Errors {
+		if base, _, ok := strings.Cut(k, "["); ok && k != "form" {
+			if _, set := c.d.Errors[base]; !set {
+				c.d.Errors[base] = msg
+			}
+		}
+	}
+	return true
+}
