@@ -1,0 +1,484 @@
+package imports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
+)
+
+// Importer makes templates and imports files into a tenant. It reads the
+// store, and changes the directory only through provision.
+type Importer struct {
+	st     *store.Store
+	svc    *provision.Service
+	Limits Limits
+}
+
+// New returns an Importer with the default limits.
+func New(st *store.Store, svc *provision.Service) *Importer {
+	return &Importer{st: st, svc: svc, Limits: DefaultLimits}
+}
+
+// Results of a row.
+const (
+	ResultCreate  = "create"  // the dry run would create it
+	ResultCreated = "created" // the import created it
+	ResultSkipped = "skipped" // it is someone who has an account already
+	ResultRefused = "refused" // it has problems; nothing was written
+)
+
+// Problem is one thing wrong with a row, on a column when it has one.
+type Problem struct {
+	Column  string `json:"column,omitempty"` // the header as in the file
+	Message string `json:"message"`
+	// Text says it whole: row 17, column "Email": ….
+	Text string `json:"text"`
+}
+
+// RowResult is what happens, or happened, to one row.
+type RowResult struct {
+	Row       int       `json:"row"` // as the spreadsheet numbers it; the header is row 1
+	Result    string    `json:"result"`
+	PersonID  string    `json:"person_id,omitempty"`
+	AccountID string    `json:"account_id,omitempty"`
+	Problems  []Problem `json:"problems,omitempty"`
+}
+
+// PlanSeats compares the seats a file's rows take on a plan with those free.
+type PlanSeats struct {
+	PlanID string `json:"plan_id"`
+	Plan   string `json:"plan"`
+	Needed int    `json:"needed"`
+	Free   int    `json:"free"`
+}
+
+// Report is a dry run's or an import's account of every row.
+type Report struct {
+	DryRun   bool        `json:"dry_run"`
+	Format   string      `json:"format"` // "xlsx" or "csv"
+	Columns  []string    `json:"columns"`
+	Rows     int         `json:"rows"`
+	ToCreate int         `json:"to_create"` // dry run: rows that would be created
+	Created  int         `json:"created"`
+	Skipped  int         `json:"skipped"`
+	Refused  int         `json:"refused"`
+	Seats    []PlanSeats `json:"seats"`
+	Results  []RowResult `json:"results"`
+}
+
+// row is a row of the file on its way to an account.
+type row struct {
+	res     RowResult
+	in      provision.AccountInput
+	otp     string
+	ids     map[string]string // column key → normalized login identifier
+	columns map[string]bool   // columns with a problem already
+}
+
+// file is a read file: its columns and rows.
+type file struct {
+	sh   *sheet
+	rows []*row
+}
+
+// header is the column's header as the file writes it, or its English label.
+func (f *file) header(c *column) string {
+	for i, x := range f.sh.cols {
+		if x == c {
+			return f.sh.headers[i]
+		}
+	}
+	return c.labels[0]
+}
+
+func (f *file) problem(r *row, c *column, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p := Problem{Message: msg, Text: fmt.Sprintf("row %d: %s", r.res.Row, msg)}
+	if c != nil {
+		if r.columns[c.key] {
+			return // the first problem of a column is the most specific
+		}
+		r.columns[c.key] = true
+		p.Column = f.header(c)
+		p.Text = fmt.Sprintf("row %d, column %q: %s", r.res.Row, p.Column, msg)
+	}
+	r.res.Problems = append(r.res.Problems, p)
+}
+
+// DryRun reports what importing data would do to every row, writing nothing.
+func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (Report, error) {
+	f, rep, err := im.check(ctx, actor, t, data)
+	if err != nil {
+		return rep, err
+	}
+	rep.DryRun = true
+	return im.report(rep, f), nil
+}
+
+// Import creates the rows of data that the dry run would create, each
+// through provision.CreateAccounts; the others are skipped or refused with
+// their reasons, and nothing that exists is changed. A row's one-time
+// password is set with provision.SetOneTimePassword once its account exists.
+func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (Report, error) {
+	f, rep, err := im.check(ctx, actor, t, data)
+	if err != nil {
+		return rep, err
+	}
+	var todo []*row
+	for _, r := range f.rows {
+		if r.res.Result == ResultCreate {
+			todo = append(todo, r)
+		}
+	}
+	const batch = 1000
+	for len(todo) > 0 {
+		n := min(batch, len(todo))
+		part := todo[:n]
+		todo = todo[n:]
+		in := make([]provision.AccountInput, n)
+		for i, r := range part {
+			in[i] = r.in
+		}
+		out := im.svc.CreateAccounts(ctx, actor, t, in)
+		for i, r := range part {
+			if err := out[i].Err; err != nil {
+				var e *usher.Error
+				if errors.As(err, &e) && e.Code == usher.CodeConflict && (e.Field == "email" || e.Field == "username" || e.Field == "phone") {
+					// Taken since the check: still someone who exists.
+					r.res.Result = ResultSkipped
+				} else {
+					r.res.Result = ResultRefused
+				}
+				if err := f.explain(r, err); err != nil {
+					return rep, err
+				}
+				continue
+			}
+			r.res.Result = ResultCreated
+			r.res.PersonID = out[i].Created.Person.ID
+			r.res.AccountID = out[i].Created.Account.ID
+			if r.otp != "" {
+				if _, err := im.svc.SetOneTimePassword(ctx, actor, t, r.res.AccountID, r.otp); err != nil {
+					if err := f.explain(r, err); err != nil {
+						return rep, err
+					}
+				}
+			}
+		}
+	}
+	return im.report(rep, f), nil
+}
+
+func (im *Importer) report(rep Report, f *file) Report {
+	rep.Format = f.sh.format
+	for i, h := range f.sh.headers {
+		if f.sh.cols[i] != nil {
+			rep.Columns = append(rep.Columns, h)
+		}
+	}
+	rep.Rows = len(f.rows)
+	rep.Results = make([]RowResult, len(f.rows))
+	for i, r := range f.rows {
+		rep.Results[i] = r.res
+		switch r.res.Result {
+		case ResultCreate:
+			rep.ToCreate++
+		case ResultCreated:
+			rep.Created++
+		case ResultSkipped:
+			rep.Skipped++
+		case ResultRefused:
+			rep.Refused++
+		}
+	}
+	return rep
+}
+
+// explain adds a provision error's problems to r, each on its column.
+// An internal error is returned: it says nothing about the row.
+func (f *file) explain(r *row, err error) error {
+	var list usher.Errors
+	var one *usher.Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = usher.Errors{one}
+	default:
+		return err
+	}
+	for _, e := range list {
+		if e.Code == usher.CodeInternal {
+			return e
+		}
+		msg := e.Message
+		if msg == "" {
+			msg = string(e.Code)
+		}
+		f.problem(r, columnFor(e.Field), "%s", msg)
+	}
+	return nil
+}
+
+// check reads data and decides every row: refused for its problems,
+// skipped when someone already signs in with its identifiers, or to
+// create. It writes nothing.
+func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (*file, Report, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return nil, Report{}, err
+	}
+	cat, err := loadCatalogues(ctx, im.st, t)
+	if err != nil {
+		return nil, Report{}, err
+	}
+	f := &file{}
+	err = read(data, im.Limits, func(sh *sheet) (rowFunc, error) {
+		f.sh = sh
+		return func(num int, cells []string) error {
+			f.rows = append(f.rows, f.parse(cat, num, cells))
+			return nil
+		}, nil
+	})
+	if err != nil {
+		return nil, Report{}, err
+	}
+	f.duplicates()
+	if err := im.existing(ctx, t, f); err != nil {
+		return nil, Report{}, err
+	}
+	if err := im.validate(ctx, actor, t, f); err != nil {
+		return nil, Report{}, err
+	}
+	seats, err := im.seats(ctx, t, f)
+	if err != nil {
+		return nil, Report{}, err
+	}
+	return f, Report{Seats: seats}, nil
+}
+
+// parse turns a row's cells into an account's input, resolving the names
+// of catalogue entries.
+func (f *file) parse(cat *catalogues, num int, cells []string) *row {
+	r := &row{res: RowResult{Row: num}, ids: map[string]string{}, columns: map[string]bool{}}
+	p := &provision.PersonInput{}
+	r.in = provision.AccountInput{Route: provision.RouteImport, Person: p}
+	for i, v := range cells {
+		if v == "" {
+			continue
+		}
+		var c *column
+		if i < len(f.sh.cols) {
+			c = f.sh.cols[i]
+		}
+		if c == nil {
+			f.problem(r, nil, "column %s holds %q but has no header", colName(i), v)
+			continue
+		}
+		ref := func(list string) string {
+			id, err := cat.resolve(list, v)
+			if err != nil {
+				f.problem(r, c, "%v", err)
+			}
+			return id
+		}
+		switch c.key {
+		case "first_name":
+			p.FirstName = v
+		case "last_name":
+			p.LastName = v
+		case "email":
+			p.Email = v
+			r.ids[c.key], _ = usher.NormalizeEmail("email", v)
+		case "phone":
+			if asNumber(v) {
+				f.problem(r, c, "%s was stored as a number, so its + or leading zero is lost; format the column as text and type the number with + and the country code, like +31 6 1234 5678", v)
+				continue
+			}
+			p.Phone = v
+			r.ids[c.key], _ = usher.NormalizePhone("phone", v)
+		case "username":
+			r.in.Username = v
+			r.ids[c.key], _ = usher.CheckUsername("username", v)
+		case "organization":
+			p.OrganizationID = ref(listOrganizations)
+		case "department":
+			p.DepartmentID = ref(usher.KindDepartment)
+		case "job_profile":
+			p.JobProfileID = ref(usher.KindJobProfile)
+		case "role":
+			r.in.RoleID = ref(usher.KindRole)
+		case "plan":
+			r.in.PlanID = ref(listPlans)
+		case "primary_group":
+			r.in.PrimaryGroupID = ref(usher.KindGroup)
+		case "groups":
+			for _, g := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == '\n' }) {
+				if g = strings.TrimSpace(g); g == "" {
+					continue
+				}
+				id, err := cat.resolve(usher.KindGroup, g)
+				if err != nil {
+					f.problem(r, c, "%v", err)
+					continue
+				}
+				r.in.GroupIDs = append(r.in.GroupIDs, id)
+			}
+		case "language":
+			p.Language = strings.ToLower(v)
+		case "external_id":
+			p.ExternalID = v
+		case "one_time_password":
+			r.otp = v
+			if err := provision.CheckOneTimePassword(v); err != nil {
+				_ = f.explain(r, err)
+			}
+		}
+	}
+	return r
+}
+
+// asNumber reports a phone number that a spreadsheet kept as a number:
+// only digits, or the scientific notation of a long one.
+func asNumber(v string) bool {
+	if strings.ContainsAny(v, "+ ()-/") {
+		return false
+	}
+	_, err := strconv.ParseFloat(v, 64)
+	return err == nil && !strings.HasPrefix(v, "00")
+}
+
+// duplicates refuses rows that share an email, username or phone, each
+// naming the others.
+func (f *file) duplicates() {
+	for _, key := range []string{"email", "username", "phone"} {
+		c := columnFor(key)
+		first := map[string]*row{}
+		clash := map[*row][]int{}
+		var order []*row
+		for _, r := range f.rows {
+			v := r.ids[key]
+			if v == "" {
+				continue
+			}
+			if o, ok := first[v]; ok {
+				if len(clash[o]) == 0 {
+					order = append(order, o)
+				}
+				clash[o] = append(clash[o], r.res.Row)
+				f.problem(r, c, "already used by another person in this file, row %d", o.res.Row)
+				continue
+			}
+			first[v] = r
+		}
+		for _, o := range order {
+			rows := make([]string, len(clash[o]))
+			for i, n := range clash[o] {
+				rows[i] = strconv.Itoa(n)
+			}
+			f.problem(o, c, "also used by another person in this file, row %s", strings.Join(rows, ", "))
+		}
+	}
+}
+
+// existing skips rows whose identifiers already sign in to an account:
+// an import never changes the people who exist.
+func (im *Importer) existing(ctx context.Context, t usher.Tenant, f *file) error {
+	r := im.st.Read()
+	for _, x := range f.rows {
+		if len(x.res.Problems) > 0 {
+			continue
+		}
+		for _, key := range []string{"email", "username", "phone"} {
+			v := x.ids[key]
+			if v == "" {
+				continue
+			}
+			_, err := r.AccountByLogin(ctx, t.ID, v)
+			if errors.Is(err, usher.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			f.problem(x, columnFor(key), "%s already signs in to an account of this tenant; an import does not change existing people", v)
+			x.res.Result = ResultSkipped
+		}
+	}
+	return nil
+}
+
+// validate runs provision's checks on every row that is not skipped, a
+// few at once, so that each row reports all its problems.
+func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Tenant, f *file) error {
+	var mu sync.Mutex
+	var failed error
+	next := make(chan *row)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range next {
+				err := im.svc.CheckAccount(ctx, actor, t, r.in)
+				mu.Lock()
+				if err != nil {
+					if err := f.explain(r, err); err != nil && failed == nil {
+						failed = err
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, r := range f.rows {
+		if r.res.Result == ResultSkipped {
+			continue
+		}
+		next <- r
+	}
+	close(next)
+	wg.Wait()
+	for _, r := range f.rows {
+		if r.res.Result == "" {
+			r.res.Result = ResultCreate
+			if len(r.res.Problems) > 0 {
+				r.res.Result = ResultRefused
+			}
+		}
+	}
+	return failed
+}
+
+// seats compares the seats the rows to create take on each plan with the
+// plan's free seats.
+func (im *Importer) seats(ctx context.Context, t usher.Tenant, f *file) ([]PlanSeats, error) {
+	need := map[string]int{}
+	var order []string
+	for _, r := range f.rows {
+		if r.res.Result != ResultCreate {
+			continue
+		}
+		plan := r.in.PlanID
+		if plan == "" {
+			plan = t.Settings.DefaultPlanID
+		}
+		if need[plan] == 0 {
+			order = append(order, plan)
+		}
+		need[plan]++
+	}
+	out := []PlanSeats{}
+	for _, id := range order {
+		p, err := im.st.Read().Plan(ctx, t.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PlanSeats{PlanID: p.ID, Plan: p.Name, Needed: need[id], Free: max(0, p.Seats-p.SeatsUsed)})
+	}
+	return out, nil
+}
