@@ -62,7 +62,7 @@ var columns = []column{
 	{key: "primary_group", labels: [6]string{"Primary group", "Primaire groep", "Primäre Gruppe", "Groupe principal", "Primär grupp", "Primærgruppe"},
 		fields: []string{"primary_group_id"}, list: usher.KindGroup, help: "One of the tenant's groups."},
 	{key: "groups", labels: [6]string{"Other groups", "Andere groepen", "Weitere Gruppen", "Autres groupes", "Övriga grupper", "Andre grupper"},
-		fields: []string{"group_ids"}, help: "More of the tenant's groups, separated by ; (see the Lists sheet for their names)."},
+		fields: []string{"group_ids"}, help: "More of the tenant's groups, separated by ; (their names are those of Primary group)."},
 	{key: "language", labels: [6]string{"Language", "Taal", "Sprache", "Langue", "Språk", "Språk"},
 		fields: []string{"language"}, list: listLanguages, required: usher.FieldLanguage, help: "A language code of the tenant; empty takes the tenant's default.", example: "en"},
 	{key: "external_id", labels: [6]string{"External ID", "Externe ID", "Externe ID", "Identifiant externe", "Externt ID", "Ekstern ID"},

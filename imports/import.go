@@ -304,7 +304,8 @@ func (f *file) parse(cat *catalogues, num int, cells []string) *row {
 			r.ids[c.key], _ = usher.NormalizePhone("phone", v)
 		case "username":
 			r.in.Username = v
-			r.ids[c.key], _ = usher.CheckUsername("username", v)
+			u, _ := usher.CheckUsername("username", v)
+			r.ids[c.key] = strings.ToLower(u) // as the store keeps login identifiers
 		case "organization":
 			p.OrganizationID = ref(listOrganizations)
 		case "department":

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -122,6 +123,7 @@ func (w *walker) record(num int, cells []string) error {
 // header reads the columns from the first row: every header must name a
 // column, and none twice.
 func header(cells []string, format string) (*sheet, error) {
+	cells = slices.Clone(cells) // the readers reuse their records
 	sh := &sheet{headers: cells, cols: make([]*column, len(cells)), format: format}
 	seen := map[string]int{}
 	for i, h := range cells {

@@ -97,9 +97,6 @@ func (im *Importer) TemplateXLSX(ctx context.Context, t usher.Tenant, lang strin
 			}
 		}
 		names := cat.names(c.list)
-		if c.key == "groups" {
-			names = cat.names(usher.KindGroup)
-		}
 		if len(names) == 0 {
 			continue
 		}
@@ -112,9 +109,6 @@ func (im *Importer) TemplateXLSX(ctx context.Context, t usher.Tenant, lang strin
 			if err := f.SetCellStr(listsSheet, fmt.Sprintf("%s%d", lc, j+2), n); err != nil {
 				return nil, err
 			}
-		}
-		if c.key == "groups" {
-			continue // several per cell: no drop-down
 		}
 		dv := excelize.NewDataValidation(true)
 		dv.SetSqref(fmt.Sprintf("%s2:%s%d", col, col, templateRows+1))
