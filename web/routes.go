@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/web/api"
 	"github.com/usherhq/usher/web/console"
@@ -233,6 +234,14 @@ func (s *Server) routes(now func() time.Time) {
 			"channel": {usher.ChannelEmail, usher.ChannelSMS}}, Out: api.Page[usher.Message]{}, Handle: ap.ListMessages})
 	s.api(&api.Op{Method: "GET", Path: t + "/messages/{id}", Summary: "Read a message with its plain text and, for an email, its HTML", Access: api.TenantScoped,
 		Out: usher.Message{}, Handle: ap.GetMessage})
+	// Importing people from Excel or CSV (package imports).
+	s.api(&api.Op{Method: "GET", Path: t + "/imports/template.xlsx", Summary: "Download the import template: the tenant's columns, drop-down lists and instructions",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Params: []string{"lang"}, Enums: map[string][]string{"lang": imports.Languages},
+		Produces: []string{api.TypeXLSX}, Handle: ap.ImportTemplateXLSX})
+	s.api(&api.Op{Method: "GET", Path: t + "/imports/template.csv", Summary: "Download the import template as CSV", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, Params: []string{"lang"}, Enums: map[string][]string{"lang": imports.Languages}, Produces: []string{api.TypeCSV}, Handle: ap.ImportTemplateCSV})
+	s.api(&api.Op{Method: "POST", Path: t + "/imports", Summary: "Import people from an XLSX or CSV file (the body, or the multipart part \"file\"); dry_run=true reports every row and writes nothing",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Params: []string{"dry_run"}, Out: imports.Report{}, Handle: ap.Import})
 	s.mux.Handle("GET /api/v1/openapi.json", ap.OpenAPI(s.ops))
 }
 
