@@ -28,7 +28,7 @@ var (
 )
 
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	st   *store.Store
 	svc  *provision.Service
@@ -40,7 +40,7 @@ type env struct {
 // newEnv makes a frontline tenant (seed 003's required fields) with a
 // department, job profile, role, two groups, an external organization and
 // a default plan of 10 seats.
-func newEnv(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) *env {
+func newEnv(t testing.TB, open func(testing.TB, func() time.Time) *store.Store) *env {
 	st := open(t, nil)
 	svc := provision.New(st, nil, storetest.Links{})
 	e := &env{t: t, ctx: context.Background(), st: st, svc: svc, im: imports.New(st, svc)}
