@@ -59,7 +59,7 @@ func benchImport(b *testing.B, open func(testing.TB, func() time.Time) *store.St
 		}
 		dry := time.Since(start)
 		start = time.Now()
-		rep, err = e.im.Import(e.ctx, admin, e.tn, csv.Bytes())
+		rep, err = e.im.Import(e.ctx, admin, e.tn, "people.csv", csv.Bytes())
 		if err != nil || rep.Created != rows {
 			b.Fatalf("import: %v %d", err, rep.Created)
 		}

@@ -2,6 +2,8 @@ package imports
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -61,6 +63,9 @@ type PlanSeats struct {
 
 // Report is a dry run's or an import's account of every row.
 type Report struct {
+	// ID is the import's, as its audit event and its rows' creations name
+	// it; "" for a dry run.
+	ID       string      `json:"id,omitempty"`
 	DryRun   bool        `json:"dry_run"`
 	Format   string      `json:"format"` // "xlsx" or "csv"
 	Columns  []string    `json:"columns"`
@@ -126,11 +131,17 @@ func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenan
 // through provision.CreateAccounts; the others are skipped or refused with
 // their reasons, and nothing that exists is changed. A row's one-time
 // password is set with provision.SetOneTimePassword once its account exists.
-func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (Report, error) {
+//
+// The rows are created by the actor usher.ActorImport with the import's id,
+// on behalf of actor, who is audited with the file's name, size, SHA-256
+// and the counts.
+func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenant, name string, data []byte) (Report, error) {
 	f, rep, err := im.check(ctx, actor, t, data)
 	if err != nil {
 		return rep, err
 	}
+	rep.ID = store.NewID()
+	by := usher.Actor{Kind: usher.ActorImport, ID: rep.ID, Source: actor.Source}
 	var todo []*row
 	for _, r := range f.rows {
 		if r.res.Result == ResultCreate {
@@ -146,7 +157,7 @@ func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenan
 		for i, r := range part {
 			in[i] = r.in
 		}
-		out := im.svc.CreateAccounts(ctx, actor, t, in)
+		out := im.svc.CreateAccounts(ctx, by, t, in)
 		for i, r := range part {
 			if err := out[i].Err; err != nil {
 				var e *usher.Error
@@ -165,7 +176,7 @@ func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenan
 			r.res.PersonID = out[i].Created.Person.ID
 			r.res.AccountID = out[i].Created.Account.ID
 			if r.otp != "" {
-				if _, err := im.svc.SetOneTimePassword(ctx, actor, t, r.res.AccountID, r.otp); err != nil {
+				if _, err := im.svc.SetOneTimePassword(ctx, by, t, r.res.AccountID, r.otp); err != nil {
 					if err := f.explain(r, err); err != nil {
 						return rep, err
 					}
@@ -173,7 +184,13 @@ func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenan
 			}
 		}
 	}
-	return im.report(rep, f), nil
+	rep = im.report(rep, f)
+	sum := sha256.Sum256(data)
+	err = im.svc.AuditImport(ctx, actor, t, rep.ID, map[string]string{
+		"file_name": name, "file_size": strconv.Itoa(len(data)), "file_sha256": hex.EncodeToString(sum[:]), "format": rep.Format,
+		"rows": strconv.Itoa(rep.Rows), "created": strconv.Itoa(rep.Created), "skipped": strconv.Itoa(rep.Skipped), "refused": strconv.Itoa(rep.Refused),
+	})
+	return rep, err
 }
 
 func (im *Importer) report(rep Report, f *file) Report {

@@ -269,7 +269,7 @@ func testFilledTemplate(t *testing.T, e *env) {
 	if n := e.count(); n != 0 {
 		t.Fatalf("the dry run created %d accounts", n)
 	}
-	rep, err = e.im.Import(e.ctx, admin, e.tn, buf.Bytes())
+	rep, err = e.im.Import(e.ctx, admin, e.tn, "people.csv", buf.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,12 +283,27 @@ func testFilledTemplate(t *testing.T, e *env) {
 	if a.Email != "anna@example.com" || a.Phone != "+31612345678" || len(a.GroupIDs) != 1 || a.PrimaryGroupID == "" {
 		t.Errorf("anna %+v", a)
 	}
+	// Audited: the import by the administrator, with its file; each row's
+	// creation by the import.
+	evs, _, err := e.st.Read().AuditEvents(e.ctx, e.tn.ID, store.AuditFilter{TargetID: rep.ID}, store.ListOptions{})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%v %v", evs, err)
+	}
+	d := evs[0].Details
+	if evs[0].Action != "import.completed" || evs[0].ActorID != admin.ID || d["file_name"] != "people.csv" || d["file_size"] != fmt.Sprint(buf.Len()) ||
+		len(d["file_sha256"]) != 64 || d["rows"] != "4" || d["created"] != "2" || d["refused"] != "2" || d["skipped"] != "0" {
+		t.Errorf("%+v", evs[0])
+	}
+	evs, _, _ = e.st.Read().AuditEvents(e.ctx, e.tn.ID, store.AuditFilter{TargetID: a.ID}, store.ListOptions{})
+	if len(evs) != 1 || evs[0].Action != "account.created" || evs[0].ActorKind != usher.ActorImport || evs[0].ActorID != rep.ID {
+		t.Errorf("%+v", evs)
+	}
 	bob, err := e.st.Read().Person(e.ctx, e.tn.ID, rep.Results[1].PersonID)
 	if err != nil || bob.FirstName != "Bob" || bob.Language != "nl" {
 		t.Errorf("bob %+v %v", bob, err)
 	}
 	// Again: nobody is overwritten; they are skipped.
-	rep, err = e.im.Import(e.ctx, admin, e.tn, buf.Bytes())
+	rep, err = e.im.Import(e.ctx, admin, e.tn, "people.csv", buf.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +326,7 @@ func testEuropeanCSV(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.im.Import(e.ctx, admin, e.tn, data)
+	rep, err := e.im.Import(e.ctx, admin, e.tn, "people.csv", data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,14 +409,14 @@ func testDuplicates(t *testing.T, e *env) {
 }
 
 func testExisting(t *testing.T, e *env) {
-	first, err := e.im.Import(e.ctx, admin, e.tn, []byte("First name,Last name,Email,Username,Department,Job profile,Role\nOld,Timer,old@example.com,oldie,Sales,Driver,Staff\n"))
+	first, err := e.im.Import(e.ctx, admin, e.tn, "people.csv", []byte("First name,Last name,Email,Username,Department,Job profile,Role\nOld,Timer,old@example.com,oldie,Sales,Driver,Staff\n"))
 	if err != nil || first.Created != 1 {
 		t.Fatal(first, err)
 	}
 	csv := "First name,Last name,Email,Username,Department,Job profile,Role,Language\n" +
 		"New,Name,old@example.com,,Sales,Driver,Staff,en\n" +
 		"Other,Name,new@example.com,OLDIE,Sales,Driver,Staff,en\n"
-	rep, err := e.im.Import(e.ctx, admin, e.tn, []byte(csv))
+	rep, err := e.im.Import(e.ctx, admin, e.tn, "people.csv", []byte(csv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +437,7 @@ func testOneTimePassword(t *testing.T, e *env) {
 	csv := "First name,Last name,Username,Phone,Department,Job profile,Role,Language,One-time password\n" +
 		"Ola,Nordmann,ola,+47 912 34 567,Sales,Driver,Staff,nb,Tulipan-42-hest\n" +
 		"Kari,Nordmann,kari,+47 912 34 568,Sales,Driver,Staff,nb,short\n"
-	rep, err := e.im.Import(e.ctx, admin, e.tn, []byte(csv))
+	rep, err := e.im.Import(e.ctx, admin, e.tn, "people.csv", []byte(csv))
 	if err != nil {
 		t.Fatal(err)
 	}

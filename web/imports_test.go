@@ -97,6 +97,10 @@ func TestImportAPI(t *testing.T) {
 		if rep.DryRun || rep.Created != 1 || rep.Refused != 2 || rep.Results[0].AccountID == "" {
 			t.Fatalf("import %+v", rep)
 		}
+		evs, _, _ := e.st.Read().AuditEvents(ctx, tn.ID, store.AuditFilter{TargetID: rep.ID}, store.ListOptions{})
+		if len(evs) != 1 || evs[0].Details["file_name"] != "people.xlsx" || evs[0].ActorKind != "operator" {
+			t.Errorf("the import's audit: %+v", evs)
+		}
 		a, err := e.st.Read().Account(ctx, tn.ID, rep.Results[0].AccountID)
 		if err != nil || a.Email != "anna.jansen@example.com" {
 			t.Errorf("the example row's account: %+v %v", a, err)

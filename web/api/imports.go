@@ -71,45 +71,48 @@ func (h *Handler) Import(r *http.Request, c *Call) (any, error) {
 		return nil, err
 	}
 	im := h.importer()
-	data, err := uploaded(r, im.Limits.MaxBytes)
+	name, data, err := uploaded(r, im.Limits.MaxBytes)
 	if err != nil {
 		return nil, err
 	}
 	if dry {
 		return im.DryRun(r.Context(), c.actor, c.tenant, data)
 	}
-	return im.Import(r.Context(), c.actor, c.tenant, data)
+	return im.Import(r.Context(), c.actor, c.tenant, name, data)
 }
 
-// uploaded reads the file of an upload, no more than limit bytes.
-func uploaded(r *http.Request, limit int64) ([]byte, error) {
+// uploaded reads the file of an upload, no more than limit bytes, with its
+// name from the form or the Content-Disposition header, for the audit.
+func uploaded(r *http.Request, limit int64) (string, []byte, error) {
 	tooLarge := &usher.Error{Code: view.CodeTooLarge, Field: "file", Message: fmt.Sprintf("the file is larger than the limit of %d MB", limit>>20)}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	body := io.Reader(r.Body)
+	_, disp, _ := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
+	name := disp["filename"]
 	if mt == "multipart/form-data" {
 		mr, err := r.MultipartReader()
 		if err != nil {
-			return nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the multipart form cannot be read: " + err.Error()}
+			return "", nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the multipart form cannot be read: " + err.Error()}
 		}
 		for {
 			p, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
-				return nil, usher.Invalid("file", "the form has no part named \"file\"")
+				return "", nil, usher.Invalid("file", "the form has no part named \"file\"")
 			} else if err != nil {
-				return nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the multipart form cannot be read: " + err.Error()}
+				return "", nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the multipart form cannot be read: " + err.Error()}
 			}
 			if p.FormName() == "file" {
-				body = p
+				body, name = p, p.FileName()
 				break
 			}
 		}
 	}
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
-		return nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the upload broke off: " + err.Error()}
+		return "", nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the upload broke off: " + err.Error()}
 	}
 	if int64(len(data)) > limit {
-		return nil, tooLarge
+		return "", nil, tooLarge
 	}
-	return data, nil
+	return name, data, nil
 }
