@@ -86,6 +86,10 @@ func (s *Server) routes(now func() time.Time) {
 	route("GET "+a+"/messages", con.Admin(con.Messages))
 	route("GET "+a+"/messages/{id}", con.Admin(con.Message))
 	route("GET "+a+"/audit", con.Admin(con.Audit))
+	route("GET "+a+"/imports", con.Admin(con.Imports))
+	route("POST "+a+"/imports", con.Admin(con.Imports))
+	route("GET "+a+"/imports/template.xlsx", con.Admin(con.ImportTemplate))
+	route("GET "+a+"/imports/template.csv", con.Admin(con.ImportTemplate))
 
 	// The operators' console, signed in with an operator token.
 	pageRoute("POST /operator/signin", con.OperatorSignIn)
