@@ -27,7 +27,6 @@ type column struct {
 	list string
 	// required is the tenant setting (usher.Field…) that makes it required.
 	required string
-	help     string
 	example  string
 }
 
@@ -40,35 +39,35 @@ const (
 
 var columns = []column{
 	{key: "first_name", labels: [6]string{"First name", "Voornaam", "Vorname", "Prénom", "Förnamn", "Fornavn"},
-		fields: []string{"first_name"}, required: usher.FieldFirstName, help: "The person's first name.", example: "Anna"},
+		fields: []string{"first_name"}, required: usher.FieldFirstName, example: "Anna"},
 	{key: "last_name", labels: [6]string{"Last name", "Achternaam", "Nachname", "Nom", "Efternamn", "Etternavn"},
-		fields: []string{"last_name"}, required: usher.FieldLastName, help: "The person's last name.", example: "Jansen"},
+		fields: []string{"last_name"}, required: usher.FieldLastName, example: "Jansen"},
 	{key: "email", labels: [6]string{"Email", "E-mail", "E-Mail", "Courriel", "E-post", "E-postadresse"},
-		fields: []string{"email"}, required: usher.FieldEmail, help: "Signs in with it and receives the invitation. A person without email needs a username and a phone number.", example: "anna.jansen@example.com"},
+		fields: []string{"email"}, required: usher.FieldEmail, example: "anna.jansen@example.com"},
 	{key: "phone", labels: [6]string{"Phone", "Telefoon", "Telefon", "Téléphone", "Telefonnummer", "Telefonnummer"},
-		fields: []string{"phone"}, required: usher.FieldPhone, help: "In international form with + and the country code, typed as text so that the + stays: +31 6 1234 5678.", example: "+31 6 1234 5678"},
+		fields: []string{"phone"}, required: usher.FieldPhone, example: "+31 6 1234 5678"},
 	{key: "username", labels: [6]string{"Username", "Gebruikersnaam", "Benutzername", "Nom d'utilisateur", "Användarnamn", "Brukernavn"},
-		fields: []string{"username"}, required: usher.FieldUsername, help: "Another name to sign in with, unique in the tenant."},
+		fields: []string{"username"}, required: usher.FieldUsername},
 	{key: "organization", labels: [6]string{"Organization", "Organisatie", "Organisation", "Organisation", "Organisation", "Organisasjon"},
-		fields: []string{"organization_id"}, list: listOrganizations, help: "Empty for the tenant's own organization; otherwise an external organization from the list."},
+		fields: []string{"organization_id"}, list: listOrganizations},
 	{key: "department", labels: [6]string{"Department", "Afdeling", "Abteilung", "Département", "Avdelning", "Avdeling"},
-		fields: []string{"department_id"}, list: usher.KindDepartment, required: usher.FieldDepartment, help: "One of the tenant's departments; empty takes the tenant's default."},
+		fields: []string{"department_id"}, list: usher.KindDepartment, required: usher.FieldDepartment},
 	{key: "job_profile", labels: [6]string{"Job profile", "Functieprofiel", "Stellenprofil", "Profil de poste", "Befattningsprofil", "Stillingsprofil"},
-		fields: []string{"job_profile_id"}, list: usher.KindJobProfile, required: usher.FieldJobProfile, help: "One of the tenant's job profiles; empty takes the tenant's default."},
+		fields: []string{"job_profile_id"}, list: usher.KindJobProfile, required: usher.FieldJobProfile},
 	{key: "role", labels: [6]string{"Role", "Rol", "Rolle", "Rôle", "Roll", "Rolle"},
-		fields: []string{"role_id"}, list: usher.KindRole, required: usher.FieldRole, help: "One of the tenant's roles; empty takes the tenant's default."},
+		fields: []string{"role_id"}, list: usher.KindRole, required: usher.FieldRole},
 	{key: "plan", labels: [6]string{"Plan", "Abonnement", "Tarif", "Forfait", "Abonnemang", "Abonnement"},
-		fields: []string{"plan_id"}, list: listPlans, help: "The plan whose seat the account takes; empty takes the tenant's default."},
+		fields: []string{"plan_id"}, list: listPlans},
 	{key: "primary_group", labels: [6]string{"Primary group", "Primaire groep", "Primäre Gruppe", "Groupe principal", "Primär grupp", "Primærgruppe"},
-		fields: []string{"primary_group_id"}, list: usher.KindGroup, help: "One of the tenant's groups."},
+		fields: []string{"primary_group_id"}, list: usher.KindGroup},
 	{key: "groups", labels: [6]string{"Other groups", "Andere groepen", "Weitere Gruppen", "Autres groupes", "Övriga grupper", "Andre grupper"},
-		fields: []string{"group_ids"}, help: "More of the tenant's groups, separated by ; (their names are those of Primary group)."},
+		fields: []string{"group_ids"}},
 	{key: "language", labels: [6]string{"Language", "Taal", "Sprache", "Langue", "Språk", "Språk"},
-		fields: []string{"language"}, list: listLanguages, required: usher.FieldLanguage, help: "A language code of the tenant; empty takes the tenant's default.", example: "en"},
+		fields: []string{"language"}, list: listLanguages, required: usher.FieldLanguage, example: "en"},
 	{key: "external_id", labels: [6]string{"External ID", "Externe ID", "Externe ID", "Identifiant externe", "Externt ID", "Ekstern ID"},
-		fields: []string{"external_id"}, help: "The person's number in another system, such as HR."},
+		fields: []string{"external_id"}},
 	{key: "one_time_password", labels: [6]string{"One-time password", "Eenmalig wachtwoord", "Einmalpasswort", "Mot de passe à usage unique", "Engångslösenord", "Engangspassord"},
-		fields: []string{"one_time_password"}, help: "Optional, for people without email: they sign in with it once and choose their own password. It is stored hashed, never shown or sent."},
+		fields: []string{"one_time_password"}},
 }
 
 // requiredMark follows the header of a column the tenant requires.

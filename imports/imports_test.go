@@ -195,7 +195,8 @@ func testTemplate(t *testing.T, e *env) {
 		t.Errorf("lists %q", listRows)
 	}
 	ins, _ := f.GetRows("Instructions")
-	if len(ins) < 7 || ins[5][0] != "Column" || ins[6][0] != "Vorname" || ins[6][1] != "yes" {
+	if len(ins) < 7 || ins[0][0] != "Personen in Tenant acme importieren" || ins[5][0] != "Spalte" || ins[6][0] != "Vorname" || ins[6][1] != "ja" ||
+		ins[6][2] != "Der Vorname." {
 		t.Errorf("instructions %q", ins)
 	}
 	// The template as downloaded is a file the dry run takes: its example row.

@@ -113,7 +113,7 @@ func (im *Importer) TemplateXLSX(ctx context.Context, t usher.Tenant, lang strin
 		dv := excelize.NewDataValidation(true)
 		dv.SetSqref(fmt.Sprintf("%s2:%s%d", col, col, templateRows+1))
 		dv.SetSqrefDropList(fmt.Sprintf("%s!$%s$2:$%s$%d", listsSheet, lc, lc, len(names)+1))
-		dv.SetError(excelize.DataValidationErrorStyleStop, c.label(lang), "Choose a value from the list.")
+		dv.SetError(excelize.DataValidationErrorStyleStop, c.label(lang), say(lang, "choose"))
 		if err := f.AddDataValidation(peopleSheet, dv); err != nil {
 			return nil, err
 		}
@@ -140,20 +140,20 @@ func (im *Importer) TemplateXLSX(ctx context.Context, t usher.Tenant, lang strin
 
 func instructions(f *excelize.File, t usher.Tenant, lang string, bold int) error {
 	lines := [][]string{
-		{"Importing people into " + t.Name},
-		{"Fill in one row per person on the People sheet, under the headers, and replace the example row. Columns marked * are required in this tenant."},
-		{"Nothing is created before you have seen the dry run: it reports every row's problems by row and column. Existing people are never changed: a row whose email, username or phone already signs in to an account is skipped."},
-		{"Every account needs an email, or a username and a phone number, to sign in with."},
+		{fmt.Sprintf(say(lang, "title"), t.Name)},
+		{say(lang, "fill")},
+		{say(lang, "check")},
+		{say(lang, "login")},
 		{},
-		{"Column", "Required", "What to write"},
+		{say(lang, "column"), say(lang, "required"), say(lang, "what")},
 	}
 	for i := range columns {
 		c := &columns[i]
 		req := ""
 		if required(t, c) {
-			req = "yes"
+			req = say(lang, "yes")
 		}
-		lines = append(lines, []string{c.label(lang), req, c.help})
+		lines = append(lines, []string{c.label(lang), req, say(lang, "help."+c.key)})
 	}
 	for i, l := range lines {
 		for j, v := range l {
