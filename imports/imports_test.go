@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -99,6 +100,7 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"EuropeanCSV", testEuropeanCSV},
 		{"UTF16", testUTF16},
 		{"PhonesAsNumbers", testPhonesAsNumbers},
+		{"Formulas", testFormulas},
 		{"Duplicates", testDuplicates},
 		{"Existing", testExisting},
 		{"OneTimePassword", testOneTimePassword},
@@ -386,6 +388,35 @@ func testPhonesAsNumbers(t *testing.T, e *env) {
 		`refused: row 3, column "Phone": 47123456780 was stored as a number, so its + or leading zero is lost; format the column as text and type the number with + and the country code, like +31 6 1234 5678`,
 		`refused: row 3, column "Email": give an email, or a username and a phone number`,
 		"row 4: create")
+}
+
+// testFormulas: a formula gives its cached value, as the spreadsheet last
+// showed it; usher never evaluates it.
+func testFormulas(t *testing.T, e *env) {
+	f := excelize.NewFile()
+	f.SetSheetRow("Sheet1", "A1", &[]any{"First name", "Last name", "Email", "Department", "Job profile", "Role", "Language"})
+	f.SetSheetRow("Sheet1", "A2", &[]any{"Fo", "", "fo@example.com", "Sales", "Driver", "Staff", "en"})
+	f.SetCellValue("Sheet1", "B2", "placeholder")
+	f.SetCellValue("Sheet1", "H1", "External ID")
+	f.SetCellValue("Sheet1", "H2", 1234)
+	if err := f.SetCellFormula("Sheet1", "H2", "1000+234"); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	f.WriteTo(&buf)
+	// A text formula as Excel saves it: its result cached as t="str".
+	data := rewrite(t, buf.Bytes(), "xl/worksheets/sheet1.xml", func(s string) string {
+		return regexp.MustCompile(`<c r="B2"[^>]*>.*?</c>`).ReplaceAllString(s, `<c r="B2" t="str"><f>CONCAT("Mu","ller")</f><v>Muller</v></c>`)
+	})
+	rep, err := e.im.Import(e.ctx, admin, e.tn, "formulas.xlsx", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, rep, "row 2: created")
+	p, err := e.st.Read().Person(e.ctx, e.tn.ID, rep.Results[0].PersonID)
+	if err != nil || p.LastName != "Muller" || p.ExternalID != "1234" {
+		t.Errorf("%+v %v", p, err)
+	}
 }
 
 func testDuplicates(t *testing.T, e *env) {
