@@ -1,6 +1,7 @@
 package imports
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -148,41 +149,30 @@ func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenan
 			todo = append(todo, r)
 		}
 	}
-	const batch = 1000
+	// Batches run a few at once, each through CreateAccounts, so that more
+	// creations share the store's grouped commits.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed error
+	sem := make(chan struct{}, importBatches)
 	for len(todo) > 0 {
-		n := min(batch, len(todo))
+		n := min(batchRows, len(todo))
 		part := todo[:n]
 		todo = todo[n:]
-		in := make([]provision.AccountInput, n)
-		for i, r := range part {
-			in[i] = r.in
-		}
-		out := im.svc.CreateAccounts(ctx, by, t, in)
-		for i, r := range part {
-			if err := out[i].Err; err != nil {
-				var e *usher.Error
-				if errors.As(err, &e) && e.Code == usher.CodeConflict && (e.Field == "email" || e.Field == "username" || e.Field == "phone") {
-					// Taken since the check: still someone who exists.
-					r.res.Result = ResultSkipped
-				} else {
-					r.res.Result = ResultRefused
-				}
-				if err := f.explain(r, err); err != nil {
-					return rep, err
-				}
-				continue
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := im.create(ctx, by, t, f, part); err != nil {
+				mu.Lock()
+				failed = cmp.Or(failed, err)
+				mu.Unlock()
 			}
-			r.res.Result = ResultCreated
-			r.res.PersonID = out[i].Created.Person.ID
-			r.res.AccountID = out[i].Created.Account.ID
-			if r.otp != "" {
-				if _, err := im.svc.SetOneTimePassword(ctx, by, t, r.res.AccountID, r.otp); err != nil {
-					if err := f.explain(r, err); err != nil {
-						return rep, err
-					}
-				}
-			}
-		}
+		}()
+	}
+	wg.Wait()
+	if failed != nil {
+		return rep, failed
 	}
 	rep = im.report(rep, f)
 	sum := sha256.Sum256(data)
@@ -191,6 +181,48 @@ func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenan
 		"rows": strconv.Itoa(rep.Rows), "created": strconv.Itoa(rep.Created), "skipped": strconv.Itoa(rep.Skipped), "refused": strconv.Itoa(rep.Refused),
 	})
 	return rep, err
+}
+
+// batchRows is how many rows a CreateAccounts call takes, importBatches how
+// many calls run at once.
+const (
+	batchRows     = 250
+	importBatches = 4
+)
+
+// create creates rows through provision and records each one's result.
+func (im *Importer) create(ctx context.Context, by usher.Actor, t usher.Tenant, f *file, rows []*row) error {
+	in := make([]provision.AccountInput, len(rows))
+	for i, r := range rows {
+		in[i] = r.in
+	}
+	out := im.svc.CreateAccounts(ctx, by, t, in)
+	for i, r := range rows {
+		if err := out[i].Err; err != nil {
+			var e *usher.Error
+			if errors.As(err, &e) && e.Code == usher.CodeConflict && (e.Field == "email" || e.Field == "username" || e.Field == "phone") {
+				// Taken since the check: still someone who exists.
+				r.res.Result = ResultSkipped
+			} else {
+				r.res.Result = ResultRefused
+			}
+			if err := f.explain(r, err); err != nil {
+				return err
+			}
+			continue
+		}
+		r.res.Result = ResultCreated
+		r.res.PersonID = out[i].Created.Person.ID
+		r.res.AccountID = out[i].Created.Account.ID
+		if r.otp != "" {
+			if _, err := im.svc.SetOneTimePassword(ctx, by, t, r.res.AccountID, r.otp); err != nil {
+				if err := f.explain(r, err); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (im *Importer) report(rep Report, f *file) Report {
