@@ -345,8 +345,8 @@ func (f *file) parse(cat *catalogues, num int, cells []string) *row {
 			p.Email = v
 			r.ids[c.key], _ = usher.NormalizeEmail("email", v)
 		case "phone":
-			if asNumber(v) {
-				f.problem(r, c, "%s was stored as a number, so its + or leading zero is lost; format the column as text and type the number with + and the country code, like +31 6 1234 5678", v)
+			if msg := asNumber(v); msg != "" {
+				f.problem(r, c, "%s %s; format the column as text and type the number with + and the country code, like +31 6 1234 5678", v, msg)
 				continue
 			}
 			p.Phone = v
@@ -393,14 +393,24 @@ func (f *file) parse(cat *catalogues, num int, cells []string) *row {
 	return r
 }
 
-// asNumber reports a phone number that a spreadsheet kept as a number:
-// only digits, or the scientific notation of a long one.
-func asNumber(v string) bool {
-	if strings.ContainsAny(v, "+ ()-/") {
-		return false
+// asNumber says how a phone number was kept as a number by a spreadsheet,
+// or "": a number cannot hold a + or a leading zero, so what is left is not
+// guessed into a country.
+func asNumber(v string) string {
+	if strings.HasPrefix(v, "+") || strings.ContainsAny(v, " ()-/") {
+		return ""
 	}
-	_, err := strconv.ParseFloat(v, 64)
-	return err == nil && !strings.HasPrefix(v, "00")
+	// Excel's CSV writes what it shows: 4,71235E+10 in much of Europe.
+	if _, err := strconv.ParseFloat(strings.Replace(v, ",", ".", 1), 64); err != nil {
+		return ""
+	}
+	if strings.ContainsAny(v, "eE.,") {
+		return "was stored as a number, in a form that may have lost digits as well as the +"
+	}
+	if strings.HasPrefix(v, "0") {
+		return "" // typed as text, with its zero: the country code is what is missing
+	}
+	return "has no +, as a spreadsheet keeps a phone number stored as a number"
 }
 
 // duplicates refuses rows that share an email, username or phone, each

@@ -383,11 +383,23 @@ func testPhonesAsNumbers(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	wantLines(t, rep,
-		`refused: row 2, column "Phone": 4712345678 was stored as a number, so its + or leading zero is lost; format the column as text and type the number with + and the country code, like +31 6 1234 5678`,
+		`refused: row 2, column "Phone": 4712345678 has no +, as a spreadsheet keeps a phone number stored as a number; format the column as text and type the number with + and the country code, like +31 6 1234 5678`,
 		`refused: row 2, column "Email": give an email, or a username and a phone number`,
-		`refused: row 3, column "Phone": 47123456780 was stored as a number, so its + or leading zero is lost; format the column as text and type the number with + and the country code, like +31 6 1234 5678`,
+		`refused: row 3, column "Phone": 47123456780 has no +, as a spreadsheet keeps a phone number stored as a number; format the column as text and type the number with + and the country code, like +31 6 1234 5678`,
 		`refused: row 3, column "Email": give an email, or a username and a phone number`,
 		"row 4: create")
+	// Excel's CSV writes the number as it shows it, with a decimal comma in
+	// much of Europe; a national number typed as text keeps its zero and
+	// lacks the country code.
+	rep, err = e.im.DryRun(e.ctx, admin, e.tn, []byte("First name;Last name;Username;Phone;Department;Job profile;Role;Language\n"+
+		"Piet;Pot;piet;4,71235E+10;Sales;Driver;Staff;nl\nKees;Kok;kees;0612345678;Sales;Driver;Staff;nl\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, rep,
+		`refused: row 2, column "Phone": 4,71235E+10 was stored as a number, in a form that may have lost digits as well as the +; format the column as text and type the number with + and the country code, like +31 6 1234 5678`,
+		`refused: row 2, column "Email": give an email, or a username and a phone number`,
+		`refused: row 3, column "Phone": "0612345678" has no country code: write it in international form, like +31 6 1234 5678`)
 }
 
 // testFormulas: a formula gives its cached value, as the spreadsheet last
