@@ -6,11 +6,15 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/web/view"
 )
+
+// importTimeout bounds an upload and its import from the console.
+const importTimeout = 15 * time.Minute
 
 // shownRows bounds the rows without problems the import page lists; rows
 // with problems are always listed.
@@ -25,6 +29,11 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 	c.d.Data = data
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
+		// A large file takes longer to send and to import than the
+		// server's timeouts allow a page.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(importTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(importTimeout))
 		action, name, file, err := upload(r, im.Limits.MaxBytes)
 		var rep imports.Report
 		if err == nil {
