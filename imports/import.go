@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,6 +83,7 @@ type Report struct {
 // row is a row of the file on its way to an account.
 type row struct {
 	res     RowResult
+	cells   []string // as read, for the report
 	in      provision.AccountInput
 	otp     string
 	ids     map[string]string // column key → normalized login identifier
@@ -314,7 +316,7 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 // parse turns a row's cells into an account's input, resolving the names
 // of catalogue entries.
 func (f *file) parse(cat *catalogues, num int, cells []string) *row {
-	r := &row{res: RowResult{Row: num}, ids: map[string]string{}, columns: map[string]bool{}}
+	r := &row{res: RowResult{Row: num}, cells: slices.Clone(cells), ids: map[string]string{}, columns: map[string]bool{}}
 	p := &provision.PersonInput{}
 	r.in = provision.AccountInput{Route: provision.RouteImport, Person: p}
 	for i, v := range cells {
@@ -323,6 +325,9 @@ func (f *file) parse(cat *catalogues, num int, cells []string) *row {
 		}
 		var c *column
 		if i < len(f.sh.cols) {
+			if f.sh.ignored[i] {
+				continue
+			}
 			c = f.sh.cols[i]
 		}
 		if c == nil {

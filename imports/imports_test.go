@@ -102,6 +102,7 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"PhonesAsNumbers", testPhonesAsNumbers},
 		{"Formulas", testFormulas},
 		{"Duplicates", testDuplicates},
+		{"CheckFile", testCheckFile},
 		{"Existing", testExisting},
 		{"OneTimePassword", testOneTimePassword},
 		{"OtherTenant", testOtherTenant},
@@ -450,6 +451,51 @@ func testDuplicates(t *testing.T, e *env) {
 		`refused: row 5, column "Username": already used by another person in this file, row 3`,
 		`refused: row 5, column "Phone": already used by another person in this file, row 3`,
 		`refused: row 6, column "Email": already used by another person in this file, row 2`)
+}
+
+// testCheckFile: the dry run as the file itself with a result per row,
+// safe to open (no value becomes a formula), and checked again as it is.
+func testCheckFile(t *testing.T, e *env) {
+	in := "First name;Last name;Email;Department;Job profile;Role;Language\n" +
+		"\"=HYPERLINK(\"\"http://evil.example\"\")\";Smith;a@example.com;Sales;Driver;Staff;en\n" +
+		"\n" +
+		"Bo;@SUM(A1);bo@example.com;Marketing;Driver;Staff;en\n"
+	out, err := e.im.CheckFile(e.ctx, admin, e.tn, []byte(in), "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\uFEFFFirst name,Last name,Email,Department,Job profile,Role,Language,usher: row,usher: result,usher: problems\n" +
+		"\"'=HYPERLINK(\"\"http://evil.example\"\")\",Smith,a@example.com,Sales,Driver,Staff,en,2,to create,\n" +
+		"Bo,'@SUM(A1),bo@example.com,Marketing,Driver,Staff,en,4,refused,\"row 4, column \"\"Department\"\": \"\"Marketing\"\" is not one of the tenant's departments; choose one from the drop-down list\"\n"
+	if string(out) != want {
+		t.Errorf("csv report:\n%s\nwant:\n%s", out, want)
+	}
+	out, err = e.im.CheckFile(e.ctx, admin, e.tn, []byte(in), "xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := f.GetRows("People", excelize.Options{RawCellValue: true})
+	if len(rows) != 3 || rows[1][0] != `=HYPERLINK("http://evil.example")` || rows[2][8] != "refused" || rows[1][7] != "2" {
+		t.Errorf("xlsx report %q", rows)
+	}
+	if fm, _ := f.GetCellFormula("People", "A2"); fm != "" {
+		t.Errorf("a value became the formula %q", fm)
+	}
+	f.Close()
+	// The report, corrected where it says, is checked again as it is.
+	f, _ = excelize.OpenReader(bytes.NewReader(out))
+	f.SetCellStr("People", "D3", "Sales")
+	var buf bytes.Buffer
+	f.WriteTo(&buf)
+	rep, err := e.im.DryRun(e.ctx, admin, e.tn, buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, rep, "row 2: create", "row 3: create")
 }
 
 func testExisting(t *testing.T, e *env) {

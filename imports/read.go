@@ -44,6 +44,7 @@ func fileError(format string, args ...any) error {
 type sheet struct {
 	headers []string  // as written, by position
 	cols    []*column // by position; nil where the header is empty
+	ignored []bool    // by position: the columns a report adds
 	format  string    // "xlsx" or "csv"
 }
 
@@ -124,10 +125,15 @@ func (w *walker) record(num int, cells []string) error {
 // column, and none twice.
 func header(cells []string, format string) (*sheet, error) {
 	cells = slices.Clone(cells) // the readers reuse their records
-	sh := &sheet{headers: cells, cols: make([]*column, len(cells)), format: format}
+	sh := &sheet{headers: cells, cols: make([]*column, len(cells)), ignored: make([]bool, len(cells)), format: format}
 	seen := map[string]int{}
 	for i, h := range cells {
 		if h == "" {
+			continue
+		}
+		if strings.HasPrefix(h, reportPrefix) {
+			// A report's own columns: its rows, corrected, come back as they are.
+			sh.ignored[i] = true
 			continue
 		}
 		c, ok := headers[foldHeader(h)]
@@ -254,17 +260,24 @@ func readCSV(data []byte, lim Limits, fn func(sh *sheet) (rowFunc, error)) error
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	w := &walker{lim: lim, format: "csv", fn: fn}
-	for num := 1; ; num++ {
+	// A row's number is as a spreadsheet shows the file: blank lines are
+	// rows (encoding/csv skips them), a quoted line break is not a new row.
+	extra := 0 // lines that quoted line breaks added before this record
+	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return fileError("row %d (line %d) cannot be read: %v", num, pe.Line, pe.Err)
+			return fileError("line %d cannot be read: %v", pe.Line, pe.Err)
 		} else if err != nil {
 			return fileError("the file cannot be read: %v", err)
 		}
+		line, _ := r.FieldPos(0)
+		num := line - extra
+		last, _ := r.FieldPos(len(rec) - 1)
+		extra += last + strings.Count(rec[len(rec)-1], "\n") - line
 		if err := w.record(num, rec); err != nil {
 			return err
 		}

@@ -50,6 +50,10 @@ func TestConsoleImport(t *testing.T) {
 		if _, err := w.st.Read().AccountByLogin(context.Background(), w.tenant.ID, "ima@example.com"); err == nil {
 			t.Fatal("the check created an account")
 		}
+		p = b.postFile(page, "people.csv", file, "report")
+		if p.status != 200 || !strings.HasPrefix(p.body, "PK") || !strings.Contains(p.header.Get("Content-Disposition"), "import-check.xlsx") {
+			t.Fatalf("the check as a workbook: %d %v", p.status, p.header)
+		}
 		p = b.postFile(page, "people.csv", file, "import")
 		wantPage(t, p, 200, "What the import did: people.csv", "3 rows: 1 created, 0 skipped, 2 refused.")
 		a, err := w.st.Read().AccountByLogin(context.Background(), w.tenant.ID, "ima@example.com")

@@ -106,6 +106,15 @@ func TestImportAPI(t *testing.T) {
 			t.Errorf("the example row's account: %+v %v", a, err)
 		}
 
+		// The check as a file: the rows back with their results.
+		r = e.call(t, "POST", base+"/check.csv", e.op, bytes.NewReader(buf.Bytes()), "Content-Type", api.TypeXLSX)
+		if r.Status != 200 || r.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
+			!strings.Contains(string(r.Body), `usher: problems`) || !strings.Contains(string(r.Body), `Bo,Ek,bo@example.com,`) {
+			t.Errorf("check.csv: %s", r)
+		}
+		r = e.call(t, "POST", base+"/check.xlsx", e.op, rawBody("Vorname,Shoe size\nA,1\n"), "Content-Type", "text/csv")
+		wantProblem(t, r, 422, "invalid", "file")
+
 		// Refusals name the file and what is wrong with it.
 		wantProblem(t, e.call(t, "POST", base, e.op, rawBody("Vorname,Shoe size\nA,1\n"), "Content-Type", "text/csv"), 422, "invalid", "file")
 		wantProblem(t, e.call(t, "POST", base, e.op, rawBody(""), "Content-Type", "text/csv"), 422, "invalid", "file")

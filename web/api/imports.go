@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/imports"
@@ -115,4 +116,26 @@ func uploaded(r *http.Request, limit int64) (string, []byte, error) {
 		return "", nil, tooLarge
 	}
 	return name, data, nil
+}
+
+// ImportCheckFile is the dry run as a file: the rows as read, each with its
+// result and problems in added columns, as XLSX or CSV by the path.
+func (h *Handler) ImportCheckFile(r *http.Request, c *Call) (any, error) {
+	if err := strictQuery(r).err(); err != nil {
+		return nil, err
+	}
+	im := h.importer()
+	_, data, err := uploaded(r, im.Limits.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	format, ct := "xlsx", TypeXLSX
+	if strings.HasSuffix(r.URL.Path, ".csv") {
+		format, ct = "csv", TypeCSV+"; charset=utf-8"
+	}
+	b, err := im.CheckFile(r.Context(), c.actor, c.tenant, data, format)
+	if err != nil {
+		return nil, err
+	}
+	return view.File{ContentType: ct, Filename: "import-check." + format, Body: b}, nil
 }

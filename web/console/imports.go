@@ -13,6 +13,8 @@ import (
 	"github.com/usherhq/usher/web/view"
 )
 
+const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 // importTimeout bounds an upload and its import from the console.
 const importTimeout = 15 * time.Minute
 
@@ -36,7 +38,14 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 		_ = rc.SetWriteDeadline(time.Now().Add(importTimeout))
 		action, name, file, err := upload(r, im.Limits.MaxBytes)
 		var rep imports.Report
-		if err == nil {
+		if err == nil && action == "report" {
+			// The check as a workbook to correct: every row with its result.
+			var b []byte
+			if b, err = im.CheckFile(r.Context(), c.actor, c.tn, file, "xlsx"); err == nil {
+				view.File{ContentType: xlsxType, Filename: "import-check.xlsx", Body: b}.Write(w, http.StatusOK)
+				return
+			}
+		} else if err == nil {
 			if action == "import" {
 				rep, err = im.Import(r.Context(), c.actor, c.tn, name, file)
 			} else {
@@ -86,7 +95,7 @@ func (h *Handler) ImportTemplate(w http.ResponseWriter, r *http.Request, c *Call
 	var err error
 	switch {
 	case strings.HasSuffix(r.URL.Path, ".xlsx"):
-		f = view.File{ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", Filename: c.tn.Slug + "-import.xlsx"}
+		f = view.File{ContentType: xlsxType, Filename: c.tn.Slug + "-import.xlsx"}
 		f.Body, err = im.TemplateXLSX(r.Context(), c.tn, lang)
 	default:
 		f = view.File{ContentType: "text/csv; charset=utf-8", Filename: c.tn.Slug + "-import.csv"}
