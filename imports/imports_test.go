@@ -610,6 +610,8 @@ func testRefusals(t *testing.T, e *env) {
 	f.NewSheet("People")
 	f.SetSheetRow("People", "A1", &[]any{"First name", "Last name", "Email", "Department", "Job profile", "Role", "Language"})
 	f.SetSheetRow("People", "A2", &[]any{"A", "B", "ab@example.com", "Sales", "Driver", "Staff", "en"})
+	// Rows 3 and 4 are not in the file at all: row 5 is still row 5.
+	f.SetSheetRow("People", "A5", &[]any{"C", "D", "cd@example.com", "Sales", "Driver", "Staff", "xx"})
 	f.SetActiveSheet(1)
 	if err := f.SetSheetVisible("Sheet1", false); err != nil {
 		t.Fatal(err)
@@ -620,7 +622,7 @@ func testRefusals(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantLines(t, rep, "row 2: create")
+	wantLines(t, rep, "row 2: create", `refused: row 5, column "Language": "xx" is not one of the tenant's languages (en, nl, de, fr, sv, nb)`)
 }
 
 // rewrite returns the zip data with one entry changed by fn.
