@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
@@ -48,7 +49,10 @@ type Op struct {
 	Out      any      // response body type, nil for none
 	Produces []string // content types of a non-JSON success response; the handler returns a view.File
 	Status   int      // success status; 200 when 0
-	Handle   func(r *http.Request, c *Call) (any, error)
+	// Timeout, when set, replaces the server's read and write timeouts
+	// for the operation: an upload and its import take longer.
+	Timeout time.Duration
+	Handle  func(r *http.Request, c *Call) (any, error)
 }
 
 // Tokens authenticates bearer secrets, through the shell's per-replica cache.
@@ -92,6 +96,11 @@ func (h *Handler) Serve(o *Op) http.Handler {
 		o.Status = http.StatusOK
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.Timeout > 0 {
+			rc := http.NewResponseController(w)
+			_ = rc.SetReadDeadline(time.Now().Add(o.Timeout))
+			_ = rc.SetWriteDeadline(time.Now().Add(o.Timeout))
+		}
 		if len(o.ReadOnly) > 0 {
 			r = r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, o.ReadOnly))
 		}
