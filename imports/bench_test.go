@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -58,5 +59,10 @@ func benchImport(b *testing.B, open func(testing.TB, func() time.Time) *store.St
 		imp := time.Since(start)
 		b.ReportMetric(float64(rows)/dry.Seconds(), "dry-rows/s")
 		b.ReportMetric(float64(rows)/imp.Seconds(), "import-rows/s")
+		// The memory the Go runtime holds from the system (the test's too):
+		// an upper bound of the heap an import needs, not the process's RSS.
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MiB")
 	}
 }

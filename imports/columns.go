@@ -28,6 +28,7 @@ type column struct {
 	// required is the tenant setting (usher.Field…) that makes it required.
 	required string
 	example  string
+	bit      uint32 // the column's flag in a row's set of columns
 }
 
 // Lists a column's drop-down can come from, besides usher's attribute kinds.
@@ -88,6 +89,7 @@ var headers = func() map[string]*column {
 	m := map[string]*column{}
 	for i := range columns {
 		c := &columns[i]
+		c.bit = 1 << i
 		m[foldHeader(c.key)] = c
 		for _, l := range c.labels {
 			m[foldHeader(l)] = c

@@ -80,14 +80,18 @@ type Report struct {
 	Results  []RowResult `json:"results"`
 }
 
+// loginKeys are the columns of login identifiers, in the order of row.ids.
+var loginKeys = [3]string{"email", "username", "phone"}
+
 // row is a row of the file on its way to an account.
 type row struct {
 	res     RowResult
 	cells   []string // as read, for the report
 	in      provision.AccountInput
 	otp     string
-	ids     map[string]string // column key → normalized login identifier
-	columns map[string]bool   // columns with a problem already
+	ids     [3]string // normalized email, username and phone, as loginKeys
+	flagged uint32    // the columns with a problem already, by bit
+
 }
 
 // file is a read file: its columns and rows.
@@ -110,10 +114,10 @@ func (f *file) problem(r *row, c *column, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	p := Problem{Message: msg, Text: fmt.Sprintf("row %d: %s", r.res.Row, msg)}
 	if c != nil {
-		if r.columns[c.key] {
+		if r.flagged&c.bit != 0 {
 			return // the first problem of a column is the most specific
 		}
-		r.columns[c.key] = true
+		r.flagged |= c.bit
 		p.Column = f.header(c)
 		p.Text = fmt.Sprintf("row %d, column %q: %s", r.res.Row, p.Column, msg)
 	}
@@ -316,7 +320,7 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 // parse turns a row's cells into an account's input, resolving the names
 // of catalogue entries.
 func (f *file) parse(cat *catalogues, num int, cells []string) *row {
-	r := &row{res: RowResult{Row: num}, cells: slices.Clone(cells), ids: map[string]string{}, columns: map[string]bool{}}
+	r := &row{res: RowResult{Row: num}, cells: slices.Clone(cells)}
 	p := &provision.PersonInput{}
 	r.in = provision.AccountInput{Route: provision.RouteImport, Person: p}
 	for i, v := range cells {
@@ -348,18 +352,18 @@ func (f *file) parse(cat *catalogues, num int, cells []string) *row {
 			p.LastName = v
 		case "email":
 			p.Email = v
-			r.ids[c.key], _ = usher.NormalizeEmail("email", v)
+			r.ids[0], _ = usher.NormalizeEmail("email", v)
 		case "phone":
 			if msg := asNumber(v); msg != "" {
 				f.problem(r, c, "%s %s; format the column as text and type the number with + and the country code, like +31 6 1234 5678", v, msg)
 				continue
 			}
 			p.Phone = v
-			r.ids[c.key], _ = usher.NormalizePhone("phone", v)
+			r.ids[2], _ = usher.NormalizePhone("phone", v)
 		case "username":
 			r.in.Username = v
 			u, _ := usher.CheckUsername("username", v)
-			r.ids[c.key] = strings.ToLower(u) // as the store keeps login identifiers
+			r.ids[1] = strings.ToLower(u) // as the store keeps login identifiers
 		case "organization":
 			p.OrganizationID = ref(listOrganizations)
 		case "department":
@@ -421,13 +425,13 @@ func asNumber(v string) string {
 // duplicates refuses rows that share an email, username or phone, each
 // naming the others.
 func (f *file) duplicates() {
-	for _, key := range []string{"email", "username", "phone"} {
+	for k, key := range loginKeys {
 		c := columnFor(key)
 		first := map[string]*row{}
 		clash := map[*row][]int{}
 		var order []*row
 		for _, r := range f.rows {
-			v := r.ids[key]
+			v := r.ids[k]
 			if v == "" {
 				continue
 			}
@@ -459,8 +463,8 @@ func (im *Importer) existing(ctx context.Context, t usher.Tenant, f *file) error
 		if len(x.res.Problems) > 0 {
 			continue
 		}
-		for _, key := range []string{"email", "username", "phone"} {
-			v := x.ids[key]
+		for k, key := range loginKeys {
+			v := x.ids[k]
 			if v == "" {
 				continue
 			}
