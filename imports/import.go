@@ -86,7 +86,7 @@ var loginKeys = [3]string{"email", "username", "phone"}
 // row is a row of the file on its way to an account.
 type row struct {
 	res     RowResult
-	cells   []string // as read, for the report
+	cells   []string // as read, for a check as a file
 	in      provision.AccountInput
 	otp     string
 	ids     [3]string // normalized email, username and phone, as loginKeys
@@ -98,6 +98,8 @@ type row struct {
 type file struct {
 	sh   *sheet
 	rows []*row
+	// keepCells keeps each row's cells as read, for a check as a file.
+	keepCells bool
 }
 
 // header is the column's header as the file writes it, or its English label.
@@ -126,7 +128,7 @@ func (f *file) problem(r *row, c *column, format string, args ...any) {
 
 // DryRun reports what importing data would do to every row, writing nothing.
 func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (Report, error) {
-	f, rep, err := im.check(ctx, actor, t, data)
+	f, rep, err := im.check(ctx, actor, t, data, false)
 	if err != nil {
 		return rep, err
 	}
@@ -143,7 +145,7 @@ func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenan
 // on behalf of actor, who is audited with the file's name, size, SHA-256
 // and the counts.
 func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenant, name string, data []byte) (Report, error) {
-	f, rep, err := im.check(ctx, actor, t, data)
+	f, rep, err := im.check(ctx, actor, t, data, false)
 	if err != nil {
 		return rep, err
 	}
@@ -284,7 +286,7 @@ func (f *file) explain(r *row, err error) error {
 // check reads data and decides every row: refused for its problems,
 // skipped when someone already signs in with its identifiers, or to
 // create. It writes nothing.
-func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (*file, Report, error) {
+func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, keepCells bool) (*file, Report, error) {
 	if err := actor.Require(usher.AdminUser); err != nil {
 		return nil, Report{}, err
 	}
@@ -292,7 +294,7 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 	if err != nil {
 		return nil, Report{}, err
 	}
-	f := &file{}
+	f := &file{keepCells: keepCells}
 	err = read(data, im.Limits, func(sh *sheet) (rowFunc, error) {
 		f.sh = sh
 		return func(num int, cells []string) error {
@@ -320,7 +322,10 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 // parse turns a row's cells into an account's input, resolving the names
 // of catalogue entries.
 func (f *file) parse(cat *catalogues, num int, cells []string) *row {
-	r := &row{res: RowResult{Row: num}, cells: slices.Clone(cells)}
+	r := &row{res: RowResult{Row: num}}
+	if f.keepCells {
+		r.cells = slices.Clone(cells)
+	}
 	p := &provision.PersonInput{}
 	r.in = provision.AccountInput{Route: provision.RouteImport, Person: p}
 	for i, v := range cells {
