@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -103,6 +104,7 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"Formulas", testFormulas},
 		{"Duplicates", testDuplicates},
 		{"CheckFile", testCheckFile},
+		{"SeatsConcurrently", testSeatsConcurrently},
 		{"Existing", testExisting},
 		{"OneTimePassword", testOneTimePassword},
 		{"OtherTenant", testOtherTenant},
@@ -496,6 +498,72 @@ func testCheckFile(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	wantLines(t, rep, "row 2: create", "row 3: create")
+}
+
+// testSeatsConcurrently: two imports and single creations at once on a
+// plan of 10 seats never make more than 10 accounts; the rows past the
+// seats are refused, saying so.
+func testSeatsConcurrently(t *testing.T, e *env) {
+	file := func(prefix string) []byte {
+		var b strings.Builder
+		b.WriteString("First name,Last name,Email,Department,Job profile,Role,Language\n")
+		for i := range 8 {
+			fmt.Fprintf(&b, "P,%s%d,%s%d@example.com,Sales,Driver,Staff,en\n", prefix, i, prefix, i)
+		}
+		return []byte(b.String())
+	}
+	var wg sync.WaitGroup
+	reps := make([]imports.Report, 2)
+	for i, prefix := range []string{"a", "b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if reps[i], err = e.im.Import(e.ctx, admin, e.tn, prefix+".csv", file(prefix)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	single := 0
+	var mu sync.Mutex
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.svc.CreateAccount(e.ctx, admin, e.tn, provision.AccountInput{Route: provision.RouteNewUser,
+				Person: &provision.PersonInput{FirstName: "S", LastName: "Single", Email: fmt.Sprintf("s%d@example.com", i), Language: "en",
+					DepartmentID: e.attrID(usher.KindDepartment), JobProfileID: e.attrID(usher.KindJobProfile)}, RoleID: e.attrID(usher.KindRole)})
+			if err == nil {
+				mu.Lock()
+				single++
+				mu.Unlock()
+			} else if usher.ErrorCode(err) != usher.CodeSeatsFull {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	created := single
+	for _, rep := range reps {
+		created += rep.Created
+		for _, x := range rep.Results {
+			if x.Result == "refused" && (len(x.Problems) != 1 || !strings.Contains(x.Problems[0].Text, "seat")) {
+				t.Errorf("refused without the seats as reason: %+v", x)
+			}
+		}
+	}
+	if n := e.count(); n != 10 || created != 10 {
+		t.Errorf("%d accounts, %d reported created, on a plan of 10 seats", n, created)
+	}
+}
+
+func (e *env) attrID(kind string) string {
+	e.t.Helper()
+	as, _, err := e.st.Read().Attributes(e.ctx, e.tn.ID, kind, true, store.ListOptions{})
+	if err != nil || len(as) == 0 {
+		e.t.Fatal(kind, err)
+	}
+	return as[0].ID
 }
 
 func testExisting(t *testing.T, e *env) {
