@@ -116,6 +116,7 @@ func TestImportAPI(t *testing.T) {
 		wantProblem(t, r, 422, "invalid", "file")
 
 		// Refusals name the file and what is wrong with it.
+		wantProblem(t, e.call(t, "POST", base, e.op, rawBody("First name\nA\n"), "Content-Type", "text/plain"), 415, "unsupported_media_type", "Content-Type")
 		wantProblem(t, e.call(t, "POST", base, e.op, rawBody("Vorname,Shoe size\nA,1\n"), "Content-Type", "text/csv"), 422, "invalid", "file")
 		wantProblem(t, e.call(t, "POST", base, e.op, rawBody(""), "Content-Type", "text/csv"), 422, "invalid", "file")
 		wantProblem(t, e.call(t, "POST", base+"?dry_run=maybe", e.op, rawBody("First name\nA\n"), "Content-Type", "text/csv"), 422, "invalid", "dry_run")

@@ -245,11 +245,11 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "GET", Path: t + "/imports/template.csv", Summary: "Download the import template as CSV", Access: api.TenantScoped,
 		MinRole: usher.AdminUser, Params: []string{"lang"}, Enums: map[string][]string{"lang": imports.Languages}, Produces: []string{api.TypeCSV}, Handle: ap.ImportTemplateCSV})
 	s.api(&api.Op{Method: "POST", Path: t + "/imports", Summary: "Import people from an XLSX or CSV file (the body, or the multipart part \"file\"); dry_run=true reports every row and writes nothing",
-		Access: api.TenantScoped, MinRole: usher.AdminUser, Params: []string{"dry_run"}, Out: imports.Report{}, Timeout: importTimeout, Handle: ap.Import})
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Params: []string{"dry_run"}, Accepts: api.ImportAccepts, Out: imports.Report{}, Timeout: importTimeout, Handle: ap.Import})
 	s.api(&api.Op{Method: "POST", Path: t + "/imports/check.xlsx", Summary: "Check a file, writing nothing, and get its rows back with each one's result and problems (XLSX)",
-		Access: api.TenantScoped, MinRole: usher.AdminUser, Produces: []string{api.TypeXLSX}, Timeout: importTimeout, Handle: ap.ImportCheckFile})
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Accepts: api.ImportAccepts, Produces: []string{api.TypeXLSX}, Timeout: importTimeout, Handle: ap.ImportCheckFile})
 	s.api(&api.Op{Method: "POST", Path: t + "/imports/check.csv", Summary: "Check a file, writing nothing, and get its rows back with each one's result and problems (CSV, formulas defused)",
-		Access: api.TenantScoped, MinRole: usher.AdminUser, Produces: []string{api.TypeCSV}, Timeout: importTimeout, Handle: ap.ImportCheckFile})
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Accepts: api.ImportAccepts, Produces: []string{api.TypeCSV}, Timeout: importTimeout, Handle: ap.ImportCheckFile})
 	s.mux.Handle("GET /api/v1/openapi.json", ap.OpenAPI(s.ops))
 }
 

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/usherhq/usher"
@@ -18,6 +20,10 @@ const (
 	TypeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	TypeCSV  = "text/csv"
 )
+
+// ImportAccepts are the bodies an import or a check takes: the file as it
+// is, or a form with the part "file".
+var ImportAccepts = []string{TypeXLSX, TypeCSV, "application/octet-stream", "multipart/form-data"}
 
 func (h *Handler) importer() *imports.Importer { return imports.New(h.st, h.svc) }
 
@@ -87,6 +93,10 @@ func (h *Handler) Import(r *http.Request, c *Call) (any, error) {
 func uploaded(r *http.Request, limit int64) (string, []byte, error) {
 	tooLarge := &usher.Error{Code: view.CodeTooLarge, Field: "file", Message: fmt.Sprintf("the file is larger than the limit of %d MB", limit>>20)}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if !slices.Contains(ImportAccepts, mt) {
+		return "", nil, &usher.Error{Code: view.CodeMediaType, Field: "Content-Type",
+			Message: "send the file as " + strings.Join(ImportAccepts, ", ") + " (a file is not " + cmp.Or(mt, "without a type") + ")"}
+	}
 	body := io.Reader(r.Body)
 	_, disp, _ := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
 	name := disp["filename"]

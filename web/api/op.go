@@ -39,8 +39,11 @@ type Op struct {
 	Params       []string // query parameters
 	// Enums are the values of the query parameters that take a fixed few,
 	// the default first when the parameter has one.
-	Enums        map[string][]string
-	In           any  // request body type, nil for none
+	Enums map[string][]string
+	In    any // request body type, nil for none
+	// Accepts are the content types of a body that is a file, not JSON;
+	// the handler reads it. "multipart/form-data" means the part "file".
+	Accepts      []string
 	OptionalBody bool // the body may be left out
 	// ReadOnly are members of In's type that the server sets (an id, its
 	// times): a body that sends one is refused, and the request schema
