@@ -672,6 +672,13 @@ func testRefusals(t *testing.T, e *env) {
 		return strings.Replace(s, "?>", `?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>`, 1)
 	})), "part xl/worksheets/sheet1.xml of the workbook declares XML entities")
 
+	// A workbook's header refusal names the sheet read.
+	g := excelize.NewFile()
+	g.SetSheetRow("Sheet1", "A1", &[]any{"Shoe size"})
+	var gb bytes.Buffer
+	g.WriteTo(&gb)
+	wantRefused(t, run(gb.Bytes()), `sheet "Sheet1", row 1, column A: "Shoe size" is not a column usher knows`)
+
 	// A hidden first sheet is not read: the visible one is.
 	f := excelize.NewFile()
 	f.SetSheetRow("Sheet1", "A1", &[]any{"Shoe size"})

@@ -199,6 +199,11 @@ func readXLSX(data []byte, lim Limits, fn func(sh *sheet) (rowFunc, error)) erro
 			return fileError("sheet %q, row %d cannot be read: %v", name, num, err)
 		}
 		if err := w.record(num, cells); err != nil {
+			var e *usher.Error
+			if w.sh == nil && errors.As(err, &e) {
+				// The header: a workbook may have more sheets than the one read.
+				e.Message = fmt.Sprintf("sheet %q, %s", name, e.Message)
+			}
 			return err
 		}
 	}
