@@ -306,9 +306,6 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 		return nil, Report{}, err
 	}
 	f.duplicates()
-	if err := im.existing(ctx, t, f); err != nil {
-		return nil, Report{}, err
-	}
 	if err := im.validate(ctx, actor, t, f); err != nil {
 		return nil, Report{}, err
 	}
@@ -460,37 +457,40 @@ func (f *file) duplicates() {
 	}
 }
 
-// existing skips rows whose identifiers already sign in to an account:
-// an import never changes the people who exist.
-func (im *Importer) existing(ctx context.Context, t usher.Tenant, f *file) error {
-	r := im.st.Read()
-	for _, x := range f.rows {
-		if len(x.res.Problems) > 0 {
+// existing skips a row whose identifiers already sign in to an account:
+// an import never changes the people who exist. It reports whether it did.
+func (im *Importer) existing(ctx context.Context, t usher.Tenant, f *file, x *row) (bool, error) {
+	if len(x.res.Problems) > 0 {
+		return false, nil // refused already: the file must change anyway
+	}
+	for k, key := range loginKeys {
+		v := x.ids[k]
+		if v == "" {
 			continue
 		}
-		for k, key := range loginKeys {
-			v := x.ids[k]
-			if v == "" {
-				continue
-			}
-			_, err := r.AccountByLogin(ctx, t.ID, v)
-			if errors.Is(err, usher.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			f.problem(x, columnFor(key), "%s already signs in to an account of this tenant; an import does not change existing people", v)
-			x.res.Result = ResultSkipped
+		_, err := im.st.Read().AccountByLogin(ctx, t.ID, v)
+		if errors.Is(err, usher.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return false, err
 		}
+		f.problem(x, columnFor(key), "%s already signs in to an account of this tenant; an import does not change existing people", v)
+		x.res.Result = ResultSkipped
 	}
-	return nil
+	return x.res.Result == ResultSkipped, nil
 }
 
-// validate runs provision's checks on every row that is not skipped, a
-// few at once, so that each row reports all its problems.
+// validate skips the rows of people who exist and runs provision's checks
+// on every other row, a few rows at once; each row reports all its
+// problems. Each row is one worker's alone.
 func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Tenant, f *file) error {
 	var mu sync.Mutex
 	var failed error
+	fail := func(err error) {
+		mu.Lock()
+		failed = cmp.Or(failed, err)
+		mu.Unlock()
+	}
 	next := make(chan *row)
 	var wg sync.WaitGroup
 	for range 4 {
@@ -498,21 +498,21 @@ func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Ten
 		go func() {
 			defer wg.Done()
 			for r := range next {
-				err := im.svc.CheckAccount(ctx, actor, t, r.in)
-				mu.Lock()
-				if err != nil {
-					if err := f.explain(r, err); err != nil && failed == nil {
-						failed = err
+				if skipped, err := im.existing(ctx, t, f, r); err != nil {
+					fail(err)
+					continue
+				} else if skipped {
+					continue
+				}
+				if err := im.svc.CheckAccount(ctx, actor, t, r.in); err != nil {
+					if err := f.explain(r, err); err != nil {
+						fail(err)
 					}
 				}
-				mu.Unlock()
 			}
 		}()
 	}
 	for _, r := range f.rows {
-		if r.res.Result == ResultSkipped {
-			continue
-		}
 		next <- r
 	}
 	close(next)
