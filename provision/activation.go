@@ -484,11 +484,8 @@ func (s *Service) SetOneTimePassword(ctx context.Context, actor usher.Actor, ten
 	}
 	if otp == "" {
 		otp = readableSecret(generatedOTLen)
-	} else if len([]rune(otp)) < minOneTimeLen || len(otp) > password.MaxLength {
-		return "", usher.Invalid("one_time_password", "must be %d to %d characters long", minOneTimeLen, password.MaxLength)
-	} else if strings.ContainsFunc(otp, unicode.IsControl) {
-		// Nobody could type it into the password field.
-		return "", usher.Invalid("one_time_password", "must not hold a line break or another control character")
+	} else if err := CheckOneTimePassword(otp); err != nil {
+		return "", err
 	}
 	a, err := s.st.Read().Account(ctx, tenant.ID, accountID)
 	if err != nil {
@@ -529,6 +526,19 @@ func (s *Service) SetOneTimePassword(ctx context.Context, actor usher.Actor, ten
 		return "", err
 	}
 	return otp, nil
+}
+
+// CheckOneTimePassword is SetOneTimePassword's rule for a chosen one-time
+// password, for a dry run that has no account yet.
+func CheckOneTimePassword(otp string) error {
+	if len([]rune(otp)) < minOneTimeLen || len(otp) > password.MaxLength {
+		return usher.Invalid("one_time_password", "must be %d to %d characters long", minOneTimeLen, password.MaxLength)
+	}
+	if strings.ContainsFunc(otp, unicode.IsControl) {
+		// Nobody could type it into the password field.
+		return usher.Invalid("one_time_password", "must not hold a line break or another control character")
+	}
+	return nil
 }
 
 // StartReset sends an active password account a link to choose a new

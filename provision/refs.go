@@ -49,14 +49,15 @@ func checkPlanRef(ctx context.Context, r *store.Tx, tenantID, field, id, was str
 	if id == "" || id == was {
 		return nil, nil
 	}
-	p, err := r.Plan(ctx, tenantID, id)
+	// Not r.Plan: its count of the seats used grows with the plan.
+	name, deactivated, err := r.PlanRef(ctx, tenantID, id)
 	switch {
 	case usher.ErrorCode(err) == usher.CodeNotFound:
 		return usher.Unknown(field, "plan"), nil
 	case err != nil:
 		return nil, err
-	case p.DeactivatedAt != nil:
-		return usher.Invalid(field, "the plan %q is deactivated", p.Name), nil
+	case deactivated:
+		return usher.Invalid(field, "the plan %q is deactivated", name), nil
 	}
 	return nil, nil
 }

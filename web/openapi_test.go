@@ -222,10 +222,12 @@ func checkDocOp(t *testing.T, key string, o *api.Op, d docOp) {
 			t.Errorf("%s: a paged list without limit and after", key)
 		}
 	}
-	if (o.In != nil) != (d.RequestBody != nil) {
-		t.Errorf("%s: request body documented %v, decoded %v", key, d.RequestBody != nil, o.In != nil)
-	} else if d.RequestBody != nil && d.RequestBody.Content["application/json"].Schema["$ref"] == nil {
+	if (o.In != nil || len(o.Accepts) > 0) != (d.RequestBody != nil) {
+		t.Errorf("%s: request body documented %v, decoded %v, a file %v", key, d.RequestBody != nil, o.In != nil, o.Accepts)
+	} else if o.In != nil && d.RequestBody.Content["application/json"].Schema["$ref"] == nil {
 		t.Errorf("%s: the request body has no schema", key)
+	} else if len(o.Accepts) > 0 && len(d.RequestBody.Content) != len(o.Accepts) {
+		t.Errorf("%s: the file's content types are not documented: %v", key, d.RequestBody.Content)
 	}
 	status := strconv.Itoa(o.Status)
 	resp, ok := d.Responses[status]

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
@@ -87,6 +88,10 @@ func (s *Server) routes(now func() time.Time) {
 	route("GET "+a+"/messages", con.Admin(con.Messages))
 	route("GET "+a+"/messages/{id}", con.Admin(con.Message))
 	route("GET "+a+"/audit", con.Admin(con.Audit))
+	route("GET "+a+"/imports", con.Admin(con.Imports))
+	route("POST "+a+"/imports", con.Admin(con.Imports))
+	route("GET "+a+"/imports/template.xlsx", con.Admin(con.ImportTemplate))
+	route("GET "+a+"/imports/template.csv", con.Admin(con.ImportTemplate))
 
 	// The operators' console, signed in with an operator token.
 	pageRoute("POST /operator/signin", con.OperatorSignIn)
@@ -236,6 +241,18 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "GET", Path: t + "/messages/{id}", Summary: "Read a message with its plain text and, for an email, its HTML", Access: api.TenantScoped,
 		Out: usher.Message{}, Handle: ap.GetMessage})
 	s.openID(pg, ap, con, route)
+	// Importing people from Excel or CSV (package imports).
+	s.api(&api.Op{Method: "GET", Path: t + "/imports/template.xlsx", Summary: "Download the import template: the tenant's columns, drop-down lists and instructions",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Params: []string{"lang"}, Enums: map[string][]string{"lang": imports.Languages},
+		Produces: []string{api.TypeXLSX}, Handle: ap.ImportTemplateXLSX})
+	s.api(&api.Op{Method: "GET", Path: t + "/imports/template.csv", Summary: "Download the import template as CSV", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, Params: []string{"lang"}, Enums: map[string][]string{"lang": imports.Languages}, Produces: []string{api.TypeCSV}, Handle: ap.ImportTemplateCSV})
+	s.api(&api.Op{Method: "POST", Path: t + "/imports", Summary: "Import people from an XLSX or CSV file (the body, or the multipart part \"file\"); dry_run=true reports every row and writes nothing",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Params: []string{"dry_run"}, Accepts: api.ImportAccepts, Out: imports.Report{}, Timeout: importTimeout, Handle: ap.Import})
+	s.api(&api.Op{Method: "POST", Path: t + "/imports/check.xlsx", Summary: "Check a file, writing nothing, and get its rows back with each one's result and problems (XLSX)",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Accepts: api.ImportAccepts, Produces: []string{api.TypeXLSX}, Timeout: importTimeout, Handle: ap.ImportCheckFile})
+	s.api(&api.Op{Method: "POST", Path: t + "/imports/check.csv", Summary: "Check a file, writing nothing, and get its rows back with each one's result and problems (CSV, formulas defused)",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Accepts: api.ImportAccepts, Produces: []string{api.TypeCSV}, Timeout: importTimeout, Handle: ap.ImportCheckFile})
 	s.mux.Handle("GET /api/v1/openapi.json", ap.OpenAPI(s.ops))
 }
 
@@ -297,6 +314,10 @@ func (s *Server) api(o *api.Op) {
 	pattern := o.Method + " " + o.Path
 	s.mux.Handle(pattern, s.metrics.instrument(pattern, s.jsonAPI.Serve(o)))
 }
+
+// importTimeout bounds an upload and its import, past the server's
+// timeouts for other requests.
+const importTimeout = 15 * time.Minute
 
 // connectionSet are the members of a connection the server sets.
 var connectionSet = []string{"id", "created_at", "updated_at", "deactivated_at"}

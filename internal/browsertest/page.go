@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -273,6 +274,14 @@ func (p *Page) Fill(field, value string) {
 	if got := Eval[string](p, `document.querySelector(`+js(sel)+`).value`); got != value && got != strings.TrimSpace(value) {
 		p.t.Fatalf("at %s: typed %q into %s, it holds %q", p.URL(), value, what, got)
 	}
+}
+
+// Upload chooses the file at path in the file field with this label, as a
+// person does in the file dialog.
+func (p *Page) Upload(field, path string) {
+	p.t.Helper()
+	sel := p.find(field, "field")
+	p.run(fmt.Sprintf("choosing %s in the field %q", filepath.Base(path), field), chromedp.SetUploadFiles(chromedp.CSS(sel), []string{path}))
 }
 
 // Select chooses the option with this text in the list with this label.

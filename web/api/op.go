@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
@@ -38,8 +39,11 @@ type Op struct {
 	Params       []string // query parameters
 	// Enums are the values of the query parameters that take a fixed few,
 	// the default first when the parameter has one.
-	Enums        map[string][]string
-	In           any  // request body type, nil for none
+	Enums map[string][]string
+	In    any // request body type, nil for none
+	// Accepts are the content types of a body that is a file, not JSON;
+	// the handler reads it. "multipart/form-data" means the part "file".
+	Accepts      []string
 	OptionalBody bool // the body may be left out
 	// ReadOnly are members of In's type that the server sets (an id, its
 	// times): a body that sends one is refused, and the request schema
@@ -48,7 +52,10 @@ type Op struct {
 	Out      any      // response body type, nil for none
 	Produces []string // content types of a non-JSON success response; the handler returns a view.File
 	Status   int      // success status; 200 when 0
-	Handle   func(r *http.Request, c *Call) (any, error)
+	// Timeout, when set, replaces the server's read and write timeouts
+	// for the operation: an upload and its import take longer.
+	Timeout time.Duration
+	Handle  func(r *http.Request, c *Call) (any, error)
 }
 
 // Tokens authenticates bearer secrets, through the shell's per-replica cache.
@@ -92,6 +99,11 @@ func (h *Handler) Serve(o *Op) http.Handler {
 		o.Status = http.StatusOK
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.Timeout > 0 {
+			rc := http.NewResponseController(w)
+			_ = rc.SetReadDeadline(time.Now().Add(o.Timeout))
+			_ = rc.SetWriteDeadline(time.Now().Add(o.Timeout))
+		}
 		if len(o.ReadOnly) > 0 {
 			r = r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, o.ReadOnly))
 		}

@@ -91,6 +91,17 @@ func (h *Handler) openAPI(ops []*Op) obj {
 			}
 			operation["requestBody"] = obj{"required": !o.OptionalBody, "content": obj{"application/json": obj{"schema": ref}}}
 		}
+		if len(o.Accepts) > 0 {
+			content := obj{}
+			for _, ct := range o.Accepts {
+				schema := obj{"type": "string", "contentMediaType": ct}
+				if ct == "multipart/form-data" {
+					schema = obj{"type": "object", "required": []string{"file"}, "properties": obj{"file": obj{"type": "string", "contentMediaType": "application/octet-stream"}}}
+				}
+				content[ct] = obj{"schema": schema}
+			}
+			operation["requestBody"] = obj{"required": true, "content": content}
+		}
 		switch o.Access {
 		case Public:
 			operation["security"] = []any{}

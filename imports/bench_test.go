@@ -1,0 +1,68 @@
+package imports_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
+)
+
+// BenchmarkImport* time the dry run and the import of one CSV of
+// USHER_BENCH_ROWS rows (10,000 by default) without one-time passwords,
+// reported as rows per second; the command is in BENCHMARKS.md.
+func BenchmarkImportSQLite(b *testing.B) { benchImport(b, storetest.OpenSQLite) }
+
+func BenchmarkImportPostgres(b *testing.B) {
+	if storetest.PostgresURL() == "" {
+		b.Skip("USHER_TEST_POSTGRES_URL is not set")
+	}
+	benchImport(b, storetest.OpenPostgres)
+}
+
+func benchImport(b *testing.B, open func(testing.TB, func() time.Time) *store.Store) {
+	rows := 10_000
+	if n, err := strconv.Atoi(os.Getenv("USHER_BENCH_ROWS")); err == nil {
+		rows = n
+	}
+	for b.Loop() {
+		b.StopTimer()
+		e := newEnv(b, open)
+		name, seats := "Big", rows
+		// Named in every row, not the tenant's default: the reference is checked.
+		if _, err := e.svc.CreatePlan(e.ctx, operator, e.tn, provision.PlanInput{Key: "big", Name: &name, Seats: &seats}); err != nil {
+			b.Fatal(err)
+		}
+		var csv bytes.Buffer
+		csv.WriteString("First name;Last name;Email;Department;Job profile;Role;Plan;Language\n")
+		for i := range rows {
+			fmt.Fprintf(&csv, "Person;Number %d;p%d@example.com;Sales;Driver;Staff;Big;en\n", i, i)
+		}
+		b.StartTimer()
+		start := time.Now()
+		rep, err := e.im.DryRun(e.ctx, admin, e.tn, csv.Bytes())
+		if err != nil || rep.ToCreate != rows {
+			b.Fatalf("dry run: %v %d", err, rep.ToCreate)
+		}
+		dry := time.Since(start)
+		start = time.Now()
+		rep, err = e.im.Import(e.ctx, admin, e.tn, "people.csv", csv.Bytes())
+		if err != nil || rep.Created != rows {
+			b.Fatalf("import: %v %d", err, rep.Created)
+		}
+		imp := time.Since(start)
+		b.ReportMetric(float64(rows)/dry.Seconds(), "dry-rows/s")
+		b.ReportMetric(float64(rows)/imp.Seconds(), "import-rows/s")
+		// The memory the Go runtime holds from the system (the test's too):
+		// an upper bound of the heap an import needs, not the process's RSS.
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MiB")
+	}
+}

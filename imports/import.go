@@ -1,0 +1,558 @@
+package imports
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
+)
+
+// Importer makes templates and imports files into a tenant. It reads the
+// store, and changes the directory only through provision.
+type Importer struct {
+	st     *store.Store
+	svc    *provision.Service
+	Limits Limits
+}
+
+// New returns an Importer with the default limits.
+func New(st *store.Store, svc *provision.Service) *Importer {
+	return &Importer{st: st, svc: svc, Limits: DefaultLimits}
+}
+
+// Results of a row.
+const (
+	ResultCreate  = "create"  // the dry run would create it
+	ResultCreated = "created" // the import created it
+	ResultSkipped = "skipped" // it is someone who has an account already
+	ResultRefused = "refused" // it has problems; nothing was written
+)
+
+// Problem is one thing wrong with a row, on a column when it has one.
+type Problem struct {
+	Column  string `json:"column,omitempty"` // the header as in the file
+	Message string `json:"message"`
+	// Text says it whole: row 17, column "Email": ….
+	Text string `json:"text"`
+}
+
+// RowResult is what happens, or happened, to one row.
+type RowResult struct {
+	Row       int       `json:"row"` // as the spreadsheet numbers it; the header is row 1
+	Result    string    `json:"result"`
+	PersonID  string    `json:"person_id,omitempty"`
+	AccountID string    `json:"account_id,omitempty"`
+	Problems  []Problem `json:"problems,omitempty"`
+}
+
+// PlanSeats compares the seats a file's rows take on a plan with those free.
+type PlanSeats struct {
+	PlanID string `json:"plan_id"`
+	Plan   string `json:"plan"`
+	Needed int    `json:"needed"`
+	Free   int    `json:"free"`
+}
+
+// Report is a dry run's or an import's account of every row.
+type Report struct {
+	// ID is the import's, as its audit event and its rows' creations name
+	// it; "" for a dry run.
+	ID       string      `json:"id,omitempty"`
+	DryRun   bool        `json:"dry_run"`
+	Format   string      `json:"format"` // "xlsx" or "csv"
+	Columns  []string    `json:"columns"`
+	Rows     int         `json:"rows"`
+	ToCreate int         `json:"to_create"` // dry run: rows that would be created
+	Created  int         `json:"created"`
+	Skipped  int         `json:"skipped"`
+	Refused  int         `json:"refused"`
+	Seats    []PlanSeats `json:"seats"`
+	Results  []RowResult `json:"results"`
+}
+
+// loginKeys are the columns of login identifiers, in the order of row.ids.
+var loginKeys = [3]string{"email", "username", "phone"}
+
+// row is a row of the file on its way to an account.
+type row struct {
+	res     RowResult
+	cells   []string // as read, for a check as a file
+	in      provision.AccountInput
+	otp     string
+	ids     [3]string // normalized email, username and phone, as loginKeys
+	flagged uint32    // the columns with a problem already, by bit
+
+}
+
+// file is a read file: its columns and rows.
+type file struct {
+	sh   *sheet
+	rows []*row
+	// keepCells keeps each row's cells as read, for a check as a file.
+	keepCells bool
+}
+
+// header is the column's header as the file writes it, or its English label.
+func (f *file) header(c *column) string {
+	for i, x := range f.sh.cols {
+		if x == c {
+			return f.sh.headers[i]
+		}
+	}
+	return c.labels[0]
+}
+
+func (f *file) problem(r *row, c *column, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p := Problem{Message: msg, Text: fmt.Sprintf("row %d: %s", r.res.Row, msg)}
+	if c != nil {
+		if r.flagged&c.bit != 0 {
+			return // the first problem of a column is the most specific
+		}
+		r.flagged |= c.bit
+		p.Column = f.header(c)
+		p.Text = fmt.Sprintf("row %d, column %q: %s", r.res.Row, p.Column, msg)
+	}
+	r.res.Problems = append(r.res.Problems, p)
+}
+
+// DryRun reports what importing data would do to every row, writing nothing.
+func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (Report, error) {
+	f, rep, err := im.check(ctx, actor, t, data, false)
+	if err != nil {
+		return rep, err
+	}
+	rep.DryRun = true
+	return im.report(rep, f), nil
+}
+
+// Import creates the rows of data that the dry run would create, each
+// through provision.CreateAccounts; the others are skipped or refused with
+// their reasons, and nothing that exists is changed. A row's one-time
+// password is set with provision.SetOneTimePassword once its account exists.
+//
+// The rows are created by the actor usher.ActorImport with the import's id,
+// on behalf of actor, who is audited with the file's name, size, SHA-256
+// and the counts.
+func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenant, name string, data []byte) (Report, error) {
+	f, rep, err := im.check(ctx, actor, t, data, false)
+	if err != nil {
+		return rep, err
+	}
+	rep.ID = store.NewID()
+	by := usher.Actor{Kind: usher.ActorImport, ID: rep.ID, Source: actor.Source}
+	var todo []*row
+	for _, r := range f.rows {
+		if r.res.Result == ResultCreate {
+			todo = append(todo, r)
+		}
+	}
+	// Batches run a few at once, each through CreateAccounts, so that more
+	// creations share the store's grouped commits.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed error
+	sem := make(chan struct{}, importBatches)
+	for len(todo) > 0 {
+		n := min(batchRows, len(todo))
+		part := todo[:n]
+		todo = todo[n:]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := im.create(ctx, by, t, f, part); err != nil {
+				mu.Lock()
+				failed = cmp.Or(failed, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if failed != nil {
+		return rep, failed
+	}
+	rep = im.report(rep, f)
+	sum := sha256.Sum256(data)
+	err = im.svc.AuditImport(ctx, actor, t, rep.ID, map[string]string{
+		"file_name": name, "file_size": strconv.Itoa(len(data)), "file_sha256": hex.EncodeToString(sum[:]), "format": rep.Format,
+		"rows": strconv.Itoa(rep.Rows), "created": strconv.Itoa(rep.Created), "skipped": strconv.Itoa(rep.Skipped), "refused": strconv.Itoa(rep.Refused),
+	})
+	return rep, err
+}
+
+// batchRows is how many rows a CreateAccounts call takes, importBatches how
+// many calls run at once.
+const (
+	batchRows     = 250
+	importBatches = 4
+)
+
+// create creates rows through provision and records each one's result.
+func (im *Importer) create(ctx context.Context, by usher.Actor, t usher.Tenant, f *file, rows []*row) error {
+	in := make([]provision.AccountInput, len(rows))
+	for i, r := range rows {
+		in[i] = r.in
+	}
+	out := im.svc.CreateAccounts(ctx, by, t, in)
+	for i, r := range rows {
+		if err := out[i].Err; err != nil {
+			var e *usher.Error
+			if errors.As(err, &e) && e.Code == usher.CodeConflict && (e.Field == "email" || e.Field == "username" || e.Field == "phone") {
+				// Taken since the check: still someone who exists.
+				r.res.Result = ResultSkipped
+			} else {
+				r.res.Result = ResultRefused
+			}
+			if err := f.explain(r, err); err != nil {
+				return err
+			}
+			continue
+		}
+		r.res.Result = ResultCreated
+		r.res.PersonID = out[i].Created.Person.ID
+		r.res.AccountID = out[i].Created.Account.ID
+		if r.otp != "" {
+			if _, err := im.svc.SetOneTimePassword(ctx, by, t, r.res.AccountID, r.otp); err != nil {
+				if err := f.explain(r, err); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (im *Importer) report(rep Report, f *file) Report {
+	rep.Format = f.sh.format
+	for i, h := range f.sh.headers {
+		if f.sh.cols[i] != nil {
+			rep.Columns = append(rep.Columns, h)
+		}
+	}
+	rep.Rows = len(f.rows)
+	rep.Results = make([]RowResult, len(f.rows))
+	for i, r := range f.rows {
+		rep.Results[i] = r.res
+		switch r.res.Result {
+		case ResultCreate:
+			rep.ToCreate++
+		case ResultCreated:
+			rep.Created++
+		case ResultSkipped:
+			rep.Skipped++
+		case ResultRefused:
+			rep.Refused++
+		}
+	}
+	return rep
+}
+
+// explain adds a provision error's problems to r, each on its column.
+// An internal error is returned: it says nothing about the row.
+func (f *file) explain(r *row, err error) error {
+	var list usher.Errors
+	var one *usher.Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = usher.Errors{one}
+	default:
+		return err
+	}
+	for _, e := range list {
+		if e.Code == usher.CodeInternal {
+			return e
+		}
+		msg := e.Message
+		if msg == "" {
+			msg = string(e.Code)
+		}
+		f.problem(r, columnFor(e.Field), "%s", msg)
+	}
+	return nil
+}
+
+// check reads data and decides every row: refused for its problems,
+// skipped when someone already signs in with its identifiers, or to
+// create. It writes nothing.
+func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, keepCells bool) (*file, Report, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return nil, Report{}, err
+	}
+	cat, err := loadCatalogues(ctx, im.st, t)
+	if err != nil {
+		return nil, Report{}, err
+	}
+	f := &file{keepCells: keepCells}
+	err = read(data, im.Limits, func(sh *sheet) (rowFunc, error) {
+		f.sh = sh
+		return func(num int, cells []string) error {
+			f.rows = append(f.rows, f.parse(cat, num, cells))
+			return nil
+		}, nil
+	})
+	if err != nil {
+		return nil, Report{}, err
+	}
+	f.duplicates()
+	if err := im.validate(ctx, actor, t, f); err != nil {
+		return nil, Report{}, err
+	}
+	seats, err := im.seats(ctx, t, f)
+	if err != nil {
+		return nil, Report{}, err
+	}
+	return f, Report{Seats: seats}, nil
+}
+
+// parse turns a row's cells into an account's input, resolving the names
+// of catalogue entries.
+func (f *file) parse(cat *catalogues, num int, cells []string) *row {
+	r := &row{res: RowResult{Row: num}}
+	if f.keepCells {
+		r.cells = slices.Clone(cells)
+	}
+	p := &provision.PersonInput{}
+	r.in = provision.AccountInput{Route: provision.RouteImport, Person: p}
+	for i, v := range cells {
+		if v == "" {
+			continue
+		}
+		var c *column
+		if i < len(f.sh.cols) {
+			if f.sh.ignored[i] {
+				continue
+			}
+			c = f.sh.cols[i]
+		}
+		if c == nil {
+			f.problem(r, nil, "column %s holds %q but has no header", colName(i), v)
+			continue
+		}
+		ref := func(list string) string {
+			id, err := cat.resolve(list, v)
+			if err != nil {
+				f.problem(r, c, "%v", err)
+			}
+			return id
+		}
+		switch c.key {
+		case "first_name":
+			p.FirstName = v
+		case "last_name":
+			p.LastName = v
+		case "email":
+			p.Email = v
+			r.ids[0], _ = usher.NormalizeEmail("email", v)
+		case "phone":
+			if msg := asNumber(v); msg != "" {
+				f.problem(r, c, "%s %s; format the column as text and type the number with + and the country code, like +31 6 1234 5678", v, msg)
+				continue
+			}
+			p.Phone = v
+			r.ids[2], _ = usher.NormalizePhone("phone", v)
+		case "username":
+			r.in.Username = v
+			u, _ := usher.CheckUsername("username", v)
+			r.ids[1] = strings.ToLower(u) // as the store keeps login identifiers
+		case "organization":
+			p.OrganizationID = ref(listOrganizations)
+		case "department":
+			p.DepartmentID = ref(usher.KindDepartment)
+		case "job_profile":
+			p.JobProfileID = ref(usher.KindJobProfile)
+		case "role":
+			r.in.RoleID = ref(usher.KindRole)
+		case "plan":
+			r.in.PlanID = ref(listPlans)
+		case "primary_group":
+			r.in.PrimaryGroupID = ref(usher.KindGroup)
+		case "groups":
+			for _, g := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == '\n' }) {
+				if g = strings.TrimSpace(g); g == "" {
+					continue
+				}
+				id, err := cat.resolve(usher.KindGroup, g)
+				if err != nil {
+					f.problem(r, c, "%v", err)
+					continue
+				}
+				r.in.GroupIDs = append(r.in.GroupIDs, id)
+			}
+		case "language":
+			p.Language = strings.ToLower(v)
+		case "external_id":
+			p.ExternalID = v
+		case "one_time_password":
+			r.otp = v
+			if err := provision.CheckOneTimePassword(v); err != nil {
+				_ = f.explain(r, err)
+			}
+		}
+	}
+	return r
+}
+
+// asNumber says how a phone number was kept as a number by a spreadsheet,
+// or "": a number cannot hold a + or a leading zero, so what is left is not
+// guessed into a country.
+func asNumber(v string) string {
+	if strings.HasPrefix(v, "+") || strings.ContainsAny(v, " ()-/") {
+		return ""
+	}
+	// Excel's CSV writes what it shows: 4,71235E+10 in much of Europe.
+	if _, err := strconv.ParseFloat(strings.Replace(v, ",", ".", 1), 64); err != nil {
+		return ""
+	}
+	if strings.ContainsAny(v, "eE.,") {
+		return "was stored as a number, in a form that may have lost digits as well as the +"
+	}
+	if strings.HasPrefix(v, "0") {
+		return "" // typed as text, with its zero: the country code is what is missing
+	}
+	return "has no +, as a spreadsheet keeps a phone number stored as a number"
+}
+
+// duplicates refuses rows that share an email, username or phone, each
+// naming the others.
+func (f *file) duplicates() {
+	for k, key := range loginKeys {
+		c := columnFor(key)
+		first := map[string]*row{}
+		clash := map[*row][]int{}
+		var order []*row
+		for _, r := range f.rows {
+			v := r.ids[k]
+			if v == "" {
+				continue
+			}
+			if o, ok := first[v]; ok {
+				if len(clash[o]) == 0 {
+					order = append(order, o)
+				}
+				clash[o] = append(clash[o], r.res.Row)
+				f.problem(r, c, "already used by another person in this file, row %d", o.res.Row)
+				continue
+			}
+			first[v] = r
+		}
+		for _, o := range order {
+			rows := make([]string, len(clash[o]))
+			for i, n := range clash[o] {
+				rows[i] = strconv.Itoa(n)
+			}
+			f.problem(o, c, "also used by another person in this file, row %s", strings.Join(rows, ", "))
+		}
+	}
+}
+
+// existing skips a row whose identifiers already sign in to an account:
+// an import never changes the people who exist. It reports whether it did.
+func (im *Importer) existing(ctx context.Context, t usher.Tenant, f *file, x *row) (bool, error) {
+	if len(x.res.Problems) > 0 {
+		return false, nil // refused already: the file must change anyway
+	}
+	for k, key := range loginKeys {
+		v := x.ids[k]
+		if v == "" {
+			continue
+		}
+		_, err := im.st.Read().AccountByLogin(ctx, t.ID, v)
+		if errors.Is(err, usher.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return false, err
+		}
+		f.problem(x, columnFor(key), "%s already signs in to an account of this tenant; an import does not change existing people", v)
+		x.res.Result = ResultSkipped
+	}
+	return x.res.Result == ResultSkipped, nil
+}
+
+// validate skips the rows of people who exist and runs provision's checks
+// on every other row, a few rows at once; each row reports all its
+// problems. Each row is one worker's alone.
+func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Tenant, f *file) error {
+	var mu sync.Mutex
+	var failed error
+	fail := func(err error) {
+		mu.Lock()
+		failed = cmp.Or(failed, err)
+		mu.Unlock()
+	}
+	next := make(chan *row)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range next {
+				if skipped, err := im.existing(ctx, t, f, r); err != nil {
+					fail(err)
+					continue
+				} else if skipped {
+					continue
+				}
+				if err := im.svc.CheckAccount(ctx, actor, t, r.in); err != nil {
+					if err := f.explain(r, err); err != nil {
+						fail(err)
+					}
+				}
+			}
+		}()
+	}
+	for _, r := range f.rows {
+		next <- r
+	}
+	close(next)
+	wg.Wait()
+	for _, r := range f.rows {
+		if r.res.Result == "" {
+			r.res.Result = ResultCreate
+			if len(r.res.Problems) > 0 {
+				r.res.Result = ResultRefused
+			}
+		}
+	}
+	return failed
+}
+
+// seats compares the seats the rows to create take on each plan with the
+// plan's free seats.
+func (im *Importer) seats(ctx context.Context, t usher.Tenant, f *file) ([]PlanSeats, error) {
+	need := map[string]int{}
+	var order []string
+	for _, r := range f.rows {
+		if r.res.Result != ResultCreate {
+			continue
+		}
+		plan := r.in.PlanID
+		if plan == "" {
+			plan = t.Settings.DefaultPlanID
+		}
+		if need[plan] == 0 {
+			order = append(order, plan)
+		}
+		need[plan]++
+	}
+	out := []PlanSeats{}
+	for _, id := range order {
+		p, err := im.st.Read().Plan(ctx, t.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PlanSeats{PlanID: p.ID, Plan: p.Name, Needed: need[id], Free: max(0, p.Seats-p.SeatsUsed)})
+	}
+	return out, nil
+}

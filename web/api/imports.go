@@ -1,0 +1,151 @@
+package api
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/web/view"
+)
+
+// Content types of the import template.
+const (
+	TypeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	TypeCSV  = "text/csv"
+)
+
+// ImportAccepts are the bodies an import or a check takes: the file as it
+// is, or a form with the part "file".
+var ImportAccepts = []string{TypeXLSX, TypeCSV, "application/octet-stream", "multipart/form-data"}
+
+func (h *Handler) importer() *imports.Importer { return imports.New(h.st, h.svc) }
+
+// templateLang is ?lang=, the language of the template's headers: one of
+// the built-in languages, English by default.
+func templateLang(r *http.Request) (string, error) {
+	q := strictQuery(r, "lang")
+	lang := q.oneOf("lang", imports.Languages...)
+	if lang == "" {
+		lang = "en"
+	}
+	return lang, q.err()
+}
+
+func (h *Handler) ImportTemplateXLSX(r *http.Request, c *Call) (any, error) {
+	lang, err := templateLang(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.actor.Require(usher.AdminUser); err != nil {
+		return nil, err
+	}
+	b, err := h.importer().TemplateXLSX(r.Context(), c.tenant, lang)
+	if err != nil {
+		return nil, err
+	}
+	return view.File{ContentType: TypeXLSX, Filename: c.tenant.Slug + "-import.xlsx", Body: b}, nil
+}
+
+func (h *Handler) ImportTemplateCSV(r *http.Request, c *Call) (any, error) {
+	lang, err := templateLang(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.actor.Require(usher.AdminUser); err != nil {
+		return nil, err
+	}
+	b, err := h.importer().TemplateCSV(r.Context(), c.tenant, lang)
+	if err != nil {
+		return nil, err
+	}
+	return view.File{ContentType: TypeCSV + "; charset=utf-8", Filename: c.tenant.Slug + "-import.csv", Body: b}, nil
+}
+
+// Import takes an XLSX or CSV file, as the body or as the part "file" of a
+// multipart form, and answers with the report of every row; with
+// ?dry_run=true it writes nothing.
+func (h *Handler) Import(r *http.Request, c *Call) (any, error) {
+	q := strictQuery(r, "dry_run")
+	dry := q.boolean("dry_run")
+	if err := q.err(); err != nil {
+		return nil, err
+	}
+	im := h.importer()
+	name, data, err := uploaded(r, im.Limits.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	if dry {
+		return im.DryRun(r.Context(), c.actor, c.tenant, data)
+	}
+	return im.Import(r.Context(), c.actor, c.tenant, name, data)
+}
+
+// uploaded reads the file of an upload, no more than limit bytes, with its
+// name from the form or the Content-Disposition header, for the audit.
+func uploaded(r *http.Request, limit int64) (string, []byte, error) {
+	tooLarge := &usher.Error{Code: view.CodeTooLarge, Field: "file", Message: fmt.Sprintf("the file is larger than the limit of %d MB", limit>>20)}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if !slices.Contains(ImportAccepts, mt) {
+		return "", nil, &usher.Error{Code: view.CodeMediaType, Field: "Content-Type",
+			Message: "send the file as " + strings.Join(ImportAccepts, ", ") + " (a file is not " + cmp.Or(mt, "without a type") + ")"}
+	}
+	body := io.Reader(r.Body)
+	_, disp, _ := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
+	name := disp["filename"]
+	if mt == "multipart/form-data" {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return "", nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the multipart form cannot be read: " + err.Error()}
+		}
+		for {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return "", nil, usher.Invalid("file", "the form has no part named \"file\"")
+			} else if err != nil {
+				return "", nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the multipart form cannot be read: " + err.Error()}
+			}
+			if p.FormName() == "file" {
+				body, name = p, p.FileName()
+				break
+			}
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return "", nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the upload broke off: " + err.Error()}
+	}
+	if int64(len(data)) > limit {
+		return "", nil, tooLarge
+	}
+	return name, data, nil
+}
+
+// ImportCheckFile is the dry run as a file: the rows as read, each with its
+// result and problems in added columns, as XLSX or CSV by the path.
+func (h *Handler) ImportCheckFile(r *http.Request, c *Call) (any, error) {
+	if err := strictQuery(r).err(); err != nil {
+		return nil, err
+	}
+	im := h.importer()
+	_, data, err := uploaded(r, im.Limits.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	format, ct := "xlsx", TypeXLSX
+	if strings.HasSuffix(r.URL.Path, ".csv") {
+		format, ct = "csv", TypeCSV+"; charset=utf-8"
+	}
+	b, err := im.CheckFile(r.Context(), c.actor, c.tenant, data, format)
+	if err != nil {
+		return nil, err
+	}
+	return view.File{ContentType: ct, Filename: "import-check." + format, Body: b}, nil
+}

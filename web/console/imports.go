@@ -1,0 +1,147 @@
+package console
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/web/view"
+)
+
+const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+// importTimeout bounds an upload and its import from the console.
+const importTimeout = 15 * time.Minute
+
+// shownRows bounds the rows without problems the import page lists; rows
+// with problems are always listed.
+const shownRows = 100
+
+// Imports is the import page: the template to download, a file to check
+// (the dry run, which writes nothing) or to import, and the report.
+func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
+	im := imports.New(h.st, h.svc)
+	c.d.Title, c.d.Section = "Import people", "imports"
+	data := map[string]any{"Lang": h.templateLang(c)}
+	c.d.Data = data
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		// A large file takes longer to send and to import than the
+		// server's timeouts allow a page.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(importTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(importTimeout))
+		action, name, file, err := upload(r, im.Limits.MaxBytes)
+		var rep imports.Report
+		if err == nil && action == "report" {
+			// The check as a workbook to correct: every row with its result.
+			var b []byte
+			if b, err = im.CheckFile(r.Context(), c.actor, c.tn, file, "xlsx"); err == nil {
+				view.File{ContentType: xlsxType, Filename: "import-check.xlsx", Body: b}.Write(w, http.StatusOK)
+				return
+			}
+		} else if err == nil {
+			if action == "import" {
+				rep, err = im.Import(r.Context(), c.actor, c.tn, name, file)
+			} else {
+				rep, err = im.DryRun(r.Context(), c.actor, c.tn, file)
+			}
+		}
+		var ue *usher.Error
+		if errors.As(err, &ue) && ue.Field == "file" {
+			c.d.Errors["file"] = view.Sentence(ue.Message)
+			h.view.Console(w, r, view.Status(ue.Code), "imports", c.d)
+			return
+		} else if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		var shown []imports.RowResult
+		more := 0
+		for _, x := range rep.Results {
+			if len(x.Problems) > 0 || len(shown) < shownRows {
+				shown = append(shown, x)
+			} else {
+				more++
+			}
+		}
+		data["Report"], data["Shown"], data["More"], data["FileName"] = rep, shown, more, name
+	}
+	h.view.Console(w, r, status, "imports", c.d)
+}
+
+// templateLang is the administrator's language when built in, for the
+// template's headers.
+func (h *Handler) templateLang(c *Call) string {
+	for _, l := range imports.Languages {
+		if l == c.cur.Account.Language {
+			return l
+		}
+	}
+	return "en"
+}
+
+// ImportTemplate downloads the import template, XLSX or CSV, with headers
+// in the administrator's language.
+func (h *Handler) ImportTemplate(w http.ResponseWriter, r *http.Request, c *Call) {
+	im := imports.New(h.st, h.svc)
+	lang := h.templateLang(c)
+	var f view.File
+	var err error
+	switch {
+	case strings.HasSuffix(r.URL.Path, ".xlsx"):
+		f = view.File{ContentType: xlsxType, Filename: c.tn.Slug + "-import.xlsx"}
+		f.Body, err = im.TemplateXLSX(r.Context(), c.tn, lang)
+	default:
+		f = view.File{ContentType: "text/csv; charset=utf-8", Filename: c.tn.Slug + "-import.csv"}
+		f.Body, err = im.TemplateCSV(r.Context(), c.tn, lang)
+	}
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	f.Write(w, http.StatusOK)
+}
+
+// upload reads the import form: the file (at most limit bytes), its name,
+// and which button was pressed.
+func upload(r *http.Request, limit int64) (action, name string, data []byte, err error) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
+		return "", "", nil, usher.Invalid("file", "choose a file to upload")
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return "", "", nil, usher.Invalid("file", "the upload cannot be read")
+	}
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return "", "", nil, usher.Invalid("file", "the upload broke off")
+		}
+		switch p.FormName() {
+		case "file":
+			name = p.FileName()
+			data, err = io.ReadAll(io.LimitReader(p, limit+1))
+			if err != nil {
+				return "", "", nil, usher.Invalid("file", "the upload broke off")
+			}
+			if int64(len(data)) > limit {
+				return "", "", nil, usher.Invalid("file", "the file is larger than the limit of %d MB", limit>>20)
+			}
+		case "action":
+			b, _ := io.ReadAll(io.LimitReader(p, 16))
+			action = strings.TrimSpace(string(b))
+		}
+	}
+	if name == "" && len(data) == 0 {
+		return "", "", nil, usher.Invalid("file", "choose a file to upload")
+	}
+	return action, name, data, nil
+}

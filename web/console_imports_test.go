@@ -1,0 +1,70 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/store"
+)
+
+// postFile posts the import form as a browser does: the file and the
+// button pressed.
+func (b *browser) postFile(path, name, content, action string) webPage {
+	b.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", name)
+	fw.Write([]byte(content))
+	mw.WriteField("action", action)
+	mw.Close()
+	req, _ := http.NewRequest("POST", b.w.url+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return b.do(req)
+}
+
+// TestConsoleImport: the template downloaded from the console, a file
+// checked (nothing created), then imported, on both databases.
+func TestConsoleImport(t *testing.T) {
+	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
+		b := w.admin(t, w.tenant, usher.AdminUser, "ua@example.com")
+		const page = "/t/acme/admin/imports"
+		wantPage(t, b.get(page), 200, "Import people", `/t/acme/admin/imports/template.xlsx" download>Excel template`, `enctype="multipart/form-data"`)
+		p := b.get(page + "/template.csv")
+		if p.status != 200 || p.header.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.HasPrefix(p.body, "\uFEFFFirst name *,Last name *,Email,") {
+			t.Fatalf("csv template: %d %v %q", p.status, p.header, p.body)
+		}
+		p = b.get(page + "/template.xlsx")
+		if p.status != 200 || !strings.HasPrefix(p.body, "PK") {
+			t.Fatalf("xlsx template: %d %v", p.status, p.header)
+		}
+		file := "First name;Last name;Email\nIma;Port;ima@example.com\nDup;One;dup@example.com\n;Two;dup@example.com\n"
+		p = b.postFile(page, "people.csv", file, "check")
+		wantPage(t, p, 200, "What the import would do: people.csv", "3 rows: 1 to create, 0 skipped, 2 refused.",
+			"row 3, column &#34;Email&#34;: also used by another person in this file, row 4",
+			"row 4, column &#34;First name&#34;: is required in this tenant")
+		if _, err := w.st.Read().AccountByLogin(context.Background(), w.tenant.ID, "ima@example.com"); err == nil {
+			t.Fatal("the check created an account")
+		}
+		p = b.postFile(page, "people.csv", file, "report")
+		if p.status != 200 || !strings.HasPrefix(p.body, "PK") || !strings.Contains(p.header.Get("Content-Disposition"), "import-check.xlsx") {
+			t.Fatalf("the check as a workbook: %d %v", p.status, p.header)
+		}
+		p = b.postFile(page, "people.csv", file, "import")
+		wantPage(t, p, 200, "What the import did: people.csv", "3 rows: 1 created, 0 skipped, 2 refused.")
+		a, err := w.st.Read().AccountByLogin(context.Background(), w.tenant.ID, "ima@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, _, _ := w.st.Read().AuditEvents(context.Background(), w.tenant.ID, store.AuditFilter{TargetID: a.ID}, store.ListOptions{})
+		if len(evs) != 1 || evs[0].ActorKind != usher.ActorImport {
+			t.Errorf("%+v", evs)
+		}
+		// A file that is refused whole says why next to the field.
+		wantPage(t, b.postFile(page, "shoes.csv", "Shoe size\n42\n", "check"), 422, `id="file-error"`, "is not a column usher knows")
+	})
+}

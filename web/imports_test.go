@@ -1,0 +1,125 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/api"
+)
+
+// TestImportAPI downloads the template, fills it in, runs the dry run and
+// the import over HTTP, on both databases.
+func TestImportAPI(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, e *apiEnv) {
+		ctx := context.Background()
+		op := usher.Actor{Kind: "operator", ID: "op", Role: usher.PrincipalOperator}
+		tn, err := e.svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "imp", Name: "Import Ltd"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, seats := "Basic", 5
+		p, err := e.svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "basic", Name: &name, Seats: &seats})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := tn.Settings
+		st.DefaultPlanID = p.ID
+		if tn, err = e.svc.UpdateTenant(ctx, op, tn.ID, provision.TenantUpdate{Settings: &st}); err != nil {
+			t.Fatal(err)
+		}
+		other, err := e.svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "other", Name: "Other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, otherToken, err := e.svc.CreateToken(ctx, op, other, provision.TokenInput{Name: "other", Role: usher.AdminTenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const base = "/api/v1/tenants/imp/imports"
+
+		r := e.call(t, "GET", base+"/template.csv?lang=nl", e.op, nil)
+		if r.Status != 200 || r.Header.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.HasPrefix(string(r.Body), "\uFEFFVoornaam *,Achternaam *,E-mail,") {
+			t.Fatalf("csv template: %s", r)
+		}
+		wantProblem(t, e.call(t, "GET", base+"/template.csv?lang=xx", e.op, nil), 422, "invalid", "lang")
+		wantProblem(t, e.call(t, "GET", "/api/v1/tenants/imp/imports/template.xlsx", otherToken, nil), 404, "not_found", "tenant")
+
+		r = e.call(t, "GET", base+"/template.xlsx", e.op, nil)
+		if r.Status != 200 || r.Header.Get("Content-Type") != api.TypeXLSX || !strings.Contains(r.Header.Get("Content-Disposition"), "imp-import.xlsx") {
+			t.Fatalf("xlsx template: %d %v", r.Status, r.Header)
+		}
+		f, err := excelize.OpenReader(bytes.NewReader(r.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.SetSheetRow("People", "A3", &[]any{"Bo", "Ek", "bo@example.com"})
+		f.SetSheetRow("People", "A4", &[]any{"", "Nobody", "bo@example.com"})
+		var buf bytes.Buffer
+		f.WriteTo(&buf)
+		f.Close()
+
+		// The dry run: every row, nothing written.
+		r = e.call(t, "POST", base+"?dry_run=true", e.op, bytes.NewReader(buf.Bytes()), "Content-Type", api.TypeXLSX)
+		rep := ok[imports.Report](t, r, 200)
+		var texts []string
+		for _, x := range rep.Results {
+			texts = append(texts, x.Result)
+			for _, p := range x.Problems {
+				texts = append(texts, p.Text)
+			}
+		}
+		want := []string{"create", "refused", `row 3, column "Email": also used by another person in this file, row 4`,
+			"refused", `row 4, column "Email": already used by another person in this file, row 3`, `row 4, column "First name *": is required in this tenant`}
+		if strings.Join(texts, "\n") != strings.Join(want, "\n") || !rep.DryRun || rep.ToCreate != 1 || rep.Refused != 2 || rep.Seats[0].Free != 5 {
+			t.Errorf("dry run:\n%s\n%+v", strings.Join(texts, "\n"), rep)
+		}
+		if as, _, _ := e.st.Read().Accounts(ctx, tn.ID, store.AccountFilter{}, store.ListOptions{}); len(as) != 0 {
+			t.Fatalf("the dry run created %d accounts", len(as))
+		}
+
+		// The import, as a multipart form.
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		fw, _ := mw.CreateFormFile("file", "people.xlsx")
+		fw.Write(buf.Bytes())
+		mw.Close()
+		r = e.call(t, "POST", base, e.op, bytes.NewReader(form.Bytes()), "Content-Type", mw.FormDataContentType())
+		rep = ok[imports.Report](t, r, 200)
+		if rep.DryRun || rep.Created != 1 || rep.Refused != 2 || rep.Results[0].AccountID == "" {
+			t.Fatalf("import %+v", rep)
+		}
+		evs, _, _ := e.st.Read().AuditEvents(ctx, tn.ID, store.AuditFilter{TargetID: rep.ID}, store.ListOptions{})
+		if len(evs) != 1 || evs[0].Details["file_name"] != "people.xlsx" || evs[0].ActorKind != "operator" {
+			t.Errorf("the import's audit: %+v", evs)
+		}
+		a, err := e.st.Read().Account(ctx, tn.ID, rep.Results[0].AccountID)
+		if err != nil || a.Email != "anna.jansen@example.com" {
+			t.Errorf("the example row's account: %+v %v", a, err)
+		}
+
+		// The check as a file: the rows back with their results.
+		r = e.call(t, "POST", base+"/check.csv", e.op, bytes.NewReader(buf.Bytes()), "Content-Type", api.TypeXLSX)
+		if r.Status != 200 || r.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
+			!strings.Contains(string(r.Body), `usher: problems`) || !strings.Contains(string(r.Body), `Bo,Ek,bo@example.com,`) {
+			t.Errorf("check.csv: %s", r)
+		}
+		r = e.call(t, "POST", base+"/check.xlsx", e.op, rawBody("Vorname,Shoe size\nA,1\n"), "Content-Type", "text/csv")
+		wantProblem(t, r, 422, "invalid", "file")
+
+		// Refusals name the file and what is wrong with it.
+		wantProblem(t, e.call(t, "POST", base, e.op, rawBody("First name\nA\n"), "Content-Type", "text/plain"), 415, "unsupported_media_type", "Content-Type")
+		wantProblem(t, e.call(t, "POST", base, e.op, rawBody("Vorname,Shoe size\nA,1\n"), "Content-Type", "text/csv"), 422, "invalid", "file")
+		wantProblem(t, e.call(t, "POST", base, e.op, rawBody(""), "Content-Type", "text/csv"), 422, "invalid", "file")
+		wantProblem(t, e.call(t, "POST", base+"?dry_run=maybe", e.op, rawBody("First name\nA\n"), "Content-Type", "text/csv"), 422, "invalid", "dry_run")
+		wantProblem(t, e.call(t, "POST", base, otherToken, rawBody("First name\nA\n"), "Content-Type", "text/csv"), 404, "not_found", "tenant")
+	})
+}
