@@ -13,19 +13,24 @@ import (
 	"encoding/base64"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
-	"github.com/usherhq/usher/password/internal/argon2"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/usherhq/usher"
 )
 
-// OWASP's recommended argon2id parameters: 19 MiB, 2 passes, 1 lane.
+// The argon2id parameters of new hashes: OWASP's 7 MiB, 5 passes, 1 lane
+// (Keycloak's default), as strong as its 19 MiB with 2 passes but with a
+// work area small enough that allocating it afresh for every hash costs
+// little. Hashes made with other parameters still verify (they are in the
+// PHC string) and NeedsRehash tells sign-in to remake them.
 const (
-	memoryKiB = 19 * 1024
-	passes    = 2
+	memoryKiB = 7 * 1024
+	passes    = 5
 	lanes     = 1
 	keyLen    = 32
 	saltLen   = 16
@@ -80,43 +85,32 @@ func Check(field, pw string, personal ...string) error {
 }
 
 // slots bounds the hashes running at once to the cores, so latency
-// degrades by queueing; each slot holds the 19 MiB work area of its hash
-// for good, so memory stays flat under load and no hash waits for memory
-// to be collected, cleared or faulted in.
-var slots = func() chan *argon2.Memory {
-	n := max(1, runtime.GOMAXPROCS(0))
-	c := make(chan *argon2.Memory, n)
-	for range n {
-		c <- new(argon2.Memory) // allocated by its first hash
-	}
-	return c
-}()
+// degrades by queueing and memory stays at one work area per core.
+var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 
-func acquire(ctx context.Context) (*argon2.Memory, error) {
+// idKey is argon2.IDKey in a slot.
+func idKey(ctx context.Context, pw string, p params) ([]byte, error) {
 	select {
-	case m := <-slots:
-		return m, nil
+	case slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	defer func() { <-slots }()
+	return argon2.IDKey([]byte(pw), p.salt, p.t, p.m, p.p, p.keyLen), nil
 }
-
-func release(m *argon2.Memory) { slots <- m }
 
 // Hash returns the PHC string of pw: $argon2id$v=19$m=...,t=...,p=...$salt$hash.
 func Hash(ctx context.Context, pw string) (string, error) {
-	salt := make([]byte, saltLen)
-	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("salt: %w", err)
+	p := params{m: memoryKiB, t: passes, p: lanes, keyLen: keyLen, salt: make([]byte, saltLen)}
+	if _, err := rand.Read(p.salt); err != nil {
+		return "", fmt.Errorf("password salt: %w", err)
 	}
-	m, err := acquire(ctx)
+	key, err := idKey(ctx, pw, p)
 	if err != nil {
 		return "", err
 	}
-	key := argon2.IDKey(m, []byte(pw), salt, passes, memoryKiB, lanes, keyLen)
-	release(m)
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memoryKiB, passes, lanes, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.m, p.t, p.p, b64.EncodeToString(p.salt), b64.EncodeToString(key)), nil
 }
 
 // Verify reports whether pw matches the PHC string. It reads the
@@ -127,48 +121,91 @@ func Verify(ctx context.Context, phc, pw string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	m, err := acquire(ctx)
+	key, err := idKey(ctx, pw, p)
 	if err != nil {
 		return false, err
 	}
-	key := argon2.IDKey(m, []byte(pw), p.salt, p.t, p.m, p.p, uint32(len(p.key)))
-	release(m)
 	return subtle.ConstantTimeCompare(key, p.key) == 1, nil
 }
 
 // NeedsRehash reports whether phc was made with other parameters than today's.
 func NeedsRehash(phc string) bool {
 	p, err := parse(phc)
-	return err != nil || p.m != memoryKiB || p.t != passes || p.p != lanes
+	return err != nil || p.m != memoryKiB || p.t != passes || p.p != lanes || p.keyLen != keyLen
 }
+
+// The largest parameters a stored hash may ask for. A hash is data read
+// from the database (or imported), and its parameters decide how much
+// memory and time a verification takes: without bounds one row could make
+// every sign-in allocate gigabytes. These admit every setting OWASP lists
+// (at most 46 MiB) and RFC 9106's second recommendation (64 MiB, t=3, p=4).
+const (
+	maxMemoryKiB = 64 * 1024
+	maxPasses    = 10
+	maxLanes     = 4
+	minSaltLen   = 8
+	maxSaltLen   = 64
+	minKeyLen    = 16
+	maxKeyLen    = 64
+)
 
 type params struct {
 	m, t      uint32
 	p         uint8
+	keyLen    uint32
 	salt, key []byte
 }
 
+// parse reads a PHC argon2id string, refusing parameters out of bounds.
 func parse(phc string) (params, error) {
 	var p params
 	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return p, fmt.Errorf("not an argon2id hash")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, fmt.Errorf("password hash is not an argon2id PHC string")
 	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return p, fmt.Errorf("unsupported argon2 version %q", parts[2])
+	if parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return p, fmt.Errorf("password hash has argon2 version %q; only v=%d is supported", parts[2], argon2.Version)
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.m, &p.t, &p.p); err != nil {
-		return p, fmt.Errorf("bad argon2 parameters %q", parts[3])
+	var m, t, l uint64
+	ps := strings.Split(parts[3], ",")
+	if len(ps) != 3 || !number(ps[0], "m=", &m) || !number(ps[1], "t=", &t) || !number(ps[2], "p=", &l) {
+		return p, fmt.Errorf("password hash has malformed argon2 parameters %q; want m=<KiB>,t=<passes>,p=<lanes>", parts[3])
 	}
+	switch {
+	case l < 1 || l > maxLanes:
+		return p, fmt.Errorf("password hash asks for %d lanes; usher accepts 1 to %d", l, maxLanes)
+	case m < 8*l || m > maxMemoryKiB:
+		return p, fmt.Errorf("password hash asks for %d KiB of memory; usher accepts %d to %d with %d lanes", m, 8*l, maxMemoryKiB, l)
+	case t < 1 || t > maxPasses:
+		return p, fmt.Errorf("password hash asks for %d passes; usher accepts 1 to %d", t, maxPasses)
+	}
+	p.m, p.t, p.p = uint32(m), uint32(t), uint8(l)
 	var err error
 	if p.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil {
-		return p, fmt.Errorf("bad salt: %w", err)
+		return p, fmt.Errorf("password hash salt is not unpadded base64: %w", err)
 	}
-	if p.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(p.key) == 0 {
-		return p, fmt.Errorf("bad key")
+	if len(p.salt) < minSaltLen || len(p.salt) > maxSaltLen {
+		return p, fmt.Errorf("password hash salt has %d bytes; usher accepts %d to %d", len(p.salt), minSaltLen, maxSaltLen)
 	}
+	if p.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil {
+		return p, fmt.Errorf("password hash key is not unpadded base64: %w", err)
+	}
+	if len(p.key) < minKeyLen || len(p.key) > maxKeyLen {
+		return p, fmt.Errorf("password hash key has %d bytes; usher accepts %d to %d", len(p.key), minKeyLen, maxKeyLen)
+	}
+	p.keyLen = uint32(len(p.key))
 	return p, nil
+}
+
+// number reads s as prefix followed by a decimal number without sign into n.
+func number(s, prefix string, n *uint64) bool {
+	digits, ok := strings.CutPrefix(s, prefix)
+	if !ok || digits == "" || digits[0] < '0' || digits[0] > '9' {
+		return false
+	}
+	v, err := strconv.ParseUint(digits, 10, 32)
+	*n = v
+	return err == nil
 }
 
 // dummy is a hash of nothing anyone types, made once.

@@ -266,8 +266,23 @@ func (s *Service) SignIn(ctx context.Context, tenant usher.Tenant, in Attempt) (
 	case match != identity:
 		return Result{}, ErrCredentials
 	}
-	return s.start(ctx, tenant, a, c, in)
+	// The password is right: a hash made with older parameters is made
+	// again with today's, outside the transaction (SQLite has one writer),
+	// and replaced in the session's.
+	var re *rehash
+	if old := g.Hashes[identity]; password.NeedsRehash(old) {
+		h, err := password.Hash(ctx, in.Password)
+		if err != nil {
+			return Result{}, err
+		}
+		re = &rehash{old: old, new: h}
+	}
+	return s.start(ctx, tenant, a, c, in, re)
 }
+
+// rehash is an identity's password hash to replace by a new hash of the
+// same password.
+type rehash struct{ old, new string }
 
 // Guess is one password to check under the counters.
 type Guess struct {
@@ -366,9 +381,10 @@ func verify(ctx context.Context, phc, pw string) (bool, error) {
 	return password.Verify(ctx, phc, pw)
 }
 
-// start opens a session for a, remembers the device, writes the audit event
-// and settles the claim of the check that let a in, in one transaction.
-func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Account, c claim, in Attempt) (Result, error) {
+// start opens a session for a, remembers the device, writes the audit event,
+// replaces the password hash when re says so, and settles the claim of the
+// check that let a in, in one transaction.
+func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Account, c claim, in Attempt, re *rehash) (Result, error) {
 	cookie, hash := secret.New()
 	ses := usher.Session{IdentityID: a.IdentityID, TenantID: tenant.ID, Method: usher.AuthPassword, Source: in.Source, UserAgent: clip(in.UserAgent, 300)}
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
@@ -379,6 +395,11 @@ func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 		}
 		if err := tx.InsertSession(ctx, &ses, hash); err != nil {
 			return err
+		}
+		if re != nil {
+			if err := tx.RehashIdentityPassword(ctx, a.IdentityID, re.old, re.new); err != nil {
+				return err
+			}
 		}
 		if in.Device != "" {
 			if err := tx.AddKnownDevice(ctx, a.ID, secret.Hash(in.Device)); err != nil {
@@ -402,7 +423,7 @@ func (s *Service) Start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 	if a.IdentityID == "" || a.State != usher.StateActive {
 		return Result{}, ErrCredentials
 	}
-	return s.start(ctx, tenant, a, claim{key: "account:" + a.ID}, Attempt{Source: source, UserAgent: userAgent, Device: device})
+	return s.start(ctx, tenant, a, claim{key: "account:" + a.ID}, Attempt{Source: source, UserAgent: userAgent, Device: device}, nil)
 }
 
 func clip(s string, n int) string {

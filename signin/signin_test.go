@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/password"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
@@ -682,5 +684,68 @@ func TestChangePassword(t *testing.T) {
 		_, err = w.signIn("ada@example.com", "analytical engine 1843", "198.51.100.1", "")
 		wantCredentials(t, err, "the old password")
 		mustSignIn(t, w, "ada@example.com", "a new passphrase 2026", "198.51.100.1", "")
+	})
+}
+
+// legacyHash is "correct horse battery staple" as earlier versions stored
+// it: argon2id with 19 MiB and 2 passes.
+const legacyHash = "$argon2id$v=19$m=19456,t=2,p=1$ijky4Sh/TbFIGcuImfil0Q$6qHOUxSOefhnrqdaRQnWcpug6tZvuttDT6UfkwCouCk"
+
+// TestRehashAtSignIn: an identity whose password hash has older parameters
+// signs in with it, and the successful sign-in, and only that, replaces the
+// hash with one of today's parameters.
+func TestRehashAtSignIn(t *testing.T) {
+	const pw = "correct horse battery staple"
+	if ok, err := password.Verify(context.Background(), legacyHash, pw); err != nil || !ok {
+		t.Fatalf("the 19 MiB hash does not verify: %v %v", ok, err)
+	}
+	if !password.NeedsRehash(legacyHash) {
+		t.Fatal("NeedsRehash is false for the 19 MiB hash")
+	}
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		a := w.active(t, w.tenant, "ada@example.com", "analytical engine 1843")
+		stored := func() string {
+			t.Helper()
+			h, err := w.st.Read().IdentityPassword(w.ctx, a.IdentityID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return h
+		}
+		if err := w.st.Write(w.ctx, func(tx *store.Tx) error { return tx.SetIdentityPassword(w.ctx, a.IdentityID, legacyHash) }); err != nil {
+			t.Fatal(err)
+		}
+		_, err := w.signIn("ada@example.com", "analytical engine 1843", "198.51.100.1", "")
+		wantCredentials(t, err, "the password the hash replaced")
+		if h := stored(); h != legacyHash {
+			t.Fatalf("a failed sign-in changed the hash to %q", h)
+		}
+
+		w.hashes.Store(0)
+		mustSignIn(t, w, "ada@example.com", pw, "198.51.100.1", "")
+		if n := w.hashes.Load(); n != 1 {
+			t.Fatalf("%d verifications for one sign-in", n)
+		}
+		h := stored()
+		if !strings.HasPrefix(h, "$argon2id$v=19$m=7168,t=5,p=1$") || password.NeedsRehash(h) {
+			t.Fatalf("after the sign-in the hash is %q, want today's parameters", h)
+		}
+		if ok, err := password.Verify(w.ctx, h, pw); err != nil || !ok {
+			t.Fatalf("the new hash does not verify the password: %v %v", ok, err)
+		}
+		// Signing in again leaves a current hash as it is.
+		mustSignIn(t, w, "ada@example.com", pw, "198.51.100.1", "")
+		if h2 := stored(); h2 != h {
+			t.Fatalf("a current hash was remade: %q, then %q", h, h2)
+		}
+		// A rehash that lost the race with a password change leaves the new password.
+		if err := w.st.Write(w.ctx, func(tx *store.Tx) error {
+			return tx.RehashIdentityPassword(w.ctx, a.IdentityID, legacyHash, "$argon2id$stale")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if h2 := stored(); h2 != h {
+			t.Fatalf("a rehash of a replaced hash overwrote it with %q", h2)
+		}
 	})
 }

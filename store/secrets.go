@@ -71,6 +71,19 @@ func (t *Tx) SetIdentityPassword(ctx context.Context, id, hash string) error {
 	return err
 }
 
+// RehashIdentityPassword replaces an identity's password hash old with
+// hash, a new hash of the same password, unless the hash is no longer old:
+// a password changed meanwhile must stay. The identity is not marked
+// updated, as its password is not.
+func (t *Tx) RehashIdentityPassword(ctx context.Context, id, old, hash string) error {
+	return t.execThen(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("rehash identity password: %w", err)
+		}
+		return nil
+	}, `UPDATE identities SET password_hash = $3 WHERE id = $1 AND password_hash = $2`, id, old, hash)
+}
+
 // IdentityPassword returns the password hash of identity id.
 func (t *Tx) IdentityPassword(ctx context.Context, id string) (string, error) {
 	var h string

@@ -208,7 +208,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(c, stderr)
 	if getenv("GOMEMLIMIT") == "" {
-		// Each password hash holds 19 MiB while it runs and leaves it as
+		// Each password hash holds 7 MiB (19 MiB for a hash of older
+		// parameters) while it runs and leaves it as
 		// garbage; a soft limit makes the collector return it promptly
 		// instead of letting the heap double.
 		debug.SetMemoryLimit(defaultMemoryLimit)
