@@ -213,6 +213,16 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID stri
 			errs = append(errs, usher.Invalid(field, "%s", err.Error()))
 		}
 	}
+	switch st.SCIM.UnknownNames {
+	case "", usher.SCIMRefuse, usher.SCIMCreate:
+	default:
+		errs = append(errs, usher.Invalid("settings.scim.unknown_names", "must be %q or %q", usher.SCIMRefuse, usher.SCIMCreate))
+	}
+	switch st.SCIM.Addresses {
+	case "", usher.SCIMSignIn, usher.SCIMKeep:
+	default:
+		errs = append(errs, usher.Invalid("settings.scim.addresses", "must be %q or %q", usher.SCIMSignIn, usher.SCIMKeep))
+	}
 	if st.DefaultPlanID != "" {
 		if p, err := tx.Plan(ctx, tenantID, st.DefaultPlanID); err != nil {
 			errs = append(errs, usher.NotFound("settings.default_plan_id", "plan"))

@@ -16,6 +16,9 @@ import (
 type subject struct {
 	person  usher.Person
 	account *usher.Account // nil for a person without an account
+	// creating are the catalogue entries the change itself adds (id →
+	// kind), which references may name before they are written.
+	creating map[string]string
 }
 
 // problems gathers every problem of an input, one per field: the first
@@ -170,7 +173,7 @@ func (s *Service) check(ctx context.Context, r *store.Tx, tenant usher.Tenant, w
 			return err
 		}
 		for _, x := range refs {
-			if x.id != "" && x.id != x.was && found[x.id] != x.kind {
+			if x.id != "" && x.id != x.was && found[x.id] != x.kind && want.creating[x.id] != x.kind {
 				ps.add(unknown(x.field, strings.TrimSuffix(strings.ReplaceAll(x.kind, "_", " "), "s")))
 			}
 		}

@@ -40,6 +40,10 @@ var owners = map[string][]grant{
 		// Suspending or deactivating an account ends its sessions in that
 		// tenant in the same transaction, so no request gets in between.
 		{table: "sessions", methods: []string{"EndTenantSessions"}},
+		// What a provisioning source described of a user and the group
+		// memberships it gave, written in the transaction of the change
+		// the source asked for (SCIM calls provision, which writes them).
+		{table: "source_users"}, {table: "source_members"},
 	},
 	// Sign-in: sessions, the attempt counters and the browsers that signed
 	// in before, and the audit events of its own changes (signed in,
