@@ -347,9 +347,9 @@ func (s *Service) changeState(ctx context.Context, tx *store.Tx, actor usher.Act
 			return err
 		}
 		a.DeactivatedAt = nil
-		to = usher.StateInvited
+		to, resumed = usher.StateInvited, true
 		if a.ActivatedAt != nil {
-			to = usher.StateActive
+			to, resumed = usher.StateActive, false
 		}
 	default:
 		return usher.Conflict("state", "an account cannot go from %s to %s", from, to)
