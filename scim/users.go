@@ -414,16 +414,16 @@ func emailValue(f Filter) (string, bool) {
 
 // mappedUser is what a source's User becomes in usher.
 type mappedUser struct {
-	userName                    string
-	first, last, externalID     string
-	email, username, phone      string
-	language                    string
-	hasLanguage                 bool
-	department, jobProfile      *string
-	role, plan                  *string
-	active                      *bool
-	src                         provision.Source
-	fields                      fields
+	userName                string
+	first, last, externalID string
+	email, username, phone  string
+	language                string
+	hasLanguage             bool
+	department, jobProfile  *string
+	role, plan              *string
+	active                  *bool
+	src                     provision.Source
+	fields                  fields
 }
 
 // mapUser reads a source's User (canonical) as usher's fields, under the

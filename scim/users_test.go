@@ -150,7 +150,9 @@ func testRequiredAndUnique(t *testing.T, e *env) {
 	e.want(e.do("POST", "/Users", entraUser("ada@acme.example", "Ada", "Lovelace")), 201)
 	e.wantError(e.do("POST", "/Users", entraUser("ADA@acme.example", "Ada", "Again")), 409, scim.TypeUniqueness, "userName")
 	// A frontline tenant requires a job profile, department, role and language.
-	e.setSettings(func(s *usher.TenantSettings) { s.RequiredFields = usher.DefaultSettings(usher.TemplateFrontline).RequiredFields })
+	e.setSettings(func(s *usher.TenantSettings) {
+		s.RequiredFields = usher.DefaultSettings(usher.TemplateFrontline).RequiredFields
+	})
 	e.wantError(e.do("POST", "/Users", entraUser("bob@acme.example", "Bob", "B")), 400, scim.TypeInvalidValue,
 		"title: is required in this tenant", scim.URNEnterprise+":department: is required in this tenant", scim.URNUsher+":role: is required")
 	if n, _ := e.st.Read().CountAccounts(e.ctx, e.tn.ID); n != 1 {
