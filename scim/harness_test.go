@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +179,15 @@ func (e *env) doAs(token, path, method string, body any, headers ...string) repl
 			e.t.Fatal(err)
 		}
 		rd = bytes.NewReader(j)
+	}
+	// The query is written plainly in the tests and encoded here.
+	if p, q, ok := strings.Cut(path, "?"); ok {
+		var parts []string
+		for _, kv := range strings.Split(q, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(v))
+		}
+		path = p + "?" + strings.Join(parts, "&")
 	}
 	req, err := http.NewRequest(method, e.url+path, rd)
 	if err != nil {
