@@ -142,6 +142,10 @@ func canonObject(list []*attr, in map[string]any, path string) (map[string]any, 
 	out := map[string]any{}
 	for k, v := range in {
 		a := find(list, k)
+		if a == nil && strings.EqualFold(k, "displayName") && find(list, "displayName") == nil {
+			// Microsoft's own client labels a member with displayName.
+			a = find(list, "display")
+		}
 		if a == nil || a.readOnly() {
 			continue
 		}
