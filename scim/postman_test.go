@@ -54,18 +54,18 @@ func testPostman(t *testing.T, e *env) {
 	}
 	var rep struct {
 		Run struct {
-			Stats map[string]struct{ Total, Failed int } `json:"stats"`
+			Stats      map[string]struct{ Total, Failed int } `json:"stats"`
 			Executions []struct {
 				Item       struct{ Name string } `json:"item"`
 				Response   struct{ Code int }    `json:"response"`
 				Assertions []struct {
-					Assertion string `json:"assertion"`
+					Assertion string                    `json:"assertion"`
 					Error     *struct{ Message string } `json:"error"`
 				} `json:"assertions"`
 			} `json:"executions"`
 			Failures []struct {
-				Error struct{ Message string } `json:"error"`
-				Source struct{ Name string }   `json:"source"`
+				Error  struct{ Message string } `json:"error"`
+				Source struct{ Name string }    `json:"source"`
 			} `json:"failures"`
 		} `json:"run"`
 	}
