@@ -306,3 +306,40 @@ func testETags(t *testing.T, e *env) {
 }
 
 var _ = provision.KindInvitation
+
+func init() { cases["OktaShapes"] = testOktaShapes }
+
+// What Okta sends: a user with a password (never taken) and empty groups,
+// deactivation by a PATCH of {"active":false}, a group renamed with its id
+// in the value, members added and removed one by one.
+func testOktaShapes(t *testing.T, e *env) {
+	u := obj{"schemas": []any{scim.URNUser}, "userName": "okta.user@acme.example", "active": true, "password": "tops3cret!",
+		"name": obj{"givenName": "Okta", "familyName": "User"}, "emails": []any{obj{"primary": true, "value": "okta.user@acme.example", "type": "work"}},
+		"displayName": "Okta User", "locale": "en-US", "externalId": "00u5", "groups": []any{}}
+	r := e.do("POST", "/Users", u)
+	m := e.want(r, 201)
+	if strings.Contains(string(r.Body), "tops3cret") || m["password"] != nil {
+		t.Fatalf("the password came back: %s", r.Body)
+	}
+	id := m["id"].(string)
+	if l := e.want(e.do("GET", `/Users?filter=userName eq "okta.user@acme.example"&startIndex=1&count=100`, nil), 200); l["totalResults"] != 1.0 {
+		t.Fatalf("Okta's lookup: %v", l)
+	}
+	e.want(e.do("PATCH", "/Users/"+id, patch(obj{"op": "replace", "value": obj{"active": false}})), 204)
+	if a := e.account(id); a.State != usher.StateSuspended {
+		t.Fatalf("deactivated by Okta: %+v", a)
+	}
+	g := e.want(e.do("POST", "/Groups", obj{"schemas": []any{scim.URNGroup}, "displayName": "Okta Group", "members": []any{}}), 201)
+	gid := g["id"].(string)
+	e.want(e.do("PATCH", "/Groups/"+gid, patch(obj{"op": "replace", "value": obj{"id": gid, "displayName": "Okta Group Renamed"}})), 204)
+	e.want(e.do("PATCH", "/Groups/"+gid, patch(obj{"op": "add", "path": "members", "value": []any{obj{"value": id, "display": "okta.user@acme.example"}}})), 204)
+	g = e.want(e.do("GET", "/Groups/"+gid, nil), 200)
+	if g["displayName"] != "Okta Group Renamed" || get(g, "members.0.value") != id || get(g, "members.0.display") != "okta.user@acme.example" {
+		t.Fatalf("Okta's group: %v", g)
+	}
+	e.wantError(e.do("PATCH", "/Groups/"+gid, patch(obj{"op": "replace", "value": obj{"id": "another", "displayName": "x"}})), 400, scim.TypeMutability, "id is read-only")
+	e.want(e.do("PATCH", "/Groups/"+gid, patch(obj{"op": "remove", "path": `members[value eq "` + id + `"]`})), 204)
+	if g = e.want(e.do("GET", "/Groups/"+gid, nil), 200); g["members"] != nil {
+		t.Fatalf("after removal: %v", g)
+	}
+}

@@ -219,3 +219,24 @@ func testSSOTenant(t *testing.T, e *env) {
 		t.Fatalf("the tenant's only connection takes its employees: %+v %d", a, len(msgs))
 	}
 }
+
+func init() { cases["Adoption"] = testAdoption }
+
+// A user made by hand is found by the source's lookup and becomes the
+// source's with its first change.
+func testAdoption(t *testing.T, e *env) {
+	admin := usher.Actor{Kind: usher.ActorToken, ID: "admin", Role: usher.AdminUser}
+	c, err := e.svc.CreateAccount(e.ctx, admin, e.tn, provision.AccountInput{Route: provision.RouteNewUser,
+		Person: &provision.PersonInput{FirstName: "Hand", LastName: "Made", Email: "hand@acme.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := e.want(e.do("GET", `/Users?filter=userName eq "hand@acme.example"`, nil), 200)
+	if l["totalResults"] != 1.0 || get(l, "Resources.0.id") != c.Account.ID || getURN(get(l, "Resources.0").(map[string]any), scim.URNUsher+".managedBy") != nil {
+		t.Fatalf("a hand-made user: %v", l)
+	}
+	e.want(e.do("PATCH", "/Users/"+c.Account.ID, patch(obj{"op": "replace", "path": "externalId", "value": "e-hand"})), 204)
+	if a, p := e.account(c.Account.ID), e.person(c.Person.ID); a.ManagedBy != e.tok.ID || p.ManagedBy != e.tok.ID || p.ExternalID != "e-hand" {
+		t.Fatalf("adopted: %+v %+v", a, p)
+	}
+}

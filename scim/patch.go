@@ -129,6 +129,11 @@ func applyOp(ra resourceAttrs, doc map[string]any, op PatchOp) error {
 	}
 	name := prefix(urn) + a.Name
 	if a.readOnly() {
+		// Okta renames a group with {"op":"replace","value":{"id":…,"displayName":…}}:
+		// a read-only attribute given as it is changes nothing.
+		if cur, ok := doc[a.Name]; ok && urn == "" && pp.Filter == nil && pp.Path.Sub == "" && op.Op != "remove" && reflect.DeepEqual(cur, op.Value) {
+			return nil
+		}
 		return errorf(http.StatusBadRequest, TypeMutability, "%s is read-only", name)
 	}
 	var sub *attr
