@@ -30,6 +30,7 @@ type rawClient struct {
 // request is one measured request and the check of its 2xx answer.
 type request struct {
 	method, target string // target: path and query
+	auth           string // "Bearer …" instead of the operator's token (SCIM's)
 	body           []byte // JSON, or nil
 	form           bool   // the body is a form, not JSON
 	redirect       bool   // a 303 is the answer hoped for (a form post)
@@ -97,7 +98,11 @@ func (c *rawClient) roundTrip(r *request, out *bytes.Buffer) (int, error) {
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, c.api.baseURL.Host...)
 	b = append(b, "\r\nAuthorization: "...)
-	b = append(b, c.api.auth...)
+	if r.auth != "" {
+		b = append(b, r.auth...)
+	} else {
+		b = append(b, c.api.auth...)
+	}
 	b = append(b, "\r\nAccept: application/json\r\n"...)
 	if r.body != nil {
 		if r.form {
