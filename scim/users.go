@@ -61,15 +61,8 @@ func (h *Handler) loadUsers(ctx context.Context, tn usher.Tenant, ids []string) 
 	if s.sources, err = rd.SourceUsers(ctx, tn.ID, ids); err != nil {
 		return s, err
 	}
-	plans, _, err := rd.Plans(ctx, tn.ID, false, store.ListOptions{Limit: 500})
-	if err != nil {
-		return s, err
-	}
-	s.plans = map[string]usher.Plan{}
-	for _, p := range plans {
-		s.plans[p.ID] = p
-	}
-	return s, nil
+	s.plans, err = rd.PlanNames(ctx, tn.ID)
+	return s, err
 }
 
 func sortedStrings(s []string) []string {
@@ -600,14 +593,15 @@ func (h *Handler) references(ctx context.Context, tn usher.Tenant, m mappedUser)
 		roleID = &id
 	}
 	if m.plan != nil && *m.plan != "" {
-		plans, _, err := rd.Plans(ctx, tn.ID, true, store.ListOptions{Limit: 500})
+		plans, err := rd.PlanNames(ctx, tn.ID)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, p := range plans {
-			if p.Key == *m.plan || strings.EqualFold(p.Name, *m.plan) {
-				planID = &p.ID
-				break
+		for _, byName := range []bool{false, true} {
+			for _, p := range plans {
+				if p.DeactivatedAt == nil && planID == nil && (p.Key == *m.plan && !byName || byName && strings.EqualFold(p.Name, *m.plan)) {
+					planID = &p.ID
+				}
 			}
 		}
 		if planID == nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -298,6 +299,27 @@ func (t *Tx) DeleteSourceMember(ctx context.Context, tenant, group, account stri
 		return fmt.Errorf("remove source member: %w", err)
 	}
 	return nil
+}
+
+// PlanNames returns tenant's plans by id with their keys and names, but
+// not their seats used: counting a big plan's seats reads all of them.
+func (t *Tx) PlanNames(ctx context.Context, tenant string) (map[string]usher.Plan, error) {
+	rows, err := t.QueryContext(ctx, `SELECT id, key, name, seats, deactivated_at FROM plans WHERE tenant_id = $1`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("read plans: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]usher.Plan{}
+	for rows.Next() {
+		p := usher.Plan{TenantID: tenant}
+		var deact sql.NullTime
+		if err := rows.Scan(&p.ID, &p.Key, &p.Name, &p.Seats, &deact); err != nil {
+			return nil, err
+		}
+		p.DeactivatedAt = ptrTime(deact)
+		out[p.ID] = p
+	}
+	return out, rows.Err()
 }
 
 // ids runs a query of one text column.
