@@ -30,7 +30,7 @@ var operator = usher.Actor{Kind: usher.ActorOperator, ID: "test-operator", Role:
 // env is one server on a fresh database, with a tenant "acme", a plan of
 // 20 seats as its default, and a SCIM token.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	st    *store.Store
 	svc   *provision.Service
@@ -75,7 +75,7 @@ func suite(t *testing.T, open func(testing.TB) *store.Store, cases map[string]fu
 	}
 }
 
-func newEnv(t *testing.T, open func(testing.TB) *store.Store) *env {
+func newEnv(t testing.TB, open func(testing.TB) *store.Store) *env {
 	t.Helper()
 	st := open(t)
 	e := &env{t: t, ctx: context.Background(), st: st, log: &lockedBuffer{}}
@@ -150,7 +150,7 @@ type reply struct {
 	Body   []byte
 }
 
-func (r reply) json(t *testing.T) map[string]any {
+func (r reply) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {

@@ -38,31 +38,40 @@ func (h *Handler) loadUsers(ctx context.Context, tn usher.Tenant, ids []string) 
 	if s.accounts, err = rd.AccountsByID(ctx, tn.ID, ids); err != nil {
 		return s, err
 	}
-	var persons, refs []string
+	var persons []string
 	for id, a := range s.accounts {
 		if a.State == usher.StateDeactivated {
 			delete(s.accounts, id)
 			continue
 		}
 		persons = append(persons, a.PersonID)
-		refs = append(refs, a.RoleID, a.PrimaryGroupID)
-		refs = append(refs, a.GroupIDs...)
 	}
 	if s.persons, err = rd.PersonsByID(ctx, tn.ID, persons); err != nil {
-		return s, err
-	}
-	for _, p := range s.persons {
-		refs = append(refs, p.DepartmentID, p.JobProfileID)
-	}
-	refs = slices.DeleteFunc(slices.Compact(sortedStrings(refs)), func(s string) bool { return s == "" })
-	if s.attrs, err = rd.AttributesByID(ctx, tn.ID, refs); err != nil {
 		return s, err
 	}
 	if s.sources, err = rd.SourceUsers(ctx, tn.ID, ids); err != nil {
 		return s, err
 	}
+	return s, s.names(ctx, rd, tn)
+}
+
+// names reads the catalogue entries and plans the users refer to.
+func (s *userSet) names(ctx context.Context, rd *store.Tx, tn usher.Tenant) error {
+	var refs []string
+	for _, a := range s.accounts {
+		refs = append(refs, a.RoleID, a.PrimaryGroupID)
+		refs = append(refs, a.GroupIDs...)
+	}
+	for _, p := range s.persons {
+		refs = append(refs, p.DepartmentID, p.JobProfileID)
+	}
+	refs = slices.DeleteFunc(slices.Compact(sortedStrings(refs)), func(s string) bool { return s == "" })
+	var err error
+	if s.attrs, err = rd.AttributesByID(ctx, tn.ID, refs); err != nil {
+		return err
+	}
 	s.plans, err = rd.PlanNames(ctx, tn.ID)
-	return s, err
+	return err
 }
 
 func sortedStrings(s []string) []string {
@@ -676,7 +685,15 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) {
 		h.writeError(w, r, m.fields, err)
 		return
 	}
-	h.respondUser(w, r, c, created.Account.ID, http.StatusCreated)
+	// Described from what the creation returned: no need to read it again.
+	a := created.Account
+	s := userSet{accounts: map[string]usher.Account{a.ID: a}, persons: map[string]usher.Person{a.PersonID: created.Person},
+		sources: map[string]store.SourceUser{a.ID: {AccountID: a.ID, SourceID: c.actor.ID, Data: m.src.Data, UpdatedAt: a.CreatedAt}}}
+	if err := s.names(ctx, h.st.Read(), c.tn); err != nil {
+		h.writeError(w, r, nil, err)
+		return
+	}
+	h.writeResource(w, r, http.StatusCreated, s.doc(c, a))
 }
 
 // updates are a mapped user as a change of person and account: what the
