@@ -50,11 +50,13 @@ type Handler struct {
 	tokens   Tokens
 	base     func(usher.Tenant) string
 	clientIP func(*http.Request) string
+	plans    *planCache
 }
 
 // New returns the SCIM handler; mount it at /t/{tenant}/scim/v2/.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, tenants: d.Tenants, tokens: d.Tokens, base: d.Base, clientIP: d.ClientIP}
+	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, tenants: d.Tenants, tokens: d.Tokens, base: d.Base, clientIP: d.ClientIP,
+		plans: newPlanCache()}
 }
 
 // call is what authentication established about a request.

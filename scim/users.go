@@ -31,12 +31,28 @@ type userSet struct {
 
 // loadUsers reads the accounts ids (those not deactivated) and what
 // describes them, in a few queries whatever their number.
-func (h *Handler) loadUsers(ctx context.Context, tn usher.Tenant, ids []string) (userSet, error) {
+// known are accounts already read (by a lookup), which are not read again.
+func (h *Handler) loadUsers(ctx context.Context, tn usher.Tenant, ids []string, known map[string]usher.Account) (userSet, error) {
 	rd := h.st.Read()
 	var s userSet
 	var err error
-	if s.accounts, err = rd.AccountsByID(ctx, tn.ID, ids); err != nil {
-		return s, err
+	s.accounts = map[string]usher.Account{}
+	var unknown []string
+	for _, id := range ids {
+		if a, ok := known[id]; ok {
+			s.accounts[id] = a
+		} else {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		read, err := rd.AccountsByID(ctx, tn.ID, unknown)
+		if err != nil {
+			return s, err
+		}
+		for id, a := range read {
+			s.accounts[id] = a
+		}
 	}
 	var persons []string
 	for id, a := range s.accounts {
@@ -52,11 +68,11 @@ func (h *Handler) loadUsers(ctx context.Context, tn usher.Tenant, ids []string) 
 	if s.sources, err = rd.SourceUsers(ctx, tn.ID, ids); err != nil {
 		return s, err
 	}
-	return s, s.names(ctx, rd, tn)
+	return s, s.names(ctx, rd, tn, h.plans)
 }
 
 // names reads the catalogue entries and plans the users refer to.
-func (s *userSet) names(ctx context.Context, rd *store.Tx, tn usher.Tenant) error {
+func (s *userSet) names(ctx context.Context, rd *store.Tx, tn usher.Tenant, plans *planCache) error {
 	var refs []string
 	for _, a := range s.accounts {
 		refs = append(refs, a.RoleID, a.PrimaryGroupID)
@@ -70,7 +86,7 @@ func (s *userSet) names(ctx context.Context, rd *store.Tx, tn usher.Tenant) erro
 	if s.attrs, err = rd.AttributesByID(ctx, tn.ID, refs); err != nil {
 		return err
 	}
-	s.plans, err = rd.PlanNames(ctx, tn.ID)
+	s.plans, err = plans.get(ctx, rd, tn.ID)
 	return err
 }
 
@@ -81,7 +97,12 @@ func sortedStrings(s []string) []string {
 
 // userDocs describes the accounts ids (those not deactivated), in order.
 func (h *Handler) userDocs(ctx context.Context, c call, ids []string) ([]map[string]any, error) {
-	s, err := h.loadUsers(ctx, c.tn, ids)
+	return h.userDocsOf(ctx, c, ids, nil)
+}
+
+// userDocsOf is userDocs with accounts already read.
+func (h *Handler) userDocsOf(ctx context.Context, c call, ids []string, known map[string]usher.Account) ([]map[string]any, error) {
+	s, err := h.loadUsers(ctx, c.tn, ids, known)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +304,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c call) {
 		h.writeList(w, docs, total, lq)
 		return
 	}
-	ids, narrowed, err := h.narrowUsers(ctx, c, lq.filter)
+	ids, known, narrowed, err := h.narrowUsers(ctx, c, lq.filter)
 	if err == nil && !narrowed {
 		ids, err = rd.AccountIDs(ctx, c.tn.ID, 0, 0)
 		if err == nil && len(ids) > scanLimit {
@@ -296,7 +317,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c call) {
 	}
 	var matched []map[string]any
 	for from := 0; from < len(ids); from += 500 {
-		docs, err := h.userDocs(ctx, c, ids[from:min(from+500, len(ids))])
+		docs, err := h.userDocsOf(ctx, c, ids[from:min(from+500, len(ids))], known)
 		if err != nil {
 			h.writeError(w, r, nil, err)
 			return
@@ -323,14 +344,16 @@ func (h *Handler) writeList(w http.ResponseWriter, docs []map[string]any, total 
 
 // narrowUsers finds, through the store's indexes, the accounts a filter
 // can match: by id, userName, externalId or an email compared with eq.
-// false means no index serves the filter.
-func (h *Handler) narrowUsers(ctx context.Context, c call, f Filter) ([]string, bool, error) {
+// false means no index serves the filter. The accounts a lookup by
+// userName read come back too.
+func (h *Handler) narrowUsers(ctx context.Context, c call, f Filter) ([]string, map[string]usher.Account, bool, error) {
 	keys, ok := userKeys(f)
 	if !ok {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	rd := h.st.Read()
 	var ids []string
+	known := map[string]usher.Account{}
 	for _, k := range keys {
 		var found []string
 		var err error
@@ -341,7 +364,7 @@ func (h *Handler) narrowUsers(ctx context.Context, c call, f Filter) ([]string, 
 			var a usher.Account
 			a, err = rd.AccountByLogin(ctx, c.tn.ID, usher.NormalizeLogin(k.value))
 			if err == nil {
-				found = []string{a.ID}
+				found, known[a.ID] = []string{a.ID}, a
 			} else if errors.Is(err, usher.ErrNotFound) {
 				err = nil
 			}
@@ -351,12 +374,12 @@ func (h *Handler) narrowUsers(ctx context.Context, c call, f Filter) ([]string, 
 			found, err = rd.AccountIDsByEmail(ctx, c.tn.ID, strings.ToLower(strings.TrimSpace(k.value)))
 		}
 		if err != nil {
-			return nil, true, err
+			return nil, nil, true, err
 		}
 		ids = append(ids, found...)
 	}
 	slices.Sort(ids)
-	return slices.Compact(ids), true, nil
+	return slices.Compact(ids), known, true, nil
 }
 
 type userKey struct{ attr, value string }
@@ -689,7 +712,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) {
 	a := created.Account
 	s := userSet{accounts: map[string]usher.Account{a.ID: a}, persons: map[string]usher.Person{a.PersonID: created.Person},
 		sources: map[string]store.SourceUser{a.ID: {AccountID: a.ID, SourceID: c.actor.ID, Data: m.src.Data, UpdatedAt: a.CreatedAt}}}
-	if err := s.names(ctx, h.st.Read(), c.tn); err != nil {
+	if err := s.names(ctx, h.st.Read(), c.tn, h.plans); err != nil {
 		h.writeError(w, r, nil, err)
 		return
 	}
