@@ -191,7 +191,7 @@ func (s *Service) change(ctx context.Context, actor usher.Actor, tenant usher.Te
 				return err
 			}
 		}
-		src := (*Source)(nil)
+		var src *Source
 		if au != nil {
 			src = au.Source
 		}
