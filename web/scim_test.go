@@ -72,6 +72,10 @@ func TestSCIMMounted(t *testing.T) {
 		// The console says who manages the person.
 		b := w.admin(t, w.tenant, usher.AdminUser, "admin@acme.example")
 		wantPage(t, b.get("/t/acme/admin/people/"+acct.PersonID), 200, "Managed by", "Entra ID", "changed there")
+		if r := scimCall(t, w.url+"/t/acme/scim/v2/Groups", "", "POST", tok.Secret, `{"displayName":"Night shift"}`); r.Status != 201 {
+			t.Fatalf("a group: %s", r)
+		}
+		wantPage(t, b.get("/t/acme/admin/catalog/groups"), 200, "Night shift", "managed by Entra ID")
 	})
 }
 

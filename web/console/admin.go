@@ -291,8 +291,20 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 		h.fail(w, r, c, err)
 		return
 	}
+	// The provisioning sources that manage entries (a source's groups), by name.
+	sources := map[string]string{}
+	if slices.ContainsFunc(items, func(a usher.Attribute) bool { return a.ManagedBy != "" }) {
+		toks, _, err := h.st.Read().Tokens(ctx, c.tn.ID, store.ListOptions{Limit: 500})
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		for _, t := range toks {
+			sources[t.ID] = t.Name
+		}
+	}
 	c.d.Title, c.d.Section, c.d.Notice = catalogKinds[i].Label, "catalog", h.flash(w, r)
-	c.d.Data = map[string]any{"Kind": kind, "Items": items, "Next": nextURL(r, next), "Kinds": catalogKinds}
+	c.d.Data = map[string]any{"Kind": kind, "Items": items, "Next": nextURL(r, next), "Kinds": catalogKinds, "Sources": sources}
 	h.view.Console(w, r, status, "catalog", c.d)
 }
 
