@@ -7,7 +7,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/store"
@@ -130,9 +129,9 @@ func ensureEntry(ctx context.Context, tx *store.Tx, tenant usher.Tenant, actor u
 	return "", usher.Conflict("name", "no key is free for a %s named %q", strings.TrimSuffix(kind, "s"), a.Name)
 }
 
-// entryKey makes a catalogue key of a name: its letters and digits, with a
-// hash of the name when hashed (or when nothing of it is left).
-func entryKey(name string, hashed bool) string {
+// KeyOf makes a catalogue or plan key from a name: "Night shift" →
+// "night-shift".
+func KeyOf(name string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(name) {
@@ -140,12 +139,18 @@ func entryKey(name string, hashed bool) string {
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
 			b.WriteRune(r)
 			dash = false
-		case (unicode.IsSpace(r) || r == '-' || r == '_' || r == '.' || r == '/') && b.Len() > 0 && !dash:
+		case !dash && b.Len() > 0:
 			b.WriteByte('-')
 			dash = true
 		}
 	}
-	key := strings.TrimSuffix(b.String(), "-")
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+// entryKey is the key of a catalogue entry a source's name makes: KeyOf,
+// with a hash of the name when hashed (or when nothing of it is left).
+func entryKey(name string, hashed bool) string {
+	key := KeyOf(name)
 	if len(key) > 48 {
 		key = strings.TrimSuffix(key[:48], "-")
 	}

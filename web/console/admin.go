@@ -272,7 +272,7 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 			name := v["name"]
 			key := v["key"]
 			if key == "" {
-				key = keyOf(name)
+				key = provision.KeyOf(name)
 			}
 			var a usher.Attribute
 			a, err = h.svc.CreateAttribute(ctx, c.actor, c.tn, kind, provision.AttributeInput{Key: key, Name: &name})
@@ -306,23 +306,6 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 	c.d.Title, c.d.Section, c.d.Notice = catalogKinds[i].Label, "catalog", h.flash(w, r)
 	c.d.Data = map[string]any{"Kind": kind, "Items": items, "Next": nextURL(r, next), "Kinds": catalogKinds, "Sources": sources}
 	h.view.Console(w, r, status, "catalog", c.d)
-}
-
-// keyOf makes a catalogue key from a name: "Night shift" → "night-shift".
-func keyOf(name string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
-			b.WriteRune(r)
-			dash = false
-		case !dash && b.Len() > 0:
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	return strings.TrimSuffix(b.String(), "-")
 }
 
 // consoleLinks lists sign-up links with their QR codes and adds one.
