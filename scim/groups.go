@@ -242,12 +242,7 @@ func groupInput(doc map[string]any, put bool) (provision.GroupInput, error) {
 }
 
 func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request, c call) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	doc, err := canonical(groupAttrs, body)
+	doc, err := readResource(r, groupAttrs)
 	if err != nil {
 		h.writeError(w, r, nil, err)
 		return
@@ -290,12 +285,7 @@ func (h *Handler) respondGroup(w http.ResponseWriter, r *http.Request, c call, i
 
 func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request, c call, id string) {
 	ctx := r.Context()
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	doc, err := canonical(groupAttrs, body)
+	doc, err := readResource(r, groupAttrs)
 	if err != nil {
 		h.writeError(w, r, nil, err)
 		return
@@ -334,12 +324,7 @@ func (h *Handler) groupPreconditions(r *http.Request, c call, id string) error {
 
 func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, c call, id string) {
 	ctx := r.Context()
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	ops, err := DecodePatch(body)
+	ops, err := readPatch(r)
 	if err != nil {
 		h.writeError(w, r, nil, err)
 		return

@@ -36,6 +36,24 @@ func readBody(r *http.Request) (map[string]any, error) {
 	return decodeObject(raw)
 }
 
+// readResource reads a request's resource as usher reads it (canonical).
+func readResource(r *http.Request, ra resourceAttrs) (map[string]any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return canonical(ra, body)
+}
+
+// readPatch reads a request's PatchOp message.
+func readPatch(r *http.Request) ([]PatchOp, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return DecodePatch(body)
+}
+
 // decodeObject decodes one JSON object, its numbers as json.Number.
 func decodeObject(raw []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {

@@ -645,12 +645,7 @@ func (h *Handler) references(ctx context.Context, tn usher.Tenant, m mappedUser)
 
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) {
 	ctx := r.Context()
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	doc, err := canonical(userAttrs, body)
+	doc, err := readResource(r, userAttrs)
 	if err != nil {
 		h.writeError(w, r, nil, err)
 		return
@@ -756,12 +751,7 @@ func (h *Handler) respondUser(w http.ResponseWriter, r *http.Request, c call, id
 }
 
 func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, c call, id string) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	doc, err := canonical(userAttrs, body)
+	doc, err := readResource(r, userAttrs)
 	if err != nil {
 		h.writeError(w, r, nil, err)
 		return
@@ -770,12 +760,7 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, c call, id
 }
 
 func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c call, id string) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	ops, err := DecodePatch(body)
+	ops, err := readPatch(r)
 	if err != nil {
 		h.writeError(w, r, nil, err)
 		return

@@ -57,31 +57,40 @@ func (t *Tx) PutSourceUser(ctx context.Context, tenant string, u *SourceUser) er
 // SourceUsers returns the descriptions of the given accounts of tenant that
 // have one, by account id.
 func (t *Tx) SourceUsers(ctx context.Context, tenant string, accounts []string) (map[string]SourceUser, error) {
-	out := make(map[string]SourceUser, len(accounts))
-	if len(accounts) == 0 {
+	return byIDs(ctx, t, `SELECT account_id, source_id, emails, data, updated_at FROM source_users`, "account_id", tenant, accounts,
+		func(r scanner) (SourceUser, error) {
+			var u SourceUser
+			var emails string
+			err := r.Scan(&u.AccountID, &u.SourceID, &emails, &u.Data, &u.UpdatedAt)
+			u.Emails = splitList(strings.Trim(emails, ","))
+			u.UpdatedAt = u.UpdatedAt.UTC()
+			return u, err
+		}, func(u SourceUser) string { return u.AccountID })
+}
+
+// byIDs reads the rows of tenant whose column is one of ids, by key.
+func byIDs[T any](ctx context.Context, t *Tx, query, column, tenant string, ids []string, scan func(scanner) (T, error), key func(T) string) (map[string]T, error) {
+	out := make(map[string]T, len(ids))
+	if len(ids) == 0 {
 		return out, nil
 	}
 	w := &where{}
 	w.add("tenant_id = ?", tenant)
-	in := make([]string, len(accounts))
-	for i, a := range accounts {
-		in[i] = w.next(a)
+	in := make([]string, len(ids))
+	for i, id := range ids {
+		in[i] = w.next(id)
 	}
-	rows, err := t.QueryContext(ctx, `SELECT account_id, source_id, emails, data, updated_at FROM source_users`+w.sql()+
-		` AND account_id IN (`+strings.Join(in, ",")+`)`, w.args...)
+	rows, err := t.QueryContext(ctx, query+w.sql()+` AND `+column+` IN (`+strings.Join(in, ",")+`)`, w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("read source users: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var u SourceUser
-		var emails string
-		if err := rows.Scan(&u.AccountID, &u.SourceID, &emails, &u.Data, &u.UpdatedAt); err != nil {
+		x, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		u.Emails = splitList(strings.Trim(emails, ","))
-		u.UpdatedAt = u.UpdatedAt.UTC()
-		out[u.AccountID] = u
+		out[key(x)] = x
 	}
 	return out, rows.Err()
 }
@@ -124,84 +133,18 @@ func (t *Tx) CountAccounts(ctx context.Context, tenant string) (int, error) {
 
 // AccountsByID returns the given accounts of tenant, by id.
 func (t *Tx) AccountsByID(ctx context.Context, tenant string, ids []string) (map[string]usher.Account, error) {
-	out := make(map[string]usher.Account, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	w := &where{}
-	w.add("tenant_id = ?", tenant)
-	in := make([]string, len(ids))
-	for i, id := range ids {
-		in[i] = w.next(id)
-	}
-	rows, err := t.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts`+w.sql()+` AND id IN (`+strings.Join(in, ",")+`)`, w.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := t.scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[a.ID] = a
-	}
-	return out, rows.Err()
+	return byIDs(ctx, t, `SELECT `+accountCols+` FROM accounts`, "id", tenant, ids, t.scanAccount, func(a usher.Account) string { return a.ID })
 }
 
 // PersonsByID returns the given persons of tenant, by id.
 func (t *Tx) PersonsByID(ctx context.Context, tenant string, ids []string) (map[string]usher.Person, error) {
-	out := make(map[string]usher.Person, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	w := &where{}
-	w.add("tenant_id = ?", tenant)
-	in := make([]string, len(ids))
-	for i, id := range ids {
-		in[i] = w.next(id)
-	}
-	rows, err := t.QueryContext(ctx, `SELECT `+personCols+` FROM persons`+w.sql()+` AND id IN (`+strings.Join(in, ",")+`)`, w.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		p, err := scanPerson(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[p.ID] = p
-	}
-	return out, rows.Err()
+	return byIDs(ctx, t, `SELECT `+personCols+` FROM persons`, "id", tenant, ids, scanPerson, func(p usher.Person) string { return p.ID })
 }
 
 // AttributesByID returns the given catalogue entries of tenant, of any kind
 // and deactivated too, by id.
 func (t *Tx) AttributesByID(ctx context.Context, tenant string, ids []string) (map[string]usher.Attribute, error) {
-	out := make(map[string]usher.Attribute, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	w := &where{}
-	w.add("tenant_id = ?", tenant)
-	in := make([]string, len(ids))
-	for i, id := range ids {
-		in[i] = w.next(id)
-	}
-	rows, err := t.QueryContext(ctx, `SELECT `+attrCols+` FROM attributes`+w.sql()+` AND id IN (`+strings.Join(in, ",")+`)`, w.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAttr(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[a.ID] = a
-	}
-	return out, rows.Err()
+	return byIDs(ctx, t, `SELECT `+attrCols+` FROM attributes`, "id", tenant, ids, scanAttr, func(a usher.Attribute) string { return a.ID })
 }
 
 // AttributesByName returns tenant's active entries of kind whose name is
