@@ -319,7 +319,7 @@ func (h *Handler) groupPreconditions(r *http.Request, c call, id string) error {
 	if err != nil {
 		return err
 	}
-	return preconditions(r, doc["meta"].(map[string]any)["version"].(string))
+	return preconditions(r, versionOf(doc))
 }
 
 func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, c call, id string) {
@@ -339,16 +339,7 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, c call, id 
 		h.writeError(w, r, groupFields, err)
 		return
 	}
-	if err := preconditions(r, cur["meta"].(map[string]any)["version"].(string)); err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	doc := clone(cur).(map[string]any)
-	if err := applyPatch(groupAttrs, doc, ops); err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	after, err := canonical(groupAttrs, doc)
+	after, err := patched(r, groupAttrs, cur, ops)
 	if err != nil {
 		h.writeError(w, r, nil, err)
 		return

@@ -255,6 +255,28 @@ func matchesETag(header, v string) bool {
 	return false
 }
 
+// versionOf is a resource document's version (meta.version), or "".
+func versionOf(doc map[string]any) string {
+	meta, _ := doc["meta"].(map[string]any)
+	v, _ := meta["version"].(string)
+	return v
+}
+
+// patched is cur after a PATCH request's operations, as usher reads a
+// resource (canonical): what the client can write, without usher's
+// read-only additions (id, meta, groups, the state). A client that read
+// an older version (If-Match) is refused first.
+func patched(r *http.Request, ra resourceAttrs, cur map[string]any, ops []PatchOp) (map[string]any, error) {
+	if err := preconditions(r, versionOf(cur)); err != nil {
+		return nil, err
+	}
+	doc := clone(cur).(map[string]any)
+	if err := applyPatch(ra, doc, ops); err != nil {
+		return nil, err
+	}
+	return canonical(ra, doc)
+}
+
 // preconditions checks If-Match against the resource's version: a
 // client that read an older version is refused with 412.
 func preconditions(r *http.Request, v string) error {

@@ -255,7 +255,7 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c call, id str
 // request's attributes and excludedAttributes.
 func (h *Handler) writeResource(w http.ResponseWriter, r *http.Request, status int, doc map[string]any) {
 	meta, _ := doc["meta"].(map[string]any)
-	v, _ := meta["version"].(string)
+	v := versionOf(doc)
 	if v != "" {
 		w.Header().Set("ETag", v)
 	}
@@ -604,6 +604,17 @@ func valuesOf(v any) []string {
 	return out
 }
 
+// mapped is mapUser for the calling source, with its role and plan resolved.
+func (h *Handler) mapped(ctx context.Context, c call, doc, before map[string]any) (mappedUser, *string, *string, error) {
+	m, err := mapUser(c.tn, doc, before)
+	if err != nil {
+		return m, nil, nil, err
+	}
+	m.src.ID = c.actor.ID
+	roleID, planID, err := h.references(ctx, c.tn, m)
+	return m, roleID, planID, err
+}
+
 // references resolves the usher extension's role and plan, by name or key.
 func (h *Handler) references(ctx context.Context, tn usher.Tenant, m mappedUser) (roleID, planID *string, err error) {
 	rd := h.st.Read()
@@ -650,13 +661,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) {
 		h.writeError(w, r, nil, err)
 		return
 	}
-	m, err := mapUser(c.tn, doc, nil)
-	if err != nil {
-		h.writeError(w, r, m.fields, err)
-		return
-	}
-	m.src.ID = c.actor.ID
-	roleID, planID, err := h.references(ctx, c.tn, m)
+	m, roleID, planID, err := h.mapped(ctx, c, doc, nil)
 	if err != nil {
 		h.writeError(w, r, m.fields, err)
 		return
@@ -740,8 +745,7 @@ func (h *Handler) respondUser(w http.ResponseWriter, r *http.Request, c call, id
 		return
 	}
 	if status == http.StatusNoContent {
-		meta, _ := doc["meta"].(map[string]any)
-		if v, _ := meta["version"].(string); v != "" {
+		if v := versionOf(doc); v != "" {
 			w.Header().Set("ETag", v)
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -770,19 +774,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c call, id s
 		h.writeError(w, r, nil, err)
 		return
 	}
-	meta, _ := cur["meta"].(map[string]any)
-	if err := preconditions(r, meta["version"].(string)); err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	doc := clone(cur).(map[string]any)
-	if err := applyPatch(userAttrs, doc, ops); err != nil {
-		h.writeError(w, r, nil, err)
-		return
-	}
-	// What the source describes is what it can write: usher's read-only
-	// additions (id, meta, groups, the state) are not kept as its data.
-	sent, err := canonical(userAttrs, doc)
+	sent, err := patched(r, userAttrs, cur, ops)
 	if err != nil {
 		h.writeError(w, r, nil, err)
 		return
@@ -804,19 +796,12 @@ func (h *Handler) changeUser(w http.ResponseWriter, r *http.Request, c call, id 
 			h.writeError(w, r, nil, err)
 			return
 		}
-		meta, _ := cur["meta"].(map[string]any)
-		if err := preconditions(r, meta["version"].(string)); err != nil {
+		if err := preconditions(r, versionOf(cur)); err != nil {
 			h.writeError(w, r, nil, err)
 			return
 		}
 	}
-	m, err := mapUser(c.tn, doc, before)
-	if err != nil {
-		h.writeError(w, r, m.fields, err)
-		return
-	}
-	m.src.ID = c.actor.ID
-	roleID, planID, err := h.references(ctx, c.tn, m)
+	m, roleID, planID, err := h.mapped(ctx, c, doc, before)
 	if err != nil {
 		h.writeError(w, r, m.fields, err)
 		return
@@ -853,8 +838,7 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call, id 
 		h.writeError(w, r, nil, err)
 		return
 	}
-	meta, _ := cur["meta"].(map[string]any)
-	if err := preconditions(r, meta["version"].(string)); err != nil {
+	if err := preconditions(r, versionOf(cur)); err != nil {
 		h.writeError(w, r, nil, err)
 		return
 	}
