@@ -154,6 +154,9 @@ func (h *Handler) authenticate(r *http.Request, slug string) (call, error) {
 		return call{}, &Error{Status: http.StatusForbidden, Detail: "Authorization: SCIM takes a tenant token of role scim (POST …/tokens with {\"role\":\"scim\"}); this token is for the admin API"}
 	}
 	tn, err := h.tenants.BySlug(r.Context(), slug)
+	if err != nil && usher.ErrorCode(err) != usher.CodeNotFound {
+		return call{}, err
+	}
 	if err != nil || tn.ID != tok.TenantID {
 		return call{}, notFound("there is no tenant %q", slug)
 	}
