@@ -259,6 +259,11 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 			return usher.Account{}, err
 		}
 		if signedIn == "" || signedIn != id.ID {
+			// The identity may be this link's own, made by a concurrent use
+			// of it between the reads of Inspect: then the link is used.
+			if now, err := s.st.Read().ActivationByHash(ctx, tenant.ID, act.SecretHash); err == nil && now.UsedAt != nil {
+				return usher.Account{}, ErrActivationUsed
+			}
 			return usher.Account{}, ErrSignInToJoin
 		}
 		joinID = id.ID
