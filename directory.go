@@ -24,20 +24,23 @@ const (
 // Person is a directory entry: an employee of the internal organization or a
 // contact of an external one. A person may exist without an account.
 type Person struct {
-	ID             string     `json:"id"`
-	TenantID       string     `json:"-"`
-	OrganizationID string     `json:"organization_id"`
-	FirstName      string     `json:"first_name"`
-	LastName       string     `json:"last_name"`
-	Email          string     `json:"email,omitempty"`
-	Phone          string     `json:"phone,omitempty"`
-	DepartmentID   string     `json:"department_id,omitempty"`
-	JobProfileID   string     `json:"job_profile_id,omitempty"`
-	Language       string     `json:"language,omitempty"`
-	ExternalID     string     `json:"external_id,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-	DeactivatedAt  *time.Time `json:"deactivated_at,omitempty"`
+	ID             string `json:"id"`
+	TenantID       string `json:"-"`
+	OrganizationID string `json:"organization_id"`
+	FirstName      string `json:"first_name"`
+	LastName       string `json:"last_name"`
+	Email          string `json:"email,omitempty"`
+	Phone          string `json:"phone,omitempty"`
+	DepartmentID   string `json:"department_id,omitempty"`
+	JobProfileID   string `json:"job_profile_id,omitempty"`
+	Language       string `json:"language,omitempty"`
+	ExternalID     string `json:"external_id,omitempty"`
+	// ManagedBy is the provisioning source (its API token's id) that
+	// manages the person; "" when managed by hand.
+	ManagedBy     string     `json:"managed_by,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
 }
 
 // Attribute kinds: the tenant's catalogues assigned to accounts and persons.
@@ -51,11 +54,16 @@ const (
 // Attribute is an entry of a tenant catalogue: a role (permission type),
 // department, job profile or group.
 type Attribute struct {
-	ID            string     `json:"id"`
-	TenantID      string     `json:"-"`
-	Key           string     `json:"key"`
-	Name          string     `json:"name"`
-	Description   string     `json:"description,omitempty"`
+	ID          string `json:"id"`
+	TenantID    string `json:"-"`
+	Key         string `json:"key"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// ExternalID is a provisioning source's own id of a group it manages.
+	ExternalID string `json:"external_id,omitempty"`
+	// ManagedBy is the provisioning source (its API token's id) that
+	// manages the entry (a group); "" when managed by hand.
+	ManagedBy     string     `json:"managed_by,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
 	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`

@@ -53,7 +53,30 @@ type TenantSettings struct {
 	// Templates override the built-in messages, keyed "<kind>.<language>"
 	// ("invitation.nl"); a part left empty keeps the built-in one.
 	Templates map[string]TemplateOverride `json:"templates,omitempty"`
+	// SCIM says how provisioning sources' users become usher's.
+	SCIM SCIMSettings `json:"scim"`
 }
+
+// SCIMSettings say how what a provisioning source sends becomes usher's.
+type SCIMSettings struct {
+	// UnknownNames is what a department, job profile or group name the
+	// tenant does not have does: SCIMRefuse (the default) refuses the
+	// request naming the attribute, SCIMCreate adds the catalogue entry.
+	UnknownNames string `json:"unknown_names,omitempty"`
+	// Addresses is what the work email and the mobile number a source
+	// sends become: SCIMSignIn (the default) makes them the account's email
+	// and phone, checked and unique like any; SCIMKeep keeps them as the
+	// source sent them, and userName is the only identifier usher takes.
+	Addresses string `json:"addresses,omitempty"`
+}
+
+// Values of SCIMSettings.
+const (
+	SCIMRefuse = "refuse"
+	SCIMCreate = "create"
+	SCIMSignIn = "sign_in"
+	SCIMKeep   = "keep"
+)
 
 // SessionIdle is how long a session may go unused in this tenant.
 func (s TenantSettings) SessionIdle() time.Duration {

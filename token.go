@@ -5,6 +5,9 @@ import "time"
 // Principal roles for API tokens.
 const (
 	PrincipalOperator = "operator"
+	// PrincipalSCIM is a tenant's provisioning source: its token reaches
+	// the tenant's SCIM endpoint and nothing else.
+	PrincipalSCIM = "scim"
 )
 
 // APIToken authorizes API calls: an operator token (no tenant) or a tenant
@@ -13,7 +16,7 @@ type APIToken struct {
 	ID        string     `json:"id"`
 	TenantID  string     `json:"-"`
 	Name      string     `json:"name"`
-	Role      string     `json:"role"` // PrincipalOperator, AdminTenant or AdminUser
+	Role      string     `json:"role"` // PrincipalOperator, AdminTenant, AdminUser or PrincipalSCIM
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`

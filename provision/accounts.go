@@ -86,6 +86,12 @@ type AccountInput struct {
 	// SignupLinkID is the sign-up link the account registers through; its
 	// use is counted in the account's transaction, so a link's limit holds.
 	SignupLinkID string
+	// Source is the provisioning source that creates the account (Route
+	// RouteProvisioning): the person and account are managed by it.
+	Source *Source
+	// Suspended creates the account suspended (a source's disabled user):
+	// no activation is sent until it is resumed.
+	Suspended bool
 }
 
 // Created is what CreateAccount made.
@@ -183,6 +189,9 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor usher.Actor, te
 			return Created{}, err
 		}
 	}
+	if err := createEntries(ctx, tx, tenant, actor, p.entries, &person); err != nil {
+		return Created{}, err
+	}
 	if in.Person != nil {
 		if err := tx.InsertPerson(ctx, tenant.ID, &person); err != nil {
 			return Created{}, err
@@ -192,6 +201,11 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor usher.Actor, te
 	acct.PersonID = person.ID
 	if err := tx.InsertAccount(ctx, tenant.ID, &acct); err != nil {
 		return Created{}, err
+	}
+	if in.Source != nil {
+		if err := tx.InsertSourceUser(ctx, tenant.ID, &store.SourceUser{AccountID: acct.ID, SourceID: in.Source.ID, Emails: in.Source.Emails, Data: in.Source.Data}); err != nil {
+			return Created{}, err
+		}
 	}
 	details := map[string]string{"plan_id": acct.PlanID, "auth_system": acct.AuthSystem, "route": in.Route}
 	if in.SignupLinkID != "" {
@@ -224,6 +238,8 @@ type planned struct {
 	person  usher.Person
 	account usher.Account
 	outbox  outbox
+	// entries are catalogue entries a source's names ask for.
+	entries []newEntry
 }
 
 // plan validates in against the tenant's rules and resolves every default,
@@ -262,6 +278,21 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		return p, usher.Invalid("person", "give person_id or the new person's details")
 	}
 	person := &p.person
+	creating := map[string]string{}
+	if in.Source != nil {
+		if in.Person == nil {
+			return p, usher.Invalid("person", "a provisioning source creates a new person with the account")
+		}
+		person.ManagedBy = in.Source.ID
+		entries, err := resolveNames(ctx, r, tenant, in.Source, person)
+		if err != nil {
+			return p, err
+		}
+		p.entries = entries
+		for _, e := range entries {
+			creating[e.attr.ID] = e.kind
+		}
+	}
 
 	// Defaults: the way in's, then the tenant's.
 	pick := func(vals ...string) string {
@@ -287,6 +318,7 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		GroupIDs:       slices.Clone(in.GroupIDs),
 		Language:       pick(in.Language, person.Language, st.DefaultLanguage),
 		AdminRole:      in.AdminRole,
+		ManagedBy:      person.ManagedBy,
 	}
 	if person.Language == "" {
 		person.Language = a.Language
@@ -297,7 +329,7 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 	if in.Person != nil && person.Phone == "" {
 		person.Phone = a.Phone
 	}
-	want := subject{person: *person, account: &a}
+	want := subject{person: *person, account: &a, creating: creating}
 	ps.add(s.check(ctx, r, tenant, &want, old))
 	p.person = want.person
 
@@ -306,10 +338,13 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 	ps.add(err)
 	// Microseconds, as the databases keep them.
 	now := s.now().UTC().Truncate(time.Microsecond)
-	if in.Active {
+	switch {
+	case in.Active:
 		a.State = usher.StateActive
 		a.ActivatedAt = &now
-	} else {
+	case in.Suspended:
+		a.State = usher.StateSuspended
+	default:
 		exp := now.Add(activationTTL(tenant))
 		a.InviteExpiresAt, a.Invitation = &exp, usher.InvitationPending
 	}
@@ -317,7 +352,9 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		return p, err
 	}
 	p.account = a
-	if a.State == usher.StateInvited {
+	// An SSO account a source provisions is told nothing: its first
+	// sign-in with the company account activates it.
+	if a.State == usher.StateInvited && !(in.Route == RouteProvisioning && a.AuthSystem == usher.AuthConnection) {
 		// Secrets and rendering happen here, outside the write transaction:
 		// on SQLite every write waits for the one writer.
 		kind := in.MessageKind

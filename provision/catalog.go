@@ -82,6 +82,7 @@ func (s *Service) UpdateAttribute(ctx context.Context, actor usher.Actor, tenant
 		if a, err = tx.Attribute(ctx, tenant.ID, kind, id); err != nil {
 			return err
 		}
+		was := a
 		if in.Name != nil {
 			if a.Name, err = usher.CleanText("name", *in.Name, 200); err != nil {
 				return err
@@ -94,6 +95,16 @@ func (s *Service) UpdateAttribute(ctx context.Context, actor usher.Actor, tenant
 			if a.Description, err = usher.CleanText("description", *in.Description, 2000); err != nil {
 				return err
 			}
+		}
+		var owned []string
+		if a.Name != was.Name {
+			owned = append(owned, "name")
+		}
+		if in.Deactivated != nil && *in.Deactivated != (was.DeactivatedAt != nil) {
+			owned = append(owned, "deactivated")
+		}
+		if err := checkManaged(ctx, tx, actor, was.ManagedBy, owned); err != nil {
+			return err
 		}
 		action := kind + ".updated"
 		if in.Deactivated != nil {
@@ -462,10 +473,11 @@ func (s *Service) CreateToken(ctx context.Context, actor usher.Actor, tenant ush
 		if err = actor.Require(usher.PrincipalOperator); err != nil {
 			err = usher.Forbidden("only an operator can grant tenant.ID-administrator rights")
 		}
-	case tenant.ID != "" && in.Role == usher.AdminUser:
+	case tenant.ID != "" && (in.Role == usher.AdminUser || in.Role == usher.PrincipalSCIM):
+		// A scim token is a provisioning source: it reaches SCIM only.
 		err = actor.Require(usher.AdminTenant)
 	default:
-		return tok, "", usher.Invalid("role", "must be %s or %s for a tenant.ID token, %s for an operator token", usher.AdminTenant, usher.AdminUser, usher.PrincipalOperator)
+		return tok, "", usher.Invalid("role", "must be %s, %s or %s for a tenant token, %s for an operator token", usher.AdminTenant, usher.AdminUser, usher.PrincipalSCIM, usher.PrincipalOperator)
 	}
 	if err != nil {
 		return tok, "", err

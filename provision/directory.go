@@ -251,6 +251,16 @@ func (s *Service) checkSettings(ctx context.Context, tx *store.Tx, tenantID stri
 			errs = append(errs, usher.Invalid(field, "%s", err.Error()))
 		}
 	}
+	switch st.SCIM.UnknownNames {
+	case "", usher.SCIMRefuse, usher.SCIMCreate:
+	default:
+		errs = append(errs, usher.Invalid("settings.scim.unknown_names", "must be %q or %q", usher.SCIMRefuse, usher.SCIMCreate))
+	}
+	switch st.SCIM.Addresses {
+	case "", usher.SCIMSignIn, usher.SCIMKeep:
+	default:
+		errs = append(errs, usher.Invalid("settings.scim.addresses", "must be %q or %q", usher.SCIMSignIn, usher.SCIMKeep))
+	}
 	// Checked even unchanged: new accounts take the default plan's seats
 	// without looking at the plan again.
 	if perr, err := checkPlanRef(ctx, tx, tenantID, "settings.default_plan_id", st.DefaultPlanID, ""); err != nil {

@@ -84,6 +84,9 @@ type AccountUpdate struct {
 	// State moves the account: "active" (from suspended), "suspended",
 	// "deactivated", or "invited"/"active" to reactivate a deactivated one.
 	State *string `json:"state,omitempty"`
+	// Source is the provisioning source making the change (Change only):
+	// the person and account become managed by it.
+	Source *Source `json:"-"`
 }
 
 func (in *AccountUpdate) apply(a *usher.Account) {
@@ -180,10 +183,32 @@ func (s *Service) change(ctx context.Context, actor usher.Actor, tenant usher.Te
 			pu.apply(&want.person)
 		}
 		if au != nil {
+			if want.account == nil {
+				return usher.NotFound("person_id", "account")
+			}
 			au.apply(want.account)
 			if err := checkAdminRole(actor, old.account.AdminRole, want.account.AdminRole); err != nil {
 				return err
 			}
+		}
+		var src *Source
+		if au != nil {
+			src = au.Source
+		}
+		if src != nil {
+			entries, err := resolveNames(ctx, tx, tenant, src, &want.person)
+			if err != nil {
+				return err
+			}
+			if err := createEntries(ctx, tx, tenant, actor, entries, &want.person); err != nil {
+				return err
+			}
+		}
+		if err := checkManaged(ctx, tx, actor, old.person.ManagedBy, ownedChanges(old, want)); err != nil {
+			return err
+		}
+		if src != nil {
+			want.person.ManagedBy, want.account.ManagedBy = src.ID, src.ID
 		}
 		if err := s.check(ctx, tx, tenant, &want, &old); err != nil {
 			return err
@@ -196,6 +221,11 @@ func (s *Service) change(ctx context.Context, actor usher.Actor, tenant usher.Te
 		}
 		if pu != nil {
 			if err := s.writePerson(ctx, tx, actor, tenant, old.person, &want.person, pu.Deactivated, au == nil); err != nil {
+				return err
+			}
+		}
+		if src != nil {
+			if err := tx.PutSourceUser(ctx, tenant.ID, &store.SourceUser{AccountID: want.account.ID, SourceID: src.ID, Emails: src.Emails, Data: src.Data}); err != nil {
 				return err
 			}
 		}
@@ -243,7 +273,7 @@ func (s *Service) writePerson(ctx context.Context, tx *store.Tx, actor usher.Act
 func samePerson(a, b usher.Person) bool {
 	return a.FirstName == b.FirstName && a.LastName == b.LastName && a.Email == b.Email && a.Phone == b.Phone &&
 		a.DepartmentID == b.DepartmentID && a.JobProfileID == b.JobProfileID && a.Language == b.Language &&
-		a.ExternalID == b.ExternalID && (a.DeactivatedAt == nil) == (b.DeactivatedAt == nil)
+		a.ExternalID == b.ExternalID && a.ManagedBy == b.ManagedBy && (a.DeactivatedAt == nil) == (b.DeactivatedAt == nil)
 }
 
 // writeAccount stores a validated account: its seat when the plan changes,
@@ -280,16 +310,28 @@ func (s *Service) writeAccount(ctx context.Context, tx *store.Tx, actor usher.Ac
 
 func sameAccount(a, b usher.Account) bool {
 	return a.Email == b.Email && a.Username == b.Username && a.Phone == b.Phone && a.RoleID == b.RoleID && a.PlanID == b.PlanID &&
-		a.PrimaryGroupID == b.PrimaryGroupID && slices.Equal(a.GroupIDs, b.GroupIDs) && a.Language == b.Language && a.AdminRole == b.AdminRole
+		a.PrimaryGroupID == b.PrimaryGroupID && slices.Equal(a.GroupIDs, b.GroupIDs) && a.Language == b.Language && a.AdminRole == b.AdminRole &&
+		a.ManagedBy == b.ManagedBy
 }
 
 // changeState moves an account between states, keeping seats in step.
 func (s *Service) changeState(ctx context.Context, tx *store.Tx, actor usher.Actor, tenant usher.Tenant, a usher.Account, to string) error {
 	old := a
 	from := a.State
+	resumed := false
 	switch {
 	case to == usher.StateSuspended && from == usher.StateActive:
+	case to == usher.StateSuspended && from == usher.StateInvited:
+		// A source disables people before they activate: the invitation's
+		// secrets stop working while the account is suspended.
+		if err := tx.RevokeActivations(ctx, tenant.ID, a.ID); err != nil {
+			return err
+		}
 	case to == usher.StateActive && from == usher.StateSuspended:
+		// An account that never activated goes back to invited, with a new invitation.
+		if a.ActivatedAt == nil {
+			to, resumed = usher.StateInvited, true
+		}
 	case to == usher.StateDeactivated && from != usher.StateDeactivated:
 		now := tx.Now()
 		a.DeactivatedAt = &now
@@ -305,9 +347,9 @@ func (s *Service) changeState(ctx context.Context, tx *store.Tx, actor usher.Act
 			return err
 		}
 		a.DeactivatedAt = nil
-		to = usher.StateInvited
+		to, resumed = usher.StateInvited, true
 		if a.ActivatedAt != nil {
-			to = usher.StateActive
+			to, resumed = usher.StateActive, false
 		}
 	default:
 		return usher.Conflict("state", "an account cannot go from %s to %s", from, to)
@@ -327,7 +369,14 @@ func (s *Service) changeState(ctx context.Context, tx *store.Tx, actor usher.Act
 			return err
 		}
 	}
-	return audit(ctx, tx, tenant.ID, actor, "account."+to, "account", a.ID, map[string]string{"from": from})
+	if err := audit(ctx, tx, tenant.ID, actor, "account."+to, "account", a.ID, map[string]string{"from": from}); err != nil {
+		return err
+	}
+	if resumed && a.AuthSystem == usher.AuthPassword {
+		_, err := s.reissue(ctx, tx, tenant, a, KindInvitation)
+		return err
+	}
+	return nil
 }
 
 // RelationshipInput relates a person to a site with contact roles.

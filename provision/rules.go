@@ -16,6 +16,9 @@ import (
 type subject struct {
 	person  usher.Person
 	account *usher.Account // nil for a person without an account
+	// creating are the catalogue entries the change itself adds (id →
+	// kind), which references may name before they are written.
+	creating map[string]string
 }
 
 // problems gathers every problem of an input, one per field: the first
@@ -157,6 +160,9 @@ func (s *Service) check(ctx context.Context, r *store.Tx, tenant usher.Tenant, w
 			refs = append(refs, catalogRef{fmt.Sprintf("group_ids[%d]", i), usher.KindGroup, g, held})
 		}
 	}
+	// Entries the change itself creates (a provisioning source's new
+	// department) are not in the catalogue yet.
+	refs = slices.DeleteFunc(refs, func(x catalogRef) bool { return x.id != "" && want.creating[x.id] == x.kind })
 	errs, err := checkCatalogRefs(ctx, r, tenant.ID, refs)
 	if err != nil {
 		return err

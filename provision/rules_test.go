@@ -968,14 +968,35 @@ func testStates(t *testing.T, e *env) {
 	set := func(s string) (usher.Account, error) {
 		return e.svc.UpdateAccount(e.ctx, userAdm, tn, c.Account.ID, provision.AccountUpdate{State: &s})
 	}
-	_, err = set(usher.StateSuspended)
-	wantCode(t, err, usher.CodeConflict, "state")
-	a, err := set(usher.StateDeactivated)
+	// An invited account can be suspended (a provisioning source disables
+	// people before they activate): its invitation stops working, and
+	// resuming it sends a new one.
+	a, err := set(usher.StateSuspended)
+	if err != nil || a.State != usher.StateSuspended {
+		t.Fatalf("suspend an invited account: %+v %v", a, err)
+	}
+	acts, _ := e.st.Read().Activations(e.ctx, tn.ID, c.Account.ID)
+	if len(acts) != 1 || acts[0].UsedAt == nil {
+		t.Fatalf("suspending left the invitation usable: %+v", acts)
+	}
+	a, err = set(usher.StateActive)
+	if err != nil || a.State != usher.StateInvited || a.Invitation != usher.InvitationPending {
+		t.Fatalf("resuming a never-activated account should invite it again: %+v %v", a, err)
+	}
+	acts, _ = e.st.Read().Activations(e.ctx, tn.ID, c.Account.ID)
+	if len(acts) != 2 || acts[1].UsedAt != nil {
+		t.Fatalf("resuming sent no new invitation: %+v", acts)
+	}
+	msgs, _, _ := e.st.Read().Messages(e.ctx, tn.ID, store.MessageFilter{AccountID: c.Account.ID}, store.ListOptions{})
+	if len(msgs) != 2 {
+		t.Fatalf("resuming queued %d messages in all, want the invitation and a new one", len(msgs))
+	}
+	a, err = set(usher.StateDeactivated)
 	if err != nil || a.State != usher.StateDeactivated || a.DeactivatedAt == nil {
 		t.Fatalf("deactivate: %+v %v", a, err)
 	}
-	acts, _ := e.st.Read().Activations(e.ctx, tn.ID, c.Account.ID)
-	if acts[0].UsedAt == nil {
+	acts, _ = e.st.Read().Activations(e.ctx, tn.ID, c.Account.ID)
+	if acts[1].UsedAt == nil {
 		t.Fatal("deactivation left the activation secret usable")
 	}
 	a, err = set(usher.StateActive)
@@ -996,7 +1017,8 @@ func testStates(t *testing.T, e *env) {
 	for _, ev := range events {
 		actions = append(actions, ev.Action)
 	}
-	want := []string{"account.created", "account.updated", "account.deactivated", "account.updated", "account.invited", "account.deactivated"}
+	want := []string{"account.created", "account.updated", "account.suspended", "account.updated", "account.invited",
+		"account.updated", "account.deactivated", "account.updated", "account.invited", "account.deactivated"}
 	if !slices.Equal(actions, want) {
 		t.Fatalf("audit trail %v, want %v", actions, want)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 const accountCols = `id, tenant_id, person_id, identity_id, state, auth_system, connection_id, email, username, phone, role_id, plan_id,
-	primary_group_id, group_ids, admin_role, language, created_at, updated_at, activated_at, deactivated_at, invite_expires_at`
+	primary_group_id, group_ids, admin_role, language, managed_by, created_at, updated_at, activated_at, deactivated_at, invite_expires_at`
 
 // scanAccount reads an account and derives its invitation state at t's time.
 func (t *Tx) scanAccount(r scanner) (usher.Account, error) {
@@ -20,7 +20,7 @@ func (t *Tx) scanAccount(r scanner) (usher.Account, error) {
 	var groups string
 	var act, deact, invite sql.NullTime
 	err := r.Scan(&a.ID, &a.TenantID, &a.PersonID, &a.IdentityID, &a.State, &a.AuthSystem, &a.ConnectionID, &a.Email, &a.Username, &a.Phone,
-		&a.RoleID, &a.PlanID, &a.PrimaryGroupID, &groups, &a.AdminRole, &a.Language, &a.CreatedAt, &a.UpdatedAt, &act, &deact, &invite)
+		&a.RoleID, &a.PlanID, &a.PrimaryGroupID, &groups, &a.AdminRole, &a.Language, &a.ManagedBy, &a.CreatedAt, &a.UpdatedAt, &act, &deact, &invite)
 	a.GroupIDs = splitList(groups)
 	a.ActivatedAt, a.DeactivatedAt, a.InviteExpiresAt = ptrTime(act), ptrTime(deact), ptrTime(invite)
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
@@ -68,9 +68,9 @@ func (t *Tx) InsertAccount(ctx context.Context, tenant string, a *usher.Account)
 			return usher.Conflict("person_id", "the person already has an account")
 		}
 		return nil
-	}, `INSERT INTO accounts (`+accountCols+`) VALUES `, ` ON CONFLICT DO NOTHING`, 21,
+	}, `INSERT INTO accounts (`+accountCols+`) VALUES `, ` ON CONFLICT DO NOTHING`, 22,
 		a.ID, tenant, a.PersonID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID,
-		a.PrimaryGroupID, strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, t.now, nullTime(a.ActivatedAt), nil, nullTime(a.InviteExpiresAt))
+		a.PrimaryGroupID, strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, a.ManagedBy, t.now, t.now, nullTime(a.ActivatedAt), nil, nullTime(a.InviteExpiresAt))
 	if err != nil {
 		return err
 	}
@@ -206,9 +206,9 @@ func (t *Tx) UpdateAccount(ctx context.Context, tenant string, old, a *usher.Acc
 	a.UpdatedAt = t.now
 	res, err := t.ExecContext(ctx, `UPDATE accounts SET identity_id = $3, state = $4, auth_system = $5, connection_id = $6, email = $7, username = $8,
 		phone = $9, role_id = $10, plan_id = $11, primary_group_id = $12, group_ids = $13, admin_role = $14, language = $15, updated_at = $16,
-		activated_at = $17, deactivated_at = $18, invite_expires_at = $19 WHERE tenant_id = $1 AND id = $2`,
+		activated_at = $17, deactivated_at = $18, invite_expires_at = $19, managed_by = $20 WHERE tenant_id = $1 AND id = $2`,
 		tenant, a.ID, a.IdentityID, a.State, a.AuthSystem, a.ConnectionID, a.Email, a.Username, a.Phone, a.RoleID, a.PlanID, a.PrimaryGroupID,
-		strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, nullTime(a.ActivatedAt), nullTime(a.DeactivatedAt), nullTime(a.InviteExpiresAt))
+		strings.Join(a.GroupIDs, ","), a.AdminRole, a.Language, t.now, nullTime(a.ActivatedAt), nullTime(a.DeactivatedAt), nullTime(a.InviteExpiresAt), a.ManagedBy)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}

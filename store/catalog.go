@@ -8,12 +8,12 @@ import (
 	"github.com/usherhq/usher"
 )
 
-const attrCols = `id, tenant_id, key, name, description, created_at, updated_at, deactivated_at`
+const attrCols = `id, tenant_id, key, name, description, external_id, managed_by, created_at, updated_at, deactivated_at`
 
 func scanAttr(r scanner) (usher.Attribute, error) {
 	var a usher.Attribute
 	var deact sql.NullTime
-	err := r.Scan(&a.ID, &a.TenantID, &a.Key, &a.Name, &a.Description, &a.CreatedAt, &a.UpdatedAt, &deact)
+	err := r.Scan(&a.ID, &a.TenantID, &a.Key, &a.Name, &a.Description, &a.ExternalID, &a.ManagedBy, &a.CreatedAt, &a.UpdatedAt, &deact)
 	a.DeactivatedAt = ptrTime(deact)
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	return a, err
@@ -26,8 +26,8 @@ func (t *Tx) InsertAttribute(ctx context.Context, tenant, kind string, a *usher.
 		a.ID = NewID()
 	}
 	a.TenantID, a.CreatedAt, a.UpdatedAt = tenant, t.now, t.now
-	res, err := t.ExecContext(ctx, `INSERT INTO attributes (id, tenant_id, kind, key, name, description, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`, a.ID, tenant, kind, a.Key, a.Name, a.Description, t.now, t.now)
+	res, err := t.ExecContext(ctx, `INSERT INTO attributes (id, tenant_id, kind, key, name, description, external_id, managed_by, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING`, a.ID, tenant, kind, a.Key, a.Name, a.Description, a.ExternalID, a.ManagedBy, t.now, t.now)
 	if err != nil {
 		return fmt.Errorf("insert %s: %w", kind, err)
 	}
@@ -90,11 +90,12 @@ func (t *Tx) Attributes(ctx context.Context, tenant, kind string, active bool, o
 	return page(ctx, t, `SELECT `+attrCols+` FROM attributes`, w, o, scanAttr, func(x usher.Attribute) string { return x.ID })
 }
 
-// UpdateAttribute writes name, description and deactivation of a.
+// UpdateAttribute writes name, description, external id, source and
+// deactivation of a.
 func (t *Tx) UpdateAttribute(ctx context.Context, tenant, kind string, a *usher.Attribute) error {
 	a.UpdatedAt = t.now
-	res, err := t.ExecContext(ctx, `UPDATE attributes SET name = $4, description = $5, updated_at = $6, deactivated_at = $7
-		WHERE tenant_id = $1 AND kind = $2 AND id = $3`, tenant, kind, a.ID, a.Name, a.Description, t.now, nullTime(a.DeactivatedAt))
+	res, err := t.ExecContext(ctx, `UPDATE attributes SET name = $4, description = $5, updated_at = $6, deactivated_at = $7, external_id = $8, managed_by = $9
+		WHERE tenant_id = $1 AND kind = $2 AND id = $3`, tenant, kind, a.ID, a.Name, a.Description, t.now, nullTime(a.DeactivatedAt), a.ExternalID, a.ManagedBy)
 	if err != nil {
 		return fmt.Errorf("update %s: %w", kind, err)
 	}

@@ -448,37 +448,6 @@ func (t *Tx) SaveConsent(ctx context.Context, tenant, account, client string, sc
 	return nil
 }
 
-// AttributesByID returns the attributes of tenant among ids, active or
-// not, by id, in one query.
-func (t *Tx) AttributesByID(ctx context.Context, tenant string, ids []string) (map[string]usher.Attribute, error) {
-	out := make(map[string]usher.Attribute, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	w := &where{}
-	w.add("tenant_id = ?", tenant)
-	in := ""
-	for i, id := range ids {
-		if i > 0 {
-			in += ","
-		}
-		in += w.next(id)
-	}
-	rows, err := t.QueryContext(ctx, `SELECT `+attrCols+` FROM attributes`+w.sql()+` AND id IN (`+in+`)`, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("read attributes: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAttr(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[a.ID] = a
-	}
-	return out, rows.Err()
-}
-
 // SessionByID returns the browser session id of an identity.
 func (t *Tx) SessionByID(ctx context.Context, identity, id string) (usher.Session, error) {
 	s, err := scanSession(t.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1 AND identity_id = $2`, id, identity))

@@ -8,13 +8,13 @@ import (
 	"github.com/usherhq/usher"
 )
 
-const personCols = `id, tenant_id, organization_id, first_name, last_name, email, phone, department_id, job_profile_id, language, external_id, created_at, updated_at, deactivated_at`
+const personCols = `id, tenant_id, organization_id, first_name, last_name, email, phone, department_id, job_profile_id, language, external_id, managed_by, created_at, updated_at, deactivated_at`
 
 func scanPerson(r scanner) (usher.Person, error) {
 	var p usher.Person
 	var deact sql.NullTime
 	err := r.Scan(&p.ID, &p.TenantID, &p.OrganizationID, &p.FirstName, &p.LastName, &p.Email, &p.Phone,
-		&p.DepartmentID, &p.JobProfileID, &p.Language, &p.ExternalID, &p.CreatedAt, &p.UpdatedAt, &deact)
+		&p.DepartmentID, &p.JobProfileID, &p.Language, &p.ExternalID, &p.ManagedBy, &p.CreatedAt, &p.UpdatedAt, &deact)
 	p.DeactivatedAt = ptrTime(deact)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, err
@@ -36,8 +36,8 @@ func (t *Tx) InsertPerson(ctx context.Context, tenant string, p *usher.Person) e
 			return usher.Conflict("email", "%s is already the email of a contact in this organization", email)
 		}
 		return nil
-	}, `INSERT INTO persons (`+personCols+`) VALUES `, ` ON CONFLICT DO NOTHING`, 14,
-		p.ID, tenant, p.OrganizationID, p.FirstName, p.LastName, p.Email, p.Phone, p.DepartmentID, p.JobProfileID, p.Language, p.ExternalID, t.now, t.now, nil)
+	}, `INSERT INTO persons (`+personCols+`) VALUES `, ` ON CONFLICT DO NOTHING`, 15,
+		p.ID, tenant, p.OrganizationID, p.FirstName, p.LastName, p.Email, p.Phone, p.DepartmentID, p.JobProfileID, p.Language, p.ExternalID, p.ManagedBy, t.now, t.now, nil)
 }
 
 // Person returns person id of tenant.
@@ -119,8 +119,8 @@ func (t *Tx) Persons(ctx context.Context, tenant string, f PersonFilter, o ListO
 func (t *Tx) UpdatePerson(ctx context.Context, tenant string, p *usher.Person) error {
 	p.UpdatedAt = t.now
 	res, err := t.ExecContext(ctx, `UPDATE persons SET first_name = $3, last_name = $4, email = $5, phone = $6, department_id = $7,
-		job_profile_id = $8, language = $9, external_id = $10, updated_at = $11, deactivated_at = $12 WHERE tenant_id = $1 AND id = $2`,
-		tenant, p.ID, p.FirstName, p.LastName, p.Email, p.Phone, p.DepartmentID, p.JobProfileID, p.Language, p.ExternalID, t.now, nullTime(p.DeactivatedAt))
+		job_profile_id = $8, language = $9, external_id = $10, updated_at = $11, deactivated_at = $12, managed_by = $13 WHERE tenant_id = $1 AND id = $2`,
+		tenant, p.ID, p.FirstName, p.LastName, p.Email, p.Phone, p.DepartmentID, p.JobProfileID, p.Language, p.ExternalID, t.now, nullTime(p.DeactivatedAt), p.ManagedBy)
 	if isUnique(err) {
 		return usher.Conflict("email", "%s is already the email of a contact in this organization", p.Email)
 	}

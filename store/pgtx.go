@@ -261,6 +261,13 @@ func (r pgResult) LastInsertId() (int64, error) {
 	return 0, errors.New("LastInsertId is not supported by PostgreSQL")
 }
 
+// aborted reports PostgreSQL's refusal of a statement in a transaction
+// that an earlier failure aborted.
+func aborted(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "25P02"
+}
+
 // send sends the queued statements, and last when not nil, in one round
 // trip, then runs the queued checks in order: the first error is the
 // outcome, as if the statements had run one by one.
@@ -293,8 +300,23 @@ func (p *pgTx) send(ctx context.Context, last *queuedExec) (pgconn.CommandTag, e
 		p.begun = true
 		i++
 	}
-	for _, q := range queued {
+	for k, q := range queued {
 		if err := q.checkResult(tags[i].RowsAffected(), errs[i]); err != nil {
+			if !aborted(err) {
+				return pgconn.CommandTag{}, err
+			}
+			// The check looked further (who holds an identifier?), but a
+			// later statement of the batch had failed and aborted the
+			// transaction: that failure is the outcome.
+			for j := i + 1; j < len(errs); j++ {
+				if errs[j] == nil {
+					continue
+				}
+				if n := k + j - i; n < len(queued) {
+					return pgconn.CommandTag{}, queued[n].checkResult(tags[j].RowsAffected(), errs[j])
+				}
+				return tags[j], errs[j]
+			}
 			return pgconn.CommandTag{}, err
 		}
 		i++

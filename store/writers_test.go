@@ -40,6 +40,10 @@ var owners = map[string][]grant{
 		// Suspending or deactivating an account ends its sessions in that
 		// tenant in the same transaction, so no request gets in between.
 		{table: "sessions", methods: []string{"EndTenantSessions"}},
+		// What a provisioning source described of a user and the group
+		// memberships it gave, written in the transaction of the change
+		// the source asked for (SCIM calls provision, which writes them).
+		{table: "source_users"}, {table: "source_members"},
 	},
 	// Sign-in: sessions, the attempt counters and the browsers that signed
 	// in before, and the audit events of its own changes (signed in,
@@ -49,7 +53,9 @@ var owners = map[string][]grant{
 		// Change password on the person's own page: the new hash is written
 		// after the current password passed the one check under the
 		// counters, which is signin's; nothing else of an identity is.
-		{table: "identities", methods: []string{"SetIdentityPassword"}},
+		// A successful sign-in replaces a hash of older parameters with one
+		// of today's, in the sign-in's transaction (only if unchanged).
+		{table: "identities", methods: []string{"SetIdentityPassword", "RehashIdentityPassword"}},
 	},
 	// Delivery: leases, sent, retries and abandonment of queued messages;
 	// never a new message.

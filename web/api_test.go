@@ -544,7 +544,15 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if got := accountIDs(get[api.Page[usher.Account]](t, e, ua, acme+"/accounts?login=ADA.K").Items); !slices.Equal(got, []string{adaAcct.ID}) {
 		t.Fatalf("the new username signs in: %v", got)
 	}
-	wantProblem(t, e.call(t, "PATCH", acme+"/accounts/"+adaAcct.ID, ua, obj{"state": "suspended"}), 409, "conflict", "state")
+	// An invited account can be suspended (its invitation stops working) and
+	// resumed (invited again, with a new invitation).
+	if got := patch[usher.Account](t, e, ua, acme+"/accounts/"+adaAcct.ID, obj{"state": "suspended"}); got.State != usher.StateSuspended {
+		t.Fatalf("suspend an invited account: %+v", got)
+	}
+	if got := patch[usher.Account](t, e, ua, acme+"/accounts/"+adaAcct.ID, obj{"state": "active"}); got.State != usher.StateInvited || got.Invitation != usher.InvitationPending {
+		t.Fatalf("resume an invited account: %+v", got)
+	}
+	wantProblem(t, e.call(t, "PATCH", acme+"/accounts/"+adaAcct.ID, ua, obj{"state": "active"}), 409, "conflict", "state")
 	wantProblem(t, e.call(t, "PATCH", acme+"/accounts/"+adaAcct.ID, ua, obj{"username": "carol@partner.example"}), 422, "invalid", "username")
 	wantProblem(t, e.call(t, "PATCH", acme+"/accounts/"+adaAcct.ID, ua, obj{"email": "carol@partner.example"}), 409, "conflict", "email")
 	adaD := del[usher.Account](t, e, ua, acme+"/accounts/"+adaAcct.ID)
@@ -660,7 +668,7 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	if evs := byAction("person.created"); len(evs) != 8 || evs[0].ActorKind != "token" || evs[0].ActorID != w.userAdmin.ID || evs[0].TargetID != ada.ID {
 		t.Fatalf("person.created: %+v", evs)
 	}
-	if evs := byAction("account."); len(evs) != 11 {
+	if evs := byAction("account."); len(evs) != 15 {
 		t.Fatalf("account.* events (prefix filter): %d %+v", len(evs), evs)
 	}
 	adaEvents := get[api.Page[usher.AuditEvent]](t, e, ua, acme+"/audit-events?order=oldest&target_id="+adaAcct.ID).Items
@@ -668,7 +676,8 @@ func testWorkflow(t *testing.T, e *apiEnv) {
 	for _, ev := range adaEvents {
 		adaActions = append(adaActions, ev.Action)
 	}
-	if want := []string{"account.created", "account.updated", "account.updated", "account.deactivated", "account.updated", "account.invited"}; !slices.Equal(adaActions, want) {
+	if want := []string{"account.created", "account.updated", "account.updated", "account.suspended", "account.updated", "account.invited",
+		"account.updated", "account.deactivated", "account.updated", "account.invited"}; !slices.Equal(adaActions, want) {
 		t.Fatalf("ada's account history: %v, want %v", adaActions, want)
 	}
 	if got := byAction("account.created"); got[0].Details["route"] != provision.RouteAccountForPerson || got[0].Details["plan_id"] != w.std.ID ||

@@ -318,7 +318,7 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 		// One account's actions, and a bulk action with a refusal reported.
 		person := accts[0].PersonID
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/resend"), 200, "A new activation link is kept under Messages for alpha@example.com")
-		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/suspend"), 200, "Not done", "cannot go from invited to suspended")
+		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/suspend"), 200, "The account is suspended")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/deactivate"), 200, "deactivated and its seat is free")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/reactivate"), 200, "reactivated", "invited")
 		wantPage(t, b.post("/t/acme/admin/accounts/"+accts[0].ID+"/nonsense"), 404)

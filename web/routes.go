@@ -9,6 +9,7 @@ import (
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/web/api"
 	"github.com/usherhq/usher/web/console"
@@ -105,6 +106,13 @@ func (s *Server) routes(now func() time.Time) {
 	route("POST /operator/tenants/{tenant}/admins/{id}/remove", con.Operator(con.OperatorAdmin))
 
 	s.mux.Handle("/api/", http.HandlerFunc(ap.NotFound))
+
+	// SCIM 2.0 per tenant, for provisioning sources (tokens of role scim);
+	// the scim package routes its own resources, matched without case.
+	sc := scim.New(scim.Deps{Log: s.log, Store: s.st, Provision: s.svc, Tenants: s.tenants, Tokens: s.tokens,
+		Base: s.cfg.Links.TenantBase, ClientIP: view.ClientIP})
+	s.mux.Handle("/t/{tenant}/scim/v2/", s.metrics.instrument("/t/{tenant}/scim/v2/", sc))
+	s.mux.Handle("/t/{tenant}/scim/v2", s.metrics.instrument("/t/{tenant}/scim/v2/", sc))
 
 	// Operators: tenants and operator tokens.
 	s.api(&api.Op{Method: "GET", Path: "/api/v1/tenants", Summary: "List tenants", Access: api.OperatorOnly, Out: api.Page[usher.Tenant]{}, Handle: ap.ListTenants})

@@ -27,6 +27,8 @@ type loader struct {
 	maxErrors int
 	logf      func(string, ...any)
 
+	scimAuth string // "Bearer …" of the tenant's scim token, in --mode scim
+
 	seq     atomic.Int64 // last email number handed out
 	mu      sync.Mutex
 	created []int64 // email numbers of created accounts

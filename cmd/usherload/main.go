@@ -12,6 +12,9 @@
 // --mode signin measures password sign-ins; --mode openid the OpenID
 // Connect provider: the token endpoint (client credentials, code
 // exchange, refresh with rotation) and userinfo (see openid.go).
+// --mode scim does the same through the tenant's SCIM endpoint, with a
+// token of role scim it makes: POST /t/{t}/scim/v2/Users of users as Entra
+// ID sends them, then GET /t/{t}/scim/v2/Users?filter=userName eq "<email>".
 //
 // Every phase is bounded by a request count (--n, --lookups) and by
 // --duration and --timeout; only the loopback address given by --url is
@@ -91,7 +94,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base address of the usher server (loopback only)")
 	fs.StringVar(&c.Token, "token", "", "operator token (default $USHER_TOKEN)")
-	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups), signin (password sign-ins and the sign-in page) or openid (the OpenID Connect token endpoint and userinfo)")
+	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups), scim (all of it through SCIM), signin (password sign-ins and the sign-in page) or openid (the OpenID Connect token endpoint and userinfo)")
 	fs.IntVar(&c.Codes, "codes", 3000, "with --mode openid: at most this many codes per code-exchange level (codes live 60 seconds)")
 	fs.IntVar(&c.SigninUsers, "signin-users", 64, "with --mode signin: accounts to sign in as, made active with a password first")
 	conc := fs.String("concurrency", "1,8,32", "concurrent clients; a comma list runs one level each")
@@ -135,9 +138,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("an operator token is needed: --token or USHER_TOKEN")
 	}
 	switch c.Mode {
-	case "create", "lookup", "all", "signin", "openid":
+	case "create", "lookup", "all", "scim", "signin", "openid":
 	default:
-		return c, fmt.Errorf("--mode must be create, lookup, all, signin or openid, not %q", c.Mode)
+		return c, fmt.Errorf("--mode must be create, lookup, all, scim, signin or openid, not %q", c.Mode)
 	}
 	if c.Concurrency, err = parseLevels(*conc); err != nil {
 		return c, fmt.Errorf("--concurrency: %w", err)
@@ -366,13 +369,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return finish(rep, mon, cfg, table, stdout, nil)
 	}
+	create, lookup, names := l.create, l.lookup, [3]string{"create", "fill", "lookup"}
+	if cfg.Mode == "scim" {
+		secret, err := api.scimToken(ctx, cfg.Slug)
+		if err != nil {
+			return fmt.Errorf("making a scim token: %w", err)
+		}
+		l.scimAuth = "Bearer " + secret
+		create, lookup, names = l.scimCreate, l.scimLookup, [3]string{"scim-create", "scim-fill", "scim-lookup"}
+	}
 	if cfg.Mode != "lookup" {
 		for _, c := range cfg.Concurrency {
 			n := cfg.N
 			if n == 0 {
 				n = maxPerLevel
 			}
-			if err := phase("create", c, n, cfg.Duration, l.create(cfg.Slug)); err != nil {
+			if err := phase(names[0], c, n, cfg.Duration, create(cfg.Slug)); err != nil {
 				return finish(rep, mon, cfg, table, stdout, err)
 			}
 		}
@@ -381,7 +393,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// Fill up to --accounts; a few rounds make up for failed creates.
 		for round := 0; round < 3 && l.accountCount() < cfg.Accounts; round++ {
 			missing := cfg.Accounts - l.accountCount()
-			if err := phase("fill", cfg.FillConc, missing, 0, l.create(cfg.Slug)); err != nil {
+			if err := phase(names[1], cfg.FillConc, missing, 0, create(cfg.Slug)); err != nil {
 				return finish(rep, mon, cfg, table, stdout, err)
 			}
 		}
@@ -390,7 +402,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		rep.Accounts = l.accountCount()
 		for _, c := range cfg.LookupConc {
-			if err := phase("lookup", c, cfg.Lookups, cfg.Duration, l.lookup(cfg.Slug)); err != nil {
+			if err := phase(names[2], c, cfg.Lookups, cfg.Duration, lookup(cfg.Slug)); err != nil {
 				return finish(rep, mon, cfg, table, stdout, err)
 			}
 		}

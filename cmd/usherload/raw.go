@@ -30,10 +30,10 @@ type rawClient struct {
 // request is one measured request and the check of its 2xx answer.
 type request struct {
 	method, target string // target: path and query
+	auth           string // "Bearer …" instead of the operator's token (SCIM's)
 	body           []byte // JSON, or nil
 	form           bool   // the body is a form, not JSON
 	redirect       bool   // a 303 is the answer hoped for (a form post)
-	auth           string // the Authorization header, when not the operator token's
 	check          func(status int, body []byte) bool
 }
 

@@ -161,6 +161,9 @@ func (h *Handler) authenticate(r *http.Request, o *Op) (*Call, error) {
 		}
 		return nil, err
 	}
+	if tok.Role == usher.PrincipalSCIM {
+		return nil, usher.Forbidden("a token of role scim reaches only its tenant's SCIM endpoint (/scim/v2), not the admin API")
+	}
 	c.token = tok
 	c.actor.ID, c.actor.Role = tok.ID, tok.Role
 	c.actor.Kind = "token"

@@ -272,7 +272,7 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 			name := v["name"]
 			key := v["key"]
 			if key == "" {
-				key = keyOf(name)
+				key = provision.KeyOf(name)
 			}
 			var a usher.Attribute
 			a, err = h.svc.CreateAttribute(ctx, c.actor, c.tn, kind, provision.AttributeInput{Key: key, Name: &name})
@@ -291,26 +291,21 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 		h.fail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section, c.d.Notice = catalogKinds[i].Label, "catalog", h.flash(w, r)
-	c.d.Data = map[string]any{"Kind": kind, "Items": items, "Next": nextURL(r, next), "Kinds": catalogKinds}
-	h.view.Console(w, r, status, "catalog", c.d)
-}
-
-// keyOf makes a catalogue key from a name: "Night shift" → "night-shift".
-func keyOf(name string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
-			b.WriteRune(r)
-			dash = false
-		case !dash && b.Len() > 0:
-			b.WriteByte('-')
-			dash = true
+	// The provisioning sources that manage entries (a source's groups), by name.
+	sources := map[string]string{}
+	if slices.ContainsFunc(items, func(a usher.Attribute) bool { return a.ManagedBy != "" }) {
+		toks, _, err := h.st.Read().Tokens(ctx, c.tn.ID, store.ListOptions{Limit: 500})
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		for _, t := range toks {
+			sources[t.ID] = t.Name
 		}
 	}
-	return strings.TrimSuffix(b.String(), "-")
+	c.d.Title, c.d.Section, c.d.Notice = catalogKinds[i].Label, "catalog", h.flash(w, r)
+	c.d.Data = map[string]any{"Kind": kind, "Items": items, "Next": nextURL(r, next), "Kinds": catalogKinds, "Sources": sources}
+	h.view.Console(w, r, status, "catalog", c.d)
 }
 
 // consoleLinks lists sign-up links with their QR codes and adds one.

@@ -215,7 +215,7 @@ func (h *Handler) OperatorPlan(w http.ResponseWriter, r *http.Request, c *Call) 
 	if id == "" {
 		name, key := v["name"], v["key"]
 		if key == "" {
-			key = keyOf(name)
+			key = provision.KeyOf(name)
 		}
 		p, err = h.svc.CreatePlan(r.Context(), c.actor, t, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
 	} else {

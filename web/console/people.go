@@ -158,6 +158,8 @@ type personData struct {
 	Language      string // by its name: "English", not "en"
 	PrimaryGroup  string
 	OtherGroups   []string
+	// ManagedBy names the provisioning source that manages the person.
+	ManagedBy string
 }
 
 type relRow struct {
@@ -196,6 +198,15 @@ func (h *Handler) personPage(r *http.Request, c *Call, id string) (personData, e
 		return d, err
 	}
 	d.State = accountState(d.Account)
+	if p.ManagedBy != "" {
+		d.ManagedBy = "a provisioning source that no longer exists"
+		if tok, err := rd.Token(ctx, p.ManagedBy); err == nil && tok.TenantID == c.tn.ID {
+			d.ManagedBy = tok.Name
+			if tok.RevokedAt != nil {
+				d.ManagedBy += " (its token is revoked: changes here are kept)"
+			}
+		}
+	}
 	if d.Choices, err = h.choices(r, c.tn); err != nil {
 		return d, err
 	}
