@@ -24,10 +24,10 @@ import (
 )
 
 // The argon2id parameters of new hashes: OWASP's 7 MiB, 5 passes, 1 lane
-// (Keycloak's default), as strong as its 19 MiB with 2 passes but with a
-// work area small enough that allocating it afresh for every hash costs
-// little. Hashes made with other parameters still verify (they are in the
-// PHC string) and NeedsRehash tells sign-in to remake them.
+// (Keycloak's default), one of its equivalent settings with 19 MiB and 2
+// passes; the smaller work area is what lets every hash allocate its own
+// (BENCHMARKS.md). Hashes made with other parameters still verify (they
+// are in the PHC string) and NeedsRehash tells sign-in to remake them.
 const (
 	memoryKiB = 7 * 1024
 	passes    = 5
@@ -85,7 +85,7 @@ func Check(field, pw string, personal ...string) error {
 }
 
 // slots bounds the hashes running at once to the cores, so latency
-// degrades by queueing and memory stays at one work area per core.
+// degrades by queueing and at most one work area per core is in use.
 var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 
 // idKey is argon2.IDKey in a slot.

@@ -208,10 +208,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(c, stderr)
 	if getenv("GOMEMLIMIT") == "" {
-		// Each password hash holds 7 MiB (19 MiB for a hash of older
-		// parameters) while it runs and leaves it as
-		// garbage; a soft limit makes the collector return it promptly
-		// instead of letting the heap double.
+		// A ceiling on the memory the runtime keeps from the system. Each
+		// password hash allocates its 7 MiB work area afresh, at most one
+		// per core at a time; under sign-in load the collector's pacing
+		// alone keeps the heap near 40 MB, below the limit, and the limit
+		// bounds what bursts of other work leave behind (BENCHMARKS.md).
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	box, err := secretBox(c, getenv)
