@@ -135,7 +135,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c call) {
 			ids, err = rd.AttributeIDs(ctx, c.tn.ID, usher.KindGroup, lq.start-1, lq.count)
 		}
 	default:
-		if name, ok := displayNameKey(lq.filter); ok {
+		if name, ok := eqValue(lq.filter, "displayName"); ok {
 			var gs []usher.Attribute
 			gs, err = rd.AttributesByName(ctx, c.tn.ID, usher.KindGroup, name)
 			for _, g := range gs {
@@ -177,21 +177,6 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c call) {
 		docs = docs[min(lq.start-1, total):min(lq.start-1+lq.count, total)]
 	}
 	h.writeList(w, docs, total, lq)
-}
-
-// displayNameKey is the name a filter "displayName eq …" requires.
-func displayNameKey(f Filter) (string, bool) {
-	switch f := f.(type) {
-	case Compare:
-		v, ok := f.Value.(string)
-		return v, ok && f.Op == "eq" && strings.EqualFold(f.Path.Attr, "displayName") && f.Path.Sub == ""
-	case And:
-		if v, ok := displayNameKey(f.L); ok {
-			return v, true
-		}
-		return displayNameKey(f.R)
-	}
-	return "", false
 }
 
 // mentions reports whether a filter reads the attribute.

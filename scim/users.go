@@ -402,7 +402,7 @@ func userKeys(f Filter) ([]userKey, bool) {
 		}
 	case ValuePath:
 		if strings.EqualFold(f.Path.Attr, "emails") && (f.Path.URN == "" || strings.EqualFold(f.Path.URN, URNUser)) {
-			if v, ok := emailValue(f.Filter); ok {
+			if v, ok := eqValue(f.Filter, "value"); ok {
 				return []userKey{{"emails", v}}, true
 			}
 		}
@@ -421,18 +421,18 @@ func userKeys(f Filter) ([]userKey, bool) {
 	return nil, false
 }
 
-// emailValue finds "value eq …" among the and-ed conditions of a filter
-// on emails' values.
-func emailValue(f Filter) (string, bool) {
+// eqValue finds "<attr> eq …" among the and-ed conditions of a filter:
+// the value a lookup (a group's displayName, an email's value) requires.
+func eqValue(f Filter, attr string) (string, bool) {
 	switch f := f.(type) {
 	case Compare:
 		v, ok := f.Value.(string)
-		return v, ok && f.Op == "eq" && strings.EqualFold(f.Path.Attr, "value") && f.Path.Sub == ""
+		return v, ok && f.Op == "eq" && strings.EqualFold(f.Path.Attr, attr) && f.Path.Sub == ""
 	case And:
-		if v, ok := emailValue(f.L); ok {
+		if v, ok := eqValue(f.L, attr); ok {
 			return v, true
 		}
-		return emailValue(f.R)
+		return eqValue(f.R, attr)
 	}
 	return "", false
 }
@@ -790,16 +790,8 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c call, id s
 // call of provision; before is the user before a PATCH (nil for PUT).
 func (h *Handler) changeUser(w http.ResponseWriter, r *http.Request, c call, id string, doc, before map[string]any, status int) {
 	ctx := r.Context()
-	if before == nil {
-		cur, err := h.userDoc(ctx, c, id)
-		if err != nil {
-			h.writeError(w, r, nil, err)
-			return
-		}
-		if err := preconditions(r, versionOf(cur)); err != nil {
-			h.writeError(w, r, nil, err)
-			return
-		}
+	if before == nil && !h.userMatches(w, r, c, id) {
+		return
 	}
 	m, roleID, planID, err := h.mapped(ctx, c, doc, before)
 	if err != nil {
@@ -831,15 +823,23 @@ func (h *Handler) changeUser(w http.ResponseWriter, r *http.Request, c call, id 
 	h.respondUser(w, r, c, id, status)
 }
 
-func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call, id string) {
-	ctx := r.Context()
-	cur, err := h.userDoc(ctx, c, id)
+// userMatches answers for a user that is not there, or not in the version
+// the request's If-Match names, and reports whether the request goes on.
+func (h *Handler) userMatches(w http.ResponseWriter, r *http.Request, c call, id string) bool {
+	cur, err := h.userDoc(r.Context(), c, id)
+	if err == nil {
+		err = preconditions(r, versionOf(cur))
+	}
 	if err != nil {
 		h.writeError(w, r, nil, err)
-		return
+		return false
 	}
-	if err := preconditions(r, versionOf(cur)); err != nil {
-		h.writeError(w, r, nil, err)
+	return true
+}
+
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call, id string) {
+	ctx := r.Context()
+	if !h.userMatches(w, r, c, id) {
 		return
 	}
 	// DELETE deactivates: the seat is free, the history stays.
