@@ -25,12 +25,14 @@ type APIToken struct {
 // Session is a signed-in browser of an identity. The secret is in the
 // browser's cookie; only its hash is stored.
 type Session struct {
-	ID         string    `json:"id"`
-	IdentityID string    `json:"identity_id"`
-	TenantID   string    `json:"tenant_id"` // where it signed in
-	Method     string    `json:"method"`    // "password"
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	Source     string    `json:"source,omitempty"`
-	UserAgent  string    `json:"user_agent,omitempty"`
+	ID         string `json:"id"`
+	IdentityID string `json:"identity_id"`
+	TenantID   string `json:"tenant_id"` // where it signed in
+	Method     string `json:"method"`    // "password" or "connection"
+	// ConnectionID is the SSO connection it signed in through.
+	ConnectionID string    `json:"connection_id,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	LastSeenAt   time.Time `json:"last_seen_at"`
+	Source       string    `json:"source,omitempty"`
+	UserAgent    string    `json:"user_agent,omitempty"`
 }

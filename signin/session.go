@@ -69,7 +69,7 @@ func (s *Service) Session(ctx context.Context, tenant usher.Tenant, home func(id
 	if a.State != usher.StateActive {
 		return Current{}, ErrNoSession
 	}
-	if a.AuthSystem != ses.Method {
+	if a.AuthSystem != ses.Method || (ses.Method == usher.AuthConnection && a.ConnectionID != ses.ConnectionID) {
 		return Current{}, ErrNeedsSSO
 	}
 	if now.Sub(ses.LastSeenAt) > touchEvery {

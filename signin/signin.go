@@ -190,6 +190,8 @@ type Attempt struct {
 	// Device is the secret of the browser's device cookie, if it has one:
 	// a browser that signed in to the account before keeps its own counter.
 	Device string
+	// connection is the SSO connection of a sign-in through one (StartSSO).
+	connection string
 }
 
 // The longest session timeouts a tenant may choose (see provision's settings checks).
@@ -387,6 +389,11 @@ func verify(ctx context.Context, phc, pw string) (bool, error) {
 func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Account, c claim, in Attempt, re *rehash) (Result, error) {
 	cookie, hash := secret.New()
 	ses := usher.Session{IdentityID: a.IdentityID, TenantID: tenant.ID, Method: usher.AuthPassword, Source: in.Source, UserAgent: clip(in.UserAgent, 300)}
+	details := map[string]string{"method": usher.AuthPassword}
+	if in.connection != "" {
+		ses.Method, ses.ConnectionID = usher.AuthConnection, in.connection
+		details = map[string]string{"method": usher.AuthConnection, "connection_id": in.connection}
+	}
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		// Sessions past the longest timeouts a tenant may set are gone everywhere.
 		now := tx.Now()
@@ -406,7 +413,7 @@ func (s *Service) start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 				return err
 			}
 		}
-		if err := tx.InsertAudit(ctx, tenant.ID, usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Source: in.Source}.Event("account.signed_in", "account", a.ID, map[string]string{"method": usher.AuthPassword})); err != nil {
+		if err := tx.InsertAudit(ctx, tenant.ID, usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Source: in.Source}.Event("account.signed_in", "account", a.ID, details)); err != nil {
 			return err
 		}
 		return c.settle(ctx, tx)
@@ -424,6 +431,17 @@ func (s *Service) Start(ctx context.Context, tenant usher.Tenant, a usher.Accoun
 		return Result{}, ErrCredentials
 	}
 	return s.start(ctx, tenant, a, claim{key: "account:" + a.ID}, Attempt{Source: source, UserAgent: userAgent, Device: device}, nil)
+}
+
+// StartSSO opens a session for an account that has just signed in through
+// its corporate SSO connection (package sso checked the identity provider's
+// answer, provision tied or created the account). The session serves only
+// accounts on that connection.
+func (s *Service) StartSSO(ctx context.Context, tenant usher.Tenant, a usher.Account, source, userAgent, device string) (Result, error) {
+	if a.IdentityID == "" || a.State != usher.StateActive || a.AuthSystem != usher.AuthConnection || a.ConnectionID == "" {
+		return Result{}, ErrCredentials
+	}
+	return s.start(ctx, tenant, a, claim{key: "account:" + a.ID}, Attempt{Source: source, UserAgent: userAgent, Device: device, connection: a.ConnectionID}, nil)
 }
 
 func clip(s string, n int) string {

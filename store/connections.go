@@ -11,19 +11,28 @@ import (
 
 const connCols = `id, tenant_id, name, protocol, enforced, config, created_at, updated_at, deactivated_at`
 
-// connConfig is the part of a connection kept as JSON: protocol details and
-// just-in-time defaults, which no query filters on.
+// connConfig is the part of a connection kept as JSON: protocol details,
+// just-in-time defaults and the attribute mapping, which no query filters on.
+// Secrets arrive here sealed.
 type connConfig struct {
-	Domains         []string `json:"domains"`
-	JIT             bool     `json:"jit"`
-	JITRoleID       string   `json:"jit_role_id,omitempty"`
-	JITPlanID       string   `json:"jit_plan_id,omitempty"`
-	JITDepartmentID string   `json:"jit_department_id,omitempty"`
-	JITJobProfileID string   `json:"jit_job_profile_id,omitempty"`
-	Issuer          string   `json:"issuer,omitempty"`
-	ClientID        string   `json:"client_id,omitempty"`
-	ClientSecret    string   `json:"client_secret,omitempty"`
-	MetadataURL     string   `json:"metadata_url,omitempty"`
+	Domains         []string               `json:"domains"`
+	JIT             bool                   `json:"jit"`
+	JITRoleID       string                 `json:"jit_role_id,omitempty"`
+	JITPlanID       string                 `json:"jit_plan_id,omitempty"`
+	JITDepartmentID string                 `json:"jit_department_id,omitempty"`
+	JITJobProfileID string                 `json:"jit_job_profile_id,omitempty"`
+	Mapping         usher.AttributeMapping `json:"mapping"`
+	UpdateOnSignIn  bool                   `json:"update_on_signin,omitempty"`
+	Issuer          string                 `json:"issuer,omitempty"`
+	ClientID        string                 `json:"client_id,omitempty"`
+	ClientSecret    string                 `json:"client_secret,omitempty"`
+	Scopes          []string               `json:"scopes,omitempty"`
+	UserInfo        bool                   `json:"userinfo,omitempty"`
+	MetadataURL     string                 `json:"metadata_url,omitempty"`
+	MetadataXML     string                 `json:"metadata_xml,omitempty"`
+	IdPInitiated    bool                   `json:"idp_initiated,omitempty"`
+	SPCertificate   string                 `json:"sp_certificate,omitempty"`
+	SPKey           string                 `json:"sp_key,omitempty"`
 }
 
 func scanConn(r scanner) (usher.Connection, error) {
@@ -40,7 +49,9 @@ func scanConn(r scanner) (usher.Connection, error) {
 		return c, fmt.Errorf("connection %s config: %w", c.ID, err)
 	}
 	c.Domains, c.JIT, c.JITRoleID, c.JITPlanID, c.JITDepartmentID, c.JITJobProfileID = k.Domains, k.JIT, k.JITRoleID, k.JITPlanID, k.JITDepartmentID, k.JITJobProfileID
-	c.Issuer, c.ClientID, c.ClientSecret, c.MetadataURL = k.Issuer, k.ClientID, k.ClientSecret, k.MetadataURL
+	c.Mapping, c.UpdateOnSignIn = k.Mapping, k.UpdateOnSignIn
+	c.Issuer, c.ClientID, c.ClientSecret, c.Scopes, c.UserInfo = k.Issuer, k.ClientID, k.ClientSecret, k.Scopes, k.UserInfo
+	c.MetadataURL, c.MetadataXML, c.IdPInitiated, c.SPCertificate, c.SPKey = k.MetadataURL, k.MetadataXML, k.IdPInitiated, k.SPCertificate, k.SPKey
 	if c.Domains == nil {
 		c.Domains = []string{}
 	}
@@ -49,8 +60,9 @@ func scanConn(r scanner) (usher.Connection, error) {
 
 func connJSON(c *usher.Connection) (string, error) {
 	b, err := json.Marshal(connConfig{Domains: c.Domains, JIT: c.JIT, JITRoleID: c.JITRoleID, JITPlanID: c.JITPlanID,
-		JITDepartmentID: c.JITDepartmentID, JITJobProfileID: c.JITJobProfileID, Issuer: c.Issuer, ClientID: c.ClientID,
-		ClientSecret: c.ClientSecret, MetadataURL: c.MetadataURL})
+		JITDepartmentID: c.JITDepartmentID, JITJobProfileID: c.JITJobProfileID, Mapping: c.Mapping, UpdateOnSignIn: c.UpdateOnSignIn,
+		Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scopes: c.Scopes, UserInfo: c.UserInfo,
+		MetadataURL: c.MetadataURL, MetadataXML: c.MetadataXML, IdPInitiated: c.IdPInitiated, SPCertificate: c.SPCertificate, SPKey: c.SPKey})
 	return string(b), err
 }
 

@@ -9,11 +9,11 @@ import (
 	"github.com/usherhq/usher"
 )
 
-const sessionCols = `id, identity_id, tenant_id, method, created_at, last_seen_at, source, user_agent`
+const sessionCols = `id, identity_id, tenant_id, method, connection_id, created_at, last_seen_at, source, user_agent`
 
 func scanSession(r scanner) (usher.Session, error) {
 	var s usher.Session
-	err := r.Scan(&s.ID, &s.IdentityID, &s.TenantID, &s.Method, &s.CreatedAt, &s.LastSeenAt, &s.Source, &s.UserAgent)
+	err := r.Scan(&s.ID, &s.IdentityID, &s.TenantID, &s.Method, &s.ConnectionID, &s.CreatedAt, &s.LastSeenAt, &s.Source, &s.UserAgent)
 	s.CreatedAt, s.LastSeenAt = s.CreatedAt.UTC(), s.LastSeenAt.UTC()
 	return s, err
 }
@@ -24,8 +24,8 @@ func (t *Tx) InsertSession(ctx context.Context, s *usher.Session, secretHash str
 		s.ID = NewID()
 	}
 	s.CreatedAt, s.LastSeenAt = t.now, t.now
-	_, err := t.ExecContext(ctx, `INSERT INTO sessions (id, secret_hash, identity_id, tenant_id, method, created_at, last_seen_at, source, user_agent)
-		VALUES ($1,$2,$3,$4,$5,$6,$6,$7,$8)`, s.ID, secretHash, s.IdentityID, s.TenantID, s.Method, t.now, s.Source, s.UserAgent)
+	_, err := t.ExecContext(ctx, `INSERT INTO sessions (id, secret_hash, identity_id, tenant_id, method, connection_id, created_at, last_seen_at, source, user_agent)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$7,$8,$9)`, s.ID, secretHash, s.IdentityID, s.TenantID, s.Method, s.ConnectionID, t.now, s.Source, s.UserAgent)
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}

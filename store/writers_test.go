@@ -44,6 +44,9 @@ var owners = map[string][]grant{
 		// memberships it gave, written in the transaction of the change
 		// the source asked for (SCIM calls provision, which writes them).
 		{table: "source_users"}, {table: "source_members"},
+		// Which account an identity provider's subject stands for, tied in
+		// the transaction of the SSO sign-in that activates or creates it.
+		{table: "sso_subjects"},
 	},
 	// Sign-in: sessions, the attempt counters and the browsers that signed
 	// in before, and the audit events of its own changes (signed in,
@@ -69,6 +72,10 @@ var owners = map[string][]grant{
 		{table: "openid_clients"}, {table: "openid_keys"}, {table: "openid_auth_requests"}, {table: "openid_grants"},
 		{table: "openid_refresh_tokens"}, {table: "openid_revoked_tokens"}, {table: "openid_consents"}, {table: "audit_events"},
 	},
+	// Corporate SSO: sign-ins under way and the SAML assertions already
+	// accepted. What a sign-in does to the directory (a tie, an
+	// activation, a just-in-time account) goes through provision.
+	"sso": {{table: "sso_requests"}, {table: "sso_assertions"}},
 	// The binary and the HTTP surface own nothing: they call provision,
 	// signin and courier. (So do web/api, web/console, web/pages and
 	// web/view, as every package not listed.)
