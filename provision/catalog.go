@@ -298,6 +298,54 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor usher.Actor, ten
 	return o, err
 }
 
+// ConnectionCheck checks a connection's protocol settings before it is
+// saved and completes what the protocol needs (package sso's Prepare): c
+// has its id and tenant; an error names the field.
+type ConnectionCheck func(ctx context.Context, tenant usher.Tenant, c *usher.Connection) error
+
+// CheckConnectionsWith sets the protocol checks of SaveConnection.
+func (s *Service) CheckConnectionsWith(f ConnectionCheck) { s.checkConnection = f }
+
+// checkMapping cleans an attribute mapping: a known preset, names of
+// claims or attributes, and group rules that say what they give.
+func checkMapping(m *usher.AttributeMapping) usher.Errors {
+	var errs usher.Errors
+	switch m.Preset {
+	case "", "generic", "entra", "okta", "google":
+	default:
+		errs = append(errs, usher.Invalid("mapping.preset", "must be generic, entra, okta or google"))
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"subject", &m.Subject}, {"first_name", &m.FirstName}, {"last_name", &m.LastName}, {"email", &m.Email}, {"phone", &m.Phone},
+		{"username", &m.Username}, {"department", &m.Department}, {"job_profile", &m.JobProfile}, {"language", &m.Language}, {"groups", &m.Groups}} {
+		v, err := usher.CleanText("mapping."+f.name, *f.v, 300)
+		if err != nil {
+			errs = append(errs, err.(*usher.Error))
+		}
+		*f.v = v
+	}
+	if len(m.GroupRules) > 200 {
+		errs = append(errs, usher.Invalid("mapping.group_rules", "at most 200 rules"))
+	}
+	for i := range m.GroupRules {
+		r := &m.GroupRules[i]
+		field := fmt.Sprintf("mapping.group_rules[%d]", i)
+		g, err := usher.CleanText(field+".idp_group", r.IdPGroup, 300)
+		switch {
+		case err != nil:
+			errs = append(errs, err.(*usher.Error))
+		case g == "":
+			errs = append(errs, usher.Invalid(field+".idp_group", "name the identity provider's group"))
+		case r.GroupID == "" && r.RoleID == "":
+			errs = append(errs, usher.Invalid(field, "give the group_id or role_id members of %q get", g))
+		}
+		r.IdPGroup = g
+	}
+	return errs
+}
+
 // ConnectionInput creates or changes a corporate SSO connection.
 type ConnectionInput struct {
 	usher.Connection
@@ -341,9 +389,10 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 	}
 	if c.MetadataURL, err = usher.CheckURL("metadata_url", c.MetadataURL, false); err != nil {
 		errs = append(errs, err.(*usher.Error))
-	} else if c.Protocol == "saml" && c.MetadataURL == "" {
-		errs = append(errs, usher.Invalid("metadata_url", "is required for a SAML connection"))
+	} else if c.Protocol == "saml" && c.MetadataURL == "" && strings.TrimSpace(c.MetadataXML) == "" {
+		errs = append(errs, usher.Invalid("metadata_url", "a SAML connection needs the identity provider's metadata: its URL, or the XML in metadata_xml"))
 	}
+	errs = append(errs, checkMapping(&c.Mapping)...)
 	if c.ClientID, err = usher.CleanText("client_id", c.ClientID, 255); err != nil {
 		errs = append(errs, err.(*usher.Error))
 	}
@@ -352,6 +401,26 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 	}
 	if err := errs.Err(); err != nil {
 		return c, err
+	}
+	// The protocol's own settings (package sso): checked, and a SAML
+	// connection's service provider key made, before the transaction.
+	c.SPCertificate, c.SPKey = "", "" // usher's own, made once
+	var old usher.Connection
+	if id != "" {
+		if old, err = s.st.Read().Connection(ctx, tenant.ID, id); err != nil {
+			return c, err
+		}
+		c.SPCertificate, c.SPKey = old.SPCertificate, old.SPKey
+	}
+	newID := id
+	if newID == "" {
+		newID = store.NewID() // now: sealed secrets are bound to it
+	}
+	if s.checkConnection != nil {
+		c.ID, c.TenantID = newID, tenant.ID
+		if err := s.checkConnection(ctx, tenant, &c); err != nil {
+			return c, err
+		}
 	}
 	defer s.noSSO.forget(tenant.ID) // after the change commits
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
@@ -365,11 +434,20 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 				return err
 			}
 		}
-		errs, err := checkCatalogRefs(ctx, tx, tenant.ID, []catalogRef{
+		refs := []catalogRef{
 			{"jit_role_id", usher.KindRole, c.JITRoleID, old.JITRoleID},
 			{"jit_department_id", usher.KindDepartment, c.JITDepartmentID, old.JITDepartmentID},
 			{"jit_job_profile_id", usher.KindJobProfile, c.JITJobProfileID, old.JITJobProfileID},
-		})
+		}
+		for i, r := range c.Mapping.GroupRules {
+			var was usher.GroupRule
+			if i < len(old.Mapping.GroupRules) {
+				was = old.Mapping.GroupRules[i]
+			}
+			refs = append(refs, catalogRef{fmt.Sprintf("mapping.group_rules[%d].group_id", i), usher.KindGroup, r.GroupID, was.GroupID},
+				catalogRef{fmt.Sprintf("mapping.group_rules[%d].role_id", i), usher.KindRole, r.RoleID, was.RoleID})
+		}
+		errs, err := checkCatalogRefs(ctx, tx, tenant.ID, refs)
 		if err != nil {
 			return err
 		}
@@ -384,7 +462,7 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 			return err
 		}
 		if id == "" {
-			c.ID = store.NewID() // now: the sealed secret is bound to it
+			c.ID = newID
 			c.ClientSecret = s.sealConnectionSecret(tenant.ID, c.ID, c.ClientSecret)
 			if err := tx.InsertConnection(ctx, tenant.ID, &c); err != nil {
 				return err

@@ -34,6 +34,8 @@ type Service struct {
 	checkPassword PasswordCheck
 	// delivers reports the channels that really deliver; see HideSecretsSentBy.
 	delivers func(channel string) bool
+	// checkConnection checks connections' protocol settings; see CheckConnectionsWith.
+	checkConnection ConnectionCheck
 	// box seals the secrets kept in the database; see SealWith.
 	box *secret.Box
 	// ended runs in the transaction that suspends or deactivates an

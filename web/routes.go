@@ -328,7 +328,7 @@ func (s *Server) api(o *api.Op) {
 const importTimeout = 15 * time.Minute
 
 // connectionSet are the members of a connection the server sets.
-var connectionSet = []string{"id", "created_at", "updated_at", "deactivated_at"}
+var connectionSet = []string{"id", "created_at", "updated_at", "deactivated_at", "sp_certificate"}
 
 func noun(kind string) string     { return strings.ReplaceAll(kind, "_", " ") }
 func singular(kind string) string { return strings.TrimSuffix(noun(kind), "s") }
