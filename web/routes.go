@@ -23,9 +23,9 @@ func (s *Server) routes(now func() time.Time) {
 	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version})
 	ap := s.jsonAPI
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		Channels: s.cfg.Channels, Home: s.cfg.Home})
+		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken})
+		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO})
 
 	s.mux.Handle("GET /healthz", handleHealth())
 	s.mux.Handle("GET /readyz", handleReady(s.st))

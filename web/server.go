@@ -24,6 +24,7 @@ import (
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/api"
 	"github.com/usherhq/usher/web/view"
@@ -47,6 +48,9 @@ type Config struct {
 	Home string
 	// OpenID is the OpenID Connect provider, mounted per tenant when set.
 	OpenID *openid.Provider
+	// SSO signs people in through tenants' corporate SSO connections; New
+	// makes one (without a key to seal SAML keys) when it is nil.
+	SSO *sso.Service
 }
 
 // Links builds public addresses; the audiences share it through view.
@@ -76,6 +80,10 @@ const cacheTTL = 2 * time.Second
 func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, auth *signin.Service, now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
+	}
+	if cfg.SSO == nil {
+		cfg.SSO = sso.New(st, nil, cfg.Links.TenantBase, now, nil)
+		svc.CheckConnectionsWith(cfg.SSO.Prepare)
 	}
 	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
 		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: svc, now: now},

@@ -23,6 +23,7 @@ import (
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web"
 )
@@ -242,6 +243,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	links := web.Links{BaseDomain: c.BaseDomain, PublicURL: c.PublicURL}
 	svc := provision.New(st, nil, links)
 	svc.SealWith(box)
+	// Corporate SSO: OpenID Connect and SAML connections sign people in.
+	ssoSvc := sso.New(st, box, links.TenantBase, time.Now, nil)
+	svc.CheckConnectionsWith(ssoSvc.Prepare)
 
 	// Delivery: with nothing configured, messages stay queued and readable
 	// through the API; each configured channel is delivered by the worker.
@@ -311,7 +315,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	srv := &http.Server{
-		Handler:           web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c), OpenID: oid}, st, svc, auth, nil),
+		Handler:           web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c), OpenID: oid, SSO: ssoSvc}, st, svc, auth, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

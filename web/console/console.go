@@ -17,6 +17,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
@@ -59,6 +60,9 @@ type Deps struct {
 	Channels []string
 	// OperatorToken is where the start-up operator token came from (see web.Config).
 	OperatorToken string
+	// SSO runs "test this connection" and says the addresses an identity
+	// provider's administrator copies.
+	SSO *sso.Service
 }
 
 // New returns the consoles' handler.

@@ -14,6 +14,7 @@ import (
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
@@ -50,6 +51,8 @@ type Deps struct {
 	// Home is the slug of the tenant "/" leads to (the demo's); "" leads
 	// to the only tenant, or to a page that says where tenants are.
 	Home string
+	// SSO hands people over to their corporate SSO connection.
+	SSO *sso.Service
 }
 
 // New returns the pages' handler.
