@@ -320,6 +320,14 @@ func buildDex() (string, error) {
 		os.Remove(tmp)
 		return "", err
 	}
+	// Builds of other sources (older versions of the module) go after a day.
+	if old, err := filepath.Glob(filepath.Join(dir, "dex-*")); err == nil {
+		for _, o := range old {
+			if fi, err := os.Stat(o); o != bin && err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+				os.Remove(o)
+			}
+		}
+	}
 	return bin, nil
 }
 
