@@ -332,17 +332,29 @@ func buildDex() (string, error) {
 }
 
 // lockFile takes the lock path by creating it, waiting while another process
-// holds it unless done reports that the work behind it is finished. A lock
-// older than the longest build is stale and taken over.
+// holds it unless done reports that the work behind it is finished. The
+// holder touches the file every few seconds; a lock untouched for a minute
+// (its process was killed) is taken over.
 func lockFile(path string, done func() bool) (unlock func(), err error) {
-	const stale = 20 * time.Minute
-	deadline := time.Now().Add(stale)
+	const stale = time.Minute
+	deadline := time.Now().Add(20 * time.Minute)
 	for {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err == nil {
 			fmt.Fprintf(f, "%d\n", os.Getpid())
 			f.Close()
-			return func() { os.Remove(path) }, nil
+			stop := make(chan struct{})
+			go func() {
+				for {
+					select {
+					case <-stop:
+						return
+					case now := <-time.After(5 * time.Second):
+						_ = os.Chtimes(path, now, now)
+					}
+				}
+			}()
+			return func() { close(stop); os.Remove(path) }, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, err
