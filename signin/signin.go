@@ -71,9 +71,10 @@ const (
 
 // Step is the answer to the identifier a person typed.
 type Step struct {
-	Kind       string
-	Identifier string // as the person typed it, trimmed
-	Connection string // the SSO connection's name, for StepSSO
+	Kind         string
+	Identifier   string // as the person typed it, trimmed
+	Connection   string // the SSO connection's name, for StepSSO
+	ConnectionID string
 	// CanRegister: the tenant would take a registration for this identifier.
 	CanRegister bool
 }
@@ -99,7 +100,7 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 		if c, err := s.domainConnection(ctx, tenant, login); err != nil {
 			return st, err
 		} else if c != nil {
-			st.Kind, st.Connection = StepSSO, c.Name
+			st.Kind, st.Connection, st.ConnectionID = StepSSO, c.Name, c.ID
 			return st, nil
 		}
 		st.Kind = StepPassword
@@ -111,7 +112,7 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 		if c, err := s.domainConnection(ctx, tenant, login); err != nil {
 			return st, err
 		} else if c != nil {
-			st.Kind, st.Connection = StepSSO, c.Name
+			st.Kind, st.Connection, st.ConnectionID = StepSSO, c.Name, c.ID
 			return st, nil
 		}
 		st.Kind = StepNoAccount
@@ -130,7 +131,7 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 			return st, err
 		}
 		if realm.Connection != nil {
-			st.Connection = realm.Connection.Name
+			st.Connection, st.ConnectionID = realm.Connection.Name, realm.Connection.ID
 		}
 	case a.State == usher.StateInvited:
 		// A person given a one-time password (seed 003) signs in with it.

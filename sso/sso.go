@@ -91,6 +91,7 @@ type Answer struct {
 	User       provision.SSOUser
 	// Claims are the claims or attributes as received, for the test page.
 	Claims map[string][]string
+	got    received
 }
 
 // Errors a person may meet on the way back.
@@ -199,7 +200,47 @@ func (s *Service) answer(c usher.Connection, q store.SSORequest, got received) (
 	if err != nil {
 		return Answer{}, err
 	}
-	return Answer{Connection: c, Purpose: q.Purpose, Next: q.Next, User: u, Claims: got.Claims}, nil
+	return Answer{Connection: c, Purpose: q.Purpose, Next: q.Next, User: u, Claims: got.Claims, got: got}, nil
+}
+
+// Hold keeps an answer for the browser that has it, while the person
+// completes what the identity provider did not send (a department they may
+// choose); Resume picks it up. It returns the new state for the cookie.
+func (s *Service) Hold(ctx context.Context, tenant usher.Tenant, a Answer) (string, error) {
+	state, hash := secret.New()
+	res, err := a.got.encode()
+	if err != nil {
+		return "", err
+	}
+	q := store.SSORequest{ID: hash, TenantID: tenant.ID, ConnectionID: a.Connection.ID, Purpose: a.Purpose, Next: a.Next, ExpiresAt: s.now().Add(requestTTL)}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertSSORequest(ctx, &q); err != nil {
+			return err
+		}
+		return tx.AnswerSSORequest(ctx, q.ID, res)
+	})
+	return state, err
+}
+
+// Resume picks up, once, an answer kept for the browser whose cookie holds
+// state (Hold, or a SAML answer posted to the ACS).
+func (s *Service) Resume(ctx context.Context, tenant usher.Tenant, connID, state, cookie string) (Answer, error) {
+	c, err := s.Connection(ctx, tenant, connID)
+	if err != nil {
+		return Answer{}, err
+	}
+	q, err := s.use(ctx, tenant, c.ID, state, cookie)
+	if err != nil {
+		return Answer{}, err
+	}
+	if q.AnsweredAt == nil {
+		return Answer{}, ErrExpired
+	}
+	var got received
+	if err := json.Unmarshal([]byte(q.Result), &got); err != nil {
+		return Answer{}, fmt.Errorf("sign-in %s: its answer cannot be read: %w", q.ID, err)
+	}
+	return s.answer(c, q, got)
 }
 
 // received is what an identity provider said: its subject (OIDC sub, SAML
