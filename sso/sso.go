@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -195,7 +196,9 @@ func (s *Service) use(ctx context.Context, tenant usher.Tenant, connID, state, c
 // answer builds the Answer from what the identity provider said.
 func (s *Service) answer(c usher.Connection, q store.SSORequest, got received) (Answer, error) {
 	m := effective(c)
-	c.Mapping = m.named()
+	named := m.named()
+	named.Preset, named.GroupRules = c.Mapping.Preset, c.Mapping.GroupRules
+	c.Mapping = named
 	u, err := m.user(got)
 	if err != nil {
 		return Answer{}, err
@@ -267,16 +270,21 @@ func safeNext(next string) string {
 // CallbackURL is where an OpenID Connect provider sends people back: the
 // redirect URI an administrator registers there.
 func (s *Service) CallbackURL(tenant usher.Tenant, c usher.Connection) string {
-	return s.base(tenant) + "/sso/" + c.ID + "/callback"
+	return s.connURL(tenant, c.ID, "callback")
+}
+
+// connURL is the address of one of a connection's pages.
+func (s *Service) connURL(tenant usher.Tenant, connID, page string) string {
+	return strings.TrimSuffix(s.base(tenant), "/") + "/sso/" + url.PathEscape(connID) + "/" + page
 }
 
 // ACSURL is SAML's Assertion Consumer Service of the connection.
 func (s *Service) ACSURL(tenant usher.Tenant, c usher.Connection) string {
-	return s.base(tenant) + "/sso/" + c.ID + "/acs"
+	return s.connURL(tenant, c.ID, "acs")
 }
 
 // MetadataURL is the connection's SAML service provider metadata, and its
 // entity ID.
 func (s *Service) MetadataURL(tenant usher.Tenant, c usher.Connection) string {
-	return s.base(tenant) + "/sso/" + c.ID + "/metadata"
+	return s.connURL(tenant, c.ID, "metadata")
 }
