@@ -278,6 +278,27 @@ func TestSSOSignInOIDC(t *testing.T) {
 			wantPage(t, p, http.StatusForbidden, "no account in this organization yet")
 		})
 
+		t.Run("an enforced domain never uses a password", func(t *testing.T) {
+			in := provision.ConnectionInput{Connection: w.conn}
+			in.Enforced = true
+			if _, err := w.svc.SaveConnection(ctx, admin, w.tenant, w.conn.ID, in); err != nil {
+				t.Fatal(err)
+			}
+			pat := w.account(t, "pw@example.com")
+			b := w.browser(t)
+			wantPage(t, b.post("/t/acme/signin", "identifier", "pw@example.com"), http.StatusOK, "Sign in with your company account", "Continue with Example Corp")
+			wantPage(t, b.post("/t/acme/signin/password", "identifier", "pw@example.com", "password", "a long password 123"), http.StatusUnauthorized)
+			if _, err := w.svc.StartReset(ctx, admin, w.tenant, pat.ID); err == nil || !strings.Contains(err.Error(), "enforced") {
+				t.Fatalf("a password reset in an enforced domain: %v", err)
+			}
+			// The connection signs the account in and keeps it.
+			p := w.viaDex(t, b, "/t/acme/sso/"+w.conn.ID+"/start", "pw@example.com", "pw")
+			wantPage(t, p, http.StatusOK, "Your account")
+			if a := w.account(t, "pw@example.com"); a.AuthSystem != usher.AuthConnection || a.ConnectionID != w.conn.ID || a.ID != pat.ID {
+				t.Fatalf("not moved onto the connection: %+v", a)
+			}
+		})
+
 		t.Run("an administrator tests the connection and nothing is created", func(t *testing.T) {
 			b := w.browser(t)
 			b.signIn("acme", "ada@admins.test", "a long password 123")
