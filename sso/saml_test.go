@@ -1,0 +1,375 @@
+package sso
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/secret"
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
+)
+
+// The SAML tests run a crewjam IdentityProvider in process for the real
+// round trip, and craft Responses with crewjam's schema types signed by
+// goxmldsig for the refusals: each check is shown refusing its own fault.
+
+type opener func(t testing.TB, now func() time.Time) *store.Store
+
+var (
+	samlOperator = usher.Actor{Kind: "operator", ID: "op", Role: usher.PrincipalOperator}
+	samlAdmin    = usher.Actor{Kind: "token", ID: "ta", Role: usher.AdminTenant}
+)
+
+// testKeys are the IdP's key and another one, made once: RSA key
+// generation is the slow part of these tests.
+var testKeys = sync.OnceValue(func() [2]keyPair { return [2]keyPair{newKeyPair("idp.example"), newKeyPair("evil.example")} })
+
+type keyPair struct {
+	key  *rsa.PrivateKey
+	cert *x509.Certificate
+}
+
+func newKeyPair(cn string) keyPair {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-24 * time.Hour), NotAfter: time.Now().AddDate(1, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return keyPair{key, cert}
+}
+
+type samlEnv struct {
+	t     testing.TB
+	ctx   context.Context
+	st    *store.Store
+	clock *storetest.Clock
+	svc   *Service
+	prov  *provision.Service
+	tn    usher.Tenant
+	conn  usher.Connection
+	idp   *saml.IdentityProvider
+}
+
+func mustURL(s string) url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return *u
+}
+
+// newSAMLEnv: a tenant "corp" with a SAML connection to the in-process
+// IdP, its metadata pasted; edit changes the connection before it is saved.
+func newSAMLEnv(t testing.TB, open opener, edit func(*usher.Connection)) *samlEnv {
+	clock := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
+	st := open(t, clock.Now)
+	box, err := secret.NewBox(bytes.Repeat([]byte{9}, secret.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &samlEnv{t: t, ctx: context.Background(), st: st, clock: clock}
+	e.svc = New(st, box, func(tn usher.Tenant) string { return "https://" + tn.Slug + ".example" }, clock.Now, nil)
+	e.prov = provision.New(st, clock.Now, storetest.Links{})
+	e.prov.CheckConnectionsWith(e.svc.Prepare)
+	if e.tn, err = e.prov.CreateTenant(e.ctx, samlOperator, provision.TenantInput{Slug: "corp", Name: "Corp"}); err != nil {
+		t.Fatal(err)
+	}
+	k := testKeys()[0]
+	e.idp = &saml.IdentityProvider{Key: k.key, Certificate: k.cert, SignatureMethod: dsig.RSASHA256SignatureMethod,
+		MetadataURL: mustURL("https://idp.example/metadata"), SSOURL: mustURL("https://idp.example/sso"),
+		ServiceProviderProvider: e}
+	md, err := xml.Marshal(e.idp.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := usher.Connection{Name: "Corp SAML", Protocol: "saml", Domains: []string{"corp.example"}, MetadataXML: string(md),
+		Mapping: usher.AttributeMapping{Groups: "eduPersonAffiliation"}}
+	if edit != nil {
+		edit(&c)
+	}
+	saved, err := e.prov.SaveConnection(e.ctx, samlAdmin, e.tn, "", provision.ConnectionInput{Connection: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.conn, err = st.Read().Connection(e.ctx, e.tn.ID, saved.ID); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// GetServiceProvider gives the IdP usher's metadata, as its administrator
+// would have it on file.
+func (e *samlEnv) GetServiceProvider(r *http.Request, id string) (*saml.EntityDescriptor, error) {
+	b, err := e.svc.Metadata(e.ctx, e.tn, e.conn.ID)
+	if err != nil {
+		return nil, err
+	}
+	var ed saml.EntityDescriptor
+	if err := xml.Unmarshal(b, &ed); err != nil {
+		return nil, err
+	}
+	if ed.EntityID != id {
+		return nil, os.ErrNotExist
+	}
+	return &ed, nil
+}
+
+// begin starts a sign-in and returns its state and AuthnRequest ID.
+func (e *samlEnv) begin() (Start, store.SSORequest) {
+	e.t.Helper()
+	start, err := e.svc.Begin(e.ctx, e.tn, e.conn, Begin{Purpose: PurposeSignIn, Next: "/apps"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	q, err := e.st.Read().SSORequest(e.ctx, e.tn.ID, secret.Hash(start.State))
+	if err != nil || q.RequestID == "" {
+		e.t.Fatalf("the request: %+v %v", q, err)
+	}
+	return start, q
+}
+
+// spec is a Response to craft; the defaults are a good one.
+type spec struct {
+	inResponseTo           string
+	audience, recipient    string
+	destination, issuer    string
+	nameID, format         string
+	issued                 time.Time
+	ttl                    time.Duration
+	attrs                  map[string][]string
+	signAssertion, signMsg bool
+	signer                 keyPair
+	method                 string
+	extraAssertion         bool // a second, unsigned assertion beside the first
+	tamper                 bool // change an attribute after signing
+}
+
+func (e *samlEnv) spec(inResponseTo string) spec {
+	return spec{inResponseTo: inResponseTo, audience: e.svc.MetadataURL(e.tn, e.conn), recipient: e.svc.ACSURL(e.tn, e.conn),
+		destination: e.svc.ACSURL(e.tn, e.conn), issuer: e.idp.MetadataURL.String(), nameID: "u-1001", format: string(saml.PersistentNameIDFormat),
+		issued: e.clock.Now(), ttl: 5 * time.Minute, signAssertion: true, signer: testKeys()[0], method: dsig.RSASHA256SignatureMethod,
+		attrs: map[string][]string{"mail": {"ada@corp.example"}, "givenName": {"Ada"}, "sn": {"Lovelace"}, "eduPersonAffiliation": {"staff", "eng"}}}
+}
+
+func sign(t testing.TB, el *etree.Element, s spec) *etree.Element {
+	t.Helper()
+	ctx := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{s.signer.cert.Raw}, PrivateKey: s.signer.key}))
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	if err := ctx.SetSignatureMethod(s.method); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := ctx.SignEnveloped(el)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed.ChildElements()[len(signed.ChildElements())-1]
+}
+
+func (e *samlEnv) assertion(s spec, id string) *saml.Assertion {
+	a := &saml.Assertion{ID: id, IssueInstant: s.issued, Version: "2.0", Issuer: saml.Issuer{Value: s.issuer},
+		Subject: &saml.Subject{NameID: &saml.NameID{Format: s.format, Value: s.nameID},
+			SubjectConfirmations: []saml.SubjectConfirmation{{Method: "urn:oasis:names:tc:SAML:2.0:cm:bearer",
+				SubjectConfirmationData: &saml.SubjectConfirmationData{InResponseTo: s.inResponseTo, NotOnOrAfter: s.issued.Add(s.ttl), Recipient: s.recipient}}}},
+		Conditions: &saml.Conditions{NotBefore: s.issued.Add(-time.Minute), NotOnOrAfter: s.issued.Add(s.ttl),
+			AudienceRestrictions: []saml.AudienceRestriction{{Audience: saml.Audience{Value: s.audience}}}},
+		AuthnStatements: []saml.AuthnStatement{{AuthnInstant: s.issued, SessionIndex: "s-1",
+			AuthnContext: saml.AuthnContext{AuthnContextClassRef: &saml.AuthnContextClassRef{Value: "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"}}}},
+	}
+	var st saml.AttributeStatement
+	for n, vs := range s.attrs {
+		at := saml.Attribute{Name: n, NameFormat: "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"}
+		for _, v := range vs {
+			at.Values = append(at.Values, saml.AttributeValue{Type: "xs:string", Value: v})
+		}
+		st.Attributes = append(st.Attributes, at)
+	}
+	a.AttributeStatements = []saml.AttributeStatement{st}
+	return a
+}
+
+// craft builds, signs and encodes a Response as s says.
+func (e *samlEnv) craft(s spec) string {
+	e.t.Helper()
+	a := e.assertion(s, "a-"+rand.Text())
+	if s.signAssertion {
+		a.Signature = sign(e.t, a.Element(), s)
+	}
+	ael := a.Element()
+	if s.tamper {
+		ael.FindElement(".//AttributeValue").SetText("mallory@evil.example")
+	}
+	els := []*etree.Element{ael}
+	if s.extraAssertion {
+		b := e.assertion(s, "a-"+rand.Text())
+		b.Subject.NameID.Value = "admin"
+		els = append([]*etree.Element{b.Element()}, els...)
+	}
+	r := &saml.Response{ID: "r-" + rand.Text(), InResponseTo: s.inResponseTo, Version: "2.0", IssueInstant: s.issued,
+		Destination: s.destination, Issuer: &saml.Issuer{Value: s.issuer}, Status: saml.Status{StatusCode: saml.StatusCode{Value: saml.StatusSuccess}}}
+	build := func() *etree.Element {
+		el := r.Element()
+		for _, x := range els {
+			el.AddChild(x.Copy())
+		}
+		return el
+	}
+	if s.signMsg {
+		r.Signature = sign(e.t, build(), s)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(build())
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func form(resp, relay string) url.Values {
+	v := url.Values{"SAMLResponse": {resp}}
+	if relay != "" {
+		v.Set("RelayState", relay)
+	}
+	return v
+}
+
+// wantRefused fails unless err is a ProviderError whose Detail holds detail.
+func wantRefused(t testing.TB, err error, detail string) {
+	t.Helper()
+	var pe *ProviderError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Detail, detail) {
+		t.Fatalf("got %v, want a refusal saying %q", err, detail)
+	}
+}
+
+func checkAnswer(t testing.TB, a Answer, subject string) {
+	t.Helper()
+	u := a.User
+	if u.Subject != subject || u.Email != "ada@corp.example" || u.FirstName != "Ada" || u.LastName != "Lovelace" ||
+		strings.Join(u.Groups, ",") != "staff,eng" {
+		t.Fatalf("answer: %+v", u)
+	}
+}
+
+// idpResponse has the in-process IdP answer the AuthnRequest usher sent:
+// the IdP checks the request (its signature by usher's certificate from
+// the SP metadata, destination, ACS), then signs and encrypts an assertion.
+func (e *samlEnv) idpResponse(start Start) url.Values {
+	e.t.Helper()
+	u, _ := url.Parse(start.URL)
+	if u.Query().Get("SigAlg") != dsig.RSASHA256SignatureMethod || u.Query().Get("Signature") == "" || u.Query().Get("RelayState") != start.State {
+		e.t.Fatalf("the redirect is not signed with RSA-SHA256 or lacks the state: %s", start.URL)
+	}
+	r, _ := http.NewRequest(http.MethodGet, start.URL, nil)
+	e.idp.Clock = dsig.NewFakeClockAt(e.clock.Now())
+	req, err := saml.NewIdpAuthnRequest(e.idp, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := req.Validate(); err != nil {
+		e.t.Fatalf("the IdP refused usher's AuthnRequest: %v", err)
+	}
+	if req.Request.NameIDPolicy == nil || *req.Request.NameIDPolicy.Format != string(saml.PersistentNameIDFormat) {
+		e.t.Fatalf("NameIDPolicy: %+v", req.Request.NameIDPolicy)
+	}
+	sess := &saml.Session{ID: "sess-1", NameID: "u-2002", NameIDFormat: string(saml.PersistentNameIDFormat), UserEmail: "ada@corp.example",
+		UserGivenName: "Ada", UserSurname: "Lovelace", Groups: []string{"staff", "eng"}, CreateTime: e.clock.Now(), ExpireTime: e.clock.Now().Add(time.Hour)}
+	if err := (saml.DefaultAssertionMaker{}).MakeAssertion(req, sess); err != nil {
+		e.t.Fatal(err)
+	}
+	f, err := req.PostBinding()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if f.URL != e.svc.ACSURL(e.tn, e.conn) {
+		e.t.Fatalf("posted to %s", f.URL)
+	}
+	return form(f.SAMLResponse, f.RelayState)
+}
+
+func sqliteOnly(t testing.TB, now func() time.Time) *store.Store { return storetest.OpenSQLite(t, now) }
+
+// TestSAMLSignIn: the whole SP-initiated round trip with a real IdP, whose
+// assertion comes encrypted to usher's certificate: the request signed by
+// the Redirect binding, the ACS, the same-site Done in the browser that
+// started it, and the answer mapped; the state is then spent.
+func TestSAMLSignIn(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, nil)
+	start, q := e.begin()
+	f := e.idpResponse(start)
+	raw, _ := base64.StdEncoding.DecodeString(f.Get("SAMLResponse"))
+	if !bytes.Contains(raw, []byte("EncryptedAssertion")) || bytes.Contains(raw, []byte("ada@corp.example")) {
+		t.Fatal("the IdP did not encrypt the assertion")
+	}
+	res, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "https://corp.example/sso/" + e.conn.ID + "/done?state=" + url.QueryEscape(start.State)
+	if res.Answer != nil || res.DoneURL != want {
+		t.Fatalf("ACS: %+v, want DoneURL %s", res, want)
+	}
+	got, _ := e.st.Read().SSORequest(e.ctx, e.tn.ID, q.ID)
+	if got.AnsweredAt == nil || got.UsedAt != nil {
+		t.Fatalf("the request after the ACS: %+v", got)
+	}
+	a, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, a, "u-2002")
+	if a.Purpose != PurposeSignIn || a.Next != "/apps" || a.Connection.ID != e.conn.ID || a.Claims["urn:oid:2.5.4.42"][0] != "Ada" {
+		t.Fatalf("answer: %+v", a)
+	}
+	if _, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State); err != ErrExpired {
+		t.Fatalf("Done twice: %v", err)
+	}
+}
+
+// TestSAMLSignedAssertion: an unsigned Response carrying a signed
+// assertion, and a signed Response carrying an unsigned one, are both
+// accepted; attributes are found by Name.
+func TestSAMLSignedAssertion(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, nil)
+	for _, signMsg := range []bool{false, true} {
+		start, q := e.begin()
+		s := e.spec(q.RequestID)
+		s.signAssertion, s.signMsg = !signMsg, signMsg
+		if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, form(e.craft(s), start.State)); err != nil {
+			t.Fatalf("signed response %v: %v", signMsg, err)
+		}
+		a, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAnswer(t, a, "u-1001")
+	}
+}
