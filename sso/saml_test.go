@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"math/big"
@@ -372,4 +373,267 @@ func TestSAMLSignedAssertion(t *testing.T) {
 		}
 		checkAnswer(t, a, "u-1001")
 	}
+}
+
+// TestSAMLRefusals: each crafted fault is refused by its own check, and a
+// refused response leaves the sign-in unanswered.
+func TestSAMLRefusals(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, nil)
+	cases := []struct {
+		name   string
+		edit   func(*spec)
+		detail string
+	}{
+		{"unsigned", func(s *spec) { s.signAssertion = false }, "not signed"},
+		{"signed by another key", func(s *spec) { s.signer = testKeys()[1] }, "signature is not the identity provider's"},
+		{"tampered after signing", func(s *spec) { s.tamper = true }, "signature is not the identity provider's"},
+		{"signed assertion beside an unsigned one", func(s *spec) { s.extraAssertion = true }, "2 assertions, not one"},
+		{"signed response with several assertions", func(s *spec) { s.extraAssertion, s.signMsg = true, true }, "2 assertions, not one"},
+		{"wrong audience", func(s *spec) { s.audience = "https://other.example/sp" }, "audience"},
+		{"wrong recipient", func(s *spec) { s.recipient = "https://other.example/acs" }, "destination or recipient"},
+		{"wrong destination", func(s *spec) { s.destination = "https://other.example/acs" }, "destination or recipient"},
+		{"another issuer", func(s *spec) { s.issuer = "https://evil.example" }, "another issuer"},
+		{"another request", func(s *spec) { s.inResponseTo = "id-other" }, "another request"},
+		{"SHA-1 signature", func(s *spec) { s.method = dsig.RSASHA1SignatureMethod }, "SHA-1"},
+		// Past usher's 90 s skew though within crewjam's 180 s.
+		{"expired beyond the skew", func(s *spec) { s.ttl = -100 * time.Second }, "expired"},
+		{"transient NameID", func(s *spec) { s.format = string(saml.TransientNameIDFormat) }, "transient"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start, q := e.begin()
+			s := e.spec(q.RequestID)
+			c.edit(&s)
+			_, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, form(e.craft(s), start.State))
+			wantRefused(t, err, c.detail)
+			if got, _ := e.st.Read().SSORequest(e.ctx, e.tn.ID, q.ID); got.AnsweredAt != nil {
+				t.Fatal("a refused response answered the sign-in")
+			}
+			if _, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State); err != ErrExpired {
+				t.Fatalf("Done after a refusal: %v", err)
+			}
+		})
+	}
+	// Within the skew an assertion just past NotOnOrAfter still passes.
+	start, q := e.begin()
+	s := e.spec(q.RequestID)
+	s.ttl = -60 * time.Second
+	if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, form(e.craft(s), start.State)); err != nil {
+		t.Fatalf("within the skew: %v", err)
+	}
+}
+
+// TestSAMLExpired: a good response posted after its NotOnOrAfter and the
+// skew have passed is refused.
+func TestSAMLExpired(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, nil)
+	start, q := e.begin()
+	resp := e.craft(e.spec(q.RequestID))
+	e.clock.Advance(5*time.Minute + samlSkew + time.Second)
+	_, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, form(resp, start.State))
+	wantRefused(t, err, "expired")
+}
+
+// TestSAMLReplay, on SQLite and PostgreSQL: a response posted again is
+// refused, SP-initiated (its sign-in is answered) and IdP-initiated (the
+// assertion is in the database's replay cache), also when posted at once
+// from several places.
+func TestSAMLReplay(t *testing.T) {
+	for name, open := range map[string]opener{"sqlite": sqliteOnly, "postgres": storetest.OpenPostgres} {
+		t.Run(name, func(t *testing.T) {
+			e := newSAMLEnv(t, open, func(c *usher.Connection) { c.IdPInitiated = true })
+			start, q := e.begin()
+			f := form(e.craft(e.spec(q.RequestID)), start.State)
+			if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, f); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, f); err != ErrExpired {
+				t.Fatalf("SP-initiated, posted again: %v", err)
+			}
+			// Without its RelayState the same assertion is refused too: it
+			// answers a request, so it is not unsolicited.
+			f.Del("RelayState")
+			_, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, f)
+			wantRefused(t, err, "another request")
+
+			unsolicited := form(e.craft(e.spec("")), "")
+			if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, unsolicited); err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.svc.ACS(e.ctx, e.tn, e.conn.ID, unsolicited)
+			if err != errReplay {
+				t.Fatalf("IdP-initiated, posted again: %v", err)
+			}
+			race := form(e.craft(e.spec("")), "")
+			ok, refusedN := storetest.Race(t, 4, errReplay, func(int) error {
+				_, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, race)
+				return err
+			})
+			if ok != 1 || refusedN != 3 {
+				t.Fatalf("posted 4 times at once: %d accepted, %d refused", ok, refusedN)
+			}
+		})
+	}
+}
+
+// TestSAMLUnsolicited: an IdP-initiated response is refused unless the
+// connection accepts them; then it gives its answer at once.
+func TestSAMLUnsolicited(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, nil)
+	_, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, form(e.craft(e.spec("")), "https://app.example/"))
+	wantRefused(t, err, "unsolicited")
+
+	on := newSAMLEnv(t, sqliteOnly, func(c *usher.Connection) { c.IdPInitiated = true })
+	res, err := on.svc.ACS(on.ctx, on.tn, on.conn.ID, form(on.craft(on.spec("")), "https://app.example/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Answer == nil || res.DoneURL != "" || res.Answer.Purpose != PurposeSignIn || res.Answer.Next != "" {
+		t.Fatalf("IdP-initiated: %+v", res)
+	}
+	checkAnswer(t, *res.Answer, "u-1001")
+}
+
+// TestSAMLDoneElsewhere: the answer is picked up only in the browser that
+// started the sign-in, and only once the IdP has answered.
+func TestSAMLDoneElsewhere(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, nil)
+	start, q := e.begin()
+	if _, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State); err != ErrExpired {
+		t.Fatalf("Done before the IdP answered: %v", err)
+	}
+	if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, form(e.craft(e.spec(q.RequestID)), start.State)); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := secret.New()
+	for _, cookie := range []string{"", other} {
+		if _, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, cookie); err != ErrBrowser {
+			t.Fatalf("Done with cookie %q: %v", cookie, err)
+		}
+	}
+	if _, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State); err != nil {
+		t.Fatalf("then in the right browser: %v", err)
+	}
+}
+
+// TestSAMLOversize: a SAMLResponse over 256 KB is refused before decoding.
+func TestSAMLOversize(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, nil)
+	start, _ := e.begin()
+	_, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, form(strings.Repeat("A", maxResponse+4), start.State))
+	wantRefused(t, err, "256 KB")
+}
+
+// TestSAMLMetadata: the SP metadata names the entity, the ACS and the
+// connection's certificate, and asks for signed assertions.
+func TestSAMLMetadata(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, nil)
+	b, err := e.svc.Metadata(e.ctx, e.tn, e.conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ed saml.EntityDescriptor
+	if err := xml.Unmarshal(b, &ed); err != nil {
+		t.Fatal(err)
+	}
+	if ed.EntityID != "https://corp.example/sso/"+e.conn.ID+"/metadata" || len(ed.SPSSODescriptors) != 1 {
+		t.Fatalf("entity: %s", b)
+	}
+	d := ed.SPSSODescriptors[0]
+	if len(d.AssertionConsumerServices) != 1 || d.AssertionConsumerServices[0].Location != "https://corp.example/sso/"+e.conn.ID+"/acs" ||
+		d.AssertionConsumerServices[0].Binding != saml.HTTPPostBinding {
+		t.Fatalf("ACS: %+v", d.AssertionConsumerServices)
+	}
+	if !*d.AuthnRequestsSigned || !*d.WantAssertionsSigned || len(d.NameIDFormats) != 1 || d.NameIDFormats[0] != saml.PersistentNameIDFormat {
+		t.Fatalf("flags: %s", b)
+	}
+	blk, _ := pem.Decode([]byte(e.conn.SPCertificate))
+	uses := map[string]bool{}
+	for _, k := range d.KeyDescriptors {
+		if k.KeyInfo.X509Data.X509Certificates[0].Data != base64.StdEncoding.EncodeToString(blk.Bytes) {
+			t.Fatalf("%s key is not the connection's certificate", k.Use)
+		}
+		uses[k.Use] = true
+	}
+	if !uses["signing"] || !uses["encryption"] {
+		t.Fatalf("key uses: %v", uses)
+	}
+	if _, err := e.svc.Metadata(e.ctx, e.tn, "nope"); err != ErrDisabled {
+		t.Fatalf("unknown connection: %v", err)
+	}
+}
+
+// TestSAMLPrepare: the key and certificate are made once, sealed, and kept
+// when the connection is saved again; pasted metadata is checked.
+func TestSAMLPrepare(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, nil)
+	c := e.conn
+	if !secret.Sealed(c.SPKey) || strings.Contains(c.SPKey, "PRIVATE") || !strings.HasPrefix(c.SPCertificate, "-----BEGIN CERTIFICATE-----") {
+		t.Fatalf("kept as %.40q / %.40q", c.SPKey, c.SPCertificate)
+	}
+	blk, _ := pem.Decode([]byte(c.SPCertificate))
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil || cert.Subject.CommonName != "usher Corp SAML" || cert.NotAfter.Sub(cert.NotBefore) < 9*365*24*time.Hour {
+		t.Fatalf("certificate: %v %v", cert.Subject, err)
+	}
+	if _, _, err := e.svc.spKeys(c); err != nil {
+		t.Fatal(err)
+	}
+	c.Name = "Corp SSO"
+	if _, err := e.prov.SaveConnection(e.ctx, samlAdmin, e.tn, c.ID, provision.ConnectionInput{Connection: c}); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := e.st.Read().Connection(e.ctx, e.tn.ID, c.ID)
+	if again.SPKey != c.SPKey || again.SPCertificate != c.SPCertificate || again.Name != "Corp SSO" {
+		t.Fatal("the key changed on update")
+	}
+	// Bound to its connection.
+	other := again
+	other.ID = "another"
+	if _, _, err := e.svc.spKeys(other); err == nil {
+		t.Fatal("the sealed key opened for another connection")
+	}
+	// Without a box the PEM is kept as is, and read back.
+	plain := &Service{now: time.Now}
+	pc := usher.Connection{ID: "c1", TenantID: "t1", Name: "x"}
+	if err := plain.prepareSAML(e.ctx, e.tn, &pc); err != nil || !strings.Contains(pc.SPKey, "PRIVATE KEY") {
+		t.Fatalf("without a box: %v", err)
+	}
+	if _, _, err := plain.spKeys(pc); err != nil {
+		t.Fatal(err)
+	}
+
+	spMeta, _ := e.svc.Metadata(e.ctx, e.tn, c.ID)
+	noCert := strings.NewReplacer("<KeyDescriptor", "<Ignored", "</KeyDescriptor>", "</Ignored>").Replace(c.MetadataXML)
+	bad := map[string]string{
+		"not XML":          "<<<",
+		"SP metadata":      string(spMeta),
+		"no signing key":   noCert,
+		"no SSO service":   strings.ReplaceAll(c.MetadataXML, "SingleSignOnService", "ArtifactResolutionService"),
+		"two IdPs":         `<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata">` + strip(c.MetadataXML) + strip(c.MetadataXML) + `</EntitiesDescriptor>`,
+		"larger than 1 MB": c.MetadataXML + "<!--" + strings.Repeat("x", maxMetadata) + "-->",
+	}
+	for name, x := range bad {
+		in := again
+		in.MetadataXML = x
+		_, err := e.prov.SaveConnection(e.ctx, samlAdmin, e.tn, c.ID, provision.ConnectionInput{Connection: in})
+		var ue *usher.Error
+		if !errors.As(err, &ue) || ue.Field != "metadata_xml" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// One IdP in an EntitiesDescriptor is fine.
+	in := again
+	in.MetadataXML = `<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata">` + strip(c.MetadataXML) + `</EntitiesDescriptor>`
+	if _, err := e.prov.SaveConnection(e.ctx, samlAdmin, e.tn, c.ID, provision.ConnectionInput{Connection: in}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// strip drops an XML declaration.
+func strip(x string) string {
+	if strings.HasPrefix(x, "<?xml") {
+		return x[strings.Index(x, "?>")+2:]
+	}
+	return x
 }
