@@ -14,6 +14,7 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -636,4 +637,78 @@ func strip(x string) string {
 		return x[strings.Index(x, "?>")+2:]
 	}
 	return x
+}
+
+// TestSAMLMetadataURL: metadata from a URL is fetched once an hour; when a
+// refresh fails the last good copy serves; metadata over 1 MB is refused.
+func TestSAMLMetadataURL(t *testing.T) {
+	var mu sync.Mutex
+	hits, fail := 0, false
+	var md []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.URL.Path == "/big" {
+			w.Write(bytes.Repeat([]byte(" "), maxMetadata+1))
+			return
+		}
+		hits++
+		if fail {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write(md)
+	}))
+	defer srv.Close()
+	e := newSAMLEnv(t, sqliteOnly, func(c *usher.Connection) { c.MetadataURL, c.MetadataXML = srv.URL+"/md", "" })
+	md, _ = xml.Marshal(e.idp.Metadata())
+	want := func(n int) {
+		t.Helper()
+		start, _ := e.begin()
+		if !strings.HasPrefix(start.URL, "https://idp.example/sso?") {
+			t.Fatalf("start: %+v", start)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if hits != n {
+			t.Fatalf("%d fetches, want %d", hits, n)
+		}
+	}
+	want(1)
+	want(1)
+	e.clock.Advance(metadataTTL + time.Second)
+	want(2)
+	mu.Lock()
+	fail = true
+	mu.Unlock()
+	e.clock.Advance(metadataTTL + time.Second)
+	want(3) // the refresh failed; the last good copy served
+	want(3) // and is not asked again at once
+	e.clock.Advance(metadataRetry + time.Second)
+	want(4)
+
+	big := e.conn
+	big.ID, big.MetadataURL = "big", srv.URL+"/big"
+	_, err := e.svc.Begin(e.ctx, e.tn, big, Begin{Purpose: PurposeSignIn})
+	wantRefused(t, err, "could not be read")
+}
+
+// BenchmarkSAMLACS: a SAML callback to its answer (ACS and Done) on
+// SQLite; each op's sign-in and signed response are made off the clock.
+func BenchmarkSAMLACS(b *testing.B) {
+	e := newSAMLEnv(b, sqliteOnly, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		start, q := e.begin()
+		f := form(e.craft(e.spec(q.RequestID)), start.State)
+		b.StartTimer()
+		if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, f); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signins/s")
 }
