@@ -107,7 +107,7 @@ func newSAMLEnv(t testing.TB, open opener, edit func(*usher.Connection)) *samlEn
 	k := testKeys()[0]
 	e.idp = &saml.IdentityProvider{Key: k.key, Certificate: k.cert, SignatureMethod: dsig.RSASHA256SignatureMethod,
 		MetadataURL: mustURL("https://idp.example/metadata"), SSOURL: mustURL("https://idp.example/sso"),
-		ServiceProviderProvider: e}
+		ServiceProviderProvider: e, WantAuthnRequestsSigned: true}
 	md, err := xml.Marshal(e.idp.Metadata())
 	if err != nil {
 		t.Fatal(err)
@@ -286,11 +286,24 @@ func checkAnswer(t testing.TB, a Answer, subject string) {
 // the SP metadata, destination, ACS), then signs and encrypts an assertion.
 func (e *samlEnv) idpResponse(start Start) url.Values {
 	e.t.Helper()
-	u, _ := url.Parse(start.URL)
-	if u.Query().Get("SigAlg") != dsig.RSASHA256SignatureMethod || u.Query().Get("Signature") == "" || u.Query().Get("RelayState") != start.State {
-		e.t.Fatalf("the redirect is not signed with RSA-SHA256 or lacks the state: %s", start.URL)
+	var r *http.Request
+	if start.Form != nil {
+		if start.Form.Action != "https://idp.example/sso" || start.Form.Fields["RelayState"] != start.State {
+			e.t.Fatalf("the form: %+v", start.Form)
+		}
+		v := url.Values{}
+		for k, x := range start.Form.Fields {
+			v.Set(k, x)
+		}
+		r, _ = http.NewRequest(http.MethodPost, start.Form.Action, strings.NewReader(v.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		u, _ := url.Parse(start.URL)
+		if u.Query().Get("SigAlg") != dsig.RSASHA256SignatureMethod || u.Query().Get("Signature") == "" || u.Query().Get("RelayState") != start.State {
+			e.t.Fatalf("the redirect is not signed with RSA-SHA256 or lacks the state: %s", start.URL)
+		}
+		r, _ = http.NewRequest(http.MethodGet, start.URL, nil)
 	}
-	r, _ := http.NewRequest(http.MethodGet, start.URL, nil)
 	e.idp.Clock = dsig.NewFakeClockAt(e.clock.Now())
 	req, err := saml.NewIdpAuthnRequest(e.idp, r)
 	if err != nil {
@@ -711,4 +724,28 @@ func BenchmarkSAMLACS(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signins/s")
+}
+
+// TestSAMLPostBinding: an IdP without the Redirect binding gets the
+// AuthnRequest by an auto-submitted form, signed inside the XML.
+func TestSAMLPostBinding(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, func(c *usher.Connection) {
+		c.MetadataXML = strings.ReplaceAll(c.MetadataXML, saml.HTTPRedirectBinding, saml.HTTPArtifactBinding)
+	})
+	start, _ := e.begin()
+	if start.URL != "" || start.Form == nil {
+		t.Fatalf("start: %+v", start)
+	}
+	req, _ := base64.StdEncoding.DecodeString(start.Form.Fields["SAMLRequest"])
+	if !bytes.Contains(req, []byte(dsig.RSASHA256SignatureMethod)) {
+		t.Fatalf("the AuthnRequest is not signed: %s", req)
+	}
+	if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, e.idpResponse(start)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, a, "u-2002")
 }
