@@ -749,3 +749,27 @@ func TestSAMLPostBinding(t *testing.T) {
 	}
 	checkAnswer(t, a, "u-2002")
 }
+
+// TestSAMLSubjectAttribute: with the subject mapped to an attribute, a
+// transient NameID is fine (and the request asks for no NameID format).
+func TestSAMLSubjectAttribute(t *testing.T) {
+	e := newSAMLEnv(t, sqliteOnly, func(c *usher.Connection) { c.Mapping.Subject = "employeeNumber" })
+	start, q := e.begin()
+	u, _ := url.Parse(start.URL)
+	r, _ := http.NewRequest(http.MethodGet, u.String(), nil)
+	ir, err := saml.NewIdpAuthnRequest(e.idp, r)
+	if err != nil || ir.Validate() != nil || ir.Request.NameIDPolicy.Format != nil && *ir.Request.NameIDPolicy.Format != "" {
+		t.Fatalf("NameIDPolicy: %+v %v", ir.Request.NameIDPolicy, err)
+	}
+	s := e.spec(q.RequestID)
+	s.format, s.nameID = string(saml.TransientNameIDFormat), "_t1"
+	s.attrs["employeeNumber"] = []string{"E-77"}
+	if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, form(e.craft(s), start.State)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, a, "E-77")
+}
