@@ -3,9 +3,7 @@ package sso
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -224,7 +222,7 @@ func (s *Service) ACS(ctx context.Context, tenant usher.Tenant, connID string, f
 	if !solicited {
 		return ACSResult{Answer: &answer}, nil
 	}
-	return ACSResult{DoneURL: s.base(tenant) + "/sso/" + c.ID + "/done?state=" + url.QueryEscape(relay)}, nil
+	return ACSResult{DoneURL: s.connURL(tenant, c.ID, "done") + "?state=" + url.QueryEscape(relay)}, nil
 }
 
 // oneAssertion refuses a Response with more than one assertion, signed or
@@ -366,36 +364,7 @@ func (s *Service) Done(ctx context.Context, tenant usher.Tenant, connID, state, 
 	if c.Protocol != "saml" {
 		return Answer{}, ErrDisabled
 	}
-	if state == "" || len(state) > 100 {
-		return Answer{}, ErrExpired
-	}
-	if subtle.ConstantTimeCompare([]byte(state), []byte(cookie)) != 1 {
-		return Answer{}, ErrBrowser
-	}
-	var q store.SSORequest
-	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		q, err = tx.SSORequest(ctx, tenant.ID, secret.Hash(state))
-		if errors.Is(err, usher.ErrNotFound) {
-			return ErrExpired
-		} else if err != nil {
-			return err
-		}
-		if q.ConnectionID != c.ID || q.AnsweredAt == nil || q.UsedAt != nil || !q.ExpiresAt.After(s.now()) {
-			return ErrExpired
-		}
-		return tx.UseSSORequest(ctx, q.ID)
-	})
-	if errors.Is(err, usher.ErrConflict) {
-		return Answer{}, ErrExpired
-	} else if err != nil {
-		return Answer{}, err
-	}
-	var got received
-	if err := json.Unmarshal([]byte(q.Result), &got); err != nil {
-		return Answer{}, fmt.Errorf("sign-in %s: its answer cannot be read: %w", q.ID, err)
-	}
-	return s.answer(c, q, got)
+	return s.Resume(ctx, tenant, connID, state, cookie)
 }
 
 // Metadata is the connection's service provider metadata.

@@ -164,9 +164,9 @@ func (s *Service) Begin(ctx context.Context, tenant usher.Tenant, c usher.Connec
 }
 
 // use takes the request a state stands for, once: the browser's cookie
-// must hold the same state, and the request must be the connection's and
-// not expired.
-func (s *Service) use(ctx context.Context, tenant usher.Tenant, connID, state, cookie string) (store.SSORequest, error) {
+// must hold the same state, and the request must be the connection's, not
+// expired, and (answered) already answered by the identity provider.
+func (s *Service) use(ctx context.Context, tenant usher.Tenant, connID, state, cookie string, answered bool) (store.SSORequest, error) {
 	if state == "" || len(state) > 100 {
 		return store.SSORequest{}, ErrExpired
 	}
@@ -182,7 +182,7 @@ func (s *Service) use(ctx context.Context, tenant usher.Tenant, connID, state, c
 		} else if err != nil {
 			return err
 		}
-		if q.ConnectionID != connID || q.UsedAt != nil || !q.ExpiresAt.After(s.now()) {
+		if q.ConnectionID != connID || q.UsedAt != nil || !q.ExpiresAt.After(s.now()) || (answered && q.AnsweredAt == nil) {
 			return ErrExpired
 		}
 		return tx.UseSSORequest(ctx, q.ID)
@@ -232,12 +232,9 @@ func (s *Service) Resume(ctx context.Context, tenant usher.Tenant, connID, state
 	if err != nil {
 		return Answer{}, err
 	}
-	q, err := s.use(ctx, tenant, c.ID, state, cookie)
+	q, err := s.use(ctx, tenant, c.ID, state, cookie, true)
 	if err != nil {
 		return Answer{}, err
-	}
-	if q.AnsweredAt == nil {
-		return Answer{}, ErrExpired
 	}
 	var got received
 	if err := json.Unmarshal([]byte(q.Result), &got); err != nil {
