@@ -148,4 +148,3 @@ func testSSOJustInTimeRules(t *testing.T, e *env) {
 		User: provision.SSOUser{Subject: "sub-dee", Email: "dee@corp.example", FirstName: "D", LastName: "E", Phone: "+41446681801"}})
 	wantCode(t, err, usher.CodeSeatsFull, "plan_id")
 }
-
