@@ -49,7 +49,7 @@ func onEachDatabaseWorld(t *testing.T, fn func(t *testing.T, w *signinWorld)) {
 
 // newSigninWorld starts a server on a store from open; configure, if any,
 // changes its configuration first.
-func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store, configure ...func(*Config)) *signinWorld {
+func newSigninWorld(t testing.TB, open func(testing.TB, func() time.Time) *store.Store, configure ...func(*Config)) *signinWorld {
 	t.Helper()
 	clock := storetest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	st := open(t, clock.Now)
@@ -76,7 +76,7 @@ func newSigninWorld(t *testing.T, open func(testing.TB, func() time.Time) *store
 }
 
 // newTenant creates a tenant with a plan of 50 seats as its default.
-func (w *signinWorld) newTenant(t *testing.T, slug, name string) (usher.Tenant, usher.Plan) {
+func (w *signinWorld) newTenant(t testing.TB, slug, name string) (usher.Tenant, usher.Plan) {
 	t.Helper()
 	ctx := context.Background()
 	tn, err := w.svc.CreateTenant(ctx, opActor, provision.TenantInput{Slug: slug, Name: name})

@@ -37,7 +37,7 @@ var dexUsers = []testidp.DexUser{
 	{Email: "full@example.com", Username: "Fay Full", UserID: "full"},
 }
 
-func newSSOWorld(t *testing.T, sw *signinWorld, edit func(*usher.Connection)) *ssoWorld {
+func newSSOWorld(t testing.TB, sw *signinWorld, edit func(*usher.Connection)) *ssoWorld {
 	t.Helper()
 	ctx := context.Background()
 	admin := usher.Actor{Kind: "token", Role: usher.AdminTenant}
