@@ -89,7 +89,7 @@ func TestConsoleConnections(t *testing.T) {
 		wantPage(t, b.post("/t/acme/admin/connections/new?protocol=oidc", form("client_id", "")...), 422, `id="client_id-error"`)
 		// A rule that gives nothing is refused at its row.
 		p = b.post("/t/acme/admin/connections/new?protocol=oidc", append(form(), "rule_idp_group", "Sales", "rule_group_id", "", "rule_role_id", "")...)
-		wantPage(t, p, 422, `id="rule2-error"`, "give the group_id or role_id members of &#34;Sales&#34; get")
+		wantPage(t, p, 422, `id="rule2-error"`, "Group rule 2: choose the group or role members of &#34;Sales&#34; get")
 		if all, _, _ := w.st.Read().Connections(ctx, w.tenant.ID, false, store.ListOptions{}); len(all) != 0 {
 			t.Fatalf("a refused form made a connection: %+v", all)
 		}

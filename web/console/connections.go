@@ -265,6 +265,9 @@ func connectionInput(r *http.Request, c *Call, protocol string) usher.Connection
 // the group rule rows as sent, with their errors, and the blank rows.
 func connectionErrors(c *Call, sent []usher.GroupRule) []ruleRow {
 	rows := ruleRows(sent)
+	for k, msg := range c.d.Errors {
+		c.d.Errors[k] = apiNames.Replace(msg)
+	}
 	// The summary names the rows and fields as the form does.
 	c.d.Errors["form"] = summaryRuleRE.ReplaceAllStringFunc(c.d.Errors["form"], func(m string) string {
 		sub := summaryRuleRE.FindStringSubmatch(m)
@@ -299,6 +302,9 @@ func connectionErrors(c *Call, sent []usher.GroupRule) []ruleRow {
 	}
 	return rows
 }
+
+// apiNames say the API's names of the form's fields as the form does.
+var apiNames = strings.NewReplacer("give the group_id or role_id", "choose the group or role", "Give the group_id or role_id", "Choose the group or role")
 
 // summaryRuleRE finds the names of indexed fields in an error summary:
 // "Domains[1]" and "Mapping group rules[0] group".
