@@ -87,6 +87,7 @@ func TestConsoleConnections(t *testing.T) {
 			t.Fatal("the form shows the client secret it was sent")
 		}
 		wantPage(t, b.post("/t/acme/admin/connections/new?protocol=oidc", form("client_id", "")...), 422, `id="client_id-error"`)
+		wantPage(t, b.post("/t/acme/admin/connections/new?protocol=oidc", form("jit_plan_id", role.ID)...), 422, `id="jit_plan_id-error"`, `role="alert">Just-in-time plan`)
 		// A rule that gives nothing is refused at its row.
 		p = b.post("/t/acme/admin/connections/new?protocol=oidc", append(form(), "rule_idp_group", "Sales", "rule_group_id", "", "rule_role_id", "")...)
 		wantPage(t, p, 422, `id="rule2-error"`, "Group rule 2: choose the group or role members of &#34;Sales&#34; get")
@@ -132,7 +133,8 @@ func TestConsoleConnections(t *testing.T) {
 		if strings.Contains(p.body, `name="client_secret"`) || strings.Contains(p.body, `name="idp_initiated" value="on" checked`) {
 			t.Fatal("a new SAML connection's form asks for a client secret or starts with IdP-initiated sign-in on")
 		}
-		wantPage(t, b.post("/t/acme/admin/connections/new?protocol=saml", "name", "Acme Okta", "domains", "okta.example"), 422, `id="metadata_url-error"`)
+		wantPage(t, b.post("/t/acme/admin/connections/new?protocol=saml", "name", "Acme Okta", "domains", "okta.example"), 422, `id="metadata_url-error"`,
+			"its URL, or the XML pasted")
 		p = b.post("/t/acme/admin/connections/new?protocol=saml", "name", "Acme Okta", "domains", "okta.example", "mapping.preset", "okta",
 			"metadata_xml", idpMetadata(t))
 		wantPage(t, p, 200, "“Acme Okta” is saved", "Values for your identity provider", "Entity ID", "ACS URL", "Download usher's metadata")
@@ -164,6 +166,7 @@ func TestConsoleConnections(t *testing.T) {
 		wantPage(t, ua.post("/t/acme/admin/connections/"+id, form("name", "Taken over")...), 403)
 		wantPage(t, ua.post("/t/acme/admin/connections/"+id+"/deactivate"), 403)
 		wantPage(t, ua.post("/t/acme/admin/connections/new?protocol=oidc", form("name", "Sneaky", "domains", "sneaky.example")...), 403)
+		wantPage(t, ua.get("/t/acme/admin/connections/new?protocol=saml"), 403)
 		if now, _ := w.st.Read().Connection(ctx, w.tenant.ID, id); now.Name != "Acme Entra ID" || now.DeactivatedAt != nil {
 			t.Fatalf("a user administrator changed a connection: %+v", now)
 		}

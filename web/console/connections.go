@@ -80,14 +80,14 @@ func (h *Handler) ConnectionNew(w http.ResponseWriter, r *http.Request, c *Call)
 		h.fail(w, r, c, usher.NotFound("", "connection protocol"))
 		return
 	}
+	if err := c.actor.Require(usher.AdminTenant); err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
 	conn := usher.Connection{Protocol: protocol}
 	status := http.StatusOK
 	var rules []ruleRow
 	if r.Method == http.MethodPost {
-		if err := c.actor.Require(usher.AdminTenant); err != nil {
-			h.fail(w, r, c, err)
-			return
-		}
 		in := connectionInput(r, c, protocol)
 		saved, err := h.svc.SaveConnection(r.Context(), c.actor, c.tn, "", provision.ConnectionInput{Connection: in})
 		if err == nil {
@@ -304,7 +304,8 @@ func connectionErrors(c *Call, sent []usher.GroupRule) []ruleRow {
 }
 
 // apiNames say the API's names of the form's fields as the form does.
-var apiNames = strings.NewReplacer("give the group_id or role_id", "choose the group or role", "Give the group_id or role_id", "Choose the group or role")
+var apiNames = strings.NewReplacer("give the group_id or role_id", "choose the group or role", "Give the group_id or role_id", "Choose the group or role",
+	"Jit ", "Just-in-time ", "Metadata url", "Metadata URL", "Metadata xml", "Metadata XML", "Client id", "Client ID", "in metadata_xml", "pasted")
 
 // summaryRuleRE finds the names of indexed fields in an error summary:
 // "Domains[1]" and "Mapping group rules[0] group".
