@@ -145,6 +145,13 @@ func TestConsoleConnections(t *testing.T) {
 		if strings.Contains(p.body, "<legend>OpenID Connect</legend>") || saml.IdPInitiated || saml.Protocol != "saml" {
 			t.Fatalf("the SAML connection: %+v", saml)
 		}
+		// usher's certificate for the connection, once the SAML connector made it; never its key.
+		if saml.SPCertificate != "" {
+			wantPage(t, p, 200, "usher's certificate for this connection", "-----BEGIN CERTIFICATE-----")
+		}
+		if strings.Contains(p.body, "PRIVATE KEY") || (saml.SPKey != "" && strings.Contains(p.body, saml.SPKey)) {
+			t.Fatal("the SAML connection's page shows usher's private key")
+		}
 
 		// Deactivated and reactivated; the list says which.
 		p = b.post("/t/acme/admin/connections/" + sid + "/deactivate")
