@@ -223,25 +223,19 @@ func safeNext(next string) string {
 	return next
 }
 
-// addr is the address of one of a connection's endpoints, under the
-// tenant's address (which ends in a slash).
-func (s *Service) addr(tenant usher.Tenant, c usher.Connection, endpoint string) string {
-	return strings.TrimSuffix(s.base(tenant), "/") + "/sso/" + c.ID + "/" + endpoint
-}
-
 // CallbackURL is where an OpenID Connect provider sends people back: the
 // redirect URI an administrator registers there.
 func (s *Service) CallbackURL(tenant usher.Tenant, c usher.Connection) string {
-	return s.addr(tenant, c, "callback")
+	return s.base(tenant) + "/sso/" + c.ID + "/callback"
 }
 
 // ACSURL is SAML's Assertion Consumer Service of the connection.
 func (s *Service) ACSURL(tenant usher.Tenant, c usher.Connection) string {
-	return s.addr(tenant, c, "acs")
+	return s.base(tenant) + "/sso/" + c.ID + "/acs"
 }
 
 // MetadataURL is the connection's SAML service provider metadata, and its
 // entity ID.
 func (s *Service) MetadataURL(tenant usher.Tenant, c usher.Connection) string {
-	return s.addr(tenant, c, "metadata")
+	return s.base(tenant) + "/sso/" + c.ID + "/metadata"
 }
