@@ -122,7 +122,13 @@ func (s *Service) Inspect(ctx context.Context, tenant usher.Tenant, link string)
 		return Redemption{}, err
 	}
 	red := Redemption{Account: a, Person: p, Mode: ModeChoosePassword, activation: act}
+	enforced, err := s.enforced(ctx, r, tenant, a.Email)
+	if err != nil {
+		return Redemption{}, err
+	}
 	switch {
+	case enforced != nil:
+		red.Mode, red.ConnectionName = ModeSSO, enforced.Name
 	case a.AuthSystem == usher.AuthConnection:
 		red.Mode = ModeSSO
 		if c, err := r.Connection(ctx, tenant.ID, a.ConnectionID); err == nil {
@@ -266,6 +272,11 @@ var ErrSignInToJoin = &usher.Error{Code: usher.CodeInvalid, Field: "password",
 // joining its identity, in one transaction. Hashing happens before it, so
 // the transaction stays short.
 func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Account, act store.Activation, mode, pw, signedIn, source string) (usher.Account, error) {
+	if c, err := s.Enforced(ctx, tenant, a.Email); err != nil {
+		return usher.Account{}, err
+	} else if c != nil {
+		return usher.Account{}, errPasswordEnforced(c)
+	}
 	var hash, joinID string
 	switch {
 	case mode == ModeConfirmIdentity:
@@ -555,6 +566,11 @@ func (s *Service) StartReset(ctx context.Context, actor usher.Actor, tenant ushe
 		}
 		if a.State != usher.StateActive || a.AuthSystem != usher.AuthPassword {
 			return usher.Conflict("state", "a password reset is for active accounts that sign in with a password")
+		}
+		if c, err := s.enforced(ctx, tx, tenant, a.Email); err != nil {
+			return err
+		} else if c != nil {
+			return usher.Conflict("state", "the account's email belongs to %s, which is enforced: it signs in there, never with a password", c.Name)
 		}
 		if msgs, err = s.reissue(ctx, tx, tenant, a, KindPasswordReset); err != nil {
 			return err

@@ -85,3 +85,30 @@ func (s *Service) homeRealm(ctx context.Context, r *store.Tx, tenant usher.Tenan
 	}
 	return Realm{Several: true}, nil
 }
+
+// Enforced is the enforced connection owning email's domain, or nil: an
+// account with such an email never uses a password (sign-in, activation,
+// reset), whatever its authentication system says; it is handed over.
+func (s *Service) Enforced(ctx context.Context, tenant usher.Tenant, email string) (*usher.Connection, error) {
+	return s.enforced(ctx, s.st.Read(), tenant, email)
+}
+
+func (s *Service) enforced(ctx context.Context, r *store.Tx, tenant usher.Tenant, email string) (*usher.Connection, error) {
+	if !usher.IsEmail(email) {
+		return nil, nil
+	}
+	realm, err := s.homeRealm(ctx, r, tenant, email, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c := realm.Owner(); c != nil && c.Enforced {
+		return c, nil
+	}
+	return nil, nil
+}
+
+// ErrPasswordEnforced refuses a password where the email's domain signs in
+// through an enforced connection.
+func errPasswordEnforced(c *usher.Connection) error {
+	return usher.Invalid("password", "addresses of this domain sign in with %s, your organization's single sign-on, never with a password", c.Name)
+}

@@ -187,6 +187,8 @@ func runRules(t *testing.T, open Open) {
 		{"SignupLinkRules", testSignupLinkRules},
 		{"SignupLinksCrossTenantInvisible", testSignupLinksCrossTenant},
 		{"SignupLinkRefusals", testSignupLinkRefusals},
+		{"SSOSignIn", testSSOSignIn},
+		{"SSOJustInTimeRules", testSSOJustInTimeRules},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

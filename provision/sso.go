@@ -143,7 +143,10 @@ func (s *Service) SignInThrough(ctx context.Context, tenant usher.Tenant, in SSO
 	case err != nil:
 		return SSOResult{}, err
 	}
-	if a.AuthSystem != usher.AuthConnection || a.ConnectionID != c.ID {
+	// A password account in an enforced connection's domain moves onto it:
+	// the connection is the only way in for that domain.
+	movable := c.Enforced && a.AuthSystem == usher.AuthPassword
+	if (a.AuthSystem != usher.AuthConnection || a.ConnectionID != c.ID) && !movable {
 		return SSOResult{}, s.refuse(ctx, tenant, actor, a.ID, u, "the account is not assigned to the connection")
 	}
 	if sub, err := r.SubjectOf(ctx, tenant.ID, c.ID, a.ID); err != nil {
@@ -205,6 +208,16 @@ func (s *Service) signInTied(ctx context.Context, tenant usher.Tenant, actor ush
 			}
 		}
 		next := cur
+		if cur.AuthSystem != usher.AuthConnection || cur.ConnectionID != c.ID {
+			if !c.Enforced || cur.AuthSystem != usher.AuthPassword {
+				return ErrSSOTakeover
+			}
+			next.AuthSystem, next.ConnectionID = usher.AuthConnection, c.ID
+			if err := audit(ctx, tx, tenant.ID, actor, "account.updated", "account", cur.ID,
+				map[string]string{"auth_system": usher.AuthConnection, "connection_id": c.ID, "why": "the connection is enforced for the email's domain"}); err != nil {
+				return err
+			}
+		}
 		if cur.IdentityID == "" {
 			if next.IdentityID, err = identityFor(ctx, tx, cur.Email); err != nil {
 				return err
@@ -218,7 +231,7 @@ func (s *Service) signInTied(ctx context.Context, tenant usher.Tenant, actor ush
 			}
 			out.Activated = true
 		}
-		if next.IdentityID != cur.IdentityID || next.State != cur.State {
+		if next.IdentityID != cur.IdentityID || next.State != cur.State || next.AuthSystem != cur.AuthSystem {
 			if err := tx.UpdateAccount(ctx, tenant.ID, &cur, &next); err != nil {
 				return err
 			}

@@ -71,9 +71,10 @@ const (
 
 // Step is the answer to the identifier a person typed.
 type Step struct {
-	Kind       string
-	Identifier string // as the person typed it, trimmed
-	Connection string // the SSO connection's name, for StepSSO
+	Kind         string
+	Identifier   string // as the person typed it, trimmed
+	Connection   string // the SSO connection's name, for StepSSO
+	ConnectionID string
 	// CanRegister: the tenant would take a registration for this identifier.
 	CanRegister bool
 }
@@ -99,7 +100,7 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 		if c, err := s.domainConnection(ctx, tenant, login); err != nil {
 			return st, err
 		} else if c != nil {
-			st.Kind, st.Connection = StepSSO, c.Name
+			st.Kind, st.Connection, st.ConnectionID = StepSSO, c.Name, c.ID
 			return st, nil
 		}
 		st.Kind = StepPassword
@@ -111,7 +112,7 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 		if c, err := s.domainConnection(ctx, tenant, login); err != nil {
 			return st, err
 		} else if c != nil {
-			st.Kind, st.Connection = StepSSO, c.Name
+			st.Kind, st.Connection, st.ConnectionID = StepSSO, c.Name, c.ID
 			return st, nil
 		}
 		st.Kind = StepNoAccount
@@ -120,6 +121,10 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 		return st, err
 	}
 	st.CanRegister = false
+	enforced, err := s.enforced(ctx, tenant, a.Email)
+	if err != nil {
+		return st, err
+	}
 	switch {
 	case a.State == usher.StateSuspended || a.State == usher.StateDeactivated:
 		st.Kind = StepInactive
@@ -130,8 +135,11 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 			return st, err
 		}
 		if realm.Connection != nil {
-			st.Connection = realm.Connection.Name
+			st.Connection, st.ConnectionID = realm.Connection.Name, realm.Connection.ID
 		}
+	case a.AuthSystem == usher.AuthPassword && enforced != nil:
+		// The email's domain belongs to an enforced connection: never a password.
+		st.Kind, st.Connection, st.ConnectionID = StepSSO, enforced.Name, enforced.ID
 	case a.State == usher.StateInvited:
 		// A person given a one-time password (seed 003) signs in with it.
 		st.Kind = StepInvited
@@ -144,6 +152,14 @@ func (s *Service) Identify(ctx context.Context, tenant usher.Tenant, identifier 
 		st.Kind = StepPassword
 	}
 	return st, nil
+}
+
+// enforced is the enforced connection owning email's domain, or nil.
+func (s *Service) enforced(ctx context.Context, tenant usher.Tenant, email string) (*usher.Connection, error) {
+	if s.prov == nil {
+		return nil, nil
+	}
+	return s.prov.Enforced(ctx, tenant, email)
 }
 
 // domainConnection is the connection owning the email's domain, or nil.
@@ -239,7 +255,16 @@ func (s *Service) SignIn(ctx context.Context, tenant usher.Tenant, in Attempt) (
 	// one-time password. An account that cannot sign in with a password
 	// has nothing to match and costs the same.
 	identity, oneTime := -1, -1
-	if g.Account != nil && a.AuthSystem == usher.AuthPassword && (a.State == usher.StateActive || a.State == usher.StateInvited) {
+	usable := g.Account != nil && a.AuthSystem == usher.AuthPassword && (a.State == usher.StateActive || a.State == usher.StateInvited)
+	if usable {
+		// Not where an enforced connection owns the email's domain.
+		c, err := s.enforced(ctx, tenant, a.Email)
+		if err != nil {
+			return Result{}, err
+		}
+		usable = c == nil
+	}
+	if usable {
 		if a.State == usher.StateActive && a.IdentityID != "" {
 			h, err := r.IdentityPassword(ctx, a.IdentityID)
 			if err != nil {

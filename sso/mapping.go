@@ -169,6 +169,20 @@ func (m mapping) user(got received) (provision.SSOUser, error) {
 	}
 	u.FirstName = m.value(got, "first_name")
 	u.LastName = m.value(got, "last_name")
+	if u.FirstName == "" && u.LastName == "" {
+		// Many providers send only the whole name ("name", or SAML's
+		// displayName): its last word is taken as the last name.
+		for _, n := range []string{"name", "displayName", xmlsoap + "name", "cn"} {
+			if v := strings.Join(strings.Fields(strings.Join(lookup(got.Claims, n), " ")), " "); v != "" && !strings.Contains(v, "@") {
+				if i := strings.LastIndexByte(v, ' '); i > 0 {
+					u.FirstName, u.LastName = v[:i], v[i+1:]
+				} else {
+					u.FirstName = v
+				}
+				break
+			}
+		}
+	}
 	u.Email = m.value(got, "email")
 	u.Phone = m.value(got, "phone")
 	u.Username = m.value(got, "username")

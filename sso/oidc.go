@@ -96,7 +96,7 @@ func (s *Service) Callback(ctx context.Context, tenant usher.Tenant, connID stri
 	if c.Protocol != "oidc" {
 		return Answer{}, ErrDisabled
 	}
-	q, err := s.use(ctx, tenant, c.ID, query.Get("state"), cookie)
+	q, err := s.use(ctx, tenant, c.ID, query.Get("state"), cookie, false)
 	if err != nil {
 		return Answer{}, err
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -91,6 +92,7 @@ type Answer struct {
 	User       provision.SSOUser
 	// Claims are the claims or attributes as received, for the test page.
 	Claims map[string][]string
+	got    received
 }
 
 // Errors a person may meet on the way back.
@@ -162,9 +164,9 @@ func (s *Service) Begin(ctx context.Context, tenant usher.Tenant, c usher.Connec
 }
 
 // use takes the request a state stands for, once: the browser's cookie
-// must hold the same state, and the request must be the connection's and
-// not expired.
-func (s *Service) use(ctx context.Context, tenant usher.Tenant, connID, state, cookie string) (store.SSORequest, error) {
+// must hold the same state, and the request must be the connection's, not
+// expired, and (answered) already answered by the identity provider.
+func (s *Service) use(ctx context.Context, tenant usher.Tenant, connID, state, cookie string, answered bool) (store.SSORequest, error) {
 	if state == "" || len(state) > 100 {
 		return store.SSORequest{}, ErrExpired
 	}
@@ -180,7 +182,7 @@ func (s *Service) use(ctx context.Context, tenant usher.Tenant, connID, state, c
 		} else if err != nil {
 			return err
 		}
-		if q.ConnectionID != connID || q.UsedAt != nil || !q.ExpiresAt.After(s.now()) {
+		if q.ConnectionID != connID || q.UsedAt != nil || !q.ExpiresAt.After(s.now()) || (answered && q.AnsweredAt == nil) {
 			return ErrExpired
 		}
 		return tx.UseSSORequest(ctx, q.ID)
@@ -194,12 +196,51 @@ func (s *Service) use(ctx context.Context, tenant usher.Tenant, connID, state, c
 // answer builds the Answer from what the identity provider said.
 func (s *Service) answer(c usher.Connection, q store.SSORequest, got received) (Answer, error) {
 	m := effective(c)
-	c.Mapping = m.named()
+	named := m.named()
+	named.Preset, named.GroupRules = c.Mapping.Preset, c.Mapping.GroupRules
+	c.Mapping = named
 	u, err := m.user(got)
 	if err != nil {
 		return Answer{}, err
 	}
-	return Answer{Connection: c, Purpose: q.Purpose, Next: q.Next, User: u, Claims: got.Claims}, nil
+	return Answer{Connection: c, Purpose: q.Purpose, Next: q.Next, User: u, Claims: got.Claims, got: got}, nil
+}
+
+// Hold keeps an answer for the browser that has it, while the person
+// completes what the identity provider did not send (a department they may
+// choose); Resume picks it up. It returns the new state for the cookie.
+func (s *Service) Hold(ctx context.Context, tenant usher.Tenant, a Answer) (string, error) {
+	state, hash := secret.New()
+	res, err := a.got.encode()
+	if err != nil {
+		return "", err
+	}
+	q := store.SSORequest{ID: hash, TenantID: tenant.ID, ConnectionID: a.Connection.ID, Purpose: a.Purpose, Next: a.Next, ExpiresAt: s.now().Add(requestTTL)}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertSSORequest(ctx, &q); err != nil {
+			return err
+		}
+		return tx.AnswerSSORequest(ctx, q.ID, res)
+	})
+	return state, err
+}
+
+// Resume picks up, once, an answer kept for the browser whose cookie holds
+// state (Hold, or a SAML answer posted to the ACS).
+func (s *Service) Resume(ctx context.Context, tenant usher.Tenant, connID, state, cookie string) (Answer, error) {
+	c, err := s.Connection(ctx, tenant, connID)
+	if err != nil {
+		return Answer{}, err
+	}
+	q, err := s.use(ctx, tenant, c.ID, state, cookie, true)
+	if err != nil {
+		return Answer{}, err
+	}
+	var got received
+	if err := json.Unmarshal([]byte(q.Result), &got); err != nil {
+		return Answer{}, fmt.Errorf("sign-in %s: its answer cannot be read: %w", q.ID, err)
+	}
+	return s.answer(c, q, got)
 }
 
 // received is what an identity provider said: its subject (OIDC sub, SAML
@@ -226,16 +267,21 @@ func safeNext(next string) string {
 // CallbackURL is where an OpenID Connect provider sends people back: the
 // redirect URI an administrator registers there.
 func (s *Service) CallbackURL(tenant usher.Tenant, c usher.Connection) string {
-	return s.base(tenant) + "/sso/" + c.ID + "/callback"
+	return s.connURL(tenant, c.ID, "callback")
+}
+
+// connURL is the address of one of a connection's pages.
+func (s *Service) connURL(tenant usher.Tenant, connID, page string) string {
+	return strings.TrimSuffix(s.base(tenant), "/") + "/sso/" + url.PathEscape(connID) + "/" + page
 }
 
 // ACSURL is SAML's Assertion Consumer Service of the connection.
 func (s *Service) ACSURL(tenant usher.Tenant, c usher.Connection) string {
-	return s.base(tenant) + "/sso/" + c.ID + "/acs"
+	return s.connURL(tenant, c.ID, "acs")
 }
 
 // MetadataURL is the connection's SAML service provider metadata, and its
 // entity ID.
 func (s *Service) MetadataURL(tenant usher.Tenant, c usher.Connection) string {
-	return s.base(tenant) + "/sso/" + c.ID + "/metadata"
+	return s.connURL(tenant, c.ID, "metadata")
 }

@@ -100,7 +100,7 @@ func TestEveryReferenceIsCheckedBeforeTheWrite(t *testing.T) {
 		acme := v1 + "/tenants/acme"
 		person := post[usher.Person](t, e, ua, acme+"/persons", obj{"first_name": "P", "last_name": "Q"}, 201)
 		c := post[provision.Created](t, e, ua, acme+"/accounts", obj{"first_name": "S", "last_name": "T", "email": "st@example.com"}, 201)
-		gconn := post[usher.Connection](t, e, op, v1+"/tenants/globex/connections", obj{"name": "G", "protocol": "oidc", "issuer": "https://g.example", "domains": []string{"globex.example"}}, 201)
+		gconn := post[usher.Connection](t, e, op, v1+"/tenants/globex/connections", obj{"name": "G", "protocol": "oidc", "client_id": "usher", "issuer": "https://g.example", "domains": []string{"globex.example"}}, 201)
 		gdept := post[usher.Attribute](t, e, op, v1+"/tenants/globex/departments", obj{"key": "d", "name": "D"}, 201)
 		gjob := post[usher.Attribute](t, e, op, v1+"/tenants/globex/job_profiles", obj{"key": "j", "name": "J"}, 201)
 		ggroup := post[usher.Attribute](t, e, op, v1+"/tenants/globex/groups", obj{"key": "g", "name": "G"}, 201)
@@ -158,7 +158,7 @@ func TestEveryReferenceIsCheckedBeforeTheWrite(t *testing.T) {
 		add("POST", acme+"/organizations", ua, "parent_id", "organization", func(id string) any { return obj{"name": "X", "parent_id": id} })
 		for f, of := range map[string]string{"jit_plan_id": "plan", "jit_role_id": "role", "jit_department_id": "department", "jit_job_profile_id": "job_profile"} {
 			add("POST", acme+"/connections", ta, f, of, func(id string) any {
-				return obj{"name": "C", "protocol": "oidc", "issuer": "https://c.example", f: id}
+				return obj{"name": "C", "protocol": "oidc", "client_id": "usher", "issuer": "https://c.example", f: id}
 			})
 		}
 		for f, of := range map[string]string{"plan_id": "plan", "role_id": "role", "department_id": "department", "job_profile_id": "job_profile"} {
@@ -188,7 +188,7 @@ func TestEveryReferenceIsCheckedBeforeTheWrite(t *testing.T) {
 		e.unchanged(t, before, "acme", "globex")
 
 		// A reference retired since it was set does not block saving the rest.
-		conn := post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "C", "protocol": "oidc", "issuer": "https://c.example",
+		conn := post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "C", "protocol": "oidc", "client_id": "usher", "issuer": "https://c.example",
 			"jit_role_id": w.attrs[usher.KindRole].ID}, 201)
 		del[usher.Attribute](t, e, op, acme+"/roles/"+w.attrs[usher.KindRole].ID)
 		del[usher.Connection](t, e, ta, acme+"/connections/"+conn.ID)
@@ -205,25 +205,25 @@ func TestFieldsAreCheckedForWhatTheyHold(t *testing.T) {
 		ua, ta := w.userAdmin.Secret, w.tenantAdmin.Secret
 		acme := v1 + "/tenants/acme"
 		c := post[provision.Created](t, e, ua, acme+"/accounts", obj{"first_name": "O", "last_name": "T", "email": "ot@example.com"}, 201)
-		conn := post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "C", "protocol": "oidc", "issuer": "https://login.example.com/v2.0"}, 201)
+		conn := post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "C", "protocol": "oidc", "client_id": "usher", "issuer": "https://login.example.com/v2.0"}, 201)
 		before := e.snapshot(t, "acme")
 
 		long := "https://" + strings.Repeat("a", 100_000) + ".example"
 		for _, bad := range []string{"not a url", "javascript:alert(1)", "https://a.example/\r\nX-Injected: 1", "http://idp.example", "ftp://idp.example",
 			"https://user:pw@idp.example", "//idp.example", long} {
-			wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "issuer": bad}), 422, "invalid", "issuer")
+			wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "client_id": "usher", "issuer": bad}), 422, "invalid", "issuer")
 			wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "saml", "metadata_url": bad}), 422, "invalid", "metadata_url")
-			wantProblem(t, e.call(t, "PUT", acme+"/connections/"+conn.ID, ta, obj{"name": "C", "protocol": "oidc", "issuer": bad}), 422, "invalid", "issuer")
+			wantProblem(t, e.call(t, "PUT", acme+"/connections/"+conn.ID, ta, obj{"name": "C", "protocol": "oidc", "client_id": "usher", "issuer": bad}), 422, "invalid", "issuer")
 		}
-		wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "issuer": "https://idp.example/?tenant=1"}), 422, "invalid", "issuer")
+		wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "client_id": "usher", "issuer": "https://idp.example/?tenant=1"}), 422, "invalid", "issuer")
 		wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "issuer": "https://idp.example", "client_id": "a\r\nb"}), 422, "invalid", "client_id")
 		for _, f := range []string{"id", "created_at", "updated_at", "deactivated_at"} {
 			val := any("2020-01-01T00:00:00Z")
 			if f == "id" {
 				val = conn.ID
 			}
-			wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "issuer": "https://idp.example", f: val}), 422, "invalid", f)
-			wantProblem(t, e.call(t, "PUT", acme+"/connections/"+conn.ID, ta, obj{"name": "C", "protocol": "oidc", "issuer": "https://idp.example", f: val}), 422, "invalid", f)
+			wantProblem(t, e.call(t, "POST", acme+"/connections", ta, obj{"name": "C", "protocol": "oidc", "client_id": "usher", "issuer": "https://idp.example", f: val}), 422, "invalid", f)
+			wantProblem(t, e.call(t, "PUT", acme+"/connections/"+conn.ID, ta, obj{"name": "C", "protocol": "oidc", "client_id": "usher", "issuer": "https://idp.example", f: val}), 422, "invalid", f)
 		}
 
 		settings := func(mod func(m map[string]any)) obj {
@@ -260,7 +260,7 @@ func TestFieldsAreCheckedForWhatTheyHold(t *testing.T) {
 		e.unchanged(t, before, "acme")
 
 		// What is allowed still is: http to localhost for tests, a long but sane product name.
-		post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "Local", "protocol": "oidc", "issuer": "http://localhost:8080/realms/test"}, 201)
+		post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "Local", "protocol": "oidc", "client_id": "usher", "issuer": "http://localhost:8080/realms/test"}, 201)
 		patch[usher.Tenant](t, e, ta, acme, settings(func(m map[string]any) {
 			m["branding"] = obj{"product_name": "Acme Självservice"}
 			m["templates"] = obj{"invitation.nl": obj{"subject": "Welkom bij {{.TenantName}}"}}

@@ -41,7 +41,7 @@ func testBadInput(t *testing.T, e *apiEnv) {
 	zed := post[provision.Created](t, e, ua, acme+"/accounts", obj{"first_name": "Zed", "last_name": "Zero", "email": "zed@example.com",
 		"username": "zed.zero", "phone": "+46 70 123 45 67", "plan_id": w.tiny.ID}, 201)
 	contact := post[usher.Person](t, e, ua, acme+"/persons", obj{"organization_id": w.partner.ID, "first_name": "Carl", "last_name": "C", "email": "carl@partner.example"}, 201)
-	conn := post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "Okta", "protocol": "oidc", "issuer": "https://okta.example", "domains": []string{"corp.example"}}, 201)
+	conn := post[usher.Connection](t, e, ta, acme+"/connections", obj{"name": "Okta", "protocol": "oidc", "client_id": "usher", "issuer": "https://okta.example", "domains": []string{"corp.example"}}, 201)
 	globexConn := post[usher.Connection](t, e, op, globex+"/connections", obj{"name": "Azure", "protocol": "saml", "metadata_url": "https://idp.example/m"}, 201)
 	globexGroup := post[usher.Attribute](t, e, op, globex+"/groups", obj{"key": "g", "name": "G"}, 201)
 	gil, gilAcct := w.globexPerson, w.globexAccount.Account
@@ -119,7 +119,7 @@ func testBadInput(t *testing.T, e *apiEnv) {
 		{name: "taken username", method: "POST", path: acme + "/accounts", token: ua, body: obj{"first_name": "Ann", "last_name": "B", "email": "ann@example.com", "username": "Zed.Zero"}, status: 409, code: "conflict", field: "username"},
 		{name: "taken phone", method: "POST", path: acme + "/accounts", token: ua, body: obj{"first_name": "Ann", "last_name": "B", "email": "ann@example.com", "phone": "0046701234567"}, status: 409, code: "conflict", field: "phone"},
 		{name: "contact email taken in the organization", method: "POST", path: acme + "/persons", token: ua, body: obj{"organization_id": w.partner.ID, "first_name": "Carla", "last_name": "C", "email": "carl@partner.example"}, status: 409, code: "conflict", field: "email"},
-		{name: "domain of another connection", method: "POST", path: acme + "/connections", token: ta, body: obj{"name": "Other", "protocol": "oidc", "issuer": "https://x.example", "domains": []string{"x.example", "CORP.example"}}, status: 409, code: "conflict", field: "domains[1]"},
+		{name: "domain of another connection", method: "POST", path: acme + "/connections", token: ta, body: obj{"name": "Other", "protocol": "oidc", "client_id": "usher", "issuer": "https://x.example", "domains": []string{"x.example", "CORP.example"}}, status: 409, code: "conflict", field: "domains[1]"},
 		// A full plan.
 		{name: "full plan", method: "POST", path: acme + "/accounts", token: ua, body: obj{"first_name": "Ann", "last_name": "B", "email": "ann@example.com", "plan_id": w.tiny.ID}, status: 409, code: "seats_exhausted", field: "plan_id", detailHas: "no free seat"},
 		{name: "full plan, for a person", method: "POST", path: acme + "/persons/" + contact.ID + "/account", token: ua, body: obj{"plan_id": w.tiny.ID}, status: 409, code: "seats_exhausted", field: "plan_id"},
@@ -157,7 +157,7 @@ func testBadInput(t *testing.T, e *apiEnv) {
 		{name: "ua makes a token", method: "POST", path: acme + "/tokens", token: ua, body: obj{"name": "more", "role": usher.AdminUser}, status: 403, code: "forbidden"},
 		{name: "ua revokes a token", method: "DELETE", path: acme + "/tokens/" + w.tenantAdmin.ID, token: ua, status: 403, code: "forbidden"},
 		{name: "ua changes settings", method: "PATCH", path: acme, token: ua, body: obj{"name": "Mine"}, status: 403, code: "forbidden"},
-		{name: "ua adds a connection", method: "POST", path: acme + "/connections", token: ua, body: obj{"name": "X", "protocol": "oidc", "issuer": "https://x.example"}, status: 403, code: "forbidden"},
+		{name: "ua adds a connection", method: "POST", path: acme + "/connections", token: ua, body: obj{"name": "X", "protocol": "oidc", "client_id": "usher", "issuer": "https://x.example"}, status: 403, code: "forbidden"},
 		{name: "ua replaces a connection", method: "PUT", path: acme + "/connections/" + conn.ID, token: ua, body: writable(conn), status: 403, code: "forbidden"},
 		{name: "ua deactivates a connection", method: "DELETE", path: acme + "/connections/" + conn.ID, token: ua, status: 403, code: "forbidden"},
 		{name: "ua makes a user administrator", method: "PATCH", path: acme + "/accounts/" + zed.Account.ID, token: ua, body: obj{"admin_role": usher.AdminUser}, status: 403, code: "forbidden"},

@@ -55,6 +55,17 @@ func (s *Server) routes(now func() time.Time) {
 	pageRoute("POST /t/{tenant}/register", pg.RegisterPost)
 	pageRoute("GET /t/{tenant}/join/{code}", pg.JoinGet)
 	pageRoute("POST /t/{tenant}/join/{code}", pg.JoinPost)
+	// Sign-in through a corporate SSO connection (package sso): the
+	// hand-over, OpenID Connect's callback, SAML's metadata and Assertion
+	// Consumer Service, and the department a person may have to choose.
+	pageRoute("GET /t/{tenant}/sso/{id}/start", pg.SSOStart)
+	pageRoute("GET /t/{tenant}/sso/{id}/callback", pg.SSOCallback)
+	pageRoute("GET /t/{tenant}/sso/{id}/done", pg.SSODone)
+	pageRoute("POST /t/{tenant}/sso/{id}/choose", pg.SSOChoose)
+	pageRoute("GET /t/{tenant}/sso/{id}/metadata", pg.SSOMetadata)
+	// The identity provider's page posts here from its own site: no
+	// cross-origin protection, the signed response is what counts.
+	s.mux.Handle("POST /t/{tenant}/sso/{id}/acs", s.metrics.instrument("POST /t/{tenant}/sso/{id}/acs", http.HandlerFunc(pg.SSOACS)))
 
 	// The console: administrators of the tenant, signed in through the pages above.
 	const a = "/t/{tenant}/admin"

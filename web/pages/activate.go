@@ -35,6 +35,8 @@ type Handler struct {
 	home string
 	// oid is the OpenID Connect provider, when mounted; see UseOpenID.
 	oid *openid.Provider
+	// sso hands people over to their corporate SSO connection.
+	sso *sso.Service
 }
 
 // Deps are what the pages need.
@@ -58,7 +60,7 @@ type Deps struct {
 // New returns the pages' handler.
 func New(d Deps) *Handler {
 	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, delivers: map[string]bool{},
-		home: d.Home}
+		home: d.Home, sso: d.SSO}
 	for _, c := range d.Channels {
 		h.delivers[c] = true
 	}
@@ -89,6 +91,7 @@ type pageData struct {
 	Errors   map[string]string
 	signinData
 	consentData
+	ssoData
 }
 
 // tenantPage resolves the tenant of a person-facing page; an unknown

@@ -13,6 +13,7 @@ import (
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/web/view"
 )
 
@@ -137,6 +138,12 @@ func (h *Handler) Identify(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if step.Kind == signin.StepSSO && step.ConnectionID != "" {
+		// The hand-over: at once, and by the page's link for whoever
+		// stops refreshes.
+		d.StartURL = h.ssoStartURL(tn, step.ConnectionID, sso.PurposeSignIn, d.Next, step.Identifier)
+		d.Refresh = d.StartURL
+	}
 	h.render(w, r, http.StatusOK, d)
 }
 
@@ -180,6 +187,12 @@ func (h *Handler) Password(w http.ResponseWriter, r *http.Request) {
 // signedIn sets the session cookie (and the device cookie on a browser
 // new to it) and sends the person on.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, tn usher.Tenant, res signin.Result, device string, newDevice bool) {
+	h.startSession(w, r, tn, res, device, newDevice, r.PostFormValue("next"))
+}
+
+// startSession sets the cookies of a new session and sends the person to
+// next (a path of the tenant's pages), or to their account page.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, tn usher.Tenant, res signin.Result, device string, newDevice bool, next string) {
 	// A cookie from before this sign-in is replaced, never reused.
 	if old := view.Cookie(r, view.SessionCookie); old != "" {
 		_ = h.auth.SignOut(r.Context(), old)
@@ -188,7 +201,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, tn usher.Tena
 	if newDevice {
 		h.setCookie(w, deviceCookie, device, 400*24*time.Hour)
 	}
-	to := h.safeNext(tn, r.PostFormValue("next"))
+	to := h.safeNext(tn, next)
 	if to == "" {
 		to = h.links.TenantBase(tn) + "account"
 	}
@@ -290,6 +303,16 @@ func (h *Handler) SignedIn(w http.ResponseWriter, r *http.Request) (usher.Tenant
 	switch {
 	case errors.Is(err, signin.ErrNeedsSSO):
 		d := h.signinPage(tn, "sso")
+		next := ""
+		if r.Method == http.MethodGet {
+			next = r.URL.RequestURI()
+		}
+		if c, err := h.accountConnection(r, tn); err != nil {
+			h.failPage(w, r, tn, err)
+			return tn, cur, false
+		} else if c != nil {
+			d.Connection, d.StartURL = c.Name, h.ssoStartURL(tn, c.ID, sso.PurposeSignIn, next, "")
+		}
 		h.render(w, r, http.StatusForbidden, d)
 		return tn, cur, false
 	case errors.Is(err, signin.ErrNoSession):
@@ -521,4 +544,24 @@ func (h *Handler) failPage(w http.ResponseWriter, r *http.Request, tn usher.Tena
 		}
 		h.render(w, r, status, d)
 	})
+}
+
+// accountConnection is the connection of the signed-in identity's account
+// in tn, when it signs in through one.
+func (h *Handler) accountConnection(r *http.Request, tn usher.Tenant) (*usher.Connection, error) {
+	identity, err := view.SignedIn(r, h.auth, h.st)
+	if err != nil || identity == "" {
+		return nil, err
+	}
+	a, err := h.st.Read().AccountByIdentity(r.Context(), tn.ID, identity)
+	if errors.Is(err, usher.ErrNotFound) || (err == nil && a.AuthSystem != usher.AuthConnection) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	c, err := h.sso.Connection(r.Context(), tn, a.ConnectionID)
+	if errors.Is(err, sso.ErrDisabled) {
+		return nil, nil
+	}
+	return &c, err
 }
