@@ -8,7 +8,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"html"
 	"math/big"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +191,30 @@ func TestConsoleConnections(t *testing.T) {
 		wantPage(t, b.post("/t/acme/admin/connections/"+oc.ID+"/deactivate"), 404)
 		if now, _ := w.st.Read().Connection(ctx, other.ID, oc.ID); now.Name != "Other SSO" || now.DeactivatedAt != nil {
 			t.Fatalf("another tenant's connection changed: %+v", now)
+		}
+	})
+}
+
+var testFormRE = regexp.MustCompile(`<form method="get" action="([^"]+/start)"[^>]*><input type="hidden" name="purpose" value="(test)">`)
+
+// TestConsoleConnectionTest: the console's "Test this connection" goes to
+// the identity provider (Dex) and back to the page of what it sent, and
+// creates no account.
+func TestConsoleConnectionTest(t *testing.T) {
+	onEachDatabaseWorld(t, func(t *testing.T, sw *signinWorld) {
+		// The administrator first: with a connection, a new internal user would be on it.
+		b := sw.admin(t, sw.tenant, usher.AdminTenant, "boss@admins.test")
+		w := newSSOWorld(t, sw, nil)
+		p := b.get("/t/acme/admin/connections/" + w.conn.ID)
+		wantPage(t, p, 200, "Test this connection", "creates and changes nothing")
+		m := testFormRE.FindStringSubmatch(p.body)
+		if m == nil {
+			t.Fatalf("no test form:\n%s", p.body)
+		}
+		p = w.viaDex(t, b, html.UnescapeString(m[1])+"?purpose="+m[2], "full@example.com", "full")
+		wantPage(t, p, 200, "The connection works", "full@example.com", "Nothing was created")
+		if _, err := w.st.Read().AccountByLogin(context.Background(), w.tenant.ID, "full@example.com"); err == nil {
+			t.Fatal("the test created an account")
 		}
 	})
 }
