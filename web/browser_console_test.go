@@ -313,6 +313,23 @@ func TestBrowserConsoleTour(t *testing.T) {
 	wantAlert(t, p, "The settings were saved")
 	p.ScreenshotAt("console-settings-desktop", browsertest.Desktop)
 
+	// Single sign-on: an OpenID Connect connection, and what to give the identity provider.
+	p.ClickLink("Single sign-on")
+	p.WantH1("Single sign-on")
+	p.Click("New connection")
+	p.WantH1("New OpenID Connect connection")
+	p.Fill("name", "Acme Entra ID")
+	p.Fill("domains", "acme.example")
+	p.SetChecked("Enforced", true)
+	p.Fill("issuer", "https://login.microsoftonline.com/acme/v2.0")
+	p.Fill("client_id", "usher-console")
+	p.Fill("client_secret", "a secret of the identity provider")
+	p.Select("mapping.preset", "Microsoft Entra ID")
+	p.Click("Create connection")
+	wantAlert(t, p, "Give your identity provider the values below")
+	p.WantText("Values for your identity provider", "Redirect URI", "Test this connection")
+	p.Screenshot("console-connection")
+
 	// The operators' console, with the operator token.
 	const secret = "ush_browser-operator-secret-1234"
 	if err := w.svc.EnsureBootstrapToken(context.Background(), secret); err != nil {

@@ -43,6 +43,8 @@ type Handler struct {
 	delivers map[string]bool
 	// bootToken is where the start-up operator token came from.
 	bootToken string
+	// sso says the addresses of connections an identity provider is given.
+	sso *sso.Service
 }
 
 // Deps are what the consoles need.
@@ -68,7 +70,7 @@ type Deps struct {
 // New returns the consoles' handler.
 func New(d Deps) *Handler {
 	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
-		delivers: map[string]bool{}, bootToken: d.OperatorToken}
+		delivers: map[string]bool{}, bootToken: d.OperatorToken, sso: d.SSO}
 	for _, c := range d.Channels {
 		h.delivers[c] = true
 	}
