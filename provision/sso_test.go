@@ -138,6 +138,18 @@ func testSSOJustInTimeRules(t *testing.T, e *env) {
 	if _, err := e.ssoSignIn(tn, c, provision.SSOUser{Subject: "sub-eve", Email: "eve@elsewhere.example", FirstName: "E", LastName: "V"}); !errors.Is(err, provision.ErrSSOTakeover) {
 		t.Fatalf("another domain's email: %v", err)
 	}
+	// Seed 000: where the tenant takes registrations, the person registers
+	// through the connection, JIT or not.
+	st = tn.Settings
+	st.Registration = "open"
+	if tn, err = e.svc.UpdateTenant(e.ctx, tenantAdm, tn.ID, provision.TenantUpdate{Settings: &st}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := e.svc.SignInThrough(e.ctx, tn, provision.SSOSignIn{Connection: c, Register: true, DepartmentID: dep.ID,
+		User: provision.SSOUser{Subject: "sub-cy", Email: "cy@corp.example", FirstName: "C", LastName: "Y", Phone: "+41446681800"}})
+	if err != nil || !reg.Created {
+		t.Fatalf("registration through the connection: %+v %v", reg, err)
+	}
 	// A full plan refuses with the plan's words.
 	full := e.plan(tn, "full", 0)
 	c.JIT, c.JITPlanID = true, full.ID
