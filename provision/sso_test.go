@@ -146,7 +146,7 @@ func testSSOJustInTimeRules(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	reg, err := e.svc.SignInThrough(e.ctx, tn, provision.SSOSignIn{Connection: c, Register: true, DepartmentID: dep.ID,
-		User: provision.SSOUser{Subject: "sub-cy", Email: "cy@corp.example", FirstName: "C", LastName: "Y", Phone: "+41446681800"}})
+		User: provision.SSOUser{Subject: "sub-cy", Email: "cy@corp.example", FirstName: "C", LastName: "Y", Phone: "+41446681802"}})
 	if err != nil || !reg.Created {
 		t.Fatalf("registration through the connection: %+v %v", reg, err)
 	}
