@@ -706,24 +706,31 @@ func TestSAMLMetadataURL(t *testing.T) {
 	wantRefused(t, err, "could not be read")
 }
 
-// BenchmarkSAMLACS: a SAML callback to its answer (ACS and Done) on
-// SQLite; each op's sign-in and signed response are made off the clock.
+// BenchmarkSAMLACS: a SAML callback to its answer (ACS and Done), one at a
+// time; each op's sign-in and signed response are made off the clock.
 func BenchmarkSAMLACS(b *testing.B) {
-	e := newSAMLEnv(b, sqliteOnly, nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		b.StopTimer()
-		start, q := e.begin()
-		f := form(e.craft(e.spec(q.RequestID)), start.State)
-		b.StartTimer()
-		if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, f); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State); err != nil {
-			b.Fatal(err)
-		}
+	for name, open := range map[string]opener{"sqlite": sqliteOnly, "postgres": storetest.OpenPostgres} {
+		b.Run(name, func(b *testing.B) {
+			if name == "postgres" && storetest.PostgresURL() == "" {
+				b.Skip("USHER_TEST_POSTGRES_URL is not set")
+			}
+			e := newSAMLEnv(b, open, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				start, q := e.begin()
+				f := form(e.craft(e.spec(q.RequestID)), start.State)
+				b.StartTimer()
+				if _, err := e.svc.ACS(e.ctx, e.tn, e.conn.ID, f); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := e.svc.Done(e.ctx, e.tn, e.conn.ID, start.State, start.State); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signins/s")
+		})
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signins/s")
 }
 
 // TestSAMLPostBinding: an IdP without the Redirect binding gets the
