@@ -487,33 +487,21 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 	return c, err
 }
 
-func connectionSecretPurpose(tenantID, connectionID string) string {
+// ConnectionSecretPurpose binds a connection's sealed client secret to it.
+func ConnectionSecretPurpose(tenantID, connectionID string) string {
 	return "connection-client-secret/" + tenantID + "/" + connectionID
 }
 
 // sealConnectionSecret seals an identity provider's client secret for
 // keeping, bound to its connection.
 func (s *Service) sealConnectionSecret(tenantID, connectionID, plain string) string {
-	if s.box == nil || plain == "" {
-		return plain
-	}
-	return s.box.Seal([]byte(plain), connectionSecretPurpose(tenantID, connectionID))
+	return s.box.Keep(plain, ConnectionSecretPurpose(tenantID, connectionID))
 }
 
 // ConnectionSecret reads a connection's client secret as stored: sealed
 // (opened with the configured keys) or, kept before sealing existed, as it is.
 func (s *Service) ConnectionSecret(c usher.Connection) (string, error) {
-	if !secret.Sealed(c.ClientSecret) {
-		return c.ClientSecret, nil
-	}
-	if s.box == nil {
-		return "", fmt.Errorf("connection %s: its client secret is sealed and no key is configured", c.ID)
-	}
-	plain, err := s.box.Open(c.ClientSecret, connectionSecretPurpose(c.TenantID, c.ID))
-	if err != nil {
-		return "", fmt.Errorf("connection %s: %w", c.ID, err)
-	}
-	return string(plain), nil
+	return s.box.Reveal(c.ClientSecret, ConnectionSecretPurpose(c.TenantID, c.ID), "connection "+c.ID+"'s client secret")
 }
 
 // TokenInput creates an API token.

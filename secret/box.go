@@ -97,6 +97,34 @@ func (b *Box) Open(sealed, purpose string) ([]byte, error) {
 	return plain, nil
 }
 
+// Keep is how a secret is kept in the database: sealed for purpose, or as
+// it is where no box is configured (tests, and stores from before keys).
+// The one helper every keeper of secrets uses (identity providers' client
+// secrets, SAML keys, linked accounts' tokens); b may be nil.
+func (b *Box) Keep(plain, purpose string) string {
+	if b == nil || plain == "" {
+		return plain
+	}
+	return b.Seal([]byte(plain), purpose)
+}
+
+// Reveal reads what Keep kept: a sealed value is opened for purpose, a
+// plain one is returned as it is. what names it in errors ("connection X's
+// client secret").
+func (b *Box) Reveal(kept, purpose, what string) (string, error) {
+	if !Sealed(kept) {
+		return kept, nil
+	}
+	if b == nil {
+		return "", fmt.Errorf("%s is sealed and no key is configured", what)
+	}
+	plain, err := b.Open(kept, purpose)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return string(plain), nil
+}
+
 // Sealed reports whether s looks like a value Seal made.
 func Sealed(s string) bool { return strings.HasPrefix(s, "v1.") && strings.Count(s, ".") >= 2 }
 

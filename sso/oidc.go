@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
@@ -167,22 +168,7 @@ func (s *Service) Callback(ctx context.Context, tenant usher.Tenant, connID stri
 
 // clientSecret opens the connection's client secret.
 func (s *Service) clientSecret(c usher.Connection) (string, error) {
-	if !secret.Sealed(c.ClientSecret) {
-		return c.ClientSecret, nil
-	}
-	if s.box == nil {
-		return "", fmt.Errorf("connection %s: its client secret is sealed and no key is configured", c.ID)
-	}
-	b, err := s.box.Open(c.ClientSecret, ClientSecretPurpose(c.TenantID, c.ID))
-	if err != nil {
-		return "", fmt.Errorf("connection %s: %w", c.ID, err)
-	}
-	return string(b), nil
-}
-
-// ClientSecretPurpose binds a sealed client secret to its connection.
-func ClientSecretPurpose(tenantID, connectionID string) string {
-	return "connection-client-secret/" + tenantID + "/" + connectionID
+	return s.box.Reveal(c.ClientSecret, provision.ConnectionSecretPurpose(c.TenantID, c.ID), "connection "+c.ID+"'s client secret")
 }
 
 // flatten turns JSON claims into lists of strings: strings as they are,

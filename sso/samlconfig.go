@@ -21,7 +21,6 @@ import (
 	"github.com/crewjam/saml/samlsp"
 
 	"github.com/usherhq/usher"
-	"github.com/usherhq/usher/secret"
 )
 
 // A SAML connection's configuration: usher's key and certificate, made
@@ -203,26 +202,17 @@ func (s *Service) prepareSAML(ctx context.Context, tenant usher.Tenant, c *usher
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
 	c.SPCertificate = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	c.SPKey = string(keyPEM)
-	if s.box != nil {
-		c.SPKey = s.box.Seal(keyPEM, SPKeyPurpose(c.TenantID, c.ID))
-	}
+	c.SPKey = s.box.Keep(string(keyPEM), SPKeyPurpose(c.TenantID, c.ID))
 	return nil
 }
 
 // spKeys opens the connection's key and certificate.
 func (s *Service) spKeys(c usher.Connection) (*rsa.PrivateKey, *x509.Certificate, error) {
-	keyPEM := []byte(c.SPKey)
-	if secret.Sealed(c.SPKey) {
-		if s.box == nil {
-			return nil, nil, fmt.Errorf("connection %s: its SAML key is sealed and no key is configured", c.ID)
-		}
-		var err error
-		if keyPEM, err = s.box.Open(c.SPKey, SPKeyPurpose(c.TenantID, c.ID)); err != nil {
-			return nil, nil, fmt.Errorf("connection %s: %w", c.ID, err)
-		}
+	keyPEM, err := s.box.Reveal(c.SPKey, SPKeyPurpose(c.TenantID, c.ID), "connection "+c.ID+"'s SAML key")
+	if err != nil {
+		return nil, nil, err
 	}
-	kb, _ := pem.Decode(keyPEM)
+	kb, _ := pem.Decode([]byte(keyPEM))
 	cb, _ := pem.Decode([]byte(c.SPCertificate))
 	if kb == nil || cb == nil {
 		return nil, nil, fmt.Errorf("connection %s: no SAML key or certificate: save the connection again", c.ID)
