@@ -445,6 +445,9 @@ func TestSSOSignInSAML(t *testing.T) {
 				return w.toACS(t, b, idpPage)
 			}
 			wantPage(t, idpInitiated(), http.StatusBadGateway, "Your company&#39;s sign-in did not work")
+			if !strings.Contains(w.log.String(), "unsolicited response") {
+				t.Fatalf("the refusal is not logged for the administrator:\n%s", w.log.String())
+			}
 			if _, err := w.st.Read().AccountByLogin(ctx, w.tenant.ID, "init@example.com"); err == nil {
 				t.Fatal("an unsolicited response made an account")
 			}
