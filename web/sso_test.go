@@ -97,7 +97,7 @@ func (w *ssoWorld) viaDex(t *testing.T, b *browser, start, email, userID string)
 	return b.do(req)
 }
 
-func (w *ssoWorld) account(t *testing.T, email string) usher.Account {
+func (w *signinWorld) account(t *testing.T, email string) usher.Account {
 	t.Helper()
 	a, err := w.st.Read().AccountByLogin(context.Background(), w.tenant.ID, email)
 	if err != nil {
@@ -106,7 +106,7 @@ func (w *ssoWorld) account(t *testing.T, email string) usher.Account {
 	return a
 }
 
-func (w *ssoWorld) audited(t *testing.T, action string) []usher.AuditEvent {
+func (w *signinWorld) audited(t *testing.T, action string) []usher.AuditEvent {
 	t.Helper()
 	evs, _, err := w.st.Read().AuditEvents(context.Background(), w.tenant.ID, store.AuditFilter{Action: action}, store.ListOptions{Limit: 100})
 	if err != nil {
