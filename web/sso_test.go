@@ -57,7 +57,8 @@ func newSSOWorld(t testing.TB, sw *signinWorld, edit func(*usher.Connection)) *s
 		Users:   users,
 	})
 	in.Connection = c
-	in.Issuer, in.Scopes = dex.Issuer, []string{"groups"}
+	// The userinfo endpoint too: its claims join the ID token's.
+	in.Issuer, in.Scopes, in.UserInfo = dex.Issuer, []string{"groups"}, true
 	if edit != nil {
 		edit(&in.Connection)
 	}
