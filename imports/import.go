@@ -88,7 +88,6 @@ type row struct {
 	res     RowResult
 	cells   []string // as read, for a check as a file
 	in      provision.AccountInput
-	otp     string
 	ids     [3]string // normalized email, username and phone, as loginKeys
 	flagged uint32    // the columns with a problem already, by bit
 
@@ -139,7 +138,7 @@ func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenan
 // Import creates the rows of data that the dry run would create, each
 // through provision.CreateAccounts; the others are skipped or refused with
 // their reasons, and nothing that exists is changed. A row's one-time
-// password is set with provision.SetOneTimePassword once its account exists.
+// password is kept in its account's creation (provision's OneTimePassword).
 //
 // The rows are created by the actor usher.ActorImport with the import's id,
 // on behalf of actor, who is audited with the file's name, size, SHA-256
@@ -222,13 +221,6 @@ func (im *Importer) create(ctx context.Context, by usher.Actor, t usher.Tenant, 
 		r.res.Result = ResultCreated
 		r.res.PersonID = out[i].Created.Person.ID
 		r.res.AccountID = out[i].Created.Account.ID
-		if r.otp != "" {
-			if _, err := im.svc.SetOneTimePassword(ctx, by, t, r.res.AccountID, r.otp); err != nil {
-				if err := f.explain(r, err); err != nil {
-					return err
-				}
-			}
-		}
 	}
 	return nil
 }
@@ -395,7 +387,7 @@ func (f *file) parse(cat *catalogues, num int, cells []string) *row {
 		case "external_id":
 			p.ExternalID = v
 		case "one_time_password":
-			r.otp = v
+			r.in.OneTimePassword = v
 			if err := provision.CheckOneTimePassword(v); err != nil {
 				_ = f.explain(r, err)
 			}

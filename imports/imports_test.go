@@ -603,6 +603,12 @@ func testOneTimePassword(t *testing.T, e *env) {
 		!strings.HasPrefix(rep.Results[1].Problems[0].Text, `row 3, column "One-time password": must be `) {
 		t.Fatalf("%q", lines(rep))
 	}
+	// The password is set with the account, in its transaction: no
+	// invitation goes out whose link a later change would have revoked.
+	msgs, _, err := e.st.Read().Messages(e.ctx, e.tn.ID, store.MessageFilter{AccountID: rep.Results[0].AccountID}, store.ListOptions{Limit: 10})
+	if err != nil || len(msgs) != 0 {
+		t.Fatalf("messages to a person given a one-time password: %d %v", len(msgs), err)
+	}
 	// Ola signs in once with it, and chooses his own password.
 	a, err := e.svc.ActivateWithOneTimePassword(e.ctx, e.tn, "ola", "Tulipan-42-hest", "a-long-passphrase-of-olas-own", "", "test")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/password"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
@@ -92,6 +93,13 @@ type AccountInput struct {
 	// Suspended creates the account suspended (a source's disabled user):
 	// no activation is sent until it is resumed.
 	Suspended bool
+	// OneTimePassword, when set, is the invited account's one-time password
+	// (an import's column, seed 003), kept in the creation's transaction
+	// instead of an activation link: the administrator hands it over, so no
+	// message is sent, and the person chooses their own at first sign-in.
+	OneTimePassword string
+	// dryRun: CheckAccount's plan, which checks without hashing.
+	dryRun bool
 }
 
 // Created is what CreateAccount made.
@@ -174,6 +182,7 @@ func (s *Service) CheckAccount(ctx context.Context, actor usher.Actor, tenant us
 	if err := checkAdminRole(actor, "", in.AdminRole); err != nil {
 		return err
 	}
+	in.dryRun = true
 	_, err := s.plan(ctx, tenant, &in)
 	return err
 }
@@ -354,6 +363,9 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 	p.account = a
 	// An SSO account a source provisions is told nothing: its first
 	// sign-in with the company account activates it.
+	if in.OneTimePassword != "" {
+		return p, s.planOneTimePassword(ctx, &p, in.OneTimePassword, now, !in.dryRun)
+	}
 	if a.State == usher.StateInvited && !(in.Route == RouteProvisioning && a.AuthSystem == usher.AuthConnection) {
 		// Secrets and rendering happen here, outside the write transaction:
 		// on SQLite every write waits for the one writer.
@@ -366,6 +378,29 @@ func (s *Service) plan(ctx context.Context, tenant usher.Tenant, in *AccountInpu
 		}
 	}
 	return p, nil
+}
+
+// planOneTimePassword makes a new invited password account's one-time
+// password its activation, hashed here, outside the write transaction.
+func (s *Service) planOneTimePassword(ctx context.Context, p *planned, otp string, now time.Time, hashIt bool) error {
+	a := &p.account
+	switch {
+	case a.AuthSystem != usher.AuthPassword:
+		return usher.Invalid("one_time_password", "the account signs in with its SSO connection, not a password")
+	case a.State != usher.StateInvited:
+		return usher.Invalid("one_time_password", "only a new invited account gets a one-time password")
+	}
+	if err := CheckOneTimePassword(otp); err != nil || !hashIt {
+		return err
+	}
+	hash, err := password.Hash(ctx, otp)
+	if err != nil {
+		return err
+	}
+	exp := now.Add(OneTimeTTL)
+	a.InviteExpiresAt = &exp
+	p.outbox = outbox{acts: []store.Activation{{AccountID: a.ID, SecretHash: hash, Kind: "otp", ExpiresAt: exp}}}
+	return nil
 }
 
 // chooseAuth decides the account's authentication system. For an internal
