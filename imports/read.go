@@ -27,6 +27,17 @@ type Limits struct {
 // DefaultLimits are the limits of the issue: 50 MB and 1,000,000 rows.
 var DefaultLimits = Limits{MaxBytes: 50 << 20, MaxRows: 1_000_000}
 
+// With returns l with the non-zero fields of o.
+func (l Limits) With(o Limits) Limits {
+	if o.MaxBytes > 0 {
+		l.MaxBytes = o.MaxBytes
+	}
+	if o.MaxRows > 0 {
+		l.MaxRows = o.MaxRows
+	}
+	return l
+}
+
 // An XLSX is a zip of XML parts. Real workbooks compress 5 to 30 times; a
 // zip bomb compresses thousands of times.
 const (

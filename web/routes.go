@@ -20,12 +20,12 @@ import (
 // routes is the whole HTTP surface of usher.
 func (s *Server) routes(now func() time.Time) {
 	v := view.New(s.log)
-	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version})
+	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version, ImportLimits: s.cfg.ImportLimits})
 	ap := s.jsonAPI
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO})
+		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits})
 
 	s.mux.Handle("GET /healthz", handleHealth())
 	s.mux.Handle("GET /readyz", handleReady(s.st))

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -51,6 +52,9 @@ type Config struct {
 	// SSO signs people in through tenants' corporate SSO connections; New
 	// makes one (without a key to seal SAML keys) when it is nil.
 	SSO *sso.Service
+	// ImportLimits bound an uploaded import (file size, rows); zero fields
+	// take imports.DefaultLimits.
+	ImportLimits imports.Limits
 }
 
 // Links builds public addresses; the audiences share it through view.

@@ -14,12 +14,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/courier"
+	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -97,6 +99,7 @@ type config struct {
 	Demo           bool
 	LogFormat      string
 	SecretKeyFile  string
+	ImportMaxMB    int
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (config, error) {
@@ -116,6 +119,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.PublicURL, "public-url", env("USHER_PUBLIC_URL", ""), "public address without a base domain, default http://<addr> (USHER_PUBLIC_URL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("USHER_LOG_FORMAT", "text"), "text or json (USHER_LOG_FORMAT)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("USHER_SECRET_KEY_FILE", ""), "file holding the key that seals secrets kept in the database; default <data>/secret.key with SQLite (USHER_SECRET_KEY_FILE; or the key itself in USHER_SECRET_KEY)")
+	importMB, err := strconv.Atoi(env("USHER_IMPORT_MAX_MB", "50"))
+	if err != nil {
+		return c, fmt.Errorf("USHER_IMPORT_MAX_MB: %q is not a number of megabytes", getenv("USHER_IMPORT_MAX_MB"))
+	}
+	fs.IntVar(&c.ImportMaxMB, "import-max-mb", importMB, "largest import file accepted, in MB (USHER_IMPORT_MAX_MB)")
 	demoDefault := getenv("USHER_DATABASE_URL") == ""
 	if v := getenv("USHER_DEMO"); v != "" {
 		demoDefault = v == "true" || v == "1"
@@ -132,6 +140,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	// Only from the environment: a secret on the command line shows in ps.
 	c.BootstrapToken = getenv("USHER_BOOTSTRAP_OPERATOR_TOKEN")
+	if c.ImportMaxMB < 1 || c.ImportMaxMB > 4096 {
+		return c, fmt.Errorf("--import-max-mb: %d is not between 1 and 4096", c.ImportMaxMB)
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
 	}
@@ -315,7 +326,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	srv := &http.Server{
-		Handler:           web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c), OpenID: oid, SSO: ssoSvc}, st, svc, auth, nil),
+		Handler: web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c), OpenID: oid, SSO: ssoSvc,
+			ImportLimits: imports.Limits{MaxBytes: int64(c.ImportMaxMB) << 20}}, st, svc, auth, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

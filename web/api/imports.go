@@ -25,7 +25,11 @@ const (
 // is, or a form with the part "file".
 var ImportAccepts = []string{TypeXLSX, TypeCSV, "application/octet-stream", "multipart/form-data"}
 
-func (h *Handler) importer() *imports.Importer { return imports.New(h.st, h.svc) }
+func (h *Handler) importer() *imports.Importer {
+	im := imports.New(h.st, h.svc)
+	im.Limits = im.Limits.With(h.importLimits)
+	return im
+}
 
 // templateLang is ?lang=, the language of the template's headers: one of
 // the built-in languages, English by default.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
@@ -75,6 +76,8 @@ type Handler struct {
 	tenants view.Tenants
 	tokens  Tokens
 	version string
+	// importLimits bound an uploaded import (imports.DefaultLimits when zero).
+	importLimits imports.Limits
 }
 
 // Deps are what the API needs.
@@ -86,11 +89,14 @@ type Deps struct {
 	Tenants   view.Tenants
 	Tokens    Tokens
 	Version   string // of the OpenAPI document
+	// ImportLimits bound an uploaded import; zero fields take the defaults.
+	ImportLimits imports.Limits
 }
 
 // New returns the API's handler.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version}
+	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
+		importLimits: d.ImportLimits}
 }
 
 // Serve answers o behind authentication.

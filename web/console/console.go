@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/sso"
@@ -45,6 +46,8 @@ type Handler struct {
 	bootToken string
 	// sso says the addresses of connections an identity provider is given.
 	sso *sso.Service
+	// importLimits bound an uploaded import.
+	importLimits imports.Limits
 }
 
 // Deps are what the consoles need.
@@ -65,12 +68,14 @@ type Deps struct {
 	// SSO runs "test this connection" and says the addresses an identity
 	// provider's administrator copies.
 	SSO *sso.Service
+	// ImportLimits bound an uploaded import; zero fields take the defaults.
+	ImportLimits imports.Limits
 }
 
 // New returns the consoles' handler.
 func New(d Deps) *Handler {
 	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
-		delivers: map[string]bool{}, bootToken: d.OperatorToken, sso: d.SSO}
+		delivers: map[string]bool{}, bootToken: d.OperatorToken, importLimits: d.ImportLimits, sso: d.SSO}
 	for _, c := range d.Channels {
 		h.delivers[c] = true
 	}

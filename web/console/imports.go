@@ -26,6 +26,7 @@ const shownRows = 100
 // (the dry run, which writes nothing) or to import, and the report.
 func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 	im := imports.New(h.st, h.svc)
+	im.Limits = im.Limits.With(h.importLimits)
 	c.d.Title, c.d.Section = "Import people", "imports"
 	data := map[string]any{"Lang": h.templateLang(c)}
 	c.d.Data = data
@@ -90,6 +91,7 @@ func (h *Handler) templateLang(c *Call) string {
 // in the administrator's language.
 func (h *Handler) ImportTemplate(w http.ResponseWriter, r *http.Request, c *Call) {
 	im := imports.New(h.st, h.svc)
+	im.Limits = im.Limits.With(h.importLimits)
 	lang := h.templateLang(c)
 	var f view.File
 	var err error
