@@ -436,3 +436,34 @@ func TestStartupLines(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportLimitSetting: the import's file size limit comes from the flag
+// or USHER_IMPORT_MAX_MB, within bounds, with a clear refusal otherwise.
+func TestImportLimitSetting(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	var errs strings.Builder
+	c, err := parseConfig("serve", nil, env(), &errs)
+	if err != nil || c.ImportMaxMB != 50 {
+		t.Fatalf("default: %d %v", c.ImportMaxMB, err)
+	}
+	if c, err = parseConfig("serve", nil, env("USHER_IMPORT_MAX_MB", "200"), &errs); err != nil || c.ImportMaxMB != 200 {
+		t.Fatalf("from the environment: %d %v", c.ImportMaxMB, err)
+	}
+	if c, err = parseConfig("serve", []string{"--import-max-mb", "5"}, env("USHER_IMPORT_MAX_MB", "200"), &errs); err != nil || c.ImportMaxMB != 5 {
+		t.Fatalf("the flag first: %d %v", c.ImportMaxMB, err)
+	}
+	for _, bad := range []string{"0", "5000", "ten"} {
+		if _, err := parseConfig("serve", nil, env("USHER_IMPORT_MAX_MB", bad), &errs); err == nil || !strings.Contains(strings.ToLower(err.Error()), "import") {
+			t.Errorf("USHER_IMPORT_MAX_MB=%s: %v", bad, err)
+		}
+	}
+}
