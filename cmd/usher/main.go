@@ -219,6 +219,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(c, stderr)
+	// zitadel/oidc logs only to slog's default logger (its WithLogger
+	// option does nothing): its lines take usher's format and output while
+	// serve runs.
+	prev := slog.Default()
+	slog.SetDefault(log)
+	defer slog.SetDefault(prev)
 	if getenv("GOMEMLIMIT") == "" {
 		// A ceiling on the memory the runtime keeps from the system. Each
 		// password hash allocates its 7 MiB work area afresh, at most one
