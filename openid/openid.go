@@ -40,6 +40,18 @@ type Config struct {
 	KeyLead time.Duration
 }
 
+// check refuses a rotation whose lead is too short for every replica to
+// see a new key before it signs, or longer than the period.
+func (c Config) check() error {
+	if c.KeyLead <= keyCacheTTL {
+		return fmt.Errorf("openid: the signing key lead %s must exceed the key cache's %s", c.KeyLead, keyCacheTTL)
+	}
+	if c.KeyRotation < 2*c.KeyLead {
+		return fmt.Errorf("openid: the signing key rotation %s must be at least twice the lead %s", c.KeyRotation, c.KeyLead)
+	}
+	return nil
+}
+
 // Defaults of new clients and the limits of what a client may set.
 const (
 	DefaultAccessTokenTTL  = 10 * time.Minute
@@ -121,6 +133,9 @@ func New(d Deps) (*Provider, error) {
 	}
 	if d.Config.KeyLead <= 0 {
 		d.Config.KeyLead = time.Hour
+	}
+	if err := d.Config.check(); err != nil {
+		return nil, err
 	}
 	p := &Provider{log: d.Log, st: d.Store, box: d.Box, now: d.Clock, issuer: d.Issuer, cfg: d.Config}
 	p.keys = newKeyCache(p)

@@ -22,6 +22,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/courier"
 	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -100,6 +101,8 @@ type config struct {
 	LogFormat      string
 	SecretKeyFile  string
 	ImportMaxMB    int
+	// KeyRotation and KeyLead: the OpenID provider's signing keys.
+	KeyRotation, KeyLead time.Duration
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (config, error) {
@@ -124,6 +127,20 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fmt.Errorf("USHER_IMPORT_MAX_MB: %q is not a number of megabytes", getenv("USHER_IMPORT_MAX_MB"))
 	}
 	fs.IntVar(&c.ImportMaxMB, "import-max-mb", importMB, "largest import file accepted, in MB (USHER_IMPORT_MAX_MB)")
+	for _, d := range []struct {
+		dst        *time.Duration
+		flag, env  string
+		def, usage string
+	}{
+		{&c.KeyRotation, "openid-key-rotation", "USHER_OPENID_KEY_ROTATION", "2160h", "how long an OpenID signing key signs before its successor (USHER_OPENID_KEY_ROTATION)"},
+		{&c.KeyLead, "openid-key-lead", "USHER_OPENID_KEY_LEAD", "1h", "how long a new signing key is published before it signs (USHER_OPENID_KEY_LEAD)"},
+	} {
+		v, err := time.ParseDuration(env(d.env, d.def))
+		if err != nil {
+			return c, fmt.Errorf("%s: %q is not a duration (like 2160h)", d.env, getenv(d.env))
+		}
+		fs.DurationVar(d.dst, d.flag, v, d.usage)
+	}
 	demoDefault := getenv("USHER_DATABASE_URL") == ""
 	if v := getenv("USHER_DEMO"); v != "" {
 		demoDefault = v == "true" || v == "1"
@@ -319,7 +336,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Sessions and the throttles of every password check.
 	auth := signin.New(st, svc, time.Now)
 	// The OpenID Connect provider, one issuer per tenant.
-	oid, err := newOpenID(log, st, box, links, svc, auth)
+	oid, err := newOpenID(log, st, box, links, svc, auth, openid.Config{KeyRotation: c.KeyRotation, KeyLead: c.KeyLead})
 	if err != nil {
 		return err
 	}

@@ -461,6 +461,12 @@ func TestImportLimitSetting(t *testing.T) {
 	if c, err = parseConfig("serve", []string{"--import-max-mb", "5"}, env("USHER_IMPORT_MAX_MB", "200"), &errs); err != nil || c.ImportMaxMB != 5 {
 		t.Fatalf("the flag first: %d %v", c.ImportMaxMB, err)
 	}
+	if _, err := parseConfig("serve", nil, env("USHER_OPENID_KEY_ROTATION", "soon"), &errs); err == nil || !strings.Contains(err.Error(), "USHER_OPENID_KEY_ROTATION") {
+		t.Errorf("a rotation that is not a duration: %v", err)
+	}
+	if c, err = parseConfig("serve", []string{"--openid-key-lead", "2h"}, env(), &errs); err != nil || c.KeyLead != 2*time.Hour || c.KeyRotation != 2160*time.Hour {
+		t.Errorf("the key lead flag: %v %v %v", c.KeyLead, c.KeyRotation, err)
+	}
 	for _, bad := range []string{"0", "5000", "ten"} {
 		if _, err := parseConfig("serve", nil, env("USHER_IMPORT_MAX_MB", bad), &errs); err == nil || !strings.Contains(strings.ToLower(err.Error()), "import") {
 			t.Errorf("USHER_IMPORT_MAX_MB=%s: %v", bad, err)

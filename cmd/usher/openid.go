@@ -17,8 +17,8 @@ import (
 // newOpenID builds the OpenID Connect provider: a tenant's issuer is its
 // address (https://<slug>.<base domain>, or <public URL>/t/<slug>), and
 // its signing keys are sealed with box.
-func newOpenID(log *slog.Logger, st *store.Store, box *secret.Box, links web.Links, svc *provision.Service, auth *signin.Service) (*openid.Provider, error) {
-	return openid.New(openid.Deps{Log: log, Store: st, Box: box, Provision: svc, Signin: auth,
+func newOpenID(log *slog.Logger, st *store.Store, box *secret.Box, links web.Links, svc *provision.Service, auth *signin.Service, cfg openid.Config) (*openid.Provider, error) {
+	return openid.New(openid.Deps{Log: log, Store: st, Box: box, Provision: svc, Signin: auth, Config: cfg,
 		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
 }
 
