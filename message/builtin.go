@@ -146,6 +146,8 @@ type fields struct {
 	ExpiresHours int
 	SSO          bool
 	SSOName      string
+	SystemName   string
+	Exchange     bool
 
 	Lang            string
 	Product         string
@@ -164,6 +166,7 @@ func newFields(d Data, lang, unitsLang string) *fields {
 	d.Link = strings.TrimSpace(d.Link)
 	d.Code = strings.TrimSpace(d.Code)
 	d.SSOName = strings.TrimSpace(d.SSOName)
+	d.SystemName = strings.TrimSpace(d.SystemName)
 	d.Branding.ProductName = strings.TrimSpace(d.Branding.ProductName)
 	d.Branding.SupportEmail = strings.TrimSpace(d.Branding.SupportEmail)
 	if d.ExpiresHours <= 0 {
@@ -172,6 +175,7 @@ func newFields(d Data, lang, unitsLang string) *fields {
 	v := &fields{
 		TenantName: d.TenantName, Branding: d.Branding, FirstName: d.FirstName, Link: d.Link,
 		Code: d.Code, CodeMinutes: d.CodeMinutes, ExpiresHours: d.ExpiresHours, SSO: d.SSO, SSOName: d.SSOName,
+		SystemName: d.SystemName, Exchange: d.Exchange,
 		Lang: lang, Product: d.Branding.ProductName,
 	}
 	if v.Product == "" {

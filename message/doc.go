@@ -1,5 +1,6 @@
 // Package message renders the messages usher sends (invitations, welcomes,
-// new activation links, password resets and one-time-password notices) per
+// new activation links, password resets, one-time-password notices, and the
+// requests to authorize or reconnect a linked external account) per
 // kind and language, with the tenant's branding, and lets a tenant override
 // any part of them.
 //
@@ -13,8 +14,9 @@
 //
 // Built-in and override templates run on the same value. It has every field
 // of Data (.TenantName, .FirstName, .Link, .Code, .CodeMinutes,
-// .ExpiresHours, .SSO, .SSOName, .Branding.ProductName, .Branding.Color,
-// .Branding.LogoURL, .Branding.SupportEmail) and these helpers:
+// .ExpiresHours, .SSO, .SSOName, .SystemName, .Exchange,
+// .Branding.ProductName, .Branding.Color, .Branding.LogoURL,
+// .Branding.SupportEmail) and these helpers:
 //
 //	.Lang            the language of the message, e.g. "nl"
 //	.Product         Branding.ProductName, or TenantName when that is empty

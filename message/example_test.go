@@ -38,5 +38,5 @@ func ExampleCheckOverride() {
 	})
 	fmt.Println(err)
 	// Output:
-	// message: sms template of welcome: sms:1:16: unknown field .Nope; the fields are .Branding.Color, .Branding.LogoURL, .Branding.ProductName, .Branding.SupportEmail, .ButtonColor, .ButtonTextColor, .Code, .CodeExpiresIn, .CodeMinutes, .ExpiresHours, .ExpiresIn, .FirstName, .Lang, .Link, .Logo, .Product, .SSO, .SSOName, .TenantName
+	// message: sms template of welcome: sms:1:16: unknown field .Nope; the fields are .Branding.Color, .Branding.LogoURL, .Branding.ProductName, .Branding.SupportEmail, .ButtonColor, .ButtonTextColor, .Code, .CodeExpiresIn, .CodeMinutes, .Exchange, .ExpiresHours, .ExpiresIn, .FirstName, .Lang, .Link, .Logo, .Product, .SSO, .SSOName, .SystemName, .TenantName
 }

@@ -28,6 +28,16 @@ const (
 	// KindIdentityJoined: an account in another tenant now signs in with
 	// the person's existing identity; they are told, in case it was not them.
 	KindIdentityJoined = "identity_joined"
+	// KindLinkAuthorize: an administrator linked the account to the
+	// person's account in an external (calendar) system; the person is
+	// asked to authorize the access, so the product can synchronize. Data
+	// names the system (SystemName) and, for Exchange on-premises, asks for
+	// the person's credentials instead of their consent (Exchange).
+	KindLinkAuthorize = "link_authorize"
+	// KindLinkReauthorize: the connection to the person's account in an
+	// external system stopped working (access withdrawn, password changed,
+	// consent expired); they are asked to (re)activate synchronization.
+	KindLinkReauthorize = "link_reauthorize"
 )
 
 // Parts of a message, as named in errors.
@@ -59,6 +69,14 @@ type Data struct {
 	// "sign in with your company account" instead of "choose your password".
 	SSO     bool
 	SSOName string // the connection's name, e.g. "Contoso Entra ID"
+	// SystemName is the external system a link message is about, e.g.
+	// "Google Workspace"; required for KindLinkAuthorize and
+	// KindLinkReauthorize.
+	SystemName string
+	// Exchange: the external system takes the person's user name and
+	// password (Exchange on-premises), so a link message asks them to enter
+	// their credentials rather than to allow access.
+	Exchange bool
 }
 
 // Rendered is a message ready to send: Subject, Text and HTML for an email,
@@ -116,7 +134,7 @@ func (e *OverrideError) Unwrap() error { return e.Err }
 
 var (
 	languages = []string{"en", "nl", "de", "fr", "sv", "nb"}
-	kinds     = []string{KindInvitation, KindWelcome, KindActivation, KindPasswordReset, KindOneTimePassword, KindRegistration, KindIdentityJoined}
+	kinds     = []string{KindInvitation, KindWelcome, KindActivation, KindPasswordReset, KindOneTimePassword, KindRegistration, KindIdentityJoined, KindLinkAuthorize, KindLinkReauthorize}
 	parts     = []string{PartSubject, PartText, PartHTML, PartSMS}
 )
 
@@ -145,6 +163,11 @@ func knownKind(kind string) bool {
 		}
 	}
 	return false
+}
+
+// linkKind reports whether kind is about a linked external account.
+func linkKind(kind string) bool {
+	return kind == KindLinkAuthorize || kind == KindLinkReauthorize
 }
 
 // candidates lists the forms of a language tag to try, most specific first:
@@ -204,7 +227,7 @@ func Language(kind, lang, fallback string, overrides map[string]Override) string
 
 // Check reports what would stop Render for kind and d whatever the
 // templates: an unknown kind, a link that is not an absolute http(s) URL,
-// no tenant or product name. A message stored to be rendered later is
+// no tenant or product name, a link message without SystemName. A message stored to be rendered later is
 // checked so when it is made.
 func Check(kind string, d Data) error {
 	if !knownKind(kind) {
@@ -215,6 +238,9 @@ func Check(kind string, d Data) error {
 	}
 	if strings.TrimSpace(d.TenantName) == "" && strings.TrimSpace(d.Branding.ProductName) == "" {
 		return errors.New("message: Data.TenantName or Data.Branding.ProductName is required")
+	}
+	if linkKind(kind) && strings.TrimSpace(d.SystemName) == "" {
+		return fmt.Errorf("message: Data.SystemName is required for %s", kind)
 	}
 	return nil
 }

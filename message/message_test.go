@@ -20,6 +20,7 @@ func testData(sso bool, code string) Data {
 		Link:         testLink,
 		ExpiresHours: 7 * 24,
 		SSO:          sso,
+		SystemName:   "Google Workspace", // for the link messages; the others ignore it
 	}
 	if code != "" {
 		d.Code, d.CodeMinutes = code, 10
@@ -31,22 +32,33 @@ func testData(sso bool, code string) Data {
 }
 
 // each calls f for every kind, language, SSO or password, with and
-// without an SMS code.
+// without an SMS code, and for the link messages with and without
+// Exchange.
 func each(t *testing.T, f func(t *testing.T, kind, lang string, d Data, r Rendered)) {
 	t.Helper()
 	for _, kind := range Kinds() {
+		exchange := []bool{false}
+		if linkKind(kind) {
+			exchange = []bool{false, true}
+		}
 		for _, lang := range Languages() {
 			for _, sso := range []bool{false, true} {
 				for _, code := range []string{"", "123456"} {
-					name := fmt.Sprintf("%s/%s/sso=%v/code=%q", kind, lang, sso, code)
-					t.Run(name, func(t *testing.T) {
-						d := testData(sso, code)
-						r, err := Render(kind, lang, "", d, nil)
-						if err != nil {
-							t.Fatal(err)
+					for _, ex := range exchange {
+						name := fmt.Sprintf("%s/%s/sso=%v/code=%q", kind, lang, sso, code)
+						if ex {
+							name += "/exchange"
 						}
-						f(t, kind, lang, d, r)
-					})
+						t.Run(name, func(t *testing.T) {
+							d := testData(sso, code)
+							d.Exchange = ex
+							r, err := Render(kind, lang, "", d, nil)
+							if err != nil {
+								t.Fatal(err)
+							}
+							f(t, kind, lang, d, r)
+						})
+					}
 				}
 			}
 		}
@@ -103,7 +115,7 @@ func TestEveryKindAndLanguage(t *testing.T) {
 				t.Errorf("the HTML lacks %s", want)
 			}
 		}
-		if d.SSO && kind != KindOneTimePassword && kind != KindIdentityJoined && !strings.Contains(r.Text, d.SSOName) {
+		if d.SSO && kind != KindOneTimePassword && kind != KindIdentityJoined && !linkKind(kind) && !strings.Contains(r.Text, d.SSOName) {
 			t.Errorf("the SSO text does not name the connection:\n%s", r.Text)
 		}
 	})
@@ -399,6 +411,7 @@ func TestFieldsHaveAllOfData(t *testing.T) {
 	d := Data{
 		TenantName: "T", Branding: Branding{ProductName: "P", Color: "#010203", LogoURL: "https://l.example/", SupportEmail: "s@example.com"},
 		FirstName: "F", Link: "https://x.example/", Code: "1", CodeMinutes: 2, ExpiresHours: 3, SSO: true, SSOName: "S",
+		SystemName: "G", Exchange: true,
 	}
 	v := reflect.ValueOf(*newFields(d, "en", "en"))
 	dv := reflect.ValueOf(d)

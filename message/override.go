@@ -38,7 +38,7 @@ func CheckOverride(kind string, o Override) error {
 		if strings.TrimSpace(src) == "" {
 			continue
 		}
-		if err := checkPart(p, src); err != nil {
+		if err := checkPart(kind, p, src); err != nil {
 			errs = append(errs, &OverrideError{Kind: kind, Part: p, Err: err})
 		}
 	}
@@ -48,6 +48,8 @@ func CheckOverride(kind string, o Override) error {
 const (
 	sampleLink   = "https://example.com/t/example/activate#sample-secret"
 	sampleSignIn = "https://example.com/t/example/"
+	// sampleLinkPage is the page where a person authorizes a linked account.
+	sampleLinkPage = "https://example.com/t/example/links/sample-link"
 )
 
 var samples = []struct {
@@ -64,19 +66,31 @@ var samples = []struct {
 	}},
 	{"an account without first name or branding", Data{TenantName: "Example Ltd", Link: sampleLink, ExpiresHours: 36}},
 	{"an SSO account with a code and no connection name", Data{TenantName: "Example Ltd", FirstName: "Alex", Link: sampleSignIn, SSO: true, Code: "654321", CodeMinutes: 5}},
+	{"an account linked to Exchange on-premises", Data{
+		TenantName: "Example Ltd", FirstName: "Alex", Link: sampleLinkPage, SystemName: "Example Exchange", Exchange: true,
+		Branding: Branding{ProductName: "Example App"},
+	}},
 }
 
-func checkPart(p, src string) error {
+// sampleSystem names the external system in samples for a link message
+// that name none.
+const sampleSystem = "Example Calendar"
+
+func checkPart(kind, p, src string) error {
 	c, err := compile(p, src)
 	if err != nil {
 		return err
 	}
 	for _, s := range samples {
-		out, err := c.run(p, newFields(s.d, "en", "en"))
+		d := s.d
+		if linkKind(kind) && d.SystemName == "" {
+			d.SystemName = sampleSystem // a link message always names its system
+		}
+		out, err := c.run(p, newFields(d, "en", "en"))
 		if err != nil {
 			return fmt.Errorf("with %s: %w", s.name, err)
 		}
-		if p != PartSubject && !strings.Contains(out, s.d.Link) {
+		if p != PartSubject && !strings.Contains(out, d.Link) {
 			return fmt.Errorf("with %s: the %s must include the link ({{.Link}})", s.name, p)
 		}
 	}
@@ -203,7 +217,7 @@ var fieldNames = func() map[string]bool {
 // fieldList lists the fields for an error message.
 var fieldList = func() string {
 	var l []string
-	for _, n := range []string{"TenantName", "FirstName", "Link", "Code", "CodeMinutes", "ExpiresHours", "SSO", "SSOName",
+	for _, n := range []string{"TenantName", "FirstName", "Link", "Code", "CodeMinutes", "ExpiresHours", "SSO", "SSOName", "SystemName", "Exchange",
 		"Lang", "Product", "ExpiresIn", "CodeExpiresIn", "ButtonColor", "ButtonTextColor", "Logo"} {
 		l = append(l, "."+n)
 	}

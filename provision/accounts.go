@@ -229,7 +229,7 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor usher.Actor, te
 	if err := audit(ctx, tx, tenant.ID, actor, "account.created", "account", acct.ID, details); err != nil {
 		return Created{}, err
 	}
-	msgs, err := p.outbox.store(ctx, tx, tenant.ID)
+	msgs, err := p.outbox.Queue(ctx, tx, tenant.ID)
 	if err != nil {
 		return Created{}, err
 	}
@@ -246,7 +246,7 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor usher.Actor, te
 type planned struct {
 	person  usher.Person
 	account usher.Account
-	outbox  outbox
+	outbox  Outbox
 	// entries are catalogue entries a source's names ask for.
 	entries []newEntry
 }
@@ -475,6 +475,11 @@ const (
 	KindPasswordReset  = "password_reset"
 	KindRegistration   = "registration"
 	KindIdentityJoined = "identity_joined"
+	// KindLinkAuthorize asks a person to authorize a linked external
+	// account; KindLinkReauthorize, to reconnect one that stopped working.
+	// LinkMessages renders them.
+	KindLinkAuthorize   = "link_authorize"
+	KindLinkReauthorize = "link_reauthorize"
 )
 
 // activate sends an invited account its activation.
@@ -505,14 +510,33 @@ func (s *Service) sendSecrets(ctx context.Context, tx *store.Tx, tenant usher.Te
 	if err != nil {
 		return nil, err
 	}
-	return o.store(ctx, tx, tenant.ID)
+	return o.Queue(ctx, tx, tenant.ID)
 }
 
-// outbox is an account's new activation secrets and rendered messages,
-// ready to store.
-type outbox struct {
+// Outbox is an account's rendered messages, and for an activation its new
+// secrets, ready to queue: made outside the write transaction (rendering
+// and hashing take time, and on SQLite every write waits for the one
+// writer), queued inside it with Queue. The zero Outbox queues nothing.
+type Outbox struct {
 	acts []store.Activation
 	msgs []usher.Message
+}
+
+// channel is a way to reach an account: usher.ChannelEmail or
+// usher.ChannelSMS, and the address.
+type channel struct{ name, to string }
+
+// channels lists the channels the tenant enables and the account has an
+// address for: both when both apply (seed 003).
+func channels(tenant usher.Tenant, a usher.Account) []channel {
+	var out []channel
+	if a.Email != "" && tenant.Settings.EmailEnabled {
+		out = append(out, channel{usher.ChannelEmail, a.Email})
+	}
+	if a.Phone != "" && tenant.Settings.SMSEnabled {
+		out = append(out, channel{usher.ChannelSMS, a.Phone})
+	}
+	return out
 }
 
 // prepareSecrets makes the account's activation secrets and renders its
@@ -520,16 +544,9 @@ type outbox struct {
 // address for: both when both apply (seed 003). A password account gets a
 // single-use link, and with an SMS also a short code; an SSO account is told
 // to sign in with its company account. No message carries a password.
-func (s *Service) prepareSecrets(tenant usher.Tenant, person usher.Person, a usher.Account, kind string, now, expires time.Time, ssoName string) (outbox, error) {
-	type channel struct{ name, to string }
-	var channels []channel
-	if a.Email != "" && tenant.Settings.EmailEnabled {
-		channels = append(channels, channel{usher.ChannelEmail, a.Email})
-	}
-	if a.Phone != "" && tenant.Settings.SMSEnabled {
-		channels = append(channels, channel{usher.ChannelSMS, a.Phone})
-	}
-	var o outbox
+func (s *Service) prepareSecrets(tenant usher.Tenant, person usher.Person, a usher.Account, kind string, now, expires time.Time, ssoName string) (Outbox, error) {
+	channels := channels(tenant, a)
+	var o Outbox
 	if len(channels) == 0 {
 		return o, nil
 	}
@@ -562,9 +579,11 @@ func (s *Service) prepareSecrets(tenant usher.Tenant, person usher.Person, a ush
 	return o, nil
 }
 
-// store writes the secrets and queues the messages in tx. It stores copies,
-// so a retried transaction stores them afresh.
-func (o outbox) store(ctx context.Context, tx *store.Tx, tenantID string) ([]usher.Message, error) {
+// Queue writes the secrets and queues the messages in tx, the caller's
+// write transaction, so that they commit (or roll back) with the change
+// that sends them. It returns the queued messages. It stores copies, so a
+// retried transaction stores them afresh.
+func (o Outbox) Queue(ctx context.Context, tx *store.Tx, tenantID string) ([]usher.Message, error) {
 	for _, a := range o.acts {
 		if err := tx.InsertActivation(ctx, tenantID, &a); err != nil {
 			return nil, err

@@ -304,7 +304,7 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 			return usher.Account{}, err
 		}
 	}
-	var told outbox
+	var told Outbox
 	if joinID != "" {
 		// The person hears of it by email, in case it was not them.
 		p, err := s.st.Read().Person(ctx, tenant.ID, a.PersonID)
@@ -370,7 +370,7 @@ func (s *Service) complete(ctx context.Context, tenant usher.Tenant, a usher.Acc
 		if err := audit(ctx, tx, tenant.ID, actor, action, "account", cur.ID, details); err != nil {
 			return err
 		}
-		_, err = told.store(ctx, tx, tenant.ID)
+		_, err = told.Queue(ctx, tx, tenant.ID)
 		return err
 	})
 	s.queued(err, len(told.msgs))

@@ -23,6 +23,10 @@ type renderData struct {
 	sso     bool
 	ssoName string
 	expires time.Duration
+	// systemName and exchange: the external system a link message is
+	// about, and whether it takes credentials (Exchange on-premises).
+	systemName string
+	exchange   bool
 }
 
 // says is what a message says, stored with it as JSON (usher.Message.Data)
@@ -37,6 +41,8 @@ type says struct {
 	SSO          bool   `json:"sso,omitempty"`
 	SSOName      string `json:"sso_name,omitempty"`
 	ExpiresHours int    `json:"expires_hours,omitempty"`
+	SystemName   string `json:"system_name,omitempty"`
+	Exchange     bool   `json:"exchange,omitempty"`
 }
 
 // overrides converts a tenant's template overrides to package message's.
@@ -55,7 +61,7 @@ func overrides(t usher.Tenant) map[string]message.Override {
 // holding what it says; Compose writes it out.
 func (s *Service) render(kind, channel string, d renderData) (usher.Message, error) {
 	v := says{FirstName: d.person.FirstName, Link: d.link, Code: d.code, SSO: d.sso, SSOName: d.ssoName,
-		ExpiresHours: int(math.Round(d.expires.Hours()))}
+		ExpiresHours: int(math.Round(d.expires.Hours())), SystemName: d.systemName, Exchange: d.exchange}
 	if d.code != "" {
 		v.CodeMinutes = int(CodeTTL / time.Minute)
 	}
@@ -85,6 +91,8 @@ func (v says) data(t usher.Tenant) message.Data {
 		SSO:          v.SSO,
 		SSOName:      v.SSOName,
 		ExpiresHours: v.ExpiresHours,
+		SystemName:   v.SystemName,
+		Exchange:     v.Exchange,
 	}
 }
 
