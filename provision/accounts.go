@@ -399,7 +399,7 @@ func (s *Service) planOneTimePassword(ctx context.Context, p *planned, otp strin
 	}
 	exp := now.Add(OneTimeTTL)
 	a.InviteExpiresAt = &exp
-	p.outbox = outbox{acts: []store.Activation{{AccountID: a.ID, SecretHash: hash, Kind: "otp", ExpiresAt: exp}}}
+	p.outbox = Outbox{acts: []store.Activation{{AccountID: a.ID, SecretHash: hash, Kind: "otp", ExpiresAt: exp}}}
 	return nil
 }
 

@@ -52,6 +52,10 @@ func (s *Service) SealWith(b *secret.Box) { s.box = b }
 func (s *Service) NotifyQueued(f func()) { s.notify = f }
 
 // queued reports committed messages to the notify function.
+// Queued tells delivery that a transaction of another package (linked)
+// committed n messages queued with Outbox.Queue.
+func (s *Service) Queued(n int) { s.queued(nil, n) }
+
 func (s *Service) queued(err error, n int) {
 	if err == nil && n > 0 && s.notify != nil {
 		s.notify()

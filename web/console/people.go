@@ -352,6 +352,9 @@ var messageKinds = []struct{ Kind, A, Name string }{
 	{provision.KindRegistration, "a registration confirmation", "Registration"},
 	{provision.KindPasswordReset, "a password reset link", "Password reset"},
 	{message.KindOneTimePassword, "a one-time password notice", "One-time password set"},
+	{provision.KindIdentityJoined, "a notice that the account joined their sign-in", "Sign-in joined"},
+	{provision.KindLinkAuthorize, "a request to connect an external account", "Connect an account"},
+	{provision.KindLinkReauthorize, "a request to reconnect an external account", "Reconnect an account"},
 }
 
 // kindNames are the names of the kinds of message by kind.
