@@ -397,8 +397,11 @@ func TestConsoleSettingsCataloguesLinks(t *testing.T) {
 			"session_idle_minutes", "60", "session_max_hours", "12", "activation_ttl_hours", "48", "default_plan_id", w.plan.ID,
 			"languages", "en", "languages", "nl", "default_language", "nl", "required_fields", "first_name", "required_fields", "last_name",
 			"required_fields", "email_or_username_phone", "color", "#aa3300", "product_name", "Acme Portal"}
-		p := b.post("/t/acme/admin/settings", form...)
-		wantPage(t, p, 200, "The settings were saved", "Acme Portal", "--brand:#aa3300")
+		p := b.post("/t/acme/admin/settings", append(form, "scim_unknown_names", "create", "scim_addresses", "keep")...)
+		wantPage(t, p, 200, "The settings were saved", "Acme Portal", "--brand:#aa3300", `<option value="create" selected>`, `<option value="keep" selected>`)
+		if tn, err := w.st.Read().Tenant(context.Background(), w.tenant.ID); err != nil || tn.Settings.SCIM.UnknownNames != usher.SCIMCreate || tn.Settings.SCIM.Addresses != usher.SCIMKeep {
+			t.Fatalf("the SCIM settings were not saved: %+v %v", tn.Settings.SCIM, err)
+		}
 		// The sign-in page now offers registration.
 		wantPage(t, w.browser(t).get("/t/acme/"), 200, "Create one now", "Acme Portal")
 		bad := append([]string{}, form...)

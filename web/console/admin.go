@@ -176,7 +176,7 @@ func (h *Handler) Plans(w http.ResponseWriter, r *http.Request, c *Call) {
 var settingsFields = []string{"registration", "registration_domains", "registration_fields", "registration_department", "email_enabled",
 	"sms_enabled", "reveal_accounts", "default_role_id", "default_plan_id", "default_department_id", "default_job_profile_id",
 	"default_language", "languages", "session_idle_minutes", "session_max_hours", "activation_ttl_hours", "product_name", "color",
-	"logo_url", "support_email"}
+	"logo_url", "support_email", "scim_unknown_names", "scim_addresses"}
 
 // consoleSettings edits the tenant's settings (tenant administrators).
 func (h *Handler) Settings(w http.ResponseWriter, r *http.Request, c *Call) {
@@ -216,6 +216,13 @@ func (h *Handler) Settings(w http.ResponseWriter, r *http.Request, c *Call) {
 			*n.dst = x
 		}
 		st.Branding = usher.Branding{ProductName: v["product_name"], Color: v["color"], LogoURL: v["logo_url"], SupportEmail: v["support_email"]}
+		// An older form without these keeps what the tenant has.
+		if r.PostForm.Has("scim_unknown_names") {
+			st.SCIM.UnknownNames = v["scim_unknown_names"]
+		}
+		if r.PostForm.Has("scim_addresses") {
+			st.SCIM.Addresses = v["scim_addresses"]
+		}
 		if len(c.d.Errors) == 0 {
 			t, err := h.svc.UpdateTenant(r.Context(), c.actor, c.tn.ID, provision.TenantUpdate{Settings: &st})
 			if err == nil {
