@@ -247,7 +247,9 @@ func (s *Service) signInTied(ctx context.Context, tenant usher.Tenant, actor ush
 	if err != nil {
 		return SSOResult{}, err
 	}
-	if c.UpdateOnSignIn {
+	// An account a provisioning source (SCIM) manages is brought up to date
+	// by that source, not by sign-ins: its fields are the source's.
+	if c.UpdateOnSignIn && out.Account.ManagedBy == "" {
 		if err := s.refresh(ctx, tenant, actor, c, &out.Account, u); err != nil {
 			return SSOResult{}, err
 		}
