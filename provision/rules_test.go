@@ -189,6 +189,7 @@ func runRules(t *testing.T, open Open) {
 		{"SignupLinkRefusals", testSignupLinkRefusals},
 		{"SSOSignIn", testSSOSignIn},
 		{"SSOJustInTimeRules", testSSOJustInTimeRules},
+		{"SSOActivatesProvisionedUser", testSSOActivatesProvisionedUser},
 		{"LinkMessagesQueuedInTheCallersTransaction", testLinkMessages},
 	}
 	for _, tc := range tests {

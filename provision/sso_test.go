@@ -160,3 +160,33 @@ func testSSOJustInTimeRules(t *testing.T, e *env) {
 		User: provision.SSOUser{Subject: "sub-dee", Email: "dee@corp.example", FirstName: "D", LastName: "E", Phone: "+41446681801"}})
 	wantCode(t, err, usher.CodeSeatsFull, "plan_id")
 }
+
+// testSSOActivatesProvisionedUser: a user a provisioning source (SCIM)
+// created on the connection is activated by their first SSO sign-in, and
+// their fields stay the source's.
+func testSSOActivatesProvisionedUser(t *testing.T, e *env) {
+	tn, c := e.ssoTenant("acme", func(c *usher.Connection) { c.JIT, c.UpdateOnSignIn = false, true })
+	tok, _, err := e.svc.CreateToken(e.ctx, tenantAdm, tn, provision.TokenInput{Name: "Entra ID", Role: usher.PrincipalSCIM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := usher.Actor{Kind: usher.ActorSCIM, ID: tok.ID}
+	made, err := e.svc.CreateAccount(e.ctx, src, tn, provision.AccountInput{Route: provision.RouteProvisioning, Source: &provision.Source{ID: tok.ID},
+		Person: &provision.PersonInput{FirstName: "Sam", LastName: "Source", Email: "sam@corp.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made.Account.AuthSystem != usher.AuthConnection || made.Account.State != usher.StateInvited || len(made.Messages) != 0 {
+		t.Fatalf("the provisioned user: %+v, %d messages", made.Account, len(made.Messages))
+	}
+	res, err := e.ssoSignIn(tn, c, provision.SSOUser{Subject: "sam-oid", Email: "sam@corp.example", FirstName: "Samuel", LastName: "Source"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Activated || res.Account.ID != made.Account.ID || res.Account.State != usher.StateActive {
+		t.Fatalf("not activated by the sign-in: %+v", res)
+	}
+	if p, _ := e.st.Read().Person(e.ctx, tn.ID, made.Person.ID); p.FirstName != "Sam" {
+		t.Fatalf("the sign-in changed the source's first name to %q", p.FirstName)
+	}
+}
