@@ -295,6 +295,11 @@ func (s *ewsSession) call(operation, body string) (*ewsEnvelope, error) {
 	}
 	var env ewsEnvelope
 	if xml.Unmarshal(data, &env) != nil || env.XMLName.Space != soapEnvelopeNS {
+		if resp.StatusCode == http.StatusForbidden {
+			// Exchange's answer when EWS is turned off for the mailbox
+			// (Set-CASMailbox -EWSEnabled $false) or by a client access rule.
+			return nil, &ExchangeError{Code: "Forbidden", Message: "the server does not allow EWS for this account"}
+		}
 		return nil, fmt.Errorf("%w: HTTP %d with %s, not a SOAP answer", ErrExchangeUnreachable, resp.StatusCode, ewsContentType(resp.Header))
 	}
 	if f := env.Body.Fault; f != nil {

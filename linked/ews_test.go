@@ -34,7 +34,7 @@ const (
 // operations the check uses.
 type fakeExchange struct {
 	t        *testing.T
-	mode     string // "ok", "nomailbox", "busy", "echo", "html", "slow", "bearer", "drop"
+	mode     string // "ok", "nomailbox", "busy", "echo", "html", "slow", "bearer", "drop", "forbidden"
 	ntlm     bool   // offer NTLM/Negotiate instead of Basic
 	user     string // the NTLM user name (without domain) or the Basic login
 	domain   string // the NTLM domain
@@ -81,6 +81,13 @@ func (f *fakeExchange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			conn.Close()
 		}
 		return
+	case "forbidden":
+		if _, _, ok := r.BasicAuth(); ok {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, "<html><body>403 - Forbidden: Access is denied.</body></html>")
+			return
+		}
 	case "bearer":
 		w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="https://login.example.test"`)
 		w.WriteHeader(http.StatusUnauthorized)
@@ -392,6 +399,7 @@ func TestCheckExchangeRefusals(t *testing.T) {
 		{"nomailbox", "ErrorNonExistentMailbox", false},
 		{"echo", "ErrorAccessDenied", false},
 		{"busy", "ErrorServerBusy", true},
+		{"forbidden", "Forbidden", false},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			f := &fakeExchange{mode: tc.mode, user: ewsTestUser, password: ewsTestPassword}
