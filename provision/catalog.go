@@ -481,6 +481,12 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 		if err := tx.UpdateConnection(ctx, tenant.ID, &c); err != nil {
 			return err
 		}
+		if c.DeactivatedAt != nil && old.DeactivatedAt == nil {
+			// Its identity provider is no longer trusted: what it signed in ends.
+			if err := tx.EndConnectionSessions(ctx, c.ID); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, tenant.ID, actor, "connection.updated", "connection", c.ID, nil)
 	})
 	c.ClientSecret = ""

@@ -199,15 +199,26 @@ func (s *Service) signInTied(ctx context.Context, tenant usher.Tenant, actor ush
 		if err != nil {
 			return err
 		}
-		if sub == "" {
+		next := cur
+		switch {
+		case sub == "":
 			if err := tx.TieSubject(ctx, tenant.ID, c.ID, u.Subject, cur.ID); err != nil {
 				return err
 			}
 			if err := audit(ctx, tx, tenant.ID, actor, "sso.tied", "account", cur.ID, map[string]string{"subject": clip(u.Subject, 200)}); err != nil {
 				return err
 			}
+			// Its own identity from now on, never one found by email: the
+			// domains a connection claims are the tenant's say-so, and an
+			// identity reaches its sessions and joins in every tenant. A
+			// password identity the account had stays with the password.
+			if next.IdentityID, err = newSSOIdentity(ctx, tx); err != nil {
+				return err
+			}
+		case sub != u.Subject:
+			// Another subject tied it meanwhile (two first sign-ins at once).
+			return ErrSSOTakeover
 		}
-		next := cur
 		if cur.AuthSystem != usher.AuthConnection || cur.ConnectionID != c.ID {
 			if !c.Enforced || cur.AuthSystem != usher.AuthPassword {
 				return ErrSSOTakeover
@@ -215,11 +226,6 @@ func (s *Service) signInTied(ctx context.Context, tenant usher.Tenant, actor ush
 			next.AuthSystem, next.ConnectionID = usher.AuthConnection, c.ID
 			if err := audit(ctx, tx, tenant.ID, actor, "account.updated", "account", cur.ID,
 				map[string]string{"auth_system": usher.AuthConnection, "connection_id": c.ID, "why": "the connection is enforced for the email's domain"}); err != nil {
-				return err
-			}
-		}
-		if cur.IdentityID == "" {
-			if next.IdentityID, err = identityFor(ctx, tx, cur.Email); err != nil {
 				return err
 			}
 		}
@@ -257,18 +263,11 @@ func (s *Service) signInTied(ctx context.Context, tenant usher.Tenant, actor ush
 	return out, nil
 }
 
-// identityFor is the identity an SSO account signs in as: the email's, or a
-// new one without a password. Joining is safe: a session through a
-// connection serves only accounts on that connection, and a password
-// session never serves those.
-func identityFor(ctx context.Context, tx *store.Tx, email string) (string, error) {
-	id, err := tx.IdentityByEmail(ctx, email)
-	if err == nil {
-		return id.ID, nil
-	} else if !errors.Is(err, usher.ErrNotFound) {
-		return "", err
-	}
-	id = usher.Identity{Email: email}
+// newSSOIdentity makes the identity an SSO account signs in as: without an
+// email (which belongs to password identities, joined by activation) and
+// without a password. Its sessions come only through the connection.
+func newSSOIdentity(ctx context.Context, tx *store.Tx) (string, error) {
+	id := usher.Identity{}
 	if err := tx.InsertIdentity(ctx, &id, ""); err != nil {
 		return "", err
 	}
@@ -415,7 +414,7 @@ func (s *Service) justInTime(ctx context.Context, tenant usher.Tenant, actor ush
 			return err
 		}
 		next := a
-		if next.IdentityID, err = identityFor(ctx, tx, a.Email); err != nil {
+		if next.IdentityID, err = newSSOIdentity(ctx, tx); err != nil {
 			return err
 		}
 		if err := tx.UpdateAccount(ctx, tenant.ID, &a, &next); err != nil {

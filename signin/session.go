@@ -72,6 +72,17 @@ func (s *Service) Session(ctx context.Context, tenant usher.Tenant, home func(id
 	if a.AuthSystem != ses.Method || (ses.Method == usher.AuthConnection && a.ConnectionID != ses.ConnectionID) {
 		return Current{}, ErrNeedsSSO
 	}
+	if ses.Method == usher.AuthPassword {
+		// A password session, from here or another tenant, never serves an
+		// email of an enforced connection's domains.
+		c, err := s.enforced(ctx, tenant, a.Email)
+		if err != nil {
+			return Current{}, err
+		}
+		if c != nil {
+			return Current{}, ErrNeedsSSO
+		}
+	}
 	if now.Sub(ses.LastSeenAt) > touchEvery {
 		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, ses.ID) }); err != nil {
 			return Current{}, err

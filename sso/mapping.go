@@ -160,12 +160,17 @@ func lookup(claims map[string][]string, name string) []string {
 // user maps what the identity provider said to the person's fields.
 func (m mapping) user(got received) (provision.SSOUser, error) {
 	u := provision.SSOUser{Subject: got.Subject}
-	if _, ok := m.names["subject"]; ok {
-		if v := m.value(got, "subject"); v != "" {
-			u.Subject = v
-		} else if got.Subject == "" {
-			return u, refused("the identity provider sent no subject ("+strings.Join(m.names["subject"], ", ")+")", nil)
+	if names := m.names["subject"]; len(names) > 0 {
+		// A named subject is required: falling back to another kind of id
+		// (an email NameID, say) would mix ids, and a reassigned address
+		// would then sign in to the old account.
+		v := m.value(got, "subject")
+		if v == "" {
+			return u, refused("the identity provider sent no subject ("+strings.Join(names, ", ")+")", nil)
 		}
+		u.Subject = v
+	} else if got.Subject == "" {
+		return u, refused("the identity provider sent no subject", nil)
 	}
 	u.FirstName = m.value(got, "first_name")
 	u.LastName = m.value(got, "last_name")

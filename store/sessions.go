@@ -89,6 +89,13 @@ func (t *Tx) DeleteSessions(ctx context.Context, identity, keep string) (int, er
 	return int(n), nil
 }
 
+// EndConnectionSessions ends every session that signed in through a
+// connection (it was deactivated: its identity provider is no longer trusted).
+func (t *Tx) EndConnectionSessions(ctx context.Context, connection string) error {
+	_, err := t.ExecContext(ctx, `DELETE FROM sessions WHERE connection_id = $1`, connection)
+	return err
+}
+
 // EndTenantSessions ends the sessions an identity signed in with at
 // tenant: suspending or deactivating its account there ends them at once.
 func (t *Tx) EndTenantSessions(ctx context.Context, tenant, identity string) error {

@@ -39,7 +39,8 @@ var owners = map[string][]grant{
 		{table: "audit_events"}, {table: "messages", methods: []string{"QueueMessage", "AddMessage"}},
 		// Suspending or deactivating an account ends its sessions in that
 		// tenant in the same transaction, so no request gets in between.
-		{table: "sessions", methods: []string{"EndTenantSessions"}},
+		// Deactivating a connection ends the sessions that came through it.
+		{table: "sessions", methods: []string{"EndTenantSessions", "EndConnectionSessions"}},
 		// What a provisioning source described of a user and the group
 		// memberships it gave, written in the transaction of the change
 		// the source asked for (SCIM calls provision, which writes them).

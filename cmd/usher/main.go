@@ -21,6 +21,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/courier"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
@@ -103,6 +104,9 @@ type config struct {
 	ImportMaxMB    int
 	// KeyRotation and KeyLead: the OpenID provider's signing keys.
 	KeyRotation, KeyLead time.Duration
+	// AllowPrivate lets tenants' identity providers and external systems be
+	// at private addresses (a local identity provider in development).
+	AllowPrivate bool
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (config, error) {
@@ -146,6 +150,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		demoDefault = v == "true" || v == "1"
 	}
 	fs.BoolVar(&c.Demo, "demo", demoDefault, "create the demo tenant if absent (USHER_DEMO; on by default with SQLite)")
+	privateDefault := getenv("USHER_DATABASE_URL") == ""
+	if v := getenv("USHER_ALLOW_PRIVATE_ADDRESSES"); v != "" {
+		privateDefault = v == "true" || v == "1"
+	}
+	fs.BoolVar(&c.AllowPrivate, "allow-private-addresses", privateDefault,
+		"let tenants' identity providers and external systems be at loopback or private addresses (USHER_ALLOW_PRIVATE_ADDRESSES; on by default with SQLite, off with PostgreSQL)")
 	for _, f := range extra {
 		f(fs)
 	}
@@ -278,7 +288,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	svc := provision.New(st, nil, links)
 	svc.SealWith(box)
 	// Corporate SSO: OpenID Connect and SAML connections sign people in.
-	ssoSvc := sso.New(st, box, links.TenantBase, time.Now, nil)
+	// Addresses tenants configure are fetched by a client that keeps out of
+	// usher's own network unless the operator allows it.
+	outbound := egress.Client(c.AllowPrivate, 20*time.Second)
+	ssoSvc := sso.New(st, box, links.TenantBase, time.Now, outbound)
 	svc.CheckConnectionsWith(ssoSvc.Prepare)
 
 	// Delivery: with nothing configured, messages stay queued and readable

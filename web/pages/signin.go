@@ -141,7 +141,12 @@ func (h *Handler) Identify(w http.ResponseWriter, r *http.Request) {
 	if step.Kind == signin.StepSSO && step.ConnectionID != "" {
 		// The hand-over: at once, and by the page's link for whoever
 		// stops refreshes.
-		d.StartURL = h.ssoStartURL(tn, step.ConnectionID, sso.PurposeSignIn, d.Next, step.Identifier)
+		// An unknown person the tenant would take registers through it.
+		purpose := sso.PurposeSignIn
+		if step.CanRegister {
+			purpose = sso.PurposeRegister
+		}
+		d.StartURL = h.ssoStartURL(tn, step.ConnectionID, purpose, d.Next, step.Identifier)
 		d.Refresh = d.StartURL
 	}
 	h.render(w, r, http.StatusOK, d)

@@ -197,7 +197,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, tn usher.Tenant
 	}
 	ctx := r.Context()
 	res, err := h.svc.SignInThrough(ctx, tn, provision.SSOSignIn{Connection: ans.Connection, User: ans.User,
-		Register: true, DepartmentID: departmentID, Source: view.ClientIP(r)})
+		Register: ans.Purpose == sso.PurposeRegister, DepartmentID: departmentID, Source: view.ClientIP(r)})
 	var miss *provision.MissingError
 	if errors.As(err, &miss) && len(miss.Choosable) > 0 && len(miss.Attributes) == 0 {
 		state, err := h.sso.Hold(ctx, tn, ans)

@@ -3,6 +3,8 @@
 -- The connection a session signed in through; '' for a password. A session
 -- serves only accounts on that connection.
 ALTER TABLE sessions ADD COLUMN connection_id TEXT NOT NULL DEFAULT '';
+-- Deactivating a connection ends its sessions.
+CREATE INDEX sessions_connection ON sessions(connection_id) WHERE connection_id <> '';
 
 -- Which account an identity provider's stable subject (OIDC sub, SAML
 -- NameID or a configured attribute) stands for: one per account and

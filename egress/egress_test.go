@@ -1,0 +1,44 @@
+package egress
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestPublic(t *testing.T) {
+	for _, c := range []struct {
+		ip   string
+		want bool
+	}{
+		{"8.8.8.8", true}, {"2606:4700:4700::1111", true}, {"127.0.0.1", false}, {"::1", false}, {"10.1.2.3", false},
+		{"172.16.0.1", false}, {"192.168.1.1", false}, {"169.254.169.254", false}, {"fe80::1", false}, {"fd00::1", false},
+		{"100.64.0.1", false}, {"0.0.0.0", false}, {"::ffff:127.0.0.1", false}, {"::ffff:10.0.0.1", false}, {"224.0.0.1", false},
+	} {
+		if got := Public(netip.MustParseAddr(c.ip)); got != c.want {
+			t.Errorf("Public(%s) = %v, want %v", c.ip, got, c.want)
+		}
+	}
+}
+
+// TestClient: the client refuses a server on loopback unless private
+// addresses are allowed, also when a public-looking redirect is not involved.
+func TestClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("inside")) }))
+	defer srv.Close()
+	_, err := Client(false, 5*time.Second).Get(srv.URL)
+	if !errors.Is(err, ErrPrivate) {
+		t.Fatalf("a loopback server through the guarded client: %v", err)
+	}
+	resp, err := Client(true, 5*time.Second).Get(srv.URL)
+	if err != nil {
+		t.Fatalf("with private addresses allowed: %v", err)
+	}
+	resp.Body.Close()
+	if err := Check(t.Context(), "localhost"); !errors.Is(err, ErrPrivate) {
+		t.Fatalf("Check(localhost): %v", err)
+	}
+}
