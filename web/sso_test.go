@@ -280,12 +280,16 @@ func TestSSOSignInOIDC(t *testing.T) {
 		})
 
 		t.Run("an enforced domain never uses a password", func(t *testing.T) {
+			// A password session from before the connection was enforced.
+			before := w.browser(t)
+			before.signIn("acme", "pw@example.com", "a long password 123")
 			in := provision.ConnectionInput{Connection: w.conn}
 			in.Enforced = true
 			if _, err := w.svc.SaveConnection(ctx, admin, w.tenant, w.conn.ID, in); err != nil {
 				t.Fatal(err)
 			}
 			pat := w.account(t, "pw@example.com")
+			wantPage(t, before.get("/t/acme/account"), http.StatusForbidden, "Sign in with your company account", "Continue with Example Corp")
 			b := w.browser(t)
 			wantPage(t, b.post("/t/acme/signin", "identifier", "pw@example.com"), http.StatusOK, "Sign in with your company account", "Continue with Example Corp")
 			wantPage(t, b.post("/t/acme/signin/password", "identifier", "pw@example.com", "password", "a long password 123"), http.StatusUnauthorized)
@@ -297,6 +301,27 @@ func TestSSOSignInOIDC(t *testing.T) {
 			wantPage(t, p, http.StatusOK, "Your account")
 			if a := w.account(t, "pw@example.com"); a.AuthSystem != usher.AuthConnection || a.ConnectionID != w.conn.ID || a.ID != pat.ID {
 				t.Fatalf("not moved onto the connection: %+v", a)
+			}
+		})
+
+		t.Run("deactivating the connection ends the sessions it signed in", func(t *testing.T) {
+			b := w.browser(t)
+			wantPage(t, w.viaDex(t, b, "/t/acme/sso/"+w.conn.ID+"/start", "wizard@example.com", "wizard"), http.StatusOK, "Your account")
+			conn, err := w.st.Read().Connection(ctx, w.tenant.ID, w.conn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.ClientSecret = ""
+			if _, err := w.svc.SaveConnection(ctx, admin, w.tenant, conn.ID, provision.ConnectionInput{Connection: conn, Deactivated: ptr(true)}); err != nil {
+				t.Fatal(err)
+			}
+			p := b.get("/t/acme/account")
+			if strings.HasSuffix(p.url, "/t/acme/account") {
+				t.Fatalf("a session of a deactivated connection still serves: %d at %s", p.status, p.url)
+			}
+			reactivated := provision.ConnectionInput{Connection: conn, Deactivated: ptr(false)}
+			if _, err := w.svc.SaveConnection(ctx, admin, w.tenant, conn.ID, reactivated); err != nil {
+				t.Fatal(err)
 			}
 		})
 

@@ -551,18 +551,21 @@ func (h *Handler) failPage(w http.ResponseWriter, r *http.Request, tn usher.Tena
 	})
 }
 
-// accountConnection is the connection of the signed-in identity's account
-// in tn, when it signs in through one.
+// accountConnection is the connection the signed-in identity's account in
+// tn signs in through: its own, or the enforced one of its email's domain.
 func (h *Handler) accountConnection(r *http.Request, tn usher.Tenant) (*usher.Connection, error) {
 	identity, err := view.SignedIn(r, h.auth, h.st)
 	if err != nil || identity == "" {
 		return nil, err
 	}
 	a, err := h.st.Read().AccountByIdentity(r.Context(), tn.ID, identity)
-	if errors.Is(err, usher.ErrNotFound) || (err == nil && a.AuthSystem != usher.AuthConnection) {
+	if errors.Is(err, usher.ErrNotFound) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
+	}
+	if a.AuthSystem != usher.AuthConnection {
+		return h.svc.Enforced(r.Context(), tn, a.Email)
 	}
 	c, err := h.sso.Connection(r.Context(), tn, a.ConnectionID)
 	if errors.Is(err, sso.ErrDisabled) {
