@@ -27,6 +27,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +41,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
@@ -80,6 +83,9 @@ type config struct {
 	DBComm      string
 	DBMatch     string
 	Codes       int
+	Calibrate   bool
+	FsyncDir    string
+	PGURL       string
 }
 
 // maxPerLevel bounds a level run by duration only (--n 0).
@@ -94,7 +100,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base address of the usher server (loopback only)")
 	fs.StringVar(&c.Token, "token", "", "operator token (default $USHER_TOKEN)")
-	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups), scim (all of it through SCIM), signin (password sign-ins and the sign-in page) or openid (the OpenID Connect token endpoint and userinfo)")
+	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups), scim (all of it through SCIM), signin (password sign-ins and the sign-in page), openid (the OpenID Connect token endpoint and userinfo) or calibrate (only the machine's calibration, no server needed)")
+	fs.BoolVar(&c.Calibrate, "calibrate", true, "measure the machine first (one argon2id hash, a SHA-256 loop, an 8 kB fdatasync) and print it with the figures")
+	fs.StringVar(&c.FsyncDir, "fsync-dir", "", "folder for the calibration's fsync test: the database's disk (default: the OS's temporary folder)")
+	fs.StringVar(&c.PGURL, "pg-url", "", "postgres:// URL of usher's PostgreSQL database: its settings go into the calibration, and WAL and commits per creation into the report")
 	fs.IntVar(&c.Codes, "codes", 3000, "with --mode openid: at most this many codes per code-exchange level (codes live 60 seconds)")
 	fs.IntVar(&c.SigninUsers, "signin-users", 64, "with --mode signin: accounts to sign in as, made active with a password first")
 	conc := fs.String("concurrency", "1,8,32", "concurrent clients; a comma list runs one level each")
@@ -134,13 +143,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.Token == "" {
 		c.Token = getenv("USHER_TOKEN")
 	}
-	if c.Token == "" {
-		return c, errors.New("an operator token is needed: --token or USHER_TOKEN")
-	}
 	switch c.Mode {
 	case "create", "lookup", "all", "scim", "signin", "openid":
+	case "calibrate":
+		c.Calibrate = true
+		return c, nil
 	default:
-		return c, fmt.Errorf("--mode must be create, lookup, all, scim, signin or openid, not %q", c.Mode)
+		return c, fmt.Errorf("--mode must be create, lookup, all, scim, signin, openid or calibrate, not %q", c.Mode)
+	}
+	if c.Token == "" {
+		return c, errors.New("an operator token is needed: --token or USHER_TOKEN")
 	}
 	if c.Concurrency, err = parseLevels(*conc); err != nil {
 		return c, fmt.Errorf("--concurrency: %w", err)
@@ -295,6 +307,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer pprof.StopCPUProfile()
 	}
 
+	var pg *pgx.Conn
+	if cfg.PGURL != "" {
+		if pg, err = pgx.Connect(ctx, cfg.PGURL); err != nil {
+			return fmt.Errorf("--pg-url: %w", err)
+		}
+		defer pg.Close(context.Background())
+	}
+	var cal *calibration
+	if cfg.Calibrate {
+		logf("calibrating the machine")
+		c, err := calibrate(ctx, calOptions{Dir: cfg.FsyncDir})
+		if err != nil {
+			return err
+		}
+		if pg != nil {
+			if c.Postgres, err = readPGSettings(ctx, pg); err != nil {
+				return fmt.Errorf("--pg-url: %w", err)
+			}
+		}
+		cal = &c
+	}
+	if cfg.Mode == "calibrate" {
+		cal.write(table)
+		if cfg.JSON {
+			return json.NewEncoder(stdout).Encode(cal)
+		}
+		return nil
+	}
+
 	var mon *monitor
 	if cfg.PID > 0 {
 		if mon, err = startMonitor(cfg.PID, cfg.Interval); err != nil {
@@ -306,7 +347,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	api := newAPI(cfg.URL, cfg.Token, maxConc, cfg.ReqTimeout)
 	defer api.client.CloseIdleConnections()
 
-	rep := report{Machine: machineInfo(), URL: cfg.URL.String(), Tenant: cfg.Slug, Mode: cfg.Mode, PID: cfg.PID, Started: time.Now().UTC()}
+	rep := report{Machine: machineInfo(), Calibration: cal, URL: cfg.URL.String(), Tenant: cfg.Slug, Mode: cfg.Mode, PID: cfg.PID, Started: time.Now().UTC()}
 	if rep.Database, err = api.ready(ctx); err != nil {
 		return err
 	}
@@ -341,7 +382,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		l.seq.Store(int64(cfg.Existing))
 	}
 	phase := func(name string, conc, n int, dur time.Duration, mk requestMaker) error {
+		var pg0 pgCounters
+		counted := pg != nil && (name == "create" || name == "fill" || name == "scim-create" || name == "scim-fill")
+		if counted {
+			if pg0, err = readPGCounters(ctx, pg); err != nil {
+				return fmt.Errorf("--pg-url: %w", err)
+			}
+		}
 		res := l.run(ctx, name, conc, n, dur, mk)
+		if counted {
+			pg1, err := readPGCounters(ctx, pg)
+			if err != nil {
+				return fmt.Errorf("--pg-url: %w", err)
+			}
+			res.PG = pg1.since(pg0, res.OK)
+		}
 		rep.Results = append(rep.Results, res)
 		logf("%s", res.line())
 		if mon != nil && mon.gone() {
