@@ -70,14 +70,18 @@ func TestRunCalibrate(t *testing.T) {
 }
 
 func TestPGPerRequest(t *testing.T) {
-	a := pgCounters{WALRecords: 100, WALBytes: 1000, WALSync: 10, WALWrite: 12, WALOK: true, Commits: 50, AllCommits: 70}
-	b := pgCounters{WALRecords: 300, WALBytes: 21000, WALSync: 30, WALWrite: 42, WALFPI: 4, WALOK: true, Commits: 90, AllCommits: 115}
+	a := pgCounters{WALRecords: 100, WALBytes: 1000, WALSync: 10, WALWrite: 12, WALOK: true, SyncOK: true, Commits: 50, AllCommits: 70}
+	b := pgCounters{WALRecords: 300, WALBytes: 21000, WALSync: 30, WALWrite: 42, WALFPI: 4, WALOK: true, SyncOK: true, Commits: 90, AllCommits: 115}
 	p := b.since(a, 40)
-	if p.WALBytes != 500 || p.WALRecords != 5 || p.WALSync != 0.5 || p.WALWrite != 0.75 || p.WALFPI != 0.1 || p.Commits != 1 || p.OtherCommits != 5 || !p.WALKnown {
+	if p.WALBytes != 500 || p.WALRecords != 5 || p.WALSync != 0.5 || p.WALWrite != 0.75 || p.WALFPI != 0.1 || p.Commits != 1 || p.OtherCommits != 5 || !p.WALKnown || !p.SyncKnown {
 		t.Errorf("per request %+v", p)
 	}
 	if b.since(a, 0) != nil {
 		t.Error("per request of no request")
+	}
+	b.SyncOK = false // PostgreSQL 18
+	if p := b.since(a, 40); !p.WALKnown || p.SyncKnown || p.WALSync != 0 || p.WALBytes != 500 {
+		t.Errorf("without wal_sync: %+v", p)
 	}
 	b.WALOK = false
 	if p := b.since(a, 40); p.WALKnown || p.WALBytes != 0 {
@@ -108,7 +112,7 @@ func TestPGCountersPostgres(t *testing.T) {
 	}
 	pgStatsDelay = 0
 	a, err := readPGCounters(ctx, conn)
-	if err != nil || a.Commits <= 0 || a.AllCommits < a.Commits {
+	if err != nil || a.Commits <= 0 || a.AllCommits < a.Commits || !a.WALOK || a.WALBytes <= 0 {
 		t.Fatalf("counters %+v, %v", a, err)
 	}
 	var b bytes.Buffer

@@ -66,6 +66,7 @@ func (p *pgSettings) write(w io.Writer, fsyncDir string) {
 type pgCounters struct {
 	WALRecords, WALFPI, WALBytes, WALWrite, WALSync int64
 	WALOK                                           bool // pg_stat_wal exists (PostgreSQL 14 and later)
+	SyncOK                                          bool // its wal_write and wal_sync (14 to 17; counted without track_wal_io_timing)
 	Commits, AllCommits                             int64
 }
 
@@ -86,9 +87,10 @@ func readPGCounters(ctx context.Context, conn *pgx.Conn) (pgCounters, error) {
 	if err != nil {
 		return c, err
 	}
-	err = conn.QueryRow(ctx, `SELECT wal_records, wal_fpi, wal_bytes::bigint, wal_write, wal_sync FROM pg_stat_wal`).
-		Scan(&c.WALRecords, &c.WALFPI, &c.WALBytes, &c.WALWrite, &c.WALSync)
-	c.WALOK = err == nil
+	c.WALOK = conn.QueryRow(ctx, `SELECT wal_records, wal_fpi, wal_bytes::bigint FROM pg_stat_wal`).
+		Scan(&c.WALRecords, &c.WALFPI, &c.WALBytes) == nil
+	// PostgreSQL 18 moved these to pg_stat_io.
+	c.SyncOK = c.WALOK && conn.QueryRow(ctx, `SELECT wal_write, wal_sync FROM pg_stat_wal`).Scan(&c.WALWrite, &c.WALSync) == nil
 	return c, nil
 }
 
@@ -100,6 +102,7 @@ type pgPerRequest struct {
 	WALWrite   float64 `json:"wal_writes"`
 	WALSync    float64 `json:"wal_syncs"`
 	WALKnown   bool    `json:"wal_known"`
+	SyncKnown  bool    `json:"wal_syncs_known"`
 	Commits    float64 `json:"commits"` // xact_commit of usher's database, read-only transactions too
 	// OtherCommits are the other databases' commits during the phase, in
 	// all: when not 0, the WAL figures (the cluster's) include their work.
@@ -118,6 +121,9 @@ func (c pgCounters) since(a pgCounters, ok int) *pgPerRequest {
 		p.WALBytes = float64(c.WALBytes-a.WALBytes) / n
 		p.WALRecords = float64(c.WALRecords-a.WALRecords) / n
 		p.WALFPI = float64(c.WALFPI-a.WALFPI) / n
+	}
+	if c.SyncOK && a.SyncOK {
+		p.SyncKnown = true
 		p.WALWrite = float64(c.WALWrite-a.WALWrite) / n
 		p.WALSync = float64(c.WALSync-a.WALSync) / n
 	}
@@ -141,11 +147,14 @@ func writePGTable(w io.Writer, results []result) {
 		if p == nil {
 			continue
 		}
-		wal := "-\t-\t-\t-\t-"
+		wal, sync := "-\t-\t-", "-\t-"
 		if p.WALKnown {
-			wal = fmt.Sprintf("%.0f\t%.1f\t%.3f\t%.3f\t%.3f", p.WALBytes, p.WALRecords, p.WALFPI, p.WALWrite, p.WALSync)
+			wal = fmt.Sprintf("%.0f\t%.1f\t%.3f", p.WALBytes, p.WALRecords, p.WALFPI)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.3f\t%d\t\n", x.Phase, x.Concurrency, wal, p.Commits, p.OtherCommits)
+		if p.SyncKnown {
+			sync = fmt.Sprintf("%.3f\t%.3f", p.WALWrite, p.WALSync)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.3f\t%d\t\n", x.Phase, x.Concurrency, wal, sync, p.Commits, p.OtherCommits)
 	}
 	tw.Flush()
 }
