@@ -70,10 +70,10 @@ func TestRunCalibrate(t *testing.T) {
 }
 
 func TestPGPerRequest(t *testing.T) {
-	a := pgCounters{WALRecords: 100, WALBytes: 1000, WALSync: 10, WALWrite: 12, WALOK: true, SyncOK: true, Commits: 50, AllCommits: 70}
-	b := pgCounters{WALRecords: 300, WALBytes: 21000, WALSync: 30, WALWrite: 42, WALFPI: 4, WALOK: true, SyncOK: true, Commits: 90, AllCommits: 115}
+	a := pgCounters{WALRecords: 100, WALBytes: 1000, WALSync: 10, WALWrite: 12, WALOK: true, SyncOK: true, Commits: 50, AllCommits: 70, NextXID: 1000}
+	b := pgCounters{WALRecords: 300, WALBytes: 21000, WALSync: 30, WALWrite: 42, WALFPI: 4, WALOK: true, SyncOK: true, Commits: 90, AllCommits: 115, NextXID: 1060}
 	p := b.since(a, 40)
-	if p.WALBytes != 500 || p.WALRecords != 5 || p.WALSync != 0.5 || p.WALWrite != 0.75 || p.WALFPI != 0.1 || p.Commits != 1 || p.OtherCommits != 5 || !p.WALKnown || !p.SyncKnown {
+	if p.WALBytes != 500 || p.WALRecords != 5 || p.WALSync != 0.5 || p.WALWrite != 0.75 || p.WALFPI != 0.1 || p.Commits != 1 || p.XIDs != 1.5 || p.OtherCommits != 5 || !p.WALKnown || !p.SyncKnown {
 		t.Errorf("per request %+v", p)
 	}
 	if b.since(a, 0) != nil {
@@ -112,7 +112,7 @@ func TestPGCountersPostgres(t *testing.T) {
 	}
 	pgStatsDelay = 0
 	a, err := readPGCounters(ctx, conn)
-	if err != nil || a.Commits <= 0 || a.AllCommits < a.Commits || !a.WALOK || a.WALBytes <= 0 {
+	if err != nil || a.Commits <= 0 || a.AllCommits < a.Commits || !a.WALOK || a.WALBytes <= 0 || a.NextXID <= 0 {
 		t.Fatalf("counters %+v, %v", a, err)
 	}
 	var b bytes.Buffer

@@ -103,7 +103,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups), scim (all of it through SCIM), signin (password sign-ins and the sign-in page), openid (the OpenID Connect token endpoint and userinfo) or calibrate (only the machine's calibration, no server needed)")
 	fs.BoolVar(&c.Calibrate, "calibrate", true, "measure the machine first (one argon2id hash, a SHA-256 loop, an 8 kB fdatasync) and print it with the figures")
 	fs.StringVar(&c.FsyncDir, "fsync-dir", "", "folder for the calibration's fsync test: the database's disk (default: the OS's temporary folder)")
-	fs.StringVar(&c.PGURL, "pg-url", "", "postgres:// URL of usher's PostgreSQL database: its settings go into the calibration, and WAL and commits per creation into the report")
+	fs.StringVar(&c.PGURL, "pg-url", "", "postgres:// URL of usher's PostgreSQL database: its settings go into the calibration, and WAL, syncs and commits per creation into the report (each creation level then waits 10 s for PostgreSQL's statistics)")
 	fs.IntVar(&c.Codes, "codes", 3000, "with --mode openid: at most this many codes per code-exchange level (codes live 60 seconds)")
 	fs.IntVar(&c.SigninUsers, "signin-users", 64, "with --mode signin: accounts to sign in as, made active with a password first")
 	conc := fs.String("concurrency", "1,8,32", "concurrent clients; a comma list runs one level each")
@@ -381,21 +381,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		l.seq.Store(int64(cfg.Existing))
 	}
+	var pgLast *pgCounters // the counters after the last phase, when it was a counted one
 	phase := func(name string, conc, n int, dur time.Duration, mk requestMaker) error {
-		var pg0 pgCounters
-		counted := pg != nil && (name == "create" || name == "fill" || name == "scim-create" || name == "scim-fill")
-		if counted {
-			if pg0, err = readPGCounters(ctx, pg); err != nil {
-				return fmt.Errorf("--pg-url: %w", err)
-			}
-		}
-		res := l.run(ctx, name, conc, n, dur, mk)
-		if counted {
-			pg1, err := readPGCounters(ctx, pg)
+		counted := pg != nil && (name == "create" || name == "scim-create")
+		if counted && pgLast == nil {
+			c, err := readPGCounters(ctx, pg)
 			if err != nil {
 				return fmt.Errorf("--pg-url: %w", err)
 			}
-			res.PG = pg1.since(pg0, res.OK)
+			pgLast = &c
+		}
+		res := l.run(ctx, name, conc, n, dur, mk)
+		if counted {
+			c, err := readPGCounters(ctx, pg)
+			if err != nil {
+				return fmt.Errorf("--pg-url: %w", err)
+			}
+			res.PG = c.since(*pgLast, res.OK)
+			pgLast = &c
+		} else {
+			pgLast = nil
 		}
 		rep.Results = append(rep.Results, res)
 		logf("%s", res.line())

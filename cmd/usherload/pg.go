@@ -68,11 +68,15 @@ type pgCounters struct {
 	WALOK                                           bool // pg_stat_wal exists (PostgreSQL 14 and later)
 	SyncOK                                          bool // its wal_write and wal_sync (14 to 17; counted without track_wal_io_timing)
 	Commits, AllCommits                             int64
+	NextXID                                         int64 // the cluster's: transactions that wrote
 }
 
-// pgStatsDelay is how long to wait before reading the counters:
-// PostgreSQL's backends publish their statistics at most once a second.
-var pgStatsDelay = 1100 * time.Millisecond
+// pgStatsDelay is how long to wait before reading the counters: a
+// PostgreSQL (15) backend publishes its statistics at most once a second
+// while it works, and an idle one may keep them up to 10 s
+// (PGSTAT_IDLE_INTERVAL) before it does. The next transaction ID is exact
+// at once.
+var pgStatsDelay = 10500 * time.Millisecond
 
 func readPGCounters(ctx context.Context, conn *pgx.Conn) (pgCounters, error) {
 	var c pgCounters
@@ -83,7 +87,8 @@ func readPGCounters(ctx context.Context, conn *pgx.Conn) (pgCounters, error) {
 	}
 	err := conn.QueryRow(ctx, `SELECT
 		(SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
-		(SELECT coalesce(sum(xact_commit), 0)::bigint FROM pg_stat_database)`).Scan(&c.Commits, &c.AllCommits)
+		(SELECT coalesce(sum(xact_commit), 0)::bigint FROM pg_stat_database),
+		pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&c.Commits, &c.AllCommits, &c.NextXID)
 	if err != nil {
 		return c, err
 	}
@@ -104,6 +109,8 @@ type pgPerRequest struct {
 	WALKnown   bool    `json:"wal_known"`
 	SyncKnown  bool    `json:"wal_syncs_known"`
 	Commits    float64 `json:"commits"` // xact_commit of usher's database, read-only transactions too
+	// XIDs are the transaction IDs assigned: transactions that wrote, in the whole cluster.
+	XIDs float64 `json:"write_transactions"`
 	// OtherCommits are the other databases' commits during the phase, in
 	// all: when not 0, the WAL figures (the cluster's) include their work.
 	OtherCommits int64 `json:"other_databases_commits"`
@@ -114,7 +121,7 @@ func (c pgCounters) since(a pgCounters, ok int) *pgPerRequest {
 		return nil
 	}
 	n := float64(ok)
-	p := &pgPerRequest{Commits: float64(c.Commits-a.Commits) / n,
+	p := &pgPerRequest{Commits: float64(c.Commits-a.Commits) / n, XIDs: float64(c.NextXID-a.NextXID) / n,
 		OtherCommits: (c.AllCommits - a.AllCommits) - (c.Commits - a.Commits)}
 	if c.WALOK && a.WALOK {
 		p.WALKnown = true
@@ -139,9 +146,9 @@ func writePGTable(w io.Writer, results []result) {
 	if !any {
 		return
 	}
-	fmt.Fprintln(w, "\nPostgreSQL per successful request (pg_stat_wal is the whole cluster's; commits are usher's database's, read-only ones included):")
+	fmt.Fprintln(w, "\nPostgreSQL per successful request (WAL and write transactions are the whole cluster's; commits are usher's database's, read-only ones included):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tconc\tWAL bytes\tWAL records\tfull pages\tWAL writes\tWAL syncs\tcommits\tother DBs' commits\t")
+	fmt.Fprintln(tw, "phase\tconc\tWAL bytes\tWAL records\tfull pages\tWAL writes\tWAL syncs\twrite transactions\tcommits\tother DBs' commits\t")
 	for _, x := range results {
 		p := x.PG
 		if p == nil {
@@ -154,7 +161,7 @@ func writePGTable(w io.Writer, results []result) {
 		if p.SyncKnown {
 			sync = fmt.Sprintf("%.3f\t%.3f", p.WALWrite, p.WALSync)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.3f\t%d\t\n", x.Phase, x.Concurrency, wal, sync, p.Commits, p.OtherCommits)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.3f\t%.3f\t%d\t\n", x.Phase, x.Concurrency, wal, sync, p.XIDs, p.Commits, p.OtherCommits)
 	}
 	tw.Flush()
 }
