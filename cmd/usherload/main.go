@@ -16,6 +16,13 @@
 // token of role scim it makes: POST /t/{t}/scim/v2/Users of users as Entra
 // ID sends them, then GET /t/{t}/scim/v2/Users?filter=userName eq "<email>".
 //
+// Every run starts with a calibration of the machine, printed above its
+// figures (calibrate.go): one argon2id hash with usher's parameters, SHA-256
+// over 64 MiB, an 8 kB write+fdatasync in --fsync-dir, the CPU model; with
+// --pg-url also PostgreSQL's settings, and its WAL, syncs and commits per
+// creation (pg.go). --mode calibrate prints only the calibration, with no
+// server. scripts/bench runs the whole set on both databases.
+//
 // Every phase is bounded by a request count (--n, --lookups) and by
 // --duration and --timeout; only the loopback address given by --url is
 // contacted, without proxies or redirects.
