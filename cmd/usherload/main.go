@@ -16,6 +16,13 @@
 // token of role scim it makes: POST /t/{t}/scim/v2/Users of users as Entra
 // ID sends them, then GET /t/{t}/scim/v2/Users?filter=userName eq "<email>".
 //
+// Every run starts with a calibration of the machine, printed above its
+// figures (calibrate.go): one argon2id hash with usher's parameters, SHA-256
+// over 64 MiB, an 8 kB write+fdatasync in --fsync-dir, the CPU model; with
+// --pg-url also PostgreSQL's settings, and its WAL, syncs and commits per
+// creation (pg.go). --mode calibrate prints only the calibration, with no
+// server. scripts/bench runs the whole set on both databases.
+//
 // Every phase is bounded by a request count (--n, --lookups) and by
 // --duration and --timeout; only the loopback address given by --url is
 // contacted, without proxies or redirects.
@@ -27,6 +34,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +48,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
@@ -80,6 +90,9 @@ type config struct {
 	DBComm      string
 	DBMatch     string
 	Codes       int
+	Calibrate   bool
+	FsyncDir    string
+	PGURL       string
 }
 
 // maxPerLevel bounds a level run by duration only (--n 0).
@@ -94,7 +107,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base address of the usher server (loopback only)")
 	fs.StringVar(&c.Token, "token", "", "operator token (default $USHER_TOKEN)")
-	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups), scim (all of it through SCIM), signin (password sign-ins and the sign-in page) or openid (the OpenID Connect token endpoint and userinfo)")
+	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups), scim (all of it through SCIM), signin (password sign-ins and the sign-in page), openid (the OpenID Connect token endpoint and userinfo) or calibrate (only the machine's calibration, no server needed)")
+	fs.BoolVar(&c.Calibrate, "calibrate", true, "measure the machine first (one argon2id hash, a SHA-256 loop, an 8 kB fdatasync) and print it with the figures")
+	fs.StringVar(&c.FsyncDir, "fsync-dir", "", "folder for the calibration's fsync test: the database's disk (default: the OS's temporary folder)")
+	fs.StringVar(&c.PGURL, "pg-url", "", "postgres:// URL of usher's PostgreSQL database: its settings go into the calibration, and WAL, syncs and commits per creation into the report (each creation level then waits 10 s for PostgreSQL's statistics)")
 	fs.IntVar(&c.Codes, "codes", 3000, "with --mode openid: at most this many codes per code-exchange level (codes live 60 seconds)")
 	fs.IntVar(&c.SigninUsers, "signin-users", 64, "with --mode signin: accounts to sign in as, made active with a password first")
 	conc := fs.String("concurrency", "1,8,32", "concurrent clients; a comma list runs one level each")
@@ -134,13 +150,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.Token == "" {
 		c.Token = getenv("USHER_TOKEN")
 	}
-	if c.Token == "" {
-		return c, errors.New("an operator token is needed: --token or USHER_TOKEN")
-	}
 	switch c.Mode {
 	case "create", "lookup", "all", "scim", "signin", "openid":
+	case "calibrate":
+		c.Calibrate = true
+		return c, nil
 	default:
-		return c, fmt.Errorf("--mode must be create, lookup, all, scim, signin or openid, not %q", c.Mode)
+		return c, fmt.Errorf("--mode must be create, lookup, all, scim, signin, openid or calibrate, not %q", c.Mode)
+	}
+	if c.Token == "" {
+		return c, errors.New("an operator token is needed: --token or USHER_TOKEN")
 	}
 	if c.Concurrency, err = parseLevels(*conc); err != nil {
 		return c, fmt.Errorf("--concurrency: %w", err)
@@ -295,6 +314,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer pprof.StopCPUProfile()
 	}
 
+	var pg *pgx.Conn
+	if cfg.PGURL != "" {
+		if pg, err = pgx.Connect(ctx, cfg.PGURL); err != nil {
+			return fmt.Errorf("--pg-url: %w", err)
+		}
+		defer pg.Close(context.Background())
+	}
+	var cal *calibration
+	if cfg.Calibrate {
+		logf("calibrating the machine")
+		c, err := calibrate(ctx, calOptions{Dir: cfg.FsyncDir})
+		if err != nil {
+			return err
+		}
+		if pg != nil {
+			if c.Postgres, err = readPGSettings(ctx, pg); err != nil {
+				return fmt.Errorf("--pg-url: %w", err)
+			}
+		}
+		cal = &c
+	}
+	if cfg.Mode == "calibrate" {
+		cal.write(table)
+		if cfg.JSON {
+			return json.NewEncoder(stdout).Encode(cal)
+		}
+		return nil
+	}
+
 	var mon *monitor
 	if cfg.PID > 0 {
 		if mon, err = startMonitor(cfg.PID, cfg.Interval); err != nil {
@@ -306,7 +354,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	api := newAPI(cfg.URL, cfg.Token, maxConc, cfg.ReqTimeout)
 	defer api.client.CloseIdleConnections()
 
-	rep := report{Machine: machineInfo(), URL: cfg.URL.String(), Tenant: cfg.Slug, Mode: cfg.Mode, PID: cfg.PID, Started: time.Now().UTC()}
+	rep := report{Machine: machineInfo(), Calibration: cal, URL: cfg.URL.String(), Tenant: cfg.Slug, Mode: cfg.Mode, PID: cfg.PID, Started: time.Now().UTC()}
 	if rep.Database, err = api.ready(ctx); err != nil {
 		return err
 	}
@@ -340,8 +388,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		l.seq.Store(int64(cfg.Existing))
 	}
+	var pgLast *pgCounters // the counters after the last phase, when it was a counted one
 	phase := func(name string, conc, n int, dur time.Duration, mk requestMaker) error {
+		counted := pg != nil && (name == "create" || name == "scim-create")
+		if counted && pgLast == nil {
+			c, err := readPGCounters(ctx, pg)
+			if err != nil {
+				return fmt.Errorf("--pg-url: %w", err)
+			}
+			pgLast = &c
+		}
 		res := l.run(ctx, name, conc, n, dur, mk)
+		if counted {
+			c, err := readPGCounters(ctx, pg)
+			if err != nil {
+				return fmt.Errorf("--pg-url: %w", err)
+			}
+			res.PG = c.since(*pgLast, res.OK)
+			pgLast = &c
+		} else {
+			pgLast = nil
+		}
 		rep.Results = append(rep.Results, res)
 		logf("%s", res.line())
 		if mon != nil && mon.gone() {

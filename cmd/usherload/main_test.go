@@ -219,6 +219,12 @@ func TestRunAgainstFake(t *testing.T) {
 	if got := strings.Join(phases, " "); got != "create1 create4 fill8 lookup1 lookup4" {
 		t.Errorf("phases %s", got)
 	}
+	if c := rep.Calibration; c == nil || c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 {
+		t.Errorf("calibration %+v", c)
+	}
+	if !strings.Contains(errs.String(), "calibration: ") || !strings.Contains(errs.String(), "argon2id hash") {
+		t.Errorf("no calibration in the table:\n%s", errs.String())
+	}
 	if rep.Memory == nil || rep.Memory.PeakRSSMB <= 0 {
 		t.Errorf("memory %+v", rep.Memory)
 	}
@@ -239,7 +245,7 @@ func TestRunExisting(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	var out bytes.Buffer
-	args := []string{"--url", srv.URL, "--token", "secret", "--mode", "lookup", "--tenant", "load-old", "--existing", "50",
+	args := []string{"--url", srv.URL, "--token", "secret", "--mode", "lookup", "--tenant", "load-old", "--existing", "50", "--calibrate=false",
 		"--concurrency", "2", "--lookups", "500", "--json", "--show-errors", "1"}
 	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v", err)
@@ -269,7 +275,7 @@ func TestRunCountsFailures(t *testing.T) {
 	defer srv.Close()
 	var out, errs bytes.Buffer
 	// 5 seats for 30 creates: 25 conflicts.
-	args := []string{"--url", srv.URL, "--token", "secret", "--mode", "create", "--concurrency", "3", "--n", "30", "--seats", "5", "--show-errors", "2"}
+	args := []string{"--url", srv.URL, "--token", "secret", "--mode", "create", "--concurrency", "3", "--n", "30", "--seats", "5", "--show-errors", "2", "--calibrate=false"}
 	if err := run(context.Background(), args, func(string) string { return "" }, &out, &errs); err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -277,7 +283,7 @@ func TestRunCountsFailures(t *testing.T) {
 		t.Errorf("table:\n%s", out.String())
 	}
 	// The wrong token stops at setup.
-	args = []string{"--url", srv.URL, "--token", "wrong", "--mode", "create", "--n", "1"}
+	args = []string{"--url", srv.URL, "--token", "wrong", "--mode", "create", "--n", "1", "--calibrate=false"}
 	if err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("wrong token: %v", err)
 	}

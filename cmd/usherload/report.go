@@ -27,6 +27,8 @@ type result struct {
 	Latency     latency        `json:"latency_ms"` // of every answered request
 	PeakRSSMB   float64        `json:"peak_rss_mb,omitempty"`
 	CPU         *cpuSplit      `json:"cpu,omitempty"`
+	// PG is PostgreSQL's WAL and commits per successful creation, with --pg-url.
+	PG *pgPerRequest `json:"postgres_per_request,omitempty"`
 	// ErrorSamples are the first failed answers, as received.
 	ErrorSamples []string `json:"error_samples,omitempty"`
 }
@@ -91,18 +93,20 @@ func machineInfo() machine {
 
 // report is the whole run.
 type report struct {
-	Machine  machine   `json:"machine"`
-	URL      string    `json:"url"`
-	Database string    `json:"database"`
-	Tenant   string    `json:"tenant"`
-	Mode     string    `json:"mode"`
-	PID      int       `json:"pid,omitempty"`
-	Accounts int       `json:"accounts"` // the tool's accounts in the tenant at the end
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
-	Results  []result  `json:"results"`
-	Memory   *memory   `json:"server_memory,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	Machine machine `json:"machine"`
+	// Calibration is the machine's, measured at the start (--calibrate).
+	Calibration *calibration `json:"calibration,omitempty"`
+	URL         string       `json:"url"`
+	Database    string       `json:"database"`
+	Tenant      string       `json:"tenant"`
+	Mode        string       `json:"mode"`
+	PID         int          `json:"pid,omitempty"`
+	Accounts    int          `json:"accounts"` // the tool's accounts in the tenant at the end
+	Started     time.Time    `json:"started"`
+	Finished    time.Time    `json:"finished"`
+	Results     []result     `json:"results"`
+	Memory      *memory      `json:"server_memory,omitempty"`
+	Error       string       `json:"error,omitempty"`
 }
 
 func (r report) writeJSON(w io.Writer) error {
@@ -113,7 +117,12 @@ func (r report) writeJSON(w io.Writer) error {
 
 func (r report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "\nusher at %s, database %s, tenant %s (%d accounts)\n", r.URL, r.Database, r.Tenant, r.Accounts)
-	fmt.Fprintf(w, "machine: %d × %s, %s, load tool built with %s\n\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.OS, r.Machine.ToolGo)
+	if r.Calibration != nil {
+		r.Calibration.write(w)
+	} else {
+		fmt.Fprintf(w, "machine: %d × %s, %s, load tool built with %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.OS, r.Machine.ToolGo)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tconc\trequests\tok\tnon-2xx\terrors\tseconds\tok/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tpeak RSS MB\tCPU cores usher/db/tool/other/idle/steal\t")
 	for _, x := range r.Results {
@@ -130,6 +139,7 @@ func (r report) writeTable(w io.Writer) {
 			x.Latency.P50, x.Latency.P90, x.Latency.P99, x.Latency.Max, rss, cpu)
 	}
 	tw.Flush()
+	writePGTable(w, r.Results)
 	for _, x := range r.Results {
 		if len(x.ErrorSamples) == 0 {
 			continue

@@ -31,7 +31,7 @@ func TestRunSCIMAgainstUsher(t *testing.T) {
 	hs.Start()
 	defer hs.Close()
 	var out, errs bytes.Buffer
-	args := []string{"--url", hs.URL, "--token", "usherload-test-operator", "--mode", "scim", "--concurrency", "1,4", "--n", "20",
+	args := []string{"--url", hs.URL, "--token", "usherload-test-operator", "--mode", "scim", "--concurrency", "1,4", "--n", "20", "--calibrate=false",
 		"--accounts", "60", "--lookups", "100", "--fill-concurrency", "4", "--json", "--tenant", "load-scim"}
 	if err := run(context.Background(), args, func(string) string { return "" }, &out, &errs); err != nil {
 		t.Fatalf("run: %v\n%s", err, errs.String())

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/usherhq/usher/password"
+)
+
+// calibration is a small measure of the machine, printed beside every
+// run's figures so that runs on different machines can be compared: the
+// run's figures against these, not only against each other (BENCHMARKS.md,
+// "Calibration").
+type calibration struct {
+	Machine machine `json:"machine"`
+	// HashMS is one password.Hash (usher's argon2id parameters, in HashParams).
+	HashMS     float64 `json:"argon2id_hash_ms"`
+	HashParams string  `json:"argon2id_params"`
+	// LoopMS is SHA-256 over LoopMiB MiB: plain CPU speed of one core.
+	LoopMS  float64 `json:"sha256_loop_ms"`
+	LoopMiB int     `json:"sha256_loop_mib"`
+	// FsyncMS is one 8 kB write and its flush (FsyncCall) in a file of FsyncDir.
+	FsyncMS   float64 `json:"fsync_8k_ms"`
+	FsyncDir  string  `json:"fsync_dir"`
+	FsyncCall string  `json:"fsync_call"`
+	// Runs of each measure, of which the medians are given.
+	HashRuns  int `json:"hash_runs"`
+	LoopRuns  int `json:"loop_runs"`
+	FsyncRuns int `json:"fsync_runs"`
+	// Postgres is the server's settings, with --pg-url.
+	Postgres *pgSettings `json:"postgres,omitempty"`
+}
+
+// calOptions are the calibration's sizes; zero values take the defaults.
+type calOptions struct {
+	Dir       string // for the fsync file; the OS's temporary folder by default
+	HashRuns  int
+	LoopRuns  int
+	LoopMiB   int
+	FsyncRuns int
+}
+
+func (o calOptions) withDefaults() calOptions {
+	if o.Dir == "" {
+		o.Dir = os.TempDir()
+	}
+	if o.HashRuns == 0 {
+		o.HashRuns = 5
+	}
+	if o.LoopRuns == 0 {
+		o.LoopRuns = 5
+	}
+	if o.LoopMiB == 0 {
+		o.LoopMiB = 64
+	}
+	if o.FsyncRuns == 0 {
+		o.FsyncRuns = 25
+	}
+	return o
+}
+
+// calibrate measures the machine; each figure is the median of its runs.
+func calibrate(ctx context.Context, o calOptions) (calibration, error) {
+	o = o.withDefaults()
+	c := calibration{Machine: machineInfo(), LoopMiB: o.LoopMiB, FsyncDir: o.Dir, FsyncCall: datasyncName,
+		HashRuns: o.HashRuns, LoopRuns: o.LoopRuns, FsyncRuns: o.FsyncRuns}
+
+	var err error
+	c.HashMS, err = median(o.HashRuns, func() error {
+		phc, err := password.Hash(ctx, "usherload calibration")
+		if f := strings.Split(phc, "$"); len(f) > 3 {
+			c.HashParams = f[3] // m=…,t=…,p=…
+		}
+		return err
+	})
+	if err != nil {
+		return c, fmt.Errorf("calibration hash: %w", err)
+	}
+
+	block := make([]byte, 1<<20)
+	for i := range block {
+		block[i] = byte(i * 7)
+	}
+	var sink byte
+	c.LoopMS, _ = median(o.LoopRuns, func() error {
+		h := sha256.New()
+		for range o.LoopMiB {
+			h.Write(block)
+		}
+		sink ^= h.Sum(nil)[0]
+		return ctx.Err()
+	})
+	_ = sink
+
+	if c.FsyncMS, err = fsyncLatency(o.Dir, o.FsyncRuns); err != nil {
+		return c, fmt.Errorf("calibration fsync in %s: %w", o.Dir, err)
+	}
+	return c, ctx.Err()
+}
+
+// fsyncLatency is the median time of an 8 kB write at the start of a
+// preallocated file followed by its flush, as pg_test_fsync measures it.
+func fsyncLatency(dir string, runs int) (float64, error) {
+	f, err := os.CreateTemp(dir, "usherload-fsync-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	page := make([]byte, 8192)
+	for i := range page {
+		page[i] = byte(i)
+	}
+	for range 128 { // 1 MiB written and synced first: only the data is flushed below
+		if _, err := f.Write(page); err != nil {
+			return 0, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	return median(runs, func() error {
+		page[0]++
+		if _, err := f.WriteAt(page, 0); err != nil {
+			return err
+		}
+		return datasync(f)
+	})
+}
+
+// median runs fn n times and returns the median duration in milliseconds.
+func median(n int, fn func() error) (float64, error) {
+	d := make([]time.Duration, 0, n)
+	for range n {
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			return 0, err
+		}
+		d = append(d, time.Since(t0))
+	}
+	return float64(medianOf(d)) / float64(time.Millisecond), nil
+}
+
+// medianOf sorts d and returns its median.
+func medianOf(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	m := d[len(d)/2]
+	if len(d)%2 == 0 {
+		m = (d[len(d)/2-1] + m) / 2
+	}
+	return m
+}
+
+// write prints the calibration as a few lines.
+func (c calibration) write(w io.Writer) {
+	m := c.Machine
+	kernel := ""
+	if m.Kernel != "" {
+		kernel = ", Linux " + m.Kernel
+	}
+	fmt.Fprintf(w, "calibration: %d × %s, %s%s, load tool %s (medians of %d/%d/%d runs)\n",
+		m.CPUs, orDash(m.CPUModel), m.OS, kernel, m.ToolGo, c.HashRuns, c.LoopRuns, c.FsyncRuns)
+	fmt.Fprintf(w, "  %-32s %8.2f ms\n", "argon2id hash ("+c.HashParams+")", c.HashMS)
+	fmt.Fprintf(w, "  %-32s %8.2f ms\n", fmt.Sprintf("SHA-256 of %d MiB", c.LoopMiB), c.LoopMS)
+	fmt.Fprintf(w, "  %-32s %8.3f ms  in %s\n", "8 kB write + "+c.FsyncCall, c.FsyncMS, c.FsyncDir)
+	if p := c.Postgres; p != nil {
+		p.write(w, c.FsyncDir)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestCalibrate(t *testing.T) {
+	dir := t.TempDir()
+	c, err := calibrate(context.Background(), calOptions{Dir: dir, HashRuns: 1, LoopRuns: 3, LoopMiB: 2, FsyncRuns: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 {
+		t.Errorf("not all positive: %+v", c)
+	}
+	if c.HashParams != "m=7168,t=5,p=1" || c.FsyncDir != dir || c.LoopMiB != 2 || c.Machine.CPUs < 1 || c.Machine.ToolGo == "" {
+		t.Errorf("calibration %+v", c)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("the fsync file was left behind: %v", ents)
+	}
+	var b bytes.Buffer
+	c.write(&b)
+	for _, want := range []string{"argon2id hash (m=7168,t=5,p=1)", "SHA-256 of 2 MiB", "8 kB write + " + datasyncName, "in " + dir} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+	if _, err := calibrate(context.Background(), calOptions{Dir: dir + "/missing", HashRuns: 1, LoopRuns: 1, LoopMiB: 1, FsyncRuns: 1}); err == nil {
+		t.Error("a missing fsync folder was accepted")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	if got := medianOf([]time.Duration{3, 1, 2}); got != 2 {
+		t.Errorf("median of 3, 1, 2: %v", got)
+	}
+	if got := medianOf([]time.Duration{40, 10, 30, 20}); got != 25 {
+		t.Errorf("median of 40, 10, 30, 20: %v", got)
+	}
+	calls := 0
+	if got, err := median(3, func() error { calls++; return nil }); err != nil || got < 0 || calls != 3 {
+		t.Errorf("median: %v, %v after %d calls", got, err, calls)
+	}
+}
+
+// --mode calibrate needs neither a server nor a token.
+func TestRunCalibrate(t *testing.T) {
+	var out bytes.Buffer
+	args := []string{"--mode", "calibrate", "--fsync-dir", t.TempDir(), "--json"}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var c calibration
+	if err := json.Unmarshal(out.Bytes(), &c); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.HashRuns != 5 || c.FsyncRuns != 25 || c.Postgres != nil {
+		t.Errorf("calibration %+v", c)
+	}
+}
+
+func TestPGPerRequest(t *testing.T) {
+	a := pgCounters{WALRecords: 100, WALBytes: 1000, WALSync: 10, WALWrite: 12, WALOK: true, SyncOK: true, Commits: 50, AllCommits: 70, NextXID: 1000}
+	b := pgCounters{WALRecords: 300, WALBytes: 21000, WALSync: 30, WALWrite: 42, WALFPI: 4, WALOK: true, SyncOK: true, Commits: 90, AllCommits: 115, NextXID: 1060}
+	p := b.since(a, 40)
+	if p.WALBytes != 500 || p.WALRecords != 5 || p.WALSync != 0.5 || p.WALWrite != 0.75 || p.WALFPI != 0.1 || p.Commits != 1 || p.XIDs != 1.5 || p.OtherCommits != 5 || !p.WALKnown || !p.SyncKnown {
+		t.Errorf("per request %+v", p)
+	}
+	if b.since(a, 0) != nil {
+		t.Error("per request of no request")
+	}
+	b.SyncOK = false // PostgreSQL 18
+	if p := b.since(a, 40); !p.WALKnown || p.SyncKnown || p.WALSync != 0 || p.WALBytes != 500 {
+		t.Errorf("without wal_sync: %+v", p)
+	}
+	b.WALOK = false
+	if p := b.since(a, 40); p.WALKnown || p.WALBytes != 0 {
+		t.Errorf("without pg_stat_wal: %+v", p)
+	}
+	var w bytes.Buffer
+	writePGTable(&w, []result{{Phase: "create", Concurrency: 8, PG: p}, {Phase: "lookup", Concurrency: 8}})
+	if !strings.Contains(w.String(), "create") || strings.Contains(w.String(), "lookup") {
+		t.Errorf("table:\n%s", w.String())
+	}
+}
+
+// The counters and settings of a real server: USHER_TEST_POSTGRES_URL.
+func TestPGCountersPostgres(t *testing.T) {
+	url := os.Getenv("USHER_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("USHER_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	s, err := readPGSettings(ctx, conn)
+	if err != nil || s.Version == "" || s.Fsync == "" || s.SharedBuffers == "" {
+		t.Fatalf("settings %+v, %v", s, err)
+	}
+	pgStatsDelay = 0
+	a, err := readPGCounters(ctx, conn)
+	if err != nil || a.Commits <= 0 || a.AllCommits < a.Commits || !a.WALOK || a.WALBytes <= 0 || a.NextXID <= 0 {
+		t.Fatalf("counters %+v, %v", a, err)
+	}
+	var b bytes.Buffer
+	s.write(&b, os.TempDir())
+	if !strings.Contains(b.String(), "synchronous_commit=") {
+		t.Errorf("settings:\n%s", b.String())
+	}
+}
