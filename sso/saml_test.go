@@ -699,6 +699,11 @@ func TestSAMLMetadataURL(t *testing.T) {
 	want(3) // and is not asked again at once
 	e.clock.Advance(metadataRetry + time.Second)
 	want(4)
+	// A copy older than metadataStale is no longer trusted.
+	e.clock.Advance(metadataStale)
+	if _, err := e.svc.Begin(e.ctx, e.tn, e.conn, Begin{Purpose: PurposeSignIn}); err == nil {
+		t.Fatal("metadata unreachable for a day still trusted")
+	}
 
 	big := e.conn
 	big.ID, big.MetadataURL = "big", srv.URL+"/big"

@@ -47,9 +47,15 @@ type metadataCache struct {
 }
 
 type cachedMetadata struct {
-	ed    *saml.EntityDescriptor
-	until time.Time
+	ed      *saml.EntityDescriptor
+	until   time.Time
+	fetched time.Time // of the copy held
 }
+
+// metadataStale bounds how long a copy is trusted while its URL cannot be
+// read: an identity provider that rotated a compromised certificate away
+// must not stay trusted for as long as its metadata is unreachable.
+const metadataStale = 24 * time.Hour
 
 func newMetadataCache() *metadataCache { return &metadataCache{m: map[string]cachedMetadata{}} }
 
@@ -67,24 +73,31 @@ func (s *Service) idpMetadata(ctx context.Context, c usher.Connection) (*saml.En
 		return nil, refused("the connection has no identity provider metadata", nil)
 	}
 	now := s.now()
+	// Per connection and version of it: saving the connection fetches anew.
+	key := c.ID + "|" + c.UpdatedAt.Format(time.RFC3339Nano) + "|" + c.MetadataURL
 	s.saml.mu.Lock()
-	cached, ok := s.saml.m[c.MetadataURL]
+	cached, ok := s.saml.m[key]
 	s.saml.mu.Unlock()
 	if ok && now.Before(cached.until) {
 		return cached.ed, nil
 	}
 	ed, err := s.fetchMetadata(ctx, c.MetadataURL)
 	if err != nil {
-		if !ok {
+		if !ok || now.Sub(cached.fetched) > metadataStale {
 			return nil, refused("the identity provider's metadata could not be read from "+clip(c.MetadataURL, 200), err)
 		}
 		ed, cached.until = cached.ed, now.Add(metadataRetry)
 	} else {
-		cached.until = now.Add(metadataTTL)
+		cached.until, cached.fetched = now.Add(metadataTTL), now
 	}
 	cached.ed = ed
 	s.saml.mu.Lock()
-	s.saml.m[c.MetadataURL] = cached
+	for k := range s.saml.m {
+		if strings.HasPrefix(k, c.ID+"|") && k != key {
+			delete(s.saml.m, k) // an older version of the connection
+		}
+	}
+	s.saml.m[key] = cached
 	s.saml.mu.Unlock()
 	return ed, nil
 }
