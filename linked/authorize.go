@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -231,8 +232,13 @@ func (s *Service) keepTokens(l *store.LinkRecord, tok *oauth2.Token, now time.Ti
 		l.RefreshToken = s.box.Keep(tok.RefreshToken, refreshPurpose(l.TenantID, l.ID))
 	}
 	next := now.Add(idleRefresh)
-	if !tok.Expiry.IsZero() {
-		exp := tok.Expiry.UTC()
+	// The expiry on usher's clock: oauth2 computes it on the wall clock.
+	exp := tok.Expiry
+	if in := expiresIn(tok); in > 0 {
+		exp = now.Add(in)
+	}
+	if !exp.IsZero() {
+		exp := exp.UTC()
 		l.ExpiresAt = &exp
 		if due := exp.Add(-tokenMargin); due.Before(next) {
 			next = due
@@ -332,4 +338,17 @@ func (s *Service) identify(ctx context.Context, e endpoints, cfg *oauth2.Config,
 		return who{}, refused("the provider's userinfo answer could not be read", err)
 	}
 	return c.who(), nil
+}
+
+// expiresIn is the token response's expires_in.
+func expiresIn(tok *oauth2.Token) time.Duration {
+	switch v := tok.Extra("expires_in").(type) {
+	case float64:
+		return time.Duration(v) * time.Second
+	case string:
+		if n, err := strconv.Atoi(v); err == nil {
+			return time.Duration(n) * time.Second
+		}
+	}
+	return 0
 }

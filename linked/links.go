@@ -195,9 +195,13 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 		if l.State != usher.LinkAuthorized {
 			return "", time.Time{}, usher.Conflict("state", "the link is %s, not authorized", l.State)
 		}
-		if l.ExpiresAt != nil && l.ExpiresAt.After(s.now().Add(tokenMargin)) {
+		if l.ExpiresAt == nil || l.ExpiresAt.After(s.now().Add(tokenMargin)) {
+			var exp time.Time // zero: the provider gave no expiry
+			if l.ExpiresAt != nil {
+				exp = *l.ExpiresAt
+			}
 			tok, err := s.box.Reveal(l.AccessToken, accessPurpose(tenant.ID, l.ID), "link "+l.ID+"'s access token")
-			return tok, *l.ExpiresAt, err
+			return tok, exp, err
 		}
 		// Refresh under the link's lease, so that the worker or another
 		// request does not refresh it at the same moment.
@@ -227,5 +231,14 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 		if err := s.refreshLeased(ctx, l, s.owner); err != nil {
 			return "", time.Time{}, err
 		}
+		// Once: what the refresh gave is handed out, however short its life.
+		if l, err = s.st.Read().Link(ctx, tenant.ID, id); err != nil {
+			return "", time.Time{}, err
+		}
+		if l.State != usher.LinkAuthorized || l.ExpiresAt == nil {
+			return "", time.Time{}, usher.Conflict("state", "the link is %s, not authorized", l.State)
+		}
+		tok, err := s.box.Reveal(l.AccessToken, accessPurpose(tenant.ID, l.ID), "link "+l.ID+"'s access token")
+		return tok, *l.ExpiresAt, err
 	}
 }
