@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -51,6 +52,10 @@ type Config struct {
 	// SSO signs people in through tenants' corporate SSO connections; New
 	// makes one (without a key to seal SAML keys) when it is nil.
 	SSO *sso.Service
+	// Linked keeps people's linked accounts in external systems (seed
+	// 001's calendars); New makes one (without a key, without messages)
+	// when it is nil.
+	Linked *linked.Service
 }
 
 // Links builds public addresses; the audiences share it through view.
@@ -84,6 +89,9 @@ func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, 
 	if cfg.SSO == nil {
 		cfg.SSO = sso.New(st, nil, cfg.Links.TenantBase, now, nil)
 		svc.CheckConnectionsWith(cfg.SSO.Prepare)
+	}
+	if cfg.Linked == nil {
+		cfg.Linked = linked.New(linked.Deps{Store: st, Now: now, Base: cfg.Links.TenantBase, Log: log})
 	}
 	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
 		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: svc, now: now},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
@@ -75,6 +76,7 @@ type Handler struct {
 	tenants view.Tenants
 	tokens  Tokens
 	version string
+	linked  *linked.Service
 }
 
 // Deps are what the API needs.
@@ -86,11 +88,13 @@ type Deps struct {
 	Tenants   view.Tenants
 	Tokens    Tokens
 	Version   string // of the OpenAPI document
+	// Linked hands products their people's linked accounts' access tokens.
+	Linked *linked.Service
 }
 
 // New returns the API's handler.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version}
+	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version, linked: d.Linked}
 }
 
 // Serve answers o behind authentication.
