@@ -34,7 +34,7 @@ func TestLinkedAccountPages(t *testing.T) {
 		w.activeUser(t, w.tenant, "Bob", "bob@example.com", "bob-usher-password-1")
 		dex := testidp.StartDex(t, testidp.DexConfig{
 			Clients: []testidp.DexClient{{ID: "calendar", Secret: "calendar-secret", RedirectURIs: []string{w.url + "/t/acme/links/callback"}}},
-			Users: []testidp.DexUser{{Email: "ann@example.com", Password: "ann-at-dex"}, {Email: "bob@example.com", Password: "bob-at-dex"}},
+			Users:   []testidp.DexUser{{Email: "ann@example.com", Password: "ann-at-dex"}, {Email: "bob@example.com", Password: "bob-at-dex"}},
 		})
 		svc := linked.New(linked.Deps{Store: w.st, Now: w.clock.Now, Base: w.srv.cfg.Links.TenantBase,
 			Messages: func(context.Context, usher.Tenant, usher.Account, string, string, bool, string) (linked.Outbox, error) {
