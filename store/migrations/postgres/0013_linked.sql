@@ -50,7 +50,7 @@ CREATE TABLE links (
 );
 -- At most one live link per account and system; unlinked and revoked ones
 -- stay as history.
-CREATE UNIQUE INDEX links_live ON links(tenant_id, account_id, external_system_id) WHERE state IN ('pending','authorized','reauthorize');
+CREATE UNIQUE INDEX links_live ON links(tenant_id, account_id, external_system_id) WHERE state <> 'revoked' AND state <> 'unlinked';
 CREATE INDEX links_tenant ON links(tenant_id, id);
 CREATE INDEX links_due ON links(next_at) WHERE next_at IS NOT NULL;
 
