@@ -20,6 +20,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/courier"
+	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -269,6 +270,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { worker.Run(workerCtx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
 
+	// Linked external accounts (calendars): tokens sealed with the box,
+	// refreshed by a worker per replica. The people's messages are to be
+	// provision's (LinkMessages); until they are wired, making a link fails
+	// saying so.
+	linkedSvc := linked.New(linked.Deps{Store: st, Box: box, Base: links.TenantBase, Log: log})
+	linkedDone := make(chan struct{})
+	go func() { linked.NewWorker(linkedSvc, linked.WorkerOptions{}).Run(workerCtx); close(linkedDone) }()
+	defer func() { stopWorker(); <-linkedDone }()
+
 	token := c.BootstrapToken
 	generated := false
 	if token == "" && c.Demo {
@@ -315,7 +325,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	srv := &http.Server{
-		Handler:           web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c), OpenID: oid, SSO: ssoSvc}, st, svc, auth, nil),
+		Handler: web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c), OpenID: oid, SSO: ssoSvc,
+			Linked: linkedSvc}, st, svc, auth, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
