@@ -310,7 +310,9 @@ func (s *Service) identify(ctx context.Context, e endpoints, cfg *oauth2.Config,
 		if err := idt.Claims(&c); err != nil {
 			return who{}, refused("the provider's ID token could not be read", err)
 		}
-		if e.issuer == "" && !strings.HasPrefix(c.Issuer, "https://login.microsoftonline.com/") {
+		// Microsoft's multi-tenant endpoint has no one issuer: each
+		// directory's is under login.microsoftonline.com.
+		if e.issuer == "" && e.x.Kind == usher.ExternalMicrosoft && !strings.HasPrefix(c.Issuer, "https://login.microsoftonline.com/") {
 			return who{}, refused("the ID token comes from an unexpected issuer", fmt.Errorf("issuer %q", clip(c.Issuer, 200)))
 		}
 		if idt.Nonce != nonce {

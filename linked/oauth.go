@@ -39,7 +39,7 @@ type endpoints struct {
 	auth     oauth2.Endpoint
 	userinfo string
 	keys     oidc.KeySet // nil: no ID token checks possible
-	issuer   string      // "" with keys: any issuer of the preset's form (Microsoft's common endpoint)
+	issuer   string      // "" with keys: not checked by go-oidc (Microsoft's common endpoint: checked by form)
 }
 
 func (s *Service) endpoints(ctx context.Context, x usher.ExternalSystem) (endpoints, error) {

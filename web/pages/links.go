@@ -36,6 +36,14 @@ func (h *Handler) LinkPage(w http.ResponseWriter, r *http.Request) {
 		h.linkFail(w, r, tn, err, linked.Page{})
 		return
 	}
+	if p.System.Kind == usher.ExternalExchange {
+		// Exchange on-premises takes the person's password on a form of
+		// its own, which is not here yet.
+		d := pageData{Page: "links", Title: "Connect your " + p.System.Name + " account", Tenant: tn, Mode: "refused",
+			Problem: "Connecting an Exchange account is not available yet. Ask your administrator."}
+		h.render(w, r, http.StatusNotImplemented, d)
+		return
+	}
 	d := pageData{Page: "links", Title: "Connect your " + p.System.Name + " account", Tenant: tn, Mode: "connect"}
 	d.linkData = linkData{System: p.System.Name, Expected: p.Link.Login,
 		ConnectURL: h.links.TenantBase(tn) + "links/" + url.PathEscape(p.Link.ID) + "/connect"}
