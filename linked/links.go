@@ -228,6 +228,9 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 		if err != nil {
 			return "", time.Time{}, err
 		}
+		if l.LeaseOwner != s.owner || l.State != usher.LinkAuthorized {
+			continue // ended or taken meanwhile: read it again
+		}
 		if err := s.refreshLeased(ctx, l, s.owner); err != nil {
 			return "", time.Time{}, err
 		}

@@ -252,11 +252,11 @@ func (t *Tx) ClaimLinks(ctx context.Context, owner string, n int, lease time.Dur
 	return out, rows.Err()
 }
 
-// LeaseLink leases one link to owner unless another holds it; false when
-// another does.
+// LeaseLink leases an authorized link to owner unless another holds it;
+// false when another does or the link is no longer authorized.
 func (t *Tx) LeaseLink(ctx context.Context, tenant, id, owner string, lease time.Duration) (bool, error) {
 	res, err := t.ExecContext(ctx, `UPDATE links SET lease_owner = $3, lease_until = $4 WHERE tenant_id = $1 AND id = $2
-		AND (lease_until IS NULL OR lease_until <= $5)`, tenant, id, owner, t.now.Add(lease), t.now)
+		AND state = 'authorized' AND (lease_until IS NULL OR lease_until <= $5)`, tenant, id, owner, t.now.Add(lease), t.now)
 	if err != nil {
 		return false, fmt.Errorf("lease link: %w", err)
 	}
