@@ -509,5 +509,39 @@ func TestWorkersLease(t *testing.T) {
 				t.Fatalf("after the refresh: %+v", rec.Link)
 			}
 		}
+
+		// Products asking for a token near expiry while a worker runs:
+		// still one refresh of the link.
+		rec := e.record(links[0].ID)
+		e.clock.Advance(rec.ExpiresAt.Sub(e.clock.Now()) - time.Minute)
+		before = e.tokens.n.Load()
+		toks := make([]string, 4)
+		for i := range toks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				if toks[i], _, err = e.svc.Token(e.ctx, e.tenant, links[0].ID); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := w1.RunOnce(e.ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+		wg.Wait()
+		// Both links are due; the first is refreshed once whoever does it.
+		if n := e.tokens.n.Load() - before; n != 2 {
+			t.Fatalf("%d token calls for two due links", n)
+		}
+		for _, tok := range toks[1:] {
+			if tok != toks[0] {
+				t.Fatal("products got different tokens from one refresh")
+			}
+		}
 	})
 }
