@@ -29,6 +29,9 @@ type ExternalSystem struct {
 	TokenURL         string `json:"token_url,omitempty"`
 	UserInfoURL      string `json:"userinfo_url,omitempty"`
 	RevocationURL    string `json:"revocation_url,omitempty"`
+	// JWKSURL holds the keys of the ID tokens when there is no issuer to
+	// discover them from (Microsoft's multi-tenant endpoint).
+	JWKSURL string `json:"jwks_url,omitempty"`
 	// EWSURL is Exchange on-premises' EWS address (…/EWS/Exchange.asmx).
 	EWSURL string `json:"ews_url,omitempty"`
 	// ReminderDays: a link that needs the person again is reminded after
@@ -66,6 +69,7 @@ type Link struct {
 	RefreshedAt  *time.Time `json:"refreshed_at,omitempty"`
 	LastError    string     `json:"last_error,omitempty"`
 	NotifiedAt   *time.Time `json:"notified_at,omitempty"`
+	RemindedAt   *time.Time `json:"reminded_at,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
 }

@@ -77,6 +77,11 @@ var owners = map[string][]grant{
 	// accepted. What a sign-in does to the directory (a tie, an
 	// activation, a just-in-time account) goes through provision.
 	"sso": {{table: "sso_requests"}, {table: "sso_assertions"}},
+	// Linked external accounts: the external systems, the links with their
+	// sealed tokens and leases, the authorizations under way, and the audit
+	// events of their changes. The messages to the person are provision's:
+	// it renders them and queues them in linked's transaction.
+	"linked": {{table: "external_systems"}, {table: "links"}, {table: "link_requests"}, {table: "audit_events"}},
 	// The binary and the HTTP surface own nothing: they call provision,
 	// signin and courier. (So do web/api, web/console, web/pages and
 	// web/view, as every package not listed.)

@@ -20,10 +20,11 @@ import (
 // routes is the whole HTTP surface of usher.
 func (s *Server) routes(now func() time.Time) {
 	v := view.New(s.log)
-	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version, ImportLimits: s.cfg.ImportLimits})
+	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version,
+		ImportLimits: s.cfg.ImportLimits, Linked: s.cfg.Linked})
 	ap := s.jsonAPI
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO})
+		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO, Linked: s.cfg.Linked})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits})
 
@@ -58,6 +59,12 @@ func (s *Server) routes(now func() time.Time) {
 	// Sign-in through a corporate SSO connection (package sso): the
 	// hand-over, OpenID Connect's callback, SAML's metadata and Assertion
 	// Consumer Service, and the department a person may have to choose.
+	// A linked account's authorization by its person (package linked): the
+	// page the message leads to, the hand-over to the provider, and the
+	// way back (the redirect URI registered with each external system).
+	pageRoute("GET /t/{tenant}/links/{id}", pg.LinkPage)
+	pageRoute("GET /t/{tenant}/links/{id}/connect", pg.LinkConnect)
+	pageRoute("GET /t/{tenant}/links/callback", pg.LinkCallback)
 	pageRoute("GET /t/{tenant}/sso/{id}/start", pg.SSOStart)
 	pageRoute("GET /t/{tenant}/sso/{id}/callback", pg.SSOCallback)
 	pageRoute("GET /t/{tenant}/sso/{id}/done", pg.SSODone)
@@ -234,6 +241,9 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "DELETE", Path: t + "/connections/{id}", Summary: "Deactivate a connection, releasing its domains", Access: api.TenantScoped,
 		MinRole: usher.AdminTenant, Out: usher.Connection{}, Handle: ap.DeactivateConnection})
 
+	// Linked accounts: a product's access token for a person's linked account.
+	s.api(&api.Op{Method: "GET", Path: t + "/links/{id}/token", Summary: "A fresh access token of an authorized linked account, refreshed first when it is about to expire (never the refresh token)",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: api.LinkToken{}, Handle: ap.LinkToken})
 	// Sign-up links and their QR codes.
 	s.api(&api.Op{Method: "GET", Path: t + "/signup-links", Summary: "List sign-up links", Access: api.TenantScoped,
 		Params: []string{"department_id", "status"}, Out: api.Page[usher.SignupLink]{}, Handle: ap.ListSignupLinks})

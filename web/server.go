@@ -21,6 +21,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -55,6 +56,10 @@ type Config struct {
 	// ImportLimits bound an uploaded import (file size, rows); zero fields
 	// take imports.DefaultLimits.
 	ImportLimits imports.Limits
+	// Linked keeps people's linked accounts in external systems (seed
+	// 001's calendars); New makes one (without a key, without messages)
+	// when it is nil.
+	Linked *linked.Service
 }
 
 // Links builds public addresses; the audiences share it through view.
@@ -88,6 +93,9 @@ func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, 
 	if cfg.SSO == nil {
 		cfg.SSO = sso.New(st, nil, cfg.Links.TenantBase, now, nil)
 		svc.CheckConnectionsWith(cfg.SSO.Prepare)
+	}
+	if cfg.Linked == nil {
+		cfg.Linked = linked.New(linked.Deps{Store: st, Now: now, Base: cfg.Links.TenantBase, Log: log, Messages: linked.MessagesOf(svc)})
 	}
 	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
 		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: svc, now: now},

@@ -23,6 +23,7 @@ import (
 	"github.com/usherhq/usher/courier"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -316,6 +317,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { worker.Run(workerCtx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
 
+	// Linked external accounts (calendars): tokens sealed with the box,
+	// refreshed by a worker per replica (leased through the database); the
+	// people's messages are provision's.
+	linkedSvc := linked.New(linked.Deps{Store: st, Box: box, Base: links.TenantBase, Log: log, Client: outbound, Messages: linked.MessagesOf(svc)})
+	linkedDone := make(chan struct{})
+	go func() { linked.NewWorker(linkedSvc, linked.WorkerOptions{}).Run(workerCtx); close(linkedDone) }()
+	defer func() { stopWorker(); <-linkedDone }()
+
 	token := c.BootstrapToken
 	generated := false
 	if token == "" && c.Demo {
@@ -363,7 +372,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := &http.Server{
 		Handler: web.New(log, web.Config{Version: version, Links: links, Channels: delivery.Channels(), OperatorToken: bootToken, Home: demoHome(c), OpenID: oid, SSO: ssoSvc,
-			ImportLimits: imports.Limits{MaxBytes: int64(c.ImportMaxMB) << 20}}, st, svc, auth, nil),
+			ImportLimits: imports.Limits{MaxBytes: int64(c.ImportMaxMB) << 20}, Linked: linkedSvc}, st, svc, auth, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -42,6 +42,10 @@ type DexConfig struct {
 	// ShowApproval shows Dex's approval screen after the password form
 	// (it is skipped otherwise). LoginAt approves it.
 	ShowApproval bool
+	// RefreshReuseInterval is how long a refresh token Dex already rotated
+	// is still accepted; none when zero. Dex rotates refresh tokens
+	// (offline_access) at every use.
+	RefreshReuseInterval time.Duration
 }
 
 // DexClient is a static OAuth 2.0 client of Dex.
@@ -114,6 +118,9 @@ func StartDex(t testing.TB, cfg DexConfig) *Dex {
 	}
 
 	wire := dexWireConfig{ShowApproval: cfg.ShowApproval}
+	if cfg.RefreshReuseInterval > 0 {
+		wire.RefreshReuseInterval = cfg.RefreshReuseInterval.String()
+	}
 	for _, c := range cfg.Clients {
 		wire.Clients = append(wire.Clients, dexWireClient{ID: c.ID, Secret: c.Secret, RedirectURIs: c.RedirectURIs, Public: c.Public})
 	}
@@ -192,6 +199,8 @@ type dexWireConfig struct {
 	Clients      []dexWireClient `json:"clients"`
 	Users        []dexWireUser   `json:"users"`
 	ShowApproval bool            `json:"showApproval"`
+
+	RefreshReuseInterval string `json:"refreshReuseInterval,omitempty"`
 }
 
 type dexWireClient struct {

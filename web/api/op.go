@@ -15,6 +15,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
@@ -78,6 +79,7 @@ type Handler struct {
 	version string
 	// importLimits bound an uploaded import (imports.DefaultLimits when zero).
 	importLimits imports.Limits
+	linked       *linked.Service
 }
 
 // Deps are what the API needs.
@@ -91,12 +93,14 @@ type Deps struct {
 	Version   string // of the OpenAPI document
 	// ImportLimits bound an uploaded import; zero fields take the defaults.
 	ImportLimits imports.Limits
+	// Linked hands products their people's linked accounts' access tokens.
+	Linked *linked.Service
 }
 
 // New returns the API's handler.
 func New(d Deps) *Handler {
 	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
-		importLimits: d.ImportLimits}
+		importLimits: d.ImportLimits, linked: d.Linked}
 }
 
 // Serve answers o behind authentication.

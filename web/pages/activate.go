@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
@@ -37,6 +38,8 @@ type Handler struct {
 	oid *openid.Provider
 	// sso hands people over to their corporate SSO connection.
 	sso *sso.Service
+	// linked authorizes people's linked accounts in external systems.
+	linked *linked.Service
 }
 
 // Deps are what the pages need.
@@ -55,12 +58,14 @@ type Deps struct {
 	Home string
 	// SSO hands people over to their corporate SSO connection.
 	SSO *sso.Service
+	// Linked authorizes people's linked accounts in external systems.
+	Linked *linked.Service
 }
 
 // New returns the pages' handler.
 func New(d Deps) *Handler {
 	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, delivers: map[string]bool{},
-		home: d.Home, sso: d.SSO}
+		home: d.Home, sso: d.SSO, linked: d.Linked}
 	for _, c := range d.Channels {
 		h.delivers[c] = true
 	}
@@ -92,6 +97,7 @@ type pageData struct {
 	signinData
 	consentData
 	ssoData
+	linkData
 }
 
 // tenantPage resolves the tenant of a person-facing page; an unknown

@@ -52,7 +52,7 @@ var personPages = func() map[string]*template.Template {
 		"dict": dict,
 	}
 	m := map[string]*template.Template{}
-	for _, name := range []string{"activate", "signin", "account", "register", "home", "consent", "sso"} {
+	for _, name := range []string{"activate", "signin", "account", "register", "home", "consent", "sso", "links"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
 	}
 	return m

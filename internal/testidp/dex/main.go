@@ -28,12 +28,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/dexidp/dex/server"
 	"github.com/dexidp/dex/server/connectors"
 	"github.com/dexidp/dex/server/signer"
+	"github.com/dexidp/dex/server/tokens"
 	"github.com/dexidp/dex/storage"
 	"github.com/dexidp/dex/storage/memory"
 	"github.com/go-jose/go-jose/v4"
@@ -62,6 +64,10 @@ type config struct {
 	KeysRotationPeriod string `json:"keysRotationPeriod"`
 	// SigningAlgorithm is RS256 (when empty) or ES256.
 	SigningAlgorithm string `json:"signingAlgorithm"`
+	// RefreshReuseInterval is a Go duration: how long a refresh token
+	// already rotated is still accepted (none when empty). Refresh tokens
+	// rotate at every use.
+	RefreshReuseInterval string `json:"refreshReuseInterval"`
 }
 
 type client struct {
@@ -182,6 +188,12 @@ func run(ctx context.Context, logger *slog.Logger, configPath, addr, issuerPath 
 		return fmt.Errorf("signer: %w", err)
 	}
 
+	// Without a policy Dex's refresh grant fails; rotation is Dex's default.
+	refresh, err := tokens.NewRefreshTokenPolicy(logger, false, "", "", c.RefreshReuseInterval)
+	if err != nil {
+		return fmt.Errorf("refresh token policy: %w", err)
+	}
+
 	sc := server.Config{
 		Issuer:             issuer,
 		Storage:            s,
@@ -190,6 +202,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath, addr, issuerPath 
 		Logger:             logger,
 		Now:                now,
 		Signer:             sign,
+		RefreshTokenPolicy: refresh,
 	}
 	if !c.NoPasswordGrant {
 		sc.PasswordConnector = connectors.LocalConnector
@@ -220,7 +233,7 @@ func run(ctx context.Context, logger *slog.Logger, configPath, addr, issuerPath 
 // newStorage is Dex's in-memory storage with the configuration's clients,
 // users (their passwords hashed with bcrypt here) and the local connector.
 func newStorage(logger *slog.Logger, c config) (storage.Storage, error) {
-	s := memory.New(logger)
+	var s storage.Storage = &refreshUpdates{Storage: memory.New(logger)}
 
 	clients := make([]storage.Client, 0, len(c.Clients))
 	for _, cl := range c.Clients {
@@ -276,4 +289,27 @@ func newStorage(logger *slog.Logger, c config) (storage.Storage, error) {
 		Name: "Email",
 		Type: connectors.LocalConnector,
 	}}), nil
+}
+
+// refreshUpdates runs the refresh grant's update of a refresh token outside
+// the memory storage's lock: Dex's updater reads the offline session, which
+// takes that lock again, so a refresh through the memory storage alone never
+// answers. Updates of refresh tokens are serialized here instead.
+type refreshUpdates struct {
+	storage.Storage
+	mu sync.Mutex
+}
+
+func (s *refreshUpdates) UpdateRefreshToken(ctx context.Context, id string, updater func(storage.RefreshToken) (storage.RefreshToken, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, err := s.GetRefresh(ctx, id)
+	if err != nil {
+		return err
+	}
+	updated, err := updater(old)
+	if err != nil {
+		return err
+	}
+	return s.Storage.UpdateRefreshToken(ctx, id, func(storage.RefreshToken) (storage.RefreshToken, error) { return updated, nil })
 }
