@@ -231,6 +231,13 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 		if l.LeaseOwner != s.owner || l.State != usher.LinkAuthorized {
 			continue // ended or taken meanwhile: read it again
 		}
+		if l.ExpiresAt == nil || l.ExpiresAt.After(s.now().Add(tokenMargin)) {
+			// Refreshed by whoever held the lease before us: hand that out.
+			if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseLink(ctx, tenant.ID, id, s.owner) }); err != nil {
+				return "", time.Time{}, err
+			}
+			continue
+		}
 		if err := s.refreshLeased(ctx, l, s.owner); err != nil {
 			return "", time.Time{}, err
 		}
