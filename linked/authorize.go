@@ -354,3 +354,39 @@ func expiresIn(tok *oauth2.Token) time.Duration {
 	}
 	return 0
 }
+
+// PersonLinks lists a person's own links in tenant with their systems, for
+// their account page: those an administrator removed are left out.
+func (s *Service) PersonLinks(ctx context.Context, tenant usher.Tenant, accountID string) ([]Page, error) {
+	if accountID == "" {
+		return nil, nil
+	}
+	r := s.st.Read()
+	systems := map[string]usher.ExternalSystem{}
+	var out []Page
+	o := store.ListOptions{Limit: 500}
+	for {
+		recs, next, err := r.Links(ctx, tenant.ID, store.LinkFilter{AccountID: accountID}, o)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range recs {
+			if l.State == usher.LinkUnlinked {
+				continue
+			}
+			x, ok := systems[l.ExternalSystemID]
+			if !ok {
+				if x, err = r.ExternalSystem(ctx, tenant.ID, l.ExternalSystemID); err != nil {
+					return nil, err
+				}
+				x.ClientSecret = ""
+				systems[x.ID] = x
+			}
+			out = append(out, Page{Link: l.Link, System: x})
+		}
+		if next == "" {
+			return out, nil
+		}
+		o.After = next
+	}
+}

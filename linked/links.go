@@ -192,6 +192,15 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 		if err != nil {
 			return "", time.Time{}, err
 		}
+		if attempt == 0 {
+			x, err := s.st.Read().ExternalSystem(ctx, tenant.ID, l.ExternalSystemID)
+			if err != nil {
+				return "", time.Time{}, err
+			}
+			if x.Kind == usher.ExternalExchange {
+				return "", time.Time{}, errExchangeToken(x.Name)
+			}
+		}
 		if l.State != usher.LinkAuthorized {
 			return "", time.Time{}, usher.Conflict("state", "the link is %s, not authorized", l.State)
 		}

@@ -21,7 +21,15 @@ import (
 // a retry later, or, when the provider refuses for good, the link asking
 // its person again.
 func (s *Service) refreshLeased(ctx context.Context, l store.LinkRecord, owner string) error {
-	tok, granted, err := s.refresh(ctx, l)
+	x, err := s.st.Read().ExternalSystem(ctx, l.TenantID, l.ExternalSystemID)
+	if err != nil {
+		return err
+	}
+	if x.Kind == usher.ExternalExchange {
+		// No tokens: the kept credentials are checked again instead.
+		return s.recheckExchange(ctx, l, x, owner)
+	}
+	tok, granted, err := s.refresh(ctx, l, x)
 	var ref *refusal
 	switch {
 	case err == nil:
@@ -59,11 +67,7 @@ func backoff(n int) time.Duration {
 }
 
 // refresh asks the provider for new tokens with the link's refresh token.
-func (s *Service) refresh(ctx context.Context, l store.LinkRecord) (*oauth2.Token, []string, error) {
-	x, err := s.st.Read().ExternalSystem(ctx, l.TenantID, l.ExternalSystemID)
-	if err != nil {
-		return nil, nil, err
-	}
+func (s *Service) refresh(ctx context.Context, l store.LinkRecord, x usher.ExternalSystem) (*oauth2.Token, []string, error) {
 	if x.Kind == usher.ExternalExchange {
 		return nil, nil, errors.New("an Exchange link has no tokens to refresh")
 	}
@@ -97,7 +101,7 @@ func (s *Service) refresh(ctx context.Context, l store.LinkRecord) (*oauth2.Toke
 }
 
 // reauthorize moves a link to "needs re-authorization", erases its tokens
-// and sends its person the message, in one transaction with the audit
+// (or Exchange password) and sends its person the message, in one transaction with the audit
 // event; a reminder follows after the system's reminder days.
 func (s *Service) reauthorize(ctx context.Context, l store.LinkRecord, reason, owner string) error {
 	tenant, a, x, err := s.context(ctx, l)
@@ -112,7 +116,7 @@ func (s *Service) reauthorize(ctx context.Context, l store.LinkRecord, reason, o
 	return s.st.Write(ctx, func(tx *store.Tx) error {
 		now := tx.Now()
 		was := l.State
-		l.State, l.AccessToken, l.RefreshToken, l.ExpiresAt, l.LastError, l.Attempts = usher.LinkReauthorize, "", "", nil, clip(reason, 500), 0
+		l.State, l.AccessToken, l.RefreshToken, l.Password, l.ExpiresAt, l.LastError, l.Attempts = usher.LinkReauthorize, "", "", "", nil, clip(reason, 500), 0
 		l.NotifiedAt, l.RemindedAt, l.NextAt = &now, nil, reminderAt(x, now)
 		if err := tx.UpdateLink(ctx, l.TenantID, &l, owner); err != nil {
 			return err

@@ -1,0 +1,136 @@
+package linked
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/store"
+)
+
+// exchangeRecheck is how often the worker signs in to Exchange again with a
+// link's kept credentials, so a changed or locked password is noticed and
+// the person asked again before a product finds out.
+const exchangeRecheck = 24 * time.Hour
+
+func exchangePasswordPurpose(tenantID, linkID string) string {
+	return "link-exchange-password/" + tenantID + "/" + linkID
+}
+
+// AuthorizeExchange authorizes a link to Exchange on-premises with its
+// person's own Exchange user name and password (accountID: the person
+// signed in): they are checked with [CheckExchange] against the system's
+// EWS address first, and only when they open the mailbox's calendar is the
+// password kept, sealed, with the user name, and the link authorized, in
+// one transaction with the audit event. Refusals are CheckExchange's
+// errors (ErrExchangeCredentials, ErrExchangeUnreachable, *ExchangeError);
+// nothing is stored then. The password is never logged.
+func (s *Service) AuthorizeExchange(ctx context.Context, tenant usher.Tenant, linkID, accountID, username, password string) (Page, error) {
+	p, err := s.ForPerson(ctx, tenant, linkID, accountID)
+	if err != nil {
+		return Page{}, err
+	}
+	x := p.System
+	if x.Kind != usher.ExternalExchange {
+		return p, usher.Invalid("external_system_id", "%s is connected through its provider, not with a password", x.Name)
+	}
+	if x.DeactivatedAt != nil {
+		return p, usher.Conflict("external_system_id", "%s is switched off in this organization", x.Name)
+	}
+	username, err = usher.CleanText("username", username, 320)
+	if err != nil {
+		return p, err
+	}
+	if username == "" {
+		return p, usher.Invalid("username", "is required: your Exchange user name")
+	}
+	if password == "" || len(password) > 1024 {
+		return p, usher.Invalid("password", "is required: your Exchange password")
+	}
+	acct, err := CheckExchange(ctx, s.client, x.EWSURL, username, password)
+	if err != nil {
+		s.log.Info("linked: Exchange did not accept a link's credentials", "link_id", linkID, "tenant_id", tenant.ID, "err", err.Error())
+		return p, err
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		cur, err := tx.Link(ctx, tenant.ID, linkID)
+		if err != nil {
+			return err
+		}
+		if cur.AccountID != accountID || !live(cur.State) {
+			return usher.NotFound("link_id", "link")
+		}
+		was := cur.State
+		now := tx.Now()
+		next := now.Add(exchangeRecheck)
+		cur.Password = s.box.Keep(password, exchangePasswordPurpose(tenant.ID, cur.ID))
+		cur.State, cur.Subject, cur.Scopes, cur.AuthorizedAt, cur.RefreshedAt = usher.LinkAuthorized, username, nil, &now, &now
+		cur.AccessToken, cur.RefreshToken, cur.ExpiresAt, cur.NextAt, cur.LastError, cur.Attempts = "", "", nil, &next, "", 0
+		if err := tx.UpdateLink(ctx, tenant.ID, &cur, ""); err != nil {
+			return err
+		}
+		p.Link = cur.Link
+		details := map[string]string{"from": was, "subject": username, "credentials": "checked at the EWS address"}
+		if acct.PrimarySMTP != "" {
+			details["mailbox"] = acct.PrimarySMTP
+		}
+		return audit(ctx, tx, tenant.ID, usher.Actor{Kind: usher.ActorAccount, ID: accountID}, "link.authorized", "link", cur.ID, details)
+	})
+	return p, err
+}
+
+// recheckExchange signs in to Exchange again with an authorized link's
+// kept credentials, for the worker holding its lease: accepted, the next
+// check is scheduled; refused, the link asks its person for them again;
+// anything else is retried later.
+func (s *Service) recheckExchange(ctx context.Context, l store.LinkRecord, x usher.ExternalSystem, owner string) error {
+	if x.DeactivatedAt != nil {
+		return s.st.Write(ctx, func(tx *store.Tx) error {
+			next := tx.Now().Add(exchangeRecheck)
+			l.NextAt = &next
+			return tx.UpdateLink(ctx, l.TenantID, &l, owner)
+		})
+	}
+	pw, err := s.box.Reveal(l.Password, exchangePasswordPurpose(l.TenantID, l.ID), "link "+l.ID+"'s Exchange password")
+	if err != nil {
+		return err
+	}
+	if pw == "" || l.Subject == "" {
+		return s.exchangeRefused(ctx, l, "usher holds no Exchange credentials for the link", owner)
+	}
+	_, err = CheckExchange(ctx, s.client, x.EWSURL, l.Subject, pw)
+	switch {
+	case err == nil:
+		return s.st.Write(ctx, func(tx *store.Tx) error {
+			now := tx.Now()
+			next := now.Add(exchangeRecheck)
+			l.NextAt, l.RefreshedAt, l.Attempts, l.LastError = &next, &now, 0, ""
+			return tx.UpdateLink(ctx, l.TenantID, &l, owner)
+		})
+	case errors.Is(err, ErrExchangeCredentials):
+		return s.exchangeRefused(ctx, l, x.Name+" no longer accepts the user name or password", owner)
+	default:
+		l.Attempts++
+		l.LastError = clip(err.Error(), 500)
+		s.log.Info("linked: an Exchange check failed, will retry", "link_id", l.ID, "tenant_id", l.TenantID, "attempt", l.Attempts, "err", l.LastError)
+		werr := s.st.Write(ctx, func(tx *store.Tx) error {
+			next := tx.Now().Add(backoff(l.Attempts))
+			l.NextAt = &next
+			return tx.UpdateLink(ctx, l.TenantID, &l, owner)
+		})
+		return errors.Join(&usher.Error{Code: usher.CodeConflict, Field: "link_id", Message: "the Exchange server could not check the credentials now; try again later", Err: err}, werr)
+	}
+}
+
+func (s *Service) exchangeRefused(ctx context.Context, l store.LinkRecord, reason, owner string) error {
+	if err := s.reauthorize(ctx, l, reason, owner); err != nil {
+		return err
+	}
+	return usher.Conflict("state", "the link needs its person to enter their credentials again: %s", reason)
+}
+
+// errExchangeToken is Token's refusal of an Exchange link.
+func errExchangeToken(name string) error {
+	return usher.Conflict("link_id", "the link is to Exchange on-premises (%s): it holds the person's Exchange credentials, not OAuth tokens, so there is no access token to hand out", name)
+}
