@@ -34,6 +34,7 @@ var (
 // sent is a message linked asked provision to write.
 type sent struct {
 	Account, Kind, System, Link string
+	Exchange                    bool // the message asks for Exchange credentials
 	Queued                      bool // queued in a transaction
 }
 
@@ -43,8 +44,8 @@ type outbox struct {
 	msgs []*sent
 }
 
-func (o *outbox) render(_ context.Context, _ usher.Tenant, a usher.Account, kind, system string, _ bool, link string) (linked.Outbox, error) {
-	m := &sent{Account: a.ID, Kind: kind, System: system, Link: link}
+func (o *outbox) render(_ context.Context, _ usher.Tenant, a usher.Account, kind, system string, exchange bool, link string) (linked.Outbox, error) {
+	m := &sent{Account: a.ID, Kind: kind, System: system, Link: link, Exchange: exchange}
 	o.mu.Lock()
 	o.msgs = append(o.msgs, m)
 	o.mu.Unlock()
