@@ -65,6 +65,10 @@ func (s *Server) routes(now func() time.Time) {
 	pageRoute("GET /t/{tenant}/links/{id}", pg.LinkPage)
 	pageRoute("GET /t/{tenant}/links/{id}/connect", pg.LinkConnect)
 	pageRoute("GET /t/{tenant}/links/callback", pg.LinkCallback)
+	// The person's own: Exchange credentials instead of a provider's
+	// consent, and revoking a link from their account page.
+	pageRoute("POST /t/{tenant}/links/{id}/exchange", pg.LinkExchange)
+	pageRoute("POST /t/{tenant}/links/{id}/revoke", pg.LinkRevoke)
 	pageRoute("GET /t/{tenant}/sso/{id}/start", pg.SSOStart)
 	pageRoute("GET /t/{tenant}/sso/{id}/callback", pg.SSOCallback)
 	pageRoute("GET /t/{tenant}/sso/{id}/done", pg.SSODone)

@@ -1,9 +1,11 @@
 package pages
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -21,6 +23,18 @@ type linkData struct {
 	Expected   string // the login the link is for
 	Got        string // the account the person signed in to there, when another
 	ConnectURL string
+	// The Exchange credential form: where it posts, the user name to show.
+	FormURL  string
+	Username string
+	// Linked is the person's own links, on their account page.
+	Linked []linkRow
+}
+
+// linkRow is one of the person's links on their account page.
+type linkRow struct {
+	System, Login, State string
+	Action, ActionURL    string // "Connect" or "Reconnect", to the link's page
+	RevokeURL            string
 }
 
 // LinkPage is the page a link's message leads to: for its own signed-in
@@ -37,11 +51,7 @@ func (h *Handler) LinkPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.System.Kind == usher.ExternalExchange {
-		// Exchange on-premises takes the person's password on a form of
-		// its own, which is not here yet.
-		d := pageData{Page: "links", Title: "Connect your " + p.System.Name + " account", Tenant: tn, Mode: "refused",
-			Problem: "Connecting an Exchange account is not available yet. Ask your administrator."}
-		h.render(w, r, http.StatusNotImplemented, d)
+		h.render(w, r, http.StatusOK, h.exchangeForm(tn, p, ""))
 		return
 	}
 	d := pageData{Page: "links", Title: "Connect your " + p.System.Name + " account", Tenant: tn, Mode: "connect"}
@@ -114,4 +124,123 @@ func (h *Handler) linkFail(w http.ResponseWriter, r *http.Request, tn usher.Tena
 	default:
 		h.failPage(w, r, tn, err)
 	}
+}
+
+// exchangeForm is an Exchange link's page: the person's own Exchange
+// credentials instead of a provider's consent. problem is the last
+// attempt's refusal.
+func (h *Handler) exchangeForm(tn usher.Tenant, p linked.Page, problem string) pageData {
+	d := pageData{Page: "links", Title: "Connect your " + p.System.Name + " account", Tenant: tn, Mode: "exchange"}
+	d.linkData = linkData{System: p.System.Name, Expected: p.Link.Login, Username: p.Link.Login,
+		FormURL: h.links.TenantBase(tn) + "links/" + url.PathEscape(p.Link.ID) + "/exchange"}
+	if p.Link.Subject != "" {
+		d.Username = p.Link.Subject
+	}
+	if p.Link.State == usher.LinkAuthorized {
+		d.Notice = "Your " + p.System.Name + " account is connected. Enter your credentials again only if you changed your password or were asked to."
+	}
+	if problem != "" {
+		d.Errors = map[string]string{"password": problem}
+	}
+	return d
+}
+
+// LinkExchange checks the Exchange credentials the person entered and, when
+// Exchange accepts them, keeps them for the link. The password is never
+// logged or shown again.
+func (h *Handler) LinkExchange(w http.ResponseWriter, r *http.Request) {
+	tn, cur, ok := h.SignedIn(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	user, pw := r.PostFormValue("username"), r.PostFormValue("password")
+	p, err := h.linked.AuthorizeExchange(r.Context(), tn, id, cur.Account.ID, user, pw)
+	if err == nil {
+		d := pageData{Page: "links", Title: "Your " + p.System.Name + " account is connected", Tenant: tn, Mode: "connected"}
+		d.linkData = linkData{System: p.System.Name, Expected: p.Link.Login}
+		h.render(w, r, http.StatusOK, d)
+		return
+	}
+	if p.Link.ID == "" { // not this person's, or ended
+		h.linkFail(w, r, tn, err, p)
+		return
+	}
+	if user != "" {
+		p.Link.Subject = user // shown again as typed
+	}
+	var xe *linked.ExchangeError
+	var ue *usher.Error
+	status, problem := http.StatusUnprocessableEntity, ""
+	switch {
+	case errors.Is(err, linked.ErrExchangeCredentials):
+		problem = "The user name or password was not accepted by " + p.System.Name + "."
+	case errors.Is(err, linked.ErrExchangeUnreachable):
+		status, problem = http.StatusBadGateway, "Could not reach "+p.System.Name+"; try again later."
+	case errors.As(err, &xe):
+		status, problem = http.StatusBadGateway, p.System.Name+" accepted the sign-in but would not open your calendar ("+xe.Code+"). Check the user name, or ask your administrator."
+	case errors.As(err, &ue) && ue.Code == usher.CodeInvalid && (ue.Field == "username" || ue.Field == "password"):
+		problem = "Enter your " + p.System.Name + " user name and password."
+	case errors.As(err, &ue) && ue.Code == usher.CodeConflict:
+		status, problem = http.StatusConflict, sentence(ue.Message)
+	case strings.HasPrefix(err.Error(), "exchange: "):
+		// The system's EWS address is not usable: for the administrator.
+		h.log.WarnContext(r.Context(), "linked account not authorized", "tenant", tn.Slug, "link_id", p.Link.ID, "err", err.Error())
+		status, problem = http.StatusBadGateway, "Could not reach "+p.System.Name+"; try again later."
+	default:
+		h.linkFail(w, r, tn, err, p)
+		return
+	}
+	h.render(w, r, status, h.exchangeForm(tn, p, problem))
+}
+
+// LinkRevoke ends one of the person's own links on their word, from their
+// account page.
+func (h *Handler) LinkRevoke(w http.ResponseWriter, r *http.Request) {
+	tn, cur, ok := h.SignedIn(w, r)
+	if !ok {
+		return
+	}
+	_, err := h.linked.Revoke(r.Context(), usher.Actor{Kind: usher.ActorAccount, ID: cur.Account.ID}, tn, cur.Account.ID, r.PathValue("id"))
+	switch {
+	case err == nil:
+		http.Redirect(w, r, h.links.TenantBase(tn)+"account?revoked#linked", http.StatusSeeOther)
+	case usher.ErrorCode(err) == usher.CodeConflict: // already ended
+		http.Redirect(w, r, h.links.TenantBase(tn)+"account#linked", http.StatusSeeOther)
+	default:
+		h.linkFail(w, r, tn, err, linked.Page{})
+	}
+}
+
+// linkRows are the person's own links for their account page.
+func (h *Handler) linkRows(ctx context.Context, tn usher.Tenant, accountID string) ([]linkRow, error) {
+	if h.linked == nil {
+		return nil, nil
+	}
+	ps, err := h.linked.PersonLinks(ctx, tn, accountID)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]linkRow, 0, len(ps))
+	for _, p := range ps {
+		page := h.links.TenantBase(tn) + "links/" + url.PathEscape(p.Link.ID)
+		row := linkRow{System: p.System.Name, Login: p.Link.Login, RevokeURL: page + "/revoke"}
+		switch p.Link.State {
+		case usher.LinkPending:
+			row.State, row.Action = "waiting for you", "Connect"
+		case usher.LinkAuthorized:
+			row.State = "connected"
+		case usher.LinkReauthorize:
+			row.State, row.Action = "needs you to reconnect", "Reconnect"
+		case usher.LinkRevoked:
+			row.State, row.RevokeURL = "revoked", ""
+		default:
+			row.State, row.RevokeURL = p.Link.State, ""
+		}
+		if row.Action != "" {
+			row.ActionURL = page
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
 }

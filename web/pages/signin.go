@@ -351,6 +351,8 @@ func (h *Handler) Account(w http.ResponseWriter, r *http.Request) {
 		d.Notice = "Your password is changed. Your other sessions have ended."
 	case r.URL.Query().Has("ended"):
 		d.Notice = "You are signed out everywhere else."
+	case r.URL.Query().Has("revoked"):
+		d.Notice = "The link is revoked: usher no longer holds its access, and products can no longer use it."
 	}
 	h.render(w, r, http.StatusOK, d)
 }
@@ -386,6 +388,9 @@ func (h *Handler) accountPage(ctx context.Context, tn usher.Tenant, cur signin.C
 			row.Usable = true
 		}
 		d.Tenants = append(d.Tenants, row)
+	}
+	if d.Linked, err = h.linkRows(ctx, tn, cur.Account.ID); err != nil {
+		return d, err
 	}
 	sessions, err := h.auth.Sessions(ctx, cur)
 	if err != nil {
