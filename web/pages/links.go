@@ -33,6 +33,7 @@ type linkData struct {
 // linkRow is one of the person's links on their account page.
 type linkRow struct {
 	System, Login, State string
+	Attention, Ended     bool   // waiting for the person; revoked
 	Action, ActionURL    string // "Connect" or "Reconnect", to the link's page
 	RevokeURL            string
 }
@@ -227,13 +228,13 @@ func (h *Handler) linkRows(ctx context.Context, tn usher.Tenant, accountID strin
 		row := linkRow{System: p.System.Name, Login: p.Link.Login, RevokeURL: page + "/revoke"}
 		switch p.Link.State {
 		case usher.LinkPending:
-			row.State, row.Action = "waiting for you", "Connect"
+			row.State, row.Action, row.Attention = "waiting for you", "Connect", true
 		case usher.LinkAuthorized:
 			row.State = "connected"
 		case usher.LinkReauthorize:
-			row.State, row.Action = "needs you to reconnect", "Reconnect"
+			row.State, row.Action, row.Attention = "needs you to reconnect", "Reconnect", true
 		case usher.LinkRevoked:
-			row.State, row.RevokeURL = "revoked", ""
+			row.State, row.RevokeURL, row.Ended = "revoked", "", true
 		default:
 			row.State, row.RevokeURL = p.Link.State, ""
 		}
