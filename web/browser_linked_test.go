@@ -12,6 +12,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/internal/browsertest"
+	"github.com/usherhq/usher/internal/testews"
 	"github.com/usherhq/usher/internal/testidp"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
@@ -26,7 +27,8 @@ var linkPageRE = regexp.MustCompile(`https?://[^\s"<>]+/links/[A-Za-z0-9_-]+`)
 // what will be connected and why, connects at Dex and finds the link
 // connected on their account page; when the provider refuses the refresh
 // for real, the worker asks the person again, and the person reconnects
-// from the new message.
+// from the new message, then revokes it from their page. Then an Exchange
+// link, connected with the person's own Exchange credentials.
 func TestBrowserLinkedAccount(t *testing.T) {
 	sw := newBrowserWorld(t)
 	ctx := context.Background()
@@ -170,5 +172,46 @@ func TestBrowserLinkedAccount(t *testing.T) {
 	p.WantNoText("needs you to reconnect", "Reconnect")
 	if got, _ := svc.GetLink(ctx, sw.tenant, l.ID); got.State != usher.LinkAuthorized {
 		t.Fatalf("after reconnecting: %+v", got)
+	}
+
+	// Ann revokes it from her account page.
+	p.Click("Revoke")
+	p.WantH1("Your account")
+	wantAlert(t, p, "The link is revoked")
+	p.WantText("Team Calendar", "revoked")
+	p.WantNoText("Revoke")
+	if got, _ := svc.GetLink(ctx, sw.tenant, l.ID); got.State != usher.LinkRevoked {
+		t.Fatalf("after revoking: %+v", got)
+	}
+
+	// Exchange on-premises: Ann's own Exchange credentials on the link's
+	// page, checked with the EWS server; a wrong password is said so.
+	ews := testews.Start(t, map[string]string{"ann@corp.example": "ann-at-exchange"})
+	ex, err := svc.SaveExternalSystem(ctx, usher.Actor{Kind: "token", Role: usher.AdminTenant}, sw.tenant, "", linked.ExternalSystemInput{
+		ExternalSystem: usher.ExternalSystem{Name: "Corp Exchange", Kind: usher.ExternalExchange, EWSURL: ews.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err = svc.Link(ctx, usher.Actor{Kind: "token", Role: usher.AdminUser}, sw.tenant, linked.LinkInput{AccountID: ann.ID, ExternalSystemID: ex.ID, Login: "ann@corp.example"}); err != nil {
+		t.Fatal(err)
+	}
+	p.Open(sw.url + "/t/acme/account")
+	p.WantText("Corp Exchange", "waiting for you")
+	p.ClickLink("Connect")
+	p.WantH1("Connect your Corp Exchange account")
+	p.WantText("stores the password encrypted")
+	if got := p.Value("Exchange user name"); got != "ann@corp.example" {
+		t.Fatalf("the user name field holds %q", got)
+	}
+	p.Fill("Exchange password", "not-the-password")
+	p.Click("Connect")
+	wantFieldError(t, p, "Exchange password", "The user name or password was not accepted by Corp Exchange.")
+	p.Fill("Exchange password", "ann-at-exchange")
+	p.Click("Connect")
+	p.WantH1("Your Corp Exchange account is connected")
+	p.Open(sw.url + "/t/acme/account")
+	p.WantText("Corp Exchange", "ann@corp.example", "connected")
+	if got, _ := svc.GetLink(ctx, sw.tenant, l.ID); got.State != usher.LinkAuthorized {
+		t.Fatalf("the Exchange link after its credentials: %+v", got)
 	}
 }
