@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/internal/testews"
 	"github.com/usherhq/usher/linked"
+	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
 
@@ -65,6 +67,23 @@ func TestLinkedAccountsOfThePerson(t *testing.T) {
 		wantPage(t, bob.post(page+"/revoke"), http.StatusNotFound, "There is nothing to connect here")
 
 		wantPage(t, b.post(page+"/exchange", "username", "ann@corp.example", "password", exPassword), http.StatusOK, "Your Corp Exchange account is connected")
+		// A product asking for the Exchange link's token is refused: it
+		// holds credentials, not tokens.
+		_, secret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "product", Role: usher.AdminUser})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", w.url+"/api/v1/tenants/"+w.tenant.Slug+"/links/"+l.ID+"/token", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "credentials, not OAuth tokens") || strings.Contains(string(body), exPassword) {
+			t.Fatalf("an Exchange link's token: %d %s", resp.StatusCode, body)
+		}
 		p = b.get("/t/acme/account")
 		wantPage(t, p, http.StatusOK, "Corp Exchange", "connected", `action="`+w.url+page+`/revoke"`)
 		if strings.Contains(p.body, ">Connect</a>") || strings.Contains(p.body, "Reconnect") {
@@ -72,7 +91,7 @@ func TestLinkedAccountsOfThePerson(t *testing.T) {
 		}
 
 		// Revoking from another site is refused; from the page, it is done.
-		req, _ := http.NewRequest("POST", w.url+page+"/revoke", nil)
+		req, _ = http.NewRequest("POST", w.url+page+"/revoke", nil)
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
 		if got := b.do(req); got.status != http.StatusForbidden {
 			t.Fatalf("a cross-site revoke: %d", got.status)
