@@ -14,6 +14,69 @@ import (
 // the person asked again before a product finds out.
 const exchangeRecheck = 24 * time.Hour
 
+// Refused credentials are counted per link: after exchangeFree attempts in
+// exchangeWindow the form waits until the window has passed, so usher does
+// not become a way to guess Exchange passwords, or to lock accounts out.
+const (
+	exchangeFree   = 5
+	exchangeWindow = 15 * time.Minute
+)
+
+// ExchangeThrottled refuses a credential check after too many refusals.
+type ExchangeThrottled struct{ RetryAfter time.Duration }
+
+func (e *ExchangeThrottled) Error() string {
+	return "too many attempts: try again in " + e.RetryAfter.Round(time.Minute).String()
+}
+
+func exchangeThrottleKey(tenantID, linkID string) string {
+	return "link-exchange:" + tenantID + "/" + linkID
+}
+
+// reserveExchange counts one attempt under the link's key before the check,
+// or refuses when the link used up its attempts in this window.
+func (s *Service) reserveExchange(ctx context.Context, key string) error {
+	var wait time.Duration
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		wait = 0
+		th, err := tx.LockThrottle(ctx, key)
+		if err != nil {
+			return err
+		}
+		now := tx.Now()
+		if th.Failures <= 0 || now.Sub(th.LastFailureAt) > exchangeWindow {
+			th.Failures = 0
+		}
+		if th.Failures >= exchangeFree {
+			wait = exchangeWindow - now.Sub(th.LastFailureAt)
+			return nil
+		}
+		th.Failures++
+		th.LastFailureAt = now
+		return tx.SaveThrottle(ctx, th)
+	})
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &ExchangeThrottled{RetryAfter: wait}
+	}
+	return nil
+}
+
+// giveBackExchange returns an attempt whose check said nothing of the
+// credentials (the server could not be reached).
+func (s *Service) giveBackExchange(ctx context.Context, key string) {
+	_ = s.st.Write(ctx, func(tx *store.Tx) error {
+		th, err := tx.LockThrottle(ctx, key)
+		if err != nil || th.Failures == 0 {
+			return err
+		}
+		th.Failures--
+		return tx.SaveThrottle(ctx, th)
+	})
+}
+
 func exchangePasswordPurpose(tenantID, linkID string) string {
 	return "link-exchange-password/" + tenantID + "/" + linkID
 }
@@ -24,8 +87,9 @@ func exchangePasswordPurpose(tenantID, linkID string) string {
 // EWS address first, and only when they open the mailbox's calendar is the
 // password kept, sealed, with the user name, and the link authorized, in
 // one transaction with the audit event. Refusals are CheckExchange's
-// errors (ErrExchangeCredentials, ErrExchangeUnreachable, *ExchangeError);
-// nothing is stored then. The password is never logged.
+// errors (ErrExchangeCredentials, ErrExchangeUnreachable, *ExchangeError),
+// or *ExchangeThrottled after too many refused ones; nothing is stored
+// then. The password is never logged.
 func (s *Service) AuthorizeExchange(ctx context.Context, tenant usher.Tenant, linkID, accountID, username, password string) (Page, error) {
 	p, err := s.ForPerson(ctx, tenant, linkID, accountID)
 	if err != nil {
@@ -48,9 +112,17 @@ func (s *Service) AuthorizeExchange(ctx context.Context, tenant usher.Tenant, li
 	if password == "" || len(password) > 1024 {
 		return p, usher.Invalid("password", "is required: your Exchange password")
 	}
+	key := exchangeThrottleKey(tenant.ID, linkID)
+	if err := s.reserveExchange(ctx, key); err != nil {
+		return p, err
+	}
 	acct, err := CheckExchange(ctx, s.client, x.EWSURL, username, password)
 	if err != nil {
 		s.log.Info("linked: Exchange did not accept a link's credentials", "link_id", linkID, "tenant_id", tenant.ID, "err", err.Error())
+		var xe *ExchangeError
+		if !errors.Is(err, ErrExchangeCredentials) && !errors.As(err, &xe) {
+			s.giveBackExchange(ctx, key)
+		}
 		return p, err
 	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
@@ -71,6 +143,9 @@ func (s *Service) AuthorizeExchange(ctx context.Context, tenant usher.Tenant, li
 			return err
 		}
 		p.Link = cur.Link
+		if err := tx.ClearThrottle(ctx, key); err != nil {
+			return err
+		}
 		details := map[string]string{"from": was, "subject": username, "credentials": "checked at the EWS address"}
 		if acct.PrimarySMTP != "" {
 			details["mailbox"] = acct.PrimarySMTP

@@ -157,6 +157,32 @@ func TestExchangeLink(t *testing.T) {
 		if rec := e.record(l2.ID); rec.State != usher.LinkPending || rec.Password != "" {
 			t.Fatalf("after unreachable: %+v", rec.Link)
 		}
+		// Guessing is throttled per link: five refused attempts, then the
+		// check waits (Exchange is not asked) until the window has passed.
+		cy := e.account("cy@example.com")
+		ews.SetPassword(`CORP\cy`, "cy-exchange-password")
+		l3, err := e.svc.Link(e.ctx, userAdm, e.tenant, linked.LinkInput{AccountID: cy.ID, ExternalSystemID: x.ID, Login: "cy@corp.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := ews.Refusals()
+		for i := range 5 {
+			if _, err := e.svc.AuthorizeExchange(e.ctx, e.tenant, l3.ID, cy.ID, `CORP\cy`, "guess-"+string(rune('a'+i))); !errors.Is(err, linked.ErrExchangeCredentials) {
+				t.Fatalf("guess %d: %v", i, err)
+			}
+		}
+		var th *linked.ExchangeThrottled
+		if _, err := e.svc.AuthorizeExchange(e.ctx, e.tenant, l3.ID, cy.ID, `CORP\cy`, "cy-exchange-password"); !errors.As(err, &th) || th.RetryAfter <= 0 {
+			t.Fatalf("the sixth attempt: %v", err)
+		}
+		if got := ews.Refusals() - refused; got != 5 {
+			t.Fatalf("Exchange was asked %d times, want 5", got)
+		}
+		e.clock.Advance(16 * time.Minute)
+		if p, err := e.svc.AuthorizeExchange(e.ctx, e.tenant, l3.ID, cy.ID, `CORP\cy`, "cy-exchange-password"); err != nil || p.Link.State != usher.LinkAuthorized {
+			t.Fatalf("after the window: %+v, %v", p.Link, err)
+		}
+
 		// PersonLinks: ann's own, with their systems.
 		mine, err := e.svc.PersonLinks(e.ctx, e.tenant, ann.ID)
 		if err != nil || len(mine) != 1 || mine[0].Link.ID != l.ID || mine[0].System.Name != "Corp Exchange" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -172,8 +173,16 @@ func (h *Handler) LinkExchange(w http.ResponseWriter, r *http.Request) {
 	}
 	var xe *linked.ExchangeError
 	var ue *usher.Error
+	var te *linked.ExchangeThrottled
 	status, problem := http.StatusUnprocessableEntity, ""
 	switch {
+	case errors.As(err, &te):
+		mins := int(te.RetryAfter.Minutes() + 0.999)
+		w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
+		status, problem = http.StatusTooManyRequests, "Too many attempts. Try again in "+strconv.Itoa(mins)+" minutes."
+		if mins <= 1 {
+			problem = "Too many attempts. Try again in a minute."
+		}
 	case errors.Is(err, linked.ErrExchangeCredentials):
 		problem = "The user name or password was not accepted by " + p.System.Name + "."
 	case errors.Is(err, linked.ErrExchangeUnreachable):
