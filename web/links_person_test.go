@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/internal/testews"
@@ -90,6 +91,19 @@ func TestLinkedAccountsOfThePerson(t *testing.T) {
 			t.Fatalf("a connected link offers to connect:\n%s", p.body)
 		}
 
+		// The password is changed at Exchange: the worker's daily check is
+		// refused, and the person is asked to reconnect, with the reason.
+		ews.SetPassword("ann@corp.example", "a-new-password")
+		w.clock.Advance(25 * time.Hour)
+		if n, err := linked.NewWorker(svc, linked.WorkerOptions{}).RunOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("the worker claimed %d: %v", n, err)
+		}
+		b = w.browser(t)
+		b.signIn("acme", "ann@example.com", "ann-usher-password-1")
+		wantPage(t, b.get("/t/acme/account"), http.StatusOK, "Corp Exchange", "needs you to reconnect", `href="`+w.url+page+`">Reconnect</a>`)
+		wantPage(t, b.get(page), http.StatusOK, "Corp Exchange no longer accepts the password usher kept", `value="ann@corp.example"`)
+		wantPage(t, b.post(page+"/exchange", "username", "ann@corp.example", "password", "a-new-password"), http.StatusOK, "Your Corp Exchange account is connected")
+
 		// Revoking from another site is refused; from the page, it is done.
 		req, _ = http.NewRequest("POST", w.url+page+"/revoke", nil)
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
@@ -136,7 +150,7 @@ func TestLinkedAccountsOfThePerson(t *testing.T) {
 		if p := b.get("/t/acme/account"); strings.Contains(p.body, "Old Exchange") {
 			t.Fatalf("an unlinked link is listed:\n%s", p.body)
 		}
-		for _, pw := range []string{exPassword, "not-the-password"} {
+		for _, pw := range []string{exPassword, "not-the-password", "a-new-password"} {
 			if strings.Contains(w.log.String(), pw) {
 				t.Fatal("a password is in the server's log")
 			}

@@ -138,8 +138,11 @@ func (h *Handler) exchangeForm(tn usher.Tenant, p linked.Page, problem string) p
 	if p.Link.Subject != "" {
 		d.Username = p.Link.Subject
 	}
-	if p.Link.State == usher.LinkAuthorized {
+	switch p.Link.State {
+	case usher.LinkAuthorized:
 		d.Notice = "Your " + p.System.Name + " account is connected. Enter your credentials again only if you changed your password or were asked to."
+	case usher.LinkReauthorize:
+		d.Problem = p.System.Name + " no longer accepts the password usher kept (it was changed, perhaps). Enter your credentials again."
 	}
 	if problem != "" {
 		d.Errors = map[string]string{"password": problem}
