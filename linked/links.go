@@ -192,7 +192,8 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		if attempt == 0 {
+		if attempt == 0 && l.AccessToken == "" {
+			// Exchange links never hold one; an OAuth link in use always does.
 			x, err := s.st.Read().ExternalSystem(ctx, tenant.ID, l.ExternalSystemID)
 			if err != nil {
 				return "", time.Time{}, err

@@ -101,8 +101,9 @@ func (s *Service) refresh(ctx context.Context, l store.LinkRecord, x usher.Exter
 }
 
 // reauthorize moves a link to "needs re-authorization", erases its tokens
-// (or Exchange password) and sends its person the message, in one transaction with the audit
-// event; a reminder follows after the system's reminder days.
+// (or Exchange password) and sends its person the message, in one
+// transaction with the audit event; a reminder follows after the system's
+// reminder days.
 func (s *Service) reauthorize(ctx context.Context, l store.LinkRecord, reason, owner string) error {
 	tenant, a, x, err := s.context(ctx, l)
 	if err != nil {
