@@ -3,6 +3,7 @@ package linked
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -125,6 +126,16 @@ func (s *Service) AuthorizeExchange(ctx context.Context, tenant usher.Tenant, li
 		}
 		return p, err
 	}
+	// The mailbox must be the linked one: by its address when EWS gave
+	// it, else by the user name (user@domain, or DOMAIN\user and user
+	// against the login's local part).
+	if !sameMailbox(acct, username, p.Link.Login) {
+		got := acct.PrimarySMTP
+		if got == "" {
+			got = username
+		}
+		return p, &WrongAccount{System: x.Name, Got: got, Expected: p.Link.Login}
+	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		cur, err := tx.Link(ctx, tenant.ID, linkID)
 		if err != nil {
@@ -208,4 +219,20 @@ func (s *Service) exchangeRefused(ctx context.Context, l store.LinkRecord, reaso
 // errExchangeToken is Token's refusal of an Exchange link.
 func errExchangeToken(name string) error {
 	return usher.Conflict("link_id", "the link is to Exchange on-premises (%s): it holds the person's Exchange credentials, not OAuth tokens, so there is no access token to hand out", name)
+}
+
+// sameMailbox reports whether the Exchange account checked is the link's.
+func sameMailbox(acct ExchangeAccount, username, login string) bool {
+	login = strings.TrimSpace(login)
+	if acct.PrimarySMTP != "" {
+		return strings.EqualFold(acct.PrimarySMTP, login)
+	}
+	if strings.Contains(username, "@") {
+		return strings.EqualFold(username, login)
+	}
+	if i := strings.LastIndexByte(username, '\\'); i >= 0 {
+		username = username[i+1:]
+	}
+	local, _, _ := strings.Cut(login, "@")
+	return strings.EqualFold(username, local)
 }

@@ -177,8 +177,11 @@ func (h *Handler) LinkExchange(w http.ResponseWriter, r *http.Request) {
 	var xe *linked.ExchangeError
 	var ue *usher.Error
 	var te *linked.ExchangeThrottled
+	var wrong *linked.WrongAccount
 	status, problem := http.StatusUnprocessableEntity, ""
 	switch {
+	case errors.As(err, &wrong):
+		problem = "You signed in to " + wrong.System + " as " + wrong.Got + ", but this link is for " + wrong.Expected + ". Use that account's user name and password."
 	case errors.As(err, &te):
 		mins := int(te.RetryAfter.Minutes() + 0.999)
 		w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
