@@ -28,7 +28,8 @@ func (s *Server) routes(now func() time.Time) {
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO, Linked: s.cfg.Linked})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits})
+		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits,
+		Linked: s.cfg.Linked})
 
 	s.mux.Handle("GET /healthz", handleHealth())
 	s.mux.Handle("GET /readyz", handleReady(s.st))
@@ -119,6 +120,16 @@ func (s *Server) routes(now func() time.Time) {
 	route("POST "+a+"/imports", con.Admin(con.Imports))
 	route("GET "+a+"/imports/template.xlsx", con.Admin(con.ImportTemplate))
 	route("GET "+a+"/imports/template.csv", con.Admin(con.ImportTemplate))
+	// Linked accounts: external systems (tenant administrators), linking people and unlinking them.
+	route("GET "+a+"/linked", con.Admin(con.ExternalSystems))
+	route("GET "+a+"/linked/systems/new", con.Admin(con.ExternalSystemNew))
+	route("POST "+a+"/linked/systems/new", con.Admin(con.ExternalSystemNew))
+	route("GET "+a+"/linked/systems/{id}", con.Admin(con.ExternalSystem))
+	route("POST "+a+"/linked/systems/{id}", con.Admin(con.ExternalSystem))
+	route("POST "+a+"/linked/systems/{id}/{action}", con.Admin(con.ExternalSystem))
+	route("GET "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
+	route("POST "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
+	route("POST "+a+"/linked/links/{id}/unlink", con.Admin(con.Unlink))
 
 	// The operators' console, signed in with an operator token.
 	pageRoute("POST /operator/signin", con.OperatorSignIn)
