@@ -89,6 +89,13 @@ func TestLinkedAccountsAPI(t *testing.T) {
 			many.Items[1].Error == nil || many.Items[1].Error.Field != "account_id" || many.Items[2].Link == nil {
 			t.Fatalf("link many: %s", r)
 		}
+		// Linking a linked account again is refused, the others still made.
+		r = e.call(t, "POST", acme+"/links", ua, obj{"links": []obj{{"account_id": bob.Account.ID, "external_system_id": x.ID, "login": "bob@acme.example"}}})
+		if again := ok[api.List[api.LinkResult]](t, r, 200); len(again.Items) != 1 || again.Items[0].Error == nil || again.Items[0].Error.Code != "conflict" || again.Items[0].Link != nil {
+			t.Fatalf("linking again: %s", r)
+		}
+		wantProblem(t, e.call(t, "POST", acme+"/links", ua, obj{"links": []obj{}}), 422, "invalid", "links")
+		wantProblem(t, e.call(t, "POST", acme+"/links", ta, obj{"links": []obj{{"account_id": bob.Account.ID, "external_system_id": x.ID, "login": "b", "token": "x"}}}), 422, "invalid", "links[0].token")
 		if sug := get[api.List[store.LinkSuggestion]](t, e, ua, acme+"/external-systems/"+x.ID+"/suggestions"); len(sug.Items) != 0 {
 			t.Fatalf("suggestions once all are linked: %+v", sug)
 		}
@@ -128,7 +135,8 @@ func TestLinkedAccountsAPI(t *testing.T) {
 		wantProblem(t, e.call(t, "POST", globex+"/accounts/"+w.globexAccount.Account.ID+"/links", gua, obj{"external_system_id": x.ID, "login": "g@globex.example"}),
 			422, "invalid", "external_system_id")
 
-		// Deactivated: read still, linked to no more.
+		// Deactivated (by a tenant administrator only): read still, linked to no more.
+		wantProblem(t, e.call(t, "DELETE", acme+"/external-systems/"+x.ID, ua, nil), 403, "forbidden", "")
 		if got := del[usher.ExternalSystem](t, e, ta, acme+"/external-systems/"+x.ID); got.DeactivatedAt == nil || got.ClientSecret != "" {
 			t.Fatalf("deactivated: %+v", got)
 		}
