@@ -96,7 +96,7 @@ func (h *Handler) ExternalSystemNew(w http.ResponseWriter, r *http.Request, c *C
 			return
 		}
 		status = formStatus(err)
-	} else if kind != usher.ExternalExchange {
+	} else {
 		c.d.Values["reminder_days"] = "7"
 	}
 	h.externalPage(w, r, c, status, usher.ExternalSystem{Kind: kind}, false)
