@@ -13,7 +13,8 @@ import (
 // system through the console's form (errors by field, the secret kept and
 // never shown, the redirect URI to register); a user administrator sees it
 // read-only, links suggested people many at once and one by one, sees them
-// pending, and unlinks one, also from the person's page.
+// pending, and unlinks one; a person's page lists their links, to unlink
+// or make one; another tenant's are not found.
 func TestConsoleLinkedAccounts(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
 		ctx := context.Background()
@@ -99,6 +100,17 @@ func TestConsoleLinkedAccounts(t *testing.T) {
 		}
 		wantPage(t, ua.post("/t/acme/admin/linked/links/"+cyLink.ID+"/unlink"), 409)
 
+		// Linking one from the person's page, with the error next to its field there.
+		p = ua.get("/t/acme/admin/people/" + bob.PersonID)
+		wantPage(t, p, 200, "Link to an external system", `value="bob@example.com"`, `<option value="`+id+`">Acme Google calendar</option>`)
+		p = ua.post("/t/acme/admin/linked/accounts/"+bob.ID, "open", "link", "external_system_id", id, "login", "")
+		wantPage(t, p, 422, `id="link_login-error"`, "<details open>", "Bob Tester")
+		p = ua.post("/t/acme/admin/linked/accounts/"+bob.ID, "open", "link", "external_system_id", id, "login", "bob@acme.example")
+		wantPage(t, p, 200, "Linked: the person was sent", "bob@acme.example", `class="state pending">pending`)
+		if !strings.Contains(p.url, "/people/"+bob.PersonID) || strings.Contains(p.body, "Link to an external system") {
+			t.Fatalf("after linking from the person's page: at %s, still offering to link", p.url)
+		}
+
 		// Deactivated by the tenant administrator: no more suggestions.
 		wantPage(t, b.post("/t/acme/admin/linked/systems/"+id+"/deactivate"), 200, "is deactivated", "Reactivate it")
 		p = ua.get("/t/acme/admin/linked/systems/" + id + "/links")
@@ -113,5 +125,6 @@ func TestConsoleLinkedAccounts(t *testing.T) {
 		wantPage(t, o.get("/t/other/admin/linked/systems/"+id), 404)
 		wantPage(t, o.get("/t/other/admin/linked/systems/"+id+"/links"), 404)
 		wantPage(t, o.post("/t/other/admin/linked/links/"+annLink.ID+"/unlink"), 404)
+		wantPage(t, o.post("/t/other/admin/linked/accounts/"+ann.ID, "external_system_id", id, "login", "ann@example.com"), 404)
 	})
 }

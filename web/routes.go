@@ -129,6 +129,7 @@ func (s *Server) routes(now func() time.Time) {
 	route("POST "+a+"/linked/systems/{id}/{action}", con.Admin(con.ExternalSystem))
 	route("GET "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
 	route("POST "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
+	route("POST "+a+"/linked/accounts/{id}", con.Admin(con.LinkAccount))
 	route("POST "+a+"/linked/links/{id}/unlink", con.Admin(con.Unlink))
 
 	// The operators' console, signed in with an operator token.

@@ -359,14 +359,57 @@ func (h *Handler) Unlink(w http.ResponseWriter, r *http.Request, c *Call) {
 	h.redirect(w, r, back, "Unlinked: its tokens are revoked and erased.")
 }
 
-// personLinks are an account's links, for its person's page.
-func (h *Handler) personLinks(ctx context.Context, tn usher.Tenant, accountID string) ([]accountLinkRow, error) {
+// LinkAccount links one account from its person's page; a refused link
+// is shown there with its errors next to the fields.
+func (h *Handler) LinkAccount(w http.ResponseWriter, r *http.Request, c *Call) {
+	ctx := r.Context()
+	a, err := h.st.Read().Account(ctx, c.tn.ID, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	v := c.form(r, "open", "external_system_id", "login")
+	_, err = h.linked.Link(ctx, c.actor, c.tn, linked.LinkInput{AccountID: a.ID, ExternalSystemID: v["external_system_id"], Login: v["login"]})
+	if err == nil {
+		h.redirect(w, r, c.d.Admin+"people/"+a.PersonID+"#links", "Linked: the person was sent the message to authorize the link.")
+		return
+	}
+	if !h.formErrors(w, r, c, err) {
+		return
+	}
+	c.d.Values["open"] = "link"
+	if _, perr := h.personPage(r, c, a.PersonID); perr != nil {
+		h.fail(w, r, c, perr)
+		return
+	}
+	h.view.Console(w, r, formStatus(err), "person", c.d)
+}
+
+// personLinks are an account's links, for its person's page, and the
+// active external systems it has no live link to.
+func (h *Handler) personLinks(ctx context.Context, tn usher.Tenant, accountID string) ([]accountLinkRow, []option, error) {
 	if h.linked == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	links, _, err := h.linked.Links(ctx, tn, store.LinkFilter{AccountID: accountID}, store.ListOptions{Limit: 100})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	xs, _, err := h.linked.ExternalSystems(ctx, tn, store.ListOptions{Limit: 200})
+	if err != nil {
+		return nil, nil, err
+	}
+	liveTo := map[string]bool{}
+	for _, l := range links {
+		if l.State == usher.LinkPending || l.State == usher.LinkAuthorized || l.State == usher.LinkReauthorize {
+			liveTo[l.ExternalSystemID] = true
+		}
+	}
+	var free []option
+	for _, x := range xs {
+		if x.DeactivatedAt == nil && !liveTo[x.ID] {
+			free = append(free, option{x.ID, x.Name})
+		}
 	}
 	rows := make([]accountLinkRow, len(links))
 	systems := map[string]string{}
@@ -375,11 +418,11 @@ func (h *Handler) personLinks(ctx context.Context, tn usher.Tenant, accountID st
 		if _, ok := systems[l.ExternalSystemID]; !ok {
 			x, err := h.linked.ExternalSystem(ctx, tn, l.ExternalSystemID)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			systems[x.ID] = x.Name
 		}
 		rows[i].SystemName = systems[l.ExternalSystemID]
 	}
-	return rows, nil
+	return rows, free, nil
 }

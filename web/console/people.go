@@ -160,8 +160,10 @@ type personData struct {
 	OtherGroups   []string
 	// ManagedBy names the provisioning source that manages the person.
 	ManagedBy string
-	// Links are the account's linked accounts in external systems.
-	Links []accountLinkRow
+	// Links are the account's linked accounts in external systems;
+	// LinkTo the active systems it has no live link to.
+	Links  []accountLinkRow
+	LinkTo []option
 }
 
 type relRow struct {
@@ -241,7 +243,7 @@ func (h *Handler) personPage(r *http.Request, c *Call, id string) (personData, e
 		}
 	}
 	if d.Account != nil {
-		if d.Links, err = h.personLinks(ctx, c.tn, d.Account.ID); err != nil {
+		if d.Links, d.LinkTo, err = h.personLinks(ctx, c.tn, d.Account.ID); err != nil {
 			return d, err
 		}
 	}
