@@ -268,7 +268,7 @@ func (s *Server) routes(now func() time.Time) {
 		MinRole: usher.AdminUser, Out: usher.ExternalSystem{}, Handle: ap.GetExternalSystem})
 	s.api(&api.Op{Method: "PUT", Path: t + "/external-systems/{id}", Summary: "Replace an external system's configuration; an absent client secret is kept", Access: api.TenantScoped,
 		MinRole: usher.AdminTenant, In: linked.ExternalSystemInput{}, ReadOnly: externalSystemSet, Out: usher.ExternalSystem{}, Handle: ap.SaveExternalSystem})
-	s.api(&api.Op{Method: "DELETE", Path: t + "/external-systems/{id}", Summary: "Deactivate an external system: nobody links to it any more", Access: api.TenantScoped,
+	s.api(&api.Op{Method: "DELETE", Path: t + "/external-systems/{id}", Summary: "Deactivate an external system: no new links to it; the existing ones stay until unlinked", Access: api.TenantScoped,
 		MinRole: usher.AdminTenant, Out: usher.ExternalSystem{}, Handle: ap.DeactivateExternalSystem})
 	s.api(&api.Op{Method: "GET", Path: t + "/external-systems/{id}/suggestions", Summary: "Suggest links: the accounts without a live link to the system, each with its email as the login",
 		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: api.List[store.LinkSuggestion]{}, Handle: ap.LinkSuggestions})
