@@ -330,6 +330,26 @@ func TestBrowserConsoleTour(t *testing.T) {
 	p.WantText("Values for your identity provider", "Redirect URI", "Test this connection")
 	p.Screenshot("console-connection")
 
+	// Linked accounts: a Google Workspace calendar, and two invited people linked to it.
+	p.ClickLink("Linked accounts")
+	p.WantH1("Linked accounts")
+	p.Click("New external system")
+	p.WantH1("New Google Workspace system")
+	p.WantText("Redirect URI", "Preset for Google Workspace")
+	p.Fill("name", "Acme calendar")
+	p.Fill("client_id", "usher-calendar")
+	p.Fill("client_secret", "a secret of Google's")
+	p.Click("Create external system")
+	wantAlert(t, p, "“Acme calendar” is saved")
+	p.ClickLink("Link users")
+	p.WantText("ivy@example.com", "kim@example.com")
+	p.SetChecked("Ivy Tour", true)
+	p.SetChecked("Kim Tour", true)
+	p.Click("Link the chosen")
+	wantAlert(t, p, "2 linked")
+	p.WantText("pending", "Unlink")
+	p.Screenshot("console-linked-accounts")
+
 	// The operators' console, with the operator token.
 	const secret = "ush_browser-operator-secret-1234"
 	if err := w.svc.EnsureBootstrapToken(context.Background(), secret); err != nil {

@@ -7,10 +7,12 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/api"
 	"github.com/usherhq/usher/web/console"
 	"github.com/usherhq/usher/web/pages"
@@ -26,7 +28,8 @@ func (s *Server) routes(now func() time.Time) {
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO, Linked: s.cfg.Linked})
 	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits})
+		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits,
+		Linked: s.cfg.Linked})
 
 	s.mux.Handle("GET /healthz", handleHealth())
 	s.mux.Handle("GET /readyz", handleReady(s.st))
@@ -121,6 +124,17 @@ func (s *Server) routes(now func() time.Time) {
 	route("POST "+a+"/imports", con.Admin(con.Imports))
 	route("GET "+a+"/imports/template.xlsx", con.Admin(con.ImportTemplate))
 	route("GET "+a+"/imports/template.csv", con.Admin(con.ImportTemplate))
+	// Linked accounts: external systems (tenant administrators), linking people and unlinking them.
+	route("GET "+a+"/linked", con.Admin(con.ExternalSystems))
+	route("GET "+a+"/linked/systems/new", con.Admin(con.ExternalSystemNew))
+	route("POST "+a+"/linked/systems/new", con.Admin(con.ExternalSystemNew))
+	route("GET "+a+"/linked/systems/{id}", con.Admin(con.ExternalSystem))
+	route("POST "+a+"/linked/systems/{id}", con.Admin(con.ExternalSystem))
+	route("POST "+a+"/linked/systems/{id}/{action}", con.Admin(con.ExternalSystem))
+	route("GET "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
+	route("POST "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
+	route("POST "+a+"/linked/accounts/{id}", con.Admin(con.LinkAccount))
+	route("POST "+a+"/linked/links/{id}/unlink", con.Admin(con.Unlink))
 
 	// The operators' console, signed in with an operator token.
 	pageRoute("POST /operator/signin", con.OperatorSignIn)
@@ -248,6 +262,30 @@ func (s *Server) routes(now func() time.Time) {
 	// Linked accounts: a product's access token for a person's linked account.
 	s.api(&api.Op{Method: "GET", Path: t + "/links/{id}/token", Summary: "A fresh access token of an authorized linked account, refreshed first when it is about to expire (never the refresh token)",
 		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: api.LinkToken{}, Handle: ap.LinkToken})
+	// Linked accounts: the external systems (calendars) and the links to them.
+	s.api(&api.Op{Method: "GET", Path: t + "/external-systems", Summary: "List the external systems (calendars) people link their accounts in", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, Params: []string{"active"}, Out: api.Page[usher.ExternalSystem]{}, Handle: ap.ListExternalSystems})
+	s.api(&api.Op{Method: "POST", Path: t + "/external-systems", Summary: "Create an external system: Google Workspace, Microsoft 365, another OAuth 2.0 provider or Exchange (EWS)",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: linked.ExternalSystemInput{}, ReadOnly: externalSystemSet, Out: usher.ExternalSystem{}, Status: 201,
+		Handle: ap.SaveExternalSystem})
+	s.api(&api.Op{Method: "GET", Path: t + "/external-systems/{id}", Summary: "Read an external system (its client secret is never shown)", Access: api.TenantScoped,
+		MinRole: usher.AdminUser, Out: usher.ExternalSystem{}, Handle: ap.GetExternalSystem})
+	s.api(&api.Op{Method: "PUT", Path: t + "/external-systems/{id}", Summary: "Replace an external system's configuration; an absent client secret is kept", Access: api.TenantScoped,
+		MinRole: usher.AdminTenant, In: linked.ExternalSystemInput{}, ReadOnly: externalSystemSet, Out: usher.ExternalSystem{}, Handle: ap.SaveExternalSystem})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/external-systems/{id}", Summary: "Deactivate an external system: no new links to it; the existing ones stay until unlinked", Access: api.TenantScoped,
+		MinRole: usher.AdminTenant, Out: usher.ExternalSystem{}, Handle: ap.DeactivateExternalSystem})
+	s.api(&api.Op{Method: "GET", Path: t + "/external-systems/{id}/suggestions", Summary: "Suggest links: the accounts without a live link to the system, each with its email as the login",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: api.List[store.LinkSuggestion]{}, Handle: ap.LinkSuggestions})
+	s.api(&api.Op{Method: "POST", Path: t + "/accounts/{id}/links", Summary: "Link an account to its login in an external system; the person is sent the message to authorize it",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: api.AccountLinkInput{}, Out: usher.Link{}, Status: 201, Handle: ap.LinkAccount})
+	s.api(&api.Op{Method: "POST", Path: t + "/links", Summary: "Link many accounts at once, each on its own: a result per item, in order, with the link or its problem",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: api.LinksInput{}, Out: api.List[api.LinkResult]{}, Handle: ap.LinkMany})
+	s.api(&api.Op{Method: "GET", Path: t + "/links", Summary: "List linked accounts (never their tokens)", Access: api.TenantScoped, MinRole: usher.AdminUser,
+		Params: []string{"state", "account_id", "external_system_id"}, Enums: map[string][]string{"state": api.LinkStates}, Out: api.Page[usher.Link]{}, Handle: ap.ListLinks})
+	s.api(&api.Op{Method: "GET", Path: t + "/links/{id}", Summary: "Read a linked account (never its tokens)", Access: api.TenantScoped, MinRole: usher.AdminUser,
+		Out: usher.Link{}, Handle: ap.GetLink})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/links/{id}", Summary: "Unlink: the link ends, its tokens are revoked at the provider where it can and erased",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: usher.Link{}, Handle: ap.Unlink})
 	// Sign-up links and their QR codes.
 	s.api(&api.Op{Method: "GET", Path: t + "/signup-links", Summary: "List sign-up links", Access: api.TenantScoped,
 		Params: []string{"department_id", "status"}, Out: api.Page[usher.SignupLink]{}, Handle: ap.ListSignupLinks})
@@ -357,6 +395,9 @@ func (s *Server) api(o *api.Op) {
 // importTimeout bounds an upload and its import, past the server's
 // timeouts for other requests.
 const importTimeout = 15 * time.Minute
+
+// externalSystemSet are the members of an external system the server sets.
+var externalSystemSet = []string{"id", "created_at", "updated_at", "deactivated_at"}
 
 // connectionSet are the members of a connection the server sets.
 var connectionSet = []string{"id", "created_at", "updated_at", "deactivated_at", "sp_certificate"}

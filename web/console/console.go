@@ -16,6 +16,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/sso"
@@ -48,6 +49,8 @@ type Handler struct {
 	sso *sso.Service
 	// importLimits bound an uploaded import.
 	importLimits imports.Limits
+	// linked keeps people's linked accounts in external systems.
+	linked *linked.Service
 }
 
 // Deps are what the consoles need.
@@ -70,12 +73,14 @@ type Deps struct {
 	SSO *sso.Service
 	// ImportLimits bound an uploaded import; zero fields take the defaults.
 	ImportLimits imports.Limits
+	// Linked keeps people's linked accounts in external systems.
+	Linked *linked.Service
 }
 
 // New returns the consoles' handler.
 func New(d Deps) *Handler {
 	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
-		delivers: map[string]bool{}, bootToken: d.OperatorToken, importLimits: d.ImportLimits, sso: d.SSO}
+		delivers: map[string]bool{}, bootToken: d.OperatorToken, importLimits: d.ImportLimits, sso: d.SSO, linked: d.Linked}
 	for _, c := range d.Channels {
 		h.delivers[c] = true
 	}

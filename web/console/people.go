@@ -160,6 +160,10 @@ type personData struct {
 	OtherGroups   []string
 	// ManagedBy names the provisioning source that manages the person.
 	ManagedBy string
+	// Links are the account's linked accounts in external systems;
+	// LinkTo the active systems it has no live link to.
+	Links  []accountLinkRow
+	LinkTo []option
 }
 
 type relRow struct {
@@ -236,6 +240,11 @@ func (h *Handler) personPage(r *http.Request, c *Call, id string) (personData, e
 			if pl.ID == d.Account.PlanID {
 				d.PlanName = pl.Name
 			}
+		}
+	}
+	if d.Account != nil {
+		if d.Links, d.LinkTo, err = h.personLinks(ctx, c.tn, d.Account.ID); err != nil {
+			return d, err
 		}
 	}
 	rels, err := rd.Relationships(ctx, c.tn.ID, store.RelationshipFilter{PersonID: p.ID})

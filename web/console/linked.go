@@ -1,0 +1,428 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/linked"
+	"github.com/usherhq/usher/store"
+)
+
+// Linked accounts: the external systems (calendars) the tenant's people
+// link their accounts in, and the links. Tenant administrators set the
+// systems up; user administrators see them, link people and unlink them.
+// Package linked holds the rules and writes the audit events; a client
+// secret and a link's tokens are never shown.
+
+// externalKinds name the kinds of external system, in the form's order.
+var externalKinds = []option{
+	{usher.ExternalGoogle, "Google Workspace"},
+	{usher.ExternalMicrosoft, "Microsoft 365"},
+	{usher.ExternalOAuth2, "Another OAuth 2.0 provider"},
+	{usher.ExternalExchange, "Exchange on-premises (EWS)"},
+}
+
+func kindName(kind string) string {
+	for _, k := range externalKinds {
+		if k.ID == kind {
+			return k.Name
+		}
+	}
+	return kind
+}
+
+// linkStates name the states of a link.
+var linkStates = []option{
+	{usher.LinkPending, "pending"}, {usher.LinkAuthorized, "authorized"}, {usher.LinkReauthorize, "needs re-authorization"},
+	{usher.LinkRevoked, "revoked"}, {usher.LinkUnlinked, "unlinked"},
+}
+
+func linkStateName(state string) string {
+	for _, s := range linkStates {
+		if s.ID == state {
+			return s.Name
+		}
+	}
+	return state
+}
+
+// externalFields are the external system form's fields but the secret.
+var externalFields = []string{"name", "client_id", "scopes", "issuer", "authorization_url", "token_url", "userinfo_url", "revocation_url",
+	"jwks_url", "ews_url", "reminder_days"}
+
+// ExternalSystems lists the tenant's external systems.
+func (h *Handler) ExternalSystems(w http.ResponseWriter, r *http.Request, c *Call) {
+	c.d.Notice = h.flash(w, r)
+	list, next, err := h.linked.ExternalSystems(r.Context(), c.tn, pageOf(r))
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	c.d.Title, c.d.Section = "Linked accounts", "linked"
+	kinds := map[string]string{}
+	for _, k := range externalKinds {
+		kinds[k.ID] = k.Name
+	}
+	c.d.Data = map[string]any{"Systems": list, "Next": nextURL(r, next), "Kinds": externalKinds, "KindNames": kinds, "CallbackURL": h.linked.CallbackURL(c.tn)}
+	h.view.Console(w, r, http.StatusOK, "linked", c.d)
+}
+
+// ExternalSystemNew is the form of a new external system of the kind in
+// ?kind=, and makes it.
+func (h *Handler) ExternalSystemNew(w http.ResponseWriter, r *http.Request, c *Call) {
+	kind := r.URL.Query().Get("kind")
+	if kindName(kind) == kind {
+		h.fail(w, r, c, usher.NotFound("", "kind of external system"))
+		return
+	}
+	if err := c.actor.Require(usher.AdminTenant); err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		saved, err := h.linked.SaveExternalSystem(r.Context(), c.actor, c.tn, "", linked.ExternalSystemInput{ExternalSystem: externalInput(r, c, kind)})
+		if err == nil {
+			h.redirect(w, r, c.d.Admin+"linked/systems/"+saved.ID, "“"+saved.Name+"” is saved. Register the redirect URI below with the provider, then link people.")
+			return
+		}
+		if !h.formErrors(w, r, c, err) {
+			return
+		}
+		status = formStatus(err)
+	} else {
+		c.d.Values["reminder_days"] = "7"
+	}
+	h.externalPage(w, r, c, status, usher.ExternalSystem{Kind: kind}, false)
+}
+
+// ExternalSystem shows one external system and changes it: its settings,
+// and deactivating or reactivating it.
+func (h *Handler) ExternalSystem(w http.ResponseWriter, r *http.Request, c *Call) {
+	ctx := r.Context()
+	kept, err := h.st.Read().ExternalSystem(ctx, c.tn.ID, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	hasSecret := kept.ClientSecret != ""
+	x, err := h.linked.ExternalSystem(ctx, c.tn, kept.ID)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		if err := c.actor.Require(usher.AdminTenant); err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		switch action := r.PathValue("action"); action {
+		case "":
+			_, err = h.linked.SaveExternalSystem(ctx, c.actor, c.tn, x.ID, linked.ExternalSystemInput{ExternalSystem: externalInput(r, c, x.Kind)})
+			if err == nil {
+				h.redirect(w, r, c.d.Admin+"linked/systems/"+x.ID, "Saved.")
+				return
+			}
+		case "deactivate", "reactivate":
+			off := action == "deactivate"
+			_, err = h.linked.SaveExternalSystem(ctx, c.actor, c.tn, x.ID, linked.ExternalSystemInput{ExternalSystem: x, Deactivated: &off})
+			if err == nil {
+				notice := "The external system is active again: people can be linked to it."
+				if off {
+					notice = "The external system is deactivated: nobody is linked to it any more."
+				}
+				h.redirect(w, r, c.d.Admin+"linked/systems/"+x.ID, notice)
+				return
+			}
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		if !h.formErrors(w, r, c, err) {
+			return
+		}
+		status = formStatus(err)
+		if r.PathValue("action") != "" {
+			c.d.Values = externalValues(x)
+		}
+	} else {
+		c.d.Notice = h.flash(w, r)
+		c.d.Values = externalValues(x)
+	}
+	h.externalPage(w, r, c, status, x, hasSecret)
+}
+
+func (h *Handler) externalPage(w http.ResponseWriter, r *http.Request, c *Call, status int, x usher.ExternalSystem, hasSecret bool) {
+	title := "New " + kindName(x.Kind) + " system"
+	if x.ID != "" {
+		title = x.Name
+	}
+	c.d.Title, c.d.Section = title, "linked"
+	c.d.Data = map[string]any{"System": x, "New": x.ID == "", "Kind": x.Kind, "KindName": kindName(x.Kind), "HasSecret": hasSecret,
+		"OAuth": x.Kind != usher.ExternalExchange, "Preset": x.Kind == usher.ExternalGoogle || x.Kind == usher.ExternalMicrosoft,
+		"CallbackURL": h.linked.CallbackURL(c.tn)}
+	h.view.Console(w, r, status, "external_system", c.d)
+}
+
+// externalInput reads the external system form. The client secret is not
+// kept in the form's values: an empty one keeps the stored.
+func externalInput(r *http.Request, c *Call, kind string) usher.ExternalSystem {
+	v := c.form(r, externalFields...)
+	x := usher.ExternalSystem{Kind: kind, Name: v["name"], ClientID: v["client_id"], ClientSecret: r.PostFormValue("client_secret"),
+		Issuer: v["issuer"], AuthorizationURL: v["authorization_url"], TokenURL: v["token_url"], UserInfoURL: v["userinfo_url"],
+		RevocationURL: v["revocation_url"], JWKSURL: v["jwks_url"], EWSURL: v["ews_url"]}
+	if s := v["scopes"]; s != "" {
+		x.Scopes = strings.Fields(s)
+	}
+	if d := v["reminder_days"]; d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			n = -1 // refused by the service, next to the field
+		}
+		x.ReminderDays = n
+	}
+	return x
+}
+
+func externalValues(x usher.ExternalSystem) map[string]string {
+	return map[string]string{"name": x.Name, "client_id": x.ClientID, "scopes": strings.Join(x.Scopes, " "), "issuer": x.Issuer,
+		"authorization_url": x.AuthorizationURL, "token_url": x.TokenURL, "userinfo_url": x.UserInfoURL, "revocation_url": x.RevocationURL,
+		"jwks_url": x.JWKSURL, "ews_url": x.EWSURL, "reminder_days": strconv.Itoa(x.ReminderDays)}
+}
+
+// accountLinkRow is a linked account as the console lists it.
+type accountLinkRow struct {
+	usher.Link
+	StateName, AccountName, PersonID, SystemName string
+}
+
+// suggestionRow is an account the console suggests linking.
+type suggestionRow struct {
+	N                           int
+	AccountID, Name, Login, Err string
+}
+
+// names finds accounts' names (their persons'), once each.
+type names struct {
+	rd    *store.Tx
+	tn    string
+	cache map[string][2]string
+}
+
+func (n *names) of(ctx context.Context, accountID string) (name, personID string) {
+	if v, ok := n.cache[accountID]; ok {
+		return v[0], v[1]
+	}
+	name = "(unknown account)"
+	if a, err := n.rd.Account(ctx, n.tn, accountID); err == nil {
+		personID = a.PersonID
+		if p, err := n.rd.Person(ctx, n.tn, a.PersonID); err == nil {
+			name = strings.TrimSpace(p.FirstName + " " + p.LastName)
+		}
+	}
+	n.cache[accountID] = [2]string{name, personID}
+	return name, personID
+}
+
+// LinkUsers is an external system's links: the accounts suggested for
+// linking, with their emails as logins, to link many at once; linking one;
+// and the links with their states, to unlink.
+func (h *Handler) LinkUsers(w http.ResponseWriter, r *http.Request, c *Call) {
+	ctx := r.Context()
+	x, err := h.linked.ExternalSystem(ctx, c.tn, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	if err := c.actor.Require(usher.AdminUser); err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	status := http.StatusOK
+	rowErrs := map[string]string{} // by account, of linking many
+	if r.Method == http.MethodPost {
+		_ = r.ParseForm()
+		switch r.PostFormValue("do") {
+		case "many":
+			var in []linked.LinkInput
+			for _, id := range r.PostForm["account"] {
+				in = append(in, linked.LinkInput{AccountID: id, ExternalSystemID: x.ID, Login: strings.TrimSpace(r.PostFormValue("login_" + id))})
+				if len(in) == 500 {
+					break
+				}
+			}
+			if len(in) == 0 {
+				c.d.Errors["account"] = "Choose at least one account to link."
+				c.d.Errors["form"] = c.d.Errors["account"]
+				status = http.StatusUnprocessableEntity
+				break
+			}
+			linkedN := 0
+			nm := &names{rd: h.st.Read(), tn: c.tn.ID, cache: map[string][2]string{}}
+			var refused []string
+			for i, row := range h.linked.LinkMany(ctx, c.actor, c.tn, in) {
+				if row.Err == nil {
+					linkedN++
+					continue
+				}
+				msg := "could not be linked"
+				var ue *usher.Error
+				if errors.As(row.Err, &ue) && ue.Code != usher.CodeInternal {
+					msg = ue.Message
+				} else {
+					h.log.ErrorContext(ctx, "internal error", "route", r.Pattern, "err", row.Err)
+				}
+				rowErrs[in[i].AccountID] = msg
+				name, _ := nm.of(ctx, in[i].AccountID)
+				refused = append(refused, name+": "+msg)
+			}
+			if len(refused) == 0 {
+				h.redirect(w, r, c.d.Admin+"linked/systems/"+x.ID+"/links", fmt.Sprintf("%d linked: each was sent the message to authorize their link.", linkedN))
+				return
+			}
+			if linkedN > 0 {
+				c.d.Notice = fmt.Sprintf("%d linked: each was sent the message to authorize their link.", linkedN)
+			}
+			c.d.Errors["form"] = fmt.Sprintf("%d not linked: %s.", len(refused), strings.Join(refused, "; "))
+			status = http.StatusUnprocessableEntity
+		case "one":
+			v := c.form(r, "account_id", "login")
+			_, err := h.linked.Link(ctx, c.actor, c.tn, linked.LinkInput{AccountID: v["account_id"], ExternalSystemID: x.ID, Login: v["login"]})
+			if err == nil {
+				h.redirect(w, r, c.d.Admin+"linked/systems/"+x.ID+"/links", "Linked: the person was sent the message to authorize the link.")
+				return
+			}
+			if !h.formErrors(w, r, c, err) {
+				return
+			}
+			status = formStatus(err)
+		default:
+			http.NotFound(w, r)
+			return
+		}
+	} else {
+		c.d.Notice = h.flash(w, r)
+	}
+	rd := h.st.Read()
+	nm := &names{rd: rd, tn: c.tn.ID, cache: map[string][2]string{}}
+	var sugg []suggestionRow
+	if x.DeactivatedAt == nil {
+		s, err := h.linked.Suggest(ctx, c.actor, c.tn, x.ID)
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		for i, one := range s {
+			name, _ := nm.of(ctx, one.AccountID)
+			sugg = append(sugg, suggestionRow{N: i, AccountID: one.AccountID, Name: name, Login: one.Login, Err: rowErrs[one.AccountID]})
+		}
+	}
+	state := r.URL.Query().Get("state")
+	if linkStateName(state) == state {
+		state = ""
+	}
+	links, next, err := h.linked.Links(ctx, c.tn, store.LinkFilter{ExternalSystemID: x.ID, State: state}, pageOf(r))
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	rows := make([]accountLinkRow, len(links))
+	for i, l := range links {
+		rows[i] = accountLinkRow{Link: l, StateName: linkStateName(l.State)}
+		rows[i].AccountName, rows[i].PersonID = nm.of(ctx, l.AccountID)
+	}
+	c.d.Title, c.d.Section = "Link users: "+x.Name, "linked"
+	c.d.Data = map[string]any{"System": x, "KindName": kindName(x.Kind), "Suggestions": sugg, "Links": rows, "Next": nextURL(r, next),
+		"States": linkStates, "State": state}
+	h.view.Console(w, r, status, "link_users", c.d)
+}
+
+// Unlink ends a link on an administrator's word, and goes back to where
+// the form was (the system's links or the person's page).
+func (h *Handler) Unlink(w http.ResponseWriter, r *http.Request, c *Call) {
+	l, err := h.linked.Unlink(r.Context(), c.actor, c.tn, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	back := c.d.Admin + "linked/systems/" + l.ExternalSystemID + "/links"
+	if p := r.PostFormValue("person"); p != "" {
+		back = c.d.Admin + "people/" + url.PathEscape(p)
+	}
+	h.redirect(w, r, back, "Unlinked: its tokens are revoked and erased.")
+}
+
+// LinkAccount links one account from its person's page; a refused link
+// is shown there with its errors next to the fields.
+func (h *Handler) LinkAccount(w http.ResponseWriter, r *http.Request, c *Call) {
+	ctx := r.Context()
+	a, err := h.st.Read().Account(ctx, c.tn.ID, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	v := c.form(r, "open", "external_system_id", "login")
+	_, err = h.linked.Link(ctx, c.actor, c.tn, linked.LinkInput{AccountID: a.ID, ExternalSystemID: v["external_system_id"], Login: v["login"]})
+	if err == nil {
+		h.redirect(w, r, c.d.Admin+"people/"+a.PersonID+"#links", "Linked: the person was sent the message to authorize the link.")
+		return
+	}
+	if !h.formErrors(w, r, c, err) {
+		return
+	}
+	c.d.Values["open"] = "link"
+	if _, perr := h.personPage(r, c, a.PersonID); perr != nil {
+		h.fail(w, r, c, perr)
+		return
+	}
+	h.view.Console(w, r, formStatus(err), "person", c.d)
+}
+
+// personLinks are an account's links, for its person's page, and the
+// active external systems it has no live link to.
+func (h *Handler) personLinks(ctx context.Context, tn usher.Tenant, accountID string) ([]accountLinkRow, []option, error) {
+	if h.linked == nil {
+		return nil, nil, nil
+	}
+	links, _, err := h.linked.Links(ctx, tn, store.LinkFilter{AccountID: accountID}, store.ListOptions{Limit: 100})
+	if err != nil {
+		return nil, nil, err
+	}
+	xs, _, err := h.linked.ExternalSystems(ctx, tn, store.ListOptions{Limit: 200})
+	if err != nil {
+		return nil, nil, err
+	}
+	liveTo := map[string]bool{}
+	for _, l := range links {
+		if l.State == usher.LinkPending || l.State == usher.LinkAuthorized || l.State == usher.LinkReauthorize {
+			liveTo[l.ExternalSystemID] = true
+		}
+	}
+	var free []option
+	for _, x := range xs {
+		if x.DeactivatedAt == nil && !liveTo[x.ID] {
+			free = append(free, option{x.ID, x.Name})
+		}
+	}
+	rows := make([]accountLinkRow, len(links))
+	systems := map[string]string{}
+	for i, l := range links {
+		rows[i] = accountLinkRow{Link: l, StateName: linkStateName(l.State)}
+		if _, ok := systems[l.ExternalSystemID]; !ok {
+			x, err := h.linked.ExternalSystem(ctx, tn, l.ExternalSystemID)
+			if err != nil {
+				return nil, nil, err
+			}
+			systems[x.ID] = x.Name
+		}
+		rows[i].SystemName = systems[l.ExternalSystemID]
+	}
+	return rows, free, nil
+}
