@@ -365,6 +365,11 @@ func (h *Handler) accountPage(ctx context.Context, tn usher.Tenant, cur signin.C
 		return d, err
 	}
 	d.Person, d.Account = p, cur.Account
+	if cur.Account.AuthSystem == usher.AuthConnection {
+		if c, err := rd.Connection(ctx, tn.ID, cur.Account.ConnectionID); err == nil {
+			d.ConnectionName = c.Name
+		}
+	}
 	if cur.Account.RoleID != "" {
 		if a, err := rd.Attribute(ctx, tn.ID, usher.KindRole, cur.Account.RoleID); err == nil {
 			d.RoleName = a.Name
