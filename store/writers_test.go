@@ -81,7 +81,11 @@ var owners = map[string][]grant{
 	// sealed tokens and leases, the authorizations under way, and the audit
 	// events of their changes. The messages to the person are provision's:
 	// it renders them and queues them in linked's transaction.
-	"linked": {{table: "external_systems"}, {table: "links"}, {table: "link_requests"}, {table: "audit_events"}},
+	"linked": {{table: "external_systems"}, {table: "links"}, {table: "link_requests"}, {table: "audit_events"},
+		// The Exchange credential form's attempts per link, in the shared
+		// counters (keys "link-exchange:<tenant>/<link>"), so that usher cannot
+		// be used to guess Exchange passwords.
+		{table: "throttles", methods: []string{"LockThrottle", "SaveThrottle", "ClearThrottle"}}},
 	// The binary and the HTTP surface own nothing: they call provision,
 	// signin and courier. (So do web/api, web/console, web/pages and
 	// web/view, as every package not listed.)
