@@ -80,8 +80,11 @@ var owners = map[string][]grant{
 	// Linked external accounts: the external systems, the links with their
 	// sealed tokens and leases, the authorizations under way, and the audit
 	// events of their changes. The messages to the person are provision's:
-	// it renders them and queues them in linked's transaction.
-	"linked": {{table: "external_systems"}, {table: "links"}, {table: "link_requests"}, {table: "audit_events"}},
+	// it renders them and queues them in linked's transaction. The
+	// tenant's webhook for link events, and the events themselves: written
+	// in the transaction of the link's change, delivered by linked's worker.
+	"linked": {{table: "external_systems"}, {table: "links"}, {table: "link_requests"}, {table: "audit_events"},
+		{table: "link_webhooks"}, {table: "link_events"}},
 	// The binary and the HTTP surface own nothing: they call provision,
 	// signin and courier. (So do web/api, web/console, web/pages and
 	// web/view, as every package not listed.)
