@@ -24,7 +24,7 @@ func (t *Tx) LinkWebhook(ctx context.Context, tenant string) (LinkWebhook, error
 	err := t.QueryRowContext(ctx, `SELECT tenant_id, url, secret, created_at, updated_at FROM link_webhooks WHERE tenant_id = $1`+t.forUpdate(),
 		tenant).Scan(&w.TenantID, &w.URL, &w.Secret, &w.CreatedAt, &w.UpdatedAt)
 	if notFound(err) {
-		return w, usher.NotFound("tenant", "link webhook")
+		return w, usher.NotFound("", "link webhook")
 	}
 	w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
 	return w, err
@@ -58,7 +58,7 @@ func (t *Tx) DeleteLinkWebhook(ctx context.Context, tenant string) error {
 		return fmt.Errorf("delete link webhook: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return usher.NotFound("tenant", "link webhook")
+		return usher.NotFound("", "link webhook")
 	}
 	if _, err := t.ExecContext(ctx, `UPDATE link_events SET abandoned_at = $2, last_error = 'the webhook was removed', lease_owner = '', lease_until = NULL
 		WHERE tenant_id = $1 AND delivered_at IS NULL AND abandoned_at IS NULL`, tenant, t.now); err != nil {
