@@ -135,6 +135,7 @@ func (s *Server) routes(now func() time.Time) {
 	route("POST "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
 	route("POST "+a+"/linked/accounts/{id}", con.Admin(con.LinkAccount))
 	route("POST "+a+"/linked/links/{id}/unlink", con.Admin(con.Unlink))
+	route("POST "+a+"/linked/webhook/{action}", con.Admin(con.LinkWebhook))
 
 	// The operators' console, signed in with an operator token.
 	pageRoute("POST /operator/signin", con.OperatorSignIn)
