@@ -167,12 +167,22 @@ func TestLinkWebhooks(t *testing.T) {
 		if _, err := e.authorize(l, "ann@example.com", "ann-password"); err != nil {
 			t.Fatal(err)
 		}
+		drain(t, e, w)
+		// Another program uses the refresh token: Dex refuses usher's, the
+		// worker's refresh moves the link to reauthorize.
+		rec := e.record(l.ID)
+		e.refreshOutside(e.reveal(rec.RefreshToken, "link-refresh-token/"+e.tenant.ID+"/"+l.ID))
+		e.clock.Advance(rec.NextAt.Sub(e.clock.Now()) + time.Second)
+		drain(t, e, w)
+		if rec = e.record(l.ID); rec.State != usher.LinkReauthorize {
+			t.Fatalf("after the refused refresh: %s", rec.State)
+		}
 		if _, err := e.svc.Revoke(e.ctx, usher.Actor{Kind: usher.ActorAccount, ID: ann.ID}, e.tenant, ann.ID, l.ID); err != nil {
 			t.Fatal(err)
 		}
 		drain(t, e, w)
 		got := rc.events()
-		want := []string{"null>pending", "pending>authorized", "authorized>revoked"}
+		want := []string{"null>pending", "pending>authorized", "authorized>reauthorize", "reauthorize>revoked"}
 		if len(got) != len(want) {
 			t.Fatalf("got %d events: %+v", len(got), got)
 		}
@@ -189,17 +199,17 @@ func TestLinkWebhooks(t *testing.T) {
 			t.Fatal(err)
 		}
 		drain(t, e, w)
-		if n := len(rc.events()); n != 3 {
+		if n := len(rc.events()); n != 4 {
 			t.Fatalf("a failed delivery counted: %d", n)
 		}
 		e.clock.Advance(61 * time.Second)
 		drain(t, e, w)
 		got = rc.events()
-		if len(got) != 4 || got[3].Link.ID != early.ID || from(got[3]) != "pending" || got[3].To != "unlinked" || rc.tries[got[3].ID] != 2 {
+		if len(got) != 5 || got[4].Link.ID != early.ID || from(got[4]) != "pending" || got[4].To != "unlinked" || rc.tries[got[4].ID] != 2 {
 			t.Fatalf("after the retry: %+v (tries %v)", got, rc.tries)
 		}
 		evs, err := e.svc.WebhookDeliveries(e.ctx, userAdm, e.tenant, 50)
-		if err != nil || len(evs) != 4 || evs[0].ID != got[3].ID || evs[0].Attempts != 2 || evs[0].DeliveredAt == nil {
+		if err != nil || len(evs) != 5 || evs[0].ID != got[4].ID || evs[0].Attempts != 2 || evs[0].DeliveredAt == nil {
 			t.Fatalf("deliveries: %+v %v", evs, err)
 		}
 
@@ -217,25 +227,23 @@ func TestLinkWebhooks(t *testing.T) {
 		}
 		drain(t, e, w)
 		rc.set(func(rc *receiver) {
-			if len(rc.bad) != 1 || len(rc.got) != 4 {
+			if len(rc.bad) != 1 || len(rc.got) != 5 {
 				t.Fatalf("a delivery signed with the new secret passed the old one's check: %v", rc.bad)
 			}
 			rc.bad, rc.secret = nil, rot.Secret
 		})
 		e.clock.Advance(61 * time.Second)
 		drain(t, e, w)
-		if got = rc.events(); len(got) != 5 || got[4].Link.ID != l2.ID || got[4].To != "pending" {
+		if got = rc.events(); len(got) != 6 || got[5].Link.ID != l2.ID || got[5].To != "pending" {
 			t.Fatalf("after rotation: %+v", got)
 		}
 
 		// Two workers at once: each event delivered exactly once.
-		var ids []string
 		for i := range 12 {
 			a := e.account("p" + strconv.Itoa(i) + "@example.com")
 			if _, err := e.svc.Link(e.ctx, userAdm, e.tenant, linked.LinkInput{AccountID: a.ID, ExternalSystemID: e.system.ID, Login: a.ID}); err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, a.ID)
 		}
 		w1 := linked.NewWorker(e.svc, linked.WorkerOptions{Batch: 3})
 		w2 := linked.NewWorker(e.svc, linked.WorkerOptions{Batch: 3})
@@ -251,11 +259,11 @@ func TestLinkWebhooks(t *testing.T) {
 		}
 		wg.Wait()
 		got = rc.events()
-		if len(got) != 17 {
-			t.Fatalf("two workers delivered %d of 17", len(got))
+		if len(got) != 18 {
+			t.Fatalf("two workers delivered %d of 18", len(got))
 		}
 		seen := map[string]bool{}
-		for _, p := range got[5:] {
+		for _, p := range got[6:] {
 			if seen[p.ID] || rc.tries[p.ID] != 1 {
 				t.Fatalf("event %s delivered twice", p.ID)
 			}
