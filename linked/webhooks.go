@@ -208,7 +208,9 @@ func (s *Service) deliver(ctx context.Context, e store.LinkEvent, owner string) 
 	}
 	key, err := s.box.Reveal(w.Secret, webhookSecretPurpose(e.TenantID), "the link webhook's secret")
 	if err != nil {
-		return err
+		// Not this attempt's fault but not going away: retried with the
+		// backoff until a new secret is made, then abandoned.
+		return s.finish(ctx, e, owner, errors.New("the webhook's secret cannot be opened (was the key changed?); make a new one"), false)
 	}
 	p := EventPayload{ID: e.ID, Type: e.Type, Tenant: tenant.Slug, To: e.To, At: e.At,
 		Link: EventLink{ID: l.ID, AccountID: l.AccountID, ExternalSystemID: l.ExternalSystemID, Login: l.Login, State: e.To}}

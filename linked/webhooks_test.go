@@ -14,6 +14,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/courier"
+	"github.com/usherhq/usher/internal/testews"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store/storetest"
@@ -301,6 +302,48 @@ func TestLinkWebhooks(t *testing.T) {
 			if strings.Contains(e.logs.String(), s) {
 				t.Fatal("a webhook secret is in the log")
 			}
+		}
+	})
+}
+
+// TestLinkWebhookExchange: an Exchange link's changes write their events
+// too — made, authorized with the person's credentials (not a refused
+// attempt), unlinked by an administrator — each from the state before.
+func TestLinkWebhookExchange(t *testing.T) {
+	each(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		ews := testews.Start(t, map[string]string{exchangeUser: exchangePassword})
+		x := e.exchangeSystem(ews.URL)
+		ann := e.account("ann@example.com")
+		if _, err := e.svc.SaveWebhook(e.ctx, tenantAdm, e.tenant, linked.WebhookInput{URL: "https://hooks.acme.example/usher"}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := e.svc.Link(e.ctx, userAdm, e.tenant, linked.LinkInput{AccountID: ann.ID, ExternalSystemID: x.ID, Login: "ann@corp.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.AuthorizeExchange(e.ctx, e.tenant, l.ID, ann.ID, exchangeUser, "not-the-password"); err == nil {
+			t.Fatal("a wrong password was accepted")
+		}
+		if _, err := e.svc.AuthorizeExchange(e.ctx, e.tenant, l.ID, ann.ID, exchangeUser, exchangePassword); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Unlink(e.ctx, userAdm, e.tenant, l.ID); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := e.svc.WebhookDeliveries(e.ctx, userAdm, e.tenant, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := len(evs) - 1; i >= 0; i-- {
+			if evs[i].LinkID != l.ID || evs[i].Seq != len(got)+1 || evs[i].Type != "link.state_changed" {
+				t.Fatalf("event %+v", evs[i])
+			}
+			got = append(got, evs[i].From+">"+evs[i].To)
+		}
+		if strings.Join(got, " ") != ">pending pending>authorized authorized>unlinked" {
+			t.Fatalf("events: %v", got)
 		}
 	})
 }
