@@ -211,6 +211,9 @@ func (s *Service) Callback(ctx context.Context, tenant usher.Tenant, query url.V
 		if err := tx.UpdateLink(ctx, tenant.ID, &cur, ""); err != nil {
 			return err
 		}
+		if err := changed(ctx, tx, cur, was); err != nil {
+			return err
+		}
 		l = cur
 		return audit(ctx, tx, tenant.ID, usher.Actor{Kind: usher.ActorAccount, ID: l.AccountID}, "link.authorized", "link", l.ID,
 			map[string]string{"from": was, "subject": who.subject, "scopes": strings.Join(granted, " ")})

@@ -153,6 +153,9 @@ func (s *Service) AuthorizeExchange(ctx context.Context, tenant usher.Tenant, li
 		if err := tx.UpdateLink(ctx, tenant.ID, &cur, ""); err != nil {
 			return err
 		}
+		if err := changed(ctx, tx, cur, was); err != nil {
+			return err
+		}
 		p.Link = cur.Link
 		if err := tx.ClearThrottle(ctx, key); err != nil {
 			return err

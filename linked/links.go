@@ -54,6 +54,9 @@ func (s *Service) Link(ctx context.Context, actor usher.Actor, tenant usher.Tena
 		if err := tx.InsertLink(ctx, tenant.ID, &l); err != nil {
 			return err
 		}
+		if err := changed(ctx, tx, l, ""); err != nil {
+			return err
+		}
 		if _, err := out.Queue(ctx, tx, tenant.ID); err != nil {
 			return err
 		}
@@ -165,6 +168,9 @@ func (s *Service) end(ctx context.Context, actor usher.Actor, tenant usher.Tenan
 		was := l
 		l.State, l.AccessToken, l.RefreshToken, l.Password, l.ExpiresAt, l.NextAt = state, "", "", "", nil, nil
 		if err := tx.UpdateLink(ctx, tenant.ID, &l, ""); err != nil {
+			return err
+		}
+		if err := changed(ctx, tx, l, was.State); err != nil {
 			return err
 		}
 		l.AccessToken, l.RefreshToken = was.AccessToken, was.RefreshToken // for the revocation below

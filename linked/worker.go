@@ -122,6 +122,9 @@ func (s *Service) reauthorize(ctx context.Context, l store.LinkRecord, reason, o
 		if err := tx.UpdateLink(ctx, l.TenantID, &l, owner); err != nil {
 			return err
 		}
+		if err := changed(ctx, tx, l, was); err != nil {
+			return err
+		}
 		if _, err := out.Queue(ctx, tx, l.TenantID); err != nil {
 			return err
 		}
@@ -184,18 +187,20 @@ func (s *Service) context(ctx context.Context, l store.LinkRecord) (usher.Tenant
 type WorkerOptions struct {
 	Poll  time.Duration // between passes [30s]
 	Lease time.Duration // how long a claimed link is this worker's [2m]
-	Batch int           // links claimed at a time [16]
+	Batch int           // links (and webhook events) claimed at a time [16]
 	Log   *slog.Logger  // [the service's]
 }
 
 // Worker refreshes links ahead of expiry and before idle grants lapse,
-// and reminds people of links waiting for them. Run one per replica: links
-// are leased through the database, so each is refreshed by one worker at
-// a time.
+// reminds people of links waiting for them, and delivers the events of
+// links' changes to the tenants' webhooks. Run one per replica: links and
+// events are leased through the database, so each is refreshed or
+// delivered by one worker at a time.
 type Worker struct {
-	s     *Service
-	o     WorkerOptions
-	owner string
+	s      *Service
+	o      WorkerOptions
+	owner  string
+	pruned time.Time // when old events were last removed
 }
 
 // NewWorker returns a worker over s's links.
@@ -225,7 +230,7 @@ func (w *Worker) Run(ctx context.Context) {
 		if err != nil {
 			w.o.Log.Error("linked: worker pass failed", "err", err)
 		}
-		if n == w.o.Batch && err == nil {
+		if n >= w.o.Batch && err == nil {
 			continue
 		}
 		t := time.NewTimer(w.o.Poll)
@@ -239,8 +244,15 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 // RunOnce claims the links due now (up to Batch), refreshes or reminds
-// each, and returns how many it claimed.
+// each, then the webhook events due (up to Batch) and delivers each, and
+// returns how many of either it claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	n, err := w.links(ctx)
+	m, eerr := w.events(ctx)
+	return max(n, m), errors.Join(err, eerr)
+}
+
+func (w *Worker) links(ctx context.Context) (int, error) {
 	var due []store.LinkRecord
 	err := w.s.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
@@ -281,4 +293,43 @@ func (w *Worker) release(l store.LinkRecord) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = w.s.st.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseLink(ctx, l.TenantID, l.ID, w.owner) })
+}
+
+// events delivers the webhook events due now, up to Batch, and now and
+// then removes those delivered or abandoned long ago.
+func (w *Worker) events(ctx context.Context) (int, error) {
+	var due []store.LinkEvent
+	err := w.s.st.Write(ctx, func(tx *store.Tx) error {
+		if now := tx.Now(); now.Sub(w.pruned) > time.Hour {
+			if err := tx.PruneLinkEvents(ctx, now.Add(-eventKeep)); err != nil {
+				return err
+			}
+			w.pruned = now
+		}
+		var err error
+		due, err = tx.ClaimLinkEvents(ctx, w.owner, w.o.Batch, w.o.Lease)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("claim link events: %w", err)
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, e := range due {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			lctx, cancel := context.WithTimeout(ctx, w.o.Lease*3/4)
+			defer cancel()
+			if err := w.s.deliver(lctx, e, w.owner); err != nil {
+				w.o.Log.Error("linked: webhook event not delivered", "event_id", e.ID, "link_id", e.LinkID, "tenant_id", e.TenantID, "err", err)
+				rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = w.s.st.Write(rctx, func(tx *store.Tx) error { return tx.ReleaseLinkEvent(rctx, e.ID, w.owner) })
+			}
+		}()
+	}
+	wg.Wait()
+	return len(due), nil
 }

@@ -80,8 +80,11 @@ var owners = map[string][]grant{
 	// Linked external accounts: the external systems, the links with their
 	// sealed tokens and leases, the authorizations under way, and the audit
 	// events of their changes. The messages to the person are provision's:
-	// it renders them and queues them in linked's transaction.
+	// it renders them and queues them in linked's transaction. The
+	// tenant's webhook for link events, and the events themselves: written
+	// in the transaction of the link's change, delivered by linked's worker.
 	"linked": {{table: "external_systems"}, {table: "links"}, {table: "link_requests"}, {table: "audit_events"},
+		{table: "link_webhooks"}, {table: "link_events"},
 		// The Exchange credential form's attempts per link, in the shared
 		// counters (keys "link-exchange:<tenant>/<link>"), so that usher cannot
 		// be used to guess Exchange passwords.

@@ -135,6 +135,7 @@ func (s *Server) routes(now func() time.Time) {
 	route("POST "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
 	route("POST "+a+"/linked/accounts/{id}", con.Admin(con.LinkAccount))
 	route("POST "+a+"/linked/links/{id}/unlink", con.Admin(con.Unlink))
+	route("POST "+a+"/linked/webhook/{action}", con.Admin(con.LinkWebhook))
 
 	// The operators' console, signed in with an operator token.
 	pageRoute("POST /operator/signin", con.OperatorSignIn)
@@ -286,6 +287,15 @@ func (s *Server) routes(now func() time.Time) {
 		Out: usher.Link{}, Handle: ap.GetLink})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/links/{id}", Summary: "Unlink: the link ends, its tokens are revoked at the provider where it can and erased",
 		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: usher.Link{}, Handle: ap.Unlink})
+	// Linked accounts: the tenant's webhook for the links' changes of state.
+	s.api(&api.Op{Method: "GET", Path: t + "/link-webhook", Summary: "Read the webhook that hears of linked accounts' changes of state (never its secret)",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: linked.Webhook{}, Handle: ap.GetLinkWebhook})
+	s.api(&api.Op{Method: "PUT", Path: t + "/link-webhook", Summary: "Set the address of the webhook for linked accounts' changes of state; the first time, its signing secret is made and answered, once",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: linked.WebhookInput{}, Out: linked.Webhook{}, Handle: ap.SaveLinkWebhook})
+	s.api(&api.Op{Method: "DELETE", Path: t + "/link-webhook", Summary: "Remove the webhook for linked accounts' changes of state; events not yet delivered are abandoned",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Status: 204, Handle: ap.DeleteLinkWebhook})
+	s.api(&api.Op{Method: "POST", Path: t + "/link-webhook/secret", Summary: "Rotate the webhook's signing secret: the new one is answered, once, and signs the deliveries from now on",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: linked.Webhook{}, Handle: ap.RotateLinkWebhookSecret})
 	// Sign-up links and their QR codes.
 	s.api(&api.Op{Method: "GET", Path: t + "/signup-links", Summary: "List sign-up links", Access: api.TenantScoped,
 		Params: []string{"department_id", "status"}, Out: api.Page[usher.SignupLink]{}, Handle: ap.ListSignupLinks})

@@ -193,3 +193,26 @@ func (h *Handler) GetLink(r *http.Request, c *Call) (any, error) {
 func (h *Handler) Unlink(r *http.Request, c *Call) (any, error) {
 	return h.linked.Unlink(r.Context(), c.actor, c.tenant, r.PathValue("id"))
 }
+
+// The tenant's webhook for link events: its address, and its signing
+// secret, which is answered when made or rotated and never again.
+
+func (h *Handler) GetLinkWebhook(r *http.Request, c *Call) (any, error) {
+	return h.linked.Webhook(r.Context(), c.actor, c.tenant)
+}
+
+func (h *Handler) SaveLinkWebhook(r *http.Request, c *Call) (any, error) {
+	var in linked.WebhookInput
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	return h.linked.SaveWebhook(r.Context(), c.actor, c.tenant, in)
+}
+
+func (h *Handler) DeleteLinkWebhook(r *http.Request, c *Call) (any, error) {
+	return nil, h.linked.DeleteWebhook(r.Context(), c.actor, c.tenant)
+}
+
+func (h *Handler) RotateLinkWebhookSecret(r *http.Request, c *Call) (any, error) {
+	return h.linked.RotateWebhookSecret(r.Context(), c.actor, c.tenant)
+}

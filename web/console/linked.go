@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,21 +57,117 @@ func linkStateName(state string) string {
 var externalFields = []string{"name", "client_id", "scopes", "issuer", "authorization_url", "token_url", "userinfo_url", "revocation_url",
 	"jwks_url", "ews_url", "reminder_days"}
 
-// ExternalSystems lists the tenant's external systems.
+// ExternalSystems lists the tenant's external systems, with the webhook
+// for link events and its latest deliveries.
 func (h *Handler) ExternalSystems(w http.ResponseWriter, r *http.Request, c *Call) {
 	c.d.Notice = h.flash(w, r)
-	list, next, err := h.linked.ExternalSystems(r.Context(), c.tn, pageOf(r))
+	h.linkedPage(w, r, c, http.StatusOK, "")
+}
+
+// linkedPage shows the Linked accounts page; secret is a webhook secret
+// just made, shown this once.
+func (h *Handler) linkedPage(w http.ResponseWriter, r *http.Request, c *Call, status int, secret string) {
+	ctx := r.Context()
+	list, next, err := h.linked.ExternalSystems(ctx, c.tn, pageOf(r))
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
+	}
+	hook, err := h.linked.Webhook(ctx, c.actor, c.tn)
+	hasHook := err == nil
+	if err != nil && !errors.Is(err, usher.ErrNotFound) {
+		h.fail(w, r, c, err)
+		return
+	}
+	if _, ok := c.d.Values["webhook_url"]; !ok {
+		c.d.Values["webhook_url"] = hook.URL
+	}
+	events, err := h.linked.WebhookDeliveries(ctx, c.actor, c.tn, 10)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	deliveries := make([]deliveryRow, len(events))
+	for i, e := range events {
+		deliveries[i] = deliveryRow{LinkEvent: e, FromName: cmp.Or(linkStateName(e.From), "new"), ToName: linkStateName(e.To)}
+		switch {
+		case e.DeliveredAt != nil:
+			deliveries[i].Status, deliveries[i].StatusClass = "delivered", "active"
+		case e.AbandonedAt != nil:
+			deliveries[i].Status, deliveries[i].StatusClass = "abandoned", "suspended"
+		case e.Attempts > 0:
+			deliveries[i].Status, deliveries[i].StatusClass = "retrying", "expired"
+		default:
+			deliveries[i].Status, deliveries[i].StatusClass = "waiting", "invited"
+		}
 	}
 	c.d.Title, c.d.Section = "Linked accounts", "linked"
 	kinds := map[string]string{}
 	for _, k := range externalKinds {
 		kinds[k.ID] = k.Name
 	}
-	c.d.Data = map[string]any{"Systems": list, "Next": nextURL(r, next), "Kinds": externalKinds, "KindNames": kinds, "CallbackURL": h.linked.CallbackURL(c.tn)}
-	h.view.Console(w, r, http.StatusOK, "linked", c.d)
+	c.d.Data = map[string]any{"Systems": list, "Next": nextURL(r, next), "Kinds": externalKinds, "KindNames": kinds, "CallbackURL": h.linked.CallbackURL(c.tn),
+		"Webhook": hook, "HasWebhook": hasHook, "WebhookSecret": secret, "Deliveries": deliveries}
+	h.view.Console(w, r, status, "linked", c.d)
+}
+
+// deliveryRow is a link event in the list of recent deliveries.
+type deliveryRow struct {
+	store.LinkEvent
+	FromName, ToName    string
+	Status, StatusClass string
+}
+
+// LinkWebhook sets, rotates the secret of, or removes the webhook for
+// link events (tenant administrators). A secret made is shown on the page
+// that made it, never carried in a cookie or an address.
+func (h *Handler) LinkWebhook(w http.ResponseWriter, r *http.Request, c *Call) {
+	ctx := r.Context()
+	err := c.actor.Require(usher.AdminTenant)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	switch r.PathValue("action") {
+	case "save":
+		v := c.form(r, "webhook_url")
+		var hook linked.Webhook
+		if hook, err = h.linked.SaveWebhook(ctx, c.actor, c.tn, linked.WebhookInput{URL: v["webhook_url"]}); err == nil {
+			if hook.Secret != "" {
+				c.d.Notice = "The webhook is set. Copy its signing secret below now: it is shown this once."
+				h.linkedPage(w, r, c, http.StatusOK, hook.Secret)
+				return
+			}
+			h.redirect(w, r, c.d.Admin+"linked", "The webhook's address is saved.")
+			return
+		}
+		// The address's problem is shown next to the field.
+		var ue *usher.Error
+		if errors.As(err, &ue) && ue.Field == "url" {
+			ue2 := *ue
+			ue2.Field = "webhook_url"
+			err = &ue2
+		}
+	case "rotate":
+		var hook linked.Webhook
+		if hook, err = h.linked.RotateWebhookSecret(ctx, c.actor, c.tn); err == nil {
+			c.d.Notice = "The webhook has a new signing secret; deliveries are signed with it from now on. Copy it below now: it is shown this once."
+			h.linkedPage(w, r, c, http.StatusOK, hook.Secret)
+			return
+		}
+	case "delete":
+		if err = h.linked.DeleteWebhook(ctx, c.actor, c.tn); err == nil {
+			h.redirect(w, r, c.d.Admin+"linked", "The webhook is removed: no more link events are sent.")
+			return
+		}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if !h.formErrors(w, r, c, err) {
+		return
+	}
+	h.linkedPage(w, r, c, formStatus(err), "")
 }
 
 // ExternalSystemNew is the form of a new external system of the kind in
