@@ -546,3 +546,48 @@ func TestWorkersLease(t *testing.T) {
 		}
 	})
 }
+
+// TestDeactivatedSystemRests: the worker asks nobody for the links of a
+// system an administrator switched off, and picks them up again when it is
+// switched back on.
+func TestDeactivatedSystemRests(t *testing.T) {
+	each(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		u := dexUsers[0]
+		l, err := e.svc.Link(e.ctx, userAdm, e.tenant, linked.LinkInput{AccountID: e.account(u.Email).ID, ExternalSystemID: e.system.ID, Login: u.Email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.authorize(l, u.Email, u.Password); err != nil {
+			t.Fatal(err)
+		}
+		off, on := true, false
+		x := e.system
+		x.ClientSecret = ""
+		if _, err := e.svc.SaveExternalSystem(e.ctx, tenantAdm, e.tenant, x.ID, linked.ExternalSystemInput{ExternalSystem: x, Deactivated: &off}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(24*time.Hour - 3*time.Minute)
+		before := e.tokens.n.Load()
+		w := linked.NewWorker(e.svc, linked.WorkerOptions{})
+		if _, err := w.RunOnce(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.tokens.n.Load() - before; n != 0 {
+			t.Fatalf("%d token requests for a switched-off system", n)
+		}
+		if rec := e.record(l.ID); rec.State != usher.LinkAuthorized || rec.LeaseOwner != "" {
+			t.Fatalf("the resting link: %+v", rec.Link)
+		}
+		if _, err := e.svc.SaveExternalSystem(e.ctx, tenantAdm, e.tenant, x.ID, linked.ExternalSystemInput{ExternalSystem: x, Deactivated: &on}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(24 * time.Hour)
+		if _, err := w.RunOnce(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.tokens.n.Load() - before; n != 1 {
+			t.Fatalf("%d token requests once switched back on, want 1", n)
+		}
+	})
+}

@@ -25,6 +25,15 @@ func (s *Service) refreshLeased(ctx context.Context, l store.LinkRecord, owner s
 	if err != nil {
 		return err
 	}
+	if x.DeactivatedAt != nil {
+		// Switched off: nobody is asked, and the link waits a day to see
+		// whether it was switched back on.
+		return s.st.Write(ctx, func(tx *store.Tx) error {
+			next := tx.Now().Add(24 * time.Hour)
+			l.NextAt = &next
+			return tx.UpdateLink(ctx, l.TenantID, &l, owner)
+		})
+	}
 	if x.Kind == usher.ExternalExchange {
 		// No tokens: the kept credentials are checked again instead.
 		return s.recheckExchange(ctx, l, x, owner)
