@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/discovery"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
@@ -64,7 +65,7 @@ type Service struct {
 	base      func(usher.Tenant) string
 	messages  Messages
 	log       *slog.Logger
-	providers *providers
+	providers *discovery.Cache
 	owner     string // this replica's lease owner for Token's refreshes
 }
 
@@ -80,7 +81,7 @@ func New(d Deps) *Service {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{st: d.Store, box: d.Box, now: d.Now, client: d.Client, base: d.Base, messages: d.Messages, log: d.Log,
-		providers: newProviders(), owner: "token-" + store.NewID()}
+		providers: discovery.New(d.Client, d.Now), owner: "token-" + store.NewID()}
 }
 
 // LinkURL is the page where the person authorizes a link.

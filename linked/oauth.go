@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -19,19 +17,6 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/store"
 )
-
-// providers caches issuers' discovery documents and key sets a while.
-type providers struct {
-	mu sync.Mutex
-	m  map[string]cached
-}
-
-type cached struct {
-	p     *oidc.Provider
-	until time.Time
-}
-
-func newProviders() *providers { return &providers{m: map[string]cached{}} }
 
 // endpoints is what talking to an OAuth external system needs.
 type endpoints struct {
@@ -87,20 +72,10 @@ func (s *Service) endpoints(ctx context.Context, x usher.ExternalSystem) (endpoi
 }
 
 func (s *Service) provider(ctx context.Context, issuer string) (*oidc.Provider, error) {
-	now := s.now()
-	s.providers.mu.Lock()
-	c, ok := s.providers.m[issuer]
-	s.providers.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.p, nil
-	}
-	p, err := oidc.NewProvider(oidc.ClientContext(context.WithoutCancel(ctx), s.client), issuer)
+	p, err := s.providers.Provider(ctx, issuer)
 	if err != nil {
 		return nil, fmt.Errorf("the discovery document of %s could not be read: %w", issuer, err)
 	}
-	s.providers.mu.Lock()
-	s.providers.m[issuer] = cached{p: p, until: now.Add(10 * time.Minute)}
-	s.providers.mu.Unlock()
 	return p, nil
 }
 

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -20,39 +18,11 @@ import (
 	"github.com/usherhq/usher/store"
 )
 
-// providers caches each issuer's discovery document and key set (go-oidc's
-// Provider, whose key set fetches rotated keys when a token names an
-// unknown one) for a short while, so a changed issuer is picked up.
-type providers struct {
-	mu sync.Mutex
-	m  map[string]cachedProvider
-}
-
-type cachedProvider struct {
-	p     *oidc.Provider
-	until time.Time
-}
-
-const providerTTL = 10 * time.Minute
-
-func newProviders() *providers { return &providers{m: map[string]cachedProvider{}} }
-
 func (s *Service) provider(ctx context.Context, issuer string) (*oidc.Provider, error) {
-	now := s.now()
-	s.oidc.mu.Lock()
-	c, ok := s.oidc.m[issuer]
-	s.oidc.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.p, nil
-	}
-	// The key set keeps the context's client for its later fetches.
-	p, err := oidc.NewProvider(oidc.ClientContext(context.WithoutCancel(ctx), s.client), issuer)
+	p, err := s.oidc.Provider(ctx, issuer)
 	if err != nil {
 		return nil, refused("the issuer's discovery document could not be read", err)
 	}
-	s.oidc.mu.Lock()
-	s.oidc.m[issuer] = cachedProvider{p: p, until: now.Add(providerTTL)}
-	s.oidc.mu.Unlock()
 	return p, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/discovery"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
@@ -42,7 +43,7 @@ type Service struct {
 	now    func() time.Time
 	client *http.Client
 	base   func(usher.Tenant) string
-	oidc   *providers
+	oidc   *discovery.Cache
 	saml   *metadataCache
 }
 
@@ -56,7 +57,7 @@ func New(st *store.Store, box *secret.Box, base func(usher.Tenant) string, now f
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Service{st: st, box: box, now: now, client: client, base: base, oidc: newProviders(), saml: newMetadataCache()}
+	return &Service{st: st, box: box, now: now, client: client, base: base, oidc: discovery.New(client, now), saml: newMetadataCache()}
 }
 
 // Begin says where the browser goes to sign in through c.
