@@ -54,6 +54,9 @@ func NewBox(keys ...[]byte) (*Box, error) {
 	return b, nil
 }
 
+// KeyID names the key b seals with.
+func (b *Box) KeyID() string { return b.current }
+
 // KeyID names a key without revealing it: the first 8 hex digits of its
 // SHA-256.
 func KeyID(key []byte) string {
