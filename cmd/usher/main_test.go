@@ -128,6 +128,11 @@ func TestCommands(t *testing.T) {
 	if err := run(context.Background(), []string{"migrate", "--data", data}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "sqlite") {
 		t.Fatalf("migrate: %q %v", out.String(), err)
 	}
+	out.Reset()
+	if err := run(context.Background(), []string{"reseal", "--data", data}, env, &out, io.Discard); err != nil ||
+		!strings.Contains(out.String(), "provision: 0 re-sealed\nopenid: 0 re-sealed\nlinked: 0 re-sealed\n0 re-sealed with key ") {
+		t.Fatalf("reseal: %q %v", out.String(), err)
+	}
 	if err := run(context.Background(), []string{"frobnicate"}, env, io.Discard, io.Discard); err == nil {
 		t.Fatal("an unknown command must fail")
 	}
