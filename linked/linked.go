@@ -10,6 +10,7 @@ package linked
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -96,6 +97,35 @@ func (s *Service) CallbackURL(tenant usher.Tenant) string {
 }
 
 // Purposes bind sealed values to their row.
+// Reseal seals anew with box's current key every secret of linked
+// accounts (external systems' client secrets, links' tokens and Exchange
+// passwords, link webhooks' secrets) sealed with an older one, or kept
+// plain from before a key was configured, and returns how many it changed.
+// A secret changed meanwhile (a refresh) is left as the change made it.
+func Reseal(ctx context.Context, st *store.Store, box *secret.Box) (int, error) {
+	if box == nil {
+		return 0, nil
+	}
+	return st.ResealKept(ctx, []string{"external_systems", "links", "link_webhooks"}, func(k store.Kept) (string, bool, error) {
+		var purpose string
+		switch k.Field {
+		case "client_secret":
+			purpose = clientSecretPurpose(k.TenantID, k.ID)
+		case "access_token":
+			purpose = accessPurpose(k.TenantID, k.ID)
+		case "refresh_token":
+			purpose = refreshPurpose(k.TenantID, k.ID)
+		case "password":
+			purpose = exchangePasswordPurpose(k.TenantID, k.ID)
+		case "secret":
+			purpose = webhookSecretPurpose(k.TenantID)
+		default:
+			return "", false, fmt.Errorf("no purpose for %s.%s", k.Table, k.Field)
+		}
+		return box.Reseal(k.Value, purpose)
+	}, func(tx *store.Tx, k store.Kept, v string) (bool, error) { return tx.ResealLinkedSecret(ctx, k, v) })
+}
+
 func clientSecretPurpose(tenantID, systemID string) string {
 	return "external-system-client-secret/" + tenantID + "/" + systemID
 }

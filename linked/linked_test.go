@@ -113,6 +113,7 @@ type env struct {
 	prov   *provision.Service
 	svc    *linked.Service
 	box    *secret.Box
+	key    []byte // box's
 	out    *outbox
 	tokens *counting
 	logs   *syncBuffer
@@ -144,7 +145,7 @@ func newEnv(t *testing.T, open opener) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: context.Background(), st: st, clock: c, prov: provision.New(st, c.Now, storetest.Links{}), box: box,
+	e := &env{t: t, ctx: context.Background(), st: st, clock: c, prov: provision.New(st, c.Now, storetest.Links{}), box: box, key: key,
 		out: &outbox{}, tokens: &counting{base: http.DefaultTransport}, logs: &syncBuffer{}}
 	e.svc = linked.New(linked.Deps{Store: st, Box: box, Now: c.Now, Client: &http.Client{Transport: e.tokens, Timeout: 10 * time.Second},
 		Base: base, Messages: e.out.render, Log: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

@@ -43,6 +43,7 @@ type world struct {
 	auth   *signin.Service
 	oid    *openid.Provider
 	box    *secret.Box
+	key    []byte // box's
 	srv    *web.Server
 	clock  *storetest.Clock
 	tenant usher.Tenant
@@ -120,7 +121,7 @@ func newWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 			t.Errorf("the server logged errors:\n%s", logs.String())
 		}
 	})
-	w := &world{url: hs.URL, st: st, svc: svc, auth: auth, oid: oid, box: box, srv: srv, clock: clock, logs: logs}
+	w := &world{url: hs.URL, st: st, svc: svc, auth: auth, oid: oid, box: box, key: key, srv: srv, clock: clock, logs: logs}
 	w.tenant, w.plan = w.newTenant(t, "acme")
 	return w
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
 
@@ -236,6 +237,20 @@ func newSigningKey(id, alg string, signsFrom time.Time, priv crypto.Signer) (*si
 		return nil, fmt.Errorf("openid: signer for key %s: %w", id, err)
 	}
 	return &signingKey{id: id, alg: jose.SignatureAlgorithm(alg), signsFrom: signsFrom, priv: priv, at: at}, nil
+}
+
+// Reseal seals anew with box's current key the private keys of signing
+// keys sealed with an older one, and returns how many it changed.
+func Reseal(ctx context.Context, st *store.Store, box *secret.Box) (int, error) {
+	if box == nil {
+		return 0, nil
+	}
+	return st.ResealKept(ctx, []string{"openid_keys"}, func(k store.Kept) (string, bool, error) {
+		if !secret.Sealed(k.Value) {
+			return k.Value, false, nil // never kept plain: nothing opens it as it is
+		}
+		return box.Reseal(k.Value, keyPurpose(k.TenantID, k.ID))
+	}, func(tx *store.Tx, k store.Kept, v string) (bool, error) { return tx.ResealSigningKey(ctx, k, v) })
 }
 
 func keyPurpose(tenant, kid string) string { return "openid-key/" + tenant + "/" + kid }

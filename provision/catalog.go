@@ -498,6 +498,29 @@ func ConnectionSecretPurpose(tenantID, connectionID string) string {
 	return "connection-client-secret/" + tenantID + "/" + connectionID
 }
 
+// SPKeyPurpose binds a connection's sealed SAML service provider key (sso
+// seals it) to the connection.
+func SPKeyPurpose(tenantID, connectionID string) string {
+	return "connection-sp-key/" + tenantID + "/" + connectionID
+}
+
+// Reseal seals anew with box's current key every secret of connections
+// (client secrets, SAML service provider keys) sealed with an older one, or
+// kept plain from before a key was configured, and returns how many it
+// changed. A secret changed meanwhile is left as the change made it.
+func Reseal(ctx context.Context, st *store.Store, box *secret.Box) (int, error) {
+	if box == nil {
+		return 0, nil
+	}
+	return st.ResealKept(ctx, []string{"connections"}, func(k store.Kept) (string, bool, error) {
+		purpose := ConnectionSecretPurpose(k.TenantID, k.ID)
+		if k.Field == "sp_key" {
+			purpose = SPKeyPurpose(k.TenantID, k.ID)
+		}
+		return box.Reseal(k.Value, purpose)
+	}, func(tx *store.Tx, k store.Kept, v string) (bool, error) { return tx.ResealConnectionSecret(ctx, k, v) })
+}
+
 // sealConnectionSecret seals an identity provider's client secret for
 // keeping, bound to its connection.
 func (s *Service) sealConnectionSecret(tenantID, connectionID, plain string) string {

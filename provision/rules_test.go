@@ -177,6 +177,7 @@ func runRules(t *testing.T, open Open) {
 		{"CreateAccountsResultPerInput", testCreateAccounts},
 		{"HomeRealm", testHomeRealm},
 		{"ConnectionSecretSealed", testConnectionSecretSealed},
+		{"ResealAfterKeyRotation", testReseal},
 		{"ActivationByLink", testActivationLink},
 		{"ActivationExpiryAndResend", testActivationExpiry},
 		{"ActivationBySMSCode", testActivationCode},

@@ -54,6 +54,9 @@ func NewBox(keys ...[]byte) (*Box, error) {
 	return b, nil
 }
 
+// KeyID names the key b seals with.
+func (b *Box) KeyID() string { return b.current }
+
 // KeyID names a key without revealing it: the first 8 hex digits of its
 // SHA-256.
 func KeyID(key []byte) string {
@@ -95,6 +98,35 @@ func (b *Box) Open(sealed, purpose string) ([]byte, error) {
 		return nil, ErrSealed
 	}
 	return plain, nil
+}
+
+// Stale reports whether v was sealed with a key that is not the current
+// one: it opens only while that key is configured, until it is re-sealed.
+// A plain value is not stale.
+func (b *Box) Stale(v string) bool {
+	if !Sealed(v) {
+		return false
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(v, "v1."), ".")
+	return id != b.current
+}
+
+// Reseal is kept as the current key would keep it: a value sealed with an
+// older key is opened and sealed anew for the same purpose, a plain one
+// (kept before a key was configured) is sealed. changed is false when kept
+// needs nothing (sealed with the current key, or empty).
+func (b *Box) Reseal(kept, purpose string) (resealed string, changed bool, err error) {
+	switch {
+	case kept == "" || Sealed(kept) && !b.Stale(kept):
+		return kept, false, nil
+	case !Sealed(kept):
+		return b.Seal([]byte(kept), purpose), true, nil
+	}
+	plain, err := b.Open(kept, purpose)
+	if err != nil {
+		return kept, false, err
+	}
+	return b.Seal(plain, purpose), true, nil
 }
 
 // Keep is how a secret is kept in the database: sealed for purpose, or as

@@ -51,8 +51,32 @@ func TestBox(t *testing.T) {
 	if s := rotated.Seal([]byte("x"), "p"); !strings.HasPrefix(s, "v1."+KeyID(k2)+".") {
 		t.Fatalf("rotated box seals with %q", s)
 	}
-	// Without the old key: refused, saying which key it needs.
+	// What the old key sealed is stale until re-sealed; plain values and
+	// the current key's are not.
+	if !rotated.Stale(sealed) || b.Stale(sealed) || rotated.Stale("plain text") || rotated.Stale(rotated.Seal([]byte("x"), "p")) {
+		t.Fatal("Stale is wrong")
+	}
+	resealed, changed, err := rotated.Reseal(sealed, "connection/t1/c1")
+	if err != nil || !changed || rotated.Stale(resealed) {
+		t.Fatalf("reseal: %q %v %v", resealed, changed, err)
+	}
+	if again, changed, err := rotated.Reseal(resealed, "connection/t1/c1"); err != nil || changed || again != resealed {
+		t.Fatalf("reseal of a current value: %v %v", changed, err)
+	}
+	if s, changed, err := rotated.Reseal("plain text", "p"); err != nil || !changed || !Sealed(s) {
+		t.Fatalf("reseal of a plain value: %q %v %v", s, changed, err)
+	}
+	if _, changed, err := rotated.Reseal("", "p"); err != nil || changed {
+		t.Fatalf("reseal of nothing: %v %v", changed, err)
+	}
+	if _, _, err := rotated.Reseal(sealed, "connection/t2/c1"); !errors.Is(err, ErrSealed) {
+		t.Fatalf("reseal for another purpose: %v", err)
+	}
 	only2, _ := NewBox(k2)
+	if p, err := only2.Open(resealed, "connection/t1/c1"); err != nil || string(p) != "the client secret" {
+		t.Fatalf("re-sealed, with the new key alone: %q %v", p, err)
+	}
+	// Without the old key: refused, saying which key it needs.
 	if _, err := only2.Open(sealed, "connection/t1/c1"); !errors.Is(err, ErrSealed) || !strings.Contains(err.Error(), KeyID(k1)) {
 		t.Fatalf("without its key: %v", err)
 	}

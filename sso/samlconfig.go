@@ -21,6 +21,7 @@ import (
 	"github.com/crewjam/saml/samlsp"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
 )
 
 // A SAML connection's configuration: usher's key and certificate, made
@@ -168,9 +169,10 @@ func parseIdPMetadata(b []byte) (*saml.EntityDescriptor, error) {
 	return ed, nil
 }
 
-// SPKeyPurpose binds a sealed service provider key to its connection.
+// SPKeyPurpose binds a sealed service provider key to its connection
+// (provision, which keeps connections, re-seals it under the same purpose).
 func SPKeyPurpose(tenantID, connectionID string) string {
-	return "connection-sp-key/" + tenantID + "/" + connectionID
+	return provision.SPKeyPurpose(tenantID, connectionID)
 }
 
 func (s *Service) prepareSAML(ctx context.Context, tenant usher.Tenant, c *usher.Connection) error {

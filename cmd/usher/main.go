@@ -51,6 +51,7 @@ Commands:
   usher serve            run the server (the default)
   usher migrate          apply database migrations and exit
   usher tenant create    create a tenant (--slug, --name, --template)
+  usher reseal           seal anew with the current secret key what older keys sealed
   usher version          print the version
 
 Run "usher <command> -h" for a command's flags. Every flag can also be set
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New(`usage: usher tenant create --slug acme --name "Acme" [--template standard|frontline]`)
 		}
 		return tenantCreate(ctx, args[1:], getenv, stdout, stderr)
+	case "reseal":
+		return reseal(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "usher", version)
 		return nil
@@ -230,6 +233,61 @@ func secretBox(c config, getenv func(string) string) (*secret.Box, error) {
 	return secret.NewBox(keys...)
 }
 
+// resealers seal anew with the current key what older keys sealed, each in
+// the tables of its package.
+var resealers = []struct {
+	name string
+	run  func(context.Context, *store.Store, *secret.Box) (int, error)
+}{{"provision", provision.Reseal}, {"openid", openid.Reseal}, {"linked", linked.Reseal}}
+
+// resealAll runs every resealer, telling each one's outcome to report; it
+// returns the first failure after running them all.
+func resealAll(ctx context.Context, st *store.Store, box *secret.Box, report func(name string, n int, err error)) error {
+	var first error
+	for _, r := range resealers {
+		n, err := r.run(ctx, st, box)
+		report(r.name, n, err)
+		if err != nil && first == nil {
+			first = fmt.Errorf("%s: %w", r.name, err)
+		}
+	}
+	return first
+}
+
+// reseal is usher reseal: after a key rotation, it seals anew with the
+// current key every secret sealed with a previous one and prints how many
+// each package changed. When a run reports 0 everywhere, the previous keys
+// can be dropped from USHER_PREVIOUS_SECRET_KEYS.
+func reseal(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseConfig("reseal", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	box, err := secretBox(c, getenv)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	total := 0
+	err = resealAll(ctx, st, box, func(name string, n int, err error) {
+		total += n
+		if err != nil {
+			fmt.Fprintf(stdout, "%s: %d re-sealed; %v\n", name, n, err)
+			return
+		}
+		fmt.Fprintf(stdout, "%s: %d re-sealed\n", name, n)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d re-sealed with key %s\n", total, box.KeyID())
+	return nil
+}
+
 func newLogger(c config, w io.Writer) *slog.Logger {
 	if c.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, nil))
@@ -316,6 +374,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	workerDone := make(chan struct{})
 	go func() { worker.Run(workerCtx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
+
+	// After a key rotation, what older keys sealed is sealed anew with the
+	// current key, in the background: those keys open it meanwhile.
+	if strings.TrimSpace(getenv("USHER_PREVIOUS_SECRET_KEYS")) != "" {
+		resealDone := make(chan struct{})
+		go func() {
+			defer close(resealDone)
+			resealAll(workerCtx, st, box, func(name string, n int, err error) {
+				if err != nil {
+					log.Error("re-sealing secrets with the current key", "package", name, "resealed", n, "err", err)
+					return
+				}
+				log.Info("re-sealed secrets with the current key", "package", name, "resealed", n)
+			})
+		}()
+		defer func() { stopWorker(); <-resealDone }()
+	}
 
 	// Linked external accounts (calendars): tokens sealed with the box,
 	// refreshed by a worker per replica (leased through the database); the

@@ -128,6 +128,11 @@ func TestCommands(t *testing.T) {
 	if err := run(context.Background(), []string{"migrate", "--data", data}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "sqlite") {
 		t.Fatalf("migrate: %q %v", out.String(), err)
 	}
+	out.Reset()
+	if err := run(context.Background(), []string{"reseal", "--data", data}, env, &out, io.Discard); err != nil ||
+		!strings.Contains(out.String(), "provision: 0 re-sealed\nopenid: 0 re-sealed\nlinked: 0 re-sealed\n0 re-sealed with key ") {
+		t.Fatalf("reseal: %q %v", out.String(), err)
+	}
 	if err := run(context.Background(), []string{"frobnicate"}, env, io.Discard, io.Discard); err == nil {
 		t.Fatal("an unknown command must fail")
 	}
@@ -470,6 +475,49 @@ func TestImportLimitSetting(t *testing.T) {
 	for _, bad := range []string{"0", "5000", "ten"} {
 		if _, err := parseConfig("serve", nil, env("USHER_IMPORT_MAX_MB", bad), &errs); err == nil || !strings.Contains(strings.ToLower(err.Error()), "import") {
 			t.Errorf("USHER_IMPORT_MAX_MB=%s: %v", bad, err)
+		}
+	}
+}
+
+// lockedWriter is a writer the server's goroutines share with the test.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestServeReseals: with previous keys configured, serve re-seals in the
+// background at start and logs one line per package.
+func TestServeReseals(t *testing.T) {
+	env := map[string]string{"USHER_SECRET_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+		"USHER_PREVIOUS_SECRET_KEYS": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=", "USHER_DEMO": "false"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs lockedWriter
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "localhost:0", "--data", t.TempDir()}, func(k string) string { return env[k] }, io.Discard, &logs)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "package=linked") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range []string{"provision", "openid", "linked"} {
+		if !strings.Contains(logs.String(), `msg="re-sealed secrets with the current key" package=`+pkg+" resealed=0") {
+			t.Errorf("no re-sealing logged for %s:\n%s", pkg, logs.String())
 		}
 	}
 }

@@ -1,0 +1,4 @@
+package openid
+
+// KeyPurpose is what a signing key's private key is sealed for.
+var KeyPurpose = keyPurpose
