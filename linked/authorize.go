@@ -287,15 +287,29 @@ type idClaims struct {
 	UPN               string `json:"upn"`
 	Issuer            string `json:"iss"`
 	Nonce             string `json:"nonce"`
+	// EmailDomainOwnerVerified is Microsoft's optional claim xms_edov:
+	// the email's domain is verified by the directory that issued it.
+	EmailDomainOwnerVerified *bool `json:"xms_edov"`
 }
 
-func (c idClaims) who() who {
+// who are the logins the provider vouches for. An email counts only when
+// the provider says it verified it (Microsoft: when the directory owns
+// its domain): an unverified email is whatever a directory's
+// administrator typed, and would let anyone's directory claim anyone's
+// address. Microsoft's user principal name counts, since Entra accepts
+// one only in a domain the directory verified; other providers' user
+// names are chosen by their users and count for nothing.
+func (c idClaims) who(kind string) who {
 	w := who{subject: c.Subject}
-	// An email the provider says it has not verified vouches for nothing.
-	if c.EmailVerified == nil || *c.EmailVerified {
+	switch {
+	case c.EmailVerified != nil && *c.EmailVerified:
+		w.logins = append(w.logins, c.Email)
+	case kind == usher.ExternalMicrosoft && c.EmailDomainOwnerVerified != nil && *c.EmailDomainOwnerVerified:
 		w.logins = append(w.logins, c.Email)
 	}
-	w.logins = append(w.logins, c.PreferredUsername, c.UPN)
+	if kind == usher.ExternalMicrosoft {
+		w.logins = append(w.logins, c.PreferredUsername, c.UPN)
+	}
 	return w
 }
 
@@ -321,7 +335,7 @@ func (s *Service) identify(ctx context.Context, e endpoints, cfg *oauth2.Config,
 		if idt.Nonce != nonce {
 			return who{}, refused("the provider's ID token is not this authorization's", errors.New("nonce mismatch"))
 		}
-		return c.who(), nil
+		return c.who(e.x.Kind), nil
 	}
 	if e.userinfo == "" {
 		return who{}, refused("the provider says nothing of the account that authorized (no ID token, no userinfo endpoint)", nil)
@@ -342,7 +356,7 @@ func (s *Service) identify(ctx context.Context, e endpoints, cfg *oauth2.Config,
 	if err := jsonDecode(resp, &c); err != nil {
 		return who{}, refused("the provider's userinfo answer could not be read", err)
 	}
-	return c.who(), nil
+	return c.who(e.x.Kind), nil
 }
 
 // expiresIn is the token response's expires_in.

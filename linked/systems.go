@@ -153,6 +153,23 @@ func (s *Service) SaveExternalSystem(ctx context.Context, actor usher.Actor, ten
 			return usher.Invalid("kind", "cannot change from %s: create another external system", old.Kind)
 		}
 		x.ID, x.CreatedAt, x.DeactivatedAt = old.ID, old.CreatedAt, old.DeactivatedAt
+		// Where usher sends what it keeps (the client secret, people's
+		// tokens and Exchange passwords) never changes under them: a new
+		// address would receive them all.
+		if moved := movedEndpoints(old, x); len(moved) > 0 {
+			if oauth && x.ClientSecret == "" {
+				return usher.Invalid("client_secret", "enter the client secret again: %s changed", strings.Join(moved, ", "))
+			}
+			for _, st := range []string{usher.LinkPending, usher.LinkAuthorized, usher.LinkReauthorize} {
+				live, _, err := tx.Links(ctx, tenant.ID, store.LinkFilter{ExternalSystemID: old.ID, State: st}, store.ListOptions{Limit: 1})
+				if err != nil {
+					return err
+				}
+				if len(live) > 0 && st != usher.LinkPending {
+					return usher.Conflict(moved[0], "people's links hold credentials for the address in use: unlink them, or create another external system for the new address")
+				}
+			}
+		}
 		if x.ClientSecret == "" || !oauth {
 			x.ClientSecret = old.ClientSecret // write-only: absent keeps it
 			if !oauth {
@@ -209,4 +226,21 @@ func activeSystem(ctx context.Context, tx *store.Tx, tenantID, id string) (usher
 // clientSecret opens a system's client secret.
 func (s *Service) clientSecret(x usher.ExternalSystem) (string, error) {
 	return s.box.Reveal(x.ClientSecret, clientSecretPurpose(x.TenantID, x.ID), "external system "+x.ID+"'s client secret")
+}
+
+// movedEndpoints names the addresses and client id that differ between
+// old and x.
+func movedEndpoints(old, x usher.ExternalSystem) []string {
+	var out []string
+	for _, f := range []struct {
+		name     string
+		was, now string
+	}{{"client_id", old.ClientID, x.ClientID}, {"issuer", old.Issuer, x.Issuer}, {"authorization_url", old.AuthorizationURL, x.AuthorizationURL},
+		{"token_url", old.TokenURL, x.TokenURL}, {"userinfo_url", old.UserInfoURL, x.UserInfoURL}, {"revocation_url", old.RevocationURL, x.RevocationURL},
+		{"jwks_url", old.JWKSURL, x.JWKSURL}, {"ews_url", old.EWSURL, x.EWSURL}} {
+		if f.was != f.now {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
