@@ -224,6 +224,9 @@ func TestMockOAuthRevocation(t *testing.T) {
 			if rec := e.record(l.ID); rec.AccessToken != "" || rec.RefreshToken != "" {
 				t.Fatalf("%s, but the tokens are kept", ended.State)
 			}
+			if strings.Contains(e.logs.String(), rt) {
+				t.Fatal("a refresh token is in the log")
+			}
 		}
 	})
 }
@@ -277,9 +280,11 @@ func TestMockOAuthScopes(t *testing.T) {
 		}
 
 		// An authorization granting less is refused, naming the scope;
-		// nothing is kept. (The clock back at the provider's, which the ID
-		// token's expiry is checked against.)
+		// nothing is kept, and the grant is revoked at the provider. (The
+		// clock back at the provider's, which the ID token's expiry is
+		// checked against.)
 		e.clock.Advance(time.Now().Sub(e.clock.Now()))
+		seen := len(m.revoked())
 		_, err = e.authorizeMock(l)
 		var pe *linked.ProviderError
 		if !errors.As(err, &pe) || !strings.Contains(pe.Message, "calendar.write is missing") {
@@ -287,6 +292,9 @@ func TestMockOAuthScopes(t *testing.T) {
 		}
 		if rec := e.record(l.ID); rec.State != usher.LinkReauthorize || rec.AccessToken != "" || rec.RefreshToken != "" {
 			t.Fatalf("after the refused authorization: %+v", rec.Link)
+		}
+		if got := m.revoked()[seen:]; len(got) != 1 || got[0].Hint != "refresh_token" || got[0].Token == "" || m.refreshes(got[0].Token) {
+			t.Fatalf("the refused grant was not revoked at the provider: %+v", got)
 		}
 
 		// Granted in full, then the provider refuses the refresh token.
