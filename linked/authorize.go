@@ -127,7 +127,9 @@ func (s *Service) Begin(ctx context.Context, tenant usher.Tenant, linkID, accoun
 // the external account must be the linked one (the ID token's email,
 // preferred_username or upn, verified with go-oidc, or else the userinfo
 // endpoint's); the granted scopes must cover the system's. Then the tokens
-// are sealed and the link is authorized. It returns the link.
+// are sealed and the link is authorized. It returns the link. A grant
+// refused after the exchange is revoked at the provider (RFC 7009), where
+// it has a revocation endpoint.
 func (s *Service) Callback(ctx context.Context, tenant usher.Tenant, query url.Values, cookie string) (Page, error) {
 	state := query.Get("state")
 	if state == "" || len(state) > 100 {
@@ -182,19 +184,25 @@ func (s *Service) Callback(ctx context.Context, tenant usher.Tenant, query url.V
 	if err != nil {
 		return page, refused(x.Name+" did not accept the authorization code", err)
 	}
-	who, err := s.identify(octx, e, cfg, tok, q.Nonce)
-	if err != nil {
+	// A grant refused below is revoked at the provider: usher keeps none
+	// of its tokens.
+	refuse := func(err error) (Page, error) {
+		s.revokeGrant(ctx, x, l.ID, tok)
 		return page, err
 	}
+	who, err := s.identify(octx, e, cfg, tok, q.Nonce)
+	if err != nil {
+		return refuse(err)
+	}
 	if !who.matches(l.Login) {
-		return page, &WrongAccount{System: x.Name, Got: who.name(), Expected: l.Login}
+		return refuse(&WrongAccount{System: x.Name, Got: who.name(), Expected: l.Login})
 	}
 	granted := grantedScopes(tok, e.x.Scopes)
 	if miss := missingScopes(e.x.Scopes, granted); len(miss) > 0 {
-		return page, refused(fmt.Sprintf("%s did not grant everything asked for: %s is missing; authorize again and allow it", x.Name, strings.Join(miss, ", ")), nil)
+		return refuse(refused(fmt.Sprintf("%s did not grant everything asked for: %s is missing; authorize again and allow it", x.Name, strings.Join(miss, ", ")), nil))
 	}
 	if tok.RefreshToken == "" {
-		return page, refused(x.Name+" gave no refresh token (offline access), so usher could not keep the link working", nil)
+		return refuse(refused(x.Name+" gave no refresh token (offline access), so usher could not keep the link working", nil))
 	}
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		cur, err := tx.Link(ctx, tenant.ID, l.ID)

@@ -136,7 +136,25 @@ var dexUsers = []testidp.DexUser{
 
 func base(t usher.Tenant) string { return "http://127.0.0.1:1/t/" + t.Slug }
 
+// newEnv is an env whose Calendar system is at a real Dex.
 func newEnv(t *testing.T, open opener) *env {
+	e := newBareEnv(t, open)
+	e.dex = testidp.StartDex(t, testidp.DexConfig{
+		Clients: []testidp.DexClient{{ID: clientID, Secret: clientSecret, RedirectURIs: []string{e.svc.CallbackURL(e.tenant)}}},
+		Users:   dexUsers,
+	})
+	var err error
+	e.system, err = e.svc.SaveExternalSystem(e.ctx, tenantAdm, e.tenant, "", linked.ExternalSystemInput{ExternalSystem: usher.ExternalSystem{
+		Name: "Calendar", Kind: usher.ExternalOAuth2, Issuer: e.dex.Issuer, ClientID: clientID, ClientSecret: clientSecret,
+		Scopes: []string{"openid", "email", "profile", "offline_access"}, ReminderDays: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newBareEnv is an env with its tenant and no external system.
+func newBareEnv(t *testing.T, open opener) *env {
 	c := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
 	st := open(t, c.Now)
 	key := make([]byte, secret.KeySize)
@@ -160,16 +178,6 @@ func newEnv(t *testing.T, open opener) *env {
 	settings := e.tenant.Settings
 	settings.DefaultPlanID = plan.ID
 	if e.tenant, err = e.prov.UpdateTenant(e.ctx, tenantAdm, e.tenant.ID, provision.TenantUpdate{Settings: &settings}); err != nil {
-		t.Fatal(err)
-	}
-	e.dex = testidp.StartDex(t, testidp.DexConfig{
-		Clients: []testidp.DexClient{{ID: clientID, Secret: clientSecret, RedirectURIs: []string{e.svc.CallbackURL(e.tenant)}}},
-		Users:   dexUsers,
-	})
-	e.system, err = e.svc.SaveExternalSystem(e.ctx, tenantAdm, e.tenant, "", linked.ExternalSystemInput{ExternalSystem: usher.ExternalSystem{
-		Name: "Calendar", Kind: usher.ExternalOAuth2, Issuer: e.dex.Issuer, ClientID: clientID, ClientSecret: clientSecret,
-		Scopes: []string{"openid", "email", "profile", "offline_access"}, ReminderDays: 3}})
-	if err != nil {
 		t.Fatal(err)
 	}
 	return e

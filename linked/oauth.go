@@ -146,6 +146,31 @@ func (s *Service) revokeAtProvider(ctx context.Context, x usher.ExternalSystem, 
 	if x.Kind == usher.ExternalExchange {
 		return
 	}
+	var toks []heldToken
+	for _, t := range []struct{ kept, purpose, hint string }{
+		{l.RefreshToken, refreshPurpose(l.TenantID, l.ID), "refresh_token"}, {l.AccessToken, accessPurpose(l.TenantID, l.ID), "access_token"}} {
+		tok, err := s.box.Reveal(t.kept, t.purpose, "link "+l.ID+"'s "+t.hint)
+		if err == nil && tok != "" {
+			toks = append(toks, heldToken{tok, t.hint})
+		}
+	}
+	s.revokeTokens(ctx, x, l.ID, toks)
+}
+
+// revokeGrant asks the provider to forget the tokens of an authorization
+// usher refused (another account, scopes missing): usher keeps none of
+// them, so nothing is left live at the provider.
+func (s *Service) revokeGrant(ctx context.Context, x usher.ExternalSystem, linkID string, tok *oauth2.Token) {
+	s.revokeTokens(ctx, x, linkID, []heldToken{{tok.RefreshToken, "refresh_token"}, {tok.AccessToken, "access_token"}})
+}
+
+// heldToken is a token and its RFC 7009 token_type_hint.
+type heldToken struct{ token, hint string }
+
+// revokeTokens revokes toks in order at x's revocation endpoint, if it has
+// one, stopping after a refresh token (revoking the grant's refresh token
+// revokes its access tokens too).
+func (s *Service) revokeTokens(ctx context.Context, x usher.ExternalSystem, linkID string, toks []heldToken) {
 	x = withPreset(x)
 	rev := x.RevocationURL
 	if rev == "" && x.Issuer != "" {
@@ -158,16 +183,14 @@ func (s *Service) revokeAtProvider(ctx context.Context, x usher.ExternalSystem, 
 	}
 	secret, err := s.clientSecret(x)
 	if err != nil {
-		s.log.Warn("linked: cannot revoke a link's tokens at the provider", "link_id", l.ID, "err", err)
+		s.log.Warn("linked: cannot revoke a link's tokens at the provider", "link_id", linkID, "err", err)
 		return
 	}
-	for _, t := range []struct{ kept, purpose, hint string }{
-		{l.RefreshToken, refreshPurpose(l.TenantID, l.ID), "refresh_token"}, {l.AccessToken, accessPurpose(l.TenantID, l.ID), "access_token"}} {
-		tok, err := s.box.Reveal(t.kept, t.purpose, "link "+l.ID+"'s "+t.hint)
-		if err != nil || tok == "" {
+	for _, t := range toks {
+		if t.token == "" {
 			continue
 		}
-		form := url.Values{"token": {tok}, "token_type_hint": {t.hint}, "client_id": {x.ClientID}}
+		form := url.Values{"token": {t.token}, "token_type_hint": {t.hint}, "client_id": {x.ClientID}}
 		if secret != "" {
 			form.Set("client_secret", secret)
 		}
@@ -178,15 +201,15 @@ func (s *Service) revokeAtProvider(ctx context.Context, x usher.ExternalSystem, 
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		resp, err := s.client.Do(req)
 		if err != nil {
-			s.log.Warn("linked: the provider's revocation endpoint failed", "link_id", l.ID, "err", err)
+			s.log.Warn("linked: the provider's revocation endpoint failed", "link_id", linkID, "err", err)
 			continue
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			s.log.Warn("linked: the provider's revocation endpoint refused", "link_id", l.ID, "status", resp.StatusCode)
+			s.log.Warn("linked: the provider's revocation endpoint refused", "link_id", linkID, "status", resp.StatusCode)
 		}
 		if t.hint == "refresh_token" {
-			return // revoking the grant's refresh token revokes its access tokens too
+			return
 		}
 	}
 }
