@@ -15,6 +15,7 @@ package linked
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -227,7 +228,7 @@ func (w *ewsAuthWatch) RoundTrip(req *http.Request) (*http.Response, error) {
 		w.transErr = err
 		return nil, err
 	}
-	if resp.StatusCode == http.StatusUnauthorized && req.Header.Get("Authorization") != "" {
+	if resp.StatusCode == http.StatusUnauthorized && carriesCredentials(req.Header.Get("Authorization")) {
 		w.refused = true
 	}
 	return resp, nil
@@ -281,10 +282,11 @@ func (s *ewsSession) call(operation, body string) (*ewsEnvelope, error) {
 		switch {
 		case s.ctx.Err() != nil:
 			return nil, s.unreachable(s.ctx.Err())
+		case transErr != nil:
+			// A connection dropped mid-handshake is not a wrong password.
+			return nil, s.unreachable(fmt.Errorf("the connection failed during sign-in: %w", transErr))
 		case refused:
 			return nil, ErrExchangeCredentials
-		case transErr != nil:
-			return nil, s.unreachable(fmt.Errorf("the connection failed during sign-in: %w", transErr))
 		default:
 			return nil, fmt.Errorf("%w: the server asks for an authentication usher does not support (%s); Basic or NTLM must be enabled on the EWS virtual directory",
 				ErrExchangeUnreachable, ewsSchemes(resp.Header))
@@ -458,4 +460,23 @@ func (m ewsMessage) codeOr(fallback string) string {
 		return c
 	}
 	return fallback
+}
+
+// carriesCredentials: the Authorization header holds the password's proof —
+// Basic credentials, or NTLM's AUTHENTICATE message (type 3) — rather than
+// the NEGOTIATE message (type 1) whose 401 is the handshake's normal answer.
+func carriesCredentials(h string) bool {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(scheme) {
+	case "basic":
+		return true
+	case "ntlm", "negotiate":
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(token))
+		// NTLMSSP\0 then the message type, little-endian.
+		return err == nil && len(b) >= 12 && string(b[:8]) == "NTLMSSP\x00" && b[8] == 3
+	}
+	return false
 }

@@ -113,6 +113,12 @@ func (s *Service) AuthorizeExchange(ctx context.Context, tenant usher.Tenant, li
 	if password == "" || len(password) > 1024 {
 		return p, usher.Invalid("password", "is required: your Exchange password")
 	}
+	// A user name that cannot be the linked login is refused before
+	// Exchange is asked: otherwise the form would tell a colleague's right
+	// password from a wrong one, and its attempts could lock them out.
+	if !loginMatches(username, p.Link.Login) {
+		return p, &WrongAccount{System: x.Name, Got: username, Expected: p.Link.Login}
+	}
 	key := exchangeThrottleKey(tenant.ID, linkID)
 	if err := s.reserveExchange(ctx, key); err != nil {
 		return p, err
@@ -226,10 +232,16 @@ func errExchangeToken(name string) error {
 
 // sameMailbox reports whether the Exchange account checked is the link's.
 func sameMailbox(acct ExchangeAccount, username, login string) bool {
-	login = strings.TrimSpace(login)
 	if acct.PrimarySMTP != "" {
-		return strings.EqualFold(acct.PrimarySMTP, login)
+		return strings.EqualFold(acct.PrimarySMTP, strings.TrimSpace(login))
 	}
+	return loginMatches(username, login)
+}
+
+// loginMatches: the user name names the link's login — the address itself,
+// or DOMAIN\user and user as its local part.
+func loginMatches(username, login string) bool {
+	login = strings.TrimSpace(login)
 	if strings.Contains(username, "@") {
 		return strings.EqualFold(username, login)
 	}

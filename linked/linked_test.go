@@ -600,3 +600,39 @@ func TestDeactivatedSystemRests(t *testing.T) {
 		}
 	})
 }
+
+// TestDeactivatedAccountEndsLinks: deactivating a person ends their links
+// in the same transaction, erasing what they held; a suspended person's
+// link hands out nothing until they are active again.
+func TestDeactivatedAccountEndsLinks(t *testing.T) {
+	each(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		e.prov.OnAccountEnded(e.svc.AccountEnded)
+		u := dexUsers[0]
+		a := e.account(u.Email)
+		l, err := e.svc.Link(e.ctx, userAdm, e.tenant, linked.LinkInput{AccountID: a.ID, ExternalSystemID: e.system.ID, Login: u.Email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.authorize(l, u.Email, u.Password); err != nil {
+			t.Fatal(err)
+		}
+		suspended, deactivated := usher.StateSuspended, usher.StateDeactivated
+		if _, err := e.prov.UpdateAccount(e.ctx, userAdm, e.tenant, a.ID, provision.AccountUpdate{State: &suspended}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Token(e.ctx, e.tenant, l.ID); usher.ErrorCode(err) != usher.CodeConflict {
+			t.Fatalf("a suspended person's link handed out a token: %v", err)
+		}
+		if rec := e.record(l.ID); rec.State != usher.LinkAuthorized {
+			t.Fatalf("suspension ended the link: %s", rec.State)
+		}
+		if _, err := e.prov.UpdateAccount(e.ctx, userAdm, e.tenant, a.ID, provision.AccountUpdate{State: &deactivated}); err != nil {
+			t.Fatal(err)
+		}
+		rec := e.record(l.ID)
+		if rec.State != usher.LinkUnlinked || rec.AccessToken != "" || rec.RefreshToken != "" {
+			t.Fatalf("after deactivation: %s, tokens kept: %v", rec.State, rec.AccessToken != "" || rec.RefreshToken != "")
+		}
+	})
+}

@@ -211,6 +211,14 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 		if l.State != usher.LinkAuthorized {
 			return "", time.Time{}, usher.Conflict("state", "the link is %s, not authorized", l.State)
 		}
+		if attempt == 0 {
+			// A suspended account's links hand out nothing meanwhile.
+			if a, err := s.st.Read().Account(ctx, tenant.ID, l.AccountID); err != nil {
+				return "", time.Time{}, err
+			} else if a.State != usher.StateActive {
+				return "", time.Time{}, usher.Conflict("state", "the link's account is %s", a.State)
+			}
+		}
 		if l.ExpiresAt == nil || l.ExpiresAt.After(s.now().Add(tokenMargin)) {
 			var exp time.Time // zero: the provider gave no expiry
 			if l.ExpiresAt != nil {
@@ -261,10 +269,46 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 		if l, err = s.st.Read().Link(ctx, tenant.ID, id); err != nil {
 			return "", time.Time{}, err
 		}
-		if l.State != usher.LinkAuthorized || l.ExpiresAt == nil {
+		if l.State != usher.LinkAuthorized {
 			return "", time.Time{}, usher.Conflict("state", "the link is %s, not authorized", l.State)
 		}
+		var exp time.Time // zero: the provider gave no expiry
+		if l.ExpiresAt != nil {
+			exp = *l.ExpiresAt
+		}
 		tok, err := s.box.Reveal(l.AccessToken, accessPurpose(tenant.ID, l.ID), "link "+l.ID+"'s access token")
-		return tok, *l.ExpiresAt, err
+		return tok, exp, err
 	}
+}
+
+// AccountEnded ends, in the transaction that deactivates an account, its
+// live links: their tokens and passwords are erased at once, so that a
+// product cannot go on reading a former employee's calendar
+// (provision.OnAccountEnded). A suspended account keeps its links, which
+// hand out nothing until it is active again (Token).
+func (s *Service) AccountEnded(ctx context.Context, tx *store.Tx, tenant usher.Tenant, a usher.Account) error {
+	if a.State != usher.StateDeactivated {
+		return nil
+	}
+	actor := usher.Actor{Kind: usher.ActorSystem}
+	for _, st := range []string{usher.LinkPending, usher.LinkAuthorized, usher.LinkReauthorize} {
+		links, _, err := tx.Links(ctx, tenant.ID, store.LinkFilter{AccountID: a.ID, State: st}, store.ListOptions{Limit: 500})
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			was := l.State
+			l.State, l.AccessToken, l.RefreshToken, l.Password, l.ExpiresAt, l.NextAt = usher.LinkUnlinked, "", "", "", nil, nil
+			if err := tx.UpdateLink(ctx, tenant.ID, &l, ""); err != nil {
+				return err
+			}
+			if err := changed(ctx, tx, l, was); err != nil {
+				return err
+			}
+			if err := audit(ctx, tx, tenant.ID, actor, "link.unlinked", "link", l.ID, map[string]string{"from": was, "why": "the account was deactivated"}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

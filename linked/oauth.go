@@ -127,7 +127,11 @@ func classify(err error) error {
 			status = re.Response.StatusCode
 		}
 		switch {
-		case code == "invalid_grant", code == "invalid_scope", code == "invalid_request" && status == http.StatusBadRequest:
+		// invalid_request means a misconfiguration at Microsoft (and would
+		// wipe every link over one typo); only a refusal that names the
+		// refresh token (Dex's for one rotated away) counts as final.
+		case code == "invalid_grant", code == "invalid_scope",
+			code == "invalid_request" && status == http.StatusBadRequest && strings.Contains(strings.ToLower(re.ErrorDescription), "refresh token"):
 			desc := code
 			if re.ErrorDescription != "" {
 				desc += ": " + clip(re.ErrorDescription, 200)

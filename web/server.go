@@ -96,6 +96,7 @@ func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, 
 	}
 	if cfg.Linked == nil {
 		cfg.Linked = linked.New(linked.Deps{Store: st, Now: now, Base: cfg.Links.TenantBase, Log: log, Messages: linked.MessagesOf(svc)})
+		svc.OnAccountEnded(cfg.Linked.AccountEnded)
 	}
 	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
 		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: svc, now: now},

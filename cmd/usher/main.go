@@ -396,6 +396,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// refreshed by a worker per replica (leased through the database); the
 	// people's messages are provision's.
 	linkedSvc := linked.New(linked.Deps{Store: st, Box: box, Base: links.TenantBase, Log: log, Client: outbound, Messages: linked.MessagesOf(svc)})
+	// A deactivated account's links end with it.
+	svc.OnAccountEnded(linkedSvc.AccountEnded)
 	linkedDone := make(chan struct{})
 	go func() { linked.NewWorker(linkedSvc, linked.WorkerOptions{}).Run(workerCtx); close(linkedDone) }()
 	defer func() { stopWorker(); <-linkedDone }()
