@@ -215,7 +215,7 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 			// A suspended account's links hand out nothing meanwhile.
 			if a, err := s.st.Read().Account(ctx, tenant.ID, l.AccountID); err != nil {
 				return "", time.Time{}, err
-			} else if a.State != usher.StateActive {
+			} else if a.State == usher.StateSuspended || a.State == usher.StateDeactivated {
 				return "", time.Time{}, usher.Conflict("state", "the link's account is %s", a.State)
 			}
 		}
