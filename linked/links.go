@@ -262,7 +262,12 @@ func (s *Service) Token(ctx context.Context, tenant usher.Tenant, id string) (st
 			}
 			continue
 		}
-		if err := s.refreshLeased(ctx, l, s.owner); err != nil {
+		// Not cut short by the product's request going away: once the
+		// provider rotated the refresh token, the new one must be kept.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err = s.refreshLeased(rctx, l, s.owner)
+		cancel()
+		if err != nil {
 			return "", time.Time{}, err
 		}
 		// Once: what the refresh gave is handed out, however short its life.

@@ -297,11 +297,22 @@ func (w *Worker) links(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
-// release gives a link back after a failure that recorded nothing.
+// release gives a link back after a failure that recorded nothing, due
+// again only after a growing wait: a link that keeps failing (a broken
+// message template, say) must not be taken again on every pass.
 func (w *Worker) release(l store.LinkRecord) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = w.s.st.Write(ctx, func(tx *store.Tx) error { return tx.ReleaseLink(ctx, l.TenantID, l.ID, w.owner) })
+	_ = w.s.st.Write(ctx, func(tx *store.Tx) error {
+		cur, err := tx.Link(ctx, l.TenantID, l.ID)
+		if err != nil || cur.LeaseOwner != w.owner {
+			return tx.ReleaseLink(ctx, l.TenantID, l.ID, w.owner)
+		}
+		cur.Attempts++
+		next := tx.Now().Add(backoff(cur.Attempts))
+		cur.NextAt = &next
+		return tx.UpdateLink(ctx, l.TenantID, &cur, w.owner)
+	})
 }
 
 // events delivers the webhook events due now, up to Batch, and now and
