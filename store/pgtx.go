@@ -473,12 +473,15 @@ func (s *Store) runPg(req writeReq, p *pgTx) (res writeResult) {
 // lane runs its statements) and runs them in one transaction, whose commit a goroutine
 // then awaits. Alone, a write runs as by Write. Two lanes let PostgreSQL
 // run two groups on two cores; more made smaller groups and no gain
-// (BENCHMARKS.md).
+// (BENCHMARKS.md). At eight callers creations wait on commits, not on the
+// cores, so groups of four (waiting up to 600 µs) beat groups of three by
+// about a tenth; larger or longer-waiting groups lost more to the wait
+// than they saved in flushes (BENCHMARKS.md, issue 18).
 const (
 	pgLanes    = 2
 	maxPgGroup = 16
-	minPgGroup = 3
-	pgLinger   = 300 * time.Microsecond
+	minPgGroup = 4
+	pgLinger   = 600 * time.Microsecond
 )
 
 func (s *Store) startLanes() {
