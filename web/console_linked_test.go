@@ -112,7 +112,7 @@ func TestConsoleLinkedAccounts(t *testing.T) {
 		}
 
 		// Deactivated by the tenant administrator: no more suggestions.
-		wantPage(t, b.post("/t/acme/admin/linked/systems/"+id+"/deactivate"), 200, "is deactivated", "Reactivate it")
+		wantPage(t, b.post("/t/acme/admin/linked/systems/"+id+"/deactivate"), 200, "is switched off", "Reactivate it")
 		p = ua.get("/t/acme/admin/linked/systems/" + id + "/links")
 		if strings.Contains(p.body, "Link the chosen") {
 			t.Fatal("a deactivated system suggests links")

@@ -233,7 +233,7 @@ func (h *Handler) ExternalSystem(w http.ResponseWriter, r *http.Request, c *Call
 			if err == nil {
 				notice := "The external system is active again: people can be linked to it."
 				if off {
-					notice = "The external system is deactivated: nobody is linked to it any more."
+					notice = "The external system is switched off: nobody can be linked to it, and its links are not refreshed until it is active again."
 				}
 				h.redirect(w, r, c.d.Admin+"linked/systems/"+x.ID, notice)
 				return
