@@ -111,16 +111,7 @@ type Created struct {
 
 // CreateAccount is the one path by which an account comes to exist.
 func (s *Service) CreateAccount(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in AccountInput) (Created, error) {
-	if err := actor.Require(usher.AdminUser); err != nil {
-		return Created{}, err
-	}
-	if err := checkAdminRole(actor, "", in.AdminRole); err != nil {
-		return Created{}, err
-	}
-	if tenant.DeactivatedAt != nil {
-		return Created{}, usher.Forbidden("the tenant is deactivated")
-	}
-	p, err := s.plan(ctx, tenant, &in)
+	p, err := s.planOne(ctx, actor, tenant, &in)
 	if err != nil {
 		return Created{}, err
 	}
@@ -136,6 +127,20 @@ func (s *Service) CreateAccount(ctx context.Context, actor usher.Actor, tenant u
 	return out, err
 }
 
+// planOne checks that actor may create in's account in tenant, and plans it.
+func (s *Service) planOne(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in *AccountInput) (planned, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return planned{}, err
+	}
+	if err := checkAdminRole(actor, "", in.AdminRole); err != nil {
+		return planned{}, err
+	}
+	if tenant.DeactivatedAt != nil {
+		return planned{}, usher.Forbidden("the tenant is deactivated")
+	}
+	return s.plan(ctx, tenant, in)
+}
+
 // Row is the outcome of one input of CreateAccounts: what was created, or
 // why not (the fields named as in a single creation).
 type Row struct {
@@ -145,10 +150,13 @@ type Row struct {
 
 // CreateAccounts creates many accounts, each on its own, as a bulk import
 // does: one Row per input, in the inputs' order. A refused input changes
-// nothing and holds none of the others back. Several run at once, so that
-// their writes share commits.
+// nothing and holds none of the others back. The inputs are checked
+// several at once, then written together (store.WriteMany): each table's
+// rows in one statement and one commit for all, each account with its own
+// seat, audit event and messages as CreateAccount writes them.
 func (s *Service) CreateAccounts(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in []AccountInput) []Row {
 	out := make([]Row, len(in))
+	plans := make([]planned, len(in))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(bulkWorkers, len(in)) {
@@ -156,7 +164,7 @@ func (s *Service) CreateAccounts(ctx context.Context, actor usher.Actor, tenant 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i].Created, out[i].Err = s.CreateAccount(ctx, actor, tenant, in[i])
+				plans[i], out[i].Err = s.planOne(ctx, actor, tenant, &in[i])
 			}
 		}()
 	}
@@ -165,12 +173,34 @@ func (s *Service) CreateAccounts(ctx context.Context, actor usher.Actor, tenant 
 	}
 	close(next)
 	wg.Wait()
+	var fns []func(*store.Tx) error
+	var rows []int
+	for i := range in {
+		if out[i].Err != nil {
+			continue
+		}
+		rows = append(rows, i)
+		fns = append(fns, func(tx *store.Tx) error {
+			var err error
+			out[i].Created, err = s.write(ctx, tx, actor, tenant, plans[i], in[i])
+			return err
+		})
+	}
+	msgs := 0
+	for k, err := range s.st.WriteMany(ctx, fns) {
+		i := rows[k]
+		if err != nil {
+			out[i] = Row{Err: err}
+			continue
+		}
+		msgs += len(out[i].Created.Messages)
+	}
+	s.queued(nil, msgs)
 	return out
 }
 
-// bulkWorkers is how many creations of CreateAccounts run at once: enough
-// for PostgreSQL's lanes and SQLite's writer to group them.
-const bulkWorkers = 8
+// bulkWorkers is how many inputs of CreateAccounts are checked at once.
+const bulkWorkers = 4
 
 // CheckAccount runs every rule of CreateAccount without writing anything:
 // a dry run. What only the write can tell (an identifier taken meanwhile, the

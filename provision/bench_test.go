@@ -77,3 +77,52 @@ func BenchmarkCreateAccount(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCreateAccounts measures the bulk path an import takes: batches
+// of bulkRows new people and accounts through CreateAccounts, each with its
+// seat, invitation, audit event and message, reported as rows per second.
+func BenchmarkCreateAccounts(b *testing.B) {
+	const bulkRows = 250
+	for _, db := range []struct {
+		name string
+		open func(testing.TB) *store.Store
+	}{
+		{"sqlite", func(t testing.TB) *store.Store { return storetest.OpenSQLite(t, nil) }},
+		{"postgres", func(t testing.TB) *store.Store { return storetest.OpenPostgres(t, nil) }},
+	} {
+		b.Run(db.name, func(b *testing.B) {
+			st := db.open(b)
+			ctx := context.Background()
+			svc := provision.New(st, nil, links{})
+			op := usher.Actor{Kind: "operator", ID: "bench", Role: usher.PrincipalOperator}
+			tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "bench", Name: "Bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			seats, name := b.N*bulkRows+10, "Load"
+			p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "load", Name: &name, Seats: &seats})
+			if err != nil {
+				b.Fatal(err)
+			}
+			by := usher.Actor{Kind: usher.ActorImport, ID: "bench", Source: op.Source}
+			n := 0
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for range b.N {
+				in := make([]provision.AccountInput, bulkRows)
+				for i := range in {
+					n++
+					in[i] = provision.AccountInput{Route: provision.RouteImport, PlanID: p.ID,
+						Person: &provision.PersonInput{FirstName: "B", LastName: "M", Email: fmt.Sprintf("u%d@bench.example", n)}}
+				}
+				for i, r := range svc.CreateAccounts(ctx, by, tn, in) {
+					if r.Err != nil {
+						b.Fatalf("row %d: %v", i, r.Err)
+					}
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/row")
+		})
+	}
+}

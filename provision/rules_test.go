@@ -175,6 +175,7 @@ func runRules(t *testing.T, open Open) {
 		{"UpdatesCheckReferences", testUpdatesCheckReferences},
 		{"ChangePersonAndAccount", testChange},
 		{"CreateAccountsResultPerInput", testCreateAccounts},
+		{"CreateAccountsWrittenTogether", testCreateAccountsTogether},
 		{"HomeRealm", testHomeRealm},
 		{"ConnectionSecretSealed", testConnectionSecretSealed},
 		{"ResealAfterKeyRotation", testReseal},

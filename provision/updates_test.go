@@ -2,6 +2,7 @@ package provision_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/usherhq/usher"
@@ -217,6 +218,67 @@ func testCreateAccounts(t *testing.T, e *env) {
 	}
 	if n := counts(t, e, tn); n[1] != 4 {
 		t.Fatalf("stored: %v", n)
+	}
+}
+
+// testCreateAccountsTogether: the bulk path writes its rows together
+// (joined statements, one commit), yet a batch with refusals found only
+// by the write — seats running out, an identifier taken by another row —
+// still gives each row its own outcome, and the rows that fit are stored
+// whole: a seat, an invitation and an audit event each. Large enough that
+// each table's rows need more than one statement.
+func testCreateAccountsTogether(t *testing.T, e *env) {
+	tn := e.tenant("bulk", "")
+	const rows, seats = 1500, 1490
+	tn = e.withDefaultPlan(tn, e.plan(tn, "std", seats))
+	in := make([]provision.AccountInput, rows)
+	for i := range in {
+		in[i] = provision.AccountInput{Route: provision.RouteImport, Username: fmt.Sprintf("user%d", i),
+			Person: &provision.PersonInput{FirstName: "P", LastName: fmt.Sprint(i), Email: fmt.Sprintf("p%d@example.com", i)}}
+	}
+	in[700].Username = "user3" // taken by row 3 in the same batch
+	by := usher.Actor{Kind: usher.ActorImport, ID: "imp1"}
+	out := e.svc.CreateAccounts(e.ctx, by, tn, in)
+	created, full := 0, 0
+	for i, r := range out {
+		switch {
+		case r.Err == nil:
+			created++
+		case i == 700:
+			wantCode(t, r.Err, usher.CodeConflict, "username")
+		default:
+			wantCode(t, r.Err, usher.CodeSeatsFull, "plan_id")
+			full++
+		}
+	}
+	if out[3].Err != nil || out[700].Err == nil {
+		t.Fatalf("rows 3 and 700: %v / %v", out[3].Err, out[700].Err)
+	}
+	if created != seats || full != rows-seats-1 {
+		t.Fatalf("%d created, %d refused for seats; want %d and %d", created, full, seats, rows-seats-1)
+	}
+	var held, distinct, msgs, events int
+	r := e.st.Read()
+	if err := r.QueryRowContext(e.ctx, `SELECT count(account_id), count(DISTINCT account_id) FROM plan_seats WHERE plan_id = $1`, tn.Settings.DefaultPlanID).Scan(&held, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.QueryRowContext(e.ctx, `SELECT count(*) FROM messages WHERE tenant_id = $1 AND kind = 'invitation'`, tn.ID).Scan(&msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.QueryRowContext(e.ctx, `SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = 'account.created' AND actor_id = 'imp1'`, tn.ID).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if held != seats || distinct != seats || msgs != seats || events != seats {
+		t.Fatalf("seats held %d (distinct %d), invitations %d, audit events %d; want %d each", held, distinct, msgs, events, seats)
+	}
+	for _, r := range out {
+		if r.Err != nil {
+			continue
+		}
+		a, err := e.st.Read().Account(e.ctx, tn.ID, r.Created.Account.ID)
+		if err != nil || a.PersonID != r.Created.Person.ID {
+			t.Fatalf("account %s as created: %+v %v", r.Created.Account.ID, a, err)
+		}
 	}
 }
 

@@ -273,6 +273,11 @@ func (t *Tx) ClaimSeat(ctx context.Context, tenant, plan, account string) error 
 			join: &joiner{key: "claim seats\x00" + tenant + "\x00" + plan, build: claimSeats, strict: claimSeatsStrict}})
 		return nil
 	}
+	if t.mq != nil {
+		t.mq.queue(queuedExec{query: q, args: []any{tenant, plan, account, starts[0]}, check: check, rows: 1,
+			join: &joiner{key: "claim seats\x00" + tenant + "\x00" + plan, build: claimSeats, sqlite: claimSeatsSQLite}})
+		return nil
+	}
 	return t.execThen(ctx, check, q, tenant, plan, account, starts[0])
 }
 
@@ -287,20 +292,26 @@ func claimSeatSQL(lock string) string {
 }
 
 // claimSeats claims a seat for each of the joined claims' accounts, in one
-// statement, from the first claim's random start. When fewer seats are free
-// from there, the group's writes run again alone, each claim then looking
-// from the first seat too.
+// statement: free seats from the first claim's random start onwards, then,
+// only when those run short, from the first seat (PostgreSQL reads a WITH
+// query only as far as it is asked to). When fewer seats are free than
+// claims, the group's writes run again alone, where each claim's own check
+// explains the refusal.
 func claimSeats(parts [][]any) (string, []any) {
 	accounts := make([]string, len(parts))
 	for i, a := range parts {
 		accounts[i] = a[2].(string)
 	}
-	return `WITH free AS (SELECT plan_id, seat_no FROM plan_seats
+	const free = `SELECT plan_id, seat_no FROM plan_seats
 		WHERE tenant_id = $1 AND plan_id = $2 AND account_id IS NULL
-		AND seat_no >= CAST((SELECT p.seats FROM plans p WHERE p.id = $2) * CAST($4 AS REAL) AS INTEGER)
 		AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.id = $2 AND p.deactivated_at IS NOT NULL)
-		ORDER BY seat_no LIMIT $5 FOR UPDATE SKIP LOCKED),
-	numbered AS (SELECT plan_id, seat_no, row_number() OVER (ORDER BY seat_no) AS n FROM free)
+		AND seat_no `
+	const start = ` CAST((SELECT p.seats FROM plans p WHERE p.id = $2) * CAST($4 AS REAL) AS INTEGER)
+		ORDER BY seat_no LIMIT $5 FOR UPDATE SKIP LOCKED`
+	return `WITH later AS (` + free + `>=` + start + `),
+	earlier AS (` + free + `<` + start + `),
+	free AS (SELECT plan_id, seat_no FROM later UNION ALL SELECT plan_id, seat_no FROM earlier LIMIT $5),
+	numbered AS (SELECT plan_id, seat_no, row_number() OVER () AS n FROM free)
 	UPDATE plan_seats s SET account_id = w.account
 	FROM numbered JOIN unnest(CAST($3 AS TEXT[])) WITH ORDINALITY AS w(account, n) ON w.n = numbered.n
 	WHERE s.plan_id = numbered.plan_id AND s.seat_no = numbered.seat_no`,

@@ -22,12 +22,18 @@ import (
 // result is needed, BEGIN included. A new account's seven statements make
 // one round trip, and its commit a second, instead of nine.
 type pgTx struct {
-	c      *pgx.Conn
-	begun  bool
-	queued []queuedExec
+	c     *pgx.Conn
+	begun bool
+	merger
 	// committed: the statements went with the COMMIT, which succeeded
 	// (sendWithCommit).
 	committed bool
+}
+
+// merger holds a write transaction's queued statements: on PostgreSQL
+// until the next round trip, on SQLite during WriteMany.
+type merger struct {
+	queued []queuedExec
 	// merging is set while the transaction runs a group of writes: an
 	// insert of rows then joins an equal one queued by an earlier write,
 	// so a group of creations makes seven statements, not seven each.
@@ -49,6 +55,8 @@ type queuedExec struct {
 	rows int
 	// parts are the joined writes' arguments, rows and checks.
 	parts []joinPart
+	// nargs counts the arguments of every part.
+	nargs int
 }
 
 // joiner makes one statement of the parts of several writes whose
@@ -61,6 +69,10 @@ type joiner struct {
 	// them with its COMMIT (pgTx.sendWithCommit), as no check of their
 	// results is left to make in Go.
 	strict func(args [][]any) (string, []any)
+	// sqlite builds the statement for SQLite (WriteMany), with anonymous
+	// parameters: SQLite looks numbered ones up by name, one by one, which
+	// made a joined statement's preparing grow with the square of its rows.
+	sqlite func(args [][]any) (string, []any)
 }
 
 type joinPart struct {
@@ -75,24 +87,39 @@ type joinPart struct {
 // alone, where its own checks decide.
 var errJoined = errors.New("a joined statement affected fewer rows than its writes")
 
+// maxJoinArgs bounds a joined statement's parameters, below SQLite's limit
+// (32,766) and PostgreSQL's (65,535).
+const maxJoinArgs = 30_000
+
 // queue adds a statement, joining it to an equal one when it can.
-func (p *pgTx) queue(q queuedExec) {
+func (p *merger) queue(q queuedExec) {
 	if q.join != nil && p.merging {
 		for i := max(p.last, 0); i < len(p.queued); i++ {
 			e := &p.queued[i]
-			if e.join == nil || e.join.key != q.join.key {
+			if e.join == nil || e.join.key != q.join.key || e.nargs+len(q.args) > maxJoinArgs {
 				continue
 			}
 			if len(e.parts) == 0 {
 				e.parts = []joinPart{{args: e.args, rows: e.rows, check: e.check}}
 			}
 			e.parts = append(e.parts, joinPart{args: q.args, rows: q.rows, check: q.check})
+			e.nargs += len(q.args)
 			p.last = i
 			return
 		}
 	}
+	q.nargs = len(q.args)
 	p.queued = append(p.queued, q)
 	p.last = len(p.queued) - 1
+}
+
+// partArgs are the joined parts' arguments.
+func (q *queuedExec) partArgs() [][]any {
+	args := make([][]any, len(q.parts))
+	for i, part := range q.parts {
+		args[i] = part.args
+	}
+	return args
 }
 
 // statement returns the statement to send and its arguments.
@@ -209,6 +236,23 @@ func insertJoiner(head, tail string, width int) *joiner {
 			all = append(all, a...)
 		}
 		return insertSQL(head, strings.TrimSuffix(tail, " ON CONFLICT DO NOTHING"), width, len(all)/width), all
+	}, sqlite: func(parts [][]any) (string, []any) {
+		var all []any
+		for _, a := range parts {
+			all = append(all, a...)
+		}
+		var b strings.Builder
+		row := "(" + strings.Repeat("?,", width-1) + "?)"
+		b.Grow(len(head) + len(tail) + len(parts)*(len(row)+1))
+		b.WriteString(head)
+		for i := range len(all) / width {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(row)
+		}
+		b.WriteString(tail)
+		return b.String(), all
 	}}
 }
 
@@ -401,7 +445,7 @@ func (s *Store) pgRun(ctx context.Context, reqs []writeReq) (res writeResult, at
 func (s *Store) pgExec(ctx context.Context, conn *sql.Conn, reqs []writeReq) (p *pgTx, res writeResult, at int) {
 	at = -1
 	err := conn.Raw(func(dc any) (err error) {
-		p = &pgTx{c: dc.(*stdlib.Conn).Conn(), merging: len(reqs) > 1}
+		p = &pgTx{c: dc.(*stdlib.Conn).Conn(), merger: merger{merging: len(reqs) > 1}}
 		defer func() {
 			if r := recover(); r != nil {
 				// A queued statement's check panicked: the transaction's.

@@ -315,6 +315,7 @@ type Tx struct {
 	q       sqlQuerier
 	tx      *sql.Tx // nil on the read pool
 	pg      *pgTx   // a PostgreSQL write, instead of q
+	mq      *merger // SQLite: WriteMany's statements, joined until flushed
 	s       *Store
 	dialect Dialect
 	now     time.Time
@@ -354,6 +355,9 @@ func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 		res, err := t.readExec(ctx, query, args)
 		return res, readOnly(err)
 	}
+	if err := t.flushMerged(ctx); err != nil {
+		return nil, err
+	}
 	if ps := t.stmt(ctx, query); ps != nil {
 		return t.tx.StmtContext(ctx, ps).ExecContext(ctx, args...)
 	}
@@ -379,6 +383,9 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (Rows,
 		}
 		return readRows{rows}, nil
 	}
+	if err := t.flushMerged(ctx); err != nil {
+		return nil, err
+	}
 	if ps := t.stmt(ctx, query); ps != nil {
 		return t.tx.StmtContext(ctx, ps).QueryContext(ctx, args...)
 	}
@@ -402,6 +409,9 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) Row
 			return readRow{ps.QueryRowContext(ctx, args...)}
 		}
 		return readRow{t.q.QueryRowContext(ctx, query, args...)}
+	}
+	if err := t.flushMerged(ctx); err != nil {
+		return errRow{err}
 	}
 	if ps := t.stmt(ctx, query); ps != nil {
 		return t.tx.StmtContext(ctx, ps).QueryRowContext(ctx, args...)
@@ -452,6 +462,10 @@ func (t *Tx) execThen(ctx context.Context, check func(n int64, err error) error,
 		t.pg.queue(queuedExec{query: query, args: args, check: check})
 		return nil
 	}
+	if t.mq != nil {
+		t.mq.queue(queuedExec{query: query, args: args, check: check})
+		return nil
+	}
 	res, err := t.ExecContext(ctx, query, args...)
 	var n int64
 	if err == nil {
@@ -470,6 +484,10 @@ func (t *Tx) insertThen(ctx context.Context, check func(n int64, err error) erro
 	query := insertSQL(head, tail, width, rows)
 	if t.pg != nil {
 		t.pg.queue(queuedExec{query: query, args: args, check: check, rows: rows, join: insertJoiner(head, tail, width)})
+		return nil
+	}
+	if t.mq != nil {
+		t.mq.queue(queuedExec{query: query, args: args, check: check, rows: rows, join: insertJoiner(head, tail, width)})
 		return nil
 	}
 	return t.execThen(ctx, check, query, args...)
