@@ -134,7 +134,8 @@ func (p *Provider) exchangeCode(ctx context.Context, rs *request, ar *authReques
 		refresh, rt.Hash = secret.New()
 		rt.TenantID, rt.GrantID, rt.ExpiresAt = rs.tenant.ID, g.ID, minTime(now.Add(c.refreshTTL()), g.ExpiresAt)
 	}
-	err = p.st.Write(ctx, func(tx *store.Tx) error {
+	// Grouped: concurrent exchanges share a commit on PostgreSQL.
+	err = p.st.WriteGrouped(ctx, func(tx *store.Tx) error {
 		if err := tx.UseCode(ctx, rs.tenant.ID, ar.ID, g.ID); err != nil {
 			return err
 		}
@@ -191,7 +192,7 @@ func (p *Provider) rotate(ctx context.Context, rs *request, rr *refreshRequest, 
 	var rt store.RefreshToken
 	refresh, rt.Hash = secret.New()
 	rt.TenantID, rt.GrantID, rt.ExpiresAt = rs.tenant.ID, g.ID, minTime(now.Add(c.refreshTTL()), g.ExpiresAt)
-	err = p.st.Write(ctx, func(tx *store.Tx) error {
+	err = p.st.WriteGrouped(ctx, func(tx *store.Tx) error {
 		if err := tx.UseRefreshToken(ctx, rs.tenant.ID, rr.hash); err != nil {
 			return err
 		}

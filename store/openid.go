@@ -255,15 +255,18 @@ func (t *Tx) SaveCode(ctx context.Context, tenant, id, hash string, expires time
 // UseCode marks the code of authorization request id used, recording the
 // grant it issued. A code used before is a conflict: exactly one use wins.
 func (t *Tx) UseCode(ctx context.Context, tenant, id, grant string) error {
-	res, err := t.ExecContext(ctx, `UPDATE openid_auth_requests SET code_used_at = $3, grant_id = $4
+	// Checked at the transaction's next round trip on PostgreSQL: a code
+	// exchange's statements go together.
+	return t.execThen(ctx, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("use code: %w", err)
+		}
+		if n == 0 {
+			return usher.Conflict("code", "the code was used already")
+		}
+		return nil
+	}, `UPDATE openid_auth_requests SET code_used_at = $3, grant_id = $4
 		WHERE tenant_id = $1 AND id = $2 AND code_hash <> '' AND code_used_at IS NULL`, tenant, id, t.now, grant)
-	if err != nil {
-		return fmt.Errorf("use code: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return usher.Conflict("code", "the code was used already")
-	}
-	return nil
 }
 
 // Grant is what one sign-in gave a client for an account: its refresh
@@ -288,12 +291,13 @@ const grantCols = `id, tenant_id, client_id, account_id, identity_id, session_id
 // InsertGrant stores a new grant.
 func (t *Tx) InsertGrant(ctx context.Context, g *Grant) error {
 	g.CreatedAt = t.now
-	_, err := t.ExecContext(ctx, `INSERT INTO openid_grants (`+grantCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,NULL,'')`,
-		g.ID, g.TenantID, g.ClientID, g.AccountID, g.IdentityID, g.SessionID, jsonList(g.Scopes), g.AuthTime.UTC(), t.now, g.ExpiresAt.UTC())
-	if err != nil {
-		return fmt.Errorf("insert grant: %w", err)
-	}
-	return nil
+	return t.insertThen(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("insert grant: %w", err)
+		}
+		return nil
+	}, `INSERT INTO openid_grants (`+grantCols+`) VALUES `, ``, 12,
+		g.ID, g.TenantID, g.ClientID, g.AccountID, g.IdentityID, g.SessionID, jsonList(g.Scopes), g.AuthTime.UTC(), t.now, g.ExpiresAt.UTC(), nil, "")
 }
 
 // Grant returns grant id of tenant.
@@ -371,12 +375,13 @@ type RefreshToken struct {
 // InsertRefreshToken stores a refresh token of a grant.
 func (t *Tx) InsertRefreshToken(ctx context.Context, rt *RefreshToken) error {
 	rt.CreatedAt = t.now
-	_, err := t.ExecContext(ctx, `INSERT INTO openid_refresh_tokens (hash, tenant_id, grant_id, created_at, expires_at) VALUES ($1,$2,$3,$4,$5)`,
+	return t.insertThen(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("insert refresh token: %w", err)
+		}
+		return nil
+	}, `INSERT INTO openid_refresh_tokens (hash, tenant_id, grant_id, created_at, expires_at) VALUES `, ``, 5,
 		rt.Hash, rt.TenantID, rt.GrantID, t.now, rt.ExpiresAt.UTC())
-	if err != nil {
-		return fmt.Errorf("insert refresh token: %w", err)
-	}
-	return nil
 }
 
 // RefreshTokenByHash returns tenant's refresh token with hash, used or not.
@@ -395,14 +400,15 @@ func (t *Tx) RefreshTokenByHash(ctx context.Context, tenant, hash string) (Refre
 // UseRefreshToken marks a refresh token used. One used before is a
 // conflict: of two uses at once, exactly one wins.
 func (t *Tx) UseRefreshToken(ctx context.Context, tenant, hash string) error {
-	res, err := t.ExecContext(ctx, `UPDATE openid_refresh_tokens SET used_at = $3 WHERE hash = $2 AND tenant_id = $1 AND used_at IS NULL`, tenant, hash, t.now)
-	if err != nil {
-		return fmt.Errorf("use refresh token: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return usher.Conflict("refresh_token", "the refresh token was used already")
-	}
-	return nil
+	return t.execThen(ctx, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("use refresh token: %w", err)
+		}
+		if n == 0 {
+			return usher.Conflict("refresh_token", "the refresh token was used already")
+		}
+		return nil
+	}, `UPDATE openid_refresh_tokens SET used_at = $3 WHERE hash = $2 AND tenant_id = $1 AND used_at IS NULL`, tenant, hash, t.now)
 }
 
 // RevokeAccessToken records that the access token jti of tenant is revoked

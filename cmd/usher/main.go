@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -111,6 +112,8 @@ type config struct {
 	// AllowPrivate lets tenants' identity providers and external systems be
 	// at private addresses (a local identity provider in development).
 	AllowPrivate bool
+	// CPUProfile is where serve writes a CPU profile of its whole run.
+	CPUProfile string
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (config, error) {
@@ -135,6 +138,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fmt.Errorf("USHER_IMPORT_MAX_MB: %q is not a number of megabytes", getenv("USHER_IMPORT_MAX_MB"))
 	}
 	fs.IntVar(&c.ImportMaxMB, "import-max-mb", importMB, "largest import file accepted, in MB (USHER_IMPORT_MAX_MB)")
+	fs.StringVar(&c.CPUProfile, "cpu-profile", env("USHER_CPU_PROFILE", ""), "write a CPU profile of the server's run to this file, for go tool pprof (USHER_CPU_PROFILE)")
 	for _, d := range []struct {
 		dst        *time.Duration
 		flag, env  string
@@ -305,6 +309,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(c, stderr)
+	if c.CPUProfile != "" {
+		// Where the time of a load test goes (BENCHMARKS.md), written when
+		// the server stops.
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	// zitadel/oidc logs only to slog's default logger (its WithLogger
 	// option does nothing): its lines take usher's format and output while
 	// serve runs.
