@@ -2,6 +2,9 @@ package openid
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -346,7 +349,7 @@ func apply(c *usher.Client, in ClientInput, create bool) error {
 			c.JWKS = string(raw)
 		}
 	}
-	if c.AuthMethod == AuthPrivateKey && c.JWKS == "" {
+	if c.AuthMethod == AuthPrivateKey && c.JWKS == "" && in.JWKS == nil {
 		add(usher.Invalid("jwks", "private_key_jwt needs the client's public keys"))
 	}
 	return errs.Err()
@@ -409,20 +412,97 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// Algorithms a private_key_jwt client may sign its assertions with (what
+// the library verifies).
+var assertionAlgs = []string{ES256, RS256, string(jose.PS256)}
+
+// parseJWKS reads a client's public keys and says what is wrong with them,
+// naming the key: each must be a public RSA (2048 bits or more) or P-256
+// key for signing, with a kid unless it is the only one.
 func parseJWKS(s string) (*jose.JSONWebKeySet, error) {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal([]byte(s), &set); err != nil {
-		return nil, fmt.Errorf("is not a JSON Web Key Set: %v", err)
+		return nil, fmt.Errorf("is not a JSON Web Key Set ({\"keys\": [...]}) of keys usher reads: %v", err)
 	}
 	if len(set.Keys) == 0 || len(set.Keys) > 10 {
-		return nil, errors.New("needs one to ten keys")
+		return nil, fmt.Errorf("has %d keys: it needs one to ten", len(set.Keys))
 	}
+	kids := map[string]bool{}
 	for i, k := range set.Keys {
-		if !k.IsPublic() {
-			return nil, fmt.Errorf("key %d is not a public key", i)
+		name := fmt.Sprintf("key %d", i+1)
+		if k.KeyID != "" {
+			name += fmt.Sprintf(" (kid %q)", k.KeyID)
 		}
+		if !k.IsPublic() {
+			return nil, fmt.Errorf("%s holds a private key: paste only the public keys", name)
+		}
+		if k.Use != "" && k.Use != "sig" {
+			return nil, fmt.Errorf("%s is for use %q: a client assertion key is for \"sig\"", name, k.Use)
+		}
+		switch pub := k.Key.(type) {
+		case *rsa.PublicKey:
+			if pub.N.BitLen() < 2048 {
+				return nil, fmt.Errorf("%s is an RSA key of %d bits: at least 2048 are needed", name, pub.N.BitLen())
+			}
+			if k.Algorithm != "" && k.Algorithm != RS256 && k.Algorithm != string(jose.PS256) {
+				return nil, fmt.Errorf("%s is an RSA key for %s: usher verifies RS256 and PS256", name, k.Algorithm)
+			}
+		case *ecdsa.PublicKey:
+			if pub.Curve != elliptic.P256() {
+				return nil, fmt.Errorf("%s is an EC key on %s: usher verifies ES256 (P-256)", name, pub.Curve.Params().Name)
+			}
+			if k.Algorithm != "" && k.Algorithm != ES256 {
+				return nil, fmt.Errorf("%s is a P-256 key for %s: it can only be ES256", name, k.Algorithm)
+			}
+		default:
+			return nil, fmt.Errorf("%s is of a type usher does not verify (%T): use RSA or EC P-256 keys", name, k.Key)
+		}
+		if k.KeyID == "" && len(set.Keys) > 1 {
+			return nil, fmt.Errorf("%s has no kid: with several keys, each needs one", name)
+		}
+		if kids[k.KeyID] {
+			return nil, fmt.Errorf("%s: another key has the same kid", name)
+		}
+		kids[k.KeyID] = true
 	}
 	return &set, nil
+}
+
+// ClientKey describes a public key of a private_key_jwt client.
+type ClientKey struct {
+	ID   string `json:"kid"`
+	Type string `json:"kty"`
+	// Alg is the key's algorithm, or those it may sign with when it names none.
+	Alg string `json:"alg"`
+}
+
+// ClientKeys lists c's public keys, for its page.
+func ClientKeys(c usher.Client) []ClientKey {
+	if c.JWKS == "" {
+		return nil
+	}
+	set, err := parseJWKS(c.JWKS)
+	if err != nil {
+		return nil
+	}
+	var out []ClientKey
+	for _, k := range set.Keys {
+		ck := ClientKey{ID: k.KeyID, Alg: k.Algorithm}
+		switch k.Key.(type) {
+		case *rsa.PublicKey:
+			ck.Type = "RSA"
+			if ck.Alg == "" {
+				ck.Alg = RS256 + " or " + string(jose.PS256)
+			}
+		case *ecdsa.PublicKey:
+			ck.Type = "EC P-256"
+			if ck.Alg == "" {
+				ck.Alg = ES256
+			}
+		}
+		out = append(out, ck)
+	}
+	return out
 }
 
 // client is a stored client as the library sees it (op.Client).

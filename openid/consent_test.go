@@ -97,6 +97,52 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if status != 401 {
 			t.Fatalf("an assertion signed by another key: %d %v", status, out)
 		}
+		// An assertion works once, at whichever endpoint.
+		once := assertion(key)
+		if status, out = w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+			"client_assertion", once); status != 200 {
+			t.Fatalf("a fresh assertion: %d %v", status, out)
+		}
+		status, out = w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+			"client_assertion", once)
+		if status != 401 || out["error"] != "invalid_client" || !strings.Contains(out["error_description"].(string), "jti was used before") {
+			t.Fatalf("a replayed assertion: %d %v", status, out)
+		}
+		// Spent jtis are kept until their assertion expires, then swept.
+		w.clock.Advance(2 * time.Hour)
+		if n, err := w.oid.Sweep(context.Background()); err != nil || n < 2 {
+			t.Fatalf("sweep after the assertions expired: %d %v", n, err)
+		}
+	})
+}
+
+// TestClientKeysRefused: a client's JWKS that usher cannot use is refused
+// with a message naming the key and what is wrong with it.
+func TestClientKeysRefused(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		set := func(keys ...jose.JSONWebKey) map[string]any {
+			b, _ := json.Marshal(jose.JSONWebKeySet{Keys: keys})
+			return jsonOf(t, string(b))
+		}
+		for what, c := range map[string]struct {
+			jwks any
+			want string
+		}{
+			"a private key":     {set(jose.JSONWebKey{Key: ec, KeyID: "a"}), `key 1 (kid \"a\") holds a private key`},
+			"P-384":             {set(jose.JSONWebKey{Key: p384.Public(), KeyID: "b"}), "usher verifies ES256 (P-256)"},
+			"two without kid":   {set(jose.JSONWebKey{Key: ec.Public(), KeyID: "c"}, jose.JSONWebKey{Key: ec.Public()}), "key 2 has no kid"},
+			"same kid":          {set(jose.JSONWebKey{Key: ec.Public(), KeyID: "d"}, jose.JSONWebKey{Key: ec.Public(), KeyID: "d"}), "another key has the same kid"},
+			"an encryption key": {set(jose.JSONWebKey{Key: ec.Public(), KeyID: "e", Use: "enc"}), `is for use \"enc\"`},
+			"no keys":           {map[string]any{"keys": []any{}}, "it needs one to ten"},
+		} {
+			r := w.api(t, "POST", "/api/v1/tenants/acme/clients", map[string]any{"name": "Signed", "grant_types": []string{"client_credentials"},
+				"token_endpoint_auth_method": "private_key_jwt", "jwks": c.jwks})
+			if r.status != 422 || !strings.Contains(r.body, `"field":"jwks"`) || !strings.Contains(r.body, c.want) {
+				t.Errorf("%s: %d %s", what, r.status, r.body)
+			}
+		}
 	})
 }
 

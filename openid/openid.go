@@ -214,6 +214,9 @@ type request struct {
 	// subjectKey: the access token and the ID token of one answer share it.
 	subject    *subject
 	subjectKey string
+	// assertion is the client assertion this request verified and
+	// recorded: the library verifies it again.
+	assertion string
 }
 
 type ctxKey struct{}

@@ -416,6 +416,21 @@ func (t *Tx) RevokeAccessToken(ctx context.Context, tenant, jti string, expires 
 	return nil
 }
 
+// UseAssertion records that client of tenant used the client assertion
+// jti, valid until expires, and reports whether it was its first use. A
+// record already past its expiry is taken over: the assertion it stood for
+// can no longer be accepted anyway.
+func (t *Tx) UseAssertion(ctx context.Context, tenant, client, jti string, expires time.Time) (bool, error) {
+	res, err := t.ExecContext(ctx, `INSERT INTO openid_assertions (tenant_id, client_id, jti, expires_at) VALUES ($1,$2,$3,$4)
+		ON CONFLICT (tenant_id, client_id, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE openid_assertions.expires_at < $5`,
+		tenant, client, jti, expires.UTC(), t.now.UTC())
+	if err != nil {
+		return false, fmt.Errorf("use client assertion: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // AccessTokenRevoked reports whether the access token jti of tenant was revoked.
 func (t *Tx) AccessTokenRevoked(ctx context.Context, tenant, jti string) (bool, error) {
 	var n int
@@ -480,6 +495,7 @@ func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int,
 		`DELETE FROM openid_refresh_tokens WHERE hash IN (SELECT hash FROM openid_refresh_tokens WHERE expires_at < $1 LIMIT $2)`,
 		`DELETE FROM openid_revoked_tokens WHERE jti IN (SELECT jti FROM openid_revoked_tokens WHERE expires_at < $1 LIMIT $2)`,
 		`DELETE FROM openid_grants WHERE id IN (SELECT id FROM openid_grants WHERE expires_at < $1 LIMIT $2)`,
+		`DELETE FROM openid_assertions WHERE (tenant_id, client_id, jti) IN (SELECT tenant_id, client_id, jti FROM openid_assertions WHERE expires_at < $1 LIMIT $2)`,
 	} {
 		res, err := t.ExecContext(ctx, query, before.UTC(), limit)
 		if err != nil {
