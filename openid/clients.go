@@ -62,6 +62,9 @@ type ClientInput struct {
 	RefreshTokenSeconds *int `json:"refresh_token_lifetime,omitempty"`
 	// JWKS: the public keys of a private_key_jwt client, a JSON Web Key Set.
 	JWKS map[string]any `json:"jwks,omitempty"`
+	// JWKSText is the same as pasted in the console (JWKS wins when both
+	// are given): text that is not JSON is refused naming the field.
+	JWKSText string `json:"-"`
 	// RotateSecret gives a confidential client a new secret (on a change),
 	// shown once; the old one stops working.
 	RotateSecret bool `json:"rotate_secret,omitempty"`
@@ -341,18 +344,34 @@ func apply(c *usher.Client, in ClientInput, create bool) error {
 	seconds("access_token_lifetime", in.AccessTokenSeconds, time.Minute, MaxTokenTTL, &c.AccessTokenSeconds)
 	seconds("id_token_lifetime", in.IDTokenSeconds, time.Minute, MaxTokenTTL, &c.IDTokenSeconds)
 	seconds("refresh_token_lifetime", in.RefreshTokenSeconds, 5*time.Minute, MaxRefreshTokenTTL, &c.RefreshTokenSeconds)
-	if in.JWKS != nil {
-		raw, _ := json.Marshal(in.JWKS)
-		if _, err := parseJWKS(string(raw)); err != nil {
+	jwks := in.JWKS != nil || strings.TrimSpace(in.JWKSText) != ""
+	if jwks {
+		if raw, err := jwksOf(in); err != nil {
+			add(err)
+		} else if _, err := parseJWKS(raw); err != nil {
 			add(usher.Invalid("jwks", "%v", err))
 		} else {
-			c.JWKS = string(raw)
+			c.JWKS = raw
 		}
 	}
-	if c.AuthMethod == AuthPrivateKey && c.JWKS == "" && in.JWKS == nil {
+	if c.AuthMethod == AuthPrivateKey && c.JWKS == "" && !jwks {
 		add(usher.Invalid("jwks", "private_key_jwt needs the client's public keys"))
 	}
 	return errs.Err()
+}
+
+// jwksOf is in's key set as JSON, from the API's object or the console's text.
+func jwksOf(in ClientInput) (string, error) {
+	if in.JWKS != nil {
+		raw, err := json.Marshal(in.JWKS)
+		return string(raw), err
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(in.JWKSText), &m); err != nil {
+		return "", usher.Invalid("jwks", "is not a JSON object ({\"keys\": [...]}): %v", err)
+	}
+	raw, err := json.Marshal(m)
+	return string(raw), err
 }
 
 func dedupe(xs []string) []string {

@@ -62,6 +62,26 @@ func TestConsent(t *testing.T) {
 	})
 }
 
+// assertion is a client assertion of client for acme's token endpoint,
+// signed with k under kid, valid for a minute.
+func (w *world) assertion(t *testing.T, client string, k *ecdsa.PrivateKey, kid string) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k, KeyID: kid}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The library checks iat and exp against the real time.
+	now := time.Now()
+	claims, _ := json.Marshal(map[string]any{"iss": client, "sub": client, "aud": w.issuer(w.tenant), "iat": now.Unix(),
+		"exp": now.Add(time.Minute).Unix(), "jti": rand.Text()})
+	sig, err := s.Sign(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := sig.CompactSerialize()
+	return out
+}
+
 // TestPrivateKeyJWT: a client that authenticates with private_key_jwt gets
 // tokens with an assertion signed by its key, and nothing with another key.
 func TestPrivateKeyJWT(t *testing.T) {
@@ -76,15 +96,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if c.ClientSecret != "" {
 			t.Fatal("a private_key_jwt client got a secret")
 		}
-		assertion := func(k *ecdsa.PrivateKey) string {
-			s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k, KeyID: "k1"}}, nil)
-			now := w.clock.Now()
-			claims, _ := json.Marshal(map[string]any{"iss": c.ID, "sub": c.ID, "aud": w.issuer(w.tenant), "iat": now.Unix(),
-				"exp": now.Add(time.Minute).Unix(), "jti": rand.Text()})
-			sig, _ := s.Sign(claims)
-			out, _ := sig.CompactSerialize()
-			return out
-		}
+		assertion := func(k *ecdsa.PrivateKey) string { return w.assertion(t, c.ID, k, "k1") }
 		const typ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 		status, out := w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
 			"client_assertion", assertion(key))
