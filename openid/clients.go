@@ -62,6 +62,9 @@ type ClientInput struct {
 	RefreshTokenSeconds *int `json:"refresh_token_lifetime,omitempty"`
 	// JWKS: the public keys of a private_key_jwt client, a JSON Web Key Set.
 	JWKS map[string]any `json:"jwks,omitempty"`
+	// JWKSURI is where a client that rotates its keys publishes its JWKS
+	// (https), instead of jwks; "" stops using it.
+	JWKSURI *string `json:"jwks_uri,omitempty"`
 	// JWKSText is the same as pasted in the console (JWKS wins when both
 	// are given): text that is not JSON is refused naming the field.
 	JWKSText string `json:"-"`
@@ -104,6 +107,9 @@ func (p *Provider) CreateClient(ctx context.Context, actor usher.Actor, tenant u
 	if err := apply(&c, in, true); err != nil {
 		return CreatedClient{}, err
 	}
+	if err := p.checkPublished(ctx, in); err != nil {
+		return CreatedClient{}, err
+	}
 	out := CreatedClient{}
 	hash := ""
 	if usesSecret(c) {
@@ -124,6 +130,12 @@ func (p *Provider) CreateClient(ctx context.Context, actor usher.Actor, tenant u
 // is returned once.
 func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in ClientInput) (CreatedClient, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
+		return CreatedClient{}, err
+	}
+	if _, _, err := p.st.Read().Client(ctx, tenant.ID, id); err != nil {
+		return CreatedClient{}, err // another tenant's client is not found, whatever its input
+	}
+	if err := p.checkPublished(ctx, in); err != nil {
 		return CreatedClient{}, err
 	}
 	var out CreatedClient
@@ -182,6 +194,22 @@ func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant u
 	})
 	p.clients.forget(tenant.ID, id)
 	return out, err
+}
+
+// checkPublished reads the keys at a jwks_uri being set, so that an
+// address that does not serve usable keys is refused now, not at the
+// client's first sign-in. It is read outside any transaction.
+func (p *Provider) checkPublished(ctx context.Context, in ClientInput) error {
+	if in.JWKSURI == nil || *in.JWKSURI == "" || in.JWKS != nil || in.JWKSText != "" {
+		return nil
+	}
+	if _, err := checkKeysURI(*in.JWKSURI); err != nil {
+		return err
+	}
+	if _, err := p.fetchKeys(ctx, *in.JWKSURI); err != nil {
+		return usher.Invalid("jwks_uri", "does not serve keys usher can use: %v", err)
+	}
+	return nil
 }
 
 // DeleteClient deletes a client of tenant: it can no longer sign anyone in,
@@ -345,17 +373,29 @@ func apply(c *usher.Client, in ClientInput, create bool) error {
 	seconds("id_token_lifetime", in.IDTokenSeconds, time.Minute, MaxTokenTTL, &c.IDTokenSeconds)
 	seconds("refresh_token_lifetime", in.RefreshTokenSeconds, 5*time.Minute, MaxRefreshTokenTTL, &c.RefreshTokenSeconds)
 	jwks := in.JWKS != nil || strings.TrimSpace(in.JWKSText) != ""
-	if jwks {
+	uri := in.JWKSURI != nil && *in.JWKSURI != ""
+	switch {
+	case jwks && uri:
+		add(usher.Invalid("jwks_uri", "give the keys or the address they are published at, not both"))
+	case jwks:
 		if raw, err := jwksOf(in); err != nil {
 			add(err)
 		} else if _, err := parseJWKS(raw); err != nil {
 			add(usher.Invalid("jwks", "%v", err))
 		} else {
-			c.JWKS = raw
+			c.JWKS, c.JWKSURI = raw, ""
 		}
+	case uri:
+		if u, err := checkKeysURI(*in.JWKSURI); err != nil {
+			add(err)
+		} else {
+			c.JWKSURI, c.JWKS = u, ""
+		}
+	case in.JWKSURI != nil:
+		c.JWKSURI = ""
 	}
-	if c.AuthMethod == AuthPrivateKey && c.JWKS == "" && !jwks {
-		add(usher.Invalid("jwks", "private_key_jwt needs the client's public keys"))
+	if c.AuthMethod == AuthPrivateKey && c.JWKS == "" && c.JWKSURI == "" && !jwks && !uri {
+		add(usher.Invalid("jwks", "private_key_jwt needs the client's public keys: paste them, or give the jwks_uri it publishes them at"))
 	}
 	return errs.Err()
 }
@@ -421,6 +461,24 @@ func checkURIs(field string, uris []string, typ string, add func(error)) ([]stri
 		return nil, false
 	}
 	return dedupe(uris), true
+}
+
+// checkKeysURI holds a jwks_uri to what usher fetches: https, or http on
+// this machine's loopback only. The egress client decides at connect time
+// which addresses it may reach.
+func checkKeysURI(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case len(raw) > 2000:
+		return "", usher.Invalid("jwks_uri", "is longer than 2000 characters")
+	case err != nil || !u.IsAbs() || u.Host == "":
+		return "", usher.Invalid("jwks_uri", "%q is not an absolute URL", raw)
+	case u.User != nil || u.Fragment != "":
+		return "", usher.Invalid("jwks_uri", "must have neither credentials nor a fragment")
+	case u.Scheme == "https", u.Scheme == "http" && loopback(u.Hostname()):
+		return raw, nil
+	}
+	return "", usher.Invalid("jwks_uri", "must use https (plain http only on localhost)")
 }
 
 func loopback(host string) bool {
@@ -495,15 +553,7 @@ type ClientKey struct {
 	Alg string `json:"alg"`
 }
 
-// ClientKeys lists c's public keys, for its page.
-func ClientKeys(c usher.Client) []ClientKey {
-	if c.JWKS == "" {
-		return nil
-	}
-	set, err := parseJWKS(c.JWKS)
-	if err != nil {
-		return nil
-	}
+func describeKeys(set *jose.JSONWebKeySet) []ClientKey {
 	var out []ClientKey
 	for _, k := range set.Keys {
 		ck := ClientKey{ID: k.KeyID, Alg: k.Algorithm}

@@ -241,6 +241,8 @@ func assertionRefusal(err error) string {
 	switch {
 	case errors.Is(err, errAssertionReplayed):
 		return "its jti was used before (an assertion works once)"
+	case errors.Is(err, errRemoteKeys):
+		return "the keys at the client's jwks_uri could not be read"
 	case errors.Is(err, oidc.ErrAudience):
 		return "its aud is not this issuer"
 	case errors.Is(err, oidc.ErrExpired):

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -106,7 +107,8 @@ func newWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 	if err != nil {
 		t.Fatal(err)
 	}
-	oid, err := openid.New(openid.Deps{Store: st, Box: box, Clock: clock.Now, Config: cfg, Provision: svc, Signin: auth,
+	// Clients' jwks_uri are on this machine, as an operator's setting allows.
+	oid, err := openid.New(openid.Deps{Store: st, Box: box, Clock: clock.Now, Config: cfg, Provision: svc, Signin: auth, HTTP: egress.Client(true, 10*time.Second),
 		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
 	if err != nil {
 		t.Fatal(err)

@@ -582,18 +582,17 @@ func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID str
 	if err != nil {
 		return nil, clientError(err)
 	}
-	if c.Client.AuthMethod != AuthPrivateKey || c.keys == nil {
+	if c.Client.AuthMethod != AuthPrivateKey {
 		return nil, errors.New("the client does not authenticate with private_key_jwt")
 	}
-	for _, k := range c.keys.Keys {
-		if k.KeyID == keyID || (keyID == "" && len(c.keys.Keys) == 1) {
-			if err := s.p.useAssertion(ctx, rs, c, &k); err != nil {
-				return nil, err
-			}
-			return &k, nil
-		}
+	k, err := s.p.clientKey(ctx, rs.tenant.ID, c, keyID)
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.New("the client has no key " + keyID)
+	if err := s.p.useAssertion(ctx, rs, c, k); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // useAssertion verifies the request's client assertion with key and

@@ -10,6 +10,10 @@ CREATE TABLE openid_assertions (
 );
 CREATE INDEX openid_assertions_expiry ON openid_assertions(expires_at);
 
+-- A private_key_jwt client that rotates its keys publishes them at an
+-- address instead of registering them (jwks stays '').
+ALTER TABLE openid_clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT '';
+
 -- How a provisioning source (a scim token) wants a successful SCIM PATCH
 -- answered: '' or 'no_content' (204), or 'resource' (200 with the resource).
 ALTER TABLE api_tokens ADD COLUMN patch_response TEXT NOT NULL DEFAULT '';
