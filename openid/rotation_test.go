@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
-	"github.com/usherhq/usher/store/storetest"
 	"github.com/usherhq/usher/web"
 )
 
@@ -118,17 +118,8 @@ func TestKeyRotation(t *testing.T) {
 		}
 
 		// A second replica on the same database serves the same keys.
-		hs := httptest.NewUnstartedServer(nil)
-		links := web.Links{PublicURL: "http://" + hs.Listener.Addr().String()}
-		oid2, err := openid.New(openid.Deps{Store: w.st, Box: w.box, Clock: w.clock.Now,
-			Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs.Config.Handler = web.New(slog.New(slog.NewTextHandler(w.logs, nil)), web.Config{Version: "test", Links: links, OpenID: oid2}, w.st, w.svc, w.auth, w.clock.Now)
-		hs.Start()
-		defer hs.Close()
-		other := w.jwks(t, hs.URL+"/t/acme")
+		replica := w.replica(t)
+		other := w.jwks(t, replica)
 		mine := w.jwks(t, w.issuer(w.tenant))
 		if !slices.Equal(other["ES256"], mine["ES256"]) || !slices.Equal(other["RS256"], mine["RS256"]) {
 			t.Fatalf("two replicas serve different keys: %v and %v", other, mine)
@@ -136,26 +127,81 @@ func TestKeyRotation(t *testing.T) {
 	})
 }
 
-// TestScheduledRotation: a key past its rotation period gets a successor,
-// published first, signing after the lead.
-func TestScheduledRotation(t *testing.T) {
-	w := newWorld(t, storetest.OpenSQLite, openid.Config{KeyRotation: 2 * time.Hour, KeyLead: 10 * time.Minute})
-	w.ada(t)
-	c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "id_token_lifetime": 86400})
-	r := w.rp(t, w.tenant, c.ID, c.ClientSecret)
-	b := w.browser(t)
-	first := kid(t, r.signedIn(b).token.AccessToken)
+// replica starts a second server with its own provider on w's database
+// and clock, as another replica of usher, and returns acme's issuer there.
+func (w *world) replica(t *testing.T) string {
+	t.Helper()
+	hs := httptest.NewUnstartedServer(nil)
+	links := web.Links{PublicURL: "http://" + hs.Listener.Addr().String()}
+	oid, err := openid.New(openid.Deps{Store: w.st, Box: w.box, Clock: w.clock.Now, Config: w.cfg,
+		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Config.Handler = web.New(slog.New(slog.NewTextHandler(w.logs, nil)), web.Config{Version: "test", Links: links, OpenID: oid}, w.st, w.svc, w.auth, w.clock.Now)
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return hs.URL + "/t/acme"
+}
 
-	w.clock.Advance(2*time.Hour + time.Minute)
-	set := w.jwks(t, w.issuer(w.tenant))
-	if len(set["ES256"]) != 2 || len(set["RS256"]) != 2 {
-		t.Fatalf("past the rotation period the JWKS has %v", set)
-	}
-	if k := kid(t, r.signedIn(b).token.AccessToken); k != first {
-		t.Fatalf("the successor signed before its lead: %s", k)
-	}
-	w.clock.Advance(11 * time.Minute)
-	if k := kid(t, r.signedIn(b).token.AccessToken); k == first {
-		t.Fatal("the successor does not sign after its lead")
-	}
+// TestScheduledRotation: a key past its rotation period gets one
+// successor, published first, signing after the lead, even when two
+// replicas on one database find it due at the same moment: both serve the
+// same keys and sign with the same successor.
+func TestScheduledRotation(t *testing.T) {
+	onEachDatabaseWith(t, openid.Config{KeyRotation: 2 * time.Hour, KeyLead: 10 * time.Minute}, func(t *testing.T, w *world) {
+		w.ada(t)
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "id_token_lifetime": 86400,
+			"grant_types": []string{"authorization_code", "refresh_token", "client_credentials"}})
+		r := w.rp(t, w.tenant, c.ID, c.ClientSecret)
+		b := w.browser(t)
+		first := kid(t, r.signedIn(b).token.AccessToken)
+		replica := w.replica(t)
+		if mine, other := w.jwks(t, w.issuer(w.tenant)), w.jwks(t, replica); !slices.Equal(mine["ES256"], other["ES256"]) {
+			t.Fatalf("before the rotation the replicas serve %v and %v", mine, other)
+		}
+
+		// Past the period both replicas find the successor due at once.
+		w.clock.Advance(2*time.Hour + time.Minute)
+		var wg sync.WaitGroup
+		sets := make([]map[string][]string, 6)
+		for i := range sets {
+			wg.Go(func() {
+				base := w.issuer(w.tenant)
+				if i%2 == 1 {
+					base = replica
+				}
+				sets[i] = w.jwks(t, base)
+			})
+		}
+		wg.Wait()
+		for i, set := range sets {
+			if len(set["ES256"]) != 2 || len(set["RS256"]) != 2 {
+				t.Fatalf("past the rotation period, answer %d of the JWKS has %v", i, set)
+			}
+			if !slices.Equal(set["ES256"], sets[0]["ES256"]) || !slices.Equal(set["RS256"], sets[0]["RS256"]) {
+				t.Fatalf("the replicas serve different keys: %v and %v", set, sets[0])
+			}
+		}
+		if k := kid(t, r.signedIn(b).token.AccessToken); k != first {
+			t.Fatalf("the successor signed before its lead: %s", k)
+		}
+
+		w.clock.Advance(11 * time.Minute)
+		successor := kid(t, r.signedIn(b).token.AccessToken)
+		if successor == first || !slices.Contains(sets[0]["ES256"], successor) {
+			t.Fatalf("after its lead the access token is signed by %s (first %s, published %v)", successor, first, sets[0]["ES256"])
+		}
+		// The other replica signs with the same successor.
+		status, out := w.formAt(t, replica, "/oauth/token", c.ID, c.ClientSecret, "grant_type", "client_credentials")
+		if status != 200 {
+			t.Fatalf("client credentials at the other replica: %d %v", status, out)
+		}
+		if k := kid(t, out["access_token"].(string)); k != successor {
+			t.Fatalf("the other replica signs with %s, this one with %s", k, successor)
+		}
+		if mine, other := w.jwks(t, w.issuer(w.tenant)), w.jwks(t, replica); !slices.Equal(mine["ES256"], other["ES256"]) || !slices.Equal(mine["RS256"], other["RS256"]) {
+			t.Fatalf("after the rotation the replicas serve %v and %v", mine, other)
+		}
+	})
 }

@@ -131,6 +131,20 @@ func (t *Tx) InsertSigningKey(ctx context.Context, k *SigningKey) error {
 	return nil
 }
 
+// LockSigningKeys holds tenant's signing keys until the transaction ends,
+// so that replicas that find a key due at the same moment make one
+// successor, not one each: on PostgreSQL two transactions would both read
+// that none exists yet. SQLite's single writer needs no lock.
+func (t *Tx) LockSigningKeys(ctx context.Context, tenant string) error {
+	if t.dialect != Postgres || t.reading() {
+		return nil
+	}
+	if _, err := t.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7283020, hashtext($1))`, "openid_keys/"+tenant); err != nil {
+		return fmt.Errorf("lock signing keys: %w", err)
+	}
+	return nil
+}
+
 // SigningKeys lists tenant's keys that have not left the JWKS at now,
 // newest signer first.
 func (t *Tx) SigningKeys(ctx context.Context, tenant string, now time.Time) ([]SigningKey, error) {
