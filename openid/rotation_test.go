@@ -1,8 +1,11 @@
 package openid_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -21,11 +24,17 @@ import (
 // jwks is the kids of the tenant's JWKS, by algorithm.
 func (w *world) jwks(t *testing.T, base string) map[string][]string {
 	t.Helper()
+	return kidsByAlg(t, w.browser(t).get(base+"/oauth/jwks").body)
+}
+
+// kidsByAlg is the kids of a JWKS, by algorithm.
+func kidsByAlg(t *testing.T, jwks string) map[string][]string {
+	t.Helper()
 	var set struct {
 		Keys []struct{ Kid, Alg string }
 	}
-	if err := json.Unmarshal([]byte(w.browser(t).get(base+"/oauth/jwks").body), &set); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(jwks), &set); err != nil {
+		t.Fatalf("not a JWKS: %v\n%s", err, jwks)
 	}
 	out := map[string][]string{}
 	for _, k := range set.Keys {
@@ -144,64 +153,93 @@ func (w *world) replica(t *testing.T) string {
 	return hs.URL + "/t/acme"
 }
 
+// jwksOfAll reads the JWKS at each of bases, twice, all at once.
+func jwksOfAll(t *testing.T, bases ...string) []map[string][]string {
+	t.Helper()
+	var wg sync.WaitGroup
+	n := 2 * len(bases)
+	bodies, errs := make([]string, n), make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			resp, err := http.Get(bases[i%len(bases)] + "/oauth/jwks")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			bodies[i], errs[i] = string(b), err
+		})
+	}
+	wg.Wait()
+	sets := make([]map[string][]string, n)
+	for i, body := range bodies {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		sets[i] = kidsByAlg(t, body)
+	}
+	return sets
+}
+
 // TestScheduledRotation: a key past its rotation period gets one
-// successor, published first, signing after the lead, even when two
-// replicas on one database find it due at the same moment: both serve the
-// same keys and sign with the same successor.
+// successor, published first, signing after the lead, even when replicas
+// on one database find it due at the same moment (four here, period after
+// period): they serve the same keys and sign with the same successor.
 func TestScheduledRotation(t *testing.T) {
 	onEachDatabaseWith(t, openid.Config{KeyRotation: 2 * time.Hour, KeyLead: 10 * time.Minute}, func(t *testing.T, w *world) {
+		ctx := context.Background()
 		w.ada(t)
 		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "id_token_lifetime": 86400,
 			"grant_types": []string{"authorization_code", "refresh_token", "client_credentials"}})
 		r := w.rp(t, w.tenant, c.ID, c.ClientSecret)
 		b := w.browser(t)
 		first := kid(t, r.signedIn(b).token.AccessToken)
-		replica := w.replica(t)
-		if mine, other := w.jwks(t, w.issuer(w.tenant)), w.jwks(t, replica); !slices.Equal(mine["ES256"], other["ES256"]) {
-			t.Fatalf("before the rotation the replicas serve %v and %v", mine, other)
-		}
+		replicas := []string{w.issuer(w.tenant), w.replica(t), w.replica(t), w.replica(t)}
 
-		// Past the period both replicas find the successor due at once.
-		w.clock.Advance(2*time.Hour + time.Minute)
-		var wg sync.WaitGroup
-		sets := make([]map[string][]string, 6)
-		for i := range sets {
-			wg.Go(func() {
-				base := w.issuer(w.tenant)
-				if i%2 == 1 {
-					base = replica
+		signer := first
+		for round := 1; round <= 3; round++ {
+			// Past the period every replica finds the successor due at once.
+			w.clock.Advance(2*time.Hour + 15*time.Minute)
+			sets := jwksOfAll(t, replicas...)
+			for _, set := range sets {
+				if !slices.Equal(set["ES256"], sets[0]["ES256"]) || !slices.Equal(set["RS256"], sets[0]["RS256"]) {
+					t.Fatalf("round %d: replicas serve different keys: %v and %v", round, sets[0], set)
 				}
-				sets[i] = w.jwks(t, base)
-			})
-		}
-		wg.Wait()
-		for i, set := range sets {
-			if len(set["ES256"]) != 2 || len(set["RS256"]) != 2 {
-				t.Fatalf("past the rotation period, answer %d of the JWKS has %v", i, set)
 			}
-			if !slices.Equal(set["ES256"], sets[0]["ES256"]) || !slices.Equal(set["RS256"], sets[0]["RS256"]) {
-				t.Fatalf("the replicas serve different keys: %v and %v", set, sets[0])
+			keys, err := w.st.Read().SigningKeys(ctx, w.tenant.ID, w.clock.Now())
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if k := kid(t, r.signedIn(b).token.AccessToken); k != first {
-			t.Fatalf("the successor signed before its lead: %s", k)
-		}
+			pending := map[string]int{}
+			for _, k := range keys {
+				if k.SignsFrom.After(w.clock.Now()) {
+					pending[k.Alg]++
+				}
+			}
+			if pending["ES256"] != 1 || pending["RS256"] != 1 {
+				t.Fatalf("round %d: the replicas made %v successors, want one of each algorithm", round, pending)
+			}
+			if k := kid(t, r.signedIn(b).token.AccessToken); k != signer {
+				t.Fatalf("round %d: the successor signed before its lead: %s", round, k)
+			}
 
-		w.clock.Advance(11 * time.Minute)
-		successor := kid(t, r.signedIn(b).token.AccessToken)
-		if successor == first || !slices.Contains(sets[0]["ES256"], successor) {
-			t.Fatalf("after its lead the access token is signed by %s (first %s, published %v)", successor, first, sets[0]["ES256"])
-		}
-		// The other replica signs with the same successor.
-		status, out := w.formAt(t, replica, "/oauth/token", c.ID, c.ClientSecret, "grant_type", "client_credentials")
-		if status != 200 {
-			t.Fatalf("client credentials at the other replica: %d %v", status, out)
-		}
-		if k := kid(t, out["access_token"].(string)); k != successor {
-			t.Fatalf("the other replica signs with %s, this one with %s", k, successor)
-		}
-		if mine, other := w.jwks(t, w.issuer(w.tenant)), w.jwks(t, replica); !slices.Equal(mine["ES256"], other["ES256"]) || !slices.Equal(mine["RS256"], other["RS256"]) {
-			t.Fatalf("after the rotation the replicas serve %v and %v", mine, other)
+			w.clock.Advance(11 * time.Minute)
+			successor := kid(t, r.signedIn(b).token.AccessToken)
+			if successor == signer || !slices.Contains(sets[0]["ES256"], successor) {
+				t.Fatalf("round %d: after its lead the access token is signed by %s (before %s, published %v)", round, successor, signer, sets[0]["ES256"])
+			}
+			// The other replicas sign with the same successor.
+			for _, base := range replicas[1:] {
+				status, out := w.formAt(t, base, "/oauth/token", c.ID, c.ClientSecret, "grant_type", "client_credentials")
+				if status != 200 {
+					t.Fatalf("client credentials at another replica: %d %v", status, out)
+				}
+				if k := kid(t, out["access_token"].(string)); k != successor {
+					t.Fatalf("round %d: another replica signs with %s, this one with %s", round, k, successor)
+				}
+			}
+			signer = successor
 		}
 	})
 }
