@@ -200,7 +200,7 @@ func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant u
 // address that does not serve usable keys is refused now, not at the
 // client's first sign-in. It is read outside any transaction.
 func (p *Provider) checkPublished(ctx context.Context, in ClientInput) error {
-	if in.JWKSURI == nil || *in.JWKSURI == "" || in.JWKS != nil || in.JWKSText != "" {
+	if in.JWKSURI == nil || *in.JWKSURI == "" || in.JWKS != nil || strings.TrimSpace(in.JWKSText) != "" {
 		return nil
 	}
 	if _, err := checkKeysURI(*in.JWKSURI); err != nil {

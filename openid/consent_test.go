@@ -120,6 +120,15 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if status != 401 || out["error"] != "invalid_client" || !strings.Contains(out["error_description"].(string), "jti was used before") {
 			t.Fatalf("a replayed assertion: %d %v", status, out)
 		}
+		// An assertion without a jti cannot be held to one use: refused.
+		s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
+		claims, _ := json.Marshal(map[string]any{"iss": c.ID, "sub": c.ID, "aud": w.issuer(w.tenant), "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
+		sig, _ := s.Sign(claims)
+		noJTI, _ := sig.CompactSerialize()
+		status, out = w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ, "client_assertion", noJTI)
+		if status != 401 || !strings.Contains(out["error_description"].(string), "it has no jti") {
+			t.Fatalf("an assertion without a jti: %d %v", status, out)
+		}
 		// Spent jtis are kept until their assertion expires, then swept.
 		w.clock.Advance(2 * time.Hour)
 		if n, err := w.oid.Sweep(context.Background()); err != nil || n < 2 {

@@ -61,6 +61,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		// invalid_grant, so the assertion is checked here first.
 		if a := r.PostForm.Get("client_assertion"); a != "" {
 			if _, err := op.VerifyJWTAssertion(r.Context(), a, p.op.JWTProfileVerifier(r.Context())); err != nil {
+				var oe *oidc.Error
+				if errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
+					op.RequestError(w, r, oe, nil) // usher's fault, not the client's
+					return
+				}
 				op.RequestError(w, r, oidc.ErrInvalidClient().WithDescription("the client assertion was refused: %s", assertionRefusal(err)).WithParent(err), nil)
 				return
 			}
@@ -241,6 +246,10 @@ func assertionRefusal(err error) string {
 	switch {
 	case errors.Is(err, errAssertionReplayed):
 		return "its jti was used before (an assertion works once)"
+	case errors.Is(err, errAssertionNoJTI):
+		return "it has no jti (of at most 200 characters), which makes it usable once"
+	case errors.Is(err, errNotKeyClient):
+		return "the client does not authenticate with private_key_jwt"
 	case errors.Is(err, errRemoteKeys):
 		return "the keys at the client's jwks_uri could not be read"
 	case errors.Is(err, oidc.ErrAudience):

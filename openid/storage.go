@@ -583,7 +583,7 @@ func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID str
 		return nil, clientError(err)
 	}
 	if c.Client.AuthMethod != AuthPrivateKey {
-		return nil, errors.New("the client does not authenticate with private_key_jwt")
+		return nil, errNotKeyClient
 	}
 	k, err := s.p.clientKey(ctx, rs.tenant.ID, c, keyID)
 	if err != nil {
@@ -626,7 +626,7 @@ func (p *Provider) useAssertion(ctx context.Context, rs *request, c *client, key
 	case claims.Issuer != c.ID:
 		return errors.New("the client assertion was issued by another client")
 	case claims.JTI == "" || len(claims.JTI) > 200:
-		return errors.New("the client assertion needs a jti (at most 200 characters) so that it is used once")
+		return errAssertionNoJTI
 	}
 	expires := claims.Expires.AsTime()
 	if max := p.now().Add(time.Hour); expires.After(max) {
@@ -647,7 +647,11 @@ func (p *Provider) useAssertion(ctx context.Context, rs *request, c *client, key
 	return nil
 }
 
-var errAssertionReplayed = errors.New("the client assertion was used before (its jti is spent)")
+var (
+	errAssertionReplayed = errors.New("the client assertion was used before (its jti is spent)")
+	errAssertionNoJTI    = errors.New("the client assertion has no jti (of at most 200 characters)")
+	errNotKeyClient      = errors.New("the client does not authenticate with private_key_jwt")
+)
 
 // ValidateJWTProfileScopes: the JWT bearer grant is not offered.
 func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
