@@ -5,6 +5,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -121,6 +123,26 @@ func TestBrowserConsolePrivateKeyJWT(t *testing.T) {
 			"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion", w.assertion(t, id, key, "ledger-2026"))
 		if status != 200 || out["access_token"] == nil {
 			t.Fatalf("the product registered in the console: %d %v", status, out)
+		}
+
+		// The product moves to publishing its keys: its page shows the address and what is there.
+		next, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		published, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: next.Public(), KeyID: "ledger-2027", Use: "sig"}}})
+		hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { rw.Write(published) }))
+		defer hs.Close()
+		p.Fill("Or the address of its JWKS (jwks_uri)", hs.URL+"/jwks")
+		p.Click("Save")
+		if e := p.FieldError("Or the address of its JWKS (jwks_uri)"); !strings.Contains(e, "not both") {
+			t.Fatalf("keys and an address: the field says %q", e)
+		}
+		p.Fill("Public keys for private_key_jwt (JWKS)", "")
+		p.Click("Save")
+		p.WantText("Saved.", "Published at "+hs.URL+"/jwks", "kid ledger-2027: EC P-256, ES256")
+		p.WantNoText("ledger-2026")
+		status, out = w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials",
+			"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion", w.assertion(t, id, next, "ledger-2027"))
+		if status != 200 || out["access_token"] == nil {
+			t.Fatalf("the product with its published key: %d %v", status, out)
 		}
 	})
 }
