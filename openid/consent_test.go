@@ -6,8 +6,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,6 +123,26 @@ func TestPrivateKeyJWT(t *testing.T) {
 			"client_assertion", once)
 		if status != 401 || out["error"] != "invalid_client" || !strings.Contains(out["error_description"].(string), "jti was used before") {
 			t.Fatalf("a replayed assertion: %d %v", status, out)
+		}
+		// Sent many times at once, it still works once.
+		racing := assertion(key)
+		var wg sync.WaitGroup
+		var granted atomic.Int32
+		for range 8 {
+			wg.Go(func() {
+				f := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {typ}, "client_assertion": {racing}}
+				resp, err := http.PostForm(w.issuer(w.tenant)+"/oauth/token", f)
+				if err == nil {
+					if resp.StatusCode == 200 {
+						granted.Add(1)
+					}
+					resp.Body.Close()
+				}
+			})
+		}
+		wg.Wait()
+		if n := granted.Load(); n != 1 {
+			t.Fatalf("one assertion sent eight times at once was accepted %d times", n)
 		}
 		// An assertion without a jti cannot be held to one use: refused.
 		s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
