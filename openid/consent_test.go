@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -223,6 +224,35 @@ func TestOneTimePasswordHolder(t *testing.T) {
 		res := r.finish(l, b.back)
 		if res.idToken.Subject != cr.Account.ID {
 			t.Fatalf("sub %s", res.idToken.Subject)
+		}
+	})
+}
+
+// TestPrivateKeyJWTAlgorithms: a client's RSA key signs its assertions
+// with RS256 or PS256, as discovery says; one usher does not verify
+// (RS512) is refused.
+func TestPrivateKeyJWTAlgorithms(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := w.client(t, w.tenant, map[string]any{"name": "RSA machine", "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks": jwksOf(t, "rsa-1", key.Public())})
+		for alg, want := range map[jose.SignatureAlgorithm]int{jose.RS256: 200, jose.PS256: 200, jose.RS512: 401} {
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: "rsa-1"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			claims, _ := json.Marshal(map[string]any{"iss": c.ID, "sub": c.ID, "aud": w.issuer(w.tenant), "iat": time.Now().Unix(),
+				"exp": time.Now().Add(time.Minute).Unix(), "jti": rand.Text()})
+			sig, _ := s.Sign(claims)
+			a, _ := sig.CompactSerialize()
+			status, out := w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials",
+				"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion", a)
+			if status != want {
+				t.Errorf("%s: %d %v, want %d", alg, status, out, want)
+			}
 		}
 	})
 }

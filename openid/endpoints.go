@@ -27,9 +27,10 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	cfg.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	cfg.DeviceAuthorizationEndpoint, cfg.CheckSessionIframe = "", ""
-	cfg.TokenEndpointAuthSigningAlgValuesSupported = []string{ES256, RS256}
-	cfg.IntrospectionEndpointAuthSigningAlgValuesSupported = []string{ES256, RS256}
-	cfg.RevocationEndpointAuthSigningAlgValuesSupported = []string{ES256, RS256}
+	// What client assertions may be signed with (parseJWKS holds keys to it).
+	cfg.TokenEndpointAuthSigningAlgValuesSupported = assertionAlgs
+	cfg.IntrospectionEndpointAuthSigningAlgValuesSupported = assertionAlgs
+	cfg.RevocationEndpointAuthSigningAlgValuesSupported = assertionAlgs
 	cfg.RequestObjectSigningAlgValuesSupported = nil
 	b, err := json.Marshal(cfg)
 	if err != nil {
