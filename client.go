@@ -35,7 +35,10 @@ type Client struct {
 	IDTokenSeconds      int    `json:"id_token_lifetime"`
 	RefreshTokenSeconds int    `json:"refresh_token_lifetime"`
 	// JWKS holds the public keys of a private_key_jwt client, as a JSON Web Key Set.
-	JWKS      string     `json:"jwks,omitempty"`
+	JWKS string `json:"jwks,omitempty"`
+	// JWKSURI is where a private_key_jwt client that rotates its keys
+	// publishes them, instead of JWKS.
+	JWKSURI   string     `json:"jwks_uri,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`

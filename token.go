@@ -20,7 +20,19 @@ type APIToken struct {
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// PatchResponse is how SCIM answers this provisioning source's
+	// successful PATCH (scim tokens only): PatchNoContent or PatchResource.
+	PatchResponse string `json:"patch_response,omitempty"`
 }
+
+// How SCIM answers a provisioning source's successful PATCH; RFC 7644
+// §3.5.2 allows either, and sources expect one or the other.
+const (
+	// PatchNoContent is 204 without a body, as Entra ID expects (the default).
+	PatchNoContent = "no_content"
+	// PatchResource is 200 with the whole resource, as Okta documents.
+	PatchResource = "resource"
+)
 
 // Session is a signed-in browser of an identity. The secret is in the
 // browser's cookie; only its hash is stored.

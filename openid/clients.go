@@ -2,6 +2,9 @@ package openid
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -59,6 +62,12 @@ type ClientInput struct {
 	RefreshTokenSeconds *int `json:"refresh_token_lifetime,omitempty"`
 	// JWKS: the public keys of a private_key_jwt client, a JSON Web Key Set.
 	JWKS map[string]any `json:"jwks,omitempty"`
+	// JWKSURI is where a client that rotates its keys publishes its JWKS
+	// (https), instead of jwks; "" stops using it.
+	JWKSURI *string `json:"jwks_uri,omitempty"`
+	// JWKSText is the same as pasted in the console (JWKS wins when both
+	// are given): text that is not JSON is refused naming the field.
+	JWKSText string `json:"-"`
 	// RotateSecret gives a confidential client a new secret (on a change),
 	// shown once; the old one stops working.
 	RotateSecret bool `json:"rotate_secret,omitempty"`
@@ -98,6 +107,9 @@ func (p *Provider) CreateClient(ctx context.Context, actor usher.Actor, tenant u
 	if err := apply(&c, in, true); err != nil {
 		return CreatedClient{}, err
 	}
+	if err := p.checkPublished(ctx, in); err != nil {
+		return CreatedClient{}, err
+	}
 	out := CreatedClient{}
 	hash := ""
 	if usesSecret(c) {
@@ -118,6 +130,12 @@ func (p *Provider) CreateClient(ctx context.Context, actor usher.Actor, tenant u
 // is returned once.
 func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in ClientInput) (CreatedClient, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
+		return CreatedClient{}, err
+	}
+	if _, _, err := p.st.Read().Client(ctx, tenant.ID, id); err != nil {
+		return CreatedClient{}, err // another tenant's client is not found, whatever its input
+	}
+	if err := p.checkPublished(ctx, in); err != nil {
 		return CreatedClient{}, err
 	}
 	var out CreatedClient
@@ -176,6 +194,22 @@ func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant u
 	})
 	p.clients.forget(tenant.ID, id)
 	return out, err
+}
+
+// checkPublished reads the keys at a jwks_uri being set, so that an
+// address that does not serve usable keys is refused now, not at the
+// client's first sign-in. It is read outside any transaction.
+func (p *Provider) checkPublished(ctx context.Context, in ClientInput) error {
+	if in.JWKSURI == nil || *in.JWKSURI == "" || in.JWKS != nil || strings.TrimSpace(in.JWKSText) != "" {
+		return nil
+	}
+	if _, err := checkKeysURI(*in.JWKSURI); err != nil {
+		return err
+	}
+	if _, err := p.fetchKeys(ctx, *in.JWKSURI); err != nil {
+		return usher.Invalid("jwks_uri", "does not serve keys usher can use: %v", err)
+	}
+	return nil
 }
 
 // DeleteClient deletes a client of tenant: it can no longer sign anyone in,
@@ -338,18 +372,46 @@ func apply(c *usher.Client, in ClientInput, create bool) error {
 	seconds("access_token_lifetime", in.AccessTokenSeconds, time.Minute, MaxTokenTTL, &c.AccessTokenSeconds)
 	seconds("id_token_lifetime", in.IDTokenSeconds, time.Minute, MaxTokenTTL, &c.IDTokenSeconds)
 	seconds("refresh_token_lifetime", in.RefreshTokenSeconds, 5*time.Minute, MaxRefreshTokenTTL, &c.RefreshTokenSeconds)
-	if in.JWKS != nil {
-		raw, _ := json.Marshal(in.JWKS)
-		if _, err := parseJWKS(string(raw)); err != nil {
+	jwks := in.JWKS != nil || strings.TrimSpace(in.JWKSText) != ""
+	uri := in.JWKSURI != nil && *in.JWKSURI != ""
+	switch {
+	case jwks && uri:
+		add(usher.Invalid("jwks_uri", "give the keys or the address they are published at, not both"))
+	case jwks:
+		if raw, err := jwksOf(in); err != nil {
+			add(err)
+		} else if _, err := parseJWKS(raw); err != nil {
 			add(usher.Invalid("jwks", "%v", err))
 		} else {
-			c.JWKS = string(raw)
+			c.JWKS, c.JWKSURI = raw, ""
 		}
+	case uri:
+		if u, err := checkKeysURI(*in.JWKSURI); err != nil {
+			add(err)
+		} else {
+			c.JWKSURI, c.JWKS = u, ""
+		}
+	case in.JWKSURI != nil:
+		c.JWKSURI = ""
 	}
-	if c.AuthMethod == AuthPrivateKey && c.JWKS == "" {
-		add(usher.Invalid("jwks", "private_key_jwt needs the client's public keys"))
+	if c.AuthMethod == AuthPrivateKey && c.JWKS == "" && c.JWKSURI == "" && !jwks && !uri {
+		add(usher.Invalid("jwks", "private_key_jwt needs the client's public keys: paste them, or give the jwks_uri it publishes them at"))
 	}
 	return errs.Err()
+}
+
+// jwksOf is in's key set as JSON, from the API's object or the console's text.
+func jwksOf(in ClientInput) (string, error) {
+	if in.JWKS != nil {
+		raw, err := json.Marshal(in.JWKS)
+		return string(raw), err
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(in.JWKSText), &m); err != nil {
+		return "", usher.Invalid("jwks", "is not a JSON object ({\"keys\": [...]}): %v", err)
+	}
+	raw, err := json.Marshal(m)
+	return string(raw), err
 }
 
 func dedupe(xs []string) []string {
@@ -401,6 +463,24 @@ func checkURIs(field string, uris []string, typ string, add func(error)) ([]stri
 	return dedupe(uris), true
 }
 
+// checkKeysURI holds a jwks_uri to what usher fetches: https, or http on
+// this machine's loopback only. The egress client decides at connect time
+// which addresses it may reach.
+func checkKeysURI(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case len(raw) > 2000:
+		return "", usher.Invalid("jwks_uri", "is longer than 2000 characters")
+	case err != nil || !u.IsAbs() || u.Host == "":
+		return "", usher.Invalid("jwks_uri", "%q is not an absolute URL", raw)
+	case u.User != nil || u.Fragment != "":
+		return "", usher.Invalid("jwks_uri", "must have neither credentials nor a fragment")
+	case u.Scheme == "https", u.Scheme == "http" && loopback(u.Hostname()):
+		return raw, nil
+	}
+	return "", usher.Invalid("jwks_uri", "must use https (plain http only on localhost)")
+}
+
 func loopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -409,20 +489,89 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// Algorithms a private_key_jwt client may sign its assertions with (what
+// the library verifies).
+var assertionAlgs = []string{ES256, RS256, string(jose.PS256)}
+
+// parseJWKS reads a client's public keys and says what is wrong with them,
+// naming the key: each must be a public RSA (2048 bits or more) or P-256
+// key for signing, with a kid unless it is the only one.
 func parseJWKS(s string) (*jose.JSONWebKeySet, error) {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal([]byte(s), &set); err != nil {
-		return nil, fmt.Errorf("is not a JSON Web Key Set: %v", err)
+		return nil, fmt.Errorf("is not a JSON Web Key Set ({\"keys\": [...]}) of keys usher reads: %v", err)
 	}
 	if len(set.Keys) == 0 || len(set.Keys) > 10 {
-		return nil, errors.New("needs one to ten keys")
+		return nil, fmt.Errorf("has %d keys: it needs one to ten", len(set.Keys))
 	}
+	kids := map[string]bool{}
 	for i, k := range set.Keys {
-		if !k.IsPublic() {
-			return nil, fmt.Errorf("key %d is not a public key", i)
+		name := fmt.Sprintf("key %d", i+1)
+		if k.KeyID != "" {
+			name += fmt.Sprintf(" (kid %q)", k.KeyID)
 		}
+		if !k.IsPublic() {
+			return nil, fmt.Errorf("%s holds a private key: paste only the public keys", name)
+		}
+		if k.Use != "" && k.Use != "sig" {
+			return nil, fmt.Errorf("%s is for use %q: a client assertion key is for \"sig\"", name, k.Use)
+		}
+		switch pub := k.Key.(type) {
+		case *rsa.PublicKey:
+			if pub.N.BitLen() < 2048 {
+				return nil, fmt.Errorf("%s is an RSA key of %d bits: at least 2048 are needed", name, pub.N.BitLen())
+			}
+			if k.Algorithm != "" && k.Algorithm != RS256 && k.Algorithm != string(jose.PS256) {
+				return nil, fmt.Errorf("%s is an RSA key for %s: usher verifies RS256 and PS256", name, k.Algorithm)
+			}
+		case *ecdsa.PublicKey:
+			if pub.Curve != elliptic.P256() {
+				return nil, fmt.Errorf("%s is an EC key on %s: usher verifies ES256 (P-256)", name, pub.Curve.Params().Name)
+			}
+			if k.Algorithm != "" && k.Algorithm != ES256 {
+				return nil, fmt.Errorf("%s is a P-256 key for %s: it can only be ES256", name, k.Algorithm)
+			}
+		default:
+			return nil, fmt.Errorf("%s is of a type usher does not verify (%T): use RSA or EC P-256 keys", name, k.Key)
+		}
+		if k.KeyID == "" && len(set.Keys) > 1 {
+			return nil, fmt.Errorf("%s has no kid: with several keys, each needs one", name)
+		}
+		if kids[k.KeyID] {
+			return nil, fmt.Errorf("%s: another key has the same kid", name)
+		}
+		kids[k.KeyID] = true
 	}
 	return &set, nil
+}
+
+// ClientKey describes a public key of a private_key_jwt client.
+type ClientKey struct {
+	ID   string `json:"kid"`
+	Type string `json:"kty"`
+	// Alg is the key's algorithm, or those it may sign with when it names none.
+	Alg string `json:"alg"`
+}
+
+func describeKeys(set *jose.JSONWebKeySet) []ClientKey {
+	var out []ClientKey
+	for _, k := range set.Keys {
+		ck := ClientKey{ID: k.KeyID, Alg: k.Algorithm}
+		switch k.Key.(type) {
+		case *rsa.PublicKey:
+			ck.Type = "RSA"
+			if ck.Alg == "" {
+				ck.Alg = RS256 + " or " + string(jose.PS256)
+			}
+		case *ecdsa.PublicKey:
+			ck.Type = "EC P-256"
+			if ck.Alg == "" {
+				ck.Alg = ES256
+			}
+		}
+		out = append(out, ck)
+	}
+	return out
 }
 
 // client is a stored client as the library sees it (op.Client).

@@ -5,9 +5,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +67,26 @@ func TestConsent(t *testing.T) {
 	})
 }
 
+// assertion is a client assertion of client for acme's token endpoint,
+// signed with k under kid, valid for a minute.
+func (w *world) assertion(t *testing.T, client string, k *ecdsa.PrivateKey, kid string) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k, KeyID: kid}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The library checks iat and exp against the real time.
+	now := time.Now()
+	claims, _ := json.Marshal(map[string]any{"iss": client, "sub": client, "aud": w.issuer(w.tenant), "iat": now.Unix(),
+		"exp": now.Add(time.Minute).Unix(), "jti": rand.Text()})
+	sig, err := s.Sign(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := sig.CompactSerialize()
+	return out
+}
+
 // TestPrivateKeyJWT: a client that authenticates with private_key_jwt gets
 // tokens with an assertion signed by its key, and nothing with another key.
 func TestPrivateKeyJWT(t *testing.T) {
@@ -76,15 +101,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if c.ClientSecret != "" {
 			t.Fatal("a private_key_jwt client got a secret")
 		}
-		assertion := func(k *ecdsa.PrivateKey) string {
-			s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k, KeyID: "k1"}}, nil)
-			now := w.clock.Now()
-			claims, _ := json.Marshal(map[string]any{"iss": c.ID, "sub": c.ID, "aud": w.issuer(w.tenant), "iat": now.Unix(),
-				"exp": now.Add(time.Minute).Unix(), "jti": rand.Text()})
-			sig, _ := s.Sign(claims)
-			out, _ := sig.CompactSerialize()
-			return out
-		}
+		assertion := func(k *ecdsa.PrivateKey) string { return w.assertion(t, c.ID, k, "k1") }
 		const typ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 		status, out := w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
 			"client_assertion", assertion(key))
@@ -96,6 +113,81 @@ func TestPrivateKeyJWT(t *testing.T) {
 			"client_assertion", assertion(other))
 		if status != 401 {
 			t.Fatalf("an assertion signed by another key: %d %v", status, out)
+		}
+		// An assertion works once, at whichever endpoint.
+		once := assertion(key)
+		if status, out = w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+			"client_assertion", once); status != 200 {
+			t.Fatalf("a fresh assertion: %d %v", status, out)
+		}
+		status, out = w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+			"client_assertion", once)
+		if status != 401 || out["error"] != "invalid_client" || !strings.Contains(out["error_description"].(string), "jti was used before") {
+			t.Fatalf("a replayed assertion: %d %v", status, out)
+		}
+		// Sent many times at once, it still works once.
+		racing := assertion(key)
+		var wg sync.WaitGroup
+		var granted atomic.Int32
+		for range 8 {
+			wg.Go(func() {
+				f := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {typ}, "client_assertion": {racing}}
+				resp, err := http.PostForm(w.issuer(w.tenant)+"/oauth/token", f)
+				if err == nil {
+					if resp.StatusCode == 200 {
+						granted.Add(1)
+					}
+					resp.Body.Close()
+				}
+			})
+		}
+		wg.Wait()
+		if n := granted.Load(); n != 1 {
+			t.Fatalf("one assertion sent eight times at once was accepted %d times", n)
+		}
+		// An assertion without a jti cannot be held to one use: refused.
+		s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
+		claims, _ := json.Marshal(map[string]any{"iss": c.ID, "sub": c.ID, "aud": w.issuer(w.tenant), "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
+		sig, _ := s.Sign(claims)
+		noJTI, _ := sig.CompactSerialize()
+		status, out = w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ, "client_assertion", noJTI)
+		if status != 401 || !strings.Contains(out["error_description"].(string), "it has no jti") {
+			t.Fatalf("an assertion without a jti: %d %v", status, out)
+		}
+		// Spent jtis are kept until their assertion expires, then swept.
+		w.clock.Advance(2 * time.Hour)
+		if n, err := w.oid.Sweep(context.Background()); err != nil || n < 2 {
+			t.Fatalf("sweep after the assertions expired: %d %v", n, err)
+		}
+	})
+}
+
+// TestClientKeysRefused: a client's JWKS that usher cannot use is refused
+// with a message naming the key and what is wrong with it.
+func TestClientKeysRefused(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		set := func(keys ...jose.JSONWebKey) map[string]any {
+			b, _ := json.Marshal(jose.JSONWebKeySet{Keys: keys})
+			return jsonOf(t, string(b))
+		}
+		for what, c := range map[string]struct {
+			jwks any
+			want string
+		}{
+			"a private key":     {set(jose.JSONWebKey{Key: ec, KeyID: "a"}), `key 1 (kid \"a\") holds a private key`},
+			"P-384":             {set(jose.JSONWebKey{Key: p384.Public(), KeyID: "b"}), "usher verifies ES256 (P-256)"},
+			"two without kid":   {set(jose.JSONWebKey{Key: ec.Public(), KeyID: "c"}, jose.JSONWebKey{Key: ec.Public()}), "key 2 has no kid"},
+			"same kid":          {set(jose.JSONWebKey{Key: ec.Public(), KeyID: "d"}, jose.JSONWebKey{Key: ec.Public(), KeyID: "d"}), "another key has the same kid"},
+			"an encryption key": {set(jose.JSONWebKey{Key: ec.Public(), KeyID: "e", Use: "enc"}), `is for use \"enc\"`},
+			"no keys":           {map[string]any{"keys": []any{}}, "it needs one to ten"},
+		} {
+			r := w.api(t, "POST", "/api/v1/tenants/acme/clients", map[string]any{"name": "Signed", "grant_types": []string{"client_credentials"},
+				"token_endpoint_auth_method": "private_key_jwt", "jwks": c.jwks})
+			if r.status != 422 || !strings.Contains(r.body, `"field":"jwks"`) || !strings.Contains(r.body, c.want) {
+				t.Errorf("%s: %d %s", what, r.status, r.body)
+			}
 		}
 	})
 }
@@ -132,6 +224,35 @@ func TestOneTimePasswordHolder(t *testing.T) {
 		res := r.finish(l, b.back)
 		if res.idToken.Subject != cr.Account.ID {
 			t.Fatalf("sub %s", res.idToken.Subject)
+		}
+	})
+}
+
+// TestPrivateKeyJWTAlgorithms: a client's RSA key signs its assertions
+// with RS256 or PS256, as discovery says; one usher does not verify
+// (RS512) is refused.
+func TestPrivateKeyJWTAlgorithms(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := w.client(t, w.tenant, map[string]any{"name": "RSA machine", "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks": jwksOf(t, "rsa-1", key.Public())})
+		for alg, want := range map[jose.SignatureAlgorithm]int{jose.RS256: 200, jose.PS256: 200, jose.RS512: 401} {
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: "rsa-1"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			claims, _ := json.Marshal(map[string]any{"iss": c.ID, "sub": c.ID, "aud": w.issuer(w.tenant), "iat": time.Now().Unix(),
+				"exp": time.Now().Add(time.Minute).Unix(), "jti": rand.Text()})
+			sig, _ := s.Sign(claims)
+			a, _ := sig.CompactSerialize()
+			status, out := w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials",
+				"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion", a)
+			if status != want {
+				t.Errorf("%s: %d %v, want %d", alg, status, out, want)
+			}
 		}
 	})
 }

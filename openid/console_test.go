@@ -1,8 +1,16 @@
 package openid_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/internal/browsertest"
@@ -56,6 +64,85 @@ func TestBrowserConsoleClients(t *testing.T) {
 		if audit := w.api(t, "GET", "/api/v1/tenants/acme/audit-events?action=client.", nil); !strings.Contains(audit.body, "client.created") ||
 			!strings.Contains(audit.body, "client.deleted") {
 			t.Fatalf("audit: %s", audit.body)
+		}
+	})
+}
+
+// TestBrowserConsolePrivateKeyJWT: a tenant administrator registers a
+// product that authenticates with private_key_jwt by pasting its public
+// keys; keys usher cannot use are refused next to the field, saying which
+// key and why; the product's page lists its keys' ids and algorithms, and
+// the product gets tokens with assertions signed by its private key.
+func TestBrowserConsolePrivateKeyJWT(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		w.person(t, w.tenant, provision.AccountInput{AdminRole: usher.AdminTenant, Person: &provision.PersonInput{FirstName: "Grace", LastName: "Admin",
+			Email: "grace@example.com"}}, "grace's admin passphrase")
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		public, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "ledger-2026", Algorithm: "ES256", Use: "sig"}}})
+		private, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key, KeyID: "ledger-2026"}}})
+
+		p := browsertest.New(t)
+		p.Open(w.issuer(w.tenant) + "/admin/clients")
+		p.Fill("Email, username or phone number", "grace@example.com")
+		p.Click("Continue")
+		p.Fill("Password", "grace's admin passphrase")
+		p.Click("Sign in")
+		p.WantH1("Products")
+		p.Fill("Name", "Ledger")
+		p.Select("How a confidential product authenticates", "private_key_jwt")
+		p.SetChecked("authorization_code", false)
+		p.SetChecked("refresh_token", false)
+		p.SetChecked("client_credentials", true)
+		p.Click("Register")
+		if e := p.FieldError("Public keys for private_key_jwt (JWKS)"); !strings.Contains(e, "needs the client's public keys") {
+			t.Fatalf("no keys: the field says %q", e)
+		}
+		p.Fill("Public keys for private_key_jwt (JWKS)", `{"keys": [`)
+		p.Click("Register")
+		if e := p.FieldError("Public keys for private_key_jwt (JWKS)"); !strings.Contains(strings.ToLower(e), "not a json object") {
+			t.Fatalf("not JSON: the field says %q", e)
+		}
+		p.Fill("Public keys for private_key_jwt (JWKS)", string(private))
+		p.Click("Register")
+		if e := p.FieldError("Public keys for private_key_jwt (JWKS)"); !strings.Contains(e, `ey 1 (kid "ledger-2026") holds a private key`) {
+			t.Fatalf("a private key: the field says %q", e)
+		}
+		p.Fill("Public keys for private_key_jwt (JWKS)", string(public))
+		p.Click("Register")
+		p.WantText("is registered")
+		p.WantNoText("shown this once")
+		id := browsertest.Eval[string](p, `document.querySelector('td code').innerText`)
+
+		p.ClickLink("Ledger")
+		p.WantH1("Ledger")
+		p.WantText("authenticates with private_key_jwt", "kid ledger-2026: EC P-256, ES256")
+		p.WantNoText("Give it a new secret")
+		p.Screenshot("console-client-private-key-jwt")
+
+		status, out := w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials",
+			"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion", w.assertion(t, id, key, "ledger-2026"))
+		if status != 200 || out["access_token"] == nil {
+			t.Fatalf("the product registered in the console: %d %v", status, out)
+		}
+
+		// The product moves to publishing its keys: its page shows the address and what is there.
+		next, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		published, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: next.Public(), KeyID: "ledger-2027", Use: "sig"}}})
+		hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { rw.Write(published) }))
+		defer hs.Close()
+		p.Fill("Or the address of its JWKS (jwks_uri)", hs.URL+"/jwks")
+		p.Click("Save")
+		if e := p.FieldError("Or the address of its JWKS (jwks_uri)"); !strings.Contains(e, "not both") {
+			t.Fatalf("keys and an address: the field says %q", e)
+		}
+		p.Fill("Public keys for private_key_jwt (JWKS)", "")
+		p.Click("Save")
+		p.WantText("Saved.", "Published at "+hs.URL+"/jwks", "kid ledger-2027: EC P-256, ES256")
+		p.WantNoText("ledger-2026")
+		status, out = w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials",
+			"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion", w.assertion(t, id, next, "ledger-2027"))
+		if status != 200 || out["access_token"] == nil {
+			t.Fatalf("the product with its published key: %d %v", status, out)
 		}
 	})
 }

@@ -27,9 +27,10 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	cfg.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	cfg.DeviceAuthorizationEndpoint, cfg.CheckSessionIframe = "", ""
-	cfg.TokenEndpointAuthSigningAlgValuesSupported = []string{ES256, RS256}
-	cfg.IntrospectionEndpointAuthSigningAlgValuesSupported = []string{ES256, RS256}
-	cfg.RevocationEndpointAuthSigningAlgValuesSupported = []string{ES256, RS256}
+	// What client assertions may be signed with (parseJWKS holds keys to it).
+	cfg.TokenEndpointAuthSigningAlgValuesSupported = assertionAlgs
+	cfg.IntrospectionEndpointAuthSigningAlgValuesSupported = assertionAlgs
+	cfg.RevocationEndpointAuthSigningAlgValuesSupported = assertionAlgs
 	cfg.RequestObjectSigningAlgValuesSupported = nil
 	b, err := json.Marshal(cfg)
 	if err != nil {
@@ -56,6 +57,20 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("grant_type") {
 	case string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken), string(oidc.GrantTypeClientCredentials), "":
+		// A refused client assertion is a failed client authentication
+		// (RFC 6749's invalid_client); the library would answer
+		// invalid_grant, so the assertion is checked here first.
+		if a := r.PostForm.Get("client_assertion"); a != "" {
+			if _, err := op.VerifyJWTAssertion(r.Context(), a, p.op.JWTProfileVerifier(r.Context())); err != nil {
+				var oe *oidc.Error
+				if errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
+					op.RequestError(w, r, oe, nil) // usher's fault, not the client's
+					return
+				}
+				op.RequestError(w, r, oidc.ErrInvalidClient().WithDescription("the client assertion was refused: %s", assertionRefusal(err)).WithParent(err), nil)
+				return
+			}
+		}
 		op.Exchange(w, r, p.op)
 	default:
 		op.RequestError(w, r, oidc.ErrUnsupportedGrantType().WithDescription("usher offers authorization_code, refresh_token and client_credentials"), nil)
@@ -224,4 +239,30 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request, pg Pages) {
 		to = rs.issuer + "/"
 	}
 	http.Redirect(w, r, to, http.StatusFound)
+}
+
+// assertionRefusal says what was wrong with a client assertion, in the
+// words of RFC 7523's checks.
+func assertionRefusal(err error) string {
+	switch {
+	case errors.Is(err, errAssertionReplayed):
+		return "its jti was used before (an assertion works once)"
+	case errors.Is(err, errAssertionNoJTI):
+		return "it has no jti (of at most 200 characters), which makes it usable once"
+	case errors.Is(err, errNotKeyClient):
+		return "the client does not authenticate with private_key_jwt"
+	case errors.Is(err, errRemoteKeys):
+		return "the keys at the client's jwks_uri could not be read"
+	case errors.Is(err, oidc.ErrAudience):
+		return "its aud is not this issuer"
+	case errors.Is(err, oidc.ErrExpired):
+		return "it has expired"
+	case errors.Is(err, oidc.ErrIatToOld), errors.Is(err, oidc.ErrIatInFuture), errors.Is(err, oidc.ErrIatMissing):
+		return "its iat is missing, in the future or more than an hour old"
+	case errors.Is(err, oidc.ErrSubjectInvalid):
+		return "its iss and sub must both be the client_id"
+	case errors.Is(err, oidc.ErrSignatureInvalid), errors.Is(err, oidc.ErrSignatureUnsupportedAlg):
+		return "its signature does not verify with a key of the client (kid and alg must match one of its registered keys)"
+	}
+	return "it cannot be read as a signed JWT"
 }

@@ -135,6 +135,13 @@ func TestCodeFlow(t *testing.T) {
 		if gt, _ := json.Marshal(d["grant_types_supported"]); strings.Contains(string(gt), "implicit") {
 			t.Errorf("grant types: %s", gt)
 		}
+		// Client assertions: the methods and the algorithms their keys may use.
+		if m, _ := json.Marshal(d["token_endpoint_auth_methods_supported"]); !strings.Contains(string(m), `"private_key_jwt"`) {
+			t.Errorf("token endpoint auth methods: %s", m)
+		}
+		if a, _ := json.Marshal(d["token_endpoint_auth_signing_alg_values_supported"]); string(a) != `["ES256","RS256","PS256"]` {
+			t.Errorf("token endpoint auth signing algorithms: %s", a)
+		}
 
 		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "type": "confidential", "redirect_uris": []string{callback}})
 		if c.ID == "" || c.ClientSecret == "" || c.AuthMethod != "client_secret_basic" {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -49,6 +50,7 @@ type world struct {
 	tenant usher.Tenant
 	plan   usher.Plan
 	logs   *lockedBuffer
+	cfg    openid.Config
 }
 
 type lockedBuffer struct {
@@ -72,6 +74,12 @@ func (l *lockedBuffer) String() string {
 // "sqlite" and "postgres", in parallel.
 func onEachDatabase(t *testing.T, fn func(t *testing.T, w *world)) {
 	t.Helper()
+	onEachDatabaseWith(t, openid.Config{}, fn)
+}
+
+// onEachDatabaseWith is onEachDatabase with the provider configured by cfg.
+func onEachDatabaseWith(t *testing.T, cfg openid.Config, fn func(t *testing.T, w *world)) {
+	t.Helper()
 	opens := []struct {
 		name string
 		open func(testing.TB, func() time.Time) *store.Store
@@ -82,7 +90,7 @@ func onEachDatabase(t *testing.T, fn func(t *testing.T, w *world)) {
 				t.Skip("USHER_TEST_POSTGRES_URL is not set: the provider's suite did not run on PostgreSQL")
 			}
 			t.Parallel()
-			fn(t, newWorld(t, db.open, openid.Config{}))
+			fn(t, newWorld(t, db.open, cfg))
 		})
 	}
 }
@@ -106,7 +114,8 @@ func newWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 	if err != nil {
 		t.Fatal(err)
 	}
-	oid, err := openid.New(openid.Deps{Store: st, Box: box, Clock: clock.Now, Config: cfg, Provision: svc, Signin: auth,
+	// Clients' jwks_uri are on this machine, as an operator's setting allows.
+	oid, err := openid.New(openid.Deps{Store: st, Box: box, Clock: clock.Now, Config: cfg, Provision: svc, Signin: auth, HTTP: egress.Client(true, 10*time.Second),
 		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +130,7 @@ func newWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 			t.Errorf("the server logged errors:\n%s", logs.String())
 		}
 	})
-	w := &world{url: hs.URL, st: st, svc: svc, auth: auth, oid: oid, box: box, key: key, srv: srv, clock: clock, logs: logs}
+	w := &world{url: hs.URL, st: st, svc: svc, auth: auth, oid: oid, box: box, key: key, srv: srv, clock: clock, logs: logs, cfg: cfg}
 	w.tenant, w.plan = w.newTenant(t, "acme")
 	return w
 }

@@ -300,6 +300,11 @@ func (p *Provider) makeKeys(ctx context.Context, tenant string, algs []string, n
 			PrivateKey: p.box.Seal(der, keyPurpose(tenant, kid))}, priv: priv})
 	}
 	return p.st.Write(ctx, func(tx *store.Tx) error {
+		// Another replica making keys for this tenant now finishes first;
+		// what it made is then read below, and not made again.
+		if err := tx.LockSigningKeys(ctx, tenant); err != nil {
+			return err
+		}
 		keys, err := tx.SigningKeys(ctx, tenant, now)
 		if err != nil {
 			return err

@@ -23,6 +23,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -89,6 +90,10 @@ type Deps struct {
 	// revoked at once.
 	Provision *provision.Service
 	Signin    *signin.Service
+	// HTTP reads the keys private_key_jwt clients publish at their
+	// jwks_uri: give the guarded egress client (the default keeps out of
+	// private addresses).
+	HTTP *http.Client
 }
 
 // Provider is the OpenID Connect provider of every tenant.
@@ -102,6 +107,8 @@ type Provider struct {
 	op      *op.Provider
 	keys    *keyCache
 	clients *clientCache
+	http    *http.Client
+	remote  *remoteKeys
 }
 
 // Paths of the endpoints below a tenant's issuer.
@@ -137,7 +144,11 @@ func New(d Deps) (*Provider, error) {
 	if err := d.Config.check(); err != nil {
 		return nil, err
 	}
-	p := &Provider{log: d.Log, st: d.Store, box: d.Box, now: d.Clock, issuer: d.Issuer, cfg: d.Config}
+	if d.HTTP == nil {
+		d.HTTP = egress.Client(false, 10*time.Second)
+	}
+	p := &Provider{log: d.Log, st: d.Store, box: d.Box, now: d.Clock, issuer: d.Issuer, cfg: d.Config, http: d.HTTP,
+		remote: &remoteKeys{m: map[string]*remoteSet{}}}
 	p.keys = newKeyCache(p)
 	if d.Provision != nil {
 		d.Provision.OnAccountEnded(func(ctx context.Context, tx *store.Tx, tn usher.Tenant, a usher.Account) error {
@@ -214,6 +225,9 @@ type request struct {
 	// subjectKey: the access token and the ID token of one answer share it.
 	subject    *subject
 	subjectKey string
+	// assertion is the client assertion this request verified and
+	// recorded: the library verifies it again.
+	assertion string
 }
 
 type ctxKey struct{}

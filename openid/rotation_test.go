@@ -1,11 +1,15 @@
 package openid_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,18 +18,23 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
-	"github.com/usherhq/usher/store/storetest"
 	"github.com/usherhq/usher/web"
 )
 
 // jwks is the kids of the tenant's JWKS, by algorithm.
 func (w *world) jwks(t *testing.T, base string) map[string][]string {
 	t.Helper()
+	return kidsByAlg(t, w.browser(t).get(base+"/oauth/jwks").body)
+}
+
+// kidsByAlg is the kids of a JWKS, by algorithm.
+func kidsByAlg(t *testing.T, jwks string) map[string][]string {
+	t.Helper()
 	var set struct {
 		Keys []struct{ Kid, Alg string }
 	}
-	if err := json.Unmarshal([]byte(w.browser(t).get(base+"/oauth/jwks").body), &set); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(jwks), &set); err != nil {
+		t.Fatalf("not a JWKS: %v\n%s", err, jwks)
 	}
 	out := map[string][]string{}
 	for _, k := range set.Keys {
@@ -118,17 +127,8 @@ func TestKeyRotation(t *testing.T) {
 		}
 
 		// A second replica on the same database serves the same keys.
-		hs := httptest.NewUnstartedServer(nil)
-		links := web.Links{PublicURL: "http://" + hs.Listener.Addr().String()}
-		oid2, err := openid.New(openid.Deps{Store: w.st, Box: w.box, Clock: w.clock.Now,
-			Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs.Config.Handler = web.New(slog.New(slog.NewTextHandler(w.logs, nil)), web.Config{Version: "test", Links: links, OpenID: oid2}, w.st, w.svc, w.auth, w.clock.Now)
-		hs.Start()
-		defer hs.Close()
-		other := w.jwks(t, hs.URL+"/t/acme")
+		replica := w.replica(t)
+		other := w.jwks(t, replica)
 		mine := w.jwks(t, w.issuer(w.tenant))
 		if !slices.Equal(other["ES256"], mine["ES256"]) || !slices.Equal(other["RS256"], mine["RS256"]) {
 			t.Fatalf("two replicas serve different keys: %v and %v", other, mine)
@@ -136,26 +136,110 @@ func TestKeyRotation(t *testing.T) {
 	})
 }
 
-// TestScheduledRotation: a key past its rotation period gets a successor,
-// published first, signing after the lead.
-func TestScheduledRotation(t *testing.T) {
-	w := newWorld(t, storetest.OpenSQLite, openid.Config{KeyRotation: 2 * time.Hour, KeyLead: 10 * time.Minute})
-	w.ada(t)
-	c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "id_token_lifetime": 86400})
-	r := w.rp(t, w.tenant, c.ID, c.ClientSecret)
-	b := w.browser(t)
-	first := kid(t, r.signedIn(b).token.AccessToken)
+// replica starts a second server with its own provider on w's database
+// and clock, as another replica of usher, and returns acme's issuer there.
+func (w *world) replica(t *testing.T) string {
+	t.Helper()
+	hs := httptest.NewUnstartedServer(nil)
+	links := web.Links{PublicURL: "http://" + hs.Listener.Addr().String()}
+	oid, err := openid.New(openid.Deps{Store: w.st, Box: w.box, Clock: w.clock.Now, Config: w.cfg,
+		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Config.Handler = web.New(slog.New(slog.NewTextHandler(w.logs, nil)), web.Config{Version: "test", Links: links, OpenID: oid}, w.st, w.svc, w.auth, w.clock.Now)
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return hs.URL + "/t/acme"
+}
 
-	w.clock.Advance(2*time.Hour + time.Minute)
-	set := w.jwks(t, w.issuer(w.tenant))
-	if len(set["ES256"]) != 2 || len(set["RS256"]) != 2 {
-		t.Fatalf("past the rotation period the JWKS has %v", set)
+// jwksOfAll reads the JWKS at each of bases, twice, all at once.
+func jwksOfAll(t *testing.T, bases ...string) []map[string][]string {
+	t.Helper()
+	var wg sync.WaitGroup
+	n := 2 * len(bases)
+	bodies, errs := make([]string, n), make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			resp, err := http.Get(bases[i%len(bases)] + "/oauth/jwks")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			bodies[i], errs[i] = string(b), err
+		})
 	}
-	if k := kid(t, r.signedIn(b).token.AccessToken); k != first {
-		t.Fatalf("the successor signed before its lead: %s", k)
+	wg.Wait()
+	sets := make([]map[string][]string, n)
+	for i, body := range bodies {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		sets[i] = kidsByAlg(t, body)
 	}
-	w.clock.Advance(11 * time.Minute)
-	if k := kid(t, r.signedIn(b).token.AccessToken); k == first {
-		t.Fatal("the successor does not sign after its lead")
-	}
+	return sets
+}
+
+// TestScheduledRotation: a key past its rotation period gets one
+// successor, published first, signing after the lead, even when replicas
+// on one database find it due at the same moment (four here, period after
+// period): they serve the same keys and sign with the same successor.
+func TestScheduledRotation(t *testing.T) {
+	onEachDatabaseWith(t, openid.Config{KeyRotation: 2 * time.Hour, KeyLead: 10 * time.Minute}, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		w.ada(t)
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "id_token_lifetime": 86400,
+			"grant_types": []string{"authorization_code", "refresh_token", "client_credentials"}})
+		r := w.rp(t, w.tenant, c.ID, c.ClientSecret)
+		b := w.browser(t)
+		first := kid(t, r.signedIn(b).token.AccessToken)
+		replicas := []string{w.issuer(w.tenant), w.replica(t), w.replica(t), w.replica(t)}
+
+		signer := first
+		for round := 1; round <= 3; round++ {
+			// Past the period every replica finds the successor due at once.
+			w.clock.Advance(2*time.Hour + 15*time.Minute)
+			sets := jwksOfAll(t, replicas...)
+			for _, set := range sets {
+				if !slices.Equal(set["ES256"], sets[0]["ES256"]) || !slices.Equal(set["RS256"], sets[0]["RS256"]) {
+					t.Fatalf("round %d: replicas serve different keys: %v and %v", round, sets[0], set)
+				}
+			}
+			keys, err := w.st.Read().SigningKeys(ctx, w.tenant.ID, w.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending := map[string]int{}
+			for _, k := range keys {
+				if k.SignsFrom.After(w.clock.Now()) {
+					pending[k.Alg]++
+				}
+			}
+			if pending["ES256"] != 1 || pending["RS256"] != 1 {
+				t.Fatalf("round %d: the replicas made %v successors, want one of each algorithm", round, pending)
+			}
+			if k := kid(t, r.signedIn(b).token.AccessToken); k != signer {
+				t.Fatalf("round %d: the successor signed before its lead: %s", round, k)
+			}
+
+			w.clock.Advance(11 * time.Minute)
+			successor := kid(t, r.signedIn(b).token.AccessToken)
+			if successor == signer || !slices.Contains(sets[0]["ES256"], successor) {
+				t.Fatalf("round %d: after its lead the access token is signed by %s (before %s, published %v)", round, successor, signer, sets[0]["ES256"])
+			}
+			// The other replicas sign with the same successor.
+			for _, base := range replicas[1:] {
+				status, out := w.formAt(t, base, "/oauth/token", c.ID, c.ClientSecret, "grant_type", "client_credentials")
+				if status != 200 {
+					t.Fatalf("client credentials at another replica: %d %v", status, out)
+				}
+				if k := kid(t, out["access_token"].(string)); k != successor {
+					t.Fatalf("round %d: another replica signs with %s, this one with %s", round, k, successor)
+				}
+			}
+			signer = successor
+		}
+	})
 }

@@ -567,7 +567,12 @@ func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []
 	return nil, nil
 }
 
-// GetKeyByIDAndClientID is a private_key_jwt client's public key.
+// GetKeyByIDAndClientID is a private_key_jwt client's public key. The
+// library has checked the assertion's audience, expiry and issue time by
+// now, and verifies its signature with the key returned; it does not keep
+// an assertion from being used twice, so that is done here: the
+// assertion of the request is verified with the same key and its jti
+// recorded until it expires.
 func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
 	rs, err := mustState(ctx)
 	if err != nil {
@@ -577,16 +582,76 @@ func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID str
 	if err != nil {
 		return nil, clientError(err)
 	}
-	if c.Client.AuthMethod != AuthPrivateKey || c.keys == nil {
-		return nil, errors.New("the client does not authenticate with private_key_jwt")
+	if c.Client.AuthMethod != AuthPrivateKey {
+		return nil, errNotKeyClient
 	}
-	for _, k := range c.keys.Keys {
-		if k.KeyID == keyID || (keyID == "" && len(c.keys.Keys) == 1) {
-			return &k, nil
-		}
+	k, err := s.p.clientKey(ctx, rs.tenant.ID, c, keyID)
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.New("the client has no key " + keyID)
+	if err := s.p.useAssertion(ctx, rs, c, k); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
+
+// useAssertion verifies the request's client assertion with key and
+// records its jti: a second use is refused.
+func (p *Provider) useAssertion(ctx context.Context, rs *request, c *client, key *jose.JSONWebKey) error {
+	assertion := rs.r.PostForm.Get("client_assertion")
+	if assertion != "" && assertion == rs.assertion {
+		return nil // verified and recorded for this request already
+	}
+	algs := make([]jose.SignatureAlgorithm, len(assertionAlgs))
+	for i, a := range assertionAlgs {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	jws, err := jose.ParseSignedCompact(assertion, algs)
+	if err != nil {
+		return fmt.Errorf("the client assertion cannot be read: %w", err)
+	}
+	payload, err := jws.Verify(key)
+	if err != nil {
+		return fmt.Errorf("the client assertion's signature: %w", err)
+	}
+	var claims struct {
+		Issuer  string    `json:"iss"`
+		JTI     string    `json:"jti"`
+		Expires oidc.Time `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return fmt.Errorf("the client assertion's claims: %w", err)
+	}
+	switch {
+	case claims.Issuer != c.ID:
+		return errors.New("the client assertion was issued by another client")
+	case claims.JTI == "" || len(claims.JTI) > 200:
+		return errAssertionNoJTI
+	}
+	expires := claims.Expires.AsTime()
+	if max := p.now().Add(time.Hour); expires.After(max) {
+		expires = max // the library refuses assertions issued more than an hour ago
+	}
+	var fresh bool
+	err = p.st.Write(ctx, func(tx *store.Tx) error {
+		fresh, err = tx.UseAssertion(ctx, rs.tenant.ID, c.ID, claims.JTI, expires)
+		return err
+	})
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if !fresh {
+		return errAssertionReplayed
+	}
+	rs.assertion = assertion
+	return nil
+}
+
+var (
+	errAssertionReplayed = errors.New("the client assertion was used before (its jti is spent)")
+	errAssertionNoJTI    = errors.New("the client assertion has no jti (of at most 200 characters)")
+	errNotKeyClient      = errors.New("the client does not authenticate with private_key_jwt")
+)
 
 // ValidateJWTProfileScopes: the JWT bearer grant is not offered.
 func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {

@@ -19,11 +19,17 @@ import (
 // authentication when clientID is set, and returns the JSON answer.
 func (w *world) form(t *testing.T, tn usher.Tenant, path, clientID, secret string, kv ...string) (int, map[string]any) {
 	t.Helper()
+	return w.formAt(t, w.issuer(tn), path, clientID, secret, kv...)
+}
+
+// formAt is form for the issuer at base (another replica's, say).
+func (w *world) formAt(t *testing.T, base, path, clientID, secret string, kv ...string) (int, map[string]any) {
+	t.Helper()
 	f := url.Values{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		f.Set(kv[i], kv[i+1])
 	}
-	req, _ := http.NewRequest("POST", w.issuer(tn)+path, strings.NewReader(f.Encode()))
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(f.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if clientID != "" {
 		req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -171,8 +172,10 @@ func TestBrowserZitadelRP(t *testing.T) {
 
 // openidClientRP starts the relying party of testdata/openid-client (npm's
 // openid-client, certified) with node, installing its locked packages
-// first when they are absent.
-func (w *world) openidClientRP(t *testing.T) string {
+// first when they are absent. The client is registered with extra (a
+// private_key_jwt client's method and keys, say); env is for the relying
+// party (its private key and the way it bends its assertions).
+func (w *world) openidClientRP(t *testing.T, extra map[string]any, env ...string) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -194,12 +197,15 @@ func (w *world) openidClientRP(t *testing.T) string {
 	}
 	port := strconv.Itoa(freePort(t))
 	base := "http://127.0.0.1:" + port
-	c := w.client(t, w.tenant, map[string]any{"name": "openid-client RP", "redirect_uris": []string{base + "/callback"},
-		"post_logout_redirect_uris": []string{base + "/"}})
+	in := map[string]any{"name": "openid-client RP", "redirect_uris": []string{base + "/callback"},
+		"post_logout_redirect_uris": []string{base + "/"}}
+	maps.Copy(in, extra)
+	c := w.client(t, w.tenant, in)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, node, "rp.mjs", w.issuer(w.tenant), c.ID, port)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "RP_CLIENT_SECRET="+c.ClientSecret)
+	cmd.Env = append(cmd.Env, env...)
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -236,7 +242,7 @@ var (
 func TestBrowserOpenIDClient(t *testing.T) {
 	onEachDatabase(t, func(t *testing.T, w *world) {
 		w.ada(t)
-		base := w.openidClientRP(t)
+		base := w.openidClientRP(t, nil)
 		p := browsertest.New(t)
 		p.Open(base + "/")
 		p.WantH1("openid-client relying party")

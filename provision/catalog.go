@@ -539,6 +539,9 @@ type TokenInput struct {
 	Role string `json:"role"`
 	// ExpiresAt is an RFC 3339 time; empty never expires.
 	ExpiresAt string `json:"expires_at,omitempty"`
+	// PatchResponse is a provisioning source's (role scim) answer to a
+	// successful SCIM PATCH: no_content (the default) or resource.
+	PatchResponse string `json:"patch_response,omitempty"`
 }
 
 // CreateToken issues an API token for tenant ("" for an operator token) and
@@ -580,6 +583,13 @@ func (s *Service) CreateToken(ctx context.Context, actor usher.Actor, tenant ush
 	if tok.ExpiresAt != nil && !tok.ExpiresAt.After(s.now()) {
 		return tok, "", usher.Invalid("expires_at", "is in the past")
 	}
+	if tok.Role == usher.PrincipalSCIM {
+		if tok.PatchResponse, err = patchResponse(in.PatchResponse); err != nil {
+			return tok, "", err
+		}
+	} else if in.PatchResponse != "" {
+		return tok, "", usher.Invalid("patch_response", "is a setting of provisioning sources (tokens of role %s)", usher.PrincipalSCIM)
+	}
 	raw, _ := secret.New()
 	raw = "ush_" + raw
 	hash := secret.Hash(raw)
@@ -587,7 +597,11 @@ func (s *Service) CreateToken(ctx context.Context, actor usher.Actor, tenant ush
 		if err := tx.InsertToken(ctx, tenant.ID, &tok, hash); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant.ID, actor, "token.created", "token", tok.ID, map[string]string{"role": tok.Role})
+		details := map[string]string{"role": tok.Role}
+		if tok.PatchResponse != "" {
+			details["patch_response"] = tok.PatchResponse
+		}
+		return audit(ctx, tx, tenant.ID, actor, "token.created", "token", tok.ID, details)
 	})
 	return tok, raw, err
 }

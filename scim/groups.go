@@ -366,10 +366,7 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, c call, id 
 		h.writeError(w, r, groupFields, err)
 		return
 	}
-	status := http.StatusNoContent
-	if r.URL.Query().Has("attributes") || r.URL.Query().Has("excludedAttributes") {
-		status = http.StatusOK
-	}
+	status := c.patchStatus(r)
 	h.respondGroup(w, r, c, id, status)
 }
 

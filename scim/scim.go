@@ -64,6 +64,19 @@ type call struct {
 	tn    usher.Tenant
 	actor usher.Actor
 	base  string // the tenant's SCIM base address, without a trailing /
+	// patchResource: the source wants a successful PATCH answered with
+	// 200 and the resource rather than 204.
+	patchResource bool
+}
+
+// patchStatus is the status of a successful PATCH: 200 with the resource
+// when the source asked for it in its settings, or when the request names
+// attributes (RFC 7644 §3.5.2 requires it then); 204 otherwise.
+func (c call) patchStatus(r *http.Request) int {
+	if c.patchResource || r.URL.Query().Has("attributes") || r.URL.Query().Has("excludedAttributes") {
+		return http.StatusOK
+	}
+	return http.StatusNoContent
 }
 
 // ServeHTTP answers a SCIM request. Resource endpoints are matched without
@@ -164,7 +177,7 @@ func (h *Handler) authenticate(r *http.Request, slug string) (call, error) {
 		return call{}, &Error{Status: http.StatusForbidden, Detail: "the tenant is deactivated"}
 	}
 	return call{tn: tn, actor: usher.Actor{Kind: usher.ActorSCIM, ID: tok.ID, Source: h.clientIP(r)},
-		base: strings.TrimSuffix(h.base(tn), "/") + "/scim/v2"}, nil
+		base: strings.TrimSuffix(h.base(tn), "/") + "/scim/v2", patchResource: tok.PatchResponse == usher.PatchResource}, nil
 }
 
 func (h *Handler) resourceTypes(w http.ResponseWriter, r *http.Request, c call, id string) {

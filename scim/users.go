@@ -779,10 +779,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c call, id s
 		h.writeError(w, r, nil, err)
 		return
 	}
-	status := http.StatusNoContent
-	if r.URL.Query().Has("attributes") || r.URL.Query().Has("excludedAttributes") {
-		status = http.StatusOK
-	}
+	status := c.patchStatus(r)
 	h.changeUser(w, r, c, id, sent, cur, status)
 }
 

@@ -31,14 +31,14 @@ func parseList(s string) []string {
 }
 
 const clientCols = `id, tenant_id, name, type, auth_method, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes,
-	third_party, id_token_alg, access_token_seconds, id_token_seconds, refresh_token_seconds, jwks, created_at, updated_at, deleted_at`
+	third_party, id_token_alg, access_token_seconds, id_token_seconds, refresh_token_seconds, jwks, created_at, updated_at, deleted_at, jwks_uri`
 
 func scanClient(r scanner) (usher.Client, string, error) {
 	var c usher.Client
 	var hash, redirects, logouts, grants, scopes string
 	var deleted sql.NullTime
 	err := r.Scan(&c.ID, &c.TenantID, &c.Name, &c.Type, &c.AuthMethod, &hash, &redirects, &logouts, &grants, &scopes,
-		&c.ThirdParty, &c.IDTokenAlg, &c.AccessTokenSeconds, &c.IDTokenSeconds, &c.RefreshTokenSeconds, &c.JWKS, &c.CreatedAt, &c.UpdatedAt, &deleted)
+		&c.ThirdParty, &c.IDTokenAlg, &c.AccessTokenSeconds, &c.IDTokenSeconds, &c.RefreshTokenSeconds, &c.JWKS, &c.CreatedAt, &c.UpdatedAt, &deleted, &c.JWKSURI)
 	c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes = parseList(redirects), parseList(logouts), parseList(grants), parseList(scopes)
 	c.CreatedAt, c.UpdatedAt, c.DeletedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), ptrTime(deleted)
 	return c, hash, err
@@ -51,9 +51,9 @@ func (t *Tx) InsertClient(ctx context.Context, tenant string, c *usher.Client, s
 		c.ID = NewID()
 	}
 	c.TenantID, c.CreatedAt, c.UpdatedAt = tenant, t.now, t.now
-	_, err := t.ExecContext(ctx, `INSERT INTO openid_clients (`+clientCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,NULL)`,
+	_, err := t.ExecContext(ctx, `INSERT INTO openid_clients (`+clientCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,NULL,$18)`,
 		c.ID, tenant, c.Name, c.Type, c.AuthMethod, secretHash, jsonList(c.RedirectURIs), jsonList(c.PostLogoutRedirectURIs), jsonList(c.GrantTypes),
-		jsonList(c.Scopes), c.ThirdParty, c.IDTokenAlg, c.AccessTokenSeconds, c.IDTokenSeconds, c.RefreshTokenSeconds, c.JWKS, t.now)
+		jsonList(c.Scopes), c.ThirdParty, c.IDTokenAlg, c.AccessTokenSeconds, c.IDTokenSeconds, c.RefreshTokenSeconds, c.JWKS, t.now, c.JWKSURI)
 	if err != nil {
 		return fmt.Errorf("insert client: %w", err)
 	}
@@ -89,9 +89,9 @@ func (t *Tx) UpdateClient(ctx context.Context, tenant string, c *usher.Client, s
 	c.UpdatedAt = t.now
 	res, err := t.ExecContext(ctx, `UPDATE openid_clients SET name = $3, type = $4, auth_method = $5, redirect_uris = $6, post_logout_redirect_uris = $7,
 		grant_types = $8, scopes = $9, third_party = $10, id_token_alg = $11, access_token_seconds = $12, id_token_seconds = $13,
-		refresh_token_seconds = $14, jwks = $15, updated_at = $16, deleted_at = $17 WHERE tenant_id = $1 AND id = $2`,
+		refresh_token_seconds = $14, jwks = $15, updated_at = $16, deleted_at = $17, jwks_uri = $18 WHERE tenant_id = $1 AND id = $2`,
 		tenant, c.ID, c.Name, c.Type, c.AuthMethod, jsonList(c.RedirectURIs), jsonList(c.PostLogoutRedirectURIs), jsonList(c.GrantTypes),
-		jsonList(c.Scopes), c.ThirdParty, c.IDTokenAlg, c.AccessTokenSeconds, c.IDTokenSeconds, c.RefreshTokenSeconds, c.JWKS, t.now, nullTime(c.DeletedAt))
+		jsonList(c.Scopes), c.ThirdParty, c.IDTokenAlg, c.AccessTokenSeconds, c.IDTokenSeconds, c.RefreshTokenSeconds, c.JWKS, t.now, nullTime(c.DeletedAt), c.JWKSURI)
 	if err != nil {
 		return fmt.Errorf("update client: %w", err)
 	}
@@ -127,6 +127,20 @@ func (t *Tx) InsertSigningKey(ctx context.Context, k *SigningKey) error {
 		k.ID, k.TenantID, k.Alg, k.PublicJWK, k.PrivateKey, t.now, k.SignsFrom.UTC(), nullTime(k.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert signing key: %w", err)
+	}
+	return nil
+}
+
+// LockSigningKeys holds tenant's signing keys until the transaction ends,
+// so that replicas that find a key due at the same moment make one
+// successor, not one each: on PostgreSQL two transactions would both read
+// that none exists yet. SQLite's single writer needs no lock.
+func (t *Tx) LockSigningKeys(ctx context.Context, tenant string) error {
+	if t.dialect != Postgres || t.reading() {
+		return nil
+	}
+	if _, err := t.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7283020, hashtext($1))`, "openid_keys/"+tenant); err != nil {
+		return fmt.Errorf("lock signing keys: %w", err)
 	}
 	return nil
 }
@@ -422,6 +436,21 @@ func (t *Tx) RevokeAccessToken(ctx context.Context, tenant, jti string, expires 
 	return nil
 }
 
+// UseAssertion records that client of tenant used the client assertion
+// jti, valid until expires, and reports whether it was its first use. A
+// record already past its expiry is taken over: the assertion it stood for
+// can no longer be accepted anyway.
+func (t *Tx) UseAssertion(ctx context.Context, tenant, client, jti string, expires time.Time) (bool, error) {
+	res, err := t.ExecContext(ctx, `INSERT INTO openid_assertions (tenant_id, client_id, jti, expires_at) VALUES ($1,$2,$3,$4)
+		ON CONFLICT (tenant_id, client_id, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE openid_assertions.expires_at < $5`,
+		tenant, client, jti, expires.UTC(), t.now.UTC())
+	if err != nil {
+		return false, fmt.Errorf("use client assertion: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // AccessTokenRevoked reports whether the access token jti of tenant was revoked.
 func (t *Tx) AccessTokenRevoked(ctx context.Context, tenant, jti string) (bool, error) {
 	var n int
@@ -486,6 +515,7 @@ func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int,
 		`DELETE FROM openid_refresh_tokens WHERE hash IN (SELECT hash FROM openid_refresh_tokens WHERE expires_at < $1 LIMIT $2)`,
 		`DELETE FROM openid_revoked_tokens WHERE jti IN (SELECT jti FROM openid_revoked_tokens WHERE expires_at < $1 LIMIT $2)`,
 		`DELETE FROM openid_grants WHERE id IN (SELECT id FROM openid_grants WHERE expires_at < $1 LIMIT $2)`,
+		`DELETE FROM openid_assertions WHERE (tenant_id, client_id, jti) IN (SELECT tenant_id, client_id, jti FROM openid_assertions WHERE expires_at < $1 LIMIT $2)`,
 	} {
 		res, err := t.ExecContext(ctx, query, before.UTC(), limit)
 		if err != nil {

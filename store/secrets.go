@@ -140,8 +140,8 @@ func (t *Tx) InsertToken(ctx context.Context, tenant string, tok *usher.APIToken
 		tok.ID = NewID()
 	}
 	tok.TenantID, tok.CreatedAt = tenant, t.now
-	_, err := t.ExecContext(ctx, `INSERT INTO api_tokens (id, tenant_id, name, role, secret_hash, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		tok.ID, tenant, tok.Name, tok.Role, secretHash, t.now, nullTime(tok.ExpiresAt))
+	_, err := t.ExecContext(ctx, `INSERT INTO api_tokens (id, tenant_id, name, role, secret_hash, created_at, expires_at, patch_response) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+		tok.ID, tenant, tok.Name, tok.Role, secretHash, t.now, nullTime(tok.ExpiresAt), tok.PatchResponse)
 	if isUnique(err) {
 		return usher.Conflict("token", "token already exists")
 	}
@@ -162,14 +162,17 @@ func (t *Tx) EnsureToken(ctx context.Context, tok *usher.APIToken, secretHash st
 	return nil
 }
 
-const tokenCols = `id, tenant_id, name, role, created_at, expires_at, revoked_at`
+const tokenCols = `id, tenant_id, name, role, created_at, expires_at, revoked_at, patch_response`
 
 func scanToken(r scanner) (usher.APIToken, error) {
 	var tok usher.APIToken
 	var exp, rev sql.NullTime
-	err := r.Scan(&tok.ID, &tok.TenantID, &tok.Name, &tok.Role, &tok.CreatedAt, &exp, &rev)
+	err := r.Scan(&tok.ID, &tok.TenantID, &tok.Name, &tok.Role, &tok.CreatedAt, &exp, &rev, &tok.PatchResponse)
 	tok.ExpiresAt, tok.RevokedAt = ptrTime(exp), ptrTime(rev)
 	tok.CreatedAt = tok.CreatedAt.UTC()
+	if tok.Role == usher.PrincipalSCIM && tok.PatchResponse == "" {
+		tok.PatchResponse = usher.PatchNoContent // made before sources had settings
+	}
 	return tok, err
 }
 
@@ -187,6 +190,21 @@ func (t *Tx) Tokens(ctx context.Context, tenant string, o ListOptions) ([]usher.
 	w := &where{}
 	w.add("tenant_id = ?", tenant)
 	return page(ctx, t, `SELECT `+tokenCols+` FROM api_tokens`, w, o, scanToken, func(x usher.APIToken) string { return x.ID })
+}
+
+// SetSourcePatchResponse sets how SCIM answers the PATCH requests of the
+// provisioning source (scim token) id of tenant; a revoked one is not
+// found.
+func (t *Tx) SetSourcePatchResponse(ctx context.Context, tenant, id, patchResponse string) error {
+	res, err := t.ExecContext(ctx, `UPDATE api_tokens SET patch_response = $4 WHERE tenant_id = $1 AND id = $2 AND role = $3 AND revoked_at IS NULL`,
+		tenant, id, usher.PrincipalSCIM, patchResponse)
+	if err != nil {
+		return fmt.Errorf("update provisioning source: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return usher.NotFound("token_id", "provisioning source")
+	}
+	return nil
 }
 
 // RevokeToken revokes token id of tenant.

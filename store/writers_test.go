@@ -66,12 +66,14 @@ var owners = map[string][]grant{
 	"courier": {{table: "messages", methods: []string{"ClaimMessages", "MarkSent", "MarkFailed", "ReleaseMessages"}}},
 	// The OpenID Connect provider: its products (clients), signing keys,
 	// authorization requests and codes, grants with their refresh tokens,
-	// revoked access tokens and consents, and the audit events of its own
-	// changes (a client registered, a key rotated, a consent given). It
-	// reads the directory and never writes it.
+	// revoked access tokens and consents, the client assertions already
+	// used (each jti works once), and the audit events of its own changes
+	// (a client registered, a key rotated, a consent given). It reads the
+	// directory and never writes it.
 	"openid": {
 		{table: "openid_clients"}, {table: "openid_keys"}, {table: "openid_auth_requests"}, {table: "openid_grants"},
 		{table: "openid_refresh_tokens"}, {table: "openid_revoked_tokens"}, {table: "openid_consents"}, {table: "audit_events"},
+		{table: "openid_assertions"},
 	},
 	// Corporate SSO: sign-ins under way and the SAML assertions already
 	// accepted. What a sign-in does to the directory (a tie, an

@@ -105,6 +105,7 @@ func (s *Server) routes(now func() time.Time) {
 	route("GET "+a+"/plans", con.Admin(con.Plans))
 	route("GET "+a+"/settings", con.Admin(con.Settings))
 	route("POST "+a+"/settings", con.Admin(con.Settings))
+	route("POST "+a+"/settings/sources/{id}", con.Admin(con.Source))
 	route("GET "+a+"/catalog/{kind}", con.Admin(con.Catalog))
 	route("POST "+a+"/catalog/{kind}", con.Admin(con.Catalog))
 	route("GET "+a+"/signup-links", con.Admin(con.Links))
@@ -318,6 +319,8 @@ func (s *Server) routes(now func() time.Time) {
 		In: provision.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(true)})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/tokens/{id}", Summary: "Revoke a tenant API token", Access: api.TenantScoped, MinRole: usher.AdminTenant,
 		Status: 204, Handle: ap.RevokeToken(true)})
+	s.api(&api.Op{Method: "PATCH", Path: t + "/tokens/{id}", Summary: "Change a provisioning source's settings (a token of role scim): patch_response",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: provision.SourceInput{}, Out: usher.APIToken{}, Handle: ap.UpdateSource})
 	order := map[string][]string{"order": {api.Newest, api.Oldest}}
 	s.api(&api.Op{Method: "GET", Path: t + "/audit-events", Summary: "List audit events, newest first (order=oldest: oldest first)", Access: api.TenantScoped,
 		Params: []string{"actor_id", "target_id", "action", "order"}, Enums: order, Out: api.Page[usher.AuditEvent]{}, Handle: ap.ListAudit})

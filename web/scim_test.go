@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/internal/browsertest"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -130,4 +131,76 @@ func scimCall(t *testing.T, url, host, method, token, body string) reply {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// TestBrowserSourcePatchResponse: a tenant administrator chooses, per
+// provisioning source, how SCIM answers its successful PATCH requests, in
+// the API (patch_response on the scim token) and on the console's settings
+// page, and SCIM answers accordingly; the setting is a source's, checked,
+// and out of reach of another tenant.
+func TestBrowserSourcePatchResponse(t *testing.T) {
+	onEachDatabaseOpen(t, func(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) {
+		browsertest.Available(t)
+		w := newSigninWorld(t, open, func(c *Config) { c.Channels, c.OperatorToken = []string{usher.ChannelEmail}, "printed" })
+		ctx := context.Background()
+		_, adminSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "admin", Role: usher.AdminTenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := scimCall(t, w.url+"/api/v1/tenants/acme/tokens", "", "POST", adminSecret, `{"name":"Okta","role":"scim","patch_response":"resource"}`)
+		var tok struct {
+			ID, Secret    string
+			PatchResponse string `json:"patch_response"`
+		}
+		if r.Status != 201 || json.Unmarshal(r.Body, &tok) != nil || tok.PatchResponse != usher.PatchResource {
+			t.Fatalf("an Okta source: %s", r)
+		}
+		user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@acme.example","name":{"givenName":"Ada","familyName":"Lovelace"}}`
+		r = scimCall(t, w.url+"/t/acme/scim/v2/Users", "", "POST", tok.Secret, user)
+		var created struct{ ID string }
+		if r.Status != 201 || json.Unmarshal(r.Body, &created) != nil {
+			t.Fatalf("create a user: %s", r)
+		}
+		rename := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name.givenName","value":"Augusta"}]}`
+		if r = scimCall(t, w.url+"/t/acme/scim/v2/Users/"+created.ID, "", "PATCH", tok.Secret, rename); r.Status != 200 || !strings.Contains(string(r.Body), `"givenName":"Augusta"`) {
+			t.Fatalf("PATCH from a resource source: %s", r)
+		}
+
+		// Checked in the API; another tenant's administrator does not find it.
+		r = scimCall(t, w.url+"/api/v1/tenants/acme/tokens/"+tok.ID, "", "PATCH", adminSecret, `{"patch_response":"everything"}`)
+		if r.Status != 422 || !strings.Contains(string(r.Body), `"field":"patch_response"`) || !strings.Contains(string(r.Body), "no_content") {
+			t.Fatalf("a wrong patch_response: %s", r)
+		}
+		globex, _ := w.newTenant(t, "globex", "Globex")
+		_, globexAdmin, err := w.svc.CreateToken(ctx, opActor, globex, provision.TokenInput{Name: "admin", Role: usher.AdminTenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r = scimCall(t, w.url+"/api/v1/tenants/globex/tokens/"+tok.ID, "", "PATCH", globexAdmin, `{"patch_response":"no_content"}`); r.Status != 404 {
+			t.Fatalf("another tenant's source: %s", r)
+		}
+
+		// The console's settings page lists the source with its choice, and changes it.
+		p := consoleAdmin(t, w)
+		p.ClickLink("Settings")
+		p.WantH1("Settings")
+		const field = "How a successful PATCH from “Okta” is answered"
+		if v := p.Value(field); v != usher.PatchResource {
+			t.Fatalf("the settings page shows %q", v)
+		}
+		p.Select(field, "204 without a body (Entra ID)")
+		p.Click("Save for Okta")
+		wantAlert(t, p, "is now answered with 204 without a body")
+		if v := p.Value(field); v != usher.PatchNoContent {
+			t.Fatalf("after saving the settings page shows %q", v)
+		}
+		p.Screenshot("console-scim-sources")
+		w.clock.Advance(3 * time.Second) // the shell's token cache
+		if r = scimCall(t, w.url+"/t/acme/scim/v2/Users/"+created.ID, "", "PATCH", tok.Secret, rename); r.Status != 204 || len(r.Body) != 0 {
+			t.Fatalf("PATCH after the console's change: %s", r)
+		}
+		if audit := w.audited(t, "token.updated"); len(audit) != 1 || audit[0].Details["patch_response"] != usher.PatchNoContent {
+			t.Fatalf("audit: %+v", audit)
+		}
+	})
 }

@@ -452,7 +452,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Sessions and the throttles of every password check.
 	auth := signin.New(st, svc, time.Now)
 	// The OpenID Connect provider, one issuer per tenant.
-	oid, err := newOpenID(log, st, box, links, svc, auth, openid.Config{KeyRotation: c.KeyRotation, KeyLead: c.KeyLead})
+	oid, err := newOpenID(log, st, box, links, svc, auth, openid.Config{KeyRotation: c.KeyRotation, KeyLead: c.KeyLead}, outbound)
 	if err != nil {
 		return err
 	}

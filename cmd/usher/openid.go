@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/usherhq/usher"
@@ -16,9 +17,11 @@ import (
 
 // newOpenID builds the OpenID Connect provider: a tenant's issuer is its
 // address (https://<slug>.<base domain>, or <public URL>/t/<slug>), and
-// its signing keys are sealed with box.
-func newOpenID(log *slog.Logger, st *store.Store, box *secret.Box, links web.Links, svc *provision.Service, auth *signin.Service, cfg openid.Config) (*openid.Provider, error) {
-	return openid.New(openid.Deps{Log: log, Store: st, Box: box, Provision: svc, Signin: auth, Config: cfg,
+// its signing keys are sealed with box; outbound reads the keys clients
+// publish at their jwks_uri.
+func newOpenID(log *slog.Logger, st *store.Store, box *secret.Box, links web.Links, svc *provision.Service, auth *signin.Service, cfg openid.Config,
+	outbound *http.Client) (*openid.Provider, error) {
+	return openid.New(openid.Deps{Log: log, Store: st, Box: box, Provision: svc, Signin: auth, Config: cfg, HTTP: outbound,
 		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
 }
 

@@ -107,6 +107,18 @@ func (h *Handler) RevokeToken(tenant bool) func(*http.Request, *Call) (any, erro
 	}
 }
 
+// UpdateSource changes a provisioning source's settings. The replicas'
+// token caches hold the old ones for two seconds at most (cacheTTL).
+func (h *Handler) UpdateSource(r *http.Request, c *Call) (any, error) {
+	var in provision.SourceInput
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	id := r.PathValue("id")
+	defer h.tokens.Forget(id)
+	return h.svc.UpdateSource(r.Context(), c.actor, c.tenant, id, in)
+}
+
 // tenantOf is the call's tenant, or none for the operators' own tokens.
 func tenantOf(c *Call, tenant bool) usher.Tenant {
 	if tenant {

@@ -239,8 +239,46 @@ func (h *Handler) Settings(w http.ResponseWriter, r *http.Request, c *Call) {
 		status = http.StatusUnprocessableEntity
 	}
 	c.d.Notice = h.flash(w, r)
-	c.d.Data = map[string]any{"S": st, "Choices": ch, "AllLanguages": view.AllLanguages(), "Requirable": usher.RequirableFields}
+	sources, err := h.scimSources(r, c.tn)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	c.d.Data = map[string]any{"S": st, "Choices": ch, "AllLanguages": view.AllLanguages(), "Requirable": usher.RequirableFields, "Sources": sources}
 	h.view.Console(w, r, status, "settings", c.d)
+}
+
+// scimSources are tn's provisioning sources: its scim tokens not revoked.
+func (h *Handler) scimSources(r *http.Request, tn usher.Tenant) ([]usher.APIToken, error) {
+	toks, _, err := h.st.Read().Tokens(r.Context(), tn.ID, store.ListOptions{Limit: 500})
+	var out []usher.APIToken
+	for _, t := range toks {
+		if t.Role == usher.PrincipalSCIM && t.RevokedAt == nil {
+			out = append(out, t)
+		}
+	}
+	return out, err
+}
+
+// Source changes a provisioning source's settings, from the settings page.
+// The form offers only valid choices, so a refusal is a tampered form or a
+// source revoked meanwhile, answered as an error page.
+func (h *Handler) Source(w http.ResponseWriter, r *http.Request, c *Call) {
+	if !c.d.TenantAdmin {
+		h.fail(w, r, c, usher.Forbidden("the settings are for tenant administrators"))
+		return
+	}
+	v := c.form(r, "patch_response")["patch_response"]
+	tok, err := h.svc.UpdateSource(r.Context(), c.actor, c.tn, r.PathValue("id"), provision.SourceInput{PatchResponse: &v})
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	answer := "204 without a body"
+	if tok.PatchResponse == usher.PatchResource {
+		answer = "200 with the resource"
+	}
+	h.redirect(w, r, c.d.Admin+"settings#scim-sources", "A successful PATCH from “"+tok.Name+"” is now answered with "+answer+".")
 }
 
 func splitList(s string) []string {

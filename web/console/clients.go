@@ -1,6 +1,8 @@
 package console
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -107,9 +109,17 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 				"redirect_uris": strings.Join(cl.RedirectURIs, "\n"), "post_logout_redirect_uris": strings.Join(cl.PostLogoutRedirectURIs, "\n"),
 				"grant_types": strings.Join(cl.GrantTypes, ","), "scopes": strings.Join(cl.Scopes, ","), "third_party": strconv.FormatBool(cl.ThirdParty),
 				"access_token_lifetime": strconv.Itoa(cl.AccessTokenSeconds), "id_token_lifetime": strconv.Itoa(cl.IDTokenSeconds),
-				"refresh_token_lifetime": strconv.Itoa(cl.RefreshTokenSeconds)}
+				"refresh_token_lifetime": strconv.Itoa(cl.RefreshTokenSeconds), "jwks": indentJSON(cl.JWKS), "jwks_uri": cl.JWKSURI}
 		}
 		data["Client"] = cl
+		if cl.AuthMethod == openid.AuthPrivateKey {
+			// A jwks_uri that cannot be read is shown as such, not as a failed page.
+			if keys, err := oid.ClientKeys(ctx, c.actor, c.tn, cl); err != nil {
+				data["KeysError"] = err.Error()
+			} else {
+				data["Keys"] = keys
+			}
+		}
 		c.d.Title, c.d.Section, c.d.Data = cl.Name, "clients", data
 		h.view.Console(w, r, status, "client", c.d)
 	}
@@ -118,7 +128,7 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 // clientInput reads the product form.
 func clientInput(r *http.Request, c *Call, create bool) openid.ClientInput {
 	v := c.form(r, "name", "type", "token_endpoint_auth_method", "id_token_signed_response_alg", "redirect_uris", "post_logout_redirect_uris",
-		"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "third_party")
+		"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "third_party", "jwks", "jwks_uri")
 	_ = r.ParseForm()
 	lines := func(s string) []string {
 		out := []string{}
@@ -142,6 +152,9 @@ func clientInput(r *http.Request, c *Call, create bool) openid.ClientInput {
 	}
 	if in.Type != usher.ClientPublic {
 		in.AuthMethod = v["token_endpoint_auth_method"]
+		in.JWKSText = v["jwks"]
+		uri := v["jwks_uri"]
+		in.JWKSURI = &uri
 	}
 	num := func(s string) *int {
 		if s == "" {
@@ -171,4 +184,13 @@ func (h *Handler) clientErrors(w http.ResponseWriter, r *http.Request, c *Call, 
 		}
 	}
 	return true
+}
+
+// indentJSON shows stored JSON (a product's public keys) readably.
+func indentJSON(s string) string {
+	var b bytes.Buffer
+	if json.Indent(&b, []byte(s), "", "  ") != nil {
+		return s
+	}
+	return b.String()
 }

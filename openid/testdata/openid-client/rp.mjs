@@ -1,6 +1,9 @@
 // A relying party on openid-client (OpenID-certified), for usher's
 // provider tests: node rp.mjs <issuer> <client_id> <port>, with the secret
-// in RP_CLIENT_SECRET. It signs in with code + PKCE (checking RFC 9207's
+// in RP_CLIENT_SECRET or, for private_key_jwt, the client's private key (a
+// JWK) in RP_PRIVATE_JWK; RP_ASSERTION then bends its assertions to test
+// the provider's refusals: wrong-aud, expired or replay (one jti for all).
+// It signs in with code + PKCE (checking RFC 9207's
 // iss), reads userinfo, refreshes (rotation), signs in silently with
 // prompt=none, and signs out through the provider.
 import http from 'node:http'
@@ -8,7 +11,18 @@ import * as client from 'openid-client'
 
 const [issuer, clientId, port] = process.argv.slice(2)
 const base = `http://127.0.0.1:${port}`
-const config = await client.discovery(new URL(issuer), clientId, process.env.RP_CLIENT_SECRET, undefined,
+let auth
+if (process.env.RP_PRIVATE_JWK) {
+  const jwk = JSON.parse(process.env.RP_PRIVATE_JWK)
+  const key = await crypto.subtle.importKey('jwk', jwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+  const bend = {
+    'wrong-aud': (p) => { p.aud = 'https://elsewhere.example' },
+    expired: (p) => { p.iat -= 300; p.nbf -= 300; p.exp = p.iat + 60 },
+    replay: (p) => { p.jti = 'one-jti-for-every-request' }
+  }[process.env.RP_ASSERTION || '']
+  auth = client.PrivateKeyJwt({ key, kid: jwk.kid }, { [client.modifyAssertion]: (_, payload) => bend?.(payload) })
+}
+const config = await client.discovery(new URL(issuer), clientId, process.env.RP_CLIENT_SECRET, auth,
   { execute: [client.allowInsecureRequests] })
 
 const pending = new Map() // state → { verifier, nonce }
@@ -73,7 +87,12 @@ const server = http.createServer(async (req, res) => {
     }
     if (req.method === 'POST' && url.pathname === '/refresh') {
       const old = tokens.refresh_token
-      tokens = await client.refreshTokenGrant(config, old)
+      try {
+        tokens = await client.refreshTokenGrant(config, old)
+      } catch (e) {
+        if (e.error) return page(res, 'Refresh refused', `usher answered ${e.error}`)
+        throw e
+      }
       const info = await userinfo()
       // The old refresh token no longer works (and presenting it again
       // revokes the family, so it is tried last).

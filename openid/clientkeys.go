@@ -1,0 +1,158 @@
+package openid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/usherhq/usher"
+)
+
+// A private_key_jwt client that rotates its keys publishes them at its
+// jwks_uri. usher reads them through the guarded egress client, keeps them
+// for remoteKeysTTL, and reads them again sooner when an assertion names a
+// kid the set lacks (the client rotated), though not more often than
+// remoteKeysGap: made-up kids cannot make usher fetch on every request.
+const (
+	remoteKeysTTL = 5 * time.Minute
+	remoteKeysGap = 10 * time.Second
+	// remoteKeysMax bounds the answer read from a jwks_uri.
+	remoteKeysMax = 64 << 10
+)
+
+// errRemoteKeys: the client's jwks_uri could not be read or holds no
+// usable keys.
+var errRemoteKeys = errors.New("the client's jwks_uri")
+
+type remoteSet struct {
+	mu      sync.Mutex
+	uri     string
+	keys    *jose.JSONWebKeySet
+	fetched time.Time
+	err     error
+}
+
+type remoteKeys struct {
+	mu sync.Mutex
+	m  map[string]*remoteSet // by tenant id + "/" + client id
+}
+
+func (rk *remoteKeys) set(key string) *remoteSet {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	s := rk.m[key]
+	if s == nil {
+		if len(rk.m) > 10_000 {
+			rk.m = map[string]*remoteSet{} // bounded: start over
+		}
+		s = &remoteSet{}
+		rk.m[key] = s
+	}
+	return s
+}
+
+// fetchKeys reads the key set at uri.
+func (p *Provider) fetchKeys(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("answered %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, remoteKeysMax+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > remoteKeysMax {
+		return nil, fmt.Errorf("answered more than %d KiB", remoteKeysMax>>10)
+	}
+	return parseJWKS(string(body))
+}
+
+// remoteSetOf is c's published keys, read again when older than
+// remoteKeysTTL, or when kid is not among them and the last read is older
+// than remoteKeysGap.
+func (p *Provider) remoteSetOf(ctx context.Context, tenant string, c *client, kid string) (*jose.JSONWebKeySet, error) {
+	s := p.remote.set(tenant + "/" + c.ID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := p.now()
+	stale := s.uri != c.JWKSURI || (s.keys == nil && s.err == nil) || now.Sub(s.fetched) >= remoteKeysTTL || now.Before(s.fetched)
+	if !stale && now.Sub(s.fetched) >= remoteKeysGap && (s.err != nil || (kid != "" && findKey(s.keys, kid) == nil)) {
+		stale = true // rotated, or back after a failure
+	}
+	if stale {
+		s.uri, s.fetched = c.JWKSURI, now
+		s.keys, s.err = p.fetchKeys(ctx, c.JWKSURI)
+		if s.err != nil {
+			p.log.WarnContext(ctx, "openid: read a client's jwks_uri", "tenant", tenant, "client", c.ID, "err", s.err)
+		}
+	}
+	if s.err != nil {
+		return nil, fmt.Errorf("%w could not be read: %v", errRemoteKeys, s.err)
+	}
+	return s.keys, nil
+}
+
+// clientKey is c's public key kid ("" when the client has one key).
+func (p *Provider) clientKey(ctx context.Context, tenant string, c *client, kid string) (*jose.JSONWebKey, error) {
+	set := c.keys
+	if c.JWKSURI != "" {
+		var err error
+		if set, err = p.remoteSetOf(ctx, tenant, c, kid); err != nil {
+			return nil, err
+		}
+	}
+	if set == nil {
+		return nil, errors.New("the client has no keys")
+	}
+	if k := findKey(set, kid); k != nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("the client has no key %q", kid)
+}
+
+func findKey(set *jose.JSONWebKeySet, kid string) *jose.JSONWebKey {
+	for i, k := range set.Keys {
+		if k.KeyID == kid || (kid == "" && len(set.Keys) == 1) {
+			return &set.Keys[i]
+		}
+	}
+	return nil
+}
+
+// ClientKeys lists the public keys of tenant's private_key_jwt client c,
+// for its page: those it registered, or those its jwks_uri publishes now.
+func (p *Provider) ClientKeys(ctx context.Context, actor usher.Actor, tenant usher.Tenant, c usher.Client) ([]ClientKey, error) {
+	if err := actor.Require(usher.AdminTenant); err != nil {
+		return nil, err
+	}
+	var set *jose.JSONWebKeySet
+	var err error
+	switch {
+	case c.JWKSURI != "":
+		cl := &client{Client: c}
+		set, err = p.remoteSetOf(ctx, tenant.ID, cl, "")
+	case c.JWKS != "":
+		set, err = parseJWKS(c.JWKS)
+	}
+	if err != nil || set == nil {
+		return nil, err
+	}
+	return describeKeys(set), nil
+}
