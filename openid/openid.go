@@ -23,6 +23,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -89,6 +90,9 @@ type Deps struct {
 	// revoked at once.
 	Provision *provision.Service
 	Signin    *signin.Service
+	// Client sends logout tokens to the clients' back-channel logout URIs:
+	// usher's guarded egress client (egress.Client) [public addresses only].
+	Client *http.Client
 }
 
 // Provider is the OpenID Connect provider of every tenant.
@@ -102,6 +106,8 @@ type Provider struct {
 	op      *op.Provider
 	keys    *keyCache
 	clients *clientCache
+	// http posts logout tokens.
+	http *http.Client
 }
 
 // Paths of the endpoints below a tenant's issuer.
@@ -128,6 +134,9 @@ func New(d Deps) (*Provider, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
+	if d.Client == nil {
+		d.Client = egress.Client(false, logoutTimeout)
+	}
 	if d.Config.KeyRotation <= 0 {
 		d.Config.KeyRotation = 90 * 24 * time.Hour
 	}
@@ -137,20 +146,9 @@ func New(d Deps) (*Provider, error) {
 	if err := d.Config.check(); err != nil {
 		return nil, err
 	}
-	p := &Provider{log: d.Log, st: d.Store, box: d.Box, now: d.Clock, issuer: d.Issuer, cfg: d.Config}
+	p := &Provider{log: d.Log, st: d.Store, box: d.Box, now: d.Clock, issuer: d.Issuer, cfg: d.Config, http: d.Client}
 	p.keys = newKeyCache(p)
-	if d.Provision != nil {
-		d.Provision.OnAccountEnded(func(ctx context.Context, tx *store.Tx, tn usher.Tenant, a usher.Account) error {
-			_, err := tx.RevokeAccountGrants(ctx, tn.ID, a.ID, "account "+a.State)
-			return err
-		})
-	}
-	if d.Signin != nil {
-		d.Signin.OnSignOutEverywhere(func(ctx context.Context, tx *store.Tx, identity, keep string) error {
-			_, err := tx.RevokeIdentityGrants(ctx, identity, keep, "signed out everywhere")
-			return err
-		})
-	}
+	p.hooks(d)
 	p.clients = &clientCache{m: map[string]cachedClient{}}
 	config := &op.Config{
 		CodeMethodS256:          true,
@@ -200,6 +198,12 @@ type Pages struct {
 	SignOut func(w http.ResponseWriter, r *http.Request) error
 	// Error shows a person a page saying what went wrong.
 	Error func(w http.ResponseWriter, r *http.Request, tn usher.Tenant, status int, message string)
+	// ConfirmSignOut asks the person signed in whether to sign out of tn,
+	// for a product's logout request without an id_token_hint.
+	ConfirmSignOut func(w http.ResponseWriter, r *http.Request, tn usher.Tenant, c SignOutRequest)
+	// SignedOut tells the person they are signed out while the products'
+	// front-channel logout URIs load in hidden frames, then sends them on.
+	SignedOut func(w http.ResponseWriter, r *http.Request, tn usher.Tenant, s SignedOut)
 }
 
 // request is what one request to a tenant's endpoints carries through the
@@ -278,6 +282,8 @@ func (p *Provider) Handler(pg Pages) http.Handler {
 			p.introspect(w, r2)
 		case pathLogout:
 			p.logout(w, r2, pg)
+		case pathLogoutConfirm:
+			p.logoutConfirm(w, r2, pg)
 		case pathKeys, pathUserinfo, pathRevoke:
 			p.op.ServeHTTP(w, r2)
 		default:

@@ -435,11 +435,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Sessions and the throttles of every password check.
 	auth := signin.New(st, svc, time.Now)
 	// The OpenID Connect provider, one issuer per tenant.
-	oid, err := newOpenID(log, st, box, links, svc, auth, openid.Config{KeyRotation: c.KeyRotation, KeyLead: c.KeyLead})
+	// Logout tokens go to the products' back-channel logout URIs through
+	// the same guarded client as every tenant-configured address.
+	oid, err := newOpenID(log, st, box, links, svc, auth, outbound, openid.Config{KeyRotation: c.KeyRotation, KeyLead: c.KeyLead})
 	if err != nil {
 		return err
 	}
 	go oid.RunSweeper(workerCtx, time.Minute)
+	logoutsDone := make(chan struct{})
+	go func() { openid.NewLogoutWorker(oid, openid.LogoutWorkerOptions{}).Run(workerCtx); close(logoutsDone) }()
+	defer func() { stopWorker(); <-logoutsDone }()
 	var demoRP usher.Client
 	demoRPSecret := ""
 	if c.Demo {

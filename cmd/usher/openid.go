@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/usherhq/usher"
@@ -17,8 +18,9 @@ import (
 // newOpenID builds the OpenID Connect provider: a tenant's issuer is its
 // address (https://<slug>.<base domain>, or <public URL>/t/<slug>), and
 // its signing keys are sealed with box.
-func newOpenID(log *slog.Logger, st *store.Store, box *secret.Box, links web.Links, svc *provision.Service, auth *signin.Service, cfg openid.Config) (*openid.Provider, error) {
-	return openid.New(openid.Deps{Log: log, Store: st, Box: box, Provision: svc, Signin: auth, Config: cfg,
+func newOpenID(log *slog.Logger, st *store.Store, box *secret.Box, links web.Links, svc *provision.Service, auth *signin.Service, outbound *http.Client,
+	cfg openid.Config) (*openid.Provider, error) {
+	return openid.New(openid.Deps{Log: log, Store: st, Box: box, Provision: svc, Signin: auth, Config: cfg, Client: outbound,
 		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
 }
 
