@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -106,7 +107,9 @@ func newWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 	if err != nil {
 		t.Fatal(err)
 	}
-	oid, err := openid.New(openid.Deps{Store: st, Box: box, Clock: clock.Now, Config: cfg, Provision: svc, Signin: auth,
+	// The guarded egress client, allowing this machine's addresses: the
+	// tests' back-channel logout receivers listen on loopback.
+	oid, err := openid.New(openid.Deps{Store: st, Box: box, Clock: clock.Now, Config: cfg, Provision: svc, Signin: auth, Client: egress.Client(true, 5*time.Second),
 		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
 	if err != nil {
 		t.Fatal(err)
