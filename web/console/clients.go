@@ -107,7 +107,9 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 				"redirect_uris": strings.Join(cl.RedirectURIs, "\n"), "post_logout_redirect_uris": strings.Join(cl.PostLogoutRedirectURIs, "\n"),
 				"grant_types": strings.Join(cl.GrantTypes, ","), "scopes": strings.Join(cl.Scopes, ","), "third_party": strconv.FormatBool(cl.ThirdParty),
 				"access_token_lifetime": strconv.Itoa(cl.AccessTokenSeconds), "id_token_lifetime": strconv.Itoa(cl.IDTokenSeconds),
-				"refresh_token_lifetime": strconv.Itoa(cl.RefreshTokenSeconds)}
+				"refresh_token_lifetime": strconv.Itoa(cl.RefreshTokenSeconds), "backchannel_logout_uri": cl.BackchannelLogoutURI,
+				"backchannel_logout_session_required": strconv.FormatBool(cl.BackchannelLogoutSessionRequired), "frontchannel_logout_uri": cl.FrontchannelLogoutURI,
+				"frontchannel_logout_session_required": strconv.FormatBool(cl.FrontchannelLogoutSessionRequired)}
 		}
 		data["Client"] = cl
 		c.d.Title, c.d.Section, c.d.Data = cl.Name, "clients", data
@@ -118,7 +120,8 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 // clientInput reads the product form.
 func clientInput(r *http.Request, c *Call, create bool) openid.ClientInput {
 	v := c.form(r, "name", "type", "token_endpoint_auth_method", "id_token_signed_response_alg", "redirect_uris", "post_logout_redirect_uris",
-		"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "third_party")
+		"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "third_party", "backchannel_logout_uri", "backchannel_logout_session_required",
+		"frontchannel_logout_uri", "frontchannel_logout_session_required")
 	_ = r.ParseForm()
 	lines := func(s string) []string {
 		out := []string{}
@@ -137,6 +140,11 @@ func clientInput(r *http.Request, c *Call, create bool) openid.ClientInput {
 	in.RedirectURIs, in.PostLogoutRedirectURIs = lines(v["redirect_uris"]), lines(v["post_logout_redirect_uris"])
 	in.GrantTypes, in.Scopes, in.ThirdParty = append([]string{}, grants...), append([]string{}, scopes...), &third
 	in.IDTokenAlg = v["id_token_signed_response_alg"]
+	// An emptied address removes it; the boxes say whether sid is required.
+	back, front := strings.TrimSpace(v["backchannel_logout_uri"]), strings.TrimSpace(v["frontchannel_logout_uri"])
+	backSID, frontSID := v["backchannel_logout_session_required"] == "true", v["frontchannel_logout_session_required"] == "true"
+	in.BackchannelLogoutURI, in.FrontchannelLogoutURI = &back, &front
+	in.BackchannelLogoutSessionRequired, in.FrontchannelLogoutSessionRequired = &backSID, &frontSID
 	if create {
 		in.Type = v["type"]
 	}
