@@ -44,15 +44,22 @@ func demoClient(ctx context.Context, oid *openid.Provider, st *store.Store) (ush
 	if err != nil {
 		return usher.Client{}, "", err
 	}
+	// The example product ends its session when usher's does (back-channel
+	// logout; the default run allows loopback addresses).
+	backchannel := "http://" + demoRPAddr + "/backchannel-logout"
 	for _, c := range clients {
 		if c.Name == demoClientName {
-			rotated, err := oid.UpdateClient(ctx, op, tn, c.ID, openid.ClientInput{RotateSecret: true})
+			in := openid.ClientInput{RotateSecret: true}
+			if c.BackchannelLogoutURI == "" {
+				in.BackchannelLogoutURI = &backchannel
+			}
+			rotated, err := oid.UpdateClient(ctx, op, tn, c.ID, in)
 			return rotated.Client, rotated.ClientSecret, err
 		}
 	}
 	name := demoClientName
 	c, err := oid.CreateClient(ctx, op, tn, openid.ClientInput{Name: &name, Type: usher.ClientConfidential,
 		RedirectURIs:           []string{"http://" + demoRPAddr + "/callback"},
-		PostLogoutRedirectURIs: []string{"http://" + demoRPAddr + "/"}})
+		PostLogoutRedirectURIs: []string{"http://" + demoRPAddr + "/"}, BackchannelLogoutURI: &backchannel})
 	return c.Client, c.ClientSecret, err
 }
