@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -350,16 +351,30 @@ func TestBackchannelLogout(t *testing.T) {
 			t.Fatalf("after usher's sign-out Ledger has %d tokens", len(got))
 		}
 
-		// Sign out everywhere else: the phone's session, not the laptop's.
-		phone, laptop := w.browser(t), w.browser(t)
-		onPhone := ra.signedIn(phone).claims["sid"]
+		// Sign out everywhere else: six phones' sessions with two products
+		// each (twelve logout tokens at once for the two workers), not the
+		// laptop's.
+		phones := map[any]bool{}
+		for range 6 {
+			pb := w.browser(t)
+			phones[ra.signedIn(pb).claims["sid"]] = true
+			rb.signedIn(pb)
+		}
+		laptop := w.browser(t)
 		ra.signedIn(laptop)
 		if p := laptop.post(w.issuer(w.tenant) + "/account/sessions/end-others"); p.status != 200 {
 			t.Fatalf("sign out everywhere else: %d", p.status)
 		}
 		w.deliver(t)
-		if got := rc.tokens("/a"); len(got) != 3 || w.verifyLogout(t, rc, w.tenant, got[2], a.ID)["sid"] != onPhone {
-			t.Fatalf("after signing out everywhere else Ledger has %d tokens", len(got))
+		for path, c := range map[string]openid.CreatedClient{"/a": a, "/b": bk} {
+			got := rc.tokens(path)
+			told := map[any]bool{}
+			for _, tok := range got[len(got)-6:] {
+				told[w.verifyLogout(t, rc, w.tenant, tok, c.ID)["sid"]] = true
+			}
+			if len(got) != map[string]int{"/a": 8, "/b": 7}[path] || len(told) != 6 || !maps.Equal(told, phones) {
+				t.Fatalf("after signing out everywhere else %s has %d tokens for sessions %v (the phones': %v)", path, len(got), told, phones)
+			}
 		}
 
 		// Deactivation, inside provision's transaction: the laptop's session's grant.
@@ -369,21 +384,21 @@ func TestBackchannelLogout(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.deliver(t)
-		if got := rc.tokens("/a"); len(got) != 4 || w.verifyLogout(t, rc, w.tenant, got[3], a.ID)["sub"] != ada.ID {
+		if got := rc.tokens("/a"); len(got) != 9 || w.verifyLogout(t, rc, w.tenant, got[8], a.ID)["sub"] != ada.ID {
 			t.Fatalf("after the deactivation Ledger has %d tokens", len(got))
 		}
 		// Told once: a later end finds nothing more to tell.
 		w.clock.Advance(2 * time.Hour)
 		w.deliver(t)
-		if rc.total() != 5 || len(rc.tokens("/g")) != 0 {
+		if rc.total() != 16 || len(rc.tokens("/g")) != 0 {
 			t.Fatalf("%d logout tokens in all, %d to Globex", rc.total(), len(rc.tokens("/g")))
 		}
 		jtis := map[any]bool{}
 		for _, tok := range append(rc.tokens("/a"), rc.tokens("/b")...) {
 			jtis[claimsOf(t, tok)["jti"]] = true
 		}
-		if len(jtis) != 5 {
-			t.Fatalf("%d distinct jtis among 5 tokens", len(jtis))
+		if len(jtis) != 16 {
+			t.Fatalf("%d distinct jtis among 16 tokens", len(jtis))
 		}
 	})
 }
