@@ -1,10 +1,12 @@
 package openid
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -202,13 +204,10 @@ func (p *Provider) endBrowserSession(w http.ResponseWriter, r *http.Request, pg 
 	rs := stateOf(r.Context())
 	var frames []string
 	if pg.SignedOut != nil {
-		fcs, err := p.st.Read().FrontChannelLogouts(r.Context(), rs.tenant.ID, cur.Session.IdentityID, cur.Session.ID)
-		if err != nil {
+		var err error
+		if frames, err = p.FrontChannelFrames(r.Context(), rs.tenant, cur.Session); err != nil {
 			p.fail(w, r, pg, "logout: front-channel clients", err)
 			return
-		}
-		for _, f := range fcs {
-			frames = append(frames, frontChannelURI(f.URI, rs.issuer, sid(rs.tenant.ID, cur.Session.ID)))
 		}
 	}
 	if err := pg.SignOut(w, r); err != nil {
@@ -220,6 +219,22 @@ func (p *Provider) endBrowserSession(w http.ResponseWriter, r *http.Request, pg 
 		return
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// FrontChannelFrames are the front-channel logout URIs (with iss and sid)
+// of tn's products that got tokens through session, for the page that
+// signs it out; read them before the session ends.
+func (p *Provider) FrontChannelFrames(ctx context.Context, tn usher.Tenant, session usher.Session) ([]string, error) {
+	fcs, err := p.st.Read().FrontChannelLogouts(ctx, tn.ID, session.IdentityID, session.ID)
+	if err != nil {
+		return nil, err
+	}
+	issuer := strings.TrimSuffix(p.issuer(tn), "/")
+	var out []string
+	for _, f := range fcs {
+		out = append(out, frontChannelURI(f.URI, issuer, sid(tn.ID, session.ID)))
+	}
+	return out, nil
 }
 
 // frontChannelURI is a client's front-channel logout URI with iss and sid

@@ -568,8 +568,8 @@ func TestLogoutConfirmation(t *testing.T) {
 	})
 }
 
-// TestFrontchannelLogout: the page that ends a session at a product's
-// request frames the front-channel logout URIs of the products that got
+// TestFrontchannelLogout: the page that ends a session (at a product's
+// request, or usher's own sign-out) frames the front-channel logout URIs of the products that got
 // tokens in it, with iss and sid, and only that page may frame them.
 func TestFrontchannelLogout(t *testing.T) {
 	onEachDatabase(t, func(t *testing.T, w *world) {
@@ -598,6 +598,23 @@ func TestFrontchannelLogout(t *testing.T) {
 		}
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "; frame-src http://127.0.0.1:9") {
 			t.Fatalf("the signed-out page's policy: %s", csp)
+		}
+		// usher's own sign-out frames them too, then goes to the signed-out page.
+		again := w.rp(t, w.tenant, c.ID, c.ClientSecret).signedIn(b)
+		req, _ := http.NewRequest("POST", w.issuer(w.tenant)+"/signout", nil)
+		out, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(out.Body)
+		out.Body.Close()
+		want = "http://127.0.0.1:9/logout/front?" + url.Values{"iss": {w.issuer(w.tenant)}, "sid": {again.claims["sid"].(string)}, "tab": {"1"}}.Encode()
+		if out.StatusCode != 200 || !strings.Contains(string(page), `src="`+strings.ReplaceAll(want, "&", "&amp;")+`"`) ||
+			!strings.Contains(string(page), `href="`+w.issuer(w.tenant)+`/?signed_out"`) || !strings.HasSuffix(out.Header.Get("Content-Security-Policy"), "; frame-src http://127.0.0.1:9") {
+			t.Fatalf("usher's sign-out: %d %s\n%s", out.StatusCode, out.Header.Get("Content-Security-Policy"), page)
+		}
+		if again.claims["sid"] == a.claims["sid"] {
+			t.Fatal("a new session has the old sid")
 		}
 		if p := b.get(w.issuer(w.tenant) + "/"); strings.Contains(p.body, "<iframe") {
 			t.Fatal("the sign-in page frames something")
