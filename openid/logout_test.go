@@ -625,3 +625,30 @@ func TestFrontchannelLogout(t *testing.T) {
 		}
 	})
 }
+
+// TestLogoutClientFields: the API keeps a client's logout addresses and
+// their session flags, an empty address removes one, and another tenant's
+// client is not found.
+func TestLogoutClientFields(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback},
+			"backchannel_logout_uri": "https://ledger.example/back", "frontchannel_logout_uri": "https://ledger.example/front?x=1",
+			"frontchannel_logout_session_required": true})
+		path := "/api/v1/tenants/acme/clients/" + c.ID
+		got := jsonOf(t, w.api(t, "GET", path, nil).body)
+		if got["backchannel_logout_uri"] != "https://ledger.example/back" || got["backchannel_logout_session_required"] != false ||
+			got["frontchannel_logout_uri"] != "https://ledger.example/front?x=1" || got["frontchannel_logout_session_required"] != true {
+			t.Fatalf("as registered: %v", got)
+		}
+		r := w.api(t, "PATCH", path, map[string]any{"backchannel_logout_uri": "", "backchannel_logout_session_required": true})
+		got = jsonOf(t, r.body)
+		if r.status != 200 || got["backchannel_logout_uri"] != "" || got["backchannel_logout_session_required"] != true ||
+			got["frontchannel_logout_uri"] != "https://ledger.example/front?x=1" {
+			t.Fatalf("after removing the back-channel address: %d %v", r.status, got)
+		}
+		w.newTenant(t, "globex")
+		if r := w.api(t, "PATCH", "/api/v1/tenants/globex/clients/"+c.ID, map[string]any{"backchannel_logout_uri": "https://evil.example/"}); r.status != 404 {
+			t.Fatalf("another tenant's client: %d %s", r.status, r.body)
+		}
+	})
+}
