@@ -138,7 +138,10 @@ func (p *Provider) deliverLogout(ctx context.Context, e store.LogoutEvent, owner
 	}
 	tok, err := p.logoutToken(ctx, tn, c, e)
 	if err != nil {
-		return err
+		// Counted as an attempt, so that a lasting failure waits its backoff
+		// and is abandoned in the end rather than tried at every pass.
+		p.log.ErrorContext(ctx, "openid: sign a logout token", "event_id", e.ID, "tenant_id", e.TenantID, "err", err)
+		return p.finishLogout(ctx, e, owner, fmt.Errorf("usher could not sign the logout token: %w", err), false)
 	}
 	return p.finishLogout(ctx, e, owner, p.postLogout(ctx, c.BackchannelLogoutURI, tok), false)
 }
