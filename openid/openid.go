@@ -1,10 +1,12 @@
 // Package openid is usher's OpenID Connect provider: one issuer per tenant,
 // with discovery, JWKS, authorization (code with PKCE), token (code,
 // refresh with rotation, client credentials), userinfo, revocation,
-// introspection and RP-initiated logout. The protocol is zitadel/oidc's op
+// introspection and RP-initiated logout, and back- and front-channel logout
+// at the products when a session ends. The protocol is zitadel/oidc's op
 // package; this package adapts its storage interface to usher's store, owns
 // its tables (clients, keys, authorization requests and codes, grants and
-// refresh tokens, consents) and signs people in with usher's own sessions.
+// refresh tokens, consents, logout events) and signs people in with usher's
+// own sessions.
 // It never writes the directory and never imports the web shell: the shell
 // resolves the tenant, mounts the handler and lends it the people's pages.
 package openid
