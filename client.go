@@ -34,6 +34,14 @@ type Client struct {
 	AccessTokenSeconds  int    `json:"access_token_lifetime"`
 	IDTokenSeconds      int    `json:"id_token_lifetime"`
 	RefreshTokenSeconds int    `json:"refresh_token_lifetime"`
+	// BackchannelLogoutURI receives a logout token (OpenID Connect
+	// Back-Channel Logout) when a person's usher session ends; "" for none.
+	BackchannelLogoutURI             string `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
+	// FrontchannelLogoutURI is framed by the sign-out page, with iss and
+	// sid (OpenID Connect Front-Channel Logout); "" for none.
+	FrontchannelLogoutURI             string `json:"frontchannel_logout_uri"`
+	FrontchannelLogoutSessionRequired bool   `json:"frontchannel_logout_session_required"`
 	// JWKS holds the public keys of a private_key_jwt client, as a JSON Web Key Set.
 	JWKS string `json:"jwks,omitempty"`
 	// JWKSURI is where a private_key_jwt client that rotates its keys

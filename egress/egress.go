@@ -99,3 +99,13 @@ func Check(ctx context.Context, host string) error {
 	}
 	return nil
 }
+
+// Backoff is the wait after failed delivery attempt n (from 1) to a
+// tenant-configured address: a minute, doubled each time, at most an hour.
+func Backoff(n int) time.Duration {
+	d := time.Minute
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/store"
 )
 
@@ -65,15 +66,9 @@ func (s *Service) refreshLeased(ctx context.Context, l store.LinkRecord, owner s
 	}
 }
 
-// backoff is the wait after failed attempt n: a minute, doubled each
-// time, at most an hour.
-func backoff(n int) time.Duration {
-	d := time.Minute
-	for i := 1; i < n && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
-}
+// backoff is the wait after failed attempt n (egress.Backoff, shared with
+// the OpenID provider's logout tokens).
+func backoff(n int) time.Duration { return egress.Backoff(n) }
 
 // refresh asks the provider for new tokens with the link's refresh token.
 func (s *Service) refresh(ctx context.Context, l store.LinkRecord, x usher.ExternalSystem) (*oauth2.Token, []string, error) {

@@ -18,7 +18,7 @@ import (
 // contact roles per site.
 const ScopeUsher = "usher"
 
-var supportedClaims = []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "azp", "at_hash", "c_hash",
+var supportedClaims = []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "azp", "at_hash", "c_hash", "sid",
 	"name", "given_name", "family_name", "preferred_username", "locale", "email", "email_verified", "phone_number",
 	"tenant", "role", "plan", "groups", "department", "job_profile", "organization", "contact_roles"}
 

@@ -60,6 +60,14 @@ type ClientInput struct {
 	AccessTokenSeconds  *int `json:"access_token_lifetime,omitempty"`
 	IDTokenSeconds      *int `json:"id_token_lifetime,omitempty"`
 	RefreshTokenSeconds *int `json:"refresh_token_lifetime,omitempty"`
+	// BackchannelLogoutURI receives a logout token when a person's usher
+	// session ends (https, or http to localhost; "" removes it).
+	BackchannelLogoutURI             *string `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired *bool   `json:"backchannel_logout_session_required,omitempty"`
+	// FrontchannelLogoutURI is framed, with iss and sid, by the page that
+	// ends a person's session at a product's request ("" removes it).
+	FrontchannelLogoutURI             *string `json:"frontchannel_logout_uri,omitempty"`
+	FrontchannelLogoutSessionRequired *bool   `json:"frontchannel_logout_session_required,omitempty"`
 	// JWKS: the public keys of a private_key_jwt client, a JSON Web Key Set.
 	JWKS map[string]any `json:"jwks,omitempty"`
 	// JWKSURI is where a client that rotates its keys publishes its JWKS
@@ -372,6 +380,28 @@ func apply(c *usher.Client, in ClientInput, create bool) error {
 	seconds("access_token_lifetime", in.AccessTokenSeconds, time.Minute, MaxTokenTTL, &c.AccessTokenSeconds)
 	seconds("id_token_lifetime", in.IDTokenSeconds, time.Minute, MaxTokenTTL, &c.IDTokenSeconds)
 	seconds("refresh_token_lifetime", in.RefreshTokenSeconds, 5*time.Minute, MaxRefreshTokenTTL, &c.RefreshTokenSeconds)
+	logoutURI := func(field string, v *string, into *string) {
+		if v == nil {
+			return
+		}
+		u, err := usher.CheckURL(field, *v, false)
+		switch {
+		case err != nil:
+			add(err)
+		case strings.Contains(u, "#"):
+			add(usher.Invalid(field, "must not have a fragment (#…)"))
+		default:
+			*into = u
+		}
+	}
+	logoutURI("backchannel_logout_uri", in.BackchannelLogoutURI, &c.BackchannelLogoutURI)
+	logoutURI("frontchannel_logout_uri", in.FrontchannelLogoutURI, &c.FrontchannelLogoutURI)
+	if in.BackchannelLogoutSessionRequired != nil {
+		c.BackchannelLogoutSessionRequired = *in.BackchannelLogoutSessionRequired
+	}
+	if in.FrontchannelLogoutSessionRequired != nil {
+		c.FrontchannelLogoutSessionRequired = *in.FrontchannelLogoutSessionRequired
+	}
 	jwks := in.JWKS != nil || strings.TrimSpace(in.JWKSText) != ""
 	uri := in.JWKSURI != nil && *in.JWKSURI != ""
 	switch {

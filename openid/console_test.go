@@ -49,6 +49,22 @@ func TestBrowserConsoleClients(t *testing.T) {
 
 		p.ClickLink("Ledger")
 		p.WantH1("Ledger")
+		// Its logout addresses: https only (http on localhost), sid asked for.
+		p.Fill("Back-channel logout address", "http://ledger.example/logout/back")
+		p.Click("Save")
+		if e := p.FieldError("Back-channel logout address"); !strings.Contains(e, "Must be an https:// address") {
+			t.Fatalf("an http back-channel address: %q", e)
+		}
+		p.Fill("Back-channel logout address", "https://ledger.example/logout/back")
+		p.SetChecked("Logout tokens must carry the session id (sid)", true)
+		p.Fill("Front-channel logout address", "https://ledger.example/logout/front")
+		p.Click("Save")
+		p.WantH1("Ledger")
+		got := jsonOf(t, w.api(t, "GET", "/api/v1/tenants/acme/clients/"+id, nil).body)
+		if got["backchannel_logout_uri"] != "https://ledger.example/logout/back" || got["backchannel_logout_session_required"] != true ||
+			got["frontchannel_logout_uri"] != "https://ledger.example/logout/front" || got["frontchannel_logout_session_required"] != false {
+			t.Fatalf("the client after the console's change: %v", got)
+		}
 		p.Click("Give it a new secret")
 		p.WantText("The new client secret")
 		if again := browsertest.Eval[string](p, `document.getElementById('client-secret').innerText`); again == secret || again == "" {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 
 	httphelper "github.com/zitadel/oidc/v3/pkg/http"
@@ -13,7 +12,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher/secret"
-	"github.com/usherhq/usher/store"
 )
 
 // discovery serves the library's discovery document, corrected to what
@@ -45,6 +43,11 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	doc["authorization_response_iss_parameter_supported"] = true
 	doc["request_parameter_supported"] = false
 	doc["claims_parameter_supported"] = false
+	// The sid claim is in ID tokens and logout tokens; see logout.go.
+	doc["backchannel_logout_supported"] = true
+	doc["backchannel_logout_session_supported"] = true
+	doc["frontchannel_logout_supported"] = true
+	doc["frontchannel_logout_session_supported"] = true
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	httphelper.MarshalJSON(w, doc)
 }
@@ -164,81 +167,6 @@ func payload(token string) (map[string]any, error) {
 	}
 	var out map[string]any
 	return out, json.Unmarshal(b, &out)
-}
-
-// logout is RP-initiated logout. With an id_token_hint for the account
-// signed in on this browser, the browser's session ends, and with it the
-// grants made through it (their refresh tokens stop working); the person
-// goes to the client's registered post_logout_redirect_uri, or to the
-// tenant's sign-in page. Without a valid hint nobody is signed out: the
-// person lands on the sign-in page, which offers to sign out. A request
-// without the browser's session (a product's server calling) is answered
-// with this endpoint again, for the browser to bring its session.
-func (p *Provider) logout(w http.ResponseWriter, r *http.Request, pg Pages) {
-	ctx := r.Context()
-	rs := stateOf(ctx)
-	req, err := op.ParseEndSessionRequest(r, p.op.Decoder())
-	if err != nil {
-		errorPage(w, r, pg, rs.tenant, http.StatusBadRequest, "This sign-out request cannot be read.")
-		return
-	}
-	if req.ClientID != "" {
-		if _, err := p.client(ctx, rs, req.ClientID); err != nil {
-			errorPage(w, r, pg, rs.tenant, http.StatusBadRequest, "The application that sent you here is not registered with "+rs.tenant.Name+".")
-			return
-		}
-	}
-	end, err := op.ValidateEndSessionRequest(ctx, req, p.op)
-	if err != nil {
-		errorPage(w, r, pg, rs.tenant, http.StatusBadRequest, "The application that sent you here asked for something usher cannot do: "+oidc.DefaultToServerError(err, "").Description)
-		return
-	}
-	to := rs.issuer + "/?signed_out"
-	if req.PostLogoutRedirectURI != "" && end.ClientID != "" {
-		to = end.RedirectURI
-	}
-	if end.UserID == "" {
-		if req.PostLogoutRedirectURI == "" {
-			to = rs.issuer + "/"
-		}
-		http.Redirect(w, r, to, http.StatusFound)
-		return
-	}
-	cur, err := pg.Session(r, rs.tenant)
-	if err != nil && r.Form.Get("continue") == "" {
-		// No browser session here: perhaps the product called this from its
-		// server (as zitadel/oidc's relying party does) and will send the
-		// browser where this answers. Send it here again, with its cookies.
-		q := url.Values{"continue": {"1"}}
-		for _, k := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint", "ui_locales"} {
-			if v := r.Form.Get(k); v != "" {
-				q.Set(k, v)
-			}
-		}
-		http.Redirect(w, r, rs.issuer+pathLogout+"?"+q.Encode(), http.StatusFound)
-		return
-	}
-	if err == nil && cur.Account.ID == end.UserID {
-		err = p.st.Write(ctx, func(tx *store.Tx) error {
-			_, err := tx.RevokeSessionGrants(ctx, cur.Session.IdentityID, cur.Session.ID, "signed out")
-			return err
-		})
-		if err != nil {
-			p.fail(w, r, pg, "logout: revoke grants", err)
-			return
-		}
-		if err := pg.SignOut(w, r); err != nil {
-			p.fail(w, r, pg, "logout: sign out", err)
-			return
-		}
-	}
-	if req.PostLogoutRedirectURI == "" && req.State != "" {
-		to = rs.issuer + "/?signed_out"
-	}
-	if _, err := url.Parse(to); err != nil {
-		to = rs.issuer + "/"
-	}
-	http.Redirect(w, r, to, http.StatusFound)
 }
 
 // assertionRefusal says what was wrong with a client assertion, in the

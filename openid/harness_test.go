@@ -114,7 +114,8 @@ func newWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Clients' jwks_uri are on this machine, as an operator's setting allows.
+	// The guarded egress client, allowing this machine's addresses: clients'
+	// jwks_uri and the tests' back-channel logout receivers are on loopback.
 	oid, err := openid.New(openid.Deps{Store: st, Box: box, Clock: clock.Now, Config: cfg, Provision: svc, Signin: auth, HTTP: egress.Client(true, 10*time.Second),
 		Issuer: func(tn usher.Tenant) string { return strings.TrimSuffix(links.TenantBase(tn), "/") }})
 	if err != nil {

@@ -47,6 +47,8 @@ type signingKey struct {
 	priv      crypto.Signer
 	// at signs access tokens, with RFC 9068's "at+jwt" type.
 	at jose.Signer
+	// logout signs back-channel logout tokens, typed "logout+jwt".
+	logout jose.Signer
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
@@ -236,7 +238,12 @@ func newSigningKey(id, alg string, signsFrom time.Time, priv crypto.Signer) (*si
 	if err != nil {
 		return nil, fmt.Errorf("openid: signer for key %s: %w", id, err)
 	}
-	return &signingKey{id: id, alg: jose.SignatureAlgorithm(alg), signsFrom: signsFrom, priv: priv, at: at}, nil
+	logout, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: &jose.JSONWebKey{Key: priv, KeyID: id}},
+		(&jose.SignerOptions{}).WithType("logout+jwt"))
+	if err != nil {
+		return nil, fmt.Errorf("openid: logout signer for key %s: %w", id, err)
+	}
+	return &signingKey{id: id, alg: jose.SignatureAlgorithm(alg), signsFrom: signsFrom, priv: priv, at: at, logout: logout}, nil
 }
 
 // Reseal seals anew with box's current key the private keys of signing

@@ -1,10 +1,12 @@
 // Package openid is usher's OpenID Connect provider: one issuer per tenant,
 // with discovery, JWKS, authorization (code with PKCE), token (code,
 // refresh with rotation, client credentials), userinfo, revocation,
-// introspection and RP-initiated logout. The protocol is zitadel/oidc's op
+// introspection and RP-initiated logout, and back- and front-channel logout
+// at the products when a session ends. The protocol is zitadel/oidc's op
 // package; this package adapts its storage interface to usher's store, owns
 // its tables (clients, keys, authorization requests and codes, grants and
-// refresh tokens, consents) and signs people in with usher's own sessions.
+// refresh tokens, consents, logout events) and signs people in with usher's
+// own sessions.
 // It never writes the directory and never imports the web shell: the shell
 // resolves the tenant, mounts the handler and lends it the people's pages.
 package openid
@@ -91,7 +93,8 @@ type Deps struct {
 	Provision *provision.Service
 	Signin    *signin.Service
 	// HTTP reads the keys private_key_jwt clients publish at their
-	// jwks_uri: give the guarded egress client (the default keeps out of
+	// jwks_uri and posts logout tokens to the clients' back-channel logout
+	// URIs: give the guarded egress client (the default keeps out of
 	// private addresses).
 	HTTP *http.Client
 }
@@ -107,8 +110,9 @@ type Provider struct {
 	op      *op.Provider
 	keys    *keyCache
 	clients *clientCache
-	http    *http.Client
-	remote  *remoteKeys
+	// http reads clients' published keys and posts logout tokens.
+	http   *http.Client
+	remote *remoteKeys
 }
 
 // Paths of the endpoints below a tenant's issuer.
@@ -150,18 +154,7 @@ func New(d Deps) (*Provider, error) {
 	p := &Provider{log: d.Log, st: d.Store, box: d.Box, now: d.Clock, issuer: d.Issuer, cfg: d.Config, http: d.HTTP,
 		remote: &remoteKeys{m: map[string]*remoteSet{}}}
 	p.keys = newKeyCache(p)
-	if d.Provision != nil {
-		d.Provision.OnAccountEnded(func(ctx context.Context, tx *store.Tx, tn usher.Tenant, a usher.Account) error {
-			_, err := tx.RevokeAccountGrants(ctx, tn.ID, a.ID, "account "+a.State)
-			return err
-		})
-	}
-	if d.Signin != nil {
-		d.Signin.OnSignOutEverywhere(func(ctx context.Context, tx *store.Tx, identity, keep string) error {
-			_, err := tx.RevokeIdentityGrants(ctx, identity, keep, "signed out everywhere")
-			return err
-		})
-	}
+	p.hooks(d)
 	p.clients = &clientCache{m: map[string]cachedClient{}}
 	config := &op.Config{
 		CodeMethodS256:          true,
@@ -211,6 +204,12 @@ type Pages struct {
 	SignOut func(w http.ResponseWriter, r *http.Request) error
 	// Error shows a person a page saying what went wrong.
 	Error func(w http.ResponseWriter, r *http.Request, tn usher.Tenant, status int, message string)
+	// ConfirmSignOut asks the person signed in whether to sign out of tn,
+	// for a product's logout request without an id_token_hint.
+	ConfirmSignOut func(w http.ResponseWriter, r *http.Request, tn usher.Tenant, c SignOutRequest)
+	// SignedOut tells the person they are signed out while the products'
+	// front-channel logout URIs load in hidden frames, then sends them on.
+	SignedOut func(w http.ResponseWriter, r *http.Request, tn usher.Tenant, s SignedOut)
 }
 
 // request is what one request to a tenant's endpoints carries through the
@@ -292,6 +291,8 @@ func (p *Provider) Handler(pg Pages) http.Handler {
 			p.introspect(w, r2)
 		case pathLogout:
 			p.logout(w, r2, pg)
+		case pathLogoutConfirm:
+			p.logoutConfirm(w, r2, pg)
 		case pathKeys, pathUserinfo, pathRevoke:
 			p.op.ServeHTTP(w, r2)
 		default:

@@ -515,6 +515,11 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 		return grantError(err)
 	}
 	sub.fill(rs.tenant, scopes, info)
+	// The ID token names the usher session it came through, which logout
+	// tokens and front-channel logout name again.
+	if s := sid(rs.tenant.ID, sessionOf(req)); s != "" {
+		info.AppendClaims("sid", s)
+	}
 	return nil
 }
 

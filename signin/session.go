@@ -132,10 +132,12 @@ func (s *Service) SignOut(ctx context.Context, cookie string) error {
 		return err
 	}
 	return s.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.DeleteSession(ctx, ses.IdentityID, ses.ID); err != nil && !errors.Is(err, usher.ErrNotFound) {
+		if err := tx.DeleteSession(ctx, ses.IdentityID, ses.ID); errors.Is(err, usher.ErrNotFound) {
+			return nil // ended meanwhile, and told then
+		} else if err != nil {
 			return err
 		}
-		return nil
+		return s.signedOut(ctx, tx, ses)
 	})
 }
 

@@ -29,6 +29,8 @@ type Service struct {
 	// everywhere runs in the transaction that signs an identity out
 	// everywhere else; see OnSignOutEverywhere.
 	everywhere []func(ctx context.Context, tx *store.Tx, identity, keep string) error
+	// signOut runs in the transaction that ends one session; see OnSignOut.
+	signOut []func(ctx context.Context, tx *store.Tx, session usher.Session) error
 }
 
 // New returns a Service on st. now is the clock. prov completes one-time

@@ -31,14 +31,16 @@ func parseList(s string) []string {
 }
 
 const clientCols = `id, tenant_id, name, type, auth_method, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes,
-	third_party, id_token_alg, access_token_seconds, id_token_seconds, refresh_token_seconds, jwks, created_at, updated_at, deleted_at, jwks_uri`
+	third_party, id_token_alg, access_token_seconds, id_token_seconds, refresh_token_seconds, jwks, created_at, updated_at, deleted_at, jwks_uri,
+	backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri, frontchannel_logout_session_required`
 
 func scanClient(r scanner) (usher.Client, string, error) {
 	var c usher.Client
 	var hash, redirects, logouts, grants, scopes string
 	var deleted sql.NullTime
 	err := r.Scan(&c.ID, &c.TenantID, &c.Name, &c.Type, &c.AuthMethod, &hash, &redirects, &logouts, &grants, &scopes,
-		&c.ThirdParty, &c.IDTokenAlg, &c.AccessTokenSeconds, &c.IDTokenSeconds, &c.RefreshTokenSeconds, &c.JWKS, &c.CreatedAt, &c.UpdatedAt, &deleted, &c.JWKSURI)
+		&c.ThirdParty, &c.IDTokenAlg, &c.AccessTokenSeconds, &c.IDTokenSeconds, &c.RefreshTokenSeconds, &c.JWKS, &c.CreatedAt, &c.UpdatedAt, &deleted, &c.JWKSURI,
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.FrontchannelLogoutURI, &c.FrontchannelLogoutSessionRequired)
 	c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes = parseList(redirects), parseList(logouts), parseList(grants), parseList(scopes)
 	c.CreatedAt, c.UpdatedAt, c.DeletedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), ptrTime(deleted)
 	return c, hash, err
@@ -51,9 +53,10 @@ func (t *Tx) InsertClient(ctx context.Context, tenant string, c *usher.Client, s
 		c.ID = NewID()
 	}
 	c.TenantID, c.CreatedAt, c.UpdatedAt = tenant, t.now, t.now
-	_, err := t.ExecContext(ctx, `INSERT INTO openid_clients (`+clientCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,NULL,$18)`,
+	_, err := t.ExecContext(ctx, `INSERT INTO openid_clients (`+clientCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,NULL,$18,$19,$20,$21,$22)`,
 		c.ID, tenant, c.Name, c.Type, c.AuthMethod, secretHash, jsonList(c.RedirectURIs), jsonList(c.PostLogoutRedirectURIs), jsonList(c.GrantTypes),
-		jsonList(c.Scopes), c.ThirdParty, c.IDTokenAlg, c.AccessTokenSeconds, c.IDTokenSeconds, c.RefreshTokenSeconds, c.JWKS, t.now, c.JWKSURI)
+		jsonList(c.Scopes), c.ThirdParty, c.IDTokenAlg, c.AccessTokenSeconds, c.IDTokenSeconds, c.RefreshTokenSeconds, c.JWKS, t.now, c.JWKSURI,
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired)
 	if err != nil {
 		return fmt.Errorf("insert client: %w", err)
 	}
@@ -89,9 +92,11 @@ func (t *Tx) UpdateClient(ctx context.Context, tenant string, c *usher.Client, s
 	c.UpdatedAt = t.now
 	res, err := t.ExecContext(ctx, `UPDATE openid_clients SET name = $3, type = $4, auth_method = $5, redirect_uris = $6, post_logout_redirect_uris = $7,
 		grant_types = $8, scopes = $9, third_party = $10, id_token_alg = $11, access_token_seconds = $12, id_token_seconds = $13,
-		refresh_token_seconds = $14, jwks = $15, updated_at = $16, deleted_at = $17, jwks_uri = $18 WHERE tenant_id = $1 AND id = $2`,
+		refresh_token_seconds = $14, jwks = $15, updated_at = $16, deleted_at = $17, jwks_uri = $18, backchannel_logout_uri = $19,
+		backchannel_logout_session_required = $20, frontchannel_logout_uri = $21, frontchannel_logout_session_required = $22 WHERE tenant_id = $1 AND id = $2`,
 		tenant, c.ID, c.Name, c.Type, c.AuthMethod, jsonList(c.RedirectURIs), jsonList(c.PostLogoutRedirectURIs), jsonList(c.GrantTypes),
-		jsonList(c.Scopes), c.ThirdParty, c.IDTokenAlg, c.AccessTokenSeconds, c.IDTokenSeconds, c.RefreshTokenSeconds, c.JWKS, t.now, nullTime(c.DeletedAt), c.JWKSURI)
+		jsonList(c.Scopes), c.ThirdParty, c.IDTokenAlg, c.AccessTokenSeconds, c.IDTokenSeconds, c.RefreshTokenSeconds, c.JWKS, t.now, nullTime(c.DeletedAt), c.JWKSURI,
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired)
 	if err != nil {
 		return fmt.Errorf("update client: %w", err)
 	}
@@ -505,7 +510,8 @@ func (t *Tx) RevokeClientGrants(ctx context.Context, tenant, client, reason stri
 
 // SweepOpenID deletes, up to limit rows per table, what expired before
 // before: authorization requests, refresh tokens, revoked access tokens'
-// records, and grants past their end. It reports how many rows went.
+// records, grants past their end, and logout events delivered or
+// abandoned. It reports how many rows went.
 func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int, error) {
 	total := 0
 	// One constant statement per table, so what writes which table stays
@@ -516,6 +522,9 @@ func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int,
 		`DELETE FROM openid_revoked_tokens WHERE jti IN (SELECT jti FROM openid_revoked_tokens WHERE expires_at < $1 LIMIT $2)`,
 		`DELETE FROM openid_grants WHERE id IN (SELECT id FROM openid_grants WHERE expires_at < $1 LIMIT $2)`,
 		`DELETE FROM openid_assertions WHERE (tenant_id, client_id, jti) IN (SELECT tenant_id, client_id, jti FROM openid_assertions WHERE expires_at < $1 LIMIT $2)`,
+		// Logout tokens delivered or abandoned (audited) are of no more use.
+		`DELETE FROM openid_logout_events WHERE id IN (SELECT id FROM openid_logout_events WHERE next_at < $1
+			AND (delivered_at IS NOT NULL OR abandoned_at IS NOT NULL) LIMIT $2)`,
 	} {
 		res, err := t.ExecContext(ctx, query, before.UTC(), limit)
 		if err != nil {

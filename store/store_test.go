@@ -38,6 +38,7 @@ func runStorage(t *testing.T, open func(t testing.TB, now func() time.Time) *sto
 		{"IdentityAcrossTenants", testIdentity},
 		{"SignupLinkUsesUnderConcurrency", testSignupLinkConcurrent},
 		{"OpenIDRowsPerTenantAndSingleUse", testOpenID},
+		{"OpenIDLogoutsQueuedOnceClaimedOnce", testOpenIDLogouts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -74,6 +74,10 @@ var owners = map[string][]grant{
 		{table: "openid_clients"}, {table: "openid_keys"}, {table: "openid_auth_requests"}, {table: "openid_grants"},
 		{table: "openid_refresh_tokens"}, {table: "openid_revoked_tokens"}, {table: "openid_consents"}, {table: "audit_events"},
 		{table: "openid_assertions"},
+		// The outbox of back-channel logout tokens, written by the hooks
+		// openid gives provision and signin, in their transactions that end a
+		// session or an account, and leased by openid's worker.
+		{table: "openid_logout_events"},
 	},
 	// Corporate SSO: sign-ins under way and the SAML assertions already
 	// accepted. What a sign-in does to the directory (a tie, an

@@ -360,8 +360,10 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 			Session: func(r *http.Request, tn usher.Tenant) (signin.Current, error) {
 				return view.Session(r, s.auth, s.st, tn)
 			},
-			SignOut: pg.EndSession,
-			Error:   pg.ProtocolError,
+			SignOut:        pg.EndSession,
+			Error:          pg.ProtocolError,
+			ConfirmSignOut: pg.ConfirmSignOut,
+			SignedOut:      pg.SignedOut,
 		})
 		// Not behind cross-origin protection: products post to the token
 		// endpoint from their own origins.
@@ -369,6 +371,9 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 			"/oauth/introspect", "/oauth/revoke", "/oauth/logout", "/oauth/jwks"} {
 			s.mux.Handle("/t/{tenant}"+p, s.metrics.instrument("/t/{tenant}"+p, h))
 		}
+		// The sign-out confirmation's answer is a form of usher's own page:
+		// behind cross-origin protection, unlike the logout endpoint.
+		route("POST /t/{tenant}/oauth/logout/confirm", h)
 		route("GET /t/{tenant}/consent/{id}", pg.Consent(oid))
 		route("POST /t/{tenant}/consent/{id}", pg.Consent(oid))
 		// The console's products (tenant administrators).

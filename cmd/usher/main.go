@@ -452,11 +452,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Sessions and the throttles of every password check.
 	auth := signin.New(st, svc, time.Now)
 	// The OpenID Connect provider, one issuer per tenant.
+	// The guarded client reads the keys products publish at a jwks_uri and
+	// sends logout tokens to their back-channel logout URIs.
 	oid, err := newOpenID(log, st, box, links, svc, auth, openid.Config{KeyRotation: c.KeyRotation, KeyLead: c.KeyLead}, outbound)
 	if err != nil {
 		return err
 	}
 	go oid.RunSweeper(workerCtx, time.Minute)
+	logoutsDone := make(chan struct{})
+	go func() { openid.NewLogoutWorker(oid, openid.LogoutWorkerOptions{}).Run(workerCtx); close(logoutsDone) }()
+	defer func() { stopWorker(); <-logoutsDone }()
 	var demoRP usher.Client
 	demoRPSecret := ""
 	if c.Demo {

@@ -17,8 +17,9 @@ import (
 
 // newOpenID builds the OpenID Connect provider: a tenant's issuer is its
 // address (https://<slug>.<base domain>, or <public URL>/t/<slug>), and
-// its signing keys are sealed with box; outbound reads the keys clients
-// publish at their jwks_uri.
+// its signing keys are sealed with box; outbound (the guarded egress
+// client) reads the keys clients publish at their jwks_uri and posts logout
+// tokens to their back-channel logout URIs.
 func newOpenID(log *slog.Logger, st *store.Store, box *secret.Box, links web.Links, svc *provision.Service, auth *signin.Service, cfg openid.Config,
 	outbound *http.Client) (*openid.Provider, error) {
 	return openid.New(openid.Deps{Log: log, Store: st, Box: box, Provision: svc, Signin: auth, Config: cfg, HTTP: outbound,
@@ -45,15 +46,22 @@ func demoClient(ctx context.Context, oid *openid.Provider, st *store.Store) (ush
 	if err != nil {
 		return usher.Client{}, "", err
 	}
+	// The example product ends its session when usher's does (back-channel
+	// logout; the default run allows loopback addresses).
+	backchannel := "http://" + demoRPAddr + "/backchannel-logout"
 	for _, c := range clients {
 		if c.Name == demoClientName {
-			rotated, err := oid.UpdateClient(ctx, op, tn, c.ID, openid.ClientInput{RotateSecret: true})
+			in := openid.ClientInput{RotateSecret: true}
+			if c.BackchannelLogoutURI == "" {
+				in.BackchannelLogoutURI = &backchannel
+			}
+			rotated, err := oid.UpdateClient(ctx, op, tn, c.ID, in)
 			return rotated.Client, rotated.ClientSecret, err
 		}
 	}
 	name := demoClientName
 	c, err := oid.CreateClient(ctx, op, tn, openid.ClientInput{Name: &name, Type: usher.ClientConfidential,
 		RedirectURIs:           []string{"http://" + demoRPAddr + "/callback"},
-		PostLogoutRedirectURIs: []string{"http://" + demoRPAddr + "/"}})
+		PostLogoutRedirectURIs: []string{"http://" + demoRPAddr + "/"}, BackchannelLogoutURI: &backchannel})
 	return c.Client, c.ClientSecret, err
 }

@@ -10,7 +10,9 @@
 //	    --client-id … --client-secret …
 //
 // and open http://localhost:9090/. Register the client with the redirect
-// URI http://<addr>/callback and the post-logout URI http://<addr>/.
+// URI http://<addr>/callback and the post-logout URI http://<addr>/; with
+// the back-channel logout URI http://<addr>/backchannel-logout, a sign-out
+// anywhere in usher ends the product's session too.
 package main
 
 import (
@@ -127,6 +129,9 @@ type session struct {
 	claims   map[string]any
 	userinfo map[string]any
 	note     string
+	// sub and sid name the person and their usher session, for
+	// back-channel logout.
+	sub string
 }
 
 func (a *app) routes() http.Handler {
@@ -136,6 +141,7 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /callback", a.callback)
 	mux.HandleFunc("POST /refresh", a.refresh)
 	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("POST /backchannel-logout", a.backchannelLogout)
 	return mux
 }
 
@@ -215,7 +221,7 @@ func (a *app) verify(ctx context.Context, tok *oauth2.Token, nonce string) (*ses
 	if nonce != "" && idt.Nonce != nonce {
 		return nil, errors.New("the ID token's nonce is not this sign-in's")
 	}
-	s := &session{token: tok, idToken: raw}
+	s := &session{token: tok, idToken: raw, sub: idt.Subject}
 	if err := idt.Claims(&s.claims); err != nil {
 		return nil, err
 	}
@@ -351,3 +357,36 @@ form{display:inline}
 {{end}}
 </body></html>
 `))
+
+// backchannelLogout is OpenID Connect Back-Channel Logout: usher posts a
+// logout token when a person's usher session ends (signed out in usher, in
+// another product, everywhere, or the account suspended). The token is a
+// JWT verified like an ID token (signature, iss, aud, exp) that carries the
+// back-channel logout event and no nonce; the product ends the sessions of
+// its sid, or of its sub when it names no session.
+func (a *app) backchannelLogout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	idt, err := a.verifier.Verify(r.Context(), r.PostFormValue("logout_token"))
+	if err != nil {
+		http.Error(w, "the logout token does not verify", http.StatusBadRequest)
+		return
+	}
+	var c struct {
+		SID    string         `json:"sid"`
+		Nonce  *string        `json:"nonce"`
+		Events map[string]any `json:"events"`
+	}
+	if err := idt.Claims(&c); err != nil || c.Nonce != nil || c.Events["http://schemas.openid.net/event/backchannel-logout"] == nil ||
+		(c.SID == "" && idt.Subject == "") {
+		http.Error(w, "not a logout token", http.StatusBadRequest)
+		return
+	}
+	a.mu.Lock()
+	for id, s := range a.sessions {
+		if (c.SID != "" && s.claims["sid"] == c.SID) || (c.SID == "" && s.sub == idt.Subject) {
+			delete(a.sessions, id)
+		}
+	}
+	a.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}

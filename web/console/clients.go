@@ -109,7 +109,10 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 				"redirect_uris": strings.Join(cl.RedirectURIs, "\n"), "post_logout_redirect_uris": strings.Join(cl.PostLogoutRedirectURIs, "\n"),
 				"grant_types": strings.Join(cl.GrantTypes, ","), "scopes": strings.Join(cl.Scopes, ","), "third_party": strconv.FormatBool(cl.ThirdParty),
 				"access_token_lifetime": strconv.Itoa(cl.AccessTokenSeconds), "id_token_lifetime": strconv.Itoa(cl.IDTokenSeconds),
-				"refresh_token_lifetime": strconv.Itoa(cl.RefreshTokenSeconds), "jwks": indentJSON(cl.JWKS), "jwks_uri": cl.JWKSURI}
+				"refresh_token_lifetime": strconv.Itoa(cl.RefreshTokenSeconds), "jwks": indentJSON(cl.JWKS), "jwks_uri": cl.JWKSURI,
+				"backchannel_logout_uri": cl.BackchannelLogoutURI,
+				"backchannel_logout_session_required": strconv.FormatBool(cl.BackchannelLogoutSessionRequired), "frontchannel_logout_uri": cl.FrontchannelLogoutURI,
+				"frontchannel_logout_session_required": strconv.FormatBool(cl.FrontchannelLogoutSessionRequired)}
 		}
 		data["Client"] = cl
 		if cl.AuthMethod == openid.AuthPrivateKey {
@@ -128,7 +131,8 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 // clientInput reads the product form.
 func clientInput(r *http.Request, c *Call, create bool) openid.ClientInput {
 	v := c.form(r, "name", "type", "token_endpoint_auth_method", "id_token_signed_response_alg", "redirect_uris", "post_logout_redirect_uris",
-		"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "third_party", "jwks", "jwks_uri")
+		"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "third_party", "jwks", "jwks_uri", "backchannel_logout_uri",
+		"backchannel_logout_session_required", "frontchannel_logout_uri", "frontchannel_logout_session_required")
 	_ = r.ParseForm()
 	lines := func(s string) []string {
 		out := []string{}
@@ -147,6 +151,11 @@ func clientInput(r *http.Request, c *Call, create bool) openid.ClientInput {
 	in.RedirectURIs, in.PostLogoutRedirectURIs = lines(v["redirect_uris"]), lines(v["post_logout_redirect_uris"])
 	in.GrantTypes, in.Scopes, in.ThirdParty = append([]string{}, grants...), append([]string{}, scopes...), &third
 	in.IDTokenAlg = v["id_token_signed_response_alg"]
+	// An emptied address removes it; the boxes say whether sid is required.
+	back, front := strings.TrimSpace(v["backchannel_logout_uri"]), strings.TrimSpace(v["frontchannel_logout_uri"])
+	backSID, frontSID := v["backchannel_logout_session_required"] == "true", v["frontchannel_logout_session_required"] == "true"
+	in.BackchannelLogoutURI, in.FrontchannelLogoutURI = &back, &front
+	in.BackchannelLogoutSessionRequired, in.FrontchannelLogoutSessionRequired = &backSID, &frontSID
 	if create {
 		in.Type = v["type"]
 	}

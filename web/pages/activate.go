@@ -96,6 +96,7 @@ type pageData struct {
 	Errors   map[string]string
 	signinData
 	consentData
+	signoutData
 	ssoData
 	linkData
 }

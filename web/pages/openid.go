@@ -28,6 +28,18 @@ var scopeText = map[string]string{
 	openid.ScopeUsher: "your organization, role, plan, groups, department and job profile",
 }
 
+// signoutData is what the sign-out confirmation and signed-out pages show.
+type signoutData struct {
+	// Fields are the confirmation form's hidden fields.
+	Fields []openid.Field
+	// Frames are the products' front-channel logout URIs, loaded hidden.
+	Frames []string
+	// Continue is where the signed-out page sends the person.
+	Continue string
+	// RefreshSeconds delays the layout's Refresh (the frames load first).
+	RefreshSeconds int
+}
+
 // UseOpenID lets the pages serve the OpenID Connect provider's sign-ins.
 func (h *Handler) UseOpenID(oid *openid.Provider) { h.oid = oid }
 
@@ -61,6 +73,26 @@ func (h *Handler) EndSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.setCookie(w, view.SessionCookie, "", -1)
 	return nil
+}
+
+// ConfirmSignOut asks the signed-in person whether to sign out, for a
+// product's logout request that did not say who it signs out (no
+// id_token_hint). The form posts back to the provider, same-origin; its
+// redirects may end at the product's registered post-logout address.
+func (h *Handler) ConfirmSignOut(w http.ResponseWriter, r *http.Request, tn usher.Tenant, c openid.SignOutRequest) {
+	d := pageData{Page: "signout", Mode: "confirm", Title: "Sign out of " + tn.Name + "?", Tenant: tn, Login: c.Login, Action: c.Action}
+	d.ClientName, d.Fields = c.ClientName, c.Fields
+	h.view.Person(w, view.AllowFormTarget(r, origin(c.Return)), http.StatusOK, d.Page, d)
+}
+
+// SignedOut tells the person they are signed out while the products'
+// front-channel logout URIs load in hidden frames (allowed by this page's
+// Content-Security-Policy only), then sends them on after a moment.
+func (h *Handler) SignedOut(w http.ResponseWriter, r *http.Request, tn usher.Tenant, s openid.SignedOut) {
+	d := pageData{Page: "signout", Mode: "done", Title: "You are signed out", Tenant: tn}
+	d.Frames, d.Continue = s.Frames, s.Continue
+	d.Refresh, d.RefreshSeconds = s.Continue, 2
+	h.view.Person(w, view.AllowFrames(r, s.FrameOrigins()), http.StatusOK, d.Page, d)
 }
 
 // Consent asks a signed-in person whether a third-party product may sign

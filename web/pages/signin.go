@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -287,6 +288,15 @@ func (h *Handler) SignOut(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// The products signed in through this session that asked for
+	// front-channel logout are framed by the signed-out page.
+	var frames []string
+	if cur, err := h.current(r, tn); err == nil && h.oid != nil {
+		if frames, err = h.oid.FrontChannelFrames(r.Context(), tn, cur.Session); err != nil {
+			h.failPage(w, r, tn, err)
+			return
+		}
+	}
 	if v := view.Cookie(r, view.SessionCookie); v != "" {
 		if err := h.auth.SignOut(r.Context(), v); err != nil {
 			h.failPage(w, r, tn, err)
@@ -294,7 +304,12 @@ func (h *Handler) SignOut(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.setCookie(w, view.SessionCookie, "", -1)
-	http.Redirect(w, r, h.links.TenantBase(tn)+"?signed_out", http.StatusSeeOther)
+	to := h.links.TenantBase(tn) + "?signed_out"
+	if len(frames) > 0 {
+		h.SignedOut(w, r, tn, openid.SignedOut{Frames: frames, Continue: to})
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // SignedIn resolves the tenant and session of a page that needs one; without one

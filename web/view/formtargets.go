@@ -26,3 +26,29 @@ func formTargets(r *http.Request) string {
 	}
 	return ""
 }
+
+type framesKey struct{}
+
+// AllowFrames lets the page written for r frame origins (each
+// scheme://host[:port]): the signed-out page loads the products'
+// front-channel logout URIs in hidden frames. Only that page gets a
+// frame-src; every other page frames nothing (default-src 'none').
+func AllowFrames(r *http.Request, origins []string) *http.Request {
+	var ok []string
+	for _, o := range origins {
+		if o != "" && !strings.ContainsAny(o, " ;,'\\\"\r\n*") {
+			ok = append(ok, o)
+		}
+	}
+	if len(ok) == 0 {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), framesKey{}, strings.Join(ok, " ")))
+}
+
+func frameSources(r *http.Request) string {
+	if o, ok := r.Context().Value(framesKey{}).(string); ok {
+		return "; frame-src " + o
+	}
+	return ""
+}

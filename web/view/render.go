@@ -52,7 +52,7 @@ var personPages = func() map[string]*template.Template {
 		"dict": dict,
 	}
 	m := map[string]*template.Template{}
-	for _, name := range []string{"activate", "signin", "account", "register", "home", "consent", "sso", "links"} {
+	for _, name := range []string{"activate", "signin", "account", "register", "home", "consent", "signout", "sso", "links"} {
 		m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
 	}
 	return m
@@ -179,7 +179,7 @@ func (v *View) write(w http.ResponseWriter, r *http.Request, status int, t *temp
 		v.Internal(w, r, "render page "+t.Name(), err)
 		return
 	}
-	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'" + formTargets(r) + "; frame-ancestors 'none'"
+	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'" + formTargets(r) + "; frame-ancestors 'none'" + frameSources(r)
 	if img != "" {
 		csp += "; img-src " + img
 	}

@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/usherhq/usher"
+)
+
+// Logout at the products (package openid owns these rows): the outbox of
+// back-channel logout tokens and what front-channel logout frames.
+
+// LogoutScope says whose grants a session's end concerns.
+type LogoutScope int
+
+const (
+	// LogoutSession: the grants made through one session of an identity
+	// (a sign-out), in every tenant.
+	LogoutSession LogoutScope = iota
+	// LogoutIdentity: an identity's grants made through any session but
+	// one (sign out everywhere else, a password change).
+	LogoutIdentity
+	// LogoutAccount: an account's grants in its tenant (suspended or
+	// deactivated).
+	LogoutAccount
+)
+
+// logoutWhere is the grants (g) of a scope; a and b are its arguments ($2, $3).
+func logoutWhere(scope LogoutScope) (string, error) {
+	switch scope {
+	case LogoutSession:
+		return `g.identity_id = $2 AND g.session_id = $3 AND g.session_id <> ''`, nil
+	case LogoutIdentity:
+		return `g.identity_id = $2 AND g.identity_id <> '' AND g.session_id <> $3`, nil
+	case LogoutAccount:
+		return `g.tenant_id = $2 AND g.account_id = $3`, nil
+	}
+	return "", fmt.Errorf("unknown logout scope %d", scope)
+}
+
+// QueueLogouts writes, in the transaction that ends a session or an
+// account, one logout event per client (with a back-channel logout URI),
+// account and session among the live grants of scope not told before, due
+// now, and marks every such grant told. It reports how many events it wrote.
+func (t *Tx) QueueLogouts(ctx context.Context, scope LogoutScope, a, b, reason string) (int, error) {
+	where, err := logoutWhere(scope)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := t.QueryContext(ctx, `SELECT DISTINCT g.tenant_id, g.client_id, g.account_id, g.session_id FROM openid_grants g
+		JOIN openid_clients c ON c.id = g.client_id AND c.tenant_id = g.tenant_id
+		WHERE `+where+` AND g.logged_out_at IS NULL AND g.expires_at > $1 AND c.backchannel_logout_uri <> '' AND c.deleted_at IS NULL
+		ORDER BY g.tenant_id, g.client_id, g.account_id, g.session_id`, t.now, a, b)
+	if err != nil {
+		return 0, fmt.Errorf("find grants to log out: %w", err)
+	}
+	type due struct{ tenant, client, account, session string }
+	var all []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.tenant, &d.client, &d.account, &d.session); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		all = append(all, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, d := range all {
+		if _, err := t.ExecContext(ctx, `INSERT INTO openid_logout_events (id, tenant_id, client_id, account_id, session_id, reason, created_at, next_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$7)`, NewID(), d.tenant, d.client, d.account, d.session, reason, t.now); err != nil {
+			return 0, fmt.Errorf("insert logout event: %w", err)
+		}
+	}
+	if _, err := t.ExecContext(ctx, `UPDATE openid_grants SET logged_out_at = $1 WHERE id IN (SELECT g.id FROM openid_grants g WHERE `+where+`
+		AND g.logged_out_at IS NULL)`, t.now, a, b); err != nil {
+		return 0, fmt.Errorf("mark grants logged out: %w", err)
+	}
+	return len(all), nil
+}
+
+// FrontChannelLogout is a client to frame at a session's sign-out.
+type FrontChannelLogout struct {
+	TenantID        string
+	ClientID        string
+	URI             string
+	SessionRequired bool
+}
+
+// FrontChannelLogouts lists tenant's clients with a front-channel logout URI
+// that were given tokens through session of identity (and not told of its
+// end yet).
+func (t *Tx) FrontChannelLogouts(ctx context.Context, tenant, identity, session string) ([]FrontChannelLogout, error) {
+	rows, err := t.QueryContext(ctx, `SELECT DISTINCT c.tenant_id, c.id, c.frontchannel_logout_uri, c.frontchannel_logout_session_required
+		FROM openid_grants g JOIN openid_clients c ON c.id = g.client_id AND c.tenant_id = g.tenant_id
+		WHERE g.tenant_id = $1 AND g.identity_id = $2 AND g.session_id = $3 AND g.session_id <> '' AND g.expires_at > $4
+			AND c.frontchannel_logout_uri <> '' AND c.deleted_at IS NULL ORDER BY c.id LIMIT 50`, tenant, identity, session, t.now)
+	if err != nil {
+		return nil, fmt.Errorf("find front-channel logouts: %w", err)
+	}
+	defer rows.Close()
+	var out []FrontChannelLogout
+	for rows.Next() {
+		var f FrontChannelLogout
+		if err := rows.Scan(&f.TenantID, &f.ClientID, &f.URI, &f.SessionRequired); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// LogoutEvent is a logout token waiting for (or past) its delivery to a
+// client's back-channel logout URI.
+type LogoutEvent struct {
+	ID          string // the logout token's jti
+	TenantID    string
+	ClientID    string
+	AccountID   string
+	SessionID   string
+	Reason      string
+	CreatedAt   time.Time
+	Attempts    int
+	NextAt      time.Time
+	LeaseOwner  string
+	LeaseUntil  *time.Time
+	DeliveredAt *time.Time
+	AbandonedAt *time.Time
+	LastError   string
+}
+
+const logoutEventCols = `id, tenant_id, client_id, account_id, session_id, reason, created_at, attempts, next_at, lease_owner, lease_until,
+	delivered_at, abandoned_at, last_error`
+
+func scanLogoutEvent(r scanner) (LogoutEvent, error) {
+	var e LogoutEvent
+	var lease, deliv, aband sql.NullTime
+	err := r.Scan(&e.ID, &e.TenantID, &e.ClientID, &e.AccountID, &e.SessionID, &e.Reason, &e.CreatedAt, &e.Attempts, &e.NextAt, &e.LeaseOwner, &lease,
+		&deliv, &aband, &e.LastError)
+	e.CreatedAt, e.NextAt = e.CreatedAt.UTC(), e.NextAt.UTC()
+	e.LeaseUntil, e.DeliveredAt, e.AbandonedAt = ptrTime(lease), ptrTime(deliv), ptrTime(aband)
+	return e, err
+}
+
+// ClaimLogoutEvents leases up to n undelivered logout events of every
+// tenant whose next attempt has come to owner until lease; no other owner
+// claims them meanwhile.
+func (t *Tx) ClaimLogoutEvents(ctx context.Context, owner string, n int, lease time.Duration) ([]LogoutEvent, error) {
+	skip := ""
+	if t.dialect == Postgres {
+		skip = " FOR UPDATE SKIP LOCKED"
+	}
+	rows, err := t.QueryContext(ctx, `UPDATE openid_logout_events SET lease_owner = $1, lease_until = $2 WHERE id IN (
+		SELECT e.id FROM openid_logout_events e WHERE e.next_at <= $3 AND e.delivered_at IS NULL AND e.abandoned_at IS NULL
+			AND (e.lease_until IS NULL OR e.lease_until <= $3)
+		ORDER BY e.next_at, e.id LIMIT $4`+skip+`) RETURNING `+logoutEventCols, owner, t.now.Add(lease), t.now, n)
+	if err != nil {
+		return nil, fmt.Errorf("claim logout events: %w", err)
+	}
+	defer rows.Close()
+	var out []LogoutEvent
+	for rows.Next() {
+		e, err := scanLogoutEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// FinishLogoutEvent records an attempt at delivering e while owner holds
+// its lease, and ends the lease: delivered, abandoned, or its next attempt.
+// A lost lease is a conflict.
+func (t *Tx) FinishLogoutEvent(ctx context.Context, e *LogoutEvent, owner string) error {
+	res, err := t.ExecContext(ctx, `UPDATE openid_logout_events SET attempts = $3, next_at = $4, delivered_at = $5, abandoned_at = $6, last_error = $7,
+		lease_owner = '', lease_until = NULL WHERE id = $1 AND lease_owner = $2 AND lease_until > $8`,
+		e.ID, owner, e.Attempts, e.NextAt.UTC(), nullTime(e.DeliveredAt), nullTime(e.AbandonedAt), e.LastError, t.now)
+	if err != nil {
+		return fmt.Errorf("finish logout event: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return usher.Conflict("event_id", "the logout event's lease ran out before its delivery was recorded")
+	}
+	e.LeaseOwner, e.LeaseUntil = "", nil
+	return nil
+}
+
+// ReleaseLogoutEvent gives up owner's lease of an event without changing it.
+func (t *Tx) ReleaseLogoutEvent(ctx context.Context, id, owner string) error {
+	_, err := t.ExecContext(ctx, `UPDATE openid_logout_events SET lease_owner = '', lease_until = NULL WHERE id = $1 AND lease_owner = $2`, id, owner)
+	if err != nil {
+		return fmt.Errorf("release logout event: %w", err)
+	}
+	return nil
+}
+
+// LogoutEvents lists tenant's latest logout events, newest first, at most n.
+func (t *Tx) LogoutEvents(ctx context.Context, tenant string, n int) ([]LogoutEvent, error) {
+	rows, err := t.QueryContext(ctx, `SELECT `+logoutEventCols+` FROM openid_logout_events WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+		tenant, n)
+	if err != nil {
+		return nil, fmt.Errorf("list logout events: %w", err)
+	}
+	defer rows.Close()
+	var out []LogoutEvent
+	for rows.Next() {
+		e, err := scanLogoutEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
