@@ -110,7 +110,7 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 				"grant_types": strings.Join(cl.GrantTypes, ","), "scopes": strings.Join(cl.Scopes, ","), "third_party": strconv.FormatBool(cl.ThirdParty),
 				"access_token_lifetime": strconv.Itoa(cl.AccessTokenSeconds), "id_token_lifetime": strconv.Itoa(cl.IDTokenSeconds),
 				"refresh_token_lifetime": strconv.Itoa(cl.RefreshTokenSeconds), "jwks": indentJSON(cl.JWKS), "jwks_uri": cl.JWKSURI,
-				"backchannel_logout_uri": cl.BackchannelLogoutURI,
+				"backchannel_logout_uri":              cl.BackchannelLogoutURI,
 				"backchannel_logout_session_required": strconv.FormatBool(cl.BackchannelLogoutSessionRequired), "frontchannel_logout_uri": cl.FrontchannelLogoutURI,
 				"frontchannel_logout_session_required": strconv.FormatBool(cl.FrontchannelLogoutSessionRequired)}
 		}
