@@ -30,6 +30,23 @@ func (links) Activation(t usher.Tenant, s string) string {
 }
 func (links) SignIn(t usher.Tenant) string { return "http://localhost/t/" + t.Slug + "/" }
 
+// benchTenant makes a tenant on st with a plan of seats.
+func benchTenant(b *testing.B, st *store.Store, seats int) (*provision.Service, usher.Actor, usher.Tenant, usher.Plan) {
+	ctx := context.Background()
+	svc := provision.New(st, nil, links{})
+	op := usher.Actor{Kind: "operator", ID: "bench", Role: usher.PrincipalOperator}
+	tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "bench", Name: "Bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := "Load"
+	p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "load", Name: &name, Seats: &seats})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return svc, op, tn, p
+}
+
 // BenchmarkCreateAccount measures the provisioning path without HTTP: one
 // new person and account per operation, with seat, activation, audit event
 // and message, at 8 concurrent callers.
@@ -42,19 +59,8 @@ func BenchmarkCreateAccount(b *testing.B) {
 		{"postgres", func(t testing.TB) *store.Store { return storetest.OpenPostgres(t, nil) }},
 	} {
 		b.Run(db.name, func(b *testing.B) {
-			st := db.open(b)
 			ctx := context.Background()
-			svc := provision.New(st, nil, links{})
-			op := usher.Actor{Kind: "operator", ID: "bench", Role: usher.PrincipalOperator}
-			tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "bench", Name: "Bench"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			seats, name := b.N+10, "Load"
-			p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "load", Name: &name, Seats: &seats})
-			if err != nil {
-				b.Fatal(err)
-			}
+			svc, op, tn, p := benchTenant(b, db.open(b), b.N+10)
 			var n atomic.Int64
 			b.SetParallelism(4) // 8 callers on 2 cores
 			cpu0 := cpuTime()
@@ -91,19 +97,8 @@ func BenchmarkCreateAccounts(b *testing.B) {
 		{"postgres", func(t testing.TB) *store.Store { return storetest.OpenPostgres(t, nil) }},
 	} {
 		b.Run(db.name, func(b *testing.B) {
-			st := db.open(b)
 			ctx := context.Background()
-			svc := provision.New(st, nil, links{})
-			op := usher.Actor{Kind: "operator", ID: "bench", Role: usher.PrincipalOperator}
-			tn, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "bench", Name: "Bench"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			seats, name := b.N*bulkRows+10, "Load"
-			p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "load", Name: &name, Seats: &seats})
-			if err != nil {
-				b.Fatal(err)
-			}
+			svc, op, tn, p := benchTenant(b, db.open(b), b.N*bulkRows+10)
 			by := usher.Actor{Kind: usher.ActorImport, ID: "bench", Source: op.Source}
 			n := 0
 			cpu0 := cpuTime()
