@@ -22,27 +22,12 @@ var reportHeaders = []string{reportPrefix + "row", reportPrefix + "result", repo
 // were read, each with its row number, its result and its problems in
 // added columns, as XLSX or CSV (format "xlsx" or "csv").
 func (im *Importer) CheckFile(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, format string) ([]byte, error) {
-	f, _, err := im.check(ctx, actor, t, data, true)
+	f, _, err := im.check(ctx, actor, t, data, true, nil)
 	if err != nil {
 		return nil, err
 	}
-	var kept []int // the input's columns, without an earlier report's
-	for i := range f.sh.headers {
-		if !f.sh.ignored[i] {
-			kept = append(kept, i)
-		}
-	}
-	line := func(cells []string, extra ...string) []string {
-		out := make([]string, 0, len(kept)+len(extra))
-		for _, i := range kept {
-			v := ""
-			if i < len(cells) {
-				v = cells[i]
-			}
-			out = append(out, v)
-		}
-		return append(out, extra...)
-	}
+	kept := keptColumns(f.sh)
+	line := func(cells []string, extra ...string) []string { return reportLine(kept, cells, extra...) }
 	lines := [][]string{line(f.sh.headers, reportHeaders...)}
 	for _, r := range f.rows {
 		why := make([]string, len(r.res.Problems))

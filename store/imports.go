@@ -116,19 +116,26 @@ func (t *Tx) ImportFile(ctx context.Context, tenant, id string) ([]byte, error) 
 	return data, err
 }
 
-// ClaimImport leases to owner, until lease from now, the oldest import not
-// finished whose lease is free or ran out: a queued job starts running, a
-// running one is taken over, a cancelled one is left to finish. ok is
-// false when there is none.
-func (t *Tx) ClaimImport(ctx context.Context, owner string, lease time.Duration) (ImportRecord, bool, error) {
+// ClaimImport leases to owner, until lease from now, the oldest import
+// not finished whose lease is free or ran out (only import id, if id is
+// not ""): a queued job starts running, a running one is taken over, a
+// cancelled one is left to finish. ok is false when there is none.
+func (t *Tx) ClaimImport(ctx context.Context, owner, id string, lease time.Duration) (ImportRecord, bool, error) {
+	w := &where{}
+	w.add("finished_at IS NULL")
+	w.add("(lease_until IS NULL OR lease_until <= ?)", t.now)
+	if id != "" {
+		w.add("id = ?", id)
+	}
 	skip := ""
 	if t.dialect == Postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
-	j, err := scanImport(t.QueryRowContext(ctx, `UPDATE imports SET lease_owner = $1, lease_until = $2, updated_at = $3,
-		state = CASE WHEN state = 'queued' THEN 'running' ELSE state END, started_at = COALESCE(started_at, $3)
-		WHERE id = (SELECT id FROM imports WHERE finished_at IS NULL AND (lease_until IS NULL OR lease_until <= $3)
-		ORDER BY id LIMIT 1`+skip+`) RETURNING `+importCols, owner, t.now.Add(lease), t.now))
+	sel := `SELECT id FROM imports` + w.sql() + ` ORDER BY id LIMIT 1` + skip
+	q := `UPDATE imports SET lease_owner = ` + w.next(owner) + `, lease_until = ` + w.next(t.now.Add(lease)) + `, updated_at = ` + w.next(t.now) + `,
+		state = CASE WHEN state = 'queued' THEN 'running' ELSE state END, started_at = COALESCE(started_at, ` + w.next(t.now) + `)
+		WHERE id = (` + sel + `) RETURNING ` + importCols
+	j, err := scanImport(t.QueryRowContext(ctx, q, w.args...))
 	if notFound(err) {
 		return j, false, nil
 	} else if err != nil {

@@ -98,7 +98,7 @@ var owners = map[string][]grant{
 	// Bulk imports as jobs: the jobs with their leases, the uploaded
 	// files, and the results of the rows not created. Accounts are created
 	// through provision, which records each created row.
-	"imports": {{table: "imports"}, {table: "import_files"}, {table: "import_rows"}},
+	"imports":   {{table: "imports"}, {table: "import_files"}, {table: "import_rows"}},
 	"cmd/usher": nil,
 	"web":       nil,
 }
