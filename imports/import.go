@@ -138,7 +138,7 @@ func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenan
 
 // batchRows is how many rows a CreateAccounts call takes, importBatches how
 // many calls run at once.
-const (
+var (
 	batchRows     = 250
 	importBatches = 4
 )
