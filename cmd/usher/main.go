@@ -411,7 +411,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	importer := imports.New(st, svc)
 	importer.Limits = importer.Limits.With(imports.Limits{MaxBytes: int64(c.ImportMaxMB) << 20})
 	importsDone := make(chan struct{})
-	go func() { imports.NewWorker(importer, imports.WorkerOptions{Lease: c.ImportLease, Log: log}).Run(workerCtx); close(importsDone) }()
+	go func() {
+		imports.NewWorker(importer, imports.WorkerOptions{Lease: c.ImportLease, Log: log}).Run(workerCtx)
+		close(importsDone)
+	}()
 	defer func() { stopWorker(); <-importsDone }()
 
 	token := c.BootstrapToken
