@@ -13,3 +13,10 @@ func SetBatchRows(n int) (restore func()) {
 	batchRows = n
 	return func() { batchRows = old }
 }
+
+// SetBatches runs n batches at once until the returned func is called.
+func SetBatches(n int) (restore func()) {
+	old := importBatches
+	importBatches = n
+	return func() { importBatches = old }
+}

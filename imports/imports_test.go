@@ -118,6 +118,7 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"JobDone", testJobDone},
 		{"TwoWorkers", testTwoWorkers},
 		{"TakeOver", testTakeOver},
+		{"LeaseLost", testLeaseLost},
 		{"Cancel", testCancel},
 		{"CancelRunning", testCancelRunning},
 		{"JobReports", testJobReports},

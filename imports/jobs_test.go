@@ -211,6 +211,37 @@ func testTakeOver(t *testing.T, e *env) {
 	e.wantEachOnce(j.ID, 30)
 }
 
+// testLeaseLost: a worker that stalls past its lease finds, when it goes
+// on, that another took the job over and finished it; it stops without
+// creating a row twice or recording a result over the other's.
+func testLeaseLost(t *testing.T, e *env) {
+	defer imports.SetBatchRows(4)()
+	defer imports.SetBatches(1)()
+	e.seats(100)
+	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	took := false
+	imports.SetAfterBatch(slow, func(int) error {
+		if took {
+			return nil
+		}
+		took = true
+		e.skew.Add(int64(2 * time.Minute))
+		other := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+		if did, err := other.RunOnce(e.ctx); !did || err != nil {
+			t.Errorf("the other worker: %v %v", did, err)
+		}
+		return nil
+	})
+	if did, err := slow.RunOnce(e.ctx); !did || err != nil {
+		t.Fatal(did, err)
+	}
+	e.wantEachOnce(j.ID, 20)
+}
+
 func testCancel(t *testing.T, e *env) {
 	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 3))
 	if err != nil {
