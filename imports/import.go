@@ -90,8 +90,6 @@ type row struct {
 	in      provision.AccountInput
 	ids     [3]string // normalized email, username and phone, as loginKeys
 	flagged uint32    // the columns with a problem already, by bit
-	// done: an earlier run of the import recorded the row's result.
-	done bool
 }
 
 // file is a read file: its columns and rows.
@@ -128,7 +126,7 @@ func (f *file) problem(r *row, c *column, format string, args ...any) {
 
 // DryRun reports what importing data would do to every row, writing nothing.
 func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (Report, error) {
-	f, rep, err := im.check(ctx, actor, t, data, false, nil)
+	f, rep, err := im.check(ctx, actor, t, data, false)
 	if err != nil {
 		return rep, err
 	}
@@ -237,10 +235,8 @@ func (f *file) explain(r *row, err error) error {
 
 // check reads data and decides every row: refused for its problems,
 // skipped when someone already signs in with its identifiers, or to
-// create. Rows in done (an import's rows with a result) are only marked
-// done: what this import created of them is not "someone who exists". It
-// writes nothing.
-func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, keepCells bool, done rowSet) (*file, Report, error) {
+// create. It writes nothing.
+func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, keepCells bool) (*file, Report, error) {
 	if err := actor.Require(usher.AdminUser); err != nil {
 		return nil, Report{}, err
 	}
@@ -260,9 +256,6 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 		return nil, Report{}, err
 	}
 	f.duplicates()
-	for _, r := range f.rows {
-		r.done = done.has(r.res.Row)
-	}
 	if err := im.validate(ctx, actor, t, f); err != nil {
 		return nil, Report{}, err
 	}
@@ -384,33 +377,12 @@ func asNumber(v string) string {
 // duplicates refuses rows that share an email, username or phone, each
 // naming the others.
 func (f *file) duplicates() {
-	for k, key := range loginKeys {
-		c := columnFor(key)
-		first := map[string]*row{}
-		clash := map[*row][]int{}
-		var order []*row
-		for _, r := range f.rows {
-			v := r.ids[k]
-			if v == "" {
-				continue
-			}
-			if o, ok := first[v]; ok {
-				if len(clash[o]) == 0 {
-					order = append(order, o)
-				}
-				clash[o] = append(clash[o], r.res.Row)
-				f.problem(r, c, "already used by another person in this file, row %d", o.res.Row)
-				continue
-			}
-			first[v] = r
-		}
-		for _, o := range order {
-			rows := make([]string, len(clash[o]))
-			for i, n := range clash[o] {
-				rows[i] = strconv.Itoa(n)
-			}
-			f.problem(o, c, "also used by another person in this file, row %s", strings.Join(rows, ", "))
-		}
+	x := newKeyIndex()
+	for _, r := range f.rows {
+		x.add(r)
+	}
+	for _, r := range f.rows {
+		x.apply(f, r)
 	}
 }
 
@@ -470,14 +442,12 @@ func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Ten
 		}()
 	}
 	for _, r := range f.rows {
-		if !r.done {
-			next <- r
-		}
+		next <- r
 	}
 	close(next)
 	wg.Wait()
 	for _, r := range f.rows {
-		if r.res.Result == "" && !r.done {
+		if r.res.Result == "" {
 			r.res.Result = ResultCreate
 			if len(r.res.Problems) > 0 {
 				r.res.Result = ResultRefused

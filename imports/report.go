@@ -22,7 +22,7 @@ var reportHeaders = []string{reportPrefix + "row", reportPrefix + "result", repo
 // were read, each with its row number, its result and its problems in
 // added columns, as XLSX or CSV (format "xlsx" or "csv").
 func (im *Importer) CheckFile(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, format string) ([]byte, error) {
-	f, _, err := im.check(ctx, actor, t, data, true, nil)
+	f, _, err := im.check(ctx, actor, t, data, true)
 	if err != nil {
 		return nil, err
 	}

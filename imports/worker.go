@@ -163,7 +163,10 @@ func (w *Worker) heartbeat(ctx context.Context, stop context.CancelCauseFunc, id
 }
 
 // rows checks the job's rows, as the dry run does, and creates those to
-// create, a batch at a time; rows with a result already keep it.
+// create, a batch at a time; rows with a result already keep it. The file
+// is read twice: first for the identifiers that rows share (a compact key
+// each), then a batch of rows at a time, so that memory does not grow
+// with the file's rows.
 func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 	st := w.im.st
 	t, err := st.Read().Tenant(ctx, j.TenantID)
@@ -183,56 +186,97 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 	if err != nil {
 		return err
 	}
-	f, _, err := w.im.check(ctx, j.Actor, t, data, false, done)
+	cat, err := loadCatalogues(ctx, st, t)
 	if err != nil {
-		return fmt.Errorf("checking the file: %w", err)
+		return err
+	}
+	f, keys := &file{}, newKeyIndex()
+	err = read(data, w.im.Limits, func(sh *sheet) (rowFunc, error) {
+		f.sh = sh
+		return func(num int, cells []string) error { keys.add(f.parse(cat, num, cells)); return nil }, nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the file: %w", err)
 	}
 	by := usher.Actor{Kind: usher.ActorImport, ID: j.ID, Source: j.Actor.Source}
-	var todo []*row
-	for _, r := range f.rows {
-		if !r.done {
-			todo = append(todo, r)
+	return w.batches(ctx, j.Actor, by, t, func(ctx context.Context, next func(*file) error) error {
+		var part []*row
+		err := read(data, w.im.Limits, func(sh *sheet) (rowFunc, error) {
+			f.sh = sh
+			return func(num int, cells []string) error {
+				if done.has(num) {
+					return nil // what this import did to the row stays
+				}
+				r := f.parse(cat, num, cells)
+				keys.apply(f, r)
+				if part = append(part, r); len(part) < batchRows {
+					return nil
+				}
+				defer func() { part = nil }()
+				return next(&file{sh: sh, rows: part})
+			}, nil
+		})
+		if err == nil && len(part) > 0 {
+			err = next(&file{sh: f.sh, rows: part})
 		}
-	}
-	return w.batches(ctx, by, t, f, todo)
+		return err
+	})
 }
 
-// batches runs the batches a few at once, so that more creations share
-// the store's grouped commits.
-func (w *Worker) batches(ctx context.Context, by usher.Actor, t usher.Tenant, f *file, todo []*row) error {
+// batches checks and creates the batches that read gives to next, a few at
+// once, so that more creations share the store's grouped commits.
+func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Tenant, read func(ctx context.Context, next func(*file) error) error) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	recorded := 0
-	sem := make(chan struct{}, importBatches)
-	for len(todo) > 0 && ctx.Err() == nil {
-		part := todo[:min(batchRows, len(todo))]
-		todo = todo[len(part):]
-		sem <- struct{}{}
+	parts := make(chan *file)
+	for range importBatches {
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			n, err := w.batch(ctx, by, t, f, part)
-			if err == nil && w.afterBatch != nil {
-				mu.Lock()
-				recorded += n
-				err = w.afterBatch(recorded)
-				mu.Unlock()
-			}
-			if err != nil {
-				stop(err)
+			defer wg.Done()
+			for part := range parts {
+				if ctx.Err() != nil {
+					continue
+				}
+				n, err := w.batch(ctx, actor, by, t, part)
+				if err == nil && w.afterBatch != nil {
+					mu.Lock()
+					recorded += n
+					err = w.afterBatch(recorded)
+					mu.Unlock()
+				}
+				if err != nil {
+					stop(err)
+				}
 			}
 		}()
 	}
+	err := read(ctx, func(part *file) error {
+		select {
+		case parts <- part:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(parts)
 	wg.Wait()
-	return context.Cause(ctx)
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return err
 }
 
-// batch creates a batch's rows to create through provision, which records
-// each with its account, then records the others' results and the
-// progress. It returns how many rows it recorded.
-func (w *Worker) batch(ctx context.Context, by usher.Actor, t usher.Tenant, f *file, part []*row) (int, error) {
+// batch checks a batch's rows, creates those to create through provision,
+// which records each with its account, then records the others' results
+// and the progress. It returns how many rows it recorded.
+func (w *Worker) batch(ctx context.Context, actor, by usher.Actor, t usher.Tenant, f *file) (int, error) {
+	if err := w.im.validate(ctx, actor, t, f); err != nil {
+		return 0, err
+	}
+	part := f.rows
 	var create []*row
 	for _, r := range part {
 		if r.res.Result == ResultCreate {
