@@ -76,6 +76,8 @@ func TestConsoleImport(t *testing.T) {
 			t.Errorf("the report: %d %q", p.status, p.body)
 		}
 		wantPage(t, b.get(page), 200, "/t/acme/admin/imports/"+path.Base(jobPage)+`">people.csv</a>`, "1 created")
+		// The audit log names the import, and its rows' creations by it.
+		wantPage(t, b.get("/t/acme/admin/audit"), 200, `/t/acme/admin/imports/`+path.Base(jobPage)+`">the import of people.csv</a>`)
 		// Another tenant's administrator finds no such import.
 		other, _ := w.newTenant(t, "other", "Other")
 		ob := w.admin(t, other, usher.AdminTenant, "oa@example.com")
