@@ -115,22 +115,10 @@ func (h *Handler) Import(w http.ResponseWriter, r *http.Request, c *Call) {
 		h.view.Console(w, r, http.StatusOK, "import", c.d)
 		return
 	}
-	rep, err := im.Report(r.Context(), c.actor, c.tn, j.ID)
+	shown, more, err := im.NotCreated(r.Context(), c.actor, c.tn, j.ID, shownRows)
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
-	}
-	var shown []imports.RowResult
-	more := 0
-	for _, x := range rep.Results {
-		if x.Result == imports.ResultCreated {
-			continue
-		}
-		if len(shown) < shownRows {
-			shown = append(shown, x)
-		} else {
-			more++
-		}
 	}
 	data["Shown"], data["More"] = shown, more
 	h.view.Console(w, r, http.StatusOK, "import", c.d)
