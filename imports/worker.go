@@ -223,9 +223,9 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 	})
 }
 
-// batches checks and creates the batches that read gives to next, a few at
+// batches checks and creates the batches that each gives to next, a few at
 // once, so that more creations share the store's grouped commits.
-func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Tenant, read func(ctx context.Context, next func(*file) error) error) error {
+func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Tenant, each func(ctx context.Context, next func(*file) error) error) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var wg sync.WaitGroup
@@ -253,7 +253,7 @@ func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Ten
 			}
 		}()
 	}
-	err := read(ctx, func(part *file) error {
+	err := each(ctx, func(part *file) error {
 		select {
 		case parts <- part:
 			return nil
