@@ -377,10 +377,11 @@ func asNumber(v string) string {
 // duplicates refuses rows that share an email, username or phone, each
 // naming the others.
 func (f *file) duplicates() {
-	x := newKeyIndex()
+	x := newKeyIndex(len(f.rows))
 	for _, r := range f.rows {
 		x.add(r)
 	}
+	x.seal()
 	for _, r := range f.rows {
 		x.apply(f, r)
 	}

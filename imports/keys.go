@@ -1,7 +1,9 @@
 package imports
 
 import (
+	"bytes"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -9,19 +11,22 @@ import (
 // keyIndex finds the rows of a file that share a login identifier by a
 // compact key of each value (128 bits of its hash, which no two values of
 // a file share by chance), so that a file's rows need not all be held to
-// find them: a first pass adds every row, a second applies the index to
-// each row as it comes.
+// find them: a first pass adds every row, then the index is sealed, and a
+// second pass applies it to each row as it comes. Sorted keys take 20
+// bytes a value, less than a map's.
 type keyIndex struct {
-	first [len(loginKeys)]map[[16]byte]int32 // a value's first row
-	later [len(loginKeys)]map[int32][]int32  // a first row's later rows with its value
+	keys [len(loginKeys)][]keyRow
 }
 
-func newKeyIndex() *keyIndex {
+type keyRow struct {
+	key [16]byte
+	row int32
+}
+
+// newKeyIndex returns an index with room for rows rows.
+func newKeyIndex(rows int) *keyIndex {
 	x := &keyIndex{}
-	for k := range loginKeys {
-		x.first[k] = map[[16]byte]int32{}
-		x.later[k] = map[int32][]int32{}
-	}
+	x.keys[0] = make([]keyRow, 0, rows) // nearly every row has an email
 	return x
 }
 
@@ -33,42 +38,42 @@ func keyOf(v string) [16]byte {
 	return k
 }
 
-// add records r's identifiers.
+// add records r's identifiers; rows come in their order.
 func (x *keyIndex) add(r *row) {
-	num := int32(r.res.Row)
 	for k, v := range r.ids {
-		if v == "" {
-			continue
+		if v != "" {
+			x.keys[k] = append(x.keys[k], keyRow{keyOf(v), int32(r.res.Row)})
 		}
-		key := keyOf(v)
-		if first, ok := x.first[k][key]; ok {
-			x.later[k][first] = append(x.later[k][first], num)
-			continue
-		}
-		x.first[k][key] = num
+	}
+}
+
+// seal orders the keys, each value's rows in their order, for apply.
+func (x *keyIndex) seal() {
+	for k := range x.keys {
+		slices.SortStableFunc(x.keys[k], func(a, b keyRow) int { return bytes.Compare(a.key[:], b.key[:]) })
 	}
 }
 
 // apply refuses r if another row shares one of its identifiers, naming
 // the first row with it, or, for that first row, the others.
 func (x *keyIndex) apply(f *file, r *row) {
-	num := int32(r.res.Row)
 	for k, v := range r.ids {
 		if v == "" {
 			continue
 		}
+		key, keys := keyOf(v), x.keys[k]
+		i, _ := slices.BinarySearchFunc(keys, key, func(e keyRow, key [16]byte) int { return bytes.Compare(e.key[:], key[:]) })
 		c := columnFor(loginKeys[k])
-		first := x.first[k][keyOf(v)]
-		if first != num {
+		if first := int(keys[i].row); first != r.res.Row {
 			f.problem(r, c, "already used by another person in this file, row %d", first)
 			continue
 		}
-		if later := x.later[k][num]; len(later) > 0 {
-			rows := make([]string, len(later))
-			for i, n := range later {
-				rows[i] = strconv.Itoa(int(n))
-			}
-			f.problem(r, c, "also used by another person in this file, row %s", strings.Join(rows, ", "))
+		var later []string
+		for j := i + 1; j < len(keys) && keys[j].key == key; j++ {
+			later = append(later, strconv.Itoa(int(keys[j].row)))
+		}
+		if len(later) > 0 {
+			f.problem(r, c, "also used by another person in this file, row %s", strings.Join(later, ", "))
 		}
 	}
 }

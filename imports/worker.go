@@ -190,7 +190,7 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 	if err != nil {
 		return err
 	}
-	f, keys := &file{}, newKeyIndex()
+	f, keys := &file{}, newKeyIndex(j.TotalRows)
 	err = read(data, w.im.Limits, func(sh *sheet) (rowFunc, error) {
 		f.sh = sh
 		return func(num int, cells []string) error { keys.add(f.parse(cat, num, cells)); return nil }, nil
@@ -198,6 +198,7 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 	if err != nil {
 		return fmt.Errorf("reading the file: %w", err)
 	}
+	keys.seal()
 	by := usher.Actor{Kind: usher.ActorImport, ID: j.ID, Source: j.Actor.Source}
 	return w.batches(ctx, j.Actor, by, t, func(ctx context.Context, next func(*file) error) error {
 		var part []*row
