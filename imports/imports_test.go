@@ -119,6 +119,7 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"TwoWorkers", testTwoWorkers},
 		{"TakeOver", testTakeOver},
 		{"LeaseLost", testLeaseLost},
+		{"Shutdown", testShutdown},
 		{"Cancel", testCancel},
 		{"CancelRunning", testCancelRunning},
 		{"JobReports", testJobReports},

@@ -2,6 +2,7 @@ package imports_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -240,6 +241,29 @@ func testLeaseLost(t *testing.T, e *env) {
 		t.Fatal(did, err)
 	}
 	e.wantEachOnce(j.ID, 20)
+}
+
+// testShutdown: a worker that stops (its replica shutting down) gives its
+// job back, and another takes it over at once, not after the lease.
+func testShutdown(t *testing.T, e *env) {
+	defer imports.SetBatchRows(4)()
+	e.seats(100)
+	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	stopping := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Hour})
+	imports.SetAfterBatch(stopping, func(int) error { cancel(); return nil })
+	stopping.Run(ctx)
+	if j = e.job(j.ID); j.State != "running" || j.Ended() {
+		t.Fatalf("after the worker stopped: %+v", j)
+	}
+	if did, err := imports.NewWorker(e.im, imports.WorkerOptions{}).RunOnce(e.ctx); !did || err != nil {
+		t.Fatalf("the job given back was not taken at once: %v %v", did, err)
+	}
+	e.wantEachOnce(j.ID, 30)
 }
 
 func testCancel(t *testing.T, e *env) {
