@@ -144,7 +144,7 @@ func (w *Worker) heartbeat(ctx context.Context, stop context.CancelCauseFunc, id
 		}
 		var state string
 		var ok bool
-		err := w.im.st.Write(ctx, func(tx *store.Tx) error {
+		err := w.unstopped(ctx, func(ctx context.Context, tx *store.Tx) error {
 			var err error
 			state, ok, err = tx.RenewImport(ctx, id, w.owner, w.o.Lease)
 			return err
@@ -241,7 +241,10 @@ func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Ten
 				if ctx.Err() != nil {
 					continue
 				}
-				n, err := w.batch(ctx, actor, by, t, part)
+				// A batch under way is not broken off: a creation given up
+				// may still commit with its group, after the job's end is
+				// counted. The batches stop between themselves.
+				n, err := w.batch(context.WithoutCancel(ctx), actor, by, t, part)
 				if err == nil && w.afterBatch != nil {
 					mu.Lock()
 					recorded += n
@@ -318,6 +321,15 @@ func (w *Worker) batch(ctx context.Context, actor, by usher.Actor, t usher.Tenan
 		return tx.InsertImportRows(ctx, by.ID, recs)
 	})
 	return c.Done, err
+}
+
+// unstopped runs fn in a write that the end of ctx does not break off: a
+// transaction abandoned halfway would hold the job's row locked until the
+// database noticed, and another worker would pass the job by meanwhile.
+func (w *Worker) unstopped(ctx context.Context, fn func(ctx context.Context, tx *store.Tx) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.Lease/3)
+	defer cancel()
+	return w.im.st.Write(ctx, func(tx *store.Tx) error { return fn(ctx, tx) })
 }
 
 // finish records the job's end and audits it, with its counts, on behalf

@@ -129,7 +129,9 @@ func (t *Tx) ClaimImport(ctx context.Context, owner, id string, lease time.Durat
 	}
 	skip := ""
 	if t.dialect == Postgres {
-		skip = " FOR UPDATE SKIP LOCKED"
+		// Not FOR UPDATE: a creation recording a row of the import holds
+		// a key share of it, which must not hide the job.
+		skip = " FOR NO KEY UPDATE SKIP LOCKED"
 	}
 	sel := `SELECT id FROM imports` + w.sql() + ` ORDER BY id LIMIT 1` + skip
 	q := `UPDATE imports SET lease_owner = ` + w.next(owner) + `, lease_until = ` + w.next(t.now.Add(lease)) + `, updated_at = ` + w.next(t.now) + `,
