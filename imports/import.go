@@ -3,8 +3,6 @@ package imports
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -36,6 +34,8 @@ const (
 	ResultCreated = "created" // the import created it
 	ResultSkipped = "skipped" // it is someone who has an account already
 	ResultRefused = "refused" // it has problems; nothing was written
+	// ResultNotImported: the import was cancelled, or failed, before the row.
+	ResultNotImported = "not imported"
 )
 
 // Problem is one thing wrong with a row, on a column when it has one.
@@ -90,7 +90,6 @@ type row struct {
 	in      provision.AccountInput
 	ids     [3]string // normalized email, username and phone, as loginKeys
 	flagged uint32    // the columns with a problem already, by bit
-
 }
 
 // file is a read file: its columns and rows.
@@ -135,82 +134,41 @@ func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenan
 	return im.report(rep, f), nil
 }
 
-// Import creates the rows of data that the dry run would create, each
-// through provision.CreateAccounts; the others are skipped or refused with
-// their reasons, and nothing that exists is changed. A row's one-time
-// password is kept in its account's creation (provision's OneTimePassword).
-//
-// The rows are created by the actor usher.ActorImport with the import's id,
-// on behalf of actor, who is audited with the file's name, size, SHA-256
-// and the counts.
-func (im *Importer) Import(ctx context.Context, actor usher.Actor, t usher.Tenant, name string, data []byte) (Report, error) {
-	f, rep, err := im.check(ctx, actor, t, data, false)
-	if err != nil {
-		return rep, err
-	}
-	rep.ID = store.NewID()
-	by := usher.Actor{Kind: usher.ActorImport, ID: rep.ID, Source: actor.Source}
-	var todo []*row
-	for _, r := range f.rows {
-		if r.res.Result == ResultCreate {
-			todo = append(todo, r)
-		}
-	}
-	// Batches run a few at once, each through CreateAccounts, so that more
-	// creations share the store's grouped commits.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failed error
-	sem := make(chan struct{}, importBatches)
-	for len(todo) > 0 {
-		n := min(batchRows, len(todo))
-		part := todo[:n]
-		todo = todo[n:]
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := im.create(ctx, by, t, f, part); err != nil {
-				mu.Lock()
-				failed = cmp.Or(failed, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if failed != nil {
-		return rep, failed
-	}
-	rep = im.report(rep, f)
-	sum := sha256.Sum256(data)
-	err = im.svc.AuditImport(ctx, actor, t, rep.ID, map[string]string{
-		"file_name": name, "file_size": strconv.Itoa(len(data)), "file_sha256": hex.EncodeToString(sum[:]), "format": rep.Format,
-		"rows": strconv.Itoa(rep.Rows), "created": strconv.Itoa(rep.Created), "skipped": strconv.Itoa(rep.Skipped), "refused": strconv.Itoa(rep.Refused),
-	})
-	return rep, err
-}
-
 // batchRows is how many rows a CreateAccounts call takes, importBatches how
 // many calls run at once.
-const (
+var (
 	batchRows     = 250
 	importBatches = 4
 )
 
-// create creates rows through provision and records each one's result.
+// create creates rows through provision, each recording its result with
+// its account (by.ID is the import's id), and sets each one's result. A
+// row that another worker recorded meanwhile is left without one.
 func (im *Importer) create(ctx context.Context, by usher.Actor, t usher.Tenant, f *file, rows []*row) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	in := make([]provision.AccountInput, len(rows))
 	for i, r := range rows {
 		in[i] = r.in
+		in[i].ImportRow = &provision.ImportRow{ImportID: by.ID, Row: r.res.Row}
 	}
 	out := im.svc.CreateAccounts(ctx, by, t, in)
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx) // the rows created are recorded; the others wait
+	}
 	for i, r := range rows {
 		if err := out[i].Err; err != nil {
 			var e *usher.Error
-			if errors.As(err, &e) && e.Code == usher.CodeConflict && (e.Field == "email" || e.Field == "username" || e.Field == "phone") {
+			conflict := errors.As(err, &e) && e.Code == usher.CodeConflict
+			switch {
+			case conflict && e.Field == "import_row":
+				r.res.Result = ""
+				continue
+			case conflict && (e.Field == "email" || e.Field == "username" || e.Field == "phone"):
 				// Taken since the check: still someone who exists.
 				r.res.Result = ResultSkipped
-			} else {
+			default:
 				r.res.Result = ResultRefused
 			}
 			if err := f.explain(r, err); err != nil {
@@ -419,33 +377,13 @@ func asNumber(v string) string {
 // duplicates refuses rows that share an email, username or phone, each
 // naming the others.
 func (f *file) duplicates() {
-	for k, key := range loginKeys {
-		c := columnFor(key)
-		first := map[string]*row{}
-		clash := map[*row][]int{}
-		var order []*row
-		for _, r := range f.rows {
-			v := r.ids[k]
-			if v == "" {
-				continue
-			}
-			if o, ok := first[v]; ok {
-				if len(clash[o]) == 0 {
-					order = append(order, o)
-				}
-				clash[o] = append(clash[o], r.res.Row)
-				f.problem(r, c, "already used by another person in this file, row %d", o.res.Row)
-				continue
-			}
-			first[v] = r
-		}
-		for _, o := range order {
-			rows := make([]string, len(clash[o]))
-			for i, n := range clash[o] {
-				rows[i] = strconv.Itoa(n)
-			}
-			f.problem(o, c, "also used by another person in this file, row %s", strings.Join(rows, ", "))
-		}
+	x := newKeyIndex(len(f.rows))
+	for _, r := range f.rows {
+		x.add(r)
+	}
+	x.seal()
+	for _, r := range f.rows {
+		x.apply(f, r)
 	}
 }
 

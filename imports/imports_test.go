@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -37,15 +38,20 @@ type env struct {
 	im   *imports.Importer
 	tn   usher.Tenant
 	plan usher.Plan
+	// skew moves the store's clock ahead, as the lease tests need.
+	skew atomic.Int64
 }
+
+func (e *env) now() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
 
 // newEnv makes a frontline tenant (seed 003's required fields) with a
 // department, job profile, role, two groups, an external organization and
 // a default plan of 10 seats.
 func newEnv(t testing.TB, open func(testing.TB, func() time.Time) *store.Store) *env {
-	st := open(t, nil)
-	svc := provision.New(st, nil, storetest.Links{})
-	e := &env{t: t, ctx: context.Background(), st: st, svc: svc, im: imports.New(st, svc)}
+	e := &env{t: t, ctx: context.Background()}
+	e.st = open(t, e.now)
+	e.svc = provision.New(e.st, nil, storetest.Links{})
+	e.im = imports.New(e.st, e.svc)
 	e.tn = e.tenant("acme")
 	return e
 }
@@ -109,6 +115,15 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"OneTimePassword", testOneTimePassword},
 		{"OtherTenant", testOtherTenant},
 		{"Refusals", testRefusals},
+		{"JobDone", testJobDone},
+		{"TwoWorkers", testTwoWorkers},
+		{"TakeOver", testTakeOver},
+		{"LeaseLost", testLeaseLost},
+		{"Shutdown", testShutdown},
+		{"Cancel", testCancel},
+		{"CancelRunning", testCancelRunning},
+		{"JobReports", testJobReports},
+		{"JobOtherTenant", testJobOtherTenant},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, open)) })
 	}

@@ -271,7 +271,7 @@ func readCSV(data []byte, lim Limits, fn func(sh *sheet) (rowFunc, error)) error
 	if err != nil {
 		return err
 	}
-	r := csv.NewReader(strings.NewReader(text))
+	r := csv.NewReader(bytes.NewReader(text))
 	r.Comma = separator(text)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
@@ -304,28 +304,29 @@ func readCSV(data []byte, lim Limits, fn func(sh *sheet) (rowFunc, error)) error
 	return nil
 }
 
-// decodeText returns data as a string in UTF-8.
-func decodeText(data []byte) (string, error) {
+// decodeText returns data in UTF-8: data itself when it is, so that a
+// large file is not copied.
+func decodeText(data []byte) ([]byte, error) {
 	switch {
 	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
 		data = data[3:]
 	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
-		return utf16Text(data[2:], false), nil
+		return []byte(utf16Text(data[2:], false)), nil
 	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
-		return utf16Text(data[2:], true), nil
+		return []byte(utf16Text(data[2:], true)), nil
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
-		return "", fileError("the file is neither an Excel workbook (.xlsx) nor CSV text")
+		return nil, fileError("the file is neither an Excel workbook (.xlsx) nor CSV text")
 	}
 	if utf8.Valid(data) {
-		return string(data), nil
+		return data, nil
 	}
 	// Not UTF-8: what Excel on Windows writes in Western Europe.
 	s, err := charmap.Windows1252.NewDecoder().Bytes(data)
 	if err != nil {
-		return "", fileError("the file's characters cannot be read: save it as CSV UTF-8")
+		return nil, fileError("the file's characters cannot be read: save it as CSV UTF-8")
 	}
-	return string(s), nil
+	return s, nil
 }
 
 func utf16Text(b []byte, bigEndian bool) string {
@@ -341,11 +342,13 @@ func utf16Text(b []byte, bigEndian bool) string {
 }
 
 // separator is the most frequent of ; , and tab in the first line outside
-// quotes; a file of one column has none, and comma does.
-func separator(text string) rune {
+// quotes; a file of one column has none, and comma does. The bytes that
+// matter are ASCII, which no other UTF-8 character's bytes are.
+func separator(text []byte) rune {
 	counts := map[rune]int{}
 	quoted := false
-	for _, r := range text {
+	for _, b := range text {
+		r := rune(b)
 		if r == '"' {
 			quoted = !quoted
 		}

@@ -26,23 +26,8 @@ func (im *Importer) CheckFile(ctx context.Context, actor usher.Actor, t usher.Te
 	if err != nil {
 		return nil, err
 	}
-	var kept []int // the input's columns, without an earlier report's
-	for i := range f.sh.headers {
-		if !f.sh.ignored[i] {
-			kept = append(kept, i)
-		}
-	}
-	line := func(cells []string, extra ...string) []string {
-		out := make([]string, 0, len(kept)+len(extra))
-		for _, i := range kept {
-			v := ""
-			if i < len(cells) {
-				v = cells[i]
-			}
-			out = append(out, v)
-		}
-		return append(out, extra...)
-	}
+	kept := keptColumns(f.sh)
+	line := func(cells []string, extra ...string) []string { return reportLine(kept, cells, extra...) }
 	lines := [][]string{line(f.sh.headers, reportHeaders...)}
 	for _, r := range f.rows {
 		why := make([]string, len(r.res.Problems))
@@ -55,28 +40,63 @@ func (im *Importer) CheckFile(ctx context.Context, actor usher.Actor, t usher.Te
 		}
 		lines = append(lines, line(r.cells, strconv.Itoa(r.res.Row), result, strings.Join(why, "\n")))
 	}
-	if format == "csv" {
-		return reportCSV(lines)
-	}
-	return reportXLSX(lines)
+	return reportLines(format, lines)
 }
 
-// reportCSV writes lines as CSV in UTF-8 with a byte order mark, each
-// value that a spreadsheet would take for a formula made text.
-func reportCSV(lines [][]string) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString("\uFEFF")
-	w := csv.NewWriter(&b)
+// reportLines writes lines as a report, XLSX or CSV (format "xlsx" or "csv").
+func reportLines(format string, lines [][]string) ([]byte, error) {
+	w, err := newSheetWriter(format)
+	if err != nil {
+		return nil, err
+	}
 	for _, l := range lines {
-		for i, v := range l {
-			l[i] = defuse(v)
-		}
-		if err := w.Write(l); err != nil {
+		if err := w.line(l); err != nil {
 			return nil, err
 		}
 	}
-	w.Flush()
-	return b.Bytes(), w.Error()
+	return w.bytes()
+}
+
+// sheetWriter writes a report a line at a time.
+type sheetWriter interface {
+	line(l []string) error
+	bytes() ([]byte, error)
+}
+
+func newSheetWriter(format string) (sheetWriter, error) {
+	if format == "csv" {
+		w := &csvSheet{}
+		w.b.WriteString("\uFEFF")
+		w.w = csv.NewWriter(&w.b)
+		return w, nil
+	}
+	f := excelize.NewFile()
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &xlsxSheet{f: f, sw: sw}, nil
+}
+
+// csvSheet writes CSV in UTF-8 with a byte order mark, each value that a
+// spreadsheet would take for a formula made text.
+type csvSheet struct {
+	b bytes.Buffer
+	w *csv.Writer
+}
+
+func (s *csvSheet) line(l []string) error {
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i] = defuse(v)
+	}
+	return s.w.Write(out)
+}
+
+func (s *csvSheet) bytes() ([]byte, error) {
+	s.w.Flush()
+	return s.b.Bytes(), s.w.Error()
 }
 
 // defuse keeps a value from being a formula when a spreadsheet opens the
@@ -90,33 +110,34 @@ func defuse(v string) string {
 	return v
 }
 
-// reportXLSX writes lines streamed, every value a text cell: a workbook
-// keeps text and formulas apart, so no value becomes a formula.
-func reportXLSX(lines [][]string) ([]byte, error) {
-	f := excelize.NewFile()
-	defer f.Close()
-	sw, err := f.NewStreamWriter("Sheet1")
-	if err != nil {
+// xlsxSheet writes a workbook streamed, every value a text cell: a
+// workbook keeps text and formulas apart, so no value becomes a formula.
+type xlsxSheet struct {
+	f  *excelize.File
+	sw *excelize.StreamWriter
+	n  int
+}
+
+func (s *xlsxSheet) line(l []string) error {
+	row := make([]any, len(l))
+	for i, v := range l {
+		row[i] = excelize.Cell{Value: v}
+	}
+	s.n++
+	cell, _ := excelize.CoordinatesToCellName(1, s.n)
+	return s.sw.SetRow(cell, row)
+}
+
+func (s *xlsxSheet) bytes() ([]byte, error) {
+	defer s.f.Close()
+	if err := s.sw.Flush(); err != nil {
 		return nil, err
 	}
-	for n, l := range lines {
-		row := make([]any, len(l))
-		for i, v := range l {
-			row[i] = excelize.Cell{Value: v}
-		}
-		cell, _ := excelize.CoordinatesToCellName(1, n+1)
-		if err := sw.SetRow(cell, row); err != nil {
-			return nil, err
-		}
-	}
-	if err := sw.Flush(); err != nil {
-		return nil, err
-	}
-	if err := f.SetSheetName("Sheet1", peopleSheet); err != nil {
+	if err := s.f.SetSheetName("Sheet1", peopleSheet); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
-	if _, err := f.WriteTo(&b); err != nil {
+	if _, err := s.f.WriteTo(&b); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

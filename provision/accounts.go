@@ -98,8 +98,18 @@ type AccountInput struct {
 	// instead of an activation link: the administrator hands it over, so no
 	// message is sent, and the person chooses their own at first sign-in.
 	OneTimePassword string
+	// ImportRow, for a row of a bulk import, records the row's result with
+	// the account, in its transaction: a row is then created once, however
+	// often the import's worker is stopped and started again.
+	ImportRow *ImportRow
 	// dryRun: CheckAccount's plan, which checks without hashing.
 	dryRun bool
+}
+
+// ImportRow is a row of a bulk import: its import's id and its number.
+type ImportRow struct {
+	ImportID string
+	Row      int
 }
 
 // Created is what CreateAccount made.
@@ -243,6 +253,11 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor usher.Actor, te
 	}
 	if in.Source != nil {
 		if err := tx.InsertSourceUser(ctx, tenant.ID, &store.SourceUser{AccountID: acct.ID, SourceID: in.Source.ID, Emails: in.Source.Emails, Data: in.Source.Data}); err != nil {
+			return Created{}, err
+		}
+	}
+	if in.ImportRow != nil {
+		if err := tx.RecordImportRow(ctx, in.ImportRow.ImportID, in.ImportRow.Row, acct.ID, person.ID); err != nil {
 			return Created{}, err
 		}
 	}

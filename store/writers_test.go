@@ -48,6 +48,9 @@ var owners = map[string][]grant{
 		// Which account an identity provider's subject stands for, tied in
 		// the transaction of the SSO sign-in that activates or creates it.
 		{table: "sso_subjects"},
+		// A bulk import's created row, recorded in the transaction of the
+		// account's creation, so that no row is created twice.
+		{table: "import_rows", methods: []string{"RecordImportRow"}},
 	},
 	// Sign-in: sessions, the attempt counters and the browsers that signed
 	// in before, and the audit events of its own changes (signed in,
@@ -98,6 +101,10 @@ var owners = map[string][]grant{
 	// The binary and the HTTP surface own nothing: they call provision,
 	// signin and courier. (So do web/api, web/console, web/pages and
 	// web/view, as every package not listed.)
+	// Bulk imports as jobs: the jobs with their leases, the uploaded
+	// files, and the results of the rows not created. Accounts are created
+	// through provision, which records each created row.
+	"imports":   {{table: "imports"}, {table: "import_files"}, {table: "import_rows"}},
 	"cmd/usher": nil,
 	"web":       nil,
 }

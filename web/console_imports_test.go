@@ -5,10 +5,12 @@ import (
 	"context"
 	"mime/multipart"
 	"net/http"
+	"path"
 	"strings"
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/store"
 )
 
@@ -54,8 +56,34 @@ func TestConsoleImport(t *testing.T) {
 		if p.status != 200 || !strings.HasPrefix(p.body, "PK") || !strings.Contains(p.header.Get("Content-Disposition"), "import-check.xlsx") {
 			t.Fatalf("the check as a workbook: %d %v", p.status, p.header)
 		}
+		// Import starts a job and goes to its page, which reloads itself
+		// while the job waits or runs.
 		p = b.postFile(page, "people.csv", file, "import")
-		wantPage(t, p, 200, "What the import did: people.csv", "3 rows: 1 created, 0 skipped, 2 refused.")
+		wantPage(t, p, 200, "Import of people.csv", "Waiting to start", "0 of 3 rows done (0%)", `<progress max="3" value="0"`,
+			`<meta http-equiv="refresh" content="2">`, "Cancel the import")
+		if _, err := imports.NewWorker(imports.New(w.st, w.svc), imports.WorkerOptions{}).RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		jobPage := strings.TrimPrefix(p.url, w.url)
+		p = b.get(jobPage)
+		wantPage(t, p, 200, "What the import did: people.csv", "3 rows: 1 created, 0 skipped, 2 refused.", "report.xlsx", "report.csv",
+			"row 3, column &#34;Email&#34;: also used by another person in this file, row 4")
+		if strings.Contains(p.body, "http-equiv") {
+			t.Error("an ended import's page still reloads itself")
+		}
+		p = b.get(jobPage + "/report.csv")
+		if p.status != 200 || !strings.Contains(p.body, "Ima,Port,ima@example.com,2,created,,") || !strings.Contains(p.body, "Dup,One,dup@example.com,3,refused,") {
+			t.Errorf("the report: %d %q", p.status, p.body)
+		}
+		wantPage(t, b.get(page), 200, "/t/acme/admin/imports/"+path.Base(jobPage)+`">people.csv</a>`, "1 created")
+		// The audit log names the import, and its rows' creations by it.
+		wantPage(t, b.get("/t/acme/admin/audit"), 200, `/t/acme/admin/imports/`+path.Base(jobPage)+`">the import of people.csv</a>`)
+		// Another tenant's administrator finds no such import.
+		other, _ := w.newTenant(t, "other", "Other")
+		ob := w.admin(t, other, usher.AdminTenant, "oa@example.com")
+		if p := ob.get(strings.Replace(jobPage, "/acme/", "/other/", 1)); p.status != 404 {
+			t.Errorf("another tenant's import: %d", p.status)
+		}
 		a, err := w.st.Read().AccountByLogin(context.Background(), w.tenant.ID, "ima@example.com")
 		if err != nil {
 			t.Fatal(err)

@@ -92,19 +92,52 @@ func TestImportAPI(t *testing.T) {
 		fw, _ := mw.CreateFormFile("file", "people.xlsx")
 		fw.Write(buf.Bytes())
 		mw.Close()
+		// It answers at once with the job, which a worker runs.
 		r = e.call(t, "POST", base, e.op, bytes.NewReader(form.Bytes()), "Content-Type", mw.FormDataContentType())
-		rep = ok[imports.Report](t, r, 200)
-		if rep.DryRun || rep.Created != 1 || rep.Refused != 2 || rep.Results[0].AccountID == "" {
-			t.Fatalf("import %+v", rep)
+		job := ok[imports.Job](t, r, 202)
+		if job.State != "queued" || job.Rows != 3 || job.FileName != "people.xlsx" || job.FileSize != int64(buf.Len()) || job.RowsDone != 0 {
+			t.Fatalf("import %+v", job)
 		}
-		evs, _, _ := e.st.Read().AuditEvents(ctx, tn.ID, store.AuditFilter{TargetID: rep.ID}, store.ListOptions{})
-		if len(evs) != 1 || evs[0].Details["file_name"] != "people.xlsx" || evs[0].ActorKind != "operator" {
+		if did, err := imports.NewWorker(imports.New(e.st, e.svc), imports.WorkerOptions{}).RunOnce(ctx); !did || err != nil {
+			t.Fatal(did, err)
+		}
+		job = ok[imports.Job](t, e.call(t, "GET", base+"/"+job.ID, e.op, nil), 200)
+		if job.State != "done" || job.RowsDone != 3 || job.Created != 1 || job.Refused != 2 || job.FinishedAt == nil || job.StartedBy.Kind != "operator" {
+			t.Fatalf("the import, done: %+v", job)
+		}
+		list := ok[api.Page[imports.Job]](t, e.call(t, "GET", base+"?limit=1", e.op, nil), 200)
+		if len(list.Items) != 1 || list.Items[0].ID != job.ID {
+			t.Errorf("the history: %+v", list)
+		}
+		evs, _, _ := e.st.Read().AuditEvents(ctx, tn.ID, store.AuditFilter{TargetID: job.ID}, store.ListOptions{})
+		if len(evs) != 1 || evs[0].Details["file_name"] != "people.xlsx" || evs[0].ActorKind != "operator" || evs[0].Details["file_sha256"] != job.FileSHA256 {
 			t.Errorf("the import's audit: %+v", evs)
 		}
-		a, err := e.st.Read().Account(ctx, tn.ID, rep.Results[0].AccountID)
+		r = e.call(t, "GET", base+"/"+job.ID+"/report.csv", e.op, nil)
+		lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(string(r.Body), "\uFEFF")), "\n")
+		if r.Status != 200 || r.Header.Get("Content-Type") != "text/csv; charset=utf-8" || len(lines) < 4 ||
+			!strings.HasSuffix(lines[0], ",usher: row,usher: result,usher: problems,usher: account id") ||
+			!strings.Contains(lines[1], ",2,created,,") || !strings.Contains(lines[2], "Bo,Ek,bo@example.com,") || !strings.Contains(lines[2], ",3,refused,") {
+			t.Errorf("report.csv: %s", r)
+		}
+		acct := lines[1][strings.LastIndex(lines[1], ",")+1:]
+		a, err := e.st.Read().Account(ctx, tn.ID, acct)
 		if err != nil || a.Email != "anna.jansen@example.com" {
 			t.Errorf("the example row's account: %+v %v", a, err)
 		}
+		r = e.call(t, "GET", base+"/"+job.ID+"/report.xlsx", e.op, nil)
+		if r.Status != 200 || r.Header.Get("Content-Type") != api.TypeXLSX || !bytes.HasPrefix(r.Body, []byte("PK")) {
+			t.Errorf("report.xlsx: %d %v", r.Status, r.Header)
+		}
+		// Cancelling an import that ended changes nothing.
+		if j := ok[imports.Job](t, e.call(t, "POST", base+"/"+job.ID+"/cancel", e.op, nil), 200); j.State != "done" {
+			t.Errorf("cancel after the end: %+v", j)
+		}
+		// Another tenant's import is not found.
+		for _, path := range []string{"", "/report.csv", "/report.xlsx"} {
+			wantProblem(t, e.call(t, "GET", "/api/v1/tenants/other/imports/"+job.ID+path, otherToken, nil), 404, "not_found", "import_id")
+		}
+		wantProblem(t, e.call(t, "POST", "/api/v1/tenants/other/imports/"+job.ID+"/cancel", otherToken, nil), 404, "not_found", "import_id")
 
 		// The check as a file: the rows back with their results.
 		r = e.call(t, "POST", base+"/check.csv", e.op, bytes.NewReader(buf.Bytes()), "Content-Type", api.TypeXLSX)

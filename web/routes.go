@@ -125,6 +125,10 @@ func (s *Server) routes(now func() time.Time) {
 	route("POST "+a+"/imports", con.Admin(con.Imports))
 	route("GET "+a+"/imports/template.xlsx", con.Admin(con.ImportTemplate))
 	route("GET "+a+"/imports/template.csv", con.Admin(con.ImportTemplate))
+	route("GET "+a+"/imports/{id}", con.Admin(con.Import))
+	route("POST "+a+"/imports/{id}/cancel", con.Admin(con.CancelImport))
+	route("GET "+a+"/imports/{id}/report.xlsx", con.Admin(con.ImportReport))
+	route("GET "+a+"/imports/{id}/report.csv", con.Admin(con.ImportReport))
 	// Linked accounts: external systems (tenant administrators), linking people and unlinking them.
 	route("GET "+a+"/linked", con.Admin(con.ExternalSystems))
 	route("GET "+a+"/linked/systems/new", con.Admin(con.ExternalSystemNew))
@@ -337,8 +341,19 @@ func (s *Server) routes(now func() time.Time) {
 		Produces: []string{api.TypeXLSX}, Handle: ap.ImportTemplateXLSX})
 	s.api(&api.Op{Method: "GET", Path: t + "/imports/template.csv", Summary: "Download the import template as CSV", Access: api.TenantScoped,
 		MinRole: usher.AdminUser, Params: []string{"lang"}, Enums: map[string][]string{"lang": imports.Languages}, Produces: []string{api.TypeCSV}, Handle: ap.ImportTemplateCSV})
-	s.api(&api.Op{Method: "POST", Path: t + "/imports", Summary: "Import people from an XLSX or CSV file (the body, or the multipart part \"file\"); dry_run=true reports every row and writes nothing",
-		Access: api.TenantScoped, MinRole: usher.AdminUser, Params: []string{"dry_run"}, Accepts: api.ImportAccepts, Out: imports.Report{}, Timeout: importTimeout, Handle: ap.Import})
+	s.api(&api.Op{Method: "POST", Path: t + "/imports", Summary: "Import people from an XLSX or CSV file (the body, or the multipart part \"file\"): the file's shape is checked at once and the import runs as a job (202); dry_run=true reports every row and writes nothing (200)",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Params: []string{"dry_run"}, Accepts: api.ImportAccepts, Out: imports.Report{}, Also: map[int]any{202: imports.Job{}},
+		Timeout: importTimeout, Handle: ap.Import})
+	s.api(&api.Op{Method: "GET", Path: t + "/imports", Summary: "List the tenant's imports, newest first", Access: api.TenantScoped, MinRole: usher.AdminUser,
+		Out: api.Page[imports.Job]{}, Handle: ap.ListImports})
+	s.api(&api.Op{Method: "GET", Path: t + "/imports/{id}", Summary: "Read an import: its state (queued, running, done, cancelled, failed), progress, counts and file",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: imports.Job{}, Handle: ap.GetImport})
+	s.api(&api.Op{Method: "POST", Path: t + "/imports/{id}/cancel", Summary: "Cancel an import: the rows created stay, the others are reported not imported",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Out: imports.Job{}, Handle: ap.CancelImport})
+	s.api(&api.Op{Method: "GET", Path: t + "/imports/{id}/report.xlsx", Summary: "Download an import's report: the file's rows, each with its result (created, skipped or refused and why, not imported)",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Produces: []string{api.TypeXLSX}, Handle: ap.ImportReport})
+	s.api(&api.Op{Method: "GET", Path: t + "/imports/{id}/report.csv", Summary: "Download an import's report as CSV (formulas defused)",
+		Access: api.TenantScoped, MinRole: usher.AdminUser, Produces: []string{api.TypeCSV}, Handle: ap.ImportReport})
 	s.api(&api.Op{Method: "POST", Path: t + "/imports/check.xlsx", Summary: "Check a file, writing nothing, and get its rows back with each one's result and problems (XLSX)",
 		Access: api.TenantScoped, MinRole: usher.AdminUser, Accepts: api.ImportAccepts, Produces: []string{api.TypeXLSX}, Timeout: importTimeout, Handle: ap.ImportCheckFile})
 	s.api(&api.Op{Method: "POST", Path: t + "/imports/check.csv", Summary: "Check a file, writing nothing, and get its rows back with each one's result and problems (CSV, formulas defused)",

@@ -107,6 +107,9 @@ type config struct {
 	LogFormat      string
 	SecretKeyFile  string
 	ImportMaxMB    int
+	// ImportLease: how long an import job stays a replica's without its
+	// renewal, so how soon another replica takes over after a crash.
+	ImportLease time.Duration
 	// KeyRotation and KeyLead: the OpenID provider's signing keys.
 	KeyRotation, KeyLead time.Duration
 	// AllowPrivate lets tenants' identity providers and external systems be
@@ -146,6 +149,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}{
 		{&c.KeyRotation, "openid-key-rotation", "USHER_OPENID_KEY_ROTATION", "2160h", "how long an OpenID signing key signs before its successor (USHER_OPENID_KEY_ROTATION)"},
 		{&c.KeyLead, "openid-key-lead", "USHER_OPENID_KEY_LEAD", "1h", "how long a new signing key is published before it signs (USHER_OPENID_KEY_LEAD)"},
+		{&c.ImportLease, "import-lease", "USHER_IMPORT_LEASE", "1m", "how long an import stays a replica's without renewal: another replica takes over a crashed one's this long after (USHER_IMPORT_LEASE)"},
 	} {
 		v, err := time.ParseDuration(env(d.env, d.def))
 		if err != nil {
@@ -418,6 +422,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	linkedDone := make(chan struct{})
 	go func() { linked.NewWorker(linkedSvc, linked.WorkerOptions{}).Run(workerCtx); close(linkedDone) }()
 	defer func() { stopWorker(); <-linkedDone }()
+
+	// Imports run as jobs, a worker per replica leasing them through the
+	// database: a replica that dies leaves its job to another.
+	importer := imports.New(st, svc)
+	importer.Limits = importer.Limits.With(imports.Limits{MaxBytes: int64(c.ImportMaxMB) << 20})
+	importsDone := make(chan struct{})
+	go func() {
+		imports.NewWorker(importer, imports.WorkerOptions{Lease: c.ImportLease, Log: log}).Run(workerCtx)
+		close(importsDone)
+	}()
+	defer func() { stopWorker(); <-importsDone }()
 
 	token := c.BootstrapToken
 	generated := false

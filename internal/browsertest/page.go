@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -595,3 +598,36 @@ func (p *Page) ScreenshotAt(name string, v Viewport) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Download gets the target of the link named link with the page's
+// cookies, as the browser's download of it would, and returns the status
+// and the body. (The pages' content security policy keeps scripts from
+// fetching anything, so the download is made here.)
+func (p *Page) Download(link string) (int, []byte) {
+	p.t.Helper()
+	href := Eval[string](p, `(() => { const a = [...document.querySelectorAll('a')].find(a => a.innerText.trim() === `+js(link)+`); return a ? a.href : '' })()`)
+	if href == "" {
+		p.t.Fatalf("at %s there is no link %q", p.URL(), link)
+	}
+	req, err := http.NewRequest("GET", href, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.run("reading the cookies", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		res, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{href}})
+		for _, c := range res.Cookies {
+			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+		return err
+	}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("downloading %s: %v", href, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatalf("downloading %s: %v", href, err)
+	}
+	return resp.StatusCode, body
+}

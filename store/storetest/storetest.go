@@ -33,10 +33,9 @@ func OpenSQLite(t testing.TB, now func() time.Time) *store.Store {
 	return st
 }
 
-// OpenPostgres opens a fresh store in a new schema of the database at
-// USHER_TEST_POSTGRES_URL, dropped when the test ends. It skips the test
-// when the variable is unset.
-func OpenPostgres(t testing.TB, now func() time.Time) *store.Store {
+// PostgresSchemaURL returns USHER_TEST_POSTGRES_URL on a fresh schema,
+// dropped at the end of the test, for a store another process opens.
+func PostgresSchemaURL(t testing.TB) string {
 	t.Helper()
 	base := PostgresURL()
 	if base == "" {
@@ -69,7 +68,15 @@ func OpenPostgres(t testing.TB, now func() time.Time) *store.Store {
 	// those of tests running at the same time by it.
 	q.Set("application_name", schema)
 	u.RawQuery = q.Encode()
-	st, err := store.Open(context.Background(), u.String(), now)
+	return u.String()
+}
+
+// OpenPostgres opens a fresh store in a new schema of the database at
+// USHER_TEST_POSTGRES_URL, dropped when the test ends. It skips the test
+// when the variable is unset.
+func OpenPostgres(t testing.TB, now func() time.Time) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), PostgresSchemaURL(t), now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,56 @@ func (h *Handler) Import(r *http.Request, c *Call) (any, error) {
 	if dry {
 		return im.DryRun(r.Context(), c.actor, c.tenant, data)
 	}
-	return im.Import(r.Context(), c.actor, c.tenant, name, data)
+	j, err := im.Start(r.Context(), c.actor, c.tenant, name, data)
+	if err != nil {
+		return nil, err
+	}
+	return Answer{Status: http.StatusAccepted, Body: j}, nil
+}
+
+// ListImports is the tenant's imports, newest first.
+func (h *Handler) ListImports(r *http.Request, c *Call) (any, error) {
+	q := newQuery(r)
+	o := q.list()
+	if err := q.err(); err != nil {
+		return nil, err
+	}
+	jobs, next, err := h.importer().Jobs(r.Context(), c.actor, c.tenant, o)
+	return paged(jobs, next, err)
+}
+
+// GetImport is an import's state and progress.
+func (h *Handler) GetImport(r *http.Request, c *Call) (any, error) {
+	if err := strictQuery(r).err(); err != nil {
+		return nil, err
+	}
+	return h.importer().Job(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+}
+
+// CancelImport stops an import: the rows created stay.
+func (h *Handler) CancelImport(r *http.Request, c *Call) (any, error) {
+	if err := strictQuery(r).err(); err != nil {
+		return nil, err
+	}
+	return h.importer().Cancel(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+}
+
+// ImportReport is an import's report as a file, XLSX or CSV by the path:
+// the file's rows, each with its result.
+func (h *Handler) ImportReport(r *http.Request, c *Call) (any, error) {
+	if err := strictQuery(r).err(); err != nil {
+		return nil, err
+	}
+	format, ct := "xlsx", TypeXLSX
+	if strings.HasSuffix(r.URL.Path, ".csv") {
+		format, ct = "csv", TypeCSV+"; charset=utf-8"
+	}
+	id := r.PathValue("id")
+	b, err := h.importer().ReportFile(r.Context(), c.actor, c.tenant, id, format)
+	if err != nil {
+		return nil, err
+	}
+	return view.File{ContentType: ct, Filename: "import-" + id + "." + format, Body: b}, nil
 }
 
 // uploaded reads the file of an upload, no more than limit bytes, with its

@@ -54,6 +54,9 @@ type Op struct {
 	Out      any      // response body type, nil for none
 	Produces []string // content types of a non-JSON success response; the handler returns a view.File
 	Status   int      // success status; 200 when 0
+	// Also are other success statuses of the operation and their body
+	// types; the handler answers them with an Answer.
+	Also map[int]any
 	// Timeout, when set, replaces the server's read and write timeouts
 	// for the operation: an upload and its import take longer.
 	Timeout time.Duration
@@ -135,8 +138,18 @@ func (h *Handler) Serve(o *Op) http.Handler {
 			f.Write(w, o.Status)
 			return
 		}
+		if a, ok := out.(Answer); ok {
+			WriteJSON(w, a.Status, a.Body)
+			return
+		}
 		WriteJSON(w, o.Status, out)
 	})
+}
+
+// Answer is a handler's answer with one of its Op's Also statuses.
+type Answer struct {
+	Status int
+	Body   any
 }
 
 // NotFound answers a path under /api/ that is no operation.

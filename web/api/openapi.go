@@ -73,6 +73,9 @@ func (h *Handler) openAPI(ops []*Op) obj {
 			success["content"] = content
 		}
 		responses[itoa3(o.Status)] = success
+		for status, out := range o.Also {
+			responses[itoa3(status)] = obj{"description": http.StatusText(status), "content": obj{"application/json": obj{"schema": sg.ref(reflect.TypeOf(out))}}}
+		}
 		operation := obj{
 			"operationId": operationID(o),
 			"summary":     o.Summary,
@@ -162,7 +165,7 @@ func (g *schemaGen) name(t reflect.Type) string {
 		// exported: "page_Tenant", "problem".
 		n = strings.ToLower(n[:1]) + n[1:]
 	}
-	n = strings.NewReplacer("[", "_", "]", "", "github.com/usherhq/usher.", "", "github.com/usherhq/usher/provision.", "", "github.com/usherhq/usher/openid.", "", "github.com/usherhq/usher/web/api.", "", "github.com/usherhq/usher/store.", "", "*", "").Replace(n)
+	n = strings.NewReplacer("[", "_", "]", "", "github.com/usherhq/usher.", "", "github.com/usherhq/usher/provision.", "", "github.com/usherhq/usher/openid.", "", "github.com/usherhq/usher/web/api.", "", "github.com/usherhq/usher/store.", "", "github.com/usherhq/usher/imports.", "", "*", "").Replace(n)
 	return n
 }
 

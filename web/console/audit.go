@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"sort"
 	"strings"
@@ -115,6 +116,10 @@ func (n *namer) lookup(kind, id string) (named, bool) {
 		if tok, err := rd.Token(ctx, id); err == nil && (tok.TenantID == "" || tok.TenantID == t) {
 			return named{Name: n.h.tokenName(tok)}, true
 		}
+	case "import":
+		if j, err := rd.Import(ctx, t, id); err == nil {
+			return named{Name: "the import of " + cmp.Or(j.FileName, "a file"), URL: n.admin + "imports/" + id}, true
+		}
 	case "tenant":
 		if id == n.tn.ID {
 			return named{Name: n.tn.Name}, true
@@ -139,6 +144,8 @@ func (n *namer) actor(e usher.AuditEvent) named {
 			return named{Name: "an operator"}
 		}
 		return named{Name: "an API token"}
+	case usher.ActorImport:
+		return n.of("import", e.ActorID)
 	case usher.ActorSystem:
 		if e.ActorID == "demo" || e.ActorID == "demo-seed" {
 			return named{Name: "usher, setting up the demo"}

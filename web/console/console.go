@@ -105,7 +105,10 @@ type consoleData struct {
 	// NoDelivery: no provider delivers any channel, so the forms that
 	// make messages say where they are kept.
 	NoDelivery bool
-	Data       any
+	// Refresh, in seconds, reloads the page without scripts (a running
+	// import's progress).
+	Refresh int
+	Data    any
 	// Operator pages: the operators' console, signed in with a token.
 	Operator     bool
 	OperatorName string

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"mime"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
 
@@ -25,12 +27,19 @@ const shownRows = 100
 // Imports is the import page: the template to download, a file to check
 // (the dry run, which writes nothing) or to import, and the report.
 func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
-	im := imports.New(h.st, h.svc)
-	im.Limits = im.Limits.With(h.importLimits)
+	im := h.importer()
 	c.d.Title, c.d.Section = "Import people", "imports"
 	data := map[string]any{"Lang": h.templateLang(c)}
 	c.d.Data = data
 	status := http.StatusOK
+	if r.Method == http.MethodGet {
+		jobs, next, err := im.Jobs(r.Context(), c.actor, c.tn, store.ListOptions{After: r.URL.Query().Get("after"), Limit: 20})
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		data["Jobs"], data["Next"] = jobs, nextURL(r, next)
+	}
 	if r.Method == http.MethodPost {
 		// A large file takes longer to send and to import than the
 		// server's timeouts allow a page.
@@ -46,12 +55,15 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 				view.File{ContentType: xlsxType, Filename: "import-check.xlsx", Body: b}.Write(w, http.StatusOK)
 				return
 			}
-		} else if err == nil {
-			if action == "import" {
-				rep, err = im.Import(r.Context(), c.actor, c.tn, name, file)
-			} else {
-				rep, err = im.DryRun(r.Context(), c.actor, c.tn, file)
+		} else if err == nil && action == "import" {
+			// The import runs as a job; its page shows how far it got.
+			var j imports.Job
+			if j, err = im.Start(r.Context(), c.actor, c.tn, name, file); err == nil {
+				h.redirect(w, r, c.d.Admin+"imports/"+j.ID, "")
+				return
 			}
+		} else if err == nil {
+			rep, err = im.DryRun(r.Context(), c.actor, c.tn, file)
 		}
 		var ue *usher.Error
 		if errors.As(err, &ue) && ue.Field == "file" {
@@ -76,6 +88,71 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 	h.view.Console(w, r, status, "imports", c.d)
 }
 
+func (h *Handler) importer() *imports.Importer {
+	im := imports.New(h.st, h.svc)
+	im.Limits = im.Limits.With(h.importLimits)
+	return im
+}
+
+// refreshEvery is how often a running import's page reloads itself.
+const refreshEvery = 2
+
+// Import is an import's page: while it runs, its progress, reloading
+// itself without scripts; then what it did, the rows with problems, and
+// the report to download.
+func (h *Handler) Import(w http.ResponseWriter, r *http.Request, c *Call) {
+	im := h.importer()
+	j, err := im.Job(r.Context(), c.actor, c.tn, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	c.d.Title, c.d.Section = "Import of "+cmp.Or(j.FileName, "a file"), "imports"
+	data := map[string]any{"Job": j}
+	c.d.Data = data
+	if !j.Ended() {
+		c.d.Refresh = refreshEvery
+		h.view.Console(w, r, http.StatusOK, "import", c.d)
+		return
+	}
+	shown, more, err := im.NotCreated(r.Context(), c.actor, c.tn, j.ID, shownRows)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	data["Shown"], data["More"] = shown, more
+	h.view.Console(w, r, http.StatusOK, "import", c.d)
+}
+
+// CancelImport stops an import and goes back to its page.
+func (h *Handler) CancelImport(w http.ResponseWriter, r *http.Request, c *Call) {
+	j, err := h.importer().Cancel(r.Context(), c.actor, c.tn, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	notice := ""
+	if j.State == "cancelled" {
+		notice = "The import is cancelled. The people it created stay; the other rows are not imported."
+	}
+	h.redirect(w, r, c.d.Admin+"imports/"+j.ID, notice)
+}
+
+// ImportReport downloads an import's report, XLSX or CSV by the path.
+func (h *Handler) ImportReport(w http.ResponseWriter, r *http.Request, c *Call) {
+	format, ct := "xlsx", xlsxType
+	if strings.HasSuffix(r.URL.Path, ".csv") {
+		format, ct = "csv", "text/csv; charset=utf-8"
+	}
+	id := r.PathValue("id")
+	b, err := h.importer().ReportFile(r.Context(), c.actor, c.tn, id, format)
+	if err != nil {
+		h.fail(w, r, c, err)
+		return
+	}
+	view.File{ContentType: ct, Filename: "import-report." + format, Body: b}.Write(w, http.StatusOK)
+}
+
 // templateLang is the administrator's language when built in, for the
 // template's headers.
 func (h *Handler) templateLang(c *Call) string {
@@ -90,8 +167,7 @@ func (h *Handler) templateLang(c *Call) string {
 // ImportTemplate downloads the import template, XLSX or CSV, with headers
 // in the administrator's language.
 func (h *Handler) ImportTemplate(w http.ResponseWriter, r *http.Request, c *Call) {
-	im := imports.New(h.st, h.svc)
-	im.Limits = im.Limits.With(h.importLimits)
+	im := h.importer()
 	lang := h.templateLang(c)
 	var f view.File
 	var err error

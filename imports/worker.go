@@ -1,0 +1,382 @@
+package imports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/store"
+)
+
+// WorkerOptions tune a Worker; zero values take the defaults in brackets.
+type WorkerOptions struct {
+	Poll  time.Duration // between looks for a job [2s]
+	Lease time.Duration // how long a job stays a worker's unless renewed [1m]
+	Log   *slog.Logger  // [slog.Default()]
+}
+
+// Worker runs imports. Run one per replica: a job is leased through the
+// database, renewed while the worker works, and taken over by another
+// worker when its lease runs out (its replica died). Each created row's
+// result is written with its account, so a job taken over creates no row
+// twice.
+type Worker struct {
+	im    *Importer
+	o     WorkerOptions
+	owner string
+	// afterBatch, for tests, runs after each batch is recorded with the
+	// rows recorded so far; an error stops the worker there as if it
+	// died, still holding the lease.
+	afterBatch func(done int) error
+}
+
+// NewWorker returns a worker of im's store.
+func NewWorker(im *Importer, o WorkerOptions) *Worker {
+	if o.Poll <= 0 {
+		o.Poll = 2 * time.Second
+	}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return &Worker{im: im, o: o, owner: "import-worker-" + store.NewID()}
+}
+
+// Why a job's work stops before its end.
+var (
+	errLost      = errors.New("the import's lease went to another worker")
+	errCancelled = errors.New("the import was cancelled")
+	errDied      = errors.New("the worker stopped as if it died (a test's hook)")
+)
+
+// Run works until ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	for {
+		did, err := w.RunOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			w.o.Log.Error("imports: worker pass failed", "err", err)
+		}
+		if did && err == nil {
+			continue
+		}
+		t := time.NewTimer(w.o.Poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce leases one import that needs a worker and works on it until it
+// ends or the worker loses it; false when there was none.
+func (w *Worker) RunOnce(ctx context.Context) (bool, error) { return w.run(ctx, "") }
+
+// run leases import id (any, if "") and works on it.
+func (w *Worker) run(ctx context.Context, id string) (bool, error) {
+	var j store.ImportRecord
+	var ok bool
+	err := w.im.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		j, ok, err = tx.ClaimImport(ctx, w.owner, id, w.o.Lease)
+		return err
+	})
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, w.work(ctx, j)
+}
+
+// work runs a leased job to its end, renewing the lease meanwhile.
+func (w *Worker) work(ctx context.Context, j store.ImportRecord) error {
+	jctx, stop := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.heartbeat(jctx, stop, j.ID) }()
+	var err error
+	if j.State == store.ImportRunning {
+		err = w.rows(jctx, j)
+	}
+	stop(nil)
+	wg.Wait()
+	cause := context.Cause(jctx)
+	switch {
+	case errors.Is(err, errDied):
+		return nil
+	case errors.Is(cause, errLost), errors.Is(err, errLost):
+		w.o.Log.Warn("imports: another worker took the import over", "import_id", j.ID)
+		return nil
+	case j.State == store.ImportCancelled, errors.Is(cause, errCancelled), errors.Is(err, errCancelled):
+		return w.finish(ctx, j, store.ImportCancelled, "")
+	case ctx.Err() != nil:
+		// Shutting down: another replica may take the job at once.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return w.im.st.Write(rctx, func(tx *store.Tx) error { return tx.ReleaseImport(rctx, j.ID, w.owner) })
+	case err != nil:
+		w.o.Log.Error("imports: import failed", "import_id", j.ID, "tenant_id", j.TenantID, "err", err)
+		return w.finish(ctx, j, store.ImportFailed, err.Error())
+	}
+	return w.finish(ctx, j, store.ImportDone, "")
+}
+
+// heartbeat renews the lease a few times per its length, and stops the
+// work when the lease is lost or the job cancelled.
+func (w *Worker) heartbeat(ctx context.Context, stop context.CancelCauseFunc, id string) {
+	t := time.NewTicker(w.o.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var state string
+		var ok bool
+		err := w.unstopped(ctx, func(ctx context.Context, tx *store.Tx) error {
+			var err error
+			state, ok, err = tx.RenewImport(ctx, id, w.owner, w.o.Lease)
+			return err
+		})
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				w.o.Log.Warn("imports: lease not renewed", "import_id", id, "err", err)
+			}
+		case !ok:
+			stop(errLost)
+		case state == store.ImportCancelled:
+			stop(errCancelled)
+		}
+	}
+}
+
+// rows checks the job's rows, as the dry run does, and creates those to
+// create, a batch at a time; rows with a result already keep it. The file
+// is read twice: first for the identifiers that rows share (a compact key
+// each), then a batch of rows at a time, so that memory does not grow
+// with the file's rows.
+func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
+	st := w.im.st
+	t, err := st.Read().Tenant(ctx, j.TenantID)
+	if err != nil {
+		return err
+	}
+	// A job taken over counts what its rows' results say.
+	if err := st.Write(ctx, func(tx *store.Tx) error { return tx.RecountImport(ctx, j.ID) }); err != nil {
+		return err
+	}
+	var done rowSet
+	err = st.Read().ImportRows(ctx, j.ID, func(r store.ImportRowRecord) error { done.add(r.Row); return nil })
+	if err != nil {
+		return err
+	}
+	data, err := st.Read().ImportFile(ctx, j.TenantID, j.ID)
+	if err != nil {
+		return err
+	}
+	cat, err := loadCatalogues(ctx, st, t)
+	if err != nil {
+		return err
+	}
+	f, keys := &file{}, newKeyIndex(j.TotalRows)
+	err = read(data, w.im.Limits, func(sh *sheet) (rowFunc, error) {
+		f.sh = sh
+		return func(num int, cells []string) error { keys.add(f.parse(cat, num, cells)); return nil }, nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the file: %w", err)
+	}
+	keys.seal()
+	by := usher.Actor{Kind: usher.ActorImport, ID: j.ID, Source: j.Actor.Source}
+	return w.batches(ctx, j.Actor, by, t, func(ctx context.Context, next func(*file) error) error {
+		var part []*row
+		err := read(data, w.im.Limits, func(sh *sheet) (rowFunc, error) {
+			f.sh = sh
+			return func(num int, cells []string) error {
+				if done.has(num) {
+					return nil // what this import did to the row stays
+				}
+				r := f.parse(cat, num, cells)
+				keys.apply(f, r)
+				if part = append(part, r); len(part) < batchRows {
+					return nil
+				}
+				defer func() { part = nil }()
+				return next(&file{sh: sh, rows: part})
+			}, nil
+		})
+		if err == nil && len(part) > 0 {
+			err = next(&file{sh: f.sh, rows: part})
+		}
+		return err
+	})
+}
+
+// batches checks and creates the batches that each gives to next, a few at
+// once, so that more creations share the store's grouped commits.
+func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Tenant, each func(ctx context.Context, next func(*file) error) error) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	recorded := 0
+	parts := make(chan *file)
+	for range importBatches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for part := range parts {
+				if ctx.Err() != nil {
+					continue
+				}
+				// A batch under way is not broken off: a creation given up
+				// may still commit with its group, after the job's end is
+				// counted. The batches stop between themselves.
+				n, err := w.batch(context.WithoutCancel(ctx), actor, by, t, part)
+				if err == nil && w.afterBatch != nil {
+					mu.Lock()
+					recorded += n
+					err = w.afterBatch(recorded)
+					mu.Unlock()
+				}
+				if err != nil {
+					stop(err)
+				}
+			}
+		}()
+	}
+	err := each(ctx, func(part *file) error {
+		select {
+		case parts <- part:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(parts)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return err
+}
+
+// batch checks a batch's rows, creates those to create through provision,
+// which records each with its account, then records the others' results
+// and the progress. It returns how many rows it recorded.
+func (w *Worker) batch(ctx context.Context, actor, by usher.Actor, t usher.Tenant, f *file) (int, error) {
+	if err := w.im.validate(ctx, actor, t, f); err != nil {
+		return 0, err
+	}
+	part := f.rows
+	var create []*row
+	for _, r := range part {
+		if r.res.Result == ResultCreate {
+			create = append(create, r)
+		}
+	}
+	if err := w.im.create(ctx, by, t, f, create); err != nil {
+		return 0, err
+	}
+	var recs []store.ImportRowRecord
+	var c store.ImportCounts
+	for _, r := range part {
+		switch r.res.Result {
+		case ResultCreated:
+			c.Created++
+		case ResultSkipped, ResultRefused:
+			recs = append(recs, store.ImportRowRecord{Row: r.res.Row, Result: r.res.Result, Problems: problemsJSON(r.res.Problems)})
+			if r.res.Result == ResultSkipped {
+				c.Skipped++
+			} else {
+				c.Refused++
+			}
+		default:
+			continue // another worker's result
+		}
+		c.Done++
+	}
+	err := w.im.st.Write(ctx, func(tx *store.Tx) error {
+		if ok, err := tx.AddImportProgress(ctx, by.ID, w.owner, c); err != nil {
+			return err
+		} else if !ok {
+			cur, err := tx.Import(ctx, t.ID, by.ID)
+			if err == nil && cur.LeaseOwner == w.owner && cur.State == store.ImportCancelled {
+				return errCancelled
+			}
+			return errLost
+		}
+		return tx.InsertImportRows(ctx, by.ID, recs)
+	})
+	return c.Done, err
+}
+
+// unstopped runs fn in a write that the end of ctx does not break off: a
+// transaction abandoned halfway would hold the job's row locked until the
+// database noticed, and another worker would pass the job by meanwhile.
+func (w *Worker) unstopped(ctx context.Context, fn func(ctx context.Context, tx *store.Tx) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.Lease/3)
+	defer cancel()
+	return w.im.st.Write(ctx, func(tx *store.Tx) error { return fn(ctx, tx) })
+}
+
+// finish records the job's end and audits it, with its counts, on behalf
+// of who started it. A cancelled job stays cancelled.
+func (w *Worker) finish(ctx context.Context, j store.ImportRecord, state, msg string) error {
+	st := w.im.st
+	var cur store.ImportRecord
+	err := st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.RecountImport(ctx, j.ID); err != nil {
+			return err
+		}
+		var err error
+		cur, err = tx.Import(ctx, j.TenantID, j.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if cur.State == store.ImportCancelled {
+		state = store.ImportCancelled
+	}
+	t, err := st.Read().Tenant(ctx, j.TenantID)
+	if err != nil {
+		return err
+	}
+	// Audited first: an end recorded but not audited would never be.
+	err = w.im.svc.AuditImport(ctx, j.Actor, t, j.ID, map[string]string{
+		"file_name": j.FileName, "file_size": strconv.FormatInt(j.FileSize, 10), "file_sha256": j.FileSHA256, "format": j.Format, "state": state,
+		"rows": strconv.Itoa(cur.TotalRows), "created": strconv.Itoa(cur.Created), "skipped": strconv.Itoa(cur.Skipped), "refused": strconv.Itoa(cur.Refused),
+	})
+	if err != nil {
+		return fmt.Errorf("auditing import %s: %w", j.ID, err)
+	}
+	return st.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.FinishImport(ctx, j.ID, w.owner, state, msg)
+		return err
+	})
+}
+
+// rowSet is a set of row numbers.
+type rowSet []uint64
+
+func (s *rowSet) add(n int) {
+	for n/64 >= len(*s) {
+		*s = append(*s, 0)
+	}
+	(*s)[n/64] |= 1 << (n % 64)
+}
+
+func (s rowSet) has(n int) bool { return n/64 < len(s) && s[n/64]&(1<<(n%64)) != 0 }

@@ -1,0 +1,276 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/usherhq/usher"
+)
+
+// Import states.
+const (
+	ImportQueued    = "queued"
+	ImportRunning   = "running"
+	ImportDone      = "done"
+	ImportCancelled = "cancelled"
+	ImportFailed    = "failed"
+)
+
+// ImportRecord is a bulk import as a job: its file's facts, its state and
+// counts, and the lease of the worker on it.
+type ImportRecord struct {
+	ID, TenantID, State string
+	Actor               usher.Actor // who started it
+	FileName            string
+	FileSize            int64
+	FileSHA256, Format  string
+	TotalRows, RowsDone int
+	Created, Skipped    int
+	Refused             int
+	Error               string
+	LeaseOwner          string
+	LeaseUntil          *time.Time
+	CreatedAt           time.Time
+	StartedAt           *time.Time
+	FinishedAt          *time.Time
+	UpdatedAt           time.Time
+}
+
+// ImportRowRecord is a row's result: account and person for a created row,
+// problems (JSON) for a skipped or refused one.
+type ImportRowRecord struct {
+	Row                 int
+	Result              string
+	AccountID, PersonID string
+	Problems            string
+}
+
+const importCols = `id, tenant_id, state, actor, file_name, file_size, file_sha256, format, total_rows, rows_done, created, skipped, refused,
+	error, lease_owner, lease_until, created_at, started_at, finished_at, updated_at`
+
+func scanImport(r scanner) (ImportRecord, error) {
+	var j ImportRecord
+	var actor string
+	var lease, started, finished sql.NullTime
+	err := r.Scan(&j.ID, &j.TenantID, &j.State, &actor, &j.FileName, &j.FileSize, &j.FileSHA256, &j.Format, &j.TotalRows, &j.RowsDone,
+		&j.Created, &j.Skipped, &j.Refused, &j.Error, &j.LeaseOwner, &lease, &j.CreatedAt, &started, &finished, &j.UpdatedAt)
+	if err != nil {
+		return j, err
+	}
+	j.LeaseUntil, j.StartedAt, j.FinishedAt = ptrTime(lease), ptrTime(started), ptrTime(finished)
+	j.CreatedAt, j.UpdatedAt = j.CreatedAt.UTC(), j.UpdatedAt.UTC()
+	if err := json.Unmarshal([]byte(actor), &j.Actor); err != nil {
+		return j, fmt.Errorf("import %s: its actor: %w", j.ID, err)
+	}
+	return j, nil
+}
+
+// InsertImport stores a new queued import and its file.
+func (t *Tx) InsertImport(ctx context.Context, j *ImportRecord, data []byte) error {
+	if j.ID == "" {
+		j.ID = NewID()
+	}
+	actor, err := json.Marshal(j.Actor)
+	if err != nil {
+		return err
+	}
+	j.State, j.CreatedAt, j.UpdatedAt = ImportQueued, t.now, t.now
+	if _, err := t.ExecContext(ctx, `INSERT INTO imports (`+importCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,0,0,0,0,'','',NULL,$10,NULL,NULL,$10)`,
+		j.ID, j.TenantID, j.State, string(actor), j.FileName, j.FileSize, j.FileSHA256, j.Format, j.TotalRows, t.now); err != nil {
+		return fmt.Errorf("insert import: %w", err)
+	}
+	if _, err := t.ExecContext(ctx, `INSERT INTO import_files (import_id, data) VALUES ($1, $2)`, j.ID, data); err != nil {
+		return fmt.Errorf("insert import file: %w", err)
+	}
+	return nil
+}
+
+// Import returns import id of tenant.
+func (t *Tx) Import(ctx context.Context, tenant, id string) (ImportRecord, error) {
+	j, err := scanImport(t.QueryRowContext(ctx, `SELECT `+importCols+` FROM imports WHERE tenant_id = $1 AND id = $2`, tenant, id))
+	if notFound(err) {
+		return j, usher.NotFound("import_id", "import")
+	}
+	return j, err
+}
+
+// Imports lists tenant's imports, newest first.
+func (t *Tx) Imports(ctx context.Context, tenant string, o ListOptions) ([]ImportRecord, string, error) {
+	w := &where{}
+	w.add("tenant_id = ?", tenant)
+	o.Newest = true
+	return page(ctx, t, `SELECT `+importCols+` FROM imports`, w, o, scanImport, func(j ImportRecord) string { return j.ID })
+}
+
+// ImportFile returns the file of import id of tenant.
+func (t *Tx) ImportFile(ctx context.Context, tenant, id string) ([]byte, error) {
+	var data []byte
+	err := t.QueryRowContext(ctx, `SELECT f.data FROM import_files f JOIN imports i ON i.id = f.import_id
+		WHERE i.tenant_id = $1 AND i.id = $2`, tenant, id).Scan(&data)
+	if notFound(err) {
+		return nil, usher.NotFound("import_id", "import")
+	}
+	return data, err
+}
+
+// ClaimImport leases to owner, until lease from now, the oldest import
+// not finished whose lease is free or ran out (only import id, if id is
+// not ""): a queued job starts running, a running one is taken over, a
+// cancelled one is left to finish. ok is false when there is none.
+func (t *Tx) ClaimImport(ctx context.Context, owner, id string, lease time.Duration) (ImportRecord, bool, error) {
+	w := &where{}
+	w.add("finished_at IS NULL")
+	w.add("(lease_until IS NULL OR lease_until <= ?)", t.now)
+	if id != "" {
+		w.add("id = ?", id)
+	}
+	skip := ""
+	if t.dialect == Postgres {
+		// Not FOR UPDATE: a creation recording a row of the import holds
+		// a key share of it, which must not hide the job.
+		skip = " FOR NO KEY UPDATE SKIP LOCKED"
+	}
+	sel := `SELECT id FROM imports` + w.sql() + ` ORDER BY id LIMIT 1` + skip
+	q := `UPDATE imports SET lease_owner = ` + w.next(owner) + `, lease_until = ` + w.next(t.now.Add(lease)) + `, updated_at = ` + w.next(t.now) + `,
+		state = CASE WHEN state = 'queued' THEN 'running' ELSE state END, started_at = COALESCE(started_at, ` + w.next(t.now) + `)
+		WHERE id = (` + sel + `) RETURNING ` + importCols
+	j, err := scanImport(t.QueryRowContext(ctx, q, w.args...))
+	if notFound(err) {
+		return j, false, nil
+	} else if err != nil {
+		return j, false, fmt.Errorf("claim import: %w", err)
+	}
+	return j, true, nil
+}
+
+// RenewImport extends owner's lease of import id and returns its state;
+// ok is false when owner no longer holds the lease.
+func (t *Tx) RenewImport(ctx context.Context, id, owner string, lease time.Duration) (state string, ok bool, err error) {
+	err = t.QueryRowContext(ctx, `UPDATE imports SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 RETURNING state`,
+		id, owner, t.now.Add(lease)).Scan(&state)
+	if notFound(err) {
+		return "", false, nil
+	} else if err != nil {
+		return "", false, fmt.Errorf("renew import lease: %w", err)
+	}
+	return state, true, nil
+}
+
+// ImportCounts are what a batch adds to an import's progress.
+type ImportCounts struct{ Done, Created, Skipped, Refused int }
+
+// AddImportProgress adds c to running import id while owner holds its
+// lease; false when owner does not, or the import was cancelled.
+func (t *Tx) AddImportProgress(ctx context.Context, id, owner string, c ImportCounts) (bool, error) {
+	res, err := t.ExecContext(ctx, `UPDATE imports SET rows_done = rows_done + $3, created = created + $4, skipped = skipped + $5,
+		refused = refused + $6, updated_at = $7 WHERE id = $1 AND lease_owner = $2 AND state = 'running'`,
+		id, owner, c.Done, c.Created, c.Skipped, c.Refused, t.now)
+	if err != nil {
+		return false, fmt.Errorf("import progress: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// RecountImport sets import id's counts from its rows' results, as a
+// worker that takes a job over or finishes one does.
+func (t *Tx) RecountImport(ctx context.Context, id string) error {
+	_, err := t.ExecContext(ctx, `UPDATE imports SET
+		rows_done = (SELECT count(*) FROM import_rows WHERE import_id = $1),
+		created = (SELECT count(*) FROM import_rows WHERE import_id = $1 AND result = 'created'),
+		skipped = (SELECT count(*) FROM import_rows WHERE import_id = $1 AND result = 'skipped'),
+		refused = (SELECT count(*) FROM import_rows WHERE import_id = $1 AND result = 'refused'),
+		updated_at = $2 WHERE id = $1`, id, t.now)
+	if err != nil {
+		return fmt.Errorf("recount import: %w", err)
+	}
+	return nil
+}
+
+// FinishImport records the end of import id held by owner: state (a
+// cancelled import stays cancelled) and msg, the failure's. False when
+// owner no longer holds the lease.
+func (t *Tx) FinishImport(ctx context.Context, id, owner, state, msg string) (bool, error) {
+	res, err := t.ExecContext(ctx, `UPDATE imports SET state = CASE WHEN state = 'cancelled' THEN state ELSE $3 END, error = $4,
+		finished_at = $5, updated_at = $5, lease_owner = '', lease_until = NULL WHERE id = $1 AND lease_owner = $2`, id, owner, state, msg, t.now)
+	if err != nil {
+		return false, fmt.Errorf("finish import: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ReleaseImport gives up owner's lease of import id, for another worker
+// to take it at once.
+func (t *Tx) ReleaseImport(ctx context.Context, id, owner string) error {
+	_, err := t.ExecContext(ctx, `UPDATE imports SET lease_owner = '', lease_until = NULL WHERE id = $1 AND lease_owner = $2`, id, owner)
+	return err
+}
+
+// CancelImport cancels import id of tenant if it is queued or running and
+// returns it; a worker then finishes it. An import that ended is returned
+// as it is.
+func (t *Tx) CancelImport(ctx context.Context, tenant, id string) (ImportRecord, error) {
+	if _, err := t.ExecContext(ctx, `UPDATE imports SET state = 'cancelled', updated_at = $3
+		WHERE tenant_id = $1 AND id = $2 AND state IN ('queued','running')`, tenant, id, t.now); err != nil {
+		return ImportRecord{}, fmt.Errorf("cancel import: %w", err)
+	}
+	return t.Import(ctx, tenant, id)
+}
+
+// InsertImportRows records the results of rows not created; a row with a
+// result already keeps it.
+func (t *Tx) InsertImportRows(ctx context.Context, importID string, rows []ImportRowRecord) error {
+	const width, chunk = 6, 500
+	for len(rows) > 0 {
+		part := rows[:min(chunk, len(rows))]
+		rows = rows[len(part):]
+		args := make([]any, 0, len(part)*width)
+		for _, r := range part {
+			args = append(args, importID, r.Row, r.Result, r.AccountID, r.PersonID, r.Problems)
+		}
+		q := insertSQL(`INSERT INTO import_rows (import_id, row_num, result, account_id, person_id, problems) VALUES `, ` ON CONFLICT DO NOTHING`, width, len(part))
+		if _, err := t.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("insert import rows: %w", err)
+		}
+	}
+	return nil
+}
+
+// RecordImportRow records that row of import importID created account
+// and person, in the transaction of their creation: a row that has a
+// result already is a conflict, so no row is ever created twice.
+func (t *Tx) RecordImportRow(ctx context.Context, importID string, row int, account, person string) error {
+	return t.insertThen(ctx, func(n int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("record import row: %w", err)
+		}
+		if n == 0 {
+			return usher.Conflict("import_row", "row %d of import %s has a result already", row, importID)
+		}
+		return nil
+	}, `INSERT INTO import_rows (import_id, row_num, result, account_id, person_id, problems) VALUES `, ` ON CONFLICT DO NOTHING`, 6,
+		importID, row, "created", account, person, "")
+}
+
+// ImportRows calls fn with the results of import id's rows, in their order.
+func (t *Tx) ImportRows(ctx context.Context, id string, fn func(ImportRowRecord) error) error {
+	rows, err := t.QueryContext(ctx, `SELECT row_num, result, account_id, person_id, problems FROM import_rows WHERE import_id = $1 ORDER BY row_num`, id)
+	if err != nil {
+		return fmt.Errorf("import rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r ImportRowRecord
+		if err := rows.Scan(&r.Row, &r.Result, &r.AccountID, &r.PersonID, &r.Problems); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
