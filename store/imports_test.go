@@ -11,7 +11,7 @@ import (
 // the COMMIT like the creations' other inserts: recording the rows costs a
 // group no statement per creation and no round trip.
 func TestImportRowJoins(t *testing.T) {
-	tx := &Tx{pg: &pgTx{merging: true}}
+	tx := &Tx{pg: &pgTx{merger: merger{merging: true}}}
 	for row := range 3 {
 		tx.pg.last = 0 // each creation of the group starts here
 		if err := tx.RecordImportRow(context.Background(), "imp", row+2, "acct", "person"); err != nil {
