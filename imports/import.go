@@ -256,7 +256,7 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 		return nil, Report{}, err
 	}
 	f.duplicates()
-	if err := im.validate(ctx, actor, t, f); err != nil {
+	if err := im.validate(ctx, actor, t, f, true); err != nil {
 		return nil, Report{}, err
 	}
 	seats, err := im.seats(ctx, t, f)
@@ -413,7 +413,11 @@ func (im *Importer) existing(ctx context.Context, t usher.Tenant, f *file, x *ro
 // validate skips the rows of people who exist and runs provision's checks
 // on every other row, a few rows at once; each row reports all its
 // problems. Each row is one worker's alone.
-func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Tenant, f *file) error {
+//
+// Without rules (an import's batch, whose rows provision.CreateAccounts
+// checks as it creates them) only the identifiers are looked up: the
+// rules' refusals come back from the creation, on the same columns.
+func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Tenant, f *file, rules bool) error {
 	var mu sync.Mutex
 	var failed error
 	fail := func(err error) {
@@ -431,7 +435,7 @@ func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Ten
 				if skipped, err := im.existing(ctx, t, f, r); err != nil {
 					fail(err)
 					continue
-				} else if skipped {
+				} else if skipped || !rules {
 					continue
 				}
 				if err := im.svc.CheckAccount(ctx, actor, t, r.in); err != nil {

@@ -277,7 +277,7 @@ func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Ten
 // which records each with its account, then records the others' results
 // and the progress. It returns how many rows it recorded.
 func (w *Worker) batch(ctx context.Context, actor, by usher.Actor, t usher.Tenant, f *file) (int, error) {
-	if err := w.im.validate(ctx, actor, t, f); err != nil {
+	if err := w.im.validate(ctx, actor, t, f, false); err != nil {
 		return 0, err
 	}
 	part := f.rows

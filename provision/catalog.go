@@ -67,6 +67,7 @@ func (s *Service) CreateAttribute(ctx context.Context, actor usher.Actor, tenant
 
 // UpdateAttribute renames, describes, deactivates or reactivates an entry.
 func (s *Service) UpdateAttribute(ctx context.Context, actor usher.Actor, tenant usher.Tenant, kind, id string, in AttributeInput) (usher.Attribute, error) {
+	defer s.refs.forget(tenant.ID) // after the change commits
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return usher.Attribute{}, err
 	}
@@ -169,6 +170,7 @@ func (s *Service) CreatePlan(ctx context.Context, actor usher.Actor, tenant ushe
 
 // UpdatePlan renames a plan, changes its seats or deactivates it.
 func (s *Service) UpdatePlan(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in PlanInput) (usher.Plan, error) {
+	defer s.refs.forget(tenant.ID) // after the change commits
 	if err := actor.Require(usher.PrincipalOperator); err != nil {
 		return usher.Plan{}, usher.Forbidden("only an operator changes plans and seats")
 	}

@@ -30,6 +30,8 @@ type Service struct {
 	links  Links
 	notify func()
 	noSSO  *noSSOCache
+	// refs remembers the catalogue entries and plans found active.
+	refs refCache
 	// checkPassword verifies the passwords typed at activation; see CheckPasswordsWith.
 	checkPassword PasswordCheck
 	// delivers reports the channels that really deliver; see HideSecretsSentBy.

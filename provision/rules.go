@@ -163,25 +163,21 @@ func (s *Service) check(ctx context.Context, r *store.Tx, tenant usher.Tenant, w
 	// Entries the change itself creates (a provisioning source's new
 	// department) are not in the catalogue yet.
 	refs = slices.DeleteFunc(refs, func(x catalogRef) bool { return x.id != "" && want.creating[x.id] == x.kind })
-	errs, err := checkCatalogRefs(ctx, r, tenant.ID, refs)
+	// The tenant's default plan was checked when it was chosen, and plans
+	// are never deleted: a creation on it costs no query.
+	var plan *catalogRef
+	if a != nil && a.PlanID != st.DefaultPlanID {
+		plan = &catalogRef{field: "plan_id", kind: planKind, id: a.PlanID}
+		if oldA != nil {
+			plan.was = oldA.PlanID
+		}
+	}
+	errs, err := s.checkRefs(ctx, r, tenant.ID, refs, plan)
 	if err != nil {
 		return err
 	}
-	ps.add(errs.Err())
-	// The tenant's default plan was checked when it was chosen, and plans
-	// are never deleted: a creation on it costs no query.
-	if a != nil && a.PlanID != st.DefaultPlanID {
-		was := ""
-		if oldA != nil {
-			was = oldA.PlanID
-		}
-		perr, err := checkPlanRef(ctx, r, tenant.ID, "plan_id", a.PlanID, was)
-		if err != nil {
-			return err
-		}
-		if perr != nil {
-			ps.add(perr)
-		}
+	for _, e := range errs {
+		ps.add(e)
 	}
 	return ps.err()
 }

@@ -176,6 +176,7 @@ func runRules(t *testing.T, open Open) {
 		{"ChangePersonAndAccount", testChange},
 		{"CreateAccountsResultPerInput", testCreateAccounts},
 		{"CreateAccountsWrittenTogether", testCreateAccountsTogether},
+		{"ReferencesRememberedBriefly", testRefsRemembered},
 		{"HomeRealm", testHomeRealm},
 		{"ConnectionSecretSealed", testConnectionSecretSealed},
 		{"ResealAfterKeyRotation", testReseal},

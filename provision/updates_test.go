@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
 )
 
 // frontline is a tenant with seed 003's required fields and one of
@@ -279,6 +281,58 @@ func testCreateAccountsTogether(t *testing.T, e *env) {
 		if err != nil || a.PersonID != r.Created.Person.ID {
 			t.Fatalf("account %s as created: %+v %v", r.Created.Account.ID, a, err)
 		}
+	}
+}
+
+// testRefsRemembered: a department or plan found active is not read again
+// for a moment (an import's rows name the same ones), yet deactivating it
+// through this replica applies at once, and through another within the
+// cache's two seconds.
+func testRefsRemembered(t *testing.T, e *env) {
+	tn := e.tenant("refs", "")
+	tn = e.withDefaultPlan(tn, e.plan(tn, "std", 10))
+	dept := e.attr(tn, usher.KindDepartment, "sales")
+	other := e.plan(tn, "other", 10)
+	n := 0
+	create := func(svc *provision.Service) error {
+		n++
+		_, err := svc.CreateAccount(e.ctx, userAdm, tn, provision.AccountInput{Route: provision.RouteNewUser, PlanID: other.ID,
+			Person: &provision.PersonInput{FirstName: "R", LastName: "Ref", Email: fmt.Sprintf("r%d@example.com", n), DepartmentID: dept.ID}})
+		return err
+	}
+	if err := create(e.svc); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	// Through this replica: refused at once.
+	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, dept.ID, provision.AttributeInput{Deactivated: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(e.svc); !hasField(err, "department_id") {
+		t.Fatalf("a deactivated department, changed here: %v", err)
+	}
+	// Through another replica: the plan found active a moment ago here
+	// stays so for at most two seconds.
+	replica := provision.New(e.st, e.clock.Now, storetest.Links{})
+	no := false
+	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, dept.ID, provision.AttributeInput{Deactivated: &no}); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(e.svc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replica.UpdatePlan(e.ctx, operator, tn, other.ID, provision.PlanInput{Deactivated: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replica.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, dept.ID, provision.AttributeInput{Deactivated: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if err := create(replica); !hasField(err, "department_id") || !hasField(err, "plan_id") {
+		t.Fatalf("the replica that changed them: %v", err)
+	}
+	e.clock.Advance(3 * time.Second)
+	if err := create(e.svc); !hasField(err, "department_id") || !hasField(err, "plan_id") {
+		t.Fatalf("two seconds after another replica's change: %v", err)
 	}
 }
 
