@@ -652,3 +652,66 @@ func TestLogoutClientFields(t *testing.T) {
 		}
 	})
 }
+
+// TestCodeVoidedBySessionEnd: a code issued before its session ended
+// (signed out, signed out everywhere else, the account suspended) is
+// refused afterwards, so no grant is made for a session that is gone.
+func TestCodeVoidedBySessionEnd(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		ada := w.ada(t)
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}})
+		r := w.rp(t, w.tenant, c.ID, c.ClientSecret)
+		exchange := func(l login, back *url.URL) (int, map[string]any) {
+			return w.form(t, w.tenant, "/oauth/token", c.ID, c.ClientSecret, "grant_type", "authorization_code",
+				"code", back.Query().Get("code"), "redirect_uri", callback, "code_verifier", l.verifier)
+		}
+		// codeOf runs an authorization request in b up to its code.
+		codeOf := func(b *browser) (login, *url.URL) {
+			l := r.start()
+			p := b.get(l.url)
+			if b.back != nil {
+				return l, b.back
+			}
+			return l, b.signIn(p, w.tenant, "ada@example.com", "analytical engine 1843")
+		}
+
+		// Signed out.
+		b := w.browser(t)
+		l, back := codeOf(b)
+		b.post(w.issuer(w.tenant) + "/signout")
+		if status, out := exchange(l, back); status != 400 || out["error"] != "invalid_grant" {
+			t.Fatalf("a code of a signed-out session: %d %v", status, out)
+		}
+
+		// Signed out everywhere else: the phone's code goes, the laptop's stays.
+		phone, laptop := w.browser(t), w.browser(t)
+		lp, bp := codeOf(phone)
+		ll, bl := codeOf(laptop)
+		if p := laptop.post(w.issuer(w.tenant) + "/account/sessions/end-others"); p.status != 200 {
+			t.Fatalf("sign out everywhere else: %d", p.status)
+		}
+		if status, out := exchange(lp, bp); status != 400 || out["error"] != "invalid_grant" {
+			t.Fatalf("a code of a session signed out from elsewhere: %d %v", status, out)
+		}
+		if status, out := exchange(ll, bl); status != 200 || out["refresh_token"] == nil {
+			t.Fatalf("the code of the session that stayed: %d %v", status, out)
+		}
+
+		// The account suspended.
+		l, back = codeOf(laptop)
+		state := usher.StateSuspended
+		if _, err := w.svc.UpdateAccount(ctx, usher.Actor{Kind: usher.ActorToken, Role: usher.AdminUser}, w.tenant, ada.ID,
+			provision.AccountUpdate{State: &state}); err != nil {
+			t.Fatal(err)
+		}
+		state = usher.StateActive
+		if _, err := w.svc.UpdateAccount(ctx, usher.Actor{Kind: usher.ActorToken, Role: usher.AdminUser}, w.tenant, ada.ID,
+			provision.AccountUpdate{State: &state}); err != nil {
+			t.Fatal(err)
+		}
+		if status, out := exchange(l, back); status != 400 || out["error"] != "invalid_grant" {
+			t.Fatalf("a code issued before the account was suspended: %d %v", status, out)
+		}
+	})
+}

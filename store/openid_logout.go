@@ -27,7 +27,8 @@ const (
 	LogoutAccount
 )
 
-// logoutWhere is the grants (g) of a scope; a and b are its arguments ($2, $3).
+// logoutWhere is the grants (g) of a scope, or the authorization requests
+// (g) signed in for it; a and b are its arguments ($2, $3).
 func logoutWhere(scope LogoutScope) (string, error) {
 	switch scope {
 	case LogoutSession:
@@ -81,6 +82,26 @@ func (t *Tx) QueueLogouts(ctx context.Context, scope LogoutScope, a, b, reason s
 		return 0, fmt.Errorf("mark grants logged out: %w", err)
 	}
 	return len(all), nil
+}
+
+// VoidCodes ends, in the transaction that ends a session or an account,
+// the signed-in authorization requests of scope (as QueueLogouts', over
+// the requests) whose code is not used: such a code would otherwise give
+// a grant, with a refresh token, for a session that no longer exists.
+// Clearing the hash makes UseCode refuse a code an exchange read already;
+// expiring the request keeps it from being given a new code.
+func (t *Tx) VoidCodes(ctx context.Context, scope LogoutScope, a, b string) (int, error) {
+	where, err := logoutWhere(scope)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.ExecContext(ctx, `UPDATE openid_auth_requests SET code_hash = '', expires_at = $1 WHERE id IN (SELECT g.id
+		FROM openid_auth_requests g WHERE `+where+` AND g.account_id <> '' AND g.code_used_at IS NULL AND g.expires_at > $1)`, t.now, a, b)
+	if err != nil {
+		return 0, fmt.Errorf("void the codes of ended sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // FrontChannelLogout is a client to frame at a session's sign-out.
