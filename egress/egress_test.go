@@ -17,6 +17,10 @@ func TestPublic(t *testing.T) {
 		{"8.8.8.8", true}, {"2606:4700:4700::1111", true}, {"127.0.0.1", false}, {"::1", false}, {"10.1.2.3", false},
 		{"172.16.0.1", false}, {"192.168.1.1", false}, {"169.254.169.254", false}, {"fe80::1", false}, {"fd00::1", false},
 		{"100.64.0.1", false}, {"0.0.0.0", false}, {"::ffff:127.0.0.1", false}, {"::ffff:10.0.0.1", false}, {"224.0.0.1", false},
+		// IPv6 forms that reach IPv4 addresses or the local site.
+		{"64:ff9b::a9fe:a9fe", false}, {"64:ff9b::808:808", false}, {"2002:7f00:1::1", false}, {"2002:0808:0808::1", false},
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", false}, {"fec0::1", false}, {"::7f00:1", false}, {"::ffff:0:a00:1", false},
+		{"2001:4860:4860::8888", true}, {"2003::1", true},
 	} {
 		if got := Public(netip.MustParseAddr(c.ip)); got != c.want {
 			t.Errorf("Public(%s) = %v, want %v", c.ip, got, c.want)
