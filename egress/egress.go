@@ -23,8 +23,8 @@ import (
 var ErrPrivate = errors.New("the address is inside usher's own network, which tenants' settings may not reach")
 
 // Client returns an HTTP client for tenant-configured addresses: at most
-// timeout per request, three redirects, and, unless allowPrivate, only
-// public addresses.
+// timeout per request, three redirects, none from https to http, and,
+// unless allowPrivate, only public addresses.
 func Client(allowPrivate bool, timeout time.Duration) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
@@ -36,6 +36,13 @@ func Client(allowPrivate bool, timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 3 {
 			return errors.New("more than 3 redirects")
+		}
+		// An https address must stay https: a key set read over http could
+		// be anyone's, and a logout token re-sent over http could be read.
+		for _, v := range via {
+			if v.URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return fmt.Errorf("egress: refused a redirect from https to %s://%s", req.URL.Scheme, req.URL.Host)
+			}
 		}
 		return nil
 	}}

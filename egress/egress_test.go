@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,4 +46,41 @@ func TestClient(t *testing.T) {
 	if err := Check(t.Context(), "localhost"); !errors.Is(err, ErrPrivate) {
 		t.Fatalf("Check(localhost): %v", err)
 	}
+}
+
+// TestRedirectDowngrade: a redirect from https to http is refused; one
+// that stays https is followed.
+func TestRedirectDowngrade(t *testing.T) {
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("plain")) }))
+	defer plain.Close()
+	var secure *httptest.Server
+	secure = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/down":
+			http.Redirect(w, r, plain.URL+"/keys", http.StatusFound)
+		case "/same":
+			http.Redirect(w, r, secure.URL+"/keys", http.StatusFound)
+		default:
+			w.Write([]byte("secure"))
+		}
+	}))
+	defer secure.Close()
+	c := Client(true, 5*time.Second)
+	c.Transport.(*http.Transport).TLSClientConfig = secure.Client().Transport.(*http.Transport).TLSClientConfig
+	if resp, err := c.Get(secure.URL + "/down"); err == nil || !strings.Contains(err.Error(), "from https to http") {
+		if err == nil {
+			resp.Body.Close()
+		}
+		t.Fatalf("a redirect from https to http: %v", err)
+	}
+	// A POST (a logout token) is not re-sent over http either.
+	if resp, err := c.Post(secure.URL+"/down", "application/x-www-form-urlencoded", strings.NewReader("logout_token=x")); err == nil {
+		resp.Body.Close()
+		t.Fatal("a POST was redirected from https to http")
+	}
+	resp, err := c.Get(secure.URL + "/same")
+	if err != nil {
+		t.Fatalf("a redirect that stays https: %v", err)
+	}
+	resp.Body.Close()
 }
