@@ -65,6 +65,9 @@ func (p *Provider) hooks(d Deps) {
 		d.Provision.OnAccountEnded(func(ctx context.Context, tx *store.Tx, tn usher.Tenant, a usher.Account) error {
 			return endGrants(ctx, tx, store.LogoutAccount, tn.ID, a.ID, "account "+a.State)
 		})
+		d.Provision.OnConnectionDeactivated(func(ctx context.Context, tx *store.Tx, tn usher.Tenant, c usher.Connection) error {
+			return endGrants(ctx, tx, store.LogoutConnection, c.ID, tn.ID, "connection deactivated")
+		})
 	}
 	if d.Signin != nil {
 		d.Signin.OnSignOutEverywhere(func(ctx context.Context, tx *store.Tx, identity, keep string) error {
@@ -93,6 +96,8 @@ func endGrants(ctx context.Context, tx *store.Tx, scope store.LogoutScope, a, b,
 		_, err = tx.RevokeIdentityGrants(ctx, a, b, reason)
 	case store.LogoutSession:
 		_, err = tx.RevokeSessionGrants(ctx, a, b, reason)
+	case store.LogoutConnection:
+		_, err = tx.RevokeConnectionGrants(ctx, a, b, reason)
 	}
 	return err
 }

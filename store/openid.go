@@ -381,6 +381,22 @@ func (t *Tx) RevokeSessionGrants(ctx context.Context, identity, session, reason 
 	return int(n), nil
 }
 
+// RevokeConnectionGrants revokes the live grants made through the sessions
+// that signed in through connection at tenant (before those sessions end).
+func (t *Tx) RevokeConnectionGrants(ctx context.Context, connection, tenant, reason string) (int, error) {
+	where, err := logoutWhere(LogoutConnection)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.ExecContext(ctx, `UPDATE openid_grants SET revoked_at = $1, revoked_reason = $4 WHERE id IN (SELECT g.id FROM openid_grants g
+		WHERE `+where+` AND g.revoked_at IS NULL)`, t.now, connection, tenant, reason)
+	if err != nil {
+		return 0, fmt.Errorf("revoke grants of a connection's sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // RefreshToken is a stored refresh token: only its hash is kept.
 type RefreshToken struct {
 	Hash      string

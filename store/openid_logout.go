@@ -25,6 +25,10 @@ const (
 	// LogoutAccount: an account's grants in its tenant (suspended or
 	// deactivated).
 	LogoutAccount
+	// LogoutConnection: the grants made through the sessions that signed
+	// in through an SSO connection ($2) at its tenant ($3), found while
+	// those sessions still exist (the connection is being deactivated).
+	LogoutConnection
 )
 
 // logoutWhere is the grants (g) of a scope, or the authorization requests
@@ -37,6 +41,9 @@ func logoutWhere(scope LogoutScope) (string, error) {
 		return `g.identity_id = $2 AND g.identity_id <> '' AND g.session_id <> $3`, nil
 	case LogoutAccount:
 		return `g.tenant_id = $2 AND g.account_id = $3`, nil
+	case LogoutConnection:
+		return `(g.identity_id, g.session_id) IN (SELECT s.identity_id, s.id FROM sessions s WHERE s.connection_id = $2 AND s.tenant_id = $3)
+			AND g.session_id <> ''`, nil
 	}
 	return "", fmt.Errorf("unknown logout scope %d", scope)
 }
