@@ -29,9 +29,13 @@ const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
 
 // Delivery of logout tokens.
 const (
-	logoutTokenTTL = 2 * time.Minute  // a token is made anew at each attempt
-	logoutTimeout  = 10 * time.Second // one attempt
-	logoutDeadline = 24 * time.Hour   // after this, a failing delivery is abandoned
+	logoutTokenTTL = 2 * time.Minute // a token is made anew at each attempt
+	logoutTimeout  = 5 * time.Second // one attempt: a receiver answers at once
+	logoutDeadline = 24 * time.Hour  // after this, a failing delivery is abandoned
+	// A pass claims at most this many events of a tenant, and of a client:
+	// one tenant's many events cannot take every slot of a pass.
+	logoutPerTenant = 4
+	logoutPerClient = 2
 )
 
 // sid is the sid claim of a session in a tenant: stable for the session,
@@ -183,6 +187,14 @@ func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
 	return nil
 }
 
+// unreachable reports whether a delivery failed without an answer: no
+// connection, or none in time (the HTTP client's errors are *url.Error;
+// an answer that is not 2xx is not one).
+func unreachable(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue)
+}
+
 // finishLogout records an attempt's outcome (failed nil: delivered):
 // another attempt after the backoff, or, a day after the session ended,
 // abandoned and audited.
@@ -199,7 +211,16 @@ func (p *Provider) finishLogout(ctx context.Context, e store.LogoutEvent, owner 
 			e.NextAt = now.Add(egress.Backoff(e.Attempts))
 			p.log.Info("openid: a back-channel logout failed, will retry", "event_id", e.ID, "client_id", e.ClientID, "tenant_id", e.TenantID,
 				"attempt", e.Attempts, "err", e.LastError)
-			return tx.FinishLogoutEvent(ctx, &e, owner)
+			if err := tx.FinishLogoutEvent(ctx, &e, owner); err != nil {
+				return err
+			}
+			if unreachable(failed) {
+				// The address did not answer: the client's other events wait
+				// as long, rather than each waiting out a timeout in a slot.
+				_, err := tx.DeferClientLogouts(ctx, e.TenantID, e.ClientID, e.NextAt)
+				return err
+			}
+			return nil
 		}
 		e.AbandonedAt = &now
 		p.log.Warn("openid: a back-channel logout is abandoned", "event_id", e.ID, "client_id", e.ClientID, "tenant_id", e.TenantID,
@@ -271,13 +292,13 @@ func (w *LogoutWorker) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce claims the logout events due now (up to Batch), delivers each,
-// and returns how many it claimed.
+// RunOnce claims the logout events due now (up to Batch, and a few per
+// tenant and per client), delivers each, and returns how many it claimed.
 func (w *LogoutWorker) RunOnce(ctx context.Context) (int, error) {
 	var due []store.LogoutEvent
 	err := w.p.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		due, err = tx.ClaimLogoutEvents(ctx, w.owner, w.o.Batch, w.o.Lease)
+		due, err = tx.ClaimLogoutEvents(ctx, w.owner, w.o.Batch, logoutPerTenant, logoutPerClient, w.o.Lease)
 		return err
 	})
 	if err != nil {

@@ -715,3 +715,74 @@ func TestCodeVoidedBySessionEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestBackchannelLogoutFairness: a tenant whose product's back-channel
+// logout address does not answer, with many logout tokens due, neither
+// fills a pass nor delays another tenant's token: a pass takes at most
+// two events of a client, and a failure without an answer defers that
+// client's other events by the same backoff.
+func TestBackchannelLogoutFairness(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		dropped := 0
+		dead := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			dropped++
+			mu.Unlock()
+			// No answer: the connection closes under the request.
+			conn, _, err := rw.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		}))
+		t.Cleanup(dead.Close)
+		tries := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return dropped
+		}
+
+		globex, _ := w.newTenant(t, "globex")
+		w.person(t, globex, provision.AccountInput{Person: &provision.PersonInput{FirstName: "Grace", LastName: "Hopper", Email: "grace@example.com"}}, "compiler pioneer 1952")
+		g := w.client(t, globex, map[string]any{"name": "Globex app", "redirect_uris": []string{callback}, "backchannel_logout_uri": dead.URL + "/logout"})
+		rg := w.rp(t, globex, g.ID, g.ClientSecret)
+		for range 6 {
+			b := w.browser(t)
+			rg.signedInAs(b, "grace@example.com", "compiler pioneer 1952")
+			b.post(w.issuer(globex) + "/signout")
+		}
+		w.clock.Advance(time.Second) // acme's event is due after globex's six
+
+		w.ada(t)
+		rc := newReceiver(t, w.clock.Now)
+		a := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "backchannel_logout_uri": rc.url + "/a"})
+		b := w.browser(t)
+		w.rp(t, w.tenant, a.ID, a.ClientSecret).signedIn(b)
+		b.post(w.issuer(w.tenant) + "/signout")
+		if n := len(w.logoutEvents(t, globex)); n != 6 {
+			t.Fatalf("globex has %d logout events, want 6", n)
+		}
+
+		lw := openid.NewLogoutWorker(w.oid, openid.LogoutWorkerOptions{Batch: 4})
+		if n, err := lw.RunOnce(ctx); n != 3 || err != nil {
+			t.Fatalf("the first pass claimed %d events (want globex's two and acme's one): %v", n, err)
+		}
+		if len(rc.tokens("/a")) != 1 || tries() != 2 {
+			t.Fatalf("after the first pass: acme's product has %d tokens, globex's address was tried %d times", len(rc.tokens("/a")), tries())
+		}
+		// Globex's other four wait out the backoff of the failed ones.
+		if n, err := lw.RunOnce(ctx); n != 0 || err != nil {
+			t.Fatalf("a second pass at once claimed %d events: %v", n, err)
+		}
+		w.clock.Advance(time.Minute)
+		if n, err := lw.RunOnce(ctx); n != 2 || err != nil || tries() != 4 {
+			t.Fatalf("a minute later a pass claimed %d events and globex's address was tried %d times in all: %v", n, tries(), err)
+		}
+		for _, e := range w.logoutEvents(t, globex) {
+			if e.DeliveredAt != nil || e.NextAt.Before(w.clock.Now().Add(time.Minute)) {
+				t.Fatalf("a globex event after the failures: %+v", e)
+			}
+		}
+	})
+}

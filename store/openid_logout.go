@@ -174,18 +174,30 @@ func scanLogoutEvent(r scanner) (LogoutEvent, error) {
 	return e, err
 }
 
-// ClaimLogoutEvents leases up to n undelivered logout events of every
-// tenant whose next attempt has come to owner until lease; no other owner
-// claims them meanwhile.
-func (t *Tx) ClaimLogoutEvents(ctx context.Context, owner string, n int, lease time.Duration) ([]LogoutEvent, error) {
+// ClaimLogoutEvents leases up to n undelivered logout events whose next
+// attempt has come to owner until lease; no other owner claims them
+// meanwhile. It takes at most perTenant events of a tenant and perClient
+// of a client, the earliest due, so that one tenant's (or product's) many
+// events, at an address that hangs, cannot fill every pass.
+func (t *Tx) ClaimLogoutEvents(ctx context.Context, owner string, n, perTenant, perClient int, lease time.Duration) ([]LogoutEvent, error) {
 	skip := ""
 	if t.dialect == Postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
+	// Ranked in subqueries (per client first, then per tenant among what
+	// is left), as PostgreSQL locks no rows of a query with window
+	// functions: the outer query locks, and checks again.
 	rows, err := t.QueryContext(ctx, `UPDATE openid_logout_events SET lease_owner = $1, lease_until = $2 WHERE id IN (
-		SELECT e.id FROM openid_logout_events e WHERE e.next_at <= $3 AND e.delivered_at IS NULL AND e.abandoned_at IS NULL
-			AND (e.lease_until IS NULL OR e.lease_until <= $3)
-		ORDER BY e.next_at, e.id LIMIT $4`+skip+`) RETURNING `+logoutEventCols, owner, t.now.Add(lease), t.now, n)
+		SELECT e.id FROM openid_logout_events e WHERE e.id IN (
+			SELECT r.id FROM (
+				SELECT c.id, row_number() OVER (PARTITION BY c.tenant_id ORDER BY c.next_at, c.id) AS in_tenant FROM (
+					SELECT f.id, f.tenant_id, f.next_at, row_number() OVER (PARTITION BY f.tenant_id, f.client_id ORDER BY f.next_at, f.id) AS in_client
+					FROM openid_logout_events f WHERE f.next_at <= $3 AND f.delivered_at IS NULL AND f.abandoned_at IS NULL
+						AND (f.lease_until IS NULL OR f.lease_until <= $3)) c
+				WHERE c.in_client <= $6) r
+			WHERE r.in_tenant <= $5)
+			AND e.next_at <= $3 AND e.delivered_at IS NULL AND e.abandoned_at IS NULL AND (e.lease_until IS NULL OR e.lease_until <= $3)
+		ORDER BY e.next_at, e.id LIMIT $4`+skip+`) RETURNING `+logoutEventCols, owner, t.now.Add(lease), t.now, n, perTenant, perClient)
 	if err != nil {
 		return nil, fmt.Errorf("claim logout events: %w", err)
 	}
@@ -216,6 +228,20 @@ func (t *Tx) FinishLogoutEvent(ctx context.Context, e *LogoutEvent, owner string
 	}
 	e.LeaseOwner, e.LeaseUntil = "", nil
 	return nil
+}
+
+// DeferClientLogouts moves to until the next attempt of a client's
+// undelivered logout events due before it and not leased: its address
+// did not answer, so the others wait as the failed one does rather than
+// each waiting out a timeout.
+func (t *Tx) DeferClientLogouts(ctx context.Context, tenant, client string, until time.Time) (int, error) {
+	res, err := t.ExecContext(ctx, `UPDATE openid_logout_events SET next_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND delivered_at IS NULL
+		AND abandoned_at IS NULL AND next_at < $3 AND (lease_until IS NULL OR lease_until <= $4)`, tenant, client, until.UTC(), t.now)
+	if err != nil {
+		return 0, fmt.Errorf("defer a client's logout events: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // ReleaseLogoutEvent gives up owner's lease of an event without changing it.
