@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -253,6 +255,48 @@ func TestPrivateKeyJWTAlgorithms(t *testing.T) {
 			if status != want {
 				t.Errorf("%s: %d %v, want %d", alg, status, out, want)
 			}
+		}
+	})
+}
+
+// TestPublishedKeysKeptWhenReadFails: when a client's jwks_uri cannot be
+// read again (here an assertion with an unknown kid makes usher read it),
+// the keys last read keep serving, for an hour after that read.
+func TestPublishedKeysKeptWhenReadFails(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+		var down atomic.Bool
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(rw, "down for maintenance", http.StatusServiceUnavailable)
+				return
+			}
+			rw.Header().Set("Content-Type", "application/jwk-set+json")
+			rw.Write(set)
+		}))
+		t.Cleanup(srv.Close)
+		c := w.client(t, w.tenant, map[string]any{"name": "Signed machine", "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": srv.URL + "/jwks"})
+		const typ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+		token := func(kid string) (int, map[string]any) {
+			return w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+				"client_assertion", w.assertion(t, c.ID, key, kid))
+		}
+		if status, out := token("k1"); status != 200 {
+			t.Fatalf("with the published key: %d %v", status, out)
+		}
+		down.Store(true)
+		w.clock.Advance(11 * time.Second)
+		if status, out := token("unknown"); status != 401 {
+			t.Fatalf("an unknown kid while the jwks_uri is down: %d %v", status, out)
+		}
+		if status, out := token("k1"); status != 200 {
+			t.Fatalf("the key read before, after a failed read: %d %v", status, out)
+		}
+		w.clock.Advance(time.Hour)
+		if status, out := token("k1"); status != 401 || !strings.Contains(fmt.Sprint(out["error_description"]), "jwks_uri") {
+			t.Fatalf("an hour after the last good read, the jwks_uri still down: %d %v", status, out)
 		}
 	})
 }
