@@ -69,12 +69,12 @@ func (p *Provider) fetchKeys(ctx context.Context, uri string) (*jose.JSONWebKeyS
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return nil, err
+		return nil, redactURL(err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, redactURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -171,13 +171,13 @@ func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
 	if err != nil {
-		return err
+		return redactURL(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "usher")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return err
+		return redactURL(err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -185,6 +185,25 @@ func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
 		return fmt.Errorf("the back-channel logout URI answered %s", resp.Status)
 	}
 	return nil
+}
+
+// redactURL keeps only the scheme, host and path of the address in an
+// HTTP client's error: what a client registered may carry a secret in its
+// query (or user info), and the error goes to logs and stored errors.
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redactedURL(ue.URL)
+	}
+	return err
+}
+
+func redactedURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an address that does not parse)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // unreachable reports whether a delivery failed without an answer: no

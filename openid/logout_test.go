@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -783,6 +785,45 @@ func TestBackchannelLogoutFairness(t *testing.T) {
 			if e.DeliveredAt != nil || e.NextAt.Before(w.clock.Now().Add(time.Minute)) {
 				t.Fatalf("a globex event after the failures: %+v", e)
 			}
+		}
+	})
+}
+
+// TestBackchannelLogoutErrorRedacted: a failed delivery's stored error and
+// logs name the back-channel logout address by scheme, host and path only:
+// a secret in its query appears in neither.
+func TestBackchannelLogoutErrorRedacted(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		const secret = "s3cret-in-the-query"
+		dead := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if conn, _, err := rw.(http.Hijacker).Hijack(); err == nil {
+				conn.Close() // no answer
+			}
+		}))
+		t.Cleanup(dead.Close)
+		w.ada(t)
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback},
+			"backchannel_logout_uri": dead.URL + "/logout?key=" + secret})
+		b := w.browser(t)
+		w.rp(t, w.tenant, c.ID, c.ClientSecret).signedIn(b)
+		b.post(w.issuer(w.tenant) + "/signout")
+
+		var logs lockedBuffer
+		p, err := openid.New(openid.Deps{Store: w.st, Box: w.box, Clock: w.clock.Now, Issuer: w.issuer, HTTP: egress.Client(true, 10*time.Second),
+			Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := openid.NewLogoutWorker(p, openid.LogoutWorkerOptions{}).RunOnce(ctx); n != 1 || err != nil {
+			t.Fatalf("the worker claimed %d events: %v", n, err)
+		}
+		evs := w.logoutEvents(t, w.tenant)
+		if len(evs) != 1 || evs[0].Attempts != 1 || !strings.Contains(evs[0].LastError, dead.URL+"/logout") {
+			t.Fatalf("the failed event: %+v", evs)
+		}
+		if strings.Contains(evs[0].LastError, secret) || strings.Contains(logs.String(), secret) || !strings.Contains(logs.String(), "will retry") {
+			t.Fatalf("the address's query in the stored error %q or the logs:\n%s", evs[0].LastError, logs.String())
 		}
 	})
 }
