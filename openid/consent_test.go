@@ -22,7 +22,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
 )
 
 var actionRE = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
@@ -297,6 +299,34 @@ func TestPublishedKeysKeptWhenReadFails(t *testing.T) {
 		w.clock.Advance(time.Hour)
 		if status, out := token("k1"); status != 401 || !strings.Contains(fmt.Sprint(out["error_description"]), "jwks_uri") {
 			t.Fatalf("an hour after the last good read, the jwks_uri still down: %d %v", status, out)
+		}
+	})
+}
+
+// TestSweepBacklog: a sweep goes on while a table had a full batch of
+// expired rows, up to its bound of batches; the next sweep takes the rest.
+func TestSweepBacklog(t *testing.T) {
+	openid.SweepInBatches(t, 2, 3)
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		err := w.st.Write(ctx, func(tx *store.Tx) error {
+			for range 9 {
+				ar := store.AuthRequest{ID: store.NewID(), TenantID: w.tenant.ID, ClientID: "c", Data: "{}", ExpiresAt: w.clock.Now().Add(time.Minute)}
+				if err := tx.InsertAuthRequest(ctx, &ar); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(2 * time.Hour)
+		if n, err := w.oid.Sweep(ctx); n != 6 || err != nil {
+			t.Fatalf("the first sweep deleted %d rows (want three batches of two): %v", n, err)
+		}
+		if n, err := w.oid.Sweep(ctx); n != 3 || err != nil {
+			t.Fatalf("the second sweep deleted %d rows, want the last 3: %v", n, err)
 		}
 	})
 }

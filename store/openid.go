@@ -527,9 +527,9 @@ func (t *Tx) RevokeClientGrants(ctx context.Context, tenant, client, reason stri
 // SweepOpenID deletes, up to limit rows per table, what expired before
 // before: authorization requests, refresh tokens, revoked access tokens'
 // records, grants past their end, and logout events delivered or
-// abandoned. It reports how many rows went.
-func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int, error) {
-	total := 0
+// abandoned. It reports how many rows went, and more when a table's
+// delete reached limit (there may be more to sweep).
+func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (total int, more bool, err error) {
 	// One constant statement per table, so what writes which table stays
 	// readable; grants last, after the refresh tokens that belong to them.
 	for _, query := range []string{
@@ -544,12 +544,13 @@ func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int,
 	} {
 		res, err := t.ExecContext(ctx, query, before.UTC(), limit)
 		if err != nil {
-			return total, fmt.Errorf("sweep: %s: %w", strings.Fields(query)[2], err)
+			return total, more, fmt.Errorf("sweep: %s: %w", strings.Fields(query)[2], err)
 		}
 		n, _ := res.RowsAffected()
 		total += int(n)
+		more = more || int(n) >= limit
 	}
-	return total, nil
+	return total, more, nil
 }
 
 // PlanKey returns the key and name of plan id of tenant, without counting
