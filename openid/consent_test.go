@@ -330,3 +330,41 @@ func TestSweepBacklog(t *testing.T) {
 		}
 	})
 }
+
+// TestAssertionIssuedAheadKept: an assertion whose iat is a little ahead
+// of usher's clock (the library allows a second) keeps its jti spent
+// beyond an hour from now, as the library accepts it until an hour after
+// its iat: it cannot be used again.
+func TestAssertionIssuedAheadKept(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+		var jwks map[string]any
+		json.Unmarshal(set, &jwks)
+		c := w.client(t, w.tenant, map[string]any{"name": "Signed machine", "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks})
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The library checks iat and exp against the real time; usher's
+		// clock started at or before it.
+		iat := time.Now().Unix() + 1
+		claims, _ := json.Marshal(map[string]any{"iss": c.ID, "sub": c.ID, "aud": w.issuer(w.tenant), "iat": iat, "exp": iat + 7200, "jti": rand.Text()})
+		sig, _ := s.Sign(claims)
+		assertion, _ := sig.CompactSerialize()
+		const typ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+		token := func() (int, map[string]any) {
+			return w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ, "client_assertion", assertion)
+		}
+		if status, out := token(); status != 200 {
+			t.Fatalf("the assertion: %d %v", status, out)
+		}
+		// An hour and two minutes on by usher's clock (the library, on the
+		// real time, still accepts the assertion): its jti is still spent.
+		w.clock.Advance(time.Hour + 2*time.Minute)
+		if status, out := token(); status != 401 || !strings.Contains(fmt.Sprint(out["error_description"]), "jti") {
+			t.Fatalf("the assertion again, an hour on: %d %v", status, out)
+		}
+	})
+}
