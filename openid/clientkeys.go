@@ -49,6 +49,13 @@ type remoteKeys struct {
 	m  map[string]*remoteSet // by tenant id + "/" + client id
 }
 
+// forget drops a client's keys read from its jwks_uri (on this replica).
+func (rk *remoteKeys) forget(tenant, client string) {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	delete(rk.m, tenant+"/"+client)
+}
+
 func (rk *remoteKeys) set(key string) *remoteSet {
 	rk.mu.Lock()
 	defer rk.mu.Unlock()

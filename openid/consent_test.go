@@ -368,3 +368,73 @@ func TestAssertionIssuedAheadKept(t *testing.T) {
 		}
 	})
 }
+
+// TestClientAddressesOnSave: a save reads a jwks_uri only when it changed,
+// and forgets the keys read before (the next assertion reads them anew);
+// a back-channel logout URI inside usher's own network is refused when set,
+// unless the operator allows such addresses.
+func TestClientAddressesOnSave(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+		var reads atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			reads.Add(1)
+			rw.Header().Set("Content-Type", "application/jwk-set+json")
+			rw.Write(set)
+		}))
+		t.Cleanup(srv.Close)
+		c := w.client(t, w.tenant, map[string]any{"name": "Signed machine", "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": srv.URL + "/jwks"})
+		const typ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+		token := func() {
+			t.Helper()
+			if status, out := w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+				"client_assertion", w.assertion(t, c.ID, key, "k1")); status != 200 {
+				t.Fatalf("with the published key: %d %v", status, out)
+			}
+		}
+		want := func(n int32, when string) {
+			t.Helper()
+			if got := reads.Load(); got != n {
+				t.Fatalf("%s: usher read the jwks_uri %d times, want %d", when, got, n)
+			}
+		}
+		want(1, "registered")
+		token()
+		token()
+		want(2, "after two assertions")
+		save := func(in openid.ClientInput) error {
+			_, err := w.oid.UpdateClient(ctx, opActor, w.tenant, c.ID, in)
+			return err
+		}
+		name, uri := "Signed machine 2", srv.URL+"/jwks"
+		if err := save(openid.ClientInput{Name: &name, JWKSURI: &uri}); err != nil {
+			t.Fatal(err)
+		}
+		want(2, "a save with the same jwks_uri")
+		token()
+		want(3, "an assertion after a save")
+		uri = srv.URL + "/jwks?v=2"
+		if err := save(openid.ClientInput{JWKSURI: &uri}); err != nil {
+			t.Fatal(err)
+		}
+		want(4, "a save with another jwks_uri")
+
+		// A back-channel logout URI on this machine: refused by a provider
+		// with usher's default (guarded) client, accepted where allowed.
+		guarded, err := openid.New(openid.Deps{Store: w.st, Box: w.box, Clock: w.clock.Now, Issuer: w.issuer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inward := srv.URL + "/logout"
+		_, err = guarded.UpdateClient(ctx, opActor, w.tenant, c.ID, openid.ClientInput{BackchannelLogoutURI: &inward})
+		if !strings.Contains(fmt.Sprint(err), "backchannel_logout_uri") || !strings.Contains(fmt.Sprint(err), "inside usher's own network") {
+			t.Fatalf("a back-channel logout URI on this machine through the guarded client: %v", err)
+		}
+		if err := save(openid.ClientInput{BackchannelLogoutURI: &inward}); err != nil {
+			t.Fatalf("with private addresses allowed: %v", err)
+		}
+	})
+}
