@@ -23,8 +23,8 @@ import (
 var ErrPrivate = errors.New("the address is inside usher's own network, which tenants' settings may not reach")
 
 // Client returns an HTTP client for tenant-configured addresses: at most
-// timeout per request, three redirects, and, unless allowPrivate, only
-// public addresses.
+// timeout per request, three redirects, none from https to http, and,
+// unless allowPrivate, only public addresses.
 func Client(allowPrivate bool, timeout time.Duration) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
@@ -36,6 +36,13 @@ func Client(allowPrivate bool, timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 3 {
 			return errors.New("more than 3 redirects")
+		}
+		// An https address must stay https: a key set read over http could
+		// be anyone's, and a logout token re-sent over http could be read.
+		for _, v := range via {
+			if v.URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return fmt.Errorf("egress: refused a redirect from https to %s://%s", req.URL.Scheme, req.URL.Host)
+			}
 		}
 		return nil
 	}}
@@ -75,11 +82,16 @@ func Public(ip netip.Addr) bool {
 
 // nonPublic are ranges the standard library's predicates leave out: shared
 // address space (carrier NAT), benchmarking, documentation, IETF protocol
-// assignments, the old 6to4 relay, and "this network".
+// assignments, the old 6to4 relay, "this network", and IPv6 prefixes that
+// carry or translate to an IPv4 address (NAT64, 6to4, Teredo, the
+// deprecated IPv4-compatible and the SIIT-translated forms) or are
+// site-local: through them an IPv6 address can reach a private IPv4 one
+// or the local site. A public server is reachable without them.
 var nonPublic = func() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range []string{"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24",
-		"203.0.113.0/24", "240.0.0.0/4", "192.88.99.0/24", "64:ff9b:1::/48", "2001:db8::/32", "100::/64"} {
+		"203.0.113.0/24", "240.0.0.0/4", "192.88.99.0/24", "64:ff9b:1::/48", "2001:db8::/32", "100::/64",
+		"64:ff9b::/96", "2002::/16", "2001::/32", "fec0::/10", "::/96", "::ffff:0:0:0/96"} {
 		out = append(out, netip.MustParsePrefix(s))
 	}
 	return out

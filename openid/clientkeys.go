@@ -22,6 +22,11 @@ import (
 const (
 	remoteKeysTTL = 5 * time.Minute
 	remoteKeysGap = 10 * time.Second
+	// remoteKeysKeep: when a read fails, the keys last read serve on for
+	// this long after that read, so a jwks_uri briefly down (or a made-up
+	// kid that makes usher read it while it is) does not lock the client
+	// out; one down for longer does not keep a removed key alive.
+	remoteKeysKeep = time.Hour
 	// remoteKeysMax bounds the answer read from a jwks_uri.
 	remoteKeysMax = 64 << 10
 )
@@ -34,13 +39,21 @@ type remoteSet struct {
 	mu      sync.Mutex
 	uri     string
 	keys    *jose.JSONWebKeySet
-	fetched time.Time
-	err     error
+	fetched time.Time // the last read, good or not
+	good    time.Time // the last good read, of keys
+	err     error     // the last read's
 }
 
 type remoteKeys struct {
 	mu sync.Mutex
 	m  map[string]*remoteSet // by tenant id + "/" + client id
+}
+
+// forget drops a client's keys read from its jwks_uri (on this replica).
+func (rk *remoteKeys) forget(tenant, client string) {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	delete(rk.m, tenant+"/"+client)
 }
 
 func (rk *remoteKeys) set(key string) *remoteSet {
@@ -63,12 +76,12 @@ func (p *Provider) fetchKeys(ctx context.Context, uri string) (*jose.JSONWebKeyS
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return nil, err
+		return nil, redactURL(err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, redactURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -97,13 +110,21 @@ func (p *Provider) remoteSetOf(ctx context.Context, tenant string, c *client, ki
 		stale = true // rotated, or back after a failure
 	}
 	if stale {
-		s.uri, s.fetched = c.JWKSURI, now
-		s.keys, s.err = p.fetchKeys(ctx, c.JWKSURI)
-		if s.err != nil {
-			p.log.WarnContext(ctx, "openid: read a client's jwks_uri", "tenant", tenant, "client", c.ID, "err", s.err)
+		keys, err := p.fetchKeys(ctx, c.JWKSURI)
+		switch {
+		case err == nil:
+			s.keys, s.good = keys, now
+		case s.uri == c.JWKSURI && s.keys != nil && now.Sub(s.good) < remoteKeysKeep:
+			// Kept; read again after remoteKeysGap, as s.err is set.
+		default:
+			s.keys = nil
+		}
+		s.uri, s.fetched, s.err = c.JWKSURI, now, err
+		if err != nil {
+			p.log.WarnContext(ctx, "openid: read a client's jwks_uri", "tenant", tenant, "client", c.ID, "err", err, "kept_last_keys", s.keys != nil)
 		}
 	}
-	if s.err != nil {
+	if s.keys == nil {
 		return nil, fmt.Errorf("%w could not be read: %v", errRemoteKeys, s.err)
 	}
 	return s.keys, nil

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
@@ -115,7 +117,7 @@ func (p *Provider) CreateClient(ctx context.Context, actor usher.Actor, tenant u
 	if err := apply(&c, in, true); err != nil {
 		return CreatedClient{}, err
 	}
-	if err := p.checkPublished(ctx, in); err != nil {
+	if err := p.checkAddresses(ctx, in, usher.Client{}); err != nil {
 		return CreatedClient{}, err
 	}
 	out := CreatedClient{}
@@ -140,14 +142,15 @@ func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant u
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return CreatedClient{}, err
 	}
-	if _, _, err := p.st.Read().Client(ctx, tenant.ID, id); err != nil {
+	old, _, err := p.st.Read().Client(ctx, tenant.ID, id)
+	if err != nil {
 		return CreatedClient{}, err // another tenant's client is not found, whatever its input
 	}
-	if err := p.checkPublished(ctx, in); err != nil {
+	if err := p.checkAddresses(ctx, in, old); err != nil {
 		return CreatedClient{}, err
 	}
 	var out CreatedClient
-	err := p.st.Write(ctx, func(tx *store.Tx) error {
+	err = p.st.Write(ctx, func(tx *store.Tx) error {
 		c, _, err := tx.Client(ctx, tenant.ID, id)
 		if err != nil {
 			return err
@@ -201,7 +204,60 @@ func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant u
 		return tx.InsertAudit(ctx, tenant.ID, actor.Event(action, "client", c.ID, details))
 	})
 	p.clients.forget(tenant.ID, id)
+	// Its published keys are read anew: a save is how an administrator
+	// says the client changed (say, rotated its keys).
+	p.remote.forget(tenant.ID, id)
 	return out, err
+}
+
+// checkAddresses checks the addresses usher will connect to that in sets
+// or changes from old's (the zero client for a new one), outside any
+// transaction, so that a wrong one is refused now, not at the client's
+// first sign-in or sign-out.
+func (p *Provider) checkAddresses(ctx context.Context, in ClientInput, old usher.Client) error {
+	if in.BackchannelLogoutURI != nil && *in.BackchannelLogoutURI != old.BackchannelLogoutURI {
+		if err := p.checkLogoutURI(ctx, *in.BackchannelLogoutURI); err != nil {
+			return err
+		}
+	}
+	if in.JWKSURI != nil && *in.JWKSURI == old.JWKSURI {
+		return nil // unchanged: the console sends it with every save
+	}
+	return p.checkPublished(ctx, in)
+}
+
+// checkLogoutURI refuses a back-channel logout URI on a host the
+// provider's HTTP client would not connect to (inside usher's own network,
+// unless the operator allows it), as a jwks_uri is when read. Only a name
+// that resolves to a non-public address is tried, with the client's own
+// dialer (which decides), and the connection closed at once; an address
+// that does not answer now is not refused.
+func (p *Provider) checkLogoutURI(ctx context.Context, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return nil // apply reports it
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := egress.Check(ctx, u.Hostname()); !errors.Is(err, egress.ErrPrivate) {
+		return nil
+	}
+	t, ok := p.http.Transport.(*http.Transport)
+	if !ok || t.DialContext == nil {
+		return nil
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	conn, err := t.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	if err == nil {
+		conn.Close()
+	}
+	if errors.Is(err, egress.ErrPrivate) {
+		return usher.Invalid("backchannel_logout_uri", "%v", err)
+	}
+	return nil
 }
 
 // checkPublished reads the keys at a jwks_uri being set, so that an

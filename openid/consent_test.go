@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -20,7 +22,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
 )
 
 var actionRE = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
@@ -253,6 +257,184 @@ func TestPrivateKeyJWTAlgorithms(t *testing.T) {
 			if status != want {
 				t.Errorf("%s: %d %v, want %d", alg, status, out, want)
 			}
+		}
+	})
+}
+
+// TestPublishedKeysKeptWhenReadFails: when a client's jwks_uri cannot be
+// read again (here an assertion with an unknown kid makes usher read it),
+// the keys last read keep serving, for an hour after that read.
+func TestPublishedKeysKeptWhenReadFails(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+		var down atomic.Bool
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(rw, "down for maintenance", http.StatusServiceUnavailable)
+				return
+			}
+			rw.Header().Set("Content-Type", "application/jwk-set+json")
+			rw.Write(set)
+		}))
+		t.Cleanup(srv.Close)
+		c := w.client(t, w.tenant, map[string]any{"name": "Signed machine", "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": srv.URL + "/jwks"})
+		const typ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+		token := func(kid string) (int, map[string]any) {
+			return w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+				"client_assertion", w.assertion(t, c.ID, key, kid))
+		}
+		if status, out := token("k1"); status != 200 {
+			t.Fatalf("with the published key: %d %v", status, out)
+		}
+		down.Store(true)
+		w.clock.Advance(11 * time.Second)
+		if status, out := token("unknown"); status != 401 {
+			t.Fatalf("an unknown kid while the jwks_uri is down: %d %v", status, out)
+		}
+		if status, out := token("k1"); status != 200 {
+			t.Fatalf("the key read before, after a failed read: %d %v", status, out)
+		}
+		w.clock.Advance(time.Hour)
+		if status, out := token("k1"); status != 401 || !strings.Contains(fmt.Sprint(out["error_description"]), "jwks_uri") {
+			t.Fatalf("an hour after the last good read, the jwks_uri still down: %d %v", status, out)
+		}
+	})
+}
+
+// TestSweepBacklog: a sweep goes on while a table had a full batch of
+// expired rows, up to its bound of batches; the next sweep takes the rest.
+func TestSweepBacklog(t *testing.T) {
+	openid.SweepInBatches(t, 2, 3)
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		err := w.st.Write(ctx, func(tx *store.Tx) error {
+			for range 9 {
+				ar := store.AuthRequest{ID: store.NewID(), TenantID: w.tenant.ID, ClientID: "c", Data: "{}", ExpiresAt: w.clock.Now().Add(time.Minute)}
+				if err := tx.InsertAuthRequest(ctx, &ar); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(2 * time.Hour)
+		if n, err := w.oid.Sweep(ctx); n != 6 || err != nil {
+			t.Fatalf("the first sweep deleted %d rows (want three batches of two): %v", n, err)
+		}
+		if n, err := w.oid.Sweep(ctx); n != 3 || err != nil {
+			t.Fatalf("the second sweep deleted %d rows, want the last 3: %v", n, err)
+		}
+	})
+}
+
+// TestAssertionIssuedAheadKept: an assertion whose iat is a little ahead
+// of usher's clock (the library allows a second) keeps its jti spent
+// beyond an hour from now, as the library accepts it until an hour after
+// its iat: it cannot be used again.
+func TestAssertionIssuedAheadKept(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+		var jwks map[string]any
+		json.Unmarshal(set, &jwks)
+		c := w.client(t, w.tenant, map[string]any{"name": "Signed machine", "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks})
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The library checks iat and exp against the real time; usher's
+		// clock started at or before it.
+		iat := time.Now().Unix() + 1
+		claims, _ := json.Marshal(map[string]any{"iss": c.ID, "sub": c.ID, "aud": w.issuer(w.tenant), "iat": iat, "exp": iat + 7200, "jti": rand.Text()})
+		sig, _ := s.Sign(claims)
+		assertion, _ := sig.CompactSerialize()
+		const typ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+		token := func() (int, map[string]any) {
+			return w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ, "client_assertion", assertion)
+		}
+		if status, out := token(); status != 200 {
+			t.Fatalf("the assertion: %d %v", status, out)
+		}
+		// An hour and two minutes on by usher's clock (the library, on the
+		// real time, still accepts the assertion): its jti is still spent.
+		w.clock.Advance(time.Hour + 2*time.Minute)
+		if status, out := token(); status != 401 || !strings.Contains(fmt.Sprint(out["error_description"]), "jti") {
+			t.Fatalf("the assertion again, an hour on: %d %v", status, out)
+		}
+	})
+}
+
+// TestClientAddressesOnSave: a save reads a jwks_uri only when it changed,
+// and forgets the keys read before (the next assertion reads them anew);
+// a back-channel logout URI inside usher's own network is refused when set,
+// unless the operator allows such addresses.
+func TestClientAddressesOnSave(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+		var reads atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			reads.Add(1)
+			rw.Header().Set("Content-Type", "application/jwk-set+json")
+			rw.Write(set)
+		}))
+		t.Cleanup(srv.Close)
+		c := w.client(t, w.tenant, map[string]any{"name": "Signed machine", "grant_types": []string{"client_credentials"},
+			"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": srv.URL + "/jwks"})
+		const typ = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+		token := func() {
+			t.Helper()
+			if status, out := w.form(t, w.tenant, "/oauth/token", "", "", "grant_type", "client_credentials", "client_assertion_type", typ,
+				"client_assertion", w.assertion(t, c.ID, key, "k1")); status != 200 {
+				t.Fatalf("with the published key: %d %v", status, out)
+			}
+		}
+		want := func(n int32, when string) {
+			t.Helper()
+			if got := reads.Load(); got != n {
+				t.Fatalf("%s: usher read the jwks_uri %d times, want %d", when, got, n)
+			}
+		}
+		want(1, "registered")
+		token()
+		token()
+		want(2, "after two assertions")
+		save := func(in openid.ClientInput) error {
+			_, err := w.oid.UpdateClient(ctx, opActor, w.tenant, c.ID, in)
+			return err
+		}
+		name, uri := "Signed machine 2", srv.URL+"/jwks"
+		if err := save(openid.ClientInput{Name: &name, JWKSURI: &uri}); err != nil {
+			t.Fatal(err)
+		}
+		want(2, "a save with the same jwks_uri")
+		token()
+		want(3, "an assertion after a save")
+		uri = srv.URL + "/jwks?v=2"
+		if err := save(openid.ClientInput{JWKSURI: &uri}); err != nil {
+			t.Fatal(err)
+		}
+		want(4, "a save with another jwks_uri")
+
+		// A back-channel logout URI on this machine: refused by a provider
+		// with usher's default (guarded) client, accepted where allowed.
+		guarded, err := openid.New(openid.Deps{Store: w.st, Box: w.box, Clock: w.clock.Now, Issuer: w.issuer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inward := srv.URL + "/logout"
+		_, err = guarded.UpdateClient(ctx, opActor, w.tenant, c.ID, openid.ClientInput{BackchannelLogoutURI: &inward})
+		if !strings.Contains(fmt.Sprint(err), "backchannel_logout_uri") || !strings.Contains(fmt.Sprint(err), "inside usher's own network") {
+			t.Fatalf("a back-channel logout URI on this machine through the guarded client: %v", err)
+		}
+		if err := save(openid.ClientInput{BackchannelLogoutURI: &inward}); err != nil {
+			t.Fatalf("with private addresses allowed: %v", err)
 		}
 	})
 }

@@ -2,3 +2,11 @@ package openid
 
 // KeyPurpose is what a signing key's private key is sealed for.
 var KeyPurpose = keyPurpose
+
+// SweepInBatches makes sweeps delete batch rows per table at a time, for
+// at most passes batches, until the test ends.
+func SweepInBatches(t interface{ Cleanup(func()) }, batch, passes int) {
+	b, p := sweepBatch, sweepPasses
+	sweepBatch, sweepPasses = batch, passes
+	t.Cleanup(func() { sweepBatch, sweepPasses = b, p })
+}

@@ -29,9 +29,13 @@ const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
 
 // Delivery of logout tokens.
 const (
-	logoutTokenTTL = 2 * time.Minute  // a token is made anew at each attempt
-	logoutTimeout  = 10 * time.Second // one attempt
-	logoutDeadline = 24 * time.Hour   // after this, a failing delivery is abandoned
+	logoutTokenTTL = 2 * time.Minute // a token is made anew at each attempt
+	logoutTimeout  = 5 * time.Second // one attempt: a receiver answers at once
+	logoutDeadline = 24 * time.Hour  // after this, a failing delivery is abandoned
+	// A pass claims at most this many events of a tenant, and of a client:
+	// one tenant's many events cannot take every slot of a pass.
+	logoutPerTenant = 4
+	logoutPerClient = 2
 )
 
 // sid is the sid claim of a session in a tenant: stable for the session,
@@ -58,34 +62,48 @@ func sessionOf(req any) string {
 }
 
 // hooks makes the ends of sessions and accounts, in the transactions that
-// end them, revoke what was given through them and queue their logout
-// tokens.
+// end them, revoke what was given through them, void the codes they signed
+// in for and not yet exchanged, and queue their logout tokens.
 func (p *Provider) hooks(d Deps) {
 	if d.Provision != nil {
 		d.Provision.OnAccountEnded(func(ctx context.Context, tx *store.Tx, tn usher.Tenant, a usher.Account) error {
-			if _, err := tx.QueueLogouts(ctx, store.LogoutAccount, tn.ID, a.ID, "account "+a.State); err != nil {
-				return err
-			}
-			_, err := tx.RevokeAccountGrants(ctx, tn.ID, a.ID, "account "+a.State)
-			return err
+			return endGrants(ctx, tx, store.LogoutAccount, tn.ID, a.ID, "account "+a.State)
+		})
+		d.Provision.OnConnectionDeactivated(func(ctx context.Context, tx *store.Tx, tn usher.Tenant, c usher.Connection) error {
+			return endGrants(ctx, tx, store.LogoutConnection, c.ID, tn.ID, "connection deactivated")
 		})
 	}
 	if d.Signin != nil {
 		d.Signin.OnSignOutEverywhere(func(ctx context.Context, tx *store.Tx, identity, keep string) error {
-			if _, err := tx.QueueLogouts(ctx, store.LogoutIdentity, identity, keep, "signed out everywhere"); err != nil {
-				return err
-			}
-			_, err := tx.RevokeIdentityGrants(ctx, identity, keep, "signed out everywhere")
-			return err
+			return endGrants(ctx, tx, store.LogoutIdentity, identity, keep, "signed out everywhere")
 		})
 		d.Signin.OnSignOut(func(ctx context.Context, tx *store.Tx, s usher.Session) error {
-			if _, err := tx.QueueLogouts(ctx, store.LogoutSession, s.IdentityID, s.ID, "signed out"); err != nil {
-				return err
-			}
-			_, err := tx.RevokeSessionGrants(ctx, s.IdentityID, s.ID, "signed out")
-			return err
+			return endGrants(ctx, tx, store.LogoutSession, s.IdentityID, s.ID, "signed out")
 		})
 	}
+}
+
+// endGrants queues the logout tokens of scope's grants, revokes them and
+// voids scope's unused codes (a code must not outlive its session).
+func endGrants(ctx context.Context, tx *store.Tx, scope store.LogoutScope, a, b, reason string) error {
+	if _, err := tx.QueueLogouts(ctx, scope, a, b, reason); err != nil {
+		return err
+	}
+	if _, err := tx.VoidCodes(ctx, scope, a, b); err != nil {
+		return err
+	}
+	var err error
+	switch scope {
+	case store.LogoutAccount:
+		_, err = tx.RevokeAccountGrants(ctx, a, b, reason)
+	case store.LogoutIdentity:
+		_, err = tx.RevokeIdentityGrants(ctx, a, b, reason)
+	case store.LogoutSession:
+		_, err = tx.RevokeSessionGrants(ctx, a, b, reason)
+	case store.LogoutConnection:
+		_, err = tx.RevokeConnectionGrants(ctx, a, b, reason)
+	}
+	return err
 }
 
 // logoutToken signs the logout token of e for client c of tenant tn.
@@ -153,13 +171,13 @@ func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
 	if err != nil {
-		return err
+		return redactURL(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "usher")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return err
+		return redactURL(err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -167,6 +185,33 @@ func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
 		return fmt.Errorf("the back-channel logout URI answered %s", resp.Status)
 	}
 	return nil
+}
+
+// redactURL keeps only the scheme, host and path of the address in an
+// HTTP client's error: what a client registered may carry a secret in its
+// query (or user info), and the error goes to logs and stored errors.
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redactedURL(ue.URL)
+	}
+	return err
+}
+
+func redactedURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an address that does not parse)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// unreachable reports whether a delivery failed without an answer: no
+// connection, or none in time (the HTTP client's errors are *url.Error;
+// an answer that is not 2xx is not one).
+func unreachable(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue)
 }
 
 // finishLogout records an attempt's outcome (failed nil: delivered):
@@ -185,7 +230,16 @@ func (p *Provider) finishLogout(ctx context.Context, e store.LogoutEvent, owner 
 			e.NextAt = now.Add(egress.Backoff(e.Attempts))
 			p.log.Info("openid: a back-channel logout failed, will retry", "event_id", e.ID, "client_id", e.ClientID, "tenant_id", e.TenantID,
 				"attempt", e.Attempts, "err", e.LastError)
-			return tx.FinishLogoutEvent(ctx, &e, owner)
+			if err := tx.FinishLogoutEvent(ctx, &e, owner); err != nil {
+				return err
+			}
+			if unreachable(failed) {
+				// The address did not answer: the client's other events wait
+				// as long, rather than each waiting out a timeout in a slot.
+				_, err := tx.DeferClientLogouts(ctx, e.TenantID, e.ClientID, e.NextAt)
+				return err
+			}
+			return nil
 		}
 		e.AbandonedAt = &now
 		p.log.Warn("openid: a back-channel logout is abandoned", "event_id", e.ID, "client_id", e.ClientID, "tenant_id", e.TenantID,
@@ -257,13 +311,13 @@ func (w *LogoutWorker) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce claims the logout events due now (up to Batch), delivers each,
-// and returns how many it claimed.
+// RunOnce claims the logout events due now (up to Batch, and a few per
+// tenant and per client), delivers each, and returns how many it claimed.
 func (w *LogoutWorker) RunOnce(ctx context.Context) (int, error) {
 	var due []store.LogoutEvent
 	err := w.p.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		due, err = tx.ClaimLogoutEvents(ctx, w.owner, w.o.Batch, w.o.Lease)
+		due, err = tx.ClaimLogoutEvents(ctx, w.owner, w.o.Batch, logoutPerTenant, logoutPerClient, w.o.Lease)
 		return err
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -649,6 +651,179 @@ func TestLogoutClientFields(t *testing.T) {
 		w.newTenant(t, "globex")
 		if r := w.api(t, "PATCH", "/api/v1/tenants/globex/clients/"+c.ID, map[string]any{"backchannel_logout_uri": "https://evil.example/"}); r.status != 404 {
 			t.Fatalf("another tenant's client: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// TestCodeVoidedBySessionEnd: a code issued before its session ended
+// (signed out, signed out everywhere else, the account suspended) is
+// refused afterwards, so no grant is made for a session that is gone.
+func TestCodeVoidedBySessionEnd(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		ada := w.ada(t)
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}})
+		r := w.rp(t, w.tenant, c.ID, c.ClientSecret)
+		exchange := func(l login, back *url.URL) (int, map[string]any) {
+			return w.form(t, w.tenant, "/oauth/token", c.ID, c.ClientSecret, "grant_type", "authorization_code",
+				"code", back.Query().Get("code"), "redirect_uri", callback, "code_verifier", l.verifier)
+		}
+		// codeOf runs an authorization request in b up to its code.
+		codeOf := func(b *browser) (login, *url.URL) {
+			l := r.start()
+			p := b.get(l.url)
+			if b.back != nil {
+				return l, b.back
+			}
+			return l, b.signIn(p, w.tenant, "ada@example.com", "analytical engine 1843")
+		}
+
+		// Signed out.
+		b := w.browser(t)
+		l, back := codeOf(b)
+		b.post(w.issuer(w.tenant) + "/signout")
+		if status, out := exchange(l, back); status != 400 || out["error"] != "invalid_grant" {
+			t.Fatalf("a code of a signed-out session: %d %v", status, out)
+		}
+
+		// Signed out everywhere else: the phone's code goes, the laptop's stays.
+		phone, laptop := w.browser(t), w.browser(t)
+		lp, bp := codeOf(phone)
+		ll, bl := codeOf(laptop)
+		if p := laptop.post(w.issuer(w.tenant) + "/account/sessions/end-others"); p.status != 200 {
+			t.Fatalf("sign out everywhere else: %d", p.status)
+		}
+		if status, out := exchange(lp, bp); status != 400 || out["error"] != "invalid_grant" {
+			t.Fatalf("a code of a session signed out from elsewhere: %d %v", status, out)
+		}
+		if status, out := exchange(ll, bl); status != 200 || out["refresh_token"] == nil {
+			t.Fatalf("the code of the session that stayed: %d %v", status, out)
+		}
+
+		// The account suspended.
+		l, back = codeOf(laptop)
+		state := usher.StateSuspended
+		if _, err := w.svc.UpdateAccount(ctx, usher.Actor{Kind: usher.ActorToken, Role: usher.AdminUser}, w.tenant, ada.ID,
+			provision.AccountUpdate{State: &state}); err != nil {
+			t.Fatal(err)
+		}
+		state = usher.StateActive
+		if _, err := w.svc.UpdateAccount(ctx, usher.Actor{Kind: usher.ActorToken, Role: usher.AdminUser}, w.tenant, ada.ID,
+			provision.AccountUpdate{State: &state}); err != nil {
+			t.Fatal(err)
+		}
+		if status, out := exchange(l, back); status != 400 || out["error"] != "invalid_grant" {
+			t.Fatalf("a code issued before the account was suspended: %d %v", status, out)
+		}
+	})
+}
+
+// TestBackchannelLogoutFairness: a tenant whose product's back-channel
+// logout address does not answer, with many logout tokens due, neither
+// fills a pass nor delays another tenant's token: a pass takes at most
+// two events of a client, and a failure without an answer defers that
+// client's other events by the same backoff.
+func TestBackchannelLogoutFairness(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		dropped := 0
+		dead := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			dropped++
+			mu.Unlock()
+			// No answer: the connection closes under the request.
+			conn, _, err := rw.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		}))
+		t.Cleanup(dead.Close)
+		tries := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return dropped
+		}
+
+		globex, _ := w.newTenant(t, "globex")
+		w.person(t, globex, provision.AccountInput{Person: &provision.PersonInput{FirstName: "Grace", LastName: "Hopper", Email: "grace@example.com"}}, "compiler pioneer 1952")
+		g := w.client(t, globex, map[string]any{"name": "Globex app", "redirect_uris": []string{callback}, "backchannel_logout_uri": dead.URL + "/logout"})
+		rg := w.rp(t, globex, g.ID, g.ClientSecret)
+		for range 6 {
+			b := w.browser(t)
+			rg.signedInAs(b, "grace@example.com", "compiler pioneer 1952")
+			b.post(w.issuer(globex) + "/signout")
+		}
+		w.clock.Advance(time.Second) // acme's event is due after globex's six
+
+		w.ada(t)
+		rc := newReceiver(t, w.clock.Now)
+		a := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "backchannel_logout_uri": rc.url + "/a"})
+		b := w.browser(t)
+		w.rp(t, w.tenant, a.ID, a.ClientSecret).signedIn(b)
+		b.post(w.issuer(w.tenant) + "/signout")
+		if n := len(w.logoutEvents(t, globex)); n != 6 {
+			t.Fatalf("globex has %d logout events, want 6", n)
+		}
+
+		lw := openid.NewLogoutWorker(w.oid, openid.LogoutWorkerOptions{Batch: 4})
+		if n, err := lw.RunOnce(ctx); n != 3 || err != nil {
+			t.Fatalf("the first pass claimed %d events (want globex's two and acme's one): %v", n, err)
+		}
+		if len(rc.tokens("/a")) != 1 || tries() != 2 {
+			t.Fatalf("after the first pass: acme's product has %d tokens, globex's address was tried %d times", len(rc.tokens("/a")), tries())
+		}
+		// Globex's other four wait out the backoff of the failed ones.
+		if n, err := lw.RunOnce(ctx); n != 0 || err != nil {
+			t.Fatalf("a second pass at once claimed %d events: %v", n, err)
+		}
+		w.clock.Advance(time.Minute)
+		if n, err := lw.RunOnce(ctx); n != 2 || err != nil || tries() != 4 {
+			t.Fatalf("a minute later a pass claimed %d events and globex's address was tried %d times in all: %v", n, tries(), err)
+		}
+		for _, e := range w.logoutEvents(t, globex) {
+			if e.DeliveredAt != nil || e.NextAt.Before(w.clock.Now().Add(time.Minute)) {
+				t.Fatalf("a globex event after the failures: %+v", e)
+			}
+		}
+	})
+}
+
+// TestBackchannelLogoutErrorRedacted: a failed delivery's stored error and
+// logs name the back-channel logout address by scheme, host and path only:
+// a secret in its query appears in neither.
+func TestBackchannelLogoutErrorRedacted(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		const secret = "s3cret-in-the-query"
+		dead := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if conn, _, err := rw.(http.Hijacker).Hijack(); err == nil {
+				conn.Close() // no answer
+			}
+		}))
+		t.Cleanup(dead.Close)
+		w.ada(t)
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback},
+			"backchannel_logout_uri": dead.URL + "/logout?key=" + secret})
+		b := w.browser(t)
+		w.rp(t, w.tenant, c.ID, c.ClientSecret).signedIn(b)
+		b.post(w.issuer(w.tenant) + "/signout")
+
+		var logs lockedBuffer
+		p, err := openid.New(openid.Deps{Store: w.st, Box: w.box, Clock: w.clock.Now, Issuer: w.issuer, HTTP: egress.Client(true, 10*time.Second),
+			Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := openid.NewLogoutWorker(p, openid.LogoutWorkerOptions{}).RunOnce(ctx); n != 1 || err != nil {
+			t.Fatalf("the worker claimed %d events: %v", n, err)
+		}
+		evs := w.logoutEvents(t, w.tenant)
+		if len(evs) != 1 || evs[0].Attempts != 1 || !strings.Contains(evs[0].LastError, dead.URL+"/logout") {
+			t.Fatalf("the failed event: %+v", evs)
+		}
+		if strings.Contains(evs[0].LastError, secret) || strings.Contains(logs.String(), secret) || !strings.Contains(logs.String(), "will retry") {
+			t.Fatalf("the address's query in the stored error %q or the logs:\n%s", evs[0].LastError, logs.String())
 		}
 	})
 }

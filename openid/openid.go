@@ -366,17 +366,34 @@ func errorPage(w http.ResponseWriter, r *http.Request, pg Pages, tn usher.Tenant
 	http.Error(w, msg, status)
 }
 
+// A sweep deletes up to sweepBatch rows per table per transaction, and
+// goes on while a table had that many, for at most sweepPasses
+// transactions: a backlog (after a burst, or downtime) clears within a few
+// sweeps, and no transaction or sweep runs long.
+var (
+	sweepBatch  = 1000
+	sweepPasses = 20
+)
+
 // Sweep deletes what expired more than an hour ago (authorization
 // requests and their codes, refresh tokens, revoked tokens' records,
 // grants), a batch at a time; any replica may run it.
 func (p *Provider) Sweep(ctx context.Context) (int, error) {
-	n := 0
-	err := p.st.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		n, err = tx.SweepOpenID(ctx, p.now().Add(-time.Hour), 1000)
-		return err
-	})
-	return n, err
+	total := 0
+	for range sweepPasses {
+		var n int
+		var more bool
+		err := p.st.Write(ctx, func(tx *store.Tx) error {
+			var err error
+			n, more, err = tx.SweepOpenID(ctx, p.now().Add(-time.Hour), sweepBatch)
+			return err
+		})
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // RunSweeper sweeps every interval until ctx ends.

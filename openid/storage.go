@@ -620,9 +620,10 @@ func (p *Provider) useAssertion(ctx context.Context, rs *request, c *client, key
 		return fmt.Errorf("the client assertion's signature: %w", err)
 	}
 	var claims struct {
-		Issuer  string    `json:"iss"`
-		JTI     string    `json:"jti"`
-		Expires oidc.Time `json:"exp"`
+		Issuer   string    `json:"iss"`
+		JTI      string    `json:"jti"`
+		Expires  oidc.Time `json:"exp"`
+		IssuedAt oidc.Time `json:"iat"`
 	}
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		return fmt.Errorf("the client assertion's claims: %w", err)
@@ -633,9 +634,17 @@ func (p *Provider) useAssertion(ctx context.Context, rs *request, c *client, key
 	case claims.JTI == "" || len(claims.JTI) > 200:
 		return errAssertionNoJTI
 	}
-	expires := claims.Expires.AsTime()
-	if max := p.now().Add(time.Hour); expires.After(max) {
-		expires = max // the library refuses assertions issued more than an hour ago
+	// The jti is kept while the library would accept the assertion: until
+	// exp, but not past an hour after iat (it refuses older ones), and iat
+	// may be a little ahead of now (the library's leeway, replicas'
+	// clocks), so that hour counts from the later of iat and now, with
+	// assertionSkew to spare.
+	expires, from := claims.Expires.AsTime(), p.now()
+	if iat := claims.IssuedAt.AsTime(); iat.After(from) {
+		from = minTime(iat, from.Add(assertionSkew))
+	}
+	if max := from.Add(time.Hour + assertionSkew); expires.After(max) {
+		expires = max
 	}
 	var fresh bool
 	err = p.st.Write(ctx, func(tx *store.Tx) error {
@@ -651,6 +660,9 @@ func (p *Provider) useAssertion(ctx context.Context, rs *request, c *client, key
 	rs.assertion = assertion
 	return nil
 }
+
+// assertionSkew is the spare time on how long an assertion's jti is kept.
+const assertionSkew = 5 * time.Minute
 
 var (
 	errAssertionReplayed = errors.New("the client assertion was used before (its jti is spent)")

@@ -484,7 +484,11 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 			return err
 		}
 		if c.DeactivatedAt != nil && old.DeactivatedAt == nil {
-			// Its identity provider is no longer trusted: what it signed in ends.
+			// Its identity provider is no longer trusted: what it signed in
+			// ends, with what those sessions gave the products.
+			if err := s.connectionDeactivated(ctx, tx, tenant, c); err != nil {
+				return err
+			}
 			if err := tx.EndConnectionSessions(ctx, c.ID); err != nil {
 				return err
 			}

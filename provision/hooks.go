@@ -23,3 +23,20 @@ func (s *Service) accountEnded(ctx context.Context, tx *store.Tx, tenant usher.T
 	}
 	return nil
 }
+
+// OnConnectionDeactivated adds f to what runs, in the same transaction,
+// when an SSO connection is deactivated, just before the sessions signed in
+// through it end (f can still find them): the OpenID Connect provider
+// revokes what those sessions gave the products and tells them.
+func (s *Service) OnConnectionDeactivated(f func(ctx context.Context, tx *store.Tx, tenant usher.Tenant, c usher.Connection) error) {
+	s.connEnded = append(s.connEnded, f)
+}
+
+func (s *Service) connectionDeactivated(ctx context.Context, tx *store.Tx, tenant usher.Tenant, c usher.Connection) error {
+	for _, f := range s.connEnded {
+		if err := f(ctx, tx, tenant, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -43,6 +43,9 @@ type Service struct {
 	// ended runs in the transaction that suspends or deactivates an
 	// account; see OnAccountEnded.
 	ended []func(ctx context.Context, tx *store.Tx, tenant usher.Tenant, a usher.Account) error
+	// connEnded runs in the transaction that deactivates a connection,
+	// before its sessions end; see OnConnectionDeactivated.
+	connEnded []func(ctx context.Context, tx *store.Tx, tenant usher.Tenant, c usher.Connection) error
 }
 
 // SealWith sets the box that seals the secrets provision keeps (an identity

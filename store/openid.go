@@ -381,6 +381,22 @@ func (t *Tx) RevokeSessionGrants(ctx context.Context, identity, session, reason 
 	return int(n), nil
 }
 
+// RevokeConnectionGrants revokes the live grants made through the sessions
+// that signed in through connection at tenant (before those sessions end).
+func (t *Tx) RevokeConnectionGrants(ctx context.Context, connection, tenant, reason string) (int, error) {
+	where, err := logoutWhere(LogoutConnection)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.ExecContext(ctx, `UPDATE openid_grants SET revoked_at = $1, revoked_reason = $4 WHERE id IN (SELECT g.id FROM openid_grants g
+		WHERE `+where+` AND g.revoked_at IS NULL)`, t.now, connection, tenant, reason)
+	if err != nil {
+		return 0, fmt.Errorf("revoke grants of a connection's sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // RefreshToken is a stored refresh token: only its hash is kept.
 type RefreshToken struct {
 	Hash      string
@@ -511,9 +527,9 @@ func (t *Tx) RevokeClientGrants(ctx context.Context, tenant, client, reason stri
 // SweepOpenID deletes, up to limit rows per table, what expired before
 // before: authorization requests, refresh tokens, revoked access tokens'
 // records, grants past their end, and logout events delivered or
-// abandoned. It reports how many rows went.
-func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int, error) {
-	total := 0
+// abandoned. It reports how many rows went, and more when a table's
+// delete reached limit (there may be more to sweep).
+func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (total int, more bool, err error) {
 	// One constant statement per table, so what writes which table stays
 	// readable; grants last, after the refresh tokens that belong to them.
 	for _, query := range []string{
@@ -528,12 +544,13 @@ func (t *Tx) SweepOpenID(ctx context.Context, before time.Time, limit int) (int,
 	} {
 		res, err := t.ExecContext(ctx, query, before.UTC(), limit)
 		if err != nil {
-			return total, fmt.Errorf("sweep: %s: %w", strings.Fields(query)[2], err)
+			return total, more, fmt.Errorf("sweep: %s: %w", strings.Fields(query)[2], err)
 		}
 		n, _ := res.RowsAffected()
 		total += int(n)
+		more = more || int(n) >= limit
 	}
-	return total, nil
+	return total, more, nil
 }
 
 // PlanKey returns the key and name of plan id of tenant, without counting

@@ -25,9 +25,14 @@ const (
 	// LogoutAccount: an account's grants in its tenant (suspended or
 	// deactivated).
 	LogoutAccount
+	// LogoutConnection: the grants made through the sessions that signed
+	// in through an SSO connection ($2) at its tenant ($3), found while
+	// those sessions still exist (the connection is being deactivated).
+	LogoutConnection
 )
 
-// logoutWhere is the grants (g) of a scope; a and b are its arguments ($2, $3).
+// logoutWhere is the grants (g) of a scope, or the authorization requests
+// (g) signed in for it; a and b are its arguments ($2, $3).
 func logoutWhere(scope LogoutScope) (string, error) {
 	switch scope {
 	case LogoutSession:
@@ -36,6 +41,9 @@ func logoutWhere(scope LogoutScope) (string, error) {
 		return `g.identity_id = $2 AND g.identity_id <> '' AND g.session_id <> $3`, nil
 	case LogoutAccount:
 		return `g.tenant_id = $2 AND g.account_id = $3`, nil
+	case LogoutConnection:
+		return `(g.identity_id, g.session_id) IN (SELECT s.identity_id, s.id FROM sessions s WHERE s.connection_id = $2 AND s.tenant_id = $3)
+			AND g.session_id <> ''`, nil
 	}
 	return "", fmt.Errorf("unknown logout scope %d", scope)
 }
@@ -81,6 +89,26 @@ func (t *Tx) QueueLogouts(ctx context.Context, scope LogoutScope, a, b, reason s
 		return 0, fmt.Errorf("mark grants logged out: %w", err)
 	}
 	return len(all), nil
+}
+
+// VoidCodes ends, in the transaction that ends a session or an account,
+// the signed-in authorization requests of scope (as QueueLogouts', over
+// the requests) whose code is not used: such a code would otherwise give
+// a grant, with a refresh token, for a session that no longer exists.
+// Clearing the hash makes UseCode refuse a code an exchange read already;
+// expiring the request keeps it from being given a new code.
+func (t *Tx) VoidCodes(ctx context.Context, scope LogoutScope, a, b string) (int, error) {
+	where, err := logoutWhere(scope)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.ExecContext(ctx, `UPDATE openid_auth_requests SET code_hash = '', expires_at = $1 WHERE id IN (SELECT g.id
+		FROM openid_auth_requests g WHERE `+where+` AND g.account_id <> '' AND g.code_used_at IS NULL AND g.expires_at > $1)`, t.now, a, b)
+	if err != nil {
+		return 0, fmt.Errorf("void the codes of ended sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // FrontChannelLogout is a client to frame at a session's sign-out.
@@ -146,18 +174,30 @@ func scanLogoutEvent(r scanner) (LogoutEvent, error) {
 	return e, err
 }
 
-// ClaimLogoutEvents leases up to n undelivered logout events of every
-// tenant whose next attempt has come to owner until lease; no other owner
-// claims them meanwhile.
-func (t *Tx) ClaimLogoutEvents(ctx context.Context, owner string, n int, lease time.Duration) ([]LogoutEvent, error) {
+// ClaimLogoutEvents leases up to n undelivered logout events whose next
+// attempt has come to owner until lease; no other owner claims them
+// meanwhile. It takes at most perTenant events of a tenant and perClient
+// of a client, the earliest due, so that one tenant's (or product's) many
+// events, at an address that hangs, cannot fill every pass.
+func (t *Tx) ClaimLogoutEvents(ctx context.Context, owner string, n, perTenant, perClient int, lease time.Duration) ([]LogoutEvent, error) {
 	skip := ""
 	if t.dialect == Postgres {
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
+	// Ranked in subqueries (per client first, then per tenant among what
+	// is left), as PostgreSQL locks no rows of a query with window
+	// functions: the outer query locks, and checks again.
 	rows, err := t.QueryContext(ctx, `UPDATE openid_logout_events SET lease_owner = $1, lease_until = $2 WHERE id IN (
-		SELECT e.id FROM openid_logout_events e WHERE e.next_at <= $3 AND e.delivered_at IS NULL AND e.abandoned_at IS NULL
-			AND (e.lease_until IS NULL OR e.lease_until <= $3)
-		ORDER BY e.next_at, e.id LIMIT $4`+skip+`) RETURNING `+logoutEventCols, owner, t.now.Add(lease), t.now, n)
+		SELECT e.id FROM openid_logout_events e WHERE e.id IN (
+			SELECT r.id FROM (
+				SELECT c.id, row_number() OVER (PARTITION BY c.tenant_id ORDER BY c.next_at, c.id) AS in_tenant FROM (
+					SELECT f.id, f.tenant_id, f.next_at, row_number() OVER (PARTITION BY f.tenant_id, f.client_id ORDER BY f.next_at, f.id) AS in_client
+					FROM openid_logout_events f WHERE f.next_at <= $3 AND f.delivered_at IS NULL AND f.abandoned_at IS NULL
+						AND (f.lease_until IS NULL OR f.lease_until <= $3)) c
+				WHERE c.in_client <= $6) r
+			WHERE r.in_tenant <= $5)
+			AND e.next_at <= $3 AND e.delivered_at IS NULL AND e.abandoned_at IS NULL AND (e.lease_until IS NULL OR e.lease_until <= $3)
+		ORDER BY e.next_at, e.id LIMIT $4`+skip+`) RETURNING `+logoutEventCols, owner, t.now.Add(lease), t.now, n, perTenant, perClient)
 	if err != nil {
 		return nil, fmt.Errorf("claim logout events: %w", err)
 	}
@@ -188,6 +228,20 @@ func (t *Tx) FinishLogoutEvent(ctx context.Context, e *LogoutEvent, owner string
 	}
 	e.LeaseOwner, e.LeaseUntil = "", nil
 	return nil
+}
+
+// DeferClientLogouts moves to until the next attempt of a client's
+// undelivered logout events due before it and not leased: its address
+// did not answer, so the others wait as the failed one does rather than
+// each waiting out a timeout.
+func (t *Tx) DeferClientLogouts(ctx context.Context, tenant, client string, until time.Time) (int, error) {
+	res, err := t.ExecContext(ctx, `UPDATE openid_logout_events SET next_at = $3 WHERE tenant_id = $1 AND client_id = $2 AND delivered_at IS NULL
+		AND abandoned_at IS NULL AND next_at < $3 AND (lease_until IS NULL OR lease_until <= $4)`, tenant, client, until.UTC(), t.now)
+	if err != nil {
+		return 0, fmt.Errorf("defer a client's logout events: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // ReleaseLogoutEvent gives up owner's lease of an event without changing it.

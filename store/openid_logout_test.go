@@ -78,7 +78,7 @@ func testOpenIDLogouts(t *testing.T, e *env) {
 		var got []store.LogoutEvent
 		err := e.st.Write(e.ctx, func(tx *store.Tx) error {
 			var err error
-			got, err = tx.ClaimLogoutEvents(e.ctx, owners[i], 1, time.Minute)
+			got, err = tx.ClaimLogoutEvents(e.ctx, owners[i], 1, 2, 2, time.Minute)
 			return err
 		})
 		if err == nil && len(got) == 0 {
@@ -110,4 +110,74 @@ func testOpenIDLogouts(t *testing.T, e *env) {
 		ev.DeliveredAt = &done
 		return tx.FinishLogoutEvent(e.ctx, &ev, ev.LeaseOwner)
 	})
+}
+
+// testOpenIDLogoutFairness: a claim takes at most perTenant events of a
+// tenant and perClient of a client, earliest due first, whatever the
+// batch; deferring a client's events moves only its unleased ones.
+func testOpenIDLogoutFairness(t *testing.T, e *env) {
+	a, b := e.tenant("acme", usher.TemplateStandard), e.tenant("globex", usher.TemplateStandard)
+	now := e.clock.Now()
+	var grants []store.Grant
+	client := func(tn usher.Tenant, sessions int) usher.Client {
+		c := usher.Client{Name: "Ledger", Type: usher.ClientConfidential, AuthMethod: "client_secret_basic", IDTokenAlg: "ES256",
+			RedirectURIs: []string{"https://ledger.example/cb"}, AccessTokenSeconds: 600, IDTokenSeconds: 3600, RefreshTokenSeconds: 86400,
+			BackchannelLogoutURI: "https://ledger.example/logout"}
+		e.write(func(tx *store.Tx) error { return tx.InsertClient(e.ctx, tn.ID, &c, "") })
+		for i := range sessions {
+			grants = append(grants, store.Grant{ID: store.NewID(), TenantID: tn.ID, ClientID: c.ID, AccountID: "acct", IdentityID: "ident",
+				SessionID: fmt.Sprint(tn.Slug, c.ID, i), AuthTime: now, ExpiresAt: now.Add(time.Hour)})
+		}
+		return c
+	}
+	// acme: a client with five sessions' events, then two with one each; globex: one.
+	big := client(a, 5)
+	client(a, 1)
+	client(a, 1)
+	client(b, 1)
+	e.write(func(tx *store.Tx) error {
+		for _, g := range grants {
+			if err := tx.InsertGrant(e.ctx, &g); err != nil {
+				return err
+			}
+			if _, err := tx.QueueLogouts(e.ctx, store.LogoutSession, "ident", g.SessionID, "test"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	claim := func(owner string) []store.LogoutEvent {
+		t.Helper()
+		var got []store.LogoutEvent
+		e.write(func(tx *store.Tx) error {
+			var err error
+			got, err = tx.ClaimLogoutEvents(e.ctx, owner, 100, 3, 2, time.Minute)
+			return err
+		})
+		return got
+	}
+	count := func(evs []store.LogoutEvent) map[string]int {
+		n := map[string]int{}
+		for _, ev := range evs {
+			n[ev.TenantID]++
+			n[ev.ClientID]++
+		}
+		return n
+	}
+	got := claim("w1")
+	if n := count(got); len(got) != 4 || n[a.ID] != 3 || n[b.ID] != 1 || n[big.ID] != 2 {
+		t.Fatalf("the first claim took %d events: %v", len(got), n)
+	}
+	// The big client's three others wait; one leased by w1 is not moved.
+	e.write(func(tx *store.Tx) error {
+		n, err := tx.DeferClientLogouts(e.ctx, a.ID, big.ID, now.Add(time.Hour))
+		if err == nil && n != 3 {
+			err = fmt.Errorf("deferred %d events, want the 3 not leased", n)
+		}
+		return err
+	})
+	got = claim("w2")
+	if n := count(got); len(got) != 1 || n[big.ID] != 0 {
+		t.Fatalf("the second claim took %d events: %v", len(got), n)
+	}
 }

@@ -39,6 +39,7 @@ func runStorage(t *testing.T, open func(t testing.TB, now func() time.Time) *sto
 		{"SignupLinkUsesUnderConcurrency", testSignupLinkConcurrent},
 		{"OpenIDRowsPerTenantAndSingleUse", testOpenID},
 		{"OpenIDLogoutsQueuedOnceClaimedOnce", testOpenIDLogouts},
+		{"OpenIDLogoutClaimsFairAndDeferred", testOpenIDLogoutFairness},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
