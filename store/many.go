@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"sync"
 	"errors"
 	"strconv"
 	"strings"
@@ -88,7 +90,13 @@ func (t *Tx) flushMerged(ctx context.Context) error {
 			query, args = q.join.sqlite(q.partArgs())
 		}
 		var n int64
-		res, err := t.tx.ExecContext(ctx, query, args...)
+		var res sql.Result
+		var err error
+		if ps := t.s.joined.stmt(ctx, t.s.w, query, len(q.parts) > 1); ps != nil {
+			res, err = t.tx.StmtContext(ctx, ps).ExecContext(ctx, args...)
+		} else {
+			res, err = t.tx.ExecContext(ctx, query, args...)
+		}
 		if err == nil {
 			n, _ = res.RowsAffected()
 		}
@@ -97,6 +105,46 @@ func (t *Tx) flushMerged(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// joinedStmts keeps the statements WriteMany joined on SQLite prepared, a
+// few at a time: an import's batches repeat the same few texts, each as
+// long as a batch's rows and costly to parse. Only the writer uses them.
+type joinedStmts struct {
+	mu    sync.Mutex
+	m     map[string]*sql.Stmt
+	order []string
+}
+
+// maxJoinedStmts bounds the prepared joined statements: a steady import
+// uses one for each table it writes.
+const maxJoinedStmts = 24
+
+// stmt returns query prepared on db, or nil when it is not joined or
+// cannot be prepared (the plain call then reports why).
+func (c *joinedStmts) stmt(ctx context.Context, db *sql.DB, query string, joined bool) *sql.Stmt {
+	if !joined {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ps, ok := c.m[query]; ok {
+		return ps
+	}
+	ps, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	if len(c.order) >= maxJoinedStmts {
+		c.m[c.order[0]].Close()
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.m[query], c.order = ps, append(c.order, query)
+	return ps
 }
 
 // claimSeatsSQLite is claimSeats for SQLite, which writes one at a time:

@@ -52,6 +52,8 @@ type Store struct {
 	// Prepared statements by query text, for SQLite, where preparing costs
 	// as much as running; pgx caches its own per connection.
 	wStmts, rStmts sync.Map
+	// joined keeps WriteMany's joined statements prepared (SQLite).
+	joined joinedStmts
 	// queue feeds SQLite's single writer goroutine, which runs concurrent
 	// writes together in one transaction (group commit). The writer pool
 	// has a second connection only so statements can be prepared while a
