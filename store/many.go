@@ -3,10 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
-	"sync"
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // WriteMany runs many independent writes, such as the rows of an import,
