@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -387,28 +388,51 @@ func (f *file) duplicates() {
 	}
 }
 
-// existing skips a row whose identifiers already sign in to an account:
-// an import never changes the people who exist. It reports whether it did.
-func (im *Importer) existing(ctx context.Context, t usher.Tenant, f *file, x *row) (bool, error) {
+// existing skips a row whose identifiers already sign in to an account
+// (taken): an import never changes the people who exist. It reports
+// whether it did.
+func existing(f *file, x *row, taken map[string]bool) bool {
 	if len(x.res.Problems) > 0 {
-		return false, nil // refused already: the file must change anyway
+		return false // refused already: the file must change anyway
 	}
 	for k, key := range loginKeys {
-		v := x.ids[k]
-		if v == "" {
-			continue
+		if v := x.ids[k]; v != "" && taken[v] {
+			f.problem(x, columnFor(key), "%s already signs in to an account of this tenant; an import does not change existing people", v)
+			x.res.Result = ResultSkipped
 		}
-		_, err := im.st.Read().AccountByLogin(ctx, t.ID, v)
-		if errors.Is(err, usher.ErrNotFound) {
-			continue
-		} else if err != nil {
-			return false, err
-		}
-		f.problem(x, columnFor(key), "%s already signs in to an account of this tenant; an import does not change existing people", v)
-		x.res.Result = ResultSkipped
 	}
-	return x.res.Result == ResultSkipped, nil
+	return x.res.Result == ResultSkipped
 }
+
+// taken looks up which identifiers of rows already sign in to an account
+// of the tenant, a few hundred in one query.
+func (im *Importer) taken(ctx context.Context, t usher.Tenant, rows []*row) (map[string]bool, error) {
+	var vals []string
+	for _, r := range rows {
+		if len(r.res.Problems) > 0 {
+			continue
+		}
+		for _, v := range r.ids {
+			if v != "" {
+				vals = append(vals, v)
+			}
+		}
+	}
+	out := map[string]bool{}
+	for len(vals) > 0 {
+		n := min(takenPerQuery, len(vals))
+		got, err := im.st.Read().TakenLogins(ctx, t.ID, vals[:n])
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, got)
+		vals = vals[n:]
+	}
+	return out, nil
+}
+
+// takenPerQuery is how many identifiers one lookup of taken asks for.
+const takenPerQuery = 500
 
 // validate skips the rows of people who exist and runs provision's checks
 // on every other row, a few rows at once; each row reports all its
@@ -418,6 +442,10 @@ func (im *Importer) existing(ctx context.Context, t usher.Tenant, f *file, x *ro
 // checks as it creates them) only the identifiers are looked up: the
 // rules' refusals come back from the creation, on the same columns.
 func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Tenant, f *file, rules bool) error {
+	taken, err := im.taken(ctx, t, f.rows)
+	if err != nil {
+		return err
+	}
 	var mu sync.Mutex
 	var failed error
 	fail := func(err error) {
@@ -432,10 +460,7 @@ func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Ten
 		go func() {
 			defer wg.Done()
 			for r := range next {
-				if skipped, err := im.existing(ctx, t, f, r); err != nil {
-					fail(err)
-					continue
-				} else if skipped || !rules {
+				if existing(f, r, taken) || !rules {
 					continue
 				}
 				if err := im.svc.CheckAccount(ctx, actor, t, r.in); err != nil {

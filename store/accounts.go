@@ -393,3 +393,36 @@ func (t *Tx) AccountCounts(ctx context.Context, tenant string) (map[string]int, 
 	}
 	return out, rows.Err()
 }
+
+// TakenLogins returns which of values (normalized login identifiers) sign
+// in to an account of tenant: one query for many, as an import checks its
+// rows.
+func (t *Tx) TakenLogins(ctx context.Context, tenant string, values []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(values) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(values)+1)
+	args = append(args, tenant)
+	var in strings.Builder
+	for i, v := range values {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		in.WriteString("$" + strconv.Itoa(i+2))
+		args = append(args, v)
+	}
+	rows, err := t.QueryContext(ctx, `SELECT value FROM login_ids WHERE tenant_id = $1 AND value IN (`+in.String()+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up login identifiers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out[v] = true
+	}
+	return out, rows.Err()
+}
