@@ -296,7 +296,10 @@ func claimSeatSQL(lock string) string {
 // only when those run short, from the first seat (PostgreSQL reads a WITH
 // query only as far as it is asked to). When fewer seats are free than
 // claims, the group's writes run again alone, where each claim's own check
-// explains the refusal.
+// explains the refusal. (The update names the plan as a parameter: joined
+// only through numbered, PostgreSQL expected one seat, and matched the
+// claims to the seats by comparing every pair: 12.5 ms instead of 3.3 for
+// 250 claims on a plan of 100,000 seats.)
 func claimSeats(parts [][]any) (string, []any) {
 	accounts := make([]string, len(parts))
 	for i, a := range parts {
@@ -314,7 +317,7 @@ func claimSeats(parts [][]any) (string, []any) {
 	numbered AS (SELECT plan_id, seat_no, row_number() OVER () AS n FROM free)
 	UPDATE plan_seats s SET account_id = w.account
 	FROM numbered JOIN unnest(CAST($3 AS TEXT[])) WITH ORDINALITY AS w(account, n) ON w.n = numbered.n
-	WHERE s.plan_id = numbered.plan_id AND s.seat_no = numbered.seat_no`,
+	WHERE s.plan_id = $2 AND s.seat_no = numbered.seat_no`,
 		[]any{parts[0][0], parts[0][1], accounts, parts[0][3], len(parts)}
 }
 
@@ -402,17 +405,25 @@ func (t *Tx) TakenLogins(ctx context.Context, tenant string, values []string) (m
 	if len(values) == 0 {
 		return out, nil
 	}
-	args := make([]any, 0, len(values)+1)
-	args = append(args, tenant)
-	var in strings.Builder
-	for i, v := range values {
-		if i > 0 {
-			in.WriteByte(',')
+	query, args := `SELECT value FROM login_ids WHERE tenant_id = $1 AND value = ANY($2)`, []any{tenant, values}
+	if t.dialect == SQLite {
+		// No arrays: a list of parameters, which SQLite plans at each
+		// prepare. (On PostgreSQL a list's generic plan, chosen after a few
+		// runs of the prepared statement, used the index for the tenant
+		// only, and read every identifier of the tenant: 170–470 ms a batch
+		// in an import of 40,000 rows.)
+		args = append(make([]any, 0, len(values)+1), tenant)
+		var in strings.Builder
+		for i, v := range values {
+			if i > 0 {
+				in.WriteByte(',')
+			}
+			in.WriteString("$" + strconv.Itoa(i+2))
+			args = append(args, v)
 		}
-		in.WriteString("$" + strconv.Itoa(i+2))
-		args = append(args, v)
+		query = `SELECT value FROM login_ids WHERE tenant_id = $1 AND value IN (` + in.String() + `)`
 	}
-	rows, err := t.QueryContext(ctx, `SELECT value FROM login_ids WHERE tenant_id = $1 AND value IN (`+in.String()+`)`, args...)
+	rows, err := t.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up login identifiers: %w", err)
 	}
