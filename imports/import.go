@@ -99,6 +99,9 @@ type file struct {
 	rows []*row
 	// keepCells keeps each row's cells as read, for a check as a file.
 	keepCells bool
+	// taken, when not nil, holds the identifiers of the file that already
+	// sign in to an account, looked up before the rows' creations began.
+	taken map[string]bool
 }
 
 // header is the column's header as the file writes it, or its English label.
@@ -442,9 +445,12 @@ const takenPerQuery = 500
 // checks as it creates them) only the identifiers are looked up: the
 // rules' refusals come back from the creation, on the same columns.
 func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Tenant, f *file, rules bool) error {
-	taken, err := im.taken(ctx, t, f.rows)
-	if err != nil {
-		return err
+	taken := f.taken
+	if taken == nil {
+		var err error
+		if taken, err = im.taken(ctx, t, f.rows); err != nil {
+			return err
+		}
 	}
 	var mu sync.Mutex
 	var failed error
