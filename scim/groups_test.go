@@ -16,6 +16,30 @@ func init() {
 	cases["GroupsHandMembers"] = testGroupsHandMembers
 	cases["ManagedBy"] = testManagedBy
 	cases["SSOTenant"] = testSSOTenant
+	cases["GroupRenameSeenByUsers"] = testGroupRenameSeen
+}
+
+// testGroupRenameSeen: the names of a user's groups are remembered for a
+// moment between lookups, yet a group renamed through SCIM shows its new
+// name in the next read of its members.
+func testGroupRenameSeen(t *testing.T, e *env) {
+	uid := e.want(e.do("POST", "/Users", entraUser("rena@acme.example", "Rena", "R")), 201)["id"].(string)
+	gid := e.want(e.do("POST", "/Groups", obj{"displayName": "Ops", "members": []any{obj{"value": uid}}}), 201)["id"].(string)
+	display := func() string {
+		u := e.want(e.do("GET", "/Users/"+uid, nil), 200)
+		list, _ := u["groups"].([]any)
+		if len(list) != 1 {
+			t.Fatalf("groups of the user: %v", u["groups"])
+		}
+		return list[0].(map[string]any)["display"].(string)
+	}
+	if got := display(); got != "Ops" {
+		t.Fatalf("display %q, want Ops", got)
+	}
+	e.want(e.do("PATCH", "/Groups/"+gid, patch(obj{"op": "replace", "path": "displayName", "value": "Operations"})), 204)
+	if got := display(); got != "Operations" {
+		t.Fatalf("display after the rename %q, want Operations", got)
+	}
 }
 
 // memberIDs are the ids of a group document's members.

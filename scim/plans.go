@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,4 +47,68 @@ func (c *planCache) get(ctx context.Context, rd *store.Tx, tenant string) (map[s
 	}
 	c.entries[tenant] = planEntry{plans: p, expires: now.Add(planTTL)}
 	return p, nil
+}
+
+// attrCache keeps the catalogue entries users refer to (role, groups,
+// department, job profile) for a moment, as planCache keeps plans: a
+// lookup by userName then costs no query for their names. A change
+// through this handler forgets the tenant's at once (a group's new
+// displayName); one elsewhere shows within attrTTL.
+type attrCache struct {
+	mu      sync.Mutex
+	entries map[string]attrEntry // tenant, then id
+}
+
+type attrEntry struct {
+	attr    usher.Attribute
+	expires time.Time
+}
+
+const attrTTL = 2 * time.Second
+
+func newAttrCache() *attrCache { return &attrCache{entries: map[string]attrEntry{}} }
+
+// get returns the entries of ids in tenant that exist, reading only those
+// not seen a moment ago.
+func (c *attrCache) get(ctx context.Context, rd *store.Tx, tenant string, ids []string) (map[string]usher.Attribute, error) {
+	now := time.Now()
+	out := make(map[string]usher.Attribute, len(ids))
+	var missing []string
+	c.mu.Lock()
+	for _, id := range ids {
+		if e, ok := c.entries[tenant+"\x00"+id]; ok && now.Before(e.expires) {
+			out[id] = e.attr
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	read, err := rd.AttributesByID(ctx, tenant, missing)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= 10_000 {
+		c.entries = map[string]attrEntry{} // bounded: start over
+	}
+	for id, a := range read {
+		out[id] = a
+		c.entries[tenant+"\x00"+id] = attrEntry{attr: a, expires: now.Add(attrTTL)}
+	}
+	return out, nil
+}
+
+// forget drops tenant's entries.
+func (c *attrCache) forget(tenant string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if strings.HasPrefix(k, tenant+"\x00") {
+			delete(c.entries, k)
+		}
+	}
 }

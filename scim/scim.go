@@ -51,12 +51,13 @@ type Handler struct {
 	base     func(usher.Tenant) string
 	clientIP func(*http.Request) string
 	plans    *planCache
+	attrs    *attrCache
 }
 
 // New returns the SCIM handler; mount it at /t/{tenant}/scim/v2/.
 func New(d Deps) *Handler {
 	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, tenants: d.Tenants, tokens: d.Tokens, base: d.Base, clientIP: d.ClientIP,
-		plans: newPlanCache()}
+		plans: newPlanCache(), attrs: newAttrCache()}
 }
 
 // call is what authentication established about a request.
@@ -99,6 +100,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := r.Method
+	if resource == "groups" && m != http.MethodGet {
+		// A group's change may rename or end it: what this request answers
+		// and what the next ones read is read afresh. (A user's change
+		// renames no entry; the entries it creates are new.)
+		h.attrs.forget(c.tn.ID)
+		defer h.attrs.forget(c.tn.ID)
+	}
 	switch {
 	case resource == "users" && id == "" && m == http.MethodGet:
 		h.listUsers(w, r, c)

@@ -68,11 +68,11 @@ func (h *Handler) loadUsers(ctx context.Context, tn usher.Tenant, ids []string, 
 	if s.sources, err = rd.SourceUsers(ctx, tn.ID, ids); err != nil {
 		return s, err
 	}
-	return s, s.names(ctx, rd, tn, h.plans)
+	return s, s.names(ctx, rd, tn, h.plans, h.attrs)
 }
 
 // names reads the catalogue entries and plans the users refer to.
-func (s *userSet) names(ctx context.Context, rd *store.Tx, tn usher.Tenant, plans *planCache) error {
+func (s *userSet) names(ctx context.Context, rd *store.Tx, tn usher.Tenant, plans *planCache, attrs *attrCache) error {
 	var refs []string
 	for _, a := range s.accounts {
 		refs = append(refs, a.RoleID, a.PrimaryGroupID)
@@ -83,7 +83,7 @@ func (s *userSet) names(ctx context.Context, rd *store.Tx, tn usher.Tenant, plan
 	}
 	refs = slices.DeleteFunc(slices.Compact(sortedStrings(refs)), func(s string) bool { return s == "" })
 	var err error
-	if s.attrs, err = rd.AttributesByID(ctx, tn.ID, refs); err != nil {
+	if s.attrs, err = attrs.get(ctx, rd, tn.ID, refs); err != nil {
 		return err
 	}
 	s.plans, err = plans.get(ctx, rd, tn.ID)
@@ -712,7 +712,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) {
 	a := created.Account
 	s := userSet{accounts: map[string]usher.Account{a.ID: a}, persons: map[string]usher.Person{a.PersonID: created.Person},
 		sources: map[string]store.SourceUser{a.ID: {AccountID: a.ID, SourceID: c.actor.ID, Data: m.src.Data, UpdatedAt: a.CreatedAt}}}
-	if err := s.names(ctx, h.st.Read(), c.tn, h.plans); err != nil {
+	if err := s.names(ctx, h.st.Read(), c.tn, h.plans, h.attrs); err != nil {
 		h.writeError(w, r, nil, err)
 		return
 	}
