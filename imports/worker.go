@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/internal/passes"
 	"github.com/usherhq/usher/store"
 )
 
@@ -59,25 +60,7 @@ var (
 
 // Run works until ctx ends.
 func (w *Worker) Run(ctx context.Context) {
-	for {
-		did, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			w.o.Log.Error("imports: worker pass failed", "err", err)
-		}
-		if did && err == nil {
-			continue
-		}
-		t := time.NewTimer(w.o.Poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	passes.Run(ctx, w.o.Poll, w.o.Log, "imports: worker", w.RunOnce)
 }
 
 // RunOnce leases one import that needs a worker and works on it until it

@@ -14,6 +14,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
+	"github.com/usherhq/usher/internal/passes"
 	"github.com/usherhq/usher/store"
 )
 
@@ -226,25 +227,10 @@ func NewWorker(s *Service, o WorkerOptions) *Worker {
 
 // Run works until ctx ends.
 func (w *Worker) Run(ctx context.Context) {
-	for {
+	passes.Run(ctx, w.o.Poll, w.o.Log, "linked: worker", func(ctx context.Context) (bool, error) {
 		n, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			w.o.Log.Error("linked: worker pass failed", "err", err)
-		}
-		if n >= w.o.Batch && err == nil {
-			continue
-		}
-		t := time.NewTimer(w.o.Poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+		return n >= w.o.Batch, err
+	})
 }
 
 // RunOnce claims the links due now (up to Batch), refreshes or reminds

@@ -17,6 +17,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
+	"github.com/usherhq/usher/internal/passes"
 	"github.com/usherhq/usher/store"
 )
 
@@ -290,25 +291,10 @@ func NewLogoutWorker(p *Provider, o LogoutWorkerOptions) *LogoutWorker {
 
 // Run works until ctx ends.
 func (w *LogoutWorker) Run(ctx context.Context) {
-	for {
+	passes.Run(ctx, w.o.Poll, w.o.Log, "openid: logout worker", func(ctx context.Context) (bool, error) {
 		n, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			w.o.Log.Error("openid: logout worker pass failed", "err", err)
-		}
-		if n >= w.o.Batch && err == nil {
-			continue
-		}
-		t := time.NewTimer(w.o.Poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+		return n >= w.o.Batch, err
+	})
 }
 
 // RunOnce claims the logout events due now (up to Batch, and a few per
