@@ -126,7 +126,13 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		// The checkpointer goroutine copies the WAL into the database file;
 		// the writer's own checkpoint, at 4,000 pages, only finishes its work
 		// so that the next write starts the WAL over.
-		w, err := sql.Open("sqlite", file+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(4000)&_pragma=journal_size_limit(67108864)&_txlock=immediate&"+common)
+		//
+		// The writer's page cache is 16 MiB, not SQLite's 2: a group of
+		// creations touches some twenty index leaves per account, and with
+		// the default a transaction of a few hundred spilled dirty pages into
+		// the WAL before its commit and read them back (imports of 40,000
+		// rows 3,452–3,582 → 3,902–4,342 rows/s, alternating runs).
+		w, err := sql.Open("sqlite", file+"?_pragma=journal_mode(WAL)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(4000)&_pragma=journal_size_limit(67108864)&_txlock=immediate&"+common)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
