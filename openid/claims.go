@@ -53,7 +53,8 @@ func (p *Provider) loadSubject(ctx context.Context, tn usher.Tenant, accountID s
 
 func (p *Provider) readSubject(ctx context.Context, tn usher.Tenant, accountID string, scopes []string) (*subject, error) {
 	r := p.st.Read()
-	os, err := r.OpenIDSubject(ctx, tn.ID, accountID)
+	usherScope := slices.Contains(scopes, ScopeUsher)
+	os, err := r.OpenIDSubject(ctx, tn.ID, accountID, usherScope)
 	if errors.Is(err, usher.ErrNotFound) {
 		return nil, errInactive
 	} else if err != nil {
@@ -64,15 +65,13 @@ func (p *Provider) readSubject(ctx context.Context, tn usher.Tenant, accountID s
 		return nil, errInactive
 	}
 	s := &subject{account: a, person: os.Person, identityEmail: os.IdentityEmail}
-	if slices.Contains(scopes, ScopeUsher) {
+	if usherScope {
+		s.roles = os.Roles
 		s.plan = usher.Plan{ID: a.PlanID, Key: os.PlanKey}
 		s.org = usher.Organization{ID: os.Person.OrganizationID, Name: os.OrgName, Kind: os.OrgKind}
 		ids := append([]string{a.RoleID, a.PrimaryGroupID, s.person.DepartmentID, s.person.JobProfileID}, a.GroupIDs...)
 		ids = slices.DeleteFunc(ids, func(id string) bool { return id == "" })
 		if s.attrs, err = r.AttributesByID(ctx, tn.ID, ids); err != nil {
-			return nil, err
-		}
-		if s.roles, err = r.ContactRoles(ctx, tn.ID, a.PersonID); err != nil {
 			return nil, err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
 )
 
 const callback = "http://localhost/rp/callback"
@@ -143,6 +144,29 @@ func TestCodeFlow(t *testing.T) {
 			t.Errorf("token endpoint auth signing algorithms: %s", a)
 		}
 
+		// Contact roles at two sites of a customer, listed by site then role.
+		ctx := context.Background()
+		globexName, berlinName, parisName := "Globex", "Globex Berlin", "Globex Paris"
+		globex, err := w.svc.CreateOrganization(ctx, opActor, w.tenant, provision.OrganizationInput{Name: &globexName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sites []usher.Organization
+		for _, name := range []*string{&berlinName, &parisName} {
+			site, err := w.svc.CreateOrganization(ctx, opActor, w.tenant, provision.OrganizationInput{Name: name, ParentID: globex.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sites = append(sites, site)
+		}
+		for i, roles := range [][]string{{"Technical", "Billing"}, {"Primary"}} {
+			if _, err := w.svc.Relate(ctx, opActor, w.tenant, sites[i].ID, provision.RelationshipInput{PersonID: ada.PersonID, Roles: roles}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		slices.SortFunc(sites, func(a, b usher.Organization) int { return strings.Compare(a.ID, b.ID) })
+		wantRoles := map[string]string{berlinName: `["Billing","Technical"]`, parisName: `["Primary"]`}
+
 		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "type": "confidential", "redirect_uris": []string{callback}})
 		if c.ID == "" || c.ClientSecret == "" || c.AuthMethod != "client_secret_basic" {
 			t.Fatalf("created client: %+v", c)
@@ -180,6 +204,17 @@ func TestCodeFlow(t *testing.T) {
 		}
 		if org, _ := cl["organization"].(map[string]any); org["kind"] != "internal" {
 			t.Errorf("organization = %v", cl["organization"])
+		}
+		if cr, _ := cl["contact_roles"].([]any); len(cr) != 2 {
+			t.Errorf("contact roles = %v", cl["contact_roles"])
+		} else {
+			for i, v := range cr {
+				m, _ := v.(map[string]any)
+				roles, _ := json.Marshal(m["roles"])
+				if m["site_id"] != sites[i].ID || string(roles) != wantRoles[sites[i].Name] || m["site"] != sites[i].Name {
+					t.Errorf("contact roles[%d] = %v, want %s with %s", i, m, sites[i].Name, wantRoles[sites[i].Name])
+				}
+			}
 		}
 		if res.token.RefreshToken == "" {
 			t.Fatal("no refresh token with offline_access")
