@@ -268,8 +268,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if err != nil {
 		return nil, err
 	}
-	r := s.p.st.Read()
-	rt, err := r.RefreshTokenByHash(ctx, rs.tenant.ID, secret.Hash(token))
+	rt, g, err := s.p.st.Read().RefreshTokenWithGrant(ctx, rs.tenant.ID, secret.Hash(token))
 	if err != nil {
 		return nil, err
 	}
@@ -280,10 +279,6 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		return nil, errors.New("the refresh token was used already; its family is revoked")
 	case !now.Before(rt.ExpiresAt):
 		return nil, errors.New("the refresh token expired")
-	}
-	g, err := r.Grant(ctx, rs.tenant.ID, rt.GrantID)
-	if err != nil {
-		return nil, err
 	}
 	switch {
 	case g.RevokedAt != nil:

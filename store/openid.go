@@ -432,6 +432,30 @@ func (t *Tx) RefreshTokenByHash(ctx context.Context, tenant, hash string) (Refre
 	return rt, err
 }
 
+// RefreshTokenWithGrant reads a refresh token of tenant by its hash with
+// its grant, in one query: a refresh needs both.
+func (t *Tx) RefreshTokenWithGrant(ctx context.Context, tenant, hash string) (RefreshToken, Grant, error) {
+	var rt RefreshToken
+	var g Grant
+	var used, revoked sql.NullTime
+	var scopes string
+	err := t.QueryRowContext(ctx, `SELECT r.hash, r.tenant_id, r.grant_id, r.created_at, r.expires_at, r.used_at, `+prefixed("g.", grantCols)+`
+		FROM openid_refresh_tokens r JOIN openid_grants g ON g.id = r.grant_id AND g.tenant_id = r.tenant_id
+		WHERE r.hash = $2 AND r.tenant_id = $1`, tenant, hash).
+		Scan(&rt.Hash, &rt.TenantID, &rt.GrantID, &rt.CreatedAt, &rt.ExpiresAt, &used,
+			&g.ID, &g.TenantID, &g.ClientID, &g.AccountID, &g.IdentityID, &g.SessionID, &scopes, &g.AuthTime, &g.CreatedAt, &g.ExpiresAt, &revoked, &g.RevokedReason)
+	if notFound(err) {
+		return rt, g, usher.NotFound("refresh_token", "refresh token")
+	}
+	if err != nil {
+		return rt, g, fmt.Errorf("read refresh token: %w", err)
+	}
+	rt.CreatedAt, rt.ExpiresAt, rt.UsedAt = rt.CreatedAt.UTC(), rt.ExpiresAt.UTC(), ptrTime(used)
+	g.Scopes, g.RevokedAt = parseList(scopes), ptrTime(revoked)
+	g.AuthTime, g.CreatedAt, g.ExpiresAt = g.AuthTime.UTC(), g.CreatedAt.UTC(), g.ExpiresAt.UTC()
+	return rt, g, nil
+}
+
 // UseRefreshToken marks a refresh token used. One used before is a
 // conflict: of two uses at once, exactly one wins.
 func (t *Tx) UseRefreshToken(ctx context.Context, tenant, hash string) error {
@@ -609,7 +633,7 @@ const contactRolesRows = `SELECT r.site_id, coalesce(o.name, '') AS name, r.role
 func (t *Tx) OpenIDSubject(ctx context.Context, tenant, account string, roles bool) (OpenIDSubject, error) {
 	var s OpenIDSubject
 	p := &s.Person
-	cols := "a." + strings.ReplaceAll(strings.Join(strings.Fields(accountCols), " "), ", ", ", a.")
+	cols := prefixed("a.", accountCols)
 	rolesCol := `'[]'`
 	if roles {
 		rolesCol = contactRolesCol[t.dialect]

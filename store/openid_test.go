@@ -55,6 +55,13 @@ func testOpenID(t *testing.T, e *env) {
 	if _, err := r.Grant(e.ctx, b.ID, g.ID); err == nil {
 		t.Fatal("another tenant reads the grant")
 	}
+	if _, _, err := r.RefreshTokenWithGrant(e.ctx, b.ID, "rt-hash"); !errors.Is(err, usher.ErrNotFound) {
+		t.Fatalf("another tenant finds the refresh token with its grant: %v", err)
+	}
+	if gotRT, gotG, err := r.RefreshTokenWithGrant(e.ctx, a.ID, "rt-hash"); err != nil || gotRT.GrantID != g.ID || gotG.ID != g.ID ||
+		gotG.SessionID != "sess" || gotG.ClientID != c.ID || !gotG.ExpiresAt.Equal(g.ExpiresAt) || gotRT.UsedAt != nil {
+		t.Fatalf("refresh token with its grant: %+v %+v %v", gotRT, gotG, err)
+	}
 	e.write(func(tx *store.Tx) error {
 		if n, err := tx.RevokeAccountGrants(e.ctx, b.ID, "acct", "test"); err != nil || n != 0 {
 			t.Fatalf("another tenant revoked %d grants (%v)", n, err)
