@@ -40,38 +40,51 @@ type subject struct {
 // request: a token response's access token and ID token share it.
 func (p *Provider) loadSubject(ctx context.Context, tn usher.Tenant, accountID string, scopes []string) (*subject, error) {
 	rs := stateOf(ctx)
-	key := accountID + " " + strings.Join(scopes, " ")
+	key := subjectKey(accountID, scopes)
 	if rs != nil && rs.subject != nil && rs.subjectKey == key {
 		return rs.subject, nil
 	}
-	s, err := p.readSubject(ctx, tn, accountID, scopes)
+	os, err := p.st.Read().OpenIDSubject(ctx, tn.ID, accountID, slices.Contains(scopes, ScopeUsher))
+	if errors.Is(err, usher.ErrNotFound) {
+		return nil, errInactive
+	} else if err != nil {
+		return nil, err
+	}
+	s, err := p.subjectOf(ctx, tn, os, scopes)
 	if err == nil && rs != nil {
 		rs.subject, rs.subjectKey = s, key
 	}
 	return s, err
 }
 
-func (p *Provider) readSubject(ctx context.Context, tn usher.Tenant, accountID string, scopes []string) (*subject, error) {
-	r := p.st.Read()
-	usherScope := slices.Contains(scopes, ScopeUsher)
-	os, err := r.OpenIDSubject(ctx, tn.ID, accountID, usherScope)
-	if errors.Is(err, usher.ErrNotFound) {
-		return nil, errInactive
-	} else if err != nil {
-		return nil, err
+func subjectKey(accountID string, scopes []string) string {
+	return accountID + " " + strings.Join(scopes, " ")
+}
+
+// keepSubject remembers for the request an account's claims read with
+// something else (a code exchange's authorization request); an inactive
+// account is left for loadSubject to refuse.
+func (p *Provider) keepSubject(ctx context.Context, rs *request, os store.OpenIDSubject, scopes []string) {
+	if s, err := p.subjectOf(ctx, rs.tenant, os, scopes); err == nil {
+		rs.subject, rs.subjectKey = s, subjectKey(os.Account.ID, scopes)
 	}
+}
+
+// subjectOf makes what scopes need of an active account's claims.
+func (p *Provider) subjectOf(ctx context.Context, tn usher.Tenant, os store.OpenIDSubject, scopes []string) (*subject, error) {
 	a := os.Account
 	if a.State != usher.StateActive {
 		return nil, errInactive
 	}
 	s := &subject{account: a, person: os.Person, identityEmail: os.IdentityEmail}
-	if usherScope {
+	if slices.Contains(scopes, ScopeUsher) {
 		s.roles = os.Roles
 		s.plan = usher.Plan{ID: a.PlanID, Key: os.PlanKey}
 		s.org = usher.Organization{ID: os.Person.OrganizationID, Name: os.OrgName, Kind: os.OrgKind}
 		ids := append([]string{a.RoleID, a.PrimaryGroupID, s.person.DepartmentID, s.person.JobProfileID}, a.GroupIDs...)
 		ids = slices.DeleteFunc(ids, func(id string) bool { return id == "" })
-		if s.attrs, err = r.AttributesByID(ctx, tn.ID, ids); err != nil {
+		var err error
+		if s.attrs, err = p.st.Read().AttributesByID(ctx, tn.ID, ids); err != nil {
 			return nil, err
 		}
 	}

@@ -204,7 +204,8 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if err != nil {
 		return nil, err
 	}
-	ar, err := s.p.st.Read().AuthRequestByCode(ctx, rs.tenant.ID, secret.Hash(code))
+	// The account's claims come with the request: the exchange needs them.
+	ar, os, err := s.p.st.Read().AuthRequestByCodeWithSubject(ctx, rs.tenant.ID, secret.Hash(code))
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +216,12 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	case ar.CodeExpiry == nil || !s.p.now().Before(*ar.CodeExpiry):
 		return nil, errors.New("the code expired")
 	}
-	return wrapAuthRequest(ar)
+	a, err := wrapAuthRequest(ar)
+	if err != nil {
+		return nil, err
+	}
+	s.p.keepSubject(ctx, rs, os, a.d.Scopes)
+	return a, nil
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {

@@ -235,15 +235,6 @@ func (t *Tx) AuthRequest(ctx context.Context, tenant, id string) (AuthRequest, e
 	return a, err
 }
 
-// AuthRequestByCode returns the authorization request of tenant whose code has hash.
-func (t *Tx) AuthRequestByCode(ctx context.Context, tenant, hash string) (AuthRequest, error) {
-	a, err := scanAuthRequest(t.QueryRowContext(ctx, `SELECT `+authRequestCols+` FROM openid_auth_requests WHERE code_hash = $2 AND code_hash <> '' AND tenant_id = $1`, tenant, hash))
-	if notFound(err) {
-		return a, usher.NotFound("code", "code")
-	}
-	return a, err
-}
-
 // SignInAuthRequest records who signed in for an authorization request
 // that has no code yet.
 func (t *Tx) SignInAuthRequest(ctx context.Context, tenant, id, account, identity, session string, authTime time.Time) error {
@@ -627,29 +618,64 @@ const contactRolesRows = `SELECT r.site_id, coalesce(o.name, '') AS name, r.role
 		LEFT JOIN organizations o ON o.id = r.site_id AND o.tenant_id = r.tenant_id
 		WHERE r.tenant_id = a.tenant_id AND r.person_id = a.person_id ORDER BY r.site_id, r.role LIMIT 1000`
 
+// subjectCols and subjectJoins read what OpenIDSubject holds, for an
+// account a query names a.
+func subjectCols(d Dialect, roles bool) string {
+	rolesCol := `'[]'`
+	if roles {
+		rolesCol = contactRolesCol[d]
+	}
+	return prefixed("a.", accountCols) + `, p.first_name, p.last_name, p.department_id, p.job_profile_id, p.language, p.organization_id,
+		coalesce(i.email, ''), coalesce(pl.key, ''), coalesce(o.name, ''), coalesce(o.kind, ''), ` + rolesCol
+}
+
+const subjectJoins = `JOIN persons p ON p.id = a.person_id AND p.tenant_id = a.tenant_id
+		LEFT JOIN identities i ON i.id = a.identity_id AND a.identity_id <> ''
+		LEFT JOIN plans pl ON pl.id = a.plan_id AND pl.tenant_id = a.tenant_id
+		LEFT JOIN organizations o ON o.id = p.organization_id AND o.tenant_id = a.tenant_id`
+
 // OpenIDSubject reads an account of tenant with its person, its identity's
 // email, its plan's key and its organization and, with roles, its person's
 // contact roles, in one query.
 func (t *Tx) OpenIDSubject(ctx context.Context, tenant, account string, roles bool) (OpenIDSubject, error) {
+	row := t.QueryRowContext(ctx, `SELECT `+subjectCols(t.dialect, roles)+` FROM accounts a `+subjectJoins+`
+		WHERE a.tenant_id = $1 AND a.id = $2`, tenant, account)
+	s, err := t.scanSubject(row, tenant)
+	if notFound(err) {
+		return s, usher.NotFound("account", "account")
+	}
+	return s, err
+}
+
+// AuthRequestByCodeWithSubject reads the authorization request of tenant
+// whose code has hash with its account's claims (contact roles included),
+// in one query: a code exchange needs both.
+func (t *Tx) AuthRequestByCodeWithSubject(ctx context.Context, tenant, hash string) (AuthRequest, OpenIDSubject, error) {
+	row := t.QueryRowContext(ctx, `SELECT `+subjectCols(t.dialect, true)+`, `+prefixed("ar.", authRequestCols)+`
+		FROM openid_auth_requests ar JOIN accounts a ON a.id = ar.account_id AND a.tenant_id = ar.tenant_id `+subjectJoins+`
+		WHERE ar.code_hash = $2 AND ar.code_hash <> '' AND ar.tenant_id = $1`, tenant, hash)
+	var s OpenIDSubject
+	ar, err := scanAuthRequest(scanFunc(func(arDest ...any) error {
+		var err error
+		s, err = t.scanSubject(extraScanner{row, arDest}, tenant)
+		return err
+	}))
+	if notFound(err) {
+		return ar, s, usher.NotFound("code", "code")
+	}
+	return ar, s, err
+}
+
+// scanSubject scans subjectCols of row, then its other columns into
+// extra.
+func (t *Tx) scanSubject(row scanner, tenant string) (OpenIDSubject, error) {
 	var s OpenIDSubject
 	p := &s.Person
-	cols := prefixed("a.", accountCols)
-	rolesCol := `'[]'`
-	if roles {
-		rolesCol = contactRolesCol[t.dialect]
-	}
 	var rolesJSON string
-	row := t.QueryRowContext(ctx, `SELECT `+cols+`, p.first_name, p.last_name, p.department_id, p.job_profile_id, p.language, p.organization_id,
-		coalesce(i.email, ''), coalesce(pl.key, ''), coalesce(o.name, ''), coalesce(o.kind, ''), `+rolesCol+`
-		FROM accounts a JOIN persons p ON p.id = a.person_id AND p.tenant_id = a.tenant_id
-		LEFT JOIN identities i ON i.id = a.identity_id AND a.identity_id <> ''
-		LEFT JOIN plans pl ON pl.id = a.plan_id AND pl.tenant_id = a.tenant_id
-		LEFT JOIN organizations o ON o.id = p.organization_id AND o.tenant_id = a.tenant_id
-		WHERE a.tenant_id = $1 AND a.id = $2`, tenant, account)
 	a, err := t.scanAccount(extraScanner{row, []any{&p.FirstName, &p.LastName, &p.DepartmentID, &p.JobProfileID, &p.Language, &p.OrganizationID,
 		&s.IdentityEmail, &s.PlanKey, &s.OrgName, &s.OrgKind, &rolesJSON}})
 	if notFound(err) {
-		return s, usher.NotFound("account", "account")
+		return s, err
 	}
 	if err != nil {
 		return s, fmt.Errorf("read account's claims: %w", err)

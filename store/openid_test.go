@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,12 @@ func testOpenID(t *testing.T, e *env) {
 	c := usher.Client{Name: "Ledger", Type: usher.ClientConfidential, AuthMethod: "client_secret_basic", IDTokenAlg: "ES256",
 		RedirectURIs: []string{"https://ledger.example/cb"}, AccessTokenSeconds: 600, IDTokenSeconds: 3600, RefreshTokenSeconds: 86400}
 	now := e.clock.Now()
+	a = e.withDefaultPlan(a, e.plan(a, "std", 5))
+	ada, err := e.newUser(a, "Ada", "ada@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := e.org(a, "Plant", e.org(a, "Customer", "").ID)
 	ar := store.AuthRequest{ID: store.NewID(), TenantID: a.ID, Data: `{}`, ExpiresAt: now.Add(time.Hour)}
 	g := store.Grant{ID: store.NewID(), TenantID: a.ID, AccountID: "acct", IdentityID: "ident", SessionID: "sess", AuthTime: now, ExpiresAt: now.Add(time.Hour)}
 	rt := store.RefreshToken{Hash: "rt-hash", TenantID: a.ID, GrantID: g.ID, ExpiresAt: now.Add(time.Hour)}
@@ -28,7 +35,10 @@ func testOpenID(t *testing.T, e *env) {
 		if err := tx.InsertAuthRequest(e.ctx, &ar); err != nil {
 			return err
 		}
-		if err := tx.SignInAuthRequest(e.ctx, a.ID, ar.ID, "acct", "ident", "sess", now); err != nil {
+		if err := tx.SignInAuthRequest(e.ctx, a.ID, ar.ID, ada.Account.ID, "ident", "sess", now); err != nil {
+			return err
+		}
+		if err := tx.SetRelationship(e.ctx, a.ID, site.ID, ada.Person.ID, []string{"Technical", "Billing"}); err != nil {
 			return err
 		}
 		if err := tx.SaveCode(e.ctx, a.ID, ar.ID, "code-hash", now.Add(time.Minute)); err != nil {
@@ -46,8 +56,20 @@ func testOpenID(t *testing.T, e *env) {
 	if list, _, _ := r.Clients(e.ctx, b.ID, false, store.ListOptions{}); len(list) != 0 {
 		t.Fatal("another tenant lists the client")
 	}
-	if _, err := r.AuthRequestByCode(e.ctx, b.ID, "code-hash"); err == nil {
-		t.Fatal("another tenant finds the code")
+	if _, _, err := r.AuthRequestByCodeWithSubject(e.ctx, b.ID, "code-hash"); !errors.Is(err, usher.ErrNotFound) {
+		t.Fatalf("another tenant finds the code: %v", err)
+	}
+	// The code comes with its account's claims, contact roles included.
+	if got, s, err := r.AuthRequestByCodeWithSubject(e.ctx, a.ID, "code-hash"); err != nil || got.ID != ar.ID || got.ClientID != c.ID ||
+		got.SessionID != "sess" || got.CodeExpiry == nil || s.Account.ID != ada.Account.ID || s.Person.FirstName != "Ada" ||
+		len(s.Roles) != 1 || s.Roles[0].SiteID != site.ID || s.Roles[0].Site != "Plant" || strings.Join(s.Roles[0].Roles, ",") != "Billing,Technical" {
+		t.Fatalf("code with its subject: %+v %+v %v", got, s, err)
+	}
+	if s, err := r.OpenIDSubject(e.ctx, a.ID, ada.Account.ID, false); err != nil || len(s.Roles) != 0 || s.Account.Email != "ada@acme.example" {
+		t.Fatalf("subject without roles: %+v %v", s, err)
+	}
+	if _, err := r.OpenIDSubject(e.ctx, b.ID, ada.Account.ID, true); !errors.Is(err, usher.ErrNotFound) {
+		t.Fatalf("another tenant reads the subject: %v", err)
 	}
 	if _, err := r.RefreshTokenByHash(e.ctx, b.ID, "rt-hash"); err == nil {
 		t.Fatal("another tenant finds the refresh token")
