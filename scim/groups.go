@@ -9,6 +9,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/scim/filter"
 )
 
 // A SCIM Group is a usher group (a catalogue entry of kind groups); its
@@ -88,9 +89,9 @@ func (h *Handler) group(ctx context.Context, c call, id string) (usher.Attribute
 
 // wantsMembers reports whether a request needs the members: asked for, or
 // not excluded.
-func wantsMembers(attrs, excluded []Path) bool {
-	has := func(ps []Path) bool {
-		return slices.ContainsFunc(ps, func(p Path) bool { return strings.EqualFold(p.Attr, "members") })
+func wantsMembers(attrs, excluded []filter.Path) bool {
+	has := func(ps []filter.Path) bool {
+		return slices.ContainsFunc(ps, func(p filter.Path) bool { return strings.EqualFold(p.Attr, "members") })
 	}
 	if len(attrs) > 0 {
 		return has(attrs)
@@ -168,7 +169,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c call) {
 			h.writeError(w, r, nil, err)
 			return
 		}
-		if !filtered || Match(lq.filter, doc) {
+		if !filtered || filter.Match(lq.filter, doc) {
 			docs = append(docs, doc)
 		}
 	}
@@ -180,19 +181,19 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, c call) {
 }
 
 // mentions reports whether a filter reads the attribute.
-func mentions(f Filter, attr string) bool {
+func mentions(f filter.Filter, attr string) bool {
 	switch f := f.(type) {
-	case And:
+	case filter.And:
 		return mentions(f.L, attr) || mentions(f.R, attr)
-	case Or:
+	case filter.Or:
 		return mentions(f.L, attr) || mentions(f.R, attr)
-	case Not:
+	case filter.Not:
 		return mentions(f.F, attr)
-	case Compare:
+	case filter.Compare:
 		return strings.EqualFold(f.Path.Attr, attr)
-	case Present:
+	case filter.Present:
 		return strings.EqualFold(f.Path.Attr, attr)
-	case ValuePath:
+	case filter.ValuePath:
 		return strings.EqualFold(f.Path.Attr, attr)
 	}
 	return false

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+
+	"github.com/usherhq/usher/scim/filter"
 )
 
 // PatchOp is one operation of a PATCH request (RFC 7644 §3.5.2).
@@ -20,7 +22,7 @@ const maxOps = 1000
 // DecodePatch reads a PatchOp message: its schema, and Operations whose
 // names and ops come in any case (Entra sends "Replace").
 func DecodePatch(body map[string]any) ([]PatchOp, error) {
-	if s, ok := lookup(body, "schemas"); ok {
+	if s, ok := filter.Lookup(body, "schemas"); ok {
 		list, _ := s.([]any)
 		found := false
 		for _, x := range list {
@@ -32,7 +34,7 @@ func DecodePatch(body map[string]any) ([]PatchOp, error) {
 			return nil, invalidSyntax("schemas: a PATCH body is a %s message", URNPatch)
 		}
 	}
-	raw, ok := lookup(body, "Operations")
+	raw, ok := filter.Lookup(body, "Operations")
 	list, isList := raw.([]any)
 	if !ok || !isList {
 		return nil, invalidSyntax("Operations: a PATCH body needs a list of operations")
@@ -49,21 +51,21 @@ func DecodePatch(body map[string]any) ([]PatchOp, error) {
 		if !ok {
 			return nil, invalidSyntax("Operations[%d]: must be an object with op, path and value", i)
 		}
-		opRaw, _ := lookup(m, "op")
+		opRaw, _ := filter.Lookup(m, "op")
 		op, _ := opRaw.(string)
 		op = strings.ToLower(strings.TrimSpace(op))
 		if op != "add" && op != "replace" && op != "remove" {
 			return nil, invalidSyntax("Operations[%d].op: must be add, replace or remove, not %s", i, jsonValue(opRaw))
 		}
 		var path string
-		if p, ok := lookup(m, "path"); ok && p != nil {
+		if p, ok := filter.Lookup(m, "path"); ok && p != nil {
 			s, isStr := p.(string)
 			if !isStr {
 				return nil, invalidSyntax("Operations[%d].path: must be a string", i)
 			}
 			path = strings.TrimSpace(s)
 		}
-		value, _ := lookup(m, "value")
+		value, _ := filter.Lookup(m, "value")
 		if op == "remove" && path == "" {
 			return nil, errorf(http.StatusBadRequest, TypeNoTarget, "Operations[%d]: remove needs a path", i)
 		}
@@ -119,7 +121,7 @@ func applyOp(ra resourceAttrs, doc map[string]any, op PatchOp) error {
 		}
 		return nil
 	}
-	pp, err := ParsePatchPath(op.Path)
+	pp, err := filter.ParsePatchPath(op.Path)
 	if err != nil {
 		return errorf(http.StatusBadRequest, TypeInvalidPath, "path %q: %v", op.Path, err)
 	}
@@ -270,11 +272,11 @@ func patchSub(a, sub *attr, c map[string]any, name string, op PatchOp) error {
 
 // patchValues changes the values of a multi-valued attribute a filter
 // selects: emails[type eq "work"].value, members[value eq "id"].
-func patchValues(a, sub *attr, c map[string]any, name string, f Filter, op PatchOp) error {
+func patchValues(a, sub *attr, c map[string]any, name string, f filter.Filter, op PatchOp) error {
 	list, _ := c[a.Name].([]any)
 	var hit []int
 	for i, x := range list {
-		if m, ok := x.(map[string]any); ok && Match(f, m) {
+		if m, ok := x.(map[string]any); ok && filter.Match(f, m) {
 			hit = append(hit, i)
 		}
 	}
@@ -347,14 +349,14 @@ func single(v any) any {
 
 // equalities returns the attribute values a filter of "x eq v" joined by
 // "and" requires, or false when it says anything else.
-func equalities(f Filter) (map[string]any, bool) {
+func equalities(f filter.Filter) (map[string]any, bool) {
 	switch f := f.(type) {
-	case Compare:
+	case filter.Compare:
 		if f.Op != "eq" || f.Path.URN != "" || f.Path.Sub != "" || f.Value == nil {
 			return nil, false
 		}
 		return map[string]any{f.Path.Attr: f.Value}, true
-	case And:
+	case filter.And:
 		l, ok1 := equalities(f.L)
 		r, ok2 := equalities(f.R)
 		if !ok1 || !ok2 {
@@ -410,8 +412,8 @@ func sameValue(x, y any) bool {
 	xm, ok1 := x.(map[string]any)
 	ym, ok2 := y.(map[string]any)
 	if ok1 && ok2 {
-		xv, okx := lookup(xm, "value")
-		yv, oky := lookup(ym, "value")
+		xv, okx := filter.Lookup(xm, "value")
+		yv, oky := filter.Lookup(ym, "value")
 		if okx && oky {
 			return reflect.DeepEqual(xv, yv)
 		}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/usherhq/usher/scim/filter"
 )
 
 // Paging: a page holds at most maxCount resources (count= asks for fewer);
@@ -20,16 +22,16 @@ const (
 // listQuery is what a list request asks: a filter, a page, and which
 // attributes to return.
 type listQuery struct {
-	filter          Filter
+	filter          filter.Filter
 	start, count    int
-	attrs, excluded []Path
+	attrs, excluded []filter.Path
 }
 
 func readListQuery(r *http.Request) (listQuery, error) {
 	q := r.URL.Query()
 	lq := listQuery{start: 1, count: defaultCount}
 	if s := strings.TrimSpace(q.Get("filter")); s != "" {
-		f, err := ParseFilter(s)
+		f, err := filter.Parse(s)
 		if err != nil {
 			return lq, errorf(http.StatusBadRequest, TypeInvalidFilter, "filter: %v", err)
 		}
@@ -62,11 +64,11 @@ func readListQuery(r *http.Request) (listQuery, error) {
 // readProjection reads attributes= and excludedAttributes=, lists of
 // attribute paths separated by commas. A filter in [] after a name (as
 // Microsoft's collection sends) selects the whole attribute.
-func readProjection(r *http.Request) (attrs, excluded []Path, err error) {
+func readProjection(r *http.Request) (attrs, excluded []filter.Path, err error) {
 	q := r.URL.Query()
 	for _, x := range []struct {
 		name string
-		dst  *[]Path
+		dst  *[]filter.Path
 	}{{"attributes", &attrs}, {"excludedAttributes", &excluded}} {
 		s := strings.TrimSpace(q.Get(x.name))
 		if s == "" {
@@ -80,7 +82,7 @@ func readProjection(r *http.Request) (attrs, excluded []Path, err error) {
 			if part == "" {
 				continue
 			}
-			p, perr := splitPath(part)
+			p, perr := filter.ParsePath(part)
 			if perr != nil {
 				return nil, nil, invalidValue("%s: %v", x.name, perr)
 			}
@@ -111,7 +113,7 @@ func splitOutsideBrackets(s string) []string {
 
 // project keeps the attributes asked for (or drops those excluded); id
 // and schemas are always returned.
-func project(doc map[string]any, attrs, excluded []Path) map[string]any {
+func project(doc map[string]any, attrs, excluded []filter.Path) map[string]any {
 	if len(attrs) == 0 && len(excluded) == 0 {
 		return doc
 	}
@@ -145,9 +147,9 @@ func key(m map[string]any, name string) (string, bool) {
 	return "", false
 }
 
-func copyPath(out, doc map[string]any, p Path) {
+func copyPath(out, doc map[string]any, p filter.Path) {
 	src, dst := doc, out
-	if p.URN != "" && !isCoreURN(p.URN) {
+	if p.URN != "" && !filter.IsCoreURN(p.URN) {
 		k, ok := key(doc, p.URN)
 		if !ok {
 			return
@@ -196,9 +198,9 @@ func copyPath(out, doc map[string]any, p Path) {
 	}
 }
 
-func removePath(doc map[string]any, p Path) {
+func removePath(doc map[string]any, p filter.Path) {
 	c := doc
-	if p.URN != "" && !isCoreURN(p.URN) {
+	if p.URN != "" && !filter.IsCoreURN(p.URN) {
 		k, ok := key(doc, p.URN)
 		if !ok {
 			return

@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/usherhq/usher/scim/filter"
 )
 
 // maxBody bounds a request body; maxData what usher keeps of one user.
@@ -90,7 +92,7 @@ func canonical(ra resourceAttrs, in map[string]any) (map[string]any, error) {
 		if strings.EqualFold(k, "schemas") {
 			continue
 		}
-		p, err := splitPath(k)
+		p, err := filter.ParsePath(k)
 		if err != nil && !(len(k) > 4 && strings.EqualFold(k[:4], "urn:")) {
 			continue // not an attribute name: ignored like an unknown one
 		}

@@ -1,13 +1,18 @@
 package scim
 
-import "strings"
+import (
+	"strings"
 
-// Schema URNs.
+	"github.com/usherhq/usher/scim/filter"
+)
+
+// Schema URNs. The resources' schemas are declared in filter, which
+// resolves the paths that start with them.
 const (
-	URNUser        = "urn:ietf:params:scim:schemas:core:2.0:User"
-	URNGroup       = "urn:ietf:params:scim:schemas:core:2.0:Group"
-	URNEnterprise  = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-	URNUsher       = "urn:ietf:params:scim:schemas:extension:usher:2.0:User"
+	URNUser        = filter.URNUser
+	URNGroup       = filter.URNGroup
+	URNEnterprise  = filter.URNEnterprise
+	URNUsher       = filter.URNUsher
 	URNList        = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 	URNError       = "urn:ietf:params:scim:api:messages:2.0:Error"
 	URNPatch       = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -15,13 +20,6 @@ const (
 	URNResourceTyp = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 	URNSchema      = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 )
-
-// schemaURNs are the URNs a path may start with, longest first.
-var schemaURNs = []string{URNEnterprise, URNUsher, URNUser, URNGroup}
-
-func isCoreURN(urn string) bool {
-	return strings.EqualFold(urn, URNUser) || strings.EqualFold(urn, URNGroup)
-}
 
 // attr describes an attribute as RFC 7643 §7 does. Names are canonical;
 // what a client sends is matched to them without case.
@@ -176,9 +174,9 @@ func (r resourceAttrs) extensionURN(urn string) string {
 }
 
 // resolve finds the attribute a path names, with its canonical path.
-func (r resourceAttrs) resolve(p Path) (a *attr, urn string) {
+func (r resourceAttrs) resolve(p filter.Path) (a *attr, urn string) {
 	list := r.core
-	if p.URN != "" && !isCoreURN(p.URN) {
+	if p.URN != "" && !filter.IsCoreURN(p.URN) {
 		urn = r.extensionURN(p.URN)
 		if urn == "" {
 			return nil, ""

@@ -11,6 +11,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/scim/filter"
 	"github.com/usherhq/usher/store"
 )
 
@@ -323,7 +324,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c call) {
 			return
 		}
 		for _, d := range docs {
-			if Match(lq.filter, d) {
+			if filter.Match(lq.filter, d) {
 				matched = append(matched, d)
 			}
 		}
@@ -346,7 +347,7 @@ func (h *Handler) writeList(w http.ResponseWriter, docs []map[string]any, total 
 // can match: by id, userName, externalId or an email compared with eq.
 // false means no index serves the filter. The accounts a lookup by
 // userName read come back too.
-func (h *Handler) narrowUsers(ctx context.Context, c call, f Filter) ([]string, map[string]usher.Account, bool, error) {
+func (h *Handler) narrowUsers(ctx context.Context, c call, f filter.Filter) ([]string, map[string]usher.Account, bool, error) {
 	keys, ok := userKeys(f)
 	if !ok {
 		return nil, nil, false, nil
@@ -386,9 +387,9 @@ type userKey struct{ attr, value string }
 
 // userKeys are the indexed equalities a filter requires: one of them holds
 // for every user it matches.
-func userKeys(f Filter) ([]userKey, bool) {
+func userKeys(f filter.Filter) ([]userKey, bool) {
 	switch f := f.(type) {
-	case Compare:
+	case filter.Compare:
 		v, isStr := f.Value.(string)
 		if f.Op != "eq" || !isStr || (f.Path.URN != "" && !strings.EqualFold(f.Path.URN, URNUser)) {
 			return nil, false
@@ -400,18 +401,18 @@ func userKeys(f Filter) ([]userKey, bool) {
 		case attr == "emails" && (sub == "" || sub == "value"):
 			return []userKey{{attr, v}}, true
 		}
-	case ValuePath:
+	case filter.ValuePath:
 		if strings.EqualFold(f.Path.Attr, "emails") && (f.Path.URN == "" || strings.EqualFold(f.Path.URN, URNUser)) {
 			if v, ok := eqValue(f.Filter, "value"); ok {
 				return []userKey{{"emails", v}}, true
 			}
 		}
-	case And:
+	case filter.And:
 		if k, ok := userKeys(f.L); ok {
 			return k, true
 		}
 		return userKeys(f.R)
-	case Or:
+	case filter.Or:
 		l, ok1 := userKeys(f.L)
 		r, ok2 := userKeys(f.R)
 		if ok1 && ok2 {
@@ -423,12 +424,12 @@ func userKeys(f Filter) ([]userKey, bool) {
 
 // eqValue finds "<attr> eq …" among the and-ed conditions of a filter:
 // the value a lookup (a group's displayName, an email's value) requires.
-func eqValue(f Filter, attr string) (string, bool) {
+func eqValue(f filter.Filter, attr string) (string, bool) {
 	switch f := f.(type) {
-	case Compare:
+	case filter.Compare:
 		v, ok := f.Value.(string)
 		return v, ok && f.Op == "eq" && strings.EqualFold(f.Path.Attr, attr) && f.Path.Sub == ""
-	case And:
+	case filter.And:
 		if v, ok := eqValue(f.L, attr); ok {
 			return v, true
 		}

@@ -1,4 +1,4 @@
-package scim
+package filter
 
 import (
 	"fmt"
@@ -13,6 +13,25 @@ import (
 // send besides: a value path followed by a sub-attribute and a comparison
 // (emails[type eq "work"].value eq "a@b"), and the bare words of
 // Microsoft's test collection (userName sw O).
+
+// Schema URNs: a path that starts with one of them names an attribute of
+// that schema. User and Group are core schemas, whose attributes are at the
+// top of a resource; an extension's are in an object under its URN.
+const (
+	URNUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
+	URNGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	URNEnterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	URNUsher      = "urn:ietf:params:scim:schemas:extension:usher:2.0:User"
+)
+
+// schemaURNs are the URNs a path may start with, longest first.
+var schemaURNs = []string{URNEnterprise, URNUsher, URNUser, URNGroup}
+
+// IsCoreURN reports whether urn is a core schema's (User or Group), whose
+// attributes are at the top of a resource rather than under the URN.
+func IsCoreURN(urn string) bool {
+	return strings.EqualFold(urn, URNUser) || strings.EqualFold(urn, URNGroup)
+}
 
 // Filter is a parsed filter expression.
 type Filter interface{ filter() }
@@ -70,8 +89,8 @@ const (
 	maxDepth  = 32
 )
 
-// ParseFilter parses a filter. Its errors say where and what is wrong.
-func ParseFilter(s string) (Filter, error) {
+// Parse parses a filter. Its errors say where and what is wrong.
+func Parse(s string) (Filter, error) {
 	if len(s) > maxFilter {
 		return nil, fmt.Errorf("the filter is longer than %d bytes", maxFilter)
 	}
@@ -110,7 +129,7 @@ func ParsePatchPath(s string) (PatchPath, error) {
 	if t.kind != tWord {
 		return PatchPath{}, fmt.Errorf("a path starts with an attribute name, not %s", t)
 	}
-	path, err := splitPath(t.text)
+	path, err := ParsePath(t.text)
 	if err != nil {
 		return PatchPath{}, err
 	}
@@ -346,7 +365,7 @@ func (p *parser) attrExp(depth int) (Filter, error) {
 	if t.kind != tWord {
 		return nil, fmt.Errorf("expected an attribute name at character %d, found %s", t.pos+1, t)
 	}
-	path, err := splitPath(t.text)
+	path, err := ParsePath(t.text)
 	if err != nil {
 		return nil, err
 	}
@@ -445,8 +464,9 @@ func valueWord(v any) string {
 	return fmt.Sprint(v)
 }
 
-// splitPath splits "urn:…:User:manager.value" or "name.givenName".
-func splitPath(s string) (Path, error) {
+// ParsePath parses an attribute path, "urn:…:User:manager.value" or
+// "name.givenName"; a known schema URN takes its canonical spelling.
+func ParsePath(s string) (Path, error) {
 	var p Path
 	rest := s
 	if len(s) > 4 && strings.EqualFold(s[:4], "urn:") {
@@ -537,8 +557,9 @@ func Match(f Filter, doc map[string]any) bool {
 	return false
 }
 
-// lookup finds an attribute of m by name, without case.
-func lookup(m map[string]any, name string) (any, bool) {
+// Lookup finds an attribute of m by name, without case, as SCIM reads
+// the attribute names a client sends.
+func Lookup(m map[string]any, name string) (any, bool) {
 	if v, ok := m[name]; ok {
 		return v, true
 	}
@@ -553,10 +574,10 @@ func lookup(m map[string]any, name string) (any, bool) {
 // container is the object a path's attribute is in: the document, or the
 // extension the URN names.
 func container(doc map[string]any, p Path) map[string]any {
-	if p.URN == "" || isCoreURN(p.URN) {
+	if p.URN == "" || IsCoreURN(p.URN) {
 		return doc
 	}
-	ext, _ := lookup(doc, p.URN)
+	ext, _ := Lookup(doc, p.URN)
 	m, _ := ext.(map[string]any)
 	return m
 }
@@ -568,7 +589,7 @@ func values(doc map[string]any, p Path) []any {
 	if c == nil {
 		return nil
 	}
-	v, ok := lookup(c, p.Attr)
+	v, ok := Lookup(c, p.Attr)
 	if !ok || v == nil {
 		return nil
 	}
@@ -579,7 +600,7 @@ func values(doc map[string]any, p Path) []any {
 			if sub == "" {
 				sub = "value"
 			}
-			if y, ok := lookup(m, sub); ok && y != nil {
+			if y, ok := Lookup(m, sub); ok && y != nil {
 				out = append(out, y)
 			}
 			return
@@ -604,7 +625,7 @@ func elements(doc map[string]any, p Path) []map[string]any {
 	if c == nil {
 		return nil
 	}
-	v, _ := lookup(c, p.Attr)
+	v, _ := Lookup(c, p.Attr)
 	var out []map[string]any
 	switch v := v.(type) {
 	case []any:
