@@ -67,7 +67,7 @@ func (s *Service) CreateAttribute(ctx context.Context, actor usher.Actor, tenant
 
 // UpdateAttribute renames, describes, deactivates or reactivates an entry.
 func (s *Service) UpdateAttribute(ctx context.Context, actor usher.Actor, tenant usher.Tenant, kind, id string, in AttributeInput) (usher.Attribute, error) {
-	defer s.refs.forget(tenant.ID) // after the change commits
+	defer s.refs.Forget(tenant.ID) // after the change commits
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return usher.Attribute{}, err
 	}
@@ -170,7 +170,7 @@ func (s *Service) CreatePlan(ctx context.Context, actor usher.Actor, tenant ushe
 
 // UpdatePlan renames a plan, changes its seats or deactivates it.
 func (s *Service) UpdatePlan(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in PlanInput) (usher.Plan, error) {
-	defer s.refs.forget(tenant.ID) // after the change commits
+	defer s.refs.Forget(tenant.ID) // after the change commits
 	if err := actor.Require(usher.PrincipalOperator); err != nil {
 		return usher.Plan{}, usher.Forbidden("only an operator changes plans and seats")
 	}
@@ -424,7 +424,7 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 			return c, err
 		}
 	}
-	defer s.noSSO.forget(tenant.ID) // after the change commits
+	defer s.noSSO.Forget(tenant.ID) // after the change commits
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		// The just-in-time defaults must be active entries of the tenant;
 		// those the connection already had are not checked again, so it can

@@ -7,10 +7,10 @@ package provision
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/internal/ttlcache"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
@@ -23,15 +23,17 @@ type Links interface {
 	SignIn(t usher.Tenant) string
 }
 
-// Service provisions. It holds no state beyond its dependencies.
+// Service provisions. Beyond its dependencies it holds only two caches of
+// a moment (internal/ttlcache).
 type Service struct {
 	st     *store.Store
 	now    func() time.Time
 	links  Links
 	notify func()
-	noSSO  *noSSOCache
+	// noSSO remembers the tenants without an active SSO connection.
+	noSSO *ttlcache.Cache[string, bool]
 	// refs remembers the catalogue entries and plans found active.
-	refs refCache
+	refs *ttlcache.Cache[string, bool]
 	// checkPassword verifies the passwords typed at activation; see CheckPasswordsWith.
 	checkPassword PasswordCheck
 	// delivers reports the channels that really deliver; see HideSecretsSentBy.
@@ -72,7 +74,8 @@ func New(st *store.Store, now func() time.Time, links Links) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, now: now, links: links, noSSO: &noSSOCache{until: map[string]time.Time{}}}
+	return &Service{st: st, now: now, links: links, noSSO: ttlcache.New[string, bool](noSSOTTL),
+		refs: ttlcache.New[string, bool](refTTL)}
 }
 
 // audit writes the event of a change in the change's transaction.
@@ -83,37 +86,3 @@ func audit(ctx context.Context, tx *store.Tx, tenantID string, a usher.Actor, ac
 // noSSOTTL bounds how long a connection added through another replica takes
 // to apply here, as for the server's tenant cache.
 const noSSOTTL = 2 * time.Second
-
-// noSSOCache remembers for a moment the tenants without an active SSO
-// connection, so that a new account there costs no query for the SSO rule.
-// A change of connections through this replica forgets its tenant at once.
-type noSSOCache struct {
-	mu    sync.Mutex
-	gen   uint64 // changes at every forget, so an answer read before it is not kept
-	until map[string]time.Time
-}
-
-func (c *noSSOCache) has(tenantID string, now time.Time) (none bool, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return now.Before(c.until[tenantID]), c.gen
-}
-
-func (c *noSSOCache) put(tenantID string, gen uint64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
-	}
-	if len(c.until) >= 10_000 {
-		c.until = map[string]time.Time{} // bounded: start over
-	}
-	c.until[tenantID] = now.Add(noSSOTTL)
-}
-
-func (c *noSSOCache) forget(tenantID string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	delete(c.until, tenantID)
-}

@@ -62,8 +62,10 @@ func (s *Service) homeRealm(ctx context.Context, r *store.Tx, tenant usher.Tenan
 	if a != nil {
 		return Realm{}, nil
 	}
-	none, gen := s.noSSO.has(tenant.ID, s.now())
-	if none {
+	// The tenants without an active connection are remembered a moment, so
+	// that a new account there costs no query for the SSO rule.
+	gen := s.noSSO.Gen()
+	if _, none := s.noSSO.Get(tenant.ID, "", s.now()); none {
 		return Realm{}, nil
 	}
 	domain := ""
@@ -76,7 +78,7 @@ func (s *Service) homeRealm(ctx context.Context, r *store.Tx, tenant usher.Tenan
 	}
 	switch {
 	case len(conns) == 0:
-		s.noSSO.put(tenant.ID, gen, s.now())
+		s.noSSO.Put(tenant.ID, "", true, gen, s.now())
 		return Realm{}, nil
 	case owned && domain != "":
 		return Realm{Connection: &conns[0], Owned: true}, nil

@@ -3,7 +3,6 @@ package provision
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -69,65 +68,21 @@ func checkPlanRef(ctx context.Context, r *store.Tx, tenantID, field, id, was str
 // creation's references are read before its transaction anyway.)
 const refTTL = 2 * time.Second
 
-// refCache remembers for a moment the catalogue entries and plans found
-// active, so that the rows of an import, which name the same department,
-// job profile, role and plan, cost no query each. A change to an entry or a
-// plan through this replica forgets its tenant's at once.
-type refCache struct {
-	mu  sync.Mutex
-	gen uint64 // changes at every forget, so an answer read before it is not kept
-	m   map[string]time.Time
-}
-
-func refKey(tenantID, kind, id string) string { return tenantID + "\x00" + kind + "\x00" + id }
-
-func (c *refCache) active(tenantID, kind, id string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return now.Before(c.m[refKey(tenantID, kind, id)])
-}
-
-func (c *refCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-func (c *refCache) put(tenantID, kind, id string, gen uint64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
-	}
-	if c.m == nil || len(c.m) >= 10_000 {
-		c.m = map[string]time.Time{} // bounded: start over
-	}
-	c.m[refKey(tenantID, kind, id)] = now.Add(refTTL)
-}
-
-func (c *refCache) forget(tenantID string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	for k := range c.m {
-		if strings.HasPrefix(k, tenantID+"\x00") {
-			delete(c.m, k)
-		}
-	}
-}
-
-// planKind is the refCache's kind for plans.
+// planKind is the kind of plans among the remembered references.
 const planKind = "plan"
 
 // checkRefs is checkCatalogRefs and checkPlanRef (when plan is not nil)
 // for a creation or change of an account or person, read outside its
 // transaction: entries found active a moment ago are not read again.
 func (s *Service) checkRefs(ctx context.Context, r *store.Tx, tenantID string, refs []catalogRef, plan *catalogRef) (usher.Errors, error) {
-	now, gen := s.now(), s.refs.generation()
+	// The entries and plans found active a moment ago, remembered so that
+	// the rows of an import, which name the same ones, cost no query each.
+	now, gen := s.now(), s.refs.Gen()
+	active := func(kind, id string) bool { _, ok := s.refs.Get(tenantID, kind+"\x00"+id, now); return ok }
 	changed := func(x catalogRef) bool { return x.id != "" && x.id != x.was }
 	var rest []catalogRef
 	for _, x := range refs {
-		if changed(x) && !s.refs.active(tenantID, x.kind, x.id, now) {
+		if changed(x) && !active(x.kind, x.id) {
 			rest = append(rest, x)
 		}
 	}
@@ -141,10 +96,10 @@ func (s *Service) checkRefs(ctx context.Context, r *store.Tx, tenantID string, r
 	}
 	for _, x := range rest {
 		if changed(x) && !refused[x.field] {
-			s.refs.put(tenantID, x.kind, x.id, gen, now)
+			s.refs.Put(tenantID, x.kind+"\x00"+x.id, true, gen, now)
 		}
 	}
-	if plan != nil && changed(*plan) && !s.refs.active(tenantID, planKind, plan.id, now) {
+	if plan != nil && changed(*plan) && !active(planKind, plan.id) {
 		perr, err := checkPlanRef(ctx, r, tenantID, plan.field, plan.id, plan.was)
 		if err != nil {
 			return nil, err
@@ -152,7 +107,7 @@ func (s *Service) checkRefs(ctx context.Context, r *store.Tx, tenantID string, r
 		if perr != nil {
 			errs = append(errs, perr)
 		} else {
-			s.refs.put(tenantID, planKind, plan.id, gen, now)
+			s.refs.Put(tenantID, planKind+"\x00"+plan.id, true, gen, now)
 		}
 	}
 	return errs, nil

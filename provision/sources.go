@@ -319,7 +319,7 @@ func (s *Service) CreateSourceGroup(ctx context.Context, actor usher.Actor, tena
 // the source's; one managed by another source is refused. The source ends
 // only the memberships it gave: those given by hand stay.
 func (s *Service) ChangeSourceGroup(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in GroupInput) (GroupChanged, error) {
-	defer s.refs.forget(tenant.ID) // after the change commits
+	defer s.refs.Forget(tenant.ID) // after the change commits
 	if err := requireSource(actor); err != nil {
 		return GroupChanged{}, err
 	}
@@ -357,7 +357,7 @@ func (s *Service) ChangeSourceGroup(ctx context.Context, actor usher.Actor, tena
 // DeleteSourceGroup deactivates a group for its provisioning source (its
 // history stays) and ends the memberships the source gave.
 func (s *Service) DeleteSourceGroup(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string) error {
-	defer s.refs.forget(tenant.ID) // after the change commits
+	defer s.refs.Forget(tenant.ID) // after the change commits
 	if err := requireSource(actor); err != nil {
 		return err
 	}

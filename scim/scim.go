@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/internal/ttlcache"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -57,7 +58,7 @@ type Handler struct {
 // New returns the SCIM handler; mount it at /t/{tenant}/scim/v2/.
 func New(d Deps) *Handler {
 	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, tenants: d.Tenants, tokens: d.Tokens, base: d.Base, clientIP: d.ClientIP,
-		plans: newPlanCache(), attrs: newAttrCache()}
+		plans: ttlcache.New[string, map[string]usher.Plan](namesTTL), attrs: ttlcache.New[string, usher.Attribute](namesTTL)}
 }
 
 // call is what authentication established about a request.
@@ -104,8 +105,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A group's change may rename or end it: what this request answers
 		// and what the next ones read is read afresh. (A user's change
 		// renames no entry; the entries it creates are new.)
-		h.attrs.forget(c.tn.ID)
-		defer h.attrs.forget(c.tn.ID)
+		h.attrs.Forget(c.tn.ID)
+		defer h.attrs.Forget(c.tn.ID)
 	}
 	switch {
 	case resource == "users" && id == "" && m == http.MethodGet:

@@ -84,10 +84,10 @@ func (s *userSet) names(ctx context.Context, rd *store.Tx, tn usher.Tenant, plan
 	}
 	refs = slices.DeleteFunc(slices.Compact(sortedStrings(refs)), func(s string) bool { return s == "" })
 	var err error
-	if s.attrs, err = attrs.get(ctx, rd, tn.ID, refs); err != nil {
+	if s.attrs, err = attributes(ctx, attrs, rd, tn.ID, refs); err != nil {
 		return err
 	}
-	s.plans, err = plans.get(ctx, rd, tn.ID)
+	s.plans, err = planNames(ctx, plans, rd, tn.ID)
 	return err
 }
 
