@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -130,7 +131,25 @@ func (f *file) problem(r *row, c *column, format string, args ...any) {
 
 // DryRun reports what importing data would do to every row, writing nothing.
 func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (Report, error) {
-	f, rep, err := im.check(ctx, actor, t, data, false)
+	return im.dryRun(ctx, actor, t, bytesSource(data))
+}
+
+// DryRunFrom is DryRun of the file that body gives, as an upload does:
+// the file is spooled to a temporary file, not held in memory.
+func (im *Importer) DryRunFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader) (Report, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return Report{}, err
+	}
+	src, done, err := im.spool(body)
+	if err != nil {
+		return Report{}, err
+	}
+	defer done()
+	return im.dryRun(ctx, actor, t, src)
+}
+
+func (im *Importer) dryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, src source) (Report, error) {
+	f, rep, err := im.check(ctx, actor, t, src, false)
 	if err != nil {
 		return rep, err
 	}
@@ -237,10 +256,10 @@ func (f *file) explain(r *row, err error) error {
 	return nil
 }
 
-// check reads data and decides every row: refused for its problems,
+// check reads src and decides every row: refused for its problems,
 // skipped when someone already signs in with its identifiers, or to
 // create. It writes nothing.
-func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, keepCells bool) (*file, Report, error) {
+func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, keepCells bool) (*file, Report, error) {
 	if err := actor.Require(usher.AdminUser); err != nil {
 		return nil, Report{}, err
 	}
@@ -249,7 +268,7 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 		return nil, Report{}, err
 	}
 	f := &file{keepCells: keepCells}
-	err = read(data, im.Limits, func(sh *sheet) (rowFunc, error) {
+	err = read(ctx, src, im.Limits, func(sh *sheet) (rowFunc, error) {
 		f.sh = sh
 		return func(num int, cells []string) error {
 			f.rows = append(f.rows, f.parse(cat, num, cells))

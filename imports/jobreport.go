@@ -98,10 +98,6 @@ func (im *Importer) walkJob(ctx context.Context, actor usher.Actor, t usher.Tena
 	if err != nil {
 		return rec, err
 	}
-	data, err := r.ImportFile(ctx, t.ID, id)
-	if err != nil {
-		return rec, err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan store.ImportRowRecord, 64)
@@ -119,7 +115,25 @@ func (im *Importer) walkJob(ctx context.Context, actor usher.Actor, t usher.Tena
 	}()
 	next, more := <-results
 	why := notImported(rec)
-	err = read(data, Limits{}, func(sh *sheet) (rowFunc, error) {
+	if rec.FileDeletedAt != nil {
+		// The file is gone (retention): the rows' results are what is
+		// left, without the file's cells.
+		err = header(&sheet{})
+		for ; err == nil && more; next, more = <-results {
+			var res RowResult
+			if res, err = rowResult(id, next); err == nil {
+				err = fn(nil, res)
+			}
+		}
+		cancel()
+		for range results {
+		}
+		if ferr := <-failed; err == nil && ferr != nil && !errors.Is(ferr, context.Canceled) {
+			err = ferr
+		}
+		return rec, err
+	}
+	err = read(ctx, storedFile{st: im.st, id: id, n: rec.FileSize}, Limits{}, func(sh *sheet) (rowFunc, error) {
 		return func(num int, cells []string) error {
 			for more && next.Row < num {
 				next, more = <-results
@@ -128,11 +142,9 @@ func (im *Importer) walkJob(ctx context.Context, actor usher.Actor, t usher.Tena
 				return fn(cells, RowResult{Row: num, Result: ResultNotImported,
 					Problems: []Problem{{Message: why, Text: fmt.Sprintf("row %d: not imported: %s", num, why)}}})
 			}
-			res := RowResult{Row: num, Result: next.Result, AccountID: next.AccountID, PersonID: next.PersonID}
-			if next.Problems != "" {
-				if err := json.Unmarshal([]byte(next.Problems), &res.Problems); err != nil {
-					return fmt.Errorf("import %s, row %d: its problems: %w", id, num, err)
-				}
+			res, err := rowResult(id, next)
+			if err != nil {
+				return err
 			}
 			return fn(cells, res)
 		}, header(sh)
@@ -144,6 +156,17 @@ func (im *Importer) walkJob(ctx context.Context, actor usher.Actor, t usher.Tena
 		err = ferr
 	}
 	return rec, err
+}
+
+// rowResult is a row's result as stored.
+func rowResult(id string, x store.ImportRowRecord) (RowResult, error) {
+	res := RowResult{Row: x.Row, Result: x.Result, AccountID: x.AccountID, PersonID: x.PersonID}
+	if x.Problems != "" {
+		if err := json.Unmarshal([]byte(x.Problems), &res.Problems); err != nil {
+			return res, fmt.Errorf("import %s, row %d: its problems: %w", id, x.Row, err)
+		}
+	}
+	return res, nil
 }
 
 // notImported says why an import's rows without a result have none.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"io"
 	"strconv"
 	"strings"
 
@@ -22,7 +23,25 @@ var reportHeaders = []string{reportPrefix + "row", reportPrefix + "result", repo
 // were read, each with its row number, its result and its problems in
 // added columns, as XLSX or CSV (format "xlsx" or "csv").
 func (im *Importer) CheckFile(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, format string) ([]byte, error) {
-	f, _, err := im.check(ctx, actor, t, data, true)
+	return im.checkFile(ctx, actor, t, bytesSource(data), format)
+}
+
+// CheckFileFrom is CheckFile of the file that body gives, spooled to a
+// temporary file rather than held in memory.
+func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader, format string) ([]byte, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return nil, err
+	}
+	src, done, err := im.spool(body)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return im.checkFile(ctx, actor, t, src, format)
+}
+
+func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, format string) ([]byte, error) {
+	f, _, err := im.check(ctx, actor, t, src, true)
 	if err != nil {
 		return nil, err
 	}
