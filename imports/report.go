@@ -41,14 +41,23 @@ func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t ushe
 }
 
 func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, format string) ([]byte, error) {
-	f, _, err := im.check(ctx, actor, t, src, true)
+	w, err := newSheetWriter(format)
 	if err != nil {
 		return nil, err
 	}
-	kept := keptColumns(f.sh)
-	line := func(cells []string, extra ...string) []string { return reportLine(kept, cells, extra...) }
-	lines := [][]string{line(f.sh.headers, reportHeaders...)}
-	for _, r := range f.rows {
+	var kept []int
+	started := false
+	head := func(sh *sheet) error {
+		if started {
+			return nil
+		}
+		started, kept = true, keptColumns(sh)
+		return w.line(reportLine(kept, sh.headers, reportHeaders...))
+	}
+	sh, _, err := im.check(ctx, actor, t, src, func(sh *sheet, r *row) error {
+		if err := head(sh); err != nil {
+			return err
+		}
 		why := make([]string, len(r.res.Problems))
 		for i, p := range r.res.Problems {
 			why[i] = p.Text
@@ -57,23 +66,16 @@ func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Te
 		if result == ResultCreate {
 			result = "to create"
 		}
-		lines = append(lines, line(r.cells, strconv.Itoa(r.res.Row), result, strings.Join(why, "\n")))
+		return w.line(reportLine(kept, r.cells, strconv.Itoa(r.res.Row), result, strings.Join(why, "\n")))
+	})
+	if err == nil {
+		err = head(sh) // a file of a header alone
 	}
-	return reportLines(format, lines)
-}
-
-// reportLines writes lines as a report, XLSX or CSV (format "xlsx" or "csv").
-func reportLines(format string, lines [][]string) ([]byte, error) {
-	w, err := newSheetWriter(format)
+	b, werr := w.bytes()
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range lines {
-		if err := w.line(l); err != nil {
-			return nil, err
-		}
-	}
-	return w.bytes()
+	return b, werr
 }
 
 // sheetWriter writes a report a line at a time.
