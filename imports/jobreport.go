@@ -1,7 +1,9 @@
 package imports
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,26 +65,48 @@ func (im *Importer) NotCreated(ctx context.Context, actor usher.Actor, t usher.T
 // or "csv"): the rows of its file as they were read, each with its row
 // number, its result, why, and the account created, in added columns.
 func (im *Importer) ReportFile(ctx context.Context, actor usher.Actor, t usher.Tenant, id, format string) ([]byte, error) {
-	w, err := newSheetWriter(format)
+	write, err := im.ReportTo(ctx, actor, t, id, format)
 	if err != nil {
 		return nil, err
 	}
-	var kept []int
-	_, err = im.walkJob(ctx, actor, t, id, func(sh *sheet) error {
-		kept = keptColumns(sh)
-		return w.line(reportLine(kept, sh.headers, slices.Concat(reportHeaders, []string{reportPrefix + "account id"})...))
-	}, func(cells []string, res RowResult) error {
-		why := make([]string, len(res.Problems))
-		for i, p := range res.Problems {
-			why[i] = p.Text
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// ReportTo is ReportFile written to w as it is made, for a report of
+// many rows: a CSV is never held whole. The import is looked up first,
+// so that a refusal comes before anything is written.
+func (im *Importer) ReportTo(ctx context.Context, actor usher.Actor, t usher.Tenant, id, format string) (write func(w io.Writer) error, err error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return nil, err
+	}
+	if _, err := im.st.Read().Import(ctx, t.ID, id); err != nil {
+		return nil, err
+	}
+	return func(out io.Writer) error {
+		w, err := newSheetWriter(format, out)
+		if err != nil {
+			return err
 		}
-		return w.line(reportLine(kept, cells, strconv.Itoa(res.Row), res.Result, strings.Join(why, "\n"), res.AccountID))
-	})
-	b, werr := w.bytes()
-	if err != nil {
-		return nil, err
-	}
-	return b, werr
+		var kept []int
+		_, err = im.walkJob(ctx, actor, t, id, func(sh *sheet) error {
+			kept = keptColumns(sh)
+			return w.line(reportLine(kept, sh.headers, slices.Concat(reportHeaders, []string{reportPrefix + "account id"})...))
+		}, func(cells []string, res RowResult) error {
+			why := make([]string, len(res.Problems))
+			for i, p := range res.Problems {
+				why[i] = p.Text
+			}
+			return w.line(reportLine(kept, cells, strconv.Itoa(res.Row), res.Result, strings.Join(why, "\n"), res.AccountID))
+		})
+		if werr := w.close(); err == nil {
+			err = werr
+		}
+		return err
+	}, nil
 }
 
 // walkJob reads the file of import id of t and calls fn for each row with

@@ -1,6 +1,7 @@
 package imports
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
@@ -41,7 +42,8 @@ func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t ushe
 }
 
 func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, format string) ([]byte, error) {
-	w, err := newSheetWriter(format)
+	var b bytes.Buffer
+	w, err := newSheetWriter(format, &b)
 	if err != nil {
 		return nil, err
 	}
@@ -71,24 +73,27 @@ func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Te
 	if err == nil {
 		err = head(sh) // a file of a header alone
 	}
-	b, werr := w.bytes()
+	if werr := w.close(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		return nil, err
 	}
-	return b, werr
+	return b.Bytes(), nil
 }
 
-// sheetWriter writes a report a line at a time.
+// sheetWriter writes a report a line at a time to out: CSV as it goes,
+// XLSX (which excelize zips in memory) at close.
 type sheetWriter interface {
 	line(l []string) error
-	bytes() ([]byte, error)
+	close() error
 }
 
-func newSheetWriter(format string) (sheetWriter, error) {
+func newSheetWriter(format string, out io.Writer) (sheetWriter, error) {
 	if format == "csv" {
-		w := &csvSheet{}
+		w := &csvSheet{b: bufio.NewWriterSize(out, 64<<10)}
 		w.b.WriteString("\uFEFF")
-		w.w = csv.NewWriter(&w.b)
+		w.w = csv.NewWriter(w.b)
 		return w, nil
 	}
 	f := excelize.NewFile()
@@ -97,13 +102,13 @@ func newSheetWriter(format string) (sheetWriter, error) {
 		f.Close()
 		return nil, err
 	}
-	return &xlsxSheet{f: f, sw: sw}, nil
+	return &xlsxSheet{f: f, sw: sw, out: out}, nil
 }
 
 // csvSheet writes CSV in UTF-8 with a byte order mark, each value that a
 // spreadsheet would take for a formula made text.
 type csvSheet struct {
-	b bytes.Buffer
+	b *bufio.Writer
 	w *csv.Writer
 }
 
@@ -115,9 +120,12 @@ func (s *csvSheet) line(l []string) error {
 	return s.w.Write(out)
 }
 
-func (s *csvSheet) bytes() ([]byte, error) {
+func (s *csvSheet) close() error {
 	s.w.Flush()
-	return s.b.Bytes(), s.w.Error()
+	if err := s.w.Error(); err != nil {
+		return err
+	}
+	return s.b.Flush()
 }
 
 // defuse keeps a value from being a formula when a spreadsheet opens the
@@ -134,9 +142,10 @@ func defuse(v string) string {
 // xlsxSheet writes a workbook streamed, every value a text cell: a
 // workbook keeps text and formulas apart, so no value becomes a formula.
 type xlsxSheet struct {
-	f  *excelize.File
-	sw *excelize.StreamWriter
-	n  int
+	f   *excelize.File
+	sw  *excelize.StreamWriter
+	n   int
+	out io.Writer
 }
 
 func (s *xlsxSheet) line(l []string) error {
@@ -149,17 +158,14 @@ func (s *xlsxSheet) line(l []string) error {
 	return s.sw.SetRow(cell, row)
 }
 
-func (s *xlsxSheet) bytes() ([]byte, error) {
+func (s *xlsxSheet) close() error {
 	defer s.f.Close()
 	if err := s.sw.Flush(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.f.SetSheetName("Sheet1", peopleSheet); err != nil {
-		return nil, err
+		return err
 	}
-	var b bytes.Buffer
-	if _, err := s.f.WriteTo(&b); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	_, err := s.f.WriteTo(s.out)
+	return err
 }

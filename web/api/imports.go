@@ -134,11 +134,11 @@ func (h *Handler) ImportReport(r *http.Request, c *Call) (any, error) {
 		format, ct = "csv", TypeCSV+"; charset=utf-8"
 	}
 	id := r.PathValue("id")
-	b, err := h.importer().ReportFile(r.Context(), c.actor, c.tenant, id, format)
+	write, err := h.importer().ReportTo(r.Context(), c.actor, c.tenant, id, format)
 	if err != nil {
 		return nil, err
 	}
-	return view.File{ContentType: ct, Filename: "import-" + id + "." + format, Body: b}, nil
+	return view.File{ContentType: ct, Filename: "import-" + id + "." + format, Stream: write}, nil
 }
 
 // uploaded finds the file of an upload, with its name from the form or the

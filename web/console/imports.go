@@ -149,12 +149,12 @@ func (h *Handler) ImportReport(w http.ResponseWriter, r *http.Request, c *Call) 
 		format, ct = "csv", "text/csv; charset=utf-8"
 	}
 	id := r.PathValue("id")
-	b, err := h.importer().ReportFile(r.Context(), c.actor, c.tn, id, format)
+	write, err := h.importer().ReportTo(r.Context(), c.actor, c.tn, id, format)
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
-	view.File{ContentType: ct, Filename: "import-report." + format, Body: b}.Write(w, http.StatusOK)
+	view.File{ContentType: ct, Filename: "import-report." + format, Stream: write}.Write(w, http.StatusOK)
 }
 
 // templateLang is the administrator's language when built in, for the
