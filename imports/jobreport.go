@@ -3,10 +3,10 @@ package imports
 import (
 	"bytes"
 	"context"
-	"io"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
