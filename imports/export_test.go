@@ -20,3 +20,11 @@ func SetBatches(n int) (restore func()) {
 	importBatches = n
 	return func() { importBatches = old }
 }
+
+// SetChunkSize stores files in chunks of n bytes until the returned func
+// is called.
+func SetChunkSize(n int) (restore func()) {
+	old := chunkSize
+	chunkSize = n
+	return func() { chunkSize = old }
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -130,12 +131,47 @@ func (f *file) problem(r *row, c *column, format string, args ...any) {
 
 // DryRun reports what importing data would do to every row, writing nothing.
 func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (Report, error) {
-	f, rep, err := im.check(ctx, actor, t, data, false)
-	if err != nil {
-		return rep, err
+	return im.dryRun(ctx, actor, t, bytesSource(data))
+}
+
+// DryRunFrom is DryRun of the file that body gives, as an upload does:
+// the file is spooled to a temporary file, not held in memory.
+func (im *Importer) DryRunFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader) (Report, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return Report{}, err
 	}
-	rep.DryRun = true
-	return im.report(rep, f), nil
+	src, done, err := im.spool(body)
+	if err != nil {
+		return Report{}, err
+	}
+	defer done()
+	return im.dryRun(ctx, actor, t, src)
+}
+
+func (im *Importer) dryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, src source) (Report, error) {
+	rep := Report{DryRun: true, Results: []RowResult{}}
+	sh, seats, err := im.check(ctx, actor, t, src, func(_ *sheet, r *row) error {
+		rep.Results = append(rep.Results, r.res)
+		switch r.res.Result {
+		case ResultCreate:
+			rep.ToCreate++
+		case ResultSkipped:
+			rep.Skipped++
+		case ResultRefused:
+			rep.Refused++
+		}
+		return nil
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	rep.Format, rep.Columns, rep.Rows, rep.Seats = sh.format, []string{}, len(rep.Results), seats
+	for i, h := range sh.headers {
+		if sh.cols[i] != nil {
+			rep.Columns = append(rep.Columns, h)
+		}
+	}
+	return rep, nil
 }
 
 // batchRows is how many rows a CreateAccounts call takes, importBatches how
@@ -187,31 +223,6 @@ func (im *Importer) create(ctx context.Context, by usher.Actor, t usher.Tenant, 
 	return nil
 }
 
-func (im *Importer) report(rep Report, f *file) Report {
-	rep.Format = f.sh.format
-	for i, h := range f.sh.headers {
-		if f.sh.cols[i] != nil {
-			rep.Columns = append(rep.Columns, h)
-		}
-	}
-	rep.Rows = len(f.rows)
-	rep.Results = make([]RowResult, len(f.rows))
-	for i, r := range f.rows {
-		rep.Results[i] = r.res
-		switch r.res.Result {
-		case ResultCreate:
-			rep.ToCreate++
-		case ResultCreated:
-			rep.Created++
-		case ResultSkipped:
-			rep.Skipped++
-		case ResultRefused:
-			rep.Refused++
-		}
-	}
-	return rep
-}
-
 // explain adds a provision error's problems to r, each on its column.
 // An internal error is returned: it says nothing about the row.
 func (f *file) explain(r *row, err error) error {
@@ -237,37 +248,92 @@ func (f *file) explain(r *row, err error) error {
 	return nil
 }
 
-// check reads data and decides every row: refused for its problems,
+// check reads src and decides every row: refused for its problems,
 // skipped when someone already signs in with its identifiers, or to
-// create. It writes nothing.
-func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, keepCells bool) (*file, Report, error) {
+// create; each receives the rows in their order, decided, a batch at a
+// time. It writes nothing, and reads src twice, as the worker does, so
+// that it holds 20 bytes per identifier rather than the rows: first for
+// the identifiers that rows share and those already taken, then a batch
+// of rows at a time. It returns the file's sheet and the seats the rows
+// to create need.
+func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, each func(sh *sheet, r *row) error) (*sheet, []PlanSeats, error) {
 	if err := actor.Require(usher.AdminUser); err != nil {
-		return nil, Report{}, err
+		return nil, nil, err
 	}
 	cat, err := loadCatalogues(ctx, im.st, t)
 	if err != nil {
-		return nil, Report{}, err
+		return nil, nil, err
 	}
-	f := &file{keepCells: keepCells}
-	err = read(data, im.Limits, func(sh *sheet) (rowFunc, error) {
+	f, keys := &file{}, newKeyIndex(0)
+	taken := map[string]bool{}
+	var look []*row
+	lookUp := func() error {
+		got, err := im.taken(ctx, t, look)
+		maps.Copy(taken, got)
+		look = look[:0]
+		return err
+	}
+	err = read(ctx, src, im.Limits, func(sh *sheet) (rowFunc, error) {
 		f.sh = sh
 		return func(num int, cells []string) error {
-			f.rows = append(f.rows, f.parse(cat, num, cells))
-			return nil
+			r := f.parse(cat, num, cells)
+			keys.add(r)
+			if look = append(look, r); len(look) < takenPerQuery {
+				return nil
+			}
+			return lookUp()
 		}, nil
 	})
+	if err == nil {
+		err = lookUp()
+	}
 	if err != nil {
-		return nil, Report{}, err
+		return nil, nil, err
 	}
-	f.duplicates()
-	if err := im.validate(ctx, actor, t, f, true); err != nil {
-		return nil, Report{}, err
+	keys.seal()
+	need := map[string]int{}
+	var plans []string
+	var part []*row
+	batch := func() error {
+		b := &file{sh: f.sh, rows: part, taken: taken, keepCells: f.keepCells}
+		defer func() { part = part[:0] }()
+		if err := im.validate(ctx, actor, t, b, true); err != nil {
+			return err
+		}
+		for _, r := range part {
+			if r.res.Result == ResultCreate {
+				plan := cmp.Or(r.in.PlanID, t.Settings.DefaultPlanID)
+				if need[plan] == 0 {
+					plans = append(plans, plan)
+				}
+				need[plan]++
+			}
+			if err := each(f.sh, r); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	seats, err := im.seats(ctx, t, f)
+	f.keepCells = true // for each, a batch's rows at a time
+	err = read(ctx, src, im.Limits, func(sh *sheet) (rowFunc, error) {
+		f.sh = sh
+		return func(num int, cells []string) error {
+			r := f.parse(cat, num, cells)
+			keys.apply(f, r)
+			if part = append(part, r); len(part) < batchRows {
+				return nil
+			}
+			return batch()
+		}, nil
+	})
+	if err == nil && len(part) > 0 {
+		err = batch()
+	}
 	if err != nil {
-		return nil, Report{}, err
+		return nil, nil, err
 	}
-	return f, Report{Seats: seats}, nil
+	seats, err := im.seats(ctx, t, need, plans)
+	return f.sh, seats, err
 }
 
 // parse turns a row's cells into an account's input, resolving the names
@@ -378,19 +444,6 @@ func asNumber(v string) string {
 	return "has no +, as a spreadsheet keeps a phone number stored as a number"
 }
 
-// duplicates refuses rows that share an email, username or phone, each
-// naming the others.
-func (f *file) duplicates() {
-	x := newKeyIndex(len(f.rows))
-	for _, r := range f.rows {
-		x.add(r)
-	}
-	x.seal()
-	for _, r := range f.rows {
-		x.apply(f, r)
-	}
-}
-
 // existing skips a row whose identifiers already sign in to an account
 // (taken): an import never changes the people who exist. It reports
 // whether it did.
@@ -493,26 +546,11 @@ func (im *Importer) validate(ctx context.Context, actor usher.Actor, t usher.Ten
 	return failed
 }
 
-// seats compares the seats the rows to create take on each plan with the
-// plan's free seats.
-func (im *Importer) seats(ctx context.Context, t usher.Tenant, f *file) ([]PlanSeats, error) {
-	need := map[string]int{}
-	var order []string
-	for _, r := range f.rows {
-		if r.res.Result != ResultCreate {
-			continue
-		}
-		plan := r.in.PlanID
-		if plan == "" {
-			plan = t.Settings.DefaultPlanID
-		}
-		if need[plan] == 0 {
-			order = append(order, plan)
-		}
-		need[plan]++
-	}
+// seats compares the seats that the rows to create need on each plan
+// (by id, in plans' order) with the plan's free seats.
+func (im *Importer) seats(ctx context.Context, t usher.Tenant, need map[string]int, plans []string) ([]PlanSeats, error) {
 	out := []PlanSeats{}
-	for _, id := range order {
+	for _, id := range plans {
 		p, err := im.st.Read().Plan(ctx, t.ID, id)
 		if err != nil {
 			return nil, err

@@ -124,6 +124,10 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"CancelRunning", testCancelRunning},
 		{"JobReports", testJobReports},
 		{"JobOtherTenant", testJobOtherTenant},
+		{"Chunks", testChunks},
+		{"TooLarge", testTooLarge},
+		{"XLSXStream", testXLSXStream},
+		{"Retention", testRetention},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, open)) })
 	}

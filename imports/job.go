@@ -1,9 +1,9 @@
 package imports
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"io"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -31,6 +31,9 @@ type Job struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// FileDeletedAt: the file was deleted, its retention over; the report
+	// lists the rows' results without the file's cells.
+	FileDeletedAt *time.Time `json:"file_deleted_at,omitempty"`
 }
 
 // StartedBy is who started an import: the actor's kind and id.
@@ -54,37 +57,47 @@ func jobOf(r store.ImportRecord) Job {
 	return Job{ID: r.ID, State: r.State, FileName: r.FileName, FileSize: r.FileSize, FileSHA256: r.FileSHA256, Format: r.Format,
 		Rows: r.TotalRows, RowsDone: r.RowsDone, Created: r.Created, Skipped: r.Skipped, Refused: r.Refused,
 		StartedBy: StartedBy{Kind: r.Actor.Kind, ID: r.Actor.ID}, Error: r.Error,
-		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, FileDeletedAt: r.FileDeletedAt}
 }
 
 // Start checks the shape of data (its format, the limits, the header: the
 // refusals of a dry run about the whole file) and stores it with a queued
 // job, which a Worker runs; the rows are checked and created there.
 func (im *Importer) Start(ctx context.Context, actor usher.Actor, t usher.Tenant, name string, data []byte) (Job, error) {
+	return im.StartFrom(ctx, actor, t, name, bytes.NewReader(data))
+}
+
+// StartFrom is Start of the file that body gives, as an upload does: the
+// file goes to the database a chunk at a time as it arrives, hashed and
+// counted on the way, then is read back from there to be checked; a file
+// refused leaves nothing stored.
+func (im *Importer) StartFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, name string, body io.Reader) (Job, error) {
 	if err := actor.Require(usher.AdminUser); err != nil {
 		return Job{}, err
 	}
 	if t.DeactivatedAt != nil {
 		return Job{}, usher.Forbidden("the tenant is deactivated")
 	}
+	id := store.NewID()
+	n, sum, err := im.upload(ctx, id, body)
+	if err != nil {
+		return Job{}, err
+	}
 	rows, format := 0, ""
-	err := read(data, im.Limits, func(sh *sheet) (rowFunc, error) {
+	err = read(ctx, storedFile{st: im.st, id: id, n: n}, im.Limits, func(sh *sheet) (rowFunc, error) {
 		format = sh.format
 		return func(int, []string) error { rows++; return nil }, nil
 	})
-	if err != nil {
-		return Job{}, err
+	if err == nil {
+		rec := store.ImportRecord{ID: id, TenantID: t.ID, Actor: actor, FileName: name, FileSize: n,
+			FileSHA256: sum, Format: format, TotalRows: rows}
+		err = im.st.Write(ctx, func(tx *store.Tx) error { return tx.InsertImport(ctx, &rec) })
+		if err == nil {
+			return jobOf(rec), nil
+		}
 	}
-	sum := sha256.Sum256(data)
-	rec := store.ImportRecord{TenantID: t.ID, Actor: actor, FileName: name, FileSize: int64(len(data)),
-		FileSHA256: hex.EncodeToString(sum[:]), Format: format, TotalRows: rows}
-	err = im.st.Write(ctx, func(tx *store.Tx) error {
-		return tx.InsertImport(ctx, &rec, data)
-	})
-	if err != nil {
-		return Job{}, err
-	}
-	return jobOf(rec), nil
+	im.dropFile(ctx, id)
+	return Job{}, err
 }
 
 // Job returns import id of t; another tenant's is not found.

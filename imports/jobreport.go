@@ -1,10 +1,12 @@
 package imports
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,26 +65,48 @@ func (im *Importer) NotCreated(ctx context.Context, actor usher.Actor, t usher.T
 // or "csv"): the rows of its file as they were read, each with its row
 // number, its result, why, and the account created, in added columns.
 func (im *Importer) ReportFile(ctx context.Context, actor usher.Actor, t usher.Tenant, id, format string) ([]byte, error) {
-	w, err := newSheetWriter(format)
+	write, err := im.ReportTo(ctx, actor, t, id, format)
 	if err != nil {
 		return nil, err
 	}
-	var kept []int
-	_, err = im.walkJob(ctx, actor, t, id, func(sh *sheet) error {
-		kept = keptColumns(sh)
-		return w.line(reportLine(kept, sh.headers, slices.Concat(reportHeaders, []string{reportPrefix + "account id"})...))
-	}, func(cells []string, res RowResult) error {
-		why := make([]string, len(res.Problems))
-		for i, p := range res.Problems {
-			why[i] = p.Text
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// ReportTo is ReportFile written to w as it is made, for a report of
+// many rows: a CSV is never held whole. The import is looked up first,
+// so that a refusal comes before anything is written.
+func (im *Importer) ReportTo(ctx context.Context, actor usher.Actor, t usher.Tenant, id, format string) (write func(w io.Writer) error, err error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return nil, err
+	}
+	if _, err := im.st.Read().Import(ctx, t.ID, id); err != nil {
+		return nil, err
+	}
+	return func(out io.Writer) error {
+		w, err := newSheetWriter(format, out)
+		if err != nil {
+			return err
 		}
-		return w.line(reportLine(kept, cells, strconv.Itoa(res.Row), res.Result, strings.Join(why, "\n"), res.AccountID))
-	})
-	b, werr := w.bytes()
-	if err != nil {
-		return nil, err
-	}
-	return b, werr
+		var kept []int
+		_, err = im.walkJob(ctx, actor, t, id, func(sh *sheet) error {
+			kept = keptColumns(sh)
+			return w.line(reportLine(kept, sh.headers, slices.Concat(reportHeaders, []string{reportPrefix + "account id"})...))
+		}, func(cells []string, res RowResult) error {
+			why := make([]string, len(res.Problems))
+			for i, p := range res.Problems {
+				why[i] = p.Text
+			}
+			return w.line(reportLine(kept, cells, strconv.Itoa(res.Row), res.Result, strings.Join(why, "\n"), res.AccountID))
+		})
+		if werr := w.close(); err == nil {
+			err = werr
+		}
+		return err
+	}, nil
 }
 
 // walkJob reads the file of import id of t and calls fn for each row with
@@ -95,10 +119,6 @@ func (im *Importer) walkJob(ctx context.Context, actor usher.Actor, t usher.Tena
 	}
 	r := im.st.Read()
 	rec, err := r.Import(ctx, t.ID, id)
-	if err != nil {
-		return rec, err
-	}
-	data, err := r.ImportFile(ctx, t.ID, id)
 	if err != nil {
 		return rec, err
 	}
@@ -119,7 +139,25 @@ func (im *Importer) walkJob(ctx context.Context, actor usher.Actor, t usher.Tena
 	}()
 	next, more := <-results
 	why := notImported(rec)
-	err = read(data, Limits{}, func(sh *sheet) (rowFunc, error) {
+	if rec.FileDeletedAt != nil {
+		// The file is gone (retention): the rows' results are what is
+		// left, without the file's cells.
+		err = header(&sheet{})
+		for ; err == nil && more; next, more = <-results {
+			var res RowResult
+			if res, err = rowResult(id, next); err == nil {
+				err = fn(nil, res)
+			}
+		}
+		cancel()
+		for range results {
+		}
+		if ferr := <-failed; err == nil && ferr != nil && !errors.Is(ferr, context.Canceled) {
+			err = ferr
+		}
+		return rec, err
+	}
+	err = read(ctx, storedFile{st: im.st, id: id, n: rec.FileSize}, Limits{}, func(sh *sheet) (rowFunc, error) {
 		return func(num int, cells []string) error {
 			for more && next.Row < num {
 				next, more = <-results
@@ -128,11 +166,9 @@ func (im *Importer) walkJob(ctx context.Context, actor usher.Actor, t usher.Tena
 				return fn(cells, RowResult{Row: num, Result: ResultNotImported,
 					Problems: []Problem{{Message: why, Text: fmt.Sprintf("row %d: not imported: %s", num, why)}}})
 			}
-			res := RowResult{Row: num, Result: next.Result, AccountID: next.AccountID, PersonID: next.PersonID}
-			if next.Problems != "" {
-				if err := json.Unmarshal([]byte(next.Problems), &res.Problems); err != nil {
-					return fmt.Errorf("import %s, row %d: its problems: %w", id, num, err)
-				}
+			res, err := rowResult(id, next)
+			if err != nil {
+				return err
 			}
 			return fn(cells, res)
 		}, header(sh)
@@ -144,6 +180,17 @@ func (im *Importer) walkJob(ctx context.Context, actor usher.Actor, t usher.Tena
 		err = ferr
 	}
 	return rec, err
+}
+
+// rowResult is a row's result as stored.
+func rowResult(id string, x store.ImportRowRecord) (RowResult, error) {
+	res := RowResult{Row: x.Row, Result: x.Result, AccountID: x.AccountID, PersonID: x.PersonID}
+	if x.Problems != "" {
+		if err := json.Unmarshal([]byte(x.Problems), &res.Problems); err != nil {
+			return res, fmt.Errorf("import %s, row %d: its problems: %w", id, x.Row, err)
+		}
+	}
+	return res, nil
 }
 
 // notImported says why an import's rows without a result have none.

@@ -2,18 +2,20 @@ package imports
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/usherhq/usher"
 )
@@ -63,22 +65,30 @@ type sheet struct {
 // trimmed; rows with no value at all are left out.
 type rowFunc func(num int, cells []string) error
 
-// read recognizes data as XLSX or CSV, checks its header and calls fn for
-// each row that holds a value.
-func read(data []byte, lim Limits, fn func(sh *sheet) (rowFunc, error)) error {
-	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
-		return fileError("the file is %s; the limit is %s", size(int64(len(data))), size(lim.MaxBytes))
+// read recognizes src as XLSX or CSV, checks its header and calls fn for
+// each row that holds a value. It reads src a part at a time.
+func read(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (rowFunc, error)) error {
+	if n := src.size(); lim.MaxBytes > 0 && n > lim.MaxBytes {
+		return fileError("the file is %s; the limit is %s", size(n), size(lim.MaxBytes))
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return fileError("the file is empty")
+	head := make([]byte, 4)
+	rc, err := src.open(ctx)
+	if err != nil {
+		return err
 	}
-	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
-		return readXLSX(data, lim, fn)
+	n, err := io.ReadFull(rc, head)
+	rc.Close()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("reading the file: %w", err)
 	}
-	if bytes.HasPrefix(data, []byte{0xD0, 0xCF, 0x11, 0xE0}) {
+	head = head[:n]
+	if bytes.HasPrefix(head, []byte("PK\x03\x04")) {
+		return readXLSX(ctx, src, lim, fn)
+	}
+	if bytes.HasPrefix(head, []byte{0xD0, 0xCF, 0x11, 0xE0}) {
 		return fileError("this is an old Excel file (.xls): save it as Excel workbook (.xlsx) or CSV")
 	}
-	return readCSV(data, lim, fn)
+	return readCSV(ctx, src, lim, fn)
 }
 
 func size(n int64) string {
@@ -174,11 +184,27 @@ func colName(i int) string {
 	return name
 }
 
-func readXLSX(data []byte, lim Limits, fn func(sh *sheet) (rowFunc, error)) error {
-	if err := checkZip(data); err != nil {
+// xmlInMemory is the largest part of a workbook that is unzipped into
+// memory; a larger sheet, or its shared strings, goes to a temporary file
+// and is read from there as the rows are.
+const xmlInMemory = 1 << 20
+
+func readXLSX(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (rowFunc, error)) error {
+	ra, path, done, err := localFile(ctx, src)
+	if err != nil {
 		return err
 	}
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxUnzipped})
+	defer done()
+	if err := checkZip(ra, src.size()); err != nil {
+		return err
+	}
+	opts := excelize.Options{UnzipSizeLimit: maxUnzipped, UnzipXMLSizeLimit: xmlInMemory}
+	var f *excelize.File
+	if path != "" {
+		f, err = excelize.OpenFile(path, opts)
+	} else {
+		f, err = excelize.OpenReader(io.NewSectionReader(ra, 0, src.size()), opts)
+	}
 	if err != nil {
 		return fileError("the file looks like an Excel workbook but cannot be read: %v", err)
 	}
@@ -230,8 +256,8 @@ func readXLSX(data []byte, lim Limits, fn func(sh *sheet) (rowFunc, error)) erro
 // checkZip refuses a zip bomb, by its entries' count and sizes, and XML
 // that declares a document type: entities are how XML reaches for files
 // and multiplies itself, and no workbook needs them.
-func checkZip(data []byte) error {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+func checkZip(ra io.ReaderAt, n int64) error {
+	zr, err := zip.NewReader(ra, n)
 	if err != nil {
 		return fileError("the file starts like a zip (an Excel workbook) but is not one: %v", err)
 	}
@@ -242,8 +268,8 @@ func checkZip(data []byte) error {
 	for _, zf := range zr.File {
 		total += zf.UncompressedSize64
 	}
-	if total > uint64(maxUnzipped) || (total > 10<<20 && total/uint64(len(data)) > maxRatio) {
-		return fileError("the workbook unpacks to %s from %s: out of proportion for a spreadsheet (a zip bomb?)", size(int64(min(total, 1<<62))), size(int64(len(data))))
+	if total > uint64(maxUnzipped) || (total > 10<<20 && total/uint64(max(n, 1)) > maxRatio) {
+		return fileError("the workbook unpacks to %s from %s: out of proportion for a spreadsheet (a zip bomb?)", size(int64(min(total, 1<<62))), size(n))
 	}
 	for _, zf := range zr.File {
 		if !strings.HasSuffix(zf.Name, ".xml") && !strings.HasSuffix(zf.Name, ".rels") {
@@ -265,14 +291,38 @@ func checkZip(data []byte) error {
 
 // readCSV reads CSV as spreadsheet programs save it: UTF-8 with or
 // without a byte order mark, UTF-16 with one, or Windows-1252; separated
-// by the first line's most frequent of ; , and tab.
-func readCSV(data []byte, lim Limits, fn func(sh *sheet) (rowFunc, error)) error {
-	text, err := decodeText(data)
+// by the first line's most frequent of ; , and tab. It reads src twice:
+// once for its encoding, once for its rows.
+func readCSV(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (rowFunc, error)) error {
+	enc, err := encodingOf(ctx, src)
 	if err != nil {
 		return err
 	}
-	r := csv.NewReader(bytes.NewReader(text))
-	r.Comma = separator(text)
+	rc, err := src.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	raw := bufio.NewReaderSize(rc, 64<<10)
+	var text io.Reader = raw
+	switch enc {
+	case encUTF8BOM:
+		raw.Discard(3)
+	case encUTF16LE, encUTF16BE:
+		raw.Discard(2)
+		order := unicode.LittleEndian
+		if enc == encUTF16BE {
+			order = unicode.BigEndian
+		}
+		text = unicode.UTF16(order, unicode.IgnoreBOM).NewDecoder().Reader(raw)
+	case encWindows1252:
+		// Not UTF-8: what Excel on Windows writes in Western Europe.
+		text = charmap.Windows1252.NewDecoder().Reader(raw)
+	}
+	br := bufio.NewReaderSize(text, 64<<10)
+	first, _ := br.Peek(64 << 10) // the first line, or its start
+	r := csv.NewReader(br)
+	r.Comma = separator(first)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	w := &walker{lim: lim, format: "csv", fn: fn}
@@ -304,41 +354,71 @@ func readCSV(data []byte, lim Limits, fn func(sh *sheet) (rowFunc, error)) error
 	return nil
 }
 
-// decodeText returns data in UTF-8: data itself when it is, so that a
-// large file is not copied.
-func decodeText(data []byte) ([]byte, error) {
-	switch {
-	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
-		data = data[3:]
-	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
-		return []byte(utf16Text(data[2:], false)), nil
-	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
-		return []byte(utf16Text(data[2:], true)), nil
-	}
-	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, fileError("the file is neither an Excel workbook (.xlsx) nor CSV text")
-	}
-	if utf8.Valid(data) {
-		return data, nil
-	}
-	// Not UTF-8: what Excel on Windows writes in Western Europe.
-	s, err := charmap.Windows1252.NewDecoder().Bytes(data)
-	if err != nil {
-		return nil, fileError("the file's characters cannot be read: save it as CSV UTF-8")
-	}
-	return s, nil
-}
+// Encodings of a CSV file.
+const (
+	encUTF8 = iota
+	encUTF8BOM
+	encUTF16LE
+	encUTF16BE
+	encWindows1252
+)
 
-func utf16Text(b []byte, bigEndian bool) string {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		if bigEndian {
-			u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-		} else {
-			u[i] = uint16(b[2*i+1])<<8 | uint16(b[2*i])
+// encodingOf reads src once to tell its encoding: a byte order mark says
+// it; otherwise UTF-8 when all of it is, else Windows-1252. It refuses a
+// file of white space only, and one with NUL bytes (a binary file).
+func encodingOf(ctx context.Context, src source) (int, error) {
+	rc, err := src.open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	buf := make([]byte, 64<<10)
+	enc, valid, blank, nul := encUTF8, true, true, false
+	carry := 0 // the start of a character cut by the end of a read
+	for first := true; ; first = false {
+		n, rerr := io.ReadFull(rc, buf[carry:])
+		data := buf[:carry+n]
+		end := len(data)
+		if rerr == nil {
+			for i := len(data) - 1; i >= 0 && i >= len(data)-utf8.UTFMax; i-- {
+				if utf8.RuneStart(data[i]) {
+					if !utf8.FullRune(data[i:]) {
+						end = i
+					}
+					break
+				}
+			}
+		}
+		part := data[:end]
+		if first {
+			switch {
+			case bytes.HasPrefix(part, []byte{0xEF, 0xBB, 0xBF}):
+				enc, part = encUTF8BOM, part[3:]
+			case bytes.HasPrefix(part, []byte{0xFF, 0xFE}):
+				return encUTF16LE, nil
+			case bytes.HasPrefix(part, []byte{0xFE, 0xFF}):
+				return encUTF16BE, nil
+			}
+		}
+		nul = nul || bytes.IndexByte(part, 0) >= 0
+		valid = valid && utf8.Valid(part)
+		blank = blank && len(bytes.TrimSpace(part)) == 0
+		carry = copy(buf, data[end:])
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		} else if rerr != nil {
+			return 0, fmt.Errorf("reading the file: %w", rerr)
 		}
 	}
-	return string(utf16.Decode(u))
+	switch {
+	case blank && enc == encUTF8:
+		return 0, fileError("the file is empty")
+	case nul:
+		return 0, fileError("the file is neither an Excel workbook (.xlsx) nor CSV text")
+	case !valid:
+		return encWindows1252, nil
+	}
+	return enc, nil
 }
 
 // separator is the most frequent of ; , and tab in the first line outside

@@ -1,9 +1,11 @@
 package imports
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
+	"io"
 	"strconv"
 	"strings"
 
@@ -22,14 +24,42 @@ var reportHeaders = []string{reportPrefix + "row", reportPrefix + "result", repo
 // were read, each with its row number, its result and its problems in
 // added columns, as XLSX or CSV (format "xlsx" or "csv").
 func (im *Importer) CheckFile(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, format string) ([]byte, error) {
-	f, _, err := im.check(ctx, actor, t, data, true)
+	return im.checkFile(ctx, actor, t, bytesSource(data), format)
+}
+
+// CheckFileFrom is CheckFile of the file that body gives, spooled to a
+// temporary file rather than held in memory.
+func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader, format string) ([]byte, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return nil, err
+	}
+	src, done, err := im.spool(body)
 	if err != nil {
 		return nil, err
 	}
-	kept := keptColumns(f.sh)
-	line := func(cells []string, extra ...string) []string { return reportLine(kept, cells, extra...) }
-	lines := [][]string{line(f.sh.headers, reportHeaders...)}
-	for _, r := range f.rows {
+	defer done()
+	return im.checkFile(ctx, actor, t, src, format)
+}
+
+func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, format string) ([]byte, error) {
+	var b bytes.Buffer
+	w, err := newSheetWriter(format, &b)
+	if err != nil {
+		return nil, err
+	}
+	var kept []int
+	started := false
+	head := func(sh *sheet) error {
+		if started {
+			return nil
+		}
+		started, kept = true, keptColumns(sh)
+		return w.line(reportLine(kept, sh.headers, reportHeaders...))
+	}
+	sh, _, err := im.check(ctx, actor, t, src, func(sh *sheet, r *row) error {
+		if err := head(sh); err != nil {
+			return err
+		}
 		why := make([]string, len(r.res.Problems))
 		for i, p := range r.res.Problems {
 			why[i] = p.Text
@@ -38,36 +68,32 @@ func (im *Importer) CheckFile(ctx context.Context, actor usher.Actor, t usher.Te
 		if result == ResultCreate {
 			result = "to create"
 		}
-		lines = append(lines, line(r.cells, strconv.Itoa(r.res.Row), result, strings.Join(why, "\n")))
+		return w.line(reportLine(kept, r.cells, strconv.Itoa(r.res.Row), result, strings.Join(why, "\n")))
+	})
+	if err == nil {
+		err = head(sh) // a file of a header alone
 	}
-	return reportLines(format, lines)
-}
-
-// reportLines writes lines as a report, XLSX or CSV (format "xlsx" or "csv").
-func reportLines(format string, lines [][]string) ([]byte, error) {
-	w, err := newSheetWriter(format)
+	if werr := w.close(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range lines {
-		if err := w.line(l); err != nil {
-			return nil, err
-		}
-	}
-	return w.bytes()
+	return b.Bytes(), nil
 }
 
-// sheetWriter writes a report a line at a time.
+// sheetWriter writes a report a line at a time to out: CSV as it goes,
+// XLSX (which excelize zips in memory) at close.
 type sheetWriter interface {
 	line(l []string) error
-	bytes() ([]byte, error)
+	close() error
 }
 
-func newSheetWriter(format string) (sheetWriter, error) {
+func newSheetWriter(format string, out io.Writer) (sheetWriter, error) {
 	if format == "csv" {
-		w := &csvSheet{}
+		w := &csvSheet{b: bufio.NewWriterSize(out, 64<<10)}
 		w.b.WriteString("\uFEFF")
-		w.w = csv.NewWriter(&w.b)
+		w.w = csv.NewWriter(w.b)
 		return w, nil
 	}
 	f := excelize.NewFile()
@@ -76,13 +102,13 @@ func newSheetWriter(format string) (sheetWriter, error) {
 		f.Close()
 		return nil, err
 	}
-	return &xlsxSheet{f: f, sw: sw}, nil
+	return &xlsxSheet{f: f, sw: sw, out: out}, nil
 }
 
 // csvSheet writes CSV in UTF-8 with a byte order mark, each value that a
 // spreadsheet would take for a formula made text.
 type csvSheet struct {
-	b bytes.Buffer
+	b *bufio.Writer
 	w *csv.Writer
 }
 
@@ -94,9 +120,12 @@ func (s *csvSheet) line(l []string) error {
 	return s.w.Write(out)
 }
 
-func (s *csvSheet) bytes() ([]byte, error) {
+func (s *csvSheet) close() error {
 	s.w.Flush()
-	return s.b.Bytes(), s.w.Error()
+	if err := s.w.Error(); err != nil {
+		return err
+	}
+	return s.b.Flush()
 }
 
 // defuse keeps a value from being a formula when a spreadsheet opens the
@@ -113,9 +142,10 @@ func defuse(v string) string {
 // xlsxSheet writes a workbook streamed, every value a text cell: a
 // workbook keeps text and formulas apart, so no value becomes a formula.
 type xlsxSheet struct {
-	f  *excelize.File
-	sw *excelize.StreamWriter
-	n  int
+	f   *excelize.File
+	sw  *excelize.StreamWriter
+	n   int
+	out io.Writer
 }
 
 func (s *xlsxSheet) line(l []string) error {
@@ -128,17 +158,14 @@ func (s *xlsxSheet) line(l []string) error {
 	return s.sw.SetRow(cell, row)
 }
 
-func (s *xlsxSheet) bytes() ([]byte, error) {
+func (s *xlsxSheet) close() error {
 	defer s.f.Close()
 	if err := s.sw.Flush(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.f.SetSheetName("Sheet1", peopleSheet); err != nil {
-		return nil, err
+		return err
 	}
-	var b bytes.Buffer
-	if _, err := s.f.WriteTo(&b); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	_, err := s.f.WriteTo(s.out)
+	return err
 }

@@ -20,7 +20,18 @@ type WorkerOptions struct {
 	Poll  time.Duration // between looks for a job [2s]
 	Lease time.Duration // how long a job stays a worker's unless renewed [1m]
 	Log   *slog.Logger  // [slog.Default()]
+	// Retention is how long the file of a finished import is kept, for
+	// its report [720h: 30 days]; the rows' results are kept after it.
+	Retention time.Duration
 }
+
+// Uploads that never became an import (a replica that died while
+// storing one) leave chunks that are deleted this long after.
+const orphanedChunks = 24 * time.Hour
+
+// expireEvery is how often a worker's passes delete the files kept long
+// enough.
+const expireEvery = 10 * time.Minute
 
 // Worker runs imports. Run one per replica: a job is leased through the
 // database, renewed while the worker works, and taken over by another
@@ -35,6 +46,7 @@ type Worker struct {
 	// rows recorded so far; an error stops the worker there as if it
 	// died, still holding the lease.
 	afterBatch func(done int) error
+	expired    time.Time // the last deletion of old files
 }
 
 // NewWorker returns a worker of im's store.
@@ -47,6 +59,9 @@ func NewWorker(im *Importer, o WorkerOptions) *Worker {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.Retention <= 0 {
+		o.Retention = 30 * 24 * time.Hour
 	}
 	return &Worker{im: im, o: o, owner: "import-worker-" + store.NewID()}
 }
@@ -64,8 +79,34 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 // RunOnce leases one import that needs a worker and works on it until it
-// ends or the worker loses it; false when there was none.
-func (w *Worker) RunOnce(ctx context.Context) (bool, error) { return w.run(ctx, "") }
+// ends or the worker loses it; false when there was none. Every few
+// minutes it first deletes the files kept long enough.
+func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
+	if time.Since(w.expired) >= expireEvery {
+		w.expired = time.Now()
+		if _, err := w.ExpireFiles(ctx); err != nil {
+			w.o.Log.Warn("imports: old files not deleted", "err", err)
+		}
+	}
+	return w.run(ctx, "")
+}
+
+// ExpireFiles deletes the files of the imports that finished more than
+// the retention ago (their reports then list the rows' results without
+// the file's cells), and the chunks of uploads that never became an
+// import. It returns how many imports' files it deleted.
+func (w *Worker) ExpireFiles(ctx context.Context) (int, error) {
+	n := 0
+	err := w.im.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		n, err = tx.ExpireImportFiles(ctx, w.o.Retention, orphanedChunks)
+		return err
+	})
+	if n > 0 {
+		w.o.Log.Info("imports: deleted the files of finished imports", "imports", n, "retention", w.o.Retention)
+	}
+	return n, err
+}
 
 // run leases import id (any, if "") and works on it.
 func (w *Worker) run(ctx context.Context, id string) (bool, error) {
@@ -166,10 +207,10 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 	if err != nil {
 		return err
 	}
-	data, err := st.Read().ImportFile(ctx, j.TenantID, j.ID)
-	if err != nil {
-		return err
+	if j.FileDeletedAt != nil {
+		return fmt.Errorf("the import's file was deleted (%s) before its end", j.FileDeletedAt.Format(time.RFC3339))
 	}
+	src := storedFile{st: st, id: j.ID, n: j.FileSize}
 	cat, err := loadCatalogues(ctx, st, t)
 	if err != nil {
 		return err
@@ -187,7 +228,7 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 		look = look[:0]
 		return err
 	}
-	err = read(data, w.im.Limits, func(sh *sheet) (rowFunc, error) {
+	err = read(ctx, src, w.im.Limits, func(sh *sheet) (rowFunc, error) {
 		f.sh = sh
 		return func(num int, cells []string) error {
 			r := f.parse(cat, num, cells)
@@ -212,7 +253,7 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 	by := usher.Actor{Kind: usher.ActorImport, ID: j.ID, Source: j.Actor.Source}
 	return w.batches(ctx, j.Actor, by, t, func(ctx context.Context, next func(*file) error) error {
 		var part []*row
-		err := read(data, w.im.Limits, func(sh *sheet) (rowFunc, error) {
+		err := read(ctx, src, w.im.Limits, func(sh *sheet) (rowFunc, error) {
 			f.sh = sh
 			return func(num int, cells []string) error {
 				if done.has(num) {

@@ -37,6 +37,9 @@ type ImportRecord struct {
 	StartedAt           *time.Time
 	FinishedAt          *time.Time
 	UpdatedAt           time.Time
+	// FileDeletedAt is when the retention pass deleted the file of the
+	// finished import; nil while it is kept.
+	FileDeletedAt *time.Time
 }
 
 // ImportRowRecord is a row's result: account and person for a created row,
@@ -49,18 +52,18 @@ type ImportRowRecord struct {
 }
 
 const importCols = `id, tenant_id, state, actor, file_name, file_size, file_sha256, format, total_rows, rows_done, created, skipped, refused,
-	error, lease_owner, lease_until, created_at, started_at, finished_at, updated_at`
+	error, lease_owner, lease_until, created_at, started_at, finished_at, updated_at, file_deleted_at`
 
 func scanImport(r scanner) (ImportRecord, error) {
 	var j ImportRecord
 	var actor string
-	var lease, started, finished sql.NullTime
+	var lease, started, finished, deleted sql.NullTime
 	err := r.Scan(&j.ID, &j.TenantID, &j.State, &actor, &j.FileName, &j.FileSize, &j.FileSHA256, &j.Format, &j.TotalRows, &j.RowsDone,
-		&j.Created, &j.Skipped, &j.Refused, &j.Error, &j.LeaseOwner, &lease, &j.CreatedAt, &started, &finished, &j.UpdatedAt)
+		&j.Created, &j.Skipped, &j.Refused, &j.Error, &j.LeaseOwner, &lease, &j.CreatedAt, &started, &finished, &j.UpdatedAt, &deleted)
 	if err != nil {
 		return j, err
 	}
-	j.LeaseUntil, j.StartedAt, j.FinishedAt = ptrTime(lease), ptrTime(started), ptrTime(finished)
+	j.LeaseUntil, j.StartedAt, j.FinishedAt, j.FileDeletedAt = ptrTime(lease), ptrTime(started), ptrTime(finished), ptrTime(deleted)
 	j.CreatedAt, j.UpdatedAt = j.CreatedAt.UTC(), j.UpdatedAt.UTC()
 	if err := json.Unmarshal([]byte(actor), &j.Actor); err != nil {
 		return j, fmt.Errorf("import %s: its actor: %w", j.ID, err)
@@ -68,24 +71,83 @@ func scanImport(r scanner) (ImportRecord, error) {
 	return j, nil
 }
 
-// InsertImport stores a new queued import and its file.
-func (t *Tx) InsertImport(ctx context.Context, j *ImportRecord, data []byte) error {
+// InsertImport stores a new queued import, whose file's chunks were
+// stored before under its id (j.ID, set by the caller).
+func (t *Tx) InsertImport(ctx context.Context, j *ImportRecord) error {
 	if j.ID == "" {
-		j.ID = NewID()
+		return fmt.Errorf("insert import: no id: the file's chunks are stored under it first")
 	}
 	actor, err := json.Marshal(j.Actor)
 	if err != nil {
 		return err
 	}
 	j.State, j.CreatedAt, j.UpdatedAt = ImportQueued, t.now, t.now
-	if _, err := t.ExecContext(ctx, `INSERT INTO imports (`+importCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,0,0,0,0,'','',NULL,$10,NULL,NULL,$10)`,
+	if _, err := t.ExecContext(ctx, `INSERT INTO imports (`+importCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,0,0,0,0,'','',NULL,$10,NULL,NULL,$10,NULL)`,
 		j.ID, j.TenantID, j.State, string(actor), j.FileName, j.FileSize, j.FileSHA256, j.Format, j.TotalRows, t.now); err != nil {
 		return fmt.Errorf("insert import: %w", err)
 	}
-	if _, err := t.ExecContext(ctx, `INSERT INTO import_files (import_id, data) VALUES ($1, $2)`, j.ID, data); err != nil {
-		return fmt.Errorf("insert import file: %w", err)
+	return nil
+}
+
+// InsertImportChunk stores chunk seq (from 0) of the file of import id.
+func (t *Tx) InsertImportChunk(ctx context.Context, id string, seq int, data []byte) error {
+	if _, err := t.ExecContext(ctx, `INSERT INTO import_file_chunks (import_id, seq, data, created_at) VALUES ($1, $2, $3, $4)`,
+		id, seq, data, t.now); err != nil {
+		return fmt.Errorf("insert chunk %d of import %s's file: %w", seq, id, err)
 	}
 	return nil
+}
+
+// DeleteImportFile deletes the chunks of the file of import id: a file
+// refused, or one whose import ended long enough ago.
+func (t *Tx) DeleteImportFile(ctx context.Context, id string) error {
+	if _, err := t.ExecContext(ctx, `DELETE FROM import_file_chunks WHERE import_id = $1`, id); err != nil {
+		return fmt.Errorf("delete import %s's file: %w", id, err)
+	}
+	return nil
+}
+
+// ImportChunk returns chunk seq of the file of import id, appended to
+// buf[:0]; ok is false past its last chunk. The import is not looked up:
+// a file's chunks exist before their import does.
+func (t *Tx) ImportChunk(ctx context.Context, id string, seq int, buf []byte) (data []byte, ok bool, err error) {
+	var raw sql.RawBytes
+	rows, err := t.QueryContext(ctx, `SELECT data FROM import_file_chunks WHERE import_id = $1 AND seq = $2`, id, seq)
+	if err != nil {
+		return nil, false, fmt.Errorf("chunk %d of import %s's file: %w", seq, id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, false, rows.Err()
+	}
+	// RawBytes: the driver's own buffer, copied once into buf.
+	if err := rows.Scan(&raw); err != nil {
+		return nil, false, fmt.Errorf("chunk %d of import %s's file: %w", seq, id, err)
+	}
+	return append(buf[:0], raw...), true, rows.Close()
+}
+
+// ExpireImportFiles deletes the files of the imports that finished more
+// than retention ago, recording when, and the chunks of uploads that never
+// became an import, written more than orphaned ago. It returns how many
+// imports' files it deleted.
+func (t *Tx) ExpireImportFiles(ctx context.Context, retention, orphaned time.Duration) (int, error) {
+	finished := t.now.Add(-retention)
+	if _, err := t.ExecContext(ctx, `DELETE FROM import_file_chunks WHERE import_id IN
+		(SELECT id FROM imports WHERE finished_at < $1 AND file_deleted_at IS NULL)`, finished); err != nil {
+		return 0, fmt.Errorf("delete finished imports' files: %w", err)
+	}
+	res, err := t.ExecContext(ctx, `UPDATE imports SET file_deleted_at = $2, updated_at = $2
+		WHERE finished_at < $1 AND file_deleted_at IS NULL`, finished, t.now)
+	if err != nil {
+		return 0, fmt.Errorf("record finished imports' files deleted: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if _, err := t.ExecContext(ctx, `DELETE FROM import_file_chunks WHERE created_at < $1
+		AND NOT EXISTS (SELECT 1 FROM imports i WHERE i.id = import_file_chunks.import_id)`, t.now.Add(-orphaned)); err != nil {
+		return 0, fmt.Errorf("delete the chunks of uploads that never became an import: %w", err)
+	}
+	return int(n), nil
 }
 
 // Import returns import id of tenant.
@@ -103,17 +165,6 @@ func (t *Tx) Imports(ctx context.Context, tenant string, o ListOptions) ([]Impor
 	w.add("tenant_id = ?", tenant)
 	o.Newest = true
 	return page(ctx, t, `SELECT `+importCols+` FROM imports`, w, o, scanImport, func(j ImportRecord) string { return j.ID })
-}
-
-// ImportFile returns the file of import id of tenant.
-func (t *Tx) ImportFile(ctx context.Context, tenant, id string) ([]byte, error) {
-	var data []byte
-	err := t.QueryRowContext(ctx, `SELECT f.data FROM import_files f JOIN imports i ON i.id = f.import_id
-		WHERE i.tenant_id = $1 AND i.id = $2`, tenant, id).Scan(&data)
-	if notFound(err) {
-		return nil, usher.NotFound("import_id", "import")
-	}
-	return data, err
 }
 
 // ClaimImport leases to owner, until lease from now, the oldest import

@@ -102,9 +102,10 @@ var owners = map[string][]grant{
 	// signin and courier. (So do web/api, web/console, web/pages and
 	// web/view, as every package not listed.)
 	// Bulk imports as jobs: the jobs with their leases, the uploaded
-	// files, and the results of the rows not created. Accounts are created
-	// through provision, which records each created row.
-	"imports":   {{table: "imports"}, {table: "import_files"}, {table: "import_rows"}},
+	// files (in chunks, deleted after their retention), and the results of
+	// the rows not created. Accounts are created through provision, which
+	// records each created row.
+	"imports":   {{table: "imports"}, {table: "import_file_chunks"}, {table: "import_rows"}},
 	"cmd/usher": nil,
 	"web":       nil,
 }

@@ -110,6 +110,8 @@ type config struct {
 	// ImportLease: how long an import job stays a replica's without its
 	// renewal, so how soon another replica takes over after a crash.
 	ImportLease time.Duration
+	// ImportRetention: how long a finished import's file is kept.
+	ImportRetention time.Duration
 	// KeyRotation and KeyLead: the OpenID provider's signing keys.
 	KeyRotation, KeyLead time.Duration
 	// AllowPrivate lets tenants' identity providers and external systems be
@@ -150,6 +152,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		{&c.KeyRotation, "openid-key-rotation", "USHER_OPENID_KEY_ROTATION", "2160h", "how long an OpenID signing key signs before its successor (USHER_OPENID_KEY_ROTATION)"},
 		{&c.KeyLead, "openid-key-lead", "USHER_OPENID_KEY_LEAD", "1h", "how long a new signing key is published before it signs (USHER_OPENID_KEY_LEAD)"},
 		{&c.ImportLease, "import-lease", "USHER_IMPORT_LEASE", "1m", "how long an import stays a replica's without renewal: another replica takes over a crashed one's this long after (USHER_IMPORT_LEASE)"},
+		{&c.ImportRetention, "import-retention", "USHER_IMPORT_RETENTION", "720h", "how long the file of a finished import is kept for its report; the rows' results stay after (USHER_IMPORT_RETENTION)"},
 	} {
 		v, err := time.ParseDuration(env(d.env, d.def))
 		if err != nil {
@@ -181,6 +184,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	c.BootstrapToken = getenv("USHER_BOOTSTRAP_OPERATOR_TOKEN")
 	if c.ImportMaxMB < 1 || c.ImportMaxMB > 4096 {
 		return c, fmt.Errorf("--import-max-mb: %d is not between 1 and 4096", c.ImportMaxMB)
+	}
+	if c.ImportRetention < time.Hour {
+		return c, fmt.Errorf("--import-retention: %s is less than an hour: a report needs its file for longer", c.ImportRetention)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
@@ -429,7 +435,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	importer.Limits = importer.Limits.With(imports.Limits{MaxBytes: int64(c.ImportMaxMB) << 20})
 	importsDone := make(chan struct{})
 	go func() {
-		imports.NewWorker(importer, imports.WorkerOptions{Lease: c.ImportLease, Log: log}).Run(workerCtx)
+		imports.NewWorker(importer, imports.WorkerOptions{Lease: c.ImportLease, Retention: c.ImportRetention, Log: log}).Run(workerCtx)
 		close(importsDone)
 	}()
 	defer func() { stopWorker(); <-importsDone }()

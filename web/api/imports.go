@@ -82,14 +82,14 @@ func (h *Handler) Import(r *http.Request, c *Call) (any, error) {
 		return nil, err
 	}
 	im := h.importer()
-	name, data, err := uploaded(r, im.Limits.MaxBytes)
+	name, body, err := uploaded(r, im.Limits.MaxBytes)
 	if err != nil {
 		return nil, err
 	}
 	if dry {
-		return im.DryRun(r.Context(), c.actor, c.tenant, data)
+		return im.DryRunFrom(r.Context(), c.actor, c.tenant, body)
 	}
-	j, err := im.Start(r.Context(), c.actor, c.tenant, name, data)
+	j, err := im.StartFrom(r.Context(), c.actor, c.tenant, name, body)
 	if err != nil {
 		return nil, err
 	}
@@ -134,26 +134,33 @@ func (h *Handler) ImportReport(r *http.Request, c *Call) (any, error) {
 		format, ct = "csv", TypeCSV+"; charset=utf-8"
 	}
 	id := r.PathValue("id")
-	b, err := h.importer().ReportFile(r.Context(), c.actor, c.tenant, id, format)
+	write, err := h.importer().ReportTo(r.Context(), c.actor, c.tenant, id, format)
 	if err != nil {
 		return nil, err
 	}
-	return view.File{ContentType: ct, Filename: "import-" + id + "." + format, Body: b}, nil
+	return view.File{ContentType: ct, Filename: "import-" + id + "." + format, Stream: write}, nil
 }
 
-// uploaded reads the file of an upload, no more than limit bytes, with its
-// name from the form or the Content-Disposition header, for the audit.
-func uploaded(r *http.Request, limit int64) (string, []byte, error) {
+// uploaded finds the file of an upload, with its name from the form or the
+// Content-Disposition header, for the audit. The file is read as the
+// importer stores it, never whole: its reader refuses more than limit
+// bytes, and says what broke off.
+func uploaded(r *http.Request, limit int64) (string, io.Reader, error) {
 	tooLarge := &usher.Error{Code: view.CodeTooLarge, Field: "file", Message: fmt.Sprintf("the file is larger than the limit of %d MB", limit>>20)}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if !slices.Contains(ImportAccepts, mt) {
 		return "", nil, &usher.Error{Code: view.CodeMediaType, Field: "Content-Type",
 			Message: "send the file as " + strings.Join(ImportAccepts, ", ") + " (a file is not " + cmp.Or(mt, "without a type") + ")"}
 	}
+	if r.ContentLength > limit+64<<10 {
+		return "", nil, tooLarge // no form's parts around a file add that much
+	}
 	body := io.Reader(r.Body)
 	_, disp, _ := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
 	name := disp["filename"]
 	if mt == "multipart/form-data" {
+		// The parts are read as they come: the file is not parsed into
+		// memory or to disk as ParseMultipartForm would.
 		mr, err := r.MultipartReader()
 		if err != nil {
 			return "", nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the multipart form cannot be read: " + err.Error()}
@@ -171,14 +178,33 @@ func uploaded(r *http.Request, limit int64) (string, []byte, error) {
 			}
 		}
 	}
-	data, err := io.ReadAll(io.LimitReader(body, limit+1))
-	if err != nil {
-		return "", nil, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the upload broke off: " + err.Error()}
+	return name, &uploadReader{r: body, left: limit, tooLarge: tooLarge}, nil
+}
+
+// uploadReader reads an upload up to its limit: one byte more is refused
+// as too large, and a read that fails is the upload breaking off.
+type uploadReader struct {
+	r        io.Reader
+	left     int64
+	tooLarge error
+}
+
+func (u *uploadReader) Read(p []byte) (int, error) {
+	if u.left < 0 {
+		return 0, u.tooLarge
 	}
-	if int64(len(data)) > limit {
-		return "", nil, tooLarge
+	if int64(len(p)) > u.left+1 {
+		p = p[:u.left+1]
 	}
-	return name, data, nil
+	n, err := u.r.Read(p)
+	u.left -= int64(n)
+	if u.left < 0 {
+		return 0, u.tooLarge
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, &usher.Error{Code: view.CodeMalformed, Field: "file", Message: "the upload broke off: " + err.Error()}
+	}
+	return n, err
 }
 
 // ImportCheckFile is the dry run as a file: the rows as read, each with its
@@ -188,7 +214,7 @@ func (h *Handler) ImportCheckFile(r *http.Request, c *Call) (any, error) {
 		return nil, err
 	}
 	im := h.importer()
-	_, data, err := uploaded(r, im.Limits.MaxBytes)
+	_, body, err := uploaded(r, im.Limits.MaxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +222,7 @@ func (h *Handler) ImportCheckFile(r *http.Request, c *Call) (any, error) {
 	if strings.HasSuffix(r.URL.Path, ".csv") {
 		format, ct = "csv", TypeCSV+"; charset=utf-8"
 	}
-	b, err := im.CheckFile(r.Context(), c.actor, c.tenant, data, format)
+	b, err := im.CheckFileFrom(r.Context(), c.actor, c.tenant, body, format)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -47,23 +48,26 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 		_ = rc.SetReadDeadline(time.Now().Add(importTimeout))
 		_ = rc.SetWriteDeadline(time.Now().Add(importTimeout))
 		action, name, file, err := upload(r, im.Limits.MaxBytes)
+		if file != nil {
+			defer func() { file.Close(); os.Remove(file.Name()) }()
+		}
 		var rep imports.Report
 		if err == nil && action == "report" {
 			// The check as a workbook to correct: every row with its result.
 			var b []byte
-			if b, err = im.CheckFile(r.Context(), c.actor, c.tn, file, "xlsx"); err == nil {
+			if b, err = im.CheckFileFrom(r.Context(), c.actor, c.tn, file, "xlsx"); err == nil {
 				view.File{ContentType: xlsxType, Filename: "import-check.xlsx", Body: b}.Write(w, http.StatusOK)
 				return
 			}
 		} else if err == nil && action == "import" {
 			// The import runs as a job; its page shows how far it got.
 			var j imports.Job
-			if j, err = im.Start(r.Context(), c.actor, c.tn, name, file); err == nil {
+			if j, err = im.StartFrom(r.Context(), c.actor, c.tn, name, file); err == nil {
 				h.redirect(w, r, c.d.Admin+"imports/"+j.ID, "")
 				return
 			}
 		} else if err == nil {
-			rep, err = im.DryRun(r.Context(), c.actor, c.tn, file)
+			rep, err = im.DryRunFrom(r.Context(), c.actor, c.tn, file)
 		}
 		var ue *usher.Error
 		if errors.As(err, &ue) && ue.Field == "file" {
@@ -145,12 +149,12 @@ func (h *Handler) ImportReport(w http.ResponseWriter, r *http.Request, c *Call) 
 		format, ct = "csv", "text/csv; charset=utf-8"
 	}
 	id := r.PathValue("id")
-	b, err := h.importer().ReportFile(r.Context(), c.actor, c.tn, id, format)
+	write, err := h.importer().ReportTo(r.Context(), c.actor, c.tn, id, format)
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
 	}
-	view.File{ContentType: ct, Filename: "import-report." + format, Body: b}.Write(w, http.StatusOK)
+	view.File{ContentType: ct, Filename: "import-report." + format, Stream: write}.Write(w, http.StatusOK)
 }
 
 // templateLang is the administrator's language when built in, for the
@@ -187,8 +191,10 @@ func (h *Handler) ImportTemplate(w http.ResponseWriter, r *http.Request, c *Call
 }
 
 // upload reads the import form: the file (at most limit bytes), its name,
-// and which button was pressed.
-func upload(r *http.Request, limit int64) (action, name string, data []byte, err error) {
+// and which button was pressed. The file goes to a temporary file as it
+// arrives (the button may come after it in the form), never whole into
+// memory; the caller closes and removes it.
+func upload(r *http.Request, limit int64) (action, name string, file *os.File, err error) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
 		return "", "", nil, usher.Invalid("file", "choose a file to upload")
 	}
@@ -196,30 +202,49 @@ func upload(r *http.Request, limit int64) (action, name string, data []byte, err
 	if err != nil {
 		return "", "", nil, usher.Invalid("file", "the upload cannot be read")
 	}
+	defer func() {
+		if err != nil && file != nil {
+			file.Close()
+			os.Remove(file.Name())
+			file = nil
+		}
+	}()
+	n := int64(0)
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return "", "", nil, usher.Invalid("file", "the upload broke off")
+			return "", "", file, usher.Invalid("file", "the upload broke off")
 		}
 		switch p.FormName() {
 		case "file":
-			name = p.FileName()
-			data, err = io.ReadAll(io.LimitReader(p, limit+1))
-			if err != nil {
-				return "", "", nil, usher.Invalid("file", "the upload broke off")
+			if file != nil {
+				continue
 			}
-			if int64(len(data)) > limit {
-				return "", "", nil, usher.Invalid("file", "the file is larger than the limit of %d MB", limit>>20)
+			name = p.FileName()
+			if file, err = os.CreateTemp("", "usher-upload-*"); err != nil {
+				return "", "", nil, err
+			}
+			if n, err = io.Copy(file, io.LimitReader(p, limit+1)); err != nil {
+				return "", "", file, usher.Invalid("file", "the upload broke off")
+			}
+			if n > limit {
+				return "", "", file, usher.Invalid("file", "the file is larger than the limit of %d MB", limit>>20)
+			}
+			if _, err := file.Seek(0, io.SeekStart); err != nil {
+				return "", "", file, err
 			}
 		case "action":
 			b, _ := io.ReadAll(io.LimitReader(p, 16))
 			action = strings.TrimSpace(string(b))
 		}
 	}
-	if name == "" && len(data) == 0 {
+	if name == "" && n == 0 {
+		return "", "", file, usher.Invalid("file", "choose a file to upload")
+	}
+	if file == nil {
 		return "", "", nil, usher.Invalid("file", "choose a file to upload")
 	}
-	return action, name, data, nil
+	return action, name, file, nil
 }

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"html/template"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -218,6 +219,10 @@ type File struct {
 	ContentType string
 	Filename    string // offered to save it as; "" for none
 	Body        []byte
+	// Stream, when set, writes the body as it is made instead of Body (a
+	// large report); an error halfway breaks the response off, so that
+	// no one takes a cut file for a whole one.
+	Stream func(w io.Writer) error
 }
 
 // Write answers with the file, never cached or sniffed.
@@ -227,6 +232,13 @@ func (b File) Write(w http.ResponseWriter, status int) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if b.Filename != "" {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": b.Filename}))
+	}
+	if b.Stream != nil {
+		w.WriteHeader(status)
+		if err := b.Stream(w); err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		return
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b.Body)))
 	w.WriteHeader(status)
