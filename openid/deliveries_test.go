@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
 
@@ -212,5 +213,111 @@ func TestLogoutDeliveries(t *testing.T) {
 		if got := list("?state=queued"); len(got.Items) != 0 {
 			t.Fatalf("the queued ones: %d", len(got.Items))
 		}
+	})
+}
+
+// consoleAdmin signs a browser in to tn's console as a tenant
+// administrator with login and pw, at the console page path.
+func (w *world) consoleAdmin(t *testing.T, tn usher.Tenant, login, pw, path string) (*browser, page) {
+	t.Helper()
+	b := w.browser(t)
+	p := b.get(w.issuer(tn) + path)
+	m := nextRE.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("the console did not ask to sign in: %d %s", p.status, p.url)
+	}
+	next := strings.ReplaceAll(m[1], "&amp;", "&")
+	b.post(w.issuer(tn)+"/signin", "identifier", login, "next", next)
+	return b, b.post(w.issuer(tn)+"/signin/password", "identifier", login, "password", pw, "next", next)
+}
+
+// wantSays fails unless p has status and every text.
+func wantSays(t *testing.T, p page, status int, texts ...string) {
+	t.Helper()
+	if p.status != status {
+		t.Fatalf("%s: %d, want %d\n%s", p.url, p.status, status, p.body)
+	}
+	for _, s := range texts {
+		if !strings.Contains(p.body, s) {
+			t.Fatalf("%s does not say %q:\n%s", p.url, s, p.body)
+		}
+	}
+}
+
+// TestConsoleSignOutDeliveries: a product's page in the console lists its
+// latest sign-out deliveries in a table, by the account's name, with the
+// last problem in words and a Retry button for an abandoned one, which
+// makes it delivered; the whole list is a page of its own, by state.
+// Another tenant's product is not found there, and a post from another
+// site is refused.
+func TestConsoleSignOutDeliveries(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		w.ada(t)
+		w.person(t, w.tenant, provision.AccountInput{AdminRole: usher.AdminTenant, Person: &provision.PersonInput{FirstName: "Grace", LastName: "Admin",
+			Email: "grace@example.com"}}, "grace's admin passphrase")
+		rc := newReceiver(t, w.clock.Now)
+		rc.fail["/a"] = 1 << 20
+		const secret = "s3cret-in-the-query"
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "backchannel_logout_uri": rc.url + "/a?key=" + secret})
+		b := w.browser(t)
+		w.rp(t, w.tenant, c.ID, c.ClientSecret).signedIn(b)
+		b.post(w.issuer(w.tenant) + "/signout")
+		w.deliver(t)
+		w.clock.Advance(25 * time.Hour)
+		w.deliver(t) // abandoned
+
+		path := "/admin/clients/" + c.ID
+		admin, p := w.consoleAdmin(t, w.tenant, "grace@example.com", "grace's admin passphrase", path)
+		wantSays(t, p, 200, `<h2 id="sign-out-deliveries">Sign-out deliveries</h2>`, "<caption>The latest sign-outs sent to this product</caption>",
+			`<th scope="col">When</th>`, `<th scope="col">Next attempt</th>`, ">Ada Lovelace</a>", ">abandoned</span>",
+			"The product answered 503 Service Unavailable.", `/sign-out-deliveries/`, `name="from" value="client"`, "Retry now</button>")
+		// The form shows the address as registered; the deliveries never do.
+		_, section, _ := strings.Cut(p.body, `<section aria-labelledby="sign-out-deliveries">`)
+		if section, _, _ = strings.Cut(section, "</section>"); section == "" || strings.Contains(section, secret) {
+			t.Fatalf("the deliveries show the address's query:\n%s", section)
+		}
+		event := w.logoutEvents(t, w.tenant)[0].ID
+		retry := w.issuer(w.tenant) + path + "/sign-out-deliveries/" + event + "/retry"
+
+		// A post from another site is refused and changes nothing.
+		req, _ := http.NewRequest("POST", retry, strings.NewReader("from=client"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if p := admin.do(req); p.status != http.StatusForbidden {
+			t.Fatalf("a cross-site retry: %d", p.status)
+		}
+		if e := w.logoutEvents(t, w.tenant)[0]; e.AbandonedAt == nil {
+			t.Fatal("a cross-site retry retried")
+		}
+
+		rc.mu.Lock()
+		rc.fail["/a"] = 0
+		rc.mu.Unlock()
+		p = admin.post(retry, "from", "client")
+		wantSays(t, p, 200, "usher will deliver this sign-out again", ">retrying</span>")
+		if !strings.HasSuffix(p.url, path+"#sign-out-deliveries") {
+			t.Fatalf("after the retry the browser is at %s", p.url)
+		}
+		w.deliver(t)
+		if len(rc.tokens("/a")) != 1 {
+			t.Fatal("the retried sign-out was not delivered")
+		}
+		p = admin.get(w.issuer(w.tenant) + path)
+		wantSays(t, p, 200, ">delivered</span>")
+		if strings.Contains(p.body, "Retry now</button>") || strings.Contains(p.body, "503") {
+			t.Fatalf("a delivered sign-out still offers a retry or its old problem:\n%s", p.body)
+		}
+		wantSays(t, admin.post(retry), 409, "delivered already")
+
+		// The whole list, by state.
+		list := w.issuer(w.tenant) + path + "/sign-out-deliveries"
+		wantSays(t, admin.get(list), 200, "<h1>Sign-out deliveries to Ledger</h1>", "Sign-outs sent to this product, newest first", ">Ada Lovelace</a>")
+		wantSays(t, admin.get(list+"?state=abandoned"), 200, "No sign-out deliveries to show.")
+
+		// Another tenant's product and delivery are not found here.
+		globex, _ := w.newTenant(t, "globex")
+		g := w.client(t, globex, map[string]any{"name": "Globex app", "redirect_uris": []string{callback}, "backchannel_logout_uri": rc.url + "/g"})
+		wantSays(t, admin.get(w.issuer(w.tenant)+"/admin/clients/"+g.ID+"/sign-out-deliveries"), 404)
+		wantSays(t, admin.post(w.issuer(w.tenant)+"/admin/clients/"+g.ID+"/sign-out-deliveries/"+event+"/retry"), 404)
 	})
 }

@@ -398,6 +398,8 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 		route("GET "+a+"/clients/{id}", con.Admin(con.Client(oid)))
 		route("POST "+a+"/clients/{id}", con.Admin(con.Client(oid)))
 		route("POST "+a+"/clients/{id}/{action}", con.Admin(con.Client(oid)))
+		route("GET "+a+"/clients/{id}/sign-out-deliveries", con.Admin(con.LogoutDeliveries(oid)))
+		route("POST "+a+"/clients/{id}/sign-out-deliveries/{event}/retry", con.Admin(con.RetryLogout(oid)))
 	}
 
 	const t = "/api/v1/tenants/{tenant}"
