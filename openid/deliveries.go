@@ -88,12 +88,13 @@ type LogoutDelivery struct {
 	// connect, host, tls, private, sign, gone, tenant), the HTTP status of
 	// an answer, the error (its address without query) and the same in
 	// words for people.
-	Failure    string `json:"last_failure,omitempty"`
-	Status     int    `json:"last_status,omitempty"`
-	LastError  string `json:"last_error,omitempty"`
-	Problem    string `json:"problem,omitempty"`
-	Retryable  bool   `json:"retryable"`
-	BackingOff bool   `json:"-"`
+	Failure   string `json:"last_failure,omitempty"`
+	Status    int    `json:"last_status,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+	Problem   string `json:"problem,omitempty"`
+	// Retryable: abandoned, or waiting out a backoff after a failure, and
+	// not being delivered at this moment.
+	Retryable bool `json:"retryable"`
 }
 
 func deliveryOf(e store.LogoutEvent, now time.Time) LogoutDelivery {
@@ -107,11 +108,9 @@ func deliveryOf(e store.LogoutEvent, now time.Time) LogoutDelivery {
 	if d.State != store.LogoutDelivered && e.LastError != "" {
 		d.Problem = problem(e.LastFailure, e.LastStatus)
 	}
-	// Worth retrying now: abandoned, or waiting out a backoff after a
-	// failure; not one being delivered at this moment.
-	d.BackingOff = d.State == store.LogoutQueued && e.Attempts > 0 && e.NextAt.After(now)
+	backingOff := d.State == store.LogoutQueued && e.Attempts > 0 && e.NextAt.After(now)
 	leased := e.LeaseUntil != nil && e.LeaseUntil.After(now)
-	d.Retryable = !leased && (d.State == store.LogoutAbandoned || d.BackingOff)
+	d.Retryable = !leased && (d.State == store.LogoutAbandoned || backingOff)
 	return d
 }
 
