@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -160,5 +161,66 @@ func TestBrowserConsolePrivateKeyJWT(t *testing.T) {
 		if status != 200 || out["access_token"] == nil {
 			t.Fatalf("the product with its published key: %d %v", status, out)
 		}
+	})
+}
+
+// TestBrowserConsoleSignOutDeliveries: on a product's page a tenant
+// administrator sees the sign-out that could not be delivered, with what
+// went wrong, retries it, and finds it delivered; the whole list is a page
+// of its own. The pages pass the harness's accessibility and layout checks
+// on a phone and on a desktop.
+func TestBrowserConsoleSignOutDeliveries(t *testing.T) {
+	onEachDatabase(t, func(t *testing.T, w *world) {
+		w.ada(t)
+		w.person(t, w.tenant, provision.AccountInput{AdminRole: usher.AdminTenant, Person: &provision.PersonInput{FirstName: "Grace", LastName: "Admin",
+			Email: "grace@example.com"}}, "grace's admin passphrase")
+		rc := newReceiver(t, w.clock.Now)
+		rc.fail["/a"] = 1 << 20
+		c := w.client(t, w.tenant, map[string]any{"name": "Ledger", "redirect_uris": []string{callback}, "backchannel_logout_uri": rc.url + "/a"})
+		ledger := w.rp(t, w.tenant, c.ID, c.ClientSecret)
+		for range 2 {
+			b := w.browser(t)
+			ledger.signedIn(b)
+			b.post(w.issuer(w.tenant) + "/signout")
+			w.clock.Advance(time.Minute)
+		}
+		w.deliver(t)
+		w.clock.Advance(25 * time.Hour)
+		w.deliver(t) // both abandoned
+		rc.mu.Lock()
+		rc.fail["/a"] = 0
+		rc.mu.Unlock()
+
+		p := browsertest.New(t)
+		p.Open(w.issuer(w.tenant) + "/admin/clients/" + c.ID)
+		p.Fill("Email, username or phone number", "grace@example.com")
+		p.Click("Continue")
+		p.Fill("Password", "grace's admin passphrase")
+		p.Click("Sign in")
+		p.WantH1("Ledger")
+		p.WantText("Sign-out deliveries", "Ada Lovelace", "abandoned", "The product answered 503 Service Unavailable.")
+		p.Screenshot("console-sign-out-deliveries")
+		p.ClickLink("Sign-out deliveries by state")
+		p.WantH1("Sign-out deliveries to Ledger")
+		p.SetViewport(browsertest.Desktop)
+		p.Select("State", "Abandoned")
+		p.Click("Filter")
+		p.WantText("Ada Lovelace", "abandoned")
+		p.ScreenshotAt("console-sign-out-deliveries-desktop", browsertest.Desktop)
+		p.SetViewport(browsertest.Phone)
+		// One retried through the API: the other is the one Retry button left.
+		newest := w.logoutEvents(t, w.tenant)[0].ID
+		if r := w.api(t, "POST", "/api/v1/tenants/acme/clients/"+c.ID+"/logout-deliveries/"+newest+"/retry", nil); r.status != 200 {
+			t.Fatalf("retry through the API: %d %s", r.status, r.body)
+		}
+		p.Reload()
+		p.Click("Retry now")
+		p.WantText("usher will deliver this sign-out again")
+		w.deliver(t)
+		if len(rc.tokens("/a")) != 2 {
+			t.Fatalf("the retried sign-out: %d delivered", len(rc.tokens("/a")))
+		}
+		p.Reload()
+		p.WantText("delivered")
 	})
 }

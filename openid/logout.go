@@ -149,18 +149,18 @@ func (p *Provider) deliverLogout(ctx context.Context, e store.LogoutEvent, owner
 	c, _, err := r.Client(ctx, e.TenantID, e.ClientID)
 	switch {
 	case errors.Is(err, usher.ErrNotFound) || (err == nil && (c.DeletedAt != nil || c.BackchannelLogoutURI == "")):
-		return p.finishLogout(ctx, e, owner, errors.New("the client was deleted or no longer has a back-channel logout URI"), true)
+		return p.finishLogout(ctx, e, owner, failure(FailGone, errors.New("the client was deleted or no longer has a back-channel logout URI")), true)
 	case err != nil:
 		return err
 	case tn.DeactivatedAt != nil:
-		return p.finishLogout(ctx, e, owner, errors.New("the tenant is deactivated"), true)
+		return p.finishLogout(ctx, e, owner, failure(FailTenant, errors.New("the tenant is deactivated")), true)
 	}
 	tok, err := p.logoutToken(ctx, tn, c, e)
 	if err != nil {
 		// Counted as an attempt, so that a lasting failure waits its backoff
 		// and is abandoned in the end rather than tried at every pass.
 		p.log.ErrorContext(ctx, "openid: sign a logout token", "event_id", e.ID, "tenant_id", e.TenantID, "err", err)
-		return p.finishLogout(ctx, e, owner, fmt.Errorf("usher could not sign the logout token: %w", err), false)
+		return p.finishLogout(ctx, e, owner, failure(FailSign, fmt.Errorf("usher could not sign the logout token: %w", err)), false)
 	}
 	return p.finishLogout(ctx, e, owner, p.postLogout(ctx, c.BackchannelLogoutURI, tok), false)
 }
@@ -172,18 +172,19 @@ func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
 	if err != nil {
-		return redactURL(err)
+		return failure(FailConnect, redactURL(err))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "usher")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return redactURL(err)
+		err = redactURL(err)
+		return failure(failureOf(err), err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("the back-channel logout URI answered %s", resp.Status)
+		return &deliveryError{kind: FailAnswered, status: resp.StatusCode, err: fmt.Errorf("the back-channel logout URI answered %s", resp.Status)}
 	}
 	return nil
 }
@@ -223,10 +224,14 @@ func (p *Provider) finishLogout(ctx context.Context, e store.LogoutEvent, owner 
 		now := tx.Now()
 		e.Attempts++
 		if failed == nil {
-			e.DeliveredAt, e.LastError = &now, ""
+			e.DeliveredAt, e.LastError, e.LastStatus, e.LastFailure = &now, "", 0, ""
 			return tx.FinishLogoutEvent(ctx, &e, owner)
 		}
-		e.LastError = clip(failed.Error(), 500)
+		e.LastError, e.LastStatus, e.LastFailure = clip(failed.Error(), 500), 0, FailConnect
+		var de *deliveryError
+		if errors.As(failed, &de) {
+			e.LastStatus, e.LastFailure = de.status, de.kind
+		}
 		if !abandon && now.Sub(e.CreatedAt) < logoutDeadline {
 			e.NextAt = now.Add(egress.Backoff(e.Attempts))
 			p.log.Info("openid: a back-channel logout failed, will retry", "event_id", e.ID, "client_id", e.ClientID, "tenant_id", e.TenantID,

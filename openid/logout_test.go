@@ -307,7 +307,7 @@ func TestBackchannelLogout(t *testing.T) {
 			t.Fatalf("the guarded worker claimed %d events: %v", n, err)
 		}
 		for _, e := range w.logoutEvents(t, w.tenant) {
-			if e.DeliveredAt != nil || e.Attempts != 1 || !strings.Contains(e.LastError, "inside usher's own network") {
+			if e.DeliveredAt != nil || e.Attempts != 1 || !strings.Contains(e.LastError, "inside usher's own network") || e.LastFailure != openid.FailPrivate {
 				t.Fatalf("a logout to a private address: %+v", e)
 			}
 		}
@@ -819,7 +819,8 @@ func TestBackchannelLogoutErrorRedacted(t *testing.T) {
 			t.Fatalf("the worker claimed %d events: %v", n, err)
 		}
 		evs := w.logoutEvents(t, w.tenant)
-		if len(evs) != 1 || evs[0].Attempts != 1 || !strings.Contains(evs[0].LastError, dead.URL+"/logout") {
+		if len(evs) != 1 || evs[0].Attempts != 1 || !strings.Contains(evs[0].LastError, dead.URL+"/logout") || evs[0].LastFailure != openid.FailConnect ||
+			evs[0].LastStatus != 0 {
 			t.Fatalf("the failed event: %+v", evs)
 		}
 		if strings.Contains(evs[0].LastError, secret) || strings.Contains(logs.String(), secret) || !strings.Contains(logs.String(), "will retry") {

@@ -158,17 +158,37 @@ type LogoutEvent struct {
 	LeaseUntil  *time.Time
 	DeliveredAt *time.Time
 	AbandonedAt *time.Time
-	LastError   string
+	LastError   string // what the last failed attempt came to, its address redacted
+	LastStatus  int    // the HTTP status the last failed attempt was answered with; 0: none
+	LastFailure string // the kind of the last failure, a word of package openid's
+}
+
+// The states of a logout event, as administrators see them.
+const (
+	LogoutQueued    = "queued" // waiting for its first attempt or its next one
+	LogoutDelivered = "delivered"
+	LogoutAbandoned = "abandoned"
+)
+
+// State says whether e is still to be delivered, delivered or abandoned.
+func (e LogoutEvent) State() string {
+	switch {
+	case e.DeliveredAt != nil:
+		return LogoutDelivered
+	case e.AbandonedAt != nil:
+		return LogoutAbandoned
+	}
+	return LogoutQueued
 }
 
 const logoutEventCols = `id, tenant_id, client_id, account_id, session_id, reason, created_at, attempts, next_at, lease_owner, lease_until,
-	delivered_at, abandoned_at, last_error`
+	delivered_at, abandoned_at, last_error, last_status, last_failure`
 
 func scanLogoutEvent(r scanner) (LogoutEvent, error) {
 	var e LogoutEvent
 	var lease, deliv, aband sql.NullTime
 	err := r.Scan(&e.ID, &e.TenantID, &e.ClientID, &e.AccountID, &e.SessionID, &e.Reason, &e.CreatedAt, &e.Attempts, &e.NextAt, &e.LeaseOwner, &lease,
-		&deliv, &aband, &e.LastError)
+		&deliv, &aband, &e.LastError, &e.LastStatus, &e.LastFailure)
 	e.CreatedAt, e.NextAt = e.CreatedAt.UTC(), e.NextAt.UTC()
 	e.LeaseUntil, e.DeliveredAt, e.AbandonedAt = ptrTime(lease), ptrTime(deliv), ptrTime(aband)
 	return e, err
@@ -218,8 +238,8 @@ func (t *Tx) ClaimLogoutEvents(ctx context.Context, owner string, n, perTenant, 
 // A lost lease is a conflict.
 func (t *Tx) FinishLogoutEvent(ctx context.Context, e *LogoutEvent, owner string) error {
 	res, err := t.ExecContext(ctx, `UPDATE openid_logout_events SET attempts = $3, next_at = $4, delivered_at = $5, abandoned_at = $6, last_error = $7,
-		lease_owner = '', lease_until = NULL WHERE id = $1 AND lease_owner = $2 AND lease_until > $8`,
-		e.ID, owner, e.Attempts, e.NextAt.UTC(), nullTime(e.DeliveredAt), nullTime(e.AbandonedAt), e.LastError, t.now)
+		last_status = $9, last_failure = $10, lease_owner = '', lease_until = NULL WHERE id = $1 AND lease_owner = $2 AND lease_until > $8`,
+		e.ID, owner, e.Attempts, e.NextAt.UTC(), nullTime(e.DeliveredAt), nullTime(e.AbandonedAt), e.LastError, t.now, e.LastStatus, e.LastFailure)
 	if err != nil {
 		return fmt.Errorf("finish logout event: %w", err)
 	}
@@ -270,4 +290,77 @@ func (t *Tx) LogoutEvents(ctx context.Context, tenant string, n int) ([]LogoutEv
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// LogoutFilter narrows a tenant's logout events.
+type LogoutFilter struct {
+	ClientID string
+	State    string // LogoutQueued, LogoutDelivered or LogoutAbandoned; "" for all
+}
+
+// LogoutDeliveries lists tenant's logout events as f narrows them, a page
+// at a time (o.Newest: newest first).
+func (t *Tx) LogoutDeliveries(ctx context.Context, tenant string, f LogoutFilter, o ListOptions) ([]LogoutEvent, string, error) {
+	w := &where{}
+	w.add("tenant_id = ?", tenant)
+	if f.ClientID != "" {
+		w.add("client_id = ?", f.ClientID)
+	}
+	switch f.State {
+	case "":
+	case LogoutQueued:
+		w.add("delivered_at IS NULL AND abandoned_at IS NULL")
+	case LogoutDelivered:
+		w.add("delivered_at IS NOT NULL")
+	case LogoutAbandoned:
+		w.add("abandoned_at IS NOT NULL")
+	default:
+		return nil, "", usher.Invalid("state", "must be %s, %s or %s", LogoutQueued, LogoutDelivered, LogoutAbandoned)
+	}
+	list, next, err := page(ctx, t, `SELECT `+logoutEventCols+` FROM openid_logout_events`, w, o, scanLogoutEvent, func(e LogoutEvent) string { return e.ID })
+	if err != nil {
+		return nil, "", fmt.Errorf("list logout deliveries: %w", err)
+	}
+	return list, next, nil
+}
+
+// LogoutEvent reads logout event id of tenant's client.
+func (t *Tx) LogoutEvent(ctx context.Context, tenant, client, id string) (LogoutEvent, error) {
+	e, err := scanLogoutEvent(t.QueryRowContext(ctx, `SELECT `+logoutEventCols+` FROM openid_logout_events WHERE tenant_id = $1 AND client_id = $2 AND id = $3`+
+		t.forUpdate(), tenant, client, id))
+	if notFound(err) {
+		return e, usher.NotFound("event_id", "sign-out delivery")
+	}
+	if err != nil {
+		return e, fmt.Errorf("read logout event: %w", err)
+	}
+	return e, nil
+}
+
+// RetryLogoutEvent makes logout event id of tenant's client, abandoned or
+// waiting for its next attempt, due now: the worker tries it at its next
+// pass, once more (an abandoned one is abandoned again if that attempt
+// fails, its day being over). A delivered event, or one being delivered
+// now, is a conflict; another tenant's or client's is not found.
+func (t *Tx) RetryLogoutEvent(ctx context.Context, tenant, client, id string) (LogoutEvent, error) {
+	e, err := t.LogoutEvent(ctx, tenant, client, id)
+	if err != nil {
+		return e, err
+	}
+	switch {
+	case e.DeliveredAt != nil:
+		return e, usher.Conflict("event_id", "this sign-out was delivered already")
+	case e.LeaseUntil != nil && e.LeaseUntil.After(t.now):
+		return e, usher.Conflict("event_id", "this sign-out is being delivered now")
+	}
+	res, err := t.ExecContext(ctx, `UPDATE openid_logout_events SET next_at = $4, abandoned_at = NULL WHERE tenant_id = $1 AND client_id = $2 AND id = $3
+		AND delivered_at IS NULL AND (lease_until IS NULL OR lease_until <= $4)`, tenant, client, id, t.now)
+	if err != nil {
+		return e, fmt.Errorf("retry logout event: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return e, usher.Conflict("event_id", "this sign-out was delivered or taken for delivery meanwhile")
+	}
+	e.NextAt, e.AbandonedAt = t.now, nil
+	return e, nil
 }

@@ -181,3 +181,157 @@ func testOpenIDLogoutFairness(t *testing.T, e *env) {
 		t.Fatalf("the second claim took %d events: %v", len(got), n)
 	}
 }
+
+// testOpenIDLogoutDeliveries: a tenant's logout events are listed newest
+// first, a page at a time, of one client and one state, with what their
+// last failure was; another tenant's are not found. A retry makes an
+// abandoned or waiting event due now, and refuses a delivered one or one
+// being delivered.
+func testOpenIDLogoutDeliveries(t *testing.T, e *env) {
+	a, b := e.tenant("acme", usher.TemplateStandard), e.tenant("globex", usher.TemplateStandard)
+	now := e.clock.Now()
+	client := func(tn usher.Tenant, sessions int) usher.Client {
+		c := usher.Client{Name: "Ledger", Type: usher.ClientConfidential, AuthMethod: "client_secret_basic", IDTokenAlg: "ES256",
+			RedirectURIs: []string{"https://ledger.example/cb"}, AccessTokenSeconds: 600, IDTokenSeconds: 3600, RefreshTokenSeconds: 86400,
+			BackchannelLogoutURI: "https://ledger.example/logout"}
+		e.write(func(tx *store.Tx) error {
+			if err := tx.InsertClient(e.ctx, tn.ID, &c, ""); err != nil {
+				return err
+			}
+			for i := range sessions {
+				g := store.Grant{ID: store.NewID(), TenantID: tn.ID, ClientID: c.ID, AccountID: fmt.Sprint("acct-", i), IdentityID: "ident",
+					SessionID: fmt.Sprint(tn.Slug, c.ID, i), AuthTime: now, ExpiresAt: now.Add(time.Hour)}
+				if err := tx.InsertGrant(e.ctx, &g); err != nil {
+					return err
+				}
+				if _, err := tx.QueueLogouts(e.ctx, store.LogoutSession, "ident", g.SessionID, "signed out"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return c
+	}
+	ca, other, cb := client(a, 4), client(a, 1), client(b, 1)
+	list := func(tn usher.Tenant, f store.LogoutFilter, o store.ListOptions) ([]store.LogoutEvent, string) {
+		t.Helper()
+		evs, next, err := e.st.Read().LogoutDeliveries(e.ctx, tn.ID, f, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs, next
+	}
+	all, _ := list(a, store.LogoutFilter{ClientID: ca.ID}, store.ListOptions{Newest: true})
+	if len(all) != 4 {
+		t.Fatalf("acme's Ledger has %d events, want 4", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i-1].ID <= all[i].ID {
+			t.Fatalf("not newest first: %s before %s", all[i-1].ID, all[i].ID)
+		}
+	}
+	// Paged two at a time, the pages make the whole list, in order.
+	first, next := list(a, store.LogoutFilter{ClientID: ca.ID}, store.ListOptions{Newest: true, Limit: 2})
+	second, last := list(a, store.LogoutFilter{ClientID: ca.ID}, store.ListOptions{Newest: true, Limit: 2, After: next})
+	if len(first) != 2 || len(second) != 2 || last != "" || first[0].ID != all[0].ID || second[1].ID != all[3].ID {
+		t.Fatalf("pages %d, %d (then %q), want 2 and 2 of the whole list", len(first), len(second), last)
+	}
+	if evs, _ := list(a, store.LogoutFilter{}, store.ListOptions{}); len(evs) != 5 {
+		t.Fatalf("acme has %d events, want 5", len(evs))
+	}
+	if evs, _ := list(b, store.LogoutFilter{ClientID: ca.ID}, store.ListOptions{}); len(evs) != 0 {
+		t.Fatalf("globex lists %d of acme's events", len(evs))
+	}
+	if _, err := e.st.Read().LogoutEvent(e.ctx, b.ID, ca.ID, all[0].ID); !errors.Is(err, usher.ErrNotFound) {
+		t.Fatalf("globex reads acme's event: %v", err)
+	}
+	if _, err := e.st.Read().LogoutEvent(e.ctx, a.ID, other.ID, all[0].ID); !errors.Is(err, usher.ErrNotFound) {
+		t.Fatalf("an event read as another client's: %v", err)
+	}
+
+	// Claimed and finished: one delivered, one abandoned after a 503,
+	// one waiting for its next attempt after a timeout; one left queued.
+	var claimed []store.LogoutEvent
+	e.write(func(tx *store.Tx) error {
+		var err error
+		claimed, err = tx.ClaimLogoutEvents(e.ctx, "w", 100, 100, 100, time.Minute)
+		return err
+	})
+	byID := map[string]store.LogoutEvent{}
+	for _, ev := range claimed {
+		byID[ev.ID] = ev
+	}
+	done, gone, wait, left := byID[all[0].ID], byID[all[1].ID], byID[all[2].ID], all[3]
+	if _, ok := byID[left.ID]; !ok || done.ID == "" || gone.ID == "" || wait.ID == "" || len(claimed) != 6 {
+		t.Fatalf("claimed %d events", len(claimed))
+	}
+	e.write(func(tx *store.Tx) error {
+		at := tx.Now()
+		done.Attempts, done.DeliveredAt = 1, &at
+		gone.Attempts, gone.AbandonedAt, gone.LastError, gone.LastStatus, gone.LastFailure = 9, &at, "the back-channel logout URI answered 503", 503, "answered"
+		wait.Attempts, wait.NextAt, wait.LastError, wait.LastFailure = 2, at.Add(time.Hour), "timeout", "timeout"
+		for _, ev := range []*store.LogoutEvent{&done, &gone, &wait} {
+			if err := tx.FinishLogoutEvent(e.ctx, ev, "w"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	state := func(s string) []store.LogoutEvent {
+		evs, _ := list(a, store.LogoutFilter{ClientID: ca.ID, State: s}, store.ListOptions{Newest: true})
+		return evs
+	}
+	if d, ab, q := state(store.LogoutDelivered), state(store.LogoutAbandoned), state(store.LogoutQueued); len(d) != 1 || d[0].ID != done.ID ||
+		len(ab) != 1 || ab[0].ID != gone.ID || len(q) != 2 || q[0].ID != wait.ID || q[1].ID != left.ID {
+		t.Fatalf("by state: delivered %d, abandoned %d, queued %d", len(d), len(ab), len(q))
+	}
+	if _, _, err := e.st.Read().LogoutDeliveries(e.ctx, a.ID, store.LogoutFilter{State: "lost"}, store.ListOptions{}); usher.ErrorCode(err) != usher.CodeInvalid {
+		t.Fatalf("an unknown state: %v", err)
+	}
+	got := state(store.LogoutAbandoned)[0]
+	if got.State() != store.LogoutAbandoned || got.Attempts != 9 || got.LastStatus != 503 || got.LastFailure != "answered" || got.LastError == "" {
+		t.Fatalf("the abandoned event reads %+v", got)
+	}
+
+	retry := func(tn usher.Tenant, c usher.Client, id string) (store.LogoutEvent, error) {
+		var ev store.LogoutEvent
+		err := e.st.Write(e.ctx, func(tx *store.Tx) error {
+			var err error
+			ev, err = tx.RetryLogoutEvent(e.ctx, tn.ID, c.ID, id)
+			return err
+		})
+		return ev, err
+	}
+	_, err := retry(a, ca, done.ID)
+	wantCode(t, err, usher.CodeConflict, "event_id")
+	_, err = retry(b, cb, gone.ID)
+	wantCode(t, err, usher.CodeNotFound, "event_id")
+	_, err = retry(a, ca, left.ID) // still leased by w
+	wantCode(t, err, usher.CodeConflict, "event_id")
+	e.clock.Advance(time.Minute)
+	for _, id := range []string{gone.ID, wait.ID} {
+		ev, err := retry(a, ca, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.State() != store.LogoutQueued || !ev.NextAt.Equal(e.clock.Now()) {
+			t.Fatalf("retried: %s, next at %v, want queued and due now", ev.State(), ev.NextAt)
+		}
+	}
+	// Both are claimed again at once, with their attempts and last failure kept.
+	e.write(func(tx *store.Tx) error {
+		var err error
+		claimed, err = tx.ClaimLogoutEvents(e.ctx, "w2", 100, 100, 100, time.Minute)
+		return err
+	})
+	ids := map[string]store.LogoutEvent{}
+	for _, ev := range claimed {
+		ids[ev.ID] = ev
+	}
+	if ev, ok := ids[gone.ID]; !ok || ev.Attempts != 9 || ev.LastStatus != 503 || ev.AbandonedAt != nil {
+		t.Fatalf("the retried abandoned event was not claimed as it was: %+v", ev)
+	}
+	if _, ok := ids[wait.ID]; !ok {
+		t.Fatal("the retried waiting event was not claimed")
+	}
+}

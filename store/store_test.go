@@ -40,6 +40,7 @@ func runStorage(t *testing.T, open func(t testing.TB, now func() time.Time) *sto
 		{"OpenIDRowsPerTenantAndSingleUse", testOpenID},
 		{"OpenIDLogoutsQueuedOnceClaimedOnce", testOpenIDLogouts},
 		{"OpenIDLogoutClaimsFairAndDeferred", testOpenIDLogoutFairness},
+		{"OpenIDLogoutDeliveriesListedAndRetried", testOpenIDLogoutDeliveries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -398,6 +398,8 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 		route("GET "+a+"/clients/{id}", con.Admin(con.Client(oid)))
 		route("POST "+a+"/clients/{id}", con.Admin(con.Client(oid)))
 		route("POST "+a+"/clients/{id}/{action}", con.Admin(con.Client(oid)))
+		route("GET "+a+"/clients/{id}/sign-out-deliveries", con.Admin(con.LogoutDeliveries(oid)))
+		route("POST "+a+"/clients/{id}/sign-out-deliveries/{event}/retry", con.Admin(con.RetryLogout(oid)))
 	}
 
 	const t = "/api/v1/tenants/{tenant}"
@@ -411,6 +413,11 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: openid.ClientInput{}, Out: openid.CreatedClient{}, Handle: ap.UpdateClient(oid)})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/clients/{id}", Summary: "Delete a client: it signs nobody in any more and what it was given is revoked",
 		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: usher.Client{}, Handle: ap.DeleteClient(oid)})
+	s.api(&api.Op{Method: "GET", Path: t + "/clients/{id}/logout-deliveries", Summary: "List a client's back-channel logout deliveries, newest first: state, attempts, next attempt, what the last failure was (never the logout token)",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Params: []string{"state"}, Enums: map[string][]string{"state": api.LogoutStates},
+		Out: api.Page[openid.LogoutDelivery]{}, Handle: ap.ListLogoutDeliveries(oid)})
+	s.api(&api.Op{Method: "POST", Path: t + "/clients/{id}/logout-deliveries/{event}/retry", Summary: "Retry an abandoned or backing-off back-channel logout now: the worker tries it at its next pass",
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: openid.LogoutDelivery{}, Handle: ap.RetryLogoutDelivery(oid)})
 	s.api(&api.Op{Method: "GET", Path: t + "/signing-keys", Summary: "List the tenant's token signing keys (public facts only)", Access: api.TenantScoped,
 		MinRole: usher.AdminTenant, Out: api.List[openid.KeyInfo]{}, Handle: ap.ListSigningKeys(oid)})
 	s.api(&api.Op{Method: "POST", Path: t + "/signing-keys/rotate", Summary: "Rotate the signing keys now: the new keys are published at once and sign after the lead time",

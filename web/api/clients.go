@@ -5,6 +5,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/store"
 )
 
 // The OpenID Connect provider's clients and signing keys of a tenant. The
@@ -92,5 +93,32 @@ func (h *Handler) RotateSigningKeys(oid *openid.Provider) func(*http.Request, *C
 		}
 		keys, err := oid.RotateKeys(r.Context(), c.actor, c.tenant)
 		return List[openid.KeyInfo]{Items: keys}, err
+	}
+}
+
+func (h *Handler) ListLogoutDeliveries(oid *openid.Provider) func(*http.Request, *Call) (any, error) {
+	return func(r *http.Request, c *Call) (any, error) {
+		if oid == nil {
+			return nil, noProvider
+		}
+		q := newQuery(r, "state")
+		f := store.LogoutFilter{State: q.oneOf("state", LogoutStates...)}
+		o := q.list()
+		if err := q.err(); err != nil {
+			return nil, err
+		}
+		return paged(oid.LogoutDeliveries(r.Context(), c.actor, c.tenant, r.PathValue("id"), f, o))
+	}
+}
+
+// LogoutStates are the states of a back-channel logout delivery.
+var LogoutStates = []string{store.LogoutQueued, store.LogoutDelivered, store.LogoutAbandoned}
+
+func (h *Handler) RetryLogoutDelivery(oid *openid.Provider) func(*http.Request, *Call) (any, error) {
+	return func(r *http.Request, c *Call) (any, error) {
+		if oid == nil {
+			return nil, noProvider
+		}
+		return oid.RetryLogoutDelivery(r.Context(), c.actor, c.tenant, r.PathValue("id"), r.PathValue("event"))
 	}
 }

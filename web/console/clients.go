@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/store"
 )
 
 // The products (OpenID Connect clients) of the tenant, for tenant
@@ -123,6 +125,13 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 				data["Keys"] = keys
 			}
 		}
+		// The latest sign-out deliveries; the whole list is a page of its own.
+		deliveries, next, err := oid.LogoutDeliveries(ctx, c.actor, c.tn, id, store.LogoutFilter{}, store.ListOptions{Limit: 10})
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		data["Deliveries"], data["MoreDeliveries"] = h.signOutRows(r, c, deliveries), next != ""
 		c.d.Title, c.d.Section, c.d.Data = cl.Name, "clients", data
 		h.view.Console(w, r, status, "client", c.d)
 	}
@@ -202,4 +211,64 @@ func indentJSON(s string) string {
 		return s
 	}
 	return b.String()
+}
+
+// signOutRow is a sign-out delivery with its account named.
+type signOutRow struct {
+	openid.LogoutDelivery
+	Account named
+}
+
+func (h *Handler) signOutRows(r *http.Request, c *Call, ds []openid.LogoutDelivery) []signOutRow {
+	n := h.namer(r.Context(), c)
+	rows := make([]signOutRow, len(ds))
+	for i, d := range ds {
+		rows[i] = signOutRow{LogoutDelivery: d, Account: n.of("account", d.AccountID)}
+	}
+	return rows
+}
+
+// LogoutDeliveries lists a product's back-channel logout deliveries,
+// newest first, a page at a time, optionally of one state.
+func (h *Handler) LogoutDeliveries(oid *openid.Provider) Page {
+	return func(w http.ResponseWriter, r *http.Request, c *Call) {
+		ctx := r.Context()
+		id := r.PathValue("id")
+		c.d.Notice = h.flash(w, r)
+		cl, err := oid.Client(ctx, c.actor, c.tn, id)
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		f := store.LogoutFilter{State: r.URL.Query().Get("state")}
+		if !slices.Contains([]string{"", store.LogoutQueued, store.LogoutDelivered, store.LogoutAbandoned}, f.State) {
+			f.State = ""
+		}
+		c.d.Values["state"] = f.State
+		list, next, err := oid.LogoutDeliveries(ctx, c.actor, c.tn, id, f, pageOf(r))
+		if err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		c.d.Title, c.d.Section = "Sign-out deliveries to "+cl.Name, "clients"
+		c.d.Data = map[string]any{"Client": cl, "Deliveries": h.signOutRows(r, c, list), "Next": nextURL(r, next)}
+		h.view.Console(w, r, http.StatusOK, "logout_deliveries", c.d)
+	}
+}
+
+// RetryLogout makes an abandoned or backing-off delivery due now, and
+// goes back to the page the button was on.
+func (h *Handler) RetryLogout(oid *openid.Provider) Page {
+	return func(w http.ResponseWriter, r *http.Request, c *Call) {
+		id := r.PathValue("id")
+		if _, err := oid.RetryLogoutDelivery(r.Context(), c.actor, c.tn, id, r.PathValue("event")); err != nil {
+			h.fail(w, r, c, err)
+			return
+		}
+		back := c.d.Admin + "clients/" + id + "/sign-out-deliveries"
+		if r.PostFormValue("from") == "client" {
+			back = c.d.Admin + "clients/" + id + "#sign-out-deliveries"
+		}
+		h.redirect(w, r, back, "usher will deliver this sign-out again within a few seconds.")
+	}
 }

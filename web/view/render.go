@@ -112,7 +112,7 @@ var consolePages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
 	for _, name := range []string{"home", "people", "person", "person_new", "user_new", "wizard", "one_time", "orgs", "org",
 		"plans", "settings", "catalog", "links", "messages", "message", "audit", "problem", "op_signin", "op_tenants", "op_tenant",
-		"clients", "client", "imports", "import", "connections", "connection", "linked", "external_system", "link_users"} {
+		"clients", "client", "logout_deliveries", "imports", "import", "connections", "connection", "linked", "external_system", "link_users"} {
 		m[name] = template.Must(template.New(name).Option("missingkey=zero").Funcs(funcs).ParseFS(templateFS, "templates/console_layout.html", "templates/console_parts.html", "templates/console_"+name+".html"))
 	}
 	return m
