@@ -1,13 +1,17 @@
 package imports_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/imports"
@@ -29,20 +33,42 @@ func TestLibreOfficeFixturesPostgres(t *testing.T) {
 	runFixtures(t, storetest.OpenPostgres)
 }
 
-// TestLibreOfficeTemplate writes the template that the fixtures were filled
-// from to the file USHER_WRITE_TEMPLATE names, to make them again.
+// TestLibreOfficeTemplate: the fixtures were filled from the template the
+// product makes today (the same columns, in the same order), so they test
+// what a person downloads. With USHER_WRITE_TEMPLATE naming a file it also
+// writes that template there, to make the fixtures again.
 func TestLibreOfficeTemplate(t *testing.T) {
-	out := os.Getenv("USHER_WRITE_TEMPLATE")
-	if out == "" {
-		t.Skip("USHER_WRITE_TEMPLATE is not set: there is no template to write")
-	}
 	e := newEnv(t, storetest.OpenSQLite)
 	data, err := e.im.TemplateXLSX(e.ctx, e.tn, "en")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(out, data, 0o644); err != nil {
+	if out := os.Getenv("USHER_WRITE_TEMPLATE"); out != "" {
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	header := func(name string, r io.Reader) []string {
+		t.Helper()
+		f, err := excelize.OpenReader(r)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		defer f.Close()
+		rows, err := f.GetRows(f.GetSheetList()[0])
+		if err != nil || len(rows) == 0 {
+			t.Fatalf("%s: no header row (%v)", name, err)
+		}
+		return rows[0]
+	}
+	fixture, err := os.Open(filepath.Join("testdata", "libreoffice", "people.xlsx"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer fixture.Close()
+	want, got := header("template", bytes.NewReader(data)), header("people.xlsx", fixture)
+	if !slices.Equal(got, want) {
+		t.Fatalf("the fixtures' columns are not the template's: make them again (testdata/libreoffice/README.md)\nfixture:  %q\ntemplate: %q", got, want)
 	}
 }
 
