@@ -149,17 +149,29 @@ func (t *Tx) InsertPlan(ctx context.Context, tenant string, p *usher.Plan) error
 	return t.addSeats(ctx, tenant, p.ID, p.Seats)
 }
 
+// seatsPerStatement bounds the seats one statement of addSeats adds.
+const seatsPerStatement = 10_000
+
 // addSeats adds count free seats numbered after the highest seat of plan.
 func (t *Tx) addSeats(ctx context.Context, tenant, plan string, count int) error {
 	if count <= 0 {
 		return nil
 	}
-	// A recursive series works on both databases.
-	_, err := t.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < CAST($3 AS INTEGER))
-		INSERT INTO plan_seats (tenant_id, plan_id, seat_no)
-		SELECT $1, $2, i + (SELECT coalesce(max(seat_no), 0) FROM plan_seats WHERE plan_id = $2) FROM n`, tenant, plan, count)
-	if err != nil {
+	var last int
+	if err := t.QueryRowContext(ctx, `SELECT coalesce(max(seat_no), 0) FROM plan_seats WHERE plan_id = $1`, plan).Scan(&last); err != nil {
 		return fmt.Errorf("add seats: %w", err)
+	}
+	// A recursive series works on both databases. In statements of at most
+	// seatsPerStatement seats: SQLite keeps what one statement changed in
+	// memory until it ends (to undo the statement alone), and 1,000,000 seats
+	// at once took the server from 50 to 250 MB.
+	for from := last + 1; from <= last+count; from += seatsPerStatement {
+		to := min(from+seatsPerStatement-1, last+count)
+		_, err := t.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT CAST($3 AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i < CAST($4 AS INTEGER))
+			INSERT INTO plan_seats (tenant_id, plan_id, seat_no) SELECT $1, $2, i FROM n`, tenant, plan, from, to)
+		if err != nil {
+			return fmt.Errorf("add seats: %w", err)
+		}
 	}
 	if t.dialect == Postgres {
 		// Statistics that predate these seats (or none, where autovacuum

@@ -37,6 +37,7 @@ func runStorage(t *testing.T, open func(t testing.TB, now func() time.Time) *sto
 		{"Paging", testPaging},
 		{"IdentityAcrossTenants", testIdentity},
 		{"SignupLinkUsesUnderConcurrency", testSignupLinkConcurrent},
+		{"PlanSeatsNumberedWithoutGaps", testPlanSeats},
 		{"OpenIDRowsPerTenantAndSingleUse", testOpenID},
 		{"OpenIDLogoutsQueuedOnceClaimedOnce", testOpenIDLogouts},
 		{"OpenIDLogoutClaimsFairAndDeferred", testOpenIDLogoutFairness},
