@@ -221,16 +221,7 @@ func (t *Tx) ClaimLogoutEvents(ctx context.Context, owner string, n, perTenant, 
 	if err != nil {
 		return nil, fmt.Errorf("claim logout events: %w", err)
 	}
-	defer rows.Close()
-	var out []LogoutEvent
-	for rows.Next() {
-		e, err := scanLogoutEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return logoutEvents(rows)
 }
 
 // FinishLogoutEvent records an attempt at delivering e while owner holds
@@ -280,16 +271,7 @@ func (t *Tx) LogoutEvents(ctx context.Context, tenant string, n int) ([]LogoutEv
 	if err != nil {
 		return nil, fmt.Errorf("list logout events: %w", err)
 	}
-	defer rows.Close()
-	var out []LogoutEvent
-	for rows.Next() {
-		e, err := scanLogoutEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return logoutEvents(rows)
 }
 
 // LogoutFilter narrows a tenant's logout events.
@@ -363,4 +345,18 @@ func (t *Tx) RetryLogoutEvent(ctx context.Context, tenant, client, id string) (L
 	}
 	e.NextAt, e.AbandonedAt = t.now, nil
 	return e, nil
+}
+
+// logoutEvents scans and closes rows of logoutEventCols.
+func logoutEvents(rows Rows) ([]LogoutEvent, error) {
+	defer rows.Close()
+	var out []LogoutEvent
+	for rows.Next() {
+		e, err := scanLogoutEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
