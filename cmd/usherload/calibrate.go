@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/usherhq/usher/password"
@@ -29,6 +31,14 @@ type calibration struct {
 	FsyncMS   float64 `json:"fsync_8k_ms"`
 	FsyncDir  string  `json:"fsync_dir"`
 	FsyncCall string  `json:"fsync_call"`
+	// SyscallNS is one getppid system call: what entering and leaving the
+	// kernel costs. A VM can make it ten times a bare machine's, and every
+	// request pays it for each read, write and wakeup.
+	SyscallNS float64 `json:"syscall_ns"`
+	// RoundTripUS is one 64-byte exchange over a loopback TCP connection
+	// between two goroutines: two writes, two reads and two wakeups, the
+	// shape of a request to usher or of a query to PostgreSQL.
+	RoundTripUS float64 `json:"loopback_round_trip_us"`
 	// Runs of each measure, of which the medians are given.
 	HashRuns  int `json:"hash_runs"`
 	LoopRuns  int `json:"loop_runs"`
@@ -101,7 +111,72 @@ func calibrate(ctx context.Context, o calOptions) (calibration, error) {
 	if c.FsyncMS, err = fsyncLatency(o.Dir, o.FsyncRuns); err != nil {
 		return c, fmt.Errorf("calibration fsync in %s: %w", o.Dir, err)
 	}
+	c.SyscallNS = syscallCost()
+	if c.RoundTripUS, err = roundTrip(ctx); err != nil {
+		return c, fmt.Errorf("calibration loopback round trip: %w", err)
+	}
 	return c, ctx.Err()
+}
+
+// quickRuns is how many runs the system call's and the round trip's
+// medians are taken of; each run is many calls, so few runs suffice.
+const quickRuns = 5
+
+// syscallCost is the median time of one getppid, in nanoseconds, over
+// runs of 20,000 calls (getppid is never answered without the kernel).
+func syscallCost() float64 {
+	const calls = 20000
+	ms, _ := median(quickRuns, func() error {
+		for range calls {
+			syscall.Getppid()
+		}
+		return nil
+	})
+	return ms * 1e6 / calls
+}
+
+// roundTrip is the median time of one 64-byte round trip over loopback
+// TCP to an echoing goroutine, in microseconds, over runs of 2,000.
+func roundTrip(ctx context.Context) (float64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	echoed := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			echoed <- err
+			return
+		}
+		defer c.Close()
+		_, err = io.Copy(c, c)
+		echoed <- err
+	}()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	msg := make([]byte, 64)
+	const trips = 2000
+	ms, err := median(quickRuns, func() error {
+		for range trips {
+			if _, err := c.Write(msg); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(c, msg); err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	})
+	c.Close()
+	if err2 := <-echoed; err == nil && err2 != nil {
+		err = err2
+	}
+	return ms * 1e3 / trips, err
 }
 
 // fsyncLatency is the median time of an 8 kB write at the start of a
@@ -167,11 +242,13 @@ func (c calibration) write(w io.Writer) {
 	if m.Kernel != "" {
 		kernel = ", Linux " + m.Kernel
 	}
-	fmt.Fprintf(w, "calibration: %d × %s, %s%s, load tool %s (medians of %d/%d/%d runs)\n",
-		m.CPUs, orDash(m.CPUModel), m.OS, kernel, m.ToolGo, c.HashRuns, c.LoopRuns, c.FsyncRuns)
+	fmt.Fprintf(w, "calibration: %d × %s, %s%s, load tool %s (medians of %d/%d/%d/%d/%d runs)\n",
+		m.CPUs, orDash(m.CPUModel), m.OS, kernel, m.ToolGo, c.HashRuns, c.LoopRuns, c.FsyncRuns, quickRuns, quickRuns)
 	fmt.Fprintf(w, "  %-32s %8.2f ms\n", "argon2id hash ("+c.HashParams+")", c.HashMS)
 	fmt.Fprintf(w, "  %-32s %8.2f ms\n", fmt.Sprintf("SHA-256 of %d MiB", c.LoopMiB), c.LoopMS)
 	fmt.Fprintf(w, "  %-32s %8.3f ms  in %s\n", "8 kB write + "+c.FsyncCall, c.FsyncMS, c.FsyncDir)
+	fmt.Fprintf(w, "  %-32s %8.0f ns\n", "system call (getppid)", c.SyscallNS)
+	fmt.Fprintf(w, "  %-32s %8.1f µs\n", "loopback TCP round trip (64 B)", c.RoundTripUS)
 	if p := c.Postgres; p != nil {
 		p.write(w, c.FsyncDir)
 	}

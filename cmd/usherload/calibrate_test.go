@@ -19,7 +19,7 @@ func TestCalibrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 {
+	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.SyscallNS <= 0 || c.RoundTripUS <= 0 {
 		t.Errorf("not all positive: %+v", c)
 	}
 	if c.HashParams != "m=7168,t=5,p=1" || c.FsyncDir != dir || c.LoopMiB != 2 || c.Machine.CPUs < 1 || c.Machine.ToolGo == "" {
@@ -30,7 +30,7 @@ func TestCalibrate(t *testing.T) {
 	}
 	var b bytes.Buffer
 	c.write(&b)
-	for _, want := range []string{"argon2id hash (m=7168,t=5,p=1)", "SHA-256 of 2 MiB", "8 kB write + " + datasyncName, "in " + dir} {
+	for _, want := range []string{"argon2id hash (m=7168,t=5,p=1)", "SHA-256 of 2 MiB", "8 kB write + " + datasyncName, "in " + dir, "system call (getppid)", "loopback TCP round trip (64 B)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
