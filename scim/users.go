@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -31,43 +32,36 @@ type userSet struct {
 }
 
 // loadUsers reads the accounts ids (those not deactivated) and what
-// describes them, in a few queries whatever their number.
-// known are accounts already read (by a lookup), which are not read again.
-func (h *Handler) loadUsers(ctx context.Context, tn usher.Tenant, ids []string, known map[string]usher.Account) (userSet, error) {
+// describes them, in one query whatever their number, then the catalogue
+// names from the caches. known are records already read (by a lookup),
+// which are not read again.
+func (h *Handler) loadUsers(ctx context.Context, tn usher.Tenant, ids []string, known map[string]store.UserRecord) (userSet, error) {
 	rd := h.st.Read()
-	var s userSet
-	var err error
-	s.accounts = map[string]usher.Account{}
+	s := userSet{accounts: map[string]usher.Account{}, persons: map[string]usher.Person{}, sources: map[string]store.SourceUser{}}
+	records := make(map[string]store.UserRecord, len(ids))
 	var unknown []string
 	for _, id := range ids {
-		if a, ok := known[id]; ok {
-			s.accounts[id] = a
+		if u, ok := known[id]; ok {
+			records[id] = u
 		} else {
 			unknown = append(unknown, id)
 		}
 	}
 	if len(unknown) > 0 {
-		read, err := rd.AccountsByID(ctx, tn.ID, unknown)
+		read, err := rd.UserRecords(ctx, tn.ID, unknown)
 		if err != nil {
 			return s, err
 		}
-		for id, a := range read {
-			s.accounts[id] = a
-		}
+		maps.Copy(records, read)
 	}
-	var persons []string
-	for id, a := range s.accounts {
-		if a.State == usher.StateDeactivated {
-			delete(s.accounts, id)
+	for id, u := range records {
+		if u.Account.State == usher.StateDeactivated {
 			continue
 		}
-		persons = append(persons, a.PersonID)
-	}
-	if s.persons, err = rd.PersonsByID(ctx, tn.ID, persons); err != nil {
-		return s, err
-	}
-	if s.sources, err = rd.SourceUsers(ctx, tn.ID, ids); err != nil {
-		return s, err
+		s.accounts[id], s.persons[u.Person.ID] = u.Account, u.Person
+		if u.Source != nil {
+			s.sources[id] = *u.Source
+		}
 	}
 	return s, s.names(ctx, rd, tn, h.plans, h.attrs)
 }
@@ -102,7 +96,7 @@ func (h *Handler) userDocs(ctx context.Context, c call, ids []string) ([]map[str
 }
 
 // userDocsOf is userDocs with accounts already read.
-func (h *Handler) userDocsOf(ctx context.Context, c call, ids []string, known map[string]usher.Account) ([]map[string]any, error) {
+func (h *Handler) userDocsOf(ctx context.Context, c call, ids []string, known map[string]store.UserRecord) ([]map[string]any, error) {
 	s, err := h.loadUsers(ctx, c.tn, ids, known)
 	if err != nil {
 		return nil, err
@@ -346,15 +340,15 @@ func (h *Handler) writeList(w http.ResponseWriter, docs []map[string]any, total 
 // narrowUsers finds, through the store's indexes, the accounts a filter
 // can match: by id, userName, externalId or an email compared with eq.
 // false means no index serves the filter. The accounts a lookup by
-// userName read come back too.
-func (h *Handler) narrowUsers(ctx context.Context, c call, f filter.Filter) ([]string, map[string]usher.Account, bool, error) {
+// userName read come back too, with their persons and descriptions.
+func (h *Handler) narrowUsers(ctx context.Context, c call, f filter.Filter) ([]string, map[string]store.UserRecord, bool, error) {
 	keys, ok := userKeys(f)
 	if !ok {
 		return nil, nil, false, nil
 	}
 	rd := h.st.Read()
 	var ids []string
-	known := map[string]usher.Account{}
+	known := map[string]store.UserRecord{}
 	for _, k := range keys {
 		var found []string
 		var err error
@@ -362,10 +356,10 @@ func (h *Handler) narrowUsers(ctx context.Context, c call, f filter.Filter) ([]s
 		case "id":
 			found = []string{k.value}
 		case "username":
-			var a usher.Account
-			a, err = rd.AccountByLogin(ctx, c.tn.ID, usher.NormalizeLogin(k.value))
+			var u store.UserRecord
+			u, err = rd.UserRecordByLogin(ctx, c.tn.ID, usher.NormalizeLogin(k.value))
 			if err == nil {
-				found, known[a.ID] = []string{a.ID}, a
+				found, known[u.Account.ID] = []string{u.Account.ID}, u
 			} else if errors.Is(err, usher.ErrNotFound) {
 				err = nil
 			}

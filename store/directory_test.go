@@ -67,6 +67,7 @@ func testCrossTenant(t *testing.T, e *env) {
 	_, checks["account"] = r.Account(ctx, b.ID, c.Account.ID)
 	_, checks["account by person"] = r.AccountOfPerson(ctx, b.ID, c.Person.ID)
 	_, checks["account by login"] = r.AccountByLogin(ctx, b.ID, "ann@example.com")
+	_, checks["user record by login"] = r.UserRecordByLogin(ctx, b.ID, "ann@example.com")
 	_, checks["organization"] = r.Organization(ctx, b.ID, orgA.ID)
 	_, checks["site"] = r.Organization(ctx, b.ID, siteA.ID)
 	_, checks["plan"] = r.Plan(ctx, b.ID, planA.ID)
@@ -98,14 +99,15 @@ func testCrossTenant(t *testing.T, e *env) {
 	acts, err10 := r.Activations(ctx, b.ID, c.Account.ID)
 	byPerson, err11 := r.AccountsOfPersons(ctx, b.ID, []string{c.Person.ID})
 	byState, err12 := r.AccountCounts(ctx, b.ID)
-	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12); err != nil {
+	records, err13 := r.UserRecords(ctx, b.ID, []string{c.Account.ID})
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12, err13); err != nil {
 		t.Fatal(err)
 	}
 	if n := []int{len(persons), len(accounts), len(msgs), len(events), len(toks), len(conns), len(roles), len(links), len(rels), len(acts),
-		len(byPerson), len(byState)}; slices.Max(n) != 0 {
+		len(byPerson), len(byState), len(records)}; slices.Max(n) != 0 {
 		t.Errorf("tenant B lists show tenant A's objects: %d persons, %d accounts, %d messages, %d events, %d tokens, %d connections, %d roles, "+
-			"%d sign-up links, %d relationships, %d activations, %d accounts by person, %d account states", n[0], n[1], n[2], n[3], n[4], n[5],
-			n[6], n[7], n[8], n[9], n[10], n[11])
+			"%d sign-up links, %d relationships, %d activations, %d accounts by person, %d account states, %d user records", n[0], n[1], n[2], n[3], n[4], n[5],
+			n[6], n[7], n[8], n[9], n[10], n[11], n[12])
 	}
 	// B's own plans and organizations, and none of A's.
 	plans, _, _ := r.Plans(ctx, b.ID, false, store.ListOptions{})
@@ -436,5 +438,54 @@ func testIdentity(t *testing.T, e *env) {
 	accts, err := e.st.Read().AccountsOfIdentity(e.ctx, id.ID)
 	if err != nil || len(accts) != 2 || accts[0].TenantSlug != "alpha" || accts[1].TenantSlug != "bravo" {
 		t.Fatalf("accounts of the identity: %+v %v", accts, err)
+	}
+}
+
+// testUserRecords reads accounts with their persons and their sources'
+// descriptions in one query: with a description and without, by id and
+// by login.
+func testUserRecords(t *testing.T, e *env) {
+	a := e.tenant("alpha", "")
+	a = e.withDefaultPlan(a, e.plan(a, "std", 10))
+	ann, err := e.newUser(a, "Ann", "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := e.newUser(a, "Bob", "bob@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := store.SourceUser{AccountID: ann.Account.ID, SourceID: "source-1", Emails: []string{"ann@example.com", "a.n@example.com"}, Data: `{"userName":"ann"}`}
+	e.write(func(tx *store.Tx) error { return tx.InsertSourceUser(e.ctx, a.ID, &src) })
+
+	r := e.st.Read()
+	got, err := r.UserRecords(e.ctx, a.ID, []string{ann.Account.ID, bob.Account.ID, "no-such-account"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d records, want 2: %+v", len(got), got)
+	}
+	for _, c := range []created{ann, bob} {
+		u := got[c.Account.ID]
+		if u.Account.ID != c.Account.ID || u.Account.Email != c.Account.Email || u.Account.PlanID != a.Settings.DefaultPlanID ||
+			u.Person.ID != c.Person.ID || u.Person.FirstName != c.Person.FirstName || u.Person.TenantID != a.ID || u.Person.CreatedAt.IsZero() {
+			t.Errorf("record of %s: %+v", c.Account.Email, u)
+		}
+	}
+	if got[bob.Account.ID].Source != nil {
+		t.Errorf("Bob has no description, got %+v", got[bob.Account.ID].Source)
+	}
+	s := got[ann.Account.ID].Source
+	if s == nil || s.AccountID != ann.Account.ID || s.SourceID != "source-1" || !slices.Equal(s.Emails, src.Emails) || s.Data != src.Data ||
+		!s.UpdatedAt.Equal(e.clock.Now().UTC().Truncate(time.Microsecond)) {
+		t.Errorf("Ann's description: %+v, want %+v", s, src)
+	}
+	byLogin, err := r.UserRecordByLogin(e.ctx, a.ID, "ann@example.com")
+	if err != nil || byLogin.Account.ID != ann.Account.ID || byLogin.Person.ID != ann.Person.ID || byLogin.Source == nil {
+		t.Errorf("Ann by login: %+v, %v", byLogin, err)
+	}
+	if _, err := r.UserRecordByLogin(e.ctx, a.ID, "nobody@example.com"); !errors.Is(err, usher.ErrNotFound) {
+		t.Errorf("an unknown login: %v, want not found", err)
 	}
 }

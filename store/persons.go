@@ -13,11 +13,21 @@ const personCols = `id, tenant_id, organization_id, first_name, last_name, email
 func scanPerson(r scanner) (usher.Person, error) {
 	var p usher.Person
 	var deact sql.NullTime
-	err := r.Scan(&p.ID, &p.TenantID, &p.OrganizationID, &p.FirstName, &p.LastName, &p.Email, &p.Phone,
-		&p.DepartmentID, &p.JobProfileID, &p.Language, &p.ExternalID, &p.ManagedBy, &p.CreatedAt, &p.UpdatedAt, &deact)
+	err := r.Scan(personDest(&p, &deact)...)
+	finishPerson(&p, deact)
+	return p, err
+}
+
+// personDest are the destinations of personCols, for a row that holds
+// more than a person; finishPerson completes what they read.
+func personDest(p *usher.Person, deact *sql.NullTime) []any {
+	return []any{&p.ID, &p.TenantID, &p.OrganizationID, &p.FirstName, &p.LastName, &p.Email, &p.Phone,
+		&p.DepartmentID, &p.JobProfileID, &p.Language, &p.ExternalID, &p.ManagedBy, &p.CreatedAt, &p.UpdatedAt, deact}
+}
+
+func finishPerson(p *usher.Person, deact sql.NullTime) {
 	p.DeactivatedAt = ptrTime(deact)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
-	return p, err
 }
 
 // InsertPerson stores p in tenant. An email already used by a contact of the

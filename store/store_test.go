@@ -36,6 +36,7 @@ func runStorage(t *testing.T, open func(t testing.TB, now func() time.Time) *sto
 		{"APITokens", testTokens},
 		{"Paging", testPaging},
 		{"IdentityAcrossTenants", testIdentity},
+		{"UserRecordsWithPersonAndSource", testUserRecords},
 		{"SignupLinkUsesUnderConcurrency", testSignupLinkConcurrent},
 		{"PlanSeatsNumberedWithoutGaps", testPlanSeats},
 		{"OpenIDRowsPerTenantAndSingleUse", testOpenID},
