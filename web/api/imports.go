@@ -34,7 +34,7 @@ func (h *Handler) importer() *imports.Importer {
 // templateLang is ?lang=, the language of the template's headers: one of
 // the built-in languages, English by default.
 func templateLang(r *http.Request) (string, error) {
-	q := strictQuery(r, "lang")
+	q := unpagedQuery(r, "lang")
 	lang := q.oneOf("lang", imports.Languages...)
 	if lang == "" {
 		lang = "en"
@@ -76,7 +76,7 @@ func (h *Handler) ImportTemplateCSV(r *http.Request, c *Call) (any, error) {
 // multipart form, and answers with the report of every row; with
 // ?dry_run=true it writes nothing.
 func (h *Handler) Import(r *http.Request, c *Call) (any, error) {
-	q := strictQuery(r, "dry_run")
+	q := unpagedQuery(r, "dry_run")
 	dry := q.boolean("dry_run")
 	if err := q.err(); err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func (h *Handler) ListImports(r *http.Request, c *Call) (any, error) {
 
 // GetImport is an import's state and progress.
 func (h *Handler) GetImport(r *http.Request, c *Call) (any, error) {
-	if err := strictQuery(r).err(); err != nil {
+	if err := unpagedQuery(r).err(); err != nil {
 		return nil, err
 	}
 	return h.importer().Job(r.Context(), c.actor, c.tenant, r.PathValue("id"))
@@ -117,7 +117,7 @@ func (h *Handler) GetImport(r *http.Request, c *Call) (any, error) {
 
 // CancelImport stops an import: the rows created stay.
 func (h *Handler) CancelImport(r *http.Request, c *Call) (any, error) {
-	if err := strictQuery(r).err(); err != nil {
+	if err := unpagedQuery(r).err(); err != nil {
 		return nil, err
 	}
 	return h.importer().Cancel(r.Context(), c.actor, c.tenant, r.PathValue("id"))
@@ -126,7 +126,7 @@ func (h *Handler) CancelImport(r *http.Request, c *Call) (any, error) {
 // ImportReport is an import's report as a file, XLSX or CSV by the path:
 // the file's rows, each with its result.
 func (h *Handler) ImportReport(r *http.Request, c *Call) (any, error) {
-	if err := strictQuery(r).err(); err != nil {
+	if err := unpagedQuery(r).err(); err != nil {
 		return nil, err
 	}
 	format, ct := "xlsx", TypeXLSX
@@ -210,7 +210,7 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 // ImportCheckFile is the dry run as a file: the rows as read, each with its
 // result and problems in added columns, as XLSX or CSV by the path.
 func (h *Handler) ImportCheckFile(r *http.Request, c *Call) (any, error) {
-	if err := strictQuery(r).err(); err != nil {
+	if err := unpagedQuery(r).err(); err != nil {
 		return nil, err
 	}
 	im := h.importer()

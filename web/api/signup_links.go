@@ -77,16 +77,8 @@ func (h *Handler) signupQR(r *http.Request, c *Call) (usher.SignupLink, *qrcode.
 	return l, qr, err
 }
 
-// strictQuery reads a query that is not a list: no limit or after.
-func strictQuery(r *http.Request, names ...string) *query {
-	q := newQuery(r, names...)
-	delete(q.allowed, "limit")
-	delete(q.allowed, "after")
-	return q
-}
-
 func (h *Handler) SignupQRPNG(r *http.Request, c *Call) (any, error) {
-	q := strictQuery(r, "size")
+	q := unpagedQuery(r, "size")
 	size := view.QRDefaultSize
 	if v := q.str("size"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -106,7 +98,7 @@ func (h *Handler) SignupQRPNG(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) SignupQRSVG(r *http.Request, c *Call) (any, error) {
-	if err := strictQuery(r).err(); err != nil {
+	if err := unpagedQuery(r).err(); err != nil {
 		return nil, err
 	}
 	l, qr, err := h.signupQR(r, c)
