@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/xuri/excelize/v2"
-
 	"github.com/usherhq/usher"
 )
 
@@ -82,8 +80,7 @@ func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Te
 	return b.Bytes(), nil
 }
 
-// sheetWriter writes a report a line at a time to out: CSV as it goes,
-// XLSX (which excelize zips in memory) at close.
+// sheetWriter writes a report a line at a time to out, as it goes.
 type sheetWriter interface {
 	line(l []string) error
 	close() error
@@ -96,13 +93,7 @@ func newSheetWriter(format string, out io.Writer) (sheetWriter, error) {
 		w.w = csv.NewWriter(w.b)
 		return w, nil
 	}
-	f := excelize.NewFile()
-	sw, err := f.NewStreamWriter("Sheet1")
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &xlsxSheet{f: f, sw: sw, out: out}, nil
+	return newXLSXSheet(out)
 }
 
 // csvSheet writes CSV in UTF-8 with a byte order mark, each value that a
@@ -137,35 +128,4 @@ func defuse(v string) string {
 		return "'" + v
 	}
 	return v
-}
-
-// xlsxSheet writes a workbook streamed, every value a text cell: a
-// workbook keeps text and formulas apart, so no value becomes a formula.
-type xlsxSheet struct {
-	f   *excelize.File
-	sw  *excelize.StreamWriter
-	n   int
-	out io.Writer
-}
-
-func (s *xlsxSheet) line(l []string) error {
-	row := make([]any, len(l))
-	for i, v := range l {
-		row[i] = excelize.Cell{Value: v}
-	}
-	s.n++
-	cell, _ := excelize.CoordinatesToCellName(1, s.n)
-	return s.sw.SetRow(cell, row)
-}
-
-func (s *xlsxSheet) close() error {
-	defer s.f.Close()
-	if err := s.sw.Flush(); err != nil {
-		return err
-	}
-	if err := s.f.SetSheetName("Sheet1", peopleSheet); err != nil {
-		return err
-	}
-	_, err := s.f.WriteTo(s.out)
-	return err
 }

@@ -1,0 +1,102 @@
+package imports
+
+import (
+	"archive/zip"
+	"bufio"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// xlsxSheet writes a report as a workbook of one sheet straight into out,
+// a row at a time. excelize builds a whole workbook's zip in memory before
+// writing it (about 60 MB for a report of 1,000,000 rows), so reports are
+// written here, with the standard library: the parts a workbook needs and
+// the sheet's rows as they come. Every value is an inline text cell, so
+// no value becomes a formula, whatever it starts with.
+type xlsxSheet struct {
+	zw  *zip.Writer
+	w   *bufio.Writer // the sheet's part
+	row int
+	ref []byte // scratch for a cell reference
+}
+
+const (
+	nsMain = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+	nsRels = "http://schemas.openxmlformats.org/package/2006/relationships"
+	nsDocR = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+)
+
+// xlsxParts are the workbook's parts besides its sheet.
+var xlsxParts = []struct{ name, body string }{
+	{"[Content_Types].xml", xml.Header + `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
+		`<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>` +
+		`<Default Extension="xml" ContentType="application/xml"/>` +
+		`<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>` +
+		`<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>` +
+		`</Types>`},
+	{"_rels/.rels", xml.Header + `<Relationships xmlns="` + nsRels + `">` +
+		`<Relationship Id="rId1" Type="` + nsDocR + `/officeDocument" Target="xl/workbook.xml"/></Relationships>`},
+	{"xl/workbook.xml", xml.Header + `<workbook xmlns="` + nsMain + `" xmlns:r="` + nsDocR + `">` +
+		`<sheets><sheet name="` + peopleSheet + `" sheetId="1" r:id="rId1"/></sheets></workbook>`},
+	{"xl/_rels/workbook.xml.rels", xml.Header + `<Relationships xmlns="` + nsRels + `">` +
+		`<Relationship Id="rId1" Type="` + nsDocR + `/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`},
+}
+
+func newXLSXSheet(out io.Writer) (*xlsxSheet, error) {
+	zw := zip.NewWriter(out)
+	for _, p := range xlsxParts {
+		w, err := zw.Create(p.name)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := io.WriteString(w, p.body); err != nil {
+			return nil, err
+		}
+	}
+	sw, err := zw.Create("xl/worksheets/sheet1.xml")
+	if err != nil {
+		return nil, err
+	}
+	s := &xlsxSheet{zw: zw, w: bufio.NewWriterSize(sw, 64<<10)}
+	s.w.WriteString(xml.Header + `<worksheet xmlns="` + nsMain + `"><sheetData>`)
+	return s, nil
+}
+
+func (s *xlsxSheet) line(l []string) error {
+	s.row++
+	if s.row > maxSheetRows {
+		return fmt.Errorf("a sheet holds at most %d rows", maxSheetRows)
+	}
+	num := strconv.Itoa(s.row)
+	s.w.WriteString(`<row r="` + num + `">`)
+	for i, v := range l {
+		if v == "" {
+			continue
+		}
+		s.ref = append(append(s.ref[:0], colName(i)...), num...)
+		s.w.WriteString(`<c r="`)
+		s.w.Write(s.ref)
+		s.w.WriteString(`" t="inlineStr"><is><t xml:space="preserve">`)
+		// EscapeText also replaces what XML cannot hold (control
+		// characters, invalid UTF-8) with U+FFFD.
+		if err := xml.EscapeText(s.w, []byte(v)); err != nil {
+			return err
+		}
+		s.w.WriteString(`</t></is></c>`)
+	}
+	_, err := s.w.WriteString(`</row>`)
+	return err
+}
+
+func (s *xlsxSheet) close() error {
+	s.w.WriteString(`</sheetData></worksheet>`)
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	return s.zw.Close()
+}
+
+// maxSheetRows is a worksheet's limit in Excel.
+const maxSheetRows = 1 << 20
