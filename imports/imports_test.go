@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -517,6 +518,28 @@ func testCheckFile(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	wantLines(t, rep, "row 2: create", "row 3: create")
+
+	// From an upload, the result goes through a temporary file, the same
+	// bytes, and neither file stays; nor after a refusal.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	send, err := e.im.CheckFileFrom(e.ctx, admin, e.tn, strings.NewReader(in), "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent bytes.Buffer
+	if err := send(&sent); err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := e.im.CheckFile(e.ctx, admin, e.tn, []byte(in), "csv"); sent.String() != string(want) {
+		t.Errorf("sent from the temporary file:\n%s\nwant:\n%s", sent.String(), want)
+	}
+	if _, err := e.im.CheckFileFrom(e.ctx, admin, e.tn, strings.NewReader("\x00\x01\x02garbage"), "csv"); err == nil {
+		t.Error("garbage was checked")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
 }
 
 // testSeatsConcurrently: two imports and single creations at once on a

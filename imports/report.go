@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -22,12 +24,20 @@ var reportHeaders = []string{reportPrefix + "row", reportPrefix + "result", repo
 // were read, each with its row number, its result and its problems in
 // added columns, as XLSX or CSV (format "xlsx" or "csv").
 func (im *Importer) CheckFile(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, format string) ([]byte, error) {
-	return im.checkFile(ctx, actor, t, bytesSource(data), format)
+	var b bytes.Buffer
+	if err := im.checkFile(ctx, actor, t, bytesSource(data), format, &b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // CheckFileFrom is CheckFile of the file that body gives, spooled to a
-// temporary file rather than held in memory.
-func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader, format string) ([]byte, error) {
+// temporary file, and its result written to another: neither is held in
+// memory (the result of a file of 1,000,000 rows is tens of MB). The
+// check is done when it returns, so that a refusal comes before anything
+// is sent; send copies the result to w and removes it, and must be called
+// once.
+func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader, format string) (send func(w io.Writer) error, err error) {
 	if err := actor.Require(usher.AdminUser); err != nil {
 		return nil, err
 	}
@@ -36,14 +46,33 @@ func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t ushe
 		return nil, err
 	}
 	defer done()
-	return im.checkFile(ctx, actor, t, src, format)
+	out, err := os.CreateTemp("", "usher-check-result-*")
+	if err != nil {
+		return nil, fmt.Errorf("a temporary file for the check's result: %w", err)
+	}
+	remove := func() { out.Close(); os.Remove(out.Name()) }
+	w := bufio.NewWriterSize(out, 64<<10)
+	if err = im.checkFile(ctx, actor, t, src, format, w); err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		_, err = out.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		remove()
+		return nil, err
+	}
+	return func(w io.Writer) error {
+		defer remove()
+		_, err := io.Copy(w, out)
+		return err
+	}, nil
 }
 
-func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, format string) ([]byte, error) {
-	var b bytes.Buffer
-	w, err := newSheetWriter(format, &b)
+func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, format string, out io.Writer) error {
+	w, err := newSheetWriter(format, out)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var kept []int
 	started := false
@@ -74,10 +103,7 @@ func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Te
 	if werr := w.close(); err == nil {
 		err = werr
 	}
-	if err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return err
 }
 
 // sheetWriter writes a report a line at a time to out, as it goes.

@@ -222,9 +222,9 @@ func (h *Handler) ImportCheckFile(r *http.Request, c *Call) (any, error) {
 	if strings.HasSuffix(r.URL.Path, ".csv") {
 		format, ct = "csv", TypeCSV+"; charset=utf-8"
 	}
-	b, err := im.CheckFileFrom(r.Context(), c.actor, c.tenant, body, format)
+	send, err := im.CheckFileFrom(r.Context(), c.actor, c.tenant, body, format)
 	if err != nil {
 		return nil, err
 	}
-	return view.File{ContentType: ct, Filename: "import-check." + format, Body: b}, nil
+	return view.File{ContentType: ct, Filename: "import-check." + format, Stream: send}, nil
 }

@@ -54,9 +54,9 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 		var rep imports.Report
 		if err == nil && action == "report" {
 			// The check as a workbook to correct: every row with its result.
-			var b []byte
-			if b, err = im.CheckFileFrom(r.Context(), c.actor, c.tn, file, "xlsx"); err == nil {
-				view.File{ContentType: xlsxType, Filename: "import-check.xlsx", Body: b}.Write(w, http.StatusOK)
+			var send func(io.Writer) error
+			if send, err = im.CheckFileFrom(r.Context(), c.actor, c.tn, file, "xlsx"); err == nil {
+				view.File{ContentType: xlsxType, Filename: "import-check.xlsx", Stream: send}.Write(w, http.StatusOK)
 				return
 			}
 		} else if err == nil && action == "import" {
