@@ -1,12 +1,15 @@
 package imports
 
 import (
+	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,6 +140,14 @@ func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenan
 // DryRunFrom is DryRun of the file that body gives, as an upload does:
 // the file is spooled to a temporary file, not held in memory.
 func (im *Importer) DryRunFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader) (Report, error) {
+	return im.DryRunEachFrom(ctx, actor, t, body, nil)
+}
+
+// DryRunEachFrom is DryRunFrom telling each row's result to each, in
+// order, as it is decided: the report it returns then has the counts and
+// no results, and a file of many rows is never held (nil each keeps the
+// results in the report).
+func (im *Importer) DryRunEachFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader, each func(RowResult) error) (Report, error) {
 	if err := actor.Require(usher.AdminUser); err != nil {
 		return Report{}, err
 	}
@@ -145,13 +156,84 @@ func (im *Importer) DryRunFrom(ctx context.Context, actor usher.Actor, t usher.T
 		return Report{}, err
 	}
 	defer done()
-	return im.dryRun(ctx, actor, t, src)
+	if each == nil {
+		return im.dryRun(ctx, actor, t, src)
+	}
+	return im.dryRunEach(ctx, actor, t, src, each)
+}
+
+// DryRunJSONFrom is DryRunFrom's report as JSON, the same JSON as the
+// report encoded whole, with the rows' results spooled to a temporary
+// file as they are decided instead of held (80 bytes a row, and as many
+// again encoded). The check is done when it returns, so that a refusal
+// comes before anything is sent; send writes the report to w and removes
+// the file, and must be called once.
+func (im *Importer) DryRunJSONFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader) (send func(w io.Writer) error, err error) {
+	spool, err := os.CreateTemp("", "usher-dry-run-*")
+	if err != nil {
+		return nil, fmt.Errorf("a temporary file for the dry run's results: %w", err)
+	}
+	remove := func() { spool.Close(); os.Remove(spool.Name()) }
+	bw := bufio.NewWriterSize(spool, 64<<10)
+	enc := json.NewEncoder(bw)
+	n := 0
+	rep, err := im.DryRunEachFrom(ctx, actor, t, body, func(res RowResult) error {
+		if n++; n > 1 {
+			bw.WriteByte(',')
+		}
+		return enc.Encode(res) // its newline is JSON whitespace
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		_, err = spool.Seek(0, io.SeekStart)
+	}
+	var head []byte
+	if err == nil {
+		// The report's fields in their order, results last and empty: the
+		// results go between its brackets.
+		rep.Results = []RowResult{}
+		head, err = json.Marshal(rep)
+	}
+	if err != nil {
+		remove()
+		return nil, err
+	}
+	head = head[:len(head)-len("]}")]
+	return func(w io.Writer) error {
+		defer remove()
+		if _, err := w.Write(head); err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, spool); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "]}\n")
+		return err
+	}, nil
 }
 
 func (im *Importer) dryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, src source) (Report, error) {
-	rep := Report{DryRun: true, Results: []RowResult{}}
+	var results []RowResult
+	rep, err := im.dryRunEach(ctx, actor, t, src, func(res RowResult) error {
+		results = append(results, res)
+		return nil
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	if results == nil {
+		results = []RowResult{}
+	}
+	rep.Results = results
+	return rep, nil
+}
+
+func (im *Importer) dryRunEach(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, each func(RowResult) error) (Report, error) {
+	rep := Report{DryRun: true}
 	sh, seats, err := im.check(ctx, actor, t, src, func(_ *sheet, r *row) error {
-		rep.Results = append(rep.Results, r.res)
+		rep.Rows++
 		switch r.res.Result {
 		case ResultCreate:
 			rep.ToCreate++
@@ -160,12 +242,12 @@ func (im *Importer) dryRun(ctx context.Context, actor usher.Actor, t usher.Tenan
 		case ResultRefused:
 			rep.Refused++
 		}
-		return nil
+		return each(r.res)
 	})
 	if err != nil {
 		return Report{}, err
 	}
-	rep.Format, rep.Columns, rep.Rows, rep.Seats = sh.format, []string{}, len(rep.Results), seats
+	rep.Format, rep.Columns, rep.Seats = sh.format, []string{}, seats
 	for i, h := range sh.headers {
 		if sh.cols[i] != nil {
 			rep.Columns = append(rep.Columns, h)

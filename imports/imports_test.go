@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -111,6 +112,7 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"Formulas", testFormulas},
 		{"Duplicates", testDuplicates},
 		{"CheckFile", testCheckFile},
+		{"DryRunJSON", testDryRunJSON},
 		{"SeatsConcurrently", testSeatsConcurrently},
 		{"Existing", testExisting},
 		{"OneTimePassword", testOneTimePassword},
@@ -768,4 +770,61 @@ func rewrite(t *testing.T, data []byte, name string, fn func(string) string) []b
 	}
 	zw.Close()
 	return out.Bytes()
+}
+
+// testDryRunJSON: the dry run sent from its spooled results is the report
+// encoded whole, byte for byte, for a file of rows with problems and
+// characters JSON escapes, and for a header alone; the one-at-a-time dry
+// run gives the same results in order; no temporary file stays.
+func testDryRunJSON(t *testing.T, e *env) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	for _, in := range []string{
+		"First name;Last name;Email;Department;Job profile;Role;Language\n" +
+			"A<b>&c;Smith;a@example.com;Sales;Driver;Staff;en\n" +
+			"Bo;\"Quote \"\"x\"\"\";bo@example.com;Marketing;Driver;Staff;en\n" +
+			"Cy;Smith;a@example.com;Sales;Driver;Staff;en\n",
+		"First name;Last name;Email\n",
+	} {
+		want, err := e.im.DryRun(e.ctx, admin, e.tn, []byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var whole bytes.Buffer
+		json.NewEncoder(&whole).Encode(want)
+		send, err := e.im.DryRunJSONFrom(e.ctx, admin, e.tn, strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent bytes.Buffer
+		if err := send(&sent); err != nil {
+			t.Fatal(err)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, sent.Bytes()); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, sent.String())
+		}
+		if compact.String()+"\n" != whole.String() {
+			t.Errorf("sent:\n%s\nwant:\n%s", compact.String(), whole.String())
+		}
+		var each []imports.RowResult
+		rep, err := e.im.DryRunEachFrom(e.ctx, admin, e.tn, strings.NewReader(in), func(r imports.RowResult) error {
+			each = append(each, r)
+			return nil
+		})
+		if err != nil || rep.Results != nil || rep.Rows != want.Rows || rep.Refused != want.Refused || len(each) != len(want.Results) {
+			t.Errorf("one at a time: %+v, %d results, %v", rep, len(each), err)
+		}
+		for i := range each {
+			if each[i].Row != want.Results[i].Row || each[i].Result != want.Results[i].Result {
+				t.Errorf("result %d: %+v, want %+v", i, each[i], want.Results[i])
+			}
+		}
+	}
+	if _, err := e.im.DryRunJSONFrom(e.ctx, admin, e.tn, strings.NewReader("\x00\x01\x02garbage")); err == nil {
+		t.Error("garbage was checked")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
 }

@@ -87,7 +87,11 @@ func (h *Handler) Import(r *http.Request, c *Call) (any, error) {
 		return nil, err
 	}
 	if dry {
-		return im.DryRunFrom(r.Context(), c.actor, c.tenant, body)
+		send, err := im.DryRunJSONFrom(r.Context(), c.actor, c.tenant, body)
+		if err != nil {
+			return nil, err
+		}
+		return view.File{ContentType: "application/json", Stream: send}, nil
 	}
 	j, err := im.StartFrom(r.Context(), c.actor, c.tenant, name, body)
 	if err != nil {

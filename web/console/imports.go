@@ -66,8 +66,19 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 				h.redirect(w, r, c.d.Admin+"imports/"+j.ID, "")
 				return
 			}
-		} else if err == nil {
-			rep, err = im.DryRunFrom(r.Context(), c.actor, c.tn, file)
+		}
+		// The rows shown: every one with a problem, and the first others.
+		var shown []imports.RowResult
+		more := 0
+		if err == nil && action != "report" && action != "import" {
+			rep, err = im.DryRunEachFrom(r.Context(), c.actor, c.tn, file, func(x imports.RowResult) error {
+				if len(x.Problems) > 0 || len(shown) < shownRows {
+					shown = append(shown, x)
+				} else {
+					more++
+				}
+				return nil
+			})
 		}
 		var ue *usher.Error
 		if errors.As(err, &ue) && ue.Field == "file" {
@@ -77,15 +88,6 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 		} else if err != nil {
 			h.fail(w, r, c, err)
 			return
-		}
-		var shown []imports.RowResult
-		more := 0
-		for _, x := range rep.Results {
-			if len(x.Problems) > 0 || len(shown) < shownRows {
-				shown = append(shown, x)
-			} else {
-				more++
-			}
 		}
 		data["Report"], data["Shown"], data["More"], data["FileName"] = rep, shown, more, name
 	}
