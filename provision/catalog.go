@@ -109,7 +109,7 @@ func (s *Service) UpdateAttribute(ctx context.Context, actor usher.Actor, tenant
 		}
 		action := kind + ".updated"
 		if in.Deactivated != nil {
-			a.DeactivatedAt = deactivation(*in.Deactivated, a.DeactivatedAt, tx)
+			a.DeactivatedAt = Deactivation(*in.Deactivated, a.DeactivatedAt, tx)
 			if *in.Deactivated {
 				action = kind + ".deactivated"
 			}
@@ -200,7 +200,7 @@ func (s *Service) UpdatePlan(ctx context.Context, actor usher.Actor, tenant ushe
 			p.Seats = *in.Seats
 		}
 		if in.Deactivated != nil {
-			p.DeactivatedAt = deactivation(*in.Deactivated, p.DeactivatedAt, tx)
+			p.DeactivatedAt = Deactivation(*in.Deactivated, p.DeactivatedAt, tx)
 		}
 		if err := tx.UpdatePlan(ctx, tenant.ID, &p); err != nil {
 			return err
@@ -290,7 +290,7 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor usher.Actor, ten
 			if *in.Deactivated && o.Kind == usher.OrgInternal && o.ParentID == "" {
 				return usher.Invalid("deactivated", "the tenant.ID's own organization cannot be deactivated")
 			}
-			o.DeactivatedAt = deactivation(*in.Deactivated, o.DeactivatedAt, tx)
+			o.DeactivatedAt = Deactivation(*in.Deactivated, o.DeactivatedAt, tx)
 		}
 		if err := tx.UpdateOrganization(ctx, tenant.ID, &o); err != nil {
 			return err
@@ -478,7 +478,7 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 			c.ClientSecret = s.sealConnectionSecret(tenant.ID, c.ID, c.ClientSecret)
 		}
 		if in.Deactivated != nil {
-			c.DeactivatedAt = deactivation(*in.Deactivated, old.DeactivatedAt, tx)
+			c.DeactivatedAt = Deactivation(*in.Deactivated, old.DeactivatedAt, tx)
 		}
 		if err := tx.UpdateConnection(ctx, tenant.ID, &c); err != nil {
 			return err

@@ -99,7 +99,7 @@ func (s *Service) UpdateTenant(ctx context.Context, actor usher.Actor, tenantID 
 			t.Settings = *in.Settings
 		}
 		if in.Deactivated != nil {
-			t.DeactivatedAt = deactivation(*in.Deactivated, t.DeactivatedAt, tx)
+			t.DeactivatedAt = Deactivation(*in.Deactivated, t.DeactivatedAt, tx)
 		}
 		if err := tx.UpdateTenant(ctx, &t); err != nil {
 			return err
@@ -109,9 +109,10 @@ func (s *Service) UpdateTenant(ctx context.Context, actor usher.Actor, tenantID 
 	return t, err
 }
 
-// deactivation returns the new deactivation time: kept if already set,
-// now if newly deactivated, cleared on reactivation.
-func deactivation(deactivate bool, cur *time.Time, tx *store.Tx) *time.Time {
+// Deactivation returns the new deactivation time: kept if already set,
+// now if newly deactivated, cleared on reactivation. The packages that
+// manage what provision refers to (catalog, signup) share it.
+func Deactivation(deactivate bool, cur *time.Time, tx *store.Tx) *time.Time {
 	if !deactivate {
 		return nil
 	}

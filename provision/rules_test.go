@@ -15,6 +15,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -28,19 +29,22 @@ var (
 	userAdm   = usher.Actor{Kind: "token", ID: "ua", Role: usher.AdminUser}
 )
 
-// env is one test's world: a store, a provisioning service and helpers.
+// env is one test's world: a store, a provisioning service, the services
+// that manage what it refers to, and helpers.
 type env struct {
-	t     *testing.T
-	ctx   context.Context
-	st    *store.Store
-	svc   *provision.Service
-	clock *storetest.Clock
+	t      *testing.T
+	ctx    context.Context
+	st     *store.Store
+	svc    *provision.Service
+	signup *signup.Service
+	clock  *storetest.Clock
 }
 
 func newEnv(t *testing.T, open Open) *env {
 	c := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
 	st := open(t, c.Now)
-	return &env{t: t, ctx: context.Background(), st: st, svc: provision.New(st, c.Now, storetest.Links{}), clock: c}
+	return &env{t: t, ctx: context.Background(), st: st, svc: provision.New(st, c.Now, storetest.Links{}),
+		signup: signup.New(st, c.Now), clock: c}
 }
 
 func (e *env) tenant(slug string, template string) usher.Tenant {

@@ -369,7 +369,7 @@ func (s *Service) DeleteSourceGroup(ctx context.Context, actor usher.Actor, tena
 		if _, err := s.setMembers(ctx, tx, actor, tenant, g.ID, GroupInput{Members: &[]Member{}}); err != nil {
 			return err
 		}
-		g.DeactivatedAt = deactivation(true, nil, tx)
+		g.DeactivatedAt = Deactivation(true, nil, tx)
 		g.ManagedBy = actor.ID
 		if err := tx.UpdateAttribute(ctx, tenant.ID, usher.KindGroup, &g); err != nil {
 			return err

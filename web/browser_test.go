@@ -9,6 +9,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/internal/browsertest"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -214,7 +215,7 @@ func TestBrowserSignupLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.settings(t, &w.tenant, func(s *usher.TenantSettings) { s.RegistrationFields = usher.RegistrationByUsernamePhone })
-	l, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Bakery night shift"), DepartmentID: ptr(dep.ID), MaxUses: ptr(1)})
+	l, err := w.srv.signup.CreateSignupLink(ctx, admin, w.tenant, signup.SignupLinkInput{Name: ptr("Bakery night shift"), DepartmentID: ptr(dep.ID), MaxUses: ptr(1)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/api"
 	"github.com/usherhq/usher/web/console"
@@ -22,12 +23,12 @@ import (
 // routes is the whole HTTP surface of usher.
 func (s *Server) routes(now func() time.Time) {
 	v := view.New(s.log)
-	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version,
+	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Signup: s.signup, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version,
 		ImportLimits: s.cfg.ImportLimits, Linked: s.cfg.Linked})
 	ap := s.jsonAPI
-	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
+	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO, Linked: s.cfg.Linked})
-	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
+	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits,
 		Linked: s.cfg.Linked})
 
@@ -305,10 +306,10 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "GET", Path: t + "/signup-links", Summary: "List sign-up links", Access: api.TenantScoped,
 		Params: []string{"department_id", "status"}, Out: api.Page[usher.SignupLink]{}, Handle: ap.ListSignupLinks})
 	s.api(&api.Op{Method: "POST", Path: t + "/signup-links", Summary: "Create a sign-up link, for a department or the whole tenant, with the defaults it gives new accounts",
-		Access: api.TenantScoped, MinRole: usher.AdminUser, In: provision.SignupLinkInput{}, Out: usher.SignupLink{}, Status: 201, Handle: ap.CreateSignupLink})
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: signup.SignupLinkInput{}, Out: usher.SignupLink{}, Status: 201, Handle: ap.CreateSignupLink})
 	s.api(&api.Op{Method: "GET", Path: t + "/signup-links/{id}", Summary: "Read a sign-up link", Access: api.TenantScoped, Out: usher.SignupLink{}, Handle: ap.GetSignupLink})
 	s.api(&api.Op{Method: "PATCH", Path: t + "/signup-links/{id}", Summary: "Change a sign-up link's name, defaults, expiry or max uses, or disable or enable it",
-		Access: api.TenantScoped, MinRole: usher.AdminUser, In: provision.SignupLinkInput{}, Out: usher.SignupLink{}, Handle: ap.UpdateSignupLink})
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: signup.SignupLinkInput{}, Out: usher.SignupLink{}, Handle: ap.UpdateSignupLink})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/signup-links/{id}", Summary: "Disable a sign-up link", Access: api.TenantScoped,
 		MinRole: usher.AdminUser, Out: usher.SignupLink{}, Handle: ap.DisableSignupLink})
 	s.api(&api.Op{Method: "GET", Path: t + "/signup-links/{id}/qr.png", Summary: "The QR code of a sign-up link's address, as a PNG of size × size pixels (128 to 2048, default 512)",

@@ -26,6 +26,7 @@ import (
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/api"
@@ -71,6 +72,7 @@ type Server struct {
 	cfg     Config
 	st      *store.Store
 	svc     *provision.Service
+	signup  *signup.Service
 	auth    *signin.Service
 	mux     *http.ServeMux
 	ops     []*api.Op
@@ -98,7 +100,7 @@ func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, 
 		cfg.Linked = linked.New(linked.Deps{Store: st, Now: now, Base: cfg.Links.TenantBase, Log: log, Messages: linked.MessagesOf(svc)})
 		svc.OnAccountEnded(cfg.Linked.AccountEnded)
 	}
-	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
+	s := &Server{log: log, cfg: cfg, st: st, svc: svc, signup: signup.New(st, now), auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
 		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: svc, now: now},
 		tenants: &tenantCache{c: newTTLCache[usher.Tenant](cacheTTL, 10_000, now), st: st}}
 	s.routes(now)

@@ -19,6 +19,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -739,7 +740,7 @@ func TestSignupLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The tenant takes no registrations of its own; the link still works.
-		l, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Bakery QR"), DepartmentID: ptr(dep.ID),
+		l, err := w.srv.signup.CreateSignupLink(ctx, admin, w.tenant, signup.SignupLinkInput{Name: ptr("Bakery QR"), DepartmentID: ptr(dep.ID),
 			JobProfileID: ptr(jp.ID), MaxUses: ptr(2), ExpiresAt: ptr(w.clock.Now().Add(48 * time.Hour).Format(time.RFC3339))})
 		if err != nil {
 			t.Fatal(err)
@@ -770,25 +771,25 @@ func TestSignupLinks(t *testing.T) {
 		}
 
 		// Expired and disabled links say so; an unknown one is not found.
-		l2, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Everyone"), ExpiresAt: ptr(w.clock.Now().Add(time.Hour).Format(time.RFC3339))})
+		l2, err := w.srv.signup.CreateSignupLink(ctx, admin, w.tenant, signup.SignupLinkInput{Name: ptr("Everyone"), ExpiresAt: ptr(w.clock.Now().Add(time.Hour).Format(time.RFC3339))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantPage(t, b.get("/t/acme/join/"+l2.Code), 200, "Create your account")
 		w.clock.Advance(2 * time.Hour)
 		wantPage(t, b.get("/t/acme/join/"+l2.Code), 410, "has expired", "expired on")
-		l3, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Front desk")})
+		l3, err := w.srv.signup.CreateSignupLink(ctx, admin, w.tenant, signup.SignupLinkInput{Name: ptr("Front desk")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.svc.DeactivateSignupLink(ctx, admin, w.tenant, l3.ID); err != nil {
+		if _, err := w.srv.signup.DeactivateSignupLink(ctx, admin, w.tenant, l3.ID); err != nil {
 			t.Fatal(err)
 		}
 		wantPage(t, b.post("/t/acme/join/"+l3.Code, "first_name", "Eve", "last_name", "E", "email", "eve@example.com"), 410, "switched off")
 		wantPage(t, b.get("/t/acme/join/no-such-code"), 404, "does not exist")
 		// Another tenant's link is unknown here.
 		other, _ := w.newTenant(t, "other", "Other")
-		l4, err := w.svc.CreateSignupLink(ctx, admin, other, provision.SignupLinkInput{Name: ptr("Theirs")})
+		l4, err := w.srv.signup.CreateSignupLink(ctx, admin, other, signup.SignupLinkInput{Name: ptr("Theirs")})
 		if err != nil {
 			t.Fatal(err)
 		}

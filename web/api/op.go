@@ -17,6 +17,7 @@ import (
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
@@ -76,6 +77,7 @@ type Handler struct {
 	log     *slog.Logger
 	st      *store.Store
 	svc     *provision.Service
+	signup  *signup.Service
 	links   view.Links
 	tenants view.Tenants
 	tokens  Tokens
@@ -90,6 +92,7 @@ type Deps struct {
 	Log       *slog.Logger
 	Store     *store.Store
 	Provision *provision.Service
+	Signup    *signup.Service
 	Links     view.Links
 	Tenants   view.Tenants
 	Tokens    Tokens
@@ -102,7 +105,7 @@ type Deps struct {
 
 // New returns the API's handler.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
+	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, signup: d.Signup, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
 		importLimits: d.ImportLimits, linked: d.Linked}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
@@ -361,12 +362,12 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 		v := c.form(r, "name", "department_id", "job_profile_id", "role_id", "plan_id", "expires_at", "max_uses", "disable")
 		var err error
 		if id := v["disable"]; id != "" {
-			if _, err = h.svc.DeactivateSignupLink(ctx, c.actor, c.tn, id); err == nil {
+			if _, err = h.signup.DeactivateSignupLink(ctx, c.actor, c.tn, id); err == nil {
 				h.redirect(w, r, c.d.Admin+"signup-links", "The link is switched off.")
 				return
 			}
 		} else {
-			in := provision.SignupLinkInput{Name: ptrTo(v["name"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"]),
+			in := signup.SignupLinkInput{Name: ptrTo(v["name"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"]),
 				RoleID: ptrTo(v["role_id"]), PlanID: ptrTo(v["plan_id"])}
 			if e := v["expires_at"]; e != "" {
 				// A date from the form's date field: the link works through that day (UTC).
@@ -380,7 +381,7 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 				in.MaxUses = &n
 			}
 			var l usher.SignupLink
-			if l, err = h.svc.CreateSignupLink(ctx, c.actor, c.tn, in); err == nil {
+			if l, err = h.signup.CreateSignupLink(ctx, c.actor, c.tn, in); err == nil {
 				h.redirect(w, r, c.d.Admin+"signup-links", "The link “"+l.Name+"” was created; print its QR code below.")
 				return
 			}
@@ -390,7 +391,7 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 		}
 		status = http.StatusUnprocessableEntity
 	}
-	links, next, err := h.svc.ListSignupLinks(ctx, c.tn, store.SignupLinkFilter{}, pageOf(r))
+	links, next, err := h.signup.ListSignupLinks(ctx, c.tn, store.SignupLinkFilter{}, pageOf(r))
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -436,7 +437,7 @@ var linkStatus = map[string]string{usher.SignupActive: "active", usher.SignupDis
 
 // QR serves a sign-up link's QR code to the console, as the API does.
 func (h *Handler) QR(w http.ResponseWriter, r *http.Request, c *Call) {
-	l, err := h.svc.SignupLink(r.Context(), c.tn, r.PathValue("id"))
+	l, err := h.signup.SignupLink(r.Context(), c.tn, r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, c, err)
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
@@ -35,6 +36,7 @@ type Handler struct {
 	view     *view.View
 	st       *store.Store
 	svc      *provision.Service
+	signup   *signup.Service
 	auth     *signin.Service
 	links    view.Links
 	tenants  view.Tenants
@@ -59,6 +61,7 @@ type Deps struct {
 	View      *view.View
 	Store     *store.Store
 	Provision *provision.Service
+	Signup    *signup.Service
 	Signin    *signin.Service
 	Links     view.Links
 	Tenants   view.Tenants
@@ -79,7 +82,7 @@ type Deps struct {
 
 // New returns the consoles' handler.
 func New(d Deps) *Handler {
-	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
+	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, signup: d.Signup, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
 		delivers: map[string]bool{}, bootToken: d.OperatorToken, importLimits: d.ImportLimits, sso: d.SSO, linked: d.Linked}
 	for _, c := range d.Channels {
 		h.delivers[c] = true

@@ -1,4 +1,8 @@
-package provision
+// Package signup owns sign-up links: the links (with a QR code) through
+// which people register themselves with the defaults the link gives. Using
+// a link is provision's, in the transaction that creates the account
+// (tx.UseSignupLink), so a link's uses are counted with its accounts.
+package signup
 
 import (
 	"context"
@@ -10,8 +14,28 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
+
+// Service manages the tenants' sign-up links.
+type Service struct {
+	st  *store.Store
+	now func() time.Time
+}
+
+// New returns a Service on st. now is the clock.
+func New(st *store.Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, now: now}
+}
+
+// audit writes the event of a change in the change's transaction.
+func audit(ctx context.Context, tx *store.Tx, tenantID string, a usher.Actor, action, kind, id string, details map[string]string) error {
+	return tx.InsertAudit(ctx, tenantID, a.Event(action, kind, id, details))
+}
 
 // SignupLinkInput creates or changes a sign-up link. On a change, an absent
 // member keeps its value; "" clears an id or the expiry.
@@ -205,7 +229,7 @@ func (s *Service) UpdateSignupLink(ctx context.Context, actor usher.Actor, tenan
 		}
 		action, details := "signup_link.updated", signupDetails(l)
 		if in.Disabled != nil {
-			l.DisabledAt = deactivation(*in.Disabled, l.DisabledAt, tx)
+			l.DisabledAt = provision.Deactivation(*in.Disabled, l.DisabledAt, tx)
 			details["disabled"] = strconv.FormatBool(*in.Disabled)
 			if *in.Disabled {
 				action = "signup_link.disabled"
@@ -259,7 +283,7 @@ func (s *Service) SignupLinkByCode(ctx context.Context, tenant usher.Tenant, cod
 }
 
 // SignupDefaults are the defaults an account created through l gets, to put
-// into AccountInput.Defaults.
-func SignupDefaults(l usher.SignupLink) Defaults {
-	return Defaults{RoleID: l.RoleID, PlanID: l.PlanID, DepartmentID: l.DepartmentID, JobProfileID: l.JobProfileID}
+// into provision.AccountInput.Defaults.
+func SignupDefaults(l usher.SignupLink) provision.Defaults {
+	return provision.Defaults{RoleID: l.RoleID, PlanID: l.PlanID, DepartmentID: l.DepartmentID, JobProfileID: l.JobProfileID}
 }
