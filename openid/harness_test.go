@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
@@ -104,7 +105,7 @@ func newWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 	hs := httptest.NewUnstartedServer(nil)
 	links := web.Links{PublicURL: "http://" + hs.Listener.Addr().String()}
 	svc := provision.New(st, clock.Now, links)
-	if err := svc.EnsureBootstrapToken(context.Background(), operatorSecret); err != nil {
+	if err := apitoken.New(st, clock.Now).EnsureBootstrapToken(context.Background(), operatorSecret); err != nil {
 		t.Fatal(err)
 	}
 	auth := signin.New(st, svc, clock.Now)

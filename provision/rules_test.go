@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
@@ -37,6 +38,7 @@ type env struct {
 	st     *store.Store
 	svc    *provision.Service
 	signup *signup.Service
+	tokens *apitoken.Service
 	clock  *storetest.Clock
 }
 
@@ -44,7 +46,7 @@ func newEnv(t *testing.T, open Open) *env {
 	c := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
 	st := open(t, c.Now)
 	return &env{t: t, ctx: context.Background(), st: st, svc: provision.New(st, c.Now, storetest.Links{}),
-		signup: signup.New(st, c.Now), clock: c}
+		signup: signup.New(st, c.Now), tokens: apitoken.New(st, c.Now), clock: c}
 }
 
 func (e *env) tenant(slug string, template string) usher.Tenant {
@@ -244,7 +246,7 @@ func testCrossTenant(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := e.svc.CreateToken(e.ctx, operator, a, provision.TokenInput{Name: "ci", Role: usher.AdminUser})
+	tok, _, err := e.tokens.CreateToken(e.ctx, operator, a, apitoken.TokenInput{Name: "ci", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +301,7 @@ func testCrossTenant(t *testing.T, e *env) {
 	wantCode(t, err, usher.CodeNotFound, "")
 	_, err = e.svc.SaveConnection(ctx, tenantAdm, b, conn.ID, provision.ConnectionInput{Connection: usher.Connection{Name: "x", Protocol: "oidc", Issuer: "https://x.example"}})
 	wantCode(t, err, usher.CodeNotFound, "")
-	err = e.svc.RevokeToken(ctx, tenantAdm, b, tok.ID)
+	err = e.tokens.RevokeToken(ctx, tenantAdm, b, tok.ID)
 	wantCode(t, err, usher.CodeNotFound, "")
 
 	// Using A's ids while creating in B: not found, naming the field.
@@ -890,7 +892,7 @@ func testTenantAdminRule(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	// Tokens with tenant-administrator rights come from operators only.
-	_, _, err = e.svc.CreateToken(e.ctx, tenantAdm, tn, provision.TokenInput{Name: "x", Role: usher.AdminTenant})
+	_, _, err = e.tokens.CreateToken(e.ctx, tenantAdm, tn, apitoken.TokenInput{Name: "x", Role: usher.AdminTenant})
 	wantCode(t, err, usher.CodeForbidden, "")
 	events, _, _ := e.st.Read().AuditEvents(e.ctx, tn.ID, store.AuditFilter{TargetID: c.Account.ID, Action: "account."}, store.ListOptions{})
 	grants := 0
@@ -1037,34 +1039,34 @@ func testStates(t *testing.T, e *env) {
 
 func testTokens(t *testing.T, e *env) {
 	tn := e.tenant("acme", "")
-	tok, secret, err := e.svc.CreateToken(e.ctx, tenantAdm, tn, provision.TokenInput{Name: "hr sync", Role: usher.AdminUser})
+	tok, secret, err := e.tokens.CreateToken(e.ctx, tenantAdm, tn, apitoken.TokenInput{Name: "hr sync", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.svc.Authenticate(e.ctx, secret)
+	got, err := e.tokens.Authenticate(e.ctx, secret)
 	if err != nil || got.ID != tok.ID || got.TenantID != tn.ID || got.Role != usher.AdminUser {
 		t.Fatalf("authenticate: %+v %v", got, err)
 	}
-	if _, err := e.svc.Authenticate(e.ctx, secret+"x"); !errors.Is(err, usher.ErrUnauthorized) {
+	if _, err := e.tokens.Authenticate(e.ctx, secret+"x"); !errors.Is(err, usher.ErrUnauthorized) {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	if err := e.svc.RevokeToken(e.ctx, tenantAdm, tn, tok.ID); err != nil {
+	if err := e.tokens.RevokeToken(e.ctx, tenantAdm, tn, tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Authenticate(e.ctx, secret); !errors.Is(err, usher.ErrUnauthorized) {
+	if _, err := e.tokens.Authenticate(e.ctx, secret); !errors.Is(err, usher.ErrUnauthorized) {
 		t.Fatalf("revoked token: %v", err)
 	}
 	// The bootstrap operator token is stored as a hash and replaced when it changes.
-	if err := e.svc.EnsureBootstrapToken(e.ctx, "first-bootstrap-secret"); err != nil {
+	if err := e.tokens.EnsureBootstrapToken(e.ctx, "first-bootstrap-secret"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.EnsureBootstrapToken(e.ctx, "second-bootstrap-secret"); err != nil {
+	if err := e.tokens.EnsureBootstrapToken(e.ctx, "second-bootstrap-secret"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Authenticate(e.ctx, "first-bootstrap-secret"); !errors.Is(err, usher.ErrUnauthorized) {
+	if _, err := e.tokens.Authenticate(e.ctx, "first-bootstrap-secret"); !errors.Is(err, usher.ErrUnauthorized) {
 		t.Fatalf("old bootstrap secret still works: %v", err)
 	}
-	op, err := e.svc.Authenticate(e.ctx, "second-bootstrap-secret")
+	op, err := e.tokens.Authenticate(e.ctx, "second-bootstrap-secret")
 	if err != nil || op.Role != usher.PrincipalOperator || op.TenantID != "" {
 		t.Fatalf("bootstrap: %+v %v", op, err)
 	}

@@ -208,7 +208,7 @@ func testManagedBy(t *testing.T, e *env) {
 		t.Fatalf("person managed by %q", p.ManagedBy)
 	}
 	// Once the source's token is revoked, it manages nothing any more.
-	if err := e.svc.RevokeToken(e.ctx, operator, e.tn, e.tok.ID); err != nil {
+	if err := e.tokens.RevokeToken(e.ctx, operator, e.tn, e.tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.UpdatePerson(e.ctx, admin, e.tn, a.PersonID, provision.PersonUpdate{FirstName: &name}); err != nil {

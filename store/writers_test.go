@@ -29,12 +29,12 @@ var owners = map[string][]grant{
 	// The one provisioning path and every other change to the directory:
 	// tenants and their catalogues, organizations, persons, identities,
 	// accounts with their login identifiers and seats, contact roles,
-	// activations, API tokens, connections, and the audit events and
-	// messages written in the transaction of the change.
+	// activations, connections, and the audit events and messages written
+	// in the transaction of the change.
 	"provision": {
 		{table: "tenants"}, {table: "organizations"}, {table: "persons"}, {table: "identities"},
 		{table: "accounts"}, {table: "login_ids"}, {table: "plans"}, {table: "plan_seats"},
-		{table: "attributes"}, {table: "relationships"}, {table: "activations"}, {table: "api_tokens"},
+		{table: "attributes"}, {table: "relationships"}, {table: "activations"},
 		{table: "connections"}, {table: "connection_domains"},
 		{table: "audit_events"}, {table: "messages", methods: []string{"QueueMessage", "AddMessage"}},
 		// A sign-up link's use, counted in the transaction of the account
@@ -55,6 +55,9 @@ var owners = map[string][]grant{
 		// account's creation, so that no row is created twice.
 		{table: "import_rows", methods: []string{"RecordImportRow"}},
 	},
+	// API tokens: operator and tenant tokens, the provisioning sources'
+	// settings, and the audit events of their changes.
+	"apitoken": {{table: "api_tokens"}, {table: "audit_events"}},
 	// Sign-up links: the links with their defaults, and the audit events
 	// of their changes. Their uses are counted by provision.
 	"signup": {{table: "signup_links", methods: []string{"InsertSignupLink", "UpdateSignupLink"}}, {table: "audit_events"}},

@@ -352,7 +352,7 @@ func TestBrowserConsoleTour(t *testing.T) {
 
 	// The operators' console, with the operator token.
 	const secret = "ush_browser-operator-secret-1234"
-	if err := w.svc.EnsureBootstrapToken(context.Background(), secret); err != nil {
+	if err := w.srv.apiTokens.EnsureBootstrapToken(context.Background(), secret); err != nil {
 		t.Fatal(err)
 	}
 	op := browsertest.New(t)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -449,7 +450,7 @@ func TestOperatorConsole(t *testing.T) {
 		w := newSigninWorld(t, open, func(c *Config) { c.OperatorToken = "printed" })
 		ctx := context.Background()
 		const secret = "ush_operator-console-test-secret"
-		if err := w.svc.EnsureBootstrapToken(ctx, secret); err != nil {
+		if err := w.srv.apiTokens.EnsureBootstrapToken(ctx, secret); err != nil {
 			t.Fatal(err)
 		}
 		op := w.browser(t)
@@ -460,7 +461,7 @@ func TestOperatorConsole(t *testing.T) {
 		}
 		wantPage(t, op.post("/operator/signin", "token", "ush_wrong"), 401, "not a valid operator token")
 		// A tenant's token is not an operator's.
-		_, tenantSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "hr", Role: usher.AdminTenant})
+		_, tenantSecret, err := w.srv.apiTokens.CreateToken(ctx, opActor, w.tenant, apitoken.TokenInput{Name: "hr", Role: usher.AdminTenant})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -505,11 +506,11 @@ func TestOperatorConsole(t *testing.T) {
 		wantPage(t, op.post("/operator/tenants/beta/admins/"+acct.ID+"/remove"), 200, "no longer a tenant administrator")
 		wantPage(t, bea.get("/t/beta/admin/settings"), 403)
 		// Revoking the token ends the operator session.
-		tok, err := w.svc.Authenticate(ctx, secret)
+		tok, err := w.srv.apiTokens.Authenticate(ctx, secret)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.svc.RevokeToken(ctx, opActor, usher.Tenant{}, tok.ID); err != nil {
+		if err := w.srv.apiTokens.RevokeToken(ctx, opActor, usher.Tenant{}, tok.ID); err != nil {
 			t.Fatal(err)
 		}
 		wantPage(t, op.get("/operator/"), 200, `name="token"`)

@@ -10,6 +10,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -40,7 +41,7 @@ func TestImportAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, otherToken, err := e.svc.CreateToken(ctx, op, other, provision.TokenInput{Name: "other", Role: usher.AdminTenant})
+		_, otherToken, err := e.srv.apiTokens.CreateToken(ctx, op, other, apitoken.TokenInput{Name: "other", Role: usher.AdminTenant})
 		if err != nil {
 			t.Fatal(err)
 		}

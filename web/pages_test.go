@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
@@ -23,6 +24,7 @@ import (
 type pagesWorld struct {
 	srv    *httptest.Server
 	svc    *provision.Service
+	tokens *apitoken.Service
 	tenant usher.Tenant
 }
 
@@ -51,7 +53,7 @@ func newPagesWorld(t *testing.T) *pagesWorld {
 	if tn, err = svc.UpdateTenant(ctx, op, tn.ID, provision.TenantUpdate{Settings: &set}); err != nil {
 		t.Fatal(err)
 	}
-	return &pagesWorld{srv: srv, svc: svc, tenant: tn}
+	return &pagesWorld{srv: srv, svc: svc, tokens: apitoken.New(st, nil), tenant: tn}
 }
 
 func (w *pagesWorld) invite(t *testing.T, in provision.AccountInput) provision.Created {
@@ -189,7 +191,7 @@ func TestDeactivatedTenantRefusesTenantTokens(t *testing.T) {
 	w := newPagesWorld(t)
 	ctx := context.Background()
 	op := usher.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
-	_, secret, err := w.svc.CreateToken(ctx, op, w.tenant, provision.TokenInput{Name: "hr", Role: usher.AdminUser})
+	_, secret, err := w.tokens.CreateToken(ctx, op, w.tenant, apitoken.TokenInput{Name: "hr", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}

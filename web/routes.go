@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
@@ -23,12 +24,12 @@ import (
 // routes is the whole HTTP surface of usher.
 func (s *Server) routes(now func() time.Time) {
 	v := view.New(s.log)
-	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Signup: s.signup, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version,
+	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Signup: s.signup, APITokens: s.apiTokens, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version,
 		ImportLimits: s.cfg.ImportLimits, Linked: s.cfg.Linked})
 	ap := s.jsonAPI
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO, Linked: s.cfg.Linked})
-	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
+	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, APITokens: s.apiTokens, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits,
 		Linked: s.cfg.Linked})
 
@@ -172,7 +173,7 @@ func (s *Server) routes(now func() time.Time) {
 		MinRole: usher.AdminTenant, In: provision.TenantUpdate{}, Out: usher.Tenant{}, Handle: ap.UpdateTenant})
 	s.api(&api.Op{Method: "GET", Path: "/api/v1/tokens", Summary: "List operator tokens", Access: api.OperatorOnly, Out: api.Page[usher.APIToken]{}, Handle: ap.ListTokens(false)})
 	s.api(&api.Op{Method: "POST", Path: "/api/v1/tokens", Summary: "Create an operator token; its secret is shown once", Access: api.OperatorOnly,
-		In: provision.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(false)})
+		In: apitoken.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(false)})
 	s.api(&api.Op{Method: "DELETE", Path: "/api/v1/tokens/{id}", Summary: "Revoke an operator token", Access: api.OperatorOnly, Status: 204, Handle: ap.RevokeToken(false)})
 
 	s.api(&api.Op{Method: "GET", Path: "/api/v1/identities", Summary: "Find the identity that signs in with an email, with its accounts in every tenant", Access: api.OperatorOnly,
@@ -321,11 +322,11 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "GET", Path: t + "/tokens", Summary: "List the tenant's API tokens", Access: api.TenantScoped, MinRole: usher.AdminTenant,
 		Out: api.Page[usher.APIToken]{}, Handle: ap.ListTokens(true)})
 	s.api(&api.Op{Method: "POST", Path: t + "/tokens", Summary: "Create a tenant API token; its secret is shown once", Access: api.TenantScoped, MinRole: usher.AdminTenant,
-		In: provision.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(true)})
+		In: apitoken.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(true)})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/tokens/{id}", Summary: "Revoke a tenant API token", Access: api.TenantScoped, MinRole: usher.AdminTenant,
 		Status: 204, Handle: ap.RevokeToken(true)})
 	s.api(&api.Op{Method: "PATCH", Path: t + "/tokens/{id}", Summary: "Change a provisioning source's settings (a token of role scim): patch_response",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: provision.SourceInput{}, Out: usher.APIToken{}, Handle: ap.UpdateSource})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: apitoken.SourceInput{}, Out: usher.APIToken{}, Handle: ap.UpdateSource})
 	order := map[string][]string{"order": {api.Newest, api.Oldest}}
 	s.api(&api.Op{Method: "GET", Path: t + "/audit-events", Summary: "List audit events, newest first (order=oldest: oldest first)", Access: api.TenantScoped,
 		Params: []string{"actor_id", "target_id", "action", "order"}, Enums: order, Out: api.Page[usher.AuditEvent]{}, Handle: ap.ListAudit})

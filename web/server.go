@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
@@ -68,18 +69,19 @@ type Links = view.Links
 
 // Server serves usher's HTTP surface.
 type Server struct {
-	log     *slog.Logger
-	cfg     Config
-	st      *store.Store
-	svc     *provision.Service
-	signup  *signup.Service
-	auth    *signin.Service
-	mux     *http.ServeMux
-	ops     []*api.Op
-	jsonAPI *api.Handler
-	metrics *metrics
-	tokens  *tokenCache
-	tenants *tenantCache
+	log       *slog.Logger
+	cfg       Config
+	st        *store.Store
+	svc       *provision.Service
+	signup    *signup.Service
+	apiTokens *apitoken.Service
+	auth      *signin.Service
+	mux       *http.ServeMux
+	ops       []*api.Op
+	jsonAPI   *api.Handler
+	metrics   *metrics
+	tokens    *tokenCache
+	tenants   *tenantCache
 }
 
 // cacheTTL bounds how long another replica's change to a token or tenant
@@ -100,8 +102,9 @@ func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, 
 		cfg.Linked = linked.New(linked.Deps{Store: st, Now: now, Base: cfg.Links.TenantBase, Log: log, Messages: linked.MessagesOf(svc)})
 		svc.OnAccountEnded(cfg.Linked.AccountEnded)
 	}
-	s := &Server{log: log, cfg: cfg, st: st, svc: svc, signup: signup.New(st, now), auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
-		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: svc, now: now},
+	apiTokens := apitoken.New(st, now)
+	s := &Server{log: log, cfg: cfg, st: st, svc: svc, signup: signup.New(st, now), apiTokens: apiTokens, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
+		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: apiTokens, now: now},
 		tenants: &tenantCache{c: newTTLCache[usher.Tenant](cacheTTL, 10_000, now), st: st}}
 	s.routes(now)
 	return s
@@ -165,7 +168,7 @@ func (t *tenantCache) Forget(slug string) {
 // cached token past its expiry is read again.
 type tokenCache struct {
 	c   *ttlCache[usher.APIToken] // by hash of the secret
-	svc *provision.Service
+	svc *apitoken.Service
 	now func() time.Time
 }
 

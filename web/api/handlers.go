@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -87,11 +88,11 @@ func (h *Handler) ListTokens(tenant bool) func(*http.Request, *Call) (any, error
 
 func (h *Handler) CreateToken(tenant bool) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		var in provision.TokenInput
+		var in apitoken.TokenInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		tok, secret, err := h.svc.CreateToken(r.Context(), c.actor, tenantOf(c, tenant), in)
+		tok, secret, err := h.apiTokens.CreateToken(r.Context(), c.actor, tenantOf(c, tenant), in)
 		if err != nil {
 			return nil, err
 		}
@@ -103,20 +104,20 @@ func (h *Handler) RevokeToken(tenant bool) func(*http.Request, *Call) (any, erro
 	return func(r *http.Request, c *Call) (any, error) {
 		id := r.PathValue("id")
 		defer h.tokens.Forget(id)
-		return nil, h.svc.RevokeToken(r.Context(), c.actor, tenantOf(c, tenant), id)
+		return nil, h.apiTokens.RevokeToken(r.Context(), c.actor, tenantOf(c, tenant), id)
 	}
 }
 
 // UpdateSource changes a provisioning source's settings. The replicas'
 // token caches hold the old ones for two seconds at most (cacheTTL).
 func (h *Handler) UpdateSource(r *http.Request, c *Call) (any, error) {
-	var in provision.SourceInput
+	var in apitoken.SourceInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
 	id := r.PathValue("id")
 	defer h.tokens.Forget(id)
-	return h.svc.UpdateSource(r.Context(), c.actor, c.tenant, id, in)
+	return h.apiTokens.UpdateSource(r.Context(), c.actor, c.tenant, id, in)
 }
 
 // tenantOf is the call's tenant, or none for the operators' own tokens.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
@@ -74,14 +75,15 @@ type Tokens interface {
 
 // Handler serves the API's operations.
 type Handler struct {
-	log     *slog.Logger
-	st      *store.Store
-	svc     *provision.Service
-	signup  *signup.Service
-	links   view.Links
-	tenants view.Tenants
-	tokens  Tokens
-	version string
+	log       *slog.Logger
+	st        *store.Store
+	svc       *provision.Service
+	signup    *signup.Service
+	apiTokens *apitoken.Service
+	links     view.Links
+	tenants   view.Tenants
+	tokens    Tokens
+	version   string
 	// importLimits bound an uploaded import (imports.DefaultLimits when zero).
 	importLimits imports.Limits
 	linked       *linked.Service
@@ -93,6 +95,7 @@ type Deps struct {
 	Store     *store.Store
 	Provision *provision.Service
 	Signup    *signup.Service
+	APITokens *apitoken.Service
 	Links     view.Links
 	Tenants   view.Tenants
 	Tokens    Tokens
@@ -105,7 +108,7 @@ type Deps struct {
 
 // New returns the API's handler.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, signup: d.Signup, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
+	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, signup: d.Signup, apiTokens: d.APITokens, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
 		importLimits: d.ImportLimits, linked: d.Linked}
 }
 

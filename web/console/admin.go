@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
@@ -270,7 +271,7 @@ func (h *Handler) Source(w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	v := c.form(r, "patch_response")["patch_response"]
-	tok, err := h.svc.UpdateSource(r.Context(), c.actor, c.tn, r.PathValue("id"), provision.SourceInput{PatchResponse: &v})
+	tok, err := h.apiTokens.UpdateSource(r.Context(), c.actor, c.tn, r.PathValue("id"), apitoken.SourceInput{PatchResponse: &v})
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
