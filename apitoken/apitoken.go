@@ -20,17 +20,9 @@ type Service struct {
 	now func() time.Time
 }
 
-// New returns a Service on st. now is the clock.
+// New returns a Service on st. now is the clock (time.Now, but for tests).
 func New(st *store.Store, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
-	}
 	return &Service{st: st, now: now}
-}
-
-// audit writes the event of a change in the change's transaction.
-func audit(ctx context.Context, tx *store.Tx, tenantID string, a usher.Actor, action, kind, id string, details map[string]string) error {
-	return tx.InsertAudit(ctx, tenantID, a.Event(action, kind, id, details))
 }
 
 // TokenInput creates an API token.
@@ -101,7 +93,7 @@ func (s *Service) CreateToken(ctx context.Context, actor usher.Actor, tenant ush
 		if tok.PatchResponse != "" {
 			details["patch_response"] = tok.PatchResponse
 		}
-		return audit(ctx, tx, tenant.ID, actor, "token.created", "token", tok.ID, details)
+		return tx.InsertAudit(ctx, tenant.ID, actor.Event("token.created", "token", tok.ID, details))
 	})
 	return tok, raw, err
 }
@@ -115,7 +107,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor usher.Actor, tenant ush
 		if err := tx.RevokeToken(ctx, tenant.ID, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant.ID, actor, "token.revoked", "token", id, nil)
+		return tx.InsertAudit(ctx, tenant.ID, actor.Event("token.revoked", "token", id, nil))
 	})
 }
 
@@ -181,7 +173,7 @@ func (s *Service) UpdateSource(ctx context.Context, actor usher.Actor, tenant us
 			return err
 		}
 		tok.PatchResponse = v
-		return audit(ctx, tx, tenant.ID, actor, "token.updated", "token", id, map[string]string{"patch_response": v})
+		return tx.InsertAudit(ctx, tenant.ID, actor.Event("token.updated", "token", id, map[string]string{"patch_response": v}))
 	})
 	return tok, err
 }

@@ -82,7 +82,7 @@ func newEnv(t testing.TB, open func(testing.TB) *store.Store) *env {
 	st := open(t)
 	e := &env{t: t, ctx: context.Background(), st: st, log: &lockedBuffer{}}
 	e.svc = provision.New(st, nil, storetest.Links{})
-	e.tokens = apitoken.New(st, nil)
+	e.tokens = apitoken.New(st, time.Now)
 	var err error
 	if e.tn, err = e.svc.CreateTenant(e.ctx, operator, provision.TenantInput{Slug: "acme", Name: "Acme"}); err != nil {
 		t.Fatal(err)

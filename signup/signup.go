@@ -24,17 +24,9 @@ type Service struct {
 	now func() time.Time
 }
 
-// New returns a Service on st. now is the clock.
+// New returns a Service on st. now is the clock (time.Now, but for tests).
 func New(st *store.Store, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
-	}
 	return &Service{st: st, now: now}
-}
-
-// audit writes the event of a change in the change's transaction.
-func audit(ctx context.Context, tx *store.Tx, tenantID string, a usher.Actor, action, kind, id string, details map[string]string) error {
-	return tx.InsertAudit(ctx, tenantID, a.Event(action, kind, id, details))
 }
 
 // SignupLinkInput creates or changes a sign-up link. On a change, an absent
@@ -203,7 +195,7 @@ func (s *Service) CreateSignupLink(ctx context.Context, actor usher.Actor, tenan
 		if err := tx.InsertSignupLink(ctx, tenant.ID, &l); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant.ID, actor, "signup_link.created", "signup_link", l.ID, signupDetails(l))
+		return tx.InsertAudit(ctx, tenant.ID, actor.Event("signup_link.created", "signup_link", l.ID, signupDetails(l)))
 	})
 	return l, err
 }
@@ -238,7 +230,7 @@ func (s *Service) UpdateSignupLink(ctx context.Context, actor usher.Actor, tenan
 		if err := tx.UpdateSignupLink(ctx, tenant.ID, &l); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant.ID, actor, action, "signup_link", l.ID, details)
+		return tx.InsertAudit(ctx, tenant.ID, actor.Event(action, "signup_link", l.ID, details))
 	})
 	return l, err
 }

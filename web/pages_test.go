@@ -53,7 +53,7 @@ func newPagesWorld(t *testing.T) *pagesWorld {
 	if tn, err = svc.UpdateTenant(ctx, op, tn.ID, provision.TenantUpdate{Settings: &set}); err != nil {
 		t.Fatal(err)
 	}
-	return &pagesWorld{srv: srv, svc: svc, tokens: apitoken.New(st, nil), tenant: tn}
+	return &pagesWorld{srv: srv, svc: svc, tokens: apitoken.New(st, time.Now), tenant: tn}
 }
 
 func (w *pagesWorld) invite(t *testing.T, in provision.AccountInput) provision.Created {

@@ -457,7 +457,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		bootToken = "environment"
 	}
 	if token != "" {
-		if err := apitoken.New(st, nil).EnsureBootstrapToken(ctx, token); err != nil {
+		if err := apitoken.New(st, time.Now).EnsureBootstrapToken(ctx, token); err != nil {
 			return err
 		}
 	}
