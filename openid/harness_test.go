@@ -19,6 +19,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
@@ -146,7 +147,7 @@ func (w *world) newTenant(t *testing.T, slug string) (usher.Tenant, usher.Plan) 
 		t.Fatal(err)
 	}
 	seats, name := 50, "Standard"
-	p, err := w.svc.CreatePlan(ctx, opActor, tn, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
+	p, err := catalog.New(w.st, w.svc).CreatePlan(ctx, opActor, tn, catalog.PlanInput{Key: "std", Name: &name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func (w *world) ada(t *testing.T) usher.Account {
 	ctx := context.Background()
 	attr := func(kind, key string) string {
 		name := strings.ToUpper(key[:1]) + key[1:]
-		a, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, kind, provision.AttributeInput{Key: key, Name: &name})
+		a, err := catalog.New(w.st, w.svc).CreateAttribute(ctx, opActor, w.tenant, kind, catalog.AttributeInput{Key: key, Name: &name})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -204,7 +204,7 @@ func (s *Service) change(ctx context.Context, actor usher.Actor, tenant usher.Te
 				return err
 			}
 		}
-		if err := checkManaged(ctx, tx, actor, old.person.ManagedBy, ownedChanges(old, want)); err != nil {
+		if err := CheckManaged(ctx, tx, actor, old.person.ManagedBy, ownedChanges(old, want)); err != nil {
 			return err
 		}
 		if src != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
@@ -33,20 +34,22 @@ var (
 // env is one test's world: a store, a provisioning service, the services
 // that manage what it refers to, and helpers.
 type env struct {
-	t      *testing.T
-	ctx    context.Context
-	st     *store.Store
-	svc    *provision.Service
-	signup *signup.Service
-	tokens *apitoken.Service
-	clock  *storetest.Clock
+	t       *testing.T
+	ctx     context.Context
+	st      *store.Store
+	svc     *provision.Service
+	signup  *signup.Service
+	tokens  *apitoken.Service
+	catalog *catalog.Service
+	clock   *storetest.Clock
 }
 
 func newEnv(t *testing.T, open Open) *env {
 	c := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
 	st := open(t, c.Now)
-	return &env{t: t, ctx: context.Background(), st: st, svc: provision.New(st, c.Now, storetest.Links{}),
-		signup: signup.New(st, c.Now), tokens: apitoken.New(st, c.Now), clock: c}
+	svc := provision.New(st, c.Now, storetest.Links{})
+	return &env{t: t, ctx: context.Background(), st: st, svc: svc,
+		signup: signup.New(st, c.Now), tokens: apitoken.New(st, c.Now), catalog: catalog.New(st, svc), clock: c}
 }
 
 func (e *env) tenant(slug string, template string) usher.Tenant {
@@ -61,7 +64,7 @@ func (e *env) tenant(slug string, template string) usher.Tenant {
 func (e *env) plan(tn usher.Tenant, key string, seats int) usher.Plan {
 	e.t.Helper()
 	name := "Plan " + key
-	p, err := e.svc.CreatePlan(e.ctx, operator, tn, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
+	p, err := e.catalog.CreatePlan(e.ctx, operator, tn, catalog.PlanInput{Key: key, Name: &name, Seats: &seats})
 	if err != nil {
 		e.t.Fatalf("create plan: %v", err)
 	}
@@ -70,7 +73,7 @@ func (e *env) plan(tn usher.Tenant, key string, seats int) usher.Plan {
 
 func (e *env) attr(tn usher.Tenant, kind, key string) usher.Attribute {
 	e.t.Helper()
-	a, err := e.svc.CreateAttribute(e.ctx, tenantAdm, tn, kind, provision.AttributeInput{Key: key, Name: &key})
+	a, err := e.catalog.CreateAttribute(e.ctx, tenantAdm, tn, kind, catalog.AttributeInput{Key: key, Name: &key})
 	if err != nil {
 		e.t.Fatalf("create %s: %v", kind, err)
 	}
@@ -294,10 +297,10 @@ func testCrossTenant(t *testing.T, e *env) {
 	wantCode(t, err, usher.CodeNotFound, "account_id")
 	_, err = e.svc.UpdateOrganization(ctx, userAdm, b, orgA.ID, provision.OrganizationInput{Name: &name})
 	wantCode(t, err, usher.CodeNotFound, "")
-	_, err = e.svc.UpdateAttribute(ctx, tenantAdm, b, usher.KindRole, attrs[usher.KindRole].ID, provision.AttributeInput{Name: &name})
+	_, err = e.catalog.UpdateAttribute(ctx, tenantAdm, b, usher.KindRole, attrs[usher.KindRole].ID, catalog.AttributeInput{Name: &name})
 	wantCode(t, err, usher.CodeNotFound, "")
 	seats := 1
-	_, err = e.svc.UpdatePlan(ctx, operator, b, planA.ID, provision.PlanInput{Seats: &seats})
+	_, err = e.catalog.UpdatePlan(ctx, operator, b, planA.ID, catalog.PlanInput{Seats: &seats})
 	wantCode(t, err, usher.CodeNotFound, "")
 	_, err = e.svc.SaveConnection(ctx, tenantAdm, b, conn.ID, provision.ConnectionInput{Connection: usher.Connection{Name: "x", Protocol: "oidc", Issuer: "https://x.example"}})
 	wantCode(t, err, usher.CodeNotFound, "")
@@ -559,14 +562,14 @@ func testSeats(t *testing.T, e *env) {
 	}
 	// Seats cannot drop below those held; raising them adds free seats.
 	one, zero, three := 1, 0, 3
-	if _, err := e.svc.UpdatePlan(e.ctx, operator, tn, small.ID, provision.PlanInput{Seats: &one}); err != nil {
+	if _, err := e.catalog.UpdatePlan(e.ctx, operator, tn, small.ID, catalog.PlanInput{Seats: &one}); err != nil {
 		t.Fatalf("shrink to used: %v", err)
 	}
-	_, err = e.svc.UpdatePlan(e.ctx, operator, tn, small.ID, provision.PlanInput{Seats: &zero})
+	_, err = e.catalog.UpdatePlan(e.ctx, operator, tn, small.ID, catalog.PlanInput{Seats: &zero})
 	wantCode(t, err, usher.CodeConflict, "seats")
-	_, err = e.svc.UpdatePlan(e.ctx, tenantAdm, tn, small.ID, provision.PlanInput{Seats: &three})
+	_, err = e.catalog.UpdatePlan(e.ctx, tenantAdm, tn, small.ID, catalog.PlanInput{Seats: &three})
 	wantCode(t, err, usher.CodeForbidden, "")
-	p, err := e.svc.UpdatePlan(e.ctx, operator, tn, small.ID, provision.PlanInput{Seats: &three})
+	p, err := e.catalog.UpdatePlan(e.ctx, operator, tn, small.ID, catalog.PlanInput{Seats: &three})
 	if err != nil || p.Seats != 3 || p.SeatsUsed != 1 {
 		t.Fatalf("grow: %+v %v", p, err)
 	}

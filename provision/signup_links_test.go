@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
-	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
@@ -54,7 +54,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	foreignDept := e.attr(other, usher.KindDepartment, "theirs")
 	old := e.attr(tn, usher.KindDepartment, "old")
 	off := true
-	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, old.ID, provision.AttributeInput{Deactivated: &off}); err != nil {
+	if _, err := e.catalog.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, old.ID, catalog.AttributeInput{Deactivated: &off}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -103,7 +103,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	}
 
 	// Changes: a deactivated department no longer stops a rename, only its choice.
-	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindJobProfile, job.ID, provision.AttributeInput{Deactivated: &off}); err != nil {
+	if _, err := e.catalog.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindJobProfile, job.ID, catalog.AttributeInput{Deactivated: &off}); err != nil {
 		t.Fatal(err)
 	}
 	l2, err := e.signup.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, signup.SignupLinkInput{Name: strp("Warehouse"), ExpiresAt: strp(""), MaxUses: intp(0)})

@@ -161,10 +161,10 @@ func entryKey(name string, hashed bool) string {
 	return key
 }
 
-// checkManaged refuses a change by anyone but the managing source of the
+// CheckManaged refuses a change by anyone but the managing source of the
 // fields that source sets: its next sync would undo it. A source whose
 // token is revoked manages nothing any more.
-func checkManaged(ctx context.Context, tx *store.Tx, actor usher.Actor, managedBy string, changed []string) error {
+func CheckManaged(ctx context.Context, tx *store.Tx, actor usher.Actor, managedBy string, changed []string) error {
 	if managedBy == "" || len(changed) == 0 || (actor.Kind == usher.ActorSCIM && actor.ID == managedBy) {
 		return nil
 	}
@@ -340,7 +340,7 @@ func sourceGroup(ctx context.Context, tx *store.Tx, actor usher.Actor, tenant us
 		return g, usher.NotFound("id", "group")
 	}
 	if g.ManagedBy != "" && g.ManagedBy != actor.ID {
-		if err := checkManaged(ctx, tx, actor, g.ManagedBy, []string{"name"}); err != nil {
+		if err := CheckManaged(ctx, tx, actor, g.ManagedBy, []string{"name"}); err != nil {
 			return g, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/store"
@@ -170,7 +171,7 @@ func testGroupsHandMembers(t *testing.T, e *env) {
 	}
 	// Renaming a source's group by hand is refused, saying why.
 	name := "Operations"
-	_, err := e.svc.UpdateAttribute(e.ctx, admin, e.tn, usher.KindGroup, gid, provision.AttributeInput{Name: &name})
+	_, err := catalog.New(e.st, e.svc).UpdateAttribute(e.ctx, admin, e.tn, usher.KindGroup, gid, catalog.AttributeInput{Name: &name})
 	if err == nil || !strings.Contains(err.Error(), `managed by the provisioning source "Entra ID"`) || usher.ErrorCode(err) != usher.CodeConflict {
 		t.Fatalf("renaming by hand: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/store"
@@ -109,7 +110,7 @@ func newEnv(t testing.TB, open func(testing.TB) *store.Store) *env {
 func (e *env) newPlan(tn usher.Tenant, key string, seats int) usher.Plan {
 	e.t.Helper()
 	name := strings.ToUpper(key[:1]) + key[1:]
-	p, err := e.svc.CreatePlan(e.ctx, operator, tn, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
+	p, err := catalog.New(e.st, e.svc).CreatePlan(e.ctx, operator, tn, catalog.PlanInput{Key: key, Name: &name, Seats: &seats})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func (e *env) scimToken(tn usher.Tenant, name string) (usher.APIToken, string) {
 func (e *env) catalog(kind, name string) usher.Attribute {
 	e.t.Helper()
 	key := strings.ToLower(strings.ReplaceAll(name, " ", "-"))
-	a, err := e.svc.CreateAttribute(e.ctx, operator, e.tn, kind, provision.AttributeInput{Key: key, Name: &name})
+	a, err := catalog.New(e.st, e.svc).CreateAttribute(e.ctx, operator, e.tn, kind, catalog.AttributeInput{Key: key, Name: &name})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -27,13 +27,13 @@ import (
 // allows only those methods' writes to the table.
 var owners = map[string][]grant{
 	// The one provisioning path and every other change to the directory:
-	// tenants and their catalogues, organizations, persons, identities,
-	// accounts with their login identifiers and seats, contact roles,
-	// activations, connections, and the audit events and messages written
-	// in the transaction of the change.
+	// tenants, organizations, persons, identities, accounts with their
+	// login identifiers and seats, contact roles, activations, connections,
+	// the catalogue entries and groups a provisioning source makes, and the
+	// audit events and messages written in the transaction of the change.
 	"provision": {
 		{table: "tenants"}, {table: "organizations"}, {table: "persons"}, {table: "identities"},
-		{table: "accounts"}, {table: "login_ids"}, {table: "plans"}, {table: "plan_seats"},
+		{table: "accounts"}, {table: "login_ids"}, {table: "plan_seats"},
 		{table: "attributes"}, {table: "relationships"}, {table: "activations"},
 		{table: "connections"}, {table: "connection_domains"},
 		{table: "audit_events"}, {table: "messages", methods: []string{"QueueMessage", "AddMessage"}},
@@ -55,6 +55,12 @@ var owners = map[string][]grant{
 		// account's creation, so that no row is created twice.
 		{table: "import_rows", methods: []string{"RecordImportRow"}},
 	},
+	// The catalogues (roles, departments, job profiles, groups) and the
+	// plans, whose seats are made with the plan and added or removed as it
+	// grows or shrinks (claiming one stays provision's), and the audit
+	// events of their changes.
+	"catalog": {{table: "attributes"}, {table: "plans"}, {table: "plan_seats", methods: []string{"InsertPlan", "UpdatePlan"}},
+		{table: "audit_events"}},
 	// API tokens: operator and tenant tokens, the provisioning sources'
 	// settings, and the audit events of their changes.
 	"apitoken": {{table: "api_tokens"}, {table: "audit_events"}},

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/internal/browsertest"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signup"
@@ -210,7 +211,7 @@ func TestBrowserSignupLink(t *testing.T) {
 	w := newBrowserWorld(t)
 	ctx := context.Background()
 	admin := usher.Actor{Kind: "token", Role: usher.AdminUser}
-	dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, provision.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
+	dep, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
 	if err != nil {
 		t.Fatal(err)
 	}

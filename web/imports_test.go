@@ -11,6 +11,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -28,7 +29,7 @@ func TestImportAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		name, seats := "Basic", 5
-		p, err := e.svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "basic", Name: &name, Seats: &seats})
+		p, err := e.srv.catalog.CreatePlan(ctx, op, tn, catalog.PlanInput{Key: "basic", Name: &name, Seats: &seats})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
@@ -44,7 +45,7 @@ func newPagesWorld(t *testing.T) *pagesWorld {
 		t.Fatal(err)
 	}
 	seats, name := 10, "Std"
-	p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
+	p, err := catalog.New(st, svc).CreatePlan(ctx, op, tn, catalog.PlanInput{Key: "std", Name: &name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
@@ -24,12 +25,12 @@ import (
 // routes is the whole HTTP surface of usher.
 func (s *Server) routes(now func() time.Time) {
 	v := view.New(s.log)
-	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Signup: s.signup, APITokens: s.apiTokens, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version,
+	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Signup: s.signup, APITokens: s.apiTokens, Catalog: s.catalog, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version,
 		ImportLimits: s.cfg.ImportLimits, Linked: s.cfg.Linked})
 	ap := s.jsonAPI
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO, Linked: s.cfg.Linked})
-	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, APITokens: s.apiTokens, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
+	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, APITokens: s.apiTokens, Catalog: s.catalog, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits,
 		Linked: s.cfg.Linked})
 
@@ -238,20 +239,20 @@ func (s *Server) routes(now func() time.Time) {
 		s.api(&api.Op{Method: "GET", Path: t + "/" + kind, Summary: "List " + noun(kind), Access: api.TenantScoped, Params: []string{"active"},
 			Out: api.Page[usher.Attribute]{}, Handle: ap.ListAttributes(kind)})
 		s.api(&api.Op{Method: "POST", Path: t + "/" + kind, Summary: "Create a " + singular(kind), Access: api.TenantScoped, MinRole: usher.AdminTenant,
-			In: provision.AttributeInput{}, Out: usher.Attribute{}, Status: 201, Handle: ap.CreateAttribute(kind)})
+			In: catalog.AttributeInput{}, Out: usher.Attribute{}, Status: 201, Handle: ap.CreateAttribute(kind)})
 		s.api(&api.Op{Method: "GET", Path: t + "/" + kind + "/{id}", Summary: "Read a " + singular(kind), Access: api.TenantScoped, Out: usher.Attribute{}, Handle: ap.GetAttribute(kind)})
 		s.api(&api.Op{Method: "PATCH", Path: t + "/" + kind + "/{id}", Summary: "Change a " + singular(kind), Access: api.TenantScoped, MinRole: usher.AdminTenant,
-			In: provision.AttributeInput{}, Out: usher.Attribute{}, Handle: ap.UpdateAttribute(kind)})
+			In: catalog.AttributeInput{}, Out: usher.Attribute{}, Handle: ap.UpdateAttribute(kind)})
 		s.api(&api.Op{Method: "DELETE", Path: t + "/" + kind + "/{id}", Summary: "Deactivate a " + singular(kind), Access: api.TenantScoped, MinRole: usher.AdminTenant,
 			Out: usher.Attribute{}, Handle: ap.DeactivateAttribute(kind)})
 	}
 	s.api(&api.Op{Method: "GET", Path: t + "/plans", Summary: "List plans with seats used and free", Access: api.TenantScoped, Params: []string{"active"},
 		Out: api.Page[usher.Plan]{}, Handle: ap.ListPlans})
 	s.api(&api.Op{Method: "POST", Path: t + "/plans", Summary: "Create a plan with its seats (operators)", Access: api.TenantScoped, MinRole: usher.PrincipalOperator,
-		In: provision.PlanInput{}, Out: usher.Plan{}, Status: 201, Handle: ap.CreatePlan})
+		In: catalog.PlanInput{}, Out: usher.Plan{}, Status: 201, Handle: ap.CreatePlan})
 	s.api(&api.Op{Method: "GET", Path: t + "/plans/{id}", Summary: "Read a plan", Access: api.TenantScoped, Out: usher.Plan{}, Handle: ap.GetPlan})
 	s.api(&api.Op{Method: "PATCH", Path: t + "/plans/{id}", Summary: "Change a plan's name or seats (operators)", Access: api.TenantScoped, MinRole: usher.PrincipalOperator,
-		In: provision.PlanInput{}, Out: usher.Plan{}, Handle: ap.UpdatePlan})
+		In: catalog.PlanInput{}, Out: usher.Plan{}, Handle: ap.UpdatePlan})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/plans/{id}", Summary: "Deactivate a plan (operators)", Access: api.TenantScoped, MinRole: usher.PrincipalOperator,
 		Out: usher.Plan{}, Handle: ap.DeactivatePlan})
 

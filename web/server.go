@@ -21,6 +21,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
@@ -75,6 +76,7 @@ type Server struct {
 	svc       *provision.Service
 	signup    *signup.Service
 	apiTokens *apitoken.Service
+	catalog   *catalog.Service
 	auth      *signin.Service
 	mux       *http.ServeMux
 	ops       []*api.Op
@@ -103,7 +105,7 @@ func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, 
 		svc.OnAccountEnded(cfg.Linked.AccountEnded)
 	}
 	apiTokens := apitoken.New(st, now)
-	s := &Server{log: log, cfg: cfg, st: st, svc: svc, signup: signup.New(st, now), apiTokens: apiTokens, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
+	s := &Server{log: log, cfg: cfg, st: st, svc: svc, signup: signup.New(st, now), apiTokens: apiTokens, catalog: catalog.New(st, svc), auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
 		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: apiTokens, now: now},
 		tenants: &tenantCache{c: newTTLCache[usher.Tenant](cacheTTL, 10_000, now), st: st}}
 	s.routes(now)

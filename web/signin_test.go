@@ -17,6 +17,7 @@ import (
 	"github.com/usherhq/usher/web/view"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/signup"
@@ -85,7 +86,7 @@ func (w *signinWorld) newTenant(t testing.TB, slug, name string) (usher.Tenant, 
 		t.Fatal(err)
 	}
 	seats, pname := 50, "Standard"
-	p, err := w.svc.CreatePlan(ctx, opActor, tn, provision.PlanInput{Key: "std", Name: &pname, Seats: &seats})
+	p, err := w.srv.catalog.CreatePlan(ctx, opActor, tn, catalog.PlanInput{Key: "std", Name: &pname, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,7 +674,7 @@ func TestRegistration(t *testing.T) {
 		wantPage(t, b.post("/t/acme/register", "first_name", "Q", "last_name", "X", "email", "q@partner.example"), 422, "Partner SSO")
 
 		// Username and phone, with a department of the person's choosing (seed 003).
-		dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, provision.AttributeInput{Key: "kitchen", Name: ptr("Kitchen")})
+		dep, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "kitchen", Name: ptr("Kitchen")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -731,11 +732,11 @@ func TestSignupLinks(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
 		ctx := context.Background()
 		admin := usher.Actor{Kind: "token", Role: usher.AdminUser}
-		dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, provision.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
+		dep, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		jp, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindJobProfile, provision.AttributeInput{Key: "baker", Name: ptr("Baker")})
+		jp, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindJobProfile, catalog.AttributeInput{Key: "baker", Name: ptr("Baker")})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -370,11 +371,11 @@ func (h *Handler) ListAttributes(kind string) func(*http.Request, *Call) (any, e
 
 func (h *Handler) CreateAttribute(kind string) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		var in provision.AttributeInput
+		var in catalog.AttributeInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return h.svc.CreateAttribute(r.Context(), c.actor, c.tenant, kind, in)
+		return h.catalog.CreateAttribute(r.Context(), c.actor, c.tenant, kind, in)
 	}
 }
 
@@ -386,17 +387,17 @@ func (h *Handler) GetAttribute(kind string) func(*http.Request, *Call) (any, err
 
 func (h *Handler) UpdateAttribute(kind string) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		var in provision.AttributeInput
+		var in catalog.AttributeInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return h.svc.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), in)
+		return h.catalog.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), in)
 	}
 }
 
 func (h *Handler) DeactivateAttribute(kind string) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		return h.svc.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), provision.AttributeInput{Deactivated: &yes})
+		return h.catalog.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), catalog.AttributeInput{Deactivated: &yes})
 	}
 }
 
@@ -411,11 +412,11 @@ func (h *Handler) ListPlans(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) CreatePlan(r *http.Request, c *Call) (any, error) {
-	var in provision.PlanInput
+	var in catalog.PlanInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return h.svc.CreatePlan(r.Context(), c.actor, c.tenant, in)
+	return h.catalog.CreatePlan(r.Context(), c.actor, c.tenant, in)
 }
 
 func (h *Handler) GetPlan(r *http.Request, c *Call) (any, error) {
@@ -423,15 +424,15 @@ func (h *Handler) GetPlan(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) UpdatePlan(r *http.Request, c *Call) (any, error) {
-	var in provision.PlanInput
+	var in catalog.PlanInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return h.svc.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
+	return h.catalog.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
 }
 
 func (h *Handler) DeactivatePlan(r *http.Request, c *Call) (any, error) {
-	return h.svc.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), provision.PlanInput{Deactivated: &yes})
+	return h.catalog.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), catalog.PlanInput{Deactivated: &yes})
 }
 
 // Connections.

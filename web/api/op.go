@@ -15,6 +15,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
@@ -80,6 +81,7 @@ type Handler struct {
 	svc       *provision.Service
 	signup    *signup.Service
 	apiTokens *apitoken.Service
+	catalog   *catalog.Service
 	links     view.Links
 	tenants   view.Tenants
 	tokens    Tokens
@@ -96,6 +98,7 @@ type Deps struct {
 	Provision *provision.Service
 	Signup    *signup.Service
 	APITokens *apitoken.Service
+	Catalog   *catalog.Service
 	Links     view.Links
 	Tenants   view.Tenants
 	Tokens    Tokens
@@ -108,7 +111,7 @@ type Deps struct {
 
 // New returns the API's handler.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, signup: d.Signup, apiTokens: d.APITokens, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
+	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, signup: d.Signup, apiTokens: d.APITokens, catalog: d.Catalog, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
 		importLimits: d.ImportLimits, linked: d.Linked}
 }
 

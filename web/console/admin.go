@@ -8,6 +8,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
@@ -310,7 +311,7 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 		var err error
 		if id := v["deactivate"]; id != "" {
 			yes := true
-			_, err = h.svc.UpdateAttribute(ctx, c.actor, c.tn, kind, id, provision.AttributeInput{Deactivated: &yes})
+			_, err = h.catalog.UpdateAttribute(ctx, c.actor, c.tn, kind, id, catalog.AttributeInput{Deactivated: &yes})
 			if err == nil {
 				h.redirect(w, r, c.d.Admin+"catalog/"+kind, "The entry was deactivated; accounts that have it keep it.")
 				return
@@ -322,7 +323,7 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 				key = provision.KeyOf(name)
 			}
 			var a usher.Attribute
-			a, err = h.svc.CreateAttribute(ctx, c.actor, c.tn, kind, provision.AttributeInput{Key: key, Name: &name})
+			a, err = h.catalog.CreateAttribute(ctx, c.actor, c.tn, kind, catalog.AttributeInput{Key: key, Name: &name})
 			if err == nil {
 				h.redirect(w, r, c.d.Admin+"catalog/"+kind, a.Name+" was added.")
 				return

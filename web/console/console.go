@@ -16,6 +16,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
@@ -39,6 +40,7 @@ type Handler struct {
 	svc       *provision.Service
 	signup    *signup.Service
 	apiTokens *apitoken.Service
+	catalog   *catalog.Service
 	auth      *signin.Service
 	links     view.Links
 	tenants   view.Tenants
@@ -65,6 +67,7 @@ type Deps struct {
 	Provision *provision.Service
 	Signup    *signup.Service
 	APITokens *apitoken.Service
+	Catalog   *catalog.Service
 	Signin    *signin.Service
 	Links     view.Links
 	Tenants   view.Tenants
@@ -85,7 +88,7 @@ type Deps struct {
 
 // New returns the consoles' handler.
 func New(d Deps) *Handler {
-	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, signup: d.Signup, apiTokens: d.APITokens, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
+	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, signup: d.Signup, apiTokens: d.APITokens, catalog: d.Catalog, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
 		delivers: map[string]bool{}, bootToken: d.OperatorToken, importLimits: d.ImportLimits, sso: d.SSO, linked: d.Linked}
 	for _, c := range d.Channels {
 		h.delivers[c] = true
