@@ -1,7 +1,7 @@
-// Package signup owns sign-up links: the links (with a QR code) through
-// which people register themselves with the defaults the link gives. Using
-// a link is provision's, in the transaction that creates the account
-// (tx.UseSignupLink), so a link's uses are counted with its accounts.
+// Package signup owns sign-up links: the links people register themselves
+// through, with the defaults each gives. Using a link is provision's, in the
+// transaction that creates the account (tx.UseSignupLink), so a link's uses
+// are counted with its accounts.
 package signup
 
 import (
