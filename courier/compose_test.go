@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/courier"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -29,7 +30,7 @@ func TestWorkerWritesOutMessagesStoredAsData(t *testing.T) {
 			t.Fatal(err)
 		}
 		seats := 5
-		p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "std", Name: &tn.Name, Seats: &seats})
+		p, err := catalog.New(st, svc).CreatePlan(ctx, op, tn, catalog.PlanInput{Key: "std", Name: &tn.Name, Seats: &seats})
 		if err != nil {
 			t.Fatal(err)
 		}

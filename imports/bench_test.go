@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -36,7 +36,7 @@ func benchImport(b *testing.B, open func(testing.TB, func() time.Time) *store.St
 		e := newEnv(b, open)
 		name, seats := "Big", rows
 		// Named in every row, not the tenant's default: the reference is checked.
-		if _, err := e.svc.CreatePlan(e.ctx, operator, e.tn, provision.PlanInput{Key: "big", Name: &name, Seats: &seats}); err != nil {
+		if _, err := catalog.New(e.st, e.svc).CreatePlan(e.ctx, operator, e.tn, catalog.PlanInput{Key: "big", Name: &name, Seats: &seats}); err != nil {
 			b.Fatal(err)
 		}
 		var csv bytes.Buffer

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -67,7 +68,7 @@ func (e *env) tenant(slug string) usher.Tenant {
 	for _, a := range []struct{ kind, name string }{{usher.KindDepartment, "Sales"}, {usher.KindJobProfile, "Driver"},
 		{usher.KindRole, "Staff"}, {usher.KindGroup, "Night shift"}, {usher.KindGroup, "Day shift"}} {
 		name := a.name
-		if _, err := e.svc.CreateAttribute(e.ctx, admin, tn, a.kind, provision.AttributeInput{Key: strings.ToLower(strings.ReplaceAll(a.name, " ", "-")), Name: &name}); err != nil {
+		if _, err := catalog.New(e.st, e.svc).CreateAttribute(e.ctx, admin, tn, a.kind, catalog.AttributeInput{Key: strings.ToLower(strings.ReplaceAll(a.name, " ", "-")), Name: &name}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -76,7 +77,7 @@ func (e *env) tenant(slug string) usher.Tenant {
 		e.t.Fatal(err)
 	}
 	name, seats := "Basic", 10
-	p, err := e.svc.CreatePlan(e.ctx, operator, tn, provision.PlanInput{Key: "basic", Name: &name, Seats: &seats})
+	p, err := catalog.New(e.st, e.svc).CreatePlan(e.ctx, operator, tn, catalog.PlanInput{Key: "basic", Name: &name, Seats: &seats})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -667,7 +668,7 @@ func testOneTimePassword(t *testing.T, e *env) {
 func testOtherTenant(t *testing.T, e *env) {
 	other := e.tenant("other")
 	name := "Secret department"
-	if _, err := e.svc.CreateAttribute(e.ctx, admin, other, usher.KindDepartment, provision.AttributeInput{Key: "secret", Name: &name}); err != nil {
+	if _, err := catalog.New(e.st, e.svc).CreateAttribute(e.ctx, admin, other, usher.KindDepartment, catalog.AttributeInput{Key: "secret", Name: &name}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := e.im.DryRun(e.ctx, admin, e.tn, []byte("First name,Last name,Email,Department,Job profile,Role,Language\nA,B,a@example.com,Secret department,Driver,Staff,en\n"))

@@ -14,8 +14,8 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
-	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
 
@@ -32,7 +32,7 @@ func people(prefix string, n int) []byte {
 // seats gives the tenant's plan n seats.
 func (e *env) seats(n int) {
 	e.t.Helper()
-	if _, err := e.svc.UpdatePlan(e.ctx, operator, e.tn, e.plan.ID, provision.PlanInput{Seats: &n}); err != nil {
+	if _, err := catalog.New(e.st, e.svc).UpdatePlan(e.ctx, operator, e.tn, e.plan.ID, catalog.PlanInput{Seats: &n}); err != nil {
 		e.t.Fatal(err)
 	}
 }

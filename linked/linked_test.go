@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/internal/testidp"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
@@ -171,7 +172,7 @@ func newBareEnv(t *testing.T, open opener) *env {
 		t.Fatal(err)
 	}
 	seats, name := 100, "Standard"
-	plan, err := e.prov.CreatePlan(e.ctx, operator, e.tenant, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
+	plan, err := catalog.New(e.st, e.prov).CreatePlan(e.ctx, operator, e.tenant, catalog.PlanInput{Key: "std", Name: &name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
@@ -104,7 +106,7 @@ func newWorld(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 	hs := httptest.NewUnstartedServer(nil)
 	links := web.Links{PublicURL: "http://" + hs.Listener.Addr().String()}
 	svc := provision.New(st, clock.Now, links)
-	if err := svc.EnsureBootstrapToken(context.Background(), operatorSecret); err != nil {
+	if err := apitoken.New(st, clock.Now).EnsureBootstrapToken(context.Background(), operatorSecret); err != nil {
 		t.Fatal(err)
 	}
 	auth := signin.New(st, svc, clock.Now)
@@ -145,7 +147,7 @@ func (w *world) newTenant(t *testing.T, slug string) (usher.Tenant, usher.Plan) 
 		t.Fatal(err)
 	}
 	seats, name := 50, "Standard"
-	p, err := w.svc.CreatePlan(ctx, opActor, tn, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
+	p, err := catalog.New(w.st, w.svc).CreatePlan(ctx, opActor, tn, catalog.PlanInput{Key: "std", Name: &name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +204,7 @@ func (w *world) ada(t *testing.T) usher.Account {
 	ctx := context.Background()
 	attr := func(kind, key string) string {
 		name := strings.ToUpper(key[:1]) + key[1:]
-		a, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, kind, provision.AttributeInput{Key: key, Name: &name})
+		a, err := catalog.New(w.st, w.svc).CreateAttribute(ctx, opActor, w.tenant, kind, catalog.AttributeInput{Key: key, Name: &name})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
@@ -40,7 +41,7 @@ func benchTenant(b *testing.B, st *store.Store, seats int) (*provision.Service, 
 		b.Fatal(err)
 	}
 	name := "Load"
-	p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "load", Name: &name, Seats: &seats})
+	p, err := catalog.New(st, svc).CreatePlan(ctx, op, tn, catalog.PlanInput{Key: "load", Name: &name, Seats: &seats})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func (s *Service) UpdateTenant(ctx context.Context, actor usher.Actor, tenantID 
 			t.Settings = *in.Settings
 		}
 		if in.Deactivated != nil {
-			t.DeactivatedAt = deactivation(*in.Deactivated, t.DeactivatedAt, tx)
+			t.DeactivatedAt = Deactivation(*in.Deactivated, t.DeactivatedAt, tx)
 		}
 		if err := tx.UpdateTenant(ctx, &t); err != nil {
 			return err
@@ -109,9 +109,97 @@ func (s *Service) UpdateTenant(ctx context.Context, actor usher.Actor, tenantID 
 	return t, err
 }
 
-// deactivation returns the new deactivation time: kept if already set,
-// now if newly deactivated, cleared on reactivation.
-func deactivation(deactivate bool, cur *time.Time, tx *store.Tx) *time.Time {
+// OrganizationInput creates or changes an organization or site.
+type OrganizationInput struct {
+	Name        *string `json:"name,omitempty"`
+	Kind        string  `json:"kind,omitempty"`      // on create: "external" (default) or "internal" for a site of the internal one
+	ParentID    string  `json:"parent_id,omitempty"` // on create: makes it a site
+	Deactivated *bool   `json:"deactivated,omitempty"`
+}
+
+// CreateOrganization adds an external organization, or a site of any organization.
+func (s *Service) CreateOrganization(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in OrganizationInput) (usher.Organization, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return usher.Organization{}, err
+	}
+	o := usher.Organization{Kind: usher.OrgExternal, ParentID: in.ParentID}
+	if in.Name == nil || *in.Name == "" {
+		return o, usher.Invalid("name", "is required")
+	}
+	var err error
+	if o.Name, err = usher.CleanText("name", *in.Name, 200); err != nil {
+		return o, err
+	}
+	switch in.Kind {
+	case "", usher.OrgExternal:
+	case usher.OrgInternal:
+		if in.ParentID == "" {
+			return o, usher.Invalid("kind", "the tenant.ID has one internal organization; an internal site needs parent_id")
+		}
+		o.Kind = usher.OrgInternal
+	default:
+		return o, usher.Invalid("kind", "must be internal or external")
+	}
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if o.ParentID != "" {
+			parent, err := tx.Organization(ctx, tenant.ID, o.ParentID)
+			if err != nil {
+				return usher.Unknown("parent_id", "organization")
+			}
+			if parent.DeactivatedAt != nil {
+				return usher.Invalid("parent_id", "the organization is deactivated")
+			}
+			// A site belongs to its organization's side.
+			o.Kind = parent.Kind
+		}
+		if err := tx.InsertOrganization(ctx, tenant.ID, &o); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant.ID, actor, "organization.created", "organization", o.ID, map[string]string{"kind": o.Kind})
+	})
+	return o, err
+}
+
+// UpdateOrganization renames or (de)activates an organization.
+func (s *Service) UpdateOrganization(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in OrganizationInput) (usher.Organization, error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return usher.Organization{}, err
+	}
+	if in.Kind != "" || in.ParentID != "" {
+		return usher.Organization{}, usher.Invalid("kind", "kind and parent_id cannot be changed")
+	}
+	var o usher.Organization
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if o, err = tx.Organization(ctx, tenant.ID, id); err != nil {
+			return err
+		}
+		if in.Name != nil {
+			if o.Name, err = usher.CleanText("name", *in.Name, 200); err != nil {
+				return err
+			}
+			if o.Name == "" {
+				return usher.Invalid("name", "is required")
+			}
+		}
+		if in.Deactivated != nil {
+			if *in.Deactivated && o.Kind == usher.OrgInternal && o.ParentID == "" {
+				return usher.Invalid("deactivated", "the tenant.ID's own organization cannot be deactivated")
+			}
+			o.DeactivatedAt = Deactivation(*in.Deactivated, o.DeactivatedAt, tx)
+		}
+		if err := tx.UpdateOrganization(ctx, tenant.ID, &o); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenant.ID, actor, "organization.updated", "organization", o.ID, nil)
+	})
+	return o, err
+}
+
+// Deactivation returns the new deactivation time: kept if already set,
+// now if newly deactivated, cleared on reactivation. The packages that
+// manage what provision refers to (catalog, signup) share it.
+func Deactivation(deactivate bool, cur *time.Time, tx *store.Tx) *time.Time {
 	if !deactivate {
 		return nil
 	}

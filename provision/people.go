@@ -204,7 +204,7 @@ func (s *Service) change(ctx context.Context, actor usher.Actor, tenant usher.Te
 				return err
 			}
 		}
-		if err := checkManaged(ctx, tx, actor, old.person.ManagedBy, ownedChanges(old, want)); err != nil {
+		if err := CheckManaged(ctx, tx, actor, old.person.ManagedBy, ownedChanges(old, want)); err != nil {
 			return err
 		}
 		if src != nil {
@@ -248,7 +248,7 @@ func (s *Service) change(ctx context.Context, actor usher.Actor, tenant usher.Te
 func (s *Service) writePerson(ctx context.Context, tx *store.Tx, actor usher.Actor, tenant usher.Tenant, p usher.Person, np *usher.Person, deactivate *bool, always bool) error {
 	action := "person.updated"
 	if deactivate != nil {
-		np.DeactivatedAt = deactivation(*deactivate, p.DeactivatedAt, tx)
+		np.DeactivatedAt = Deactivation(*deactivate, p.DeactivatedAt, tx)
 		if *deactivate && p.DeactivatedAt == nil {
 			action = "person.deactivated"
 			a, err := tx.AccountOfPerson(ctx, tenant.ID, p.ID)

@@ -71,6 +71,10 @@ const refTTL = 2 * time.Second
 // planKind is the kind of plans among the remembered references.
 const planKind = "plan"
 
+// ForgetRefs forgets the entries and plans of tenantID found active, after
+// a change to them (package catalog) commits.
+func (s *Service) ForgetRefs(tenantID string) { s.refs.Forget(tenantID) }
+
 // checkRefs is checkCatalogRefs and checkPlanRef (when plan is not nil)
 // for a creation or change of an account or person, read outside its
 // transaction: entries found active a moment ago are not read again.

@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -28,19 +31,25 @@ var (
 	userAdm   = usher.Actor{Kind: "token", ID: "ua", Role: usher.AdminUser}
 )
 
-// env is one test's world: a store, a provisioning service and helpers.
+// env is one test's world: a store, a provisioning service, the services
+// that manage what it refers to, and helpers.
 type env struct {
-	t     *testing.T
-	ctx   context.Context
-	st    *store.Store
-	svc   *provision.Service
-	clock *storetest.Clock
+	t       *testing.T
+	ctx     context.Context
+	st      *store.Store
+	svc     *provision.Service
+	signup  *signup.Service
+	tokens  *apitoken.Service
+	catalog *catalog.Service
+	clock   *storetest.Clock
 }
 
 func newEnv(t *testing.T, open Open) *env {
 	c := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
 	st := open(t, c.Now)
-	return &env{t: t, ctx: context.Background(), st: st, svc: provision.New(st, c.Now, storetest.Links{}), clock: c}
+	svc := provision.New(st, c.Now, storetest.Links{})
+	return &env{t: t, ctx: context.Background(), st: st, svc: svc,
+		signup: signup.New(st, c.Now), tokens: apitoken.New(st, c.Now), catalog: catalog.New(st, svc), clock: c}
 }
 
 func (e *env) tenant(slug string, template string) usher.Tenant {
@@ -55,7 +64,7 @@ func (e *env) tenant(slug string, template string) usher.Tenant {
 func (e *env) plan(tn usher.Tenant, key string, seats int) usher.Plan {
 	e.t.Helper()
 	name := "Plan " + key
-	p, err := e.svc.CreatePlan(e.ctx, operator, tn, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
+	p, err := e.catalog.CreatePlan(e.ctx, operator, tn, catalog.PlanInput{Key: key, Name: &name, Seats: &seats})
 	if err != nil {
 		e.t.Fatalf("create plan: %v", err)
 	}
@@ -64,7 +73,7 @@ func (e *env) plan(tn usher.Tenant, key string, seats int) usher.Plan {
 
 func (e *env) attr(tn usher.Tenant, kind, key string) usher.Attribute {
 	e.t.Helper()
-	a, err := e.svc.CreateAttribute(e.ctx, tenantAdm, tn, kind, provision.AttributeInput{Key: key, Name: &key})
+	a, err := e.catalog.CreateAttribute(e.ctx, tenantAdm, tn, kind, catalog.AttributeInput{Key: key, Name: &key})
 	if err != nil {
 		e.t.Fatalf("create %s: %v", kind, err)
 	}
@@ -240,7 +249,7 @@ func testCrossTenant(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := e.svc.CreateToken(e.ctx, operator, a, provision.TokenInput{Name: "ci", Role: usher.AdminUser})
+	tok, _, err := e.tokens.CreateToken(e.ctx, operator, a, apitoken.TokenInput{Name: "ci", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,14 +297,14 @@ func testCrossTenant(t *testing.T, e *env) {
 	wantCode(t, err, usher.CodeNotFound, "account_id")
 	_, err = e.svc.UpdateOrganization(ctx, userAdm, b, orgA.ID, provision.OrganizationInput{Name: &name})
 	wantCode(t, err, usher.CodeNotFound, "")
-	_, err = e.svc.UpdateAttribute(ctx, tenantAdm, b, usher.KindRole, attrs[usher.KindRole].ID, provision.AttributeInput{Name: &name})
+	_, err = e.catalog.UpdateAttribute(ctx, tenantAdm, b, usher.KindRole, attrs[usher.KindRole].ID, catalog.AttributeInput{Name: &name})
 	wantCode(t, err, usher.CodeNotFound, "")
 	seats := 1
-	_, err = e.svc.UpdatePlan(ctx, operator, b, planA.ID, provision.PlanInput{Seats: &seats})
+	_, err = e.catalog.UpdatePlan(ctx, operator, b, planA.ID, catalog.PlanInput{Seats: &seats})
 	wantCode(t, err, usher.CodeNotFound, "")
 	_, err = e.svc.SaveConnection(ctx, tenantAdm, b, conn.ID, provision.ConnectionInput{Connection: usher.Connection{Name: "x", Protocol: "oidc", Issuer: "https://x.example"}})
 	wantCode(t, err, usher.CodeNotFound, "")
-	err = e.svc.RevokeToken(ctx, tenantAdm, b, tok.ID)
+	err = e.tokens.RevokeToken(ctx, tenantAdm, b, tok.ID)
 	wantCode(t, err, usher.CodeNotFound, "")
 
 	// Using A's ids while creating in B: not found, naming the field.
@@ -553,14 +562,14 @@ func testSeats(t *testing.T, e *env) {
 	}
 	// Seats cannot drop below those held; raising them adds free seats.
 	one, zero, three := 1, 0, 3
-	if _, err := e.svc.UpdatePlan(e.ctx, operator, tn, small.ID, provision.PlanInput{Seats: &one}); err != nil {
+	if _, err := e.catalog.UpdatePlan(e.ctx, operator, tn, small.ID, catalog.PlanInput{Seats: &one}); err != nil {
 		t.Fatalf("shrink to used: %v", err)
 	}
-	_, err = e.svc.UpdatePlan(e.ctx, operator, tn, small.ID, provision.PlanInput{Seats: &zero})
+	_, err = e.catalog.UpdatePlan(e.ctx, operator, tn, small.ID, catalog.PlanInput{Seats: &zero})
 	wantCode(t, err, usher.CodeConflict, "seats")
-	_, err = e.svc.UpdatePlan(e.ctx, tenantAdm, tn, small.ID, provision.PlanInput{Seats: &three})
+	_, err = e.catalog.UpdatePlan(e.ctx, tenantAdm, tn, small.ID, catalog.PlanInput{Seats: &three})
 	wantCode(t, err, usher.CodeForbidden, "")
-	p, err := e.svc.UpdatePlan(e.ctx, operator, tn, small.ID, provision.PlanInput{Seats: &three})
+	p, err := e.catalog.UpdatePlan(e.ctx, operator, tn, small.ID, catalog.PlanInput{Seats: &three})
 	if err != nil || p.Seats != 3 || p.SeatsUsed != 1 {
 		t.Fatalf("grow: %+v %v", p, err)
 	}
@@ -886,7 +895,7 @@ func testTenantAdminRule(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	// Tokens with tenant-administrator rights come from operators only.
-	_, _, err = e.svc.CreateToken(e.ctx, tenantAdm, tn, provision.TokenInput{Name: "x", Role: usher.AdminTenant})
+	_, _, err = e.tokens.CreateToken(e.ctx, tenantAdm, tn, apitoken.TokenInput{Name: "x", Role: usher.AdminTenant})
 	wantCode(t, err, usher.CodeForbidden, "")
 	events, _, _ := e.st.Read().AuditEvents(e.ctx, tn.ID, store.AuditFilter{TargetID: c.Account.ID, Action: "account."}, store.ListOptions{})
 	grants := 0
@@ -1033,34 +1042,34 @@ func testStates(t *testing.T, e *env) {
 
 func testTokens(t *testing.T, e *env) {
 	tn := e.tenant("acme", "")
-	tok, secret, err := e.svc.CreateToken(e.ctx, tenantAdm, tn, provision.TokenInput{Name: "hr sync", Role: usher.AdminUser})
+	tok, secret, err := e.tokens.CreateToken(e.ctx, tenantAdm, tn, apitoken.TokenInput{Name: "hr sync", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.svc.Authenticate(e.ctx, secret)
+	got, err := e.tokens.Authenticate(e.ctx, secret)
 	if err != nil || got.ID != tok.ID || got.TenantID != tn.ID || got.Role != usher.AdminUser {
 		t.Fatalf("authenticate: %+v %v", got, err)
 	}
-	if _, err := e.svc.Authenticate(e.ctx, secret+"x"); !errors.Is(err, usher.ErrUnauthorized) {
+	if _, err := e.tokens.Authenticate(e.ctx, secret+"x"); !errors.Is(err, usher.ErrUnauthorized) {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	if err := e.svc.RevokeToken(e.ctx, tenantAdm, tn, tok.ID); err != nil {
+	if err := e.tokens.RevokeToken(e.ctx, tenantAdm, tn, tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Authenticate(e.ctx, secret); !errors.Is(err, usher.ErrUnauthorized) {
+	if _, err := e.tokens.Authenticate(e.ctx, secret); !errors.Is(err, usher.ErrUnauthorized) {
 		t.Fatalf("revoked token: %v", err)
 	}
 	// The bootstrap operator token is stored as a hash and replaced when it changes.
-	if err := e.svc.EnsureBootstrapToken(e.ctx, "first-bootstrap-secret"); err != nil {
+	if err := e.tokens.EnsureBootstrapToken(e.ctx, "first-bootstrap-secret"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.EnsureBootstrapToken(e.ctx, "second-bootstrap-secret"); err != nil {
+	if err := e.tokens.EnsureBootstrapToken(e.ctx, "second-bootstrap-secret"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Authenticate(e.ctx, "first-bootstrap-secret"); !errors.Is(err, usher.ErrUnauthorized) {
+	if _, err := e.tokens.Authenticate(e.ctx, "first-bootstrap-secret"); !errors.Is(err, usher.ErrUnauthorized) {
 		t.Fatalf("old bootstrap secret still works: %v", err)
 	}
-	op, err := e.svc.Authenticate(e.ctx, "second-bootstrap-secret")
+	op, err := e.tokens.Authenticate(e.ctx, "second-bootstrap-secret")
 	if err != nil || op.Role != usher.PrincipalOperator || op.TenantID != "" {
 		t.Fatalf("bootstrap: %+v %v", op, err)
 	}

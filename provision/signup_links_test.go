@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
-	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/catalog"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -18,12 +19,12 @@ import (
 func strp(s string) *string { return &s }
 func intp(n int) *int       { return &n }
 
-func (e *env) signupLink(tn usher.Tenant, in provision.SignupLinkInput) usher.SignupLink {
+func (e *env) signupLink(tn usher.Tenant, in signup.SignupLinkInput) usher.SignupLink {
 	e.t.Helper()
 	if in.Name == nil {
 		in.Name = strp("Link")
 	}
-	l, err := e.svc.CreateSignupLink(e.ctx, userAdm, tn, in)
+	l, err := e.signup.CreateSignupLink(e.ctx, userAdm, tn, in)
 	if err != nil {
 		e.t.Fatalf("create sign-up link: %v", err)
 	}
@@ -53,27 +54,27 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	foreignDept := e.attr(other, usher.KindDepartment, "theirs")
 	old := e.attr(tn, usher.KindDepartment, "old")
 	off := true
-	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, old.ID, provision.AttributeInput{Deactivated: &off}); err != nil {
+	if _, err := e.catalog.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, old.ID, catalog.AttributeInput{Deactivated: &off}); err != nil {
 		t.Fatal(err)
 	}
 
 	// Every unknown reference is named at once, another tenant's included.
-	_, err := e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{Name: strp("Bad"), DepartmentID: strp(foreignDept.ID),
+	_, err := e.signup.CreateSignupLink(e.ctx, userAdm, tn, signup.SignupLinkInput{Name: strp("Bad"), DepartmentID: strp(foreignDept.ID),
 		JobProfileID: strp(dept.ID), RoleID: strp("nope"), PlanID: strp(other.ID)})
 	for _, f := range []string{"department_id", "job_profile_id", "role_id", "plan_id"} {
 		if !hasField(err, f) {
 			t.Errorf("unknown %s not reported: %v", f, err)
 		}
 	}
-	_, err = e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{Name: strp("Old"), DepartmentID: strp(old.ID)})
+	_, err = e.signup.CreateSignupLink(e.ctx, userAdm, tn, signup.SignupLinkInput{Name: strp("Old"), DepartmentID: strp(old.ID)})
 	wantCode(t, err, usher.CodeInvalid, "department_id")
-	_, err = e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{Name: strp("Past"), ExpiresAt: strp(e.clock.Now().Add(-time.Minute).Format(time.RFC3339))})
+	_, err = e.signup.CreateSignupLink(e.ctx, userAdm, tn, signup.SignupLinkInput{Name: strp("Past"), ExpiresAt: strp(e.clock.Now().Add(-time.Minute).Format(time.RFC3339))})
 	wantCode(t, err, usher.CodeInvalid, "expires_at")
-	_, err = e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{Name: strp("Neg"), MaxUses: intp(-1)})
+	_, err = e.signup.CreateSignupLink(e.ctx, userAdm, tn, signup.SignupLinkInput{Name: strp("Neg"), MaxUses: intp(-1)})
 	wantCode(t, err, usher.CodeInvalid, "max_uses")
-	_, err = e.svc.CreateSignupLink(e.ctx, userAdm, tn, provision.SignupLinkInput{})
+	_, err = e.signup.CreateSignupLink(e.ctx, userAdm, tn, signup.SignupLinkInput{})
 	wantCode(t, err, usher.CodeInvalid, "name")
-	_, err = e.svc.CreateSignupLink(e.ctx, usher.Actor{Kind: "token", ID: "x"}, tn, provision.SignupLinkInput{Name: strp("No rights")})
+	_, err = e.signup.CreateSignupLink(e.ctx, usher.Actor{Kind: "token", ID: "x"}, tn, signup.SignupLinkInput{Name: strp("No rights")})
 	wantCode(t, err, usher.CodeForbidden, "")
 	if got, _, _ := e.st.Read().SignupLinks(e.ctx, tn.ID, store.SignupLinkFilter{}, store.ListOptions{}); len(got) != 0 {
 		t.Fatalf("refused creations stored %d links", len(got))
@@ -81,7 +82,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 
 	// A department's link with all its defaults; no seat is taken by it.
 	exp := e.clock.Now().Add(48 * time.Hour)
-	l := e.signupLink(tn, provision.SignupLinkInput{Name: strp(" Warehouse QR "), DepartmentID: strp(dept.ID), JobProfileID: strp(job.ID),
+	l := e.signupLink(tn, signup.SignupLinkInput{Name: strp(" Warehouse QR "), DepartmentID: strp(dept.ID), JobProfileID: strp(job.ID),
 		RoleID: strp(role.ID), PlanID: strp(p.ID), ExpiresAt: strp(exp.Format(time.RFC3339)), MaxUses: intp(10)})
 	if l.Name != "Warehouse QR" || l.DepartmentID != dept.ID || l.JobProfileID != job.ID || l.RoleID != role.ID || l.PlanID != p.ID ||
 		l.ExpiresAt == nil || !l.ExpiresAt.Equal(exp) || l.MaxUses != 10 || l.Uses != 0 || l.Status != usher.SignupActive || len(l.Code) != 22 {
@@ -93,36 +94,36 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	if got, _ := e.st.Read().Plan(e.ctx, tn.ID, p.ID); got.SeatsUsed != 0 {
 		t.Fatalf("a link took %d seats", got.SeatsUsed)
 	}
-	if d := provision.SignupDefaults(l); d.DepartmentID != dept.ID || d.PlanID != p.ID || d.RoleID != role.ID || d.JobProfileID != job.ID {
+	if d := signup.SignupDefaults(l); d.DepartmentID != dept.ID || d.PlanID != p.ID || d.RoleID != role.ID || d.JobProfileID != job.ID {
 		t.Fatalf("defaults: %+v", d)
 	}
-	tenantWide := e.signupLink(tn, provision.SignupLinkInput{Name: strp("Everyone")})
+	tenantWide := e.signupLink(tn, signup.SignupLinkInput{Name: strp("Everyone")})
 	if tenantWide.Code == l.Code || tenantWide.DepartmentID != "" || tenantWide.ExpiresAt != nil || tenantWide.MaxUses != 0 {
 		t.Fatalf("tenant link: %+v", tenantWide)
 	}
 
 	// Changes: a deactivated department no longer stops a rename, only its choice.
-	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindJobProfile, job.ID, provision.AttributeInput{Deactivated: &off}); err != nil {
+	if _, err := e.catalog.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindJobProfile, job.ID, catalog.AttributeInput{Deactivated: &off}); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := e.svc.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, provision.SignupLinkInput{Name: strp("Warehouse"), ExpiresAt: strp(""), MaxUses: intp(0)})
+	l2, err := e.signup.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, signup.SignupLinkInput{Name: strp("Warehouse"), ExpiresAt: strp(""), MaxUses: intp(0)})
 	if err != nil || l2.Name != "Warehouse" || l2.ExpiresAt != nil || l2.MaxUses != 0 || l2.JobProfileID != job.ID {
 		t.Fatalf("update: %+v %v", l2, err)
 	}
-	_, err = e.svc.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, provision.SignupLinkInput{JobProfileID: strp(job.ID)})
+	_, err = e.signup.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, signup.SignupLinkInput{JobProfileID: strp(job.ID)})
 	wantCode(t, err, usher.CodeInvalid, "job_profile_id")
-	_, err = e.svc.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, provision.SignupLinkInput{DepartmentID: strp(foreignDept.ID)})
+	_, err = e.signup.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, signup.SignupLinkInput{DepartmentID: strp(foreignDept.ID)})
 	wantCode(t, err, usher.CodeInvalid, "department_id")
-	l2, err = e.svc.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, provision.SignupLinkInput{JobProfileID: strp("")})
+	l2, err = e.signup.UpdateSignupLink(e.ctx, userAdm, tn, l.ID, signup.SignupLinkInput{JobProfileID: strp("")})
 	if err != nil || l2.JobProfileID != "" {
 		t.Fatalf("clearing the job profile: %+v %v", l2, err)
 	}
-	l2, err = e.svc.DeactivateSignupLink(e.ctx, userAdm, tn, l.ID)
+	l2, err = e.signup.DeactivateSignupLink(e.ctx, userAdm, tn, l.ID)
 	if err != nil || l2.DisabledAt == nil || l2.Status != usher.SignupDisabled {
 		t.Fatalf("disable: %+v %v", l2, err)
 	}
 	no := false
-	l2, err = e.svc.UpdateSignupLink(e.ctx, tenantAdm, tn, l.ID, provision.SignupLinkInput{Disabled: &no})
+	l2, err = e.signup.UpdateSignupLink(e.ctx, tenantAdm, tn, l.ID, signup.SignupLinkInput{Disabled: &no})
 	if err != nil || l2.DisabledAt != nil || l2.Status != usher.SignupActive {
 		t.Fatalf("enable: %+v %v", l2, err)
 	}
@@ -146,7 +147,7 @@ func testSignupLinkRules(t *testing.T, e *env) {
 	if got := list(store.SignupLinkFilter{DepartmentID: "-"}); !slices.Equal(got, []string{"Everyone"}) {
 		t.Fatalf("the tenant's links: %v", got)
 	}
-	if _, err := e.svc.DeactivateSignupLink(e.ctx, userAdm, tn, tenantWide.ID); err != nil {
+	if _, err := e.signup.DeactivateSignupLink(e.ctx, userAdm, tn, tenantWide.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := list(store.SignupLinkFilter{Status: usher.SignupActive}); !slices.Equal(got, []string{"Warehouse"}) {
@@ -174,24 +175,24 @@ func testSignupLinkRules(t *testing.T, e *env) {
 
 func testSignupLinksCrossTenant(t *testing.T, e *env) {
 	acme, globex := e.tenant("acme", ""), e.tenant("globex", "")
-	l := e.signupLink(acme, provision.SignupLinkInput{})
+	l := e.signupLink(acme, signup.SignupLinkInput{})
 	r := e.st.Read()
 	_, err := r.SignupLink(e.ctx, globex.ID, l.ID)
 	wantCode(t, err, usher.CodeNotFound, "id")
 	_, err = r.SignupLinkByCode(e.ctx, globex.ID, l.Code)
 	wantCode(t, err, usher.CodeNotFound, "code")
-	if _, err := e.svc.SignupLinkByCode(e.ctx, globex, l.Code); !errors.Is(err, usher.ErrSignupLinkUnknown) {
+	if _, err := e.signup.SignupLinkByCode(e.ctx, globex, l.Code); !errors.Is(err, usher.ErrSignupLinkUnknown) {
 		t.Fatalf("another tenant's code: %v", err)
 	}
-	if got, err := e.svc.SignupLinkByCode(e.ctx, acme, l.Code); err != nil || got.ID != l.ID {
+	if got, err := e.signup.SignupLinkByCode(e.ctx, acme, l.Code); err != nil || got.ID != l.ID {
 		t.Fatalf("own code: %+v %v", got, err)
 	}
 	if got, _, _ := r.SignupLinks(e.ctx, globex.ID, store.SignupLinkFilter{}, store.ListOptions{}); len(got) != 0 {
 		t.Fatalf("globex lists acme's links: %+v", got)
 	}
-	_, err = e.svc.UpdateSignupLink(e.ctx, userAdm, globex, l.ID, provision.SignupLinkInput{Name: strp("Mine now")})
+	_, err = e.signup.UpdateSignupLink(e.ctx, userAdm, globex, l.ID, signup.SignupLinkInput{Name: strp("Mine now")})
 	wantCode(t, err, usher.CodeNotFound, "id")
-	_, err = e.svc.DeactivateSignupLink(e.ctx, userAdm, globex, l.ID)
+	_, err = e.signup.DeactivateSignupLink(e.ctx, userAdm, globex, l.ID)
 	wantCode(t, err, usher.CodeNotFound, "id")
 	if err := e.useLink(globex, l.ID); !errors.Is(err, usher.ErrSignupLinkUnknown) {
 		t.Fatalf("using another tenant's link: %v", err)
@@ -214,7 +215,7 @@ func testSignupLinkRefusals(t *testing.T, e *env) {
 		if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), says) {
 			t.Fatalf("use of %s link: %v, want %v saying %q", status, err, sentinel, says)
 		}
-		got, err := e.svc.SignupLinkByCode(e.ctx, tn, l.Code)
+		got, err := e.signup.SignupLinkByCode(e.ctx, tn, l.Code)
 		var ue *usher.Error
 		if !errors.Is(err, sentinel) || !errors.As(err, &ue) || !strings.Contains(ue.Message, says) || got.Status != status || got.ID != l.ID {
 			t.Fatalf("by code: %+v %v, want %v with status %s", got, err, sentinel, status)
@@ -224,7 +225,7 @@ func testSignupLinkRefusals(t *testing.T, e *env) {
 		}
 	}
 
-	used := e.signupLink(tn, provision.SignupLinkInput{MaxUses: intp(2)})
+	used := e.signupLink(tn, signup.SignupLinkInput{MaxUses: intp(2)})
 	for range 2 {
 		if err := e.useLink(tn, used.ID); err != nil {
 			t.Fatal(err)
@@ -235,12 +236,12 @@ func testSignupLinkRefusals(t *testing.T, e *env) {
 	}
 	refuses(used, usher.ErrSignupLinkUsedUp, usher.SignupUsedUp, "used as often")
 
-	expiring := e.signupLink(tn, provision.SignupLinkInput{ExpiresAt: strp(e.clock.Now().Add(time.Hour).Format(time.RFC3339))})
+	expiring := e.signupLink(tn, signup.SignupLinkInput{ExpiresAt: strp(e.clock.Now().Add(time.Hour).Format(time.RFC3339))})
 	if err := e.useLink(tn, expiring.ID); err != nil {
 		t.Fatal(err)
 	}
-	disabled := e.signupLink(tn, provision.SignupLinkInput{})
-	if _, err := e.svc.DeactivateSignupLink(e.ctx, tenantAdm, tn, disabled.ID); err != nil {
+	disabled := e.signupLink(tn, signup.SignupLinkInput{})
+	if _, err := e.signup.DeactivateSignupLink(e.ctx, tenantAdm, tn, disabled.ID); err != nil {
 		t.Fatal(err)
 	}
 	refuses(disabled, usher.ErrSignupLinkDisabled, usher.SignupDisabled, "disabled")
@@ -256,7 +257,7 @@ func testSignupLinkRefusals(t *testing.T, e *env) {
 
 	// Unknown codes, and a code of the right length that matches nothing.
 	for _, code := range []string{"", "x", strings.Repeat("A", 22), used.Code + "A"} {
-		if _, err := e.svc.SignupLinkByCode(e.ctx, tn, code); !errors.Is(err, usher.ErrSignupLinkUnknown) {
+		if _, err := e.signup.SignupLinkByCode(e.ctx, tn, code); !errors.Is(err, usher.ErrSignupLinkUnknown) {
 			t.Fatalf("code %q: %v", code, err)
 		}
 	}

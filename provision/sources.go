@@ -30,62 +30,6 @@ type Source struct {
 	Department, JobProfile *string
 }
 
-// SourceInput changes a provisioning source's settings; what is left out
-// stays as it was.
-type SourceInput struct {
-	// PatchResponse is how SCIM answers its successful PATCH requests:
-	// usher.PatchNoContent (204, Entra ID) or usher.PatchResource (200
-	// with the resource, Okta).
-	PatchResponse *string `json:"patch_response,omitempty"`
-}
-
-// UpdateSource changes the settings of tenant's provisioning source id (a
-// token of role scim): another tenant's, a revoked one or another role's
-// token is not found.
-func (s *Service) UpdateSource(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in SourceInput) (usher.APIToken, error) {
-	if err := actor.Require(usher.AdminTenant); err != nil {
-		return usher.APIToken{}, err
-	}
-	var tok usher.APIToken
-	err := s.st.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		if tok, err = tx.Token(ctx, id); err != nil || tok.TenantID != tenant.ID || tok.Role != usher.PrincipalSCIM || tok.RevokedAt != nil {
-			if err == nil || errors.Is(err, usher.ErrUnauthorized) {
-				err = usher.NotFound("token_id", "provisioning source")
-			}
-			return err
-		}
-		if in.PatchResponse == nil {
-			return nil
-		}
-		v, err := patchResponse(*in.PatchResponse)
-		if err != nil {
-			return err
-		}
-		if v == tok.PatchResponse {
-			return nil
-		}
-		if err := tx.SetSourcePatchResponse(ctx, tenant.ID, id, v); err != nil {
-			return err
-		}
-		tok.PatchResponse = v
-		return audit(ctx, tx, tenant.ID, actor, "token.updated", "token", id, map[string]string{"patch_response": v})
-	})
-	return tok, err
-}
-
-// patchResponse checks a source's patch_response; "" is the default.
-func patchResponse(v string) (string, error) {
-	switch v {
-	case "":
-		return usher.PatchNoContent, nil
-	case usher.PatchNoContent, usher.PatchResource:
-		return v, nil
-	}
-	return "", usher.Invalid("patch_response", "must be %s (204 without a body, for Entra ID) or %s (200 with the resource, for Okta)",
-		usher.PatchNoContent, usher.PatchResource)
-}
-
 // sourceOwned are the fields a provisioning source sets: a change of them
 // by anyone else would be undone by the source's next sync.
 var sourceOwned = []string{"first_name", "last_name", "email", "username", "phone", "external_id", "department_id", "job_profile_id"}
@@ -217,10 +161,10 @@ func entryKey(name string, hashed bool) string {
 	return key
 }
 
-// checkManaged refuses a change by anyone but the managing source of the
+// CheckManaged refuses a change by anyone but the managing source of the
 // fields that source sets: its next sync would undo it. A source whose
 // token is revoked manages nothing any more.
-func checkManaged(ctx context.Context, tx *store.Tx, actor usher.Actor, managedBy string, changed []string) error {
+func CheckManaged(ctx context.Context, tx *store.Tx, actor usher.Actor, managedBy string, changed []string) error {
 	if managedBy == "" || len(changed) == 0 || (actor.Kind == usher.ActorSCIM && actor.ID == managedBy) {
 		return nil
 	}
@@ -369,7 +313,7 @@ func (s *Service) DeleteSourceGroup(ctx context.Context, actor usher.Actor, tena
 		if _, err := s.setMembers(ctx, tx, actor, tenant, g.ID, GroupInput{Members: &[]Member{}}); err != nil {
 			return err
 		}
-		g.DeactivatedAt = deactivation(true, nil, tx)
+		g.DeactivatedAt = Deactivation(true, nil, tx)
 		g.ManagedBy = actor.ID
 		if err := tx.UpdateAttribute(ctx, tenant.ID, usher.KindGroup, &g); err != nil {
 			return err
@@ -396,7 +340,7 @@ func sourceGroup(ctx context.Context, tx *store.Tx, actor usher.Actor, tenant us
 		return g, usher.NotFound("id", "group")
 	}
 	if g.ManagedBy != "" && g.ManagedBy != actor.ID {
-		if err := checkManaged(ctx, tx, actor, g.ManagedBy, []string{"name"}); err != nil {
+		if err := CheckManaged(ctx, tx, actor, g.ManagedBy, []string{"name"}); err != nil {
 			return g, err
 		}
 	}

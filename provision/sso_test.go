@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -169,7 +170,7 @@ func testSSOJustInTimeRules(t *testing.T, e *env) {
 // their fields stay the source's.
 func testSSOActivatesProvisionedUser(t *testing.T, e *env) {
 	tn, c := e.ssoTenant("acme", func(c *usher.Connection) { c.JIT, c.UpdateOnSignIn = false, true })
-	tok, _, err := e.svc.CreateToken(e.ctx, tenantAdm, tn, provision.TokenInput{Name: "Entra ID", Role: usher.PrincipalSCIM})
+	tok, _, err := e.tokens.CreateToken(e.ctx, tenantAdm, tn, apitoken.TokenInput{Name: "Entra ID", Role: usher.PrincipalSCIM})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
@@ -116,7 +117,7 @@ func testUpdatesCheckReferences(t *testing.T, e *env) {
 	}
 	// The worker's department is retired: changing her phone still works.
 	retired := true
-	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, attrs["dept"].ID, provision.AttributeInput{Deactivated: &retired}); err != nil {
+	if _, err := e.catalog.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, attrs["dept"].ID, catalog.AttributeInput{Deactivated: &retired}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.UpdateAccount(e.ctx, userAdm, tn, c.Account.ID, provision.AccountUpdate{Phone: ptr("+46 70 999 88 77")}); err != nil {
@@ -305,7 +306,7 @@ func testRefsRemembered(t *testing.T, e *env) {
 	}
 	yes := true
 	// Through this replica: refused at once.
-	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, dept.ID, provision.AttributeInput{Deactivated: &yes}); err != nil {
+	if _, err := e.catalog.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, dept.ID, catalog.AttributeInput{Deactivated: &yes}); err != nil {
 		t.Fatal(err)
 	}
 	if err := create(e.svc); !hasField(err, "department_id") {
@@ -315,16 +316,16 @@ func testRefsRemembered(t *testing.T, e *env) {
 	// stays so for at most two seconds.
 	replica := provision.New(e.st, e.clock.Now, storetest.Links{})
 	no := false
-	if _, err := e.svc.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, dept.ID, provision.AttributeInput{Deactivated: &no}); err != nil {
+	if _, err := e.catalog.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, dept.ID, catalog.AttributeInput{Deactivated: &no}); err != nil {
 		t.Fatal(err)
 	}
 	if err := create(e.svc); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := replica.UpdatePlan(e.ctx, operator, tn, other.ID, provision.PlanInput{Deactivated: &yes}); err != nil {
+	if _, err := catalog.New(e.st, replica).UpdatePlan(e.ctx, operator, tn, other.ID, catalog.PlanInput{Deactivated: &yes}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := replica.UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, dept.ID, provision.AttributeInput{Deactivated: &yes}); err != nil {
+	if _, err := catalog.New(e.st, replica).UpdateAttribute(e.ctx, tenantAdm, tn, usher.KindDepartment, dept.ID, catalog.AttributeInput{Deactivated: &yes}); err != nil {
 		t.Fatal(err)
 	}
 	if err := create(replica); !hasField(err, "department_id") || !hasField(err, "plan_id") {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/store"
@@ -170,7 +171,7 @@ func testGroupsHandMembers(t *testing.T, e *env) {
 	}
 	// Renaming a source's group by hand is refused, saying why.
 	name := "Operations"
-	_, err := e.svc.UpdateAttribute(e.ctx, admin, e.tn, usher.KindGroup, gid, provision.AttributeInput{Name: &name})
+	_, err := catalog.New(e.st, e.svc).UpdateAttribute(e.ctx, admin, e.tn, usher.KindGroup, gid, catalog.AttributeInput{Name: &name})
 	if err == nil || !strings.Contains(err.Error(), `managed by the provisioning source "Entra ID"`) || usher.ErrorCode(err) != usher.CodeConflict {
 		t.Fatalf("renaming by hand: %v", err)
 	}
@@ -208,7 +209,7 @@ func testManagedBy(t *testing.T, e *env) {
 		t.Fatalf("person managed by %q", p.ManagedBy)
 	}
 	// Once the source's token is revoked, it manages nothing any more.
-	if err := e.svc.RevokeToken(e.ctx, operator, e.tn, e.tok.ID); err != nil {
+	if err := e.tokens.RevokeToken(e.ctx, operator, e.tn, e.tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.UpdatePerson(e.ctx, admin, e.tn, a.PersonID, provision.PersonUpdate{FirstName: &name}); err != nil {

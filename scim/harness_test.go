@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/store"
@@ -30,16 +32,17 @@ var operator = usher.Actor{Kind: usher.ActorOperator, ID: "test-operator", Role:
 // env is one server on a fresh database, with a tenant "acme", a plan of
 // 20 seats as its default, and a SCIM token.
 type env struct {
-	t     testing.TB
-	ctx   context.Context
-	st    *store.Store
-	svc   *provision.Service
-	url   string
-	tn    usher.Tenant
-	plan  usher.Plan
-	token string
-	tok   usher.APIToken
-	log   *lockedBuffer
+	t      testing.TB
+	ctx    context.Context
+	st     *store.Store
+	svc    *provision.Service
+	tokens *apitoken.Service
+	url    string
+	tn     usher.Tenant
+	plan   usher.Plan
+	token  string
+	tok    usher.APIToken
+	log    *lockedBuffer
 }
 
 type lockedBuffer struct {
@@ -80,6 +83,7 @@ func newEnv(t testing.TB, open func(testing.TB) *store.Store) *env {
 	st := open(t)
 	e := &env{t: t, ctx: context.Background(), st: st, log: &lockedBuffer{}}
 	e.svc = provision.New(st, nil, storetest.Links{})
+	e.tokens = apitoken.New(st, time.Now)
 	var err error
 	if e.tn, err = e.svc.CreateTenant(e.ctx, operator, provision.TenantInput{Slug: "acme", Name: "Acme"}); err != nil {
 		t.Fatal(err)
@@ -87,7 +91,7 @@ func newEnv(t testing.TB, open func(testing.TB) *store.Store) *env {
 	e.plan = e.newPlan(e.tn, "std", 20)
 	e.setSettings(func(s *usher.TenantSettings) { s.DefaultPlanID = e.plan.ID })
 	e.tok, e.token = e.scimToken(e.tn, "Entra ID")
-	h := scim.New(scim.Deps{Log: slog.New(slog.NewTextHandler(e.log, nil)), Store: st, Provision: e.svc, Tenants: tenants{st}, Tokens: e.svc,
+	h := scim.New(scim.Deps{Log: slog.New(slog.NewTextHandler(e.log, nil)), Store: st, Provision: e.svc, Tenants: tenants{st}, Tokens: e.tokens,
 		Base:     func(tn usher.Tenant) string { return "https://" + tn.Slug + ".example/" },
 		ClientIP: func(r *http.Request) string { h, _, _ := net.SplitHostPort(r.RemoteAddr); return h }})
 	mux := http.NewServeMux()
@@ -106,7 +110,7 @@ func newEnv(t testing.TB, open func(testing.TB) *store.Store) *env {
 func (e *env) newPlan(tn usher.Tenant, key string, seats int) usher.Plan {
 	e.t.Helper()
 	name := strings.ToUpper(key[:1]) + key[1:]
-	p, err := e.svc.CreatePlan(e.ctx, operator, tn, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
+	p, err := catalog.New(e.st, e.svc).CreatePlan(e.ctx, operator, tn, catalog.PlanInput{Key: key, Name: &name, Seats: &seats})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -126,7 +130,7 @@ func (e *env) setSettings(change func(*usher.TenantSettings)) {
 
 func (e *env) scimToken(tn usher.Tenant, name string) (usher.APIToken, string) {
 	e.t.Helper()
-	tok, secret, err := e.svc.CreateToken(e.ctx, operator, tn, provision.TokenInput{Name: name, Role: usher.PrincipalSCIM})
+	tok, secret, err := e.tokens.CreateToken(e.ctx, operator, tn, apitoken.TokenInput{Name: name, Role: usher.PrincipalSCIM})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -136,7 +140,7 @@ func (e *env) scimToken(tn usher.Tenant, name string) (usher.APIToken, string) {
 func (e *env) catalog(kind, name string) usher.Attribute {
 	e.t.Helper()
 	key := strings.ToLower(strings.ReplaceAll(name, " ", "-"))
-	a, err := e.svc.CreateAttribute(e.ctx, operator, e.tn, kind, provision.AttributeInput{Key: key, Name: &name})
+	a, err := catalog.New(e.st, e.svc).CreateAttribute(e.ctx, operator, e.tn, kind, catalog.AttributeInput{Key: key, Name: &name})
 	if err != nil {
 		e.t.Fatal(err)
 	}

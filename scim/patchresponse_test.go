@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/store"
@@ -39,7 +40,7 @@ func testPatchResponse(t *testing.T, e *env) {
 	}
 
 	// Okta's token asks for the resource.
-	okta, oktaSecret, err := e.svc.CreateToken(e.ctx, operator, e.tn, provision.TokenInput{Name: "Okta", Role: usher.PrincipalSCIM, PatchResponse: usher.PatchResource})
+	okta, oktaSecret, err := e.tokens.CreateToken(e.ctx, operator, e.tn, apitoken.TokenInput{Name: "Okta", Role: usher.PrincipalSCIM, PatchResponse: usher.PatchResource})
 	if err != nil || okta.PatchResponse != usher.PatchResource {
 		t.Fatalf("an Okta source: %+v %v", okta, err)
 	}
@@ -63,7 +64,7 @@ func testPatchResponse(t *testing.T, e *env) {
 
 	// The setting changes: Okta's PATCH is answered with 204 from then on.
 	no := usher.PatchNoContent
-	if tok, err := e.svc.UpdateSource(e.ctx, operator, e.tn, okta.ID, provision.SourceInput{PatchResponse: &no}); err != nil || tok.PatchResponse != no {
+	if tok, err := e.tokens.UpdateSource(e.ctx, operator, e.tn, okta.ID, apitoken.SourceInput{PatchResponse: &no}); err != nil || tok.PatchResponse != no {
 		t.Fatalf("change Okta's setting: %+v %v", tok, err)
 	}
 	e.want(e.doAs(oktaSecret, base+"/Users/"+oid, "PATCH", rename("Grace")), 204)
@@ -71,14 +72,14 @@ func testPatchResponse(t *testing.T, e *env) {
 	// Checked, and another tenant's, a revoked or an admin token is no source here.
 	bad := "full"
 	var ue *usher.Error
-	if _, err := e.svc.UpdateSource(e.ctx, operator, e.tn, okta.ID, provision.SourceInput{PatchResponse: &bad}); !errors.As(err, &ue) ||
+	if _, err := e.tokens.UpdateSource(e.ctx, operator, e.tn, okta.ID, apitoken.SourceInput{PatchResponse: &bad}); !errors.As(err, &ue) ||
 		ue.Code != usher.CodeInvalid || ue.Field != "patch_response" {
 		t.Fatalf("patch_response %q: %v", bad, err)
 	}
-	if _, _, err := e.svc.CreateToken(e.ctx, operator, e.tn, provision.TokenInput{Name: "Ops", Role: usher.AdminUser, PatchResponse: usher.PatchResource}); usher.ErrorCode(err) != usher.CodeInvalid {
+	if _, _, err := e.tokens.CreateToken(e.ctx, operator, e.tn, apitoken.TokenInput{Name: "Ops", Role: usher.AdminUser, PatchResponse: usher.PatchResource}); usher.ErrorCode(err) != usher.CodeInvalid {
 		t.Fatalf("patch_response on an admin token: %v", err)
 	}
-	admin, _, err := e.svc.CreateToken(e.ctx, operator, e.tn, provision.TokenInput{Name: "Ops", Role: usher.AdminUser})
+	admin, _, err := e.tokens.CreateToken(e.ctx, operator, e.tn, apitoken.TokenInput{Name: "Ops", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +88,11 @@ func testPatchResponse(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	otherSource, _ := e.scimToken(other, "Okta")
-	if err := e.svc.RevokeToken(e.ctx, operator, e.tn, okta.ID); err != nil {
+	if err := e.tokens.RevokeToken(e.ctx, operator, e.tn, okta.ID); err != nil {
 		t.Fatal(err)
 	}
 	for what, id := range map[string]string{"another tenant's source": otherSource.ID, "an admin token": admin.ID, "a revoked source": okta.ID, "no token": "nope"} {
-		if _, err := e.svc.UpdateSource(e.ctx, operator, e.tn, id, provision.SourceInput{PatchResponse: &no}); usher.ErrorCode(err) != usher.CodeNotFound {
+		if _, err := e.tokens.UpdateSource(e.ctx, operator, e.tn, id, apitoken.SourceInput{PatchResponse: &no}); usher.ErrorCode(err) != usher.CodeNotFound {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}

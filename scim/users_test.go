@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/store"
@@ -55,7 +56,7 @@ func testTokens(t *testing.T, e *env) {
 	path := "/t/acme/scim/v2/Users"
 	e.wantError(e.doAs("", path, "GET", nil), 401, "", "Authorization")
 	e.wantError(e.doAs("nonsense", path, "GET", nil), 401, "", "unknown")
-	_, admin, err := e.svc.CreateToken(e.ctx, operator, e.tn, provision.TokenInput{Name: "admin", Role: usher.AdminTenant})
+	_, admin, err := e.tokens.CreateToken(e.ctx, operator, e.tn, apitoken.TokenInput{Name: "admin", Role: usher.AdminTenant})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func testTokens(t *testing.T, e *env) {
 		t.Fatalf("another tenant sees %v users", m["totalResults"])
 	}
 	// A revoked token stops at once.
-	if err := e.svc.RevokeToken(e.ctx, operator, e.tn, e.tok.ID); err != nil {
+	if err := e.tokens.RevokeToken(e.ctx, operator, e.tn, e.tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.wantError(e.doAs(e.token, path, "GET", nil), 401, "", "revoked")

@@ -37,7 +37,7 @@ func (s *Service) OperatorSignIn(ctx context.Context, token, source, userAgent s
 	if err := s.reserve(ctx, c); err != nil {
 		return "", err
 	}
-	tok, err := s.prov.Authenticate(ctx, token)
+	tok, err := s.tokens.Authenticate(ctx, token)
 	if errors.Is(err, usher.ErrUnauthorized) || (err == nil && tok.Role != usher.PrincipalOperator) {
 		if err := s.failed(ctx, c); err != nil {
 			return "", err

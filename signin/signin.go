@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/password"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -22,7 +23,9 @@ import (
 type Service struct {
 	st   *store.Store
 	prov *provision.Service
-	now  func() time.Time
+	// tokens checks operator tokens at sign-in.
+	tokens *apitoken.Service
+	now    func() time.Time
 	// verify checks one password against one hash (none: spends the time);
 	// tests count the hashes through it.
 	verify func(ctx context.Context, phc, pw string) (bool, error)
@@ -40,7 +43,7 @@ func New(st *store.Store, prov *provision.Service, now func() time.Time) *Servic
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{st: st, prov: prov, now: now, verify: verify}
+	s := &Service{st: st, prov: prov, tokens: apitoken.New(st, now), now: now, verify: verify}
 	if prov != nil {
 		prov.CheckPasswordsWith(s.activationCheck)
 	}

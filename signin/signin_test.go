@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/password"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -62,7 +63,7 @@ func (w *world) newTenant(t *testing.T, slug string) usher.Tenant {
 		t.Fatal(err)
 	}
 	seats, name := 200, "Standard"
-	p, err := w.prov.CreatePlan(w.ctx, operator, tn, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
+	p, err := catalog.New(w.st, w.prov).CreatePlan(w.ctx, operator, tn, catalog.PlanInput{Key: "std", Name: &name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}

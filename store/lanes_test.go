@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
@@ -117,7 +118,7 @@ func TestFailedGroupsLeaveNoTransactionOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	seats := 100
-	p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "std", Name: &tn.Name, Seats: &seats})
+	p, err := catalog.New(st, svc).CreatePlan(ctx, op, tn, catalog.PlanInput{Key: "std", Name: &tn.Name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
@@ -38,7 +39,7 @@ func TestSeatClaimPlanOnAFreshLargePlan(t *testing.T) {
 			// A fresh database: plan_seats has never been analyzed, as where
 			// autovacuum is off or has not run yet.
 			big, many := "big", 50_000
-			p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "big", Name: &big, Seats: &many})
+			p, err := catalog.New(st, svc).CreatePlan(ctx, op, tn, catalog.PlanInput{Key: "big", Name: &big, Seats: &many})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,16 +27,19 @@ import (
 // allows only those methods' writes to the table.
 var owners = map[string][]grant{
 	// The one provisioning path and every other change to the directory:
-	// tenants and their catalogues, organizations, persons, identities,
-	// accounts with their login identifiers and seats, contact roles,
-	// activations, API tokens, connections, sign-up links, and the audit
-	// events and messages written in the transaction of the change.
+	// tenants, organizations, persons, identities, accounts with their
+	// login identifiers and seats, contact roles, activations, connections,
+	// the catalogue entries and groups a provisioning source makes, and the
+	// audit events and messages written in the transaction of the change.
 	"provision": {
 		{table: "tenants"}, {table: "organizations"}, {table: "persons"}, {table: "identities"},
-		{table: "accounts"}, {table: "login_ids"}, {table: "plans"}, {table: "plan_seats"},
-		{table: "attributes"}, {table: "relationships"}, {table: "activations"}, {table: "api_tokens"},
-		{table: "connections"}, {table: "connection_domains"}, {table: "signup_links"},
+		{table: "accounts"}, {table: "login_ids"}, {table: "plan_seats"},
+		{table: "attributes"}, {table: "relationships"}, {table: "activations"},
+		{table: "connections"}, {table: "connection_domains"},
 		{table: "audit_events"}, {table: "messages", methods: []string{"QueueMessage", "AddMessage"}},
+		// A sign-up link's use, counted in the transaction of the account
+		// created through it (the links themselves are signup's).
+		{table: "signup_links", methods: []string{"UseSignupLink"}},
 		// Suspending or deactivating an account ends its sessions in that
 		// tenant in the same transaction, so no request gets in between.
 		// Deactivating a connection ends the sessions that came through it.
@@ -52,6 +55,18 @@ var owners = map[string][]grant{
 		// account's creation, so that no row is created twice.
 		{table: "import_rows", methods: []string{"RecordImportRow"}},
 	},
+	// The catalogues (roles, departments, job profiles, groups) and the
+	// plans, whose seats are made with the plan and added or removed as it
+	// grows or shrinks (claiming one stays provision's), and the audit
+	// events of their changes.
+	"catalog": {{table: "attributes"}, {table: "plans"}, {table: "plan_seats", methods: []string{"InsertPlan", "UpdatePlan"}},
+		{table: "audit_events"}},
+	// API tokens: operator and tenant tokens, the provisioning sources'
+	// settings, and the audit events of their changes.
+	"apitoken": {{table: "api_tokens"}, {table: "audit_events"}},
+	// Sign-up links: the links with their defaults, and the audit events
+	// of their changes. Their uses are counted by provision.
+	"signup": {{table: "signup_links", methods: []string{"InsertSignupLink", "UpdateSignupLink"}}, {table: "audit_events"}},
 	// Sign-in: sessions, the attempt counters and the browsers that signed
 	// in before, and the audit events of its own changes (signed in,
 	// sessions ended, password changed).

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/internal/browsertest"
 	"github.com/usherhq/usher/provision"
 )
@@ -161,7 +162,7 @@ func TestBrowserConsoleSeed003(t *testing.T) {
 	w := newBrowserWorld(t)
 	ctx := context.Background()
 	for _, a := range []struct{ kind, name string }{{usher.KindDepartment, "Bakery"}, {usher.KindJobProfile, "Baker"}, {usher.KindRole, "Staff"}} {
-		if _, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, a.kind, provision.AttributeInput{Key: strings.ToLower(a.name), Name: ptr(a.name)}); err != nil {
+		if _, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, a.kind, catalog.AttributeInput{Key: strings.ToLower(a.name), Name: ptr(a.name)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,16 +216,16 @@ func TestBrowserConsoleSeed003(t *testing.T) {
 func TestBrowserConsoleSeed004(t *testing.T) {
 	w := newBrowserWorld(t)
 	ctx := context.Background()
-	if _, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindRole, provision.AttributeInput{Key: "editor", Name: ptr("Editor")}); err != nil {
+	if _, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindRole, catalog.AttributeInput{Key: "editor", Name: ptr("Editor")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []string{"EMEA", "APAC"} {
-		if _, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: strings.ToLower(g), Name: ptr(g)}); err != nil {
+		if _, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, catalog.AttributeInput{Key: strings.ToLower(g), Name: ptr(g)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	one := 1
-	if _, err := w.svc.CreatePlan(ctx, opActor, w.tenant, provision.PlanInput{Key: "pro", Name: ptr("Professional"), Seats: &one}); err != nil {
+	if _, err := w.srv.catalog.CreatePlan(ctx, opActor, w.tenant, catalog.PlanInput{Key: "pro", Name: ptr("Professional"), Seats: &one}); err != nil {
 		t.Fatal(err)
 	}
 	p := consoleAdmin(t, w)
@@ -352,7 +353,7 @@ func TestBrowserConsoleTour(t *testing.T) {
 
 	// The operators' console, with the operator token.
 	const secret = "ush_browser-operator-secret-1234"
-	if err := w.svc.EnsureBootstrapToken(context.Background(), secret); err != nil {
+	if err := w.srv.apiTokens.EnsureBootstrapToken(context.Background(), secret); err != nil {
 		t.Fatal(err)
 	}
 	op := browsertest.New(t)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/internal/browsertest"
 	"github.com/usherhq/usher/provision"
 )
@@ -21,7 +22,7 @@ func TestBrowserSSOSAML(t *testing.T) {
 	sw := newBrowserWorld(t)
 	ctx := context.Background()
 	admin := usher.Actor{Kind: "token", Role: usher.AdminTenant}
-	dep, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindDepartment, provision.AttributeInput{Key: "eng", Name: ptr("Engineering")})
+	dep, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "eng", Name: ptr("Engineering")})
 	if err != nil {
 		t.Fatal(err)
 	}

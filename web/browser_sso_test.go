@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/internal/browsertest"
 	"github.com/usherhq/usher/provision"
 )
@@ -19,11 +20,11 @@ func TestBrowserSSO(t *testing.T) {
 	sw := newBrowserWorld(t)
 	ctx := context.Background()
 	admin := usher.Actor{Kind: "token", Role: usher.AdminTenant}
-	dep, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindDepartment, provision.AttributeInput{Key: "eng", Name: ptr("Engineering")})
+	dep, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "eng", Name: ptr("Engineering")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	role, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, provision.AttributeInput{Key: "member", Name: ptr("Member")})
+	role, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, catalog.AttributeInput{Key: "member", Name: ptr("Member")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestBrowserSSO(t *testing.T) {
 
 	// A full plan: the page says so and nothing is created.
 	seats, name := 0, "Team"
-	full, err := w.svc.CreatePlan(ctx, opActor, w.tenant, provision.PlanInput{Key: "team", Name: &name, Seats: &seats})
+	full, err := w.srv.catalog.CreatePlan(ctx, opActor, w.tenant, catalog.PlanInput{Key: "team", Name: &name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}

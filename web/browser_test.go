@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/internal/browsertest"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -209,12 +211,12 @@ func TestBrowserSignupLink(t *testing.T) {
 	w := newBrowserWorld(t)
 	ctx := context.Background()
 	admin := usher.Actor{Kind: "token", Role: usher.AdminUser}
-	dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, provision.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
+	dep, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.settings(t, &w.tenant, func(s *usher.TenantSettings) { s.RegistrationFields = usher.RegistrationByUsernamePhone })
-	l, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Bakery night shift"), DepartmentID: ptr(dep.ID), MaxUses: ptr(1)})
+	l, err := w.srv.signup.CreateSignupLink(ctx, admin, w.tenant, signup.SignupLinkInput{Name: ptr("Bakery night shift"), DepartmentID: ptr(dep.ID), MaxUses: ptr(1)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -51,8 +52,8 @@ func idpMetadata(t testing.TB) string {
 func TestConsoleConnections(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
 		ctx := context.Background()
-		role, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindRole, provision.AttributeInput{Key: "engineer", Name: ptr("Engineer")})
-		group, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: "eng", Name: ptr("Engineering")})
+		role, _ := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindRole, catalog.AttributeInput{Key: "engineer", Name: ptr("Engineer")})
+		group, _ := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, catalog.AttributeInput{Key: "eng", Name: ptr("Engineering")})
 		b := w.admin(t, w.tenant, usher.AdminTenant, "boss@example.com")
 		ua := w.admin(t, w.tenant, usher.AdminUser, "ua@example.com")
 		wantPage(t, b.get("/t/acme/admin/"), 200, `/t/acme/admin/connections"`, "Single sign-on")
@@ -125,7 +126,7 @@ func TestConsoleConnections(t *testing.T) {
 		}
 		// A group of another tenant's is not one of this tenant's.
 		other, _ := w.newTenant(t, "other", "Other")
-		og, _ := w.svc.CreateAttribute(ctx, opActor, other, usher.KindGroup, provision.AttributeInput{Key: "eng", Name: ptr("Theirs")})
+		og, _ := w.srv.catalog.CreateAttribute(ctx, opActor, other, usher.KindGroup, catalog.AttributeInput{Key: "eng", Name: ptr("Theirs")})
 		p = b.post("/t/acme/admin/connections/"+id, append(form()[:len(form())-18], "rule_idp_group", "Engineers", "rule_group_id", og.ID, "rule_role_id", "")...)
 		wantPage(t, p, 422, `id="rule1-error"`, `aria-describedby="rule1-error"`)
 

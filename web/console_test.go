@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -189,7 +191,7 @@ func TestConsoleSeed003(t *testing.T) {
 		})
 		ids := map[string]string{}
 		for _, k := range []string{usher.KindDepartment, usher.KindJobProfile, usher.KindRole} {
-			a, err := w.svc.CreateAttribute(ctx, opActor, ft, k, provision.AttributeInput{Key: "x", Name: ptr("The " + k)})
+			a, err := w.srv.catalog.CreateAttribute(ctx, opActor, ft, k, catalog.AttributeInput{Key: "x", Name: ptr("The " + k)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,12 +238,12 @@ func TestConsoleSeed003(t *testing.T) {
 func TestConsoleSeed004(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
 		ctx := context.Background()
-		role, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindRole, provision.AttributeInput{Key: "editor", Name: ptr("Editor")})
-		g1, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: "emea", Name: ptr("EMEA")})
-		g2, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: "apac", Name: ptr("APAC")})
-		g3, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: "amer", Name: ptr("Americas")})
+		role, _ := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindRole, catalog.AttributeInput{Key: "editor", Name: ptr("Editor")})
+		g1, _ := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, catalog.AttributeInput{Key: "emea", Name: ptr("EMEA")})
+		g2, _ := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, catalog.AttributeInput{Key: "apac", Name: ptr("APAC")})
+		g3, _ := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, catalog.AttributeInput{Key: "amer", Name: ptr("Americas")})
 		one := 2
-		pro, err := w.svc.CreatePlan(ctx, opActor, w.tenant, provision.PlanInput{Key: "pro", Name: ptr("Professional"), Seats: &one})
+		pro, err := w.srv.catalog.CreatePlan(ctx, opActor, w.tenant, catalog.PlanInput{Key: "pro", Name: ptr("Professional"), Seats: &one})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +274,7 @@ func TestConsoleSeed004(t *testing.T) {
 		wantPage(t, b.post("/t/acme/admin/users/new", "first_name", "Ivy", "last_name", "I", "email", "ivy@example.com", "plan_id", pro.ID), 422, `id="plan_id-error"`, "no free seat")
 		// Every plan full: the page says so instead of the form.
 		std := 3 // the admin and two more
-		if _, err := w.svc.UpdatePlan(ctx, opActor, w.tenant, w.plan.ID, provision.PlanInput{Seats: &std}); err != nil {
+		if _, err := w.srv.catalog.UpdatePlan(ctx, opActor, w.tenant, w.plan.ID, catalog.PlanInput{Seats: &std}); err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range []string{"x1@example.com", "x2@example.com"} {
@@ -337,7 +339,7 @@ func TestConsoleAccountsAndLists(t *testing.T) {
 		}
 
 		// Details and the account are changed from the person's page, under the same rules.
-		g, _ := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, provision.AttributeInput{Key: "night", Name: ptr("Night")})
+		g, _ := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindGroup, catalog.AttributeInput{Key: "night", Name: ptr("Night")})
 		bravo := accts[1]
 		wantPage(t, b.post("/t/acme/admin/people/"+bravo.PersonID, "first_name", "Bravo", "last_name", "", "email", "not-an-email"), 422,
 			`id="person_last_name-error"`, `id="person_email-error"`, "<details open><summary>Change details")
@@ -449,7 +451,7 @@ func TestOperatorConsole(t *testing.T) {
 		w := newSigninWorld(t, open, func(c *Config) { c.OperatorToken = "printed" })
 		ctx := context.Background()
 		const secret = "ush_operator-console-test-secret"
-		if err := w.svc.EnsureBootstrapToken(ctx, secret); err != nil {
+		if err := w.srv.apiTokens.EnsureBootstrapToken(ctx, secret); err != nil {
 			t.Fatal(err)
 		}
 		op := w.browser(t)
@@ -460,7 +462,7 @@ func TestOperatorConsole(t *testing.T) {
 		}
 		wantPage(t, op.post("/operator/signin", "token", "ush_wrong"), 401, "not a valid operator token")
 		// A tenant's token is not an operator's.
-		_, tenantSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "hr", Role: usher.AdminTenant})
+		_, tenantSecret, err := w.srv.apiTokens.CreateToken(ctx, opActor, w.tenant, apitoken.TokenInput{Name: "hr", Role: usher.AdminTenant})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -505,11 +507,11 @@ func TestOperatorConsole(t *testing.T) {
 		wantPage(t, op.post("/operator/tenants/beta/admins/"+acct.ID+"/remove"), 200, "no longer a tenant administrator")
 		wantPage(t, bea.get("/t/beta/admin/settings"), 403)
 		// Revoking the token ends the operator session.
-		tok, err := w.svc.Authenticate(ctx, secret)
+		tok, err := w.srv.apiTokens.Authenticate(ctx, secret)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.svc.RevokeToken(ctx, opActor, usher.Tenant{}, tok.ID); err != nil {
+		if err := w.srv.apiTokens.RevokeToken(ctx, opActor, usher.Tenant{}, tok.ID); err != nil {
 			t.Fatal(err)
 		}
 		wantPage(t, op.get("/operator/"), 200, `name="token"`)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/internal/webtest"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
@@ -94,7 +95,7 @@ func newAPIEnv(t testing.TB, open func(testing.TB) *store.Store) *apiEnv {
 	hs := httptest.NewUnstartedServer(nil)
 	links := Links{PublicURL: "http://" + hs.Listener.Addr().String()}
 	svc := provision.New(st, nil, links)
-	if err := svc.EnsureBootstrapToken(context.Background(), operatorSecret); err != nil {
+	if err := apitoken.New(st, time.Now).EnsureBootstrapToken(context.Background(), operatorSecret); err != nil {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}

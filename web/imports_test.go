@@ -10,6 +10,8 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -27,7 +29,7 @@ func TestImportAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		name, seats := "Basic", 5
-		p, err := e.svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "basic", Name: &name, Seats: &seats})
+		p, err := e.srv.catalog.CreatePlan(ctx, op, tn, catalog.PlanInput{Key: "basic", Name: &name, Seats: &seats})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +42,7 @@ func TestImportAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, otherToken, err := e.svc.CreateToken(ctx, op, other, provision.TokenInput{Name: "other", Role: usher.AdminTenant})
+		_, otherToken, err := e.srv.apiTokens.CreateToken(ctx, op, other, apitoken.TokenInput{Name: "other", Role: usher.AdminTenant})
 		if err != nil {
 			t.Fatal(err)
 		}

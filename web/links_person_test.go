@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/internal/testews"
 	"github.com/usherhq/usher/linked"
-	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
 
@@ -70,7 +70,7 @@ func TestLinkedAccountsOfThePerson(t *testing.T) {
 		wantPage(t, b.post(page+"/exchange", "username", "ann@corp.example", "password", exPassword), http.StatusOK, "Your Corp Exchange account is connected")
 		// A product asking for the Exchange link's token is refused: it
 		// holds credentials, not tokens.
-		_, secret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "product", Role: usher.AdminUser})
+		_, secret, err := w.srv.apiTokens.CreateToken(ctx, opActor, w.tenant, apitoken.TokenInput{Name: "product", Role: usher.AdminUser})
 		if err != nil {
 			t.Fatal(err)
 		}

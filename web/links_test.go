@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/internal/testidp"
 	"github.com/usherhq/usher/linked"
-	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
 
@@ -87,7 +87,7 @@ func TestLinkedAccountPages(t *testing.T) {
 		}
 
 		// The product's access token, with a tenant token.
-		_, secret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "product", Role: usher.AdminUser})
+		_, secret, err := w.srv.apiTokens.CreateToken(ctx, opActor, w.tenant, apitoken.TokenInput{Name: "product", Role: usher.AdminUser})
 		if err != nil {
 			t.Fatal(err)
 		}

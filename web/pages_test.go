@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
@@ -23,6 +25,7 @@ import (
 type pagesWorld struct {
 	srv    *httptest.Server
 	svc    *provision.Service
+	tokens *apitoken.Service
 	tenant usher.Tenant
 }
 
@@ -42,7 +45,7 @@ func newPagesWorld(t *testing.T) *pagesWorld {
 		t.Fatal(err)
 	}
 	seats, name := 10, "Std"
-	p, err := svc.CreatePlan(ctx, op, tn, provision.PlanInput{Key: "std", Name: &name, Seats: &seats})
+	p, err := catalog.New(st, svc).CreatePlan(ctx, op, tn, catalog.PlanInput{Key: "std", Name: &name, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +54,7 @@ func newPagesWorld(t *testing.T) *pagesWorld {
 	if tn, err = svc.UpdateTenant(ctx, op, tn.ID, provision.TenantUpdate{Settings: &set}); err != nil {
 		t.Fatal(err)
 	}
-	return &pagesWorld{srv: srv, svc: svc, tenant: tn}
+	return &pagesWorld{srv: srv, svc: svc, tokens: apitoken.New(st, time.Now), tenant: tn}
 }
 
 func (w *pagesWorld) invite(t *testing.T, in provision.AccountInput) provision.Created {
@@ -189,7 +192,7 @@ func TestDeactivatedTenantRefusesTenantTokens(t *testing.T) {
 	w := newPagesWorld(t)
 	ctx := context.Background()
 	op := usher.Actor{Kind: "operator", ID: "test", Role: usher.PrincipalOperator}
-	_, secret, err := w.svc.CreateToken(ctx, op, w.tenant, provision.TokenInput{Name: "hr", Role: usher.AdminUser})
+	_, secret, err := w.tokens.CreateToken(ctx, op, w.tenant, apitoken.TokenInput{Name: "hr", Role: usher.AdminUser})
 	if err != nil {
 		t.Fatal(err)
 	}

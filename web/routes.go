@@ -6,12 +6,15 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/api"
 	"github.com/usherhq/usher/web/console"
@@ -22,12 +25,12 @@ import (
 // routes is the whole HTTP surface of usher.
 func (s *Server) routes(now func() time.Time) {
 	v := view.New(s.log)
-	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version,
+	s.jsonAPI = api.New(api.Deps{Log: s.log, Store: s.st, Provision: s.svc, Signup: s.signup, APITokens: s.apiTokens, Catalog: s.catalog, Links: s.cfg.Links, Tenants: s.tenants, Tokens: s.tokens, Version: s.cfg.Version,
 		ImportLimits: s.cfg.ImportLimits, Linked: s.cfg.Linked})
 	ap := s.jsonAPI
-	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
+	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO, Linked: s.cfg.Linked})
-	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
+	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, APITokens: s.apiTokens, Catalog: s.catalog, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits,
 		Linked: s.cfg.Linked})
 
@@ -171,7 +174,7 @@ func (s *Server) routes(now func() time.Time) {
 		MinRole: usher.AdminTenant, In: provision.TenantUpdate{}, Out: usher.Tenant{}, Handle: ap.UpdateTenant})
 	s.api(&api.Op{Method: "GET", Path: "/api/v1/tokens", Summary: "List operator tokens", Access: api.OperatorOnly, Out: api.Page[usher.APIToken]{}, Handle: ap.ListTokens(false)})
 	s.api(&api.Op{Method: "POST", Path: "/api/v1/tokens", Summary: "Create an operator token; its secret is shown once", Access: api.OperatorOnly,
-		In: provision.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(false)})
+		In: apitoken.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(false)})
 	s.api(&api.Op{Method: "DELETE", Path: "/api/v1/tokens/{id}", Summary: "Revoke an operator token", Access: api.OperatorOnly, Status: 204, Handle: ap.RevokeToken(false)})
 
 	s.api(&api.Op{Method: "GET", Path: "/api/v1/identities", Summary: "Find the identity that signs in with an email, with its accounts in every tenant", Access: api.OperatorOnly,
@@ -236,20 +239,20 @@ func (s *Server) routes(now func() time.Time) {
 		s.api(&api.Op{Method: "GET", Path: t + "/" + kind, Summary: "List " + noun(kind), Access: api.TenantScoped, Params: []string{"active"},
 			Out: api.Page[usher.Attribute]{}, Handle: ap.ListAttributes(kind)})
 		s.api(&api.Op{Method: "POST", Path: t + "/" + kind, Summary: "Create a " + singular(kind), Access: api.TenantScoped, MinRole: usher.AdminTenant,
-			In: provision.AttributeInput{}, Out: usher.Attribute{}, Status: 201, Handle: ap.CreateAttribute(kind)})
+			In: catalog.AttributeInput{}, Out: usher.Attribute{}, Status: 201, Handle: ap.CreateAttribute(kind)})
 		s.api(&api.Op{Method: "GET", Path: t + "/" + kind + "/{id}", Summary: "Read a " + singular(kind), Access: api.TenantScoped, Out: usher.Attribute{}, Handle: ap.GetAttribute(kind)})
 		s.api(&api.Op{Method: "PATCH", Path: t + "/" + kind + "/{id}", Summary: "Change a " + singular(kind), Access: api.TenantScoped, MinRole: usher.AdminTenant,
-			In: provision.AttributeInput{}, Out: usher.Attribute{}, Handle: ap.UpdateAttribute(kind)})
+			In: catalog.AttributeInput{}, Out: usher.Attribute{}, Handle: ap.UpdateAttribute(kind)})
 		s.api(&api.Op{Method: "DELETE", Path: t + "/" + kind + "/{id}", Summary: "Deactivate a " + singular(kind), Access: api.TenantScoped, MinRole: usher.AdminTenant,
 			Out: usher.Attribute{}, Handle: ap.DeactivateAttribute(kind)})
 	}
 	s.api(&api.Op{Method: "GET", Path: t + "/plans", Summary: "List plans with seats used and free", Access: api.TenantScoped, Params: []string{"active"},
 		Out: api.Page[usher.Plan]{}, Handle: ap.ListPlans})
 	s.api(&api.Op{Method: "POST", Path: t + "/plans", Summary: "Create a plan with its seats (operators)", Access: api.TenantScoped, MinRole: usher.PrincipalOperator,
-		In: provision.PlanInput{}, Out: usher.Plan{}, Status: 201, Handle: ap.CreatePlan})
+		In: catalog.PlanInput{}, Out: usher.Plan{}, Status: 201, Handle: ap.CreatePlan})
 	s.api(&api.Op{Method: "GET", Path: t + "/plans/{id}", Summary: "Read a plan", Access: api.TenantScoped, Out: usher.Plan{}, Handle: ap.GetPlan})
 	s.api(&api.Op{Method: "PATCH", Path: t + "/plans/{id}", Summary: "Change a plan's name or seats (operators)", Access: api.TenantScoped, MinRole: usher.PrincipalOperator,
-		In: provision.PlanInput{}, Out: usher.Plan{}, Handle: ap.UpdatePlan})
+		In: catalog.PlanInput{}, Out: usher.Plan{}, Handle: ap.UpdatePlan})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/plans/{id}", Summary: "Deactivate a plan (operators)", Access: api.TenantScoped, MinRole: usher.PrincipalOperator,
 		Out: usher.Plan{}, Handle: ap.DeactivatePlan})
 
@@ -305,10 +308,10 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "GET", Path: t + "/signup-links", Summary: "List sign-up links", Access: api.TenantScoped,
 		Params: []string{"department_id", "status"}, Out: api.Page[usher.SignupLink]{}, Handle: ap.ListSignupLinks})
 	s.api(&api.Op{Method: "POST", Path: t + "/signup-links", Summary: "Create a sign-up link, for a department or the whole tenant, with the defaults it gives new accounts",
-		Access: api.TenantScoped, MinRole: usher.AdminUser, In: provision.SignupLinkInput{}, Out: usher.SignupLink{}, Status: 201, Handle: ap.CreateSignupLink})
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: signup.SignupLinkInput{}, Out: usher.SignupLink{}, Status: 201, Handle: ap.CreateSignupLink})
 	s.api(&api.Op{Method: "GET", Path: t + "/signup-links/{id}", Summary: "Read a sign-up link", Access: api.TenantScoped, Out: usher.SignupLink{}, Handle: ap.GetSignupLink})
 	s.api(&api.Op{Method: "PATCH", Path: t + "/signup-links/{id}", Summary: "Change a sign-up link's name, defaults, expiry or max uses, or disable or enable it",
-		Access: api.TenantScoped, MinRole: usher.AdminUser, In: provision.SignupLinkInput{}, Out: usher.SignupLink{}, Handle: ap.UpdateSignupLink})
+		Access: api.TenantScoped, MinRole: usher.AdminUser, In: signup.SignupLinkInput{}, Out: usher.SignupLink{}, Handle: ap.UpdateSignupLink})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/signup-links/{id}", Summary: "Disable a sign-up link", Access: api.TenantScoped,
 		MinRole: usher.AdminUser, Out: usher.SignupLink{}, Handle: ap.DisableSignupLink})
 	s.api(&api.Op{Method: "GET", Path: t + "/signup-links/{id}/qr.png", Summary: "The QR code of a sign-up link's address, as a PNG of size × size pixels (128 to 2048, default 512)",
@@ -320,11 +323,11 @@ func (s *Server) routes(now func() time.Time) {
 	s.api(&api.Op{Method: "GET", Path: t + "/tokens", Summary: "List the tenant's API tokens", Access: api.TenantScoped, MinRole: usher.AdminTenant,
 		Out: api.Page[usher.APIToken]{}, Handle: ap.ListTokens(true)})
 	s.api(&api.Op{Method: "POST", Path: t + "/tokens", Summary: "Create a tenant API token; its secret is shown once", Access: api.TenantScoped, MinRole: usher.AdminTenant,
-		In: provision.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(true)})
+		In: apitoken.TokenInput{}, Out: api.CreatedToken{}, Status: 201, Handle: ap.CreateToken(true)})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/tokens/{id}", Summary: "Revoke a tenant API token", Access: api.TenantScoped, MinRole: usher.AdminTenant,
 		Status: 204, Handle: ap.RevokeToken(true)})
 	s.api(&api.Op{Method: "PATCH", Path: t + "/tokens/{id}", Summary: "Change a provisioning source's settings (a token of role scim): patch_response",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: provision.SourceInput{}, Out: usher.APIToken{}, Handle: ap.UpdateSource})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: apitoken.SourceInput{}, Out: usher.APIToken{}, Handle: ap.UpdateSource})
 	order := map[string][]string{"order": {api.Newest, api.Oldest}}
 	s.api(&api.Op{Method: "GET", Path: t + "/audit-events", Summary: "List audit events, newest first (order=oldest: oldest first)", Access: api.TenantScoped,
 		Params: []string{"actor_id", "target_id", "action", "order"}, Enums: order, Out: api.Page[usher.AuditEvent]{}, Handle: ap.ListAudit})

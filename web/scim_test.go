@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/internal/browsertest"
-	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
 
@@ -24,7 +24,7 @@ func TestSCIMMounted(t *testing.T) {
 		w := newSigninWorld(t, open)
 		ctx := context.Background()
 		// Tokens through the API, as the README says: {"name":"Entra ID","role":"scim"}.
-		_, adminSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "admin", Role: usher.AdminTenant})
+		_, adminSecret, err := w.srv.apiTokens.CreateToken(ctx, opActor, w.tenant, apitoken.TokenInput{Name: "admin", Role: usher.AdminTenant})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestSCIMMounted(t *testing.T) {
 func TestSCIMOnTenantHost(t *testing.T) {
 	onEachDatabaseOpen(t, func(t *testing.T, open func(testing.TB, func() time.Time) *store.Store) {
 		w := newSigninWorld(t, open, func(c *Config) { c.Links.BaseDomain = "usher.test" })
-		_, secret, err := w.svc.CreateToken(context.Background(), opActor, w.tenant, provision.TokenInput{Name: "Okta", Role: usher.PrincipalSCIM})
+		_, secret, err := w.srv.apiTokens.CreateToken(context.Background(), opActor, w.tenant, apitoken.TokenInput{Name: "Okta", Role: usher.PrincipalSCIM})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +143,7 @@ func TestBrowserSourcePatchResponse(t *testing.T) {
 		browsertest.Available(t)
 		w := newSigninWorld(t, open, func(c *Config) { c.Channels, c.OperatorToken = []string{usher.ChannelEmail}, "printed" })
 		ctx := context.Background()
-		_, adminSecret, err := w.svc.CreateToken(ctx, opActor, w.tenant, provision.TokenInput{Name: "admin", Role: usher.AdminTenant})
+		_, adminSecret, err := w.srv.apiTokens.CreateToken(ctx, opActor, w.tenant, apitoken.TokenInput{Name: "admin", Role: usher.AdminTenant})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +172,7 @@ func TestBrowserSourcePatchResponse(t *testing.T) {
 			t.Fatalf("a wrong patch_response: %s", r)
 		}
 		globex, _ := w.newTenant(t, "globex", "Globex")
-		_, globexAdmin, err := w.svc.CreateToken(ctx, opActor, globex, provision.TokenInput{Name: "admin", Role: usher.AdminTenant})
+		_, globexAdmin, err := w.srv.apiTokens.CreateToken(ctx, opActor, globex, apitoken.TokenInput{Name: "admin", Role: usher.AdminTenant})
 		if err != nil {
 			t.Fatal(err)
 		}

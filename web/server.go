@@ -20,12 +20,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/api"
@@ -67,17 +70,20 @@ type Links = view.Links
 
 // Server serves usher's HTTP surface.
 type Server struct {
-	log     *slog.Logger
-	cfg     Config
-	st      *store.Store
-	svc     *provision.Service
-	auth    *signin.Service
-	mux     *http.ServeMux
-	ops     []*api.Op
-	jsonAPI *api.Handler
-	metrics *metrics
-	tokens  *tokenCache
-	tenants *tenantCache
+	log       *slog.Logger
+	cfg       Config
+	st        *store.Store
+	svc       *provision.Service
+	signup    *signup.Service
+	apiTokens *apitoken.Service
+	catalog   *catalog.Service
+	auth      *signin.Service
+	mux       *http.ServeMux
+	ops       []*api.Op
+	jsonAPI   *api.Handler
+	metrics   *metrics
+	tokens    *tokenCache
+	tenants   *tenantCache
 }
 
 // cacheTTL bounds how long another replica's change to a token or tenant
@@ -98,8 +104,9 @@ func New(log *slog.Logger, cfg Config, st *store.Store, svc *provision.Service, 
 		cfg.Linked = linked.New(linked.Deps{Store: st, Now: now, Base: cfg.Links.TenantBase, Log: log, Messages: linked.MessagesOf(svc)})
 		svc.OnAccountEnded(cfg.Linked.AccountEnded)
 	}
-	s := &Server{log: log, cfg: cfg, st: st, svc: svc, auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
-		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: svc, now: now},
+	apiTokens := apitoken.New(st, now)
+	s := &Server{log: log, cfg: cfg, st: st, svc: svc, signup: signup.New(st, now), apiTokens: apiTokens, catalog: catalog.New(st, svc), auth: auth, mux: http.NewServeMux(), metrics: newMetrics(st),
+		tokens:  &tokenCache{c: newTTLCache[usher.APIToken](cacheTTL, 10_000, now), svc: apiTokens, now: now},
 		tenants: &tenantCache{c: newTTLCache[usher.Tenant](cacheTTL, 10_000, now), st: st}}
 	s.routes(now)
 	return s
@@ -163,7 +170,7 @@ func (t *tenantCache) Forget(slug string) {
 // cached token past its expiry is read again.
 type tokenCache struct {
 	c   *ttlCache[usher.APIToken] // by hash of the secret
-	svc *provision.Service
+	svc *apitoken.Service
 	now func() time.Time
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/usherhq/usher/web/view"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/password"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
@@ -60,7 +61,7 @@ func newBenchWorld(b *testing.B, open func(testing.TB, func() time.Time) *store.
 		b.Fatal(err)
 	}
 	seats, name := benchUsers, "Bench"
-	p, err := svc.CreatePlan(ctx, opActor, tn, provision.PlanInput{Key: "bench", Name: &name, Seats: &seats})
+	p, err := catalog.New(st, svc).CreatePlan(ctx, opActor, tn, catalog.PlanInput{Key: "bench", Name: &name, Seats: &seats})
 	if err != nil {
 		b.Fatal(err)
 	}

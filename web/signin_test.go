@@ -17,8 +17,10 @@ import (
 	"github.com/usherhq/usher/web/view"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -84,7 +86,7 @@ func (w *signinWorld) newTenant(t testing.TB, slug, name string) (usher.Tenant, 
 		t.Fatal(err)
 	}
 	seats, pname := 50, "Standard"
-	p, err := w.svc.CreatePlan(ctx, opActor, tn, provision.PlanInput{Key: "std", Name: &pname, Seats: &seats})
+	p, err := w.srv.catalog.CreatePlan(ctx, opActor, tn, catalog.PlanInput{Key: "std", Name: &pname, Seats: &seats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -672,7 +674,7 @@ func TestRegistration(t *testing.T) {
 		wantPage(t, b.post("/t/acme/register", "first_name", "Q", "last_name", "X", "email", "q@partner.example"), 422, "Partner SSO")
 
 		// Username and phone, with a department of the person's choosing (seed 003).
-		dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, provision.AttributeInput{Key: "kitchen", Name: ptr("Kitchen")})
+		dep, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "kitchen", Name: ptr("Kitchen")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -730,16 +732,16 @@ func TestSignupLinks(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, w *signinWorld) {
 		ctx := context.Background()
 		admin := usher.Actor{Kind: "token", Role: usher.AdminUser}
-		dep, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, provision.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
+		dep, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "bakery", Name: ptr("Bakery")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		jp, err := w.svc.CreateAttribute(ctx, opActor, w.tenant, usher.KindJobProfile, provision.AttributeInput{Key: "baker", Name: ptr("Baker")})
+		jp, err := w.srv.catalog.CreateAttribute(ctx, opActor, w.tenant, usher.KindJobProfile, catalog.AttributeInput{Key: "baker", Name: ptr("Baker")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The tenant takes no registrations of its own; the link still works.
-		l, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Bakery QR"), DepartmentID: ptr(dep.ID),
+		l, err := w.srv.signup.CreateSignupLink(ctx, admin, w.tenant, signup.SignupLinkInput{Name: ptr("Bakery QR"), DepartmentID: ptr(dep.ID),
 			JobProfileID: ptr(jp.ID), MaxUses: ptr(2), ExpiresAt: ptr(w.clock.Now().Add(48 * time.Hour).Format(time.RFC3339))})
 		if err != nil {
 			t.Fatal(err)
@@ -770,25 +772,25 @@ func TestSignupLinks(t *testing.T) {
 		}
 
 		// Expired and disabled links say so; an unknown one is not found.
-		l2, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Everyone"), ExpiresAt: ptr(w.clock.Now().Add(time.Hour).Format(time.RFC3339))})
+		l2, err := w.srv.signup.CreateSignupLink(ctx, admin, w.tenant, signup.SignupLinkInput{Name: ptr("Everyone"), ExpiresAt: ptr(w.clock.Now().Add(time.Hour).Format(time.RFC3339))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantPage(t, b.get("/t/acme/join/"+l2.Code), 200, "Create your account")
 		w.clock.Advance(2 * time.Hour)
 		wantPage(t, b.get("/t/acme/join/"+l2.Code), 410, "has expired", "expired on")
-		l3, err := w.svc.CreateSignupLink(ctx, admin, w.tenant, provision.SignupLinkInput{Name: ptr("Front desk")})
+		l3, err := w.srv.signup.CreateSignupLink(ctx, admin, w.tenant, signup.SignupLinkInput{Name: ptr("Front desk")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.svc.DeactivateSignupLink(ctx, admin, w.tenant, l3.ID); err != nil {
+		if _, err := w.srv.signup.DeactivateSignupLink(ctx, admin, w.tenant, l3.ID); err != nil {
 			t.Fatal(err)
 		}
 		wantPage(t, b.post("/t/acme/join/"+l3.Code, "first_name", "Eve", "last_name", "E", "email", "eve@example.com"), 410, "switched off")
 		wantPage(t, b.get("/t/acme/join/no-such-code"), 404, "does not exist")
 		// Another tenant's link is unknown here.
 		other, _ := w.newTenant(t, "other", "Other")
-		l4, err := w.svc.CreateSignupLink(ctx, admin, other, provision.SignupLinkInput{Name: ptr("Theirs")})
+		l4, err := w.srv.signup.CreateSignupLink(ctx, admin, other, signup.SignupLinkInput{Name: ptr("Theirs")})
 		if err != nil {
 			t.Fatal(err)
 		}

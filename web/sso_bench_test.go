@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
@@ -31,7 +32,7 @@ func benchSSO(b *testing.B, st *store.Store, seats int) (*provision.Service, *si
 		b.Fatal(err)
 	}
 	name := "Load"
-	p, err := svc.CreatePlan(ctx, opActor, tn, provision.PlanInput{Key: "load", Name: &name, Seats: &seats})
+	p, err := catalog.New(st, svc).CreatePlan(ctx, opActor, tn, catalog.PlanInput{Key: "load", Name: &name, Seats: &seats})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	xhtml "golang.org/x/net/html"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 )
 
@@ -318,19 +319,19 @@ func TestSSOSignInSAML(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, sw *signinWorld) {
 		ctx := context.Background()
 		admin := usher.Actor{Kind: "token", Role: usher.AdminTenant}
-		dep, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindDepartment, provision.AttributeInput{Key: "eng", Name: ptr("Engineering")})
+		dep, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "eng", Name: ptr("Engineering")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		role, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, provision.AttributeInput{Key: "member", Name: ptr("Member")})
+		role, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, catalog.AttributeInput{Key: "member", Name: ptr("Member")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		lead, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, provision.AttributeInput{Key: "lead", Name: ptr("Lead")})
+		lead, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, catalog.AttributeInput{Key: "lead", Name: ptr("Lead")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		grp, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindGroup, provision.AttributeInput{Key: "admins", Name: ptr("Admins")})
+		grp, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindGroup, catalog.AttributeInput{Key: "admins", Name: ptr("Admins")})
 		if err != nil {
 			t.Fatal(err)
 		}

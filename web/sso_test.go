@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/internal/testidp"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
@@ -120,19 +121,19 @@ func TestSSOSignInOIDC(t *testing.T) {
 	onEachDatabaseWorld(t, func(t *testing.T, sw *signinWorld) {
 		ctx := context.Background()
 		admin := usher.Actor{Kind: "token", Role: usher.AdminTenant}
-		dep, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindDepartment, provision.AttributeInput{Key: "eng", Name: ptr("Engineering")})
+		dep, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindDepartment, catalog.AttributeInput{Key: "eng", Name: ptr("Engineering")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		role, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, provision.AttributeInput{Key: "member", Name: ptr("Member")})
+		role, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, catalog.AttributeInput{Key: "member", Name: ptr("Member")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		lead, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, provision.AttributeInput{Key: "lead", Name: ptr("Lead")})
+		lead, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindRole, catalog.AttributeInput{Key: "lead", Name: ptr("Lead")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		grp, err := sw.svc.CreateAttribute(ctx, admin, sw.tenant, usher.KindGroup, provision.AttributeInput{Key: "admins", Name: ptr("Admins")})
+		grp, err := sw.srv.catalog.CreateAttribute(ctx, admin, sw.tenant, usher.KindGroup, catalog.AttributeInput{Key: "admins", Name: ptr("Admins")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,7 +254,7 @@ func TestSSOSignInOIDC(t *testing.T) {
 
 		t.Run("a full plan refuses the new user and creates nothing", func(t *testing.T) {
 			seats, name := 0, "Tiny"
-			tiny, err := w.svc.CreatePlan(ctx, opActor, w.tenant, provision.PlanInput{Key: "tiny", Name: &name, Seats: &seats})
+			tiny, err := w.srv.catalog.CreatePlan(ctx, opActor, w.tenant, catalog.PlanInput{Key: "tiny", Name: &name, Seats: &seats})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -20,17 +21,18 @@ func seedDemo(ctx context.Context, svc *provision.Service, st *store.Store) erro
 		return err
 	}
 	op := usher.Actor{Kind: usher.ActorSystem, ID: "demo", Role: usher.PrincipalOperator}
+	cat := catalog.New(st, svc)
 	t, err := svc.CreateTenant(ctx, op, provision.TenantInput{Slug: "demo", Name: "Demo Company"})
 	if err != nil {
 		return err
 	}
 	str := func(s string) *string { return &s }
 	num := func(n int) *int { return &n }
-	standard, err := svc.CreatePlan(ctx, op, t, provision.PlanInput{Key: "standard", Name: str("Standard"), Seats: num(50)})
+	standard, err := cat.CreatePlan(ctx, op, t, catalog.PlanInput{Key: "standard", Name: str("Standard"), Seats: num(50)})
 	if err != nil {
 		return err
 	}
-	if _, err := svc.CreatePlan(ctx, op, t, provision.PlanInput{Key: "professional", Name: str("Professional"), Seats: num(5)}); err != nil {
+	if _, err := cat.CreatePlan(ctx, op, t, catalog.PlanInput{Key: "professional", Name: str("Professional"), Seats: num(5)}); err != nil {
 		return err
 	}
 	ids := map[string]string{}
@@ -40,7 +42,7 @@ func seedDemo(ctx context.Context, svc *provision.Service, st *store.Store) erro
 		{usher.KindJobProfile, "account-manager", "Account manager"}, {usher.KindJobProfile, "agent", "Support agent"},
 		{usher.KindGroup, "emea", "EMEA"}, {usher.KindGroup, "americas", "Americas"},
 	} {
-		attr, err := svc.CreateAttribute(ctx, op, t, a.kind, provision.AttributeInput{Key: a.key, Name: str(a.name)})
+		attr, err := cat.CreateAttribute(ctx, op, t, a.kind, catalog.AttributeInput{Key: a.key, Name: str(a.name)})
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/courier"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/imports"
@@ -456,7 +457,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		bootToken = "environment"
 	}
 	if token != "" {
-		if err := svc.EnsureBootstrapToken(ctx, token); err != nil {
+		if err := apitoken.New(st, time.Now).EnsureBootstrapToken(ctx, token); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherhq/usher/apitoken"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store/storetest"
@@ -24,7 +25,7 @@ func TestRunSCIMAgainstUsher(t *testing.T) {
 	hs := httptest.NewUnstartedServer(nil)
 	links := web.Links{PublicURL: "http://" + hs.Listener.Addr().String()}
 	svc := provision.New(st, nil, links)
-	if err := svc.EnsureBootstrapToken(context.Background(), "usherload-test-operator"); err != nil {
+	if err := apitoken.New(st, time.Now).EnsureBootstrapToken(context.Background(), "usherload-test-operator"); err != nil {
 		t.Fatal(err)
 	}
 	hs.Config.Handler = web.New(slog.New(slog.NewTextHandler(io.Discard, nil)), web.Config{Version: "test", Links: links}, st, svc, signin.New(st, svc, time.Now), nil)

@@ -17,6 +17,7 @@ import (
 	"github.com/usherhq/usher/internal/webtest"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 )
 
@@ -46,7 +47,7 @@ func FuzzDecodeAccountUpdate(f *testing.F) {
 
 func FuzzDecodePlanInput(f *testing.F) {
 	f.Add([]byte(`{"key":"std","name":"Standard","seats":10}`))
-	f.Fuzz(func(t *testing.T, body []byte) { checkDecode[provision.PlanInput](t, body) })
+	f.Fuzz(func(t *testing.T, body []byte) { checkDecode[catalog.PlanInput](t, body) })
 }
 
 var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))

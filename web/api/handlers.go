@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -87,11 +89,11 @@ func (h *Handler) ListTokens(tenant bool) func(*http.Request, *Call) (any, error
 
 func (h *Handler) CreateToken(tenant bool) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		var in provision.TokenInput
+		var in apitoken.TokenInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		tok, secret, err := h.svc.CreateToken(r.Context(), c.actor, tenantOf(c, tenant), in)
+		tok, secret, err := h.apiTokens.CreateToken(r.Context(), c.actor, tenantOf(c, tenant), in)
 		if err != nil {
 			return nil, err
 		}
@@ -103,20 +105,20 @@ func (h *Handler) RevokeToken(tenant bool) func(*http.Request, *Call) (any, erro
 	return func(r *http.Request, c *Call) (any, error) {
 		id := r.PathValue("id")
 		defer h.tokens.Forget(id)
-		return nil, h.svc.RevokeToken(r.Context(), c.actor, tenantOf(c, tenant), id)
+		return nil, h.apiTokens.RevokeToken(r.Context(), c.actor, tenantOf(c, tenant), id)
 	}
 }
 
 // UpdateSource changes a provisioning source's settings. The replicas'
 // token caches hold the old ones for two seconds at most (cacheTTL).
 func (h *Handler) UpdateSource(r *http.Request, c *Call) (any, error) {
-	var in provision.SourceInput
+	var in apitoken.SourceInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
 	id := r.PathValue("id")
 	defer h.tokens.Forget(id)
-	return h.svc.UpdateSource(r.Context(), c.actor, c.tenant, id, in)
+	return h.apiTokens.UpdateSource(r.Context(), c.actor, c.tenant, id, in)
 }
 
 // tenantOf is the call's tenant, or none for the operators' own tokens.
@@ -369,11 +371,11 @@ func (h *Handler) ListAttributes(kind string) func(*http.Request, *Call) (any, e
 
 func (h *Handler) CreateAttribute(kind string) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		var in provision.AttributeInput
+		var in catalog.AttributeInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return h.svc.CreateAttribute(r.Context(), c.actor, c.tenant, kind, in)
+		return h.catalog.CreateAttribute(r.Context(), c.actor, c.tenant, kind, in)
 	}
 }
 
@@ -385,17 +387,17 @@ func (h *Handler) GetAttribute(kind string) func(*http.Request, *Call) (any, err
 
 func (h *Handler) UpdateAttribute(kind string) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		var in provision.AttributeInput
+		var in catalog.AttributeInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return h.svc.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), in)
+		return h.catalog.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), in)
 	}
 }
 
 func (h *Handler) DeactivateAttribute(kind string) func(*http.Request, *Call) (any, error) {
 	return func(r *http.Request, c *Call) (any, error) {
-		return h.svc.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), provision.AttributeInput{Deactivated: &yes})
+		return h.catalog.UpdateAttribute(r.Context(), c.actor, c.tenant, kind, r.PathValue("id"), catalog.AttributeInput{Deactivated: &yes})
 	}
 }
 
@@ -410,11 +412,11 @@ func (h *Handler) ListPlans(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) CreatePlan(r *http.Request, c *Call) (any, error) {
-	var in provision.PlanInput
+	var in catalog.PlanInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return h.svc.CreatePlan(r.Context(), c.actor, c.tenant, in)
+	return h.catalog.CreatePlan(r.Context(), c.actor, c.tenant, in)
 }
 
 func (h *Handler) GetPlan(r *http.Request, c *Call) (any, error) {
@@ -422,15 +424,15 @@ func (h *Handler) GetPlan(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) UpdatePlan(r *http.Request, c *Call) (any, error) {
-	var in provision.PlanInput
+	var in catalog.PlanInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return h.svc.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
+	return h.catalog.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
 }
 
 func (h *Handler) DeactivatePlan(r *http.Request, c *Call) (any, error) {
-	return h.svc.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), provision.PlanInput{Deactivated: &yes})
+	return h.catalog.UpdatePlan(r.Context(), c.actor, c.tenant, r.PathValue("id"), catalog.PlanInput{Deactivated: &yes})
 }
 
 // Connections.

@@ -14,9 +14,12 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
@@ -73,13 +76,16 @@ type Tokens interface {
 
 // Handler serves the API's operations.
 type Handler struct {
-	log     *slog.Logger
-	st      *store.Store
-	svc     *provision.Service
-	links   view.Links
-	tenants view.Tenants
-	tokens  Tokens
-	version string
+	log       *slog.Logger
+	st        *store.Store
+	svc       *provision.Service
+	signup    *signup.Service
+	apiTokens *apitoken.Service
+	catalog   *catalog.Service
+	links     view.Links
+	tenants   view.Tenants
+	tokens    Tokens
+	version   string
 	// importLimits bound an uploaded import (imports.DefaultLimits when zero).
 	importLimits imports.Limits
 	linked       *linked.Service
@@ -90,6 +96,9 @@ type Deps struct {
 	Log       *slog.Logger
 	Store     *store.Store
 	Provision *provision.Service
+	Signup    *signup.Service
+	APITokens *apitoken.Service
+	Catalog   *catalog.Service
 	Links     view.Links
 	Tenants   view.Tenants
 	Tokens    Tokens
@@ -102,7 +111,7 @@ type Deps struct {
 
 // New returns the API's handler.
 func New(d Deps) *Handler {
-	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
+	return &Handler{log: d.Log, st: d.Store, svc: d.Provision, signup: d.Signup, apiTokens: d.APITokens, catalog: d.Catalog, links: d.Links, tenants: d.Tenants, tokens: d.Tokens, version: d.Version,
 		importLimits: d.ImportLimits, linked: d.Linked}
 }
 

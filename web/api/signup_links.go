@@ -7,7 +7,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/usherhq/usher"
-	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
@@ -32,7 +32,7 @@ func (h *Handler) ListSignupLinks(r *http.Request, c *Call) (any, error) {
 	if err := q.err(); err != nil {
 		return nil, err
 	}
-	links, next, err := h.svc.ListSignupLinks(r.Context(), c.tenant, f, o)
+	links, next, err := h.signup.ListSignupLinks(r.Context(), c.tenant, f, o)
 	for i := range links {
 		links[i].URL = h.links.SignUp(c.tenant, links[i].Code)
 	}
@@ -40,36 +40,36 @@ func (h *Handler) ListSignupLinks(r *http.Request, c *Call) (any, error) {
 }
 
 func (h *Handler) CreateSignupLink(r *http.Request, c *Call) (any, error) {
-	var in provision.SignupLinkInput
+	var in signup.SignupLinkInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	l, err := h.svc.CreateSignupLink(r.Context(), c.actor, c.tenant, in)
+	l, err := h.signup.CreateSignupLink(r.Context(), c.actor, c.tenant, in)
 	return h.withURL(c, l, err)
 }
 
 func (h *Handler) GetSignupLink(r *http.Request, c *Call) (any, error) {
-	l, err := h.svc.SignupLink(r.Context(), c.tenant, r.PathValue("id"))
+	l, err := h.signup.SignupLink(r.Context(), c.tenant, r.PathValue("id"))
 	return h.withURL(c, l, err)
 }
 
 func (h *Handler) UpdateSignupLink(r *http.Request, c *Call) (any, error) {
-	var in provision.SignupLinkInput
+	var in signup.SignupLinkInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	l, err := h.svc.UpdateSignupLink(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
+	l, err := h.signup.UpdateSignupLink(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
 	return h.withURL(c, l, err)
 }
 
 func (h *Handler) DisableSignupLink(r *http.Request, c *Call) (any, error) {
-	l, err := h.svc.DeactivateSignupLink(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+	l, err := h.signup.DeactivateSignupLink(r.Context(), c.actor, c.tenant, r.PathValue("id"))
 	return h.withURL(c, l, err)
 }
 
 // signupQR reads the link of the path and encodes its address.
 func (h *Handler) signupQR(r *http.Request, c *Call) (usher.SignupLink, *qrcode.QRCode, error) {
-	l, err := h.svc.SignupLink(r.Context(), c.tenant, r.PathValue("id"))
+	l, err := h.signup.SignupLink(r.Context(), c.tenant, r.PathValue("id"))
 	if err != nil {
 		return l, nil, err
 	}

@@ -7,7 +7,10 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
@@ -269,7 +272,7 @@ func (h *Handler) Source(w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	v := c.form(r, "patch_response")["patch_response"]
-	tok, err := h.svc.UpdateSource(r.Context(), c.actor, c.tn, r.PathValue("id"), provision.SourceInput{PatchResponse: &v})
+	tok, err := h.apiTokens.UpdateSource(r.Context(), c.actor, c.tn, r.PathValue("id"), apitoken.SourceInput{PatchResponse: &v})
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -308,7 +311,7 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 		var err error
 		if id := v["deactivate"]; id != "" {
 			yes := true
-			_, err = h.svc.UpdateAttribute(ctx, c.actor, c.tn, kind, id, provision.AttributeInput{Deactivated: &yes})
+			_, err = h.catalog.UpdateAttribute(ctx, c.actor, c.tn, kind, id, catalog.AttributeInput{Deactivated: &yes})
 			if err == nil {
 				h.redirect(w, r, c.d.Admin+"catalog/"+kind, "The entry was deactivated; accounts that have it keep it.")
 				return
@@ -320,7 +323,7 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *Call) {
 				key = provision.KeyOf(name)
 			}
 			var a usher.Attribute
-			a, err = h.svc.CreateAttribute(ctx, c.actor, c.tn, kind, provision.AttributeInput{Key: key, Name: &name})
+			a, err = h.catalog.CreateAttribute(ctx, c.actor, c.tn, kind, catalog.AttributeInput{Key: key, Name: &name})
 			if err == nil {
 				h.redirect(w, r, c.d.Admin+"catalog/"+kind, a.Name+" was added.")
 				return
@@ -361,12 +364,12 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 		v := c.form(r, "name", "department_id", "job_profile_id", "role_id", "plan_id", "expires_at", "max_uses", "disable")
 		var err error
 		if id := v["disable"]; id != "" {
-			if _, err = h.svc.DeactivateSignupLink(ctx, c.actor, c.tn, id); err == nil {
+			if _, err = h.signup.DeactivateSignupLink(ctx, c.actor, c.tn, id); err == nil {
 				h.redirect(w, r, c.d.Admin+"signup-links", "The link is switched off.")
 				return
 			}
 		} else {
-			in := provision.SignupLinkInput{Name: ptrTo(v["name"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"]),
+			in := signup.SignupLinkInput{Name: ptrTo(v["name"]), DepartmentID: ptrTo(v["department_id"]), JobProfileID: ptrTo(v["job_profile_id"]),
 				RoleID: ptrTo(v["role_id"]), PlanID: ptrTo(v["plan_id"])}
 			if e := v["expires_at"]; e != "" {
 				// A date from the form's date field: the link works through that day (UTC).
@@ -380,7 +383,7 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 				in.MaxUses = &n
 			}
 			var l usher.SignupLink
-			if l, err = h.svc.CreateSignupLink(ctx, c.actor, c.tn, in); err == nil {
+			if l, err = h.signup.CreateSignupLink(ctx, c.actor, c.tn, in); err == nil {
 				h.redirect(w, r, c.d.Admin+"signup-links", "The link “"+l.Name+"” was created; print its QR code below.")
 				return
 			}
@@ -390,7 +393,7 @@ func (h *Handler) Links(w http.ResponseWriter, r *http.Request, c *Call) {
 		}
 		status = http.StatusUnprocessableEntity
 	}
-	links, next, err := h.svc.ListSignupLinks(ctx, c.tn, store.SignupLinkFilter{}, pageOf(r))
+	links, next, err := h.signup.ListSignupLinks(ctx, c.tn, store.SignupLinkFilter{}, pageOf(r))
 	if err != nil {
 		h.fail(w, r, c, err)
 		return
@@ -436,7 +439,7 @@ var linkStatus = map[string]string{usher.SignupActive: "active", usher.SignupDis
 
 // QR serves a sign-up link's QR code to the console, as the API does.
 func (h *Handler) QR(w http.ResponseWriter, r *http.Request, c *Call) {
-	l, err := h.svc.SignupLink(r.Context(), c.tn, r.PathValue("id"))
+	l, err := h.signup.SignupLink(r.Context(), c.tn, r.PathValue("id"))
 	if err != nil {
 		h.fail(w, r, c, err)
 		return

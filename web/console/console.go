@@ -15,10 +15,13 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/apitoken"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
@@ -31,15 +34,18 @@ type SignedIn func(w http.ResponseWriter, r *http.Request) (usher.Tenant, signin
 
 // Handler serves the tenant console and the operators' console.
 type Handler struct {
-	log      *slog.Logger
-	view     *view.View
-	st       *store.Store
-	svc      *provision.Service
-	auth     *signin.Service
-	links    view.Links
-	tenants  view.Tenants
-	signedIn SignedIn
-	now      func() time.Time
+	log       *slog.Logger
+	view      *view.View
+	st        *store.Store
+	svc       *provision.Service
+	signup    *signup.Service
+	apiTokens *apitoken.Service
+	catalog   *catalog.Service
+	auth      *signin.Service
+	links     view.Links
+	tenants   view.Tenants
+	signedIn  SignedIn
+	now       func() time.Time
 	// delivers holds the channels with a provider; messages on the
 	// others stay queued, to be read in the console.
 	delivers map[string]bool
@@ -59,6 +65,9 @@ type Deps struct {
 	View      *view.View
 	Store     *store.Store
 	Provision *provision.Service
+	Signup    *signup.Service
+	APITokens *apitoken.Service
+	Catalog   *catalog.Service
 	Signin    *signin.Service
 	Links     view.Links
 	Tenants   view.Tenants
@@ -79,7 +88,7 @@ type Deps struct {
 
 // New returns the consoles' handler.
 func New(d Deps) *Handler {
-	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
+	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, signup: d.Signup, apiTokens: d.APITokens, catalog: d.Catalog, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
 		delivers: map[string]bool{}, bootToken: d.OperatorToken, importLimits: d.ImportLimits, sso: d.SSO, linked: d.Linked}
 	for _, c := range d.Channels {
 		h.delivers[c] = true

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
 	"github.com/usherhq/usher/store"
@@ -217,9 +218,9 @@ func (h *Handler) OperatorPlan(w http.ResponseWriter, r *http.Request, c *Call) 
 		if key == "" {
 			key = provision.KeyOf(name)
 		}
-		p, err = h.svc.CreatePlan(r.Context(), c.actor, t, provision.PlanInput{Key: key, Name: &name, Seats: &seats})
+		p, err = h.catalog.CreatePlan(r.Context(), c.actor, t, catalog.PlanInput{Key: key, Name: &name, Seats: &seats})
 	} else {
-		p, err = h.svc.UpdatePlan(r.Context(), c.actor, t, id, provision.PlanInput{Seats: &seats})
+		p, err = h.catalog.UpdatePlan(r.Context(), c.actor, t, id, catalog.PlanInput{Seats: &seats})
 	}
 	if err == nil {
 		h.redirect(w, r, back, p.Name+" has "+plural(p.Seats, "seat")+".")

@@ -15,6 +15,7 @@ import (
 	"github.com/usherhq/usher/openid"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
@@ -26,6 +27,7 @@ type Handler struct {
 	view    *view.View
 	st      *store.Store
 	svc     *provision.Service
+	signup  *signup.Service
 	auth    *signin.Service
 	links   view.Links
 	tenants view.Tenants
@@ -48,6 +50,7 @@ type Deps struct {
 	View      *view.View
 	Store     *store.Store
 	Provision *provision.Service
+	Signup    *signup.Service
 	Signin    *signin.Service
 	Links     view.Links
 	Tenants   view.Tenants
@@ -64,7 +67,7 @@ type Deps struct {
 
 // New returns the pages' handler.
 func New(d Deps) *Handler {
-	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, auth: d.Signin, links: d.Links, tenants: d.Tenants, delivers: map[string]bool{},
+	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, signup: d.Signup, auth: d.Signin, links: d.Links, tenants: d.Tenants, delivers: map[string]bool{},
 		home: d.Home, sso: d.SSO, linked: d.Linked}
 	for _, c := range d.Channels {
 		h.delivers[c] = true

@@ -9,6 +9,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
+	"github.com/usherhq/usher/signup"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
@@ -214,12 +215,12 @@ func (h *Handler) joinLink(w http.ResponseWriter, r *http.Request) (usher.Tenant
 		return tn, registration{}, false
 	}
 	code := r.PathValue("code")
-	l, err := h.svc.SignupLinkByCode(r.Context(), tn, code)
+	l, err := h.signup.SignupLinkByCode(r.Context(), tn, code)
 	if err != nil {
 		h.linkRefused(w, r, tn, err)
 		return tn, registration{}, false
 	}
-	return tn, registration{via: provision.Via{LinkID: l.ID, Defaults: provision.SignupDefaults(l)}, linkName: l.Name,
+	return tn, registration{via: provision.Via{LinkID: l.ID, Defaults: signup.SignupDefaults(l)}, linkName: l.Name,
 		action: h.links.TenantBase(tn) + "join/" + code}, true
 }
 

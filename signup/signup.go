@@ -1,4 +1,8 @@
-package provision
+// Package signup owns sign-up links: the links people register themselves
+// through, with the defaults each gives. Using a link is provision's, in the
+// transaction that creates the account (tx.UseSignupLink), so a link's uses
+// are counted with its accounts.
+package signup
 
 import (
 	"context"
@@ -10,8 +14,20 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
+
+// Service manages the tenants' sign-up links.
+type Service struct {
+	st  *store.Store
+	now func() time.Time
+}
+
+// New returns a Service on st. now is the clock (time.Now, but for tests).
+func New(st *store.Store, now func() time.Time) *Service {
+	return &Service{st: st, now: now}
+}
 
 // SignupLinkInput creates or changes a sign-up link. On a change, an absent
 // member keeps its value; "" clears an id or the expiry.
@@ -179,7 +195,7 @@ func (s *Service) CreateSignupLink(ctx context.Context, actor usher.Actor, tenan
 		if err := tx.InsertSignupLink(ctx, tenant.ID, &l); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant.ID, actor, "signup_link.created", "signup_link", l.ID, signupDetails(l))
+		return tx.InsertAudit(ctx, tenant.ID, actor.Event("signup_link.created", "signup_link", l.ID, signupDetails(l)))
 	})
 	return l, err
 }
@@ -205,7 +221,7 @@ func (s *Service) UpdateSignupLink(ctx context.Context, actor usher.Actor, tenan
 		}
 		action, details := "signup_link.updated", signupDetails(l)
 		if in.Disabled != nil {
-			l.DisabledAt = deactivation(*in.Disabled, l.DisabledAt, tx)
+			l.DisabledAt = provision.Deactivation(*in.Disabled, l.DisabledAt, tx)
 			details["disabled"] = strconv.FormatBool(*in.Disabled)
 			if *in.Disabled {
 				action = "signup_link.disabled"
@@ -214,7 +230,7 @@ func (s *Service) UpdateSignupLink(ctx context.Context, actor usher.Actor, tenan
 		if err := tx.UpdateSignupLink(ctx, tenant.ID, &l); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenant.ID, actor, action, "signup_link", l.ID, details)
+		return tx.InsertAudit(ctx, tenant.ID, actor.Event(action, "signup_link", l.ID, details))
 	})
 	return l, err
 }
@@ -259,7 +275,7 @@ func (s *Service) SignupLinkByCode(ctx context.Context, tenant usher.Tenant, cod
 }
 
 // SignupDefaults are the defaults an account created through l gets, to put
-// into AccountInput.Defaults.
-func SignupDefaults(l usher.SignupLink) Defaults {
-	return Defaults{RoleID: l.RoleID, PlanID: l.PlanID, DepartmentID: l.DepartmentID, JobProfileID: l.JobProfileID}
+// into provision.AccountInput.Defaults.
+func SignupDefaults(l usher.SignupLink) provision.Defaults {
+	return provision.Defaults{RoleID: l.RoleID, PlanID: l.PlanID, DepartmentID: l.DepartmentID, JobProfileID: l.JobProfileID}
 }
