@@ -108,6 +108,8 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"UTF16", testUTF16},
 		{"PhonesAsNumbers", testPhonesAsNumbers},
 		{"Formulas", testFormulas},
+		{"Dates", testDates},
+		{"DateExternalID", testDateExternalID},
 		{"Duplicates", testDuplicates},
 		{"CheckFile", testCheckFile},
 		{"SeatsConcurrently", testSeatsConcurrently},
