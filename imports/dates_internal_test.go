@@ -1,6 +1,14 @@
 package imports
 
-import "testing"
+import (
+	"bufio"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+)
 
 // TestFormatKind: the number formats that show a date or a time, and
 // those that look like one but show a number or text.
@@ -108,13 +116,88 @@ func TestDateText(t *testing.T) {
 
 func TestRefColumn(t *testing.T) {
 	for ref, want := range map[string]int{"A1": 0, "Z9": 25, "AA10": 26, "xfd1": 16383} {
-		if got, ok := refColumn(ref); !ok || got != want {
+		if got, ok := refColumn([]byte(ref)); !ok || got != want {
 			t.Errorf("%s: %d %v, want %d", ref, got, ok, want)
 		}
 	}
 	for _, ref := range []string{"", "12", "XFE1"} {
-		if _, ok := refColumn(ref); ok {
+		if _, ok := refColumn([]byte(ref)); ok {
 			t.Errorf("%q has a column", ref)
 		}
+	}
+}
+
+// TestTags: the sheet's tag reader sees the tags encoding/xml sees, and
+// the r, s and t of rows and cells, past comments, CDATA, processing
+// instructions, prefixes, quotes of both kinds, > in values and entities,
+// through a buffer smaller than a tag.
+func TestTags(t *testing.T) {
+	doc := `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<?mso-application progid="Excel.Sheet"?>
+<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
+<x:dimension ref="A1:C3"/><!-- <row r="9"><c r="A9" s="1"/></row> - > -->
+<x:sheetData>
+<x:row r="1" spans="1:3"><x:c r="A1" s="1" t="s"><x:v>0</x:v></x:c><x:c r='B1' s = '2' ><x:f>IF(A1&gt;1,"a>b",'c')</x:f><x:v>45352</x:v></x:c></x:row>
+<x:row><x:c s="&#50;"><x:v>1</x:v></x:c><x:c/><x:c r="C2" s="3" t="inlineStr"><x:is><x:t><![CDATA[ a > b <c r="Z1" s="1"> ]]]></x:t></x:is></x:c></x:row>
+<x:row r="5" x:custom="a/b>c"/>
+<x:row r="6"><x:c r="A6" s="12345678901234567890123456789012345678901234567890123456789012345678901234567890" t="n"><x:v>2</x:v></x:c><x:extLst><x:ext uri="a/>b"><x:c r="Q1"/></x:ext></x:extLst></x:row>
+</x:sheetData>
+</x:worksheet>`
+	var want []string
+	dec := xml.NewDecoder(strings.NewReader(doc))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			line := "<" + el.Name.Local
+			if el.Name.Local == "row" || el.Name.Local == "c" {
+				var r, s, ty string
+				for _, a := range el.Attr {
+					switch a.Name.Local {
+					case "r":
+						r = a.Value
+					case "s":
+						s = a.Value
+					case "t":
+						ty = a.Value
+					}
+				}
+				line += fmt.Sprintf(" r=%q s=%.64q t=%q", r, s, ty)
+			}
+			want = append(want, line)
+		case xml.EndElement:
+			want = append(want, "</"+el.Name.Local)
+		}
+	}
+	x := &tags{in: bufio.NewReaderSize(strings.NewReader(doc), 16)}
+	var got []string
+	for {
+		kind, err := x.next()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		name := string(x.name)
+		if kind == tagEnd {
+			got = append(got, "</"+name)
+			continue
+		}
+		line := "<" + name
+		if name == "row" || name == "c" {
+			line += fmt.Sprintf(" r=%q s=%.64q t=%q", x.r, x.s, x.t)
+		}
+		got = append(got, line)
+		if kind == tagEmpty {
+			got = append(got, "</"+name)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("tags:\n%s\nencoding/xml:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
