@@ -201,3 +201,75 @@ func testDateExternalID(t *testing.T, e *env) {
 		t.Errorf("external id %q, want 2024-03-01 (%v)", p.ExternalID, err)
 	}
 }
+
+// testDatesInStep: the styles are read in step with the values of the
+// sheet read, not the first one (hidden here, with dates where the other
+// has none), across rows the sheet leaves out, and with rows and cells
+// that give no reference (r), as some programs write them.
+func testDatesInStep(t *testing.T, e *env) {
+	f := excelize.NewFile()
+	defer f.Close()
+	custom := "dd.mm.yyyy"
+	date, err := f.NewStyle(&excelize.Style{CustomNumFmt: &custom})
+	if err != nil {
+		t.Fatal(err)
+	}
+	people, err := f.NewSheet("People")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetActiveSheet(people) // the active sheet cannot be hidden
+	if err := f.SetSheetVisible("Sheet1", false); err != nil {
+		t.Fatal(err)
+	}
+	for row := 1; row <= 9; row++ {
+		for col := 1; col <= 8; col++ {
+			cell, _ := excelize.CoordinatesToCellName(col, row)
+			f.SetCellValue("Sheet1", cell, 45000+row)
+			f.SetCellStyle("Sheet1", cell, cell, date)
+		}
+	}
+	f.SetSheetRow("People", "A1", &[]any{"First name", "Last name", "Email", "Department", "Job profile", "Role", "Language", "External ID"})
+	for _, r := range []struct {
+		row   int
+		id    any
+		style int
+	}{{2, 45352, date}, {5, 1234, 0}, {6, 45353, date}} {
+		f.SetSheetRow("People", fmt.Sprintf("A%d", r.row), &[]any{"P", fmt.Sprintf("Row %d", r.row), fmt.Sprintf("p%d@example.com", r.row), "Sales", "Driver", "Staff", "en", r.id})
+		cell := fmt.Sprintf("H%d", r.row)
+		f.SetCellStyle("People", cell, cell, r.style)
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	unzipPart(t, buf.Bytes(), "xl/worksheets/sheet2.xml") // People's part is not the first
+	noRefs := rewrite(t, buf.Bytes(), "xl/worksheets/sheet2.xml", func(s string) string {
+		return regexp.MustCompile(`(<(?:row|c)) r="[A-Z]*[0-9]+"`).ReplaceAllString(s, "$1")
+	})
+	for name, tc := range map[string]struct {
+		data []byte
+		rows []string
+	}{
+		"refs":    {buf.Bytes(), []string{"2", "5", "6"}},
+		"no refs": {noRefs, []string{"2", "3", "4"}},
+	} {
+		out, err := e.im.CheckFile(e.ctx, admin, e.tn, tc.data, "csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(out, []byte("\uFEFF")))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext, num := slices.Index(recs[0], "External ID"), slices.Index(recs[0], "usher: row")
+		var got []string
+		for _, rec := range recs[1:] {
+			got = append(got, rec[num]+": "+rec[ext])
+		}
+		want := []string{tc.rows[0] + ": 2024-03-01", tc.rows[1] + ": 1234", tc.rows[2] + ": 2024-03-02"}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: read %q, want %q", name, got, want)
+		}
+	}
+}

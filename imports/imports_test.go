@@ -110,6 +110,7 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"Formulas", testFormulas},
 		{"Dates", testDates},
 		{"DateExternalID", testDateExternalID},
+		{"DatesInStep", testDatesInStep},
 		{"Duplicates", testDuplicates},
 		{"CheckFile", testCheckFile},
 		{"SeatsConcurrently", testSeatsConcurrently},
