@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
@@ -65,4 +67,66 @@ func benchImport(b *testing.B, open func(testing.TB, func() time.Time) *store.St
 		runtime.ReadMemStats(&ms)
 		b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MiB")
 	}
+}
+
+// BenchmarkDryRunXLSX times the dry run of one workbook of
+// USHER_BENCH_ROWS rows (10,000 by default), reported as rows per second:
+// "text" has no cell in a date format, "dates" has its external ids typed
+// as dates.
+func BenchmarkDryRunXLSX(b *testing.B) {
+	for _, dates := range []bool{false, true} {
+		name := "text"
+		if dates {
+			name = "dates"
+		}
+		b.Run(name, func(b *testing.B) { benchDryRunXLSX(b, dates) })
+	}
+}
+
+func benchDryRunXLSX(b *testing.B, dates bool) {
+	rows := 10_000
+	if n, err := strconv.Atoi(os.Getenv("USHER_BENCH_ROWS")); err == nil {
+		rows = n
+	}
+	e := newEnv(b, storetest.OpenSQLite)
+	e.seats(rows)
+	f := excelize.NewFile()
+	defer f.Close()
+	style := 0
+	if dates {
+		fmtCode := "yyyy-mm-dd"
+		s, err := f.NewStyle(&excelize.Style{CustomNumFmt: &fmtCode})
+		if err != nil {
+			b.Fatal(err)
+		}
+		style = s
+	}
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sw.SetRow("A1", []any{"First name", "Last name", "Email", "Department", "Job profile", "Role", "Language", "External ID"})
+	for i := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+2)
+		var id any = fmt.Sprintf("id%d", i)
+		if dates {
+			id = excelize.Cell{StyleID: style, Value: 10_000 + i}
+		}
+		sw.SetRow(cell, []any{"Person", fmt.Sprintf("Number %d", i), fmt.Sprintf("p%d@example.com", i), "Sales", "Driver", "Staff", "en", id})
+	}
+	if err := sw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		rep, err := e.im.DryRun(e.ctx, admin, e.tn, buf.Bytes())
+		if err != nil || rep.ToCreate != rows {
+			b.Fatalf("dry run: %v %d", err, rep.ToCreate)
+		}
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "dry-rows/s")
 }

@@ -76,13 +76,12 @@ func runFixtures(t *testing.T, open func(testing.TB, func() time.Time) *store.St
 	for _, tc := range []struct {
 		file, format string
 		// externalID is row 5's date as read: LibreOffice's CSV writes it
-		// as shown; the workbook keeps the day's serial number, which the
-		// reader gives raw, as it does every number. Not yet right: the
-		// person saw 2024-03-01 (the reader would need the cells' number
-		// formats, which the XLSX library's row iterator does not give).
+		// as shown; the workbook keeps the day's serial number (45352) in
+		// a date format, which the reader gives as ISO 8601, as every
+		// date, while it gives every other number raw.
 		externalID string
 	}{
-		{"people.xlsx", "xlsx", "45352"},
+		{"people.xlsx", "xlsx", "2024-03-01"},
 		{"people-semicolon.csv", "csv", "2024-03-01"},
 		{"people-utf16.txt", "csv", "2024-03-01"},
 	} {

@@ -225,16 +225,23 @@ func readXLSX(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (r
 		return fileError("sheet %q cannot be read: %v", name, err)
 	}
 	defer rows.Close()
+	dates, err := newDateCells(f, ra, src.size(), name)
+	if err != nil {
+		return err
+	}
+	defer dates.close()
 	w := &walker{lim: lim, format: "xlsx", fn: fn}
 	num := 0
 	for rows.Next() {
 		num++
 		// Raw values: what was typed, not what a number format shows; a
-		// formula gives its cached value and is never evaluated.
+		// formula gives its cached value and is never evaluated. Dates
+		// excepted, as ISO 8601 (dates.go).
 		cells, err := rows.Columns(excelize.Options{RawCellValue: true})
 		if err != nil {
 			return fileError("sheet %q, row %d cannot be read: %v", name, num, err)
 		}
+		dates.apply(num, cells)
 		if err := w.record(num, cells); err != nil {
 			var e *usher.Error
 			if w.sh == nil && errors.As(err, &e) {
