@@ -23,6 +23,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
@@ -100,7 +101,7 @@ func (p *Provider) CreateClient(ctx context.Context, actor usher.Actor, tenant u
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return CreatedClient{}, err
 	}
-	c := usher.Client{Type: in.Type, IDTokenAlg: ES256, AccessTokenSeconds: int(DefaultAccessTokenTTL / time.Second),
+	c := usher.Client{Type: in.Type, IDTokenAlg: keys.ES256, AccessTokenSeconds: int(DefaultAccessTokenTTL / time.Second),
 		IDTokenSeconds: int(DefaultIDTokenTTL / time.Second), RefreshTokenSeconds: int(DefaultRefreshTokenTTL / time.Second)}
 	if c.Type == "" {
 		c.Type = usher.ClientConfidential
@@ -417,8 +418,8 @@ func apply(c *usher.Client, in ClientInput, create bool) error {
 		c.ThirdParty = *in.ThirdParty
 	}
 	if in.IDTokenAlg != "" {
-		if in.IDTokenAlg != ES256 && in.IDTokenAlg != RS256 {
-			add(usher.Invalid("id_token_signed_response_alg", "must be %s or %s", ES256, RS256))
+		if in.IDTokenAlg != keys.ES256 && in.IDTokenAlg != keys.RS256 {
+			add(usher.Invalid("id_token_signed_response_alg", "must be %s or %s", keys.ES256, keys.RS256))
 		} else {
 			c.IDTokenAlg = in.IDTokenAlg
 		}
@@ -433,8 +434,8 @@ func apply(c *usher.Client, in ClientInput, create bool) error {
 		}
 		*into = *v
 	}
-	seconds("access_token_lifetime", in.AccessTokenSeconds, time.Minute, MaxTokenTTL, &c.AccessTokenSeconds)
-	seconds("id_token_lifetime", in.IDTokenSeconds, time.Minute, MaxTokenTTL, &c.IDTokenSeconds)
+	seconds("access_token_lifetime", in.AccessTokenSeconds, time.Minute, keys.MaxTokenTTL, &c.AccessTokenSeconds)
+	seconds("id_token_lifetime", in.IDTokenSeconds, time.Minute, keys.MaxTokenTTL, &c.IDTokenSeconds)
 	seconds("refresh_token_lifetime", in.RefreshTokenSeconds, 5*time.Minute, MaxRefreshTokenTTL, &c.RefreshTokenSeconds)
 	logoutURI := func(field string, v *string, into *string) {
 		if v == nil {
@@ -577,7 +578,7 @@ func loopback(host string) bool {
 
 // Algorithms a private_key_jwt client may sign its assertions with (what
 // the library verifies).
-var assertionAlgs = []string{ES256, RS256, string(jose.PS256)}
+var assertionAlgs = []string{keys.ES256, keys.RS256, string(jose.PS256)}
 
 // parseJWKS reads a client's public keys and says what is wrong with them,
 // naming the key: each must be a public RSA (2048 bits or more) or P-256
@@ -607,14 +608,14 @@ func parseJWKS(s string) (*jose.JSONWebKeySet, error) {
 			if pub.N.BitLen() < 2048 {
 				return nil, fmt.Errorf("%s is an RSA key of %d bits: at least 2048 are needed", name, pub.N.BitLen())
 			}
-			if k.Algorithm != "" && k.Algorithm != RS256 && k.Algorithm != string(jose.PS256) {
+			if k.Algorithm != "" && k.Algorithm != keys.RS256 && k.Algorithm != string(jose.PS256) {
 				return nil, fmt.Errorf("%s is an RSA key for %s: usher verifies RS256 and PS256", name, k.Algorithm)
 			}
 		case *ecdsa.PublicKey:
 			if pub.Curve != elliptic.P256() {
 				return nil, fmt.Errorf("%s is an EC key on %s: usher verifies ES256 (P-256)", name, pub.Curve.Params().Name)
 			}
-			if k.Algorithm != "" && k.Algorithm != ES256 {
+			if k.Algorithm != "" && k.Algorithm != keys.ES256 {
 				return nil, fmt.Errorf("%s is a P-256 key for %s: it can only be ES256", name, k.Algorithm)
 			}
 		default:
@@ -647,12 +648,12 @@ func describeKeys(set *jose.JSONWebKeySet) []ClientKey {
 		case *rsa.PublicKey:
 			ck.Type = "RSA"
 			if ck.Alg == "" {
-				ck.Alg = RS256 + " or " + string(jose.PS256)
+				ck.Alg = keys.RS256 + " or " + string(jose.PS256)
 			}
 		case *ecdsa.PublicKey:
 			ck.Type = "EC P-256"
 			if ck.Alg == "" {
-				ck.Alg = ES256
+				ck.Alg = keys.ES256
 			}
 		}
 		out = append(out, ck)

@@ -18,6 +18,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/internal/passes"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/store"
 )
 
@@ -109,16 +110,16 @@ func endGrants(ctx context.Context, tx *store.Tx, scope store.LogoutScope, a, b,
 
 // logoutToken signs the logout token of e for client c of tenant tn.
 func (p *Provider) logoutToken(ctx context.Context, tn usher.Tenant, c usher.Client, e store.LogoutEvent) (string, error) {
-	ring, err := p.keys.ring(ctx, tn.ID)
+	ring, err := p.keys.Ring(ctx, tn.ID)
 	if err != nil {
 		return "", err
 	}
 	alg := c.IDTokenAlg
 	if alg == "" {
-		alg = ES256
+		alg = keys.ES256
 	}
 	now := p.now()
-	k, err := ring.signer(alg, now)
+	k, err := ring.Signer(alg, now)
 	if err != nil {
 		return "", err
 	}
@@ -131,7 +132,7 @@ func (p *Provider) logoutToken(ctx context.Context, tn usher.Tenant, c usher.Cli
 	if err != nil {
 		return "", err
 	}
-	sig, err := k.logout.Sign(payload)
+	sig, err := k.Logout.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("openid: sign logout token: %w", err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -39,15 +40,15 @@ type Config struct {
 	KeyRotation time.Duration
 	// KeyLead is how long a new key is published in the JWKS before it
 	// signs, so that relying parties and every replica know it first
-	// (default 1 hour; it must exceed keyCacheTTL).
+	// (default 1 hour; it must exceed keys.CacheTTL).
 	KeyLead time.Duration
 }
 
 // check refuses a rotation whose lead is too short for every replica to
 // see a new key before it signs, or longer than the period.
 func (c Config) check() error {
-	if c.KeyLead <= keyCacheTTL {
-		return fmt.Errorf("openid: the signing key lead %s must exceed the key cache's %s", c.KeyLead, keyCacheTTL)
+	if c.KeyLead <= keys.CacheTTL {
+		return fmt.Errorf("openid: the signing key lead %s must exceed the key cache's %s", c.KeyLead, keys.CacheTTL)
 	}
 	if c.KeyRotation < 2*c.KeyLead {
 		return fmt.Errorf("openid: the signing key rotation %s must be at least twice the lead %s", c.KeyRotation, c.KeyLead)
@@ -60,9 +61,6 @@ const (
 	DefaultAccessTokenTTL  = 10 * time.Minute
 	DefaultIDTokenTTL      = time.Hour
 	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
-	// MaxTokenTTL bounds access and ID token lifetimes; a retired key stays
-	// in the JWKS this long after it last signed.
-	MaxTokenTTL = 24 * time.Hour
 	// MaxRefreshTokenTTL bounds a refresh token's lifetime.
 	MaxRefreshTokenTTL = 365 * 24 * time.Hour
 	// CodeTTL is how long an authorization code works.
@@ -108,7 +106,7 @@ type Provider struct {
 	issuer  func(usher.Tenant) string
 	cfg     Config
 	op      *op.Provider
-	keys    *keyCache
+	keys    *keys.Service
 	clients *clientCache
 	// http reads clients' published keys and posts logout tokens.
 	http   *http.Client
@@ -153,7 +151,7 @@ func New(d Deps) (*Provider, error) {
 	}
 	p := &Provider{log: d.Log, st: d.Store, box: d.Box, now: d.Clock, issuer: d.Issuer, cfg: d.Config, http: d.HTTP,
 		remote: &remoteKeys{m: map[string]*remoteSet{}}}
-	p.keys = newKeyCache(p)
+	p.keys = keys.New(d.Store, d.Box, d.Clock, d.Config.KeyRotation, d.Config.KeyLead)
 	p.hooks(d)
 	p.clients = &clientCache{m: map[string]cachedClient{}}
 	config := &op.Config{
@@ -189,6 +187,9 @@ func New(d Deps) (*Provider, error) {
 	}
 	return p, nil
 }
+
+// SigningKeys is the tenants' signing keys, for their administrators.
+func (p *Provider) SigningKeys() *keys.Service { return p.keys }
 
 // Pages is what the provider borrows from the people's pages, which the
 // shell owns.

@@ -14,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
@@ -356,7 +357,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string
 		return oidc.ErrInvalidRequest().WithDescription("the token was not issued to this client")
 	}
 	err = s.p.st.Write(ctx, func(tx *store.Tx) error {
-		return tx.RevokeAccessToken(ctx, rs.tenant.ID, tokenOrID, s.p.now().Add(MaxTokenTTL))
+		return tx.RevokeAccessToken(ctx, rs.tenant.ID, tokenOrID, s.p.now().Add(keys.MaxTokenTTL))
 	})
 	if err != nil {
 		return oidc.ErrServerError().WithParent(err)
@@ -371,15 +372,15 @@ func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	alg := ES256
+	alg := keys.ES256
 	if rs.client != nil && rs.client.IDTokenAlg != "" {
 		alg = rs.client.IDTokenAlg
 	}
-	ring, err := s.p.keys.ring(ctx, rs.tenant.ID)
+	ring, err := s.p.keys.Ring(ctx, rs.tenant.ID)
 	if err != nil {
 		return nil, err
 	}
-	return ring.signer(alg, s.p.now())
+	return ring.Signer(alg, s.p.now())
 }
 
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
@@ -391,11 +392,11 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	ring, err := s.p.keys.ring(ctx, rs.tenant.ID)
+	ring, err := s.p.keys.Ring(ctx, rs.tenant.ID)
 	if err != nil {
 		return nil, err
 	}
-	return ring.public, nil
+	return ring.Public, nil
 }
 
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {

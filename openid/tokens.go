@@ -14,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
@@ -65,12 +66,12 @@ func parseJTI(jti string) (kind, id string, ok bool) {
 
 // accessToken signs an RFC 9068 access token for c.
 func (p *Provider) accessToken(ctx context.Context, rs *request, c *client, sub, jti string, scopes []string, authTime *time.Time, extra map[string]any) (string, time.Time, error) {
-	ring, err := p.keys.ring(ctx, rs.tenant.ID)
+	ring, err := p.keys.Ring(ctx, rs.tenant.ID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	now := p.now()
-	k, err := ring.signer(ES256, now)
+	k, err := ring.Signer(keys.ES256, now)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -87,7 +88,7 @@ func (p *Provider) accessToken(ctx context.Context, rs *request, c *client, sub,
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	sig, err := k.at.Sign(payload)
+	sig, err := k.At.Sign(payload)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("openid: sign access token: %w", err)
 	}

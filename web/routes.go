@@ -9,6 +9,7 @@ import (
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/signin"
@@ -419,9 +420,9 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 	s.api(&api.Op{Method: "POST", Path: t + "/clients/{id}/logout-deliveries/{event}/retry", Summary: "Retry an abandoned or backing-off back-channel logout now: the worker tries it at its next pass",
 		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: openid.LogoutDelivery{}, Handle: ap.RetryLogoutDelivery(oid)})
 	s.api(&api.Op{Method: "GET", Path: t + "/signing-keys", Summary: "List the tenant's token signing keys (public facts only)", Access: api.TenantScoped,
-		MinRole: usher.AdminTenant, Out: api.List[openid.KeyInfo]{}, Handle: ap.ListSigningKeys(oid)})
+		MinRole: usher.AdminTenant, Out: api.List[keys.KeyInfo]{}, Handle: ap.ListSigningKeys(oid)})
 	s.api(&api.Op{Method: "POST", Path: t + "/signing-keys/rotate", Summary: "Rotate the signing keys now: the new keys are published at once and sign after the lead time",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: api.List[openid.KeyInfo]{}, Handle: ap.RotateSigningKeys(oid)})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: api.List[keys.KeyInfo]{}, Handle: ap.RotateSigningKeys(oid)})
 }
 
 // api registers an operation on the mux behind metrics; the OpenAPI

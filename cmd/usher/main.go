@@ -26,6 +26,7 @@ import (
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -252,7 +253,7 @@ func secretBox(c config, getenv func(string) string) (*secret.Box, error) {
 var resealers = []struct {
 	name string
 	run  func(context.Context, *store.Store, *secret.Box) (int, error)
-}{{"provision", provision.Reseal}, {"openid", openid.Reseal}, {"linked", linked.Reseal}}
+}{{"provision", provision.Reseal}, {"openid", keys.Reseal}, {"linked", linked.Reseal}}
 
 // resealAll runs every resealer, telling each one's outcome to report; it
 // returns the first failure after running them all.

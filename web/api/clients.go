@@ -5,6 +5,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/store"
 )
 
@@ -81,8 +82,8 @@ func (h *Handler) ListSigningKeys(oid *openid.Provider) func(*http.Request, *Cal
 		if err := c.actor.Require(usher.AdminTenant); err != nil {
 			return nil, err
 		}
-		keys, err := oid.Keys(r.Context(), c.tenant)
-		return List[openid.KeyInfo]{Items: keys}, err
+		ks, err := oid.SigningKeys().Keys(r.Context(), c.tenant)
+		return List[keys.KeyInfo]{Items: ks}, err
 	}
 }
 
@@ -91,8 +92,8 @@ func (h *Handler) RotateSigningKeys(oid *openid.Provider) func(*http.Request, *C
 		if oid == nil {
 			return nil, noProvider
 		}
-		keys, err := oid.RotateKeys(r.Context(), c.actor, c.tenant)
-		return List[openid.KeyInfo]{Items: keys}, err
+		ks, err := oid.SigningKeys().RotateKeys(r.Context(), c.actor, c.tenant)
+		return List[keys.KeyInfo]{Items: ks}, err
 	}
 }
 
