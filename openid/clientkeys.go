@@ -12,6 +12,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 )
 
 // A private_key_jwt client that rotates its keys publishes them at its
@@ -76,12 +77,12 @@ func (p *Provider) fetchKeys(ctx context.Context, uri string) (*jose.JSONWebKeyS
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return nil, redactURL(err)
+		return nil, egress.RedactURL(err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return nil, redactURL(err)
+		return nil, egress.RedactURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

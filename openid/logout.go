@@ -173,13 +173,13 @@ func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
 	if err != nil {
-		return failure(FailConnect, redactURL(err))
+		return failure(FailConnect, egress.RedactURL(err))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "usher")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		err = redactURL(err)
+		err = egress.RedactURL(err)
 		return failure(failureOf(err), err)
 	}
 	defer resp.Body.Close()
@@ -188,25 +188,6 @@ func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
 		return &deliveryError{kind: FailAnswered, status: resp.StatusCode, err: fmt.Errorf("the back-channel logout URI answered %s", resp.Status)}
 	}
 	return nil
-}
-
-// redactURL keeps only the scheme, host and path of the address in an
-// HTTP client's error: what a client registered may carry a secret in its
-// query (or user info), and the error goes to logs and stored errors.
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		ue.URL = redactedURL(ue.URL)
-	}
-	return err
-}
-
-func redactedURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(an address that does not parse)"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // unreachable reports whether a delivery failed without an answer: no
