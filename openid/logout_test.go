@@ -20,6 +20,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -368,7 +369,7 @@ func TestBackchannelLogout(t *testing.T) {
 			t.Fatalf("sign out everywhere else: %d", p.status)
 		}
 		w.deliver(t)
-		for path, c := range map[string]openid.CreatedClient{"/a": a, "/b": bk} {
+		for path, c := range map[string]clients.CreatedClient{"/a": a, "/b": bk} {
 			got := rc.tokens(path)
 			told := map[any]bool{}
 			for _, tok := range got[len(got)-6:] {

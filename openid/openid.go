@@ -26,6 +26,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -56,20 +57,15 @@ func (c Config) check() error {
 	return nil
 }
 
-// Defaults of new clients and the limits of what a client may set.
+// Lifetimes of what the provider keeps.
 const (
-	DefaultAccessTokenTTL  = 10 * time.Minute
-	DefaultIDTokenTTL      = time.Hour
-	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
-	// MaxRefreshTokenTTL bounds a refresh token's lifetime.
-	MaxRefreshTokenTTL = 365 * 24 * time.Hour
 	// CodeTTL is how long an authorization code works.
 	CodeTTL = 60 * time.Second
 	// authRequestTTL is how long a person has to sign in for a request; a
 	// used code's request is kept as long, so a second use is recognized.
 	authRequestTTL = time.Hour
 	// grantTTL bounds how long one sign-in lasts through refresh tokens.
-	grantTTL = MaxRefreshTokenTTL
+	grantTTL = clients.MaxRefreshTokenTTL
 )
 
 // Deps is what the provider needs.
@@ -101,16 +97,13 @@ type Deps struct {
 type Provider struct {
 	log     *slog.Logger
 	st      *store.Store
-	box     *secret.Box
 	now     func() time.Time
 	issuer  func(usher.Tenant) string
-	cfg     Config
 	op      *op.Provider
 	keys    *keys.Service
-	clients *clientCache
-	// http reads clients' published keys and posts logout tokens.
-	http   *http.Client
-	remote *remoteKeys
+	clients *clients.Service
+	// http posts logout tokens.
+	http *http.Client
 }
 
 // Paths of the endpoints below a tenant's issuer.
@@ -149,17 +142,16 @@ func New(d Deps) (*Provider, error) {
 	if d.HTTP == nil {
 		d.HTTP = egress.Client(false, 10*time.Second)
 	}
-	p := &Provider{log: d.Log, st: d.Store, box: d.Box, now: d.Clock, issuer: d.Issuer, cfg: d.Config, http: d.HTTP,
-		remote: &remoteKeys{m: map[string]*remoteSet{}}}
+	p := &Provider{log: d.Log, st: d.Store, now: d.Clock, issuer: d.Issuer, http: d.HTTP}
 	p.keys = keys.New(d.Store, d.Box, d.Clock, d.Config.KeyRotation, d.Config.KeyLead)
 	p.hooks(d)
-	p.clients = &clientCache{m: map[string]cachedClient{}}
+	p.clients = clients.New(d.Store, d.Clock, d.Log, d.HTTP)
 	config := &op.Config{
 		CodeMethodS256:          true,
 		AuthMethodPost:          true,
 		AuthMethodPrivateKeyJWT: true,
 		GrantTypeRefreshToken:   true,
-		SupportedScopes:         []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeOfflineAccess, ScopeUsher},
+		SupportedScopes:         []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeOfflineAccess, clients.ScopeUsher},
 		SupportedClaims:         supportedClaims,
 	}
 	issuer := func(bool) (op.IssuerFromRequest, error) {
@@ -186,6 +178,15 @@ func New(d Deps) (*Provider, error) {
 		return nil, fmt.Errorf("openid: %w", err)
 	}
 	return p, nil
+}
+
+// Clients is the tenants' clients, for their administrators.
+func (p *Provider) Clients() *clients.Service { return p.clients }
+
+// client returns client id of the request's tenant, as the library sees
+// it; a deleted client or another tenant's is not found.
+func (p *Provider) client(ctx context.Context, rs *request, id string) (*clients.Client, error) {
+	return p.clients.Lookup(ctx, rs.tenant.ID, id, rs.issuer+pathLogin+"?id=")
 }
 
 // SigningKeys is the tenants' signing keys, for their administrators.
@@ -220,7 +221,7 @@ type request struct {
 	issuer string
 	r      *http.Request
 	// client is the client the library looked up for this request.
-	client *client
+	client *clients.Client
 	// subject is the account whose claims this request read, for scopes
 	// subjectKey: the access token and the ID token of one answer share it.
 	subject    *subject

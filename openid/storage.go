@@ -14,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
@@ -111,7 +112,7 @@ func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
 // machineRequest is a client credentials request (op.TokenRequest): the
 // client is its own subject.
 type machineRequest struct {
-	client *client
+	client *clients.Client
 	scopes []string
 }
 
@@ -143,7 +144,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
 	case !slices.Contains(req.Scopes, oidc.ScopeOpenID):
 		return nil, oidc.ErrInvalidScope().WithDescription("the openid scope is required")
-	case !slices.Contains(c.Client.GrantTypes, GrantCode):
+	case !slices.Contains(c.Client.GrantTypes, clients.GrantCode):
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("this client may not use the authorization code flow")
 	}
 	scopes := []string{}
@@ -152,7 +153,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		case slices.Contains(scopes, sc):
 		case sc == oidc.ScopeOpenID:
 			scopes = append(scopes, sc)
-		case sc == oidc.ScopeOfflineAccess && !slices.Contains(c.Client.GrantTypes, GrantRefresh):
+		case sc == oidc.ScopeOfflineAccess && !slices.Contains(c.Client.GrantTypes, clients.GrantRefresh):
 		case c.IsScopeAllowed(sc):
 			scopes = append(scopes, sc)
 		}
@@ -430,7 +431,7 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, sec string) e
 	if err != nil {
 		return clientError(err)
 	}
-	if !c.checkSecret(sec) {
+	if !c.CheckSecret(sec) {
 		return errors.New("wrong client secret")
 	}
 	rs.client = c
@@ -466,7 +467,7 @@ func (s *storage) ClientCredentials(ctx context.Context, id, sec string) (op.Cli
 	if err != nil {
 		return nil, clientError(err)
 	}
-	if !c.checkSecret(sec) {
+	if !c.CheckSecret(sec) {
 		return nil, errors.New("wrong client secret")
 	}
 	rs.client = c
@@ -589,10 +590,10 @@ func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID str
 	if err != nil {
 		return nil, clientError(err)
 	}
-	if c.Client.AuthMethod != AuthPrivateKey {
+	if c.Client.AuthMethod != clients.AuthPrivateKey {
 		return nil, errNotKeyClient
 	}
-	k, err := s.p.clientKey(ctx, rs.tenant.ID, c, keyID)
+	k, err := s.p.clients.Key(ctx, rs.tenant.ID, c, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -604,13 +605,13 @@ func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID str
 
 // useAssertion verifies the request's client assertion with key and
 // records its jti: a second use is refused.
-func (p *Provider) useAssertion(ctx context.Context, rs *request, c *client, key *jose.JSONWebKey) error {
+func (p *Provider) useAssertion(ctx context.Context, rs *request, c *clients.Client, key *jose.JSONWebKey) error {
 	assertion := rs.r.PostForm.Get("client_assertion")
 	if assertion != "" && assertion == rs.assertion {
 		return nil // verified and recorded for this request already
 	}
-	algs := make([]jose.SignatureAlgorithm, len(assertionAlgs))
-	for i, a := range assertionAlgs {
+	algs := make([]jose.SignatureAlgorithm, len(clients.AssertionAlgs))
+	for i, a := range clients.AssertionAlgs {
 		algs[i] = jose.SignatureAlgorithm(a)
 	}
 	jws, err := jose.ParseSignedCompact(assertion, algs)

@@ -9,6 +9,7 @@ import (
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
@@ -407,11 +408,11 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 	s.api(&api.Op{Method: "GET", Path: t + "/clients", Summary: "List the products (OpenID Connect clients) that sign the tenant's people in", Access: api.TenantScoped,
 		MinRole: usher.AdminTenant, Params: []string{"active"}, Out: api.Page[usher.Client]{}, Handle: ap.ListClients(oid)})
 	s.api(&api.Op{Method: "POST", Path: t + "/clients", Summary: "Register a product (OpenID Connect client); a confidential client's secret is shown once",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: openid.ClientInput{}, Out: openid.CreatedClient{}, Status: 201, Handle: ap.CreateClient(oid)})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: clients.ClientInput{}, Out: clients.CreatedClient{}, Status: 201, Handle: ap.CreateClient(oid)})
 	s.api(&api.Op{Method: "GET", Path: t + "/clients/{id}", Summary: "Read a client (never its secret)", Access: api.TenantScoped, MinRole: usher.AdminTenant,
 		Out: usher.Client{}, Handle: ap.GetClient(oid)})
 	s.api(&api.Op{Method: "PATCH", Path: t + "/clients/{id}", Summary: "Change a client; rotate_secret gives it a new secret, shown once",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: openid.ClientInput{}, Out: openid.CreatedClient{}, Handle: ap.UpdateClient(oid)})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: clients.ClientInput{}, Out: clients.CreatedClient{}, Handle: ap.UpdateClient(oid)})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/clients/{id}", Summary: "Delete a client: it signs nobody in any more and what it was given is revoked",
 		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: usher.Client{}, Handle: ap.DeleteClient(oid)})
 	s.api(&api.Op{Method: "GET", Path: t + "/clients/{id}/logout-deliveries", Summary: "List a client's back-channel logout deliveries, newest first: state, attempts, next attempt, what the last failure was (never the logout token)",

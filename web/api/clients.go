@@ -5,6 +5,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/store"
 )
@@ -26,7 +27,7 @@ func (h *Handler) ListClients(oid *openid.Provider) func(*http.Request, *Call) (
 		if err := q.err(); err != nil {
 			return nil, err
 		}
-		return paged(oid.Clients(r.Context(), c.actor, c.tenant, active, o))
+		return paged(oid.Clients().Clients(r.Context(), c.actor, c.tenant, active, o))
 	}
 }
 
@@ -35,11 +36,11 @@ func (h *Handler) CreateClient(oid *openid.Provider) func(*http.Request, *Call) 
 		if oid == nil {
 			return nil, noProvider
 		}
-		var in openid.ClientInput
+		var in clients.ClientInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return oid.CreateClient(r.Context(), c.actor, c.tenant, in)
+		return oid.Clients().CreateClient(r.Context(), c.actor, c.tenant, in)
 	}
 }
 
@@ -48,7 +49,7 @@ func (h *Handler) GetClient(oid *openid.Provider) func(*http.Request, *Call) (an
 		if oid == nil {
 			return nil, noProvider
 		}
-		return oid.Client(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+		return oid.Clients().Client(r.Context(), c.actor, c.tenant, r.PathValue("id"))
 	}
 }
 
@@ -57,11 +58,11 @@ func (h *Handler) UpdateClient(oid *openid.Provider) func(*http.Request, *Call) 
 		if oid == nil {
 			return nil, noProvider
 		}
-		var in openid.ClientInput
+		var in clients.ClientInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return oid.UpdateClient(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
+		return oid.Clients().UpdateClient(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
 	}
 }
 
@@ -70,7 +71,7 @@ func (h *Handler) DeleteClient(oid *openid.Provider) func(*http.Request, *Call) 
 		if oid == nil {
 			return nil, noProvider
 		}
-		return oid.DeleteClient(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+		return oid.Clients().DeleteClient(r.Context(), c.actor, c.tenant, r.PathValue("id"))
 	}
 }
 
