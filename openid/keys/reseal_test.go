@@ -14,56 +14,52 @@ import (
 	"github.com/usherhq/usher/store/storetest"
 )
 
-// TestResealSigningKeys: after a key rotation, the signing keys' private
+// TestResealSigningKeysSQLite (and Postgres): after a key rotation, the signing keys' private
 // keys sealed with the old key are sealed anew with the new one.
-func TestResealSigningKeys(t *testing.T) {
-	opens := []struct {
-		name string
-		open func(testing.TB, func() time.Time) *store.Store
-	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}}
-	for _, db := range opens {
-		t.Run(db.name, func(t *testing.T) {
-			if db.name == "postgres" && storetest.PostgresURL() == "" {
-				t.Skip("USHER_TEST_POSTGRES_URL is not set: the test did not run on PostgreSQL")
-			}
-			t.Parallel()
-			ctx := context.Background()
-			st := db.open(t, time.Now)
-			op := usher.Actor{Kind: usher.ActorOperator, ID: "test", Role: usher.PrincipalOperator}
-			tn, err := provision.New(st, time.Now, nil).CreateTenant(ctx, op, provision.TenantInput{Slug: "acme", Name: "Acme"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			key := make([]byte, secret.KeySize)
-			rand.Read(key)
-			box, err := secret.NewBox(key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The tenant's keys, sealed with the old key.
-			if _, err := keys.New(st, box, time.Now, 90*24*time.Hour, time.Hour).Ring(ctx, tn.ID); err != nil {
-				t.Fatal(err)
-			}
-			kept, _, err := st.Read().KeptSecrets(ctx, "openid_keys", "", 100)
-			if err != nil || len(kept) == 0 {
-				t.Fatalf("signing keys: %v %v", kept, err)
-			}
-			want := map[string]string{}
-			for _, k := range kept {
-				der, err := box.Open(k.Value, keys.KeyPurpose(k.TenantID, k.ID))
-				if err != nil {
-					t.Fatal(err)
-				}
-				want[k.Table+"/"+k.ID+"/"+k.Field] = string(der)
-			}
-			keyB := make([]byte, secret.KeySize)
-			rand.Read(keyB)
-			boxB, _ := secret.NewBox(keyB)
-			rotated, _ := secret.NewBox(keyB, key)
-			storetest.Reseal(t, st, []string{"openid_keys"}, want, boxB,
-				func() (int, error) { return keys.Reseal(ctx, st, rotated) },
-				func(k store.Kept) string { return keys.KeyPurpose(k.TenantID, k.ID) },
-				func(tx *store.Tx, k store.Kept, v string) (bool, error) { return tx.ResealSigningKey(ctx, k, v) })
-		})
+func TestResealSigningKeysSQLite(t *testing.T) { testReseal(t, storetest.OpenSQLite(t, time.Now)) }
+
+func TestResealSigningKeysPostgres(t *testing.T) {
+	if storetest.PostgresURL() == "" {
+		t.Skip("USHER_TEST_POSTGRES_URL is not set: the test did not run on PostgreSQL")
 	}
+	testReseal(t, storetest.OpenPostgres(t, time.Now))
+}
+
+func testReseal(t *testing.T, st *store.Store) {
+	ctx := context.Background()
+	op := usher.Actor{Kind: usher.ActorOperator, ID: "test", Role: usher.PrincipalOperator}
+	tn, err := provision.New(st, time.Now, nil).CreateTenant(ctx, op, provision.TenantInput{Slug: "acme", Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, secret.KeySize)
+	rand.Read(key)
+	box, err := secret.NewBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tenant's keys, sealed with the old key.
+	if _, err := keys.New(st, box, time.Now, 90*24*time.Hour, time.Hour).Ring(ctx, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	kept, _, err := st.Read().KeptSecrets(ctx, "openid_keys", "", 100)
+	if err != nil || len(kept) == 0 {
+		t.Fatalf("signing keys: %v %v", kept, err)
+	}
+	want := map[string]string{}
+	for _, k := range kept {
+		der, err := box.Open(k.Value, keys.KeyPurpose(k.TenantID, k.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[k.Table+"/"+k.ID+"/"+k.Field] = string(der)
+	}
+	keyB := make([]byte, secret.KeySize)
+	rand.Read(keyB)
+	boxB, _ := secret.NewBox(keyB)
+	rotated, _ := secret.NewBox(keyB, key)
+	storetest.Reseal(t, st, []string{"openid_keys"}, want, boxB,
+		func() (int, error) { return keys.Reseal(ctx, st, rotated) },
+		func(k store.Kept) string { return keys.KeyPurpose(k.TenantID, k.ID) },
+		func(tx *store.Tx, k store.Kept, v string) (bool, error) { return tx.ResealSigningKey(ctx, k, v) })
 }
