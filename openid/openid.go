@@ -6,7 +6,9 @@
 // package; this package adapts its storage interface to usher's store, owns
 // its tables (clients, keys, authorization requests and codes, grants and
 // refresh tokens, consents, logout events) and signs people in with usher's
-// own sessions.
+// own sessions. Its clients (openid/clients), signing keys (openid/keys)
+// and back-channel logout deliveries (openid/backchannel) are packages of
+// their own.
 // It never writes the directory and never imports the web shell: the shell
 // resolves the tenant, mounts the handler and lends it the people's pages.
 package openid
@@ -26,6 +28,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
+	"github.com/usherhq/usher/openid/backchannel"
 	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
@@ -102,8 +105,7 @@ type Provider struct {
 	op      *op.Provider
 	keys    *keys.Service
 	clients *clients.Service
-	// http posts logout tokens.
-	http *http.Client
+	logouts *backchannel.Service
 }
 
 // Paths of the endpoints below a tenant's issuer.
@@ -142,8 +144,9 @@ func New(d Deps) (*Provider, error) {
 	if d.HTTP == nil {
 		d.HTTP = egress.Client(false, 10*time.Second)
 	}
-	p := &Provider{log: d.Log, st: d.Store, now: d.Clock, issuer: d.Issuer, http: d.HTTP}
+	p := &Provider{log: d.Log, st: d.Store, now: d.Clock, issuer: d.Issuer}
 	p.keys = keys.New(d.Store, d.Box, d.Clock, d.Config.KeyRotation, d.Config.KeyLead)
+	p.logouts = backchannel.New(d.Log, d.Store, p.keys, d.Clock, d.Issuer, d.HTTP)
 	p.hooks(d)
 	p.clients = clients.New(d.Store, d.Clock, d.Log, d.HTTP)
 	config := &op.Config{
@@ -188,6 +191,10 @@ func (p *Provider) Clients() *clients.Service { return p.clients }
 func (p *Provider) client(ctx context.Context, rs *request, id string) (*clients.Client, error) {
 	return p.clients.Lookup(ctx, rs.tenant.ID, id, rs.issuer+pathLogin+"?id=")
 }
+
+// BackChannel is the back-channel logouts of the tenants' clients: their
+// delivery worker and, for administrators, their deliveries.
+func (p *Provider) BackChannel() *backchannel.Service { return p.logouts }
 
 // SigningKeys is the tenants' signing keys, for their administrators.
 func (p *Provider) SigningKeys() *keys.Service { return p.keys }

@@ -14,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid/backchannel"
 	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/secret"
@@ -520,10 +521,21 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 	sub.fill(rs.tenant, scopes, info)
 	// The ID token names the usher session it came through, which logout
 	// tokens and front-channel logout name again.
-	if s := sid(rs.tenant.ID, sessionOf(req)); s != "" {
+	if s := backchannel.SID(rs.tenant.ID, sessionOf(req)); s != "" {
 		info.AppendClaims("sid", s)
 	}
 	return nil
+}
+
+// sessionOf is the session an ID token request came through.
+func sessionOf(req any) string {
+	switch r := req.(type) {
+	case *authRequest:
+		return r.SessionID
+	case *refreshRequest:
+		return r.grant.SessionID
+	}
+	return ""
 }
 
 // SetUserinfoFromToken answers the userinfo endpoint for a live access token.

@@ -78,8 +78,9 @@ var owners = map[string][]grant{
 		{table: "openid_assertions"},
 		// The outbox of back-channel logout tokens, written by the hooks
 		// openid gives provision and signin, in their transactions that end a
-		// session or an account, and leased by openid's worker.
-		{table: "openid_logout_events"},
+		// session or an account, and swept when old; openid/backchannel
+		// delivers them.
+		{table: "openid_logout_events", methods: []string{"QueueLogouts", "SweepOpenID"}},
 	},
 	// The provider's products (clients) and the audit events of their
 	// changes; deleting a client revokes its grants in the same transaction.
@@ -87,6 +88,9 @@ var owners = map[string][]grant{
 		{table: "openid_grants", methods: []string{"RevokeClientGrants"}}},
 	// The provider's signing keys and the audit event of a rotation.
 	"openid/keys": {{table: "openid_keys"}, {table: "audit_events"}},
+	// Back-channel logout: the leases, outcomes and retries of the queued
+	// logout tokens, and the audit events of one abandoned or retried.
+	"openid/backchannel": {{table: "openid_logout_events"}, {table: "audit_events"}},
 	// Corporate SSO: sign-ins under way and the SAML assertions already
 	// accepted. What a sign-in does to the directory (a tie, an
 	// activation, a just-in-time account) goes through provision.

@@ -9,6 +9,7 @@ import (
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/backchannel"
 	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
@@ -417,9 +418,9 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: usher.Client{}, Handle: ap.DeleteClient(oid)})
 	s.api(&api.Op{Method: "GET", Path: t + "/clients/{id}/logout-deliveries", Summary: "List a client's back-channel logout deliveries, newest first: state, attempts, next attempt, what the last failure was (never the logout token)",
 		Access: api.TenantScoped, MinRole: usher.AdminTenant, Params: []string{"state"}, Enums: map[string][]string{"state": api.LogoutStates},
-		Out: api.Page[openid.LogoutDelivery]{}, Handle: ap.ListLogoutDeliveries(oid)})
+		Out: api.Page[backchannel.LogoutDelivery]{}, Handle: ap.ListLogoutDeliveries(oid)})
 	s.api(&api.Op{Method: "POST", Path: t + "/clients/{id}/logout-deliveries/{event}/retry", Summary: "Retry an abandoned or backing-off back-channel logout now: the worker tries it at its next pass",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: openid.LogoutDelivery{}, Handle: ap.RetryLogoutDelivery(oid)})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: backchannel.LogoutDelivery{}, Handle: ap.RetryLogoutDelivery(oid)})
 	s.api(&api.Op{Method: "GET", Path: t + "/signing-keys", Summary: "List the tenant's token signing keys (public facts only)", Access: api.TenantScoped,
 		MinRole: usher.AdminTenant, Out: api.List[keys.KeyInfo]{}, Handle: ap.ListSigningKeys(oid)})
 	s.api(&api.Op{Method: "POST", Path: t + "/signing-keys/rotate", Summary: "Rotate the signing keys now: the new keys are published at once and sign after the lead time",

@@ -26,6 +26,7 @@ import (
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/backchannel"
 	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
@@ -482,7 +483,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	go oid.RunSweeper(workerCtx, time.Minute)
 	logoutsDone := make(chan struct{})
-	go func() { openid.NewLogoutWorker(oid, openid.LogoutWorkerOptions{}).Run(workerCtx); close(logoutsDone) }()
+	go func() {
+		backchannel.NewLogoutWorker(oid.BackChannel(), backchannel.LogoutWorkerOptions{}).Run(workerCtx)
+		close(logoutsDone)
+	}()
 	defer func() { stopWorker(); <-logoutsDone }()
 	var demoRP usher.Client
 	demoRPSecret := ""

@@ -109,7 +109,7 @@ func (h *Handler) ListLogoutDeliveries(oid *openid.Provider) func(*http.Request,
 		if err := q.err(); err != nil {
 			return nil, err
 		}
-		return paged(oid.LogoutDeliveries(r.Context(), c.actor, c.tenant, r.PathValue("id"), f, o))
+		return paged(oid.BackChannel().LogoutDeliveries(r.Context(), c.actor, c.tenant, r.PathValue("id"), f, o))
 	}
 }
 
@@ -121,6 +121,6 @@ func (h *Handler) RetryLogoutDelivery(oid *openid.Provider) func(*http.Request, 
 		if oid == nil {
 			return nil, noProvider
 		}
-		return oid.RetryLogoutDelivery(r.Context(), c.actor, c.tenant, r.PathValue("id"), r.PathValue("event"))
+		return oid.BackChannel().RetryLogoutDelivery(r.Context(), c.actor, c.tenant, r.PathValue("id"), r.PathValue("event"))
 	}
 }

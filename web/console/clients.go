@@ -10,6 +10,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/backchannel"
 	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/store"
 )
@@ -127,7 +128,7 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 			}
 		}
 		// The latest sign-out deliveries; the whole list is a page of its own.
-		deliveries, next, err := oid.LogoutDeliveries(ctx, c.actor, c.tn, id, store.LogoutFilter{}, store.ListOptions{Limit: 10})
+		deliveries, next, err := oid.BackChannel().LogoutDeliveries(ctx, c.actor, c.tn, id, store.LogoutFilter{}, store.ListOptions{Limit: 10})
 		if err != nil {
 			h.fail(w, r, c, err)
 			return
@@ -216,11 +217,11 @@ func indentJSON(s string) string {
 
 // signOutRow is a sign-out delivery with its account named.
 type signOutRow struct {
-	openid.LogoutDelivery
+	backchannel.LogoutDelivery
 	Account named
 }
 
-func (h *Handler) signOutRows(r *http.Request, c *Call, ds []openid.LogoutDelivery) []signOutRow {
+func (h *Handler) signOutRows(r *http.Request, c *Call, ds []backchannel.LogoutDelivery) []signOutRow {
 	n := h.namer(r.Context(), c)
 	rows := make([]signOutRow, len(ds))
 	for i, d := range ds {
@@ -246,7 +247,7 @@ func (h *Handler) LogoutDeliveries(oid *openid.Provider) Page {
 			f.State = ""
 		}
 		c.d.Values["state"] = f.State
-		list, next, err := oid.LogoutDeliveries(ctx, c.actor, c.tn, id, f, pageOf(r))
+		list, next, err := oid.BackChannel().LogoutDeliveries(ctx, c.actor, c.tn, id, f, pageOf(r))
 		if err != nil {
 			h.fail(w, r, c, err)
 			return
@@ -262,7 +263,7 @@ func (h *Handler) LogoutDeliveries(oid *openid.Provider) Page {
 func (h *Handler) RetryLogout(oid *openid.Provider) Page {
 	return func(w http.ResponseWriter, r *http.Request, c *Call) {
 		id := r.PathValue("id")
-		if _, err := oid.RetryLogoutDelivery(r.Context(), c.actor, c.tn, id, r.PathValue("event")); err != nil {
+		if _, err := oid.BackChannel().RetryLogoutDelivery(r.Context(), c.actor, c.tn, id, r.PathValue("event")); err != nil {
 			h.fail(w, r, c, err)
 			return
 		}
