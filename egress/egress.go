@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"syscall"
 	"time"
 )
@@ -120,4 +121,23 @@ func Backoff(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, time.Hour)
+}
+
+// RedactURL keeps only the scheme, host and path of the address in an
+// HTTP client's error: what a tenant configured may carry a secret in its
+// query (or user info), and the error goes to logs and stored errors.
+func RedactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redactedURL(ue.URL)
+	}
+	return err
+}
+
+func redactedURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an address that does not parse)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }

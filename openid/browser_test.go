@@ -16,7 +16,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/internal/browsertest"
-	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/backchannel"
 )
 
 func TestMain(m *testing.M) { browsertest.Main(m) }
@@ -163,7 +163,7 @@ func TestBrowserSignOutConfirmation(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {
-			openid.NewLogoutWorker(w.oid, openid.LogoutWorkerOptions{Poll: 50 * time.Millisecond}).Run(ctx)
+			backchannel.NewLogoutWorker(w.oid.BackChannel(), backchannel.LogoutWorkerOptions{Poll: 50 * time.Millisecond}).Run(ctx)
 			close(done)
 		}()
 		t.Cleanup(func() { cancel(); <-done })

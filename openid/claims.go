@@ -10,13 +10,9 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/store"
 )
-
-// ScopeUsher asks for usher's directory claims: tenant, role, plan,
-// groups (primary first), department, job profile, organization and the
-// contact roles per site.
-const ScopeUsher = "usher"
 
 var supportedClaims = []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "amr", "azp", "at_hash", "c_hash", "sid",
 	"name", "given_name", "family_name", "preferred_username", "locale", "email", "email_verified", "phone_number",
@@ -44,7 +40,7 @@ func (p *Provider) loadSubject(ctx context.Context, tn usher.Tenant, accountID s
 	if rs != nil && rs.subject != nil && rs.subjectKey == key {
 		return rs.subject, nil
 	}
-	os, err := p.st.Read().OpenIDSubject(ctx, tn.ID, accountID, slices.Contains(scopes, ScopeUsher))
+	os, err := p.st.Read().OpenIDSubject(ctx, tn.ID, accountID, slices.Contains(scopes, clients.ScopeUsher))
 	if errors.Is(err, usher.ErrNotFound) {
 		return nil, errInactive
 	} else if err != nil {
@@ -77,7 +73,7 @@ func (p *Provider) subjectOf(ctx context.Context, tn usher.Tenant, os store.Open
 		return nil, errInactive
 	}
 	s := &subject{account: a, person: os.Person, identityEmail: os.IdentityEmail}
-	if slices.Contains(scopes, ScopeUsher) {
+	if slices.Contains(scopes, clients.ScopeUsher) {
 		s.roles = os.Roles
 		s.plan = usher.Plan{ID: a.PlanID, Key: os.PlanKey}
 		s.org = usher.Organization{ID: os.Person.OrganizationID, Name: os.OrgName, Kind: os.OrgKind}
@@ -119,7 +115,7 @@ func (s *subject) fill(tn usher.Tenant, scopes []string, info *oidc.UserInfo) {
 	if slices.Contains(scopes, oidc.ScopePhone) && a.Phone != "" {
 		info.PhoneNumber = a.Phone
 	}
-	if slices.Contains(scopes, ScopeUsher) {
+	if slices.Contains(scopes, clients.ScopeUsher) {
 		for k, v := range s.directory(tn) {
 			info.AppendClaims(k, v)
 		}

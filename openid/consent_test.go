@@ -23,6 +23,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -405,19 +406,19 @@ func TestClientAddressesOnSave(t *testing.T) {
 		token()
 		token()
 		want(2, "after two assertions")
-		save := func(in openid.ClientInput) error {
-			_, err := w.oid.UpdateClient(ctx, opActor, w.tenant, c.ID, in)
+		save := func(in clients.ClientInput) error {
+			_, err := w.oid.Clients().UpdateClient(ctx, opActor, w.tenant, c.ID, in)
 			return err
 		}
 		name, uri := "Signed machine 2", srv.URL+"/jwks"
-		if err := save(openid.ClientInput{Name: &name, JWKSURI: &uri}); err != nil {
+		if err := save(clients.ClientInput{Name: &name, JWKSURI: &uri}); err != nil {
 			t.Fatal(err)
 		}
 		want(2, "a save with the same jwks_uri")
 		token()
 		want(3, "an assertion after a save")
 		uri = srv.URL + "/jwks?v=2"
-		if err := save(openid.ClientInput{JWKSURI: &uri}); err != nil {
+		if err := save(clients.ClientInput{JWKSURI: &uri}); err != nil {
 			t.Fatal(err)
 		}
 		want(4, "a save with another jwks_uri")
@@ -429,11 +430,11 @@ func TestClientAddressesOnSave(t *testing.T) {
 			t.Fatal(err)
 		}
 		inward := srv.URL + "/logout"
-		_, err = guarded.UpdateClient(ctx, opActor, w.tenant, c.ID, openid.ClientInput{BackchannelLogoutURI: &inward})
+		_, err = guarded.Clients().UpdateClient(ctx, opActor, w.tenant, c.ID, clients.ClientInput{BackchannelLogoutURI: &inward})
 		if !strings.Contains(fmt.Sprint(err), "backchannel_logout_uri") || !strings.Contains(fmt.Sprint(err), "inside usher's own network") {
 			t.Fatalf("a back-channel logout URI on this machine through the guarded client: %v", err)
 		}
-		if err := save(openid.ClientInput{BackchannelLogoutURI: &inward}); err != nil {
+		if err := save(clients.ClientInput{BackchannelLogoutURI: &inward}); err != nil {
 			t.Fatalf("with private addresses allowed: %v", err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/secret"
 )
 
@@ -25,10 +26,10 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	cfg.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	cfg.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	cfg.DeviceAuthorizationEndpoint, cfg.CheckSessionIframe = "", ""
-	// What client assertions may be signed with (parseJWKS holds keys to it).
-	cfg.TokenEndpointAuthSigningAlgValuesSupported = assertionAlgs
-	cfg.IntrospectionEndpointAuthSigningAlgValuesSupported = assertionAlgs
-	cfg.RevocationEndpointAuthSigningAlgValuesSupported = assertionAlgs
+	// What client assertions may be signed with (package clients holds keys to it).
+	cfg.TokenEndpointAuthSigningAlgValuesSupported = clients.AssertionAlgs
+	cfg.IntrospectionEndpointAuthSigningAlgValuesSupported = clients.AssertionAlgs
+	cfg.RevocationEndpointAuthSigningAlgValuesSupported = clients.AssertionAlgs
 	cfg.RequestObjectSigningAlgValuesSupported = nil
 	b, err := json.Marshal(cfg)
 	if err != nil {
@@ -179,7 +180,7 @@ func assertionRefusal(err error) string {
 		return "it has no jti (of at most 200 characters), which makes it usable once"
 	case errors.Is(err, errNotKeyClient):
 		return "the client does not authenticate with private_key_jwt"
-	case errors.Is(err, errRemoteKeys):
+	case errors.Is(err, clients.ErrRemoteKeys):
 		return "the keys at the client's jwks_uri could not be read"
 	case errors.Is(err, oidc.ErrAudience):
 		return "its aud is not this issuer"

@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid/backchannel"
 	"github.com/usherhq/usher/signin"
 )
 
@@ -232,7 +233,7 @@ func (p *Provider) FrontChannelFrames(ctx context.Context, tn usher.Tenant, sess
 	issuer := strings.TrimSuffix(p.issuer(tn), "/")
 	var out []string
 	for _, f := range fcs {
-		out = append(out, frontChannelURI(f.URI, issuer, sid(tn.ID, session.ID)))
+		out = append(out, frontChannelURI(f.URI, issuer, backchannel.SID(tn.ID, session.ID)))
 	}
 	return out, nil
 }

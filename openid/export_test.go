@@ -1,8 +1,5 @@
 package openid
 
-// KeyPurpose is what a signing key's private key is sealed for.
-var KeyPurpose = keyPurpose
-
 // SweepInBatches makes sweeps delete batch rows per table at a time, for
 // at most passes batches, until the test ends.
 func SweepInBatches(t interface{ Cleanup(func()) }, batch, passes int) {

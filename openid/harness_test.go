@@ -22,6 +22,7 @@ import (
 	"github.com/usherhq/usher/catalog"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -217,13 +218,13 @@ func (w *world) ada(t *testing.T) usher.Account {
 }
 
 // client registers a client of tn through the admin API, as an operator.
-func (w *world) client(t *testing.T, tn usher.Tenant, in map[string]any) openid.CreatedClient {
+func (w *world) client(t *testing.T, tn usher.Tenant, in map[string]any) clients.CreatedClient {
 	t.Helper()
 	r := w.api(t, "POST", "/api/v1/tenants/"+tn.Slug+"/clients", in)
 	if r.status != 201 {
 		t.Fatalf("create client: %d %s", r.status, r.body)
 	}
-	var c openid.CreatedClient
+	var c clients.CreatedClient
 	if err := json.Unmarshal([]byte(r.body), &c); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/backchannel"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -92,8 +94,8 @@ func (rc *receiver) total() int {
 // anything due.
 func (w *world) deliver(t *testing.T) {
 	t.Helper()
-	ws := []*openid.LogoutWorker{openid.NewLogoutWorker(w.oid, openid.LogoutWorkerOptions{Batch: 2}),
-		openid.NewLogoutWorker(w.oid, openid.LogoutWorkerOptions{Batch: 2})}
+	ws := []*backchannel.LogoutWorker{backchannel.NewLogoutWorker(w.oid.BackChannel(), backchannel.LogoutWorkerOptions{Batch: 2}),
+		backchannel.NewLogoutWorker(w.oid.BackChannel(), backchannel.LogoutWorkerOptions{Batch: 2})}
 	for {
 		var wg sync.WaitGroup
 		counts := make([]int, len(ws))
@@ -303,11 +305,11 @@ func TestBackchannelLogout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := openid.NewLogoutWorker(guarded, openid.LogoutWorkerOptions{}).RunOnce(ctx); n != 2 || err != nil {
+		if n, err := backchannel.NewLogoutWorker(guarded.BackChannel(), backchannel.LogoutWorkerOptions{}).RunOnce(ctx); n != 2 || err != nil {
 			t.Fatalf("the guarded worker claimed %d events: %v", n, err)
 		}
 		for _, e := range w.logoutEvents(t, w.tenant) {
-			if e.DeliveredAt != nil || e.Attempts != 1 || !strings.Contains(e.LastError, "inside usher's own network") || e.LastFailure != openid.FailPrivate {
+			if e.DeliveredAt != nil || e.Attempts != 1 || !strings.Contains(e.LastError, "inside usher's own network") || e.LastFailure != backchannel.FailPrivate {
 				t.Fatalf("a logout to a private address: %+v", e)
 			}
 		}
@@ -368,7 +370,7 @@ func TestBackchannelLogout(t *testing.T) {
 			t.Fatalf("sign out everywhere else: %d", p.status)
 		}
 		w.deliver(t)
-		for path, c := range map[string]openid.CreatedClient{"/a": a, "/b": bk} {
+		for path, c := range map[string]clients.CreatedClient{"/a": a, "/b": bk} {
 			got := rc.tokens(path)
 			told := map[any]bool{}
 			for _, tok := range got[len(got)-6:] {
@@ -766,7 +768,7 @@ func TestBackchannelLogoutFairness(t *testing.T) {
 			t.Fatalf("globex has %d logout events, want 6", n)
 		}
 
-		lw := openid.NewLogoutWorker(w.oid, openid.LogoutWorkerOptions{Batch: 4})
+		lw := backchannel.NewLogoutWorker(w.oid.BackChannel(), backchannel.LogoutWorkerOptions{Batch: 4})
 		if n, err := lw.RunOnce(ctx); n != 3 || err != nil {
 			t.Fatalf("the first pass claimed %d events (want globex's two and acme's one): %v", n, err)
 		}
@@ -815,11 +817,11 @@ func TestBackchannelLogoutErrorRedacted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := openid.NewLogoutWorker(p, openid.LogoutWorkerOptions{}).RunOnce(ctx); n != 1 || err != nil {
+		if n, err := backchannel.NewLogoutWorker(p.BackChannel(), backchannel.LogoutWorkerOptions{}).RunOnce(ctx); n != 1 || err != nil {
 			t.Fatalf("the worker claimed %d events: %v", n, err)
 		}
 		evs := w.logoutEvents(t, w.tenant)
-		if len(evs) != 1 || evs[0].Attempts != 1 || !strings.Contains(evs[0].LastError, dead.URL+"/logout") || evs[0].LastFailure != openid.FailConnect ||
+		if len(evs) != 1 || evs[0].Attempts != 1 || !strings.Contains(evs[0].LastError, dead.URL+"/logout") || evs[0].LastFailure != backchannel.FailConnect ||
 			evs[0].LastStatus != 0 {
 			t.Fatalf("the failed event: %+v", evs)
 		}

@@ -6,7 +6,9 @@
 // package; this package adapts its storage interface to usher's store, owns
 // its tables (clients, keys, authorization requests and codes, grants and
 // refresh tokens, consents, logout events) and signs people in with usher's
-// own sessions.
+// own sessions. Its clients (openid/clients), signing keys (openid/keys)
+// and back-channel logout deliveries (openid/backchannel) are packages of
+// their own.
 // It never writes the directory and never imports the web shell: the shell
 // resolves the tenant, mounts the handler and lends it the people's pages.
 package openid
@@ -26,6 +28,9 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
+	"github.com/usherhq/usher/openid/backchannel"
+	"github.com/usherhq/usher/openid/clients"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -39,15 +44,15 @@ type Config struct {
 	KeyRotation time.Duration
 	// KeyLead is how long a new key is published in the JWKS before it
 	// signs, so that relying parties and every replica know it first
-	// (default 1 hour; it must exceed keyCacheTTL).
+	// (default 1 hour; it must exceed keys.CacheTTL).
 	KeyLead time.Duration
 }
 
 // check refuses a rotation whose lead is too short for every replica to
 // see a new key before it signs, or longer than the period.
 func (c Config) check() error {
-	if c.KeyLead <= keyCacheTTL {
-		return fmt.Errorf("openid: the signing key lead %s must exceed the key cache's %s", c.KeyLead, keyCacheTTL)
+	if c.KeyLead <= keys.CacheTTL {
+		return fmt.Errorf("openid: the signing key lead %s must exceed the key cache's %s", c.KeyLead, keys.CacheTTL)
 	}
 	if c.KeyRotation < 2*c.KeyLead {
 		return fmt.Errorf("openid: the signing key rotation %s must be at least twice the lead %s", c.KeyRotation, c.KeyLead)
@@ -55,23 +60,15 @@ func (c Config) check() error {
 	return nil
 }
 
-// Defaults of new clients and the limits of what a client may set.
+// Lifetimes of what the provider keeps.
 const (
-	DefaultAccessTokenTTL  = 10 * time.Minute
-	DefaultIDTokenTTL      = time.Hour
-	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
-	// MaxTokenTTL bounds access and ID token lifetimes; a retired key stays
-	// in the JWKS this long after it last signed.
-	MaxTokenTTL = 24 * time.Hour
-	// MaxRefreshTokenTTL bounds a refresh token's lifetime.
-	MaxRefreshTokenTTL = 365 * 24 * time.Hour
 	// CodeTTL is how long an authorization code works.
 	CodeTTL = 60 * time.Second
 	// authRequestTTL is how long a person has to sign in for a request; a
 	// used code's request is kept as long, so a second use is recognized.
 	authRequestTTL = time.Hour
 	// grantTTL bounds how long one sign-in lasts through refresh tokens.
-	grantTTL = MaxRefreshTokenTTL
+	grantTTL = clients.MaxRefreshTokenTTL
 )
 
 // Deps is what the provider needs.
@@ -103,16 +100,12 @@ type Deps struct {
 type Provider struct {
 	log     *slog.Logger
 	st      *store.Store
-	box     *secret.Box
 	now     func() time.Time
 	issuer  func(usher.Tenant) string
-	cfg     Config
 	op      *op.Provider
-	keys    *keyCache
-	clients *clientCache
-	// http reads clients' published keys and posts logout tokens.
-	http   *http.Client
-	remote *remoteKeys
+	keys    *keys.Service
+	clients *clients.Service
+	logouts *backchannel.Service
 }
 
 // Paths of the endpoints below a tenant's issuer.
@@ -151,17 +144,17 @@ func New(d Deps) (*Provider, error) {
 	if d.HTTP == nil {
 		d.HTTP = egress.Client(false, 10*time.Second)
 	}
-	p := &Provider{log: d.Log, st: d.Store, box: d.Box, now: d.Clock, issuer: d.Issuer, cfg: d.Config, http: d.HTTP,
-		remote: &remoteKeys{m: map[string]*remoteSet{}}}
-	p.keys = newKeyCache(p)
+	p := &Provider{log: d.Log, st: d.Store, now: d.Clock, issuer: d.Issuer}
+	p.keys = keys.New(d.Store, d.Box, d.Clock, d.Config.KeyRotation, d.Config.KeyLead)
+	p.logouts = backchannel.New(d.Log, d.Store, p.keys, d.Clock, d.Issuer, d.HTTP)
 	p.hooks(d)
-	p.clients = &clientCache{m: map[string]cachedClient{}}
+	p.clients = clients.New(d.Store, d.Clock, d.Log, d.HTTP)
 	config := &op.Config{
 		CodeMethodS256:          true,
 		AuthMethodPost:          true,
 		AuthMethodPrivateKeyJWT: true,
 		GrantTypeRefreshToken:   true,
-		SupportedScopes:         []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeOfflineAccess, ScopeUsher},
+		SupportedScopes:         []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeOfflineAccess, clients.ScopeUsher},
 		SupportedClaims:         supportedClaims,
 	}
 	issuer := func(bool) (op.IssuerFromRequest, error) {
@@ -189,6 +182,22 @@ func New(d Deps) (*Provider, error) {
 	}
 	return p, nil
 }
+
+// Clients is the tenants' clients, for their administrators.
+func (p *Provider) Clients() *clients.Service { return p.clients }
+
+// client returns client id of the request's tenant, as the library sees
+// it; a deleted client or another tenant's is not found.
+func (p *Provider) client(ctx context.Context, rs *request, id string) (*clients.Client, error) {
+	return p.clients.Lookup(ctx, rs.tenant.ID, id, rs.issuer+pathLogin+"?id=")
+}
+
+// BackChannel is the back-channel logouts of the tenants' clients: their
+// delivery worker and, for administrators, their deliveries.
+func (p *Provider) BackChannel() *backchannel.Service { return p.logouts }
+
+// SigningKeys is the tenants' signing keys, for their administrators.
+func (p *Provider) SigningKeys() *keys.Service { return p.keys }
 
 // Pages is what the provider borrows from the people's pages, which the
 // shell owns.
@@ -219,7 +228,7 @@ type request struct {
 	issuer string
 	r      *http.Request
 	// client is the client the library looked up for this request.
-	client *client
+	client *clients.Client
 	// subject is the account whose claims this request read, for scopes
 	// subjectKey: the access token and the ID token of one answer share it.
 	subject    *subject

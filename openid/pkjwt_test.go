@@ -26,6 +26,7 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/internal/browsertest"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/clients"
 )
 
 // How a test relying party bends its client assertions, to see the
@@ -309,7 +310,7 @@ func TestBrowserPrivateKeyJWTPublishedKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		name, uri := "Inward", rp.base+"/jwks"
-		_, err = guarded.CreateClient(context.Background(), opActor, w.tenant, openid.ClientInput{Name: &name, GrantTypes: []string{"client_credentials"},
+		_, err = guarded.Clients().CreateClient(context.Background(), opActor, w.tenant, clients.ClientInput{Name: &name, GrantTypes: []string{"client_credentials"},
 			AuthMethod: "private_key_jwt", JWKSURI: &uri})
 		if err == nil || !strings.Contains(err.Error(), "inside usher's own network") {
 			t.Fatalf("a jwks_uri on this machine through the guarded client: %v", err)

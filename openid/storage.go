@@ -14,6 +14,9 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid/backchannel"
+	"github.com/usherhq/usher/openid/clients"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
@@ -110,7 +113,7 @@ func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
 // machineRequest is a client credentials request (op.TokenRequest): the
 // client is its own subject.
 type machineRequest struct {
-	client *client
+	client *clients.Client
 	scopes []string
 }
 
@@ -142,7 +145,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
 	case !slices.Contains(req.Scopes, oidc.ScopeOpenID):
 		return nil, oidc.ErrInvalidScope().WithDescription("the openid scope is required")
-	case !slices.Contains(c.Client.GrantTypes, GrantCode):
+	case !slices.Contains(c.Client.GrantTypes, clients.GrantCode):
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("this client may not use the authorization code flow")
 	}
 	scopes := []string{}
@@ -151,7 +154,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		case slices.Contains(scopes, sc):
 		case sc == oidc.ScopeOpenID:
 			scopes = append(scopes, sc)
-		case sc == oidc.ScopeOfflineAccess && !slices.Contains(c.Client.GrantTypes, GrantRefresh):
+		case sc == oidc.ScopeOfflineAccess && !slices.Contains(c.Client.GrantTypes, clients.GrantRefresh):
 		case c.IsScopeAllowed(sc):
 			scopes = append(scopes, sc)
 		}
@@ -356,7 +359,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string
 		return oidc.ErrInvalidRequest().WithDescription("the token was not issued to this client")
 	}
 	err = s.p.st.Write(ctx, func(tx *store.Tx) error {
-		return tx.RevokeAccessToken(ctx, rs.tenant.ID, tokenOrID, s.p.now().Add(MaxTokenTTL))
+		return tx.RevokeAccessToken(ctx, rs.tenant.ID, tokenOrID, s.p.now().Add(keys.MaxTokenTTL))
 	})
 	if err != nil {
 		return oidc.ErrServerError().WithParent(err)
@@ -371,15 +374,15 @@ func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	alg := ES256
+	alg := keys.ES256
 	if rs.client != nil && rs.client.IDTokenAlg != "" {
 		alg = rs.client.IDTokenAlg
 	}
-	ring, err := s.p.keys.ring(ctx, rs.tenant.ID)
+	ring, err := s.p.keys.Ring(ctx, rs.tenant.ID)
 	if err != nil {
 		return nil, err
 	}
-	return ring.signer(alg, s.p.now())
+	return ring.Signer(alg, s.p.now())
 }
 
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
@@ -391,11 +394,11 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	ring, err := s.p.keys.ring(ctx, rs.tenant.ID)
+	ring, err := s.p.keys.Ring(ctx, rs.tenant.ID)
 	if err != nil {
 		return nil, err
 	}
-	return ring.public, nil
+	return ring.Public, nil
 }
 
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
@@ -429,7 +432,7 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, sec string) e
 	if err != nil {
 		return clientError(err)
 	}
-	if !c.checkSecret(sec) {
+	if !c.CheckSecret(sec) {
 		return errors.New("wrong client secret")
 	}
 	rs.client = c
@@ -465,7 +468,7 @@ func (s *storage) ClientCredentials(ctx context.Context, id, sec string) (op.Cli
 	if err != nil {
 		return nil, clientError(err)
 	}
-	if !c.checkSecret(sec) {
+	if !c.CheckSecret(sec) {
 		return nil, errors.New("wrong client secret")
 	}
 	rs.client = c
@@ -518,10 +521,21 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 	sub.fill(rs.tenant, scopes, info)
 	// The ID token names the usher session it came through, which logout
 	// tokens and front-channel logout name again.
-	if s := sid(rs.tenant.ID, sessionOf(req)); s != "" {
+	if s := backchannel.SID(rs.tenant.ID, sessionOf(req)); s != "" {
 		info.AppendClaims("sid", s)
 	}
 	return nil
+}
+
+// sessionOf is the session an ID token request came through.
+func sessionOf(req any) string {
+	switch r := req.(type) {
+	case *authRequest:
+		return r.SessionID
+	case *refreshRequest:
+		return r.grant.SessionID
+	}
+	return ""
 }
 
 // SetUserinfoFromToken answers the userinfo endpoint for a live access token.
@@ -588,10 +602,10 @@ func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID str
 	if err != nil {
 		return nil, clientError(err)
 	}
-	if c.Client.AuthMethod != AuthPrivateKey {
+	if c.Client.AuthMethod != clients.AuthPrivateKey {
 		return nil, errNotKeyClient
 	}
-	k, err := s.p.clientKey(ctx, rs.tenant.ID, c, keyID)
+	k, err := s.p.clients.Key(ctx, rs.tenant.ID, c, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -603,13 +617,13 @@ func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID str
 
 // useAssertion verifies the request's client assertion with key and
 // records its jti: a second use is refused.
-func (p *Provider) useAssertion(ctx context.Context, rs *request, c *client, key *jose.JSONWebKey) error {
+func (p *Provider) useAssertion(ctx context.Context, rs *request, c *clients.Client, key *jose.JSONWebKey) error {
 	assertion := rs.r.PostForm.Get("client_assertion")
 	if assertion != "" && assertion == rs.assertion {
 		return nil // verified and recorded for this request already
 	}
-	algs := make([]jose.SignatureAlgorithm, len(assertionAlgs))
-	for i, a := range assertionAlgs {
+	algs := make([]jose.SignatureAlgorithm, len(clients.AssertionAlgs))
+	for i, a := range clients.AssertionAlgs {
 		algs[i] = jose.SignatureAlgorithm(a)
 	}
 	jws, err := jose.ParseSignedCompact(assertion, algs)

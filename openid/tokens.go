@@ -14,6 +14,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/openid/clients"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
 )
@@ -64,17 +66,17 @@ func parseJTI(jti string) (kind, id string, ok bool) {
 }
 
 // accessToken signs an RFC 9068 access token for c.
-func (p *Provider) accessToken(ctx context.Context, rs *request, c *client, sub, jti string, scopes []string, authTime *time.Time, extra map[string]any) (string, time.Time, error) {
-	ring, err := p.keys.ring(ctx, rs.tenant.ID)
+func (p *Provider) accessToken(ctx context.Context, rs *request, c *clients.Client, sub, jti string, scopes []string, authTime *time.Time, extra map[string]any) (string, time.Time, error) {
+	ring, err := p.keys.Ring(ctx, rs.tenant.ID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	now := p.now()
-	k, err := ring.signer(ES256, now)
+	k, err := ring.Signer(keys.ES256, now)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	exp := now.Add(c.accessTTL())
+	exp := now.Add(c.AccessTTL())
 	claims := map[string]any{"iss": rs.issuer, "sub": sub, "aud": []string{c.ID}, "client_id": c.ID, "iat": now.Unix(), "exp": exp.Unix(),
 		"jti": jti, "scope": strings.Join(scopes, " ")}
 	if authTime != nil {
@@ -87,7 +89,7 @@ func (p *Provider) accessToken(ctx context.Context, rs *request, c *client, sub,
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	sig, err := k.at.Sign(payload)
+	sig, err := k.At.Sign(payload)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("openid: sign access token: %w", err)
 	}
@@ -99,7 +101,7 @@ func (p *Provider) accessToken(ctx context.Context, rs *request, c *client, sub,
 // claims: with the usher scope, tenant, role, plan and groups.
 func (p *Provider) extraFor(ctx context.Context, rs *request, account string, scopes []string) (map[string]any, error) {
 	s, err := p.loadSubject(ctx, rs.tenant, account, scopes)
-	if err != nil || !slices.Contains(scopes, ScopeUsher) {
+	if err != nil || !slices.Contains(scopes, clients.ScopeUsher) {
 		return nil, err
 	}
 	return s.accessClaims(rs.tenant), nil
@@ -132,7 +134,7 @@ func (p *Provider) exchangeCode(ctx context.Context, rs *request, ar *authReques
 	var rt store.RefreshToken
 	if withRefresh {
 		refresh, rt.Hash = secret.New()
-		rt.TenantID, rt.GrantID, rt.ExpiresAt = rs.tenant.ID, g.ID, minTime(now.Add(c.refreshTTL()), g.ExpiresAt)
+		rt.TenantID, rt.GrantID, rt.ExpiresAt = rs.tenant.ID, g.ID, minTime(now.Add(c.RefreshTTL()), g.ExpiresAt)
 	}
 	// Grouped: concurrent exchanges share a commit on PostgreSQL.
 	err = p.st.WriteGrouped(ctx, func(tx *store.Tx) error {
@@ -191,7 +193,7 @@ func (p *Provider) rotate(ctx context.Context, rs *request, rr *refreshRequest, 
 	now := p.now()
 	var rt store.RefreshToken
 	refresh, rt.Hash = secret.New()
-	rt.TenantID, rt.GrantID, rt.ExpiresAt = rs.tenant.ID, g.ID, minTime(now.Add(c.refreshTTL()), g.ExpiresAt)
+	rt.TenantID, rt.GrantID, rt.ExpiresAt = rs.tenant.ID, g.ID, minTime(now.Add(c.RefreshTTL()), g.ExpiresAt)
 	err = p.st.WriteGrouped(ctx, func(tx *store.Tx) error {
 		if err := tx.UseRefreshToken(ctx, rs.tenant.ID, rr.hash); err != nil {
 			return err

@@ -82,21 +82,30 @@ var owners = map[string][]grant{
 	// Delivery: leases, sent, retries and abandonment of queued messages;
 	// never a new message.
 	"courier": {{table: "messages", methods: []string{"ClaimMessages", "MarkSent", "MarkFailed", "ReleaseMessages"}}},
-	// The OpenID Connect provider: its products (clients), signing keys,
-	// authorization requests and codes, grants with their refresh tokens,
-	// revoked access tokens and consents, the client assertions already
-	// used (each jti works once), and the audit events of its own changes
-	// (a client registered, a key rotated, a consent given). It reads the
+	// The OpenID Connect provider: its authorization requests and codes,
+	// grants with their refresh tokens, revoked access tokens and consents,
+	// the client assertions already used (each jti works once), and the
+	// audit events of its own changes (a consent given). It reads the
 	// directory and never writes it.
 	"openid": {
-		{table: "openid_clients"}, {table: "openid_keys"}, {table: "openid_auth_requests"}, {table: "openid_grants"},
+		{table: "openid_auth_requests"}, {table: "openid_grants"},
 		{table: "openid_refresh_tokens"}, {table: "openid_revoked_tokens"}, {table: "openid_consents"}, {table: "audit_events"},
 		{table: "openid_assertions"},
 		// The outbox of back-channel logout tokens, written by the hooks
 		// openid gives provision and signin, in their transactions that end a
-		// session or an account, and leased by openid's worker.
-		{table: "openid_logout_events"},
+		// session or an account, and swept when old; openid/backchannel
+		// delivers them.
+		{table: "openid_logout_events", methods: []string{"QueueLogouts", "SweepOpenID"}},
 	},
+	// The provider's products (clients) and the audit events of their
+	// changes; deleting a client revokes its grants in the same transaction.
+	"openid/clients": {{table: "openid_clients"}, {table: "audit_events"},
+		{table: "openid_grants", methods: []string{"RevokeClientGrants"}}},
+	// The provider's signing keys and the audit event of a rotation.
+	"openid/keys": {{table: "openid_keys"}, {table: "audit_events"}},
+	// Back-channel logout: the leases, outcomes and retries of the queued
+	// logout tokens, and the audit events of one abandoned or retried.
+	"openid/backchannel": {{table: "openid_logout_events"}, {table: "audit_events"}},
 	// Corporate SSO: sign-ins under way and the SAML assertions already
 	// accepted. What a sign-in does to the directory (a tie, an
 	// activation, a just-in-time account) goes through provision.

@@ -11,6 +11,9 @@ import (
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/backchannel"
+	"github.com/usherhq/usher/openid/clients"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/scim"
 	"github.com/usherhq/usher/signin"
@@ -409,22 +412,22 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 	s.api(&api.Op{Method: "GET", Path: t + "/clients", Summary: "List the products (OpenID Connect clients) that sign the tenant's people in", Access: api.TenantScoped,
 		MinRole: usher.AdminTenant, Params: []string{"active"}, Out: api.Page[usher.Client]{}, Handle: ap.ListClients(oid)})
 	s.api(&api.Op{Method: "POST", Path: t + "/clients", Summary: "Register a product (OpenID Connect client); a confidential client's secret is shown once",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: openid.ClientInput{}, Out: openid.CreatedClient{}, Status: 201, Handle: ap.CreateClient(oid)})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: clients.ClientInput{}, Out: clients.CreatedClient{}, Status: 201, Handle: ap.CreateClient(oid)})
 	s.api(&api.Op{Method: "GET", Path: t + "/clients/{id}", Summary: "Read a client (never its secret)", Access: api.TenantScoped, MinRole: usher.AdminTenant,
 		Out: usher.Client{}, Handle: ap.GetClient(oid)})
 	s.api(&api.Op{Method: "PATCH", Path: t + "/clients/{id}", Summary: "Change a client; rotate_secret gives it a new secret, shown once",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: openid.ClientInput{}, Out: openid.CreatedClient{}, Handle: ap.UpdateClient(oid)})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, In: clients.ClientInput{}, Out: clients.CreatedClient{}, Handle: ap.UpdateClient(oid)})
 	s.api(&api.Op{Method: "DELETE", Path: t + "/clients/{id}", Summary: "Delete a client: it signs nobody in any more and what it was given is revoked",
 		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: usher.Client{}, Handle: ap.DeleteClient(oid)})
 	s.api(&api.Op{Method: "GET", Path: t + "/clients/{id}/logout-deliveries", Summary: "List a client's back-channel logout deliveries, newest first: state, attempts, next attempt, what the last failure was (never the logout token)",
 		Access: api.TenantScoped, MinRole: usher.AdminTenant, Params: []string{"state"}, Enums: map[string][]string{"state": api.LogoutStates},
-		Out: api.Page[openid.LogoutDelivery]{}, Handle: ap.ListLogoutDeliveries(oid)})
+		Out: api.Page[backchannel.LogoutDelivery]{}, Handle: ap.ListLogoutDeliveries(oid)})
 	s.api(&api.Op{Method: "POST", Path: t + "/clients/{id}/logout-deliveries/{event}/retry", Summary: "Retry an abandoned or backing-off back-channel logout now: the worker tries it at its next pass",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: openid.LogoutDelivery{}, Handle: ap.RetryLogoutDelivery(oid)})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: backchannel.LogoutDelivery{}, Handle: ap.RetryLogoutDelivery(oid)})
 	s.api(&api.Op{Method: "GET", Path: t + "/signing-keys", Summary: "List the tenant's token signing keys (public facts only)", Access: api.TenantScoped,
-		MinRole: usher.AdminTenant, Out: api.List[openid.KeyInfo]{}, Handle: ap.ListSigningKeys(oid)})
+		MinRole: usher.AdminTenant, Out: api.List[keys.KeyInfo]{}, Handle: ap.ListSigningKeys(oid)})
 	s.api(&api.Op{Method: "POST", Path: t + "/signing-keys/rotate", Summary: "Rotate the signing keys now: the new keys are published at once and sign after the lead time",
-		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: api.List[openid.KeyInfo]{}, Handle: ap.RotateSigningKeys(oid)})
+		Access: api.TenantScoped, MinRole: usher.AdminTenant, Out: api.List[keys.KeyInfo]{}, Handle: ap.RotateSigningKeys(oid)})
 }
 
 // api registers an operation on the mux behind metrics; the OpenAPI

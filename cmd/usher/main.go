@@ -27,6 +27,8 @@ import (
 	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/linked"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/backchannel"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -253,7 +255,7 @@ func secretBox(c config, getenv func(string) string) (*secret.Box, error) {
 var resealers = []struct {
 	name string
 	run  func(context.Context, *store.Store, *secret.Box) (int, error)
-}{{"provision", provision.Reseal}, {"openid", openid.Reseal}, {"linked", linked.Reseal}}
+}{{"provision", provision.Reseal}, {"openid", keys.Reseal}, {"linked", linked.Reseal}}
 
 // resealAll runs every resealer, telling each one's outcome to report; it
 // returns the first failure after running them all.
@@ -482,7 +484,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	go oid.RunSweeper(workerCtx, time.Minute)
 	logoutsDone := make(chan struct{})
-	go func() { openid.NewLogoutWorker(oid, openid.LogoutWorkerOptions{}).Run(workerCtx); close(logoutsDone) }()
+	go func() {
+		backchannel.NewLogoutWorker(oid.BackChannel(), backchannel.LogoutWorkerOptions{}).Run(workerCtx)
+		close(logoutsDone)
+	}()
 	defer func() { stopWorker(); <-logoutsDone }()
 	var demoRP usher.Client
 	demoRPSecret := ""

@@ -8,6 +8,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/signin"
@@ -42,25 +43,25 @@ func demoClient(ctx context.Context, oid *openid.Provider, st *store.Store) (ush
 		return usher.Client{}, "", err
 	}
 	op := usher.Actor{Kind: usher.ActorSystem, ID: "demo-seed", Role: usher.PrincipalOperator}
-	clients, _, err := oid.Clients(ctx, op, tn, true, store.ListOptions{Limit: 500})
+	list, _, err := oid.Clients().Clients(ctx, op, tn, true, store.ListOptions{Limit: 500})
 	if err != nil {
 		return usher.Client{}, "", err
 	}
 	// The example product ends its session when usher's does (back-channel
 	// logout; the default run allows loopback addresses).
 	backchannel := "http://" + demoRPAddr + "/backchannel-logout"
-	for _, c := range clients {
+	for _, c := range list {
 		if c.Name == demoClientName {
-			in := openid.ClientInput{RotateSecret: true}
+			in := clients.ClientInput{RotateSecret: true}
 			if c.BackchannelLogoutURI == "" {
 				in.BackchannelLogoutURI = &backchannel
 			}
-			rotated, err := oid.UpdateClient(ctx, op, tn, c.ID, in)
+			rotated, err := oid.Clients().UpdateClient(ctx, op, tn, c.ID, in)
 			return rotated.Client, rotated.ClientSecret, err
 		}
 	}
 	name := demoClientName
-	c, err := oid.CreateClient(ctx, op, tn, openid.ClientInput{Name: &name, Type: usher.ClientConfidential,
+	c, err := oid.Clients().CreateClient(ctx, op, tn, clients.ClientInput{Name: &name, Type: usher.ClientConfidential,
 		RedirectURIs:           []string{"http://" + demoRPAddr + "/callback"},
 		PostLogoutRedirectURIs: []string{"http://" + demoRPAddr + "/"}, BackchannelLogoutURI: &backchannel})
 	return c.Client, c.ClientSecret, err

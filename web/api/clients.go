@@ -5,6 +5,8 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/clients"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/store"
 )
 
@@ -25,7 +27,7 @@ func (h *Handler) ListClients(oid *openid.Provider) func(*http.Request, *Call) (
 		if err := q.err(); err != nil {
 			return nil, err
 		}
-		return paged(oid.Clients(r.Context(), c.actor, c.tenant, active, o))
+		return paged(oid.Clients().Clients(r.Context(), c.actor, c.tenant, active, o))
 	}
 }
 
@@ -34,11 +36,11 @@ func (h *Handler) CreateClient(oid *openid.Provider) func(*http.Request, *Call) 
 		if oid == nil {
 			return nil, noProvider
 		}
-		var in openid.ClientInput
+		var in clients.ClientInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return oid.CreateClient(r.Context(), c.actor, c.tenant, in)
+		return oid.Clients().CreateClient(r.Context(), c.actor, c.tenant, in)
 	}
 }
 
@@ -47,7 +49,7 @@ func (h *Handler) GetClient(oid *openid.Provider) func(*http.Request, *Call) (an
 		if oid == nil {
 			return nil, noProvider
 		}
-		return oid.Client(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+		return oid.Clients().Client(r.Context(), c.actor, c.tenant, r.PathValue("id"))
 	}
 }
 
@@ -56,11 +58,11 @@ func (h *Handler) UpdateClient(oid *openid.Provider) func(*http.Request, *Call) 
 		if oid == nil {
 			return nil, noProvider
 		}
-		var in openid.ClientInput
+		var in clients.ClientInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return oid.UpdateClient(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
+		return oid.Clients().UpdateClient(r.Context(), c.actor, c.tenant, r.PathValue("id"), in)
 	}
 }
 
@@ -69,7 +71,7 @@ func (h *Handler) DeleteClient(oid *openid.Provider) func(*http.Request, *Call) 
 		if oid == nil {
 			return nil, noProvider
 		}
-		return oid.DeleteClient(r.Context(), c.actor, c.tenant, r.PathValue("id"))
+		return oid.Clients().DeleteClient(r.Context(), c.actor, c.tenant, r.PathValue("id"))
 	}
 }
 
@@ -81,8 +83,8 @@ func (h *Handler) ListSigningKeys(oid *openid.Provider) func(*http.Request, *Cal
 		if err := c.actor.Require(usher.AdminTenant); err != nil {
 			return nil, err
 		}
-		keys, err := oid.Keys(r.Context(), c.tenant)
-		return List[openid.KeyInfo]{Items: keys}, err
+		ks, err := oid.SigningKeys().Keys(r.Context(), c.tenant)
+		return List[keys.KeyInfo]{Items: ks}, err
 	}
 }
 
@@ -91,8 +93,8 @@ func (h *Handler) RotateSigningKeys(oid *openid.Provider) func(*http.Request, *C
 		if oid == nil {
 			return nil, noProvider
 		}
-		keys, err := oid.RotateKeys(r.Context(), c.actor, c.tenant)
-		return List[openid.KeyInfo]{Items: keys}, err
+		ks, err := oid.SigningKeys().RotateKeys(r.Context(), c.actor, c.tenant)
+		return List[keys.KeyInfo]{Items: ks}, err
 	}
 }
 
@@ -107,7 +109,7 @@ func (h *Handler) ListLogoutDeliveries(oid *openid.Provider) func(*http.Request,
 		if err := q.err(); err != nil {
 			return nil, err
 		}
-		return paged(oid.LogoutDeliveries(r.Context(), c.actor, c.tenant, r.PathValue("id"), f, o))
+		return paged(oid.BackChannel().LogoutDeliveries(r.Context(), c.actor, c.tenant, r.PathValue("id"), f, o))
 	}
 }
 
@@ -119,6 +121,6 @@ func (h *Handler) RetryLogoutDelivery(oid *openid.Provider) func(*http.Request, 
 		if oid == nil {
 			return nil, noProvider
 		}
-		return oid.RetryLogoutDelivery(r.Context(), c.actor, c.tenant, r.PathValue("id"), r.PathValue("event"))
+		return oid.BackChannel().RetryLogoutDelivery(r.Context(), c.actor, c.tenant, r.PathValue("id"), r.PathValue("event"))
 	}
 }

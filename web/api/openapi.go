@@ -165,7 +165,7 @@ func (g *schemaGen) name(t reflect.Type) string {
 		// exported: "page_Tenant", "problem".
 		n = strings.ToLower(n[:1]) + n[1:]
 	}
-	n = strings.NewReplacer("[", "_", "]", "", "github.com/usherhq/usher.", "", "github.com/usherhq/usher/provision.", "", "github.com/usherhq/usher/openid.", "", "github.com/usherhq/usher/web/api.", "", "github.com/usherhq/usher/store.", "", "github.com/usherhq/usher/imports.", "", "*", "").Replace(n)
+	n = strings.NewReplacer("[", "_", "]", "", "github.com/usherhq/usher.", "", "github.com/usherhq/usher/provision.", "", "github.com/usherhq/usher/openid.", "", "github.com/usherhq/usher/openid/keys.", "", "github.com/usherhq/usher/openid/clients.", "", "github.com/usherhq/usher/openid/backchannel.", "", "github.com/usherhq/usher/web/api.", "", "github.com/usherhq/usher/store.", "", "github.com/usherhq/usher/imports.", "", "*", "").Replace(n)
 	return n
 }
 

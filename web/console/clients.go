@@ -10,6 +10,8 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/backchannel"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/store"
 )
 
@@ -25,7 +27,7 @@ func (h *Handler) Clients(oid *openid.Provider) Page {
 		data := map[string]any{"Issuer": strings.TrimSuffix(h.links.TenantBase(c.tn), "/")}
 		if r.Method == http.MethodPost {
 			in := clientInput(r, c, true)
-			created, err := oid.CreateClient(r.Context(), c.actor, c.tn, in)
+			created, err := oid.Clients().CreateClient(r.Context(), c.actor, c.tn, in)
 			if err == nil {
 				c.d.Values = newClientValues()
 				data["Secret"], data["SecretFor"] = created.ClientSecret, created.Name
@@ -44,7 +46,7 @@ func (h *Handler) Clients(oid *openid.Provider) Page {
 			h.fail(w, r, c, err)
 			return
 		}
-		list, next, err := oid.Clients(r.Context(), c.actor, c.tn, false, pageOf(r))
+		list, next, err := oid.Clients().Clients(r.Context(), c.actor, c.tn, false, pageOf(r))
 		if err != nil {
 			h.fail(w, r, c, err)
 			return
@@ -71,20 +73,20 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 		data := map[string]any{}
 		if r.Method == http.MethodPost {
 			var err error
-			var done openid.CreatedClient
+			var done clients.CreatedClient
 			switch r.PathValue("action") {
 			case "":
-				done, err = oid.UpdateClient(ctx, c.actor, c.tn, id, clientInput(r, c, false))
+				done, err = oid.Clients().UpdateClient(ctx, c.actor, c.tn, id, clientInput(r, c, false))
 				if err == nil {
 					h.redirect(w, r, c.d.Admin+"clients/"+id, "Saved.")
 					return
 				}
 			case "rotate-secret":
-				if done, err = oid.UpdateClient(ctx, c.actor, c.tn, id, openid.ClientInput{RotateSecret: true}); err == nil {
+				if done, err = oid.Clients().UpdateClient(ctx, c.actor, c.tn, id, clients.ClientInput{RotateSecret: true}); err == nil {
 					data["Secret"] = done.ClientSecret
 				}
 			case "delete":
-				if _, err = oid.DeleteClient(ctx, c.actor, c.tn, id); err == nil {
+				if _, err = oid.Clients().DeleteClient(ctx, c.actor, c.tn, id); err == nil {
 					h.redirect(w, r, c.d.Admin+"clients", "The product is deleted: it signs nobody in any more.")
 					return
 				}
@@ -101,7 +103,7 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 		} else {
 			c.d.Notice = h.flash(w, r)
 		}
-		cl, err := oid.Client(ctx, c.actor, c.tn, id)
+		cl, err := oid.Clients().Client(ctx, c.actor, c.tn, id)
 		if err != nil {
 			h.fail(w, r, c, err)
 			return
@@ -117,16 +119,16 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 				"frontchannel_logout_session_required": strconv.FormatBool(cl.FrontchannelLogoutSessionRequired)}
 		}
 		data["Client"] = cl
-		if cl.AuthMethod == openid.AuthPrivateKey {
+		if cl.AuthMethod == clients.AuthPrivateKey {
 			// A jwks_uri that cannot be read is shown as such, not as a failed page.
-			if keys, err := oid.ClientKeys(ctx, c.actor, c.tn, cl); err != nil {
+			if keys, err := oid.Clients().ClientKeys(ctx, c.actor, c.tn, cl); err != nil {
 				data["KeysError"] = err.Error()
 			} else {
 				data["Keys"] = keys
 			}
 		}
 		// The latest sign-out deliveries; the whole list is a page of its own.
-		deliveries, next, err := oid.LogoutDeliveries(ctx, c.actor, c.tn, id, store.LogoutFilter{}, store.ListOptions{Limit: 10})
+		deliveries, next, err := oid.BackChannel().LogoutDeliveries(ctx, c.actor, c.tn, id, store.LogoutFilter{}, store.ListOptions{Limit: 10})
 		if err != nil {
 			h.fail(w, r, c, err)
 			return
@@ -138,7 +140,7 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 }
 
 // clientInput reads the product form.
-func clientInput(r *http.Request, c *Call, create bool) openid.ClientInput {
+func clientInput(r *http.Request, c *Call, create bool) clients.ClientInput {
 	v := c.form(r, "name", "type", "token_endpoint_auth_method", "id_token_signed_response_alg", "redirect_uris", "post_logout_redirect_uris",
 		"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "third_party", "jwks", "jwks_uri", "backchannel_logout_uri",
 		"backchannel_logout_session_required", "frontchannel_logout_uri", "frontchannel_logout_session_required")
@@ -156,7 +158,7 @@ func clientInput(r *http.Request, c *Call, create bool) openid.ClientInput {
 	v["grant_types"], v["scopes"] = strings.Join(grants, ","), strings.Join(scopes, ",")
 	third := v["third_party"] == "true"
 	name := v["name"]
-	in := openid.ClientInput{Name: &name}
+	in := clients.ClientInput{Name: &name}
 	in.RedirectURIs, in.PostLogoutRedirectURIs = lines(v["redirect_uris"]), lines(v["post_logout_redirect_uris"])
 	in.GrantTypes, in.Scopes, in.ThirdParty = append([]string{}, grants...), append([]string{}, scopes...), &third
 	in.IDTokenAlg = v["id_token_signed_response_alg"]
@@ -215,11 +217,11 @@ func indentJSON(s string) string {
 
 // signOutRow is a sign-out delivery with its account named.
 type signOutRow struct {
-	openid.LogoutDelivery
+	backchannel.LogoutDelivery
 	Account named
 }
 
-func (h *Handler) signOutRows(r *http.Request, c *Call, ds []openid.LogoutDelivery) []signOutRow {
+func (h *Handler) signOutRows(r *http.Request, c *Call, ds []backchannel.LogoutDelivery) []signOutRow {
 	n := h.namer(r.Context(), c)
 	rows := make([]signOutRow, len(ds))
 	for i, d := range ds {
@@ -235,7 +237,7 @@ func (h *Handler) LogoutDeliveries(oid *openid.Provider) Page {
 		ctx := r.Context()
 		id := r.PathValue("id")
 		c.d.Notice = h.flash(w, r)
-		cl, err := oid.Client(ctx, c.actor, c.tn, id)
+		cl, err := oid.Clients().Client(ctx, c.actor, c.tn, id)
 		if err != nil {
 			h.fail(w, r, c, err)
 			return
@@ -245,7 +247,7 @@ func (h *Handler) LogoutDeliveries(oid *openid.Provider) Page {
 			f.State = ""
 		}
 		c.d.Values["state"] = f.State
-		list, next, err := oid.LogoutDeliveries(ctx, c.actor, c.tn, id, f, pageOf(r))
+		list, next, err := oid.BackChannel().LogoutDeliveries(ctx, c.actor, c.tn, id, f, pageOf(r))
 		if err != nil {
 			h.fail(w, r, c, err)
 			return
@@ -261,7 +263,7 @@ func (h *Handler) LogoutDeliveries(oid *openid.Provider) Page {
 func (h *Handler) RetryLogout(oid *openid.Provider) Page {
 	return func(w http.ResponseWriter, r *http.Request, c *Call) {
 		id := r.PathValue("id")
-		if _, err := oid.RetryLogoutDelivery(r.Context(), c.actor, c.tn, id, r.PathValue("event")); err != nil {
+		if _, err := oid.BackChannel().RetryLogoutDelivery(r.Context(), c.actor, c.tn, id, r.PathValue("event")); err != nil {
 			h.fail(w, r, c, err)
 			return
 		}

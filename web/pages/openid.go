@@ -6,6 +6,7 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/openid"
+	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/web/view"
 )
 
@@ -21,11 +22,11 @@ type consentData struct {
 
 // scopeText says what a scope shows a product, as a person reads it.
 var scopeText = map[string]string{
-	"profile":         "your name, username and language",
-	"email":           "your email address",
-	"phone":           "your phone number",
-	"offline_access":  "your account while you are away (it stays signed in)",
-	openid.ScopeUsher: "your organization, role, plan, groups, department and job profile",
+	"profile":          "your name, username and language",
+	"email":            "your email address",
+	"phone":            "your phone number",
+	"offline_access":   "your account while you are away (it stays signed in)",
+	clients.ScopeUsher: "your organization, role, plan, groups, department and job profile",
 }
 
 // signoutData is what the sign-out confirmation and signed-out pages show.

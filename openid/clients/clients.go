@@ -1,4 +1,9 @@
-package openid
+// Package clients owns the OpenID Connect provider's clients (the
+// products a tenant registers): their rules, secrets and private_key_jwt
+// keys (registered, or read from a jwks_uri), their management by tenant
+// administrators (audited), and each client as zitadel/oidc's op package
+// sees it, cached per replica.
+package clients
 
 import (
 	"context"
@@ -9,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,8 +29,23 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/secret"
 	"github.com/usherhq/usher/store"
+)
+
+// ScopeUsher asks for usher's directory claims: tenant, role, plan,
+// groups (primary first), department, job profile, organization and the
+// contact roles per site.
+const ScopeUsher = "usher"
+
+// Defaults of new clients and the limits of what a client may set.
+const (
+	DefaultAccessTokenTTL  = 10 * time.Minute
+	DefaultIDTokenTTL      = time.Hour
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+	// MaxRefreshTokenTTL bounds a refresh token's lifetime.
+	MaxRefreshTokenTTL = 365 * 24 * time.Hour
 )
 
 // Grant types a client may be allowed. The implicit flow is not offered.
@@ -94,13 +115,31 @@ type CreatedClient struct {
 // knownScopes are the scopes a client may be allowed.
 var knownScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeOfflineAccess, ScopeUsher}
 
+// Service is the clients of every tenant.
+type Service struct {
+	st  *store.Store
+	now func() time.Time
+	log *slog.Logger
+	// http reads clients' published keys.
+	http    *http.Client
+	clients *clientCache
+	remote  *remoteKeys
+}
+
+// New returns the clients in st; client reads the keys clients publish at
+// their jwks_uri (give the guarded egress client).
+func New(st *store.Store, now func() time.Time, log *slog.Logger, client *http.Client) *Service {
+	return &Service{st: st, now: now, log: log, http: client, clients: &clientCache{m: map[string]cachedClient{}},
+		remote: &remoteKeys{m: map[string]*remoteSet{}}}
+}
+
 // CreateClient registers a client for tenant and returns its secret (for a
 // confidential client with a secret), shown once and stored as a hash.
-func (p *Provider) CreateClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in ClientInput) (CreatedClient, error) {
+func (p *Service) CreateClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, in ClientInput) (CreatedClient, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return CreatedClient{}, err
 	}
-	c := usher.Client{Type: in.Type, IDTokenAlg: ES256, AccessTokenSeconds: int(DefaultAccessTokenTTL / time.Second),
+	c := usher.Client{Type: in.Type, IDTokenAlg: keys.ES256, AccessTokenSeconds: int(DefaultAccessTokenTTL / time.Second),
 		IDTokenSeconds: int(DefaultIDTokenTTL / time.Second), RefreshTokenSeconds: int(DefaultRefreshTokenTTL / time.Second)}
 	if c.Type == "" {
 		c.Type = usher.ClientConfidential
@@ -138,7 +177,7 @@ func (p *Provider) CreateClient(ctx context.Context, actor usher.Actor, tenant u
 
 // UpdateClient changes a client of tenant; a new secret, when asked for,
 // is returned once.
-func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in ClientInput) (CreatedClient, error) {
+func (p *Service) UpdateClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, in ClientInput) (CreatedClient, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return CreatedClient{}, err
 	}
@@ -214,7 +253,7 @@ func (p *Provider) UpdateClient(ctx context.Context, actor usher.Actor, tenant u
 // or changes from old's (the zero client for a new one), outside any
 // transaction, so that a wrong one is refused now, not at the client's
 // first sign-in or sign-out.
-func (p *Provider) checkAddresses(ctx context.Context, in ClientInput, old usher.Client) error {
+func (p *Service) checkAddresses(ctx context.Context, in ClientInput, old usher.Client) error {
 	if in.BackchannelLogoutURI != nil && *in.BackchannelLogoutURI != old.BackchannelLogoutURI {
 		if err := p.checkLogoutURI(ctx, *in.BackchannelLogoutURI); err != nil {
 			return err
@@ -232,7 +271,7 @@ func (p *Provider) checkAddresses(ctx context.Context, in ClientInput, old usher
 // that resolves to a non-public address is tried, with the client's own
 // dialer (which decides), and the connection closed at once; an address
 // that does not answer now is not refused.
-func (p *Provider) checkLogoutURI(ctx context.Context, raw string) error {
+func (p *Service) checkLogoutURI(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Hostname() == "" {
 		return nil // apply reports it
@@ -263,7 +302,7 @@ func (p *Provider) checkLogoutURI(ctx context.Context, raw string) error {
 // checkPublished reads the keys at a jwks_uri being set, so that an
 // address that does not serve usable keys is refused now, not at the
 // client's first sign-in. It is read outside any transaction.
-func (p *Provider) checkPublished(ctx context.Context, in ClientInput) error {
+func (p *Service) checkPublished(ctx context.Context, in ClientInput) error {
 	if in.JWKSURI == nil || *in.JWKSURI == "" || in.JWKS != nil || strings.TrimSpace(in.JWKSText) != "" {
 		return nil
 	}
@@ -278,14 +317,14 @@ func (p *Provider) checkPublished(ctx context.Context, in ClientInput) error {
 
 // DeleteClient deletes a client of tenant: it can no longer sign anyone in,
 // and what it was given is revoked. It is kept, marked deleted.
-func (p *Provider) DeleteClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string) (usher.Client, error) {
+func (p *Service) DeleteClient(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string) (usher.Client, error) {
 	yes := true
 	c, err := p.UpdateClient(ctx, actor, tenant, id, ClientInput{Deleted: &yes})
 	return c.Client, err
 }
 
 // Client reads a client of tenant (never its secret).
-func (p *Provider) Client(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string) (usher.Client, error) {
+func (p *Service) Client(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string) (usher.Client, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return usher.Client{}, err
 	}
@@ -294,7 +333,7 @@ func (p *Provider) Client(ctx context.Context, actor usher.Actor, tenant usher.T
 }
 
 // Clients lists tenant's clients.
-func (p *Provider) Clients(ctx context.Context, actor usher.Actor, tenant usher.Tenant, active bool, o store.ListOptions) ([]usher.Client, string, error) {
+func (p *Service) Clients(ctx context.Context, actor usher.Actor, tenant usher.Tenant, active bool, o store.ListOptions) ([]usher.Client, string, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return nil, "", err
 	}
@@ -417,8 +456,8 @@ func apply(c *usher.Client, in ClientInput, create bool) error {
 		c.ThirdParty = *in.ThirdParty
 	}
 	if in.IDTokenAlg != "" {
-		if in.IDTokenAlg != ES256 && in.IDTokenAlg != RS256 {
-			add(usher.Invalid("id_token_signed_response_alg", "must be %s or %s", ES256, RS256))
+		if in.IDTokenAlg != keys.ES256 && in.IDTokenAlg != keys.RS256 {
+			add(usher.Invalid("id_token_signed_response_alg", "must be %s or %s", keys.ES256, keys.RS256))
 		} else {
 			c.IDTokenAlg = in.IDTokenAlg
 		}
@@ -433,8 +472,8 @@ func apply(c *usher.Client, in ClientInput, create bool) error {
 		}
 		*into = *v
 	}
-	seconds("access_token_lifetime", in.AccessTokenSeconds, time.Minute, MaxTokenTTL, &c.AccessTokenSeconds)
-	seconds("id_token_lifetime", in.IDTokenSeconds, time.Minute, MaxTokenTTL, &c.IDTokenSeconds)
+	seconds("access_token_lifetime", in.AccessTokenSeconds, time.Minute, keys.MaxTokenTTL, &c.AccessTokenSeconds)
+	seconds("id_token_lifetime", in.IDTokenSeconds, time.Minute, keys.MaxTokenTTL, &c.IDTokenSeconds)
 	seconds("refresh_token_lifetime", in.RefreshTokenSeconds, 5*time.Minute, MaxRefreshTokenTTL, &c.RefreshTokenSeconds)
 	logoutURI := func(field string, v *string, into *string) {
 		if v == nil {
@@ -575,9 +614,9 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Algorithms a private_key_jwt client may sign its assertions with (what
-// the library verifies).
-var assertionAlgs = []string{ES256, RS256, string(jose.PS256)}
+// AssertionAlgs are the algorithms a private_key_jwt client may sign its
+// assertions with (what the library verifies).
+var AssertionAlgs = []string{keys.ES256, keys.RS256, string(jose.PS256)}
 
 // parseJWKS reads a client's public keys and says what is wrong with them,
 // naming the key: each must be a public RSA (2048 bits or more) or P-256
@@ -607,14 +646,14 @@ func parseJWKS(s string) (*jose.JSONWebKeySet, error) {
 			if pub.N.BitLen() < 2048 {
 				return nil, fmt.Errorf("%s is an RSA key of %d bits: at least 2048 are needed", name, pub.N.BitLen())
 			}
-			if k.Algorithm != "" && k.Algorithm != RS256 && k.Algorithm != string(jose.PS256) {
+			if k.Algorithm != "" && k.Algorithm != keys.RS256 && k.Algorithm != string(jose.PS256) {
 				return nil, fmt.Errorf("%s is an RSA key for %s: usher verifies RS256 and PS256", name, k.Algorithm)
 			}
 		case *ecdsa.PublicKey:
 			if pub.Curve != elliptic.P256() {
 				return nil, fmt.Errorf("%s is an EC key on %s: usher verifies ES256 (P-256)", name, pub.Curve.Params().Name)
 			}
-			if k.Algorithm != "" && k.Algorithm != ES256 {
+			if k.Algorithm != "" && k.Algorithm != keys.ES256 {
 				return nil, fmt.Errorf("%s is a P-256 key for %s: it can only be ES256", name, k.Algorithm)
 			}
 		default:
@@ -647,12 +686,12 @@ func describeKeys(set *jose.JSONWebKeySet) []ClientKey {
 		case *rsa.PublicKey:
 			ck.Type = "RSA"
 			if ck.Alg == "" {
-				ck.Alg = RS256 + " or " + string(jose.PS256)
+				ck.Alg = keys.RS256 + " or " + string(jose.PS256)
 			}
 		case *ecdsa.PublicKey:
 			ck.Type = "EC P-256"
 			if ck.Alg == "" {
-				ck.Alg = ES256
+				ck.Alg = keys.ES256
 			}
 		}
 		out = append(out, ck)
@@ -660,56 +699,56 @@ func describeKeys(set *jose.JSONWebKeySet) []ClientKey {
 	return out
 }
 
-// client is a stored client as the library sees it (op.Client).
-type client struct {
+// Client is a stored client as the library sees it (op.Client).
+type Client struct {
 	usher.Client
 	secretHash string
 	keys       *jose.JSONWebKeySet
 	loginURL   string
 }
 
-var _ op.Client = (*client)(nil)
+var _ op.Client = (*Client)(nil)
 
-func (c *client) GetID() string                    { return c.ID }
-func (c *client) RedirectURIs() []string           { return c.Client.RedirectURIs }
-func (c *client) PostLogoutRedirectURIs() []string { return c.Client.PostLogoutRedirectURIs }
+func (c *Client) GetID() string                    { return c.ID }
+func (c *Client) RedirectURIs() []string           { return c.Client.RedirectURIs }
+func (c *Client) PostLogoutRedirectURIs() []string { return c.Client.PostLogoutRedirectURIs }
 
 // ApplicationType: redirect URIs were checked when registered and are
 // matched exactly before the library sees them, so the library's per-type
 // URI policy (which lets a native client's loopback port vary) is not used.
-func (c *client) ApplicationType() op.ApplicationType {
+func (c *Client) ApplicationType() op.ApplicationType {
 	if c.Type == usher.ClientPublic {
 		return op.ApplicationTypeUserAgent
 	}
 	return op.ApplicationTypeWeb
 }
-func (c *client) AuthMethod() oidc.AuthMethod { return oidc.AuthMethod(c.Client.AuthMethod) }
-func (c *client) ResponseTypes() []oidc.ResponseType {
+func (c *Client) AuthMethod() oidc.AuthMethod { return oidc.AuthMethod(c.Client.AuthMethod) }
+func (c *Client) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
-func (c *client) LoginURL(id string) string { return c.loginURL + url.QueryEscape(id) }
-func (c *client) IDTokenLifetime() time.Duration {
+func (c *Client) LoginURL(id string) string { return c.loginURL + url.QueryEscape(id) }
+func (c *Client) IDTokenLifetime() time.Duration {
 	return time.Duration(c.IDTokenSeconds) * time.Second
 }
-func (c *client) DevMode() bool                        { return true }
-func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
-func (c *client) ClockSkew() time.Duration             { return 0 }
-func (c *client) IsScopeAllowed(scope string) bool     { return slices.Contains(c.Scopes, scope) }
-func (c *client) accessTTL() time.Duration             { return time.Duration(c.AccessTokenSeconds) * time.Second }
-func (c *client) refreshTTL() time.Duration {
+func (c *Client) DevMode() bool                        { return true }
+func (c *Client) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *Client) ClockSkew() time.Duration             { return 0 }
+func (c *Client) IsScopeAllowed(scope string) bool     { return slices.Contains(c.Scopes, scope) }
+func (c *Client) AccessTTL() time.Duration             { return time.Duration(c.AccessTokenSeconds) * time.Second }
+func (c *Client) RefreshTTL() time.Duration {
 	return time.Duration(c.RefreshTokenSeconds) * time.Second
 }
-func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
+func (c *Client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
-func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+func (c *Client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
 
 // AccessTokenType: usher signs its own access tokens (see tokenCrypto).
-func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
+func (c *Client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
 
-func (c *client) GrantTypes() []oidc.GrantType {
+func (c *Client) GrantTypes() []oidc.GrantType {
 	out := make([]oidc.GrantType, len(c.Client.GrantTypes))
 	for i, g := range c.Client.GrantTypes {
 		out[i] = oidc.GrantType(g)
@@ -717,7 +756,8 @@ func (c *client) GrantTypes() []oidc.GrantType {
 	return out
 }
 
-func (c *client) checkSecret(s string) bool {
+// CheckSecret reports whether s is the client's secret.
+func (c *Client) CheckSecret(s string) bool {
 	if c.secretHash == "" || s == "" {
 		return false
 	}
@@ -729,7 +769,7 @@ func (c *client) checkSecret(s string) bool {
 const clientCacheTTL = 2 * time.Second
 
 type cachedClient struct {
-	c    client
+	c    Client
 	read time.Time
 }
 
@@ -744,23 +784,24 @@ func (cc *clientCache) forget(tenant, id string) {
 	cc.mu.Unlock()
 }
 
-// client returns client id of the request's tenant, as the library sees
-// it; a deleted client or another tenant's is not found.
-func (p *Provider) client(ctx context.Context, rs *request, id string) (*client, error) {
+// Lookup returns client id of tenant, as the library sees it, its login
+// URL loginURL followed by the request's id; a deleted client or another
+// tenant's is not found.
+func (p *Service) Lookup(ctx context.Context, tenant, id, loginURL string) (*Client, error) {
 	if id == "" || len(id) > 200 {
 		return nil, usher.NotFound("client_id", "client")
 	}
-	key := rs.tenant.ID + "/" + id
+	key := tenant + "/" + id
 	now := p.now()
 	p.clients.mu.Lock()
 	e, ok := p.clients.m[key]
 	p.clients.mu.Unlock()
 	if !ok || now.Sub(e.read) > clientCacheTTL || now.Before(e.read) {
-		c, hash, err := p.st.Read().Client(ctx, rs.tenant.ID, id)
+		c, hash, err := p.st.Read().Client(ctx, tenant, id)
 		if err != nil {
 			return nil, err
 		}
-		e = cachedClient{c: client{Client: c, secretHash: hash}, read: now}
+		e = cachedClient{c: Client{Client: c, secretHash: hash}, read: now}
 		if c.JWKS != "" {
 			if e.c.keys, err = parseJWKS(c.JWKS); err != nil {
 				return nil, fmt.Errorf("client %s: jwks: %w", id, err)
@@ -777,6 +818,6 @@ func (p *Provider) client(ctx context.Context, rs *request, id string) (*client,
 		return nil, usher.NotFound("client_id", "client")
 	}
 	c := e.c
-	c.loginURL = rs.issuer + pathLogin + "?id="
+	c.loginURL = loginURL
 	return &c, nil
 }

@@ -1,4 +1,4 @@
-package openid
+package backchannel
 
 import (
 	"context"
@@ -98,7 +98,7 @@ type LogoutDelivery struct {
 }
 
 func deliveryOf(e store.LogoutEvent, now time.Time) LogoutDelivery {
-	d := LogoutDelivery{ID: e.ID, ClientID: e.ClientID, AccountID: e.AccountID, SID: sid(e.TenantID, e.SessionID), Reason: e.Reason, State: e.State(),
+	d := LogoutDelivery{ID: e.ID, ClientID: e.ClientID, AccountID: e.AccountID, SID: SID(e.TenantID, e.SessionID), Reason: e.Reason, State: e.State(),
 		CreatedAt: e.CreatedAt, Attempts: e.Attempts, DeliveredAt: e.DeliveredAt, AbandonedAt: e.AbandonedAt, Failure: e.LastFailure,
 		Status: e.LastStatus, LastError: e.LastError}
 	if d.State == store.LogoutQueued {
@@ -139,7 +139,7 @@ func problem(kind string, status int) string {
 
 // LogoutDeliveries lists the back-channel logouts of tenant's client id,
 // newest first; another tenant's client is not found.
-func (p *Provider) LogoutDeliveries(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, f store.LogoutFilter,
+func (p *Service) LogoutDeliveries(ctx context.Context, actor usher.Actor, tenant usher.Tenant, id string, f store.LogoutFilter,
 	o store.ListOptions) ([]LogoutDelivery, string, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return nil, "", err
@@ -166,7 +166,7 @@ func (p *Provider) LogoutDeliveries(ctx context.Context, actor usher.Actor, tena
 // logout worker tries it at its next pass. A delivered one, or one being
 // delivered now, is a conflict, as is a product that no longer has a
 // back-channel logout URI.
-func (p *Provider) RetryLogoutDelivery(ctx context.Context, actor usher.Actor, tenant usher.Tenant, client, event string) (LogoutDelivery, error) {
+func (p *Service) RetryLogoutDelivery(ctx context.Context, actor usher.Actor, tenant usher.Tenant, client, event string) (LogoutDelivery, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return LogoutDelivery{}, err
 	}

@@ -1,4 +1,9 @@
-package openid
+// Package backchannel owns the OpenID Connect provider's back-channel
+// logout (OpenID Connect Back-Channel Logout 1.0): the sid claim that names
+// a session, the logout tokens of the outbox the provider fills when
+// sessions end, their leased delivery worker with its retries, and what
+// tenant administrators see of the deliveries and their retry.
+package backchannel
 
 import (
 	"context"
@@ -18,12 +23,30 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/egress"
 	"github.com/usherhq/usher/internal/passes"
+	"github.com/usherhq/usher/openid/keys"
 	"github.com/usherhq/usher/store"
 )
 
 // Logout at the products when a person's usher session ends: the sid
 // claim that names the session, the outbox of back-channel logout tokens
-// (OpenID Connect Back-Channel Logout 1.0) and its worker.
+// and its worker.
+
+// Service delivers the logout tokens of every tenant's clients.
+type Service struct {
+	log    *slog.Logger
+	st     *store.Store
+	keys   *keys.Service
+	now    func() time.Time
+	issuer func(usher.Tenant) string
+	// http posts logout tokens.
+	http *http.Client
+}
+
+// New returns the deliveries of st's logout events, their tokens signed
+// with ks for issuer, posted with client (give the guarded egress client).
+func New(log *slog.Logger, st *store.Store, ks *keys.Service, now func() time.Time, issuer func(usher.Tenant) string, client *http.Client) *Service {
+	return &Service{log: log, st: st, keys: ks, now: now, issuer: issuer, http: client}
+}
 
 // backchannelEvent is the logout token's one event.
 const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
@@ -39,11 +62,11 @@ const (
 	logoutPerClient = 2
 )
 
-// sid is the sid claim of a session in a tenant: stable for the session,
+// SID is the sid claim of a session in a tenant: stable for the session,
 // different per tenant (each is its own issuer), and opaque: it is a hash
 // of the session row's id, which is no secret and lets nobody use the
 // session; the cookie's secret is never part of it.
-func sid(tenantID, sessionID string) string {
+func SID(tenantID, sessionID string) string {
 	if sessionID == "" {
 		return ""
 	}
@@ -51,87 +74,31 @@ func sid(tenantID, sessionID string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:16])
 }
 
-// sessionOf is the session an ID token request came through.
-func sessionOf(req any) string {
-	switch r := req.(type) {
-	case *authRequest:
-		return r.SessionID
-	case *refreshRequest:
-		return r.grant.SessionID
-	}
-	return ""
-}
-
-// hooks makes the ends of sessions and accounts, in the transactions that
-// end them, revoke what was given through them, void the codes they signed
-// in for and not yet exchanged, and queue their logout tokens.
-func (p *Provider) hooks(d Deps) {
-	if d.Provision != nil {
-		d.Provision.OnAccountEnded(func(ctx context.Context, tx *store.Tx, tn usher.Tenant, a usher.Account) error {
-			return endGrants(ctx, tx, store.LogoutAccount, tn.ID, a.ID, "account "+a.State)
-		})
-		d.Provision.OnConnectionDeactivated(func(ctx context.Context, tx *store.Tx, tn usher.Tenant, c usher.Connection) error {
-			return endGrants(ctx, tx, store.LogoutConnection, c.ID, tn.ID, "connection deactivated")
-		})
-	}
-	if d.Signin != nil {
-		d.Signin.OnSignOutEverywhere(func(ctx context.Context, tx *store.Tx, identity, keep string) error {
-			return endGrants(ctx, tx, store.LogoutIdentity, identity, keep, "signed out everywhere")
-		})
-		d.Signin.OnSignOut(func(ctx context.Context, tx *store.Tx, s usher.Session) error {
-			return endGrants(ctx, tx, store.LogoutSession, s.IdentityID, s.ID, "signed out")
-		})
-	}
-}
-
-// endGrants queues the logout tokens of scope's grants, revokes them and
-// voids scope's unused codes (a code must not outlive its session).
-func endGrants(ctx context.Context, tx *store.Tx, scope store.LogoutScope, a, b, reason string) error {
-	if _, err := tx.QueueLogouts(ctx, scope, a, b, reason); err != nil {
-		return err
-	}
-	if _, err := tx.VoidCodes(ctx, scope, a, b); err != nil {
-		return err
-	}
-	var err error
-	switch scope {
-	case store.LogoutAccount:
-		_, err = tx.RevokeAccountGrants(ctx, a, b, reason)
-	case store.LogoutIdentity:
-		_, err = tx.RevokeIdentityGrants(ctx, a, b, reason)
-	case store.LogoutSession:
-		_, err = tx.RevokeSessionGrants(ctx, a, b, reason)
-	case store.LogoutConnection:
-		_, err = tx.RevokeConnectionGrants(ctx, a, b, reason)
-	}
-	return err
-}
-
 // logoutToken signs the logout token of e for client c of tenant tn.
-func (p *Provider) logoutToken(ctx context.Context, tn usher.Tenant, c usher.Client, e store.LogoutEvent) (string, error) {
-	ring, err := p.keys.ring(ctx, tn.ID)
+func (p *Service) logoutToken(ctx context.Context, tn usher.Tenant, c usher.Client, e store.LogoutEvent) (string, error) {
+	ring, err := p.keys.Ring(ctx, tn.ID)
 	if err != nil {
 		return "", err
 	}
 	alg := c.IDTokenAlg
 	if alg == "" {
-		alg = ES256
+		alg = keys.ES256
 	}
 	now := p.now()
-	k, err := ring.signer(alg, now)
+	k, err := ring.Signer(alg, now)
 	if err != nil {
 		return "", err
 	}
 	claims := map[string]any{"iss": strings.TrimSuffix(p.issuer(tn), "/"), "aud": []string{c.ID}, "iat": now.Unix(),
 		"exp": now.Add(logoutTokenTTL).Unix(), "jti": e.ID, "sub": e.AccountID, "events": map[string]any{backchannelEvent: map[string]any{}}}
-	if s := sid(e.TenantID, e.SessionID); s != "" {
+	if s := SID(e.TenantID, e.SessionID); s != "" {
 		claims["sid"] = s
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
-	sig, err := k.logout.Sign(payload)
+	sig, err := k.Logout.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("openid: sign logout token: %w", err)
 	}
@@ -140,7 +107,7 @@ func (p *Provider) logoutToken(ctx context.Context, tn usher.Tenant, c usher.Cli
 
 // deliverLogout posts a leased logout event's token to its client's
 // back-channel logout URI and records the outcome, giving the lease up.
-func (p *Provider) deliverLogout(ctx context.Context, e store.LogoutEvent, owner string) error {
+func (p *Service) deliverLogout(ctx context.Context, e store.LogoutEvent, owner string) error {
 	r := p.st.Read()
 	tn, err := r.Tenant(ctx, e.TenantID)
 	if err != nil {
@@ -167,18 +134,18 @@ func (p *Provider) deliverLogout(ctx context.Context, e store.LogoutEvent, owner
 
 // postLogout sends one logout token; nil is a 2xx answer (the spec's 200,
 // or 204 which some receivers answer).
-func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
+func (p *Service) postLogout(ctx context.Context, uri, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, logoutTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
 	if err != nil {
-		return failure(FailConnect, redactURL(err))
+		return failure(FailConnect, egress.RedactURL(err))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "usher")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		err = redactURL(err)
+		err = egress.RedactURL(err)
 		return failure(failureOf(err), err)
 	}
 	defer resp.Body.Close()
@@ -187,25 +154,6 @@ func (p *Provider) postLogout(ctx context.Context, uri, token string) error {
 		return &deliveryError{kind: FailAnswered, status: resp.StatusCode, err: fmt.Errorf("the back-channel logout URI answered %s", resp.Status)}
 	}
 	return nil
-}
-
-// redactURL keeps only the scheme, host and path of the address in an
-// HTTP client's error: what a client registered may carry a secret in its
-// query (or user info), and the error goes to logs and stored errors.
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		ue.URL = redactedURL(ue.URL)
-	}
-	return err
-}
-
-func redactedURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(an address that does not parse)"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // unreachable reports whether a delivery failed without an answer: no
@@ -219,7 +167,7 @@ func unreachable(err error) bool {
 // finishLogout records an attempt's outcome (failed nil: delivered):
 // another attempt after the backoff, or, a day after the session ended,
 // abandoned and audited.
-func (p *Provider) finishLogout(ctx context.Context, e store.LogoutEvent, owner string, failed error, abandon bool) error {
+func (p *Service) finishLogout(ctx context.Context, e store.LogoutEvent, owner string, failed error, abandon bool) error {
 	return p.st.Write(ctx, func(tx *store.Tx) error {
 		now := tx.Now()
 		e.Attempts++
@@ -265,20 +213,20 @@ type LogoutWorkerOptions struct {
 	Poll  time.Duration // between passes [2s]
 	Lease time.Duration // how long a claimed event is this worker's [1m]
 	Batch int           // events claimed at a time [16]
-	Log   *slog.Logger  // [the provider's]
+	Log   *slog.Logger  // [the service's]
 }
 
 // LogoutWorker delivers the logout tokens of ended sessions to the
 // clients' back-channel logout URIs. Run one per replica: events are
 // leased through the database, so each is sent by one worker at a time.
 type LogoutWorker struct {
-	p     *Provider
+	p     *Service
 	o     LogoutWorkerOptions
 	owner string
 }
 
 // NewLogoutWorker returns a worker over p's logout events.
-func NewLogoutWorker(p *Provider, o LogoutWorkerOptions) *LogoutWorker {
+func NewLogoutWorker(p *Service, o LogoutWorkerOptions) *LogoutWorker {
 	if o.Poll <= 0 {
 		o.Poll = 2 * time.Second
 	}
@@ -334,4 +282,11 @@ func (w *LogoutWorker) RunOnce(ctx context.Context) (int, error) {
 	}
 	wg.Wait()
 	return len(due), nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -1,4 +1,4 @@
-package openid
+package clients
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/egress"
 )
 
 // A private_key_jwt client that rotates its keys publishes them at its
@@ -31,9 +32,9 @@ const (
 	remoteKeysMax = 64 << 10
 )
 
-// errRemoteKeys: the client's jwks_uri could not be read or holds no
+// ErrRemoteKeys: the client's jwks_uri could not be read or holds no
 // usable keys.
-var errRemoteKeys = errors.New("the client's jwks_uri")
+var ErrRemoteKeys = errors.New("the client's jwks_uri")
 
 type remoteSet struct {
 	mu      sync.Mutex
@@ -71,17 +72,17 @@ func (rk *remoteKeys) set(key string) *remoteSet {
 }
 
 // fetchKeys reads the key set at uri.
-func (p *Provider) fetchKeys(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
+func (p *Service) fetchKeys(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return nil, redactURL(err)
+		return nil, egress.RedactURL(err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return nil, redactURL(err)
+		return nil, egress.RedactURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -100,7 +101,7 @@ func (p *Provider) fetchKeys(ctx context.Context, uri string) (*jose.JSONWebKeyS
 // remoteSetOf is c's published keys, read again when older than
 // remoteKeysTTL, or when kid is not among them and the last read is older
 // than remoteKeysGap.
-func (p *Provider) remoteSetOf(ctx context.Context, tenant string, c *client, kid string) (*jose.JSONWebKeySet, error) {
+func (p *Service) remoteSetOf(ctx context.Context, tenant string, c *Client, kid string) (*jose.JSONWebKeySet, error) {
 	s := p.remote.set(tenant + "/" + c.ID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -125,13 +126,13 @@ func (p *Provider) remoteSetOf(ctx context.Context, tenant string, c *client, ki
 		}
 	}
 	if s.keys == nil {
-		return nil, fmt.Errorf("%w could not be read: %v", errRemoteKeys, s.err)
+		return nil, fmt.Errorf("%w could not be read: %v", ErrRemoteKeys, s.err)
 	}
 	return s.keys, nil
 }
 
-// clientKey is c's public key kid ("" when the client has one key).
-func (p *Provider) clientKey(ctx context.Context, tenant string, c *client, kid string) (*jose.JSONWebKey, error) {
+// Key is c's public key kid ("" when the client has one key).
+func (p *Service) Key(ctx context.Context, tenant string, c *Client, kid string) (*jose.JSONWebKey, error) {
 	set := c.keys
 	if c.JWKSURI != "" {
 		var err error
@@ -159,7 +160,7 @@ func findKey(set *jose.JSONWebKeySet, kid string) *jose.JSONWebKey {
 
 // ClientKeys lists the public keys of tenant's private_key_jwt client c,
 // for its page: those it registered, or those its jwks_uri publishes now.
-func (p *Provider) ClientKeys(ctx context.Context, actor usher.Actor, tenant usher.Tenant, c usher.Client) ([]ClientKey, error) {
+func (p *Service) ClientKeys(ctx context.Context, actor usher.Actor, tenant usher.Tenant, c usher.Client) ([]ClientKey, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return nil, err
 	}
@@ -167,7 +168,7 @@ func (p *Provider) ClientKeys(ctx context.Context, actor usher.Actor, tenant ush
 	var err error
 	switch {
 	case c.JWKSURI != "":
-		cl := &client{Client: c}
+		cl := &Client{Client: c}
 		set, err = p.remoteSetOf(ctx, tenant.ID, cl, "")
 	case c.JWKS != "":
 		set, err = parseJWKS(c.JWKS)

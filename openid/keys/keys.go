@@ -1,4 +1,8 @@
-package openid
+// Package keys owns the OpenID Connect provider's signing keys: one ring
+// per tenant and algorithm, made when first needed, sealed at rest with
+// the secret box, rotated on schedule or on demand (a successor published
+// before it signs), and cached per replica.
+package keys
 
 import (
 	"context"
@@ -34,26 +38,30 @@ const (
 
 var algorithms = []string{ES256, RS256}
 
-// keyCacheTTL is how long a replica uses the keys it read before reading
+// CacheTTL is how long a replica uses the keys it read before reading
 // them again: how long another replica's new key takes to be known here.
 // New keys are published KeyLead before they sign, which is much longer.
-const keyCacheTTL = 30 * time.Second
+const CacheTTL = 30 * time.Second
 
-// signingKey is a private key able to sign (op.SigningKey).
-type signingKey struct {
+// MaxTokenTTL bounds access and ID token lifetimes; a retired key stays
+// in the JWKS this long after it last signed.
+const MaxTokenTTL = 24 * time.Hour
+
+// SigningKey is a private key able to sign (op.SigningKey).
+type SigningKey struct {
 	id        string
 	alg       jose.SignatureAlgorithm
 	signsFrom time.Time
 	priv      crypto.Signer
-	// at signs access tokens, with RFC 9068's "at+jwt" type.
-	at jose.Signer
-	// logout signs back-channel logout tokens, typed "logout+jwt".
-	logout jose.Signer
+	// At signs access tokens, with RFC 9068's "at+jwt" type.
+	At jose.Signer
+	// Logout signs back-channel logout tokens, typed "logout+jwt".
+	Logout jose.Signer
 }
 
-func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
-func (k *signingKey) Key() any                                    { return k.priv }
-func (k *signingKey) ID() string                                  { return k.id }
+func (k *SigningKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
+func (k *SigningKey) Key() any                                    { return k.priv }
+func (k *SigningKey) ID() string                                  { return k.id }
 
 // publicKey is a key of the JWKS (op.Key).
 type publicKey struct{ jwk jose.JSONWebKey }
@@ -65,24 +73,25 @@ func (k publicKey) Algorithm() jose.SignatureAlgorithm {
 func (k publicKey) Use() string { return "sig" }
 func (k publicKey) Key() any    { return k.jwk.Key }
 
-func (k *signingKey) signs(now time.Time) bool   { return !k.signsFrom.After(now) }
-func (k *signingKey) publicJWK() jose.JSONWebKey { return jwkOf(k.id, string(k.alg), k.priv.Public()) }
+func (k *SigningKey) signs(now time.Time) bool   { return !k.signsFrom.After(now) }
+func (k *SigningKey) publicJWK() jose.JSONWebKey { return jwkOf(k.id, string(k.alg), k.priv.Public()) }
 
 func jwkOf(id, alg string, pub crypto.PublicKey) jose.JSONWebKey {
 	return jose.JSONWebKey{Key: pub, KeyID: id, Algorithm: alg, Use: "sig"}
 }
 
-// keyRing is a tenant's keys as read at one moment.
-type keyRing struct {
+// Ring is a tenant's keys as read at one moment.
+type Ring struct {
 	read time.Time
 	// signers per algorithm, newest first; the one that signs is the
 	// newest whose time has come, decided at each signature.
-	signers map[string][]*signingKey
-	public  []op.Key
+	signers map[string][]*SigningKey
+	// Public are the keys of the JWKS.
+	Public []op.Key
 }
 
-// signer returns the key of alg that signs at now.
-func (r *keyRing) signer(alg string, now time.Time) (*signingKey, error) {
+// Signer returns the key of alg that signs at now.
+func (r *Ring) Signer(alg string, now time.Time) (*SigningKey, error) {
 	for _, k := range r.signers[alg] {
 		if k.signs(now) {
 			return k, nil
@@ -91,30 +100,39 @@ func (r *keyRing) signer(alg string, now time.Time) (*signingKey, error) {
 	return nil, fmt.Errorf("openid: no %s signing key", alg)
 }
 
-// keyCache holds each tenant's keys for keyCacheTTL, and makes and
+// Service holds each tenant's keys for CacheTTL, and makes and
 // rotates them as they fall due.
-type keyCache struct {
-	p     *Provider
-	mu    sync.Mutex
-	rings map[string]*keyRing
+type Service struct {
+	st  *store.Store
+	box *secret.Box
+	now func() time.Time
+	// rotation is how long a key signs before a successor replaces it;
+	// lead, how long a successor is published before it signs.
+	rotation, lead time.Duration
+	mu             sync.Mutex
+	rings          map[string]*Ring
 	// opened keeps private keys already unsealed, by kid.
-	opened map[string]*signingKey
+	opened map[string]*SigningKey
 	// loading serializes the reading (and making) of one tenant's keys in
 	// this process, so a burst of first requests makes one key, not many.
 	loading map[string]*sync.Mutex
 }
 
-func newKeyCache(p *Provider) *keyCache {
-	return &keyCache{p: p, rings: map[string]*keyRing{}, opened: map[string]*signingKey{}, loading: map[string]*sync.Mutex{}}
+// New returns the keys of every tenant in st, their private halves sealed
+// with box, a key signing for rotation after a successor was published
+// lead before.
+func New(st *store.Store, box *secret.Box, now func() time.Time, rotation, lead time.Duration) *Service {
+	return &Service{st: st, box: box, now: now, rotation: rotation, lead: lead, rings: map[string]*Ring{}, opened: map[string]*SigningKey{},
+		loading: map[string]*sync.Mutex{}}
 }
 
-// ring returns tenant's keys, reading them when the cached ones are old,
+// Ring returns tenant's keys, reading them when the cached ones are old,
 // and making the first keys or a scheduled successor when due.
-func (c *keyCache) ring(ctx context.Context, tenant string) (*keyRing, error) {
-	now := c.p.now()
+func (c *Service) Ring(ctx context.Context, tenant string) (*Ring, error) {
+	now := c.now()
 	c.mu.Lock()
 	r := c.rings[tenant]
-	if r != nil && now.Sub(r.read) < keyCacheTTL && !now.Before(r.read) {
+	if r != nil && now.Sub(r.read) < CacheTTL && !now.Before(r.read) {
 		c.mu.Unlock()
 		return r, nil
 	}
@@ -127,7 +145,7 @@ func (c *keyCache) ring(ctx context.Context, tenant string) (*keyRing, error) {
 	l.Lock()
 	defer l.Unlock()
 	c.mu.Lock()
-	if r := c.rings[tenant]; r != nil && now.Sub(r.read) < keyCacheTTL && !now.Before(r.read) {
+	if r := c.rings[tenant]; r != nil && now.Sub(r.read) < CacheTTL && !now.Before(r.read) {
 		c.mu.Unlock()
 		return r, nil // another caller read them meanwhile
 	}
@@ -138,7 +156,7 @@ func (c *keyCache) ring(ctx context.Context, tenant string) (*keyRing, error) {
 	}
 	c.mu.Lock()
 	if len(c.rings) > 10_000 {
-		c.rings = map[string]*keyRing{} // bounded: start over
+		c.rings = map[string]*Ring{} // bounded: start over
 	}
 	c.rings[tenant] = r
 	c.mu.Unlock()
@@ -146,33 +164,33 @@ func (c *keyCache) ring(ctx context.Context, tenant string) (*keyRing, error) {
 }
 
 // forget drops tenant's cached keys, after a change through this replica.
-func (c *keyCache) forget(tenant string) {
+func (c *Service) forget(tenant string) {
 	c.mu.Lock()
 	delete(c.rings, tenant)
 	c.mu.Unlock()
 }
 
-func (c *keyCache) load(ctx context.Context, tenant string, now time.Time) (*keyRing, error) {
-	keys, err := c.p.st.Read().SigningKeys(ctx, tenant, now)
+func (c *Service) load(ctx context.Context, tenant string, now time.Time) (*Ring, error) {
+	keys, err := c.st.Read().SigningKeys(ctx, tenant, now)
 	if err != nil {
 		return nil, err
 	}
 	if due := c.due(keys, now); len(due) > 0 {
-		if err := c.p.makeKeys(ctx, tenant, due, now, false); err != nil {
+		if err := c.makeKeys(ctx, tenant, due, now, false); err != nil {
 			return nil, err
 		}
-		if keys, err = c.p.st.Read().SigningKeys(ctx, tenant, now); err != nil {
+		if keys, err = c.st.Read().SigningKeys(ctx, tenant, now); err != nil {
 			return nil, err
 		}
 	}
-	r := &keyRing{read: now, signers: map[string][]*signingKey{}}
+	r := &Ring{read: now, signers: map[string][]*SigningKey{}}
 	for _, k := range keys {
 		sk, err := c.open(k)
 		if err != nil {
 			return nil, err
 		}
 		r.signers[k.Alg] = append(r.signers[k.Alg], sk)
-		r.public = append(r.public, publicKey{sk.publicJWK()})
+		r.Public = append(r.Public, publicKey{sk.publicJWK()})
 	}
 	for alg := range r.signers {
 		ks := r.signers[alg]
@@ -183,7 +201,7 @@ func (c *keyCache) load(ctx context.Context, tenant string, now time.Time) (*key
 
 // due lists the algorithms that need a key: none yet, or a signing key
 // past its rotation with no successor published.
-func (c *keyCache) due(keys []store.SigningKey, now time.Time) []string {
+func (c *Service) due(keys []store.SigningKey, now time.Time) []string {
 	var out []string
 	for _, alg := range algorithms {
 		var newest *store.SigningKey
@@ -192,7 +210,7 @@ func (c *keyCache) due(keys []store.SigningKey, now time.Time) []string {
 				newest = &keys[i]
 			}
 		}
-		if newest == nil || (!newest.SignsFrom.After(now) && !now.Before(newest.SignsFrom.Add(c.p.cfg.KeyRotation))) {
+		if newest == nil || (!newest.SignsFrom.After(now) && !now.Before(newest.SignsFrom.Add(c.rotation))) {
 			out = append(out, alg)
 		}
 	}
@@ -200,14 +218,14 @@ func (c *keyCache) due(keys []store.SigningKey, now time.Time) []string {
 }
 
 // open unseals a stored key, once per process.
-func (c *keyCache) open(k store.SigningKey) (*signingKey, error) {
+func (c *Service) open(k store.SigningKey) (*SigningKey, error) {
 	c.mu.Lock()
 	sk := c.opened[k.ID]
 	c.mu.Unlock()
 	if sk != nil {
 		return sk, nil
 	}
-	der, err := c.p.box.Open(k.PrivateKey, keyPurpose(k.TenantID, k.ID))
+	der, err := c.box.Open(k.PrivateKey, keyPurpose(k.TenantID, k.ID))
 	if err != nil {
 		return nil, fmt.Errorf("openid: signing key %s of tenant %s: %w", k.ID, k.TenantID, err)
 	}
@@ -225,14 +243,14 @@ func (c *keyCache) open(k store.SigningKey) (*signingKey, error) {
 	}
 	c.mu.Lock()
 	if len(c.opened) > 50_000 {
-		c.opened = map[string]*signingKey{}
+		c.opened = map[string]*SigningKey{}
 	}
 	c.opened[k.ID] = sk
 	c.mu.Unlock()
 	return sk, nil
 }
 
-func newSigningKey(id, alg string, signsFrom time.Time, priv crypto.Signer) (*signingKey, error) {
+func newSigningKey(id, alg string, signsFrom time.Time, priv crypto.Signer) (*SigningKey, error) {
 	at, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: &jose.JSONWebKey{Key: priv, KeyID: id}},
 		(&jose.SignerOptions{}).WithType("at+jwt"))
 	if err != nil {
@@ -243,7 +261,7 @@ func newSigningKey(id, alg string, signsFrom time.Time, priv crypto.Signer) (*si
 	if err != nil {
 		return nil, fmt.Errorf("openid: logout signer for key %s: %w", id, err)
 	}
-	return &signingKey{id: id, alg: jose.SignatureAlgorithm(alg), signsFrom: signsFrom, priv: priv, at: at, logout: logout}, nil
+	return &SigningKey{id: id, alg: jose.SignatureAlgorithm(alg), signsFrom: signsFrom, priv: priv, At: at, Logout: logout}, nil
 }
 
 // Reseal seals anew with box's current key the private keys of signing
@@ -283,7 +301,7 @@ func generate(alg string) (crypto.Signer, error) {
 // published now and signs KeyLead later, and its predecessors then stay in
 // the JWKS until what they signed has expired. With onDemand, an algorithm
 // whose successor is already published gets none.
-func (p *Provider) makeKeys(ctx context.Context, tenant string, algs []string, now time.Time, onDemand bool) error {
+func (c *Service) makeKeys(ctx context.Context, tenant string, algs []string, now time.Time, onDemand bool) error {
 	type made struct {
 		key  store.SigningKey
 		priv crypto.Signer
@@ -304,9 +322,9 @@ func (p *Provider) makeKeys(ctx context.Context, tenant string, algs []string, n
 			return fmt.Errorf("openid: encode %s public key: %w", alg, err)
 		}
 		news = append(news, made{key: store.SigningKey{ID: kid, TenantID: tenant, Alg: alg, PublicJWK: string(pub),
-			PrivateKey: p.box.Seal(der, keyPurpose(tenant, kid))}, priv: priv})
+			PrivateKey: c.box.Seal(der, keyPurpose(tenant, kid))}, priv: priv})
 	}
-	return p.st.Write(ctx, func(tx *store.Tx) error {
+	return c.st.Write(ctx, func(tx *store.Tx) error {
 		// Another replica making keys for this tenant now finishes first;
 		// what it made is then read below, and not made again.
 		if err := tx.LockSigningKeys(ctx, tenant); err != nil {
@@ -316,7 +334,7 @@ func (p *Provider) makeKeys(ctx context.Context, tenant string, algs []string, n
 		if err != nil {
 			return err
 		}
-		due := p.keys.due(keys, now)
+		due := c.due(keys, now)
 		for _, m := range news {
 			k := m.key
 			var live []store.SigningKey
@@ -335,11 +353,11 @@ func (p *Provider) makeKeys(ctx context.Context, tenant string, algs []string, n
 			case !onDemand && !slices.Contains(due, k.Alg):
 				continue // another replica made it meanwhile
 			default:
-				k.SignsFrom = now.Add(p.cfg.KeyLead)
+				k.SignsFrom = now.Add(c.lead)
 				// What the others signed until the successor takes over
 				// stays verifiable until it expires.
 				for _, o := range live {
-					if err := tx.ExpireSigningKey(ctx, tenant, o.ID, k.SignsFrom.Add(MaxTokenTTL+keyCacheTTL)); err != nil {
+					if err := tx.ExpireSigningKey(ctx, tenant, o.ID, k.SignsFrom.Add(MaxTokenTTL+CacheTTL)); err != nil {
 						return err
 					}
 				}
@@ -356,25 +374,25 @@ func (p *Provider) makeKeys(ctx context.Context, tenant string, algs []string, n
 // demand: published at once, signing after the configured lead, with the
 // old keys in the JWKS until what they signed has expired. A successor
 // already published is kept.
-func (p *Provider) RotateKeys(ctx context.Context, actor usher.Actor, tenant usher.Tenant) ([]KeyInfo, error) {
+func (c *Service) RotateKeys(ctx context.Context, actor usher.Actor, tenant usher.Tenant) ([]KeyInfo, error) {
 	if err := actor.Require(usher.AdminTenant); err != nil {
 		return nil, err
 	}
-	now := p.now()
+	now := c.now()
 	// The first keys exist before they can be rotated.
-	if _, err := p.keys.ring(ctx, tenant.ID); err != nil {
+	if _, err := c.Ring(ctx, tenant.ID); err != nil {
 		return nil, err
 	}
-	if err := p.makeKeys(ctx, tenant.ID, algorithms, now, true); err != nil {
+	if err := c.makeKeys(ctx, tenant.ID, algorithms, now, true); err != nil {
 		return nil, err
 	}
-	if err := p.st.Write(ctx, func(tx *store.Tx) error {
+	if err := c.st.Write(ctx, func(tx *store.Tx) error {
 		return tx.InsertAudit(ctx, tenant.ID, actor.Event("signing_keys.rotated", "tenant", tenant.ID, nil))
 	}); err != nil {
 		return nil, err
 	}
-	p.keys.forget(tenant.ID)
-	return p.Keys(ctx, tenant)
+	c.forget(tenant.ID)
+	return c.Keys(ctx, tenant)
 }
 
 // KeyInfo describes a signing key for administrators: never its private half.
@@ -388,19 +406,19 @@ type KeyInfo struct {
 }
 
 // Keys lists tenant's published signing keys, newest first.
-func (p *Provider) Keys(ctx context.Context, tenant usher.Tenant) ([]KeyInfo, error) {
-	now := p.now()
-	r, err := p.keys.ring(ctx, tenant.ID)
+func (c *Service) Keys(ctx context.Context, tenant usher.Tenant) ([]KeyInfo, error) {
+	now := c.now()
+	r, err := c.Ring(ctx, tenant.ID)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := p.st.Read().SigningKeys(ctx, tenant.ID, now)
+	keys, err := c.st.Read().SigningKeys(ctx, tenant.ID, now)
 	if err != nil {
 		return nil, err
 	}
 	out := []KeyInfo{}
 	for _, k := range keys {
-		cur, _ := r.signer(k.Alg, now)
+		cur, _ := r.Signer(k.Alg, now)
 		out = append(out, KeyInfo{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, SignsFrom: k.SignsFrom, ExpiresAt: k.ExpiresAt,
 			Signing: cur != nil && cur.id == k.ID})
 	}
