@@ -9,9 +9,11 @@ func ClaimSeatSQL(d Dialect) string {
 	return claimSeatSQL("")
 }
 
-// UserRecordSQL are the statements of UserRecordByLogin and of UserRecords
-// for two ids, for tests of their query plans.
-func UserRecordSQL() []string {
+// PersonJoinSQL are the statements that join an account to its person:
+// UserRecordByLogin's, UserRecords' for two ids, OpenIDSubject's and
+// AuthRequestByCodeWithSubject's, for tests of their query plans.
+func PersonJoinSQL(d Dialect) []string {
 	return []string{userRecordByLoginSQL,
-		`SELECT ` + userRecordCols + ` FROM` + userRecordFrom + ` WHERE a.tenant_id = $1 AND ` + userRecordPerson + ` AND a.id IN ($2, $3)`}
+		`SELECT ` + userRecordCols + ` FROM` + userRecordFrom + ` WHERE a.tenant_id = $1 AND ` + userRecordPerson + ` AND a.id IN ($2, $3)`,
+		openIDSubjectSQL(d, true), authRequestWithSubjectSQL(d)}
 }

@@ -610,16 +610,24 @@ func (e extraScanner) Scan(dest ...any) error { return e.r.Scan(append(dest, e.e
 // of site and role: read with the account, a token costs one round trip
 // less.
 var contactRolesCol = map[Dialect]string{
-	Postgres: `coalesce((SELECT json_agg(json_build_array(x.site_id, x.name, x.role) ORDER BY x.site_id, x.role)::text FROM (` + contactRolesRows + `) x), '[]')`,
-	SQLite:   `coalesce((SELECT json_group_array(json_array(x.site_id, x.name, x.role)) FROM (` + contactRolesRows + `) x), '[]')`,
+	Postgres: `coalesce((SELECT json_agg(json_build_array(x.site_id, x.name, x.role) ORDER BY x.site_id, x.role)::text FROM (` +
+		fmt.Sprintf(contactRolesRows, "") + `) x), '[]')`,
+	// SQLite, left to choose, read the tenant's relationships in the
+	// order of its primary key, to spare the sort, instead of the
+	// person's through their index.
+	SQLite: `coalesce((SELECT json_group_array(json_array(x.site_id, x.name, x.role)) FROM (` +
+		fmt.Sprintf(contactRolesRows, " INDEXED BY relationships_person") + `) x), '[]')`,
 }
 
-const contactRolesRows = `SELECT r.site_id, coalesce(o.name, '') AS name, r.role FROM relationships r
+const contactRolesRows = `SELECT r.site_id, coalesce(o.name, '') AS name, r.role FROM relationships r%s
 		LEFT JOIN organizations o ON o.id = r.site_id AND o.tenant_id = r.tenant_id
 		WHERE r.tenant_id = a.tenant_id AND r.person_id = a.person_id ORDER BY r.site_id, r.role LIMIT 1000`
 
-// subjectCols and subjectJoins read what OpenIDSubject holds, for an
-// account a query names a.
+// subjectCols, subjectFrom and subjectWhere read what OpenIDSubject holds,
+// for an account a query names a. The CROSS JOIN fixes the order of the
+// joins in SQLite, from the account to its person by key: left to choose,
+// SQLite read every person of the tenant through persons(tenant_id) for
+// each token (PostgreSQL plans it like any join).
 func subjectCols(d Dialect, roles bool) string {
 	rolesCol := `'[]'`
 	if roles {
@@ -629,17 +637,18 @@ func subjectCols(d Dialect, roles bool) string {
 		coalesce(i.email, ''), coalesce(pl.key, ''), coalesce(o.name, ''), coalesce(o.kind, ''), ` + rolesCol
 }
 
-const subjectJoins = `JOIN persons p ON p.id = a.person_id AND p.tenant_id = a.tenant_id
+const subjectFrom = ` CROSS JOIN persons p
 		LEFT JOIN identities i ON i.id = a.identity_id AND a.identity_id <> ''
 		LEFT JOIN plans pl ON pl.id = a.plan_id AND pl.tenant_id = a.tenant_id
 		LEFT JOIN organizations o ON o.id = p.organization_id AND o.tenant_id = a.tenant_id`
+
+const subjectWhere = ` AND p.id = a.person_id AND p.tenant_id = a.tenant_id`
 
 // OpenIDSubject reads an account of tenant with its person, its identity's
 // email, its plan's key and its organization and, with roles, its person's
 // contact roles, in one query.
 func (t *Tx) OpenIDSubject(ctx context.Context, tenant, account string, roles bool) (OpenIDSubject, error) {
-	row := t.QueryRowContext(ctx, `SELECT `+subjectCols(t.dialect, roles)+` FROM accounts a `+subjectJoins+`
-		WHERE a.tenant_id = $1 AND a.id = $2`, tenant, account)
+	row := t.QueryRowContext(ctx, openIDSubjectSQL(t.dialect, roles), tenant, account)
 	s, err := t.scanSubject(row, tenant)
 	if notFound(err) {
 		return s, usher.NotFound("account", "account")
@@ -647,13 +656,22 @@ func (t *Tx) OpenIDSubject(ctx context.Context, tenant, account string, roles bo
 	return s, err
 }
 
+func openIDSubjectSQL(d Dialect, roles bool) string {
+	return `SELECT ` + subjectCols(d, roles) + ` FROM accounts a` + subjectFrom + `
+		WHERE a.tenant_id = $1 AND a.id = $2` + subjectWhere
+}
+
+func authRequestWithSubjectSQL(d Dialect) string {
+	return `SELECT ` + subjectCols(d, true) + `, ` + prefixed("ar.", authRequestCols) + `
+		FROM openid_auth_requests ar CROSS JOIN accounts a` + subjectFrom + `
+		WHERE ar.code_hash = $2 AND ar.code_hash <> '' AND ar.tenant_id = $1 AND a.id = ar.account_id AND a.tenant_id = ar.tenant_id` + subjectWhere
+}
+
 // AuthRequestByCodeWithSubject reads the authorization request of tenant
 // whose code has hash with its account's claims (contact roles included),
 // in one query: a code exchange needs both.
 func (t *Tx) AuthRequestByCodeWithSubject(ctx context.Context, tenant, hash string) (AuthRequest, OpenIDSubject, error) {
-	row := t.QueryRowContext(ctx, `SELECT `+subjectCols(t.dialect, true)+`, `+prefixed("ar.", authRequestCols)+`
-		FROM openid_auth_requests ar JOIN accounts a ON a.id = ar.account_id AND a.tenant_id = ar.tenant_id `+subjectJoins+`
-		WHERE ar.code_hash = $2 AND ar.code_hash <> '' AND ar.tenant_id = $1`, tenant, hash)
+	row := t.QueryRowContext(ctx, authRequestWithSubjectSQL(t.dialect), tenant, hash)
 	var s OpenIDSubject
 	ar, err := scanAuthRequest(scanFunc(func(arDest ...any) error {
 		var err error
