@@ -488,4 +488,24 @@ func testUserRecords(t *testing.T, e *env) {
 	if _, err := r.UserRecordByLogin(e.ctx, a.ID, "nobody@example.com"); !errors.Is(err, usher.ErrNotFound) {
 		t.Errorf("an unknown login: %v, want not found", err)
 	}
+
+	// By email: a login, a person's email, or any email a source gave,
+	// and no longer one the source took back.
+	byEmail := func(email string, want ...string) {
+		t.Helper()
+		got, err := r.AccountIDsByEmail(e.ctx, a.ID, email)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("accounts of %s: %v, %v; want %v", email, got, err, want)
+		}
+	}
+	byEmail("bob@example.com", bob.Account.ID)
+	byEmail("a.n@example.com", ann.Account.ID)
+	byEmail("nobody@example.com")
+	src.Emails = []string{"ann@example.com", "ann.other@example.com", "ann.other@example.com"}
+	e.write(func(tx *store.Tx) error { return tx.PutSourceUser(e.ctx, a.ID, &src) })
+	byEmail("a.n@example.com")
+	byEmail("ann.other@example.com", ann.Account.ID)
+	if ids, err := r.AccountIDsByEmail(e.ctx, "other-tenant", "ann.other@example.com"); err != nil || len(ids) != 0 {
+		t.Errorf("another tenant found %v, %v", ids, err)
+	}
 }

@@ -33,13 +33,39 @@ func emailList(emails []string) string {
 // group of creations on PostgreSQL the rows go in one statement.
 func (t *Tx) InsertSourceUser(ctx context.Context, tenant string, u *SourceUser) error {
 	u.UpdatedAt = t.now
-	return t.insertThen(ctx, func(_ int64, err error) error {
+	err := t.insertThen(ctx, func(_ int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("insert source user: %w", err)
 		}
 		return nil
 	}, `INSERT INTO source_users (account_id, tenant_id, source_id, emails, data, updated_at) VALUES `, ``, 6,
 		u.AccountID, tenant, u.SourceID, emailList(u.Emails), u.Data, t.now)
+	if err != nil {
+		return err
+	}
+	return t.insertSourceEmails(ctx, tenant, u)
+}
+
+// insertSourceEmails stores a row per distinct email of u, for lookups by
+// email (AccountIDsByEmail).
+func (t *Tx) insertSourceEmails(ctx context.Context, tenant string, u *SourceUser) error {
+	var args []any
+	seen := map[string]bool{}
+	for _, e := range u.Emails {
+		if e != "" && !seen[e] {
+			seen[e] = true
+			args = append(args, tenant, e, u.AccountID)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	return t.insertThen(ctx, func(_ int64, err error) error {
+		if err != nil {
+			return fmt.Errorf("insert source user's emails: %w", err)
+		}
+		return nil
+	}, `INSERT INTO source_user_emails (tenant_id, email, account_id) VALUES `, ``, 3, args...)
 }
 
 // PutSourceUser stores or replaces an account's description by its source.
@@ -51,7 +77,10 @@ func (t *Tx) PutSourceUser(ctx context.Context, tenant string, u *SourceUser) er
 	if err != nil {
 		return fmt.Errorf("store source user: %w", err)
 	}
-	return nil
+	if _, err := t.ExecContext(ctx, `DELETE FROM source_user_emails WHERE account_id = $1`, u.AccountID); err != nil {
+		return fmt.Errorf("store source user's emails: %w", err)
+	}
+	return t.insertSourceEmails(ctx, tenant, u)
 }
 
 // UserRecord is what describes an account to a provisioning source: the
@@ -150,11 +179,15 @@ func byIDs[T any](ctx context.Context, t *Tx, query, join, column, tenant string
 // signs in to, that belong to a person with that email, or whose source
 // described them with it, in id order.
 func (t *Tx) AccountIDsByEmail(ctx context.Context, tenant, email string) ([]string, error) {
-	return t.ids(ctx, `SELECT account_id FROM login_ids WHERE tenant_id = $1 AND value = $2
-		UNION SELECT a.id FROM persons p JOIN accounts a ON a.person_id = p.id WHERE p.tenant_id = $1 AND p.email = $2
-		UNION SELECT account_id FROM source_users WHERE tenant_id = $1 AND emails LIKE $3 ESCAPE '\'
-		ORDER BY 1`, tenant, email, "%,"+strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(email)+",%")
+	return t.ids(ctx, accountIDsByEmailSQL, tenant, email)
 }
+
+// accountIDsByEmailSQL searches three indexes; the CROSS JOIN keeps
+// SQLite from scanning the accounts to find a person's.
+const accountIDsByEmailSQL = `SELECT account_id FROM login_ids WHERE tenant_id = $1 AND value = $2
+		UNION SELECT a.id FROM persons p CROSS JOIN accounts a WHERE p.tenant_id = $1 AND p.email = $2 AND a.tenant_id = p.tenant_id AND a.person_id = p.id
+		UNION SELECT account_id FROM source_user_emails WHERE tenant_id = $1 AND email = $2
+		ORDER BY 1`
 
 // AccountIDsByExternalID returns the accounts of tenant whose person has
 // the external id, in id order.

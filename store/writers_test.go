@@ -47,7 +47,7 @@ var owners = map[string][]grant{
 		// What a provisioning source described of a user and the group
 		// memberships it gave, written in the transaction of the change
 		// the source asked for (SCIM calls provision, which writes them).
-		{table: "source_users"}, {table: "source_members"},
+		{table: "source_users"}, {table: "source_user_emails"}, {table: "source_members"},
 		// Which account an identity provider's subject stands for, tied in
 		// the transaction of the SSO sign-in that activates or creates it.
 		{table: "sso_subjects"},
