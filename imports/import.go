@@ -169,11 +169,20 @@ func (im *Importer) DryRunEachFrom(ctx context.Context, actor usher.Actor, t ush
 // comes before anything is sent; send writes the report to w and removes
 // the file, and must be called once.
 func (im *Importer) DryRunJSONFrom(ctx context.Context, actor usher.Actor, t usher.Tenant, body io.Reader) (send func(w io.Writer) error, err error) {
+	if err := actor.Require(usher.AdminUser); err != nil {
+		return nil, err
+	}
 	spool, err := os.CreateTemp("", "usher-dry-run-*")
 	if err != nil {
 		return nil, fmt.Errorf("a temporary file for the dry run's results: %w", err)
 	}
 	remove := func() { spool.Close(); os.Remove(spool.Name()) }
+	handed := false // to send, which removes it
+	defer func() {
+		if !handed {
+			remove() // an error, or a panic in the check
+		}
+	}()
 	bw := bufio.NewWriterSize(spool, 64<<10)
 	enc := json.NewEncoder(bw)
 	n := 0
@@ -197,10 +206,10 @@ func (im *Importer) DryRunJSONFrom(ctx context.Context, actor usher.Actor, t ush
 		head, err = json.Marshal(rep)
 	}
 	if err != nil {
-		remove()
 		return nil, err
 	}
 	head = head[:len(head)-len("]}")]
+	handed = true
 	return func(w io.Writer) error {
 		defer remove()
 		if _, err := w.Write(head); err != nil {

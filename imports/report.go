@@ -51,6 +51,12 @@ func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t ushe
 		return nil, fmt.Errorf("a temporary file for the check's result: %w", err)
 	}
 	remove := func() { out.Close(); os.Remove(out.Name()) }
+	handed := false // to send, which removes it
+	defer func() {
+		if !handed {
+			remove() // an error, or a panic in the check
+		}
+	}()
 	w := bufio.NewWriterSize(out, 64<<10)
 	if err = im.checkFile(ctx, actor, t, src, format, w); err == nil {
 		err = w.Flush()
@@ -59,9 +65,9 @@ func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t ushe
 		_, err = out.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		remove()
 		return nil, err
 	}
+	handed = true
 	return func(w io.Writer) error {
 		defer remove()
 		_, err := io.Copy(w, out)

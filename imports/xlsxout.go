@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"unicode/utf16"
 )
 
 // xlsxSheet writes a report as a workbook of one sheet straight into out,
@@ -69,6 +71,9 @@ func (s *xlsxSheet) line(l []string) error {
 	if s.row > maxSheetRows {
 		return fmt.Errorf("a sheet holds at most %d rows", maxSheetRows)
 	}
+	if len(l) > maxSheetColumns {
+		return fmt.Errorf("a sheet holds at most %d columns, not %d", maxSheetColumns, len(l))
+	}
 	num := strconv.Itoa(s.row)
 	s.w.WriteString(`<row r="` + num + `">`)
 	for i, v := range l {
@@ -81,7 +86,7 @@ func (s *xlsxSheet) line(l []string) error {
 		s.w.WriteString(`" t="inlineStr"><is><t xml:space="preserve">`)
 		// EscapeText also replaces what XML cannot hold (control
 		// characters, invalid UTF-8) with U+FFFD.
-		if err := xml.EscapeText(s.w, []byte(v)); err != nil {
+		if err := xml.EscapeText(s.w, []byte(cellText(v))); err != nil {
 			return err
 		}
 		s.w.WriteString(`</t></is></c>`)
@@ -98,5 +103,49 @@ func (s *xlsxSheet) close() error {
 	return s.zw.Close()
 }
 
-// maxSheetRows is a worksheet's limit in Excel.
-const maxSheetRows = 1 << 20
+// A worksheet's limits in Excel: rows, columns, and the UTF-16 units of a
+// cell's text.
+const (
+	maxSheetRows    = 1 << 20
+	maxSheetColumns = 1 << 14
+	maxCellUnits    = 32767
+)
+
+// cellText is v as a cell holds it: cut to Excel's length (a longer cell
+// makes Excel call the workbook damaged), and with every "_xHHHH_" escaped
+// as "_x005F_xHHHH_", since spreadsheets (excelize, which reads imports,
+// included) read "_xHHHH_" in a cell's text as the character HHHH.
+func cellText(v string) string {
+	units := 0
+	for i, r := range v {
+		if units += utf16.RuneLen(r); units > maxCellUnits {
+			v = v[:i]
+			break
+		}
+	}
+	if !strings.Contains(v, "_x") {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if isEscapedChar(v[i:]) {
+			b.WriteString("_x005F")
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
+}
+
+// isEscapedChar reports whether s starts with "_x", four hexadecimal
+// digits and "_".
+func isEscapedChar(s string) bool {
+	if len(s) < 7 || s[0] != '_' || s[1] != 'x' || s[6] != '_' {
+		return false
+	}
+	for _, c := range s[2:6] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}

@@ -3,7 +3,9 @@ package imports
 import (
 	"archive/zip"
 	"bytes"
+	"io"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -24,6 +26,7 @@ func TestXLSXSheet(t *testing.T) {
 		{"", "gap before", "", "after a gap"},
 		{"  spaces kept  ", "line\nbreak", "emoji 🙂 and ß"},
 		{"bell\x07", "bad \xff utf-8", "+31 6 1234 5678"},
+		{"_x0041_", "a_x000D_b", strings.Repeat("x", 40000), strings.Repeat("🙂", 20000)},
 	}
 	for _, l := range lines {
 		if err := w.line(l); err != nil {
@@ -55,6 +58,8 @@ func TestXLSXSheet(t *testing.T) {
 	want := [][]string{
 		lines[0], lines[1], lines[2], lines[3],
 		{"bell\uFFFD", "bad \uFFFD utf-8", "+31 6 1234 5678"},
+		// As typed, not decoded; cut to Excel's 32,767 UTF-16 units.
+		{"_x0041_", "a_x000D_b", strings.Repeat("x", 32767), strings.Repeat("🙂", 16383)},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows: %q", len(rows), rows)
@@ -65,6 +70,10 @@ func TestXLSXSheet(t *testing.T) {
 				t.Errorf("row %d, column %d: %q, want %q", i+1, j+1, got, want[i][j])
 			}
 		}
+	}
+	w, _ = newXLSXSheet(io.Discard)
+	if err := w.line(make([]string, maxSheetColumns+1)); err == nil {
+		t.Error("a line of 16,385 columns was written")
 	}
 	for _, cell := range []string{"A2", "C5"} {
 		if fm, _ := f.GetCellFormula(peopleSheet, cell); fm != "" {

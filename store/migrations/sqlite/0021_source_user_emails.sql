@@ -13,7 +13,7 @@ CREATE INDEX source_user_emails_account ON source_user_emails(account_id);
 WITH RECURSIVE split(tenant_id, account_id, rest, email) AS (
   SELECT tenant_id, account_id, substr(emails, 2), '' FROM source_users WHERE emails <> ''
   UNION ALL
-  SELECT tenant_id, account_id, substr(rest, instr(rest, ',') + 1), substr(rest, 1, instr(rest, ',') - 1) FROM split WHERE rest <> ''
+  SELECT tenant_id, account_id, substr(rest, instr(rest, ',') + 1), substr(rest, 1, instr(rest, ',') - 1) FROM split WHERE instr(rest, ',') > 0
 )
 INSERT OR IGNORE INTO source_user_emails (tenant_id, email, account_id) SELECT tenant_id, email, account_id FROM split WHERE email <> '';
 CREATE INDEX persons_email ON persons(tenant_id, email);
