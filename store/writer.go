@@ -180,10 +180,15 @@ func (s *Store) checkpointer(ckpt *sql.DB) {
 	defer close(s.ckptDone)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
+	opt := time.NewTicker(optimizeFirst) // then every optimizeEvery
+	defer opt.Stop()
 	for {
 		select {
 		case <-s.ckptStop:
 			return
+		case <-opt.C:
+			opt.Reset(optimizeEvery)
+			_ = s.Optimize(context.Background()) // the next hour tries again
 		case <-t.C:
 			if s.commits.Swap(0) > 0 {
 				// PASSIVE never waits for readers or the writer; what it
@@ -201,4 +206,31 @@ func (s *Store) runOne(req writeReq, sqlTx *sql.Tx) (res writeResult) {
 		}
 	}()
 	return writeResult{err: req.fn(&Tx{q: sqlTx, tx: sqlTx, s: s, dialect: s.dialect, now: s.stamp()})}
+}
+
+// optimizeFirst is when SQLite's planner statistics are first brought up to
+// date after the store opens, optimizeEvery how often then, as SQLite
+// advises for long-lived connections.
+const (
+	optimizeFirst = time.Minute
+	optimizeEvery = time.Hour
+)
+
+// Optimize brings SQLite's planner statistics up to date (PRAGMA optimize)
+// for the tables whose size changed much since they were last analyzed,
+// reading at most a few hundred entries of each index. Without statistics
+// the planner guesses, and a guess once read every person of a tenant for
+// one lookup (store/sources.go). It runs as a write, between others. On
+// PostgreSQL it does nothing: its own ANALYZE keeps the statistics.
+func (s *Store) Optimize(ctx context.Context) error {
+	if s.dialect != SQLite {
+		return nil
+	}
+	return s.groupWrite(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, "PRAGMA analysis_limit=400"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "PRAGMA optimize=0x10002")
+		return err
+	})
 }
