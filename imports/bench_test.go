@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xuri/excelize/v2"
-
 	"github.com/usherhq/usher/catalog"
+	"github.com/usherhq/usher/imports"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -90,40 +89,10 @@ func benchDryRunXLSX(b *testing.B, dates bool) {
 	}
 	e := newEnv(b, storetest.OpenSQLite)
 	e.seats(rows)
-	f := excelize.NewFile()
-	defer f.Close()
-	style := 0
-	if dates {
-		fmtCode := "yyyy-mm-dd"
-		s, err := f.NewStyle(&excelize.Style{CustomNumFmt: &fmtCode})
-		if err != nil {
-			b.Fatal(err)
-		}
-		style = s
-	}
-	sw, err := f.NewStreamWriter("Sheet1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sw.SetRow("A1", []any{"First name", "Last name", "Email", "Department", "Job profile", "Role", "Language", "External ID"})
-	for i := range rows {
-		cell, _ := excelize.CoordinatesToCellName(1, i+2)
-		var id any = fmt.Sprintf("id%d", i)
-		if dates {
-			id = excelize.Cell{StyleID: style, Value: 10_000 + i}
-		}
-		sw.SetRow(cell, []any{"Person", fmt.Sprintf("Number %d", i), fmt.Sprintf("p%d@example.com", i), "Sales", "Driver", "Staff", "en", id})
-	}
-	if err := sw.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := f.WriteTo(&buf); err != nil {
-		b.Fatal(err)
-	}
+	data := imports.BenchWorkbook(b, rows, dates)
 	b.ResetTimer()
 	for b.Loop() {
-		rep, err := e.im.DryRun(e.ctx, admin, e.tn, buf.Bytes())
+		rep, err := e.im.DryRun(e.ctx, admin, e.tn, data)
 		if err != nil || rep.ToCreate != rows {
 			b.Fatalf("dry run: %v %d", err, rep.ToCreate)
 		}

@@ -47,32 +47,7 @@ func TestSeatClaimPlanOnAFreshLargePlan(t *testing.T) {
 			if st.Dialect() != store.Postgres {
 				explain = "EXPLAIN QUERY PLAN "
 			}
-			var plan []string
-			err = st.Write(ctx, func(tx *store.Tx) error {
-				rows, err := tx.QueryContext(ctx, explain+store.ClaimSeatSQL(st.Dialect()), tn.ID, p.ID, "account", 0.5)
-				if err != nil {
-					return err
-				}
-				defer rows.Close()
-				for rows.Next() {
-					var line string
-					var id, parent, unused int
-					if st.Dialect() == store.Postgres {
-						err = rows.Scan(&line)
-					} else {
-						err = rows.Scan(&id, &parent, &unused, &line)
-					}
-					if err != nil {
-						return err
-					}
-					plan = append(plan, line)
-				}
-				return rows.Err()
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			text := strings.Join(plan, "\n")
+			text := strings.Join(queryPlan(t, st, explain+store.ClaimSeatSQL(st.Dialect()), tn.ID, p.ID, "account", 0.5), "\n")
 			for _, bad := range []string{"Sort", "Seq Scan", "TEMP B-TREE", "SCAN plan_seats"} {
 				if strings.Contains(text, bad) {
 					t.Fatalf("the claim's plan on a fresh plan of %d seats has %q:\n%s", many, bad, text)
@@ -108,28 +83,8 @@ func TestSeatClaimPlanOnAFreshLargePlan(t *testing.T) {
 // tenant of 50,000.
 func TestPersonJoinPlans(t *testing.T) {
 	st := storetest.OpenSQLite(t, nil)
-	ctx := context.Background()
 	for _, q := range store.PersonJoinSQL(st.Dialect()) {
-		var plan []string
-		err := st.Write(ctx, func(tx *store.Tx) error {
-			rows, err := tx.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, "tenant", "value", "id")
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var line string
-				var id, parent, unused int
-				if err := rows.Scan(&id, &parent, &unused, &line); err != nil {
-					return err
-				}
-				plan = append(plan, line)
-			}
-			return rows.Err()
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		plan := queryPlan(t, st, "EXPLAIN QUERY PLAN "+q, "tenant", "value", "id")
 		text := strings.Join(plan, "\n")
 		if !strings.Contains(text, "SEARCH p USING") {
 			t.Errorf("plan of\n%s\n:\n%s", q, text)
@@ -142,4 +97,37 @@ func TestPersonJoinPlans(t *testing.T) {
 			}
 		}
 	}
+}
+
+// queryPlan runs an EXPLAIN statement (EXPLAIN QUERY PLAN on SQLite) and
+// returns its lines.
+func queryPlan(t *testing.T, st *store.Store, explain string, args ...any) []string {
+	t.Helper()
+	ctx := context.Background()
+	var plan []string
+	err := st.Write(ctx, func(tx *store.Tx) error {
+		rows, err := tx.QueryContext(ctx, explain, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			var id, parent, unused int
+			if st.Dialect() == store.Postgres {
+				err = rows.Scan(&line)
+			} else {
+				err = rows.Scan(&id, &parent, &unused, &line)
+			}
+			if err != nil {
+				return err
+			}
+			plan = append(plan, line)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
