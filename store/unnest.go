@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// On PostgreSQL a joined insert sends one array a column (INSERT … SELECT
+// FROM unnest($1::text[], …)) instead of a parameter a value (VALUES
+// ($1, …), …): its text is the same whatever its rows, so it is parsed
+// and planned once per connection instead of once per row count, and
+// neither side handles thousands of parameters (binding them was half of
+// usher's CPU in a PostgreSQL import's batches, and the bind and parse of
+// the long texts a tenth of PostgreSQL's).
+
+// columnTypes are the types of the columns of the schema's tables, by
+// table and column, as PostgreSQL spells them (format_type): what a
+// column's array is cast to.
+type columnTypes map[string]map[string]string
+
+// loadColumnTypes reads the column types of the tables of the current
+// schema. A later migration by another replica may add columns, which this
+// replica does not write; a type changed under it would fail the joined
+// statement, whose writes then run again alone, as VALUES.
+func loadColumnTypes(ctx context.Context, s *Store) (columnTypes, error) {
+	rows, err := s.w.QueryContext(ctx, `SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+		WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+		AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped`)
+	if err != nil {
+		return nil, fmt.Errorf("read column types: %w", err)
+	}
+	defer rows.Close()
+	types := columnTypes{}
+	for rows.Next() {
+		var table, column, typ string
+		if err := rows.Scan(&table, &column, &typ); err != nil {
+			return nil, fmt.Errorf("read column types: %w", err)
+		}
+		if types[table] == nil {
+			types[table] = map[string]string{}
+		}
+		types[table][column] = typ
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read column types: %w", err)
+	}
+	return types, nil
+}
+
+// unnestSQL is the joined insert of head ("INSERT INTO t (a, b) VALUES ")
+// and tail as INSERT … SELECT of one array per column, or "" when head is
+// not of that form or a column's type is unknown.
+func (ct columnTypes) unnestSQL(head, tail string) string {
+	target, rest, ok := strings.Cut(head, " (")
+	if !ok {
+		return ""
+	}
+	f := strings.Fields(target)
+	if len(f) != 3 || f[0] != "INSERT" || f[1] != "INTO" {
+		return ""
+	}
+	list, rest, ok := strings.Cut(rest, ")")
+	if !ok || strings.TrimSpace(rest) != "VALUES" {
+		return ""
+	}
+	types := ct[f[2]]
+	var b strings.Builder
+	b.WriteString(target)
+	b.WriteString(" (")
+	b.WriteString(list)
+	b.WriteString(") SELECT * FROM unnest(")
+	for i, col := range strings.Split(list, ",") {
+		typ, ok := types[strings.TrimSpace(col)]
+		if !ok {
+			return ""
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(i + 1))
+		b.WriteString("::")
+		b.WriteString(typ)
+		b.WriteString("[]")
+	}
+	b.WriteByte(')')
+	b.WriteString(tail)
+	return b.String()
+}
+
+// columns turns the joined parts' rows of width values into one slice a
+// column.
+func columns(parts [][]any, width int) []any {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	rows := n / width
+	all := make([]any, n)
+	cols := make([][]any, width)
+	for c := range cols {
+		cols[c] = all[c*rows : c*rows : (c+1)*rows]
+	}
+	for _, p := range parts {
+		for i, v := range p {
+			cols[i%width] = append(cols[i%width], v)
+		}
+	}
+	out := make([]any, width)
+	for c, col := range cols {
+		out[c] = col
+	}
+	return out
+}
+
+// pgJoiners keeps one joiner per insert, built once: the joiner and its
+// statement texts do not change.
+type pgJoiners struct {
+	types columnTypes
+	m     sync.Map // joinerKey → *joiner
+}
+
+type joinerKey struct{ head, tail string }
+
+// joiner returns the joiner of inserts of head and tail, with rows of
+// width values: arrays a column when the table's types are known, else
+// VALUES (also without j, as in tests that build a Tx by hand).
+func (j *pgJoiners) joiner(head, tail string, width int) *joiner {
+	if j == nil {
+		return insertJoiner(head, tail, width)
+	}
+	key := joinerKey{head, tail}
+	if v, ok := j.m.Load(key); ok {
+		return v.(*joiner)
+	}
+	jn := insertJoiner(head, tail, width)
+	if q := j.types.unnestSQL(head, tail); q != "" {
+		strictQ := j.types.unnestSQL(head, strings.TrimSuffix(tail, " ON CONFLICT DO NOTHING"))
+		jn.build = func(parts [][]any) (string, []any) { return q, columns(parts, width) }
+		jn.strict = func(parts [][]any) (string, []any) { return strictQ, columns(parts, width) }
+	}
+	v, _ := j.m.LoadOrStore(key, jn)
+	return v.(*joiner)
+}

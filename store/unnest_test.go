@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/usherhq/usher"
+)
+
+func TestUnnestSQL(t *testing.T) {
+	types := columnTypes{"login_ids": {"tenant_id": "text", "value": "text", "kind": "text", "account_id": "text"},
+		"audit_events": {"id": "text", "at": "timestamp with time zone"}}
+	got := types.unnestSQL("INSERT INTO login_ids (tenant_id, value, kind, account_id) VALUES ", " ON CONFLICT DO NOTHING")
+	want := "INSERT INTO login_ids (tenant_id, value, kind, account_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING"
+	if got != want {
+		t.Errorf("login_ids:\n got %s\nwant %s", got, want)
+	}
+	if got, want := types.unnestSQL("INSERT INTO audit_events (id, at) VALUES ", ""), "INSERT INTO audit_events (id, at) SELECT * FROM unnest($1::text[], $2::timestamp with time zone[])"; got != want {
+		t.Errorf("audit_events:\n got %s\nwant %s", got, want)
+	}
+	// Unknown tables or columns, and other statements, stay VALUES.
+	for _, head := range []string{
+		"INSERT INTO messages (id) VALUES ",
+		"INSERT INTO audit_events (id, actor) VALUES ",
+		"UPDATE audit_events SET id = ",
+		"INSERT INTO audit_events (id, at) SELECT ",
+	} {
+		if got := types.unnestSQL(head, ""); got != "" {
+			t.Errorf("%q: %s, want none", head, got)
+		}
+	}
+}
+
+func TestColumns(t *testing.T) {
+	parts := [][]any{{"a", 1, nil}, {"b", 2, "x", "c", 3, nil}}
+	got := columns(parts, 3)
+	want := []any{[]any{"a", "b", "c"}, []any{1, 2, 3}, []any{nil, "x", nil}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("columns: %v, want %v", got, want)
+	}
+}
+
+// On PostgreSQL a group's joined insert goes as one array a column, and
+// every value arrives as it was given, NULLs and text with quotes, commas
+// and braces included (what an array's text form would need escaped).
+func TestJoinedInsertAsArrays(t *testing.T) {
+	st, admin, schema := pgOpenVia(t, "")
+	bg := context.Background()
+	tx := &Tx{s: st, pg: &pgTx{merger: merger{merging: true}}}
+	for range 3 {
+		tx.pg.last = 0
+		if err := tx.InsertAudit(bg, "ten", &usher.AuditEvent{ActorKind: "t", Action: "a", TargetKind: "x", TargetID: "y"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if query, _ := tx.pg.queued[0].strictStatement(); len(tx.pg.queued) != 1 || !strings.Contains(query, "unnest($1::text[]") {
+		t.Fatalf("%d statements queued, the first: %s", len(tx.pg.queued), query)
+	}
+
+	odd := []string{`"quoted", {braced}`, `back\slash`, "NULL", ""}
+	_, rerunBefore := st.GroupStats()
+	var reqs []writeReq
+	for _, s := range odd {
+		reqs = append(reqs, writeReq{ctx: bg, done: make(chan writeResult, 1), state: new(atomic.Int32), fn: func(tx *Tx) error {
+			return tx.InsertAudit(bg, "ten", &usher.AuditEvent{ActorKind: "t", ActorID: s, Action: "a", TargetKind: "x", TargetID: s, Details: map[string]string{"v": s}})
+		}})
+	}
+	st.runGroup(reqs)
+	for i, r := range reqs {
+		if res := <-r.done; res.err != nil {
+			t.Fatalf("write %d: %v", i, res.err)
+		}
+	}
+	if _, rerun := st.GroupStats(); rerun != rerunBefore {
+		t.Errorf("the group's writes ran again alone (%d times)", rerun-rerunBefore)
+	}
+	rows, err := admin.Query("SELECT actor_id, target_id, details, at IS NOT NULL FROM " + schema + ".audit_events WHERE tenant_id = 'ten' ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var actor, target, details string
+		var at bool
+		if err := rows.Scan(&actor, &target, &details, &at); err != nil {
+			t.Fatal(err)
+		}
+		if actor != target || !at {
+			t.Errorf("row %q: target %q, time set %v", actor, target, at)
+		}
+		got = append(got, actor)
+	}
+	if !reflect.DeepEqual(got, odd) {
+		t.Errorf("stored %q, want %q", got, odd)
+	}
+}
