@@ -2,9 +2,11 @@ package scim
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -239,11 +241,59 @@ func removePath(doc map[string]any, p filter.Path) {
 }
 
 // version is a resource's ETag: a hash of what it says, so any change of
-// it changes the version.
+// it changes the version. The document is written for the hash in a form
+// of its own (canonical: keys sorted, every value tagged with its kind and
+// length) rather than as JSON, whose reflection made the version an eighth
+// of a SCIM lookup's CPU.
 func version(doc map[string]any) string {
-	b, _ := json.Marshal(doc)
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(appendCanonical(make([]byte, 0, 1024), doc))
 	return `W/"` + hex.EncodeToString(sum[:10]) + `"`
+}
+
+// appendCanonical appends v in version's form: one byte for the kind, then
+// the value; strings, lists and objects with their length first, so no
+// two values are written alike.
+func appendCanonical(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, 'n')
+	case bool:
+		if v {
+			return append(b, 't')
+		}
+		return append(b, 'f')
+	case string:
+		return appendCanonicalString(append(b, 's'), v)
+	case float64:
+		return appendCanonicalString(append(b, 'd'), strconv.FormatFloat(v, 'g', -1, 64))
+	case int:
+		return appendCanonicalString(append(b, 'd'), strconv.Itoa(v))
+	case []any:
+		b = binary.AppendUvarint(append(b, 'a'), uint64(len(v)))
+		for _, e := range v {
+			b = appendCanonical(b, e)
+		}
+		return b
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = binary.AppendUvarint(append(b, 'o'), uint64(len(v)))
+		for _, k := range keys {
+			b = appendCanonical(appendCanonicalString(b, k), v[k])
+		}
+		return b
+	default:
+		// Kinds a document rarely holds go as their JSON.
+		j, _ := json.Marshal(v)
+		return appendCanonicalString(append(b, 'j'), string(j))
+	}
+}
+
+func appendCanonicalString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
 // matchesETag reports whether an If-Match or If-None-Match header names v.
