@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher/catalog"
-	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/imports/spreadsheet/spreadsheettest"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -89,7 +89,7 @@ func benchDryRunXLSX(b *testing.B, dates bool) {
 	}
 	e := newEnv(b, storetest.OpenSQLite)
 	e.seats(rows)
-	data := imports.BenchWorkbook(b, rows, dates)
+	data := spreadsheettest.Workbook(b, rows, dates)
 	b.ResetTimer()
 	for b.Loop() {
 		rep, err := e.im.DryRun(e.ctx, admin, e.tn, data)

@@ -28,6 +28,3 @@ func SetChunkSize(n int) (restore func()) {
 	chunkSize = n
 	return func() { chunkSize = old }
 }
-
-// BenchWorkbook is a workbook of rows for the benchmarks outside the package.
-var BenchWorkbook = benchWorkbook

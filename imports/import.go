@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports/spreadsheet"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
 )
@@ -134,7 +135,7 @@ func (f *file) problem(r *row, c *column, format string, args ...any) {
 
 // DryRun reports what importing data would do to every row, writing nothing.
 func (im *Importer) DryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte) (Report, error) {
-	return im.dryRun(ctx, actor, t, bytesSource(data))
+	return im.dryRun(ctx, actor, t, spreadsheet.Bytes(data))
 }
 
 // DryRunFrom is DryRun of the file that body gives, as an upload does:
@@ -223,7 +224,7 @@ func (im *Importer) DryRunJSONFrom(ctx context.Context, actor usher.Actor, t ush
 	}, nil
 }
 
-func (im *Importer) dryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, src source) (Report, error) {
+func (im *Importer) dryRun(ctx context.Context, actor usher.Actor, t usher.Tenant, src spreadsheet.Source) (Report, error) {
 	var results []RowResult
 	rep, err := im.dryRunEach(ctx, actor, t, src, func(res RowResult) error {
 		results = append(results, res)
@@ -239,7 +240,7 @@ func (im *Importer) dryRun(ctx context.Context, actor usher.Actor, t usher.Tenan
 	return rep, nil
 }
 
-func (im *Importer) dryRunEach(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, each func(RowResult) error) (Report, error) {
+func (im *Importer) dryRunEach(ctx context.Context, actor usher.Actor, t usher.Tenant, src spreadsheet.Source, each func(RowResult) error) (Report, error) {
 	rep := Report{DryRun: true}
 	sh, seats, err := im.check(ctx, actor, t, src, func(_ *sheet, r *row) error {
 		rep.Rows++
@@ -347,7 +348,7 @@ func (f *file) explain(r *row, err error) error {
 // the identifiers that rows share and those already taken, then a batch
 // of rows at a time. It returns the file's sheet and the seats the rows
 // to create need.
-func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, each func(sh *sheet, r *row) error) (*sheet, []PlanSeats, error) {
+func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant, src spreadsheet.Source, each func(sh *sheet, r *row) error) (*sheet, []PlanSeats, error) {
 	if err := actor.Require(usher.AdminUser); err != nil {
 		return nil, nil, err
 	}
@@ -364,7 +365,7 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 		look = look[:0]
 		return err
 	}
-	err = read(ctx, src, im.Limits, func(sh *sheet) (rowFunc, error) {
+	err = read(ctx, src, im.Limits, func(sh *sheet) (spreadsheet.RowFunc, error) {
 		f.sh = sh
 		return func(num int, cells []string) error {
 			r := f.parse(cat, num, cells)
@@ -406,7 +407,7 @@ func (im *Importer) check(ctx context.Context, actor usher.Actor, t usher.Tenant
 		return nil
 	}
 	f.keepCells = true // for each, a batch's rows at a time
-	err = read(ctx, src, im.Limits, func(sh *sheet) (rowFunc, error) {
+	err = read(ctx, src, im.Limits, func(sh *sheet) (spreadsheet.RowFunc, error) {
 		f.sh = sh
 		return func(num int, cells []string) error {
 			r := f.parse(cat, num, cells)
@@ -448,7 +449,7 @@ func (f *file) parse(cat *catalogues, num int, cells []string) *row {
 			c = f.sh.cols[i]
 		}
 		if c == nil {
-			f.problem(r, nil, "column %s holds %q but has no header", colName(i), v)
+			f.problem(r, nil, "column %s holds %q but has no header", spreadsheet.ColumnName(i), v)
 			continue
 		}
 		ref := func(list string) string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports/spreadsheet"
 	"github.com/usherhq/usher/store"
 )
 
@@ -84,7 +85,7 @@ func (im *Importer) StartFrom(ctx context.Context, actor usher.Actor, t usher.Te
 		return Job{}, err
 	}
 	rows, format := 0, ""
-	err = read(ctx, storedFile{st: im.st, id: id, n: n}, im.Limits, func(sh *sheet) (rowFunc, error) {
+	err = read(ctx, storedFile{st: im.st, id: id, n: n}, im.Limits, func(sh *sheet) (spreadsheet.RowFunc, error) {
 		format = sh.format
 		return func(int, []string) error { rows++; return nil }, nil
 	})

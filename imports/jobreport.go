@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports/spreadsheet"
 	"github.com/usherhq/usher/store"
 )
 
@@ -87,22 +88,22 @@ func (im *Importer) ReportTo(ctx context.Context, actor usher.Actor, t usher.Ten
 		return nil, err
 	}
 	return func(out io.Writer) error {
-		w, err := newSheetWriter(format, out)
+		w, err := spreadsheet.NewWriter(out, format, peopleSheet)
 		if err != nil {
 			return err
 		}
 		var kept []int
 		_, err = im.walkJob(ctx, actor, t, id, func(sh *sheet) error {
 			kept = keptColumns(sh)
-			return w.line(reportLine(kept, sh.headers, slices.Concat(reportHeaders, []string{reportPrefix + "account id"})...))
+			return w.Write(reportLine(kept, sh.headers, slices.Concat(reportHeaders, []string{reportPrefix + "account id"})...))
 		}, func(cells []string, res RowResult) error {
 			why := make([]string, len(res.Problems))
 			for i, p := range res.Problems {
 				why[i] = p.Text
 			}
-			return w.line(reportLine(kept, cells, strconv.Itoa(res.Row), res.Result, strings.Join(why, "\n"), res.AccountID))
+			return w.Write(reportLine(kept, cells, strconv.Itoa(res.Row), res.Result, strings.Join(why, "\n"), res.AccountID))
 		})
-		if werr := w.close(); err == nil {
+		if werr := w.Close(); err == nil {
 			err = werr
 		}
 		return err
@@ -157,7 +158,7 @@ func (im *Importer) walkJob(ctx context.Context, actor usher.Actor, t usher.Tena
 		}
 		return rec, err
 	}
-	err = read(ctx, storedFile{st: im.st, id: id, n: rec.FileSize}, Limits{}, func(sh *sheet) (rowFunc, error) {
+	err = read(ctx, storedFile{st: im.st, id: id, n: rec.FileSize}, Limits{}, func(sh *sheet) (spreadsheet.RowFunc, error) {
 		return func(num int, cells []string) error {
 			for more && next.Row < num {
 				next, more = <-results

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"testing"
 
+	"github.com/usherhq/usher/imports/spreadsheet"
+	"github.com/usherhq/usher/imports/spreadsheet/spreadsheettest"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -34,21 +35,6 @@ func (g *generated) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// heapPeak samples the live heap, after a collection, and keeps the most.
-type heapPeak struct{ base, peak uint64 }
-
-func (h *heapPeak) sample() {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	if h.base == 0 {
-		h.base = m.HeapInuse
-	}
-	h.peak = max(h.peak, m.HeapInuse)
-}
-
-func (h *heapPeak) grew() float64 { return float64(h.peak-h.base) / (1 << 20) }
-
 // TestStreamedMemory: storing a file of 600,000 rows (29 MB) and reading
 // it back row by row holds a few chunks at a time, not the file: the live
 // heap grows by less than 8 MB (it would grow by the file's size if any
@@ -60,12 +46,12 @@ func TestStreamedMemory(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.OpenSQLite(t, nil)
 	im := &Importer{st: st, Limits: DefaultLimits}
-	var h heapPeak
-	h.sample()
+	var h spreadsheettest.HeapPeak
+	h.Sample()
 	gen := &generated{n: 600_000}
 	id := store.NewID()
 	sampled := io.Reader(readFunc(func(p []byte) (int, error) {
-		h.sample() // a read fills most of a chunk
+		h.Sample() // a read fills most of a chunk
 		return gen.Read(p)
 	}))
 	n, _, err := im.upload(ctx, id, sampled)
@@ -75,12 +61,12 @@ func TestStreamedMemory(t *testing.T) {
 	if n < 28<<20 {
 		t.Fatalf("the file is only %d bytes", n)
 	}
-	upload := h.grew()
+	upload := h.Grew()
 	rows := 0
-	err = read(ctx, storedFile{st: st, id: id, n: n}, im.Limits, func(*sheet) (rowFunc, error) {
+	err = read(ctx, storedFile{st: st, id: id, n: n}, im.Limits, func(*sheet) (spreadsheet.RowFunc, error) {
 		return func(int, []string) error {
 			if rows++; rows%50_000 == 0 {
-				h.sample()
+				h.Sample()
 			}
 			return nil
 		}, nil
@@ -88,9 +74,9 @@ func TestStreamedMemory(t *testing.T) {
 	if err != nil || rows != 600_000 {
 		t.Fatalf("%d rows read: %v", rows, err)
 	}
-	t.Logf("a file of %.1f MB: the live heap grew %.1f MB while it was stored, %.1f MB at most while it was read", float64(n)/(1<<20), upload, h.grew())
-	if h.grew() > 8 {
-		t.Errorf("the live heap grew %.1f MB for a file of %.1f MB: the file is held, not streamed", h.grew(), float64(n)/(1<<20))
+	t.Logf("a file of %.1f MB: the live heap grew %.1f MB while it was stored, %.1f MB at most while it was read", float64(n)/(1<<20), upload, h.Grew())
+	if h.Grew() > 8 {
+		t.Errorf("the live heap grew %.1f MB for a file of %.1f MB: the file is held, not streamed", h.Grew(), float64(n)/(1<<20))
 	}
 }
 

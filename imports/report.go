@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports/spreadsheet"
 )
 
 // reportPrefix starts the headers of the columns a report adds; the reader
@@ -25,7 +25,7 @@ var reportHeaders = []string{reportPrefix + "row", reportPrefix + "result", repo
 // added columns, as XLSX or CSV (format "xlsx" or "csv").
 func (im *Importer) CheckFile(ctx context.Context, actor usher.Actor, t usher.Tenant, data []byte, format string) ([]byte, error) {
 	var b bytes.Buffer
-	if err := im.checkFile(ctx, actor, t, bytesSource(data), format, &b); err != nil {
+	if err := im.checkFile(ctx, actor, t, spreadsheet.Bytes(data), format, &b); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -75,8 +75,8 @@ func (im *Importer) CheckFileFrom(ctx context.Context, actor usher.Actor, t ushe
 	}, nil
 }
 
-func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Tenant, src source, format string, out io.Writer) error {
-	w, err := newSheetWriter(format, out)
+func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Tenant, src spreadsheet.Source, format string, out io.Writer) error {
+	w, err := spreadsheet.NewWriter(out, format, peopleSheet)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Te
 			return nil
 		}
 		started, kept = true, keptColumns(sh)
-		return w.line(reportLine(kept, sh.headers, reportHeaders...))
+		return w.Write(reportLine(kept, sh.headers, reportHeaders...))
 	}
 	sh, _, err := im.check(ctx, actor, t, src, func(sh *sheet, r *row) error {
 		if err := head(sh); err != nil {
@@ -101,63 +101,13 @@ func (im *Importer) checkFile(ctx context.Context, actor usher.Actor, t usher.Te
 		if result == ResultCreate {
 			result = "to create"
 		}
-		return w.line(reportLine(kept, r.cells, strconv.Itoa(r.res.Row), result, strings.Join(why, "\n")))
+		return w.Write(reportLine(kept, r.cells, strconv.Itoa(r.res.Row), result, strings.Join(why, "\n")))
 	})
 	if err == nil {
 		err = head(sh) // a file of a header alone
 	}
-	if werr := w.close(); err == nil {
+	if werr := w.Close(); err == nil {
 		err = werr
 	}
 	return err
-}
-
-// sheetWriter writes a report a line at a time to out, as it goes.
-type sheetWriter interface {
-	line(l []string) error
-	close() error
-}
-
-func newSheetWriter(format string, out io.Writer) (sheetWriter, error) {
-	if format == "csv" {
-		w := &csvSheet{b: bufio.NewWriterSize(out, 64<<10)}
-		w.b.WriteString("\uFEFF")
-		w.w = csv.NewWriter(w.b)
-		return w, nil
-	}
-	return newXLSXSheet(out)
-}
-
-// csvSheet writes CSV in UTF-8 with a byte order mark, each value that a
-// spreadsheet would take for a formula made text.
-type csvSheet struct {
-	b *bufio.Writer
-	w *csv.Writer
-}
-
-func (s *csvSheet) line(l []string) error {
-	out := make([]string, len(l))
-	for i, v := range l {
-		out[i] = defuse(v)
-	}
-	return s.w.Write(out)
-}
-
-func (s *csvSheet) close() error {
-	s.w.Flush()
-	if err := s.w.Error(); err != nil {
-		return err
-	}
-	return s.b.Flush()
-}
-
-// defuse keeps a value from being a formula when a spreadsheet opens the
-// CSV (formula injection): a value starting with = + - @, a tab or a
-// carriage return gets a leading apostrophe, which spreadsheets read as
-// "text".
-func defuse(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }

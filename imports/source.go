@@ -1,7 +1,6 @@
 package imports
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,41 +11,13 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports/spreadsheet"
 	"github.com/usherhq/usher/store"
 )
 
 // chunkSize is how much of a file one row of import_file_chunks holds:
 // the most of it that a replica holds at once while storing or reading it.
 var chunkSize = 1 << 20
-
-// source is a file to read, from its start as often as needed, a part at
-// a time: an upload is never held whole in memory.
-type source interface {
-	open(ctx context.Context) (io.ReadCloser, error)
-	size() int64
-}
-
-// bytesSource is a file in memory, as tests and callers with the bytes
-// at hand give it.
-type bytesSource []byte
-
-func (b bytesSource) open(context.Context) (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(b)), nil
-}
-
-func (b bytesSource) size() int64 { return int64(len(b)) }
-
-// fileSource is a file spooled to disk, as a dry run's upload is.
-type fileSource struct {
-	f *os.File
-	n int64
-}
-
-func (s fileSource) open(context.Context) (io.ReadCloser, error) {
-	return io.NopCloser(io.NewSectionReader(s.f, 0, s.n)), nil
-}
-
-func (s fileSource) size() int64 { return s.n }
 
 // storedFile is the file of an import as stored in chunks: every replica
 // reads the same, so any worker can take a job over.
@@ -56,11 +27,11 @@ type storedFile struct {
 	n  int64
 }
 
-func (s storedFile) open(ctx context.Context) (io.ReadCloser, error) {
+func (s storedFile) Open(ctx context.Context) (io.ReadCloser, error) {
 	return &chunkReader{ctx: ctx, f: s}, nil
 }
 
-func (s storedFile) size() int64 { return s.n }
+func (s storedFile) Size() int64 { return s.n }
 
 // chunkReader reads a stored file one chunk at a time, in one buffer.
 type chunkReader struct {
@@ -105,39 +76,6 @@ func (r *chunkReader) Close() error {
 	return nil
 }
 
-// localFile gives src as an io.ReaderAt, and its path when it is a file
-// on disk: a zip is read from its end. A stored file is copied to a
-// temporary file, which done removes; the database stays the file's one
-// true copy, so another replica can take a job over.
-func localFile(ctx context.Context, src source) (r io.ReaderAt, path string, done func(), err error) {
-	switch s := src.(type) {
-	case bytesSource:
-		return bytes.NewReader(s), "", func() {}, nil
-	case fileSource:
-		return s.f, s.f.Name(), func() {}, nil
-	}
-	f, err := os.CreateTemp("", "usher-import-*.xlsx")
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("a temporary copy of the workbook: %w", err)
-	}
-	done = func() { f.Close(); os.Remove(f.Name()) }
-	rc, err := src.open(ctx)
-	if err == nil {
-		_, err = io.Copy(f, rc)
-		rc.Close()
-	}
-	if err != nil {
-		done()
-		return nil, "", nil, fmt.Errorf("a temporary copy of the workbook: %w", err)
-	}
-	return f, f.Name(), done, nil
-}
-
-// tooLarge refuses a file over the limit, told before its end.
-func tooLarge(limit int64) error {
-	return fileError("the file is larger than the limit of %s", size(limit))
-}
-
 // upload stores what r gives as the file of import id, a chunk at a
 // time, hashing and counting it as it comes. A file over the limit, or an
 // upload that breaks off, leaves no chunk behind. A *usher.Error from r
@@ -155,7 +93,7 @@ func (im *Importer) upload(ctx context.Context, id string, r io.Reader) (n int64
 		if got > 0 {
 			n += int64(got)
 			if im.Limits.MaxBytes > 0 && n > im.Limits.MaxBytes {
-				return n, "", tooLarge(im.Limits.MaxBytes)
+				return n, "", spreadsheet.TooLarge(im.Limits.MaxBytes)
 			}
 			h.Write(buf[:got])
 			err := im.st.Write(ctx, func(tx *store.Tx) error { return tx.InsertImportChunk(ctx, id, seq, buf[:got]) })
@@ -171,7 +109,7 @@ func (im *Importer) upload(ctx context.Context, id string, r io.Reader) (n int64
 			if errors.As(rerr, &ue) {
 				return n, "", rerr
 			}
-			return n, "", fileError("the upload broke off: %v", rerr)
+			return n, "", spreadsheet.Refuse("the upload broke off: %v", rerr)
 		}
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
@@ -188,10 +126,10 @@ func (im *Importer) dropFile(ctx context.Context, id string) {
 // spool copies what r gives to a temporary file, refusing a file over the
 // limit: a dry run reads its file more than once, and holds none of it.
 // done closes and removes the file.
-func (im *Importer) spool(r io.Reader) (src fileSource, done func(), err error) {
+func (im *Importer) spool(r io.Reader) (src spreadsheet.File, done func(), err error) {
 	f, err := os.CreateTemp("", "usher-check-*")
 	if err != nil {
-		return fileSource{}, nil, fmt.Errorf("a temporary file for the upload: %w", err)
+		return spreadsheet.File{}, nil, fmt.Errorf("a temporary file for the upload: %w", err)
 	}
 	done = func() { f.Close(); os.Remove(f.Name()) }
 	limit := im.Limits.MaxBytes
@@ -204,13 +142,13 @@ func (im *Importer) spool(r io.Reader) (src fileSource, done func(), err error) 
 		done()
 		var ue *usher.Error
 		if errors.As(err, &ue) {
-			return fileSource{}, nil, err
+			return spreadsheet.File{}, nil, err
 		}
-		return fileSource{}, nil, fileError("the upload broke off: %v", err)
+		return spreadsheet.File{}, nil, spreadsheet.Refuse("the upload broke off: %v", err)
 	}
 	if limit > 0 && n > limit {
 		done()
-		return fileSource{}, nil, tooLarge(limit)
+		return spreadsheet.File{}, nil, spreadsheet.TooLarge(limit)
 	}
-	return fileSource{f: f, n: n}, done, nil
+	return spreadsheet.File{F: f, N: n}, done, nil
 }

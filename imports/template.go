@@ -10,6 +10,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports/spreadsheet"
 )
 
 // Sheet names of the template.
@@ -81,7 +82,7 @@ func (im *Importer) TemplateXLSX(ctx context.Context, t usher.Tenant, lang strin
 	listCol := 0
 	for i := range columns {
 		c := &columns[i]
-		col := colName(i)
+		col := spreadsheet.ColumnName(i)
 		if err := f.SetCellStr(peopleSheet, col+"1", headerText(t, c, lang)); err != nil {
 			return nil, err
 		}
@@ -100,7 +101,7 @@ func (im *Importer) TemplateXLSX(ctx context.Context, t usher.Tenant, lang strin
 		if len(names) == 0 {
 			continue
 		}
-		lc := colName(listCol)
+		lc := spreadsheet.ColumnName(listCol)
 		listCol++
 		if err := f.SetCellStr(listsSheet, lc+"1", c.label(lang)); err != nil {
 			return nil, err
@@ -157,7 +158,7 @@ func instructions(f *excelize.File, t usher.Tenant, lang string, bold int) error
 	}
 	for i, l := range lines {
 		for j, v := range l {
-			if err := f.SetCellStr(instructionsSheet, fmt.Sprintf("%s%d", colName(j), i+1), v); err != nil {
+			if err := f.SetCellStr(instructionsSheet, fmt.Sprintf("%s%d", spreadsheet.ColumnName(j), i+1), v); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
+	"github.com/usherhq/usher/imports/spreadsheet"
 	"github.com/usherhq/usher/internal/passes"
 	"github.com/usherhq/usher/store"
 )
@@ -228,7 +229,7 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 		look = look[:0]
 		return err
 	}
-	err = read(ctx, src, w.im.Limits, func(sh *sheet) (rowFunc, error) {
+	err = read(ctx, src, w.im.Limits, func(sh *sheet) (spreadsheet.RowFunc, error) {
 		f.sh = sh
 		return func(num int, cells []string) error {
 			r := f.parse(cat, num, cells)
@@ -253,7 +254,7 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 	by := usher.Actor{Kind: usher.ActorImport, ID: j.ID, Source: j.Actor.Source}
 	return w.batches(ctx, j.Actor, by, t, func(ctx context.Context, next func(*file) error) error {
 		var part []*row
-		err := read(ctx, src, w.im.Limits, func(sh *sheet) (rowFunc, error) {
+		err := read(ctx, src, w.im.Limits, func(sh *sheet) (spreadsheet.RowFunc, error) {
 			f.sh = sh
 			return func(num int, cells []string) error {
 				if done.has(num) {

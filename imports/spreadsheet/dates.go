@@ -1,4 +1,4 @@
-package imports
+package spreadsheet
 
 import (
 	"archive/zip"
@@ -268,11 +268,11 @@ func newDateCells(f *excelize.File, ra io.ReaderAt, size int64, sheet string) (*
 	}
 	props, err := f.GetWorkbookProps()
 	if err != nil {
-		return nil, fileError("the workbook's properties cannot be read: %v", err)
+		return nil, Refuse("the workbook's properties cannot be read: %v", err)
 	}
 	zr, err := zip.NewReader(ra, size)
 	if err != nil {
-		return nil, fileError("the file starts like a zip (an Excel workbook) but is not one: %v", err)
+		return nil, Refuse("the file starts like a zip (an Excel workbook) but is not one: %v", err)
 	}
 	part, err := sheetPart(zr, sheet)
 	if err != nil || part == nil {
@@ -280,7 +280,7 @@ func newDateCells(f *excelize.File, ra io.ReaderAt, size int64, sheet string) (*
 	}
 	rc, err := part.Open()
 	if err != nil {
-		return nil, fileError("sheet %q cannot be read: %v", sheet, err)
+		return nil, Refuse("sheet %q cannot be read: %v", sheet, err)
 	}
 	return &dateCells{kinds: kinds, date1904: props.Date1904 != nil && *props.Date1904, rc: rc,
 		tags: &tags{in: bufio.NewReaderSize(rc, 64<<10)}}, nil

@@ -1,4 +1,4 @@
-package imports
+package spreadsheet
 
 import (
 	"archive/zip"
@@ -11,7 +11,7 @@ import (
 	"unicode/utf16"
 )
 
-// xlsxSheet writes a report as a workbook of one sheet straight into out,
+// xlsxSheet writes a workbook of one sheet straight into out,
 // a row at a time. excelize builds a whole workbook's zip in memory before
 // writing it (about 60 MB for a report of 1,000,000 rows), so reports are
 // written here, with the standard library: the parts a workbook needs and
@@ -30,25 +30,30 @@ const (
 	nsDocR = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 )
 
-// xlsxParts are the workbook's parts besides its sheet.
-var xlsxParts = []struct{ name, body string }{
-	{"[Content_Types].xml", xml.Header + `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
-		`<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>` +
-		`<Default Extension="xml" ContentType="application/xml"/>` +
-		`<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>` +
-		`<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>` +
-		`</Types>`},
-	{"_rels/.rels", xml.Header + `<Relationships xmlns="` + nsRels + `">` +
-		`<Relationship Id="rId1" Type="` + nsDocR + `/officeDocument" Target="xl/workbook.xml"/></Relationships>`},
-	{"xl/workbook.xml", xml.Header + `<workbook xmlns="` + nsMain + `" xmlns:r="` + nsDocR + `">` +
-		`<sheets><sheet name="` + peopleSheet + `" sheetId="1" r:id="rId1"/></sheets></workbook>`},
-	{"xl/_rels/workbook.xml.rels", xml.Header + `<Relationships xmlns="` + nsRels + `">` +
-		`<Relationship Id="rId1" Type="` + nsDocR + `/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`},
+// xlsxParts are the parts of a workbook besides its sheet's, with the
+// sheet by this name.
+func xlsxParts(sheet string) []struct{ name, body string } {
+	var name strings.Builder
+	xml.EscapeText(&name, []byte(sheet))
+	return []struct{ name, body string }{
+		{"[Content_Types].xml", xml.Header + `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
+			`<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>` +
+			`<Default Extension="xml" ContentType="application/xml"/>` +
+			`<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>` +
+			`<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>` +
+			`</Types>`},
+		{"_rels/.rels", xml.Header + `<Relationships xmlns="` + nsRels + `">` +
+			`<Relationship Id="rId1" Type="` + nsDocR + `/officeDocument" Target="xl/workbook.xml"/></Relationships>`},
+		{"xl/workbook.xml", xml.Header + `<workbook xmlns="` + nsMain + `" xmlns:r="` + nsDocR + `">` +
+			`<sheets><sheet name="` + name.String() + `" sheetId="1" r:id="rId1"/></sheets></workbook>`},
+		{"xl/_rels/workbook.xml.rels", xml.Header + `<Relationships xmlns="` + nsRels + `">` +
+			`<Relationship Id="rId1" Type="` + nsDocR + `/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`},
+	}
 }
 
-func newXLSXSheet(out io.Writer) (*xlsxSheet, error) {
+func newXLSXSheet(out io.Writer, sheet string) (*xlsxSheet, error) {
 	zw := zip.NewWriter(out)
-	for _, p := range xlsxParts {
+	for _, p := range xlsxParts(sheet) {
 		w, err := zw.Create(p.name)
 		if err != nil {
 			return nil, err
@@ -66,7 +71,7 @@ func newXLSXSheet(out io.Writer) (*xlsxSheet, error) {
 	return s, nil
 }
 
-func (s *xlsxSheet) line(l []string) error {
+func (s *xlsxSheet) Write(l []string) error {
 	s.row++
 	if s.row > maxSheetRows {
 		return fmt.Errorf("a sheet holds at most %d rows", maxSheetRows)
@@ -80,7 +85,7 @@ func (s *xlsxSheet) line(l []string) error {
 		if v == "" {
 			continue
 		}
-		s.ref = append(append(s.ref[:0], colName(i)...), num...)
+		s.ref = append(append(s.ref[:0], ColumnName(i)...), num...)
 		s.w.WriteString(`<c r="`)
 		s.w.Write(s.ref)
 		s.w.WriteString(`" t="inlineStr"><is><t xml:space="preserve">`)
@@ -95,7 +100,7 @@ func (s *xlsxSheet) line(l []string) error {
 	return err
 }
 
-func (s *xlsxSheet) close() error {
+func (s *xlsxSheet) Close() error {
 	s.w.WriteString(`</sheetData></worksheet>`)
 	if err := s.w.Flush(); err != nil {
 		return err

@@ -1,4 +1,9 @@
-package imports
+// Package spreadsheet reads and writes the files of imports: XLSX and CSV
+// read a row at a time within limits (zip bombs, XML entities, encodings,
+// separators, dates as ISO 8601), and reports written as they go, as XLSX
+// or CSV. It knows nothing of usher's columns: a caller checks the header
+// and the rows.
+package spreadsheet
 
 import (
 	"archive/zip"
@@ -48,31 +53,36 @@ const (
 	maxRatio          = 200
 )
 
-// fileError refuses the whole file.
-func fileError(format string, args ...any) error {
+// Refuse refuses the whole file: an invalid "file", with a message that
+// names the row and column where there is one.
+func Refuse(format string, args ...any) error {
 	return usher.Invalid("file", format, args...)
 }
 
-// sheet is a file's columns, from its header, and a way to walk its rows.
-type sheet struct {
-	headers []string  // as written, by position
-	cols    []*column // by position; nil where the header is empty
-	ignored []bool    // by position: the columns a report adds
-	format  string    // "xlsx" or "csv"
+// TooLarge refuses a file over the limit, told before its end.
+func TooLarge(limit int64) error {
+	return Refuse("the file is larger than the limit of %s", size(limit))
 }
 
-// rowFunc receives a row's number (the header is row 1) and its cells,
-// trimmed; rows with no value at all are left out.
-type rowFunc func(num int, cells []string) error
+// RowFunc receives a row's number (the header is row 1) and its cells,
+// trimmed; rows with no value at all are left out. The cells are reused
+// for the next row.
+type RowFunc func(num int, cells []string) error
 
-// read recognizes src as XLSX or CSV, checks its header and calls fn for
-// each row that holds a value. It reads src a part at a time.
-func read(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (rowFunc, error)) error {
-	if n := src.size(); lim.MaxBytes > 0 && n > lim.MaxBytes {
-		return fileError("the file is %s; the limit is %s", size(n), size(lim.MaxBytes))
+// HeaderFunc receives the file's format ("xlsx" or "csv") and its first
+// row, trimmed and not empty, which it may keep; it returns what receives
+// the rows. A *usher.Error it returns for a workbook names the sheet.
+type HeaderFunc func(format string, cells []string) (RowFunc, error)
+
+// Read recognizes src as XLSX or CSV, gives its header to header and each
+// row that holds a value to the RowFunc header returns. It reads src a
+// part at a time.
+func Read(ctx context.Context, src Source, lim Limits, header HeaderFunc) error {
+	if n := src.Size(); lim.MaxBytes > 0 && n > lim.MaxBytes {
+		return Refuse("the file is %s; the limit is %s", size(n), size(lim.MaxBytes))
 	}
 	head := make([]byte, 4)
-	rc, err := src.open(ctx)
+	rc, err := src.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,12 +93,12 @@ func read(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (rowFu
 	}
 	head = head[:n]
 	if bytes.HasPrefix(head, []byte("PK\x03\x04")) {
-		return readXLSX(ctx, src, lim, fn)
+		return readXLSX(ctx, src, lim, header)
 	}
 	if bytes.HasPrefix(head, []byte{0xD0, 0xCF, 0x11, 0xE0}) {
-		return fileError("this is an old Excel file (.xls): save it as Excel workbook (.xlsx) or CSV")
+		return Refuse("this is an old Excel file (.xls): save it as Excel workbook (.xlsx) or CSV")
 	}
-	return readCSV(ctx, src, lim, fn)
+	return readCSV(ctx, src, lim, header)
 }
 
 func size(n int64) string {
@@ -103,9 +113,9 @@ func size(n int64) string {
 type walker struct {
 	lim    Limits
 	format string
-	fn     func(sh *sheet) (rowFunc, error)
-	row    rowFunc
-	sh     *sheet
+	header HeaderFunc
+	headed bool // the header was taken
+	row    RowFunc
 	rows   int
 }
 
@@ -120,66 +130,29 @@ func (w *walker) record(num int, cells []string) error {
 			break
 		}
 	}
-	if w.sh == nil {
+	if !w.headed {
 		if empty {
-			return fileError("row %d, the header, is empty: the first row names the columns", num)
+			return Refuse("row %d, the header, is empty: the first row names the columns", num)
 		}
-		sh, err := header(cells, w.format)
+		row, err := w.header(w.format, slices.Clone(cells)) // the readers reuse their records
 		if err != nil {
 			return err
 		}
-		w.sh = sh
-		w.row, err = w.fn(sh)
-		return err
+		w.headed, w.row = true, row
+		return nil
 	}
 	if empty {
 		return nil // blank rows, at the end or between, are no people
 	}
 	w.rows++
 	if w.lim.MaxRows > 0 && w.rows > w.lim.MaxRows {
-		return fileError("the file has more than %d rows; split it into several files", w.lim.MaxRows)
+		return Refuse("the file has more than %d rows; split it into several files", w.lim.MaxRows)
 	}
 	return w.row(num, cells)
 }
 
-// header reads the columns from the first row: every header must name a
-// column, and none twice.
-func header(cells []string, format string) (*sheet, error) {
-	cells = slices.Clone(cells) // the readers reuse their records
-	sh := &sheet{headers: cells, cols: make([]*column, len(cells)), ignored: make([]bool, len(cells)), format: format}
-	seen := map[string]int{}
-	for i, h := range cells {
-		if h == "" {
-			continue
-		}
-		if strings.HasPrefix(h, reportPrefix) {
-			// A report's own columns: its rows, corrected, come back as they are.
-			sh.ignored[i] = true
-			continue
-		}
-		c, ok := headers[foldHeader(h)]
-		if !ok {
-			return nil, fileError("row 1, column %s: %q is not a column usher knows; the template's columns are %s", colName(i), h, knownColumns())
-		}
-		if j, ok := seen[c.key]; ok {
-			return nil, fileError("row 1: columns %s (%q) and %s (%q) are the same column", colName(j), cells[j], colName(i), h)
-		}
-		seen[c.key] = i
-		sh.cols[i] = c
-	}
-	return sh, nil
-}
-
-func knownColumns() string {
-	names := make([]string, len(columns))
-	for i, c := range columns {
-		names[i] = fmt.Sprintf("%q", c.labels[0])
-	}
-	return strings.Join(names, ", ")
-}
-
-// colName is a column's letter as spreadsheets show it: 0 is A, 26 is AA.
-func colName(i int) string {
+// ColumnName is a column's letter as spreadsheets show it: 0 is A, 26 is AA.
+func ColumnName(i int) string {
 	name, _ := excelize.ColumnNumberToName(i + 1)
 	return name
 }
@@ -189,13 +162,13 @@ func colName(i int) string {
 // and is read from there as the rows are.
 const xmlInMemory = 1 << 20
 
-func readXLSX(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (rowFunc, error)) error {
+func readXLSX(ctx context.Context, src Source, lim Limits, header HeaderFunc) error {
 	ra, path, done, err := localFile(ctx, src)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := checkZip(ra, src.size()); err != nil {
+	if err := checkZip(ra, src.Size()); err != nil {
 		return err
 	}
 	opts := excelize.Options{UnzipSizeLimit: maxUnzipped, UnzipXMLSizeLimit: xmlInMemory}
@@ -203,10 +176,10 @@ func readXLSX(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (r
 	if path != "" {
 		f, err = excelize.OpenFile(path, opts)
 	} else {
-		f, err = excelize.OpenReader(io.NewSectionReader(ra, 0, src.size()), opts)
+		f, err = excelize.OpenReader(io.NewSectionReader(ra, 0, src.Size()), opts)
 	}
 	if err != nil {
-		return fileError("the file looks like an Excel workbook but cannot be read: %v", err)
+		return Refuse("the file looks like an Excel workbook but cannot be read: %v", err)
 	}
 	defer f.Close()
 	// The first visible sheet: a hidden one holds lists or old data.
@@ -218,19 +191,19 @@ func readXLSX(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (r
 		}
 	}
 	if name == "" {
-		return fileError("the workbook has no visible sheet")
+		return Refuse("the workbook has no visible sheet")
 	}
 	rows, err := f.Rows(name)
 	if err != nil {
-		return fileError("sheet %q cannot be read: %v", name, err)
+		return Refuse("sheet %q cannot be read: %v", name, err)
 	}
 	defer rows.Close()
-	dates, err := newDateCells(f, ra, src.size(), name)
+	dates, err := newDateCells(f, ra, src.Size(), name)
 	if err != nil {
 		return err
 	}
 	defer dates.close()
-	w := &walker{lim: lim, format: "xlsx", fn: fn}
+	w := &walker{lim: lim, format: "xlsx", header: header}
 	num := 0
 	for rows.Next() {
 		num++
@@ -239,23 +212,23 @@ func readXLSX(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (r
 		// excepted, as ISO 8601 (dates.go).
 		cells, err := rows.Columns(excelize.Options{RawCellValue: true})
 		if err != nil {
-			return fileError("sheet %q, row %d cannot be read: %v", name, num, err)
+			return Refuse("sheet %q, row %d cannot be read: %v", name, num, err)
 		}
 		dates.apply(num, cells)
 		if err := w.record(num, cells); err != nil {
 			var e *usher.Error
-			if w.sh == nil && errors.As(err, &e) {
-				// The header: a workbook may have more sheets than the one read.
+			if !w.headed && errors.As(err, &e) {
+				// The header's refusal: a workbook may have more sheets than the one read.
 				e.Message = fmt.Sprintf("sheet %q, %s", name, e.Message)
 			}
 			return err
 		}
 	}
 	if err := rows.Error(); err != nil {
-		return fileError("sheet %q cannot be read: %v", name, err)
+		return Refuse("sheet %q cannot be read: %v", name, err)
 	}
-	if w.sh == nil {
-		return fileError("sheet %q is empty", name)
+	if !w.headed {
+		return Refuse("sheet %q is empty", name)
 	}
 	return nil
 }
@@ -266,17 +239,17 @@ func readXLSX(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (r
 func checkZip(ra io.ReaderAt, n int64) error {
 	zr, err := zip.NewReader(ra, n)
 	if err != nil {
-		return fileError("the file starts like a zip (an Excel workbook) but is not one: %v", err)
+		return Refuse("the file starts like a zip (an Excel workbook) but is not one: %v", err)
 	}
 	if len(zr.File) > maxEntries {
-		return fileError("the workbook has %d parts; a workbook has far fewer (limit %d)", len(zr.File), maxEntries)
+		return Refuse("the workbook has %d parts; a workbook has far fewer (limit %d)", len(zr.File), maxEntries)
 	}
 	var total uint64
 	for _, zf := range zr.File {
 		total += zf.UncompressedSize64
 	}
 	if total > uint64(maxUnzipped) || (total > 10<<20 && total/uint64(max(n, 1)) > maxRatio) {
-		return fileError("the workbook unpacks to %s from %s: out of proportion for a spreadsheet (a zip bomb?)", size(int64(min(total, 1<<62))), size(n))
+		return Refuse("the workbook unpacks to %s from %s: out of proportion for a spreadsheet (a zip bomb?)", size(int64(min(total, 1<<62))), size(n))
 	}
 	for _, zf := range zr.File {
 		if !strings.HasSuffix(zf.Name, ".xml") && !strings.HasSuffix(zf.Name, ".rels") {
@@ -284,13 +257,13 @@ func checkZip(ra io.ReaderAt, n int64) error {
 		}
 		rc, err := zf.Open()
 		if err != nil {
-			return fileError("part %s of the workbook cannot be read: %v", zf.Name, err)
+			return Refuse("part %s of the workbook cannot be read: %v", zf.Name, err)
 		}
 		head := make([]byte, 4096)
 		n, _ := io.ReadFull(rc, head)
 		rc.Close()
 		if bytes.Contains(bytes.ToUpper(head[:n]), []byte("<!DOCTYPE")) || bytes.Contains(bytes.ToUpper(head[:n]), []byte("<!ENTITY")) {
-			return fileError("part %s of the workbook declares XML entities, which spreadsheets never do", zf.Name)
+			return Refuse("part %s of the workbook declares XML entities, which spreadsheets never do", zf.Name)
 		}
 	}
 	return nil
@@ -300,12 +273,12 @@ func checkZip(ra io.ReaderAt, n int64) error {
 // without a byte order mark, UTF-16 with one, or Windows-1252; separated
 // by the first line's most frequent of ; , and tab. It reads src twice:
 // once for its encoding, once for its rows.
-func readCSV(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (rowFunc, error)) error {
+func readCSV(ctx context.Context, src Source, lim Limits, header HeaderFunc) error {
 	enc, err := encodingOf(ctx, src)
 	if err != nil {
 		return err
 	}
-	rc, err := src.open(ctx)
+	rc, err := src.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -332,7 +305,7 @@ func readCSV(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (ro
 	r.Comma = separator(first)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
-	w := &walker{lim: lim, format: "csv", fn: fn}
+	w := &walker{lim: lim, format: "csv", header: header}
 	// A row's number is as a spreadsheet shows the file: blank lines are
 	// rows (encoding/csv skips them), a quoted line break is not a new row.
 	extra := 0 // lines that quoted line breaks added before this record
@@ -343,9 +316,9 @@ func readCSV(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (ro
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return fileError("line %d cannot be read: %v", pe.Line, pe.Err)
+			return Refuse("line %d cannot be read: %v", pe.Line, pe.Err)
 		} else if err != nil {
-			return fileError("the file cannot be read: %v", err)
+			return Refuse("the file cannot be read: %v", err)
 		}
 		line, _ := r.FieldPos(0)
 		num := line - extra
@@ -355,8 +328,8 @@ func readCSV(ctx context.Context, src source, lim Limits, fn func(sh *sheet) (ro
 			return err
 		}
 	}
-	if w.sh == nil {
-		return fileError("the file is empty")
+	if !w.headed {
+		return Refuse("the file is empty")
 	}
 	return nil
 }
@@ -373,8 +346,8 @@ const (
 // encodingOf reads src once to tell its encoding: a byte order mark says
 // it; otherwise UTF-8 when all of it is, else Windows-1252. It refuses a
 // file of white space only, and one with NUL bytes (a binary file).
-func encodingOf(ctx context.Context, src source) (int, error) {
-	rc, err := src.open(ctx)
+func encodingOf(ctx context.Context, src Source) (int, error) {
+	rc, err := src.Open(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -419,9 +392,9 @@ func encodingOf(ctx context.Context, src source) (int, error) {
 	}
 	switch {
 	case blank && enc == encUTF8:
-		return 0, fileError("the file is empty")
+		return 0, Refuse("the file is empty")
 	case nul:
-		return 0, fileError("the file is neither an Excel workbook (.xlsx) nor CSV text")
+		return 0, Refuse("the file is neither an Excel workbook (.xlsx) nor CSV text")
 	case !valid:
 		return encWindows1252, nil
 	}

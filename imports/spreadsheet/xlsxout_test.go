@@ -1,4 +1,4 @@
-package imports
+package spreadsheet
 
 import (
 	"archive/zip"
@@ -9,14 +9,19 @@ import (
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/usherhq/usher/imports/spreadsheet/spreadsheettest"
 )
+
+// peopleSheet is the sheet's name in the tests, as imports names it.
+const peopleSheet = "People"
 
 // TestXLSXSheet: the report's workbook opens in excelize with its sheet,
 // every value as text where it was written, nothing a formula, and what
 // XML cannot hold replaced rather than breaking the file.
 func TestXLSXSheet(t *testing.T) {
 	var b bytes.Buffer
-	w, err := newXLSXSheet(&b)
+	w, err := newXLSXSheet(&b, peopleSheet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,11 +34,11 @@ func TestXLSXSheet(t *testing.T) {
 		{"_x0041_", "a_x000D_b", strings.Repeat("x", 40000), strings.Repeat("🙂", 20000)},
 	}
 	for _, l := range lines {
-		if err := w.line(l); err != nil {
+		if err := w.Write(l); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := w.close(); err != nil {
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(b.Bytes()), int64(b.Len()))
@@ -71,8 +76,8 @@ func TestXLSXSheet(t *testing.T) {
 			}
 		}
 	}
-	w, _ = newXLSXSheet(io.Discard)
-	if err := w.line(make([]string, maxSheetColumns+1)); err == nil {
+	w, _ = newXLSXSheet(io.Discard, peopleSheet)
+	if err := w.Write(make([]string, maxSheetColumns+1)); err == nil {
 		t.Error("a line of 16,385 columns was written")
 	}
 	for _, cell := range []string{"A2", "C5"} {
@@ -100,33 +105,33 @@ func TestXLSXSheetStreamed(t *testing.T) {
 		t.Skip("writes 300,000 rows")
 	}
 	var n countingWriter
-	w, err := newXLSXSheet(&n)
+	w, err := newXLSXSheet(&n, peopleSheet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h heapPeak
-	h.sample()
+	var h spreadsheettest.HeapPeak
+	h.Sample()
 	line := []string{"Anna", "", "anna.jansen@example.com", "+31 6 1234 5678", "Sales", "en", "", "created", "", "01a24e6d-8fb4-7714-839b-11b069"}
 	for i := range 300_000 {
 		line[1] = "Jansen" + strconv.Itoa(i)
 		line[6] = strconv.Itoa(i + 2)
-		if err := w.line(line); err != nil {
+		if err := w.Write(line); err != nil {
 			t.Fatal(err)
 		}
 		if i%50_000 == 0 {
-			h.sample()
+			h.Sample()
 		}
 	}
-	if err := w.close(); err != nil {
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h.sample()
-	t.Logf("%.1f MB written; the live heap grew %.1f MB at most", float64(n)/(1<<20), h.grew())
+	h.Sample()
+	t.Logf("%.1f MB written; the live heap grew %.1f MB at most", float64(n)/(1<<20), h.Grew())
 	if n < 5<<20 {
 		t.Fatalf("only %d bytes written", n)
 	}
-	if h.grew() > 4 {
-		t.Errorf("the live heap grew %.1f MB: the workbook is held, not streamed", h.grew())
+	if h.Grew() > 4 {
+		t.Errorf("the live heap grew %.1f MB: the workbook is held, not streamed", h.Grew())
 	}
 }
 
