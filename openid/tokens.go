@@ -242,14 +242,14 @@ func (p *Provider) liveToken(ctx context.Context, rs *request, jti, sub string) 
 		return nil, errors.New("not an access token of this issuer")
 	}
 	r := p.st.Read()
-	revoked, err := r.AccessTokenRevoked(ctx, rs.tenant.ID, jti)
-	if err != nil {
-		return nil, err
-	}
-	if revoked {
-		return nil, errors.New("the access token was revoked")
-	}
 	if kind == jtiClient {
+		revoked, err := r.AccessTokenRevoked(ctx, rs.tenant.ID, jti)
+		if err != nil {
+			return nil, err
+		}
+		if revoked {
+			return nil, errors.New("the access token was revoked")
+		}
 		if sub != id {
 			return nil, errors.New("the access token's subject is not its client")
 		}
@@ -258,9 +258,13 @@ func (p *Provider) liveToken(ctx context.Context, rs *request, jti, sub string) 
 		}
 		return nil, nil
 	}
-	g, err := r.Grant(ctx, rs.tenant.ID, id)
+	// A user's token: its grant and its revocation in one query.
+	g, revoked, err := r.GrantOfToken(ctx, rs.tenant.ID, id, jti)
 	if err != nil {
 		return nil, err
+	}
+	if revoked {
+		return nil, errors.New("the access token was revoked")
 	}
 	switch {
 	case g.RevokedAt != nil:

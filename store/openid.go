@@ -312,17 +312,34 @@ func (t *Tx) InsertGrant(ctx context.Context, g *Grant) error {
 
 // Grant returns grant id of tenant.
 func (t *Tx) Grant(ctx context.Context, tenant, id string) (Grant, error) {
+	g, _, err := t.grant(ctx, tenant, id, "")
+	return g, err
+}
+
+// GrantOfToken returns grant id of tenant and whether the access token
+// jti was revoked: what a token's every use checks, in one query.
+func (t *Tx) GrantOfToken(ctx context.Context, tenant, id, jti string) (g Grant, revoked bool, err error) {
+	return t.grant(ctx, tenant, id, jti)
+}
+
+func (t *Tx) grant(ctx context.Context, tenant, id, jti string) (Grant, bool, error) {
 	var g Grant
 	var scopes string
-	var revoked sql.NullTime
-	err := t.QueryRowContext(ctx, `SELECT `+grantCols+` FROM openid_grants WHERE tenant_id = $1 AND id = $2`, tenant, id).
-		Scan(&g.ID, &g.TenantID, &g.ClientID, &g.AccountID, &g.IdentityID, &g.SessionID, &scopes, &g.AuthTime, &g.CreatedAt, &g.ExpiresAt, &revoked, &g.RevokedReason)
-	if notFound(err) {
-		return g, usher.NotFound("grant", "grant")
+	var revokedAt sql.NullTime
+	dest := []any{&g.ID, &g.TenantID, &g.ClientID, &g.AccountID, &g.IdentityID, &g.SessionID, &scopes, &g.AuthTime, &g.CreatedAt, &g.ExpiresAt, &revokedAt, &g.RevokedReason}
+	query, args := `SELECT `+grantCols+` FROM openid_grants WHERE tenant_id = $1 AND id = $2`, []any{tenant, id}
+	var tokenRevoked bool
+	if jti != "" {
+		query = `SELECT ` + grantCols + `, EXISTS (SELECT 1 FROM openid_revoked_tokens r WHERE r.tenant_id = $1 AND r.jti = $3) FROM openid_grants WHERE tenant_id = $1 AND id = $2`
+		args, dest = append(args, jti), append(dest, &tokenRevoked)
 	}
-	g.Scopes, g.RevokedAt = parseList(scopes), ptrTime(revoked)
+	err := t.QueryRowContext(ctx, query, args...).Scan(dest...)
+	if notFound(err) {
+		return g, false, usher.NotFound("grant", "grant")
+	}
+	g.Scopes, g.RevokedAt = parseList(scopes), ptrTime(revokedAt)
 	g.AuthTime, g.CreatedAt, g.ExpiresAt = g.AuthTime.UTC(), g.CreatedAt.UTC(), g.ExpiresAt.UTC()
-	return g, err
+	return g, tokenRevoked, err
 }
 
 // RevokeGrant revokes grant id of tenant, keeping the first reason.
