@@ -261,12 +261,25 @@ func TestReadXLSXRefusals(t *testing.T) {
 	lower[1].body = strings.Replace(lower[1].body, "?>", `?><!doctype x>`, 1)
 	entity := handWorkbook("", "")
 	entity[3].body = strings.Replace(entity[3].body, "?>", `?><!ENTITY lol "lol">`, 1)
+	// What excelize cannot read: its words follow the refusal's.
+	twoRows := `<row r="1"><c r="A1" t="inlineStr"><is><t>Name</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>x</t></is></c></row>`
+	badWorkbook := handWorkbook("", twoRows)
+	badWorkbook[2].body = "<workbook"
+	badRef := handWorkbook("", strings.Replace(twoRows, `r="A2"`, `r="!!"`, 1))
+	noSheet := handWorkbook("", twoRows)
+	noSheet[4].name = "xl/worksheets/other.xml"
 
 	for _, tc := range []struct {
 		name string
 		data []byte
 		msg  string
 	}{
+		{"a zip of no workbook", zipOf(t, part{"hello.txt", "hi"}), "the file looks like an Excel workbook but cannot be read: EOF"},
+		{"a workbook part that is not XML", zipOf(t, badWorkbook...),
+			"the file looks like an Excel workbook but cannot be read: XML syntax error on line 1: unexpected EOF"},
+		{"a sheet without its part", zipOf(t, noSheet...), `sheet "Sheet1" cannot be read: sheet Sheet1 does not exist`},
+		{"a cell reference that is none", zipOf(t, badRef...),
+			`sheet "Sheet1", row 2 cannot be read: cannot convert cell "!!" to coordinates: invalid cell name "!!"`},
 		{"not a zip", []byte("PK\x03\x04 not really a zip"), "the file starts like a zip (an Excel workbook) but is not one: zip: not a valid zip file"},
 		{"a zip bomb", bomb.Bytes(), fmt.Sprintf("the workbook unpacks to 11.0 MB from %d bytes: out of proportion for a spreadsheet (a zip bomb?)", bomb.Len())},
 		{"over 2 GB unpacked", huge, fmt.Sprintf("the workbook unpacks to 3072.0 MB from %d bytes: out of proportion for a spreadsheet (a zip bomb?)", len(huge))},
