@@ -322,7 +322,7 @@ func readCSV(ctx context.Context, src Source, lim Limits, header HeaderFunc) err
 		if errors.As(err, &pe) {
 			return Refuse("line %d cannot be read: %v", pe.Line, pe.Err)
 		} else if err != nil {
-			return Refuse("the file cannot be read: %v", err)
+			return fmt.Errorf("reading the file: %w", err) // the source's, not the file's
 		}
 		line, _ := r.FieldPos(0)
 		num := line - extra

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf16"
 
 	"github.com/xuri/excelize/v2"
@@ -332,6 +333,60 @@ func TestReadCancelled(t *testing.T) {
 			})
 			if !errors.Is(err, context.Canceled) || !slices.Equal(nums, []int{2, 3, 4}) {
 				t.Errorf("cancelled at row 4: %v, rows %v", err, nums)
+			}
+		})
+	}
+}
+
+var errBroken = errors.New("the store is unreachable")
+
+// brokenSource reads whole the first good times it is opened, and then
+// fails halfway, as a store that goes away would.
+type brokenSource struct {
+	data  []byte
+	good  int
+	opens *int
+}
+
+func (s brokenSource) Open(context.Context) (io.ReadCloser, error) {
+	*s.opens++
+	if *s.opens <= s.good {
+		return io.NopCloser(bytes.NewReader(s.data)), nil
+	}
+	return io.NopCloser(io.MultiReader(bytes.NewReader(s.data[:len(s.data)/2]), iotest.ErrReader(errBroken))), nil
+}
+
+func (s brokenSource) Size() int64 { return int64(len(s.data)) }
+
+// failingOpen cannot be opened at all.
+type failingOpen struct{}
+
+func (failingOpen) Open(context.Context) (io.ReadCloser, error) { return nil, errBroken }
+func (failingOpen) Size() int64                                 { return 10 }
+
+// TestReadSourceErrors: a source that cannot be read is an error of its
+// own, not a refusal of the file: the person who sent it can do nothing
+// about it, and its words are not theirs to see.
+func TestReadSourceErrors(t *testing.T) {
+	csvData := []byte("Name\n" + strings.Repeat("someone\n", 100))
+	book := workbook(t, func(f *excelize.File) {
+		setRow(t, f, "Sheet1", "A1", "Name")
+		setRow(t, f, "Sheet1", "A2", "someone")
+	})
+	for _, tc := range []struct {
+		name string
+		src  spreadsheet.Source
+	}{
+		{"not opened", failingOpen{}},
+		{"csv, telling its encoding", brokenSource{csvData, 1, new(int)}},
+		{"csv, reading its rows", brokenSource{csvData, 2, new(int)}},
+		{"xlsx, copied to a temporary file", brokenSource{book, 1, new(int)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := read(t.Context(), tc.src, spreadsheet.Limits{})
+			var e *usher.Error
+			if !errors.Is(err, errBroken) || errors.As(err, &e) {
+				t.Errorf("got %v, want the source's error, not a refusal", err)
 			}
 		})
 	}
