@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"github.com/usherhq/usher/imports/spreadsheet"
+	"github.com/usherhq/usher/imports/spreadsheet/spreadsheettest"
 )
 
 // workbook is the workbook build makes of a new excelize file (one sheet,
@@ -317,4 +319,32 @@ func TestReadXLSXRefusals(t *testing.T) {
 	wantRefusal(t, err, "the file has more than 2 rows; split it into several files")
 	_, err = read(t.Context(), spreadsheet.Bytes(book), spreadsheet.Limits{MaxBytes: int64(len(book)) - 1})
 	wantRefusal(t, err, fmt.Sprintf("the file is %d bytes; the limit is %d bytes", len(book), len(book)-1))
+}
+
+// TestReadWorkbook: the shared workbook of people, its rows numbered in
+// order and each External ID, a number in a date format, read as its
+// date; one row more than the limit is refused.
+func TestReadWorkbook(t *testing.T) {
+	const n = 2000
+	for _, dates := range []bool{false, true} {
+		data := spreadsheettest.Workbook(t, n, dates)
+		got, err := read(t.Context(), spreadsheet.Bytes(data), spreadsheet.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.format != "xlsx" || len(got.header) != 8 || got.header[7] != "External ID" || len(got.rows) != n {
+			t.Fatalf("dates %v: %s %q, %d rows", dates, got.format, got.header, len(got.rows))
+		}
+		for i, r := range got.rows {
+			want := fmt.Sprintf("id%d", i)
+			if dates {
+				want = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 10_000+i).Format(time.DateOnly)
+			}
+			if r.num != i+2 || len(r.cells) != 8 || r.cells[2] != fmt.Sprintf("p%d@example.com", i) || r.cells[7] != want {
+				t.Fatalf("dates %v: row %d: %q, want row %d with %s", dates, r.num, r.cells, i+2, want)
+			}
+		}
+		_, err = read(t.Context(), spreadsheet.Bytes(data), spreadsheet.Limits{MaxRows: n - 1})
+		wantRefusal(t, err, "the file has more than 1999 rows; split it into several files")
+	}
 }
