@@ -76,7 +76,7 @@ type HeaderFunc func(format string, cells []string) (RowFunc, error)
 
 // Read recognizes src as XLSX or CSV, gives its header to header and each
 // row that holds a value to the RowFunc header returns. It reads src a
-// part at a time.
+// part at a time, and stops with ctx's error once ctx is done.
 func Read(ctx context.Context, src Source, lim Limits, header HeaderFunc) error {
 	if n := src.Size(); lim.MaxBytes > 0 && n > lim.MaxBytes {
 		return Refuse("the file is %s; the limit is %s", size(n), size(lim.MaxBytes))
@@ -109,8 +109,9 @@ func size(n int64) string {
 }
 
 // walker turns raw records into checked rows: the header first, then the
-// rows that hold a value, within the row limit.
+// rows that hold a value, within the row limit, until ctx is done.
 type walker struct {
+	ctx    context.Context
 	lim    Limits
 	format string
 	header HeaderFunc
@@ -120,6 +121,9 @@ type walker struct {
 }
 
 func (w *walker) record(num int, cells []string) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
 	for i, c := range cells {
 		cells[i] = strings.TrimSpace(c)
 	}
@@ -203,7 +207,7 @@ func readXLSX(ctx context.Context, src Source, lim Limits, header HeaderFunc) er
 		return err
 	}
 	defer dates.close()
-	w := &walker{lim: lim, format: "xlsx", header: header}
+	w := &walker{ctx: ctx, lim: lim, format: "xlsx", header: header}
 	num := 0
 	for rows.Next() {
 		num++
@@ -305,7 +309,7 @@ func readCSV(ctx context.Context, src Source, lim Limits, header HeaderFunc) err
 	r.Comma = separator(first)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
-	w := &walker{lim: lim, format: "csv", header: header}
+	w := &walker{ctx: ctx, lim: lim, format: "csv", header: header}
 	// A row's number is as a spreadsheet shows the file: blank lines are
 	// rows (encoding/csv skips them), a quoted line break is not a new row.
 	extra := 0 // lines that quoted line breaks added before this record
@@ -318,7 +322,7 @@ func readCSV(ctx context.Context, src Source, lim Limits, header HeaderFunc) err
 		if errors.As(err, &pe) {
 			return Refuse("line %d cannot be read: %v", pe.Line, pe.Err)
 		} else if err != nil {
-			return Refuse("the file cannot be read: %v", err)
+			return fmt.Errorf("reading the file: %w", err) // the source's, not the file's
 		}
 		line, _ := r.FieldPos(0)
 		num := line - extra
