@@ -277,7 +277,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if err != nil {
 		return nil, err
 	}
-	rt, g, err := s.p.st.Read().RefreshTokenWithGrant(ctx, rs.tenant.ID, secret.Hash(token))
+	rt, g, os, err := s.p.st.Read().RefreshTokenWithSubject(ctx, rs.tenant.ID, secret.Hash(token))
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,8 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	case !now.Before(g.ExpiresAt):
 		return nil, errors.New("the sign-in behind the refresh token expired")
 	}
-	// The account's state is checked where its claims are read (rotate).
+	// The account's state is checked where its claims are used (rotate).
+	s.p.keepSubject(ctx, rs, os, g.Scopes)
 	return &refreshRequest{grant: g, hash: rt.Hash, scopes: g.Scopes}, nil
 }
 

@@ -10,11 +10,11 @@ func ClaimSeatSQL(d Dialect) string {
 }
 
 // PersonJoinSQL are the statements that join an account to its person:
-// UserRecordByLogin's, UserRecords' for two ids, OpenIDSubject's and
-// AuthRequestByCodeWithSubject's and AccountIDsByEmail's, for tests of
-// their query plans.
+// UserRecordByLogin's, UserRecords' for two ids, OpenIDSubject's,
+// AuthRequestByCodeWithSubject's, RefreshTokenWithSubject's and
+// AccountIDsByEmail's, for tests of their query plans.
 func PersonJoinSQL(d Dialect) []string {
 	return []string{userRecordByLoginSQL,
 		`SELECT ` + userRecordCols + ` FROM` + userRecordFrom + ` WHERE a.tenant_id = $1 AND ` + userRecordPerson + ` AND a.id IN ($2, $3)`,
-		openIDSubjectSQL(d, true), authRequestWithSubjectSQL(d), accountIDsByEmailSQL}
+		openIDSubjectSQL(d, true), authRequestWithSubjectSQL(d), refreshTokenWithSubjectSQL(d), accountIDsByEmailSQL}
 }

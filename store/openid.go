@@ -440,28 +440,33 @@ func (t *Tx) RefreshTokenByHash(ctx context.Context, tenant, hash string) (Refre
 	return rt, err
 }
 
-// RefreshTokenWithGrant reads a refresh token of tenant by its hash with
-// its grant, in one query: a refresh needs both.
-func (t *Tx) RefreshTokenWithGrant(ctx context.Context, tenant, hash string) (RefreshToken, Grant, error) {
+// RefreshTokenWithSubject reads a refresh token of tenant by its hash with
+// its grant and its account's claims (contact roles included), in one
+// query: a refresh needs all three.
+func (t *Tx) RefreshTokenWithSubject(ctx context.Context, tenant, hash string) (RefreshToken, Grant, OpenIDSubject, error) {
 	var rt RefreshToken
 	var g Grant
 	var used, revoked sql.NullTime
 	var scopes string
-	err := t.QueryRowContext(ctx, `SELECT r.hash, r.tenant_id, r.grant_id, r.created_at, r.expires_at, r.used_at, `+prefixed("g.", grantCols)+`
-		FROM openid_refresh_tokens r JOIN openid_grants g ON g.id = r.grant_id AND g.tenant_id = r.tenant_id
-		WHERE r.hash = $2 AND r.tenant_id = $1`, tenant, hash).
-		Scan(&rt.Hash, &rt.TenantID, &rt.GrantID, &rt.CreatedAt, &rt.ExpiresAt, &used,
-			&g.ID, &g.TenantID, &g.ClientID, &g.AccountID, &g.IdentityID, &g.SessionID, &scopes, &g.AuthTime, &g.CreatedAt, &g.ExpiresAt, &revoked, &g.RevokedReason)
+	row := t.QueryRowContext(ctx, refreshTokenWithSubjectSQL(t.dialect), tenant, hash)
+	s, err := t.scanSubject(extraScanner{row, []any{&rt.Hash, &rt.TenantID, &rt.GrantID, &rt.CreatedAt, &rt.ExpiresAt, &used,
+		&g.ID, &g.TenantID, &g.ClientID, &g.AccountID, &g.IdentityID, &g.SessionID, &scopes, &g.AuthTime, &g.CreatedAt, &g.ExpiresAt, &revoked, &g.RevokedReason}}, tenant)
 	if notFound(err) {
-		return rt, g, usher.NotFound("refresh_token", "refresh token")
+		return rt, g, s, usher.NotFound("refresh_token", "refresh token")
 	}
 	if err != nil {
-		return rt, g, fmt.Errorf("read refresh token: %w", err)
+		return rt, g, s, fmt.Errorf("read refresh token: %w", err)
 	}
 	rt.CreatedAt, rt.ExpiresAt, rt.UsedAt = rt.CreatedAt.UTC(), rt.ExpiresAt.UTC(), ptrTime(used)
 	g.Scopes, g.RevokedAt = parseList(scopes), ptrTime(revoked)
 	g.AuthTime, g.CreatedAt, g.ExpiresAt = g.AuthTime.UTC(), g.CreatedAt.UTC(), g.ExpiresAt.UTC()
-	return rt, g, nil
+	return rt, g, s, nil
+}
+
+func refreshTokenWithSubjectSQL(d Dialect) string {
+	return `SELECT ` + subjectCols(d, true) + `, r.hash, r.tenant_id, r.grant_id, r.created_at, r.expires_at, r.used_at, ` + prefixed("g.", grantCols) + `
+		FROM openid_refresh_tokens r JOIN openid_grants g ON g.id = r.grant_id AND g.tenant_id = r.tenant_id CROSS JOIN accounts a` + subjectFrom + `
+		WHERE r.hash = $2 AND r.tenant_id = $1 AND a.id = g.account_id AND a.tenant_id = g.tenant_id` + subjectWhere
 }
 
 // UseRefreshToken marks a refresh token used. One used before is a

@@ -25,7 +25,7 @@ func testOpenID(t *testing.T, e *env) {
 	}
 	site := e.org(a, "Plant", e.org(a, "Customer", "").ID)
 	ar := store.AuthRequest{ID: store.NewID(), TenantID: a.ID, Data: `{}`, ExpiresAt: now.Add(time.Hour)}
-	g := store.Grant{ID: store.NewID(), TenantID: a.ID, AccountID: "acct", IdentityID: "ident", SessionID: "sess", AuthTime: now, ExpiresAt: now.Add(time.Hour)}
+	g := store.Grant{ID: store.NewID(), TenantID: a.ID, AccountID: ada.Account.ID, IdentityID: "ident", SessionID: "sess", AuthTime: now, ExpiresAt: now.Add(time.Hour)}
 	rt := store.RefreshToken{Hash: "rt-hash", TenantID: a.ID, GrantID: g.ID, ExpiresAt: now.Add(time.Hour)}
 	e.write(func(tx *store.Tx) error {
 		if err := tx.InsertClient(e.ctx, a.ID, &c, "secret-hash"); err != nil {
@@ -77,15 +77,17 @@ func testOpenID(t *testing.T, e *env) {
 	if _, err := r.Grant(e.ctx, b.ID, g.ID); err == nil {
 		t.Fatal("another tenant reads the grant")
 	}
-	if _, _, err := r.RefreshTokenWithGrant(e.ctx, b.ID, "rt-hash"); !errors.Is(err, usher.ErrNotFound) {
+	if _, _, _, err := r.RefreshTokenWithSubject(e.ctx, b.ID, "rt-hash"); !errors.Is(err, usher.ErrNotFound) {
 		t.Fatalf("another tenant finds the refresh token with its grant: %v", err)
 	}
-	if gotRT, gotG, err := r.RefreshTokenWithGrant(e.ctx, a.ID, "rt-hash"); err != nil || gotRT.GrantID != g.ID || gotG.ID != g.ID ||
-		gotG.SessionID != "sess" || gotG.ClientID != c.ID || !gotG.ExpiresAt.Equal(g.ExpiresAt) || gotRT.UsedAt != nil {
-		t.Fatalf("refresh token with its grant: %+v %+v %v", gotRT, gotG, err)
+	// The refresh token comes with its grant and its account's claims.
+	if gotRT, gotG, s, err := r.RefreshTokenWithSubject(e.ctx, a.ID, "rt-hash"); err != nil || gotRT.GrantID != g.ID || gotG.ID != g.ID ||
+		gotG.SessionID != "sess" || gotG.ClientID != c.ID || !gotG.ExpiresAt.Equal(g.ExpiresAt) || gotRT.UsedAt != nil ||
+		s.Account.ID != ada.Account.ID || s.Person.FirstName != "Ada" || len(s.Roles) != 1 || s.Roles[0].Site != "Plant" {
+		t.Fatalf("refresh token with its grant and subject: %+v %+v %+v %v", gotRT, gotG, s, err)
 	}
 	e.write(func(tx *store.Tx) error {
-		if n, err := tx.RevokeAccountGrants(e.ctx, b.ID, "acct", "test"); err != nil || n != 0 {
+		if n, err := tx.RevokeAccountGrants(e.ctx, b.ID, ada.Account.ID, "test"); err != nil || n != 0 {
 			t.Fatalf("another tenant revoked %d grants (%v)", n, err)
 		}
 		return nil
