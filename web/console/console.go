@@ -121,7 +121,7 @@ func (h *Console) Admin(page Page) http.Handler {
 		if a.AdminRole != usher.AdminUser && a.AdminRole != usher.AdminTenant {
 			c.Data.Title = "No administrator rights"
 			c.Data.Data = "Your account has no administrator rights in " + tn.Name + ". Ask a tenant administrator to give you them."
-			h.View.Console(w, r, http.StatusForbidden, "problem", c.Data)
+			h.View.Console(w, r, http.StatusForbidden, pages["problem"], c.Data)
 			return
 		}
 		page(w, r, c)
@@ -136,7 +136,7 @@ func (h *Console) Fail(w http.ResponseWriter, r *http.Request, c *Call, err erro
 			c.Data.Title = "Not accepted"
 		}
 		c.Data.Data = view.Sentence(ue.Message)
-		h.View.Console(w, r, status, "problem", c.Data)
+		h.View.Console(w, r, status, pages["problem"], c.Data)
 	})
 }
 

@@ -6,6 +6,7 @@ package audit
 import (
 	"cmp"
 	"context"
+	"embed"
 	"net/http"
 	"sort"
 	"strings"
@@ -16,6 +17,12 @@ import (
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/console"
 )
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "audit")
 
 // Handler serves the audit log.
 type Handler struct{ *console.Console }
@@ -305,5 +312,5 @@ func (h *Handler) Audit(w http.ResponseWriter, r *http.Request, c *console.Call)
 		d["AllPersons"] = withoutParam(r, "person_id")
 	}
 	c.Data.Data = d
-	h.View.Console(w, r, http.StatusOK, "audit", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["audit"], c.Data)
 }

@@ -6,6 +6,7 @@
 package connections
 
 import (
+	"embed"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -17,6 +18,12 @@ import (
 	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/web/console"
 )
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "connections", "connection")
 
 // Handler serves the console's SSO connections.
 type Handler struct {
@@ -79,7 +86,7 @@ func (h *Handler) Connections(w http.ResponseWriter, r *http.Request, c *console
 	}
 	c.Data.Title, c.Data.Section = "Single sign-on", "connections"
 	c.Data.Data = map[string]any{"Connections": list, "Next": console.NextURL(r, next), "Protocols": protocolNames}
-	h.View.Console(w, r, http.StatusOK, "connections", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["connections"], c.Data)
 }
 
 // ConnectionNew is the form of a new connection of the protocol in
@@ -227,7 +234,7 @@ func (h *Handler) connectionPage(w http.ResponseWriter, r *http.Request, c *cons
 		}
 	}
 	c.Data.Title, c.Data.Section, c.Data.Data = title, "connections", data
-	h.View.Console(w, r, status, "connection", c.Data)
+	h.View.Console(w, r, status, pages["connection"], c.Data)
 }
 
 // connectionInput reads the connection form of the protocol. The client

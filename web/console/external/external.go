@@ -10,6 +10,7 @@ package external
 import (
 	"cmp"
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,6 +23,12 @@ import (
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/console"
 )
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "linked", "external_system", "link_users")
 
 // Handler serves the tenant console's linked accounts.
 type Handler struct {
@@ -122,7 +129,7 @@ func (h *Handler) linkedPage(w http.ResponseWriter, r *http.Request, c *console.
 	}
 	c.Data.Data = map[string]any{"Systems": list, "Next": console.NextURL(r, next), "Kinds": externalKinds, "KindNames": kinds, "CallbackURL": h.linked.CallbackURL(c.Tenant),
 		"Webhook": hook, "HasWebhook": hasHook, "WebhookSecret": secret, "Deliveries": deliveries}
-	h.View.Console(w, r, status, "linked", c.Data)
+	h.View.Console(w, r, status, pages["linked"], c.Data)
 }
 
 // deliveryRow is a link event in the list of recent deliveries.
@@ -279,7 +286,7 @@ func (h *Handler) externalPage(w http.ResponseWriter, r *http.Request, c *consol
 	c.Data.Data = map[string]any{"System": x, "New": x.ID == "", "Kind": x.Kind, "KindName": kindName(x.Kind), "HasSecret": hasSecret,
 		"OAuth": x.Kind != usher.ExternalExchange, "Preset": x.Kind == usher.ExternalGoogle || x.Kind == usher.ExternalMicrosoft,
 		"CallbackURL": h.linked.CallbackURL(c.Tenant)}
-	h.View.Console(w, r, status, "external_system", c.Data)
+	h.View.Console(w, r, status, pages["external_system"], c.Data)
 }
 
 // externalInput reads the external system form. The client secret is not
@@ -452,7 +459,7 @@ func (h *Handler) LinkUsers(w http.ResponseWriter, r *http.Request, c *console.C
 	c.Data.Title, c.Data.Section = "Link users: "+x.Name, "linked"
 	c.Data.Data = map[string]any{"System": x, "KindName": kindName(x.Kind), "Suggestions": sugg, "Links": rows, "Next": console.NextURL(r, next),
 		"States": linkStates, "State": state}
-	h.View.Console(w, r, status, "link_users", c.Data)
+	h.View.Console(w, r, status, pages["link_users"], c.Data)
 }
 
 // Unlink ends a link on an administrator's word, and goes back to where

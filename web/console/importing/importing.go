@@ -6,6 +6,7 @@ package importing
 
 import (
 	"cmp"
+	"embed"
 	"errors"
 	"io"
 	"mime"
@@ -21,6 +22,12 @@ import (
 	"github.com/usherhq/usher/web/console"
 	"github.com/usherhq/usher/web/view"
 )
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "imports", "import")
 
 // Handler serves the console's imports.
 type Handler struct {
@@ -101,7 +108,7 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *console.Cal
 		var ue *usher.Error
 		if errors.As(err, &ue) && ue.Field == "file" {
 			c.Data.Errors["file"] = view.Sentence(ue.Message)
-			h.View.Console(w, r, view.Status(ue.Code), "imports", c.Data)
+			h.View.Console(w, r, view.Status(ue.Code), pages["imports"], c.Data)
 			return
 		} else if err != nil {
 			h.Fail(w, r, c, err)
@@ -109,7 +116,7 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *console.Cal
 		}
 		data["Report"], data["Shown"], data["More"], data["FileName"] = rep, shown, more, name
 	}
-	h.View.Console(w, r, status, "imports", c.Data)
+	h.View.Console(w, r, status, pages["imports"], c.Data)
 }
 
 func (h *Handler) importer() *imports.Importer {
@@ -136,7 +143,7 @@ func (h *Handler) Import(w http.ResponseWriter, r *http.Request, c *console.Call
 	c.Data.Data = data
 	if !j.Ended() {
 		c.Data.Refresh = refreshEvery
-		h.View.Console(w, r, http.StatusOK, "import", c.Data)
+		h.View.Console(w, r, http.StatusOK, pages["import"], c.Data)
 		return
 	}
 	shown, more, err := im.NotCreated(r.Context(), c.Actor, c.Tenant, j.ID, shownRows)
@@ -145,7 +152,7 @@ func (h *Handler) Import(w http.ResponseWriter, r *http.Request, c *console.Call
 		return
 	}
 	data["Shown"], data["More"] = shown, more
-	h.View.Console(w, r, http.StatusOK, "import", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["import"], c.Data)
 }
 
 // CancelImport stops an import and goes back to its page.

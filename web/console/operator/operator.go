@@ -5,6 +5,7 @@
 package operator
 
 import (
+	"embed"
 	"errors"
 	"net/http"
 	"strconv"
@@ -20,6 +21,12 @@ import (
 )
 
 const operatorCookie = "usher_operator"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "signin", "tenants", "tenant")
 
 // Handler serves the operators' console.
 type Handler struct {
@@ -54,7 +61,7 @@ func (h *Handler) Operator(page console.Page) http.Handler {
 		switch {
 		case errors.Is(err, signin.ErrNoSession):
 			c.Data.Title, c.Data.Data = "Operators' sign-in", h.signInHint()
-			h.View.Console(w, r, http.StatusOK, "op_signin", c.Data)
+			h.View.Console(w, r, http.StatusOK, pages["signin"], c.Data)
 			return
 		case err != nil:
 			h.Fail(w, r, c, err)
@@ -86,13 +93,13 @@ func (h *Handler) SignIn(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &te):
 		w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
 		c.Data.Errors["token"] = "Too many attempts: wait " + te.RetryAfter.Round(1e9).String() + " and try again."
-		h.View.Console(w, r, http.StatusTooManyRequests, "op_signin", c.Data)
+		h.View.Console(w, r, http.StatusTooManyRequests, pages["signin"], c.Data)
 		return
 	case err != nil:
 		var ue *usher.Error
 		if errors.As(err, &ue) && ue.Code != usher.CodeInternal {
 			c.Data.Errors["token"] = view.Sentence(ue.Message)
-			h.View.Console(w, r, http.StatusUnauthorized, "op_signin", c.Data)
+			h.View.Console(w, r, http.StatusUnauthorized, pages["signin"], c.Data)
 			return
 		}
 		h.Fail(w, r, c, err)
@@ -150,7 +157,7 @@ func (h *Handler) Tenants(w http.ResponseWriter, r *http.Request, c *console.Cal
 	}
 	c.Data.Title, c.Data.Section, c.Data.Notice = "Tenants", "tenants", h.Flash(w, r)
 	c.Data.Data = map[string]any{"Rows": rows, "Next": console.NextURL(r, next), "Example": h.Links.TenantBase(usher.Tenant{Slug: "acme"})}
-	h.View.Console(w, r, status, "op_tenants", c.Data)
+	h.View.Console(w, r, status, pages["tenants"], c.Data)
 }
 
 // Tenant is one tenant: plans with seats, and its administrators.
@@ -181,7 +188,7 @@ func (h *Handler) renderTenant(w http.ResponseWriter, r *http.Request, c *consol
 		c.Data.Notice = h.Flash(w, r)
 	}
 	c.Data.Data = map[string]any{"Tenant": t, "URL": h.Links.TenantBase(t), "Plans": plans, "Admins": admins}
-	h.View.Console(w, r, status, "op_tenant", c.Data)
+	h.View.Console(w, r, status, pages["tenant"], c.Data)
 }
 
 // tenantOf reads the tenant of the path for a change.

@@ -34,7 +34,7 @@ func (h *Handler) LinkAccount(w http.ResponseWriter, r *http.Request, c *console
 		h.Fail(w, r, c, perr)
 		return
 	}
-	h.View.Console(w, r, console.FormStatus(err), "person", c.Data)
+	h.View.Console(w, r, console.FormStatus(err), pages["person"], c.Data)
 }
 
 // personLinks are an account's links, for its person's page, and the

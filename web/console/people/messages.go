@@ -29,7 +29,7 @@ func (h *Handler) Messages(w http.ResponseWriter, r *http.Request, c *console.Ca
 	}
 	c.Data.Title, c.Data.Section = "Messages", "messages"
 	c.Data.Data = map[string]any{"Messages": msgs, "Next": console.NextURL(r, next), "Kinds": messageKinds, "Names": kindNames(), "Delivers": h.Delivers}
-	h.View.Console(w, r, http.StatusOK, "messages", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["messages"], c.Data)
 }
 
 // Message shows one message whole: on the embedded default, where
@@ -50,7 +50,7 @@ func (h *Handler) Message(w http.ResponseWriter, r *http.Request, c *console.Cal
 	c.Data.Title, c.Data.Section = "Message to "+m.To, "messages"
 	c.Data.Data = map[string]any{"M": m, "Kind": or(kindNames()[m.Kind], m.Kind), "Delivered": h.Delivers[m.Channel], "Channel": channelNames[m.Channel],
 		"Language": view.LanguageName(m.Language)}
-	h.View.Console(w, r, http.StatusOK, "message", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["message"], c.Data)
 }
 
 // messageKinds name the kinds of message as the console speaks of them:

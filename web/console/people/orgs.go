@@ -38,7 +38,7 @@ func (h *Handler) Orgs(w http.ResponseWriter, r *http.Request, c *console.Call) 
 	if len(c.Data.Errors) > 0 {
 		status = http.StatusUnprocessableEntity
 	}
-	h.View.Console(w, r, status, "orgs", c.Data)
+	h.View.Console(w, r, status, pages["orgs"], c.Data)
 }
 
 type orgData struct {
@@ -102,7 +102,7 @@ func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, c *console.C
 	if c.Data.Notice == "" {
 		c.Data.Notice = h.Flash(w, r)
 	}
-	h.View.Console(w, r, status, "org", c.Data)
+	h.View.Console(w, r, status, pages["org"], c.Data)
 }
 
 // Site adds a site to an organization.

@@ -7,6 +7,7 @@ package people
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"net/http"
 	"strconv"
@@ -22,6 +23,12 @@ import (
 	"github.com/usherhq/usher/web/console/external"
 	"github.com/usherhq/usher/web/view"
 )
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "home", "people", "person", "person_new", "user_new", "wizard", "one_time", "orgs", "org", "messages", "message")
 
 // Handler serves the directory's pages.
 type Handler struct {
@@ -79,7 +86,7 @@ func (h *Handler) Home(w http.ResponseWriter, r *http.Request, c *console.Call) 
 		d.Total += n
 	}
 	c.Data.Title, c.Data.Section, c.Data.Data, c.Data.Notice = "Overview", "home", d, h.Flash(w, r)
-	h.View.Console(w, r, http.StatusOK, "home", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["home"], c.Data)
 }
 
 // personRow is a person in a list, with their account.
@@ -133,7 +140,7 @@ func (h *Handler) People(w http.ResponseWriter, r *http.Request, c *console.Call
 		return
 	}
 	c.Data.Title, c.Data.Section, c.Data.Data, c.Data.Notice = "People", "people", d, h.Flash(w, r)
-	h.View.Console(w, r, http.StatusOK, "people", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["people"], c.Data)
 }
 
 func (h *Handler) personRows(ctx context.Context, tn usher.Tenant, persons []usher.Person, orgs []usher.Organization) ([]personRow, error) {
@@ -200,7 +207,7 @@ func (h *Handler) Person(w http.ResponseWriter, r *http.Request, c *console.Call
 		return
 	}
 	c.Data.Notice = h.Flash(w, r)
-	h.View.Console(w, r, http.StatusOK, "person", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["person"], c.Data)
 }
 
 func (h *Handler) personPage(r *http.Request, c *console.Call, id string) (personData, error) {
@@ -348,10 +355,10 @@ func (h *Handler) PersonNew(w http.ResponseWriter, r *http.Request, c *console.C
 				return
 			}
 		}
-		h.View.Console(w, r, http.StatusUnprocessableEntity, "person_new", c.Data)
+		h.View.Console(w, r, http.StatusUnprocessableEntity, pages["person_new"], c.Data)
 		return
 	}
-	h.View.Console(w, r, http.StatusOK, "person_new", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["person_new"], c.Data)
 }
 
 // CreateAccount is "Create user account" on a person's page (seed
@@ -370,7 +377,7 @@ func (h *Handler) CreateAccount(w http.ResponseWriter, r *http.Request, c *conso
 		return
 	}
 	if h.FormErrors(w, r, c, err) {
-		h.View.Console(w, r, console.FormStatus(err), "person", c.Data)
+		h.View.Console(w, r, console.FormStatus(err), pages["person"], c.Data)
 	}
 }
 
@@ -396,7 +403,7 @@ func (h *Handler) UserNew(w http.ResponseWriter, r *http.Request, c *console.Cal
 	}
 	c.Data.Title, c.Data.Section, c.Data.Data = "Add user", "new", d
 	if r.Method == http.MethodGet {
-		h.View.Console(w, r, http.StatusOK, "user_new", c.Data)
+		h.View.Console(w, r, http.StatusOK, pages["user_new"], c.Data)
 		return
 	}
 	v := c.Form(r, "organization_id", "first_name", "last_name", "email", "username", "phone", "role_id", "plan_id", "primary_group_id",
@@ -413,7 +420,7 @@ func (h *Handler) UserNew(w http.ResponseWriter, r *http.Request, c *console.Cal
 		return
 	}
 	if h.FormErrors(w, r, c, err) {
-		h.View.Console(w, r, http.StatusUnprocessableEntity, "user_new", c.Data)
+		h.View.Console(w, r, http.StatusUnprocessableEntity, pages["user_new"], c.Data)
 	}
 }
 
@@ -523,7 +530,7 @@ func (h *Handler) Wizard(w http.ResponseWriter, r *http.Request, c *console.Call
 	if len(c.Data.Errors) > 0 {
 		status = http.StatusUnprocessableEntity
 	}
-	h.View.Console(w, r, status, "wizard", c.Data)
+	h.View.Console(w, r, status, pages["wizard"], c.Data)
 }
 
 func or(s, def string) string {
@@ -600,7 +607,7 @@ func (h *Handler) AccountAction(w http.ResponseWriter, r *http.Request, c *conso
 				return
 			}
 			if h.FormErrors(w, r, c, err) {
-				h.View.Console(w, r, http.StatusUnprocessableEntity, "person", c.Data)
+				h.View.Console(w, r, http.StatusUnprocessableEntity, pages["person"], c.Data)
 			}
 			return
 		}
@@ -612,7 +619,7 @@ func (h *Handler) AccountAction(w http.ResponseWriter, r *http.Request, c *conso
 		// Shown once, here, and never sent: the administrator hands it over.
 		c.Data.Title, c.Data.Section = "One-time password", "people"
 		c.Data.Data = map[string]any{"Person": p, "Account": a, "OTP": otp, "Expires": time.Duration(provision.OneTimeTTL).Hours()}
-		h.View.Console(w, r, http.StatusOK, "one_time", c.Data)
+		h.View.Console(w, r, http.StatusOK, pages["one_time"], c.Data)
 		return
 	}
 	if _, ok := accountActions[action]; !ok {
@@ -729,6 +736,6 @@ func (h *Handler) personFormFailed(w http.ResponseWriter, r *http.Request, c *co
 	c.Data.Values = values
 	c.Data.Values["open"] = form
 	if h.FormErrors(w, r, c, err) {
-		h.View.Console(w, r, console.FormStatus(err), "person", c.Data)
+		h.View.Console(w, r, console.FormStatus(err), pages["person"], c.Data)
 	}
 }

@@ -7,6 +7,7 @@ package products
 
 import (
 	"bytes"
+	"embed"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -21,6 +22,12 @@ import (
 	"github.com/usherhq/usher/web/console"
 	"github.com/usherhq/usher/web/console/audit"
 )
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "clients", "client", "logout_deliveries")
 
 // Handler serves the console's products.
 type Handler struct{ *console.Console }
@@ -61,7 +68,7 @@ func (h *Handler) Clients(oid *openid.Provider) console.Page {
 		}
 		data["Clients"], data["Next"] = list, console.NextURL(r, next)
 		c.Data.Title, c.Data.Section, c.Data.Data = "Products", "clients", data
-		h.View.Console(w, r, status, "clients", c.Data)
+		h.View.Console(w, r, status, pages["clients"], c.Data)
 	}
 }
 
@@ -143,7 +150,7 @@ func (h *Handler) Client(oid *openid.Provider) console.Page {
 		}
 		data["Deliveries"], data["MoreDeliveries"] = h.signOutRows(r, c, deliveries), next != ""
 		c.Data.Title, c.Data.Section, c.Data.Data = cl.Name, "clients", data
-		h.View.Console(w, r, status, "client", c.Data)
+		h.View.Console(w, r, status, pages["client"], c.Data)
 	}
 }
 
@@ -262,7 +269,7 @@ func (h *Handler) LogoutDeliveries(oid *openid.Provider) console.Page {
 		}
 		c.Data.Title, c.Data.Section = "Sign-out deliveries to "+cl.Name, "clients"
 		c.Data.Data = map[string]any{"Client": cl, "Deliveries": h.signOutRows(r, c, list), "Next": console.NextURL(r, next)}
-		h.View.Console(w, r, http.StatusOK, "logout_deliveries", c.Data)
+		h.View.Console(w, r, http.StatusOK, pages["logout_deliveries"], c.Data)
 	}
 }
 

@@ -4,6 +4,7 @@
 package settings
 
 import (
+	"embed"
 	"net/http"
 	"slices"
 	"strconv"
@@ -19,6 +20,12 @@ import (
 	"github.com/usherhq/usher/web/console/audit"
 	"github.com/usherhq/usher/web/view"
 )
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "plans", "settings", "catalog", "links")
 
 // Handler serves the tenant's setup.
 type Handler struct {
@@ -43,7 +50,7 @@ func (h *Handler) Plans(w http.ResponseWriter, r *http.Request, c *console.Call)
 		return
 	}
 	c.Data.Title, c.Data.Section, c.Data.Data = "Plans and seats", "plans", map[string]any{"Plans": plans}
-	h.View.Console(w, r, http.StatusOK, "plans", c.Data)
+	h.View.Console(w, r, http.StatusOK, pages["plans"], c.Data)
 }
 
 // settingsFields are the settings the console edits, with their fields.
@@ -119,7 +126,7 @@ func (h *Handler) Settings(w http.ResponseWriter, r *http.Request, c *console.Ca
 		return
 	}
 	c.Data.Data = map[string]any{"S": st, "Choices": ch, "AllLanguages": view.AllLanguages(), "Requirable": usher.RequirableFields, "Sources": sources}
-	h.View.Console(w, r, status, "settings", c.Data)
+	h.View.Console(w, r, status, pages["settings"], c.Data)
 }
 
 // scimSources are tn's provisioning sources: its scim tokens not revoked.
@@ -216,7 +223,7 @@ func (h *Handler) Catalog(w http.ResponseWriter, r *http.Request, c *console.Cal
 	}
 	c.Data.Title, c.Data.Section, c.Data.Notice = catalogKinds[i].Label, "catalog", h.Flash(w, r)
 	c.Data.Data = map[string]any{"Kind": kind, "Items": items, "Next": console.NextURL(r, next), "Kinds": catalogKinds, "Sources": sources}
-	h.View.Console(w, r, status, "catalog", c.Data)
+	h.View.Console(w, r, status, pages["catalog"], c.Data)
 }
 
 // SignupLinks lists sign-up links with their QR codes and adds one.
@@ -283,7 +290,7 @@ func (h *Handler) SignupLinks(w http.ResponseWriter, r *http.Request, c *console
 	}
 	c.Data.Title, c.Data.Section, c.Data.Notice = "Sign-up links", "links", h.Flash(w, r)
 	c.Data.Data = map[string]any{"Links": rows, "Next": console.NextURL(r, next), "Choices": ch}
-	h.View.Console(w, r, status, "links", c.Data)
+	h.View.Console(w, r, status, pages["links"], c.Data)
 }
 
 // linkRow is a sign-up link's card: its status in words and what it gives
