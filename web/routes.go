@@ -21,6 +21,14 @@ import (
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/api"
 	"github.com/usherhq/usher/web/console"
+	"github.com/usherhq/usher/web/console/audit"
+	"github.com/usherhq/usher/web/console/connections"
+	"github.com/usherhq/usher/web/console/external"
+	"github.com/usherhq/usher/web/console/importing"
+	"github.com/usherhq/usher/web/console/operator"
+	"github.com/usherhq/usher/web/console/people"
+	"github.com/usherhq/usher/web/console/products"
+	"github.com/usherhq/usher/web/console/settings"
 	"github.com/usherhq/usher/web/pages"
 	"github.com/usherhq/usher/web/view"
 )
@@ -33,9 +41,16 @@ func (s *Server) routes(now func() time.Time) {
 	ap := s.jsonAPI
 	pg := pages.New(pages.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
 		Channels: s.cfg.Channels, Home: s.cfg.Home, SSO: s.cfg.SSO, Linked: s.cfg.Linked})
-	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Provision: s.svc, Signup: s.signup, APITokens: s.apiTokens, Catalog: s.catalog, Signin: s.auth, Links: s.cfg.Links, Tenants: s.tenants,
-		SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels, OperatorToken: s.cfg.OperatorToken, SSO: s.cfg.SSO, ImportLimits: s.cfg.ImportLimits,
-		Linked: s.cfg.Linked})
+	// The consoles: what they share, then one handler per area.
+	con := console.New(console.Deps{Log: s.log, View: v, Store: s.st, Links: s.cfg.Links, SignedIn: pg.SignedIn, Clock: now, Channels: s.cfg.Channels,
+		OperatorToken: s.cfg.OperatorToken})
+	ppl := people.New(con, s.svc, s.cfg.Linked)
+	set := settings.New(con, s.svc, s.catalog, s.signup, s.apiTokens, s.tenants)
+	aud := audit.New(con)
+	cnx := connections.New(con, s.svc, s.cfg.SSO)
+	imp := importing.New(con, s.svc, s.cfg.ImportLimits)
+	ext := external.New(con, s.cfg.Linked)
+	op := operator.New(con, s.auth, s.svc, s.catalog)
 
 	s.mux.Handle("GET /healthz", handleHealth())
 	s.mux.Handle("GET /readyz", handleReady(s.st))
@@ -89,75 +104,75 @@ func (s *Server) routes(now func() time.Time) {
 
 	// The console: administrators of the tenant, signed in through the pages above.
 	const a = "/t/{tenant}/admin"
-	route("GET "+a+"/{$}", con.Admin(con.Home))
-	route("GET "+a+"/people", con.Admin(con.People))
-	route("GET "+a+"/people/new", con.Admin(con.PersonNew))
-	route("POST "+a+"/people/new", con.Admin(con.PersonNew))
-	route("GET "+a+"/people/{id}", con.Admin(con.Person))
-	route("POST "+a+"/people/{id}", con.Admin(con.PersonEdit))
-	route("POST "+a+"/people/{id}/account", con.Admin(con.CreateAccount))
-	route("GET "+a+"/users/new", con.Admin(con.UserNew))
-	route("POST "+a+"/users/new", con.Admin(con.UserNew))
-	route("GET "+a+"/wizard", con.Admin(con.Wizard))
-	route("POST "+a+"/wizard", con.Admin(con.Wizard))
-	route("POST "+a+"/accounts/bulk", con.Admin(con.Bulk))
-	route("POST "+a+"/accounts/{id}", con.Admin(con.AccountEdit))
-	route("POST "+a+"/accounts/{id}/{action}", con.Admin(con.AccountAction))
-	route("GET "+a+"/organizations", con.Admin(con.Orgs))
-	route("POST "+a+"/organizations", con.Admin(con.Orgs))
-	route("GET "+a+"/organizations/{id}", con.Admin(con.Org))
-	route("POST "+a+"/organizations/{id}/sites", con.Admin(con.Site))
-	route("POST "+a+"/organizations/{id}/relationships", con.Admin(con.Relate))
-	route("GET "+a+"/plans", con.Admin(con.Plans))
-	route("GET "+a+"/settings", con.Admin(con.Settings))
-	route("POST "+a+"/settings", con.Admin(con.Settings))
-	route("POST "+a+"/settings/sources/{id}", con.Admin(con.Source))
-	route("GET "+a+"/catalog/{kind}", con.Admin(con.Catalog))
-	route("POST "+a+"/catalog/{kind}", con.Admin(con.Catalog))
-	route("GET "+a+"/signup-links", con.Admin(con.Links))
-	route("POST "+a+"/signup-links", con.Admin(con.Links))
-	route("GET "+a+"/signup-links/{id}/qr.svg", con.Admin(con.QR))
-	route("GET "+a+"/signup-links/{id}/qr.png", con.Admin(con.QR))
-	route("GET "+a+"/messages", con.Admin(con.Messages))
-	route("GET "+a+"/messages/{id}", con.Admin(con.Message))
-	route("GET "+a+"/audit", con.Admin(con.Audit))
-	route("GET "+a+"/connections", con.Admin(con.Connections))
-	route("GET "+a+"/connections/new", con.Admin(con.ConnectionNew))
-	route("POST "+a+"/connections/new", con.Admin(con.ConnectionNew))
-	route("GET "+a+"/connections/{id}", con.Admin(con.Connection))
-	route("POST "+a+"/connections/{id}", con.Admin(con.Connection))
-	route("POST "+a+"/connections/{id}/{action}", con.Admin(con.Connection))
-	route("GET "+a+"/imports", con.Admin(con.Imports))
-	route("POST "+a+"/imports", con.Admin(con.Imports))
-	route("GET "+a+"/imports/template.xlsx", con.Admin(con.ImportTemplate))
-	route("GET "+a+"/imports/template.csv", con.Admin(con.ImportTemplate))
-	route("GET "+a+"/imports/{id}", con.Admin(con.Import))
-	route("POST "+a+"/imports/{id}/cancel", con.Admin(con.CancelImport))
-	route("GET "+a+"/imports/{id}/report.xlsx", con.Admin(con.ImportReport))
-	route("GET "+a+"/imports/{id}/report.csv", con.Admin(con.ImportReport))
+	route("GET "+a+"/{$}", con.Admin(ppl.Home))
+	route("GET "+a+"/people", con.Admin(ppl.People))
+	route("GET "+a+"/people/new", con.Admin(ppl.PersonNew))
+	route("POST "+a+"/people/new", con.Admin(ppl.PersonNew))
+	route("GET "+a+"/people/{id}", con.Admin(ppl.Person))
+	route("POST "+a+"/people/{id}", con.Admin(ppl.PersonEdit))
+	route("POST "+a+"/people/{id}/account", con.Admin(ppl.CreateAccount))
+	route("GET "+a+"/users/new", con.Admin(ppl.UserNew))
+	route("POST "+a+"/users/new", con.Admin(ppl.UserNew))
+	route("GET "+a+"/wizard", con.Admin(ppl.Wizard))
+	route("POST "+a+"/wizard", con.Admin(ppl.Wizard))
+	route("POST "+a+"/accounts/bulk", con.Admin(ppl.Bulk))
+	route("POST "+a+"/accounts/{id}", con.Admin(ppl.AccountEdit))
+	route("POST "+a+"/accounts/{id}/{action}", con.Admin(ppl.AccountAction))
+	route("GET "+a+"/organizations", con.Admin(ppl.Orgs))
+	route("POST "+a+"/organizations", con.Admin(ppl.Orgs))
+	route("GET "+a+"/organizations/{id}", con.Admin(ppl.Org))
+	route("POST "+a+"/organizations/{id}/sites", con.Admin(ppl.Site))
+	route("POST "+a+"/organizations/{id}/relationships", con.Admin(ppl.Relate))
+	route("GET "+a+"/plans", con.Admin(set.Plans))
+	route("GET "+a+"/settings", con.Admin(set.Settings))
+	route("POST "+a+"/settings", con.Admin(set.Settings))
+	route("POST "+a+"/settings/sources/{id}", con.Admin(set.Source))
+	route("GET "+a+"/catalog/{kind}", con.Admin(set.Catalog))
+	route("POST "+a+"/catalog/{kind}", con.Admin(set.Catalog))
+	route("GET "+a+"/signup-links", con.Admin(set.SignupLinks))
+	route("POST "+a+"/signup-links", con.Admin(set.SignupLinks))
+	route("GET "+a+"/signup-links/{id}/qr.svg", con.Admin(set.QR))
+	route("GET "+a+"/signup-links/{id}/qr.png", con.Admin(set.QR))
+	route("GET "+a+"/messages", con.Admin(ppl.Messages))
+	route("GET "+a+"/messages/{id}", con.Admin(ppl.Message))
+	route("GET "+a+"/audit", con.Admin(aud.Audit))
+	route("GET "+a+"/connections", con.Admin(cnx.Connections))
+	route("GET "+a+"/connections/new", con.Admin(cnx.ConnectionNew))
+	route("POST "+a+"/connections/new", con.Admin(cnx.ConnectionNew))
+	route("GET "+a+"/connections/{id}", con.Admin(cnx.Connection))
+	route("POST "+a+"/connections/{id}", con.Admin(cnx.Connection))
+	route("POST "+a+"/connections/{id}/{action}", con.Admin(cnx.Connection))
+	route("GET "+a+"/imports", con.Admin(imp.Imports))
+	route("POST "+a+"/imports", con.Admin(imp.Imports))
+	route("GET "+a+"/imports/template.xlsx", con.Admin(imp.ImportTemplate))
+	route("GET "+a+"/imports/template.csv", con.Admin(imp.ImportTemplate))
+	route("GET "+a+"/imports/{id}", con.Admin(imp.Import))
+	route("POST "+a+"/imports/{id}/cancel", con.Admin(imp.CancelImport))
+	route("GET "+a+"/imports/{id}/report.xlsx", con.Admin(imp.ImportReport))
+	route("GET "+a+"/imports/{id}/report.csv", con.Admin(imp.ImportReport))
 	// Linked accounts: external systems (tenant administrators), linking people and unlinking them.
-	route("GET "+a+"/linked", con.Admin(con.ExternalSystems))
-	route("GET "+a+"/linked/systems/new", con.Admin(con.ExternalSystemNew))
-	route("POST "+a+"/linked/systems/new", con.Admin(con.ExternalSystemNew))
-	route("GET "+a+"/linked/systems/{id}", con.Admin(con.ExternalSystem))
-	route("POST "+a+"/linked/systems/{id}", con.Admin(con.ExternalSystem))
-	route("POST "+a+"/linked/systems/{id}/{action}", con.Admin(con.ExternalSystem))
-	route("GET "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
-	route("POST "+a+"/linked/systems/{id}/links", con.Admin(con.LinkUsers))
-	route("POST "+a+"/linked/accounts/{id}", con.Admin(con.LinkAccount))
-	route("POST "+a+"/linked/links/{id}/unlink", con.Admin(con.Unlink))
-	route("POST "+a+"/linked/webhook/{action}", con.Admin(con.LinkWebhook))
+	route("GET "+a+"/linked", con.Admin(ext.ExternalSystems))
+	route("GET "+a+"/linked/systems/new", con.Admin(ext.ExternalSystemNew))
+	route("POST "+a+"/linked/systems/new", con.Admin(ext.ExternalSystemNew))
+	route("GET "+a+"/linked/systems/{id}", con.Admin(ext.ExternalSystem))
+	route("POST "+a+"/linked/systems/{id}", con.Admin(ext.ExternalSystem))
+	route("POST "+a+"/linked/systems/{id}/{action}", con.Admin(ext.ExternalSystem))
+	route("GET "+a+"/linked/systems/{id}/links", con.Admin(ext.LinkUsers))
+	route("POST "+a+"/linked/systems/{id}/links", con.Admin(ext.LinkUsers))
+	route("POST "+a+"/linked/accounts/{id}", con.Admin(ppl.LinkAccount))
+	route("POST "+a+"/linked/links/{id}/unlink", con.Admin(ext.Unlink))
+	route("POST "+a+"/linked/webhook/{action}", con.Admin(ext.LinkWebhook))
 
 	// The operators' console, signed in with an operator token.
-	pageRoute("POST /operator/signin", con.OperatorSignIn)
-	pageRoute("POST /operator/signout", con.OperatorSignOut)
-	route("GET /operator/{$}", con.Operator(con.OperatorTenants))
-	route("POST /operator/tenants", con.Operator(con.OperatorTenants))
-	route("GET /operator/tenants/{tenant}", con.Operator(con.OperatorTenant))
-	route("POST /operator/tenants/{tenant}/plans", con.Operator(con.OperatorPlan))
-	route("POST /operator/tenants/{tenant}/plans/{id}", con.Operator(con.OperatorPlan))
-	route("POST /operator/tenants/{tenant}/admins", con.Operator(con.OperatorAdmin))
-	route("POST /operator/tenants/{tenant}/admins/{id}/remove", con.Operator(con.OperatorAdmin))
+	pageRoute("POST /operator/signin", op.SignIn)
+	pageRoute("POST /operator/signout", op.SignOut)
+	route("GET /operator/{$}", op.Operator(op.Tenants))
+	route("POST /operator/tenants", op.Operator(op.Tenants))
+	route("GET /operator/tenants/{tenant}", op.Operator(op.Tenant))
+	route("POST /operator/tenants/{tenant}/plans", op.Operator(op.Plan))
+	route("POST /operator/tenants/{tenant}/plans/{id}", op.Operator(op.Plan))
+	route("POST /operator/tenants/{tenant}/admins", op.Operator(op.TenantAdmin))
+	route("POST /operator/tenants/{tenant}/admins/{id}/remove", op.Operator(op.TenantAdmin))
 
 	s.mux.Handle("/api/", http.HandlerFunc(ap.NotFound))
 
@@ -370,7 +385,7 @@ func (s *Server) routes(now func() time.Time) {
 // openID mounts the OpenID Connect provider: each tenant's issuer, the
 // consent page, and the API of its clients and signing keys (which, on a
 // server without the provider, say so).
-func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler, route func(string, http.Handler)) {
+func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Console, route func(string, http.Handler)) {
 	oid := s.cfg.OpenID
 	if oid != nil {
 		pg.UseOpenID(oid)
@@ -399,13 +414,14 @@ func (s *Server) openID(pg *pages.Handler, ap *api.Handler, con *console.Handler
 		route("POST /t/{tenant}/consent/{id}", pg.Consent(oid))
 		// The console's products (tenant administrators).
 		const a = "/t/{tenant}/admin"
-		route("GET "+a+"/clients", con.Admin(con.Clients(oid)))
-		route("POST "+a+"/clients", con.Admin(con.Clients(oid)))
-		route("GET "+a+"/clients/{id}", con.Admin(con.Client(oid)))
-		route("POST "+a+"/clients/{id}", con.Admin(con.Client(oid)))
-		route("POST "+a+"/clients/{id}/{action}", con.Admin(con.Client(oid)))
-		route("GET "+a+"/clients/{id}/sign-out-deliveries", con.Admin(con.LogoutDeliveries(oid)))
-		route("POST "+a+"/clients/{id}/sign-out-deliveries/{event}/retry", con.Admin(con.RetryLogout(oid)))
+		prd := products.New(con)
+		route("GET "+a+"/clients", con.Admin(prd.Clients(oid)))
+		route("POST "+a+"/clients", con.Admin(prd.Clients(oid)))
+		route("GET "+a+"/clients/{id}", con.Admin(prd.Client(oid)))
+		route("POST "+a+"/clients/{id}", con.Admin(prd.Client(oid)))
+		route("POST "+a+"/clients/{id}/{action}", con.Admin(prd.Client(oid)))
+		route("GET "+a+"/clients/{id}/sign-out-deliveries", con.Admin(prd.LogoutDeliveries(oid)))
+		route("POST "+a+"/clients/{id}/sign-out-deliveries/{event}/retry", con.Admin(prd.RetryLogout(oid)))
 	}
 
 	const t = "/api/v1/tenants/{tenant}"

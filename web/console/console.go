@@ -1,7 +1,10 @@
-// Package console is the administrators' part of the pages: the tenant
-// console, where tenant and user administrators who signed in through the
-// sign-in pages work at /t/<tenant>/admin/, and the operators' console at
-// /operator/. Every change goes through the provisioning service with the
+// Package console is what the administrators' consoles share: the
+// tenant console, where tenant and user administrators who signed in
+// through the sign-in pages work at /t/<tenant>/admin/, and the operators'
+// console at /operator/. It holds the layout's data, the guard of tenant
+// console pages, and the answers to forms (errors next to fields, notices
+// carried over a redirect, paging); each area of the consoles is a package
+// below it. Every change goes through the provisioning service with the
 // signed-in account or operator as the actor; the consoles hold no rules.
 package console
 
@@ -15,14 +18,7 @@ import (
 	"time"
 
 	"github.com/usherhq/usher"
-	"github.com/usherhq/usher/apitoken"
-	"github.com/usherhq/usher/catalog"
-	"github.com/usherhq/usher/imports"
-	"github.com/usherhq/usher/linked"
-	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/signin"
-	"github.com/usherhq/usher/signup"
-	"github.com/usherhq/usher/sso"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/web/view"
 )
@@ -32,75 +28,51 @@ import (
 // that sign people in provide it.
 type SignedIn func(w http.ResponseWriter, r *http.Request) (usher.Tenant, signin.Current, bool)
 
-// Handler serves the tenant console and the operators' console.
-type Handler struct {
-	log       *slog.Logger
-	view      *view.View
-	st        *store.Store
-	svc       *provision.Service
-	signup    *signup.Service
-	apiTokens *apitoken.Service
-	catalog   *catalog.Service
-	auth      *signin.Service
-	links     view.Links
-	tenants   view.Tenants
-	signedIn  SignedIn
-	now       func() time.Time
-	// delivers holds the channels with a provider; messages on the
+// Console is what every console page uses; the areas' handlers embed it
+// and add the services of their own.
+type Console struct {
+	Log   *slog.Logger
+	View  *view.View
+	Store *store.Store
+	Links view.Links
+	Now   func() time.Time
+	// Delivers holds the channels with a provider; messages on the
 	// others stay queued, to be read in the console.
-	delivers map[string]bool
-	// bootToken is where the start-up operator token came from.
-	bootToken string
-	// sso says the addresses of connections an identity provider is given.
-	sso *sso.Service
-	// importLimits bound an uploaded import.
-	importLimits imports.Limits
-	// linked keeps people's linked accounts in external systems.
-	linked *linked.Service
+	Delivers map[string]bool
+	// OperatorToken is where the start-up operator token came from.
+	OperatorToken string
+	signedIn      SignedIn
 }
 
-// Deps are what the consoles need.
+// Deps are what the consoles share.
 type Deps struct {
-	Log       *slog.Logger
-	View      *view.View
-	Store     *store.Store
-	Provision *provision.Service
-	Signup    *signup.Service
-	APITokens *apitoken.Service
-	Catalog   *catalog.Service
-	Signin    *signin.Service
-	Links     view.Links
-	Tenants   view.Tenants
-	SignedIn  SignedIn
-	Clock     func() time.Time
+	Log      *slog.Logger
+	View     *view.View
+	Store    *store.Store
+	Links    view.Links
+	SignedIn SignedIn
+	Clock    func() time.Time
 	// Channels are the message channels a provider delivers ("email", "sms").
 	Channels []string
 	// OperatorToken is where the start-up operator token came from (see web.Config).
 	OperatorToken string
-	// SSO runs "test this connection" and says the addresses an identity
-	// provider's administrator copies.
-	SSO *sso.Service
-	// ImportLimits bound an uploaded import; zero fields take the defaults.
-	ImportLimits imports.Limits
-	// Linked keeps people's linked accounts in external systems.
-	Linked *linked.Service
 }
 
-// New returns the consoles' handler.
-func New(d Deps) *Handler {
-	h := &Handler{log: d.Log, view: d.View, st: d.Store, svc: d.Provision, signup: d.Signup, apiTokens: d.APITokens, catalog: d.Catalog, auth: d.Signin, links: d.Links, tenants: d.Tenants, signedIn: d.SignedIn, now: d.Clock,
-		delivers: map[string]bool{}, bootToken: d.OperatorToken, importLimits: d.ImportLimits, sso: d.SSO, linked: d.Linked}
-	for _, c := range d.Channels {
-		h.delivers[c] = true
+// New returns what the consoles share.
+func New(d Deps) *Console {
+	c := &Console{Log: d.Log, View: d.View, Store: d.Store, Links: d.Links, Now: d.Clock, Delivers: map[string]bool{},
+		OperatorToken: d.OperatorToken, signedIn: d.SignedIn}
+	for _, ch := range d.Channels {
+		c.Delivers[ch] = true
 	}
-	return h
+	return c
 }
 
 // Page is a console page, called once its administrator is known.
 type Page func(w http.ResponseWriter, r *http.Request, c *Call)
 
-// consoleData is what every console page shows, with the page's own in Data.
-type consoleData struct {
+// PageData is what every console page shows, with the page's own in Data.
+type PageData struct {
 	Title       string
 	Section     string
 	Tenant      usher.Tenant
@@ -125,54 +97,54 @@ type consoleData struct {
 
 // Call is one request to the console by a signed-in administrator.
 type Call struct {
-	tn    usher.Tenant
-	cur   signin.Current
-	actor usher.Actor
-	d     consoleData
+	Tenant  usher.Tenant
+	Current signin.Current
+	Actor   usher.Actor
+	Data    PageData
 }
 
 // Admin guards a tenant console page: only a signed-in account with
 // administrator rights in the tenant reaches page. A person without them
 // is told so; without a session they are sent to sign in.
-func (h *Handler) Admin(page Page) http.Handler {
+func (h *Console) Admin(page Page) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tn, cur, ok := h.signedIn(w, r)
 		if !ok {
 			return
 		}
 		a := cur.Account
-		base := h.links.TenantBase(tn)
-		c := &Call{tn: tn, cur: cur,
-			actor: usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Role: a.AdminRole, Source: view.ClientIP(r)},
-			d: consoleData{Tenant: tn, Base: base, Admin: base + "admin/", Me: a, TenantAdmin: a.AdminRole == usher.AdminTenant,
-				Errors: map[string]string{}, Values: map[string]string{}, NoDelivery: len(h.delivers) == 0}}
+		base := h.Links.TenantBase(tn)
+		c := &Call{Tenant: tn, Current: cur,
+			Actor: usher.Actor{Kind: usher.ActorAccount, ID: a.ID, Role: a.AdminRole, Source: view.ClientIP(r)},
+			Data: PageData{Tenant: tn, Base: base, Admin: base + "admin/", Me: a, TenantAdmin: a.AdminRole == usher.AdminTenant,
+				Errors: map[string]string{}, Values: map[string]string{}, NoDelivery: len(h.Delivers) == 0}}
 		if a.AdminRole != usher.AdminUser && a.AdminRole != usher.AdminTenant {
-			c.d.Title = "No administrator rights"
-			c.d.Data = "Your account has no administrator rights in " + tn.Name + ". Ask a tenant administrator to give you them."
-			h.view.Console(w, r, http.StatusForbidden, "problem", c.d)
+			c.Data.Title = "No administrator rights"
+			c.Data.Data = "Your account has no administrator rights in " + tn.Name + ". Ask a tenant administrator to give you them."
+			h.View.Console(w, r, http.StatusForbidden, pages["problem"], c.Data)
 			return
 		}
 		page(w, r, c)
 	})
 }
 
-// fail answers an error no field explains: what was refused, or our fault.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, c *Call, err error) {
-	h.view.Fail(w, r, err, func(status int, ue *usher.Error) {
-		c.d.Title = map[int]string{404: "Not found", 403: "Not allowed", 409: "Not possible now", 422: "Not accepted"}[status]
-		if c.d.Title == "" {
-			c.d.Title = "Not accepted"
+// Fail answers an error no field explains: what was refused, or our fault.
+func (h *Console) Fail(w http.ResponseWriter, r *http.Request, c *Call, err error) {
+	h.View.Fail(w, r, err, func(status int, ue *usher.Error) {
+		c.Data.Title = map[int]string{404: "Not found", 403: "Not allowed", 409: "Not possible now", 422: "Not accepted"}[status]
+		if c.Data.Title == "" {
+			c.Data.Title = "Not accepted"
 		}
-		c.d.Data = view.Sentence(ue.Message)
-		h.view.Console(w, r, status, "problem", c.d)
+		c.Data.Data = view.Sentence(ue.Message)
+		h.View.Console(w, r, status, pages["problem"], c.Data)
 	})
 }
 
-// formErrors puts the provisioning path's problems next to their fields,
+// FormErrors puts the provisioning path's problems next to their fields,
 // with a summary of all of them at the top (a field the form does not show
 // is still explained there), and reports true; errors of another kind go
-// to consoleFail.
-func (h *Handler) formErrors(w http.ResponseWriter, r *http.Request, c *Call, err error) bool {
+// to Fail.
+func (h *Console) FormErrors(w http.ResponseWriter, r *http.Request, c *Call, err error) bool {
 	var es usher.Errors
 	var ue *usher.Error
 	switch {
@@ -180,7 +152,7 @@ func (h *Handler) formErrors(w http.ResponseWriter, r *http.Request, c *Call, er
 	case errors.As(err, &ue) && ue.Code != usher.CodeInternal && (ue.Field != "" || ue.Code != usher.CodeNotFound):
 		es = usher.Errors{ue}
 	default:
-		h.fail(w, r, c, err)
+		h.Fail(w, r, c, err)
 		return false
 	}
 	var sum []string
@@ -188,12 +160,12 @@ func (h *Handler) formErrors(w http.ResponseWriter, r *http.Request, c *Call, er
 		msg := view.Sentence(e.Message)
 		if e.Field != "" {
 			// Next to its field, "is required" reads "Required.".
-			c.d.Errors[e.Field] = view.Sentence(strings.TrimPrefix(e.Message, "is "))
+			c.Data.Errors[e.Field] = view.Sentence(strings.TrimPrefix(e.Message, "is "))
 			msg = summaryLine(view.FieldLabel(e.Field), e.Message)
 		}
 		sum = append(sum, msg)
 	}
-	c.d.Errors["form"] = strings.Join(sum, " ")
+	c.Data.Errors["form"] = strings.Join(sum, " ")
 	return true
 }
 
@@ -210,9 +182,9 @@ func summaryLine(label, msg string) string {
 	return view.Sentence(label + ": " + msg)
 }
 
-// formStatus is the status of a form answered with its errors: 409 when
+// FormStatus is the status of a form answered with its errors: 409 when
 // the input clashes with what exists, 422 when it is wrong in itself.
-func formStatus(err error) int {
+func FormStatus(err error) int {
 	switch usher.ErrorCode(err) {
 	case usher.CodeConflict, usher.CodeSeatsFull:
 		return http.StatusConflict
@@ -220,12 +192,12 @@ func formStatus(err error) int {
 	return http.StatusUnprocessableEntity
 }
 
-// form reads the named form values, trimmed, into c.d.Values.
-func (c *Call) form(r *http.Request, names ...string) map[string]string {
+// Form reads the named form values, trimmed, into c.Data.Values.
+func (c *Call) Form(r *http.Request, names ...string) map[string]string {
 	for _, n := range names {
-		c.d.Values[n] = strings.TrimSpace(r.PostFormValue(n))
+		c.Data.Values[n] = strings.TrimSpace(r.PostFormValue(n))
 	}
-	return c.d.Values
+	return c.Data.Values
 }
 
 // noticeCookie carries the outcome of a change to the page the browser is
@@ -233,17 +205,17 @@ func (c *Call) form(r *http.Request, names ...string) map[string]string {
 // show words of someone else's choosing.
 const noticeCookie = "usher_notice"
 
-// redirect sends the browser on after a change, with a notice to show there.
-func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, to, notice string) {
+// Redirect sends the browser on after a change, with a notice to show there.
+func (h *Console) Redirect(w http.ResponseWriter, r *http.Request, to, notice string) {
 	if notice != "" {
 		http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: url.QueryEscape(notice), Path: "/", HttpOnly: true,
-			Secure: h.links.SecureCookies(), SameSite: http.SameSiteStrictMode, MaxAge: 60})
+			Secure: h.Links.SecureCookies(), SameSite: http.SameSiteStrictMode, MaxAge: 60})
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// flash returns the notice a redirect carried, once.
-func (h *Handler) flash(w http.ResponseWriter, r *http.Request) string {
+// Flash returns the notice a redirect carried, once.
+func (h *Console) Flash(w http.ResponseWriter, r *http.Request) string {
 	c, err := r.Cookie(noticeCookie)
 	if err != nil {
 		return ""
@@ -256,8 +228,8 @@ func (h *Handler) flash(w http.ResponseWriter, r *http.Request) string {
 	return n
 }
 
-// choices are a tenant's catalogues, plans and organizations for forms.
-type choices struct {
+// Choices are a tenant's catalogues, plans and organizations for forms.
+type Choices struct {
 	Roles, Departments, JobProfiles, Groups []usher.Attribute
 	Plans                                   []usher.Plan
 	FreePlans                               int
@@ -266,10 +238,11 @@ type choices struct {
 	Connections                             []usher.Connection
 }
 
-func (h *Handler) choices(r *http.Request, tn usher.Tenant) (choices, error) {
+// Choices reads tn's choices for a form.
+func (h *Console) Choices(r *http.Request, tn usher.Tenant) (Choices, error) {
 	ctx := r.Context()
-	rd := h.st.Read()
-	var ch choices
+	rd := h.Store.Read()
+	var ch Choices
 	var err error
 	all := store.ListOptions{Limit: 500}
 	for _, k := range []struct {
@@ -299,8 +272,8 @@ func (h *Handler) choices(r *http.Request, tn usher.Tenant) (choices, error) {
 	return ch, nil
 }
 
-// pageOf reads the paging of a list page: ?after= and ?limit=.
-func pageOf(r *http.Request) store.ListOptions {
+// PageOf reads the paging of a list page: ?after= and ?limit=.
+func PageOf(r *http.Request) store.ListOptions {
 	o := store.ListOptions{After: r.URL.Query().Get("after"), Limit: 50}
 	if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 && n <= 200 {
 		o.Limit = n
@@ -308,8 +281,8 @@ func pageOf(r *http.Request) store.ListOptions {
 	return o
 }
 
-// nextURL is the address of the next page of the list at r, or "".
-func nextURL(r *http.Request, next string) string {
+// NextURL is the address of the next page of the list at r, or "".
+func NextURL(r *http.Request, next string) string {
 	if next == "" {
 		return ""
 	}
@@ -317,4 +290,48 @@ func nextURL(r *http.Request, next string) string {
 	q.Set("after", next)
 	q.Del("notice")
 	return r.URL.Path + "?" + q.Encode()
+}
+
+// RedirectProblem sends the browser back to a page with a refused
+// action's reason; other errors get the error page.
+func (h *Console) RedirectProblem(w http.ResponseWriter, r *http.Request, c *Call, to string, err error) {
+	h.View.Fail(w, r, err, func(_ int, ue *usher.Error) { h.Redirect(w, r, to, "Not done: "+view.Sentence(ue.Message)) })
+}
+
+// Option is one choice of a select.
+type Option struct{ ID, Name string }
+
+// Plural counts noun: "1 seat", "2 seats".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// SplitList reads a list typed one a line or separated by commas or spaces.
+func SplitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+// bootstrapTokenID is the id provision gives the start-up operator token.
+const bootstrapTokenID = "bootstrap-operator"
+
+// TokenName names an API token as the consoles show who acted: the
+// start-up operator token by where it came from, any other by its name.
+func (h *Console) TokenName(tok usher.APIToken) string {
+	if tok.ID == bootstrapTokenID {
+		switch h.OperatorToken {
+		case "printed":
+			return "the operator token printed at start"
+		case "environment":
+			return "the operator token of USHER_BOOTSTRAP_OPERATOR_TOKEN"
+		}
+		return "the operator token of an earlier start"
+	}
+	return "the token “" + tok.Name + "”"
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -20,8 +19,8 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-// brand is the tenant's color, the buttons' background.
-func brand(t usher.Tenant) string {
+// Brand is the tenant's color, the buttons' background.
+func Brand(t usher.Tenant) string {
 	if c := t.Settings.Branding.Color; message.ValidColor(c) {
 		return strings.ToLower(c)
 	}
@@ -34,9 +33,9 @@ var personPages = func() map[string]*template.Template {
 	// The buttons' text is white or black, whichever is readable on the
 	// tenant's color (WCAG AA, 4.5:1, as in the messages), and links take
 	// the color only when it is readable.
-	contrast := func(t usher.Tenant) float64 { return message.ContrastWithWhite(brand(t)) }
+	contrast := func(t usher.Tenant) float64 { return message.ContrastWithWhite(Brand(t)) }
 	funcs := template.FuncMap{
-		"brand": func(t usher.Tenant) template.CSS { return template.CSS(brand(t)) },
+		"brand": func(t usher.Tenant) template.CSS { return template.CSS(Brand(t)) },
 		"brandText": func(t usher.Tenant) template.CSS {
 			if contrast(t) >= 4.5 {
 				return "#fff"
@@ -46,11 +45,11 @@ var personPages = func() map[string]*template.Template {
 		"brandLink": func(t usher.Tenant) template.CSS {
 			// 4.9 on white is 4.5 on the pages' light gray (--bg) too.
 			if contrast(t) >= 4.9 {
-				return template.CSS(brand(t))
+				return template.CSS(Brand(t))
 			}
 			return "#1a1a1a"
 		},
-		"dict": dict,
+		"dict": Dict,
 	}
 	m := map[string]*template.Template{}
 	for _, name := range []string{"activate", "signin", "account", "register", "home", "consent", "signout", "sso", "links"} {
@@ -59,67 +58,8 @@ var personPages = func() map[string]*template.Template {
 	return m
 }()
 
-// consolePages are the consoles' template sets: the console layout and one page each.
-var consolePages = func() map[string]*template.Template {
-	funcs := template.FuncMap{
-		"brand": func(t usher.Tenant) template.CSS { return template.CSS(brand(t)) },
-		"dict":  dict,
-		"has": func(list []string, v string) bool {
-			for _, x := range list {
-				if x == v {
-					return true
-				}
-			}
-			return false
-		},
-		"when": func(t interface{ Format(string) string }) string { return t.Format("2 Jan 2006 15:04") },
-		// free is a plan's free seats, never below zero when seats were lowered.
-		"free": func(p usher.Plan) int { return max(p.Seats-p.SeatsUsed, 0) },
-		"list": func(v ...string) []string { return v },
-		"join": func(v []string) string { return strings.Join(v, ", ") },
-		// prefixed gives a partial the errors of fields under a prefix by their short names.
-		"prefixed": func(errs map[string]string, p string) map[string]string {
-			out := map[string]string{}
-			for k, v := range errs {
-				if n, ok := strings.CutPrefix(k, p); ok {
-					out[n] = v
-				}
-			}
-			return out
-		},
-		"fieldName": func(f string) string {
-			if f == usher.FieldLogin {
-				return "Email, or username + phone"
-			}
-			return FieldLabel(f)
-		},
-		"linkify": linkify,
-		// errorsOf gives a form the errors only when it is the one that failed.
-		"errorsOf": func(open, form string, errs map[string]string) map[string]string {
-			if open == form {
-				return errs
-			}
-			return nil
-		},
-		"split": func(s string) []string { return strings.Split(s, ",") },
-		"ifLogin": func(req map[string]bool) string {
-			if req[usher.FieldLogin] {
-				return "Required: an email, or a username and a phone number."
-			}
-			return ""
-		},
-	}
-	m := map[string]*template.Template{}
-	for _, name := range []string{"home", "people", "person", "person_new", "user_new", "wizard", "one_time", "orgs", "org",
-		"plans", "settings", "catalog", "links", "messages", "message", "audit", "problem", "op_signin", "op_tenants", "op_tenant",
-		"clients", "client", "logout_deliveries", "imports", "import", "connections", "connection", "linked", "external_system", "link_users"} {
-		m[name] = template.Must(template.New(name).Option("missingkey=zero").Funcs(funcs).ParseFS(templateFS, "templates/console_layout.html", "templates/console_parts.html", "templates/console_"+name+".html"))
-	}
-	return m
-}()
-
-// dict builds the argument of a partial template from name, value pairs.
-func dict(kv ...any) map[string]any {
+// Dict builds the argument of a partial template from name, value pairs.
+func Dict(kv ...any) map[string]any {
 	m := make(map[string]any, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i].(string)] = kv[i+1]
@@ -132,22 +72,6 @@ func FieldLabel(f string) string {
 	f = strings.TrimPrefix(strings.TrimSuffix(f, "_id"), "settings.")
 	f = strings.ReplaceAll(strings.ReplaceAll(f, "_", " "), ".", " ")
 	return strings.ToUpper(f[:1]) + f[1:]
-}
-
-var urlRE = regexp.MustCompile(`https?://[^\s<>"]+`)
-
-// linkify escapes a plain-text message and makes its addresses links.
-func linkify(text string) template.HTML {
-	var b strings.Builder
-	last := 0
-	for _, m := range urlRE.FindAllStringIndex(text, -1) {
-		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
-		u := template.HTMLEscapeString(text[m[0]:m[1]])
-		b.WriteString(`<a href="` + u + `">` + u + `</a>`)
-		last = m[1]
-	}
-	b.WriteString(template.HTMLEscapeString(text[last:]))
-	return template.HTML(b.String())
 }
 
 // View writes pages and the answers to errors no page explains.
@@ -164,10 +88,11 @@ func (v *View) Person(w http.ResponseWriter, r *http.Request, status int, page s
 	v.write(w, r, status, personPages[page], "layout", d, "")
 }
 
-// Console writes a page of the consoles. The sign-up links' QR codes are
-// images of the console itself.
-func (v *View) Console(w http.ResponseWriter, r *http.Request, status int, page string, d any) {
-	v.write(w, r, status, consolePages[page], "console", d, "'self'")
+// Console writes a page of the consoles, t made by the console's own
+// templates (package console). The sign-up links' QR codes are images of
+// the console itself.
+func (v *View) Console(w http.ResponseWriter, r *http.Request, status int, t *template.Template, d any) {
+	v.write(w, r, status, t, "console", d, "'self'")
 }
 
 // write renders a page whole before answering, so a template error is

@@ -1,5 +1,6 @@
 // Package view is what every audience of usher's HTTP surface shares: the
-// templates and the writing of pages, the one table from error code to
+// templates of the pages people see and the writing of every page (the
+// consoles parse their own templates), the one table from error code to
 // HTTP status, the public addresses, the client's address and the
 // signed-in session of a request. It imports no other web package.
 package view

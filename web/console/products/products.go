@@ -1,7 +1,13 @@
-package console
+// Package products is the tenant console's products: the OpenID Connect
+// clients that sign the tenant's people in, for tenant administrators,
+// with their back-channel sign-out deliveries. The provider holds the
+// rules and writes the audit events; a new secret is shown on the page
+// that made it, never carried in a cookie or an address.
+package products
 
 import (
 	"bytes"
+	"embed"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -13,47 +19,56 @@ import (
 	"github.com/usherhq/usher/openid/backchannel"
 	"github.com/usherhq/usher/openid/clients"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/console"
+	"github.com/usherhq/usher/web/console/audit"
 )
 
-// The products (OpenID Connect clients) of the tenant, for tenant
-// administrators. The provider holds the rules and writes the audit
-// events; a new secret is shown on the page that made it, never carried
-// in a cookie or an address.
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "clients", "client", "logout_deliveries")
+
+// Handler serves the console's products.
+type Handler struct{ *console.Console }
+
+// New returns the products' handler.
+func New(con *console.Console) *Handler { return &Handler{Console: con} }
 
 // Clients lists the tenant's products and registers new ones.
-func (h *Handler) Clients(oid *openid.Provider) Page {
-	return func(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) Clients(oid *openid.Provider) console.Page {
+	return func(w http.ResponseWriter, r *http.Request, c *console.Call) {
 		status := http.StatusOK
-		data := map[string]any{"Issuer": strings.TrimSuffix(h.links.TenantBase(c.tn), "/")}
+		data := map[string]any{"Issuer": strings.TrimSuffix(h.Links.TenantBase(c.Tenant), "/")}
 		if r.Method == http.MethodPost {
 			in := clientInput(r, c, true)
-			created, err := oid.Clients().CreateClient(r.Context(), c.actor, c.tn, in)
+			created, err := oid.Clients().CreateClient(r.Context(), c.Actor, c.Tenant, in)
 			if err == nil {
-				c.d.Values = newClientValues()
+				c.Data.Values = newClientValues()
 				data["Secret"], data["SecretFor"] = created.ClientSecret, created.Name
-				c.d.Notice = "“" + created.Name + "” is registered, with the client ID " + created.ID + "."
+				c.Data.Notice = "“" + created.Name + "” is registered, with the client ID " + created.ID + "."
 			} else {
 				if !h.clientErrors(w, r, c, err) {
 					return
 				}
-				status = formStatus(err)
+				status = console.FormStatus(err)
 			}
 		} else {
-			c.d.Notice = h.flash(w, r)
-			c.d.Values = newClientValues()
+			c.Data.Notice = h.Flash(w, r)
+			c.Data.Values = newClientValues()
 		}
-		if err := c.actor.Require(usher.AdminTenant); err != nil {
-			h.fail(w, r, c, err)
+		if err := c.Actor.Require(usher.AdminTenant); err != nil {
+			h.Fail(w, r, c, err)
 			return
 		}
-		list, next, err := oid.Clients().Clients(r.Context(), c.actor, c.tn, false, pageOf(r))
+		list, next, err := oid.Clients().Clients(r.Context(), c.Actor, c.Tenant, false, console.PageOf(r))
 		if err != nil {
-			h.fail(w, r, c, err)
+			h.Fail(w, r, c, err)
 			return
 		}
-		data["Clients"], data["Next"] = list, nextURL(r, next)
-		c.d.Title, c.d.Section, c.d.Data = "Products", "clients", data
-		h.view.Console(w, r, status, "clients", c.d)
+		data["Clients"], data["Next"] = list, console.NextURL(r, next)
+		c.Data.Title, c.Data.Section, c.Data.Data = "Products", "clients", data
+		h.View.Console(w, r, status, pages["clients"], c.Data)
 	}
 }
 
@@ -65,8 +80,8 @@ func newClientValues() map[string]string {
 
 // Client shows one product and changes it: its settings, a new secret,
 // its deletion.
-func (h *Handler) Client(oid *openid.Provider) Page {
-	return func(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) Client(oid *openid.Provider) console.Page {
+	return func(w http.ResponseWriter, r *http.Request, c *console.Call) {
 		ctx := r.Context()
 		id := r.PathValue("id")
 		status := http.StatusOK
@@ -76,18 +91,18 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 			var done clients.CreatedClient
 			switch r.PathValue("action") {
 			case "":
-				done, err = oid.Clients().UpdateClient(ctx, c.actor, c.tn, id, clientInput(r, c, false))
+				done, err = oid.Clients().UpdateClient(ctx, c.Actor, c.Tenant, id, clientInput(r, c, false))
 				if err == nil {
-					h.redirect(w, r, c.d.Admin+"clients/"+id, "Saved.")
+					h.Redirect(w, r, c.Data.Admin+"clients/"+id, "Saved.")
 					return
 				}
 			case "rotate-secret":
-				if done, err = oid.Clients().UpdateClient(ctx, c.actor, c.tn, id, clients.ClientInput{RotateSecret: true}); err == nil {
+				if done, err = oid.Clients().UpdateClient(ctx, c.Actor, c.Tenant, id, clients.ClientInput{RotateSecret: true}); err == nil {
 					data["Secret"] = done.ClientSecret
 				}
 			case "delete":
-				if _, err = oid.Clients().DeleteClient(ctx, c.actor, c.tn, id); err == nil {
-					h.redirect(w, r, c.d.Admin+"clients", "The product is deleted: it signs nobody in any more.")
+				if _, err = oid.Clients().DeleteClient(ctx, c.Actor, c.Tenant, id); err == nil {
+					h.Redirect(w, r, c.Data.Admin+"clients", "The product is deleted: it signs nobody in any more.")
 					return
 				}
 			default:
@@ -98,18 +113,18 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 				if !h.clientErrors(w, r, c, err) {
 					return
 				}
-				status = formStatus(err)
+				status = console.FormStatus(err)
 			}
 		} else {
-			c.d.Notice = h.flash(w, r)
+			c.Data.Notice = h.Flash(w, r)
 		}
-		cl, err := oid.Clients().Client(ctx, c.actor, c.tn, id)
+		cl, err := oid.Clients().Client(ctx, c.Actor, c.Tenant, id)
 		if err != nil {
-			h.fail(w, r, c, err)
+			h.Fail(w, r, c, err)
 			return
 		}
-		if len(c.d.Errors) == 0 {
-			c.d.Values = map[string]string{"name": cl.Name, "token_endpoint_auth_method": cl.AuthMethod, "id_token_signed_response_alg": cl.IDTokenAlg,
+		if len(c.Data.Errors) == 0 {
+			c.Data.Values = map[string]string{"name": cl.Name, "token_endpoint_auth_method": cl.AuthMethod, "id_token_signed_response_alg": cl.IDTokenAlg,
 				"redirect_uris": strings.Join(cl.RedirectURIs, "\n"), "post_logout_redirect_uris": strings.Join(cl.PostLogoutRedirectURIs, "\n"),
 				"grant_types": strings.Join(cl.GrantTypes, ","), "scopes": strings.Join(cl.Scopes, ","), "third_party": strconv.FormatBool(cl.ThirdParty),
 				"access_token_lifetime": strconv.Itoa(cl.AccessTokenSeconds), "id_token_lifetime": strconv.Itoa(cl.IDTokenSeconds),
@@ -121,27 +136,27 @@ func (h *Handler) Client(oid *openid.Provider) Page {
 		data["Client"] = cl
 		if cl.AuthMethod == clients.AuthPrivateKey {
 			// A jwks_uri that cannot be read is shown as such, not as a failed page.
-			if keys, err := oid.Clients().ClientKeys(ctx, c.actor, c.tn, cl); err != nil {
+			if keys, err := oid.Clients().ClientKeys(ctx, c.Actor, c.Tenant, cl); err != nil {
 				data["KeysError"] = err.Error()
 			} else {
 				data["Keys"] = keys
 			}
 		}
 		// The latest sign-out deliveries; the whole list is a page of its own.
-		deliveries, next, err := oid.BackChannel().LogoutDeliveries(ctx, c.actor, c.tn, id, store.LogoutFilter{}, store.ListOptions{Limit: 10})
+		deliveries, next, err := oid.BackChannel().LogoutDeliveries(ctx, c.Actor, c.Tenant, id, store.LogoutFilter{}, store.ListOptions{Limit: 10})
 		if err != nil {
-			h.fail(w, r, c, err)
+			h.Fail(w, r, c, err)
 			return
 		}
 		data["Deliveries"], data["MoreDeliveries"] = h.signOutRows(r, c, deliveries), next != ""
-		c.d.Title, c.d.Section, c.d.Data = cl.Name, "clients", data
-		h.view.Console(w, r, status, "client", c.d)
+		c.Data.Title, c.Data.Section, c.Data.Data = cl.Name, "clients", data
+		h.View.Console(w, r, status, pages["client"], c.Data)
 	}
 }
 
 // clientInput reads the product form.
-func clientInput(r *http.Request, c *Call, create bool) clients.ClientInput {
-	v := c.form(r, "name", "type", "token_endpoint_auth_method", "id_token_signed_response_alg", "redirect_uris", "post_logout_redirect_uris",
+func clientInput(r *http.Request, c *console.Call, create bool) clients.ClientInput {
+	v := c.Form(r, "name", "type", "token_endpoint_auth_method", "id_token_signed_response_alg", "redirect_uris", "post_logout_redirect_uris",
 		"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "third_party", "jwks", "jwks_uri", "backchannel_logout_uri",
 		"backchannel_logout_session_required", "frontchannel_logout_uri", "frontchannel_logout_session_required")
 	_ = r.ParseForm()
@@ -192,14 +207,14 @@ func clientInput(r *http.Request, c *Call, create bool) clients.ClientInput {
 
 // clientErrors puts the provider's problems next to the form's fields:
 // "redirect_uris[2]" belongs to the redirect URIs' field.
-func (h *Handler) clientErrors(w http.ResponseWriter, r *http.Request, c *Call, err error) bool {
-	if !h.formErrors(w, r, c, err) {
+func (h *Handler) clientErrors(w http.ResponseWriter, r *http.Request, c *console.Call, err error) bool {
+	if !h.FormErrors(w, r, c, err) {
 		return false
 	}
-	for k, msg := range c.d.Errors {
+	for k, msg := range c.Data.Errors {
 		if base, _, ok := strings.Cut(k, "["); ok && k != "form" {
-			if _, set := c.d.Errors[base]; !set {
-				c.d.Errors[base] = msg
+			if _, set := c.Data.Errors[base]; !set {
+				c.Data.Errors[base] = msg
 			}
 		}
 	}
@@ -218,59 +233,59 @@ func indentJSON(s string) string {
 // signOutRow is a sign-out delivery with its account named.
 type signOutRow struct {
 	backchannel.LogoutDelivery
-	Account named
+	Account audit.Named
 }
 
-func (h *Handler) signOutRows(r *http.Request, c *Call, ds []backchannel.LogoutDelivery) []signOutRow {
-	n := h.namer(r.Context(), c)
+func (h *Handler) signOutRows(r *http.Request, c *console.Call, ds []backchannel.LogoutDelivery) []signOutRow {
+	n := audit.Names(r.Context(), h.Console, c)
 	rows := make([]signOutRow, len(ds))
 	for i, d := range ds {
-		rows[i] = signOutRow{LogoutDelivery: d, Account: n.of("account", d.AccountID)}
+		rows[i] = signOutRow{LogoutDelivery: d, Account: n.Of("account", d.AccountID)}
 	}
 	return rows
 }
 
 // LogoutDeliveries lists a product's back-channel logout deliveries,
 // newest first, a page at a time, optionally of one state.
-func (h *Handler) LogoutDeliveries(oid *openid.Provider) Page {
-	return func(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) LogoutDeliveries(oid *openid.Provider) console.Page {
+	return func(w http.ResponseWriter, r *http.Request, c *console.Call) {
 		ctx := r.Context()
 		id := r.PathValue("id")
-		c.d.Notice = h.flash(w, r)
-		cl, err := oid.Clients().Client(ctx, c.actor, c.tn, id)
+		c.Data.Notice = h.Flash(w, r)
+		cl, err := oid.Clients().Client(ctx, c.Actor, c.Tenant, id)
 		if err != nil {
-			h.fail(w, r, c, err)
+			h.Fail(w, r, c, err)
 			return
 		}
 		f := store.LogoutFilter{State: r.URL.Query().Get("state")}
 		if !slices.Contains([]string{"", store.LogoutQueued, store.LogoutDelivered, store.LogoutAbandoned}, f.State) {
 			f.State = ""
 		}
-		c.d.Values["state"] = f.State
-		list, next, err := oid.BackChannel().LogoutDeliveries(ctx, c.actor, c.tn, id, f, pageOf(r))
+		c.Data.Values["state"] = f.State
+		list, next, err := oid.BackChannel().LogoutDeliveries(ctx, c.Actor, c.Tenant, id, f, console.PageOf(r))
 		if err != nil {
-			h.fail(w, r, c, err)
+			h.Fail(w, r, c, err)
 			return
 		}
-		c.d.Title, c.d.Section = "Sign-out deliveries to "+cl.Name, "clients"
-		c.d.Data = map[string]any{"Client": cl, "Deliveries": h.signOutRows(r, c, list), "Next": nextURL(r, next)}
-		h.view.Console(w, r, http.StatusOK, "logout_deliveries", c.d)
+		c.Data.Title, c.Data.Section = "Sign-out deliveries to "+cl.Name, "clients"
+		c.Data.Data = map[string]any{"Client": cl, "Deliveries": h.signOutRows(r, c, list), "Next": console.NextURL(r, next)}
+		h.View.Console(w, r, http.StatusOK, pages["logout_deliveries"], c.Data)
 	}
 }
 
 // RetryLogout makes an abandoned or backing-off delivery due now, and
 // goes back to the page the button was on.
-func (h *Handler) RetryLogout(oid *openid.Provider) Page {
-	return func(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) RetryLogout(oid *openid.Provider) console.Page {
+	return func(w http.ResponseWriter, r *http.Request, c *console.Call) {
 		id := r.PathValue("id")
-		if _, err := oid.BackChannel().RetryLogoutDelivery(r.Context(), c.actor, c.tn, id, r.PathValue("event")); err != nil {
-			h.fail(w, r, c, err)
+		if _, err := oid.BackChannel().RetryLogoutDelivery(r.Context(), c.Actor, c.Tenant, id, r.PathValue("event")); err != nil {
+			h.Fail(w, r, c, err)
 			return
 		}
-		back := c.d.Admin + "clients/" + id + "/sign-out-deliveries"
+		back := c.Data.Admin + "clients/" + id + "/sign-out-deliveries"
 		if r.PostFormValue("from") == "client" {
-			back = c.d.Admin + "clients/" + id + "#sign-out-deliveries"
+			back = c.Data.Admin + "clients/" + id + "#sign-out-deliveries"
 		}
-		h.redirect(w, r, back, "usher will deliver this sign-out again within a few seconds.")
+		h.Redirect(w, r, back, "usher will deliver this sign-out again within a few seconds.")
 	}
 }

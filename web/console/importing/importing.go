@@ -1,7 +1,12 @@
-package console
+// Package importing is the tenant console's import of people from Excel
+// or CSV: the template to download, the check of a file (a dry run that
+// writes nothing), the import as a job with its progress, and its report.
+// Package imports reads the files and imports through provision.
+package importing
 
 import (
 	"cmp"
+	"embed"
 	"errors"
 	"io"
 	"mime"
@@ -12,9 +17,29 @@ import (
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/imports"
+	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/console"
 	"github.com/usherhq/usher/web/view"
 )
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "imports", "import")
+
+// Handler serves the console's imports.
+type Handler struct {
+	*console.Console
+	svc          *provision.Service
+	importLimits imports.Limits
+}
+
+// New returns the imports' handler; zero fields of limits take the defaults.
+func New(con *console.Console, svc *provision.Service, limits imports.Limits) *Handler {
+	return &Handler{Console: con, svc: svc, importLimits: limits}
+}
 
 const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -27,19 +52,19 @@ const shownRows = 100
 
 // Imports is the import page: the template to download, a file to check
 // (the dry run, which writes nothing) or to import, and the report.
-func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *console.Call) {
 	im := h.importer()
-	c.d.Title, c.d.Section = "Import people", "imports"
+	c.Data.Title, c.Data.Section = "Import people", "imports"
 	data := map[string]any{"Lang": h.templateLang(c)}
-	c.d.Data = data
+	c.Data.Data = data
 	status := http.StatusOK
 	if r.Method == http.MethodGet {
-		jobs, next, err := im.Jobs(r.Context(), c.actor, c.tn, store.ListOptions{After: r.URL.Query().Get("after"), Limit: 20})
+		jobs, next, err := im.Jobs(r.Context(), c.Actor, c.Tenant, store.ListOptions{After: r.URL.Query().Get("after"), Limit: 20})
 		if err != nil {
-			h.fail(w, r, c, err)
+			h.Fail(w, r, c, err)
 			return
 		}
-		data["Jobs"], data["Next"] = jobs, nextURL(r, next)
+		data["Jobs"], data["Next"] = jobs, console.NextURL(r, next)
 	}
 	if r.Method == http.MethodPost {
 		// A large file takes longer to send and to import than the
@@ -55,15 +80,15 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 		if err == nil && action == "report" {
 			// The check as a workbook to correct: every row with its result.
 			var send func(io.Writer) error
-			if send, err = im.CheckFileFrom(r.Context(), c.actor, c.tn, file, "xlsx"); err == nil {
+			if send, err = im.CheckFileFrom(r.Context(), c.Actor, c.Tenant, file, "xlsx"); err == nil {
 				view.File{ContentType: xlsxType, Filename: "import-check.xlsx", Stream: send}.Write(w, http.StatusOK)
 				return
 			}
 		} else if err == nil && action == "import" {
 			// The import runs as a job; its page shows how far it got.
 			var j imports.Job
-			if j, err = im.StartFrom(r.Context(), c.actor, c.tn, name, file); err == nil {
-				h.redirect(w, r, c.d.Admin+"imports/"+j.ID, "")
+			if j, err = im.StartFrom(r.Context(), c.Actor, c.Tenant, name, file); err == nil {
+				h.Redirect(w, r, c.Data.Admin+"imports/"+j.ID, "")
 				return
 			}
 		}
@@ -71,7 +96,7 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 		var shown []imports.RowResult
 		more := 0
 		if err == nil && action != "report" && action != "import" {
-			rep, err = im.DryRunEachFrom(r.Context(), c.actor, c.tn, file, func(x imports.RowResult) error {
+			rep, err = im.DryRunEachFrom(r.Context(), c.Actor, c.Tenant, file, func(x imports.RowResult) error {
 				if len(x.Problems) > 0 || len(shown) < shownRows {
 					shown = append(shown, x)
 				} else {
@@ -82,20 +107,20 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *Call) {
 		}
 		var ue *usher.Error
 		if errors.As(err, &ue) && ue.Field == "file" {
-			c.d.Errors["file"] = view.Sentence(ue.Message)
-			h.view.Console(w, r, view.Status(ue.Code), "imports", c.d)
+			c.Data.Errors["file"] = view.Sentence(ue.Message)
+			h.View.Console(w, r, view.Status(ue.Code), pages["imports"], c.Data)
 			return
 		} else if err != nil {
-			h.fail(w, r, c, err)
+			h.Fail(w, r, c, err)
 			return
 		}
 		data["Report"], data["Shown"], data["More"], data["FileName"] = rep, shown, more, name
 	}
-	h.view.Console(w, r, status, "imports", c.d)
+	h.View.Console(w, r, status, pages["imports"], c.Data)
 }
 
 func (h *Handler) importer() *imports.Importer {
-	im := imports.New(h.st, h.svc)
+	im := imports.New(h.Store, h.svc)
 	im.Limits = im.Limits.With(h.importLimits)
 	return im
 }
@@ -106,54 +131,54 @@ const refreshEvery = 2
 // Import is an import's page: while it runs, its progress, reloading
 // itself without scripts; then what it did, the rows with problems, and
 // the report to download.
-func (h *Handler) Import(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) Import(w http.ResponseWriter, r *http.Request, c *console.Call) {
 	im := h.importer()
-	j, err := im.Job(r.Context(), c.actor, c.tn, r.PathValue("id"))
+	j, err := im.Job(r.Context(), c.Actor, c.Tenant, r.PathValue("id"))
 	if err != nil {
-		h.fail(w, r, c, err)
+		h.Fail(w, r, c, err)
 		return
 	}
-	c.d.Title, c.d.Section = "Import of "+cmp.Or(j.FileName, "a file"), "imports"
+	c.Data.Title, c.Data.Section = "Import of "+cmp.Or(j.FileName, "a file"), "imports"
 	data := map[string]any{"Job": j}
-	c.d.Data = data
+	c.Data.Data = data
 	if !j.Ended() {
-		c.d.Refresh = refreshEvery
-		h.view.Console(w, r, http.StatusOK, "import", c.d)
+		c.Data.Refresh = refreshEvery
+		h.View.Console(w, r, http.StatusOK, pages["import"], c.Data)
 		return
 	}
-	shown, more, err := im.NotCreated(r.Context(), c.actor, c.tn, j.ID, shownRows)
+	shown, more, err := im.NotCreated(r.Context(), c.Actor, c.Tenant, j.ID, shownRows)
 	if err != nil {
-		h.fail(w, r, c, err)
+		h.Fail(w, r, c, err)
 		return
 	}
 	data["Shown"], data["More"] = shown, more
-	h.view.Console(w, r, http.StatusOK, "import", c.d)
+	h.View.Console(w, r, http.StatusOK, pages["import"], c.Data)
 }
 
 // CancelImport stops an import and goes back to its page.
-func (h *Handler) CancelImport(w http.ResponseWriter, r *http.Request, c *Call) {
-	j, err := h.importer().Cancel(r.Context(), c.actor, c.tn, r.PathValue("id"))
+func (h *Handler) CancelImport(w http.ResponseWriter, r *http.Request, c *console.Call) {
+	j, err := h.importer().Cancel(r.Context(), c.Actor, c.Tenant, r.PathValue("id"))
 	if err != nil {
-		h.fail(w, r, c, err)
+		h.Fail(w, r, c, err)
 		return
 	}
 	notice := ""
 	if j.State == "cancelled" {
 		notice = "The import is cancelled. The people it created stay; the other rows are not imported."
 	}
-	h.redirect(w, r, c.d.Admin+"imports/"+j.ID, notice)
+	h.Redirect(w, r, c.Data.Admin+"imports/"+j.ID, notice)
 }
 
 // ImportReport downloads an import's report, XLSX or CSV by the path.
-func (h *Handler) ImportReport(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) ImportReport(w http.ResponseWriter, r *http.Request, c *console.Call) {
 	format, ct := "xlsx", xlsxType
 	if strings.HasSuffix(r.URL.Path, ".csv") {
 		format, ct = "csv", "text/csv; charset=utf-8"
 	}
 	id := r.PathValue("id")
-	write, err := h.importer().ReportTo(r.Context(), c.actor, c.tn, id, format)
+	write, err := h.importer().ReportTo(r.Context(), c.Actor, c.Tenant, id, format)
 	if err != nil {
-		h.fail(w, r, c, err)
+		h.Fail(w, r, c, err)
 		return
 	}
 	view.File{ContentType: ct, Filename: "import-report." + format, Stream: write}.Write(w, http.StatusOK)
@@ -161,9 +186,9 @@ func (h *Handler) ImportReport(w http.ResponseWriter, r *http.Request, c *Call) 
 
 // templateLang is the administrator's language when built in, for the
 // template's headers.
-func (h *Handler) templateLang(c *Call) string {
+func (h *Handler) templateLang(c *console.Call) string {
 	for _, l := range imports.Languages {
-		if l == c.cur.Account.Language {
+		if l == c.Current.Account.Language {
 			return l
 		}
 	}
@@ -172,21 +197,21 @@ func (h *Handler) templateLang(c *Call) string {
 
 // ImportTemplate downloads the import template, XLSX or CSV, with headers
 // in the administrator's language.
-func (h *Handler) ImportTemplate(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) ImportTemplate(w http.ResponseWriter, r *http.Request, c *console.Call) {
 	im := h.importer()
 	lang := h.templateLang(c)
 	var f view.File
 	var err error
 	switch {
 	case strings.HasSuffix(r.URL.Path, ".xlsx"):
-		f = view.File{ContentType: xlsxType, Filename: c.tn.Slug + "-import.xlsx"}
-		f.Body, err = im.TemplateXLSX(r.Context(), c.tn, lang)
+		f = view.File{ContentType: xlsxType, Filename: c.Tenant.Slug + "-import.xlsx"}
+		f.Body, err = im.TemplateXLSX(r.Context(), c.Tenant, lang)
 	default:
-		f = view.File{ContentType: "text/csv; charset=utf-8", Filename: c.tn.Slug + "-import.csv"}
-		f.Body, err = im.TemplateCSV(r.Context(), c.tn, lang)
+		f = view.File{ContentType: "text/csv; charset=utf-8", Filename: c.Tenant.Slug + "-import.csv"}
+		f.Body, err = im.TemplateCSV(r.Context(), c.Tenant, lang)
 	}
 	if err != nil {
-		h.fail(w, r, c, err)
+		h.Fail(w, r, c, err)
 		return
 	}
 	f.Write(w, http.StatusOK)

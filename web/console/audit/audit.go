@@ -1,27 +1,46 @@
-package console
+// Package audit is the tenant console's audit log, and the naming of what
+// audit events refer to (who acted, on what, with which details), which
+// the other pages that show events or name an id share.
+package audit
 
 import (
 	"cmp"
 	"context"
+	"embed"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/web/console"
 )
 
-// An audit event as the console shows it: who and what by name, with a
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "audit")
+
+// Handler serves the audit log.
+type Handler struct{ *console.Console }
+
+// New returns the audit log's handler.
+func New(con *console.Console) *Handler { return &Handler{Console: con} }
+
+// Row is an audit event as the console shows it: who and what by name, with a
 // link to their page; the ids stay in the API.
-type auditRow struct {
+type Row struct {
 	usher.AuditEvent
-	Actor   named
-	Target  named
+	Actor   Named
+	Target  Named
 	Details []detail
 }
 
-// named is something an audit event refers to, by its name.
-type named struct {
+// Named is something an audit event refers to, by its name.
+type Named struct {
 	Name string
 	URL  string // its page in the console, if it has one
 }
@@ -32,17 +51,18 @@ type detail struct {
 	Lead, Value, URL string
 }
 
-// namer names what audit events refer to, reading each thing once.
-type namer struct {
-	h     *Handler
+// Namer names what audit events refer to, reading each thing once.
+type Namer struct {
+	h     *console.Console
 	ctx   context.Context
 	tn    usher.Tenant
 	admin string
-	seen  map[string]named
+	seen  map[string]Named
 }
 
-func (h *Handler) namer(ctx context.Context, c *Call) *namer {
-	return &namer{h: h, ctx: ctx, tn: c.tn, admin: c.d.Admin, seen: map[string]named{}}
+// Names returns a Namer for the events of a console page.
+func Names(ctx context.Context, h *console.Console, c *console.Call) *Namer {
+	return &Namer{h: h, ctx: ctx, tn: c.Tenant, admin: c.Data.Admin, seen: map[string]Named{}}
 }
 
 // short shortens an id that names nothing any more; the full id is in the API.
@@ -57,12 +77,12 @@ func short(id string) string {
 var targetNouns = map[string]string{"signup_link": "sign-up link", usher.KindRole: "role", usher.KindDepartment: "department",
 	usher.KindJobProfile: "job profile", usher.KindGroup: "group"}
 
-// of names the thing of kind with id: a person by their name (an account
+// Of names the thing of kind with id: a person by their name (an account
 // by its person's), a catalogue entry, plan, organization or sign-up link
-// by its own, a token as tokenName says.
-func (n *namer) of(kind, id string) named {
+// by its own, a token as TokenName says.
+func (n *Namer) Of(kind, id string) Named {
 	if id == "" {
-		return named{}
+		return Named{}
 	}
 	key := kind + "/" + id
 	if v, ok := n.seen[key]; ok {
@@ -74,96 +94,96 @@ func (n *namer) of(kind, id string) named {
 		if noun == "" {
 			noun = strings.ReplaceAll(kind, "_", " ")
 		}
-		v = named{Name: noun + " " + short(id)}
+		v = Named{Name: noun + " " + short(id)}
 	}
 	n.seen[key] = v
 	return v
 }
 
-func (n *namer) lookup(kind, id string) (named, bool) {
-	rd, ctx, t := n.h.st.Read(), n.ctx, n.tn.ID
+func (n *Namer) lookup(kind, id string) (Named, bool) {
+	rd, ctx, t := n.h.Store.Read(), n.ctx, n.tn.ID
 	switch kind {
 	case "account":
 		if a, err := rd.Account(ctx, t, id); err == nil {
-			return n.of("person", a.PersonID), true
+			return n.Of("person", a.PersonID), true
 		}
 	case "person":
 		if p, err := rd.Person(ctx, t, id); err == nil {
-			return named{Name: p.FirstName + " " + p.LastName, URL: n.admin + "people/" + id}, true
+			return Named{Name: p.FirstName + " " + p.LastName, URL: n.admin + "people/" + id}, true
 		}
 	case "organization":
 		if o, err := rd.Organization(ctx, t, id); err == nil {
-			return named{Name: o.Name, URL: n.admin + "organizations/" + id}, true
+			return Named{Name: o.Name, URL: n.admin + "organizations/" + id}, true
 		}
 	case "plan":
 		if p, err := rd.Plan(ctx, t, id); err == nil {
-			return named{Name: p.Name, URL: n.admin + "plans"}, true
+			return Named{Name: p.Name, URL: n.admin + "plans"}, true
 		}
 	case usher.KindRole, usher.KindDepartment, usher.KindJobProfile, usher.KindGroup:
 		if a, err := rd.Attribute(ctx, t, kind, id); err == nil {
-			return named{Name: a.Name, URL: n.admin + "catalog/" + kind}, true
+			return Named{Name: a.Name, URL: n.admin + "catalog/" + kind}, true
 		}
 	case "signup_link":
 		if l, err := rd.SignupLink(ctx, t, id); err == nil {
-			return named{Name: "“" + l.Name + "”", URL: n.admin + "signup-links"}, true
+			return Named{Name: "“" + l.Name + "”", URL: n.admin + "signup-links"}, true
 		}
 	case "connection":
 		if c, err := rd.Connection(ctx, t, id); err == nil {
-			return named{Name: c.Name}, true
+			return Named{Name: c.Name}, true
 		}
 	case "token":
-		// Operator tokens belong to no tenant; another tenant's are not named here.
+		// Operator tokens belong to no tenant; another tenant's are not Named here.
 		if tok, err := rd.Token(ctx, id); err == nil && (tok.TenantID == "" || tok.TenantID == t) {
-			return named{Name: n.h.tokenName(tok)}, true
+			return Named{Name: n.h.TokenName(tok)}, true
 		}
 	case "import":
 		if j, err := rd.Import(ctx, t, id); err == nil {
-			return named{Name: "the import of " + cmp.Or(j.FileName, "a file"), URL: n.admin + "imports/" + id}, true
+			return Named{Name: "the import of " + cmp.Or(j.FileName, "a file"), URL: n.admin + "imports/" + id}, true
 		}
 	case "tenant":
 		if id == n.tn.ID {
-			return named{Name: n.tn.Name}, true
+			return Named{Name: n.tn.Name}, true
 		}
 	}
-	return named{}, false
+	return Named{}, false
 }
 
 // actor names who made a change.
-func (n *namer) actor(e usher.AuditEvent) named {
+func (n *Namer) actor(e usher.AuditEvent) Named {
 	switch e.ActorKind {
 	case usher.ActorAccount:
-		return n.of("account", e.ActorID)
+		return n.Of("account", e.ActorID)
 	case usher.ActorOperator, usher.ActorToken:
 		if e.ActorID == "cli" {
-			return named{Name: "an operator, on the command line"}
+			return Named{Name: "an operator, on the command line"}
 		}
 		if v, ok := n.lookup("token", e.ActorID); ok {
 			return v
 		}
 		if e.ActorKind == usher.ActorOperator {
-			return named{Name: "an operator"}
+			return Named{Name: "an operator"}
 		}
-		return named{Name: "an API token"}
+		return Named{Name: "an API token"}
 	case usher.ActorImport:
-		return n.of("import", e.ActorID)
+		return n.Of("import", e.ActorID)
 	case usher.ActorSystem:
 		if e.ActorID == "demo" || e.ActorID == "demo-seed" {
-			return named{Name: "usher, setting up the demo"}
+			return Named{Name: "usher, setting up the demo"}
 		}
-		return named{Name: "usher"}
+		return Named{Name: "usher"}
 	}
-	return named{Name: strings.TrimSpace(e.ActorKind + " " + short(e.ActorID))}
+	return Named{Name: strings.TrimSpace(e.ActorKind + " " + short(e.ActorID))}
 }
 
 // actorByID names an actor known only by id, as the audit log's filter
 // has it: an account's person, or a token.
-func (n *namer) actorByID(id string) named {
+func (n *Namer) actorByID(id string) Named {
 	for _, kind := range []string{"account", "token"} {
 		if v, ok := n.lookup(kind, id); ok {
 			return v
 		}
 	}
-	return named{Name: short(id)}
+	return Named{Name: short(id)}
 }
 
 // detailKinds are the details that hold an id, with what they name.
@@ -187,7 +207,7 @@ var detailValues = map[string]string{
 }
 
 // details are an event's details in a steady order, ids as names.
-func (n *namer) details(e usher.AuditEvent) []detail {
+func (n *Namer) details(e usher.AuditEvent) []detail {
 	keys := make([]string, 0, len(e.Details))
 	for k := range e.Details {
 		keys = append(keys, k)
@@ -201,7 +221,7 @@ func (n *namer) details(e usher.AuditEvent) []detail {
 			out = append(out, detail{Lead: "joined the sign-in of another organization"})
 		case detailKinds[k].kind != "":
 			d := detailKinds[k]
-			x := n.of(d.kind, v)
+			x := n.Of(d.kind, v)
 			out = append(out, detail{Lead: d.label + ": ", Value: x.Name, URL: x.URL})
 		case k == "admin_role" && v == "":
 			out = append(out, detail{Lead: "console rights: ", Value: "none"})
@@ -234,15 +254,63 @@ func (n *namer) details(e usher.AuditEvent) []detail {
 	return out
 }
 
-// rows names the events' actors, targets and details.
-func (n *namer) rows(evs []usher.AuditEvent) []auditRow {
-	out := make([]auditRow, 0, len(evs))
+// Rows names the events' actors, targets and details.
+func (n *Namer) Rows(evs []usher.AuditEvent) []Row {
+	out := make([]Row, 0, len(evs))
 	for _, e := range evs {
 		target := e.TargetKind
 		if target == "tenant" && e.TargetID != n.tn.ID {
 			target = ""
 		}
-		out = append(out, auditRow{AuditEvent: e, Actor: n.actor(e), Target: n.of(target, e.TargetID), Details: n.details(e)})
+		out = append(out, Row{AuditEvent: e, Actor: n.actor(e), Target: n.Of(target, e.TargetID), Details: n.details(e)})
 	}
 	return out
+}
+
+// withoutParam is the address of r without the query parameter name.
+func withoutParam(r *http.Request, name string) string {
+	q := r.URL.Query()
+	q.Del(name)
+	q.Del("after")
+	if len(q) == 0 {
+		return r.URL.Path
+	}
+	return r.URL.Path + "?" + q.Encode()
+}
+
+// Audit is the audit log, newest first, filtered by actor, person and action.
+func (h *Handler) Audit(w http.ResponseWriter, r *http.Request, c *console.Call) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	for _, k := range []string{"actor_id", "person_id", "action"} {
+		c.Data.Values[k] = strings.TrimSpace(q.Get(k))
+	}
+	f := store.AuditFilter{ActorID: c.Data.Values["actor_id"], Action: c.Data.Values["action"]}
+	if pid := c.Data.Values["person_id"]; pid != "" {
+		f.TargetID = pid
+		if a, err := h.Store.Read().AccountOfPerson(ctx, c.Tenant.ID, pid); err == nil {
+			f.AlsoTarget = a.ID
+		}
+	}
+	o := console.PageOf(r)
+	o.Newest = true
+	evs, next, err := h.Store.Read().AuditEvents(ctx, c.Tenant.ID, f, o)
+	if err != nil {
+		h.Fail(w, r, c, err)
+		return
+	}
+	c.Data.Title, c.Data.Section = "Audit log", "audit"
+	n := Names(ctx, h.Console, c)
+	d := map[string]any{"Events": n.Rows(evs), "Next": console.NextURL(r, next)}
+	// A filter by actor or person shows whom it shows, with a way back to all.
+	if id := c.Data.Values["actor_id"]; id != "" {
+		d["Actor"] = n.actorByID(id)
+		d["AllActors"] = withoutParam(r, "actor_id")
+	}
+	if id := c.Data.Values["person_id"]; id != "" {
+		d["Person"] = n.Of("person", id)
+		d["AllPersons"] = withoutParam(r, "person_id")
+	}
+	c.Data.Data = d
+	h.View.Console(w, r, http.StatusOK, pages["audit"], c.Data)
 }

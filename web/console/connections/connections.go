@@ -1,6 +1,12 @@
-package console
+// Package connections is the tenant console's corporate SSO connections:
+// the identity providers its people sign in with. Tenant administrators
+// add and change them; user administrators see them. The provisioning
+// service holds the rules and writes the audit events; a connection's
+// client secret is never shown.
+package connections
 
 import (
+	"embed"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -10,15 +16,26 @@ import (
 	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/provision"
 	"github.com/usherhq/usher/sso"
+	"github.com/usherhq/usher/web/console"
 )
 
-// The tenant's corporate SSO connections: the identity providers its
-// people sign in with. Tenant administrators add and change them; user
-// administrators see them. The provisioning service holds the rules and
-// writes the audit events; a connection's client secret is never shown.
+//go:embed templates/*.html
+var templateFS embed.FS
 
-// option is one choice of a select.
-type option struct{ ID, Name string }
+// pages are this package's console pages.
+var pages = console.Pages(templateFS, "connections", "connection")
+
+// Handler serves the console's SSO connections.
+type Handler struct {
+	*console.Console
+	svc *provision.Service
+	sso *sso.Service
+}
+
+// New returns the connections' handler.
+func New(con *console.Console, svc *provision.Service, ss *sso.Service) *Handler {
+	return &Handler{Console: con, svc: svc, sso: ss}
+}
 
 // mapField is one field of the attribute mapping form: the claim or SAML
 // attribute set for it, and what the preset reads when none is.
@@ -57,31 +74,31 @@ var connectionFields = []string{"name", "domains", "enforced", "jit", "jit_role_
 	"update_on_signin", "issuer", "client_id", "scopes", "userinfo", "metadata_url", "metadata_xml", "idp_initiated", "mapping.preset"}
 
 // Connections lists the tenant's connections.
-func (h *Handler) Connections(w http.ResponseWriter, r *http.Request, c *Call) {
-	c.d.Notice = h.flash(w, r)
-	list, next, err := h.st.Read().Connections(r.Context(), c.tn.ID, false, pageOf(r))
+func (h *Handler) Connections(w http.ResponseWriter, r *http.Request, c *console.Call) {
+	c.Data.Notice = h.Flash(w, r)
+	list, next, err := h.Store.Read().Connections(r.Context(), c.Tenant.ID, false, console.PageOf(r))
 	if err != nil {
-		h.fail(w, r, c, err)
+		h.Fail(w, r, c, err)
 		return
 	}
 	for i := range list {
 		list[i].ClientSecret = ""
 	}
-	c.d.Title, c.d.Section = "Single sign-on", "connections"
-	c.d.Data = map[string]any{"Connections": list, "Next": nextURL(r, next), "Protocols": protocolNames}
-	h.view.Console(w, r, http.StatusOK, "connections", c.d)
+	c.Data.Title, c.Data.Section = "Single sign-on", "connections"
+	c.Data.Data = map[string]any{"Connections": list, "Next": console.NextURL(r, next), "Protocols": protocolNames}
+	h.View.Console(w, r, http.StatusOK, pages["connections"], c.Data)
 }
 
 // ConnectionNew is the form of a new connection of the protocol in
 // ?protocol=, and makes it.
-func (h *Handler) ConnectionNew(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) ConnectionNew(w http.ResponseWriter, r *http.Request, c *console.Call) {
 	protocol := r.URL.Query().Get("protocol")
 	if _, ok := protocolNames[protocol]; !ok {
-		h.fail(w, r, c, usher.NotFound("", "connection protocol"))
+		h.Fail(w, r, c, usher.NotFound("", "connection protocol"))
 		return
 	}
-	if err := c.actor.Require(usher.AdminTenant); err != nil {
-		h.fail(w, r, c, err)
+	if err := c.Actor.Require(usher.AdminTenant); err != nil {
+		h.Fail(w, r, c, err)
 		return
 	}
 	conn := usher.Connection{Protocol: protocol}
@@ -89,18 +106,18 @@ func (h *Handler) ConnectionNew(w http.ResponseWriter, r *http.Request, c *Call)
 	var rules []ruleRow
 	if r.Method == http.MethodPost {
 		in := connectionInput(r, c, protocol)
-		saved, err := h.svc.SaveConnection(r.Context(), c.actor, c.tn, "", provision.ConnectionInput{Connection: in})
+		saved, err := h.svc.SaveConnection(r.Context(), c.Actor, c.Tenant, "", provision.ConnectionInput{Connection: in})
 		if err == nil {
-			h.redirect(w, r, c.d.Admin+"connections/"+saved.ID, "“"+saved.Name+"” is saved. Give your identity provider the values below, then test the connection.")
+			h.Redirect(w, r, c.Data.Admin+"connections/"+saved.ID, "“"+saved.Name+"” is saved. Give your identity provider the values below, then test the connection.")
 			return
 		}
-		if !h.formErrors(w, r, c, err) {
+		if !h.FormErrors(w, r, c, err) {
 			return
 		}
-		status = formStatus(err)
+		status = console.FormStatus(err)
 		rules = connectionErrors(c, in.Mapping.GroupRules)
 	} else {
-		c.d.Values = map[string]string{"mapping.preset": sso.PresetGeneric}
+		c.Data.Values = map[string]string{"mapping.preset": sso.PresetGeneric}
 		rules = ruleRows(nil)
 	}
 	h.connectionPage(w, r, c, status, conn, false, rules)
@@ -108,11 +125,11 @@ func (h *Handler) ConnectionNew(w http.ResponseWriter, r *http.Request, c *Call)
 
 // Connection shows one connection and changes it: its settings, and
 // deactivating or reactivating it.
-func (h *Handler) Connection(w http.ResponseWriter, r *http.Request, c *Call) {
+func (h *Handler) Connection(w http.ResponseWriter, r *http.Request, c *console.Call) {
 	ctx := r.Context()
-	conn, err := h.st.Read().Connection(ctx, c.tn.ID, r.PathValue("id"))
+	conn, err := h.Store.Read().Connection(ctx, c.Tenant.ID, r.PathValue("id"))
 	if err != nil {
-		h.fail(w, r, c, err)
+		h.Fail(w, r, c, err)
 		return
 	}
 	hasSecret := conn.ClientSecret != ""
@@ -120,60 +137,60 @@ func (h *Handler) Connection(w http.ResponseWriter, r *http.Request, c *Call) {
 	status := http.StatusOK
 	var rules []ruleRow
 	if r.Method == http.MethodPost {
-		if err := c.actor.Require(usher.AdminTenant); err != nil {
-			h.fail(w, r, c, err)
+		if err := c.Actor.Require(usher.AdminTenant); err != nil {
+			h.Fail(w, r, c, err)
 			return
 		}
 		var in usher.Connection
 		switch action := r.PathValue("action"); action {
 		case "":
 			in = connectionInput(r, c, conn.Protocol)
-			_, err = h.svc.SaveConnection(ctx, c.actor, c.tn, conn.ID, provision.ConnectionInput{Connection: in})
+			_, err = h.svc.SaveConnection(ctx, c.Actor, c.Tenant, conn.ID, provision.ConnectionInput{Connection: in})
 			if err == nil {
-				h.redirect(w, r, c.d.Admin+"connections/"+conn.ID, "Saved.")
+				h.Redirect(w, r, c.Data.Admin+"connections/"+conn.ID, "Saved.")
 				return
 			}
 		case "deactivate", "reactivate":
 			off := action == "deactivate"
-			_, err = h.svc.SaveConnection(ctx, c.actor, c.tn, conn.ID, provision.ConnectionInput{Connection: conn, Deactivated: &off})
+			_, err = h.svc.SaveConnection(ctx, c.Actor, c.Tenant, conn.ID, provision.ConnectionInput{Connection: conn, Deactivated: &off})
 			if err == nil {
 				notice := "The connection is active again: people with its domains sign in through it."
 				if off {
 					notice = "The connection is deactivated: nobody signs in through it, and its domains are free."
 				}
-				h.redirect(w, r, c.d.Admin+"connections/"+conn.ID, notice)
+				h.Redirect(w, r, c.Data.Admin+"connections/"+conn.ID, notice)
 				return
 			}
 		default:
 			http.NotFound(w, r)
 			return
 		}
-		if !h.formErrors(w, r, c, err) {
+		if !h.FormErrors(w, r, c, err) {
 			return
 		}
-		status = formStatus(err)
+		status = console.FormStatus(err)
 		if r.PathValue("action") == "" {
 			rules = connectionErrors(c, in.Mapping.GroupRules)
 		}
 	} else {
-		c.d.Notice = h.flash(w, r)
+		c.Data.Notice = h.Flash(w, r)
 	}
 	if rules == nil {
-		c.d.Values = connectionValues(conn)
+		c.Data.Values = connectionValues(conn)
 		rules = ruleRows(conn.Mapping.GroupRules)
 	}
 	h.connectionPage(w, r, c, status, conn, hasSecret, rules)
 }
 
 // connectionPage writes a connection's page: conn is the stored
-// connection (no ID when new), c.d.Values the form's values.
-func (h *Handler) connectionPage(w http.ResponseWriter, r *http.Request, c *Call, status int, conn usher.Connection, hasSecret bool, rules []ruleRow) {
-	ch, err := h.choices(r, c.tn)
+// connection (no ID when new), c.Data.Values the form's values.
+func (h *Handler) connectionPage(w http.ResponseWriter, r *http.Request, c *console.Call, status int, conn usher.Connection, hasSecret bool, rules []ruleRow) {
+	ch, err := h.Choices(r, c.Tenant)
 	if err != nil {
-		h.fail(w, r, c, err)
+		h.Fail(w, r, c, err)
 		return
 	}
-	v := c.d.Values
+	v := c.Data.Values
 	preset := v["mapping.preset"]
 	if _, ok := presetLabels[preset]; !ok {
 		preset = sso.PresetGeneric
@@ -185,19 +202,19 @@ func (h *Handler) connectionPage(w http.ResponseWriter, r *http.Request, c *Call
 	var fields []mapField
 	for _, f := range mappedFields {
 		name := "mapping." + f.name
-		fields = append(fields, mapField{ID: "map-" + f.name, Name: name, Label: f.label, Value: v[name], Err: c.d.Errors[name], Placeholder: defaults[f.name]})
+		fields = append(fields, mapField{ID: "map-" + f.name, Name: name, Label: f.label, Value: v[name], Err: c.Data.Errors[name], Placeholder: defaults[f.name]})
 	}
-	var presets []option
+	var presets []console.Option
 	for _, p := range sso.Presets {
-		presets = append(presets, option{p, presetLabels[p]})
+		presets = append(presets, console.Option{ID: p, Name: presetLabels[p]})
 	}
 	roles, groups := attrOptions(ch.Roles), attrOptions(ch.Groups)
 	for _, rr := range rules {
 		roles, groups = withCurrent(roles, rr.RoleID), withCurrent(groups, rr.GroupID)
 	}
-	plans := make([]option, 0, len(ch.Plans))
+	plans := make([]console.Option, 0, len(ch.Plans))
 	for _, p := range ch.Plans {
-		plans = append(plans, option{p.ID, p.Name})
+		plans = append(plans, console.Option{ID: p.ID, Name: p.Name})
 	}
 	data := map[string]any{
 		"Conn": conn, "New": conn.ID == "", "Protocol": conn.Protocol, "ProtocolName": protocolNames[conn.Protocol], "HasSecret": hasSecret,
@@ -211,24 +228,24 @@ func (h *Handler) connectionPage(w http.ResponseWriter, r *http.Request, c *Call
 		title = conn.Name
 		switch conn.Protocol {
 		case "oidc":
-			data["RedirectURI"] = h.sso.CallbackURL(c.tn, conn)
+			data["RedirectURI"] = h.sso.CallbackURL(c.Tenant, conn)
 		case "saml":
-			data["MetadataURL"], data["ACSURL"] = h.sso.MetadataURL(c.tn, conn), h.sso.ACSURL(c.tn, conn)
+			data["MetadataURL"], data["ACSURL"] = h.sso.MetadataURL(c.Tenant, conn), h.sso.ACSURL(c.Tenant, conn)
 		}
 	}
-	c.d.Title, c.d.Section, c.d.Data = title, "connections", data
-	h.view.Console(w, r, status, "connection", c.d)
+	c.Data.Title, c.Data.Section, c.Data.Data = title, "connections", data
+	h.View.Console(w, r, status, pages["connection"], c.Data)
 }
 
 // connectionInput reads the connection form of the protocol. The client
 // secret is not kept in the form's values: an empty one keeps the stored.
-func connectionInput(r *http.Request, c *Call, protocol string) usher.Connection {
+func connectionInput(r *http.Request, c *console.Call, protocol string) usher.Connection {
 	_ = r.ParseForm()
 	fields := append([]string{}, connectionFields...)
 	for _, f := range mappedFields {
 		fields = append(fields, "mapping."+f.name)
 	}
-	v := c.form(r, fields...)
+	v := c.Form(r, fields...)
 	on := func(name string) bool { return v[name] == "on" }
 	in := usher.Connection{Name: v["name"], Protocol: protocol, Domains: domainList(v["domains"]), Enforced: on("enforced"),
 		JIT: on("jit"), JITRoleID: v["jit_role_id"], JITPlanID: v["jit_plan_id"], JITDepartmentID: v["jit_department_id"],
@@ -252,7 +269,7 @@ func connectionInput(r *http.Request, c *Call, protocol string) usher.Connection
 	switch protocol {
 	case "oidc":
 		in.Issuer, in.ClientID, in.ClientSecret = v["issuer"], v["client_id"], strings.TrimSpace(r.PostFormValue("client_secret"))
-		in.Scopes, in.UserInfo = splitList(v["scopes"]), on("userinfo")
+		in.Scopes, in.UserInfo = console.SplitList(v["scopes"]), on("userinfo")
 	case "saml":
 		in.MetadataURL, in.MetadataXML, in.IdPInitiated = v["metadata_url"], v["metadata_xml"], on("idp_initiated")
 	}
@@ -263,13 +280,13 @@ func connectionInput(r *http.Request, c *Call, protocol string) usher.Connection
 // fields: "domains[2]" belongs to the domains' field, and
 // "mapping.group_rules[1].group_id" to the second rule's group. It returns
 // the group rule rows as sent, with their errors, and the blank rows.
-func connectionErrors(c *Call, sent []usher.GroupRule) []ruleRow {
+func connectionErrors(c *console.Call, sent []usher.GroupRule) []ruleRow {
 	rows := ruleRows(sent)
-	for k, msg := range c.d.Errors {
-		c.d.Errors[k] = apiNames.Replace(msg)
+	for k, msg := range c.Data.Errors {
+		c.Data.Errors[k] = apiNames.Replace(msg)
 	}
 	// The summary names the rows and fields as the form does.
-	c.d.Errors["form"] = summaryRuleRE.ReplaceAllStringFunc(c.d.Errors["form"], func(m string) string {
+	c.Data.Errors["form"] = summaryRuleRE.ReplaceAllStringFunc(c.Data.Errors["form"], func(m string) string {
 		sub := summaryRuleRE.FindStringSubmatch(m)
 		if sub[1] == "" {
 			return "Domains"
@@ -277,15 +294,15 @@ func connectionErrors(c *Call, sent []usher.GroupRule) []ruleRow {
 		n, _ := strconv.Atoi(sub[1])
 		return fmt.Sprintf("Group rule %d", n+1) + map[string]string{" idp group": ", the identity provider's group", " group": ", the group", " role": ", the role"}[sub[2]]
 	})
-	for k, msg := range c.d.Errors {
+	for k, msg := range c.Data.Errors {
 		if k == "form" {
 			continue
 		}
 		rest, ok := strings.CutPrefix(k, "mapping.group_rules[")
 		if !ok {
 			if base, _, ok := strings.Cut(k, "["); ok {
-				if _, set := c.d.Errors[base]; !set {
-					c.d.Errors[base] = msg
+				if _, set := c.Data.Errors[base]; !set {
+					c.Data.Errors[base] = msg
 				}
 			}
 			continue
@@ -366,17 +383,17 @@ func mappingValues(m usher.AttributeMapping) map[string]string {
 }
 
 // attrOptions are catalogue entries as choices.
-func attrOptions(as []usher.Attribute) []option {
-	out := make([]option, 0, len(as))
+func attrOptions(as []usher.Attribute) []console.Option {
+	out := make([]console.Option, 0, len(as))
 	for _, a := range as {
-		out = append(out, option{a.ID, a.Name})
+		out = append(out, console.Option{ID: a.ID, Name: a.Name})
 	}
 	return out
 }
 
 // withCurrent keeps a choice the connection has that is no longer active,
 // so saving the form does not drop it unasked.
-func withCurrent(opts []option, id string) []option {
+func withCurrent(opts []console.Option, id string) []console.Option {
 	if id == "" {
 		return opts
 	}
@@ -385,5 +402,5 @@ func withCurrent(opts []option, id string) []option {
 			return opts
 		}
 	}
-	return append(opts, option{id, "(an entry no longer active)"})
+	return append(opts, console.Option{ID: id, Name: "(an entry no longer active)"})
 }
