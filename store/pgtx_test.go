@@ -23,6 +23,11 @@ import (
 // storetest.OpenPostgres's work again because these tests reach into the
 // package's lanes, and storetest imports store.
 func pgOpenVia(t *testing.T, hostport string) (*Store, *sql.DB, string) {
+	return pgOpenWith(t, hostport, nil)
+}
+
+// pgOpenWith is pgOpenVia with more parameters in the store's URL.
+func pgOpenWith(t *testing.T, hostport string, params url.Values) (*Store, *sql.DB, string) {
 	base := os.Getenv("USHER_TEST_POSTGRES_URL")
 	if base == "" {
 		t.Skip("USHER_TEST_POSTGRES_URL is not set")
@@ -43,6 +48,9 @@ func pgOpenVia(t *testing.T, hostport string) (*Store, *sql.DB, string) {
 		u.Host = hostport
 	}
 	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	st, err := Open(context.Background(), u.String(), nil)

@@ -170,7 +170,7 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		s.Close()
 		return nil, err
 	}
-	if s.dialect == Postgres {
+	if s.dialect == Postgres && arraysAllowed(dsn) {
 		types, err := loadColumnTypes(ctx, s)
 		if err != nil {
 			s.Close()

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // On PostgreSQL a joined insert sends one array a column (INSERT … SELECT
@@ -16,9 +18,27 @@ import (
 // usher's CPU in a PostgreSQL import's batches, and the bind and parse of
 // the long texts a tenth of PostgreSQL's).
 
+// arraysAllowed reports whether dsn's statements are described by the
+// server before their arguments are encoded, which a column sent as []any
+// needs: in the exec and simple protocol modes (default_query_exec_mode,
+// as behind a transaction-pooling PgBouncer) pgx would have to guess the
+// arrays' types from Go and cannot, so inserts stay VALUES there.
+func arraysAllowed(dsn string) bool {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return false
+	}
+	switch cfg.DefaultQueryExecMode {
+	case pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeDescribeExec:
+		return true
+	}
+	return false
+}
+
 // columnTypes are the types of the columns of the schema's tables, by
-// table and column, as PostgreSQL spells them (format_type): what a
-// column's array is cast to.
+// table and column, as PostgreSQL spells them (format_type), without a
+// length (varchar(n)): what a column's array is cast to. An explicit cast
+// to the length would cut a longer value where the insert refuses it.
 type columnTypes map[string]map[string]string
 
 // loadColumnTypes reads the column types of the tables of the current
@@ -26,7 +46,7 @@ type columnTypes map[string]map[string]string
 // replica does not write; a type changed under it would fail the joined
 // statement, whose writes then run again alone, as VALUES.
 func loadColumnTypes(ctx context.Context, s *Store) (columnTypes, error) {
-	rows, err := s.w.QueryContext(ctx, `SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+	rows, err := s.w.QueryContext(ctx, `SELECT c.relname, a.attname, format_type(a.atttypid, NULL)
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 		WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
 		AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped`)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -96,5 +97,34 @@ func TestJoinedInsertAsArrays(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, odd) {
 		t.Errorf("stored %q, want %q", got, odd)
+	}
+}
+
+// Where pgx encodes arguments without the server's description of the
+// statement (the exec and simple protocol modes, as behind PgBouncer), it
+// cannot send a column as []any: a group's inserts stay VALUES there, and
+// go through.
+func TestJoinedInsertWithoutDescriptions(t *testing.T) {
+	for _, mode := range []string{"exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			st, admin, schema := pgOpenWith(t, "", url.Values{"default_query_exec_mode": {mode}})
+			if st.pgJoin != nil {
+				t.Fatal("arrays are used")
+			}
+			bg := context.Background()
+			_, rerunBefore := st.GroupStats()
+			reqs := []writeReq{auditWrite(bg), auditWrite(bg), auditWrite(bg)}
+			st.runGroup(reqs)
+			for i, r := range reqs {
+				if res := <-r.done; res.err != nil {
+					t.Fatalf("write %d: %v", i, res.err)
+				}
+			}
+			var n int
+			admin.QueryRow("SELECT count(*) FROM " + schema + ".audit_events").Scan(&n)
+			if _, rerun := st.GroupStats(); n != 3 || rerun != rerunBefore {
+				t.Errorf("3 writes: %d rows, %d run again alone", n, rerun-rerunBefore)
+			}
+		})
 	}
 }
