@@ -401,7 +401,21 @@ func (p *Page) arrived() {
 	if p.NoChecks {
 		return
 	}
-	if Eval[string](p, `document.contentType`) != "text/html" {
+	ct, err := eval[string](p, `document.contentType`)
+	for deadline := time.Now().Add(ActionTimeout); err != nil; {
+		// The page went on by itself as it loaded (a form that posts
+		// itself, as a hand-over to a company's sign-in does): the checks
+		// are for the page it went to.
+		if time.Now().After(deadline) {
+			p.t.Fatalf("evaluating document.contentType: %v", err)
+		}
+		time.Sleep(15 * time.Millisecond)
+		if state, err := eval[string](p, `document.readyState`); err != nil || state != "complete" {
+			continue
+		}
+		ct, err = eval[string](p, `document.contentType`)
+	}
+	if ct != "text/html" {
 		return
 	}
 	// The same address and heading with other errors or notices is
