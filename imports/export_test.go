@@ -4,6 +4,10 @@ package imports
 // recorded so far; ErrDied from fn stops w there as if it died.
 func SetAfterBatch(w *Worker, fn func(done int) error) { w.afterBatch = fn }
 
+// SetBeforeCreate makes w call fn when a batch's rows are checked and about
+// to be created.
+func SetBeforeCreate(w *Worker, fn func()) { w.beforeCreate = fn }
+
 // ErrDied is what an afterBatch hook returns to stop its worker dead.
 var ErrDied = errDied
 

@@ -274,16 +274,17 @@ var (
 )
 
 // create creates rows through provision, each recording its result with
-// its account (by.ID is the import's id), and sets each one's result. A
-// row that another worker recorded meanwhile is left without one.
-func (im *Importer) create(ctx context.Context, by usher.Actor, t usher.Tenant, f *file, rows []*row) error {
+// its account (by.ID is the import's id, owner the worker holding it), and
+// sets each one's result. A row that another worker recorded meanwhile, or
+// any row once the worker lost the import, is left without one.
+func (im *Importer) create(ctx context.Context, by usher.Actor, t usher.Tenant, f *file, rows []*row, owner string) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	in := make([]provision.AccountInput, len(rows))
 	for i, r := range rows {
 		in[i] = r.in
-		in[i].ImportRow = &provision.ImportRow{ImportID: by.ID, Row: r.res.Row}
+		in[i].ImportRow = &provision.ImportRow{ImportID: by.ID, Owner: owner, Row: r.res.Row}
 	}
 	out := im.svc.CreateAccounts(ctx, by, t, in)
 	if err := ctx.Err(); err != nil {

@@ -126,6 +126,8 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"TwoWorkers", testTwoWorkers},
 		{"TakeOver", testTakeOver},
 		{"LeaseLost", testLeaseLost},
+		{"LeaseLostMidBatch", testLeaseLostMidBatch},
+		{"LeaseLostAtFinish", testLeaseLostAtFinish},
 		{"Shutdown", testShutdown},
 		{"Cancel", testCancel},
 		{"CancelRunning", testCancelRunning},

@@ -243,6 +243,88 @@ func testLeaseLost(t *testing.T, e *env) {
 	e.wantEachOnce(j.ID, 20)
 }
 
+// testLeaseLostMidBatch: a worker stalls past its lease with a batch
+// checked and about to be created; meanwhile the import is cancelled, and
+// another worker takes it over and finishes it. When the first goes on,
+// its batch creates nothing: the finished import's counts, its audit and
+// its report stay the accounts that exist.
+func testLeaseLostMidBatch(t *testing.T, e *env) {
+	defer imports.SetBatchRows(4)()
+	defer imports.SetBatches(1)()
+	e.seats(100)
+	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	batches := 0
+	imports.SetBeforeCreate(slow, func() {
+		if batches++; batches != 2 {
+			return
+		}
+		e.skew.Add(int64(2 * time.Minute))
+		if _, err := e.im.Cancel(e.ctx, admin, e.tn, j.ID); err != nil {
+			t.Error(err)
+		}
+		other := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+		if did, err := other.RunOnce(e.ctx); !did || err != nil {
+			t.Errorf("the other worker: %v %v", did, err)
+		}
+		if j := e.job(j.ID); !j.Ended() {
+			t.Errorf("the other worker left the import %+v", j)
+		}
+	})
+	if did, err := slow.RunOnce(e.ctx); !did || err != nil {
+		t.Fatal(did, err)
+	}
+	j = e.job(j.ID)
+	created := 0
+	for _, x := range e.report(j.ID).Results {
+		if x.Result == imports.ResultCreated {
+			created++
+		}
+	}
+	if j.State != "cancelled" || created != 4 || j.Created != 4 || e.count() != 4 || e.creations(j.ID) != 4 {
+		t.Errorf("job %+v: %d rows created in the report, %d accounts, %d creations audited; want 4 each", j, created, e.count(), e.creations(j.ID))
+	}
+}
+
+// testLeaseLostAtFinish: a worker stalls past its lease after its last
+// batch; another takes the import over and finishes it. The first, going
+// on to finish, records no second end and no second completion event.
+func testLeaseLostAtFinish(t *testing.T, e *env) {
+	defer imports.SetBatchRows(4)()
+	defer imports.SetBatches(1)()
+	e.seats(100)
+	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	imports.SetAfterBatch(slow, func(done int) error {
+		if done < 8 {
+			return nil
+		}
+		e.skew.Add(int64(2 * time.Minute))
+		other := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+		if did, err := other.RunOnce(e.ctx); !did || err != nil {
+			t.Errorf("the other worker: %v %v", did, err)
+		}
+		return nil
+	})
+	if did, err := slow.RunOnce(e.ctx); !did || err != nil {
+		t.Fatal(did, err)
+	}
+	evs, _, err := e.st.Read().AuditEvents(e.ctx, e.tn.ID, store.AuditFilter{TargetID: j.ID, Action: "import.completed"}, store.ListOptions{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Details["created"] != "8" || evs[0].Details["state"] != "done" {
+		t.Errorf("completion events: %+v", evs)
+	}
+	e.wantEachOnce(j.ID, 8)
+}
+
 // testShutdown: a worker that stops (its replica shutting down) gives its
 // job back, and another takes it over at once, not after the lease.
 func testShutdown(t *testing.T, e *env) {

@@ -47,7 +47,10 @@ type Worker struct {
 	// rows recorded so far; an error stops the worker there as if it
 	// died, still holding the lease.
 	afterBatch func(done int) error
-	expired    time.Time // the last deletion of old files
+	// beforeCreate, for tests, runs when a batch's rows are checked and
+	// about to be created.
+	beforeCreate func()
+	expired      time.Time // the last deletion of old files
 }
 
 // NewWorker returns a worker of im's store.
@@ -339,7 +342,10 @@ func (w *Worker) batch(ctx context.Context, actor, by usher.Actor, t usher.Tenan
 			create = append(create, r)
 		}
 	}
-	if err := w.im.create(ctx, by, t, f, create); err != nil {
+	if w.beforeCreate != nil {
+		w.beforeCreate()
+	}
+	if err := w.im.create(ctx, by, t, f, create, w.owner); err != nil {
 		return 0, err
 	}
 	var recs []store.ImportRowRecord
@@ -388,37 +394,41 @@ func (w *Worker) unstopped(ctx context.Context, fn func(ctx context.Context, tx 
 // of who started it. A cancelled job stays cancelled.
 func (w *Worker) finish(ctx context.Context, j store.ImportRecord, state, msg string) error {
 	st := w.im.st
-	var cur store.ImportRecord
-	err := st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.RecountImport(ctx, j.ID); err != nil {
-			return err
-		}
-		var err error
-		cur, err = tx.Import(ctx, j.TenantID, j.ID)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if cur.State == store.ImportCancelled {
-		state = store.ImportCancelled
-	}
 	t, err := st.Read().Tenant(ctx, j.TenantID)
 	if err != nil {
 		return err
 	}
-	// Audited first: an end recorded but not audited would never be.
-	err = w.im.svc.AuditImport(ctx, j.Actor, t, j.ID, map[string]string{
-		"file_name": j.FileName, "file_size": strconv.FormatInt(j.FileSize, 10), "file_sha256": j.FileSHA256, "format": j.Format, "state": state,
-		"rows": strconv.Itoa(cur.TotalRows), "created": strconv.Itoa(cur.Created), "skipped": strconv.Itoa(cur.Skipped), "refused": strconv.Itoa(cur.Refused),
+	// The counts, the end and its audit event in one transaction: a worker
+	// that lost the import meanwhile records no end and no second event.
+	lost := false
+	err = st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.RecountImport(ctx, j.ID); err != nil {
+			return err
+		}
+		cur, err := tx.Import(ctx, j.TenantID, j.ID)
+		if err != nil {
+			return err
+		}
+		end := state
+		if cur.State == store.ImportCancelled {
+			end = store.ImportCancelled
+		}
+		ok, err := tx.FinishImport(ctx, j.ID, w.owner, end, msg)
+		if lost = !ok; err != nil || lost {
+			return err
+		}
+		return w.im.svc.AuditImportIn(ctx, tx, j.Actor, t, j.ID, map[string]string{
+			"file_name": j.FileName, "file_size": strconv.FormatInt(j.FileSize, 10), "file_sha256": j.FileSHA256, "format": j.Format, "state": end,
+			"rows": strconv.Itoa(cur.TotalRows), "created": strconv.Itoa(cur.Created), "skipped": strconv.Itoa(cur.Skipped), "refused": strconv.Itoa(cur.Refused),
+		})
 	})
 	if err != nil {
-		return fmt.Errorf("auditing import %s: %w", j.ID, err)
+		return fmt.Errorf("finishing import %s: %w", j.ID, err)
 	}
-	return st.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.FinishImport(ctx, j.ID, w.owner, state, msg)
-		return err
-	})
+	if lost {
+		w.o.Log.Warn("imports: another worker took the import over", "import_id", j.ID)
+	}
+	return nil
 }
 
 // rowSet is a set of row numbers.

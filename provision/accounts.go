@@ -106,9 +106,12 @@ type AccountInput struct {
 	dryRun bool
 }
 
-// ImportRow is a row of a bulk import: its import's id and its number.
+// ImportRow is a row of a bulk import: its import's id and its number,
+// and the worker that holds the import (its lease's owner), without which
+// the row is not created.
 type ImportRow struct {
 	ImportID string
+	Owner    string
 	Row      int
 }
 
@@ -257,7 +260,7 @@ func (s *Service) write(ctx context.Context, tx *store.Tx, actor usher.Actor, te
 		}
 	}
 	if in.ImportRow != nil {
-		if err := tx.RecordImportRow(ctx, in.ImportRow.ImportID, in.ImportRow.Row, acct.ID, person.ID); err != nil {
+		if err := tx.RecordImportRow(ctx, in.ImportRow.ImportID, in.ImportRow.Owner, in.ImportRow.Row, acct.ID, person.ID); err != nil {
 			return Created{}, err
 		}
 	}

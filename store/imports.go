@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/usherhq/usher"
@@ -293,18 +294,93 @@ func (t *Tx) InsertImportRows(ctx context.Context, importID string, rows []Impor
 
 // RecordImportRow records that row of import importID created account
 // and person, in the transaction of their creation: a row that has a
-// result already is a conflict, so no row is ever created twice.
-func (t *Tx) RecordImportRow(ctx context.Context, importID string, row int, account, person string) error {
-	return t.insertThen(ctx, func(n int64, err error) error {
+// result already is a conflict, so no row is ever created twice. So is a
+// row of an import that owner no longer holds or that has finished: a
+// worker that lost its lease (paused past it, while another replica took
+// the import over and perhaps finished it) then creates nothing, instead
+// of accounts after the import's end. On PostgreSQL the row's insert holds
+// the import (FOR SHARE) until the commit, so the import cannot change
+// hands between the check and the commit.
+func (t *Tx) RecordImportRow(ctx context.Context, importID, owner string, row int, account, person string) error {
+	check := func(n int64, err error) error {
 		if err != nil {
 			return fmt.Errorf("record import row: %w", err)
 		}
 		if n == 0 {
-			return usher.Conflict("import_row", "row %d of import %s has a result already", row, importID)
+			return usher.Conflict("import_row", "row %d of import %s has a result already, or the import is no longer this worker's", row, importID)
 		}
 		return nil
-	}, `INSERT INTO import_rows (import_id, row_num, result, account_id, person_id, problems) VALUES `, ` ON CONFLICT DO NOTHING`, 6,
-		importID, row, "created", account, person, "")
+	}
+	q := queuedExec{query: importRowSQL(t.dialect), args: []any{importID, row, account, person, owner}, check: check, rows: 1,
+		join: &joiner{key: "import rows\x00" + importID + "\x00" + owner, build: importRowsPG(false), strict: importRowsPG(true), sqlite: importRowsSQLite}}
+	switch {
+	case t.pg != nil:
+		t.pg.queue(q)
+		return nil
+	case t.mq != nil:
+		t.mq.queue(q)
+		return nil
+	}
+	return t.execThen(ctx, check, q.query, q.args...)
+}
+
+const importRowsHead = `INSERT INTO import_rows (import_id, row_num, result, account_id, person_id, problems) `
+
+// importRowGuard is the condition under which an import's rows are
+// recorded: the import is still imp's owner's, and not finished.
+func importRowGuard(d Dialect, imp, owner string) string {
+	lock := ""
+	if d == Postgres {
+		lock = " FOR SHARE"
+	}
+	return ` WHERE EXISTS (SELECT 1 FROM imports WHERE id = ` + imp + ` AND lease_owner = ` + owner + ` AND finished_at IS NULL` + lock + `)`
+}
+
+// importRowSQL records one row: $1 the import, $2 the row, $3 the
+// account, $4 the person, $5 the owner.
+func importRowSQL(d Dialect) string {
+	return importRowsHead + `SELECT CAST($1 AS TEXT), CAST($2 AS INTEGER), 'created', CAST($3 AS TEXT), CAST($4 AS TEXT), ''` +
+		importRowGuard(d, "$1", "$5") + ` ON CONFLICT DO NOTHING`
+}
+
+// importRowsPG records the rows of joined parts, their numbers, accounts
+// and persons as arrays of Go types pgx knows in any mode. strict (sent
+// with the COMMIT, where no check runs in Go) fails unless it recorded
+// every row: a row with a result already, or an import no longer this
+// worker's, is then an error (division by zero), as claimSeatsStrict's.
+func importRowsPG(strict bool) func(parts [][]any) (string, []any) {
+	q := importRowsHead + `SELECT CAST($1 AS TEXT), u.r, 'created', u.a, u.p, '' FROM unnest(CAST($2 AS INTEGER[]), CAST($3 AS TEXT[]), CAST($4 AS TEXT[])) AS u(r, a, p)` +
+		importRowGuard(Postgres, "$1", "$5")
+	if strict {
+		q = `WITH r AS (` + q + ` RETURNING 1) SELECT 1 / CAST(count(*) = cardinality(CAST($2 AS INTEGER[])) AS INTEGER) FROM r`
+	} else {
+		q += ` ON CONFLICT DO NOTHING`
+	}
+	return func(parts [][]any) (string, []any) {
+		rows, accounts, persons := make([]int32, len(parts)), make([]string, len(parts)), make([]string, len(parts))
+		for i, a := range parts {
+			rows[i], accounts[i], persons[i] = int32(a[1].(int)), a[2].(string), a[3].(string)
+		}
+		return q, []any{parts[0][0], rows, accounts, persons, parts[0][4]}
+	}
+}
+
+// importRowsSQLite is importRowsPG's statement for SQLite, with anonymous
+// parameters (WriteMany).
+func importRowsSQLite(parts [][]any) (string, []any) {
+	var b strings.Builder
+	b.WriteString(importRowsHead + `SELECT ?, column1, 'created', column2, column3, '' FROM (VALUES `)
+	args := make([]any, 0, 3*len(parts)+3)
+	args = append(args, parts[0][0])
+	for i, a := range parts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?)")
+		args = append(args, a[1], a[2], a[3])
+	}
+	b.WriteString(")" + importRowGuard(SQLite, "?", "?") + ` ON CONFLICT DO NOTHING`)
+	return b.String(), append(args, parts[0][0], parts[0][4])
 }
 
 // ImportRows calls fn with the results of import id's rows, in their order.

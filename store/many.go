@@ -85,9 +85,14 @@ func (t *Tx) flushMerged(ctx context.Context) error {
 	t.mq.queued, t.mq.last = nil, 0
 	for i := range queued {
 		q := &queued[i]
-		query, args := q.statement()
+		// SQLite's own form of a joined statement, without building
+		// PostgreSQL's first (a long text for nothing, in the writer).
+		var query string
+		var args []any
 		if len(q.parts) > 1 && q.join.sqlite != nil {
 			query, args = q.join.sqlite(q.partArgs())
+		} else {
+			query, args = q.statement()
 		}
 		var n int64
 		var res sql.Result

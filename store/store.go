@@ -64,8 +64,8 @@ type Store struct {
 	commits            atomic.Int64
 	ckpt               *sql.DB
 	ckptStop, ckptDone chan struct{}
-	// pgJoin builds PostgreSQL's joined inserts (unnest.go).
-	pgJoin *pgJoiners
+	// join builds the joined inserts of groups of writes (unnest.go).
+	join *joiners
 	// groups feeds PostgreSQL's lanes, which run the writes of WriteGrouped
 	// that wait at the same moment in one transaction.
 	groups    chan writeReq
@@ -170,13 +170,14 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		s.Close()
 		return nil, err
 	}
+	s.join = &joiners{}
 	if s.dialect == Postgres && arraysAllowed(dsn) {
 		types, err := loadColumnTypes(ctx, s)
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.pgJoin = &pgJoiners{types: types}
+		s.join.types = types
 	}
 	if s.dialect == SQLite {
 		s.queue = make(chan writeReq, 256)
@@ -499,22 +500,22 @@ func (t *Tx) insertThen(ctx context.Context, check func(n int64, err error) erro
 	rows := len(args) / width
 	query := insertSQL(head, tail, width, rows)
 	if t.pg != nil {
-		t.pg.queue(queuedExec{query: query, args: args, check: check, rows: rows, join: t.pgJoiners().joiner(head, tail, width)})
+		t.pg.queue(queuedExec{query: query, args: args, check: check, rows: rows, join: t.joiners().joiner(head, tail, width)})
 		return nil
 	}
 	if t.mq != nil {
-		t.mq.queue(queuedExec{query: query, args: args, check: check, rows: rows, join: insertJoiner(head, tail, width)})
+		t.mq.queue(queuedExec{query: query, args: args, check: check, rows: rows, join: t.joiners().joiner(head, tail, width)})
 		return nil
 	}
 	return t.execThen(ctx, check, query, args...)
 }
 
-// pgJoiners is the store's builder of joined inserts, or nil.
-func (t *Tx) pgJoiners() *pgJoiners {
+// joiners is the store's builder of joined inserts, or nil.
+func (t *Tx) joiners() *joiners {
 	if t.s == nil {
 		return nil
 	}
-	return t.s.pgJoin
+	return t.s.join
 }
 
 // reading reports a Tx from Read: on the read pool, in no transaction.

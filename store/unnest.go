@@ -137,9 +137,10 @@ func columns(parts [][]any, width int) []any {
 	return out
 }
 
-// pgJoiners keeps one joiner per insert, built once: the joiner and its
-// statement texts do not change.
-type pgJoiners struct {
+// joiners keeps one joiner per insert, built once: the joiner and its
+// statement texts do not change, and an import's batches ask for one per
+// row and table in SQLite's single writer.
+type joiners struct {
 	types columnTypes
 	m     sync.Map // joinerKey → *joiner
 }
@@ -147,9 +148,9 @@ type pgJoiners struct {
 type joinerKey struct{ head, tail string }
 
 // joiner returns the joiner of inserts of head and tail, with rows of
-// width values: arrays a column when the table's types are known, else
-// VALUES (also without j, as in tests that build a Tx by hand).
-func (j *pgJoiners) joiner(head, tail string, width int) *joiner {
+// width values: on PostgreSQL arrays a column when the table's types are
+// known, else VALUES (also without j, as in tests that build a Tx by hand).
+func (j *joiners) joiner(head, tail string, width int) *joiner {
 	if j == nil {
 		return insertJoiner(head, tail, width)
 	}

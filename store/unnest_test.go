@@ -108,7 +108,7 @@ func TestJoinedInsertWithoutDescriptions(t *testing.T) {
 	for _, mode := range []string{"exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
 			st, admin, schema := pgOpenWith(t, "", url.Values{"default_query_exec_mode": {mode}})
-			if st.pgJoin != nil {
+			if st.join.types != nil {
 				t.Fatal("arrays are used")
 			}
 			bg := context.Background()
