@@ -79,13 +79,20 @@ func (q queue) Queue(_ context.Context, tx *store.Tx, _ string) ([]usher.Message
 type counting struct {
 	n    atomic.Int64
 	base http.RoundTripper
+	// after, when set, runs when a token call has been answered.
+	after func()
 }
 
 func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(r.URL.Path, "/token") {
-		c.n.Add(1)
+	if !strings.HasSuffix(r.URL.Path, "/token") {
+		return c.base.RoundTrip(r)
 	}
-	return c.base.RoundTrip(r)
+	c.n.Add(1)
+	res, err := c.base.RoundTrip(r)
+	if c.after != nil {
+		c.after()
+	}
+	return res, err
 }
 
 // syncBuffer is a log that tests read while workers write.
@@ -378,9 +385,24 @@ func TestLinkLifecycle(t *testing.T) {
 		access3 := e.reveal(rec.AccessToken, "link-access-token/"+e.tenant.ID+"/"+l.ID)
 		refresh3 := e.reveal(rec.RefreshToken, "link-refresh-token/"+e.tenant.ID+"/"+l.ID)
 
+		// A worker stopped (its replica shutting down) just as Dex answered
+		// its refresh still keeps the rotated refresh token: the old one is
+		// dead at Dex.
+		e.clock.Advance(rec.NextAt.Sub(e.clock.Now()) + time.Second)
+		stopping, stop := context.WithCancel(e.ctx)
+		e.tokens.after = stop
+		w.RunOnce(stopping)
+		e.tokens.after = nil
+		stop()
+		rec = e.record(l.ID)
+		refresh4 := e.reveal(rec.RefreshToken, "link-refresh-token/"+e.tenant.ID+"/"+l.ID)
+		if access4 := e.reveal(rec.AccessToken, "link-access-token/"+e.tenant.ID+"/"+l.ID); refresh4 == refresh3 || access4 == access3 || rec.State != usher.LinkAuthorized {
+			t.Fatalf("the refresh of a stopped worker was lost: %+v", rec.Link)
+		}
+
 		// Another program uses the refresh token: Dex rotates it and
 		// refuses the one usher holds. The person is asked again.
-		e.refreshOutside(refresh3)
+		e.refreshOutside(refresh4)
 		e.clock.Advance(rec.NextAt.Sub(e.clock.Now()) + time.Second)
 		if n, err := w.RunOnce(e.ctx); err != nil || n != 1 {
 			t.Fatalf("worker: claimed %d, %v", n, err)

@@ -44,11 +44,26 @@ func (s *Service) refreshLeased(ctx context.Context, l store.LinkRecord, owner s
 	var ref *refusal
 	switch {
 	case err == nil:
-		return s.st.Write(ctx, func(tx *store.Tx) error {
+		// Once the provider rotated the refresh token, the new one must be
+		// kept: not cut short by the worker's shutdown, and tried again over
+		// a blip of the database (the old one is dead at the provider).
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		keep := func(tx *store.Tx) error {
 			s.keepTokens(&l, tok, tx.Now())
 			l.Scopes, l.Attempts, l.LastError = granted, 0, ""
-			return tx.UpdateLink(ctx, l.TenantID, &l, owner)
-		})
+			return tx.UpdateLink(wctx, l.TenantID, &l, owner)
+		}
+		err := s.st.Write(wctx, keep)
+		for attempt := 1; err != nil && attempt < 3 && !errors.Is(err, usher.ErrConflict) && !errors.Is(err, usher.ErrNotFound); attempt++ {
+			select {
+			case <-wctx.Done():
+				return errors.Join(err, wctx.Err())
+			case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
+			}
+			err = s.st.Write(wctx, keep)
+		}
+		return err
 	case errors.As(err, &ref):
 		if rerr := s.reauthorize(ctx, l, ref.reason, owner); rerr != nil {
 			return rerr
