@@ -5,8 +5,8 @@ package imports
 func SetAfterBatch(w *Worker, fn func(done int) error) { w.afterBatch = fn }
 
 // SetBeforeCreate makes w call fn when a batch's rows are checked and about
-// to be created.
-func SetBeforeCreate(w *Worker, fn func()) { w.beforeCreate = fn }
+// to be created; an error fn returns fails the batch.
+func SetBeforeCreate(w *Worker, fn func() error) { w.beforeCreate = fn }
 
 // ErrDied is what an afterBatch hook returns to stop its worker dead.
 var ErrDied = errDied

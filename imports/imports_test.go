@@ -128,6 +128,7 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"LeaseLost", testLeaseLost},
 		{"LeaseLostMidBatch", testLeaseLostMidBatch},
 		{"LeaseLostAtFinish", testLeaseLostAtFinish},
+		{"Retried", testRetried},
 		{"Shutdown", testShutdown},
 		{"Cancel", testCancel},
 		{"CancelRunning", testCancelRunning},

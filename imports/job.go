@@ -16,19 +16,22 @@ import (
 // worker's; done, cancelled and failed are ends (a cancelled job is
 // finished by the worker that notices: FinishedAt is set then).
 type Job struct {
-	ID         string     `json:"id"`
-	State      string     `json:"state"`
-	FileName   string     `json:"file_name"`
-	FileSize   int64      `json:"file_size"`
-	FileSHA256 string     `json:"file_sha256"`
-	Format     string     `json:"format"`
-	Rows       int        `json:"rows"`
-	RowsDone   int        `json:"rows_done"`
-	Created    int        `json:"created"`
-	Skipped    int        `json:"skipped"`
-	Refused    int        `json:"refused"`
-	StartedBy  StartedBy  `json:"started_by"`
+	ID         string    `json:"id"`
+	State      string    `json:"state"`
+	FileName   string    `json:"file_name"`
+	FileSize   int64     `json:"file_size"`
+	FileSHA256 string    `json:"file_sha256"`
+	Format     string    `json:"format"`
+	Rows       int       `json:"rows"`
+	RowsDone   int       `json:"rows_done"`
+	Created    int       `json:"created"`
+	Skipped    int       `json:"skipped"`
+	Refused    int       `json:"refused"`
+	StartedBy  StartedBy `json:"started_by"`
+	// Error is why a failed job failed or, while it runs, why the work
+	// failed last and waits to be tried again (Failures times so far).
 	Error      string     `json:"error,omitempty"`
+	Failures   int        `json:"failures,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
@@ -57,7 +60,7 @@ func (j Job) Percent() int {
 func jobOf(r store.ImportRecord) Job {
 	return Job{ID: r.ID, State: r.State, FileName: r.FileName, FileSize: r.FileSize, FileSHA256: r.FileSHA256, Format: r.Format,
 		Rows: r.TotalRows, RowsDone: r.RowsDone, Created: r.Created, Skipped: r.Skipped, Refused: r.Refused,
-		StartedBy: StartedBy{Kind: r.Actor.Kind, ID: r.Actor.ID}, Error: r.Error,
+		StartedBy: StartedBy{Kind: r.Actor.Kind, ID: r.Actor.ID}, Error: r.Error, Failures: r.Failures,
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, FileDeletedAt: r.FileDeletedAt}
 }
 

@@ -258,9 +258,9 @@ func testLeaseLostMidBatch(t *testing.T, e *env) {
 	}
 	slow := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
 	batches := 0
-	imports.SetBeforeCreate(slow, func() {
+	imports.SetBeforeCreate(slow, func() error {
 		if batches++; batches != 2 {
-			return
+			return nil
 		}
 		e.skew.Add(int64(2 * time.Minute))
 		if _, err := e.im.Cancel(e.ctx, admin, e.tn, j.ID); err != nil {
@@ -273,6 +273,7 @@ func testLeaseLostMidBatch(t *testing.T, e *env) {
 		if j := e.job(j.ID); !j.Ended() {
 			t.Errorf("the other worker left the import %+v", j)
 		}
+		return nil
 	})
 	if did, err := slow.RunOnce(e.ctx); !did || err != nil {
 		t.Fatal(did, err)
@@ -323,6 +324,68 @@ func testLeaseLostAtFinish(t *testing.T, e *env) {
 		t.Errorf("completion events: %+v", evs)
 	}
 	e.wantEachOnce(j.ID, 8)
+}
+
+// testRetried: work on an import that fails for a reason other than its
+// rows (the database out of reach) gives the import back to be tried again
+// later, by any worker, with the rows created kept; after maxFailures such
+// failures the import fails.
+func testRetried(t *testing.T, e *env) {
+	defer imports.SetBatchRows(4)()
+	defer imports.SetBatches(1)()
+	e.seats(100)
+	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	batches := 0
+	imports.SetBeforeCreate(w, func() error {
+		if batches++; batches == 2 {
+			return errors.New("connection refused")
+		}
+		return nil
+	})
+	if did, err := w.RunOnce(e.ctx); !did || err != nil {
+		t.Fatal(did, err)
+	}
+	j = e.job(j.ID)
+	if j.State != "running" || j.Ended() || j.Created != 4 || j.Failures != 1 || !strings.Contains(j.Error, "connection refused") {
+		t.Fatalf("after a failure: %+v", j)
+	}
+	// Not before its time; then any worker goes on with it.
+	other := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	if did, err := other.RunOnce(e.ctx); did || err != nil {
+		t.Fatalf("taken again at once: %v %v", did, err)
+	}
+	e.skew.Add(int64(61 * time.Second))
+	if did, err := other.RunOnce(e.ctx); !did || err != nil {
+		t.Fatal(did, err)
+	}
+	e.wantEachOnce(j.ID, 12)
+	if j := e.job(j.ID); j.Error != "" {
+		t.Errorf("the import done still says %q", j.Error)
+	}
+
+	// A failure that stays fails the import after maxFailures tries.
+	j, err = e.im.Start(e.ctx, admin, e.tn, "more.csv", people("q", 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	imports.SetBeforeCreate(broken, func() error { return errors.New("connection refused") })
+	for try := 1; try <= 5; try++ {
+		if did, err := broken.RunOnce(e.ctx); !did || err != nil {
+			t.Fatalf("try %d: %v %v", try, did, err)
+		}
+		if j = e.job(j.ID); try < 5 && (j.Ended() || j.Failures != try) {
+			t.Fatalf("after try %d: %+v", try, j)
+		}
+		e.skew.Add(int64(16 * time.Minute))
+	}
+	if j.State != "failed" || !j.Ended() || !strings.Contains(j.Error, "connection refused") || e.count() != 12 {
+		t.Errorf("after five failures: %+v, %d accounts", j, e.count())
+	}
 }
 
 // testShutdown: a worker that stops (its replica shutting down) gives its

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,8 +49,8 @@ type Worker struct {
 	// died, still holding the lease.
 	afterBatch func(done int) error
 	// beforeCreate, for tests, runs when a batch's rows are checked and
-	// about to be created.
-	beforeCreate func()
+	// about to be created; an error it returns is the batch's.
+	beforeCreate func() error
 	expired      time.Time // the last deletion of old files
 }
 
@@ -153,11 +154,43 @@ func (w *Worker) work(ctx context.Context, j store.ImportRecord) error {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		return w.im.st.Write(rctx, func(tx *store.Tx) error { return tx.ReleaseImport(rctx, j.ID, w.owner) })
+	case err != nil && j.Failures+1 < maxFailures:
+		// Not the rows' fault (their refusals are results): the database
+		// out of reach, a failover. The import waits and is tried again,
+		// by any replica; the rows created stay created.
+		retry := retryAfter(j.Failures + 1)
+		w.o.Log.Warn("imports: work on an import failed; it will be tried again", "import_id", j.ID, "tenant_id", j.TenantID,
+			"failures", j.Failures+1, "retry_in", retry, "err", err)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return w.im.st.Write(rctx, func(tx *store.Tx) error {
+			_, err := tx.DeferImport(rctx, j.ID, w.owner, tx.Now().Add(retry), clipError(err.Error()))
+			return err
+		})
 	case err != nil:
-		w.o.Log.Error("imports: import failed", "import_id", j.ID, "tenant_id", j.TenantID, "err", err)
+		w.o.Log.Error("imports: import failed", "import_id", j.ID, "tenant_id", j.TenantID, "failures", j.Failures+1, "err", err)
 		return w.finish(ctx, j, store.ImportFailed, err.Error())
 	}
 	return w.finish(ctx, j, store.ImportDone, "")
+}
+
+// maxFailures is how many times work on an import may fail for a reason
+// other than its rows before the import fails.
+const maxFailures = 5
+
+// retryAfter is the wait before an import is tried again after its n-th
+// failure: a minute, doubling, at most a quarter of an hour (15 minutes in
+// all before the fifth fails it).
+func retryAfter(n int) time.Duration {
+	return min(time.Minute<<(n-1), 15*time.Minute)
+}
+
+// clipError keeps a stored error message short.
+func clipError(msg string) string {
+	if len(msg) > 500 {
+		return strings.ToValidUTF8(msg[:500], "")
+	}
+	return msg
 }
 
 // heartbeat renews the lease a few times per its length, and stops the
@@ -343,7 +376,9 @@ func (w *Worker) batch(ctx context.Context, actor, by usher.Actor, t usher.Tenan
 		}
 	}
 	if w.beforeCreate != nil {
-		w.beforeCreate()
+		if err := w.beforeCreate(); err != nil {
+			return 0, err
+		}
 	}
 	if err := w.im.create(ctx, by, t, f, create, w.owner); err != nil {
 		return 0, err

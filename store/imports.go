@@ -32,12 +32,15 @@ type ImportRecord struct {
 	Created, Skipped    int
 	Refused             int
 	Error               string
-	LeaseOwner          string
-	LeaseUntil          *time.Time
-	CreatedAt           time.Time
-	StartedAt           *time.Time
-	FinishedAt          *time.Time
-	UpdatedAt           time.Time
+	// Failures counts the times work on the import failed for a reason
+	// other than its rows and was given back to be tried again.
+	Failures   int
+	LeaseOwner string
+	LeaseUntil *time.Time
+	CreatedAt  time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+	UpdatedAt  time.Time
 	// FileDeletedAt is when the retention pass deleted the file of the
 	// finished import; nil while it is kept.
 	FileDeletedAt *time.Time
@@ -53,14 +56,14 @@ type ImportRowRecord struct {
 }
 
 const importCols = `id, tenant_id, state, actor, file_name, file_size, file_sha256, format, total_rows, rows_done, created, skipped, refused,
-	error, lease_owner, lease_until, created_at, started_at, finished_at, updated_at, file_deleted_at`
+	error, lease_owner, lease_until, created_at, started_at, finished_at, updated_at, file_deleted_at, failures`
 
 func scanImport(r scanner) (ImportRecord, error) {
 	var j ImportRecord
 	var actor string
 	var lease, started, finished, deleted sql.NullTime
 	err := r.Scan(&j.ID, &j.TenantID, &j.State, &actor, &j.FileName, &j.FileSize, &j.FileSHA256, &j.Format, &j.TotalRows, &j.RowsDone,
-		&j.Created, &j.Skipped, &j.Refused, &j.Error, &j.LeaseOwner, &lease, &j.CreatedAt, &started, &finished, &j.UpdatedAt, &deleted)
+		&j.Created, &j.Skipped, &j.Refused, &j.Error, &j.LeaseOwner, &lease, &j.CreatedAt, &started, &finished, &j.UpdatedAt, &deleted, &j.Failures)
 	if err != nil {
 		return j, err
 	}
@@ -83,7 +86,7 @@ func (t *Tx) InsertImport(ctx context.Context, j *ImportRecord) error {
 		return err
 	}
 	j.State, j.CreatedAt, j.UpdatedAt = ImportQueued, t.now, t.now
-	if _, err := t.ExecContext(ctx, `INSERT INTO imports (`+importCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,0,0,0,0,'','',NULL,$10,NULL,NULL,$10,NULL)`,
+	if _, err := t.ExecContext(ctx, `INSERT INTO imports (`+importCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,0,0,0,0,'','',NULL,$10,NULL,NULL,$10,NULL,0)`,
 		j.ID, j.TenantID, j.State, string(actor), j.FileName, j.FileSize, j.FileSHA256, j.Format, j.TotalRows, t.now); err != nil {
 		return fmt.Errorf("insert import: %w", err)
 	}
@@ -196,6 +199,19 @@ func (t *Tx) ClaimImport(ctx context.Context, owner, id string, lease time.Durat
 		return j, false, fmt.Errorf("claim import: %w", err)
 	}
 	return j, true, nil
+}
+
+// DeferImport gives owner's lease of import id back after a failure that
+// was not its rows', to be taken again from until on, and counts the
+// failure with its message; false when owner no longer holds the lease.
+func (t *Tx) DeferImport(ctx context.Context, id, owner string, until time.Time, msg string) (bool, error) {
+	res, err := t.ExecContext(ctx, `UPDATE imports SET lease_owner = '', lease_until = $3, failures = failures + 1, error = $4, updated_at = $5
+		WHERE id = $1 AND lease_owner = $2`, id, owner, until, msg, t.now)
+	if err != nil {
+		return false, fmt.Errorf("defer import: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // RenewImport extends owner's lease of import id and returns its state;
