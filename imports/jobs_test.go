@@ -212,18 +212,26 @@ func testTakeOver(t *testing.T, e *env) {
 	e.wantEachOnce(j.ID, 30)
 }
 
+// smallJob starts an import of n people (emails p0@… on) that workers
+// take in batches of 4 rows, one batch at a time, and returns it with a
+// worker whose leases last a minute.
+func (e *env) smallJob(n int) (imports.Job, *imports.Worker) {
+	e.t.Helper()
+	e.t.Cleanup(imports.SetBatchRows(4))
+	e.t.Cleanup(imports.SetBatches(1))
+	e.seats(100)
+	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", n))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return j, imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+}
+
 // testLeaseLost: a worker that stalls past its lease finds, when it goes
 // on, that another took the job over and finished it; it stops without
 // creating a row twice or recording a result over the other's.
 func testLeaseLost(t *testing.T, e *env) {
-	defer imports.SetBatchRows(4)()
-	defer imports.SetBatches(1)()
-	e.seats(100)
-	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	j, slow := e.smallJob(20)
 	took := false
 	imports.SetAfterBatch(slow, func(int) error {
 		if took {
@@ -249,14 +257,7 @@ func testLeaseLost(t *testing.T, e *env) {
 // its batch creates nothing: the finished import's counts, its audit and
 // its report stay the accounts that exist.
 func testLeaseLostMidBatch(t *testing.T, e *env) {
-	defer imports.SetBatchRows(4)()
-	defer imports.SetBatches(1)()
-	e.seats(100)
-	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	j, slow := e.smallJob(20)
 	batches := 0
 	imports.SetBeforeCreate(slow, func() error {
 		if batches++; batches != 2 {
@@ -294,14 +295,7 @@ func testLeaseLostMidBatch(t *testing.T, e *env) {
 // batch; another takes the import over and finishes it. The first, going
 // on to finish, records no second end and no second completion event.
 func testLeaseLostAtFinish(t *testing.T, e *env) {
-	defer imports.SetBatchRows(4)()
-	defer imports.SetBatches(1)()
-	e.seats(100)
-	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	j, slow := e.smallJob(8)
 	imports.SetAfterBatch(slow, func(done int) error {
 		if done < 8 {
 			return nil
@@ -331,14 +325,7 @@ func testLeaseLostAtFinish(t *testing.T, e *env) {
 // later, by any worker, with the rows created kept; after maxFailures such
 // failures the import fails.
 func testRetried(t *testing.T, e *env) {
-	defer imports.SetBatchRows(4)()
-	defer imports.SetBatches(1)()
-	e.seats(100)
-	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	j, w := e.smallJob(12)
 	batches := 0
 	imports.SetBeforeCreate(w, func() error {
 		if batches++; batches == 2 {
@@ -368,7 +355,7 @@ func testRetried(t *testing.T, e *env) {
 	}
 
 	// A failure that stays fails the import after maxFailures tries.
-	j, err = e.im.Start(e.ctx, admin, e.tn, "more.csv", people("q", 8))
+	j, err := e.im.Start(e.ctx, admin, e.tn, "more.csv", people("q", 8))
 	if err != nil {
 		t.Fatal(err)
 	}
