@@ -93,13 +93,16 @@ type Worker struct {
 	o    Options
 	wake chan struct{}
 	rand func() float64
+	// owner names this worker's leases: what it records of a message is
+	// only recorded while the message is still its own.
+	owner string
 }
 
 // NewWorker returns a worker that delivers the messages in st with the
 // senders of cfg.
 func NewWorker(st Store, cfg Config, o Options) *Worker {
 	o.defaults()
-	return &Worker{st: st, cfg: cfg, o: o, wake: make(chan struct{}, 1), rand: rand.Float64}
+	return &Worker{st: st, cfg: cfg, o: o, wake: make(chan struct{}, 1), rand: rand.Float64, owner: "courier-" + store.NewID()}
 }
 
 // Wake makes a running worker start a pass now instead of at its next
@@ -159,11 +162,18 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	sendBy := time.Now().Add(w.o.Lease - w.o.Lease/4)
 	minWindow := min(time.Second, w.o.Lease/8)
 	var msgs []usher.Message
+	stuck := 0
 	err := w.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		msgs, err = tx.ClaimMessages(ctx, w.o.Batch, w.o.Lease, w.cfg.Channels())
+		if stuck, err = tx.AbandonStuckMessages(ctx, w.o.MaxAttempts); err != nil {
+			return err
+		}
+		msgs, err = tx.ClaimMessages(ctx, w.owner, w.o.Batch, w.o.Lease, w.cfg.Channels())
 		return err
 	})
+	if stuck > 0 {
+		w.o.Log.Warn("courier: messages abandoned: their last attempts never ended", "count", stuck, "attempts", w.o.MaxAttempts)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("claim messages: %w", err)
 	}
@@ -213,7 +223,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // due at once and without counting the claim as an attempt.
 func (w *Worker) release(ctx context.Context, ids []string) {
 	err := w.write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		return tx.ReleaseMessages(ctx, ids)
+		return tx.ReleaseMessages(ctx, w.owner, ids)
 	})
 	if err != nil {
 		// The leases run out and the messages are claimed again.
@@ -259,7 +269,7 @@ func (w *Worker) deliver(ctx context.Context, s Sender, m usher.Message, sendBy 
 		if err == nil {
 			return tx.MarkSent(ctx, m)
 		}
-		return tx.MarkFailed(ctx, m.ID, lastErr, retryAt)
+		return tx.MarkFailed(ctx, m.ID, w.owner, lastErr, retryAt)
 	})
 	if werr != nil {
 		// The lease runs out and the message is sent again (at least once).

@@ -382,7 +382,7 @@ func TestMessagesOfADeadWorkerAreSentAfterTheLease(t *testing.T) {
 		msgs := queueEmails(t, st, 5)
 		// A replica claims the messages and dies.
 		err := st.Write(context.Background(), func(tx *store.Tx) error {
-			got, err := tx.ClaimMessages(context.Background(), 10, 2*time.Minute, []string{usher.ChannelEmail})
+			got, err := tx.ClaimMessages(context.Background(), "dead replica", 10, 2*time.Minute, []string{usher.ChannelEmail})
 			if len(got) != len(msgs) {
 				return fmt.Errorf("claimed %d", len(got))
 			}

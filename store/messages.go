@@ -100,7 +100,8 @@ func (t *Tx) Message(ctx context.Context, tenant, id string) (usher.Message, err
 	return m, err
 }
 
-// ClaimMessages leases up to n due messages of every tenant for lease. Two
+// ClaimMessages leases up to n due messages of every tenant to owner for
+// lease. Two
 // workers never hold the same message: on PostgreSQL the rows are locked
 // with SKIP LOCKED, on SQLite the single writer serializes claims. A claim
 // counts as an attempt, so a worker that dies mid-send still moves the
@@ -108,7 +109,7 @@ func (t *Tx) Message(ctx context.Context, tenant, id string) (usher.Message, err
 //
 // Only messages of the given channels are claimed: those of a channel no
 // sender is configured for stay queued, readable by administrators.
-func (t *Tx) ClaimMessages(ctx context.Context, n int, lease time.Duration, channels []string) ([]usher.Message, error) {
+func (t *Tx) ClaimMessages(ctx context.Context, owner string, n int, lease time.Duration, channels []string) ([]usher.Message, error) {
 	if len(channels) == 0 {
 		return nil, nil
 	}
@@ -127,7 +128,8 @@ func (t *Tx) ClaimMessages(ctx context.Context, n int, lease time.Duration, chan
 	w.add("channel IN (" + strings.Join(in, ",") + ")")
 	limit := w.next(n)
 	until := w.next(t.now.Add(lease))
-	rows, err := t.QueryContext(ctx, `UPDATE messages SET lease_until = `+until+`, attempts = attempts + 1 WHERE id IN (
+	by := w.next(owner)
+	rows, err := t.QueryContext(ctx, `UPDATE messages SET lease_until = `+until+`, lease_owner = `+by+`, attempts = attempts + 1 WHERE id IN (
 		SELECT id FROM messages`+w.sql()+` ORDER BY next_attempt_at LIMIT `+limit+skip+`) RETURNING `+msgCols, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
@@ -151,30 +153,50 @@ func (t *Tx) MarkSent(ctx context.Context, m usher.Message) error {
 	if m.Data != "" {
 		return fmt.Errorf("mark message %s sent: its text was not written out", m.ID)
 	}
-	_, err := t.ExecContext(ctx, `UPDATE messages SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = '',
+	_, err := t.ExecContext(ctx, `UPDATE messages SET state = 'sent', sent_at = $2, lease_until = NULL, lease_owner = '', last_error = '',
 		subject = $3, body = $4, html = $5, data = '' WHERE id = $1 AND state = 'queued'`, m.ID, t.now, m.Subject, m.Body, m.HTML)
 	return err
 }
 
-// ReleaseMessages gives claimed messages that were not tried back to the
-// queue, without counting the claim as an attempt.
-func (t *Tx) ReleaseMessages(ctx context.Context, ids []string) error {
+// ReleaseMessages gives owner's claimed messages that were not tried back
+// to the queue, without counting the claim as an attempt. A message
+// another worker claimed since owner's lease ran out stays that worker's.
+func (t *Tx) ReleaseMessages(ctx context.Context, owner string, ids []string) error {
 	for _, id := range ids {
-		if _, err := t.ExecContext(ctx, `UPDATE messages SET lease_until = NULL, attempts = attempts - 1 WHERE id = $1 AND state = 'queued' AND attempts > 0`, id); err != nil {
+		if _, err := t.ExecContext(ctx, `UPDATE messages SET lease_until = NULL, lease_owner = '', attempts = attempts - 1
+			WHERE id = $1 AND lease_owner = $2 AND state = 'queued' AND attempts > 0`, id, owner); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// MarkFailed records a failed attempt: the message is retried at retryAt,
-// or abandoned when retryAt is nil.
-func (t *Tx) MarkFailed(ctx context.Context, id, lastError string, retryAt *time.Time) error {
+// MarkFailed records owner's failed attempt: the message is retried at
+// retryAt, or abandoned when retryAt is nil. A message another worker
+// claimed since owner's lease ran out is left to that worker.
+func (t *Tx) MarkFailed(ctx context.Context, id, owner, lastError string, retryAt *time.Time) error {
 	var err error
 	if retryAt == nil {
-		_, err = t.ExecContext(ctx, `UPDATE messages SET state = 'abandoned', last_error = $2, lease_until = NULL WHERE id = $1 AND state = 'queued'`, id, lastError)
+		_, err = t.ExecContext(ctx, `UPDATE messages SET state = 'abandoned', last_error = $3, lease_until = NULL, lease_owner = ''
+			WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`, id, owner, lastError)
 	} else {
-		_, err = t.ExecContext(ctx, `UPDATE messages SET last_error = $2, lease_until = NULL, next_attempt_at = $3 WHERE id = $1 AND state = 'queued'`, id, lastError, retryAt.UTC())
+		_, err = t.ExecContext(ctx, `UPDATE messages SET last_error = $3, lease_until = NULL, lease_owner = '', next_attempt_at = $4
+			WHERE id = $1 AND lease_owner = $2 AND state = 'queued'`, id, owner, lastError, retryAt.UTC())
 	}
 	return err
+}
+
+// AbandonStuckMessages abandons the queued messages that were claimed
+// maxAttempts times or more and whose last claim ran out without an
+// outcome: a message whose sending takes its process down (or never ends)
+// would otherwise be claimed again for ever. It returns how many.
+func (t *Tx) AbandonStuckMessages(ctx context.Context, maxAttempts int) (int, error) {
+	res, err := t.ExecContext(ctx, `UPDATE messages SET state = 'abandoned', lease_until = NULL, lease_owner = '',
+		last_error = 'gave up after ' || CAST(attempts AS TEXT) || ' attempts: no attempt ended'
+		WHERE state = 'queued' AND next_attempt_at <= $2 AND attempts >= $1 AND lease_until IS NOT NULL AND lease_until <= $2`, maxAttempts, t.now)
+	if err != nil {
+		return 0, fmt.Errorf("abandon stuck messages: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }

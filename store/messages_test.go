@@ -38,7 +38,7 @@ func testClaims(t *testing.T, e *env) {
 				var got []usher.Message
 				err := e.st.Write(e.ctx, func(tx *store.Tx) error {
 					var err error
-					got, err = tx.ClaimMessages(e.ctx, 4, time.Minute, []string{usher.ChannelEmail})
+					got, err = tx.ClaimMessages(e.ctx, "w", 4, time.Minute, []string{usher.ChannelEmail})
 					return err
 				})
 				if err != nil {
@@ -68,7 +68,7 @@ func testClaims(t *testing.T, e *env) {
 	// Leased messages are not claimed again until the lease ends; failures come back at their retry time.
 	var again []usher.Message
 	_ = e.st.Write(e.ctx, func(tx *store.Tx) error {
-		again, err = tx.ClaimMessages(e.ctx, 10, time.Minute, []string{usher.ChannelEmail, usher.ChannelSMS})
+		again, err = tx.ClaimMessages(e.ctx, "w", 10, time.Minute, []string{usher.ChannelEmail, usher.ChannelSMS})
 		return err
 	})
 	if len(again) != 0 {
@@ -91,5 +91,91 @@ func testDedupe(t *testing.T, e *env) {
 	})
 	if err != nil || !first || second {
 		t.Fatalf("dedupe: first %v second %v err %v", first, second, err)
+	}
+}
+
+// testLateCourier: a courier whose lease ran out, and whose messages
+// another claimed since, can neither give them back to the queue nor
+// record a failure over the other's claim; a message whose attempts never
+// end (its sending takes the process down) is abandoned after the last.
+func testLateCourier(t *testing.T, e *env) {
+	tn := e.tenant("acme", "")
+	var ids []string
+	e.write(func(tx *store.Tx) error {
+		for i := range 3 {
+			m := &usher.Message{Kind: "test", Channel: usher.ChannelEmail, To: fmt.Sprintf("m%d@example.com", i), Language: "en", Body: "hi"}
+			if _, err := tx.QueueMessage(e.ctx, tn.ID, m); err != nil {
+				return err
+			}
+			ids = append(ids, m.ID)
+		}
+		return nil
+	})
+	claim := func(owner string) (got []usher.Message) {
+		t.Helper()
+		e.write(func(tx *store.Tx) error {
+			var err error
+			got, err = tx.ClaimMessages(e.ctx, owner, 10, time.Minute, []string{usher.ChannelEmail})
+			return err
+		})
+		return got
+	}
+	if got := claim("a"); len(got) != 3 {
+		t.Fatalf("a claimed %d", len(got))
+	}
+	e.clock.Advance(2 * time.Minute)
+	if got := claim("b"); len(got) != 3 {
+		t.Fatalf("b claimed %d after a's lease", len(got))
+	}
+	retry := e.clock.Now()
+	e.write(func(tx *store.Tx) error {
+		if err := tx.MarkFailed(e.ctx, ids[0], "a", "late", &retry); err != nil {
+			return err
+		}
+		if err := tx.MarkFailed(e.ctx, ids[1], "a", "late", nil); err != nil {
+			return err
+		}
+		return tx.ReleaseMessages(e.ctx, "a", ids[2:])
+	})
+	if got := claim("c"); len(got) != 0 {
+		t.Fatalf("a's late outcomes freed %d of b's messages", len(got))
+	}
+	for _, id := range ids {
+		m, err := e.st.Read().Message(e.ctx, tn.ID, id)
+		if err != nil || m.State != "queued" || m.LastError != "" || m.Attempts != 2 {
+			t.Fatalf("after a's late outcomes: %+v %v", m, err)
+		}
+	}
+	// b's own release counts no attempt; its failure records one.
+	e.write(func(tx *store.Tx) error {
+		if err := tx.ReleaseMessages(e.ctx, "b", ids[2:]); err != nil {
+			return err
+		}
+		return tx.MarkFailed(e.ctx, ids[1], "b", "refused", nil)
+	})
+	if m, _ := e.st.Read().Message(e.ctx, tn.ID, ids[1]); m.State != "abandoned" || m.LastError != "refused" {
+		t.Fatalf("b's failure: %+v", m)
+	}
+	if m, _ := e.st.Read().Message(e.ctx, tn.ID, ids[2]); m.Attempts != 1 {
+		t.Fatalf("b's release: %+v", m)
+	}
+
+	// Claimed twice more with no outcome: at 3 attempts and the last
+	// claim run out, the messages are abandoned.
+	e.clock.Advance(2 * time.Minute)
+	if got := claim("d"); len(got) != 2 {
+		t.Fatalf("d claimed %d", len(got))
+	}
+	e.clock.Advance(2 * time.Minute)
+	var stuck int
+	e.write(func(tx *store.Tx) error {
+		var err error
+		stuck, err = tx.AbandonStuckMessages(e.ctx, 3)
+		return err
+	})
+	m0, _ := e.st.Read().Message(e.ctx, tn.ID, ids[0])
+	m2, _ := e.st.Read().Message(e.ctx, tn.ID, ids[2])
+	if stuck != 1 || m0.State != "abandoned" || m0.LastError != "gave up after 3 attempts: no attempt ended" || m2.State != "queued" {
+		t.Fatalf("%d abandoned; %+v; %+v", stuck, m0, m2)
 	}
 }

@@ -33,6 +33,7 @@ func runStorage(t *testing.T, open func(t testing.TB, now func() time.Time) *sto
 		{"LoginIdentifiersUniquePerTenant", testLoginIDs},
 		{"ConcurrentMessageClaims", testClaims},
 		{"MessageDedupe", testDedupe},
+		{"LateCourierChangesNothing", testLateCourier},
 		{"APITokens", testTokens},
 		{"Paging", testPaging},
 		{"IdentityAcrossTenants", testIdentity},
