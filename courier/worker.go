@@ -162,18 +162,11 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	sendBy := time.Now().Add(w.o.Lease - w.o.Lease/4)
 	minWindow := min(time.Second, w.o.Lease/8)
 	var msgs []usher.Message
-	stuck := 0
 	err := w.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		if stuck, err = tx.AbandonStuckMessages(ctx, w.o.MaxAttempts); err != nil {
-			return err
-		}
 		msgs, err = tx.ClaimMessages(ctx, w.owner, w.o.Batch, w.o.Lease, w.cfg.Channels())
 		return err
 	})
-	if stuck > 0 {
-		w.o.Log.Warn("courier: messages abandoned: their last attempts never ended", "count", stuck, "attempts", w.o.MaxAttempts)
-	}
 	if err != nil {
 		return 0, fmt.Errorf("claim messages: %w", err)
 	}
@@ -186,6 +179,12 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		release []string
 	)
 	for _, m := range msgs {
+		if m.Attempts > w.o.MaxAttempts {
+			// Its last attempt was claimed and never ended (the sending took
+			// its process down, or never returned): not once more.
+			w.abandon(ctx, m)
+			continue
+		}
 		s := w.cfg.Sender(m.Channel)
 		if s == nil {
 			release = append(release, m.ID) // configuration changed under us
@@ -217,6 +216,18 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		w.release(ctx, release)
 	}
 	return len(msgs), nil
+}
+
+// abandon gives up a message whose attempts never ended.
+func (w *Worker) abandon(ctx context.Context, m usher.Message) {
+	lastErr := fmt.Sprintf("gave up after %d attempts: the last never ended", m.Attempts-1)
+	w.o.Log.Warn("courier: message abandoned", "message_id", m.ID, "tenant_id", m.TenantID, "err", lastErr)
+	err := w.write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		return tx.MarkFailed(ctx, m.ID, w.owner, lastErr, nil)
+	})
+	if err != nil {
+		w.o.Log.Error("courier: cannot abandon message", "message_id", m.ID, "err", err)
+	}
 }
 
 // release gives claimed messages that were not tried back to the queue,

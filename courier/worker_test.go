@@ -409,6 +409,48 @@ func TestMessagesOfADeadWorkerAreSentAfterTheLease(t *testing.T) {
 	})
 }
 
+// A message whose every attempt was claimed and never ended (each sending
+// took its replica down) is abandoned, not sent, at the claim after the
+// last: it would otherwise be claimed again for ever.
+func TestMessagesWhoseAttemptsNeverEndAreAbandoned(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, open func(func() time.Time) *store.Store) {
+		clock := newClock()
+		st := open(clock.Now)
+		srv := startMailServer(t)
+		msgs := queueEmails(t, st, 2)
+		o := fastOptions(clock)
+		o.MaxAttempts = 3
+		// Three replicas in turn claim the messages and die.
+		for i := range 3 {
+			err := st.Write(context.Background(), func(tx *store.Tx) error {
+				got, err := tx.ClaimMessages(context.Background(), fmt.Sprintf("dead %d", i), 10, 2*time.Minute, []string{usher.ChannelEmail})
+				if err == nil && len(got) != len(msgs) {
+					err = fmt.Errorf("claim %d: %d messages", i, len(got))
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(2*time.Minute + time.Second)
+		}
+		sender := newSMTPSender(t, "smtp+insecure://"+srv.Addr+"?from=noreply@acme.example", nil)
+		w := courier.NewWorker(st, courier.Config{Email: sender}, o)
+		if n, err := w.RunOnce(context.Background()); n != len(msgs) || err != nil {
+			t.Fatalf("claimed %d (%v)", n, err)
+		}
+		if srv.Count() != 0 {
+			t.Errorf("%d sent", srv.Count())
+		}
+		for _, m := range messages(t, st) {
+			if m.State != usher.MessageAbandoned || m.LastError != "gave up after 3 attempts: the last never ended" {
+				t.Errorf("message %s: %s, %q", m.To, m.State, m.LastError)
+			}
+		}
+	})
+}
+
 // lostAck sends, then reports a failure once per message: what the worker
 // sees when the process dies between the send and recording it.
 type lostAck struct {

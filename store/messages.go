@@ -185,18 +185,3 @@ func (t *Tx) MarkFailed(ctx context.Context, id, owner, lastError string, retryA
 	}
 	return err
 }
-
-// AbandonStuckMessages abandons the queued messages that were claimed
-// maxAttempts times or more and whose last claim ran out without an
-// outcome: a message whose sending takes its process down (or never ends)
-// would otherwise be claimed again for ever. It returns how many.
-func (t *Tx) AbandonStuckMessages(ctx context.Context, maxAttempts int) (int, error) {
-	res, err := t.ExecContext(ctx, `UPDATE messages SET state = 'abandoned', lease_until = NULL, lease_owner = '',
-		last_error = 'gave up after ' || CAST(attempts AS TEXT) || ' attempts: no attempt ended'
-		WHERE state = 'queued' AND next_attempt_at <= $2 AND attempts >= $1 AND lease_until IS NOT NULL AND lease_until <= $2`, maxAttempts, t.now)
-	if err != nil {
-		return 0, fmt.Errorf("abandon stuck messages: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
-}

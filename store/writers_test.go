@@ -81,7 +81,7 @@ var owners = map[string][]grant{
 	},
 	// Delivery: leases, sent, retries and abandonment of queued messages;
 	// never a new message.
-	"courier": {{table: "messages", methods: []string{"ClaimMessages", "MarkSent", "MarkFailed", "ReleaseMessages", "AbandonStuckMessages"}}},
+	"courier": {{table: "messages", methods: []string{"ClaimMessages", "MarkSent", "MarkFailed", "ReleaseMessages"}}},
 	// The OpenID Connect provider: its authorization requests and codes,
 	// grants with their refresh tokens, revoked access tokens and consents,
 	// the client assertions already used (each jti works once), and the
