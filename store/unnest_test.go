@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -124,6 +126,43 @@ func TestJoinedInsertWithoutDescriptions(t *testing.T) {
 			admin.QueryRow("SELECT count(*) FROM " + schema + ".audit_events").Scan(&n)
 			if _, rerun := st.GroupStats(); n != 3 || rerun != rerunBefore {
 				t.Errorf("3 writes: %d rows, %d run again alone", n, rerun-rerunBefore)
+			}
+		})
+	}
+}
+
+// Writes run generic plans only: left to choose, PostgreSQL plans a
+// statement's first five runs afresh, and every run of those whose custom
+// plans look cheaper, as the joined seat claim's did. A plan_cache_mode
+// given in the URL is kept, and there the custom plans come back.
+func TestWritesRunGenericPlans(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		params url.Values
+		custom bool
+	}{
+		{"default", nil, false},
+		{"given", url.Values{"plan_cache_mode": {"auto"}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _, _ := pgOpenWith(t, "", tc.params)
+			ctx := context.Background()
+			const q = `SELECT count(*) FROM unnest(CAST($1 AS TEXT[])) AS x(v) WHERE v <> ''`
+			var generic, custom int
+			err := st.Write(ctx, func(tx *Tx) error {
+				for i := range 8 {
+					var n int
+					if err := tx.QueryRowContext(ctx, q, []string{"a", "b", strconv.Itoa(i)}).Scan(&n); err != nil || n != 3 {
+						return fmt.Errorf("run %d: %d rows, %v", i, n, err)
+					}
+				}
+				return tx.QueryRowContext(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`, q).Scan(&generic, &custom)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := custom > 0; got != tc.custom {
+				t.Errorf("8 runs: %d generic plans, %d custom ones", generic, custom)
 			}
 		})
 	}
