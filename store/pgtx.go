@@ -24,6 +24,8 @@ import (
 type pgTx struct {
 	c     *pgx.Conn
 	begun bool
+	// generic: the transaction runs generic plans only (a lane's group).
+	generic bool
 	merger
 	// committed: the statements went with the COMMIT, which succeeded
 	// (sendWithCommit).
@@ -188,7 +190,7 @@ func (p *pgTx) strict() bool {
 func (p *pgTx) sendWithCommit(ctx context.Context) error {
 	b := &pgx.Batch{}
 	if !p.begun {
-		b.Queue("BEGIN")
+		p.queueBegin(b)
 	}
 	for _, q := range p.queued {
 		query, args := q.strictStatement()
@@ -318,7 +320,7 @@ func aborted(err error) bool {
 func (p *pgTx) send(ctx context.Context, last *queuedExec) (pgconn.CommandTag, error) {
 	b := &pgx.Batch{}
 	if !p.begun {
-		b.Queue("BEGIN")
+		p.queueBegin(b)
 	}
 	queued := p.queued
 	p.queued, p.last = nil, 0
@@ -338,11 +340,12 @@ func (p *pgTx) send(ctx context.Context, last *queuedExec) (pgconn.CommandTag, e
 	closeErr := br.Close()
 	i := 0
 	if !p.begun {
-		if errs[0] != nil {
-			return pgconn.CommandTag{}, fmt.Errorf("begin: %w", errs[0])
+		for ; i < p.begins(); i++ {
+			if errs[i] != nil {
+				return pgconn.CommandTag{}, fmt.Errorf("begin: %w", errs[i])
+			}
 		}
 		p.begun = true
-		i++
 	}
 	for k, q := range queued {
 		if err := q.checkResult(tags[i].RowsAffected(), errs[i]); err != nil {
@@ -376,6 +379,33 @@ func (p *pgTx) exec(ctx context.Context, query string, args []any) (pgconn.Comma
 		return p.send(ctx, &queuedExec{query: query, args: args})
 	}
 	return p.c.Exec(ctx, query, args...)
+}
+
+// genericPlans makes a lane's group run generic plans only. Left to
+// choose, PostgreSQL planned the group's joined seat claim afresh at every
+// run, as a custom plan (which sees the plan and the start) always looked
+// cheaper than the generic one of the same shape: 0.6 ms of planning a
+// claim, a fifth of PostgreSQL's CPU per creation (BENCHMARKS.md). A
+// group's statements find their rows by key, and a group joins at most
+// maxPgGroup claims. Elsewhere plans stay PostgreSQL's choice: a generic
+// plan guesses a tenth of the rows for LIMIT $n, and the queue claims,
+// the sweeps and an import's claim of 250 seats read far more with it.
+const genericPlans = "SET LOCAL plan_cache_mode = force_generic_plan"
+
+// queueBegin queues BEGIN, and for a group genericPlans.
+func (p *pgTx) queueBegin(b *pgx.Batch) {
+	b.Queue("BEGIN")
+	if p.generic {
+		b.Queue(genericPlans)
+	}
+}
+
+// begins is how many statements queueBegin queues.
+func (p *pgTx) begins() int {
+	if p.generic {
+		return 2
+	}
+	return 1
 }
 
 // flush sends what is queued, and BEGIN if not yet sent.
@@ -433,7 +463,7 @@ func (s *Store) pgRun(ctx context.Context, reqs []writeReq) (res writeResult, at
 		return writeResult{err: fmt.Errorf("begin: %w", err)}, -1
 	}
 	defer conn.Close()
-	p, res, at := s.pgExec(ctx, conn, reqs)
+	p, res, at := s.pgExec(ctx, conn, reqs, false)
 	if res.err == nil && res.panic == nil && p.begun {
 		res.err = s.pgCommit(ctx, conn, p)
 	}
@@ -442,10 +472,10 @@ func (s *Store) pgRun(ctx context.Context, reqs []writeReq) (res writeResult, at
 
 // pgExec runs the writes of reqs on conn and sends what they queued,
 // leaving the transaction open for pgCommit. On failure it rolls back.
-func (s *Store) pgExec(ctx context.Context, conn *sql.Conn, reqs []writeReq) (p *pgTx, res writeResult, at int) {
+func (s *Store) pgExec(ctx context.Context, conn *sql.Conn, reqs []writeReq, generic bool) (p *pgTx, res writeResult, at int) {
 	at = -1
 	err := conn.Raw(func(dc any) (err error) {
-		p = &pgTx{c: dc.(*stdlib.Conn).Conn(), merger: merger{merging: len(reqs) > 1}}
+		p = &pgTx{c: dc.(*stdlib.Conn).Conn(), merger: merger{merging: len(reqs) > 1}, generic: generic}
 		defer func() {
 			if r := recover(); r != nil {
 				// A queued statement's check panicked: the transaction's.
@@ -653,7 +683,7 @@ func (s *Store) runGroup(group []writeReq) {
 		}
 		return
 	}
-	p, res, at := s.pgExec(ctx, conn, live)
+	p, res, at := s.pgExec(ctx, conn, live, true)
 	if res.err == nil && res.panic == nil {
 		if !p.begun {
 			// Committed with the statements, or nothing was written.

@@ -92,7 +92,7 @@ func TestStrictGroupCancelledDuringCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.AfterFunc(150*time.Millisecond, cancel)
-	_, res, _ := st.pgExec(ctx, conn, []writeReq{auditWrite(ctx), auditWrite(ctx)})
+	_, res, _ := st.pgExec(ctx, conn, []writeReq{auditWrite(ctx), auditWrite(ctx)}, true)
 	conn.Close()
 	time.Sleep(time.Second) // let the server finish
 	var n int
@@ -205,7 +205,7 @@ func TestStrictGroupConnectionLostAfterCommit(t *testing.T) {
 	// Warm the single connection with a group of 2.
 	{
 		conn, _ := st.w.Conn(bg)
-		if _, res, _ := st.pgExec(bg, conn, []writeReq{auditWrite(bg), auditWrite(bg)}); res.err != nil {
+		if _, res, _ := st.pgExec(bg, conn, []writeReq{auditWrite(bg), auditWrite(bg)}, true); res.err != nil {
 			t.Fatal(res.err)
 		}
 		conn.Close()

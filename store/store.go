@@ -101,16 +101,6 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*Store, error)
 		// writes need.
 		rcfg := cfg.Copy()
 		rcfg.RuntimeParams["default_transaction_read_only"] = "on"
-		// Writes run generic plans. Left to choose, PostgreSQL planned the
-		// joined seat claim afresh at every run, as a custom plan (one that
-		// sees the plan and the start) always looked cheaper than the
-		// generic one, of the same shape: 0.6 ms of planning a claim, a
-		// fifth of PostgreSQL's CPU per creation (BENCHMARKS.md). Writes
-		// find their rows by key, where the generic plan is the custom
-		// one. A plan_cache_mode in dsn is kept.
-		if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
-			cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-		}
 		w, r := stdlib.OpenDB(*cfg), stdlib.OpenDB(*rcfg)
 		for _, db := range []*sql.DB{w, r} {
 			db.SetMaxOpenConns(pgPoolConns)
