@@ -201,15 +201,23 @@ func testTakeOver(t *testing.T, e *env) {
 	if j.State != "running" || j.RowsDone < 8 || j.RowsDone >= 30 {
 		t.Fatalf("after the first worker died: %+v", j)
 	}
-	second := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
-	if did, err := second.RunOnce(e.ctx); did || err != nil {
-		t.Fatalf("a job was taken while its lease held: %v %v", did, err)
-	}
-	e.skew.Add(int64(2 * time.Minute))
-	if did, err := second.RunOnce(e.ctx); !did || err != nil {
-		t.Fatal(did, err)
-	}
+	e.takenOverAfter(2*time.Minute, "while its lease held")
 	e.wantEachOnce(j.ID, 30)
+}
+
+// takenOverAfter checks that another worker does not take the job now,
+// while what holds it back (a lease, a retry's wait) lasts, and that it
+// takes it and runs it to its end once the clock moved by d.
+func (e *env) takenOverAfter(d time.Duration, holding string) {
+	e.t.Helper()
+	other := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
+	if did, err := other.RunOnce(e.ctx); did || err != nil {
+		e.t.Fatalf("a job was taken %s: %v %v", holding, did, err)
+	}
+	e.skew.Add(int64(d))
+	if did, err := other.RunOnce(e.ctx); !did || err != nil {
+		e.t.Fatal(did, err)
+	}
 }
 
 // smallJob starts an import of n people (emails p0@… on) that workers
@@ -341,14 +349,7 @@ func testRetried(t *testing.T, e *env) {
 		t.Fatalf("after a failure: %+v", j)
 	}
 	// Not before its time; then any worker goes on with it.
-	other := imports.NewWorker(e.im, imports.WorkerOptions{Lease: time.Minute})
-	if did, err := other.RunOnce(e.ctx); did || err != nil {
-		t.Fatalf("taken again at once: %v %v", did, err)
-	}
-	e.skew.Add(int64(61 * time.Second))
-	if did, err := other.RunOnce(e.ctx); !did || err != nil {
-		t.Fatal(did, err)
-	}
+	e.takenOverAfter(61*time.Second, "again at once after a failure")
 	e.wantEachOnce(j.ID, 12)
 	if j := e.job(j.ID); j.Error != "" {
 		t.Errorf("the import done still says %q", j.Error)
