@@ -18,3 +18,6 @@ func PersonJoinSQL(d Dialect) []string {
 		`SELECT ` + userRecordCols + ` FROM` + userRecordFrom + ` WHERE a.tenant_id = $1 AND ` + userRecordPerson + ` AND a.id IN ($2, $3)`,
 		openIDSubjectSQL(d, true), authRequestWithSubjectSQL(d), refreshTokenWithSubjectSQL(d), accountIDsByEmailSQL}
 }
+
+// QueuedWrites is how many writes wait for SQLite's writer.
+func (s *Store) QueuedWrites() int { return len(s.queue) }

@@ -198,10 +198,11 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // Close releases the pools.
 func (s *Store) Close() error {
 	if s.queue != nil {
-		close(s.queue)
-		<-s.stopped
+		// The checkpointer first: it queues writes of its own (Optimize).
 		close(s.ckptStop)
 		<-s.ckptDone
+		close(s.queue)
+		<-s.stopped
 	}
 	if s.groups != nil {
 		s.closing.Lock()

@@ -11,10 +11,9 @@ import (
 // SQLite has one writer at a time, and most of a small transaction's cost
 // is its commit: writing the changed pages to the WAL. So concurrent writes
 // are queued to one goroutine that runs them in a single transaction as they
-// come, each after the first in its own savepoint: a write that fails is
-// rolled back alone, the others commit together, and no caller hears of
-// success before the commit. Under load this turns N commits into one;
-// alone, a write runs and commits at once.
+// come: a write that fails is rolled back alone (runBatch), the others
+// commit together, and no caller hears of success before the commit. Under
+// load this turns N commits into one; alone, a write runs and commits at once.
 
 const maxBatch = 64
 
@@ -110,43 +109,41 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 		results[0].err = fmt.Errorf("begin: %w", err)
 		return 1
 	}
-	ptx := &Tx{q: sqlTx, tx: sqlTx, s: s, dialect: s.dialect} // prepared savepoint statements
-	committed := 0
+	// The writes run one after the other with nothing between them: a
+	// savepoint each would make SQLite copy every page a write changes
+	// first (its statement journal), a fifth of the writer's time in an
+	// import. When a write fails, the transaction is rolled back and the
+	// batch so far runs again, each write in its own savepoint, as do the
+	// writes that join it after that.
+	saved := false
 	for i := 0; ; i++ {
-		req := batch[i]
-		switch err := req.ctx.Err(); {
-		case err != nil:
-			results[i].err = err
-		case i == 0:
-			// The first write needs no savepoint: if it fails, the
-			// transaction is rolled back and the batch ends with it.
-			if results[0] = s.runOne(req, sqlTx); results[0].err != nil || results[0].panic != nil {
+		switch {
+		case saved:
+			if err := s.runSaved(batch[i], sqlTx, &results[i]); err != nil {
 				sqlTx.Rollback()
-				return 1
+				failAll(results, err)
+				return len(batch)
 			}
-			committed++
+		case s.runPlain(batch[i], sqlTx, &results[i]):
+			// Done, or refused before it ran (its context ended).
+		case i == 0:
+			// The first write failed: the batch ends with it.
+			sqlTx.Rollback()
+			return 1
 		default:
-			if _, err := ptx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
-				results[i].err = fmt.Errorf("savepoint: %w", err)
-				break
+			sqlTx.Rollback()
+			if sqlTx, err = s.w.BeginTx(ctx, nil); err != nil {
+				failAll(results, fmt.Errorf("begin: %w", err))
+				return len(batch)
 			}
-			results[i] = s.runOne(req, sqlTx)
-			if results[i].err != nil || results[i].panic != nil {
-				if _, err := ptx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
-					// The transaction is unusable: fail the whole batch.
+			saved = true
+			for j := range i + 1 {
+				results[j] = writeResult{}
+				if err := s.runSaved(batch[j], sqlTx, &results[j]); err != nil {
 					sqlTx.Rollback()
-					for j := range results {
-						if results[j].err == nil && results[j].panic == nil {
-							results[j].err = fmt.Errorf("rollback to savepoint: %w", err)
-						}
-					}
+					failAll(results, err)
 					return len(batch)
 				}
-			} else {
-				committed++
-			}
-			if _, err := ptx.ExecContext(ctx, "RELEASE w"); err != nil {
-				results[i].err = fmt.Errorf("release savepoint: %w", err)
 			}
 		}
 		r, ok := next()
@@ -155,16 +152,18 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 		}
 		batch, results = append(batch, r), append(results, writeResult{})
 	}
+	committed := 0
+	for _, r := range results {
+		if r.err == nil && r.panic == nil {
+			committed++
+		}
+	}
 	if committed == 0 {
 		sqlTx.Rollback()
 		return len(batch)
 	}
 	if err := sqlTx.Commit(); err != nil {
-		for i := range results {
-			if results[i].err == nil && results[i].panic == nil {
-				results[i].err = fmt.Errorf("commit: %w", err)
-			}
-		}
+		failAll(results, fmt.Errorf("commit: %w", err))
 		return len(batch)
 	}
 	s.commits.Add(1)
@@ -195,6 +194,50 @@ func (s *Store) checkpointer(ckpt *sql.DB) {
 				// cannot copy now it copies next time.
 				_, _ = ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 			}
+		}
+	}
+}
+
+// runPlain runs req in sqlTx, its result in res, and reports whether it
+// succeeded or did not run (its context had ended); a write that failed may
+// have left changes in sqlTx.
+func (s *Store) runPlain(req writeReq, sqlTx *sql.Tx, res *writeResult) bool {
+	if err := req.ctx.Err(); err != nil {
+		res.err = err
+		return true
+	}
+	*res = s.runOne(req, sqlTx)
+	return res.err == nil && res.panic == nil
+}
+
+// runSaved runs req in a savepoint of sqlTx, rolled back if it fails, its
+// result in res. An error is the transaction's: it can go no further.
+func (s *Store) runSaved(req writeReq, sqlTx *sql.Tx, res *writeResult) error {
+	if err := req.ctx.Err(); err != nil {
+		res.err = err
+		return nil
+	}
+	ctx := context.Background()
+	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	*res = s.runOne(req, sqlTx)
+	if res.err != nil || res.panic != nil {
+		if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+			return fmt.Errorf("rollback to savepoint: %w", err)
+		}
+	}
+	if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+// failAll gives err to every write of a batch that had not failed.
+func failAll(results []writeResult, err error) {
+	for i := range results {
+		if results[i].err == nil && results[i].panic == nil {
+			results[i].err = err
 		}
 	}
 }

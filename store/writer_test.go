@@ -1,0 +1,153 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/usherhq/usher/store"
+	"github.com/usherhq/usher/store/storetest"
+)
+
+// SQLite's writer runs the writes queued together in one transaction
+// without savepoints: a write that fails after it wrote, or panics, makes
+// the batch run again with a savepoint each. Every caller still gets its
+// own outcome, a failed write leaves nothing, and the others commit.
+func TestSQLiteBatchWithFailuresCommitsTheOthers(t *testing.T) {
+	st := storetest.OpenSQLite(t, nil)
+	ctx := context.Background()
+	if err := st.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE scratch (k TEXT PRIMARY KEY)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(tx *store.Tx, k string) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO scratch (k) VALUES ($1)`, k)
+		return err
+	}
+	refused := errors.New("refused after writing")
+	for round := range 3 {
+		// A first write holds the writer until the others are queued, so
+		// they run as one batch after it.
+		hold, held := make(chan struct{}), make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- st.Write(ctx, func(tx *store.Tx) error {
+				select {
+				case <-held:
+				default:
+					close(held)
+				}
+				<-hold
+				return insert(tx, fmt.Sprintf("r%d-first", round))
+			})
+		}()
+		<-held
+		const n = 24
+		var calls [n]atomic.Int32
+		errs := make([]error, n)
+		panics := make([]any, n)
+		// One write's caller gives up while it waits in the queue.
+		cancelled, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { panics[i] = recover() }()
+				wctx := ctx
+				if i == 20 {
+					wctx = cancelled
+				}
+				errs[i] = st.Write(wctx, func(tx *store.Tx) error {
+					calls[i].Add(1)
+					if err := insert(tx, fmt.Sprintf("r%d-%d", round, i)); err != nil {
+						return err
+					}
+					switch {
+					case i%7 == 3:
+						return refused
+					case i == 13:
+						panic("broken write")
+					}
+					return nil
+				})
+			}()
+		}
+		// The writes are queued when every goroutine is blocked on the writer.
+		waitQueued(t, st, n)
+		cancel()
+		close(hold)
+		wg.Wait()
+		if err := <-first; err != nil {
+			t.Fatalf("round %d: first write: %v", round, err)
+		}
+		var want []string
+		want = append(want, fmt.Sprintf("r%d-first", round))
+		for i := range n {
+			switch {
+			case i == 20:
+				if !errors.Is(errs[i], context.Canceled) {
+					t.Errorf("round %d: write %d: %v, want its context's end", round, i, errs[i])
+				}
+			case i%7 == 3:
+				if !errors.Is(errs[i], refused) {
+					t.Errorf("round %d: write %d: %v, want its own error", round, i, errs[i])
+				}
+			case i == 13:
+				if panics[i] != "broken write" {
+					t.Errorf("round %d: write %d: panic %v, want its own", round, i, panics[i])
+				}
+			default:
+				if errs[i] != nil || panics[i] != nil {
+					t.Errorf("round %d: write %d: %v %v", round, i, errs[i], panics[i])
+				}
+				want = append(want, fmt.Sprintf("r%d-%d", round, i))
+			}
+		}
+		var got []string
+		rows, err := st.Read().QueryContext(ctx, `SELECT k FROM scratch WHERE k LIKE $1`, fmt.Sprintf("r%d-%%", round))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, k)
+		}
+		rows.Close()
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: committed %v\nwant %v", round, got, want)
+		}
+		// The failed write, and those before it, ran a second time, in savepoints.
+		total := 0
+		for i := range n {
+			total += int(calls[i].Load())
+		}
+		if total <= n-1 {
+			t.Fatalf("round %d: %d runs of %d writes: the batch never ran again", round, total, n-1)
+		}
+	}
+}
+
+// waitQueued waits until n writes wait for st's writer.
+func waitQueued(t *testing.T, st *store.Store, n int) {
+	t.Helper()
+	for range 5000 {
+		if st.QueuedWrites() >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%d writes queued, want %d", st.QueuedWrites(), n)
+}
