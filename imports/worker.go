@@ -313,14 +313,22 @@ func (w *Worker) rows(ctx context.Context, j store.ImportRecord) error {
 }
 
 // batches checks and creates the batches that each gives to next, a few at
-// once, so that more creations share the store's grouped commits.
+// once, so that more creations share the store's grouped commits. Their
+// progress is recorded by one more goroutine, what waits merged into one
+// write: a batch that waited for its progress's write (on PostgreSQL for
+// the other batches' commits, which hold the import's row) left the
+// store's writers idle.
 func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Tenant, each func(ctx context.Context, next func(*file) error) error) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	recorded := 0
 	parts := make(chan *file)
+	done := make(chan progress, importBatches)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		w.record(context.WithoutCancel(ctx), t.ID, by, done, stop)
+	}()
 	for range importBatches {
 		wg.Add(1)
 		go func() {
@@ -332,16 +340,12 @@ func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Ten
 				// A batch under way is not broken off: a creation given up
 				// may still commit with its group, after the job's end is
 				// counted. The batches stop between themselves.
-				n, err := w.batch(context.WithoutCancel(ctx), actor, by, t, part)
-				if err == nil && w.afterBatch != nil {
-					mu.Lock()
-					recorded += n
-					err = w.afterBatch(recorded)
-					mu.Unlock()
-				}
+				p, err := w.batch(context.WithoutCancel(ctx), actor, by, t, part)
 				if err != nil {
 					stop(err)
+					continue
 				}
+				done <- p
 			}
 		}()
 	}
@@ -355,42 +359,99 @@ func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Ten
 	})
 	close(parts)
 	wg.Wait()
+	close(done)
+	<-recorded
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}
 	return err
 }
 
-// batch checks a batch's rows, creates those to create through provision,
-// which records each with its account, then records the others' results
-// and the progress. It returns how many rows it recorded.
-func (w *Worker) batch(ctx context.Context, actor, by usher.Actor, t usher.Tenant, f *file) (int, error) {
-	if err := w.im.validate(ctx, actor, t, f, false); err != nil {
-		return 0, err
+// progress is what batches add to an import: their counts, and the
+// results of their rows not created.
+type progress struct {
+	counts store.ImportCounts
+	rows   []store.ImportRowRecord
+}
+
+// record writes the progress of batches as it comes, merging what waits,
+// until done is closed; the first error stops the import.
+func (w *Worker) record(ctx context.Context, tenant string, by usher.Actor, done <-chan progress, stop context.CancelCauseFunc) {
+	recorded := 0
+	failed := false
+	for p := range done {
+		// Merge whatever else is waiting.
+	more:
+		for {
+			select {
+			case q, ok := <-done:
+				if !ok {
+					break more
+				}
+				p.counts.Done += q.counts.Done
+				p.counts.Created += q.counts.Created
+				p.counts.Skipped += q.counts.Skipped
+				p.counts.Refused += q.counts.Refused
+				p.rows = append(p.rows, q.rows...)
+			default:
+				break more
+			}
+		}
+		if failed {
+			continue
+		}
+		err := w.im.st.Write(ctx, func(tx *store.Tx) error {
+			if ok, err := tx.AddImportProgress(ctx, by.ID, w.owner, p.counts); err != nil {
+				return err
+			} else if !ok {
+				cur, err := tx.Import(ctx, tenant, by.ID)
+				if err == nil && cur.LeaseOwner == w.owner && cur.State == store.ImportCancelled {
+					return errCancelled
+				}
+				return errLost
+			}
+			return tx.InsertImportRows(ctx, by.ID, p.rows)
+		})
+		if err == nil && w.afterBatch != nil {
+			recorded += p.counts.Done
+			err = w.afterBatch(recorded)
+		}
+		if err != nil {
+			failed = true
+			stop(err)
+		}
 	}
-	part := f.rows
+}
+
+// batch checks a batch's rows and creates those to create through
+// provision, which records each with its account. It returns what the
+// batch adds to the import's progress, the others' results with it.
+func (w *Worker) batch(ctx context.Context, actor, by usher.Actor, t usher.Tenant, f *file) (progress, error) {
+	var p progress
+	if err := w.im.validate(ctx, actor, t, f, false); err != nil {
+		return p, err
+	}
 	var create []*row
-	for _, r := range part {
+	for _, r := range f.rows {
 		if r.res.Result == ResultCreate {
 			create = append(create, r)
 		}
 	}
 	if w.beforeCreate != nil {
 		if err := w.beforeCreate(); err != nil {
-			return 0, err
+			return p, err
 		}
 	}
 	if err := w.im.create(ctx, by, t, f, create, w.owner); err != nil {
-		return 0, err
+		return p, err
 	}
-	var recs []store.ImportRowRecord
-	var c store.ImportCounts
-	for _, r := range part {
+	c := &p.counts
+	for _, r := range f.rows {
 		switch r.res.Result {
 		case ResultCreated:
 			c.Created++
 		case ResultSkipped, ResultRefused:
-			recs = append(recs, store.ImportRowRecord{Row: r.res.Row, Result: r.res.Result, Problems: problemsJSON(r.res.Problems)})
+			p.rows = append(p.rows, store.ImportRowRecord{Row: r.res.Row, Result: r.res.Result, Problems: problemsJSON(r.res.Problems)})
 			if r.res.Result == ResultSkipped {
 				c.Skipped++
 			} else {
@@ -401,19 +462,7 @@ func (w *Worker) batch(ctx context.Context, actor, by usher.Actor, t usher.Tenan
 		}
 		c.Done++
 	}
-	err := w.im.st.Write(ctx, func(tx *store.Tx) error {
-		if ok, err := tx.AddImportProgress(ctx, by.ID, w.owner, c); err != nil {
-			return err
-		} else if !ok {
-			cur, err := tx.Import(ctx, t.ID, by.ID)
-			if err == nil && cur.LeaseOwner == w.owner && cur.State == store.ImportCancelled {
-				return errCancelled
-			}
-			return errLost
-		}
-		return tx.InsertImportRows(ctx, by.ID, recs)
-	})
-	return c.Done, err
+	return p, nil
 }
 
 // unstopped runs fn in a write that the end of ctx does not break off: a

@@ -52,7 +52,7 @@ func (s *Store) writeMany(ctx context.Context, fns []func(*Tx) error, errs []err
 // writeJoined runs fns in one transaction with their statements joined.
 func (s *Store) writeJoined(ctx context.Context, fns []func(*Tx) error) error {
 	if s.queue != nil {
-		return s.groupWrite(ctx, func(tx *Tx) error {
+		return s.queueWrite(writeReq{ctx: ctx, done: make(chan writeResult, 1), alone: true, fn: func(tx *Tx) error {
 			tx.mq = &merger{merging: true}
 			defer func() { tx.mq = nil }()
 			for _, fn := range fns {
@@ -62,7 +62,7 @@ func (s *Store) writeJoined(ctx context.Context, fns []func(*Tx) error) error {
 				}
 			}
 			return tx.flushMerged(ctx)
-		})
+		}})
 	}
 	reqs := make([]writeReq, len(fns))
 	for i, fn := range fns {

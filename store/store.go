@@ -58,7 +58,9 @@ type Store struct {
 	// writes together in one transaction (group commit). The writer pool
 	// has a second connection only so statements can be prepared while a
 	// transaction holds the first.
-	queue   chan writeReq
+	queue chan writeReq
+	// held is a write the writer took from queue for its next batch.
+	held    *writeReq
 	stopped chan struct{}
 	// commits counts the writer's commits since the last checkpoint.
 	commits            atomic.Int64

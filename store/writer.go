@@ -29,6 +29,9 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(*Tx) error
 	done chan writeResult
+	// alone: a write of many rows (WriteMany's) has a transaction of its
+	// own, so that SQLite's page cache holds what it changes.
+	alone bool
 	// state, for PostgreSQL's lanes: queued, taken by a lane, or withdrawn
 	// by a caller whose context ended while it was still queued.
 	state *atomic.Int32
@@ -46,7 +49,11 @@ type writeResult struct {
 }
 
 func (s *Store) groupWrite(ctx context.Context, fn func(*Tx) error) error {
-	req := writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	return s.queueWrite(writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1)})
+}
+
+func (s *Store) queueWrite(req writeReq) error {
+	ctx := req.ctx
 	select {
 	case s.queue <- req:
 	case <-ctx.Done():
@@ -65,8 +72,17 @@ func (s *Store) writer() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	prev := 0
-	for req := range s.queue {
-		prev = s.runBatch(req, prev, timer)
+	for {
+		req, ok := s.held, true
+		s.held = nil
+		if req == nil {
+			var r writeReq
+			if r, ok = <-s.queue; !ok {
+				return
+			}
+			req = &r
+		}
+		prev = s.runBatch(*req, prev, timer)
 	}
 }
 
@@ -82,13 +98,22 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 		}
 	}()
 	// next returns the next write of this batch, if one comes in time.
+	// A write that must be alone, or that comes after one, is held for
+	// the next batch.
 	next := func() (writeReq, bool) {
-		if len(batch) >= maxBatch {
+		if len(batch) >= maxBatch || first.alone {
 			return writeReq{}, false
+		}
+		take := func(r writeReq, ok bool) (writeReq, bool) {
+			if ok && r.alone {
+				s.held = &r
+				return writeReq{}, false
+			}
+			return r, ok
 		}
 		select {
 		case r, ok := <-s.queue:
-			return r, ok
+			return take(r, ok)
 		default:
 		}
 		if len(batch) >= prev {
@@ -98,7 +123,7 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 		defer timer.Stop()
 		select {
 		case r, ok := <-s.queue:
-			return r, ok
+			return take(r, ok)
 		case <-timer.C:
 			return writeReq{}, false
 		}
