@@ -328,13 +328,17 @@ type querier interface {
 // Tx carries the queries of one unit of work: inside Write it is one
 // transaction with one fixed "now"; from Read it runs on the read pool.
 type Tx struct {
-	q       sqlQuerier
-	tx      *sql.Tx // nil on the read pool
-	pg      *pgTx   // a PostgreSQL write, instead of q
-	mq      *merger // SQLite: WriteMany's statements, joined until flushed
-	s       *Store
-	dialect Dialect
-	now     time.Time
+	q  sqlQuerier
+	tx *sql.Tx // nil on the read pool
+	pg *pgTx   // a PostgreSQL write, instead of q
+	mq *merger // SQLite: WriteMany's statements, joined until flushed
+	// recording: WriteMany's writes queue their statements outside the
+	// writer (joinedWrite); a statement that must run at once cannot, and
+	// sets needsTx.
+	recording, needsTx bool
+	s                  *Store
+	dialect            Dialect
+	now                time.Time
 }
 
 // stmt returns the cached prepared statement for query, or nil where
@@ -363,6 +367,10 @@ func (t *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // ExecContext runs a statement, prepared once per query text on SQLite.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.recording {
+		t.needsTx = true
+		return nil, errNeedsTx
+	}
 	if t.pg != nil {
 		tag, err := t.pg.exec(ctx, query, args)
 		return pgResult(tag), err
@@ -389,6 +397,10 @@ func (t *Tx) readExec(ctx context.Context, query string, args []any) (sql.Result
 
 // QueryContext runs a query, prepared once per query text on SQLite.
 func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (Rows, error) {
+	if t.recording {
+		t.needsTx = true
+		return nil, errNeedsTx
+	}
 	if t.pg != nil {
 		return t.pg.query(ctx, query, args)
 	}
@@ -417,6 +429,10 @@ func (t *Tx) readQuery(ctx context.Context, query string, args []any) (*sql.Rows
 
 // QueryRowContext runs a one-row query, prepared once per query text on SQLite.
 func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) Row {
+	if t.recording {
+		t.needsTx = true
+		return errRow{errNeedsTx}
+	}
 	if t.pg != nil {
 		return t.pg.queryRow(ctx, query, args)
 	}

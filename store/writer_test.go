@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherhq/usher"
 	"github.com/usherhq/usher/store"
 	"github.com/usherhq/usher/store/storetest"
 )
@@ -150,4 +151,83 @@ func waitQueued(t *testing.T, st *store.Store, n int) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("%d writes queued, want %d", st.QueuedWrites(), n)
+}
+
+// WriteMany's writes on SQLite queue their statements outside the writer
+// when they can; a write that reads, or runs a statement at once (even one
+// whose error it ignores), makes the batch run in the writer's
+// transaction instead. Either way every write is done, and a refused one
+// fails alone.
+func TestWriteManyOutsideAndInsideTheWriter(t *testing.T) {
+	opens := map[string]func(testing.TB, func() time.Time) *store.Store{"SQLite": storetest.OpenSQLite}
+	if storetest.PostgresURL() != "" {
+		opens["PostgreSQL"] = storetest.OpenPostgres
+	}
+	for name, open := range opens {
+		t.Run(name, func(t *testing.T) {
+			st := open(t, nil)
+			ctx := context.Background()
+			audit := func(tx *store.Tx, target string) error {
+				return tx.InsertAudit(ctx, "t1", &usher.AuditEvent{ActorKind: "token", Action: "test.written", TargetKind: "thing", TargetID: target})
+			}
+			count := func(prefix string) int {
+				var n int
+				if err := st.Read().QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE target_id LIKE $1`, prefix+"%").Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			refused := errors.New("refused")
+			cases := []struct {
+				name string
+				odd  func(tx *store.Tx, target string) error
+			}{
+				{"queued", audit},
+				{"reads", func(tx *store.Tx, target string) error {
+					var n int
+					if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_events`).Scan(&n); err != nil {
+						return err
+					}
+					return audit(tx, target)
+				}},
+				{"ignores", func(tx *store.Tx, target string) error {
+					_, _ = tx.ExecContext(ctx, `INSERT INTO audit_events (id, tenant_id, at, actor_kind, action, target_kind, target_id)
+						VALUES ($1, 't1', $2, 'token', 'test.direct', 'thing', $3)`, store.NewID(), tx.Now(), target+"-direct")
+					return audit(tx, target)
+				}},
+			}
+			for _, c := range cases {
+				var fns []func(*store.Tx) error
+				for i := range 40 {
+					target := fmt.Sprintf("%s-%02d", c.name, i)
+					switch {
+					case i == 17:
+						fns = append(fns, func(tx *store.Tx) error {
+							if err := audit(tx, target); err != nil {
+								return err
+							}
+							return refused
+						})
+					case i%10 == 5:
+						fns = append(fns, func(tx *store.Tx) error { return c.odd(tx, target) })
+					default:
+						fns = append(fns, func(tx *store.Tx) error { return audit(tx, target) })
+					}
+				}
+				errs := st.WriteMany(ctx, fns)
+				for i, err := range errs {
+					if i == 17 && !errors.Is(err, refused) || i != 17 && err != nil {
+						t.Fatalf("%s: write %d: %v", c.name, i, err)
+					}
+				}
+				want := 39
+				if c.name == "ignores" {
+					want += 4 // the statements whose errors were ignored ran in the transaction
+				}
+				if got := count(c.name + "-"); got != want {
+					t.Fatalf("%s: %d events written, want %d", c.name, got, want)
+				}
+			}
+		})
+	}
 }
