@@ -35,8 +35,13 @@ func TestMigrationsAgreeSQLitePostgres(t *testing.T) {
 		t.Fatalf("the introspection found too little to compare: %d facts on SQLite, %d on PostgreSQL", len(liteFacts), len(pgFacts))
 	}
 	for _, f := range liteFacts {
-		if !slices.Contains(pgFacts, f) {
+		if !slices.Contains(pgFacts, f) && !slices.Contains(onlyOnSQLite, f) {
 			t.Errorf("only on SQLite: %s", f)
+		}
+	}
+	for _, f := range onlyOnSQLite {
+		if !slices.Contains(liteFacts, f) || slices.Contains(pgFacts, f) {
+			t.Errorf("meant to be only on SQLite, but is not: %s", f)
 		}
 	}
 	for _, f := range pgFacts {
@@ -44,6 +49,17 @@ func TestMigrationsAgreeSQLitePostgres(t *testing.T) {
 			t.Errorf("only on PostgreSQL: %s", f)
 		}
 	}
+}
+
+// onlyOnSQLite are the facts one side has on purpose: PostgreSQL dropped
+// these foreign keys to rows every write of a tenant shares, for the row
+// locks they took (migration 0024); SQLite takes no such locks and keeps them.
+var onlyOnSQLite = []string{
+	"foreign key accounts (plan_id) REFERENCES plans (id) ON UPDATE NO ACTION ON DELETE NO ACTION",
+	"foreign key accounts (tenant_id) REFERENCES tenants (id) ON UPDATE NO ACTION ON DELETE NO ACTION",
+	"foreign key import_rows (import_id) REFERENCES imports (id) ON UPDATE NO ACTION ON DELETE NO ACTION",
+	"foreign key persons (organization_id) REFERENCES organizations (id) ON UPDATE NO ACTION ON DELETE NO ACTION",
+	"foreign key persons (tenant_id) REFERENCES tenants (id) ON UPDATE NO ACTION ON DELETE NO ACTION",
 }
 
 func migrationFiles(t *testing.T, dialect string) []string {
