@@ -44,7 +44,8 @@ type Worker struct {
 	im    *Importer
 	o     WorkerOptions
 	owner string
-	// afterBatch, for tests, runs after each batch is recorded with the
+	// afterBatch, for tests, runs on a batch's goroutine once its
+	// progress is written, before the batch takes its next rows, with the
 	// rows recorded so far; an error stops the worker there as if it
 	// died, still holding the lease.
 	afterBatch func(done int) error
@@ -322,6 +323,8 @@ func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Ten
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	recordedRows := 0
 	parts := make(chan *file)
 	done := make(chan progress, importBatches)
 	recorded := make(chan struct{})
@@ -345,7 +348,24 @@ func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Ten
 					stop(err)
 					continue
 				}
+				if w.afterBatch == nil {
+					done <- p
+					continue
+				}
+				// A test's hook runs once this batch's progress is written,
+				// before the batch takes its next rows.
+				p.written = make(chan error, 1)
 				done <- p
+				err = <-p.written
+				if err == nil {
+					mu.Lock()
+					recordedRows += p.counts.Done
+					err = w.afterBatch(recordedRows)
+					mu.Unlock()
+				}
+				if err != nil {
+					stop(err)
+				}
 			}
 		}()
 	}
@@ -372,15 +392,17 @@ func (w *Worker) batches(ctx context.Context, actor, by usher.Actor, t usher.Ten
 type progress struct {
 	counts store.ImportCounts
 	rows   []store.ImportRowRecord
+	// written, when set, is told the outcome of the write that recorded it.
+	written chan error
 }
 
 // record writes the progress of batches as it comes, merging what waits,
 // until done is closed; the first error stops the import.
 func (w *Worker) record(ctx context.Context, tenant string, by usher.Actor, done <-chan progress, stop context.CancelCauseFunc) {
-	recorded := 0
-	failed := false
+	var failed error
 	for p := range done {
 		// Merge whatever else is waiting.
+		told := []chan error{p.written}
 	more:
 		for {
 			select {
@@ -393,34 +415,43 @@ func (w *Worker) record(ctx context.Context, tenant string, by usher.Actor, done
 				p.counts.Skipped += q.counts.Skipped
 				p.counts.Refused += q.counts.Refused
 				p.rows = append(p.rows, q.rows...)
+				told = append(told, q.written)
 			default:
 				break more
 			}
 		}
-		if failed {
-			continue
+		err := failed
+		if err == nil {
+			err = w.writeProgress(ctx, tenant, by, p)
 		}
-		err := w.im.st.Write(ctx, func(tx *store.Tx) error {
-			if ok, err := tx.AddImportProgress(ctx, by.ID, w.owner, p.counts); err != nil {
-				return err
-			} else if !ok {
-				cur, err := tx.Import(ctx, tenant, by.ID)
-				if err == nil && cur.LeaseOwner == w.owner && cur.State == store.ImportCancelled {
-					return errCancelled
-				}
-				return errLost
+		for _, c := range told {
+			if c != nil {
+				c <- err
 			}
-			return tx.InsertImportRows(ctx, by.ID, p.rows)
-		})
-		if err == nil && w.afterBatch != nil {
-			recorded += p.counts.Done
-			err = w.afterBatch(recorded)
 		}
-		if err != nil {
-			failed = true
+		if err != nil && failed == nil {
+			failed = err
 			stop(err)
 		}
 	}
+}
+
+// writeProgress adds p to the import's progress while the worker holds it
+// and it runs: errLost when the worker no longer holds it, errCancelled
+// when it was cancelled.
+func (w *Worker) writeProgress(ctx context.Context, tenant string, by usher.Actor, p progress) error {
+	return w.im.st.Write(ctx, func(tx *store.Tx) error {
+		if ok, err := tx.AddImportProgress(ctx, by.ID, w.owner, p.counts); err != nil {
+			return err
+		} else if !ok {
+			cur, err := tx.Import(ctx, tenant, by.ID)
+			if err == nil && cur.LeaseOwner == w.owner && cur.State == store.ImportCancelled {
+				return errCancelled
+			}
+			return errLost
+		}
+		return tx.InsertImportRows(ctx, by.ID, p.rows)
+	})
 }
 
 // batch checks a batch's rows and creates those to create through

@@ -136,7 +136,9 @@ func (s *Service) SaveExternalSystem(ctx context.Context, actor usher.Actor, ten
 	if err := errs.Err(); err != nil {
 		return x, err
 	}
+	draft := x
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		x = draft // the write may run again: from the input each time
 		if id == "" {
 			x.ID = store.NewID()
 			x.ClientSecret = s.box.Keep(x.ClientSecret, clientSecretPurpose(tenant.ID, x.ID))

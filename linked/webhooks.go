@@ -251,6 +251,7 @@ func (s *Service) post(ctx context.Context, url, key, id string, body []byte) er
 // finish records an attempt's outcome (failed nil: delivered).
 func (s *Service) finish(ctx context.Context, e store.LinkEvent, owner string, failed error, abandon bool) error {
 	return s.st.Write(ctx, func(tx *store.Tx) error {
+		e := e // the write may run again: count this attempt once
 		now := tx.Now()
 		e.Attempts++
 		if failed == nil {

@@ -137,7 +137,9 @@ func (s *Service) SaveConnection(ctx context.Context, actor usher.Actor, tenant 
 		}
 	}
 	defer s.noSSO.Forget(tenant.ID) // after the change commits
+	draft := c
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		c = draft // the write may run again: from the input each time
 		// The just-in-time defaults must be active entries of the tenant;
 		// those the connection already had are not checked again, so it can
 		// still be changed or switched off after one is retired.

@@ -184,8 +184,10 @@ func (t *Tx) ClaimImport(ctx context.Context, owner, id string, lease time.Durat
 	}
 	skip := ""
 	if t.dialect == Postgres {
-		// Not FOR UPDATE: a creation recording a row of the import holds
-		// a key share of it, which must not hide the job.
+		// A creation recording a row of the import holds it FOR SHARE
+		// until its commit, and so hides the job from a claim meanwhile:
+		// a worker that stalled past its lease is not taken over while
+		// one of its creations is still committing.
 		skip = " FOR NO KEY UPDATE SKIP LOCKED"
 	}
 	sel := `SELECT id FROM imports` + w.sql() + ` ORDER BY id LIMIT 1` + skip
@@ -311,7 +313,8 @@ func (t *Tx) InsertImportRows(ctx context.Context, importID string, rows []Impor
 // RecordImportRow records that row of import importID created account
 // and person, in the transaction of their creation: a row that has a
 // result already is a conflict, so no row is ever created twice. So is a
-// row of an import that owner no longer holds or that has finished: a
+// row of an import that was cancelled (the batches under way then create
+// nothing more), or that owner no longer holds or that has finished: a
 // worker that lost its lease (paused past it, while another replica took
 // the import over and perhaps finished it) then creates nothing, instead
 // of accounts after the import's end. On PostgreSQL the row's insert holds
@@ -343,13 +346,14 @@ func (t *Tx) RecordImportRow(ctx context.Context, importID, owner string, row in
 const importRowsHead = `INSERT INTO import_rows (import_id, row_num, result, account_id, person_id, problems) `
 
 // importRowGuard is the condition under which an import's rows are
-// recorded: the import is still imp's owner's, and not finished.
+// recorded: the import is still imp's owner's, running (not cancelled),
+// and not finished.
 func importRowGuard(d Dialect, imp, owner string) string {
 	lock := ""
 	if d == Postgres {
 		lock = " FOR SHARE"
 	}
-	return ` WHERE EXISTS (SELECT 1 FROM imports WHERE id = ` + imp + ` AND lease_owner = ` + owner + ` AND finished_at IS NULL` + lock + `)`
+	return ` WHERE EXISTS (SELECT 1 FROM imports WHERE id = ` + imp + ` AND lease_owner = ` + owner + ` AND state = 'running' AND finished_at IS NULL` + lock + `)`
 }
 
 // importRowSQL records one row: $1 the import, $2 the row, $3 the

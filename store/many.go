@@ -52,7 +52,11 @@ func (s *Store) writeMany(ctx context.Context, fns []func(*Tx) error, errs []err
 // writeJoined runs fns in one transaction with their statements joined.
 func (s *Store) writeJoined(ctx context.Context, fns []func(*Tx) error) error {
 	if s.queue != nil {
-		return s.queueWrite(writeReq{ctx: ctx, done: make(chan writeResult, 1), alone: true, fn: s.joinedWrite(ctx, fns)})
+		fn, err := s.joinedWrite(ctx, fns)
+		if err != nil {
+			return err
+		}
+		return s.queueWrite(writeReq{ctx: ctx, done: make(chan writeResult, 1), alone: true, fn: fn})
 	}
 	reqs := make([]writeReq, len(fns))
 	for i, fn := range fns {
@@ -69,9 +73,11 @@ func (s *Store) writeJoined(ctx context.Context, fns []func(*Tx) error) error {
 // on SQLite. When fns only queue statements, as a batch of creations does,
 // they run here, on the caller's goroutine, and so does the making of the
 // joined statements: SQLite's one writer then only runs them (a tenth of
-// its time in an import went to building them). A write that needs the
-// transaction (it reads, or its statement must run at once) runs in it.
-func (s *Store) joinedWrite(ctx context.Context, fns []func(*Tx) error) func(*Tx) error {
+// its time in an import went to building them), and their checks. When a
+// write needs the transaction (it reads, or its statement must run at
+// once), all run in it. The recorded writes are stamped with the time they
+// were recorded. An error is a write's refusal while recorded: nothing ran.
+func (s *Store) joinedWrite(ctx context.Context, fns []func(*Tx) error) (func(*Tx) error, error) {
 	inTx := func(tx *Tx) error {
 		tx.mq = &merger{merging: true}
 		defer func() { tx.mq = nil }()
@@ -88,16 +94,20 @@ func (s *Store) joinedWrite(ctx context.Context, fns []func(*Tx) error) func(*Tx
 		rec.mq.last = 0
 		err := fn(rec)
 		if rec.needsTx {
-			return inTx
+			return inTx, nil
 		}
 		if err != nil {
-			// Refused before any statement: the batch fails as it would have
-			// in the writer, and is split.
-			return func(*Tx) error { return err }
+			// The batch fails as it would have in the writer, and is split.
+			return nil, err
 		}
 	}
 	stmts := buildMerged(rec.mq.queued)
-	return func(tx *Tx) error { return tx.runBuilt(ctx, stmts) }
+	return func(tx *Tx) error {
+		// The statements' checks may query (a seat claim short of seats
+		// asks why): they do so in the writer's transaction.
+		rec.recording, rec.q, rec.tx, rec.mq = false, tx.q, tx.tx, nil
+		return rec.runBuilt(ctx, stmts)
+	}, nil
 }
 
 // errNeedsTx is what a statement run at once returns while a batch's

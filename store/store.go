@@ -545,10 +545,11 @@ func (s *Store) Read() *Tx {
 	return &Tx{q: s.r, s: s, dialect: s.dialect, now: s.stamp()}
 }
 
-// Write runs fn in one transaction and commits if it returns nil. On
-// PostgreSQL a serialization failure or deadlock is retried, so fn may run
-// more than once: it must not change anything outside the transaction
-// except what it returns.
+// Write runs fn in one transaction and commits if it returns nil. fn may
+// run more than once (on PostgreSQL a serialization failure or deadlock is
+// retried; on SQLite a write after which another of its batch failed runs
+// again): it must start from its inputs each time, and change nothing
+// outside the transaction except what it returns.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	if s.queue != nil {
 		return s.groupWrite(ctx, fn)

@@ -82,7 +82,12 @@ func (s *Store) writer() {
 			}
 			req = &r
 		}
-		prev = s.runBatch(*req, prev, timer)
+		n := s.runBatch(*req, prev, timer)
+		if !req.alone {
+			// A batch of many rows says nothing of how many small writes
+			// come together.
+			prev = n
+		}
 	}
 }
 
@@ -138,8 +143,9 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 	// savepoint each would make SQLite copy every page a write changes
 	// first (its statement journal), a fifth of the writer's time in an
 	// import. When a write fails, the transaction is rolled back and the
-	// batch so far runs again, each write in its own savepoint, as do the
-	// writes that join it after that.
+	// writes before it run again, each in its own savepoint, as do the
+	// writes that join the batch after that; the failed one keeps its
+	// outcome and does not run again.
 	saved := false
 	for i := 0; ; i++ {
 		switch {
@@ -162,7 +168,7 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 				return len(batch)
 			}
 			saved = true
-			for j := range i + 1 {
+			for j := range i {
 				results[j] = writeResult{}
 				if err := s.runSaved(batch[j], sqlTx, &results[j]); err != nil {
 					sqlTx.Rollback()

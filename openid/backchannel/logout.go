@@ -169,6 +169,7 @@ func unreachable(err error) bool {
 // abandoned and audited.
 func (p *Service) finishLogout(ctx context.Context, e store.LogoutEvent, owner string, failed error, abandon bool) error {
 	return p.st.Write(ctx, func(tx *store.Tx) error {
+		e := e // the write may run again: count this attempt once
 		now := tx.Now()
 		e.Attempts++
 		if failed == nil {
