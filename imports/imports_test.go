@@ -132,6 +132,7 @@ func runSuite(t *testing.T, open func(testing.TB, func() time.Time) *store.Store
 		{"Shutdown", testShutdown},
 		{"Cancel", testCancel},
 		{"CancelRunning", testCancelRunning},
+		{"CancelMidBatch", testCancelMidBatch},
 		{"JobReports", testJobReports},
 		{"JobOtherTenant", testJobOtherTenant},
 		{"Chunks", testChunks},

@@ -459,6 +459,42 @@ func testCancelRunning(t *testing.T, e *env) {
 	}
 }
 
+// testCancelMidBatch: an import cancelled while a batch's rows are being
+// created creates none of them: the rows' records refuse an import no
+// longer running, so the batch under way creates nothing.
+func testCancelMidBatch(t *testing.T, e *env) {
+	defer imports.SetBatchRows(3)()
+	defer imports.SetBatches(1)()
+	e.seats(100)
+	j, err := e.im.Start(e.ctx, admin, e.tn, "people.csv", people("p", 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := imports.NewWorker(e.im, imports.WorkerOptions{})
+	batches := 0
+	imports.SetBeforeCreate(w, func() error {
+		if batches++; batches == 2 {
+			if _, err := e.im.Cancel(e.ctx, admin, e.tn, j.ID); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	})
+	if did, err := w.RunOnce(e.ctx); !did || err != nil {
+		t.Fatal(did, err)
+	}
+	j = e.job(j.ID)
+	created := 0
+	for _, x := range e.report(j.ID).Results {
+		if x.Result == imports.ResultCreated {
+			created++
+		}
+	}
+	if j.State != "cancelled" || created != 3 || j.Created != 3 || e.count() != 3 || e.creations(j.ID) != 3 {
+		t.Errorf("job %+v: %d rows created in the report, %d accounts, %d creations audited; want the first batch's 3", j, created, e.count(), e.creations(j.ID))
+	}
+}
+
 // testJobReports: the report as CSV and XLSX, line by line, the file's
 // values as written (formulas defused in CSV, text in XLSX).
 func testJobReports(t *testing.T, e *env) {
