@@ -287,15 +287,23 @@ func testLeaseLostMidBatch(t *testing.T, e *env) {
 	if did, err := slow.RunOnce(e.ctx); !did || err != nil {
 		t.Fatal(did, err)
 	}
-	j = e.job(j.ID)
+	e.wantCancelledWith(t, j.ID, 4)
+}
+
+// wantCancelledWith checks that import id ended cancelled with n rows
+// created: in its report, its counts, the accounts and the creations
+// audited.
+func (e *env) wantCancelledWith(t *testing.T, id string, n int) {
+	t.Helper()
+	j := e.job(id)
 	created := 0
-	for _, x := range e.report(j.ID).Results {
+	for _, x := range e.report(id).Results {
 		if x.Result == imports.ResultCreated {
 			created++
 		}
 	}
-	if j.State != "cancelled" || created != 4 || j.Created != 4 || e.count() != 4 || e.creations(j.ID) != 4 {
-		t.Errorf("job %+v: %d rows created in the report, %d accounts, %d creations audited; want 4 each", j, created, e.count(), e.creations(j.ID))
+	if j.State != "cancelled" || created != n || j.Created != n || e.count() != n || e.creations(id) != n {
+		t.Errorf("job %+v: %d rows created in the report, %d accounts, %d creations audited; want %d each", j, created, e.count(), e.creations(id), n)
 	}
 }
 
@@ -483,16 +491,7 @@ func testCancelMidBatch(t *testing.T, e *env) {
 	if did, err := w.RunOnce(e.ctx); !did || err != nil {
 		t.Fatal(did, err)
 	}
-	j = e.job(j.ID)
-	created := 0
-	for _, x := range e.report(j.ID).Results {
-		if x.Result == imports.ResultCreated {
-			created++
-		}
-	}
-	if j.State != "cancelled" || created != 3 || j.Created != 3 || e.count() != 3 || e.creations(j.ID) != 3 {
-		t.Errorf("job %+v: %d rows created in the report, %d accounts, %d creations audited; want the first batch's 3", j, created, e.count(), e.creations(j.ID))
-	}
+	e.wantCancelledWith(t, j.ID, 3) // the first batch's
 }
 
 // testJobReports: the report as CSV and XLSX, line by line, the file's
