@@ -330,8 +330,8 @@ func (t *Tx) RecordImportRow(ctx context.Context, importID, owner string, row in
 		}
 		return nil
 	}
-	q := queuedExec{query: importRowSQL(t.dialect), args: []any{importID, row, account, person, owner}, check: check, rows: 1,
-		join: &joiner{key: "import rows\x00" + importID + "\x00" + owner, build: importRowsPG(false), strict: importRowsPG(true), sqlite: importRowsSQLite}}
+	q := queuedExec{query: importRowSQL[t.dialect], args: []any{importID, row, account, person, owner}, check: check, rows: 1,
+		join: &joiner{key: "import rows\x00" + importID + "\x00" + owner, build: importRowsBuild, strict: importRowsStrict, sqlite: importRowsSQLite}}
 	switch {
 	case t.pg != nil:
 		t.pg.queue(q)
@@ -357,8 +357,13 @@ func importRowGuard(d Dialect, imp, owner string) string {
 }
 
 // importRowSQL records one row: $1 the import, $2 the row, $3 the
-// account, $4 the person, $5 the owner.
-func importRowSQL(d Dialect) string {
+// account, $4 the person, $5 the owner. It and the joined forms are made
+// once: an import records a row with each account.
+var importRowSQL = map[Dialect]string{SQLite: importRowOne(SQLite), Postgres: importRowOne(Postgres)}
+
+var importRowsBuild, importRowsStrict = importRowsPG(false), importRowsPG(true)
+
+func importRowOne(d Dialect) string {
 	return importRowsHead + `SELECT CAST($1 AS TEXT), CAST($2 AS INTEGER), 'created', CAST($3 AS TEXT), CAST($4 AS TEXT), ''` +
 		importRowGuard(d, "$1", "$5") + ` ON CONFLICT DO NOTHING`
 }

@@ -75,6 +75,16 @@ type joiner struct {
 	// parameters: SQLite looks numbered ones up by name, one by one, which
 	// made a joined statement's preparing grow with the square of its rows.
 	sqlite func(args [][]any) (string, []any)
+	// insert, for an insert of rows (insertThen), makes its own text
+	// when it is not joined: most of a batch's are, and their numbered
+	// texts would be made for nothing.
+	insert *insertShape
+}
+
+// insertShape is an insert's head, tail and row width (insertSQL).
+type insertShape struct {
+	head, tail string
+	width      int
 }
 
 type joinPart struct {
@@ -127,6 +137,10 @@ func (q *queuedExec) partArgs() [][]any {
 // statement returns the statement to send and its arguments.
 func (q *queuedExec) statement() (string, []any) {
 	if len(q.parts) < 2 {
+		if q.query == "" && q.join != nil && q.join.insert != nil {
+			in := q.join.insert
+			q.query = insertSQL(in.head, in.tail, in.width, len(q.args)/in.width)
+		}
 		return q.query, q.args
 	}
 	args := make([][]any, len(q.parts))
@@ -225,7 +239,7 @@ func (p *pgTx) sendWithCommit(ctx context.Context) error {
 // insertJoiner joins inserts of rows of width parameters: head, the rows,
 // then tail.
 func insertJoiner(head, tail string, width int) *joiner {
-	return &joiner{key: head + "\x00" + tail, build: func(parts [][]any) (string, []any) {
+	return &joiner{key: head + "\x00" + tail, insert: &insertShape{head, tail, width}, build: func(parts [][]any) (string, []any) {
 		var all []any
 		for _, a := range parts {
 			all = append(all, a...)

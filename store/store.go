@@ -513,16 +513,16 @@ func (t *Tx) execThen(ctx context.Context, check func(n int64, err error) error,
 // gets the rows affected by its own rows.
 func (t *Tx) insertThen(ctx context.Context, check func(n int64, err error) error, head, tail string, width int, args ...any) error {
 	rows := len(args) / width
-	query := insertSQL(head, tail, width, rows)
+	// Queued, the text is made only if the insert is not joined (statement).
 	if t.pg != nil {
-		t.pg.queue(queuedExec{query: query, args: args, check: check, rows: rows, join: t.joiners().joiner(head, tail, width)})
+		t.pg.queue(queuedExec{args: args, check: check, rows: rows, join: t.joiners().joiner(head, tail, width)})
 		return nil
 	}
 	if t.mq != nil {
-		t.mq.queue(queuedExec{query: query, args: args, check: check, rows: rows, join: t.joiners().joiner(head, tail, width)})
+		t.mq.queue(queuedExec{args: args, check: check, rows: rows, join: t.joiners().joiner(head, tail, width)})
 		return nil
 	}
-	return t.execThen(ctx, check, query, args...)
+	return t.execThen(ctx, check, insertSQL(head, tail, width, rows), args...)
 }
 
 // joiners is the store's builder of joined inserts, or nil.
