@@ -22,6 +22,9 @@ import (
 // full-width "ａ" and other compatibility forms are the plain letters.
 // Two strings that look the same this way are the same login.
 func fold(s string) string {
+	if printableASCII(s) {
+		return s // no invisible character, and NFKC leaves ASCII as it is
+	}
 	s = strings.Map(func(r rune) rune {
 		if invisible(r) {
 			return -1
@@ -29,6 +32,17 @@ func fold(s string) string {
 		return r
 	}, s)
 	return norm.NFKC.String(s)
+}
+
+// printableASCII reports whether s holds only ASCII from space to tilde,
+// as most names and addresses do.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // invisible reports a character that is not seen where it stands.

@@ -3,6 +3,8 @@ package usher
 import (
 	"strings"
 	"testing"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Look-alike identifiers: the forms that read the same are one login, and
@@ -66,6 +68,27 @@ func TestLookAlikeIdentifiers(t *testing.T) {
 	for _, in := range []string{"می\u200cخواهم", "👩\u200d💻 Ada", "Zoë"} {
 		if _, err := CleanText("first_name", in, 100); err != nil {
 			t.Errorf("CleanText(%q) = %v, want it accepted", in, err)
+		}
+	}
+}
+
+// fold's shortcut for printable ASCII gives what the full folding gives.
+func TestFoldASCII(t *testing.T) {
+	var all strings.Builder
+	for c := byte(0x20); c <= 0x7e; c++ {
+		all.WriteByte(c)
+	}
+	full := func(s string) string {
+		return norm.NFKC.String(strings.Map(func(r rune) rune {
+			if invisible(r) {
+				return -1
+			}
+			return r
+		}, s))
+	}
+	for _, s := range []string{all.String(), "Person;Number 7", "p7@example.com", "a\tb", "é"} {
+		if got, want := fold(s), full(s); got != want {
+			t.Errorf("fold(%q) = %q, want %q", s, got, want)
 		}
 	}
 }
