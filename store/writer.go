@@ -30,7 +30,8 @@ type writeReq struct {
 	fn   func(*Tx) error
 	done chan writeResult
 	// alone: a write of many rows (WriteMany's) has a transaction of its
-	// own, so that SQLite's page cache holds what it changes.
+	// own. Joined with others, a transaction dirtied more pages than
+	// SQLite's page cache holds, which it then spilled to the WAL midway.
 	alone bool
 	// state, for PostgreSQL's lanes: queued, taken by a lane, or withdrawn
 	// by a caller whose context ended while it was still queued.
