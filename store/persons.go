@@ -88,7 +88,7 @@ func (t *Tx) Persons(ctx context.Context, tenant string, f PersonFilter, o ListO
 		w.add("job_profile_id = ?", f.JobProfileID)
 	}
 	if f.Email != "" {
-		w.add("email = ?", f.Email)
+		w.add("email = ? AND email <> ''", f.Email) // the partial index persons_email_org
 	}
 	if f.ExternalID != "" {
 		w.add("external_id = ?", f.ExternalID)

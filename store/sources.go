@@ -183,9 +183,10 @@ func (t *Tx) AccountIDsByEmail(ctx context.Context, tenant, email string) ([]str
 }
 
 // accountIDsByEmailSQL searches three indexes; the CROSS JOIN keeps
-// SQLite from scanning the accounts to find a person's.
+// SQLite from scanning the accounts to find a person's, and naming a
+// non-empty email lets the partial index of persons by email serve.
 const accountIDsByEmailSQL = `SELECT account_id FROM login_ids WHERE tenant_id = $1 AND value = $2
-		UNION SELECT a.id FROM persons p CROSS JOIN accounts a WHERE p.tenant_id = $1 AND p.email = $2 AND a.tenant_id = p.tenant_id AND a.person_id = p.id
+		UNION SELECT a.id FROM persons p CROSS JOIN accounts a WHERE p.tenant_id = $1 AND p.email = $2 AND p.email <> '' AND a.tenant_id = p.tenant_id AND a.person_id = p.id
 		UNION SELECT account_id FROM source_user_emails WHERE tenant_id = $1 AND email = $2
 		ORDER BY 1`
 
