@@ -1,0 +1,3 @@
+-- PostgreSQL drops the foreign keys from accounts to persons and from login
+-- identifiers and activations to accounts here (its 0026). SQLite keeps
+-- them: they check, in every test, that a creation names parents that exist.
