@@ -18,18 +18,35 @@ import (
 // BenchmarkImport* time the dry run and the import of one CSV of
 // USHER_BENCH_ROWS rows (10,000 by default) without one-time passwords,
 // reported as rows per second; the command is in BENCHMARKS.md.
-func BenchmarkImportSQLite(b *testing.B) { benchImport(b, storetest.OpenSQLite) }
+func BenchmarkImportSQLite(b *testing.B) { benchImport(b, storetest.OpenSQLite, false) }
 
 func BenchmarkImportPostgres(b *testing.B) {
 	if storetest.PostgresURL() == "" {
 		b.Skip("USHER_TEST_POSTGRES_URL is not set")
 	}
-	benchImport(b, storetest.OpenPostgres)
+	benchImport(b, storetest.OpenPostgres, false)
 }
 
-func benchImport(b *testing.B, open func(testing.TB, func() time.Time) *store.Store) {
-	rows := 10_000
-	if n, err := strconv.Atoi(os.Getenv("USHER_BENCH_ROWS")); err == nil {
+// BenchmarkImportOneTimePasswords is the same with a one-time password in
+// every row, each hashed like any password (argon2id), for
+// USHER_BENCH_OTP_ROWS rows (1,000 by default): the hashes, not the
+// writes, set its pace.
+func BenchmarkImportOneTimePasswords(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchImport(b, storetest.OpenSQLite, true) })
+	b.Run("postgres", func(b *testing.B) {
+		if storetest.PostgresURL() == "" {
+			b.Skip("USHER_TEST_POSTGRES_URL is not set")
+		}
+		benchImport(b, storetest.OpenPostgres, true)
+	})
+}
+
+func benchImport(b *testing.B, open func(testing.TB, func() time.Time) *store.Store, otp bool) {
+	rows, env := 10_000, "USHER_BENCH_ROWS"
+	if otp {
+		rows, env = 1_000, "USHER_BENCH_OTP_ROWS"
+	}
+	if n, err := strconv.Atoi(os.Getenv(env)); err == nil {
 		rows = n
 	}
 	for b.Loop() {
@@ -41,9 +58,17 @@ func benchImport(b *testing.B, open func(testing.TB, func() time.Time) *store.St
 			b.Fatal(err)
 		}
 		var csv bytes.Buffer
-		csv.WriteString("First name;Last name;Email;Department;Job profile;Role;Plan;Language\n")
+		csv.WriteString("First name;Last name;Email;Department;Job profile;Role;Plan;Language")
+		if otp {
+			csv.WriteString(";One-time password")
+		}
+		csv.WriteByte('\n')
 		for i := range rows {
-			fmt.Fprintf(&csv, "Person;Number %d;p%d@example.com;Sales;Driver;Staff;Big;en\n", i, i)
+			fmt.Fprintf(&csv, "Person;Number %d;p%d@example.com;Sales;Driver;Staff;Big;en", i, i)
+			if otp {
+				fmt.Fprintf(&csv, ";Tulipan-%d-hest", i)
+			}
+			csv.WriteByte('\n')
 		}
 		b.StartTimer()
 		start := time.Now()
