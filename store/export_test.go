@@ -21,3 +21,6 @@ func PersonJoinSQL(d Dialect) []string {
 
 // QueuedWrites is how many writes wait for SQLite's writer.
 func (s *Store) QueuedWrites() int { return len(s.queue) }
+
+// Splits is how many WriteMany batches failed and ran again in halves.
+func (s *Store) Splits() int64 { return s.splits.Load() }

@@ -44,6 +44,7 @@ func (s *Store) writeMany(ctx context.Context, fns []func(*Tx) error, errs []err
 		}
 		return
 	}
+	s.splits.Add(1)
 	half := len(fns) / 2
 	s.writeMany(ctx, fns[:half], errs[:half])
 	s.writeMany(ctx, fns[half:], errs[half:])
@@ -172,18 +173,24 @@ func (t *Tx) runBuilt(ctx context.Context, stmts []builtStmt) error {
 	return nil
 }
 
-// joinedStmts keeps the statements WriteMany joined on SQLite prepared, a
-// few at a time: an import's batches repeat the same few texts, each as
-// long as a batch's rows and costly to parse. Only the writer uses them.
+// joinedStmts keeps the statements WriteMany joined on SQLite prepared,
+// the most recently used: an import's batches repeat a few long texts,
+// each as costly to parse as a batch's rows. Only the writer uses them.
 type joinedStmts struct {
 	mu    sync.Mutex
-	m     map[string]*sql.Stmt
-	order []string
+	m     map[string]*joinedStmt
+	clock uint64
 }
 
-// maxJoinedStmts bounds the prepared joined statements: a steady import
-// uses one for each table it writes.
-const maxJoinedStmts = 24
+type joinedStmt struct {
+	ps   *sql.Stmt
+	used uint64 // the clock at its last use
+}
+
+// maxJoinedStmts bounds the prepared joined statements. A steady import
+// writes about nine tables, each with a text or a few: which columns all
+// of a batch's rows share (sqliteInsert) may differ between batches.
+const maxJoinedStmts = 48
 
 // stmt returns query prepared on db, or nil when it is not joined or
 // cannot be prepared (the plain call then reports why).
@@ -193,22 +200,30 @@ func (c *joinedStmts) stmt(ctx context.Context, db *sql.DB, query string, joined
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ps, ok := c.m[query]; ok {
-		return ps
+	c.clock++
+	if e, ok := c.m[query]; ok {
+		e.used = c.clock
+		return e.ps
 	}
 	ps, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil
 	}
 	if c.m == nil {
-		c.m = map[string]*sql.Stmt{}
+		c.m = map[string]*joinedStmt{}
 	}
-	if len(c.order) >= maxJoinedStmts {
-		c.m[c.order[0]].Close()
-		delete(c.m, c.order[0])
-		c.order = c.order[1:]
+	if len(c.m) >= maxJoinedStmts {
+		var oldest string
+		var last *joinedStmt
+		for q, e := range c.m {
+			if last == nil || e.used < last.used {
+				oldest, last = q, e
+			}
+		}
+		last.ps.Close()
+		delete(c.m, oldest)
 	}
-	c.m[query], c.order = ps, append(c.order, query)
+	c.m[query] = &joinedStmt{ps: ps, used: c.clock}
 	return ps
 }
 

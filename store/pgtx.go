@@ -72,8 +72,10 @@ type joiner struct {
 	// results is left to make in Go.
 	strict func(args [][]any) (string, []any)
 	// sqlite builds the statement for SQLite (WriteMany), with anonymous
-	// parameters: SQLite looks numbered ones up by name, one by one, which
-	// made a joined statement's preparing grow with the square of its rows.
+	// parameters, or numbered ones only for the first row's (sqliteInsert):
+	// SQLite looks numbered ones up one by one, which made a joined
+	// statement's preparing grow with the square of its rows when each
+	// row's had numbers of their own.
 	sqlite func(args [][]any) (string, []any)
 	// insert, for an insert of rows (insertThen), makes its own text
 	// when it is not joined: most of a batch's are, and their numbered
@@ -257,30 +259,37 @@ func insertJoiner(head, tail string, width int) *joiner {
 	}}
 }
 
-// sqliteInsert joins the rows parts into one insert for SQLite. A column
-// whose value is the same in every row (the tenant, the time, a default)
-// is bound once, as the first row's parameter, and named again by number
-// in the others (?3): binding was a fifth of SQLite's writer time in an
-// import, where most columns repeat. Its text depends on the rows and on
-// which columns repeat, which an import's batches mostly share.
+// sqliteInsert joins the inserts parts into one for SQLite; a part may
+// hold several rows of width values (a login identifier per email, phone
+// and username). A column whose value is the same in every row (the
+// tenant, the time, a default) is bound once, as the first row's
+// parameter, and named again by number in the others (?3): binding was a
+// fifth of SQLite's writer time in an import, where most columns repeat.
+// Its text depends on the rows and on which columns repeat.
 func sqliteInsert(head, tail string, width int, parts [][]any) (string, []any) {
+	var rows [][]any
+	for _, part := range parts {
+		for j := 0; j+width <= len(part); j += width {
+			rows = append(rows, part[j:j+width])
+		}
+	}
 	shared := make([]bool, width)
 	for c := range width {
 		shared[c] = true
-		for _, row := range parts[1:] {
-			if !sameArg(row[c], parts[0][c]) {
+		for _, row := range rows[1:] {
+			if !sameArg(row[c], rows[0][c]) {
 				shared[c] = false
 				break
 			}
 		}
 	}
-	args := make([]any, 0, width+(len(parts)-1)*width)
-	args = append(args, parts[0]...)
+	args := make([]any, 0, len(rows)*width)
+	args = append(args, rows[0]...)
 	var b strings.Builder
-	b.Grow(len(head) + len(tail) + len(parts)*width*4)
+	b.Grow(len(head) + len(tail) + len(rows)*width*4)
 	b.WriteString(head)
 	b.WriteString("(" + strings.Repeat("?,", width-1) + "?)")
-	for _, row := range parts[1:] {
+	for _, row := range rows[1:] {
 		b.WriteString(",(")
 		for c := range width {
 			if c > 0 {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,14 +31,18 @@ func TestSQLiteInsertBindsRepeatedColumnsOnce(t *testing.T) {
 		{"b", "t1", int64(5), now, nil, "", []byte("x"), true},
 		{"c", "t1", int64(5), now.In(paris), nil, nil, []byte("x"), true}, // same instant, other zone; NULL, not ""
 		{"d", "t1", int64(5), now, nil, "", []byte("x"), true},
+		{"e", "t1", int64(5), now, nil, "", []byte("x"), true},
 	}
+	// One write may insert several rows (an account's login identifiers):
+	// the second part holds two.
+	parts := [][]any{rows[0], rows[1], append(slices.Clip(rows[2]), rows[3]...), rows[4]}
 	const head = "INSERT INTO r (id, tenant, n, at, gone, note, raw, ok) VALUES "
-	query, args := sqliteInsert(head, "", 8, rows)
+	query, args := sqliteInsert(head, "", 8, parts)
 	// Bound once: tenant, n, gone and ok; each row: id, at, note, raw.
-	if want := 8 + 3*4; len(args) != want {
+	if want := 8 + 4*4; len(args) != want {
 		t.Errorf("%d arguments, want %d: %s", len(args), want, query)
 	}
-	if want := head + "(?,?,?,?,?,?,?,?),(?,?2,?3,?,?5,?,?,?8),(?,?2,?3,?,?5,?,?,?8),(?,?2,?3,?,?5,?,?,?8)"; query != want {
+	if want := head + "(?,?,?,?,?,?,?,?)" + strings.Repeat(",(?,?2,?3,?,?5,?,?,?8)", 4); query != want {
 		t.Errorf("query\n got %s\nwant %s", query, want)
 	}
 	if _, err := db.ExecContext(ctx, query, args...); err != nil {
@@ -89,5 +95,31 @@ func TestSameArg(t *testing.T) {
 		if got := sameArg(c.a, c.b); got != c.same {
 			t.Errorf("sameArg(%#v, %#v) = %v, want %v", c.a, c.b, got, c.same)
 		}
+	}
+}
+
+// The prepared joined statements are the most recently used ones.
+func TestJoinedStmtsKeepTheRecentlyUsed(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file::memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var c joinedStmts
+	text := func(i int) string { return fmt.Sprintf("SELECT %d", i) }
+	first := c.stmt(ctx, db, text(0), true)
+	for i := 1; i < maxJoinedStmts; i++ {
+		c.stmt(ctx, db, text(i), true)
+	}
+	if c.stmt(ctx, db, text(0), true) != first { // used again: now the newest
+		t.Fatal("a kept statement was prepared again")
+	}
+	c.stmt(ctx, db, text(maxJoinedStmts), true) // one too many: text(1) goes
+	if len(c.m) != maxJoinedStmts || c.m[text(0)] == nil || c.m[text(1)] != nil || c.m[text(2)] == nil {
+		t.Errorf("kept %d statements; text 0 %v, 1 %v, 2 %v", len(c.m), c.m[text(0)] != nil, c.m[text(1)] != nil, c.m[text(2)] != nil)
+	}
+	if c.stmt(ctx, db, "not joined", false) != nil {
+		t.Error("a statement that is not joined was kept")
 	}
 }

@@ -73,6 +73,7 @@ type Store struct {
 	groups    chan writeReq
 	lanesDone sync.WaitGroup
 	grouped   atomic.Int64
+	splits    atomic.Int64 // WriteMany batches that failed and ran again in halves
 	rerun     atomic.Int64
 	// inflight counts the lanes' commits and reruns, which Close awaits;
 	// closing keeps writes from queueing once Close has begun.

@@ -5,6 +5,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ func runStorage(t *testing.T, open func(t testing.TB, now func() time.Time) *sto
 		{"CrossTenantInvisible", testCrossTenant},
 		{"ContactEmailUniquePerOrganization", testContactEmail},
 		{"LoginIdentifiersUniquePerTenant", testLoginIDs},
+		{"ManyAccountsJoinedWithSeveralIdentifiers", testManyAccountsJoined},
 		{"ConcurrentMessageClaims", testClaims},
 		{"MessageDedupe", testDedupe},
 		{"LateCourierChangesNothing", testLateCourier},
@@ -165,4 +167,50 @@ func (e *env) readLink(tn usher.Tenant, id string) usher.SignupLink {
 // useLink uses a link as a registration does (storetest.UseSignupLink).
 func (e *env) useLink(tn usher.Tenant, id string) error {
 	return storetest.UseSignupLink(e.ctx, e.st, tn.ID, id)
+}
+
+// testManyAccountsJoined: WriteMany joins creations whose accounts each
+// have several login identifiers (rows of one insert per write) without
+// failing and running again in halves, and every row is stored.
+func testManyAccountsJoined(t *testing.T, e *env) {
+	tn := e.tenant("acme", "office")
+	tn = e.withDefaultPlan(tn, e.plan(tn, "basic", 30))
+	var fns []func(*store.Tx) error
+	for i := range 20 {
+		a := usher.Account{Email: fmt.Sprintf("p%d@example.com", i), Username: fmt.Sprintf("p%d", i), Phone: fmt.Sprintf("+3161234%04d", i)}
+		fns = append(fns, func(tx *store.Tx) error {
+			p := usher.Person{OrganizationID: tn.InternalOrgID, FirstName: "P", LastName: "Many", Email: a.Email, Language: "en"}
+			if err := tx.InsertPerson(e.ctx, tn.ID, &p); err != nil {
+				return err
+			}
+			a := a
+			a.PersonID, a.State, a.AuthSystem, a.PlanID, a.Language = p.ID, usher.StateInvited, usher.AuthPassword, tn.Settings.DefaultPlanID, "en"
+			if err := tx.InsertAccount(e.ctx, tn.ID, &a); err != nil {
+				return err
+			}
+			return tx.ClaimSeat(e.ctx, tn.ID, a.PlanID, a.ID)
+		})
+	}
+	for i, err := range e.st.WriteMany(e.ctx, fns) {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if n := e.st.Splits(); n != 0 {
+		t.Errorf("the batch failed and ran again in halves %d times", n)
+	}
+	var ids, accounts int
+	if err := e.st.Read().QueryRowContext(e.ctx, `SELECT (SELECT count(*) FROM login_ids WHERE tenant_id = $1), (SELECT count(*) FROM accounts WHERE tenant_id = $1)`, tn.ID).Scan(&ids, &accounts); err != nil {
+		t.Fatal(err)
+	}
+	if ids != 60 || accounts != 20 {
+		t.Errorf("%d login identifiers and %d accounts, want 60 and 20", ids, accounts)
+	}
+	for i := range 20 {
+		for _, v := range []string{fmt.Sprintf("p%d@example.com", i), fmt.Sprintf("p%d", i), fmt.Sprintf("+3161234%04d", i)} {
+			if _, err := e.st.Read().AccountByLogin(e.ctx, tn.ID, v); err != nil {
+				t.Errorf("%s signs in to no account: %v", v, err)
+			}
+		}
+	}
 }

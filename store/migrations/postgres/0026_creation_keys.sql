@@ -1,5 +1,6 @@
--- The last foreign keys on a creation's path go: an account's to its
--- person, and a login identifier's and an activation's to their account.
+-- The foreign keys between the rows every creation writes go: an
+-- account's to its person, and a login identifier's and an activation's
+-- to their account. (A source's description of an account keeps its key.)
 -- PostgreSQL checked each with a query of its own for every row, 15 % of
 -- its CPU in an import. The three rows are written by one creation in one
 -- transaction, after the parent in the same statement group; neither
