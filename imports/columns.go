@@ -25,6 +25,9 @@ type column struct {
 	fields []string
 	// list is the catalogue its drop-down list comes from, "" for none.
 	list string
+	// several: the cell may name more than one of list's entries, so its
+	// drop-down offers them without refusing what it does not hold.
+	several bool
 	// required is the tenant setting (usher.Field…) that makes it required.
 	required string
 	example  string
@@ -62,7 +65,7 @@ var columns = []column{
 	{key: "primary_group", labels: [6]string{"Primary group", "Primaire groep", "Primäre Gruppe", "Groupe principal", "Primär grupp", "Primærgruppe"},
 		fields: []string{"primary_group_id"}, list: usher.KindGroup},
 	{key: "groups", labels: [6]string{"Other groups", "Andere groepen", "Weitere Gruppen", "Autres groupes", "Övriga grupper", "Andre grupper"},
-		fields: []string{"group_ids"}},
+		fields: []string{"group_ids"}, list: usher.KindGroup, several: true},
 	{key: "language", labels: [6]string{"Language", "Taal", "Sprache", "Langue", "Språk", "Språk"},
 		fields: []string{"language"}, list: listLanguages, required: usher.FieldLanguage, example: "en"},
 	{key: "external_id", labels: [6]string{"External ID", "Externe ID", "Externe ID", "Identifiant externe", "Externt ID", "Ekstern ID"},

@@ -220,13 +220,20 @@ func testTemplate(t *testing.T, e *env) {
 		lists[dv.Sqref] = dv.Formula1
 	}
 	for _, want := range []struct{ sqref, list string }{{"F2:F100001", "Lists!$A$2:$A$3"}, {"G2:G100001", "Lists!$B$2:$B$2"},
-		{"J2:J100001", "Lists!$E$2:$E$2"}, {"K2:K100001", "Lists!$F$2:$F$3"}, {"M2:M100001", "Lists!$G$2:$G$7"}} {
+		{"J2:J100001", "Lists!$E$2:$E$2"}, {"K2:K100001", "Lists!$F$2:$F$3"}, {"L2:L100001", "Lists!$G$2:$G$3"}, {"M2:M100001", "Lists!$H$2:$H$7"}} {
 		if got := lists[want.sqref]; !strings.Contains(got, want.list) {
 			t.Errorf("drop-down of %s is %q, want %s (all: %v)", want.sqref, got, want.list, lists)
 		}
 	}
+	// A list refuses what it does not hold, but Other groups takes several.
+	for _, dv := range dvs {
+		if want := map[bool]string{true: "information", false: "stop"}[dv.Sqref == "L2:L100001"]; dv.ErrorStyle == nil || *dv.ErrorStyle != want {
+			t.Errorf("the drop-down of %s answers a value not in it with %v, want %s", dv.Sqref, dv.ErrorStyle, want)
+		}
+	}
 	listRows, _ := f.GetCols("Lists")
-	if len(listRows) != 7 || !slices.Equal(listRows[0][:3], []string{"Organisation", "Tenant acme", "Partner Ltd"}) || !slices.Equal(listRows[6][:3], []string{"Sprache", "en", "nl"}) {
+	if len(listRows) != 8 || !slices.Equal(listRows[0][:3], []string{"Organisation", "Tenant acme", "Partner Ltd"}) || !slices.Equal(listRows[6][:3], []string{"Weitere Gruppen", "Night shift", "Day shift"}) ||
+		!slices.Equal(listRows[7][:3], []string{"Sprache", "en", "nl"}) {
 		t.Errorf("lists %q", listRows)
 	}
 	ins, _ := f.GetRows("Instructions")

@@ -44,7 +44,7 @@ func example(t usher.Tenant, cat *catalogues, c *column) string {
 	switch {
 	case c.key == "language":
 		return t.Settings.DefaultLanguage
-	case c.list != "" && c.list != listOrganizations && len(cat.lists[c.list]) > 0:
+	case c.list != "" && c.list != listOrganizations && !c.several && len(cat.lists[c.list]) > 0:
 		return cat.lists[c.list][0].name
 	}
 	return c.example
@@ -114,7 +114,13 @@ func (im *Importer) TemplateXLSX(ctx context.Context, t usher.Tenant, lang strin
 		dv := excelize.NewDataValidation(true)
 		dv.SetSqref(fmt.Sprintf("%s2:%s%d", col, col, templateRows+1))
 		dv.SetSqrefDropList(fmt.Sprintf("%s!$%s$2:$%s$%d", listsSheet, lc, lc, len(names)+1))
-		dv.SetError(excelize.DataValidationErrorStyleStop, c.label(lang), say(lang, "choose"))
+		if c.several {
+			// Excel's list takes one value; "Information" lets the
+			// cell hold several, separated by ;, which the import checks.
+			dv.SetError(excelize.DataValidationErrorStyleInformation, c.label(lang), say(lang, "choose.several"))
+		} else {
+			dv.SetError(excelize.DataValidationErrorStyleStop, c.label(lang), say(lang, "choose"))
+		}
 		if err := f.AddDataValidation(peopleSheet, dv); err != nil {
 			return nil, err
 		}

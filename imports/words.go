@@ -33,6 +33,14 @@ var words = map[string][6]string{
 	"what":     {"What to write", "Wat u invult", "Was einzutragen ist", "Quoi écrire", "Vad du skriver", "Hva du skriver"},
 	"yes":      {"yes", "ja", "ja", "oui", "ja", "ja"},
 	"choose":   {"Choose a value from the list.", "Kies een waarde uit de lijst.", "Wählen Sie einen Wert aus der Liste.", "Choisissez une valeur dans la liste.", "Välj ett värde i listan.", "Velg en verdi fra listen."},
+	"choose.several": {
+		"Choose from the list, or type several of its names separated by ;.",
+		"Kies uit de lijst, of typ meerdere namen eruit, gescheiden door ;.",
+		"Wählen Sie aus der Liste, oder geben Sie mehrere ihrer Namen ein, getrennt durch ;.",
+		"Choisissez dans la liste, ou tapez plusieurs de ses noms séparés par ;.",
+		"Välj i listan, eller skriv flera av dess namn åtskilda med ;.",
+		"Velg fra listen, eller skriv flere av navnene adskilt med ;.",
+	},
 
 	"help.first_name": {"The person's first name.", "De voornaam.", "Der Vorname.", "Le prénom.", "Förnamnet.", "Fornavnet."},
 	"help.last_name":  {"The person's last name.", "De achternaam.", "Der Nachname.", "Le nom de famille.", "Efternamnet.", "Etternavnet."},
