@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,10 +34,14 @@ func TestImportSurvivesKill(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			env := []string{"USHER_BOOTSTRAP_OPERATOR_TOKEN=" + killToken, "USHER_IMPORT_LEASE=2s", "USHER_DEMO=false"}
+			// open reads the database the server used, once it is stopped.
+			open := func(data string) (*sql.DB, error) { return sql.Open("sqlite", "file:"+filepath.Join(data, "usher.db")+"?mode=ro") }
 			if db == "postgres" {
-				env = append(env, "USHER_DATABASE_URL="+storetest.PostgresSchemaURL(t), "USHER_SECRET_KEY=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+				url := storetest.PostgresSchemaURL(t)
+				env = append(env, "USHER_DATABASE_URL="+url, "USHER_SECRET_KEY=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+				open = func(string) (*sql.DB, error) { return sql.Open("pgx", url) }
 			}
-			killImport(t, bin, env)
+			killImport(t, bin, env, open)
 		})
 	}
 }
@@ -47,7 +52,7 @@ const killToken = "ush_kill-test-operator-token-0123456789"
 // test sees its first batches recorded.
 const killRows = 4000
 
-func killImport(t *testing.T, bin string, env []string) {
+func killImport(t *testing.T, bin string, env []string, open func(data string) (*sql.DB, error)) {
 	data := t.TempDir()
 	srv := startBinary(t, bin, data, env)
 	c := &killClient{t: t, base: srv.base + "/api/v1/tenants"}
@@ -117,6 +122,31 @@ func killImport(t *testing.T, bin string, env []string) {
 		t.Errorf("the report has %d lines, %d rows created once", len(lines), created)
 	}
 	srv.kill()
+
+	// None half-made: each person has its account, each account its
+	// person, login identifier and activation, and nothing points at a
+	// row that is not there (PostgreSQL has no foreign keys between them).
+	db, err := open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var persons, accountN, loneP, loneA, ids, acts, strays int
+	err = db.QueryRow(`SELECT (SELECT count(*) FROM persons), (SELECT count(*) FROM accounts),
+		(SELECT count(*) FROM persons p WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = p.id)),
+		(SELECT count(*) FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.id = a.person_id)),
+		(SELECT count(DISTINCT account_id) FROM login_ids), (SELECT count(DISTINCT account_id) FROM activations),
+		(SELECT count(*) FROM login_ids l WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = l.account_id))
+		+ (SELECT count(*) FROM activations v WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = v.account_id))`).
+		Scan(&persons, &accountN, &loneP, &loneA, &ids, &acts, &strays)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if persons != killRows || accountN != killRows || loneP != 0 || loneA != 0 || ids != killRows || acts != killRows || strays != 0 {
+		t.Errorf("after the restart: %d persons, %d accounts, %d persons without an account, %d accounts without a person, "+
+			"%d accounts with a login identifier, %d with an activation, %d rows pointing at no account",
+			persons, accountN, loneP, loneA, ids, acts, strays)
+	}
 }
 
 type binary struct {
