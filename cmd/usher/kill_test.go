@@ -35,7 +35,9 @@ func TestImportSurvivesKill(t *testing.T) {
 		t.Run(db, func(t *testing.T) {
 			env := []string{"USHER_BOOTSTRAP_OPERATOR_TOKEN=" + killToken, "USHER_IMPORT_LEASE=2s", "USHER_DEMO=false"}
 			// open reads the database the server used, once it is stopped.
-			open := func(data string) (*sql.DB, error) { return sql.Open("sqlite", "file:"+filepath.Join(data, "usher.db")+"?mode=ro") }
+			open := func(data string) (*sql.DB, error) {
+				return sql.Open("sqlite", "file:"+filepath.Join(data, "usher.db")+"?mode=ro")
+			}
 			if db == "postgres" {
 				url := storetest.PostgresSchemaURL(t)
 				env = append(env, "USHER_DATABASE_URL="+url, "USHER_SECRET_KEY=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
