@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -263,14 +264,42 @@ func checkZip(ra io.ReaderAt, n int64) error {
 		if err != nil {
 			return Refuse("part %s of the workbook cannot be read: %v", zf.Name, err)
 		}
-		head := make([]byte, 4096)
-		n, _ := io.ReadFull(rc, head)
+		declares, long := declaresEntities(rc)
 		rc.Close()
-		if bytes.Contains(bytes.ToUpper(head[:n]), []byte("<!DOCTYPE")) || bytes.Contains(bytes.ToUpper(head[:n]), []byte("<!ENTITY")) {
+		if declares {
 			return Refuse("part %s of the workbook declares XML entities, which spreadsheets never do", zf.Name)
+		}
+		if long {
+			return Refuse("part %s of the workbook holds over %s before its first element, which spreadsheets never do", zf.Name, size(maxProlog))
 		}
 	}
 	return nil
+}
+
+// maxProlog bounds what is read of an XML part before its root element
+// (a comment is read whole).
+const maxProlog = 1 << 20
+
+// declaresEntities reads an XML part up to its root element and reports
+// whether a document type or an entity is declared before it, or whether
+// there is more than maxProlog before it. Other syntax errors are left to
+// the reader of the workbook, which names them.
+func declaresEntities(r io.Reader) (declares, long bool) {
+	lr := &io.LimitedReader{R: r, N: maxProlog}
+	d := xml.NewDecoder(lr)
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil } // only the markup matters here
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return false, lr.N == 0
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			return false, false
+		case xml.Directive: // <!DOCTYPE …>, <!ENTITY …>, in any case
+			return true, false
+		}
+	}
 }
 
 // readCSV reads CSV as spreadsheet programs save it: UTF-8 with or

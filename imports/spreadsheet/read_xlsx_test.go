@@ -263,6 +263,11 @@ func TestReadXLSXRefusals(t *testing.T) {
 	lower[1].body = strings.Replace(lower[1].body, "?>", `?><!doctype x>`, 1)
 	entity := handWorkbook("", "")
 	entity[3].body = strings.Replace(entity[3].body, "?>", `?><!ENTITY lol "lol">`, 1)
+	// Past a long comment, and past 1 MB of comments.
+	late := handWorkbook("", "")
+	late[4].body = strings.Replace(late[4].body, "?>", `?><!--`+strings.Repeat("x", 8000)+`--><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>`, 1)
+	longProlog := handWorkbook("", "")
+	longProlog[4].body = strings.Replace(longProlog[4].body, "?>", `?>`+strings.Repeat(`<!--`+strings.Repeat("x", 1000)+`-->`, 1100), 1)
 	// What excelize cannot read: its words follow the refusal's.
 	twoRows := `<row r="1"><c r="A1" t="inlineStr"><is><t>Name</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>x</t></is></c></row>`
 	badWorkbook := handWorkbook("", twoRows)
@@ -290,6 +295,8 @@ func TestReadXLSXRefusals(t *testing.T) {
 		{"an external entity", zipOf(t, xxe...), "part xl/worksheets/sheet1.xml of the workbook declares XML entities, which spreadsheets never do"},
 		{"a document type in lower case", zipOf(t, lower...), "part _rels/.rels of the workbook declares XML entities, which spreadsheets never do"},
 		{"an entity in a relationship part", zipOf(t, entity...), "part xl/_rels/workbook.xml.rels of the workbook declares XML entities, which spreadsheets never do"},
+		{"a document type after a long comment", zipOf(t, late...), "part xl/worksheets/sheet1.xml of the workbook declares XML entities, which spreadsheets never do"},
+		{"over 1 MB before the first element", zipOf(t, longProlog...), "part xl/worksheets/sheet1.xml of the workbook holds over 1.0 MB before its first element, which spreadsheets never do"},
 		{"no visible sheet", zipOf(t, handWorkbook("hidden", `<row r="1"><c r="A1" t="inlineStr"><is><t>Name</t></is></c></row>`)...),
 			"the workbook has no visible sheet"},
 		{"an empty sheet", workbook(t, func(*excelize.File) {}), `sheet "Sheet1" is empty`},
