@@ -513,6 +513,10 @@ func (t *Tx) execThen(ctx context.Context, check func(n int64, err error) error,
 // rows of equal inserts of the group's writes go in one statement; check
 // gets the rows affected by its own rows.
 func (t *Tx) insertThen(ctx context.Context, check func(n int64, err error) error, head, tail string, width int, args ...any) error {
+	if len(args) == 0 || len(args)%width != 0 {
+		// A caller's mistake, which a joined insert would hide.
+		panic(fmt.Sprintf("store: an insert of rows of %d values given %d", width, len(args)))
+	}
 	rows := len(args) / width
 	// Queued, the text is made only if the insert is not joined (statement).
 	if t.pg != nil {

@@ -104,13 +104,17 @@ func TestBrowserConsoleImport(t *testing.T) {
 		defer close(ran)
 		imports.NewWorker(im, imports.WorkerOptions{Lease: time.Hour}).Run(stop)
 	}()
-	for {
+	for deadline := time.Now().Add(time.Minute); ; {
 		js, _, err := im.Jobs(ctx, opActor, w.tenant, store.ListOptions{Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(js) == 1 && js[0].RowsDone > 0 {
 			break
+		}
+		if len(js) != 1 || js[0].Ended() || js[0].Failures > 0 || time.Now().After(deadline) {
+			stopped()
+			t.Fatalf("the worker did not get the import under way: %+v", js)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

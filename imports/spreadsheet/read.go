@@ -282,16 +282,20 @@ const maxProlog = 1 << 20
 
 // declaresEntities reads an XML part up to its root element and reports
 // whether a document type or an entity is declared before it, or whether
-// there is more than maxProlog before it. Other syntax errors are left to
-// the reader of the workbook, which names them.
+// there is more than maxProlog before it. Where the decoder stops on an
+// error (text in another encoding, say), what it read is searched for the
+// declarations instead; other errors are left to the workbook's reader,
+// which names them.
 func declaresEntities(r io.Reader) (declares, long bool) {
 	lr := &io.LimitedReader{R: r, N: maxProlog}
-	d := xml.NewDecoder(lr)
+	var read bytes.Buffer
+	d := xml.NewDecoder(io.TeeReader(lr, &read))
 	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil } // only the markup matters here
 	for {
 		tok, err := d.RawToken()
 		if err != nil {
-			return false, lr.N == 0
+			upper := bytes.ToUpper(read.Bytes())
+			return bytes.Contains(upper, []byte("<!DOCTYPE")) || bytes.Contains(upper, []byte("<!ENTITY")), lr.N == 0
 		}
 		switch tok.(type) {
 		case xml.StartElement:

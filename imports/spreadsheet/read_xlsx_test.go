@@ -266,6 +266,9 @@ func TestReadXLSXRefusals(t *testing.T) {
 	// Past a long comment, and past 1 MB of comments.
 	late := handWorkbook("", "")
 	late[4].body = strings.Replace(late[4].body, "?>", `?><!--`+strings.Repeat("x", 8000)+`--><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>`, 1)
+	// A part in another encoding, which the check's decoder stops on.
+	latin := handWorkbook("", "")
+	latin[4].body = strings.Replace(latin[4].body, `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`, "<?xml version=\"1.0\" encoding=\"windows-1252\"?>caf\xe9<!DOCTYPE x>", 1)
 	longProlog := handWorkbook("", "")
 	longProlog[4].body = strings.Replace(longProlog[4].body, "?>", `?>`+strings.Repeat(`<!--`+strings.Repeat("x", 1000)+`-->`, 1100), 1)
 	// What excelize cannot read: its words follow the refusal's.
@@ -296,6 +299,7 @@ func TestReadXLSXRefusals(t *testing.T) {
 		{"a document type in lower case", zipOf(t, lower...), "part _rels/.rels of the workbook declares XML entities, which spreadsheets never do"},
 		{"an entity in a relationship part", zipOf(t, entity...), "part xl/_rels/workbook.xml.rels of the workbook declares XML entities, which spreadsheets never do"},
 		{"a document type after a long comment", zipOf(t, late...), "part xl/worksheets/sheet1.xml of the workbook declares XML entities, which spreadsheets never do"},
+		{"a document type in a part in another encoding", zipOf(t, latin...), "part xl/worksheets/sheet1.xml of the workbook declares XML entities, which spreadsheets never do"},
 		{"over 1 MB before the first element", zipOf(t, longProlog...), "part xl/worksheets/sheet1.xml of the workbook holds over 1.0 MB before its first element, which spreadsheets never do"},
 		{"no visible sheet", zipOf(t, handWorkbook("hidden", `<row r="1"><c r="A1" t="inlineStr"><is><t>Name</t></is></c></row>`)...),
 			"the workbook has no visible sheet"},
