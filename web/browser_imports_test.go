@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,6 +86,20 @@ func TestBrowserConsoleImport(t *testing.T) {
 	p.WantText("What the import would do: people.xlsx", fmt.Sprintf("%d rows: %d to create, 0 skipped, 2 refused.", rows, rows-2),
 		fmt.Sprintf(`row %d, column "Email": also used by another person in this file, row %d`, rows, rows+1),
 		fmt.Sprintf(`row %d, column "First name *": is required in this tenant`, rows+1))
+	// The rows with problems come first, before the first rows to create
+	// and a note of the rest.
+	if got := browsertest.Eval[string](p, `[...document.querySelectorAll('table.stack tbody tr')].slice(0, 3).map(r => r.cells[0].innerText + ' ' + r.cells[1].innerText).join('; ')`); got != fmt.Sprintf("%d refused; %d refused; 2 to create", rows, rows+1) {
+		t.Errorf("the check's first rows: %s", got)
+	}
+	p.WantText(fmt.Sprintf("And %d more rows without problems.", rows-2-100))
+	// A small file's check, for the picture.
+	small := filepath.Join(t.TempDir(), "people.csv")
+	if err := os.WriteFile(small, []byte("First name;Last name;Email\nIma;Port;ima@example.com\nDup;One;dup@example.com\n;Two;dup@example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.Upload("File (.xlsx or .csv)", small)
+	p.Click("Check the file")
+	p.WantText("What the import would do: people.csv", "3 rows: 1 to create, 0 skipped, 2 refused.")
 	p.Screenshot("import-check")
 	// Import starts the job and goes to its page: a progress bar that
 	// reloads itself while the job waits for the worker or runs.

@@ -92,18 +92,24 @@ func (h *Handler) Imports(w http.ResponseWriter, r *http.Request, c *console.Cal
 				return
 			}
 		}
-		// The rows shown: every one with a problem, and the first others.
-		var shown []imports.RowResult
+		// The rows shown: every one with a problem, first, then the first
+		// others (in a large file the problems came after a hundred rows
+		// to create).
+		var shown, others []imports.RowResult
 		more := 0
 		if err == nil && action != "report" && action != "import" {
 			rep, err = im.DryRunEachFrom(r.Context(), c.Actor, c.Tenant, file, func(x imports.RowResult) error {
-				if len(x.Problems) > 0 || len(shown) < shownRows {
+				switch {
+				case len(x.Problems) > 0:
 					shown = append(shown, x)
-				} else {
+				case len(others) < shownRows:
+					others = append(others, x)
+				default:
 					more++
 				}
 				return nil
 			})
+			shown = append(shown, others...)
 		}
 		var ue *usher.Error
 		if errors.As(err, &ue) && ue.Field == "file" {
