@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -303,5 +304,47 @@ func TestCommCPU(t *testing.T) {
 	}
 	if _, ok := commCPU(name, "no such argument")[os.Getpid()]; ok {
 		t.Errorf("own process matched a string its command line lacks")
+	}
+}
+
+func TestParseSwitches(t *testing.T) {
+	status := "Name:\tusher\nThreads:\t9\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t7\n"
+	if n, err := parseSwitches([]byte(status)); err != nil || n != 127 {
+		t.Errorf("parseSwitches = %v, %v; want 127", n, err)
+	}
+	if _, err := parseSwitches([]byte("Name:\tusher\nvoluntary_ctxt_switches:\t120\n")); err == nil {
+		t.Error("a status without the involuntary count was accepted")
+	}
+	if _, err := parseSwitches([]byte("voluntary_ctxt_switches:\tmany\nnonvoluntary_ctxt_switches:\t7\n")); err == nil {
+		t.Error("a count that is not a number was accepted")
+	}
+}
+
+func TestContextSwitchesCountEveryThread(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc")
+	}
+	before, err := contextSwitches("/proc/self")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A thread of its own sleeps 20 times: every sleep is a switch, and
+	// it is not the process's first thread, which its status file counts alone.
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for range 20 {
+			time.Sleep(time.Millisecond)
+		}
+		close(done)
+	}()
+	<-done
+	after, err := contextSwitches("/proc/self")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before < 20 {
+		t.Errorf("%v context switches counted across 20 sleeps of a thread", after-before)
 	}
 }

@@ -179,11 +179,17 @@ func parseStatus(b []byte) (rss, hwm int64, err error) {
 // architecture Go supports (sysconf is out of reach without cgo).
 const clockTick = 100.0
 
-// cpuSnapshot holds cumulative CPU times.
+// cpuSnapshot holds cumulative CPU times and context switches.
 type cpuSnapshot struct {
 	server, self, busy, iowait, steal, total float64
 	serverOK, machineOK                      bool
 	db                                       map[int]float64 // by pid, when counting the database's processes
+	// Context switches, voluntary and not, of every thread: each is a
+	// sleep and a wakeup (or a preemption), the cost a virtual machine's
+	// slow interrupt handling multiplies. Per-thread counts of a thread that
+	// exited during the phase are lost; Go's and PostgreSQL's stay.
+	serverSwitches, selfSwitches float64
+	dbSwitches                   map[int]float64
 }
 
 // cpuProbe says which processes to account for.
@@ -200,12 +206,20 @@ func (p cpuProbe) take() cpuSnapshot {
 	if p.pid > 0 {
 		if v, err := procCPU(fmt.Sprintf("/proc/%d/stat", p.pid)); err == nil {
 			c.server, c.serverOK = v, true
+			c.serverSwitches, _ = contextSwitches(fmt.Sprintf("/proc/%d", p.pid))
 		}
 	}
 	if p.dbComm != "" {
 		c.db = commCPU(p.dbComm, p.dbMatch)
+		c.dbSwitches = make(map[int]float64, len(c.db))
+		for pid := range c.db {
+			if n, err := contextSwitches(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				c.dbSwitches[pid] = n
+			}
+		}
 	}
 	c.self, _ = procCPU("/proc/self/stat")
+	c.selfSwitches, _ = contextSwitches("/proc/self")
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		c.busy, c.iowait, c.steal, c.total, c.machineOK = parseMachineCPU(b)
 	}
@@ -255,6 +269,52 @@ func commCPU(comm, match string) map[int]float64 {
 		}
 	}
 	return out
+}
+
+// contextSwitches sums the voluntary and involuntary context switches of
+// every thread of the process at dir (/proc/<pid>): the process's own
+// status file counts only its first thread.
+func contextSwitches(dir string) (float64, error) {
+	tasks, err := os.ReadDir(dir + "/task")
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/task/" + t.Name() + "/status")
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		n, err := parseSwitches(b)
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+// parseSwitches adds up a status file's voluntary_ctxt_switches and
+// nonvoluntary_ctxt_switches.
+func parseSwitches(b []byte) (float64, error) {
+	var sum float64
+	found := 0
+	for line := range bytes.Lines(b) {
+		key, val, ok := bytes.Cut(line, []byte(":"))
+		if !ok || (string(key) != "voluntary_ctxt_switches" && string(key) != "nonvoluntary_ctxt_switches") {
+			continue
+		}
+		n, err := strconv.ParseFloat(string(bytes.TrimSpace(val)), 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", key, err)
+		}
+		sum += n
+		found++
+	}
+	if found != 2 {
+		return 0, errors.New("no context switch counts in status")
+	}
+	return sum, nil
 }
 
 // procCPU is a process's utime+stime (fields 14 and 15 of /proc/<pid>/stat).
@@ -326,6 +386,12 @@ type cpuSplit struct {
 	OtherPerReq  float64 `json:"other_us_per_request"`
 	ServerKnown  bool    `json:"server_known"`
 	DBKnown      bool    `json:"database_known"`
+
+	// Context switches per request, a count that carries over between
+	// machines where CPU time does not.
+	ServerSwitchesPerReq float64 `json:"server_switches_per_request"`
+	DBSwitchesPerReq     float64 `json:"database_switches_per_request"`
+	ToolSwitchesPerReq   float64 `json:"load_tool_switches_per_request"`
 }
 
 func (c cpuSnapshot) since(a cpuSnapshot, wall time.Duration, requests int) cpuSplit {
@@ -353,6 +419,14 @@ func (c cpuSnapshot) since(a cpuSnapshot, wall time.Duration, requests int) cpuS
 	if requests > 0 {
 		per := 1e6 / float64(requests)
 		s.ServerPerReq, s.DBPerReq, s.ToolPerReq, s.OtherPerReq = server*per, db*per, tool*per, other*per
+		dbSwitches := 0.0
+		for pid, v := range c.dbSwitches {
+			dbSwitches += v - a.dbSwitches[pid]
+		}
+		per = 1 / float64(requests)
+		s.ServerSwitchesPerReq = (c.serverSwitches - a.serverSwitches) * per
+		s.DBSwitchesPerReq = dbSwitches * per
+		s.ToolSwitchesPerReq = (c.selfSwitches - a.selfSwitches) * per
 	}
 	return s
 }

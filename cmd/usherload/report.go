@@ -43,7 +43,7 @@ func (r result) line() string {
 		s += fmt.Sprintf("  peak RSS %.1f MB", r.PeakRSSMB)
 	}
 	if r.CPU != nil {
-		s += "  cpu " + r.CPU.String()
+		s += "  cpu " + r.CPU.String() + "  switches/req " + r.CPU.switches()
 	}
 	for _, e := range r.ErrorSamples {
 		s += "\n    " + e
@@ -62,6 +62,19 @@ func (c *cpuSplit) String() string {
 		db = fmt.Sprintf("%.2f", c.DB)
 	}
 	return fmt.Sprintf("%s/%s/%.2f/%.2f/%.2f/%.2f", srv, db, c.Tool, c.Other, c.Idle, c.Steal)
+}
+
+// switches gives the context switches per request of usher/the
+// database/the load tool.
+func (c *cpuSplit) switches() string {
+	srv, db := "-", "-"
+	if c.ServerKnown {
+		srv = fmt.Sprintf("%.1f", c.ServerSwitchesPerReq)
+	}
+	if c.DBKnown {
+		db = fmt.Sprintf("%.1f", c.DBSwitchesPerReq)
+	}
+	return fmt.Sprintf("%s/%s/%.1f", srv, db, c.ToolSwitchesPerReq)
 }
 
 // machine describes where the run happened.
@@ -124,19 +137,19 @@ func (r report) writeTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tconc\trequests\tok\tnon-2xx\terrors\tseconds\tok/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tpeak RSS MB\tCPU cores usher/db/tool/other/idle/steal\t")
+	fmt.Fprintln(tw, "phase\tconc\trequests\tok\tnon-2xx\terrors\tseconds\tok/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tpeak RSS MB\tCPU cores usher/db/tool/other/idle/steal\tswitches/req usher/db/tool\t")
 	for _, x := range r.Results {
 		rss := "-"
 		if x.PeakRSSMB > 0 {
 			rss = fmt.Sprintf("%.1f", x.PeakRSSMB)
 		}
-		cpu := "-"
+		cpu, switches := "-", "-"
 		if x.CPU != nil {
-			cpu = x.CPU.String()
+			cpu, switches = x.CPU.String(), x.CPU.switches()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.0f\t%.3f\t%.3f\t%.3f\t%.2f\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.0f\t%.3f\t%.3f\t%.3f\t%.2f\t%s\t%s\t%s\t\n",
 			x.Phase, x.Concurrency, x.Requests, x.OK, x.Non2xx, x.Failed+x.Mismatch, x.Seconds, x.PerSecond,
-			x.Latency.P50, x.Latency.P90, x.Latency.P99, x.Latency.Max, rss, cpu)
+			x.Latency.P50, x.Latency.P90, x.Latency.P99, x.Latency.Max, rss, cpu, switches)
 	}
 	tw.Flush()
 	writePGTable(w, r.Results)
