@@ -1,6 +1,8 @@
 // Command usherload measures a running usher server over HTTP: accounts
 // created per second, account lookups by login identifier with a tenant
 // filled to a given size, and the server's resident memory and CPU.
+// Each phase also reports the CPU and the context switches per request of
+// usher (--pid), the database's processes and the load tool itself.
 //
 // It sets up its own tenant with an operator token (a fresh slug, a plan
 // with enough seats made the tenant's default plan), then runs its phases:
@@ -18,7 +20,8 @@
 //
 // Every run starts with a calibration of the machine, printed above its
 // figures (calibrate.go): one argon2id hash with usher's parameters, SHA-256
-// over 64 MiB, an 8 kB write+fdatasync in --fsync-dir, the CPU model; with
+// over 64 MiB, an 8 kB write+fdatasync in --fsync-dir, one system call, a
+// loopback round trip, the CPU model; with
 // --pg-url also PostgreSQL's settings, and its WAL, syncs and commits per
 // creation (pg.go). --mode calibrate prints only the calibration, with no
 // server. scripts/bench runs the whole set on both databases.
