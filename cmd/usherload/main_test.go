@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -320,16 +321,91 @@ func TestParseSwitches(t *testing.T) {
 	}
 }
 
-func TestContextSwitchesCountEveryThread(t *testing.T) {
-	if _, err := os.Stat("/proc/self/task"); err != nil {
-		t.Skip("no /proc")
+// writeTasks makes a /proc/<pid>-like folder whose threads have the given
+// switch counts; the process's own status file holds only its first
+// thread's, as Linux's does.
+func writeTasks(t *testing.T, dir string, counts map[int][2]int) {
+	t.Helper()
+	first := -1
+	for tid := range counts {
+		if first < 0 || tid < first {
+			first = tid
+		}
 	}
-	before, err := contextSwitches("/proc/self")
+	status := func(c [2]int) []byte {
+		return []byte(fmt.Sprintf("Name:\tpostgres\nvoluntary_ctxt_switches:\t%d\nnonvoluntary_ctxt_switches:\t%d\n", c[0], c[1]))
+	}
+	if err := os.RemoveAll(dir + "/task"); err != nil {
+		t.Fatal(err)
+	}
+	for tid, c := range counts {
+		td := fmt.Sprintf("%s/task/%d", dir, tid)
+		if err := os.MkdirAll(td, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(td+"/status", status(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(dir+"/status", status(counts[first]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadSwitchesCountsEveryThread(t *testing.T) {
+	dir := t.TempDir()
+	writeTasks(t, dir, map[int][2]int{100: {10, 1}, 101: {200, 5}, 102: {30, 0}})
+	before, err := readSwitches(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A thread of its own sleeps 20 times: every sleep is a switch, and
-	// it is not the process's first thread, which its status file counts alone.
+	if n := before.since(nil); n != 246 {
+		t.Errorf("all threads' switches = %v, want 246 (the first thread alone has 11)", n)
+	}
+	// Thread 101 ends, 103 starts, the others switch 7 and 3 more times.
+	writeTasks(t, dir, map[int][2]int{100: {15, 3}, 102: {33, 0}, 103: {4, 0}})
+	after, err := readSwitches(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := after.since(before); n != 7+3+4 {
+		t.Errorf("switches between the snapshots = %v, want 14", n)
+	}
+	if err := os.WriteFile(dir+"/task/102/status", []byte("Name:\tpostgres\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readSwitches(dir); err == nil || !strings.Contains(err.Error(), "task/102/status") {
+		t.Errorf("a status without counts: %v, want an error naming it", err)
+	}
+	if _, err := readSwitches(dir + "/missing"); err == nil {
+		t.Error("a process that is gone was read")
+	}
+}
+
+func TestDBSwitchesSince(t *testing.T) {
+	a := cpuSnapshot{
+		db:         map[int]float64{1: 5, 2: 9, 3: 1},
+		dbSwitches: map[int]threadSwitches{1: {1: 100}, 2: {2: 50}}, // 3's could not be read
+	}
+	c := cpuSnapshot{
+		db:         map[int]float64{1: 6, 2: 10, 3: 2, 4: 0.1},
+		dbSwitches: map[int]threadSwitches{1: {1: 110}, 2: {2: 52}, 3: {3: 1_000_000}, 4: {4: 6}},
+	}
+	// 1 and 2 by their difference, 4 (new) whole, 3 left out: counted from
+	// its start it would add a million.
+	if n, ok := dbSwitchesSince(c, a); !ok || n != 10+2+6 {
+		t.Errorf("dbSwitchesSince = %v, %v; want 18, true", n, ok)
+	}
+	if _, ok := dbSwitchesSince(cpuSnapshot{}, a); ok {
+		t.Error("switches known with no database process read")
+	}
+}
+
+func TestSwitchesOfThisProcess(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc")
+	}
+	before := cpuProbe{pid: os.Getpid()}.take()
 	done := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
@@ -340,11 +416,14 @@ func TestContextSwitchesCountEveryThread(t *testing.T) {
 		close(done)
 	}()
 	<-done
-	after, err := contextSwitches("/proc/self")
-	if err != nil {
-		t.Fatal(err)
+	after := cpuProbe{pid: os.Getpid()}.take()
+	split := after.since(before, time.Second, 1)
+	if !split.ServerSwitchesKnown || !split.ToolSwitchesKnown || split.DBSwitchesKnown {
+		t.Fatalf("known: server %v, tool %v, database %v", split.ServerSwitchesKnown, split.ToolSwitchesKnown, split.DBSwitchesKnown)
 	}
-	if after-before < 20 {
-		t.Errorf("%v context switches counted across 20 sleeps of a thread", after-before)
+	// Each sleep of the locked thread is a switch, counted both from /proc
+	// (as usher's) and by getrusage (as the load tool's).
+	if split.ServerSwitchesPerReq < 20 || split.ToolSwitchesPerReq < 20 {
+		t.Errorf("switches across 20 sleeps: %v from /proc, %v from getrusage", split.ServerSwitchesPerReq, split.ToolSwitchesPerReq)
 	}
 }

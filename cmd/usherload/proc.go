@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -184,12 +185,13 @@ type cpuSnapshot struct {
 	server, self, busy, iowait, steal, total float64
 	serverOK, machineOK                      bool
 	db                                       map[int]float64 // by pid, when counting the database's processes
-	// Context switches, voluntary and not, of every thread: each is a
-	// sleep and a wakeup (or a preemption), the cost a virtual machine's
-	// slow interrupt handling multiplies. Per-thread counts of a thread that
-	// exited during the phase are lost; Go's and PostgreSQL's stay.
-	serverSwitches, selfSwitches float64
-	dbSwitches                   map[int]float64
+	// Context switches, voluntary and not, by thread: each is a sleep
+	// and a wakeup (or a preemption), the cost a virtual machine's slow
+	// interrupt handling multiplies. nil where they could not be read.
+	serverSwitches threadSwitches
+	dbSwitches     map[int]threadSwitches // by pid
+	selfSwitches   float64                // getrusage's: exited threads included
+	selfOK         bool
 }
 
 // cpuProbe says which processes to account for.
@@ -206,20 +208,23 @@ func (p cpuProbe) take() cpuSnapshot {
 	if p.pid > 0 {
 		if v, err := procCPU(fmt.Sprintf("/proc/%d/stat", p.pid)); err == nil {
 			c.server, c.serverOK = v, true
-			c.serverSwitches, _ = contextSwitches(fmt.Sprintf("/proc/%d", p.pid))
+			c.serverSwitches, _ = readSwitches(fmt.Sprintf("/proc/%d", p.pid))
 		}
 	}
 	if p.dbComm != "" {
 		c.db = commCPU(p.dbComm, p.dbMatch)
-		c.dbSwitches = make(map[int]float64, len(c.db))
+		c.dbSwitches = make(map[int]threadSwitches, len(c.db))
 		for pid := range c.db {
-			if n, err := contextSwitches(fmt.Sprintf("/proc/%d", pid)); err == nil {
-				c.dbSwitches[pid] = n
+			if ts, err := readSwitches(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				c.dbSwitches[pid] = ts
 			}
 		}
 	}
 	c.self, _ = procCPU("/proc/self/stat")
-	c.selfSwitches, _ = contextSwitches("/proc/self")
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.selfSwitches, c.selfOK = float64(ru.Nvcsw+ru.Nivcsw), true
+	}
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		c.busy, c.iowait, c.steal, c.total, c.machineOK = parseMachineCPU(b)
 	}
@@ -271,27 +276,45 @@ func commCPU(comm, match string) map[int]float64 {
 	return out
 }
 
-// contextSwitches sums the voluntary and involuntary context switches of
-// every thread of the process at dir (/proc/<pid>): the process's own
-// status file counts only its first thread.
-func contextSwitches(dir string) (float64, error) {
+// threadSwitches maps a process's thread ids to their context switches so
+// far. A process's own status file counts only its first thread.
+type threadSwitches map[int]float64
+
+// readSwitches reads the context switches of every thread of the process
+// at dir (/proc/<pid>).
+func readSwitches(dir string) (threadSwitches, error) {
 	tasks, err := os.ReadDir(dir + "/task")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var sum float64
+	ts := make(threadSwitches, len(tasks))
 	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
 		b, err := os.ReadFile(dir + "/task/" + t.Name() + "/status")
 		if err != nil {
 			continue // the thread ended meanwhile
 		}
 		n, err := parseSwitches(b)
 		if err != nil {
-			return 0, err
+			return nil, fmt.Errorf("%s/task/%s/status: %w", dir, t.Name(), err)
 		}
-		sum += n
+		ts[tid] = n
 	}
-	return sum, nil
+	return ts, nil
+}
+
+// since counts the switches made between a and ts: a thread's in both, a
+// new thread's whole. A thread that ended in between takes its switches
+// with it (Go's threads and PostgreSQL's processes last).
+func (ts threadSwitches) since(a threadSwitches) float64 {
+	var n float64
+	for tid, v := range ts {
+		n += v - a[tid]
+	}
+	return n
 }
 
 // parseSwitches adds up a status file's voluntary_ctxt_switches and
@@ -387,11 +410,15 @@ type cpuSplit struct {
 	ServerKnown  bool    `json:"server_known"`
 	DBKnown      bool    `json:"database_known"`
 
-	// Context switches per request, a count that carries over between
-	// machines where CPU time does not.
+	// Context switches per request: a count, which moves far less between
+	// machines than CPU time (it depends on how requests group, not on
+	// how fast each step runs).
 	ServerSwitchesPerReq float64 `json:"server_switches_per_request"`
 	DBSwitchesPerReq     float64 `json:"database_switches_per_request"`
 	ToolSwitchesPerReq   float64 `json:"load_tool_switches_per_request"`
+	ServerSwitchesKnown  bool    `json:"server_switches_known"`
+	DBSwitchesKnown      bool    `json:"database_switches_known"`
+	ToolSwitchesKnown    bool    `json:"load_tool_switches_known"`
 }
 
 func (c cpuSnapshot) since(a cpuSnapshot, wall time.Duration, requests int) cpuSplit {
@@ -419,14 +446,37 @@ func (c cpuSnapshot) since(a cpuSnapshot, wall time.Duration, requests int) cpuS
 	if requests > 0 {
 		per := 1e6 / float64(requests)
 		s.ServerPerReq, s.DBPerReq, s.ToolPerReq, s.OtherPerReq = server*per, db*per, tool*per, other*per
-		dbSwitches := 0.0
-		for pid, v := range c.dbSwitches {
-			dbSwitches += v - a.dbSwitches[pid]
-		}
 		per = 1 / float64(requests)
-		s.ServerSwitchesPerReq = (c.serverSwitches - a.serverSwitches) * per
-		s.DBSwitchesPerReq = dbSwitches * per
-		s.ToolSwitchesPerReq = (c.selfSwitches - a.selfSwitches) * per
+		if s.ServerKnown && c.serverSwitches != nil && a.serverSwitches != nil {
+			s.ServerSwitchesPerReq, s.ServerSwitchesKnown = c.serverSwitches.since(a.serverSwitches)*per, true
+		}
+		if n, ok := dbSwitchesSince(c, a); ok {
+			s.DBSwitchesPerReq, s.DBSwitchesKnown = n*per, true
+		}
+		if c.selfOK && a.selfOK {
+			s.ToolSwitchesPerReq, s.ToolSwitchesKnown = (c.selfSwitches-a.selfSwitches)*per, true
+		}
 	}
 	return s
+}
+
+// dbSwitchesSince counts the database's processes' switches between a and
+// c: a process started in between counts whole, as its CPU does; one whose
+// switches could not be read in either snapshot is left out rather than
+// counted from its start.
+func dbSwitchesSince(c, a cpuSnapshot) (float64, bool) {
+	if len(c.dbSwitches) == 0 {
+		return 0, false
+	}
+	var n float64
+	for pid, ts := range c.dbSwitches {
+		before, ok := a.dbSwitches[pid]
+		if !ok {
+			if _, existed := a.db[pid]; existed {
+				continue
+			}
+		}
+		n += ts.since(before)
+	}
+	return n, true
 }

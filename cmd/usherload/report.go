@@ -67,14 +67,13 @@ func (c *cpuSplit) String() string {
 // switches gives the context switches per request of usher/the
 // database/the load tool.
 func (c *cpuSplit) switches() string {
-	srv, db := "-", "-"
-	if c.ServerKnown {
-		srv = fmt.Sprintf("%.1f", c.ServerSwitchesPerReq)
+	f := func(v float64, known bool) string {
+		if !known {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", v)
 	}
-	if c.DBKnown {
-		db = fmt.Sprintf("%.1f", c.DBSwitchesPerReq)
-	}
-	return fmt.Sprintf("%s/%s/%.1f", srv, db, c.ToolSwitchesPerReq)
+	return f(c.ServerSwitchesPerReq, c.ServerSwitchesKnown) + "/" + f(c.DBSwitchesPerReq, c.DBSwitchesKnown) + "/" + f(c.ToolSwitchesPerReq, c.ToolSwitchesKnown)
 }
 
 // machine describes where the run happened.
