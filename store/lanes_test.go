@@ -161,3 +161,60 @@ func TestFailedGroupsLeaveNoTransactionOpen(t *testing.T) {
 		t.Fatal("no group failed: the test did not exercise failed groups")
 	}
 }
+
+// WriterStats counts every grouped write once, in transactions whose busy
+// time holds their COMMIT's, on both databases.
+func TestWriterStats(t *testing.T) {
+	for _, db := range []struct {
+		name string
+		open func(testing.TB) *store.Store
+		skip bool
+	}{
+		{"sqlite", func(t testing.TB) *store.Store { return storetest.OpenSQLite(t, nil) }, false},
+		{"postgres", func(t testing.TB) *store.Store { return storetest.OpenPostgres(t, nil) }, storetest.PostgresURL() == ""},
+	} {
+		t.Run(db.name, func(t *testing.T) {
+			if db.skip {
+				t.Skip("USHER_TEST_POSTGRES_URL is not set")
+			}
+			st := db.open(t)
+			ctx := context.Background()
+			before := st.WriterStats()
+			const writes = 40
+			var wg sync.WaitGroup
+			errs := make(chan error, writes)
+			for i := range writes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- st.WriteGrouped(ctx, func(tx *store.Tx) error {
+						_, err := tx.ExecContext(ctx, "UPDATE tenants SET name = name WHERE id = $1", fmt.Sprint("none-", i))
+						return err
+					})
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			after := st.WriterStats()
+			got := store.WriterStats{Batches: after.Batches - before.Batches, Writes: after.Writes - before.Writes,
+				Busy: after.Busy - before.Busy, Commit: after.Commit - before.Commit}
+			if got.Writes != writes {
+				t.Errorf("%d writes counted, want %d", got.Writes, writes)
+			}
+			if got.Batches < 1 || got.Batches > writes {
+				t.Errorf("%d transactions for %d writes", got.Batches, writes)
+			}
+			if got.Busy <= 0 || got.Commit < 0 || got.Commit > got.Busy {
+				t.Errorf("busy %v, of which COMMIT %v", got.Busy, got.Commit)
+			}
+			if db.name == "sqlite" && got.Commit <= 0 {
+				t.Errorf("SQLite's writer spent %v in COMMIT", got.Commit)
+			}
+		})
+	}
+}

@@ -732,6 +732,7 @@ func (s *Store) runGroup(group []writeReq) {
 	if len(live) == 0 {
 		return
 	}
+	start := time.Now()
 	// The group runs while any of its callers still waits: when every
 	// one's context has ended, its statements are cancelled (and those who
 	// gave up hear so, unless it had committed).
@@ -764,6 +765,7 @@ func (s *Store) runGroup(group []writeReq) {
 	if res.err == nil && res.panic == nil {
 		if !p.begun {
 			// Committed with the statements, or nothing was written.
+			s.work.add(len(live), time.Since(start), 0)
 			finish()
 			conn.Close()
 			if p.committed && len(live) > 1 {
@@ -777,7 +779,9 @@ func (s *Store) runGroup(group []writeReq) {
 		s.inflight.Add(1)
 		go func() {
 			defer s.inflight.Done()
+			commitStart := time.Now()
 			err := s.pgCommit(ctx, conn, p)
+			s.work.add(len(live), time.Since(start), time.Since(commitStart))
 			finish()
 			conn.Close()
 			if err == nil && len(live) > 1 {
@@ -789,6 +793,7 @@ func (s *Store) runGroup(group []writeReq) {
 		}()
 		return
 	}
+	s.work.add(len(live), time.Since(start), 0)
 	finish()
 	conn.Close()
 	if errors.Is(res.err, errCommit) {

@@ -81,6 +81,42 @@ type Store struct {
 	closing  sync.RWMutex
 	closed   bool
 	running  atomic.Int32 // lanes running a group
+	// work counts what the writers did: SQLite's writer's batches,
+	// PostgreSQL's lanes' groups (WriterStats).
+	work writerWork
+}
+
+// writerWork accumulates WriterStats.
+type writerWork struct {
+	batches, writes, busy, commit atomic.Int64 // busy and commit in nanoseconds
+}
+
+func (w *writerWork) add(writes int, busy, commit time.Duration) {
+	w.batches.Add(1)
+	w.writes.Add(int64(writes))
+	w.busy.Add(int64(busy))
+	w.commit.Add(int64(commit))
+}
+
+// WriterStats is what the writers have done since the store opened. On
+// SQLite it counts the single writer's transactions (batches of writes); on
+// PostgreSQL the lanes' (groups of WriteGrouped's writes; other writes run
+// on their callers' goroutines and are not counted).
+type WriterStats struct {
+	Batches int64 // transactions run
+	Writes  int64 // writes in them
+	// Busy is the time from each transaction's start to the end of its
+	// COMMIT: on SQLite, when the one writer could do nothing else.
+	Busy time.Duration
+	// Commit is the part of Busy spent in COMMIT. A PostgreSQL group whose
+	// COMMIT went with its statements counts that round trip in Busy only.
+	Commit time.Duration
+}
+
+// WriterStats returns the writers' work so far.
+func (s *Store) WriterStats() WriterStats {
+	return WriterStats{Batches: s.work.batches.Load(), Writes: s.work.writes.Load(),
+		Busy: time.Duration(s.work.busy.Load()), Commit: time.Duration(s.work.commit.Load())}
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a path to a

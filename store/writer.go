@@ -98,7 +98,10 @@ func (s *Store) writer() {
 func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 	batch := []writeReq{first}
 	results := []writeResult{{}}
+	start := time.Now()
+	var commit time.Duration
 	defer func() {
+		s.work.add(len(batch), time.Since(start), commit)
 		for i, req := range batch {
 			req.done <- results[i]
 		}
@@ -194,7 +197,10 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 		sqlTx.Rollback()
 		return len(batch)
 	}
-	if err := sqlTx.Commit(); err != nil {
+	commitStart := time.Now()
+	err = sqlTx.Commit()
+	commit = time.Since(commitStart)
+	if err != nil {
 		failAll(results, fmt.Errorf("commit: %w", err))
 		return len(batch)
 	}

@@ -768,5 +768,12 @@ func TestHealth(t *testing.T) {
 		if r.Status != http.StatusOK || !bytes.Contains(r.Body, []byte(`usher_http_requests_total{code="200",route="GET /api/v1/tenants"} 1`)) {
 			t.Fatalf("metrics count requests by route:\n%s", r.Body)
 		}
+		// The writers' counters, which usherload reads around each phase.
+		for _, name := range []string{"usher_db_writer_transactions_total ", "usher_db_writer_writes_total ",
+			"usher_db_writer_busy_seconds_total ", "usher_db_writer_commit_seconds_total "} {
+			if !bytes.Contains(r.Body, []byte("\n"+name)) {
+				t.Errorf("metrics lack %q", name)
+			}
+		}
 	})
 }

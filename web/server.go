@@ -214,7 +214,19 @@ func newMetrics(st *store.Store) *metrics {
 			func() float64 { g, _ := st.GroupStats(); return float64(g) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_group_reruns_total",
 			Help: "Writes run again alone because their shared transaction failed (a conflict, a full plan)."},
-			func() float64 { _, r := st.GroupStats(); return float64(r) }))
+			func() float64 { _, r := st.GroupStats(); return float64(r) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_writer_transactions_total",
+			Help: "Transactions of the writers: SQLite's single writer's batches, PostgreSQL's lanes' groups."},
+			func() float64 { return float64(st.WriterStats().Batches) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_writer_writes_total",
+			Help: "Writes in the writers' transactions."},
+			func() float64 { return float64(st.WriterStats().Writes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_writer_busy_seconds_total",
+			Help: "Time the writers spent in transactions, from their start to the end of their COMMIT (on SQLite, divided by the run's time: how busy the one writer was)."},
+			func() float64 { return st.WriterStats().Busy.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_writer_commit_seconds_total",
+			Help: "Part of the writers' busy time spent in COMMIT (not counted where PostgreSQL's COMMIT went with the group's statements)."},
+			func() float64 { return st.WriterStats().Commit.Seconds() }))
 	return m
 }
 

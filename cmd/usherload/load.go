@@ -29,6 +29,8 @@ type loader struct {
 
 	scimAuth string // "Bearer …" of the tenant's scim token, in --mode scim
 
+	noWriter sync.Once // logs once that the server's writer metrics are not there
+
 	seq     atomic.Int64 // last email number handed out
 	mu      sync.Mutex
 	created []int64 // email numbers of created accounts
@@ -118,6 +120,7 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 	if l.mon != nil {
 		l.mon.startPhase()
 	}
+	w0, wOK := l.writer(ctx)
 	cpu0 := l.cpu.take()
 	start := time.Now()
 	for w := range conc {
@@ -199,6 +202,9 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 	res.Latency = summarize(lats)
 	res.ErrorSamples = samples
 	split := l.cpu.take().since(cpu0, elapsed, res.Requests)
+	if w1, ok := l.writer(ctx); ok && wOK {
+		res.Writer = w1.since(w0, elapsed.Seconds())
+	}
 	res.CPU = &split
 	if l.mon != nil {
 		res.PeakRSSMB = l.mon.endPhase()
@@ -262,4 +268,15 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	rank := int(math.Ceil(p*float64(len(sorted))/100 - 1e-9))
 	rank = max(1, min(rank, len(sorted)))
 	return sorted[rank-1]
+}
+
+// writer reads the server's writer counters; without them (an older
+// server, or /metrics not reachable) phases report no writer figures.
+func (l *loader) writer(ctx context.Context) (writerCounters, bool) {
+	c, err := l.api.readWriter(ctx)
+	if err != nil {
+		l.noWriter.Do(func() { l.logf("no writer figures: %v", err) })
+		return c, false
+	}
+	return c, true
 }

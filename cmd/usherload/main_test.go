@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -131,6 +132,9 @@ type fake struct {
 	emails   map[string]bool
 	patched  map[string]any
 	conns    map[string]bool
+	// transactions counts the creations, each a writer's transaction of
+	// 2 ms, 0.5 of it in COMMIT, as the server's /metrics would.
+	transactions int
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -139,6 +143,13 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.conns[r.RemoteAddr] = true
 	if r.URL.Path == "/readyz" || r.URL.Path == "/healthz" {
 		json.NewEncoder(w).Encode(map[string]string{"status": "ready", "database": "fake"})
+		return
+	}
+	if r.URL.Path == "/metrics" {
+		n := float64(f.transactions)
+		fmt.Fprintf(w, "# TYPE usher_db_writer_busy_seconds_total counter\nusher_db_writer_busy_seconds_total %g\n", n*0.002)
+		fmt.Fprintf(w, "usher_db_writer_commit_seconds_total %g\nusher_db_writer_transactions_total %g\n", n*0.0005, n)
+		fmt.Fprintf(w, "usher_db_writer_writes_total %g\nusher_http_requests_total{code=\"200\",route=\"x\"} 1\n", n)
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+f.token {
@@ -173,6 +184,7 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.emails[email] = true
+		f.transactions++
 		w.WriteHeader(201)
 		json.NewEncoder(w).Encode(map[string]any{"account": map[string]any{"email": email}})
 	case r.Method == "GET" && r.URL.Path == tpath+"/accounts":
@@ -217,6 +229,21 @@ func TestRunAgainstFake(t *testing.T) {
 		if r.Latency.Max <= 0 || r.PerSecond <= 0 || r.CPU == nil || r.PeakRSSMB <= 0 {
 			t.Errorf("%s c=%d: incomplete %+v", r.Phase, r.Concurrency, r)
 		}
+	}
+	for _, r := range rep.Results {
+		w := r.Writer
+		switch {
+		case w == nil:
+			t.Errorf("%s c=%d: no writer figures", r.Phase, r.Concurrency)
+		case r.Phase == "lookup" && w.Transactions != 0:
+			t.Errorf("lookups wrote: %+v", w)
+		case r.Phase == "create" && (w.Transactions != float64(r.OK) || w.WritesPerTransaction != 1 ||
+			math.Abs(w.MsPerTransaction-2) > 1e-6 || math.Abs(w.CommitMsPerTransaction-0.5) > 1e-6 || w.Busy <= 0):
+			t.Errorf("create c=%d, %d created: writer %+v", r.Concurrency, r.OK, w)
+		}
+	}
+	if !strings.Contains(errs.String(), "the server's writers") {
+		t.Errorf("no writer table:\n%s", errs.String())
 	}
 	if got := strings.Join(phases, " "); got != "create1 create4 fill8 lookup1 lookup4" {
 		t.Errorf("phases %s", got)
@@ -425,5 +452,24 @@ func TestSwitchesOfThisProcess(t *testing.T) {
 	// (as usher's) and by getrusage (as the load tool's).
 	if split.ServerSwitchesPerReq < 20 || split.ToolSwitchesPerReq < 20 {
 		t.Errorf("switches across 20 sleeps: %v from /proc, %v from getrusage", split.ServerSwitchesPerReq, split.ToolSwitchesPerReq)
+	}
+}
+
+func TestParseWriter(t *testing.T) {
+	c, err := parseWriter(strings.NewReader("# HELP x\nusher_db_writer_transactions_total 1.5e+06\nusher_db_writer_writes_total 4.2e+06\n" +
+		"usher_db_writer_busy_seconds_total 812.25\nusher_db_writer_commit_seconds_total 3\nusher_db_writer_writes_totalx 9\n"))
+	if err != nil || c != (writerCounters{transactions: 1.5e6, writes: 4.2e6, busySeconds: 812.25, commitSeconds: 3}) {
+		t.Errorf("parseWriter = %+v, %v", c, err)
+	}
+	if _, err := parseWriter(strings.NewReader("usher_db_writer_transactions_total 1\n")); err == nil {
+		t.Error("metrics without most writer counters were accepted (an older server)")
+	}
+	if _, err := parseWriter(strings.NewReader("usher_db_writer_transactions_total 1\nusher_db_writer_writes_total x\n")); err == nil {
+		t.Error("a counter that is not a number was accepted")
+	}
+	p := writerCounters{transactions: 110, writes: 400, busySeconds: 1.3, commitSeconds: 0.2}.since(writerCounters{transactions: 10, writes: 100, busySeconds: 1, commitSeconds: 0.1}, 0.5)
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+	if p.Transactions != 100 || !near(p.WritesPerTransaction, 3) || !near(p.MsPerTransaction, 3) || !near(p.CommitMsPerTransaction, 1) || !near(p.Busy, 0.6) {
+		t.Errorf("since = %+v, want 100 transactions of 3 writes, 3 ms each with 1 in COMMIT, busy 0.6", *p)
 	}
 }

@@ -27,6 +27,8 @@ type result struct {
 	Latency     latency        `json:"latency_ms"` // of every answered request
 	PeakRSSMB   float64        `json:"peak_rss_mb,omitempty"`
 	CPU         *cpuSplit      `json:"cpu,omitempty"`
+	// Writer is what the server's writers did (its /metrics).
+	Writer *writerPhase `json:"writer,omitempty"`
 	// PG is PostgreSQL's WAL and commits per successful creation, with --pg-url.
 	PG *pgPerRequest `json:"postgres_per_request,omitempty"`
 	// ErrorSamples are the first failed answers, as received.
@@ -44,6 +46,9 @@ func (r result) line() string {
 	}
 	if r.CPU != nil {
 		s += "  cpu " + r.CPU.String() + "  switches/req " + r.CPU.switches()
+	}
+	if r.Writer != nil && r.Writer.Transactions > 0 {
+		s += "  writer " + r.Writer.String()
 	}
 	for _, e := range r.ErrorSamples {
 		s += "\n    " + e
@@ -152,6 +157,7 @@ func (r report) writeTable(w io.Writer) {
 	}
 	tw.Flush()
 	writePGTable(w, r.Results)
+	writeWriterTable(w, r.Results)
 	for _, x := range r.Results {
 		if len(x.ErrorSamples) == 0 {
 			continue
