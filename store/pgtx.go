@@ -765,9 +765,13 @@ func (s *Store) runGroup(group []writeReq) {
 	if res.err == nil && res.panic == nil {
 		if !p.begun {
 			// Committed with the statements, or nothing was written.
-			s.work.add(len(live), time.Since(start), 0)
 			finish()
 			conn.Close()
+			committed := 0
+			if p.committed {
+				committed = len(live)
+			}
+			s.work.add(committed, time.Since(start), 0)
 			if p.committed && len(live) > 1 {
 				s.grouped.Add(int64(len(live)))
 			}
@@ -777,11 +781,16 @@ func (s *Store) runGroup(group []writeReq) {
 			return
 		}
 		s.inflight.Add(1)
+		commitStart := time.Now()
+		s.work.add(0, commitStart.Sub(start), 0) // the lane goes on to its next group
 		go func() {
 			defer s.inflight.Done()
-			commitStart := time.Now()
 			err := s.pgCommit(ctx, conn, p)
-			s.work.add(len(live), time.Since(start), time.Since(commitStart))
+			committed := 0
+			if err == nil {
+				committed = len(live)
+			}
+			s.work.add(committed, 0, time.Since(commitStart))
 			finish()
 			conn.Close()
 			if err == nil && len(live) > 1 {
@@ -793,7 +802,7 @@ func (s *Store) runGroup(group []writeReq) {
 		}()
 		return
 	}
-	s.work.add(len(live), time.Since(start), 0)
+	s.work.add(0, time.Since(start), 0) // rolled back
 	finish()
 	conn.Close()
 	if errors.Is(res.err, errCommit) {

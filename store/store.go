@@ -91,25 +91,35 @@ type writerWork struct {
 	batches, writes, busy, commit atomic.Int64 // busy and commit in nanoseconds
 }
 
+// add records a transaction that took busy (and commit, in COMMIT), and
+// committed writes; one that committed none counts only its time.
 func (w *writerWork) add(writes int, busy, commit time.Duration) {
-	w.batches.Add(1)
-	w.writes.Add(int64(writes))
+	if writes > 0 {
+		w.batches.Add(1)
+		w.writes.Add(int64(writes))
+	}
 	w.busy.Add(int64(busy))
 	w.commit.Add(int64(commit))
 }
 
 // WriterStats is what the writers have done since the store opened. On
 // SQLite it counts the single writer's transactions (batches of writes); on
-// PostgreSQL the lanes' (groups of WriteGrouped's writes; other writes run
-// on their callers' goroutines and are not counted).
+// PostgreSQL the lanes' (groups of WriteGrouped's writes). Writes that run
+// elsewhere are not counted: on PostgreSQL the other writes, which run on
+// their callers' goroutines, and the writes of a failed group, which run
+// again alone.
 type WriterStats struct {
-	Batches int64 // transactions run
-	Writes  int64 // writes in them
-	// Busy is the time from each transaction's start to the end of its
-	// COMMIT: on SQLite, when the one writer could do nothing else.
+	Batches int64 // transactions that committed
+	Writes  int64 // the writes they committed
+	// Busy is the time the writer (SQLite) or a lane (PostgreSQL) was taken
+	// by a transaction, rolled back ones included: on SQLite from its start
+	// to the end of its COMMIT, less its waits for more writes; on
+	// PostgreSQL until the lane could take its next group.
 	Busy time.Duration
-	// Commit is the part of Busy spent in COMMIT. A PostgreSQL group whose
-	// COMMIT went with its statements counts that round trip in Busy only.
+	// Commit is time in COMMIT. On SQLite it is part of Busy. On PostgreSQL
+	// a group's COMMIT sent with its statements is in Busy and not here; one
+	// sent apart is awaited by another goroutine while the lane goes on, and
+	// counted here only.
 	Commit time.Duration
 }
 

@@ -98,10 +98,13 @@ func (s *Store) writer() {
 func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 	batch := []writeReq{first}
 	results := []writeResult{{}}
+	// The writer's work: busy from the batch's start to its COMMIT's end,
+	// less the waits for more writes (an idle writer, not a bound).
 	start := time.Now()
-	var commit time.Duration
+	var commit, waited time.Duration
+	committed := 0
 	defer func() {
-		s.work.add(len(batch), time.Since(start), commit)
+		s.work.add(committed, time.Since(start)-waited, commit)
 		for i, req := range batch {
 			req.done <- results[i]
 		}
@@ -130,6 +133,8 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 		}
 		timer.Reset(linger)
 		defer timer.Stop()
+		waitStart := time.Now()
+		defer func() { waited += time.Since(waitStart) }()
 		select {
 		case r, ok := <-s.queue:
 			return take(r, ok)
@@ -187,13 +192,13 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 		}
 		batch, results = append(batch, r), append(results, writeResult{})
 	}
-	committed := 0
+	ok := 0
 	for _, r := range results {
 		if r.err == nil && r.panic == nil {
-			committed++
+			ok++
 		}
 	}
-	if committed == 0 {
+	if ok == 0 {
 		sqlTx.Rollback()
 		return len(batch)
 	}
@@ -204,6 +209,7 @@ func (s *Store) runBatch(first writeReq, prev int, timer *time.Timer) int {
 		failAll(results, fmt.Errorf("commit: %w", err))
 		return len(batch)
 	}
+	committed = ok
 	s.commits.Add(1)
 	return len(batch)
 }

@@ -216,16 +216,16 @@ func newMetrics(st *store.Store) *metrics {
 			Help: "Writes run again alone because their shared transaction failed (a conflict, a full plan)."},
 			func() float64 { _, r := st.GroupStats(); return float64(r) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_writer_transactions_total",
-			Help: "Transactions of the writers: SQLite's single writer's batches, PostgreSQL's lanes' groups."},
+			Help: "Transactions the writers committed: SQLite's single writer's batches, PostgreSQL's lanes' groups of creations."},
 			func() float64 { return float64(st.WriterStats().Batches) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_writer_writes_total",
-			Help: "Writes in the writers' transactions."},
+			Help: "Writes those transactions committed."},
 			func() float64 { return float64(st.WriterStats().Writes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_writer_busy_seconds_total",
-			Help: "Time the writers spent in transactions, from their start to the end of their COMMIT (on SQLite, divided by the run's time: how busy the one writer was)."},
+			Help: "Time the writers were taken by a transaction, rolled back ones included; on SQLite its rate is the share of time the one writer worked."},
 			func() float64 { return st.WriterStats().Busy.Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_db_writer_commit_seconds_total",
-			Help: "Part of the writers' busy time spent in COMMIT (not counted where PostgreSQL's COMMIT went with the group's statements)."},
+			Help: "Time in COMMIT: on SQLite part of the busy time; on PostgreSQL only COMMITs sent apart from a group's statements, awaited while the lane goes on."},
 			func() float64 { return st.WriterStats().Commit.Seconds() }))
 	return m
 }

@@ -202,7 +202,10 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 	res.Latency = summarize(lats)
 	res.ErrorSamples = samples
 	split := l.cpu.take().since(cpu0, elapsed, res.Requests)
-	if w1, ok := l.writer(ctx); ok && wOK {
+	// Read even when the phase ended with ctx's deadline.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if w1, ok := l.writer(wctx); ok && wOK {
 		res.Writer = w1.since(w0, elapsed.Seconds())
 	}
 	res.CPU = &split

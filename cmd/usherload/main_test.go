@@ -133,7 +133,7 @@ type fake struct {
 	patched  map[string]any
 	conns    map[string]bool
 	// transactions counts the creations, each a writer's transaction of
-	// 2 ms, 0.5 of it in COMMIT, as the server's /metrics would.
+	// 2 ms, 0.5 ms of it in COMMIT, as the server's /metrics would.
 	transactions int
 }
 

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -221,10 +220,7 @@ func (p cpuProbe) take() cpuSnapshot {
 		}
 	}
 	c.self, _ = procCPU("/proc/self/stat")
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		c.selfSwitches, c.selfOK = float64(ru.Nvcsw+ru.Nivcsw), true
-	}
+	c.selfSwitches, c.selfOK = ownSwitches()
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		c.busy, c.iowait, c.steal, c.total, c.machineOK = parseMachineCPU(b)
 	}
@@ -461,11 +457,11 @@ func (c cpuSnapshot) since(a cpuSnapshot, wall time.Duration, requests int) cpuS
 }
 
 // dbSwitchesSince counts the database's processes' switches between a and
-// c: a process started in between counts whole, as its CPU does; one whose
-// switches could not be read in either snapshot is left out rather than
-// counted from its start.
+// c: a process started in between counts whole, as its CPU does; one that
+// ran at a but whose switches were not read then is left out rather than
+// counted from its start. Nothing is known when a read no process.
 func dbSwitchesSince(c, a cpuSnapshot) (float64, bool) {
-	if len(c.dbSwitches) == 0 {
+	if len(c.dbSwitches) == 0 || len(a.db) == 0 {
 		return 0, false
 	}
 	var n float64

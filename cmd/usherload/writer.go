@@ -50,27 +50,31 @@ func (a *api) readWriter(ctx context.Context) (writerCounters, error) {
 // format; it fails unless all are there (an older server has none).
 func parseWriter(r io.Reader) (writerCounters, error) {
 	var c writerCounters
-	found := 0
+	found := map[string]bool{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		field, known := writerMetrics[name]
-		if !ok || !known {
+		// name value [timestamp]
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
 			continue
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		field, known := writerMetrics[f[0]]
+		if !known {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
 		if err != nil {
-			return c, fmt.Errorf("metric %s: %w", name, err)
+			return c, fmt.Errorf("metric %s: %w", f[0], err)
 		}
 		*field(&c) = v
-		found++
+		found[f[0]] = true
 	}
 	if err := sc.Err(); err != nil {
-		return c, err
+		return c, fmt.Errorf("reading /metrics: %w", err)
 	}
-	if found != len(writerMetrics) {
-		return c, fmt.Errorf("the server's metrics hold %d of the %d writer counters", found, len(writerMetrics))
+	if len(found) != len(writerMetrics) {
+		return c, fmt.Errorf("the server's metrics hold %d of the %d writer counters", len(found), len(writerMetrics))
 	}
 	return c, nil
 }
@@ -80,15 +84,16 @@ type writerPhase struct {
 	Transactions float64 `json:"transactions"`
 	// WritesPerTransaction is how many writes shared each commit.
 	WritesPerTransaction float64 `json:"writes_per_transaction"`
-	// MsPerTransaction is a transaction's time from its start to the end
-	// of its COMMIT; CommitMsPerTransaction the COMMIT's part of it, where
-	// it was apart (on PostgreSQL a group's COMMIT usually goes with its
-	// statements, and is then counted in the first only).
+	// MsPerTransaction is the writer's or a lane's busy time per committed
+	// transaction; CommitMsPerTransaction the time in COMMIT per
+	// transaction (store.WriterStats: on SQLite part of the first; on
+	// PostgreSQL only COMMITs sent apart, which overlap the lane's next
+	// group, while a COMMIT sent with a group's statements is in the first).
 	MsPerTransaction       float64 `json:"ms_per_transaction"`
 	CommitMsPerTransaction float64 `json:"commit_ms_per_transaction"`
-	// Busy is the writers' time in transactions per second of the phase:
-	// on SQLite how busy the one writer was (at most 1), on PostgreSQL
-	// the lanes' together.
+	// Busy is the writers' busy seconds per second of the phase: on
+	// SQLite how busy the one writer was (at most 1), on PostgreSQL the
+	// lanes' together (at most their number).
 	Busy float64 `json:"busy"`
 }
 
