@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -139,29 +138,20 @@ func (c pgCounters) since(a pgCounters, ok int) *pgPerRequest {
 
 // writePGTable prints the phases' PostgreSQL counters per request.
 func writePGTable(w io.Writer, results []result) {
-	any := false
-	for _, x := range results {
-		any = any || x.PG != nil
-	}
-	if !any {
-		return
-	}
-	fmt.Fprintln(w, "\nPostgreSQL per successful request (WAL and write transactions are the whole cluster's; commits are usher's database's, read-only ones included):")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tconc\tWAL bytes\tWAL records\tfull pages\tWAL writes\tWAL syncs\twrite transactions\tcommits\tother DBs' commits\t")
-	for _, x := range results {
-		p := x.PG
-		if p == nil {
-			continue
-		}
-		wal, sync := "-\t-\t-", "-\t-"
-		if p.WALKnown {
-			wal = fmt.Sprintf("%.0f\t%.1f\t%.3f", p.WALBytes, p.WALRecords, p.WALFPI)
-		}
-		if p.SyncKnown {
-			sync = fmt.Sprintf("%.3f\t%.3f", p.WALWrite, p.WALSync)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.3f\t%.3f\t%d\t\n", x.Phase, x.Concurrency, wal, sync, p.XIDs, p.Commits, p.OtherCommits)
-	}
-	tw.Flush()
+	writePhaseTable(w, "PostgreSQL per successful request (WAL and write transactions are the whole cluster's; commits are usher's database's, read-only ones included):",
+		"WAL bytes\tWAL records\tfull pages\tWAL writes\tWAL syncs\twrite transactions\tcommits\tother DBs' commits", results,
+		func(x result) (string, bool) {
+			p := x.PG
+			if p == nil {
+				return "", false
+			}
+			wal, sync := "-\t-\t-", "-\t-"
+			if p.WALKnown {
+				wal = fmt.Sprintf("%.0f\t%.1f\t%.3f", p.WALBytes, p.WALRecords, p.WALFPI)
+			}
+			if p.SyncKnown {
+				sync = fmt.Sprintf("%.3f\t%.3f", p.WALWrite, p.WALSync)
+			}
+			return fmt.Sprintf("%s\t%s\t%.3f\t%.3f\t%d", wal, sync, p.XIDs, p.Commits, p.OtherCommits), true
+		})
 }

@@ -178,3 +178,24 @@ func (r report) writeTable(w io.Writer) {
 		fmt.Fprintf(w, "\nstopped early: %s\n", r.Error)
 	}
 }
+
+// writePhaseTable prints, under title, a table of the phases for which row
+// gives the cells after the phase and its concurrency; nothing if none.
+func writePhaseTable(w io.Writer, title, header string, results []result, row func(result) (string, bool)) {
+	var lines []string
+	for _, x := range results {
+		if cells, ok := row(x); ok {
+			lines = append(lines, fmt.Sprintf("%s\t%d\t%s\t", x.Phase, x.Concurrency, cells))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\n"+title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tconc\t"+header+"\t")
+	for _, l := range lines {
+		fmt.Fprintln(tw, l)
+	}
+	tw.Flush()
+}

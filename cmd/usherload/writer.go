@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 )
 
 // The server's writers, read from its /metrics around each phase: on
@@ -117,21 +116,13 @@ func (p *writerPhase) String() string {
 
 // writeWriterTable prints the writers' figures of the phases that wrote.
 func writeWriterTable(w io.Writer, results []result) {
-	wrote := false
-	for _, x := range results {
-		wrote = wrote || (x.Writer != nil && x.Writer.Transactions > 0)
-	}
-	if !wrote {
-		return
-	}
-	fmt.Fprintln(w, "\nthe server's writers (SQLite: the one writer; PostgreSQL: the lanes' groups):")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tconc\ttransactions\twrites each\tms each\tCOMMIT ms each\tbusy\t")
-	for _, x := range results {
-		if p := x.Writer; p != nil && p.Transactions > 0 {
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.1f\t%.3f\t%.3f\t%.2f\t\n", x.Phase, x.Concurrency, p.Transactions,
-				p.WritesPerTransaction, p.MsPerTransaction, p.CommitMsPerTransaction, p.Busy)
-		}
-	}
-	tw.Flush()
+	writePhaseTable(w, "the server's writers (SQLite: the one writer; PostgreSQL: the lanes' groups):",
+		"transactions\twrites each\tbusy ms each\tCOMMIT ms each\tbusy", results,
+		func(x result) (string, bool) {
+			p := x.Writer
+			if p == nil || p.Transactions == 0 {
+				return "", false
+			}
+			return fmt.Sprintf("%.0f\t%.1f\t%.3f\t%.3f\t%.2f", p.Transactions, p.WritesPerTransaction, p.MsPerTransaction, p.CommitMsPerTransaction, p.Busy), true
+		})
 }
