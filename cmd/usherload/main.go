@@ -2,7 +2,8 @@
 // created per second, account lookups by login identifier with a tenant
 // filled to a given size, and the server's resident memory and CPU.
 // Each phase also reports the CPU and the context switches per request of
-// usher (--pid), the database's processes and the load tool itself.
+// usher (--pid), the database's processes and the load tool itself, and
+// what the server's writers did, from its /metrics (writer.go).
 //
 // It sets up its own tenant with an operator token (a fresh slug, a plan
 // with enough seats made the tenant's default plan), then runs its phases:
