@@ -181,29 +181,14 @@ func TestWriterStats(t *testing.T) {
 			st := db.open(t)
 			ctx := context.Background()
 			refused := errors.New("refused")
-			// round runs 40 concurrent grouped writes of fn and returns
-			// what the writers counted meanwhile and how many succeeded.
+			// round runs 40 grouped writes of fn at once (storetest.Race)
+			// and returns what the writers counted meanwhile and how many
+			// succeeded.
 			round := func(fn func(i int, tx *store.Tx) error) (store.WriterStats, int) {
 				before := st.WriterStats()
-				var wg sync.WaitGroup
-				var mu sync.Mutex
-				ok := 0
-				for i := range 40 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						err := st.WriteGrouped(ctx, func(tx *store.Tx) error { return fn(i, tx) })
-						mu.Lock()
-						defer mu.Unlock()
-						switch {
-						case err == nil:
-							ok++
-						case !errors.Is(err, refused):
-							t.Errorf("write %d: %v", i, err)
-						}
-					}()
-				}
-				wg.Wait()
+				ok, _ := storetest.Race(t, 40, refused, func(i int) error {
+					return st.WriteGrouped(ctx, func(tx *store.Tx) error { return fn(i, tx) })
+				})
 				after := st.WriterStats()
 				return store.WriterStats{Batches: after.Batches - before.Batches, Writes: after.Writes - before.Writes,
 					Busy: after.Busy - before.Busy, Commit: after.Commit - before.Commit}, ok
