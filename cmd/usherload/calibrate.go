@@ -39,21 +39,28 @@ type calibration struct {
 	// between two goroutines: two writes, two reads and two wakeups, the
 	// shape of a request to usher or of a query to PostgreSQL.
 	RoundTripUS float64 `json:"loopback_round_trip_us"`
+	// SQLiteMS is SQLiteRows inserts into an indexed in-memory SQLite table
+	// and as many lookups (sqliteWork): CPU and memory as usher uses them.
+	SQLiteMS   float64 `json:"sqlite_memory_ms"`
+	SQLiteRows int     `json:"sqlite_memory_rows"`
 	// Runs of each measure, of which the medians are given.
-	HashRuns  int `json:"hash_runs"`
-	LoopRuns  int `json:"loop_runs"`
-	FsyncRuns int `json:"fsync_runs"`
+	HashRuns   int `json:"hash_runs"`
+	LoopRuns   int `json:"loop_runs"`
+	FsyncRuns  int `json:"fsync_runs"`
+	SQLiteRuns int `json:"sqlite_memory_runs"`
 	// Postgres is the server's settings, with --pg-url.
 	Postgres *pgSettings `json:"postgres,omitempty"`
 }
 
 // calOptions are the calibration's sizes; zero values take the defaults.
 type calOptions struct {
-	Dir       string // for the fsync file; the OS's temporary folder by default
-	HashRuns  int
-	LoopRuns  int
-	LoopMiB   int
-	FsyncRuns int
+	Dir        string // for the fsync file; the OS's temporary folder by default
+	HashRuns   int
+	LoopRuns   int
+	LoopMiB    int
+	FsyncRuns  int
+	SQLiteRuns int
+	SQLiteRows int
 }
 
 func (o calOptions) withDefaults() calOptions {
@@ -72,6 +79,12 @@ func (o calOptions) withDefaults() calOptions {
 	if o.FsyncRuns == 0 {
 		o.FsyncRuns = 25
 	}
+	if o.SQLiteRuns == 0 {
+		o.SQLiteRuns = 5
+	}
+	if o.SQLiteRows == 0 {
+		o.SQLiteRows = 10000
+	}
 	return o
 }
 
@@ -79,7 +92,7 @@ func (o calOptions) withDefaults() calOptions {
 func calibrate(ctx context.Context, o calOptions) (calibration, error) {
 	o = o.withDefaults()
 	c := calibration{Machine: machineInfo(), LoopMiB: o.LoopMiB, FsyncDir: o.Dir, FsyncCall: datasyncName,
-		HashRuns: o.HashRuns, LoopRuns: o.LoopRuns, FsyncRuns: o.FsyncRuns}
+		HashRuns: o.HashRuns, LoopRuns: o.LoopRuns, FsyncRuns: o.FsyncRuns, SQLiteRuns: o.SQLiteRuns, SQLiteRows: o.SQLiteRows}
 
 	var err error
 	c.HashMS, err = median(o.HashRuns, func() error {
@@ -107,6 +120,9 @@ func calibrate(ctx context.Context, o calOptions) (calibration, error) {
 		return ctx.Err()
 	})
 	_ = sink
+	if c.SQLiteMS, err = sqliteWork(ctx, o.SQLiteRuns, o.SQLiteRows); err != nil {
+		return c, fmt.Errorf("calibration SQLite in memory: %w", err)
+	}
 
 	if c.FsyncMS, err = fsyncLatency(o.Dir, o.FsyncRuns); err != nil {
 		return c, fmt.Errorf("calibration fsync in %s: %w", o.Dir, err)
@@ -242,10 +258,11 @@ func (c calibration) write(w io.Writer) {
 	if m.Kernel != "" {
 		kernel = ", Linux " + m.Kernel
 	}
-	fmt.Fprintf(w, "calibration: %d × %s, %s%s, load tool %s (medians of %d/%d/%d/%d/%d runs)\n",
-		m.CPUs, orDash(m.CPUModel), m.OS, kernel, m.ToolGo, c.HashRuns, c.LoopRuns, c.FsyncRuns, quickRuns, quickRuns)
+	fmt.Fprintf(w, "calibration: %d × %s, %s%s, load tool %s (medians of %d/%d/%d/%d/%d/%d runs)\n",
+		m.CPUs, orDash(m.CPUModel), m.OS, kernel, m.ToolGo, c.HashRuns, c.LoopRuns, c.SQLiteRuns, c.FsyncRuns, quickRuns, quickRuns)
 	fmt.Fprintf(w, "  %-32s %8.2f ms\n", "argon2id hash ("+c.HashParams+")", c.HashMS)
 	fmt.Fprintf(w, "  %-32s %8.2f ms\n", fmt.Sprintf("SHA-256 of %d MiB", c.LoopMiB), c.LoopMS)
+	fmt.Fprintf(w, "  %-32s %8.2f ms\n", fmt.Sprintf("SQLite in memory (%d rows)", c.SQLiteRows), c.SQLiteMS)
 	fmt.Fprintf(w, "  %-32s %8.3f ms  in %s\n", "8 kB write + "+c.FsyncCall, c.FsyncMS, c.FsyncDir)
 	fmt.Fprintf(w, "  %-32s %8.0f ns\n", "system call (getppid)", c.SyscallNS)
 	fmt.Fprintf(w, "  %-32s %8.1f µs\n", "loopback TCP round trip (64 B)", c.RoundTripUS)

@@ -15,14 +15,14 @@ import (
 
 func TestCalibrate(t *testing.T) {
 	dir := t.TempDir()
-	c, err := calibrate(context.Background(), calOptions{Dir: dir, HashRuns: 1, LoopRuns: 3, LoopMiB: 2, FsyncRuns: 3})
+	c, err := calibrate(context.Background(), calOptions{Dir: dir, HashRuns: 1, LoopRuns: 3, LoopMiB: 2, FsyncRuns: 3, SQLiteRuns: 2, SQLiteRows: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.SyscallNS <= 0 || c.RoundTripUS <= 0 {
+	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.SyscallNS <= 0 || c.RoundTripUS <= 0 || c.SQLiteMS <= 0 {
 		t.Errorf("not all positive: %+v", c)
 	}
-	if c.HashParams != "m=7168,t=5,p=1" || c.FsyncDir != dir || c.LoopMiB != 2 || c.Machine.CPUs < 1 || c.Machine.ToolGo == "" {
+	if c.HashParams != "m=7168,t=5,p=1" || c.FsyncDir != dir || c.LoopMiB != 2 || c.SQLiteRows != 300 || c.SQLiteRuns != 2 || c.Machine.CPUs < 1 || c.Machine.ToolGo == "" {
 		t.Errorf("calibration %+v", c)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
@@ -30,7 +30,7 @@ func TestCalibrate(t *testing.T) {
 	}
 	var b bytes.Buffer
 	c.write(&b)
-	for _, want := range []string{"argon2id hash (m=7168,t=5,p=1)", "SHA-256 of 2 MiB", "8 kB write + " + datasyncName, "in " + dir, "system call (getppid)", "loopback TCP round trip (64 B)"} {
+	for _, want := range []string{"argon2id hash (m=7168,t=5,p=1)", "SHA-256 of 2 MiB", "SQLite in memory (300 rows)", "8 kB write + " + datasyncName, "in " + dir, "system call (getppid)", "loopback TCP round trip (64 B)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
@@ -64,7 +64,7 @@ func TestRunCalibrate(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &c); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.HashRuns != 5 || c.FsyncRuns != 25 || c.Postgres != nil {
+	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.HashRuns != 5 || c.FsyncRuns != 25 || c.SQLiteMS <= 0 || c.SQLiteRows != 10000 || c.Postgres != nil {
 		t.Errorf("calibration %+v", c)
 	}
 }
@@ -119,5 +119,19 @@ func TestPGCountersPostgres(t *testing.T) {
 	s.write(&b, os.TempDir())
 	if !strings.Contains(b.String(), "synchronous_commit=") {
 		t.Errorf("settings:\n%s", b.String())
+	}
+}
+
+// The in-memory work inserts and finds every row, run after run: a key
+// lost or a run left half done would fail a lookup or the unique index.
+func TestSQLiteWork(t *testing.T) {
+	ms, err := sqliteWork(context.Background(), 3, 2000)
+	if err != nil || ms <= 0 {
+		t.Fatalf("sqliteWork: %v ms, %v", ms, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sqliteWork(ctx, 1, 10); err == nil {
+		t.Error("a cancelled calibration went on")
 	}
 }
