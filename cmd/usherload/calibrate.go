@@ -39,6 +39,10 @@ type calibration struct {
 	// between two goroutines: two writes, two reads and two wakeups, the
 	// shape of a request to usher or of a query to PostgreSQL.
 	RoundTripUS float64 `json:"loopback_round_trip_us"`
+	// WriteUS is one 4 kB write into the OS's cache of a file in FsyncDir,
+	// with no flush: what SQLite's WAL does twice for each page of a commit
+	// (a frame's header, then the page), and its checkpoint once more.
+	WriteUS float64 `json:"write_4k_us"`
 	// SQLiteMS is SQLiteRows inserts into an indexed in-memory SQLite table
 	// and as many lookups (sqliteWork): CPU and memory as usher uses them.
 	SQLiteMS   float64 `json:"sqlite_memory_ms"`
@@ -127,6 +131,9 @@ func calibrate(ctx context.Context, o calOptions) (calibration, error) {
 	if c.FsyncMS, err = fsyncLatency(o.Dir, o.FsyncRuns); err != nil {
 		return c, fmt.Errorf("calibration fsync in %s: %w", o.Dir, err)
 	}
+	if c.WriteUS, err = writeCost(o.Dir); err != nil {
+		return c, fmt.Errorf("calibration file writes in %s: %w", o.Dir, err)
+	}
 	c.SyscallNS = syscallCost()
 	if c.RoundTripUS, err = roundTrip(ctx); err != nil {
 		return c, fmt.Errorf("calibration loopback round trip: %w", err)
@@ -195,6 +202,37 @@ func roundTrip(ctx context.Context) (float64, error) {
 	return ms * 1e3 / trips, err
 }
 
+// writeCost is the median time of one 4 kB write into the OS's cache, in
+// microseconds, over runs of 4,000 writes that overwrite a 16 MB file
+// written once before (as SQLite overwrites its WAL after the first
+// checkpoint), with no flush.
+func writeCost(dir string) (float64, error) {
+	f, err := os.CreateTemp(dir, "usherload-writes-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	const writes, size = 4000, 4096
+	page := make([]byte, size)
+	for i := range page {
+		page[i] = byte(i)
+	}
+	pass := func() error {
+		for i := range writes {
+			if _, err := f.WriteAt(page, int64(i)*size); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := pass(); err != nil {
+		return 0, err
+	}
+	ms, err := median(quickRuns, pass)
+	return ms * 1e3 / writes, err
+}
+
 // fsyncLatency is the median time of an 8 kB write at the start of a
 // preallocated file followed by its flush, as pg_test_fsync measures it.
 func fsyncLatency(dir string, runs int) (float64, error) {
@@ -258,12 +296,13 @@ func (c calibration) write(w io.Writer) {
 	if m.Kernel != "" {
 		kernel = ", Linux " + m.Kernel
 	}
-	fmt.Fprintf(w, "calibration: %d × %s, %s%s, load tool %s (medians of %d/%d/%d/%d/%d/%d runs)\n",
-		m.CPUs, orDash(m.CPUModel), m.OS, kernel, m.ToolGo, c.HashRuns, c.LoopRuns, c.SQLiteRuns, c.FsyncRuns, quickRuns, quickRuns)
+	fmt.Fprintf(w, "calibration: %d × %s, %s%s, load tool %s (medians of %d/%d/%d/%d/%d/%d/%d runs)\n",
+		m.CPUs, orDash(m.CPUModel), m.OS, kernel, m.ToolGo, c.HashRuns, c.LoopRuns, c.SQLiteRuns, c.FsyncRuns, quickRuns, quickRuns, quickRuns)
 	fmt.Fprintf(w, "  %-32s %8.2f ms\n", "argon2id hash ("+c.HashParams+")", c.HashMS)
 	fmt.Fprintf(w, "  %-32s %8.2f ms\n", fmt.Sprintf("SHA-256 of %d MiB", c.LoopMiB), c.LoopMS)
 	fmt.Fprintf(w, "  %-32s %8.2f ms\n", fmt.Sprintf("SQLite in memory (%d rows)", c.SQLiteRows), c.SQLiteMS)
 	fmt.Fprintf(w, "  %-32s %8.3f ms  in %s\n", "8 kB write + "+c.FsyncCall, c.FsyncMS, c.FsyncDir)
+	fmt.Fprintf(w, "  %-32s %8.2f µs\n", "4 kB write, no flush", c.WriteUS)
 	fmt.Fprintf(w, "  %-32s %8.0f ns\n", "system call (getppid)", c.SyscallNS)
 	fmt.Fprintf(w, "  %-32s %8.1f µs\n", "loopback TCP round trip (64 B)", c.RoundTripUS)
 	if p := c.Postgres; p != nil {
