@@ -161,10 +161,17 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	// which contexts use, taken before the claim to err on the safe side.)
 	sendBy := time.Now().Add(w.o.Lease - w.o.Lease/4)
 	minWindow := min(time.Second, w.o.Lease/8)
+	channels := w.cfg.Channels()
+	if len(channels) == 0 {
+		// Nothing can be claimed: no transaction. The worker is woken after
+		// every queued message, and an empty one would still take SQLite's
+		// writer or a PostgreSQL connection each time.
+		return 0, nil
+	}
 	var msgs []usher.Message
 	err := w.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		msgs, err = tx.ClaimMessages(ctx, w.owner, w.o.Batch, w.o.Lease, w.cfg.Channels())
+		msgs, err = tx.ClaimMessages(ctx, w.owner, w.o.Batch, w.o.Lease, channels)
 		return err
 	})
 	if err != nil {

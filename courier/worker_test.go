@@ -659,3 +659,49 @@ func TestWorkerNeverSendsPastItsLease(t *testing.T) {
 		t.Errorf("sent %d (sender says %d), cut off %d, put back %d of %d", sent, len(s.sent), cutOff, putBack, len(msgs))
 	}
 }
+
+// writeCounter is a store that counts the transactions asked of it.
+type writeCounter struct {
+	*store.Store
+	writes atomic.Int32
+}
+
+func (c *writeCounter) Write(ctx context.Context, fn func(*store.Tx) error) error {
+	c.writes.Add(1)
+	return c.Store.Write(ctx, fn)
+}
+
+// With no sender configured a pass claims nothing, so it opens no
+// transaction: the worker is woken after every message queued, and each
+// empty transaction would take the database's writer.
+func TestWorkerWithoutSendersOpensNoTransaction(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	st := &writeCounter{Store: openSQLite(t, clock)}
+	queueEmails(t, st.Store, 2)
+	w := courier.NewWorker(st, courier.Config{}, fastOptions(clock))
+	for range 3 {
+		if n, err := w.RunOnce(context.Background()); n != 0 || err != nil {
+			t.Fatalf("RunOnce without senders: %d claimed, %v", n, err)
+		}
+	}
+	if n := st.writes.Load(); n != 0 {
+		t.Errorf("%d transactions without senders; want none", n)
+	}
+	for _, m := range messages(t, st.Store) {
+		if m.State != usher.MessageQueued || m.Attempts != 0 {
+			t.Errorf("%s: state %s, %d attempts; want queued and untouched", m.To, m.State, m.Attempts)
+		}
+	}
+	// With a sender the same worker's passes do claim: the count above
+	// is not one that never moves.
+	srv := startMailServer(t)
+	sender := newSMTPSender(t, "smtp+insecure://"+srv.Addr+"?from=noreply@acme.example", nil)
+	w = courier.NewWorker(st, courier.Config{Email: sender}, fastOptions(clock))
+	if n, err := w.RunOnce(context.Background()); n != 2 || err != nil {
+		t.Fatalf("RunOnce with a sender: %d claimed, %v; want 2", n, err)
+	}
+	if st.writes.Load() == 0 {
+		t.Error("a pass with a sender opened no transaction")
+	}
+}
