@@ -155,12 +155,6 @@ func (w *Worker) Run(ctx context.Context) {
 // them and records each outcome. It returns the number of messages
 // claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	// Every send ends well before the lease does, or another replica
-	// could claim and send the message while this one still is. (The
-	// lease is in the store's time; this deadline is on the wall clock,
-	// which contexts use, taken before the claim to err on the safe side.)
-	sendBy := time.Now().Add(w.o.Lease - w.o.Lease/4)
-	minWindow := min(time.Second, w.o.Lease/8)
 	channels := w.cfg.Channels()
 	if len(channels) == 0 {
 		// Nothing can be claimed: no transaction. The worker is woken after
@@ -168,6 +162,12 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		// writer or a PostgreSQL connection each time.
 		return 0, nil
 	}
+	// Every send ends well before the lease does, or another replica
+	// could claim and send the message while this one still is. (The
+	// lease is in the store's time; this deadline is on the wall clock,
+	// which contexts use, taken before the claim to err on the safe side.)
+	sendBy := time.Now().Add(w.o.Lease - w.o.Lease/4)
+	minWindow := min(time.Second, w.o.Lease/8)
 	var msgs []usher.Message
 	err := w.st.Write(ctx, func(tx *store.Tx) error {
 		var err error

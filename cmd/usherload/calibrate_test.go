@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +66,7 @@ func TestRunCalibrate(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &c); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.HashRuns != 5 || c.FsyncRuns != 25 || c.SQLiteMS <= 0 || c.SQLiteRows != 10000 || c.Postgres != nil {
+	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.HashRuns != 5 || c.FsyncRuns != 25 || c.SQLiteMS <= 0 || c.WriteUS <= 0 || c.SQLiteRows != 10000 || c.Postgres != nil {
 		t.Errorf("calibration %+v", c)
 	}
 }
@@ -122,16 +124,42 @@ func TestPGCountersPostgres(t *testing.T) {
 	}
 }
 
-// The in-memory work inserts and finds every row, run after run: a key
-// lost or a run left half done would fail a lookup or the unique index.
-func TestSQLiteWork(t *testing.T) {
-	ms, err := sqliteWork(context.Background(), 3, 2000)
-	if err != nil || ms <= 0 {
+// A pass inserts every key (its lookups check what they find); the next pass starts
+// from an empty table; the keys are distinct, and the unique index is
+// there to refuse one given twice.
+func TestSQLitePass(t *testing.T) {
+	ctx := context.Background()
+	if ms, err := sqliteWork(ctx, 3, 500); err != nil || ms <= 0 {
 		t.Fatalf("sqliteWork: %v ms, %v", ms, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	db, err := sql.Open("sqlite", "file:usherload-calibration-test?mode=memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL); CREATE UNIQUE INDEX t_k ON t (k)`); err != nil {
+		t.Fatal(err)
+	}
+	keys := calibrationKeys(2000)
+	if len(slices.Compact(slices.Sorted(slices.Values(keys)))) != len(keys) {
+		t.Fatal("the calibration's keys repeat")
+	}
+	for range 2 {
+		if err := sqlitePass(ctx, db, keys); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != len(keys) {
+			t.Fatalf("%d rows after a pass (%v); want %d", n, err, len(keys))
+		}
+	}
+	if err := sqlitePass(ctx, db, append(keys, keys[7])); err == nil {
+		t.Error("a key given twice was inserted twice")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := sqliteWork(ctx, 1, 10); err == nil {
+	if _, err := sqliteWork(cancelled, 1, 10); err == nil {
 		t.Error("a cancelled calibration went on")
 	}
 }
