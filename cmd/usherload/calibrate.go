@@ -40,11 +40,12 @@ type calibration struct {
 	// shape of a request to usher or of a query to PostgreSQL.
 	RoundTripUS float64 `json:"loopback_round_trip_us"`
 	// WriteUS is one 4 kB write into the OS's cache of a file in FsyncDir,
-	// with no flush: what SQLite's WAL does twice for each page of a commit
-	// (a frame's header, then the page), and its checkpoint once more.
+	// with no flush: what SQLite's WAL pays for each page of a commit
+	// (beside a 24-byte write of the frame's header), and its checkpoint
+	// once more; the kernel's half of a request's cost.
 	WriteUS float64 `json:"write_4k_us"`
 	// SQLiteMS is SQLiteRows inserts into an indexed in-memory SQLite table
-	// and as many lookups (sqliteWork): CPU and memory as usher uses them.
+	// and as many lookups (sqliteWork): the user-space half.
 	SQLiteMS   float64 `json:"sqlite_memory_ms"`
 	SQLiteRows int     `json:"sqlite_memory_rows"`
 	// Runs of each measure, of which the medians are given.
