@@ -68,6 +68,11 @@ type calOptions struct {
 	SQLiteRows int
 }
 
+// sqliteRows is the default size of the in-memory SQLite work. A variable
+// so that a test of --mode calibrate under the race detector, which makes
+// SQLite ten times slower, can take a smaller one.
+var sqliteRows = 10000
+
 func (o calOptions) withDefaults() calOptions {
 	if o.Dir == "" {
 		o.Dir = os.TempDir()
@@ -88,7 +93,7 @@ func (o calOptions) withDefaults() calOptions {
 		o.SQLiteRuns = 5
 	}
 	if o.SQLiteRows == 0 {
-		o.SQLiteRows = 10000
+		o.SQLiteRows = sqliteRows
 	}
 	return o
 }

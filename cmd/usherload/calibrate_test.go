@@ -37,7 +37,7 @@ func TestCalibrate(t *testing.T) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
 	}
-	if _, err := calibrate(context.Background(), calOptions{Dir: dir + "/missing", HashRuns: 1, LoopRuns: 1, LoopMiB: 1, FsyncRuns: 1}); err == nil {
+	if _, err := calibrate(context.Background(), calOptions{Dir: dir + "/missing", HashRuns: 1, LoopRuns: 1, LoopMiB: 1, FsyncRuns: 1, SQLiteRuns: 1, SQLiteRows: 10}); err == nil {
 		t.Error("a missing fsync folder was accepted")
 	}
 }
@@ -57,6 +57,8 @@ func TestMedian(t *testing.T) {
 
 // --mode calibrate needs neither a server nor a token.
 func TestRunCalibrate(t *testing.T) {
+	defer func(n int) { sqliteRows = n }(sqliteRows)
+	sqliteRows = 300
 	var out bytes.Buffer
 	args := []string{"--mode", "calibrate", "--fsync-dir", t.TempDir(), "--json"}
 	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
@@ -66,7 +68,7 @@ func TestRunCalibrate(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &c); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.HashRuns != 5 || c.FsyncRuns != 25 || c.SQLiteMS <= 0 || c.WriteUS <= 0 || c.SQLiteRows != 10000 || c.Postgres != nil {
+	if c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 || c.HashRuns != 5 || c.FsyncRuns != 25 || c.SQLiteMS <= 0 || c.WriteUS <= 0 || c.SQLiteRows != 300 || c.Postgres != nil {
 		t.Errorf("calibration %+v", c)
 	}
 }
@@ -129,7 +131,7 @@ func TestPGCountersPostgres(t *testing.T) {
 // there to refuse one given twice.
 func TestSQLitePass(t *testing.T) {
 	ctx := context.Background()
-	if ms, err := sqliteWork(ctx, 3, 500); err != nil || ms <= 0 {
+	if ms, err := sqliteWork(ctx, 2, 200); err != nil || ms <= 0 {
 		t.Fatalf("sqliteWork: %v ms, %v", ms, err)
 	}
 	db, err := sql.Open("sqlite", "file:usherload-calibration-test?mode=memory")
@@ -141,7 +143,7 @@ func TestSQLitePass(t *testing.T) {
 	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL); CREATE UNIQUE INDEX t_k ON t (k)`); err != nil {
 		t.Fatal(err)
 	}
-	keys := calibrationKeys(2000)
+	keys := calibrationKeys(600)
 	if len(slices.Compact(slices.Sorted(slices.Values(keys)))) != len(keys) {
 		t.Fatal("the calibration's keys repeat")
 	}
