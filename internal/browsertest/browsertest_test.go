@@ -57,6 +57,15 @@ func testServer(t *testing.T) string {
 	}
 	mux.HandleFunc("GET /good", page(goodPage))
 	mux.HandleFunc("GET /bad", page(badPage))
+	// Reloads itself at the first Tab pressed in the browser's session (the
+	// second copy does not), like a page that refreshes during a walk.
+	mux.HandleFunc("GET /reloads", page(strings.Replace(goodPage, "</body>", `<script>
+document.addEventListener('keydown', e => { if (e.key === 'Tab' && !sessionStorage.getItem('reloaded')) { sessionStorage.setItem('reloaded', '1'); location.reload(); } });
+</script></body>`, 1)))
+	// Reloads itself at every Tab.
+	mux.HandleFunc("GET /reloads-always", page(strings.Replace(goodPage, "</body>", `<script>
+document.addEventListener('keydown', e => { if (e.key === 'Tab') location.reload(); });
+</script></body>`, 1)))
 	mux.HandleFunc("GET /other", page(strings.Replace(goodPage, "Tell us", "Other", 1)))
 	mux.HandleFunc("POST /done", func(w http.ResponseWriter, r *http.Request) {
 		page(`<!doctype html><html lang="en"><head><meta name="viewport" content="width=device-width"><title>Done</title></head><body><h1>Thanks, `+
@@ -121,5 +130,26 @@ func TestBrowserHarnessBadPage(t *testing.T) {
 	p.SetViewport(Desktop)
 	if problems := strings.Join(p.Problems(), "\n"); strings.Contains(problems, "sideways") {
 		t.Errorf("a 600 px page scrolls sideways at 1280 px?\n%s", problems)
+	}
+}
+
+// A page that reloads itself during the walk with the Tab key is walked
+// again; one that does it every time is reported.
+func TestBrowserHarnessKeyboardOnAReloadingPage(t *testing.T) {
+	base := testServer(t)
+	p := New(t)
+	p.NoChecks = true
+	p.Open(base + "/good")
+	clean := p.Keyboard()
+	p.Open(base + "/reloads")
+	if got := p.Keyboard(); !slices.Equal(got, clean) {
+		t.Errorf("after a reload during the walk: %q; want the page's own findings %q", got, clean)
+	}
+	if got := Eval[string](p, `sessionStorage.getItem('reloaded')`); got != "1" {
+		t.Fatalf("the page did not reload during the walk (mark %q): the test tests nothing", got)
+	}
+	p.Open(base + "/reloads-always")
+	if got := strings.Join(p.Keyboard(), "\n"); !strings.Contains(got, "reloaded itself during each of 3 walks") {
+		t.Errorf("a page reloading at every Tab: %q", got)
 	}
 }

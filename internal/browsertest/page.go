@@ -513,7 +513,36 @@ func (p *Page) Problems() []string {
 // Keyboard walks the page with the Tab key from its first focusable element
 // and lists what is wrong: an element Tab skips or reaches out of order, or
 // one that shows no focus indicator. The focus is put back afterwards.
+//
+// A page that reloads itself (a running import's, every two seconds) can
+// do so during a walk, which on a slow machine takes about as long: the walk
+// then starts again on the new page, up to three times.
 func (p *Page) Keyboard() []string {
+	p.t.Helper()
+	for walk := 1; ; walk++ {
+		problems, reloaded := p.keyboardWalk()
+		if !reloaded {
+			return problems
+		}
+		if walk == 3 {
+			return []string{"the page reloaded itself during each of 3 walks with the Tab key: a keyboard user loses the focus as often"}
+		}
+		for deadline := time.Now().Add(ActionTimeout); ; {
+			state, err := eval[string](p, `document.readyState`)
+			if err == nil && state == "complete" {
+				break
+			}
+			if time.Now().After(deadline) {
+				p.t.Fatalf("the page did not finish reloading after %s (last error %v)", ActionTimeout, err)
+			}
+			time.Sleep(15 * time.Millisecond)
+		}
+	}
+}
+
+// keyboardWalk is one walk of Keyboard; reloaded says the document was
+// replaced during it, which makes its findings meaningless.
+func (p *Page) keyboardWalk() (problems []string, reloaded bool) {
 	p.t.Helper()
 	type stop struct {
 		Desc   string
@@ -536,17 +565,29 @@ func (p *Page) Keyboard() []string {
 		const scrolls = /(auto|scroll)/.test(s.overflowX + s.overflowY) && (el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight);
 		return {desc: ` + describeJS + `(el), same, listed: ` + focusables + `.includes(el), extra: scrolls,
 			shown: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none'}; })()`
-	want := Eval[[]string](p, `(() => { window.__browsertestFocus = document.activeElement; return `+focusables+`.map(`+describeJS+`); })()`)
-	if len(want) == 0 {
-		return nil
+	// The mark lives in the document's window: a reload takes it away.
+	gone := func() bool {
+		still, err := eval[bool](p, `window.__browsertestWalk === true`)
+		return err != nil || !still
 	}
-	var problems []string
-	got := Eval[stop](p, `(() => { window.__browsertestLast = null; `+focusables+`[0].focus(); return `+step+`; })()`)
+	want, err := eval[[]string](p, `(() => { window.__browsertestWalk = true; window.__browsertestFocus = document.activeElement; return `+focusables+`.map(`+describeJS+`); })()`)
+	if err != nil {
+		return nil, true
+	}
+	if len(want) == 0 {
+		return nil, false
+	}
+	got, err := eval[stop](p, `(() => { window.__browsertestLast = null; `+focusables+`[0].focus(); return `+step+`; })()`)
+	if err != nil {
+		return nil, true
+	}
 	for i, presses := 0, 0; i < len(want); i++ {
 		if i > 0 {
 			for {
 				p.Press("\t")
-				got = Eval[stop](p, step)
+				if got, err = eval[stop](p, step); err != nil {
+					return nil, true
+				}
 				presses++
 				// Tab stays in a date field for its parts, and stops at a
 				// scrolling box that holds nothing focusable.
@@ -556,6 +597,9 @@ func (p *Page) Keyboard() []string {
 			}
 		}
 		if got.Desc != want[i] {
+			if gone() {
+				return nil, true
+			}
 			problems = append(problems, fmt.Sprintf("Tab reaches %s where %s comes next (Tab order: %q)", got.Desc, want[i], want))
 			break
 		}
@@ -563,15 +607,18 @@ func (p *Page) Keyboard() []string {
 			problems = append(problems, got.Desc+" shows no focus indicator")
 		}
 	}
+	if gone() {
+		return nil, true
+	}
 	// Put the focus back; with none before, also the point the next Tab
 	// starts from, so the walk leaves no trace.
-	Eval[bool](p, `(() => { const el = window.__browsertestFocus; delete window.__browsertestFocus; delete window.__browsertestLast;
+	Eval[bool](p, `(() => { const el = window.__browsertestFocus; delete window.__browsertestFocus; delete window.__browsertestLast; delete window.__browsertestWalk;
 		if (el && el !== document.body) { el.focus(); return true; }
 		const h = document.documentElement, had = h.getAttribute('tabindex');
 		h.tabIndex = -1; h.focus(); h.blur();
 		if (had === null) h.removeAttribute('tabindex'); else h.setAttribute('tabindex', had);
 		return true; })()`)
-	return problems
+	return problems, false
 }
 
 // Screenshot writes a full-page PNG of the page at phone width to
