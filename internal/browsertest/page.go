@@ -570,23 +570,37 @@ func (p *Page) keyboardWalk() (problems []string, reloaded bool) {
 		still, err := eval[bool](p, `window.__browsertestWalk === true`)
 		return err != nil || !still
 	}
+	// failed is for an error of the browser's: a reload under way, or else
+	// a failure of the test.
+	failed := func(what string, err error) bool {
+		if gone() {
+			return true
+		}
+		p.t.Fatalf("keyboard walk, %s: %v", what, err)
+		return false
+	}
 	want, err := eval[[]string](p, `(() => { window.__browsertestWalk = true; window.__browsertestFocus = document.activeElement; return `+focusables+`.map(`+describeJS+`); })()`)
 	if err != nil {
-		return nil, true
+		return nil, failed("listing the focusable elements", err)
 	}
 	if len(want) == 0 {
 		return nil, false
 	}
 	got, err := eval[stop](p, `(() => { window.__browsertestLast = null; `+focusables+`[0].focus(); return `+step+`; })()`)
 	if err != nil {
-		return nil, true
+		return nil, failed("focusing the first element", err)
 	}
 	for i, presses := 0, 0; i < len(want); i++ {
 		if i > 0 {
 			for {
-				p.Press("\t")
+				ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
+				err := chromedp.Do(ctx, chromedp.KeyEvent("\t"))
+				cancel()
+				if err != nil {
+					return nil, failed("pressing Tab", err)
+				}
 				if got, err = eval[stop](p, step); err != nil {
-					return nil, true
+					return nil, failed("reading the focus", err)
 				}
 				presses++
 				// Tab stays in a date field for its parts, and stops at a
@@ -612,12 +626,15 @@ func (p *Page) keyboardWalk() (problems []string, reloaded bool) {
 	}
 	// Put the focus back; with none before, also the point the next Tab
 	// starts from, so the walk leaves no trace.
-	Eval[bool](p, `(() => { const el = window.__browsertestFocus; delete window.__browsertestFocus; delete window.__browsertestLast; delete window.__browsertestWalk;
+	if _, err := eval[bool](p, `(() => { const el = window.__browsertestFocus; delete window.__browsertestFocus; delete window.__browsertestLast; delete window.__browsertestWalk;
 		if (el && el !== document.body) { el.focus(); return true; }
 		const h = document.documentElement, had = h.getAttribute('tabindex');
 		h.tabIndex = -1; h.focus(); h.blur();
 		if (had === null) h.removeAttribute('tabindex'); else h.setAttribute('tabindex', had);
-		return true; })()`)
+		return true; })()`); err != nil {
+		// The script itself cannot fail: the page went away under it.
+		return nil, true
+	}
 	return problems, false
 }
 
