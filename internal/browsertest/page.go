@@ -84,11 +84,17 @@ func New(t testing.TB) *Page {
 // run runs one step with ActionTimeout, failing the test on an error.
 func (p *Page) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	if err := p.do(steps...); err != nil {
 		p.t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// do runs steps within ActionTimeout and returns their error, for a caller
+// that can tell a page going away from a failure (Keyboard).
+func (p *Page) do(steps ...chromedp.Action[chromedp.Void]) error {
+	ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
+	defer cancel()
+	return chromedp.Do(ctx, steps...)
 }
 
 // Eval evaluates a JavaScript expression in the page and decodes its JSON
@@ -593,10 +599,7 @@ func (p *Page) keyboardWalk() (problems []string, reloaded bool) {
 	for i, presses := 0, 0; i < len(want); i++ {
 		if i > 0 {
 			for {
-				ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
-				err := chromedp.Do(ctx, chromedp.KeyEvent("\t"))
-				cancel()
-				if err != nil {
+				if err := p.do(chromedp.KeyEvent("\t")); err != nil {
 					return nil, failed("pressing Tab", err)
 				}
 				if got, err = eval[stop](p, step); err != nil {
