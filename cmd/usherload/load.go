@@ -25,6 +25,7 @@ type loader struct {
 	mon       *monitor // nil without --pid
 	cpu       cpuProbe
 	maxErrors int
+	speedBase float64 // the calibration's core-speed probe, µs; 0 if none
 	logf      func(string, ...any)
 
 	scimAuth string // "Bearer …" of the tenant's scim token, in --mode scim
@@ -121,6 +122,7 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 		l.mon.startPhase()
 	}
 	w0, wOK := l.writer(ctx)
+	speed := startSpeedProbe()
 	cpu0 := l.cpu.take()
 	start := time.Now()
 	for w := range conc {
@@ -188,6 +190,7 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.Speed = speed.end(l.speedBase)
 
 	res.Seconds = elapsed.Seconds()
 	res.Requests = len(lats) + failed

@@ -385,6 +385,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		probe.dbComm = ""
 	}
 	l := &loader{api: api, mon: mon, cpu: probe, maxErrors: cfg.MaxErrors, logf: logf}
+	if cal != nil {
+		l.speedBase = cal.SpeedUS
+	}
 	if cfg.Existing > 0 {
 		// Numbered as the create phases number them; a missing one shows as unexpected.
 		l.created = make([]int64, cfg.Existing)

@@ -229,6 +229,9 @@ func TestRunAgainstFake(t *testing.T) {
 		if r.Latency.Max <= 0 || r.PerSecond <= 0 || r.CPU == nil || r.PeakRSSMB <= 0 {
 			t.Errorf("%s c=%d: incomplete %+v", r.Phase, r.Concurrency, r)
 		}
+		if s := r.Speed; s == nil || s.Runs < 1 || s.ProbeUS <= 0 || math.Abs(s.Relative-rep.Calibration.SpeedUS/s.ProbeUS) > 1e-9 {
+			t.Errorf("%s c=%d: core speed %+v against the calibration's %v µs", r.Phase, r.Concurrency, s, rep.Calibration.SpeedUS)
+		}
 	}
 	for _, r := range rep.Results {
 		w := r.Writer
@@ -251,7 +254,7 @@ func TestRunAgainstFake(t *testing.T) {
 	if c := rep.Calibration; c == nil || c.HashMS <= 0 || c.LoopMS <= 0 || c.FsyncMS <= 0 {
 		t.Errorf("calibration %+v", c)
 	}
-	if !strings.Contains(errs.String(), "calibration: ") || !strings.Contains(errs.String(), "argon2id hash") {
+	if !strings.Contains(errs.String(), "calibration: ") || !strings.Contains(errs.String(), "argon2id hash") || !strings.Contains(errs.String(), "core speed") {
 		t.Errorf("no calibration in the table:\n%s", errs.String())
 	}
 	if rep.Memory == nil || rep.Memory.PeakRSSMB <= 0 {

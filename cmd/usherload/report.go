@@ -27,6 +27,8 @@ type result struct {
 	Latency     latency        `json:"latency_ms"` // of every answered request
 	PeakRSSMB   float64        `json:"peak_rss_mb,omitempty"`
 	CPU         *cpuSplit      `json:"cpu,omitempty"`
+	// Speed is how fast the cores ran during the phase (speed.go).
+	Speed *speedPhase `json:"core_speed,omitempty"`
 	// Writer is what the server's writers did (its /metrics).
 	Writer *writerPhase `json:"writer,omitempty"`
 	// PG is PostgreSQL's WAL and commits per successful creation, with --pg-url.
@@ -49,6 +51,9 @@ func (r result) line() string {
 	}
 	if r.Writer != nil && r.Writer.Transactions > 0 {
 		s += "  writer " + r.Writer.String()
+	}
+	if r.Speed != nil && r.Speed.Relative > 0 {
+		s += fmt.Sprintf("  core speed %.2f", r.Speed.Relative)
 	}
 	for _, e := range r.ErrorSamples {
 		s += "\n    " + e
@@ -141,19 +146,22 @@ func (r report) writeTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tconc\trequests\tok\tnon-2xx\terrors\tseconds\tok/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tpeak RSS MB\tCPU cores usher/db/tool/other/idle/steal\tswitches/req usher/db/tool\t")
+	fmt.Fprintln(tw, "phase\tconc\trequests\tok\tnon-2xx\terrors\tseconds\tok/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tpeak RSS MB\tCPU cores usher/db/tool/other/idle/steal\tswitches/req usher/db/tool\tcore speed\t")
 	for _, x := range r.Results {
 		rss := "-"
 		if x.PeakRSSMB > 0 {
 			rss = fmt.Sprintf("%.1f", x.PeakRSSMB)
 		}
-		cpu, switches := "-", "-"
+		cpu, switches, speed := "-", "-", "-"
 		if x.CPU != nil {
 			cpu, switches = x.CPU.String(), x.CPU.switches()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.0f\t%.3f\t%.3f\t%.3f\t%.2f\t%s\t%s\t%s\t\n",
+		if x.Speed != nil && x.Speed.Relative > 0 {
+			speed = fmt.Sprintf("%.2f", x.Speed.Relative)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.0f\t%.3f\t%.3f\t%.3f\t%.2f\t%s\t%s\t%s\t%s\t\n",
 			x.Phase, x.Concurrency, x.Requests, x.OK, x.Non2xx, x.Failed+x.Mismatch, x.Seconds, x.PerSecond,
-			x.Latency.P50, x.Latency.P90, x.Latency.P99, x.Latency.Max, rss, cpu, switches)
+			x.Latency.P50, x.Latency.P90, x.Latency.P99, x.Latency.Max, rss, cpu, switches, speed)
 	}
 	tw.Flush()
 	writePGTable(w, r.Results)
