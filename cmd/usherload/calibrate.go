@@ -48,12 +48,10 @@ type calibration struct {
 	// and as many lookups (sqliteWork): the user-space half.
 	SQLiteMS   float64 `json:"sqlite_memory_ms"`
 	SQLiteRows int     `json:"sqlite_memory_rows"`
-	// SpeedUS and MemoryUS are the speed probe's two pieces of work
-	// (speed.go) in their thread's CPU time, on the quiet machine: each
-	// level's probe is compared with them. 0 where thread CPU time is not
-	// known.
+	// SpeedUS is the core-speed probe's work (speed.go) in its thread's
+	// CPU time, on the quiet machine: each level's probe is compared to it.
+	// 0 where thread CPU time is not known.
 	SpeedUS   float64 `json:"speed_probe_us,omitempty"`
-	MemoryUS  float64 `json:"memory_probe_us,omitempty"`
 	SpeedRuns int     `json:"speed_probe_runs,omitempty"`
 	// Runs of each measure, of which the medians are given.
 	HashRuns   int `json:"hash_runs"`
@@ -148,7 +146,7 @@ func calibrate(ctx context.Context, o calOptions) (calibration, error) {
 		return c, fmt.Errorf("calibration file writes in %s: %w", o.Dir, err)
 	}
 	c.SyscallNS = syscallCost()
-	if c.SpeedUS, c.MemoryUS = speedCalibration(); c.SpeedUS > 0 {
+	if c.SpeedUS = speedCalibration(); c.SpeedUS > 0 {
 		c.SpeedRuns = speedCalRuns
 	}
 	if c.RoundTripUS, err = roundTrip(ctx); err != nil {
@@ -322,8 +320,7 @@ func (c calibration) write(w io.Writer) {
 	fmt.Fprintf(w, "  %-32s %8.0f ns\n", "system call (getppid)", c.SyscallNS)
 	fmt.Fprintf(w, "  %-32s %8.1f µs\n", "loopback TCP round trip (64 B)", c.RoundTripUS)
 	if c.SpeedUS > 0 {
-		fmt.Fprintf(w, "  %-32s %8.0f µs  of its thread's CPU (median of %d), compared with each level's\n", "core probe (1 MiB SHA-256)", c.SpeedUS, c.SpeedRuns)
-		fmt.Fprintf(w, "  %-32s %8.0f µs  the same\n", fmt.Sprintf("memory probe (%d random loads)", chaseSteps), c.MemoryUS)
+		fmt.Fprintf(w, "  %-32s %8.0f µs  of its thread's CPU (median of %d), compared with each level's\n", "core-speed probe (1 MiB SHA-256)", c.SpeedUS, c.SpeedRuns)
 	}
 	if p := c.Postgres; p != nil {
 		p.write(w, c.FsyncDir)

@@ -386,7 +386,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	l := &loader{api: api, mon: mon, cpu: probe, maxErrors: cfg.MaxErrors, logf: logf}
 	if cal != nil {
-		l.speedBase = [2]float64{cal.SpeedUS, cal.MemoryUS}
+		l.speedBase = cal.SpeedUS
 	}
 	if cfg.Existing > 0 {
 		// Numbered as the create phases number them; a missing one shows as unexpected.

@@ -53,7 +53,7 @@ func (r result) line() string {
 		s += "  writer " + r.Writer.String()
 	}
 	if r.Speed != nil && r.Speed.Relative > 0 {
-		s += fmt.Sprintf("  speed core %.2f memory %.2f", r.Speed.Relative, r.Speed.MemoryRelative)
+		s += fmt.Sprintf("  core speed %.2f", r.Speed.Relative)
 	}
 	for _, e := range r.ErrorSamples {
 		s += "\n    " + e
@@ -146,7 +146,7 @@ func (r report) writeTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tconc\trequests\tok\tnon-2xx\terrors\tseconds\tok/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tpeak RSS MB\tCPU cores usher/db/tool/other/idle/steal\tswitches/req usher/db/tool\tspeed core/memory\t")
+	fmt.Fprintln(tw, "phase\tconc\trequests\tok\tnon-2xx\terrors\tseconds\tok/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tpeak RSS MB\tCPU cores usher/db/tool/other/idle/steal\tswitches/req usher/db/tool\tcore speed\t")
 	for _, x := range r.Results {
 		rss := "-"
 		if x.PeakRSSMB > 0 {
@@ -157,7 +157,7 @@ func (r report) writeTable(w io.Writer) {
 			cpu, switches = x.CPU.String(), x.CPU.switches()
 		}
 		if x.Speed != nil && x.Speed.Relative > 0 {
-			speed = fmt.Sprintf("%.2f/%.2f", x.Speed.Relative, x.Speed.MemoryRelative)
+			speed = fmt.Sprintf("%.2f", x.Speed.Relative)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.0f\t%.3f\t%.3f\t%.3f\t%.2f\t%s\t%s\t%s\t%s\t\n",
 			x.Phase, x.Concurrency, x.Requests, x.OK, x.Non2xx, x.Failed+x.Mismatch, x.Seconds, x.PerSecond,
