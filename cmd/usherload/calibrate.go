@@ -320,7 +320,7 @@ func (c calibration) write(w io.Writer) {
 	fmt.Fprintf(w, "  %-32s %8.0f ns\n", "system call (getppid)", c.SyscallNS)
 	fmt.Fprintf(w, "  %-32s %8.1f µs\n", "loopback TCP round trip (64 B)", c.RoundTripUS)
 	if c.SpeedUS > 0 {
-		fmt.Fprintf(w, "  %-32s %8.0f µs  of its thread's CPU (median of %d), compared with each level's\n", "core-speed probe (1 MiB SHA-256)", c.SpeedUS, c.SpeedRuns)
+		fmt.Fprintf(w, "  %-32s %8.0f µs  of its thread's CPU (median of %d), compared with each level's\n", "core probe (8,192 keys sorted)", c.SpeedUS, c.SpeedRuns)
 	}
 	if p := c.Postgres; p != nil {
 		p.write(w, c.FsyncDir)
