@@ -386,19 +386,27 @@ func (p *Page) Navigating(act func()) {
 	mark := hex.EncodeToString(token)
 	Eval[bool](p, `(window.__browsertest = `+js(mark)+`, true)`)
 	act()
+	p.loaded(mark, "no new page")
+	p.arrived()
+}
+
+// loaded waits until the page's document has finished loading and, when
+// mark is not empty, is no longer the one Navigating marked with it.
+// Errors while one document gives way to the next are expected; after
+// ActionTimeout the test fails with what, and what was last seen.
+func (p *Page) loaded(mark, what string) {
+	p.t.Helper()
 	deadline := time.Now().Add(ActionTimeout)
 	for {
-		// Errors while the old page goes and the new one comes are expected.
 		state, err := eval[string](p, `(window.__browsertest || '') + '|' + document.readyState`)
-		if err == nil && !strings.HasPrefix(state, mark) && strings.HasSuffix(state, "|complete") {
-			break
+		if err == nil && (mark == "" || !strings.HasPrefix(state, mark)) && strings.HasSuffix(state, "|complete") {
+			return
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("no new page after %s (still %q, last error %v)", ActionTimeout, state, err)
+			p.t.Fatalf("%s after %s (still %q, last error %v)", what, ActionTimeout, state, err)
 		}
 		time.Sleep(15 * time.Millisecond)
 	}
-	p.arrived()
 }
 
 // arrived runs the checks on a page just reached, once per address and heading.
@@ -408,7 +416,7 @@ func (p *Page) arrived() {
 		return
 	}
 	ct, err := eval[string](p, `document.contentType`)
-	for deadline := time.Now().Add(ActionTimeout); err != nil; {
+	for deadline := time.Now().Add(ActionTimeout); err != nil; ct, err = eval[string](p, `document.contentType`) {
 		// The page went on by itself as it loaded (a form that posts
 		// itself, as a hand-over to a company's sign-in does): the checks
 		// are for the page it went to.
@@ -416,10 +424,7 @@ func (p *Page) arrived() {
 			p.t.Fatalf("evaluating document.contentType: %v", err)
 		}
 		time.Sleep(15 * time.Millisecond)
-		if state, err := eval[string](p, `document.readyState`); err != nil || state != "complete" {
-			continue
-		}
-		ct, err = eval[string](p, `document.contentType`)
+		p.loaded("", "the page it went to did not finish loading")
 	}
 	if ct != "text/html" {
 		return
@@ -533,16 +538,7 @@ func (p *Page) Keyboard() []string {
 		if walk == 3 {
 			return []string{"the page reloaded itself during each of 3 walks with the Tab key: a keyboard user loses the focus as often"}
 		}
-		for deadline := time.Now().Add(ActionTimeout); ; {
-			state, err := eval[string](p, `document.readyState`)
-			if err == nil && state == "complete" {
-				break
-			}
-			if time.Now().After(deadline) {
-				p.t.Fatalf("the page did not finish reloading after %s (last error %v)", ActionTimeout, err)
-			}
-			time.Sleep(15 * time.Millisecond)
-		}
+		p.loaded("", "the page did not finish reloading")
 	}
 }
 
