@@ -48,9 +48,9 @@ type calibration struct {
 	// and as many lookups (sqliteWork): the user-space half.
 	SQLiteMS   float64 `json:"sqlite_memory_ms"`
 	SQLiteRows int     `json:"sqlite_memory_rows"`
-	// SpeedUS is the core-speed probe's work (speed.go) in its thread's
-	// CPU time, on the quiet machine: each level's probe is compared to it.
-	// 0 where thread CPU time is not known.
+	// SpeedUS is the core probe's work (speed.go) in its thread's CPU
+	// time, on the quiet machine: what the probe reads with no load; each
+	// level gives its own. 0 where thread CPU time is not known.
 	SpeedUS   float64 `json:"speed_probe_us,omitempty"`
 	SpeedRuns int     `json:"speed_probe_runs,omitempty"`
 	// Runs of each measure, of which the medians are given.
@@ -320,7 +320,7 @@ func (c calibration) write(w io.Writer) {
 	fmt.Fprintf(w, "  %-32s %8.0f ns\n", "system call (getppid)", c.SyscallNS)
 	fmt.Fprintf(w, "  %-32s %8.1f µs\n", "loopback TCP round trip (64 B)", c.RoundTripUS)
 	if c.SpeedUS > 0 {
-		fmt.Fprintf(w, "  %-32s %8.0f µs  of its thread's CPU (median of %d), compared with each level's\n", "core probe (8,192 keys sorted)", c.SpeedUS, c.SpeedRuns)
+		fmt.Fprintf(w, "  %-32s %8.0f µs  of its thread's CPU, quiet (median of %d); each level gives its own\n", "core probe (8,192 keys sorted)", c.SpeedUS, c.SpeedRuns)
 	}
 	if p := c.Postgres; p != nil {
 		p.write(w, c.FsyncDir)

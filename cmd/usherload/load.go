@@ -25,7 +25,6 @@ type loader struct {
 	mon       *monitor // nil without --pid
 	cpu       cpuProbe
 	maxErrors int
-	speedBase float64 // the calibration's core-speed probe, µs; 0 if none
 	logf      func(string, ...any)
 
 	scimAuth string // "Bearer …" of the tenant's scim token, in --mode scim
@@ -190,7 +189,7 @@ func (l *loader) run(ctx context.Context, name string, conc, n int, dur time.Dur
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	res.Speed = speed.end(l.speedBase)
+	res.Speed = speed.end()
 
 	res.Seconds = elapsed.Seconds()
 	res.Requests = len(lats) + failed

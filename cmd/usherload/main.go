@@ -23,7 +23,8 @@
 // figures (calibrate.go): one argon2id hash with usher's parameters, SHA-256
 // over 64 MiB, 10,000 inserts and lookups in an in-memory SQLite, an 8 kB
 // write+fdatasync and 4 kB writes without one in --fsync-dir, one system
-// call, a loopback round trip, the CPU model; with --pg-url also
+// call, a loopback round trip, a sort of 8,192 keys (the core probe, which
+// every level repeats every 100 ms: speed.go), the CPU model; with --pg-url also
 // PostgreSQL's settings, and its WAL, syncs and commits per creation
 // (pg.go). --mode calibrate prints only the calibration, with no
 // server. scripts/bench runs the whole set on both databases.
@@ -113,7 +114,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base address of the usher server (loopback only)")
 	fs.StringVar(&c.Token, "token", "", "operator token (default $USHER_TOKEN)")
 	fs.StringVar(&c.Mode, "mode", "all", "create, lookup, all (create levels, then fill, then lookups), scim (all of it through SCIM), signin (password sign-ins and the sign-in page), openid (the OpenID Connect token endpoint and userinfo) or calibrate (only the machine's calibration, no server needed)")
-	fs.BoolVar(&c.Calibrate, "calibrate", true, "measure the machine first (one argon2id hash, a SHA-256 loop, SQLite work in memory, an 8 kB fdatasync, 4 kB writes without one, a system call, a loopback round trip) and print it with the figures")
+	fs.BoolVar(&c.Calibrate, "calibrate", true, "measure the machine first (one argon2id hash, a SHA-256 loop, SQLite work in memory, an 8 kB fdatasync, 4 kB writes without one, a system call, a loopback round trip, the core probe's sort) and print it with the figures")
 	fs.StringVar(&c.FsyncDir, "fsync-dir", "", "folder for the calibration's fsync test: the database's disk (default: the OS's temporary folder)")
 	fs.StringVar(&c.PGURL, "pg-url", "", "postgres:// URL of usher's PostgreSQL database: its settings go into the calibration, and WAL, syncs and commits per creation into the report (each creation level then waits 10 s for PostgreSQL's statistics)")
 	fs.IntVar(&c.Codes, "codes", 3000, "with --mode openid: at most this many codes per code-exchange level (codes live 60 seconds)")
@@ -385,9 +386,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		probe.dbComm = ""
 	}
 	l := &loader{api: api, mon: mon, cpu: probe, maxErrors: cfg.MaxErrors, logf: logf}
-	if cal != nil {
-		l.speedBase = cal.SpeedUS
-	}
 	if cfg.Existing > 0 {
 		// Numbered as the create phases number them; a missing one shows as unexpected.
 		l.created = make([]int64, cfg.Existing)

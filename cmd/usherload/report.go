@@ -27,8 +27,9 @@ type result struct {
 	Latency     latency        `json:"latency_ms"` // of every answered request
 	PeakRSSMB   float64        `json:"peak_rss_mb,omitempty"`
 	CPU         *cpuSplit      `json:"cpu,omitempty"`
-	// Speed is how fast the cores ran during the phase (speed.go).
-	Speed *speedPhase `json:"core_speed,omitempty"`
+	// Speed is how fast the cores ran during the phase: the core probe's
+	// time (speed.go).
+	Speed *speedPhase `json:"core_probe,omitempty"`
 	// Writer is what the server's writers did (its /metrics).
 	Writer *writerPhase `json:"writer,omitempty"`
 	// PG is PostgreSQL's WAL and commits per successful creation, with --pg-url.
@@ -52,8 +53,8 @@ func (r result) line() string {
 	if r.Writer != nil && r.Writer.Transactions > 0 {
 		s += "  writer " + r.Writer.String()
 	}
-	if r.Speed != nil && r.Speed.Relative > 0 {
-		s += fmt.Sprintf("  core speed %.2f", r.Speed.Relative)
+	if r.Speed != nil {
+		s += fmt.Sprintf("  core probe %.0f µs", r.Speed.ProbeUS)
 	}
 	for _, e := range r.ErrorSamples {
 		s += "\n    " + e
@@ -146,7 +147,7 @@ func (r report) writeTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tconc\trequests\tok\tnon-2xx\terrors\tseconds\tok/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tpeak RSS MB\tCPU cores usher/db/tool/other/idle/steal\tswitches/req usher/db/tool\tcore speed\t")
+	fmt.Fprintln(tw, "phase\tconc\trequests\tok\tnon-2xx\terrors\tseconds\tok/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tpeak RSS MB\tCPU cores usher/db/tool/other/idle/steal\tswitches/req usher/db/tool\tcore probe µs\t")
 	for _, x := range r.Results {
 		rss := "-"
 		if x.PeakRSSMB > 0 {
@@ -156,8 +157,8 @@ func (r report) writeTable(w io.Writer) {
 		if x.CPU != nil {
 			cpu, switches = x.CPU.String(), x.CPU.switches()
 		}
-		if x.Speed != nil && x.Speed.Relative > 0 {
-			speed = fmt.Sprintf("%.2f", x.Speed.Relative)
+		if x.Speed != nil {
+			speed = fmt.Sprintf("%.0f", x.Speed.ProbeUS)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.0f\t%.3f\t%.3f\t%.3f\t%.2f\t%s\t%s\t%s\t%s\t\n",
 			x.Phase, x.Concurrency, x.Requests, x.OK, x.Non2xx, x.Failed+x.Mismatch, x.Seconds, x.PerSecond,

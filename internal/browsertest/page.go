@@ -386,17 +386,16 @@ func (p *Page) Navigating(act func()) {
 	mark := hex.EncodeToString(token)
 	Eval[bool](p, `(window.__browsertest = `+js(mark)+`, true)`)
 	act()
-	p.loaded(mark, "no new page")
+	p.loaded(mark, "no new page", time.Now().Add(ActionTimeout))
 	p.arrived()
 }
 
 // loaded waits until the page's document has finished loading and, when
 // mark is not empty, is no longer the one Navigating marked with it.
-// Errors while one document gives way to the next are expected; after
-// ActionTimeout the test fails with what, and what was last seen.
-func (p *Page) loaded(mark, what string) {
+// Errors while one document gives way to the next are expected; at
+// deadline the test fails with what, and what was last seen.
+func (p *Page) loaded(mark, what string, deadline time.Time) {
 	p.t.Helper()
-	deadline := time.Now().Add(ActionTimeout)
 	for {
 		state, err := eval[string](p, `(window.__browsertest || '') + '|' + document.readyState`)
 		if err == nil && (mark == "" || !strings.HasPrefix(state, mark)) && strings.HasSuffix(state, "|complete") {
@@ -424,7 +423,7 @@ func (p *Page) arrived() {
 			p.t.Fatalf("evaluating document.contentType: %v", err)
 		}
 		time.Sleep(15 * time.Millisecond)
-		p.loaded("", "the page it went to did not finish loading")
+		p.loaded("", "the page it went to did not finish loading", deadline)
 	}
 	if ct != "text/html" {
 		return
@@ -538,7 +537,7 @@ func (p *Page) Keyboard() []string {
 		if walk == 3 {
 			return []string{"the page reloaded itself during each of 3 walks with the Tab key: a keyboard user loses the focus as often"}
 		}
-		p.loaded("", "the page did not finish reloading")
+		p.loaded("", "the page did not finish reloading", time.Now().Add(ActionTimeout))
 	}
 }
 
